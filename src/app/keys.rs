@@ -1,0 +1,80 @@
+//! The key table: the one list that maps keys to actions and feeds both the
+//! help screen and the footer, so they never drift from what the keys do.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Quit,
+    ToggleHelp,
+    CloseOverlay,
+    SelectPrevious,
+    SelectNext,
+    SelectFirst,
+    SelectLast,
+    RefreshNow,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Key {
+    pub code: KeyCode,
+    pub modifiers: KeyModifiers,
+}
+
+const fn plain(code: KeyCode) -> Key {
+    Key { code, modifiers: KeyModifiers::NONE }
+}
+
+const fn ctrl(c: char) -> Key {
+    Key { code: KeyCode::Char(c), modifiers: KeyModifiers::CONTROL }
+}
+
+pub struct Binding {
+    pub keys: &'static [Key],
+    /// How the keys are written in help and footer.
+    pub label: &'static str,
+    pub action: Action,
+    pub description: &'static str,
+    pub in_footer: bool,
+}
+
+pub const KEY_TABLE: &[Binding] = &[
+    Binding { keys: &[plain(KeyCode::Char('q')), ctrl('c')], label: "q", action: Action::Quit, description: "quit (also Ctrl-C)", in_footer: true },
+    Binding { keys: &[plain(KeyCode::Char('?'))], label: "?", action: Action::ToggleHelp, description: "show or hide this help", in_footer: true },
+    Binding { keys: &[plain(KeyCode::Esc)], label: "Esc", action: Action::CloseOverlay, description: "close the help", in_footer: false },
+    Binding { keys: &[plain(KeyCode::Up), plain(KeyCode::Char('k'))], label: "↑/k", action: Action::SelectPrevious, description: "select the member above", in_footer: true },
+    Binding { keys: &[plain(KeyCode::Down), plain(KeyCode::Char('j'))], label: "↓/j", action: Action::SelectNext, description: "select the member below", in_footer: true },
+    Binding { keys: &[plain(KeyCode::Home), plain(KeyCode::Char('g'))], label: "Home/g", action: Action::SelectFirst, description: "select the first member", in_footer: false },
+    Binding { keys: &[plain(KeyCode::End), plain(KeyCode::Char('G'))], label: "End/G", action: Action::SelectLast, description: "select the last member", in_footer: false },
+    Binding { keys: &[plain(KeyCode::Char('r'))], label: "r", action: Action::RefreshNow, description: "ask every member now (retries discovery at once)", in_footer: true },
+];
+
+/// The action a key press means, if any.
+pub fn action_for(event: KeyEvent) -> Option<Action> {
+    // Terminals report '?' and 'G' with SHIFT; the character already says it.
+    let modifiers = event.modifiers - KeyModifiers::SHIFT;
+    KEY_TABLE.iter().find(|b| b.keys.iter().any(|k| k.code == event.code && k.modifiers == modifiers)).map(|b| b.action)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_action_has_a_key_and_keys_do_not_clash() {
+        let mut seen = Vec::new();
+        for binding in KEY_TABLE {
+            for key in binding.keys {
+                assert!(!seen.iter().any(|(c, m)| *c == key.code && *m == key.modifiers), "{:?} bound twice", key.code);
+                seen.push((key.code, key.modifiers));
+            }
+        }
+    }
+
+    #[test]
+    fn ctrl_c_and_shifted_question_mark_work() {
+        assert_eq!(action_for(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)), Some(Action::Quit));
+        assert_eq!(action_for(KeyEvent::new(KeyCode::Char('?'), KeyModifiers::SHIFT)), Some(Action::ToggleHelp));
+        assert_eq!(action_for(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::NONE)), None);
+    }
+}

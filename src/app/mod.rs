@@ -1,0 +1,111 @@
+//! The console's state and how messages and keys change it. No I/O here: the
+//! event loop in `tui.rs` carries effects out.
+
+pub mod keys;
+
+use std::time::{Duration, Instant};
+
+use crate::cluster::{ClusterState, Discovery};
+use crate::etcd::poller::PollEvent;
+use keys::Action;
+
+/// What the event loop must do after an action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effect {
+    Quit,
+    RefreshNow,
+}
+
+#[derive(Debug, Clone)]
+pub struct App {
+    pub cluster: ClusterState,
+    pub selected: usize,
+    pub show_help: bool,
+    /// What the console is looking at: "lab" or the seed endpoints.
+    pub context: String,
+    pub refresh: Duration,
+    pub started: Instant,
+    /// A problem worth one line at the bottom (e.g. logging unavailable).
+    pub notice: Option<String>,
+}
+
+impl App {
+    pub fn new(context: String, quota_bytes: u64, refresh: Duration, now: Instant) -> Self {
+        Self { cluster: ClusterState::new(quota_bytes, now), selected: 0, show_help: false, context, refresh, started: now, notice: None }
+    }
+
+    pub fn on_poll(&mut self, event: PollEvent) {
+        match event {
+            PollEvent::Discovering { attempt, at } => {
+                if !matches!(self.cluster.discovery, Discovery::Known { .. }) {
+                    let since = match &self.cluster.discovery {
+                        Discovery::Failed { since, .. } | Discovery::Connecting { since, .. } => *since,
+                        Discovery::Known { .. } => at,
+                    };
+                    let error_kept = match &self.cluster.discovery {
+                        Discovery::Failed { error, retry_at, .. } => Some((error.clone(), *retry_at)),
+                        _ => None,
+                    };
+                    self.cluster.discovery = match error_kept {
+                        // Keep showing the last error while the next attempt runs.
+                        Some((error, retry_at)) => Discovery::Failed { error, since, retry_at, attempt },
+                        None => Discovery::Connecting { since, attempt },
+                    };
+                }
+            }
+            PollEvent::DiscoveryFailed { error, attempt, at, retry_at } => {
+                let since = match &self.cluster.discovery {
+                    Discovery::Failed { since, .. } | Discovery::Connecting { since, .. } => *since,
+                    Discovery::Known { .. } => at,
+                };
+                self.cluster.discovery = Discovery::Failed { error, since, retry_at, attempt };
+            }
+            PollEvent::Members { members, at } => {
+                let selected_id = self.selected_member_id();
+                self.cluster.set_members(members, at);
+                self.selected = selected_id.and_then(|id| self.cluster.members.iter().position(|m| m.identity.id == id)).unwrap_or(0);
+            }
+            PollEvent::Asking { member_id, at } => self.cluster.asking(member_id, at),
+            PollEvent::Sample(sample) => self.cluster.apply_sample(sample),
+        }
+    }
+
+    pub fn selected_member_id(&self) -> Option<u64> {
+        self.cluster.members.get(self.selected).map(|m| m.identity.id)
+    }
+
+    pub fn on_action(&mut self, action: Action) -> Option<Effect> {
+        let last = self.cluster.members.len().saturating_sub(1);
+        match action {
+            Action::Quit => return Some(Effect::Quit),
+            Action::ToggleHelp => self.show_help = !self.show_help,
+            Action::CloseOverlay => self.show_help = false,
+            Action::SelectPrevious => self.selected = self.selected.saturating_sub(1),
+            Action::SelectNext => self.selected = (self.selected + 1).min(last),
+            Action::SelectFirst => self.selected = 0,
+            Action::SelectLast => self.selected = last,
+            Action::RefreshNow => return Some(Effect::RefreshNow),
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::fixtures::*;
+
+    #[test]
+    fn selection_follows_the_member_when_the_list_changes() {
+        let t0 = Instant::now();
+        let mut app = App::new("lab".into(), 8 << 30, Duration::from_secs(2), t0);
+        app.on_poll(PollEvent::Members { members: (0..3).map(identity).collect(), at: t0 });
+        app.on_action(Action::SelectNext);
+        app.on_action(Action::SelectNext);
+        app.on_action(Action::SelectNext);
+        assert_eq!(app.selected, 2);
+        app.on_poll(PollEvent::Members { members: vec![identity(2), identity(0)], at: t0 });
+        assert_eq!(app.selected_member_id(), Some(member_id(2)));
+        assert_eq!(app.on_action(Action::Quit), Some(Effect::Quit));
+    }
+}

@@ -1,0 +1,164 @@
+//! Command-line flags. Connection flags are global so they work before or after a
+//! subcommand, and read etcdctl's environment variables.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::units::{parse_bytes, parse_duration};
+
+/// The OpenShift default etcd quota (--quota-backend-bytes on OpenShift 4.x).
+pub const DEFAULT_QUOTA_BYTES: u64 = 8 * 1024 * 1024 * 1024;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "etcd-console",
+    version,
+    about = "A live console for etcd on OpenShift control planes",
+    long_about = "A live console for etcd on OpenShift control planes.\n\n\
+        Without a subcommand it opens the terminal UI on the cluster named by --endpoints \
+        (or ETCDCTL_ENDPOINTS). Every member is discovered from MemberList, as etcdctl --cluster does."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+
+    #[command(flatten)]
+    pub console: ConsoleArgs,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ConnectionArgs {
+    /// Comma-separated etcd client URLs used to discover the members.
+    #[arg(long, global = true, env = "ETCDCTL_ENDPOINTS", value_delimiter = ',', default_value = "127.0.0.1:2379")]
+    pub endpoints: Vec<String>,
+
+    /// CA bundle that signed the members' server certificates (PEM).
+    #[arg(long, global = true, env = "ETCDCTL_CACERT")]
+    pub cacert: Option<PathBuf>,
+
+    /// Client certificate (PEM).
+    #[arg(long, global = true, env = "ETCDCTL_CERT")]
+    pub cert: Option<PathBuf>,
+
+    /// Client private key (PEM).
+    #[arg(long, global = true, env = "ETCDCTL_KEY")]
+    pub key: Option<PathBuf>,
+
+    /// Time limit of every call to a member, e.g. 5s, 2m.
+    #[arg(long, global = true, env = "ETCDCTL_COMMAND_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
+    pub command_timeout: Duration,
+
+    /// Time limit to open a connection to a member, e.g. 2s.
+    #[arg(long, global = true, env = "ETCDCTL_DIAL_TIMEOUT", default_value = "2s", value_parser = parse_duration)]
+    pub dial_timeout: Duration,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ConsoleArgs {
+    /// Backend quota the DB sizes are measured against (bytes, or 8GiB, 512MiB ...).
+    #[arg(long, global = true, default_value = "8GiB", value_parser = parse_bytes)]
+    pub quota_bytes: u64,
+
+    /// How often the console asks every member for its status, e.g. 2s.
+    #[arg(long, global = true, default_value = "2s", value_parser = parse_refresh)]
+    pub refresh: Duration,
+
+    /// Where rolling log files go (default: the XDG state directory, etcd-console/).
+    #[arg(long, global = true)]
+    pub log_dir: Option<PathBuf>,
+
+    /// Capture the mouse (off by default so text can be selected and copied).
+    #[arg(long, global = true)]
+    pub mouse: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print the members' status once and exit: 0 healthy, 1 degraded, 2 bad input or no member answered.
+    Status(StatusArgs),
+    /// Start a local cluster of real etcd members with TLS and open the console on it.
+    Lab(LabArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value = "table")]
+    pub output: OutputFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct LabArgs {
+    /// Number of etcd members.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u8).range(1..=7))]
+    pub members: u8,
+
+    /// Path of the etcd server binary.
+    #[arg(long, env = "ETCD_BIN", default_value = "/usr/bin/etcd")]
+    pub etcd_bin: PathBuf,
+
+    #[command(subcommand)]
+    pub command: Option<LabCommand>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LabCommand {
+    /// Run the lab without the console until SIGINT/SIGTERM; writes DIR/lab.env for etcdctl and etcd-console.
+    Serve {
+        /// Directory for the lab's certificates, data and lab.env (created if missing).
+        #[arg(long)]
+        dir: PathBuf,
+    },
+}
+
+fn parse_refresh(text: &str) -> Result<Duration, String> {
+    let refresh = parse_duration(text)?;
+    if refresh < Duration::from_millis(200) {
+        return Err("the refresh interval must be at least 200ms".into());
+    }
+    Ok(refresh)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connection_flags_work_after_the_subcommand() {
+        let cli = Cli::try_parse_from([
+            "etcd-console",
+            "status",
+            "--endpoints",
+            "https://10.0.0.1:2379,https://10.0.0.2:2379",
+            "--command-timeout",
+            "2m",
+            "-o",
+            "json",
+        ])
+        .map_err(|e| e.to_string());
+        let cli = match cli {
+            Ok(cli) => cli,
+            Err(e) => panic!("parse failed: {e}"),
+        };
+        assert_eq!(cli.connection.endpoints.len(), 2);
+        assert_eq!(cli.connection.command_timeout, Duration::from_secs(120));
+        assert!(matches!(cli.command, Some(Command::Status(StatusArgs { output: OutputFormat::Json }))));
+    }
+
+    #[test]
+    fn a_refresh_below_200ms_is_refused() {
+        assert!(Cli::try_parse_from(["etcd-console", "--refresh", "10ms"]).is_err());
+        assert!(Cli::try_parse_from(["etcd-console", "--refresh", "1s"]).is_ok());
+    }
+}

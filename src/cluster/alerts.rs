@@ -1,0 +1,220 @@
+//! Alert badges mirroring OpenShift's etcd PrometheusRule, evaluated on what the
+//! console observes (the rules' `for:` durations are not waited for: the SRE is
+//! already looking).
+
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use super::{AlarmKind, ClusterState};
+use crate::units::{format_age, format_bytes};
+
+const MIB: u64 = 1024 * 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Warning,
+    Critical,
+}
+
+impl Severity {
+    pub fn label(self) -> &'static str {
+        match self {
+            Severity::Info => "INFO",
+            Severity::Warning => "WARN",
+            Severity::Critical => "CRIT",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Alert {
+    /// The OpenShift alert this mirrors (or `etcdAlarm` / `etcdMembersDisagree`).
+    pub name: &'static str,
+    pub severity: Severity,
+    /// The member it is about, when it is about one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub member: Option<String>,
+    pub message: String,
+}
+
+/// Every alert that holds now, most severe first.
+pub fn evaluate(state: &ClusterState, now: Instant) -> Vec<Alert> {
+    let mut alerts = Vec::new();
+    if state.members.is_empty() {
+        return alerts;
+    }
+    let quorum = state.quorum();
+    let up = state.members.iter().filter(|m| m.is_up()).count();
+
+    if up > 0 && state.leader_id().is_none() {
+        alerts.push(Alert { name: "etcdNoLeader", severity: Severity::Critical, member: None, message: "no member has a leader".into() });
+    }
+    if !quorum.has_quorum() {
+        alerts.push(Alert {
+            name: "etcdInsufficientMembers",
+            severity: Severity::Critical,
+            member: None,
+            message: format!("{} of {} voters serve reads; quorum needs {}", quorum.serving, quorum.voters, quorum.needed),
+        });
+    }
+    for m in state.members.iter().filter(|m| !m.is_up() && m.error.is_some()) {
+        alerts.push(Alert {
+            name: "etcdMembersDown",
+            severity: Severity::Critical,
+            member: Some(m.identity.display_name()),
+            message: format!("{} does not answer: {}", m.identity.display_name(), m.error.as_deref().unwrap_or("")),
+        });
+    }
+    for alarm in state.alarms() {
+        alerts.push(Alert {
+            name: "etcdAlarm",
+            severity: Severity::Critical,
+            member: Some(state.name_of(alarm.member_id)),
+            message: match alarm.kind {
+                AlarmKind::NoSpace => format!("NOSPACE alarm raised by {}: the cluster refuses writes", state.name_of(alarm.member_id)),
+                AlarmKind::Corrupt => format!("CORRUPT alarm raised by {}: data inconsistency detected", state.name_of(alarm.member_id)),
+                AlarmKind::Other => format!("unknown alarm raised by {}", state.name_of(alarm.member_id)),
+            },
+        });
+    }
+    for text in state.disagreements() {
+        alerts.push(Alert { name: "etcdMembersDisagree", severity: Severity::Warning, member: None, message: text });
+    }
+    let changes = state.leader_changes_within(Duration::from_secs(600), now);
+    if changes > 5 {
+        alerts.push(Alert {
+            name: "etcdHighNumberOfLeaderChanges",
+            severity: Severity::Warning,
+            member: None,
+            message: format!("{changes} leader changes in the last 10 minutes"),
+        });
+    }
+    for m in &state.members {
+        let Some((_, status)) = m.last_status() else { continue };
+        let name = m.identity.display_name();
+        let pct = status.quota_pct(state.quota_bytes);
+        let severity = match pct {
+            p if p > 85.0 => Some(Severity::Critical),
+            p if p > 75.0 => Some(Severity::Warning),
+            p if p > 65.0 => Some(Severity::Info),
+            _ => None,
+        };
+        if let Some(severity) = severity {
+            alerts.push(Alert {
+                name: "etcdDatabaseQuotaLowSpace",
+                severity,
+                member: Some(name.clone()),
+                message: format!("{name} DB is {pct:.0}% of its {} quota", format_bytes(state.quota_bytes)),
+            });
+        }
+        let in_use = status.db_size_in_use_bytes;
+        if status.db_size_bytes > 0 && in_use > 100 * MIB && (in_use as f64) < 0.5 * status.db_size_bytes as f64 {
+            alerts.push(Alert {
+                name: "etcdDatabaseHighFragmentationRatio",
+                severity: Severity::Warning,
+                member: Some(name.clone()),
+                message: format!("{name} uses {} of {}: defragment it", format_bytes(in_use), format_bytes(status.db_size_bytes)),
+            });
+        }
+        let four_hours = Duration::from_secs(4 * 3600);
+        if let Some(predicted) = m.history.predict_size(four_hours) {
+            if predicted > state.quota_bytes as f64 {
+                let eta = m.history.time_to_quota(state.quota_bytes).map(format_age).unwrap_or_else(|| "?".into());
+                alerts.push(Alert {
+                    name: "etcdExcessiveDatabaseGrowth",
+                    severity: Severity::Warning,
+                    member: Some(name.clone()),
+                    message: format!("{name} DB grows fast enough to reach its quota in {eta}"),
+                });
+            }
+        }
+    }
+    alerts.sort_by(|a, b| b.severity.cmp(&a.severity));
+    alerts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixtures::*;
+    use super::super::Alarm;
+    use super::*;
+
+    fn names(alerts: &[Alert]) -> Vec<&'static str> {
+        alerts.iter().map(|a| a.name).collect()
+    }
+
+    #[test]
+    fn a_healthy_cluster_raises_nothing() {
+        let t0 = Instant::now();
+        assert!(evaluate(&healthy_cluster(3, t0), t0).is_empty());
+    }
+
+    #[test]
+    fn quota_thresholds_are_65_75_85_percent() {
+        let t0 = Instant::now();
+        let quota = 1000 << 20;
+        let mut state = healthy_cluster(3, t0);
+        state.quota_bytes = quota;
+        state.apply_sample(ok_sample(0, t0, 660 << 20, 600 << 20));
+        state.apply_sample(ok_sample(1, t0, 760 << 20, 700 << 20));
+        state.apply_sample(ok_sample(2, t0, 860 << 20, 800 << 20));
+        let severities: Vec<Severity> = evaluate(&state, t0).iter().filter(|a| a.name == "etcdDatabaseQuotaLowSpace").map(|a| a.severity).collect();
+        assert_eq!(severities, vec![Severity::Critical, Severity::Warning, Severity::Info]);
+        state.apply_sample(ok_sample(0, t0, 640 << 20, 600 << 20));
+        assert_eq!(evaluate(&state, t0).iter().filter(|a| a.name == "etcdDatabaseQuotaLowSpace").count(), 2);
+    }
+
+    #[test]
+    fn fragmentation_needs_half_free_and_more_than_100_mib_in_use() {
+        let t0 = Instant::now();
+        let mut state = healthy_cluster(3, t0);
+        state.apply_sample(ok_sample(0, t0, 300 << 20, 101 << 20));
+        state.apply_sample(ok_sample(1, t0, 150 << 20, 60 << 20));
+        let frag: Vec<Option<String>> = evaluate(&state, t0).into_iter().filter(|a| a.name == "etcdDatabaseHighFragmentationRatio").map(|a| a.member).collect();
+        assert_eq!(frag, vec![Some("etcd-0".to_string())]);
+    }
+
+    #[test]
+    fn a_down_member_and_lost_quorum_are_critical() {
+        let t0 = Instant::now();
+        let mut state = healthy_cluster(3, t0);
+        state.apply_sample(failed_sample(1, t0, "no answer within 5s"));
+        assert_eq!(names(&evaluate(&state, t0)), vec!["etcdMembersDown"]);
+        state.apply_sample(failed_sample(2, t0, "connection refused"));
+        let alerts = evaluate(&state, t0);
+        assert_eq!(names(&alerts), vec!["etcdInsufficientMembers", "etcdMembersDown", "etcdMembersDown"]);
+    }
+
+    #[test]
+    fn no_leader_and_nospace_are_reported() {
+        let t0 = Instant::now();
+        let mut state = healthy_cluster(3, t0);
+        for i in 0..3 {
+            let mut sample = ok_sample(i, t0, 40 << 20, 30 << 20);
+            if let Ok(s) = sample.status.as_mut() {
+                s.leader_id = 0;
+                s.alarms = vec![Alarm { member_id: member_id(2), kind: super::super::AlarmKind::NoSpace }];
+            }
+            state.apply_sample(sample);
+        }
+        let alerts = evaluate(&state, t0);
+        assert_eq!(names(&alerts), vec!["etcdNoLeader", "etcdAlarm"]);
+        assert!(alerts[1].message.contains("NOSPACE alarm raised by etcd-2"), "{:?}", alerts[1]);
+    }
+
+    #[test]
+    fn growth_that_reaches_quota_within_four_hours_is_flagged() {
+        let t0 = Instant::now();
+        let mut state = healthy_cluster(1, t0);
+        state.quota_bytes = 1 << 30;
+        for i in 0..30u64 {
+            // 100 MiB an hour from 700 MiB: the quota is hit in about 3 hours.
+            state.apply_sample(ok_sample(0, t0 + Duration::from_secs(i * 120), (700 << 20) + i * (100 << 20) / 30, 600 << 20));
+        }
+        let alerts = evaluate(&state, t0 + Duration::from_secs(3600));
+        assert!(names(&alerts).contains(&"etcdExcessiveDatabaseGrowth"), "{alerts:?}");
+    }
+}

@@ -1,0 +1,500 @@
+//! What the console knows about the cluster: the latest answer of every member,
+//! kept with the time it was taken, and what follows from them (leader, quorum,
+//! disagreements). Pure: fed by messages, read by the screens and `status`.
+
+pub mod alerts;
+pub mod fixtures;
+pub mod history;
+pub mod report;
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::time::{Duration, Instant};
+
+pub use alerts::{Alert, Severity};
+pub use history::History;
+
+/// A member as MemberList describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberIdentity {
+    pub id: u64,
+    pub name: String,
+    pub client_urls: Vec<String>,
+    pub peer_urls: Vec<String>,
+    pub is_learner: bool,
+}
+
+impl MemberIdentity {
+    /// The URL the console talks to, as etcdctl --cluster uses the first client URL.
+    pub fn endpoint(&self) -> &str {
+        self.client_urls.first().map(String::as_str).unwrap_or("")
+    }
+
+    /// A member added but not started has no name yet; etcdctl shows its ID then.
+    pub fn display_name(&self) -> String {
+        if self.name.is_empty() {
+            format!("{:x}", self.id)
+        } else {
+            self.name.clone()
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum AlarmKind {
+    NoSpace,
+    Corrupt,
+    Other,
+}
+
+impl AlarmKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlarmKind::NoSpace => "NOSPACE",
+            AlarmKind::Corrupt => "CORRUPT",
+            AlarmKind::Other => "UNKNOWN",
+        }
+    }
+}
+
+/// One active alarm: which member raised it, and what.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Alarm {
+    pub member_id: u64,
+    pub kind: AlarmKind,
+}
+
+/// What a member's Status RPC said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusSample {
+    pub cluster_id: u64,
+    pub member_id: u64,
+    pub version: String,
+    pub leader_id: u64,
+    pub raft_term: u64,
+    pub raft_index: u64,
+    pub raft_applied_index: u64,
+    pub db_size_bytes: u64,
+    pub db_size_in_use_bytes: u64,
+    pub is_learner: bool,
+    /// Every alarm active in the cluster, as this member knows them.
+    pub alarms: Vec<Alarm>,
+    /// Errors other than alarms (e.g. "etcdserver: no leader").
+    pub errors: Vec<String>,
+}
+
+impl StatusSample {
+    pub fn free_bytes(&self) -> u64 {
+        self.db_size_bytes.saturating_sub(self.db_size_in_use_bytes)
+    }
+
+    /// Share of the file that bbolt holds free: what a defrag gives back.
+    pub fn fragmentation_pct(&self) -> f64 {
+        if self.db_size_bytes == 0 {
+            return 0.0;
+        }
+        self.free_bytes() as f64 * 100.0 / self.db_size_bytes as f64
+    }
+
+    pub fn quota_pct(&self, quota_bytes: u64) -> f64 {
+        if quota_bytes == 0 {
+            return 0.0;
+        }
+        self.db_size_bytes as f64 * 100.0 / quota_bytes as f64
+    }
+
+    pub fn raft_lag(&self) -> u64 {
+        self.raft_index.saturating_sub(self.raft_applied_index)
+    }
+}
+
+/// One round of questions to one member. Each part has its own outcome so a
+/// member that answers Status but fails the read still shows its figures.
+#[derive(Debug, Clone)]
+pub struct MemberSample {
+    pub member_id: u64,
+    pub started: Instant,
+    pub finished: Instant,
+    pub status: Result<StatusSample, String>,
+    /// Latency of a linearizable read, or why it failed.
+    pub health: Result<Duration, String>,
+    /// The members this member's MemberList names.
+    pub members: Result<Vec<MemberIdentity>, String>,
+}
+
+/// The console's memory of one member.
+#[derive(Debug, Clone)]
+pub struct MemberState {
+    pub identity: MemberIdentity,
+    /// The last good Status answer and when it was taken.
+    pub status: Option<(Instant, StatusSample)>,
+    pub health: Option<Result<Duration, String>>,
+    pub member_ids: Option<Vec<u64>>,
+    /// Why the latest round failed, if it did.
+    pub error: Option<String>,
+    /// When the member stopped answering (first failure after the last answer).
+    pub failing_since: Option<Instant>,
+    /// A round has been asked and not yet answered, since this instant.
+    pub asking_since: Option<Instant>,
+    pub history: History,
+}
+
+impl MemberState {
+    pub fn new(identity: MemberIdentity) -> Self {
+        Self {
+            identity,
+            status: None,
+            health: None,
+            member_ids: None,
+            error: None,
+            failing_since: None,
+            asking_since: None,
+            history: History::default(),
+        }
+    }
+
+    /// Answered the latest round.
+    pub fn is_up(&self) -> bool {
+        self.error.is_none() && self.status.is_some()
+    }
+
+    pub fn current_status(&self) -> Option<&StatusSample> {
+        if self.is_up() {
+            self.status.as_ref().map(|(_, s)| s)
+        } else {
+            None
+        }
+    }
+
+    /// Status figures, possibly stale, with their time.
+    pub fn last_status(&self) -> Option<&(Instant, StatusSample)> {
+        self.status.as_ref()
+    }
+
+    /// A linearizable read went through in the latest round.
+    pub fn serves_reads(&self) -> bool {
+        self.is_up() && matches!(self.health, Some(Ok(_)))
+    }
+
+    /// Healthy as etcdctl >= 3.5 says it: the read succeeds and no alarm is active.
+    pub fn is_healthy(&self) -> bool {
+        self.serves_reads() && self.current_status().is_some_and(|s| s.alarms.is_empty())
+    }
+
+    /// Alarms raised by this member.
+    pub fn own_alarms(&self, cluster_alarms: &BTreeSet<Alarm>) -> Vec<AlarmKind> {
+        cluster_alarms.iter().filter(|a| a.member_id == self.identity.id).map(|a| a.kind).collect()
+    }
+
+    /// How long the member has not answered, when it is not answering.
+    pub fn silent_for(&self, now: Instant) -> Option<Duration> {
+        let since = self.failing_since.or(if self.status.is_none() { self.asking_since } else { None })?;
+        Some(now.saturating_duration_since(since))
+    }
+}
+
+/// Where the console stands with reaching the cluster at all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Discovery {
+    /// Asking the seed endpoints for the member list.
+    Connecting { since: Instant, attempt: u32 },
+    /// No seed endpoint answered; trying again at `retry_at`.
+    Failed { error: String, since: Instant, retry_at: Instant, attempt: u32 },
+    /// The member list is known.
+    Known { at: Instant },
+}
+
+/// Everything observed so far.
+#[derive(Debug, Clone)]
+pub struct ClusterState {
+    pub members: Vec<MemberState>,
+    pub discovery: Discovery,
+    pub quota_bytes: u64,
+    /// Raft term increases observed, with when (for etcdHighNumberOfLeaderChanges).
+    pub term_changes: VecDeque<(Instant, u64)>,
+    highest_term: Option<u64>,
+}
+
+impl ClusterState {
+    pub fn new(quota_bytes: u64, now: Instant) -> Self {
+        Self {
+            members: Vec::new(),
+            discovery: Discovery::Connecting { since: now, attempt: 1 },
+            quota_bytes,
+            term_changes: VecDeque::new(),
+            highest_term: None,
+        }
+    }
+
+    /// The member list changed: keep what is known of members that stay.
+    pub fn set_members(&mut self, identities: Vec<MemberIdentity>, now: Instant) {
+        let mut old: BTreeMap<u64, MemberState> = self.members.drain(..).map(|m| (m.identity.id, m)).collect();
+        let mut members: Vec<MemberState> = identities
+            .into_iter()
+            .map(|identity| match old.remove(&identity.id) {
+                Some(mut state) => {
+                    state.identity = identity;
+                    state
+                }
+                None => MemberState::new(identity),
+            })
+            .collect();
+        members.sort_by(|a, b| a.identity.display_name().cmp(&b.identity.display_name()).then(a.identity.id.cmp(&b.identity.id)));
+        self.members = members;
+        self.discovery = Discovery::Known { at: now };
+    }
+
+    pub fn asking(&mut self, member_id: u64, at: Instant) {
+        if let Some(m) = self.member_mut(member_id) {
+            if m.asking_since.is_none() {
+                m.asking_since = Some(at);
+            }
+        }
+    }
+
+    pub fn apply_sample(&mut self, sample: MemberSample) {
+        let Some(index) = self.members.iter().position(|m| m.identity.id == sample.member_id) else {
+            return;
+        };
+        let member = &mut self.members[index];
+        member.asking_since = None;
+        match sample.status {
+            Ok(status) => {
+                member.history.record(sample.finished, status.db_size_bytes, status.db_size_in_use_bytes);
+                let term = status.raft_term;
+                member.status = Some((sample.finished, status));
+                member.error = None;
+                member.failing_since = None;
+                member.health = Some(sample.health);
+                member.member_ids = sample.members.ok().map(|list| list.iter().map(|m| m.id).collect());
+                self.observe_term(term, sample.finished);
+            }
+            Err(error) => {
+                member.error = Some(error);
+                member.failing_since.get_or_insert(sample.started);
+                member.health = Some(sample.health);
+            }
+        }
+    }
+
+    fn observe_term(&mut self, term: u64, at: Instant) {
+        match self.highest_term {
+            Some(highest) if term > highest => {
+                self.term_changes.push_back((at, term - highest));
+                self.highest_term = Some(term);
+            }
+            None => self.highest_term = Some(term),
+            _ => {}
+        }
+        while self.term_changes.front().is_some_and(|(t, _)| at.saturating_duration_since(*t) > Duration::from_secs(3600)) {
+            self.term_changes.pop_front();
+        }
+    }
+
+    fn member_mut(&mut self, member_id: u64) -> Option<&mut MemberState> {
+        self.members.iter_mut().find(|m| m.identity.id == member_id)
+    }
+
+    pub fn member(&self, member_id: u64) -> Option<&MemberState> {
+        self.members.iter().find(|m| m.identity.id == member_id)
+    }
+
+    fn answering(&self) -> impl Iterator<Item = &StatusSample> {
+        self.members.iter().filter_map(MemberState::current_status)
+    }
+
+    /// The leader most answering members name; None when no one names one.
+    pub fn leader_id(&self) -> Option<u64> {
+        let mut votes: BTreeMap<u64, usize> = BTreeMap::new();
+        for status in self.answering().filter(|s| s.leader_id != 0) {
+            *votes.entry(status.leader_id).or_default() += 1;
+        }
+        votes.into_iter().max_by_key(|(_, n)| *n).map(|(id, _)| id)
+    }
+
+    pub fn cluster_id(&self) -> Option<u64> {
+        let mut votes: BTreeMap<u64, usize> = BTreeMap::new();
+        for status in self.answering() {
+            *votes.entry(status.cluster_id).or_default() += 1;
+        }
+        votes.into_iter().max_by_key(|(_, n)| *n).map(|(id, _)| id)
+    }
+
+    /// Every alarm any answering member reports.
+    pub fn alarms(&self) -> BTreeSet<Alarm> {
+        self.answering().flat_map(|s| s.alarms.iter().copied()).collect()
+    }
+
+    pub fn quorum(&self) -> Quorum {
+        let voters: Vec<&MemberState> = self.members.iter().filter(|m| !m.identity.is_learner).collect();
+        Quorum {
+            voters: voters.len(),
+            needed: voters.len() / 2 + 1,
+            serving: voters.iter().filter(|m| m.serves_reads()).count(),
+        }
+    }
+
+    /// Ways the answering members contradict each other.
+    pub fn disagreements(&self) -> Vec<String> {
+        let mut found = Vec::new();
+        let up: Vec<&MemberState> = self.members.iter().filter(|m| m.is_up()).collect();
+        let distinct = |f: &dyn Fn(&StatusSample) -> u64| -> BTreeSet<u64> { up.iter().filter_map(|m| m.current_status()).map(f).collect() };
+        let leaders = distinct(&|s| s.leader_id);
+        if leaders.len() > 1 {
+            let named: Vec<String> = up
+                .iter()
+                .filter_map(|m| m.current_status().map(|s| format!("{} says {}", m.identity.display_name(), self.name_of(s.leader_id))))
+                .collect();
+            found.push(format!("members disagree on the leader: {}", named.join(", ")));
+        }
+        if distinct(&|s| s.cluster_id).len() > 1 {
+            found.push("members report different cluster IDs: a member may belong to another cluster".into());
+        }
+        let known: BTreeSet<u64> = self.members.iter().map(|m| m.identity.id).collect();
+        for m in &up {
+            if let Some(ids) = &m.member_ids {
+                let seen: BTreeSet<u64> = ids.iter().copied().collect();
+                if seen != known {
+                    found.push(format!("{} has a different member list ({} members)", m.identity.display_name(), seen.len()));
+                }
+            }
+        }
+        found
+    }
+
+    /// A member's name from its ID, or the hex ID when it is not in the list.
+    pub fn name_of(&self, member_id: u64) -> String {
+        if member_id == 0 {
+            return "no leader".into();
+        }
+        self.member(member_id).map(|m| m.identity.display_name()).unwrap_or_else(|| format!("{member_id:x}"))
+    }
+
+    /// Leader changes (raft term increases) seen in the last `window`.
+    pub fn leader_changes_within(&self, window: Duration, now: Instant) -> u64 {
+        self.term_changes.iter().filter(|(t, _)| now.saturating_duration_since(*t) <= window).map(|(_, n)| n).sum()
+    }
+
+    /// When the freshest figure was taken.
+    pub fn last_update(&self) -> Option<Instant> {
+        self.members.iter().filter_map(|m| m.status.as_ref().map(|(t, _)| *t)).max()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quorum {
+    pub voters: usize,
+    pub needed: usize,
+    pub serving: usize,
+}
+
+impl Quorum {
+    pub fn has_quorum(&self) -> bool {
+        self.serving >= self.needed
+    }
+}
+
+/// Reads the alarm strings etcd puts in StatusResponse.errors ("memberID:123 alarm:NOSPACE").
+pub fn split_status_errors(errors: &[String]) -> (Vec<Alarm>, Vec<String>) {
+    let mut alarms = Vec::new();
+    let mut others = Vec::new();
+    for error in errors {
+        match parse_alarm(error) {
+            Some(alarm) => alarms.push(alarm),
+            None => others.push(error.clone()),
+        }
+    }
+    alarms.sort();
+    alarms.dedup();
+    (alarms, others)
+}
+
+fn parse_alarm(text: &str) -> Option<Alarm> {
+    let mut member_id = None;
+    let mut kind = None;
+    for field in text.split_whitespace() {
+        if let Some(v) = field.strip_prefix("memberID:") {
+            member_id = v.parse::<u64>().ok();
+        } else if let Some(v) = field.strip_prefix("alarm:") {
+            kind = Some(match v {
+                "NOSPACE" => AlarmKind::NoSpace,
+                "CORRUPT" => AlarmKind::Corrupt,
+                _ => AlarmKind::Other,
+            });
+        }
+    }
+    Some(Alarm { member_id: member_id?, kind: kind? })
+}
+
+
+#[cfg(test)]
+mod tests {
+    use super::fixtures::*;
+    use super::*;
+
+    #[test]
+    fn alarm_strings_from_status_are_read() {
+        let (alarms, others) = split_status_errors(&["memberID:12345 alarm:NOSPACE ".to_string(), "etcdserver: no leader".to_string()]);
+        assert_eq!(alarms, vec![Alarm { member_id: 12345, kind: AlarmKind::NoSpace }]);
+        assert_eq!(others, vec!["etcdserver: no leader".to_string()]);
+    }
+
+    #[test]
+    fn leader_and_quorum_follow_the_answers() {
+        let t0 = Instant::now();
+        let mut state = healthy_cluster(3, t0);
+        assert_eq!(state.leader_id(), Some(member_id(0)));
+        assert_eq!(state.quorum(), Quorum { voters: 3, needed: 2, serving: 3 });
+        state.apply_sample(failed_sample(1, t0, "no answer within 5s"));
+        state.apply_sample(failed_sample(2, t0, "no answer within 5s"));
+        let q = state.quorum();
+        assert_eq!((q.serving, q.has_quorum()), (1, false));
+        assert!(state.disagreements().is_empty());
+    }
+
+    #[test]
+    fn a_member_naming_another_leader_is_a_disagreement() {
+        let t0 = Instant::now();
+        let mut state = healthy_cluster(3, t0);
+        let mut sample = ok_sample(2, t0, 40 << 20, 30 << 20);
+        if let Ok(s) = sample.status.as_mut() {
+            s.leader_id = member_id(2);
+        }
+        state.apply_sample(sample);
+        let found = state.disagreements();
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].contains("etcd-2 says etcd-2"), "{found:?}");
+    }
+
+    #[test]
+    fn a_silent_member_keeps_its_last_figures_and_counts_its_silence() {
+        let t0 = Instant::now();
+        let mut state = healthy_cluster(3, t0);
+        let later = t0 + Duration::from_secs(2);
+        state.apply_sample(failed_sample(1, later, "no answer within 5s"));
+        let m = &state.members[1];
+        assert!(!m.is_up());
+        assert!(m.last_status().is_some());
+        assert_eq!(m.silent_for(later + Duration::from_secs(7)), Some(Duration::from_secs(7)));
+    }
+
+    #[test]
+    fn term_increases_count_as_leader_changes() {
+        let t0 = Instant::now();
+        let mut state = healthy_cluster(3, t0);
+        for step in 1..=3u64 {
+            let mut sample = ok_sample(0, t0 + Duration::from_secs(step * 10), 40 << 20, 30 << 20);
+            if let Ok(s) = sample.status.as_mut() {
+                s.raft_term = 2 + step * 2;
+            }
+            state.apply_sample(sample);
+        }
+        assert_eq!(state.leader_changes_within(Duration::from_secs(600), t0 + Duration::from_secs(40)), 6);
+    }
+}
+
+impl MemberSample {
+    /// A round that could not even be asked (no client for the member).
+    pub fn failed(member_id: u64, at: Instant, error: String) -> Self {
+        Self { member_id, started: at, finished: at, status: Err(error.clone()), health: Err(error.clone()), members: Err(error) }
+    }
+}

@@ -1,0 +1,219 @@
+//! The cluster as `status` prints it: a JSON document scripts rely on, and a table.
+
+use std::fmt::Write as _;
+use std::time::Instant;
+
+use serde::Serialize;
+
+use super::{alerts, Alert, ClusterState, Severity};
+use crate::units::format_bytes;
+
+/// The JSON of `etcd-console status -o json`. Field names are a contract.
+#[derive(Debug, Clone, Serialize)]
+pub struct StatusReport {
+    pub cluster_id: Option<String>,
+    pub leader_id: Option<String>,
+    pub healthy_voters: usize,
+    pub voters: usize,
+    pub quorum: usize,
+    pub members: Vec<MemberReport>,
+    pub alerts: Vec<Alert>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MemberReport {
+    pub id: String,
+    pub name: String,
+    pub endpoint: String,
+    pub version: Option<String>,
+    pub is_leader: bool,
+    pub is_learner: bool,
+    pub healthy: bool,
+    pub health_latency_ms: Option<f64>,
+    pub db_size_bytes: Option<u64>,
+    pub db_size_in_use_bytes: Option<u64>,
+    pub db_size_free_bytes: Option<u64>,
+    pub fragmentation_pct: Option<f64>,
+    pub quota_bytes: u64,
+    pub quota_pct: Option<f64>,
+    pub raft_term: Option<u64>,
+    pub raft_index: Option<u64>,
+    pub raft_applied_index: Option<u64>,
+    pub raft_lag: Option<u64>,
+    pub alarms: Vec<String>,
+    pub error: Option<String>,
+}
+
+pub fn hex(id: u64) -> String {
+    format!("{id:x}")
+}
+
+fn round2(v: f64) -> f64 {
+    (v * 100.0).round() / 100.0
+}
+
+impl StatusReport {
+    pub fn build(state: &ClusterState, now: Instant) -> Self {
+        let leader = state.leader_id();
+        let cluster_alarms = state.alarms();
+        let quorum = state.quorum();
+        let members = state
+            .members
+            .iter()
+            .map(|m| {
+                let status = m.current_status();
+                let health_error = match &m.health {
+                    Some(Err(e)) => Some(format!("linearizable read failed: {e}")),
+                    _ => None,
+                };
+                let alarm_error = status.filter(|s| !s.alarms.is_empty()).map(|s| {
+                    let kinds: Vec<&str> = s.alarms.iter().map(|a| a.kind.as_str()).collect();
+                    format!("active alarm(s): {}", kinds.join(", "))
+                });
+                let status_errors = status.map(|s| s.errors.join("; ")).filter(|e| !e.is_empty());
+                MemberReport {
+                    id: hex(m.identity.id),
+                    name: m.identity.display_name(),
+                    endpoint: m.identity.endpoint().to_string(),
+                    version: status.map(|s| s.version.clone()),
+                    is_leader: leader == Some(m.identity.id),
+                    is_learner: status.map(|s| s.is_learner).unwrap_or(m.identity.is_learner),
+                    healthy: m.is_healthy(),
+                    health_latency_ms: match &m.health {
+                        Some(Ok(latency)) if m.is_up() => Some(round2(latency.as_secs_f64() * 1000.0)),
+                        _ => None,
+                    },
+                    db_size_bytes: status.map(|s| s.db_size_bytes),
+                    db_size_in_use_bytes: status.map(|s| s.db_size_in_use_bytes),
+                    db_size_free_bytes: status.map(|s| s.free_bytes()),
+                    fragmentation_pct: status.map(|s| round2(s.fragmentation_pct())),
+                    quota_bytes: state.quota_bytes,
+                    quota_pct: status.map(|s| round2(s.quota_pct(state.quota_bytes))),
+                    raft_term: status.map(|s| s.raft_term),
+                    raft_index: status.map(|s| s.raft_index),
+                    raft_applied_index: status.map(|s| s.raft_applied_index),
+                    raft_lag: status.map(|s| s.raft_lag()),
+                    alarms: m.own_alarms(&cluster_alarms).iter().map(|k| k.as_str().to_string()).collect(),
+                    error: m.error.clone().or(health_error).or(status_errors).or(alarm_error),
+                }
+            })
+            .collect();
+        StatusReport {
+            cluster_id: state.cluster_id().map(hex),
+            leader_id: leader.map(hex),
+            healthy_voters: quorum.serving,
+            voters: quorum.voters,
+            quorum: quorum.needed,
+            members,
+            alerts: alerts::evaluate(state, now),
+        }
+    }
+
+    /// 0: every member healthy, no alarm, a leader. 1: anything less.
+    pub fn exit_code(&self) -> i32 {
+        let all_healthy = !self.members.is_empty() && self.members.iter().all(|m| m.healthy && m.alarms.is_empty());
+        if all_healthy && self.leader_id.is_some() && self.alerts.iter().all(|a| a.severity < Severity::Critical) {
+            0
+        } else {
+            1
+        }
+    }
+
+    pub fn to_table(&self) -> String {
+        let header = ["ENDPOINT", "ID", "NAME", "VERSION", "DB SIZE", "IN USE", "FRAG %", "QUOTA %", "LEADER", "LEARNER", "TERM", "INDEX", "APPLIED", "HEALTH", "ALARMS", "ERROR"];
+        let opt = |v: Option<String>| v.unwrap_or_else(|| "-".into());
+        let rows: Vec<Vec<String>> = self
+            .members
+            .iter()
+            .map(|m| {
+                vec![
+                    m.endpoint.clone(),
+                    m.id.clone(),
+                    m.name.clone(),
+                    opt(m.version.clone()),
+                    opt(m.db_size_bytes.map(format_bytes)),
+                    opt(m.db_size_in_use_bytes.map(format_bytes)),
+                    opt(m.fragmentation_pct.map(|p| format!("{p:.1}"))),
+                    opt(m.quota_pct.map(|p| format!("{p:.1}"))),
+                    if m.is_leader { "leader".into() } else { "".into() },
+                    if m.is_learner { "learner".into() } else { "".into() },
+                    opt(m.raft_term.map(|v| v.to_string())),
+                    opt(m.raft_index.map(|v| v.to_string())),
+                    opt(m.raft_applied_index.map(|v| v.to_string())),
+                    match (m.healthy, m.health_latency_ms) {
+                        (true, Some(ms)) => format!("ok {ms:.1}ms"),
+                        _ => "unhealthy".into(),
+                    },
+                    m.alarms.join(","),
+                    m.error.clone().unwrap_or_default(),
+                ]
+            })
+            .collect();
+        let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+        for row in &rows {
+            for (w, cell) in widths.iter_mut().zip(row) {
+                *w = (*w).max(cell.chars().count());
+            }
+        }
+        let mut out = String::new();
+        let line = |out: &mut String, cells: &[String]| {
+            let padded: Vec<String> = cells.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
+            let _ = writeln!(out, "{}", padded.join("  ").trim_end());
+        };
+        line(&mut out, &header.map(String::from));
+        for row in &rows {
+            line(&mut out, row);
+        }
+        let _ = writeln!(
+            out,
+            "\ncluster {}  leader {}  healthy voters {}/{} (quorum {})",
+            opt(self.cluster_id.clone()),
+            self.leader_id.clone().unwrap_or_else(|| "NONE".into()),
+            self.healthy_voters,
+            self.voters,
+            self.quorum
+        );
+        if self.alerts.is_empty() {
+            let _ = writeln!(out, "no alerts");
+        }
+        for alert in &self.alerts {
+            let _ = writeln!(out, "{} {}: {}", alert.severity.label(), alert.name, alert.message);
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixtures::*;
+    use super::*;
+
+    #[test]
+    fn json_names_the_contract_fields_with_hex_ids() {
+        let t0 = Instant::now();
+        let report = StatusReport::build(&healthy_cluster(3, t0), t0);
+        let json = serde_json::to_value(&report).unwrap_or_default();
+        assert_eq!(json["leader_id"], format!("{:x}", member_id(0)));
+        let m = &json["members"][0];
+        for field in [
+            "id", "name", "endpoint", "version", "is_leader", "is_learner", "healthy", "health_latency_ms", "db_size_bytes", "db_size_in_use_bytes",
+            "fragmentation_pct", "quota_bytes", "raft_term", "raft_index", "raft_applied_index", "alarms", "error",
+        ] {
+            assert!(m.get(field).is_some(), "missing {field} in {m}");
+        }
+        assert_eq!(m["id"], "8e9e05c52164694d");
+        assert_eq!(m["is_leader"], true);
+        assert_eq!(report.exit_code(), 0);
+    }
+
+    #[test]
+    fn a_down_member_makes_the_exit_code_1() {
+        let t0 = Instant::now();
+        let mut state = healthy_cluster(3, t0);
+        state.apply_sample(failed_sample(2, t0, "no answer within 5s"));
+        let report = StatusReport::build(&state, t0);
+        assert_eq!(report.exit_code(), 1);
+        assert_eq!(report.members[2].error.as_deref(), Some("no answer within 5s"));
+        assert!(report.to_table().contains("no answer within 5s"));
+    }
+}

@@ -1,0 +1,109 @@
+//! Building clients: one per member URL, all with the same TLS material and
+//! time limits. Clients connect lazily, so building one never waits.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use etcd_client::{Client, ConnectOptions, TlsOptions};
+
+use super::tls::TlsFiles;
+use crate::cli::ConnectionArgs;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EtcdError {
+    #[error("cannot read {flag} {path}: {source}")]
+    ReadFile { flag: &'static str, path: PathBuf, source: std::io::Error },
+    #[error("{flag} {path} holds no PEM {kind} block: give the PEM file etcdctl would use")]
+    NotPem { flag: &'static str, path: PathBuf, kind: &'static str },
+    #[error("{0}")]
+    Flags(String),
+    #[error("no etcd member answered:\n{0}")]
+    NoMemberAnswered(String),
+}
+
+#[derive(Clone)]
+pub struct Connector {
+    tls: Option<TlsOptions>,
+    pub files: TlsFiles,
+    pub dial_timeout: Duration,
+    pub command_timeout: Duration,
+}
+
+impl Connector {
+    pub fn from_args(args: &ConnectionArgs) -> Result<Self, EtcdError> {
+        let files = TlsFiles::from_args(args);
+        let tls = files.load()?;
+        Ok(Self { tls, files, dial_timeout: args.dial_timeout, command_timeout: args.command_timeout })
+    }
+
+    /// etcdctl's rule: a URL without a scheme is https when TLS files are given.
+    pub fn normalize(&self, endpoint: &str) -> String {
+        let endpoint = endpoint.trim();
+        if endpoint.contains("://") {
+            return endpoint.to_string();
+        }
+        if self.tls.is_some() {
+            format!("https://{endpoint}")
+        } else {
+            format!("http://{endpoint}")
+        }
+    }
+
+    /// A client bound to exactly one URL (never load-balanced across members,
+    /// so what it reports is that member's view).
+    pub async fn client(&self, endpoint: &str) -> Result<Client, String> {
+        let url = self.normalize(endpoint);
+        if url.starts_with("http://") && self.tls.is_some() {
+            return Err(format!("{url} is plain http but TLS files were given: use https://"));
+        }
+        let mut options = ConnectOptions::new().with_connect_timeout(self.dial_timeout).with_timeout(self.command_timeout);
+        if url.starts_with("https://") {
+            options = options.with_tls(self.tls.clone().unwrap_or_default());
+        }
+        timed(self.command_timeout, async { Client::connect([url.as_str()], Some(options)).await.map_err(describe) }).await
+    }
+
+    /// Explains a failure in terms of the flags the user gave.
+    pub fn explain(&self, error: &str) -> String {
+        let lower = error.to_ascii_lowercase();
+        let mut hint = String::new();
+        if lower.contains("unknownissuer") || lower.contains("unknown issuer") || lower.contains("certificate verify") || lower.contains("badsignature") {
+            hint = match &self.files.cacert {
+                Some(ca) => format!(" (the member's certificate is not signed by the CA in --cacert {})", ca.display()),
+                None => " (the member's certificate is not trusted: give its CA with --cacert)".into(),
+            };
+        } else if lower.contains("certificaterequired") || lower.contains("certificate required") || lower.contains("bad certificate") || lower.contains("unknown ca") {
+            hint = match &self.files.cert {
+                Some(cert) => format!(" (the member refused the client certificate --cert {})", cert.display()),
+                None => " (the member wants a client certificate: give --cert and --key)".into(),
+            };
+        } else if lower.contains("notvalidforname") || lower.contains("not valid for name") {
+            hint = " (the member's certificate does not name this address)".into();
+        }
+        format!("{error}{hint}")
+    }
+}
+
+/// Runs `future` for at most `limit`; a late answer becomes "no answer within Ns".
+pub async fn timed<T>(limit: Duration, future: impl Future<Output = Result<T, String>>) -> Result<T, String> {
+    match tokio::time::timeout(limit, future).await {
+        Ok(result) => result,
+        Err(_) => Err(format!("no answer within {}", humantime::format_duration(limit))),
+    }
+}
+
+/// An error with its causes, one line: tonic hides the TLS reason in the source chain.
+pub fn describe(error: impl std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}

@@ -1,0 +1,179 @@
+//! Keeps asking every member, each on its own task, and reports by message.
+//! A member that hangs holds up only its own task; the others keep reporting.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use etcd_client::Client;
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+
+use super::probe::{member_list, sample_member};
+use super::Connector;
+use crate::cluster::{MemberIdentity, MemberSample};
+
+#[derive(Debug, Clone)]
+pub enum PollEvent {
+    Discovering { attempt: u32, at: Instant },
+    DiscoveryFailed { error: String, attempt: u32, at: Instant, retry_at: Instant },
+    Members { members: Vec<MemberIdentity>, at: Instant },
+    Asking { member_id: u64, at: Instant },
+    Sample(MemberSample),
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum PollCommand {
+    /// Ask every member now instead of at the next tick (and retry discovery at once).
+    RefreshNow,
+}
+
+/// Asks the seed endpoints for the member list; the first to answer wins.
+pub async fn discover(seeds: &[String], connector: &Connector) -> Result<Vec<MemberIdentity>, String> {
+    let mut tasks = JoinSet::new();
+    for seed in seeds {
+        let seed = connector.normalize(seed);
+        let connector = connector.clone();
+        tasks.spawn(async move {
+            let result = match connector.client(&seed).await {
+                Ok(client) => member_list(client, connector.command_timeout).await,
+                Err(e) => Err(e),
+            };
+            (seed, result.map_err(|e| connector.explain(&e)))
+        });
+    }
+    let mut errors = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok((_, Ok(members))) if !members.is_empty() => return Ok(members),
+            Ok((seed, Ok(_))) => errors.push(format!("  {seed}: answered with an empty member list")),
+            Ok((seed, Err(e))) => errors.push(format!("  {seed}: {e}")),
+            Err(e) => errors.push(format!("  internal error: {e}")),
+        }
+    }
+    errors.sort();
+    Err(errors.join("\n"))
+}
+
+/// One client per member with a client URL.
+pub async fn clients_for(members: &[MemberIdentity], connector: &Connector) -> BTreeMap<u64, Result<Client, String>> {
+    let mut clients = BTreeMap::new();
+    for member in members {
+        let client = if member.client_urls.is_empty() {
+            Err("member has not started (no client URL yet)".to_string())
+        } else {
+            connector.client(member.endpoint()).await.map_err(|e| connector.explain(&e))
+        };
+        clients.insert(member.id, client);
+    }
+    clients
+}
+
+pub struct Poller {
+    pub seeds: Vec<String>,
+    pub connector: Connector,
+    pub refresh: Duration,
+}
+
+impl Poller {
+    pub async fn run(self, events: mpsc::UnboundedSender<PollEvent>, mut commands: mpsc::UnboundedReceiver<PollCommand>) {
+        let mut attempt = 0u32;
+        let (members, mut clients) = loop {
+            attempt += 1;
+            let now = Instant::now();
+            if events.send(PollEvent::Discovering { attempt, at: now }).is_err() {
+                return;
+            }
+            match discover(&self.seeds, &self.connector).await {
+                Ok(members) => {
+                    let clients = clients_for(&members, &self.connector).await;
+                    break (members, clients);
+                }
+                Err(error) => {
+                    let backoff = Duration::from_secs(1u64 << attempt.min(5)).min(Duration::from_secs(30));
+                    let retry_at = Instant::now() + backoff;
+                    tracing::warn!(attempt, %error, "no seed endpoint answered");
+                    if events.send(PollEvent::DiscoveryFailed { error, attempt, at: Instant::now(), retry_at }).is_err() {
+                        return;
+                    }
+                    tokio::select! {
+                        _ = tokio::time::sleep(backoff) => {}
+                        command = commands.recv() => if command.is_none() { return },
+                    }
+                }
+            }
+        };
+        tracing::info!(members = members.len(), "member list discovered");
+        let mut known: BTreeMap<u64, MemberIdentity> = members.iter().map(|m| (m.id, m.clone())).collect();
+        if events.send(PollEvent::Members { members, at: Instant::now() }).is_err() {
+            return;
+        }
+
+        let (done_tx, mut done_rx) = mpsc::unbounded_channel::<MemberSample>();
+        let mut asking: BTreeSet<u64> = BTreeSet::new();
+        let mut ticker = tokio::time::interval(self.refresh);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = ticker.tick() => {}
+                command = commands.recv() => match command {
+                    Some(PollCommand::RefreshNow) => {}
+                    None => return,
+                },
+                Some(sample) = done_rx.recv() => {
+                    asking.remove(&sample.member_id);
+                    let changed = self.membership_change(&sample, &known);
+                    if events.send(PollEvent::Sample(sample)).is_err() {
+                        return;
+                    }
+                    if let Some(members) = changed {
+                        tracing::info!(members = members.len(), "member list changed");
+                        let fresh = clients_for(&members, &self.connector).await;
+                        clients = fresh;
+                        known = members.iter().map(|m| (m.id, m.clone())).collect();
+                        if events.send(PollEvent::Members { members, at: Instant::now() }).is_err() {
+                            return;
+                        }
+                    }
+                    continue;
+                }
+            }
+            // A member still busy with the last round is not asked again: its
+            // silence shows as "no answer for Ns" instead of piling up calls.
+            for (id, client) in &clients {
+                if asking.contains(id) {
+                    continue;
+                }
+                let at = Instant::now();
+                asking.insert(*id);
+                if events.send(PollEvent::Asking { member_id: *id, at }).is_err() {
+                    return;
+                }
+                let done = done_tx.clone();
+                let id = *id;
+                let limit = self.connector.command_timeout;
+                match client {
+                    Ok(client) => {
+                        let client = client.clone();
+                        tokio::spawn(async move {
+                            let _ = done.send(sample_member(&client, id, limit).await);
+                        });
+                    }
+                    Err(error) => {
+                        let _ = done.send(MemberSample::failed(id, at, error.clone()));
+                    }
+                }
+            }
+        }
+    }
+
+    /// The leader's member list is the one adopted when it differs from ours.
+    fn membership_change(&self, sample: &MemberSample, known: &BTreeMap<u64, MemberIdentity>) -> Option<Vec<MemberIdentity>> {
+        let status = sample.status.as_ref().ok()?;
+        if status.leader_id != status.member_id {
+            return None;
+        }
+        let members = sample.members.as_ref().ok()?;
+        let same = members.len() == known.len() && members.iter().all(|m| known.get(&m.id) == Some(m));
+        (!same && !members.is_empty()).then(|| members.clone())
+    }
+}

@@ -1,0 +1,306 @@
+//! The embedded lab: a cluster of real etcd members on loopback with TLS,
+//! started from /usr/bin/etcd. Used by `etcd-console lab`, `lab serve` and
+//! every integration test, so there is one way to start a cluster.
+
+pub mod certs;
+pub mod serve;
+
+use std::fs;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+use crate::cli::ConnectionArgs;
+use crate::etcd::Connector;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LabError {
+    #[error("etcd is not installed at {0}: install it with `sudo apt-get install etcd-server etcd-client` (or give --etcd-bin / ETCD_BIN)")]
+    MissingEtcd(PathBuf),
+    #[error("{0}")]
+    Io(String),
+    #[error("cannot make the lab's certificates: {0}")]
+    Pki(String),
+    #[error("lab member {name} did not start: {reason}\nits log ({log}) ends with:\n{tail}")]
+    MemberFailed { name: String, reason: String, log: String, tail: String },
+}
+
+#[derive(Debug, Clone)]
+pub struct LabOptions {
+    pub members: u8,
+    pub quota_bytes: u64,
+    pub etcd_bin: PathBuf,
+    /// Where certificates, data and logs go; a temporary directory when None.
+    pub dir: Option<PathBuf>,
+}
+
+impl Default for LabOptions {
+    fn default() -> Self {
+        Self { members: 3, quota_bytes: crate::cli::DEFAULT_QUOTA_BYTES, etcd_bin: PathBuf::from("/usr/bin/etcd"), dir: None }
+    }
+}
+
+#[derive(Debug)]
+pub struct LabMember {
+    pub name: String,
+    pub client_url: String,
+    pub peer_url: String,
+    pub data_dir: PathBuf,
+    pub log: PathBuf,
+    process: Option<Child>,
+}
+
+impl LabMember {
+    pub fn pid(&self) -> Option<Pid> {
+        self.process.as_ref().and_then(|p| i32::try_from(p.id()).ok()).map(Pid::from_raw)
+    }
+}
+
+#[derive(Debug)]
+pub struct Lab {
+    pub dir: PathBuf,
+    pub pki: certs::LabPki,
+    pub members: Vec<LabMember>,
+    _temp: Option<tempfile::TempDir>,
+}
+
+/// Free loopback ports, held until all are chosen so they differ.
+fn free_ports(count: usize) -> Result<Vec<u16>, LabError> {
+    let listeners = (0..count)
+        .map(|_| TcpListener::bind("127.0.0.1:0"))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| LabError::Io(format!("cannot find a free loopback port: {e}")))?;
+    listeners.iter().map(|l| l.local_addr().map(|a| a.port()).map_err(|e| LabError::Io(e.to_string()))).collect()
+}
+
+fn tail_of(path: &Path, lines: usize) -> String {
+    let text = fs::read_to_string(path).unwrap_or_default();
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+impl Lab {
+    /// Starts the members and waits until every one serves a linearizable read.
+    pub async fn start(options: LabOptions) -> Result<Lab, LabError> {
+        if !options.etcd_bin.is_file() {
+            return Err(LabError::MissingEtcd(options.etcd_bin.clone()));
+        }
+        // A port taken between choosing it and etcd binding it fails the start; try again with new ports.
+        let mut last_error = None;
+        for _ in 0..3 {
+            match Self::start_once(&options).await {
+                Ok(lab) => return Ok(lab),
+                Err(e @ LabError::MemberFailed { .. }) => last_error = Some(e),
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last_error.unwrap_or_else(|| LabError::Io("the lab did not start".into())))
+    }
+
+    async fn start_once(options: &LabOptions) -> Result<Lab, LabError> {
+        let (dir, temp) = match &options.dir {
+            Some(dir) => (dir.clone(), None),
+            None => {
+                let temp = tempfile::Builder::new().prefix("etcd-console-lab-").tempdir().map_err(|e| LabError::Io(format!("cannot make a temporary directory: {e}")))?;
+                (temp.path().to_path_buf(), Some(temp))
+            }
+        };
+        let dir = std::path::absolute(&dir).map_err(|e| LabError::Io(format!("{}: {e}", dir.display())))?;
+        for sub in ["pki", "data", "logs"] {
+            let path = dir.join(sub);
+            if path.exists() {
+                fs::remove_dir_all(&path).map_err(|e| LabError::Io(format!("cannot clear {}: {e}", path.display())))?;
+            }
+            fs::create_dir_all(&path).map_err(|e| LabError::Io(format!("cannot create {}: {e}", path.display())))?;
+        }
+        let names: Vec<String> = (0..options.members).map(|i| format!("master-{i}")).collect();
+        let pki = certs::generate(&dir.join("pki"), &names)?;
+        let ports = free_ports(names.len() * 2)?;
+        let mut members: Vec<LabMember> = names
+            .iter()
+            .enumerate()
+            .map(|(i, name)| LabMember {
+                name: name.clone(),
+                client_url: format!("https://127.0.0.1:{}", ports[2 * i]),
+                peer_url: format!("https://127.0.0.1:{}", ports[2 * i + 1]),
+                data_dir: dir.join("data").join(name),
+                log: dir.join("logs").join(format!("{name}.log")),
+                process: None,
+            })
+            .collect();
+        let initial_cluster = members.iter().map(|m| format!("{}={}", m.name, m.peer_url)).collect::<Vec<_>>().join(",");
+        let token = format!("etcd-console-lab-{}", std::process::id());
+        for (member, certs) in members.iter_mut().zip(&pki.members) {
+            let log = fs::File::create(&member.log).map_err(|e| LabError::Io(format!("cannot create {}: {e}", member.log.display())))?;
+            let log_err = log.try_clone().map_err(|e| LabError::Io(e.to_string()))?;
+            let child = Command::new(&options.etcd_bin)
+                .arg(format!("--name={}", member.name))
+                .arg(format!("--data-dir={}", member.data_dir.display()))
+                .arg(format!("--listen-client-urls={}", member.client_url))
+                .arg(format!("--advertise-client-urls={}", member.client_url))
+                .arg(format!("--listen-peer-urls={}", member.peer_url))
+                .arg(format!("--initial-advertise-peer-urls={}", member.peer_url))
+                .arg(format!("--initial-cluster={initial_cluster}"))
+                .arg(format!("--initial-cluster-token={token}"))
+                .arg("--initial-cluster-state=new")
+                .arg(format!("--cert-file={}", certs.cert.display()))
+                .arg(format!("--key-file={}", certs.key.display()))
+                .arg(format!("--trusted-ca-file={}", pki.ca.display()))
+                .arg("--client-cert-auth")
+                .arg(format!("--peer-cert-file={}", certs.cert.display()))
+                .arg(format!("--peer-key-file={}", certs.key.display()))
+                .arg(format!("--peer-trusted-ca-file={}", pki.ca.display()))
+                .arg("--peer-client-cert-auth")
+                .arg(format!("--quota-backend-bytes={}", options.quota_bytes))
+                .arg("--logger=zap")
+                .arg("--log-outputs=stderr")
+                .stdin(Stdio::null())
+                .stdout(log)
+                .stderr(log_err)
+                .spawn()
+                .map_err(|e| LabError::Io(format!("cannot run {}: {e}", options.etcd_bin.display())))?;
+            member.process = Some(child);
+        }
+        let mut lab = Lab { dir, pki, members, _temp: temp };
+        lab.wait_ready(Duration::from_secs(30)).await?;
+        Ok(lab)
+    }
+
+    /// Connection flags that reach this lab, as a user would pass them.
+    pub fn connection(&self) -> ConnectionArgs {
+        ConnectionArgs {
+            endpoints: self.endpoints(),
+            cacert: Some(self.pki.ca.clone()),
+            cert: Some(self.pki.client.cert.clone()),
+            key: Some(self.pki.client.key.clone()),
+            command_timeout: Duration::from_secs(5),
+            dial_timeout: Duration::from_secs(2),
+        }
+    }
+
+    pub fn endpoints(&self) -> Vec<String> {
+        self.members.iter().map(|m| m.client_url.clone()).collect()
+    }
+
+    /// The environment etcdctl (and etcd-console) read.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("ETCDCTL_API", "3".to_string()),
+            ("ETCDCTL_ENDPOINTS", self.endpoints().join(",")),
+            ("ETCDCTL_CACERT", self.pki.ca.display().to_string()),
+            ("ETCDCTL_CERT", self.pki.client.cert.display().to_string()),
+            ("ETCDCTL_KEY", self.pki.client.key.display().to_string()),
+        ]
+    }
+
+    /// Writes `lab.env`: `source` it and etcdctl reaches the lab.
+    pub fn write_env_file(&self) -> Result<PathBuf, LabError> {
+        let path = self.dir.join("lab.env");
+        let mut text = String::from("# etcd-console lab: source this file, then run etcdctl or etcd-console.\n");
+        for (name, value) in self.env() {
+            text.push_str(&format!("export {name}='{value}'\n"));
+        }
+        fs::write(&path, text).map_err(|e| LabError::Io(format!("cannot write {}: {e}", path.display())))?;
+        Ok(path)
+    }
+
+    async fn wait_ready(&mut self, limit: Duration) -> Result<(), LabError> {
+        let mut args = self.connection();
+        args.command_timeout = Duration::from_secs(2);
+        let connector = Connector::from_args(&args).map_err(|e| LabError::Pki(e.to_string()))?;
+        let deadline = Instant::now() + limit;
+        let mut pending: Vec<usize> = (0..self.members.len()).collect();
+        while !pending.is_empty() {
+            for i in 0..self.members.len() {
+                if let Some(reason) = self.exited(i) {
+                    return Err(self.failure(i, reason));
+                }
+            }
+            let mut still = Vec::new();
+            for &i in &pending {
+                let ready = match connector.client(&self.members[i].client_url).await {
+                    Ok(mut client) => crate::etcd::connect::timed(Duration::from_secs(2), async { client.get("health", None).await.map_err(|e| e.to_string()) }).await.is_ok(),
+                    Err(_) => false,
+                };
+                if !ready {
+                    still.push(i);
+                }
+            }
+            pending = still;
+            if let Some(&i) = pending.first() {
+                if Instant::now() > deadline {
+                    return Err(self.failure(i, format!("not ready after {}s", limit.as_secs())));
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+        Ok(())
+    }
+
+    fn exited(&mut self, index: usize) -> Option<String> {
+        let process = self.members[index].process.as_mut()?;
+        match process.try_wait() {
+            Ok(Some(status)) => Some(format!("etcd exited ({status})")),
+            _ => None,
+        }
+    }
+
+    fn failure(&self, index: usize, reason: String) -> LabError {
+        let member = &self.members[index];
+        LabError::MemberFailed { name: member.name.clone(), reason, log: member.log.display().to_string(), tail: tail_of(&member.log, 8) }
+    }
+
+    fn signal(&self, index: usize, signal: Signal) -> Result<(), LabError> {
+        let pid = self.members.get(index).and_then(LabMember::pid).ok_or_else(|| LabError::Io(format!("lab member {index} is not running")))?;
+        kill(pid, signal).map_err(|e| LabError::Io(format!("cannot send {signal} to lab member {index}: {e}")))
+    }
+
+    /// Freezes a member (SIGSTOP): it keeps its sockets but answers nothing, as a hung member does.
+    pub fn pause_member(&self, index: usize) -> Result<(), LabError> {
+        self.signal(index, Signal::SIGSTOP)
+    }
+
+    pub fn resume_member(&self, index: usize) -> Result<(), LabError> {
+        self.signal(index, Signal::SIGCONT)
+    }
+
+    /// Stops a member for good (SIGKILL), as a crashed host.
+    pub fn kill_member(&mut self, index: usize) -> Result<(), LabError> {
+        let member = self.members.get_mut(index).ok_or_else(|| LabError::Io(format!("no lab member {index}")))?;
+        if let Some(mut process) = member.process.take() {
+            let _ = process.kill();
+            let _ = process.wait();
+        }
+        Ok(())
+    }
+
+    /// Stops every member: SIGTERM, then SIGKILL for those still there after `grace`.
+    pub fn stop(&mut self, grace: Duration) {
+        for member in &self.members {
+            if let Some(pid) = member.pid() {
+                let _ = kill(pid, Signal::SIGCONT);
+                let _ = kill(pid, Signal::SIGTERM);
+            }
+        }
+        let deadline = Instant::now() + grace;
+        for member in &mut self.members {
+            if let Some(mut process) = member.process.take() {
+                while Instant::now() < deadline && matches!(process.try_wait(), Ok(None)) {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                let _ = process.kill();
+                let _ = process.wait();
+            }
+        }
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        self.stop(Duration::ZERO);
+    }
+}

@@ -1,0 +1,12 @@
+//! etcd-console: a live console for etcd on OpenShift control planes.
+
+pub mod app;
+pub mod cli;
+pub mod cluster;
+pub mod etcd;
+pub mod lab;
+pub mod logging;
+pub mod status;
+pub mod tui;
+pub mod ui;
+pub mod units;

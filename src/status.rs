@@ -1,0 +1,74 @@
+//! `etcd-console status`: one round of the same questions the console asks,
+//! printed once. Exit 0 healthy, 1 degraded, 2 bad input or no member answered.
+
+use std::time::Instant;
+
+use tokio::task::JoinSet;
+
+use crate::cli::{ConnectionArgs, ConsoleArgs, OutputFormat};
+use crate::cluster::report::StatusReport;
+use crate::cluster::ClusterState;
+use crate::etcd::poller::{clients_for, discover};
+use crate::etcd::probe::sample_member;
+use crate::etcd::Connector;
+
+pub const EXIT_HEALTHY: i32 = 0;
+pub const EXIT_DEGRADED: i32 = 1;
+pub const EXIT_UNUSABLE: i32 = 2;
+
+/// Takes one round of samples; Err is a message for the user (exit 2).
+pub async fn observe(connection: &ConnectionArgs, quota_bytes: u64) -> Result<ClusterState, String> {
+    let connector = Connector::from_args(connection).map_err(|e| e.to_string())?;
+    let started = Instant::now();
+    let members = discover(&connection.endpoints, &connector).await.map_err(|errors| {
+        format!("no etcd member answered at {}:\n{errors}\nCheck --endpoints (or ETCDCTL_ENDPOINTS) and that the members run.", connection.endpoints.join(","))
+    })?;
+    let mut state = ClusterState::new(quota_bytes, started);
+    state.set_members(members.clone(), started);
+    let mut rounds = JoinSet::new();
+    for (id, client) in clients_for(&members, &connector).await {
+        let limit = connector.command_timeout;
+        rounds.spawn(async move {
+            match client {
+                Ok(client) => sample_member(&client, id, limit).await,
+                Err(error) => crate::cluster::MemberSample::failed(id, Instant::now(), error),
+            }
+        });
+    }
+    while let Some(joined) = rounds.join_next().await {
+        if let Ok(mut sample) = joined {
+            if let Err(e) = &sample.status {
+                sample.status = Err(connector.explain(e));
+            }
+            state.apply_sample(sample);
+        }
+    }
+    Ok(state)
+}
+
+pub async fn run(connection: &ConnectionArgs, console: &ConsoleArgs, output: OutputFormat) -> i32 {
+    let state = match observe(connection, console.quota_bytes).await {
+        Ok(state) => state,
+        Err(message) => {
+            eprintln!("etcd-console: {message}");
+            return EXIT_UNUSABLE;
+        }
+    };
+    let report = StatusReport::build(&state, Instant::now());
+    match output {
+        OutputFormat::Json => match serde_json::to_string_pretty(&report) {
+            Ok(json) => println!("{json}"),
+            Err(e) => {
+                eprintln!("etcd-console: cannot encode the report: {e}");
+                return EXIT_UNUSABLE;
+            }
+        },
+        OutputFormat::Table => print!("{}", report.to_table()),
+    }
+    tracing::info!(members = report.members.len(), exit = report.exit_code(), "status printed");
+    if state.members.iter().all(|m| !m.is_up()) {
+        eprintln!("etcd-console: the member list was read, but no member answered Status");
+        return EXIT_UNUSABLE;
+    }
+    report.exit_code()
+}

@@ -1,0 +1,126 @@
+//! The terminal: set-up and restore (also on panic), the input thread, and the
+//! event loop. The loop only waits on channels; every network call runs on the
+//! poller's tasks, so a hung member can never hold up a key or a redraw.
+
+use std::io::stdout;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossterm::event::{self, DisableMouseCapture, EnableMouseCapture, Event};
+use crossterm::execute;
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::mpsc;
+
+use crate::app::{keys, App, Effect};
+use crate::cli::{ConnectionArgs, ConsoleArgs};
+use crate::etcd::poller::{PollCommand, PollEvent, Poller};
+use crate::etcd::Connector;
+use crate::ui::{self, Theme};
+
+/// Reads terminal input on its own thread (crossterm's read blocks).
+fn spawn_input(tx: mpsc::UnboundedSender<Event>, stop: Arc<AtomicBool>) {
+    std::thread::spawn(move || {
+        while !stop.load(Ordering::Relaxed) {
+            match event::poll(Duration::from_millis(250)) {
+                Ok(true) => match event::read() {
+                    Ok(ev) => {
+                        if tx.send(ev).is_err() {
+                            return;
+                        }
+                    }
+                    Err(_) => return,
+                },
+                Ok(false) => {}
+                Err(_) => return,
+            }
+        }
+    });
+}
+
+/// Opens the console on the cluster the connection flags name. Exit code 2 on bad flags.
+pub async fn run(connection: ConnectionArgs, console: ConsoleArgs, context: Option<String>, log_problem: Option<String>) -> i32 {
+    // Bad certificate flags are refused before the screen opens, so the message stays readable.
+    let connector = match Connector::from_args(&connection) {
+        Ok(connector) => connector,
+        Err(e) => {
+            eprintln!("etcd-console: {e}");
+            return 2;
+        }
+    };
+    let context = context.unwrap_or_else(|| connection.endpoints.join(","));
+    let mut app = App::new(context, console.quota_bytes, console.refresh, Instant::now());
+    app.notice = log_problem.map(|p| format!("no log: {p}"));
+    tracing::info!(endpoints = %connection.endpoints.join(","), refresh = ?console.refresh, "console opened");
+
+    let (poll_tx, mut poll_rx) = mpsc::unbounded_channel::<PollEvent>();
+    let (command_tx, command_rx) = mpsc::unbounded_channel::<PollCommand>();
+    let poller = Poller { seeds: connection.endpoints.clone(), connector, refresh: console.refresh };
+    let poller_task = tokio::spawn(poller.run(poll_tx, command_rx));
+
+    let mut terminal = match ratatui::try_init() {
+        Ok(terminal) => terminal,
+        Err(e) => {
+            eprintln!("etcd-console: cannot open the terminal: {e}");
+            poller_task.abort();
+            return 2;
+        }
+    };
+    if console.mouse {
+        let _ = execute!(stdout(), EnableMouseCapture);
+    }
+    let (input_tx, mut input_rx) = mpsc::unbounded_channel::<Event>();
+    let stop_input = Arc::new(AtomicBool::new(false));
+    spawn_input(input_tx, stop_input.clone());
+    let mut term_signal = signal(SignalKind::terminate()).ok();
+    let mut hangup = signal(SignalKind::hangup()).ok();
+    let theme = Theme::from_env();
+    // Ages on screen count seconds: one redraw a second keeps them true.
+    let mut second = tokio::time::interval(Duration::from_secs(1));
+    second.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+
+    // Every wake-up below is a change (an answer, a key, a resize, a second
+    // passing on the ages shown), so the screen is drawn once per wake-up and
+    // the process sleeps in between.
+    let mut code = 0;
+    loop {
+        if let Err(e) = terminal.draw(|frame| ui::draw(frame, &app, theme, Instant::now())) {
+            tracing::error!(error = %e, "drawing failed");
+            code = 2;
+            break;
+        }
+        tokio::select! {
+            Some(event) = poll_rx.recv() => {
+                app.on_poll(event);
+                while let Ok(event) = poll_rx.try_recv() {
+                    app.on_poll(event);
+                }
+            }
+            Some(input) = input_rx.recv() => {
+                match input {
+                    Event::Key(key) if key.kind != event::KeyEventKind::Release => {
+                        if let Some(action) = keys::action_for(key) {
+                            match app.on_action(action) {
+                                Some(Effect::Quit) => break,
+                                Some(Effect::RefreshNow) => { let _ = command_tx.send(PollCommand::RefreshNow); }
+                                None => {}
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            _ = second.tick() => {}
+            _ = async { match term_signal.as_mut() { Some(s) => { s.recv().await; } None => std::future::pending().await } } => break,
+            _ = async { match hangup.as_mut() { Some(s) => { s.recv().await; } None => std::future::pending().await } } => break,
+        }
+    }
+    stop_input.store(true, Ordering::Relaxed);
+    poller_task.abort();
+    if console.mouse {
+        let _ = execute!(stdout(), DisableMouseCapture);
+    }
+    ratatui::restore();
+    tracing::info!("console closed");
+    code
+}

@@ -1,0 +1,118 @@
+//! Sizes and durations as people type and read them.
+
+use std::time::Duration;
+
+const KIB: f64 = 1024.0;
+
+/// Parses `8589934592`, `8GiB`, `512MiB`, `100MB`, `64k` into bytes.
+pub fn parse_bytes(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number.parse().map_err(|_| format!("{text:?} is not a size: write bytes, or e.g. 8GiB, 512MiB"))?;
+    let multiplier: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "k" | "kb" => 1e3,
+        "m" | "mb" => 1e6,
+        "g" | "gb" => 1e9,
+        "ki" | "kib" => KIB,
+        "mi" | "mib" => KIB * KIB,
+        "gi" | "gib" => KIB * KIB * KIB,
+        "ti" | "tib" => KIB * KIB * KIB * KIB,
+        other => return Err(format!("unknown size unit {other:?}: use B, KiB, MiB, GiB, KB, MB or GB")),
+    };
+    Ok((number * multiplier).round() as u64)
+}
+
+/// Parses `60s`, `2m`, `1m30s`, `500ms`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text.trim()).map_err(|e| format!("{text:?} is not a duration ({e}): write e.g. 5s, 2m, 500ms"))
+}
+
+/// `1.5 GiB`, `812.0 MiB`, `4.0 KiB`, `512 B`.
+pub fn format_bytes(bytes: u64) -> String {
+    let value = bytes as f64;
+    if value < KIB {
+        return format!("{bytes} B");
+    }
+    let units = ["KiB", "MiB", "GiB", "TiB"];
+    let mut scaled = value / KIB;
+    let mut unit = 0;
+    while scaled >= KIB && unit + 1 < units.len() {
+        scaled /= KIB;
+        unit += 1;
+    }
+    format!("{scaled:.1} {}", units[unit])
+}
+
+/// `0s`, `42s`, `3m05s`, `2h10m`: compact ages for narrow columns.
+pub fn format_age(age: Duration) -> String {
+    let secs = age.as_secs();
+    match secs {
+        0..=59 => format!("{secs}s"),
+        60..=3599 => format!("{}m{:02}s", secs / 60, secs % 60),
+        3600..=172_799 => format!("{}h{:02}m", secs / 3600, (secs % 3600) / 60),
+        _ => format!("{}d{:02}h", secs / 86_400, (secs % 86_400) / 3600),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse_in_binary_and_decimal_units() {
+        assert_eq!(parse_bytes("8GiB"), Ok(8 * 1024 * 1024 * 1024));
+        assert_eq!(parse_bytes("8589934592"), Ok(8_589_934_592));
+        assert_eq!(parse_bytes("100MB"), Ok(100_000_000));
+        assert_eq!(parse_bytes("1.5 KiB"), Ok(1536));
+        assert!(parse_bytes("lots").is_err());
+        assert!(parse_bytes("5 parsecs").is_err());
+    }
+
+    #[test]
+    fn durations_read_like_etcdctl() {
+        assert_eq!(parse_duration("60s"), Ok(Duration::from_secs(60)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert!(parse_duration("soon").is_err());
+    }
+
+    #[test]
+    fn formatting_is_compact() {
+        assert_eq!(format_bytes(512), "512 B");
+        assert_eq!(format_bytes(3 * 1024 * 1024 / 2), "1.5 MiB");
+        assert_eq!(format_bytes(8 * 1024 * 1024 * 1024), "8.0 GiB");
+        assert_eq!(format_age(Duration::from_secs(185)), "3m05s");
+        assert_eq!(format_age(Duration::from_secs(7260)), "2h01m");
+    }
+}
+
+/// At most six characters for table cells: `512B`, `12.3K`, `40.0M`, `812M`, `1.50G`.
+pub fn format_bytes_short(bytes: u64) -> String {
+    let value = bytes as f64;
+    let (scaled, unit) = match bytes {
+        0..1024 => return format!("{bytes}B"),
+        1024..1_048_576 => (value / KIB, "K"),
+        1_048_576..1_073_741_824 => (value / (KIB * KIB), "M"),
+        _ => (value / (KIB * KIB * KIB), "G"),
+    };
+    match scaled {
+        s if s < 10.0 && unit == "G" => format!("{s:.2}{unit}"),
+        s if s < 100.0 => format!("{s:.1}{unit}"),
+        s => format!("{s:.0}{unit}"),
+    }
+}
+
+#[cfg(test)]
+mod short_tests {
+    use super::format_bytes_short;
+
+    #[test]
+    fn short_sizes_fit_six_characters() {
+        for (bytes, text) in [(512, "512B"), (12_595, "12.3K"), (40 << 20, "40.0M"), (812 << 20, "812M"), (3 << 29, "1.50G")] {
+            assert_eq!(format_bytes_short(bytes), text);
+        }
+        assert!(format_bytes_short(1023 << 30).len() <= 6);
+    }
+}
