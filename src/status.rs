@@ -21,7 +21,8 @@ pub async fn observe(connection: &ConnectionArgs, quota_bytes: u64) -> Result<Cl
     let connector = Connector::from_args(connection).map_err(|e| e.to_string())?;
     let started = Instant::now();
     let members = discover(&connection.endpoints, &connector).await.map_err(|errors| {
-        format!("no etcd member answered at {}:\n{errors}\nCheck --endpoints (or ETCDCTL_ENDPOINTS) and that the members run.", connection.endpoints.join(","))
+        let hint = if errors.contains("(the member") { "" } else { "\nCheck --endpoints (or ETCDCTL_ENDPOINTS) and that the members run." };
+        format!("no etcd member answered at {}:\n{errors}{hint}", connection.endpoints.join(","))
     })?;
     let mut state = ClusterState::new(quota_bytes, started);
     state.set_members(members.clone(), started);

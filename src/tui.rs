@@ -48,7 +48,11 @@ pub async fn run(connection: ConnectionArgs, console: ConsoleArgs, context: Opti
             return 2;
         }
     };
-    let context = context.unwrap_or_else(|| connection.endpoints.join(","));
+    let context = context.unwrap_or_else(|| match connection.endpoints.as_slice() {
+        [one] => one.clone(),
+        [first, rest @ ..] => format!("{first} +{}", rest.len()),
+        [] => String::new(),
+    });
     let mut app = App::new(context, console.quota_bytes, console.refresh, Instant::now());
     app.notice = log_problem.map(|p| format!("no log: {p}"));
     tracing::info!(endpoints = %connection.endpoints.join(","), refresh = ?console.refresh, "console opened");

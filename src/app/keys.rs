@@ -35,18 +35,19 @@ pub struct Binding {
     pub label: &'static str,
     pub action: Action,
     pub description: &'static str,
-    pub in_footer: bool,
+    /// The footer's keys and word for it; None keeps it out of the footer (it is still in help).
+    pub footer: Option<(&'static str, &'static str)>,
 }
 
 pub const KEY_TABLE: &[Binding] = &[
-    Binding { keys: &[plain(KeyCode::Char('q')), ctrl('c')], label: "q", action: Action::Quit, description: "quit (also Ctrl-C)", in_footer: true },
-    Binding { keys: &[plain(KeyCode::Char('?'))], label: "?", action: Action::ToggleHelp, description: "show or hide this help", in_footer: true },
-    Binding { keys: &[plain(KeyCode::Esc)], label: "Esc", action: Action::CloseOverlay, description: "close the help", in_footer: false },
-    Binding { keys: &[plain(KeyCode::Up), plain(KeyCode::Char('k'))], label: "↑/k", action: Action::SelectPrevious, description: "select the member above", in_footer: true },
-    Binding { keys: &[plain(KeyCode::Down), plain(KeyCode::Char('j'))], label: "↓/j", action: Action::SelectNext, description: "select the member below", in_footer: true },
-    Binding { keys: &[plain(KeyCode::Home), plain(KeyCode::Char('g'))], label: "Home/g", action: Action::SelectFirst, description: "select the first member", in_footer: false },
-    Binding { keys: &[plain(KeyCode::End), plain(KeyCode::Char('G'))], label: "End/G", action: Action::SelectLast, description: "select the last member", in_footer: false },
-    Binding { keys: &[plain(KeyCode::Char('r'))], label: "r", action: Action::RefreshNow, description: "ask every member now (retries discovery at once)", in_footer: true },
+    Binding { keys: &[plain(KeyCode::Char('q')), ctrl('c')], label: "q", action: Action::Quit, description: "quit (also Ctrl-C)", footer: Some(("q", "quit")) },
+    Binding { keys: &[plain(KeyCode::Char('?'))], label: "?", action: Action::ToggleHelp, description: "show or hide this help", footer: Some(("?", "help")) },
+    Binding { keys: &[plain(KeyCode::Esc)], label: "Esc", action: Action::CloseOverlay, description: "close the help", footer: None },
+    Binding { keys: &[plain(KeyCode::Up), plain(KeyCode::Char('k'))], label: "↑/k", action: Action::SelectPrevious, description: "select the member above", footer: None },
+    Binding { keys: &[plain(KeyCode::Down), plain(KeyCode::Char('j'))], label: "↓/j", action: Action::SelectNext, description: "select the member below", footer: Some(("↑↓", "select")) },
+    Binding { keys: &[plain(KeyCode::Home), plain(KeyCode::Char('g'))], label: "Home/g", action: Action::SelectFirst, description: "select the first member", footer: None },
+    Binding { keys: &[plain(KeyCode::End), plain(KeyCode::Char('G'))], label: "End/G", action: Action::SelectLast, description: "select the last member", footer: None },
+    Binding { keys: &[plain(KeyCode::Char('r'))], label: "r", action: Action::RefreshNow, description: "ask every member now (retries discovery at once)", footer: Some(("r", "refresh")) },
 ];
 
 /// The action a key press means, if any.

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use super::{AlarmKind, ClusterState};
+use super::{AlarmKind, ClusterState, Discovery};
 use crate::units::{format_age, format_bytes};
 
 const MIB: u64 = 1024 * 1024;
@@ -31,7 +31,8 @@ impl Severity {
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Alert {
-    /// The OpenShift alert this mirrors (or `etcdAlarm` / `etcdMembersDisagree`).
+    /// The OpenShift alert this mirrors, or one of ours: `etcdNOSPACEAlarm`,
+    /// `etcdCORRUPTAlarm`, `etcdMembersDisagree`.
     pub name: &'static str,
     pub severity: Severity,
     /// The member it is about, when it is about one.
@@ -43,6 +44,10 @@ pub struct Alert {
 /// Every alert that holds now, most severe first.
 pub fn evaluate(state: &ClusterState, now: Instant) -> Vec<Alert> {
     let mut alerts = Vec::new();
+    if let Discovery::Failed { error, .. } = &state.discovery {
+        let first = error.lines().next().unwrap_or("").trim();
+        alerts.push(Alert { name: "etcdMembersDown", severity: Severity::Critical, member: None, message: format!("no member answers: {first}") });
+    }
     if state.members.is_empty() {
         return alerts;
     }
@@ -70,7 +75,11 @@ pub fn evaluate(state: &ClusterState, now: Instant) -> Vec<Alert> {
     }
     for alarm in state.alarms() {
         alerts.push(Alert {
-            name: "etcdAlarm",
+            name: match alarm.kind {
+                AlarmKind::NoSpace => "etcdNOSPACEAlarm",
+                AlarmKind::Corrupt => "etcdCORRUPTAlarm",
+                AlarmKind::Other => "etcdUnknownAlarm",
+            },
             severity: Severity::Critical,
             member: Some(state.name_of(alarm.member_id)),
             message: match alarm.kind {
@@ -201,7 +210,7 @@ mod tests {
             state.apply_sample(sample);
         }
         let alerts = evaluate(&state, t0);
-        assert_eq!(names(&alerts), vec!["etcdNoLeader", "etcdAlarm"]);
+        assert_eq!(names(&alerts), vec!["etcdNoLeader", "etcdNOSPACEAlarm"]);
         assert!(alerts[1].message.contains("NOSPACE alarm raised by etcd-2"), "{:?}", alerts[1]);
     }
 

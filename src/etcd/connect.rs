@@ -73,7 +73,7 @@ impl Connector {
                 Some(ca) => format!(" (the member's certificate is not signed by the CA in --cacert {})", ca.display()),
                 None => " (the member's certificate is not trusted: give its CA with --cacert)".into(),
             };
-        } else if lower.contains("certificaterequired") || lower.contains("certificate required") || lower.contains("bad certificate") || lower.contains("unknown ca") {
+        } else if lower.contains("certificaterequired") || lower.contains("certificate required") || lower.contains("badcertificate") || lower.contains("bad certificate") || lower.contains("unknown ca") {
             hint = match &self.files.cert {
                 Some(cert) => format!(" (the member refused the client certificate --cert {})", cert.display()),
                 None => " (the member wants a client certificate: give --cert and --key)".into(),
@@ -93,8 +93,33 @@ pub async fn timed<T>(limit: Duration, future: impl Future<Output = Result<T, St
     }
 }
 
-/// An error with its causes, one line: tonic hides the TLS reason in the source chain.
-pub fn describe(error: impl std::error::Error) -> String {
+/// An etcd error in one readable line: the gRPC message and the innermost
+/// cause (where tonic keeps "Connection refused" or the TLS reason).
+pub fn describe(error: etcd_client::Error) -> String {
+    match error {
+        etcd_client::Error::GRpcStatus(status) => {
+            let mut text = status.message().to_string();
+            let mut innermost = None;
+            let mut source = std::error::Error::source(&status);
+            while let Some(cause) = source {
+                innermost = Some(cause.to_string());
+                source = cause.source();
+            }
+            if let Some(cause) = innermost.filter(|c| !text.contains(c.as_str())) {
+                text = if text.is_empty() { cause } else { format!("{text}: {cause}") };
+            }
+            if text.is_empty() {
+                format!("{:?}", status.code())
+            } else {
+                text
+            }
+        }
+        other => describe_chain(&other),
+    }
+}
+
+/// Any error with its causes, one line.
+pub fn describe_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {

@@ -43,10 +43,7 @@ pub fn draw(frame: &mut Frame, app: &App, theme: Theme, now: Instant) {
 
 fn draw_header(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: Instant) {
     let cluster = &app.cluster;
-    let mut spans = vec![Span::styled(" etcd-console ", theme.title()), Span::styled(format!("│ {} ", app.context), theme.dim())];
-    if let Some(id) = cluster.cluster_id() {
-        spans.push(Span::raw(format!("│ cluster {} ", hex(id))));
-    }
+    let mut spans = vec![Span::styled(" etcd-console ", theme.title())];
     if matches!(cluster.discovery, Discovery::Known { .. }) {
         match cluster.leader_id() {
             Some(leader) => spans.push(Span::styled(format!("│ leader {} ", cluster.name_of(leader)), theme.ok())),
@@ -54,10 +51,14 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: Inst
         }
         let q = cluster.quorum();
         let style = if q.has_quorum() { theme.ok() } else { theme.crit() };
-        spans.push(Span::styled(format!("│ {}/{} voters serve, quorum {} ", q.serving, q.voters, q.needed), style));
+        spans.push(Span::styled(format!("│ {}/{} voters up, quorum {} ", q.serving, q.voters, q.needed), style));
     }
     if let Some(at) = cluster.last_update() {
-        spans.push(Span::styled(format!("│ updated {} ago", format_age(now.saturating_duration_since(at))), theme.dim()));
+        spans.push(Span::styled(format!("│ updated {} ago ", format_age(now.saturating_duration_since(at))), theme.dim()));
+    }
+    spans.push(Span::styled(format!("│ {} ", app.context), theme.dim()));
+    if let Some(id) = cluster.cluster_id() {
+        spans.push(Span::styled(format!("│ cluster {}", hex(id)), theme.dim()));
     }
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }
@@ -104,9 +105,11 @@ fn draw_connecting(frame: &mut Frame, area: Rect, app: &App, discovery: &Discove
 
 fn draw_footer(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     let mut spans = Vec::new();
-    for binding in KEY_TABLE.iter().filter(|b| b.in_footer) {
-        spans.push(Span::styled(format!(" {} ", binding.label), theme.selected()));
-        spans.push(Span::raw(format!(" {}  ", binding.description.split(" (").next().unwrap_or(binding.description))));
+    for binding in KEY_TABLE {
+        if let Some((keys, word)) = binding.footer {
+            spans.push(Span::styled(format!(" {keys} "), theme.selected()));
+            spans.push(Span::raw(format!(" {word}  ")));
+        }
     }
     spans.push(Span::styled(format!("every {}", humantime::format_duration(app.refresh)), theme.dim()));
     if let Some(notice) = &app.notice {
