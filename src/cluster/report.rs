@@ -168,7 +168,7 @@ impl StatusReport {
             out,
             "\ncluster {}  leader {}  healthy voters {}/{} (quorum {})",
             opt(self.cluster_id.clone()),
-            self.leader_id.clone().unwrap_or_else(|| "NONE".into()),
+            self.members.iter().find(|m| m.is_leader).map(|m| format!("{} ({})", m.name, m.id)).unwrap_or_else(|| "NONE".into()),
             self.healthy_voters,
             self.voters,
             self.quorum

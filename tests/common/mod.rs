@@ -1,0 +1,142 @@
+//! The one place integration tests start real etcd clusters and run the real
+//! binaries (etcd-console, etcdctl, tmux). Clusters are the lab's: TLS on
+//! loopback, free ports, own data dirs, torn down when the Lab drops.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use etcd_console::lab::{Lab, LabOptions};
+
+pub fn console_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_etcd-console"))
+}
+
+/// A real cluster of `members` etcd members with TLS.
+pub async fn lab(members: u8, quota_bytes: u64) -> Lab {
+    let options = LabOptions { members, quota_bytes, ..LabOptions::default() };
+    match Lab::start(options).await {
+        Ok(lab) => lab,
+        Err(e) => panic!("the test cluster did not start: {e}"),
+    }
+}
+
+/// Runs a command, killing it if it outlives `limit` (a hang fails the test
+/// instead of stalling CI).
+pub fn run_with_limit(mut command: Command, limit: Duration) -> Output {
+    command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = match command.spawn() {
+        Ok(child) => child,
+        Err(e) => panic!("cannot run {command:?}: {e}"),
+    };
+    let deadline = Instant::now() + limit;
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => break,
+            Ok(None) if Instant::now() > deadline => {
+                let _ = child.kill();
+                panic!("{command:?} did not finish within {limit:?}");
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+            Err(e) => panic!("waiting for {command:?}: {e}"),
+        }
+    }
+    match child.wait_with_output() {
+        Ok(output) => output,
+        Err(e) => panic!("reading the output of {command:?}: {e}"),
+    }
+}
+
+/// `etcd-console ARGS` with the lab's ETCDCTL_* environment.
+pub fn console(lab: &Lab, args: &[&str]) -> Output {
+    let mut command = Command::new(console_bin());
+    command.args(args).env_clear().env("PATH", std::env::var_os("PATH").unwrap_or_default()).env("HOME", std::env::temp_dir());
+    for (name, value) in lab.env() {
+        command.env(name, value);
+    }
+    command.arg("--log-dir").arg(lab.dir.join("console-logs"));
+    run_with_limit(command, Duration::from_secs(60))
+}
+
+/// The real etcdctl against the lab.
+pub fn etcdctl(lab: &Lab, args: &[&str]) -> Output {
+    let mut command = Command::new("etcdctl");
+    command.args(args);
+    for (name, value) in lab.env() {
+        command.env(name, value);
+    }
+    run_with_limit(command, Duration::from_secs(30))
+}
+
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+pub fn json(output: &Output) -> serde_json::Value {
+    match serde_json::from_slice(&output.stdout) {
+        Ok(value) => value,
+        Err(e) => panic!("not JSON ({e}): {}\nstderr: {}", stdout(output), stderr(output)),
+    }
+}
+
+/// A tmux server of the test's own, so parallel tests never share one.
+pub struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    pub fn start(name: &str, width: u16, height: u16, command: &str) -> Tmux {
+        let socket = format!("ecl-{}-{name}", std::process::id());
+        let tmux = Tmux { socket };
+        let status = Command::new("tmux")
+            .args(["-L", &tmux.socket, "new-session", "-d", "-s", "main", "-x", &width.to_string(), "-y", &height.to_string(), command])
+            .status();
+        assert!(matches!(status, Ok(s) if s.success()), "tmux did not start: {status:?}");
+        tmux
+    }
+
+    pub fn screen(&self) -> String {
+        let output = Command::new("tmux").args(["-L", &self.socket, "capture-pane", "-p", "-t", "main"]).output();
+        output.map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default()
+    }
+
+    pub fn keys(&self, keys: &[&str]) {
+        let _ = Command::new("tmux").args(["-L", &self.socket, "send-keys", "-t", "main"]).args(keys).status();
+    }
+
+    /// Waits until the screen satisfies `check`; panics with the screen after `limit`.
+    pub fn wait_for(&self, what: &str, limit: Duration, check: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + limit;
+        loop {
+            let screen = self.screen();
+            if check(&screen) {
+                return screen;
+            }
+            if Instant::now() > deadline {
+                panic!("waited {limit:?} for {what}; the screen shows:\n{screen}");
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux").args(["-L", &self.socket, "kill-server"]).status();
+    }
+}
+
+/// A shell command line that exports the lab's environment, then runs `command`.
+pub fn with_lab_env(lab: &Lab, command: &str) -> String {
+    let exports: Vec<String> = lab.env().into_iter().map(|(k, v)| format!("export {k}='{v}';")).collect();
+    format!("{} {command}", exports.join(" "))
+}
+
+pub fn path_str(path: &Path) -> String {
+    path.display().to_string()
+}
