@@ -48,10 +48,13 @@ pub async fn run(connection: ConnectionArgs, console: ConsoleArgs, context: Opti
             return 2;
         }
     };
-    let context = context.unwrap_or_else(|| match connection.endpoints.as_slice() {
-        [one] => one.clone(),
-        [first, rest @ ..] => format!("{first} +{}", rest.len()),
-        [] => String::new(),
+    let context = context.unwrap_or_else(|| {
+        let short = |e: &String| e.split_once("://").map(|(_, rest)| rest.to_string()).unwrap_or_else(|| e.clone());
+        match connection.endpoints.as_slice() {
+            [one] => short(one),
+            [first, rest @ ..] => format!("{} +{}", short(first), rest.len()),
+            [] => String::new(),
+        }
     });
     let mut app = App::new(context, console.quota_bytes, console.refresh, Instant::now());
     app.notice = log_problem.map(|p| format!("no log: {p}"));

@@ -57,7 +57,8 @@ impl Connector {
         if url.starts_with("http://") && self.tls.is_some() {
             return Err(format!("{url} is plain http but TLS files were given: use https://"));
         }
-        let mut options = ConnectOptions::new().with_connect_timeout(self.dial_timeout).with_timeout(self.command_timeout);
+        // The per-call limit is ours (`timed`), so a silent member always reads "no answer within Ns".
+        let mut options = ConnectOptions::new().with_connect_timeout(self.dial_timeout);
         if url.starts_with("https://") {
             options = options.with_tls(self.tls.clone().unwrap_or_default());
         }

@@ -43,7 +43,7 @@ pub fn draw(frame: &mut Frame, app: &App, theme: Theme, now: Instant) {
 
 fn draw_header(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: Instant) {
     let cluster = &app.cluster;
-    let mut spans = vec![Span::styled(" etcd-console ", theme.title())];
+    let mut spans = vec![Span::styled(" etcd-console ", theme.title()), Span::styled(format!("│ {} ", app.context), theme.dim())];
     if matches!(cluster.discovery, Discovery::Known { .. }) {
         match cluster.leader_id() {
             Some(leader) => spans.push(Span::styled(format!("│ leader {} ", cluster.name_of(leader)), theme.ok())),
@@ -51,12 +51,11 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: Inst
         }
         let q = cluster.quorum();
         let style = if q.has_quorum() { theme.ok() } else { theme.crit() };
-        spans.push(Span::styled(format!("│ {}/{} voters up, quorum {} ", q.serving, q.voters, q.needed), style));
+        spans.push(Span::styled(format!("│ {}/{} up, quorum {} ", q.serving, q.voters, q.needed), style));
     }
     if let Some(at) = cluster.last_update() {
-        spans.push(Span::styled(format!("│ updated {} ago ", format_age(now.saturating_duration_since(at))), theme.dim()));
+        spans.push(Span::styled(format!("│ {} ago ", format_age(now.saturating_duration_since(at))), theme.dim()));
     }
-    spans.push(Span::styled(format!("│ {} ", app.context), theme.dim()));
     if let Some(id) = cluster.cluster_id() {
         spans.push(Span::styled(format!("│ cluster {}", hex(id)), theme.dim()));
     }

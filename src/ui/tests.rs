@@ -15,7 +15,7 @@ use crate::cluster::{Alarm, AlarmKind, Discovery};
 use crate::etcd::poller::PollEvent;
 
 fn app_with(n: usize, t0: Instant) -> App {
-    let mut app = App::new("https://10.0.0.10:2379 +2".into(), 8 << 30, Duration::from_secs(2), t0);
+    let mut app = App::new("10.0.0.10:2379 +2".into(), 8 << 30, Duration::from_secs(2), t0);
     app.cluster = healthy_cluster(n, t0);
     // Twenty seconds of history, growing a little.
     for step in 1..=10u64 {
