@@ -101,11 +101,11 @@ pub struct StatusArgs {
 #[derive(Debug, Args)]
 pub struct LabArgs {
     /// Number of etcd members.
-    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u8).range(1..=7))]
+    #[arg(long, global = true, default_value_t = 3, value_parser = clap::value_parser!(u8).range(1..=7))]
     pub members: u8,
 
     /// Path of the etcd server binary.
-    #[arg(long, env = "ETCD_BIN", default_value = "/usr/bin/etcd")]
+    #[arg(long, global = true, env = "ETCD_BIN", default_value = "/usr/bin/etcd")]
     pub etcd_bin: PathBuf,
 
     #[command(subcommand)]
