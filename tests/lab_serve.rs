@@ -1,4 +1,5 @@
 //! `etcd-console lab serve`: a headless lab that etcdctl and etcd-console reach
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 //! through DIR/lab.env, stopped cleanly by SIGTERM.
 
 mod common;

@@ -1,4 +1,5 @@
 //! The real binary in a real terminal (tmux), on real etcd members.
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 

@@ -129,7 +129,10 @@ pub fn evaluate(state: &ClusterState, now: Instant) -> Vec<Alert> {
             });
         }
         let four_hours = Duration::from_secs(4 * 3600);
-        if let Some(predicted) = m.history.predict_size(four_hours) {
+        // A burst of writes is not a trend: the alert waits for 5 minutes of history
+        // (the DB pane shows the projection sooner).
+        let trend = m.history.span() >= Duration::from_secs(300);
+        if let Some(predicted) = m.history.predict_size(four_hours).filter(|_| trend) {
             if predicted > state.quota_bytes as f64 {
                 let eta = m.history.time_to_quota(state.quota_bytes).map(format_age).unwrap_or_else(|| "?".into());
                 alerts.push(Alert {
@@ -141,7 +144,7 @@ pub fn evaluate(state: &ClusterState, now: Instant) -> Vec<Alert> {
             }
         }
     }
-    alerts.sort_by(|a, b| b.severity.cmp(&a.severity));
+    alerts.sort_by_key(|a| std::cmp::Reverse(a.severity));
     alerts
 }
 
@@ -225,5 +228,17 @@ mod tests {
         }
         let alerts = evaluate(&state, t0 + Duration::from_secs(3600));
         assert!(names(&alerts).contains(&"etcdExcessiveDatabaseGrowth"), "{alerts:?}");
+    }
+
+    #[test]
+    fn a_one_minute_burst_is_not_a_trend() {
+        let t0 = Instant::now();
+        let mut state = healthy_cluster(1, t0);
+        for i in 0..30u64 {
+            // 10 MiB every 2 s for a minute: 18 GiB an hour if it went on.
+            state.apply_sample(ok_sample(0, t0 + Duration::from_secs(i * 2), (40 + 10 * i) << 20, 30 << 20));
+        }
+        assert!(state.members[0].history.time_to_quota(state.quota_bytes).is_some(), "the pane still projects");
+        assert!(!names(&evaluate(&state, t0 + Duration::from_secs(60))).contains(&"etcdExcessiveDatabaseGrowth"));
     }
 }

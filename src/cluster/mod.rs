@@ -121,6 +121,13 @@ pub struct MemberSample {
     pub members: Result<Vec<MemberIdentity>, String>,
 }
 
+impl MemberSample {
+    /// A round that could not even be asked (no client for the member).
+    pub fn failed(member_id: u64, at: Instant, error: String) -> Self {
+        Self { member_id, started: at, finished: at, status: Err(error.clone()), health: Err(error.clone()), members: Err(error) }
+    }
+}
+
 /// The console's memory of one member.
 #[derive(Debug, Clone)]
 pub struct MemberState {
@@ -490,12 +497,5 @@ mod tests {
         }
         // Terms 4 -> 4 -> 6 -> 8: four terms passed, each at least one election.
         assert_eq!(state.leader_changes_within(Duration::from_secs(600), t0 + Duration::from_secs(40)), 4);
-    }
-}
-
-impl MemberSample {
-    /// A round that could not even be asked (no client for the member).
-    pub fn failed(member_id: u64, at: Instant, error: String) -> Self {
-        Self { member_id, started: at, finished: at, status: Err(error.clone()), health: Err(error.clone()), members: Err(error) }
     }
 }

@@ -96,7 +96,11 @@ pub fn draw_table(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: I
             cells.extend([
                 figure(&|s| format!("{:.0}", s.fragmentation_pct())),
                 Cell::from(last.map(|_| format!("{quota_pct:.1}")).unwrap_or_else(|| "-".into())).style(quota_style),
-                Cell::from(own.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(",")).style(theme.crit()),
+                if own.is_empty() {
+                    Cell::from("")
+                } else {
+                    Cell::from(own.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(",")).style(theme.crit())
+                },
             ]);
             if wide {
                 cells.extend([figure(&|s| s.raft_term.to_string()), figure(&|s| s.raft_index.to_string()), figure(&|s| s.raft_lag().to_string())]);

@@ -106,7 +106,7 @@ fn draw_footer(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     let mut spans = Vec::new();
     for binding in KEY_TABLE {
         if let Some((keys, word)) = binding.footer {
-            spans.push(Span::styled(format!(" {keys} "), theme.selected()));
+            spans.push(Span::styled(format!(" {keys} "), theme.key()));
             spans.push(Span::raw(format!(" {word}  ")));
         }
     }

@@ -2,6 +2,7 @@
 //! with ratatui's TestBackend from made-up samples (states such as "no leader"
 //! cannot be produced on demand with real members).
 
+#![allow(clippy::panic)]
 use std::time::{Duration, Instant};
 
 use ratatui::backend::TestBackend;
@@ -133,6 +134,7 @@ fn without_colour_the_selection_is_still_marked() {
     let buffer = terminal.backend().buffer();
     // Row 5 is master-1's: reversed, with the marker, and no colour anywhere.
     let row: String = (0..80).map(|x| buffer[(x, 5)].symbol().to_string()).collect();
+    assert!(buffer.content().iter().all(|c| c.bg == ratatui::style::Color::Reset));
     assert!(row.starts_with("│> etcd-1"), "{row}");
     assert!(buffer[(3, 5)].modifier.contains(Modifier::REVERSED));
     assert!(buffer.content().iter().all(|c| c.fg == ratatui::style::Color::Reset));

@@ -35,20 +35,26 @@ impl Theme {
         self.fg(Color::Red).add_modifier(Modifier::BOLD)
     }
     pub fn dim(self) -> Style {
-        if self.color {
-            Style::default().fg(Color::DarkGray)
-        } else {
-            Style::default()
-        }
+        self.fg(Color::Indexed(245))
     }
     pub fn title(self) -> Style {
         Style::default().add_modifier(Modifier::BOLD)
     }
+    /// The selected row: a background band in colour (cell colours stay
+    /// readable on it), reversed video without.
     pub fn selected(self) -> Style {
+        if self.color {
+            Style::default().bg(Color::Indexed(238)).add_modifier(Modifier::BOLD)
+        } else {
+            Style::default().add_modifier(Modifier::REVERSED)
+        }
+    }
+    /// Key caps in the footer.
+    pub fn key(self) -> Style {
         Style::default().add_modifier(Modifier::REVERSED)
     }
     pub fn size(self) -> Style {
-        self.fg(Color::Blue)
+        self.fg(Color::LightBlue)
     }
     pub fn in_use(self) -> Style {
         self.fg(Color::Magenta)

@@ -1,7 +1,7 @@
 //! The one place integration tests start real etcd clusters and run the real
 //! binaries (etcd-console, etcdctl, tmux). Clusters are the lab's: TLS on
 //! loopback, free ports, own data dirs, torn down when the Lab drops.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

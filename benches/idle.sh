@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Idle cost of the console: CPU seconds and resident memory of the TUI watching
+# a 3-member lab with the default 2 s refresh for 60 s, in a real terminal (tmux).
+# Usage: bash benches/idle.sh [SECONDS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds="${1:-60}"
+cargo build --release --quiet
+work="$(mktemp -d)"
+socket="ecl-idle-$$"
+cleanup() {
+  tmux -L "$socket" kill-server 2>/dev/null || true
+  [ -n "${serve:-}" ] && kill "$serve" 2>/dev/null && wait "$serve" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+./target/release/etcd-console lab serve --dir "$work/lab" --log-dir "$work/logs" >/dev/null 2>&1 &
+serve=$!
+for _ in $(seq 100); do [ -f "$work/lab/lab.env" ] && break; sleep 0.2; done
+tmux -L "$socket" new-session -d -x 120 -y 40 "bash -c '. $work/lab/lab.env; exec ./target/release/etcd-console --log-dir $work/logs'"
+sleep 3
+pid="$(pgrep -f "^./target/release/etcd-console --log-dir $work/logs" | head -1)"
+ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
+hz="$(getconf CLK_TCK)"
+start="$(ticks)"
+sleep "$seconds"
+end="$(ticks)"
+rss_kib="$(awk '/VmRSS/ {print $2}' "/proc/$pid/status")"
+hwm_kib="$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")"
+cpu_s="$(echo "scale=3; ($end - $start) / $hz" | bc)"
+pct="$(echo "scale=3; 100 * ($end - $start) / $hz / $seconds" | bc)"
+echo "idle TUI, 3 members, refresh 2s, ${seconds}s: cpu ${cpu_s}s (${pct}% of one core), RSS ${rss_kib} KiB (peak ${hwm_kib} KiB)"

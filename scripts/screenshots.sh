@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Regenerates the README's pictures: the real console on a real lab, in tmux,
+# shown by xterm under Xvfb and captured with ImageMagick's `import`.
+# Needs: xvfb xterm imagemagick fonts-dejavu-core x11-utils (installed if missing).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+missing=()
+for tool in Xvfb:xvfb xterm:xterm import:imagemagick xwininfo:x11-utils; do
+  command -v "${tool%%:*}" >/dev/null 2>&1 || missing+=("${tool##*:}")
+done
+[ -f /usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf ] || missing+=(fonts-dejavu-core)
+if [ "${#missing[@]}" -gt 0 ]; then
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+cargo build --release --quiet
+bin="$PWD/target/release/etcd-console"
+work="$(mktemp -d)"
+socket="ecl-shots-$$"
+display=":$((90 + RANDOM % 9))"
+cleanup() {
+  tmux -L "$socket" kill-server 2>/dev/null || true
+  [ -n "${xterm_pid:-}" ] && kill "$xterm_pid" 2>/dev/null || true
+  [ -n "${xvfb:-}" ] && kill "$xvfb" 2>/dev/null || true
+  [ -n "${serve:-}" ] && kill "$serve" 2>/dev/null && wait "$serve" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+"$bin" lab serve --dir "$work/lab" --log-dir "$work/logs" --quota-bytes 256MiB >/dev/null 2>&1 &
+serve=$!
+for _ in $(seq 100); do [ -f "$work/lab/lab.env" ] && break; sleep 0.2; done
+. "$work/lab/lab.env"
+export ETCDCTL_API ETCDCTL_ENDPOINTS ETCDCTL_CACERT ETCDCTL_CERT ETCDCTL_KEY
+
+Xvfb "$display" -screen 0 1400x900x24 >/dev/null 2>&1 &
+xvfb=$!
+sleep 1
+tmux -L "$socket" new-session -d -x 100 -y 30 "$bin --log-dir $work/logs --quota-bytes 256MiB"
+DISPLAY="$display" xterm -T ecl-shot -geometry 100x30+0+0 -fa 'DejaVu Sans Mono' -fs 11 -bg '#1e1e1e' -fg '#d4d4d4' \
+  -e tmux -L "$socket" attach &
+xterm_pid=$!
+shoot() {
+  local id
+  id="$(DISPLAY="$display" xwininfo -name ecl-shot | awk '/Window id/ {print $4}')"
+  DISPLAY="$display" import -window "$id" "screenshots/$1.png"
+  echo "screenshots/$1.png"
+}
+
+# Some writes and deletes, so the DB grows, fragments and the plot has a shape.
+value="$(head -c 60000 /dev/zero | tr '\0' 'x')"
+for round in $(seq 12); do
+  for i in $(seq 40); do etcdctl put "/kubernetes.io/events/demo/$round-$i" "$value" >/dev/null; done
+  [ $((round % 3)) -eq 0 ] && etcdctl del --prefix "/kubernetes.io/events/demo/$((round - 1))-" >/dev/null
+  sleep 2
+done
+sleep 3
+shoot healthy
+
+kill -STOP "$(pgrep -f -- "--data-dir=$work/lab/data/master-1")"
+tmux -L "$socket" send-keys j
+sleep 14
+shoot member-silent
+kill -CONT "$(pgrep -f -- "--data-dir=$work/lab/data/master-1")"
+
+tmux -L "$socket" send-keys '?'
+sleep 1
+shoot help
