@@ -29,12 +29,18 @@ fn seven_members_with_an_hour_of_history() -> (App, Instant) {
 fn render(c: &mut Criterion) {
     let (app, now) = seven_members_with_an_hour_of_history();
     for (width, height) in [(80u16, 24u16), (160, 48)] {
-        let Ok(mut terminal) = Terminal::new(TestBackend::new(width, height)) else { return };
-        c.bench_function(&format!("draw 7 members, 1 h history, {width}x{height}"), |b| {
-            b.iter(|| {
-                let _ = terminal.draw(|frame| draw(frame, black_box(&app), Theme { color: true }, now));
-            })
-        });
+        let Ok(mut terminal) = Terminal::new(TestBackend::new(width, height)) else {
+            return;
+        };
+        c.bench_function(
+            &format!("draw 7 members, 1 h history, {width}x{height}"),
+            |b| {
+                b.iter(|| {
+                    let _ = terminal
+                        .draw(|frame| draw(frame, black_box(&app), Theme { color: true }, now));
+                })
+            },
+        );
     }
 }
 

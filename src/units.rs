@@ -7,9 +7,13 @@ const KIB: f64 = 1024.0;
 /// Parses `8589934592`, `8GiB`, `512MiB`, `100MB`, `64k` into bytes.
 pub fn parse_bytes(text: &str) -> Result<u64, String> {
     let text = text.trim();
-    let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(text.len());
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
-    let number: f64 = number.parse().map_err(|_| format!("{text:?} is not a size: write bytes, or e.g. 8GiB, 512MiB"))?;
+    let number: f64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a size: write bytes, or e.g. 8GiB, 512MiB"))?;
     let multiplier: f64 = match unit.trim().to_ascii_lowercase().as_str() {
         "" | "b" => 1.0,
         "k" | "kb" => 1e3,
@@ -19,14 +23,19 @@ pub fn parse_bytes(text: &str) -> Result<u64, String> {
         "mi" | "mib" => KIB * KIB,
         "gi" | "gib" => KIB * KIB * KIB,
         "ti" | "tib" => KIB * KIB * KIB * KIB,
-        other => return Err(format!("unknown size unit {other:?}: use B, KiB, MiB, GiB, KB, MB or GB")),
+        other => {
+            return Err(format!(
+                "unknown size unit {other:?}: use B, KiB, MiB, GiB, KB, MB or GB"
+            ))
+        }
     };
     Ok((number * multiplier).round() as u64)
 }
 
 /// Parses `60s`, `2m`, `1m30s`, `500ms`.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    humantime::parse_duration(text.trim()).map_err(|e| format!("{text:?} is not a duration ({e}): write e.g. 5s, 2m, 500ms"))
+    humantime::parse_duration(text.trim())
+        .map_err(|e| format!("{text:?} is not a duration ({e}): write e.g. 5s, 2m, 500ms"))
 }
 
 /// `1.5 GiB`, `812.0 MiB`, `4.0 KiB`, `512 B`.
@@ -110,7 +119,13 @@ mod short_tests {
 
     #[test]
     fn short_sizes_fit_six_characters() {
-        for (bytes, text) in [(512, "512B"), (12_595, "12.3K"), (40 << 20, "40.0M"), (812 << 20, "812M"), (3 << 29, "1.50G")] {
+        for (bytes, text) in [
+            (512, "512B"),
+            (12_595, "12.3K"),
+            (40 << 20, "40.0M"),
+            (812 << 20, "812M"),
+            (3 << 29, "1.50G"),
+        ] {
             assert_eq!(format_bytes_short(bytes), text);
         }
         assert!(format_bytes_short(1023 << 30).len() <= 6);

@@ -22,11 +22,17 @@ pub struct Key {
 }
 
 const fn plain(code: KeyCode) -> Key {
-    Key { code, modifiers: KeyModifiers::NONE }
+    Key {
+        code,
+        modifiers: KeyModifiers::NONE,
+    }
 }
 
 const fn ctrl(c: char) -> Key {
-    Key { code: KeyCode::Char(c), modifiers: KeyModifiers::CONTROL }
+    Key {
+        code: KeyCode::Char(c),
+        modifiers: KeyModifiers::CONTROL,
+    }
 }
 
 pub struct Binding {
@@ -40,21 +46,76 @@ pub struct Binding {
 }
 
 pub const KEY_TABLE: &[Binding] = &[
-    Binding { keys: &[plain(KeyCode::Char('q')), ctrl('c')], label: "q", action: Action::Quit, description: "quit (also Ctrl-C)", footer: Some(("q", "quit")) },
-    Binding { keys: &[plain(KeyCode::Char('?'))], label: "?", action: Action::ToggleHelp, description: "show or hide this help", footer: Some(("?", "help")) },
-    Binding { keys: &[plain(KeyCode::Esc)], label: "Esc", action: Action::CloseOverlay, description: "close the help", footer: None },
-    Binding { keys: &[plain(KeyCode::Up), plain(KeyCode::Char('k'))], label: "↑/k", action: Action::SelectPrevious, description: "select the member above", footer: None },
-    Binding { keys: &[plain(KeyCode::Down), plain(KeyCode::Char('j'))], label: "↓/j", action: Action::SelectNext, description: "select the member below", footer: Some(("↑↓", "select")) },
-    Binding { keys: &[plain(KeyCode::Home), plain(KeyCode::Char('g'))], label: "Home/g", action: Action::SelectFirst, description: "select the first member", footer: None },
-    Binding { keys: &[plain(KeyCode::End), plain(KeyCode::Char('G'))], label: "End/G", action: Action::SelectLast, description: "select the last member", footer: None },
-    Binding { keys: &[plain(KeyCode::Char('r'))], label: "r", action: Action::RefreshNow, description: "ask every member now (retries discovery at once)", footer: Some(("r", "refresh")) },
+    Binding {
+        keys: &[plain(KeyCode::Char('q')), ctrl('c')],
+        label: "q",
+        action: Action::Quit,
+        description: "quit (also Ctrl-C)",
+        footer: Some(("q", "quit")),
+    },
+    Binding {
+        keys: &[plain(KeyCode::Char('?'))],
+        label: "?",
+        action: Action::ToggleHelp,
+        description: "show or hide this help",
+        footer: Some(("?", "help")),
+    },
+    Binding {
+        keys: &[plain(KeyCode::Esc)],
+        label: "Esc",
+        action: Action::CloseOverlay,
+        description: "close the help",
+        footer: None,
+    },
+    Binding {
+        keys: &[plain(KeyCode::Up), plain(KeyCode::Char('k'))],
+        label: "↑/k",
+        action: Action::SelectPrevious,
+        description: "select the member above",
+        footer: None,
+    },
+    Binding {
+        keys: &[plain(KeyCode::Down), plain(KeyCode::Char('j'))],
+        label: "↓/j",
+        action: Action::SelectNext,
+        description: "select the member below",
+        footer: Some(("↑↓", "select")),
+    },
+    Binding {
+        keys: &[plain(KeyCode::Home), plain(KeyCode::Char('g'))],
+        label: "Home/g",
+        action: Action::SelectFirst,
+        description: "select the first member",
+        footer: None,
+    },
+    Binding {
+        keys: &[plain(KeyCode::End), plain(KeyCode::Char('G'))],
+        label: "End/G",
+        action: Action::SelectLast,
+        description: "select the last member",
+        footer: None,
+    },
+    Binding {
+        keys: &[plain(KeyCode::Char('r'))],
+        label: "r",
+        action: Action::RefreshNow,
+        description: "ask every member now (retries discovery at once)",
+        footer: Some(("r", "refresh")),
+    },
 ];
 
 /// The action a key press means, if any.
 pub fn action_for(event: KeyEvent) -> Option<Action> {
     // Terminals report '?' and 'G' with SHIFT; the character already says it.
     let modifiers = event.modifiers - KeyModifiers::SHIFT;
-    KEY_TABLE.iter().find(|b| b.keys.iter().any(|k| k.code == event.code && k.modifiers == modifiers)).map(|b| b.action)
+    KEY_TABLE
+        .iter()
+        .find(|b| {
+            b.keys
+                .iter()
+                .any(|k| k.code == event.code && k.modifiers == modifiers)
+        })
+        .map(|b| b.action)
 }
 
 #[cfg(test)]
@@ -66,7 +127,13 @@ mod tests {
         let mut seen = Vec::new();
         for binding in KEY_TABLE {
             for key in binding.keys {
-                assert!(!seen.iter().any(|(c, m)| *c == key.code && *m == key.modifiers), "{:?} bound twice", key.code);
+                assert!(
+                    !seen
+                        .iter()
+                        .any(|(c, m)| *c == key.code && *m == key.modifiers),
+                    "{:?} bound twice",
+                    key.code
+                );
                 seen.push((key.code, key.modifiers));
             }
         }
@@ -74,8 +141,17 @@ mod tests {
 
     #[test]
     fn ctrl_c_and_shifted_question_mark_work() {
-        assert_eq!(action_for(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)), Some(Action::Quit));
-        assert_eq!(action_for(KeyEvent::new(KeyCode::Char('?'), KeyModifiers::SHIFT)), Some(Action::ToggleHelp));
-        assert_eq!(action_for(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::NONE)), None);
+        assert_eq!(
+            action_for(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)),
+            Some(Action::Quit)
+        );
+        assert_eq!(
+            action_for(KeyEvent::new(KeyCode::Char('?'), KeyModifiers::SHIFT)),
+            Some(Action::ToggleHelp)
+        );
+        assert_eq!(
+            action_for(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::NONE)),
+            None
+        );
     }
 }

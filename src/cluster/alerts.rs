@@ -46,7 +46,12 @@ pub fn evaluate(state: &ClusterState, now: Instant) -> Vec<Alert> {
     let mut alerts = Vec::new();
     if let Discovery::Failed { error, .. } = &state.discovery {
         let first = error.lines().next().unwrap_or("").trim();
-        alerts.push(Alert { name: "etcdMembersDown", severity: Severity::Critical, member: None, message: format!("no member answers: {first}") });
+        alerts.push(Alert {
+            name: "etcdMembersDown",
+            severity: Severity::Critical,
+            member: None,
+            message: format!("no member answers: {first}"),
+        });
     }
     if state.members.is_empty() {
         return alerts;
@@ -55,22 +60,38 @@ pub fn evaluate(state: &ClusterState, now: Instant) -> Vec<Alert> {
     let up = state.members.iter().filter(|m| m.is_up()).count();
 
     if up > 0 && state.leader_id().is_none() {
-        alerts.push(Alert { name: "etcdNoLeader", severity: Severity::Critical, member: None, message: "no member has a leader".into() });
+        alerts.push(Alert {
+            name: "etcdNoLeader",
+            severity: Severity::Critical,
+            member: None,
+            message: "no member has a leader".into(),
+        });
     }
     if !quorum.has_quorum() {
         alerts.push(Alert {
             name: "etcdInsufficientMembers",
             severity: Severity::Critical,
             member: None,
-            message: format!("{} of {} voters serve reads; quorum needs {}", quorum.serving, quorum.voters, quorum.needed),
+            message: format!(
+                "{} of {} voters serve reads; quorum needs {}",
+                quorum.serving, quorum.voters, quorum.needed
+            ),
         });
     }
-    for m in state.members.iter().filter(|m| !m.is_up() && m.error.is_some()) {
+    for m in state
+        .members
+        .iter()
+        .filter(|m| !m.is_up() && m.error.is_some())
+    {
         alerts.push(Alert {
             name: "etcdMembersDown",
             severity: Severity::Critical,
             member: Some(m.identity.display_name()),
-            message: format!("{} does not answer: {}", m.identity.display_name(), m.error.as_deref().unwrap_or("")),
+            message: format!(
+                "{} does not answer: {}",
+                m.identity.display_name(),
+                m.error.as_deref().unwrap_or("")
+            ),
         });
     }
     for alarm in state.alarms() {
@@ -83,14 +104,27 @@ pub fn evaluate(state: &ClusterState, now: Instant) -> Vec<Alert> {
             severity: Severity::Critical,
             member: Some(state.name_of(alarm.member_id)),
             message: match alarm.kind {
-                AlarmKind::NoSpace => format!("NOSPACE alarm raised by {}: the cluster refuses writes", state.name_of(alarm.member_id)),
-                AlarmKind::Corrupt => format!("CORRUPT alarm raised by {}: data inconsistency detected", state.name_of(alarm.member_id)),
-                AlarmKind::Other => format!("unknown alarm raised by {}", state.name_of(alarm.member_id)),
+                AlarmKind::NoSpace => format!(
+                    "NOSPACE alarm raised by {}: the cluster refuses writes",
+                    state.name_of(alarm.member_id)
+                ),
+                AlarmKind::Corrupt => format!(
+                    "CORRUPT alarm raised by {}: data inconsistency detected",
+                    state.name_of(alarm.member_id)
+                ),
+                AlarmKind::Other => {
+                    format!("unknown alarm raised by {}", state.name_of(alarm.member_id))
+                }
             },
         });
     }
     for text in state.disagreements() {
-        alerts.push(Alert { name: "etcdMembersDisagree", severity: Severity::Warning, member: None, message: text });
+        alerts.push(Alert {
+            name: "etcdMembersDisagree",
+            severity: Severity::Warning,
+            member: None,
+            message: text,
+        });
     }
     let changes = state.leader_changes_within(Duration::from_secs(600), now);
     if changes > 5 {
@@ -102,7 +136,9 @@ pub fn evaluate(state: &ClusterState, now: Instant) -> Vec<Alert> {
         });
     }
     for m in &state.members {
-        let Some((_, status)) = m.last_status() else { continue };
+        let Some((_, status)) = m.last_status() else {
+            continue;
+        };
         let name = m.identity.display_name();
         let pct = status.quota_pct(state.quota_bytes);
         let severity = match pct {
@@ -116,16 +152,26 @@ pub fn evaluate(state: &ClusterState, now: Instant) -> Vec<Alert> {
                 name: "etcdDatabaseQuotaLowSpace",
                 severity,
                 member: Some(name.clone()),
-                message: format!("{name} DB is {pct:.0}% of its {} quota", format_bytes(state.quota_bytes)),
+                message: format!(
+                    "{name} DB is {pct:.0}% of its {} quota",
+                    format_bytes(state.quota_bytes)
+                ),
             });
         }
         let in_use = status.db_size_in_use_bytes;
-        if status.db_size_bytes > 0 && in_use > 100 * MIB && (in_use as f64) < 0.5 * status.db_size_bytes as f64 {
+        if status.db_size_bytes > 0
+            && in_use > 100 * MIB
+            && (in_use as f64) < 0.5 * status.db_size_bytes as f64
+        {
             alerts.push(Alert {
                 name: "etcdDatabaseHighFragmentationRatio",
                 severity: Severity::Warning,
                 member: Some(name.clone()),
-                message: format!("{name} uses {} of {}: defragment it", format_bytes(in_use), format_bytes(status.db_size_bytes)),
+                message: format!(
+                    "{name} uses {} of {}: defragment it",
+                    format_bytes(in_use),
+                    format_bytes(status.db_size_bytes)
+                ),
             });
         }
         let four_hours = Duration::from_secs(4 * 3600);
@@ -134,7 +180,11 @@ pub fn evaluate(state: &ClusterState, now: Instant) -> Vec<Alert> {
         let trend = m.history.span() >= Duration::from_secs(300);
         if let Some(predicted) = m.history.predict_size(four_hours).filter(|_| trend) {
             if predicted > state.quota_bytes as f64 {
-                let eta = m.history.time_to_quota(state.quota_bytes).map(format_age).unwrap_or_else(|| "?".into());
+                let eta = m
+                    .history
+                    .time_to_quota(state.quota_bytes)
+                    .map(format_age)
+                    .unwrap_or_else(|| "?".into());
                 alerts.push(Alert {
                     name: "etcdExcessiveDatabaseGrowth",
                     severity: Severity::Warning,
@@ -173,10 +223,23 @@ mod tests {
         state.apply_sample(ok_sample(0, t0, 660 << 20, 600 << 20));
         state.apply_sample(ok_sample(1, t0, 760 << 20, 700 << 20));
         state.apply_sample(ok_sample(2, t0, 860 << 20, 800 << 20));
-        let severities: Vec<Severity> = evaluate(&state, t0).iter().filter(|a| a.name == "etcdDatabaseQuotaLowSpace").map(|a| a.severity).collect();
-        assert_eq!(severities, vec![Severity::Critical, Severity::Warning, Severity::Info]);
+        let severities: Vec<Severity> = evaluate(&state, t0)
+            .iter()
+            .filter(|a| a.name == "etcdDatabaseQuotaLowSpace")
+            .map(|a| a.severity)
+            .collect();
+        assert_eq!(
+            severities,
+            vec![Severity::Critical, Severity::Warning, Severity::Info]
+        );
         state.apply_sample(ok_sample(0, t0, 640 << 20, 600 << 20));
-        assert_eq!(evaluate(&state, t0).iter().filter(|a| a.name == "etcdDatabaseQuotaLowSpace").count(), 2);
+        assert_eq!(
+            evaluate(&state, t0)
+                .iter()
+                .filter(|a| a.name == "etcdDatabaseQuotaLowSpace")
+                .count(),
+            2
+        );
     }
 
     #[test]
@@ -185,7 +248,11 @@ mod tests {
         let mut state = healthy_cluster(3, t0);
         state.apply_sample(ok_sample(0, t0, 300 << 20, 101 << 20));
         state.apply_sample(ok_sample(1, t0, 150 << 20, 60 << 20));
-        let frag: Vec<Option<String>> = evaluate(&state, t0).into_iter().filter(|a| a.name == "etcdDatabaseHighFragmentationRatio").map(|a| a.member).collect();
+        let frag: Vec<Option<String>> = evaluate(&state, t0)
+            .into_iter()
+            .filter(|a| a.name == "etcdDatabaseHighFragmentationRatio")
+            .map(|a| a.member)
+            .collect();
         assert_eq!(frag, vec![Some("etcd-0".to_string())]);
     }
 
@@ -197,7 +264,14 @@ mod tests {
         assert_eq!(names(&evaluate(&state, t0)), vec!["etcdMembersDown"]);
         state.apply_sample(failed_sample(2, t0, "connection refused"));
         let alerts = evaluate(&state, t0);
-        assert_eq!(names(&alerts), vec!["etcdInsufficientMembers", "etcdMembersDown", "etcdMembersDown"]);
+        assert_eq!(
+            names(&alerts),
+            vec![
+                "etcdInsufficientMembers",
+                "etcdMembersDown",
+                "etcdMembersDown"
+            ]
+        );
     }
 
     #[test]
@@ -208,13 +282,20 @@ mod tests {
             let mut sample = ok_sample(i, t0, 40 << 20, 30 << 20);
             if let Ok(s) = sample.status.as_mut() {
                 s.leader_id = 0;
-                s.alarms = vec![Alarm { member_id: member_id(2), kind: super::super::AlarmKind::NoSpace }];
+                s.alarms = vec![Alarm {
+                    member_id: member_id(2),
+                    kind: super::super::AlarmKind::NoSpace,
+                }];
             }
             state.apply_sample(sample);
         }
         let alerts = evaluate(&state, t0);
         assert_eq!(names(&alerts), vec!["etcdNoLeader", "etcdNOSPACEAlarm"]);
-        assert!(alerts[1].message.contains("NOSPACE alarm raised by etcd-2"), "{:?}", alerts[1]);
+        assert!(
+            alerts[1].message.contains("NOSPACE alarm raised by etcd-2"),
+            "{:?}",
+            alerts[1]
+        );
     }
 
     #[test]
@@ -224,10 +305,18 @@ mod tests {
         state.quota_bytes = 1 << 30;
         for i in 0..30u64 {
             // 100 MiB an hour from 700 MiB: the quota is hit in about 3 hours.
-            state.apply_sample(ok_sample(0, t0 + Duration::from_secs(i * 120), (700 << 20) + i * (100 << 20) / 30, 600 << 20));
+            state.apply_sample(ok_sample(
+                0,
+                t0 + Duration::from_secs(i * 120),
+                (700 << 20) + i * (100 << 20) / 30,
+                600 << 20,
+            ));
         }
         let alerts = evaluate(&state, t0 + Duration::from_secs(3600));
-        assert!(names(&alerts).contains(&"etcdExcessiveDatabaseGrowth"), "{alerts:?}");
+        assert!(
+            names(&alerts).contains(&"etcdExcessiveDatabaseGrowth"),
+            "{alerts:?}"
+        );
     }
 
     #[test]
@@ -236,9 +325,21 @@ mod tests {
         let mut state = healthy_cluster(1, t0);
         for i in 0..30u64 {
             // 10 MiB every 2 s for a minute: 18 GiB an hour if it went on.
-            state.apply_sample(ok_sample(0, t0 + Duration::from_secs(i * 2), (40 + 10 * i) << 20, 30 << 20));
+            state.apply_sample(ok_sample(
+                0,
+                t0 + Duration::from_secs(i * 2),
+                (40 + 10 * i) << 20,
+                30 << 20,
+            ));
         }
-        assert!(state.members[0].history.time_to_quota(state.quota_bytes).is_some(), "the pane still projects");
-        assert!(!names(&evaluate(&state, t0 + Duration::from_secs(60))).contains(&"etcdExcessiveDatabaseGrowth"));
+        assert!(
+            state.members[0]
+                .history
+                .time_to_quota(state.quota_bytes)
+                .is_some(),
+            "the pane still projects"
+        );
+        assert!(!names(&evaluate(&state, t0 + Duration::from_secs(60)))
+            .contains(&"etcdExcessiveDatabaseGrowth"));
     }
 }

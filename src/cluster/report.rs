@@ -70,17 +70,23 @@ impl StatusReport {
                     let kinds: Vec<&str> = s.alarms.iter().map(|a| a.kind.as_str()).collect();
                     format!("active alarm(s): {}", kinds.join(", "))
                 });
-                let status_errors = status.map(|s| s.errors.join("; ")).filter(|e| !e.is_empty());
+                let status_errors = status
+                    .map(|s| s.errors.join("; "))
+                    .filter(|e| !e.is_empty());
                 MemberReport {
                     id: hex(m.identity.id),
                     name: m.identity.display_name(),
                     endpoint: m.identity.endpoint().to_string(),
                     version: status.map(|s| s.version.clone()),
                     is_leader: leader == Some(m.identity.id),
-                    is_learner: status.map(|s| s.is_learner).unwrap_or(m.identity.is_learner),
+                    is_learner: status
+                        .map(|s| s.is_learner)
+                        .unwrap_or(m.identity.is_learner),
                     healthy: m.is_healthy(),
                     health_latency_ms: match &m.health {
-                        Some(Ok(latency)) if m.is_up() => Some(round2(latency.as_secs_f64() * 1000.0)),
+                        Some(Ok(latency)) if m.is_up() => {
+                            Some(round2(latency.as_secs_f64() * 1000.0))
+                        }
                         _ => None,
                     },
                     db_size_bytes: status.map(|s| s.db_size_bytes),
@@ -93,8 +99,17 @@ impl StatusReport {
                     raft_index: status.map(|s| s.raft_index),
                     raft_applied_index: status.map(|s| s.raft_applied_index),
                     raft_lag: status.map(|s| s.raft_lag()),
-                    alarms: m.own_alarms(&cluster_alarms).iter().map(|k| k.as_str().to_string()).collect(),
-                    error: m.error.clone().or(health_error).or(status_errors).or(alarm_error),
+                    alarms: m
+                        .own_alarms(&cluster_alarms)
+                        .iter()
+                        .map(|k| k.as_str().to_string())
+                        .collect(),
+                    error: m
+                        .error
+                        .clone()
+                        .or(health_error)
+                        .or(status_errors)
+                        .or(alarm_error),
                 }
             })
             .collect();
@@ -111,8 +126,15 @@ impl StatusReport {
 
     /// 0: every member healthy, no alarm, a leader. 1: anything less.
     pub fn exit_code(&self) -> i32 {
-        let all_healthy = !self.members.is_empty() && self.members.iter().all(|m| m.healthy && m.alarms.is_empty());
-        if all_healthy && self.leader_id.is_some() && self.alerts.iter().all(|a| a.severity < Severity::Critical) {
+        let all_healthy = !self.members.is_empty()
+            && self
+                .members
+                .iter()
+                .all(|m| m.healthy && m.alarms.is_empty());
+        if all_healthy
+            && self.leader_id.is_some()
+            && self.alerts.iter().all(|a| a.severity < Severity::Critical)
+        {
             0
         } else {
             1
@@ -120,7 +142,10 @@ impl StatusReport {
     }
 
     pub fn to_table(&self) -> String {
-        let header = ["ENDPOINT", "ID", "NAME", "VERSION", "DB SIZE", "IN USE", "FRAG %", "QUOTA %", "LEADER", "LEARNER", "TERM", "INDEX", "APPLIED", "HEALTH", "ALARMS", "ERROR"];
+        let header = [
+            "ENDPOINT", "ID", "NAME", "VERSION", "DB SIZE", "IN USE", "FRAG %", "QUOTA %",
+            "LEADER", "LEARNER", "TERM", "INDEX", "APPLIED", "HEALTH", "ALARMS", "ERROR",
+        ];
         let opt = |v: Option<String>| v.unwrap_or_else(|| "-".into());
         let rows: Vec<Vec<String>> = self
             .members
@@ -135,8 +160,16 @@ impl StatusReport {
                     opt(m.db_size_in_use_bytes.map(format_bytes)),
                     opt(m.fragmentation_pct.map(|p| format!("{p:.1}"))),
                     opt(m.quota_pct.map(|p| format!("{p:.1}"))),
-                    if m.is_leader { "leader".into() } else { "".into() },
-                    if m.is_learner { "learner".into() } else { "".into() },
+                    if m.is_leader {
+                        "leader".into()
+                    } else {
+                        "".into()
+                    },
+                    if m.is_learner {
+                        "learner".into()
+                    } else {
+                        "".into()
+                    },
                     opt(m.raft_term.map(|v| v.to_string())),
                     opt(m.raft_index.map(|v| v.to_string())),
                     opt(m.raft_applied_index.map(|v| v.to_string())),
@@ -157,7 +190,11 @@ impl StatusReport {
         }
         let mut out = String::new();
         let line = |out: &mut String, cells: &[String]| {
-            let padded: Vec<String> = cells.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
+            let padded: Vec<String> = cells
+                .iter()
+                .zip(&widths)
+                .map(|(c, w)| format!("{c:<w$}"))
+                .collect();
             let _ = writeln!(out, "{}", padded.join("  ").trim_end());
         };
         line(&mut out, &header.map(String::from));
@@ -168,7 +205,11 @@ impl StatusReport {
             out,
             "\ncluster {}  leader {}  healthy voters {}/{} (quorum {})",
             opt(self.cluster_id.clone()),
-            self.members.iter().find(|m| m.is_leader).map(|m| format!("{} ({})", m.name, m.id)).unwrap_or_else(|| "NONE".into()),
+            self.members
+                .iter()
+                .find(|m| m.is_leader)
+                .map(|m| format!("{} ({})", m.name, m.id))
+                .unwrap_or_else(|| "NONE".into()),
             self.healthy_voters,
             self.voters,
             self.quorum
@@ -177,7 +218,13 @@ impl StatusReport {
             let _ = writeln!(out, "no alerts");
         }
         for alert in &self.alerts {
-            let _ = writeln!(out, "{} {}: {}", alert.severity.label(), alert.name, alert.message);
+            let _ = writeln!(
+                out,
+                "{} {}: {}",
+                alert.severity.label(),
+                alert.name,
+                alert.message
+            );
         }
         out
     }
@@ -196,8 +243,23 @@ mod tests {
         assert_eq!(json["leader_id"], format!("{:x}", member_id(0)));
         let m = &json["members"][0];
         for field in [
-            "id", "name", "endpoint", "version", "is_leader", "is_learner", "healthy", "health_latency_ms", "db_size_bytes", "db_size_in_use_bytes",
-            "fragmentation_pct", "quota_bytes", "raft_term", "raft_index", "raft_applied_index", "alarms", "error",
+            "id",
+            "name",
+            "endpoint",
+            "version",
+            "is_leader",
+            "is_learner",
+            "healthy",
+            "health_latency_ms",
+            "db_size_bytes",
+            "db_size_in_use_bytes",
+            "fragmentation_pct",
+            "quota_bytes",
+            "raft_term",
+            "raft_index",
+            "raft_applied_index",
+            "alarms",
+            "error",
         ] {
             assert!(m.get(field).is_some(), "missing {field} in {m}");
         }
@@ -213,7 +275,10 @@ mod tests {
         state.apply_sample(failed_sample(2, t0, "no answer within 5s"));
         let report = StatusReport::build(&state, t0);
         assert_eq!(report.exit_code(), 1);
-        assert_eq!(report.members[2].error.as_deref(), Some("no answer within 5s"));
+        assert_eq!(
+            report.members[2].error.as_deref(),
+            Some("no answer within 5s")
+        );
         assert!(report.to_table().contains("no answer within 5s"));
     }
 }
