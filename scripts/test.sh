@@ -6,4 +6,6 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 # Snapshots are compared, never rewritten, here.
 export INSTA_UPDATE=no
-cargo test --all-targets -- --test-threads 4
+# Benchmarks run once each in criterion's test mode: they must build and work.
+cargo test --benches
+cargo test --lib --bins --tests -- --test-threads 4
