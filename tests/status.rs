@@ -139,9 +139,12 @@ async fn the_table_names_the_leader_and_exits_0() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_stopped_member_is_reported_within_the_timeout_and_exits_1() {
     let lab = lab(3, GIB8).await;
-    lab.pause_member(1).unwrap_or_else(|e| panic!("{e}"));
+    // A follower: freezing the leader would also start an election, another test's matter.
+    let frozen_index = lab.follower().await.expect("a leader and a follower");
+    lab.pause_member(frozen_index)
+        .unwrap_or_else(|e| panic!("{e}"));
     let output = console(&lab, &["status", "-o", "json", "--command-timeout", "2s"]);
-    let _ = lab.resume_member(1);
+    let _ = lab.resume_member(frozen_index);
     assert_eq!(output.status.code(), Some(1), "stderr: {}", stderr(&output));
     let report = json(&output);
     let members = report["members"].as_array().cloned().unwrap_or_default();

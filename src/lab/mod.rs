@@ -289,6 +289,37 @@ impl Lab {
         Ok(())
     }
 
+    /// The index of the member the answering members name as leader.
+    pub async fn leader(&self) -> Option<usize> {
+        let connector = Connector::from_args(&self.connection()).ok()?;
+        let mut ids = Vec::new();
+        let mut leader = None;
+        for member in &self.members {
+            let answer = match connector.client(&member.client_url).await {
+                Ok(mut client) => crate::etcd::connect::timed(Duration::from_secs(2), async {
+                    client.status().await.map_err(|e| e.to_string())
+                })
+                .await
+                .ok(),
+                Err(_) => None,
+            };
+            ids.push(
+                answer
+                    .as_ref()
+                    .and_then(|s| s.header().map(|h| h.member_id())),
+            );
+            leader = leader.or(answer.map(|s| s.leader()).filter(|&id| id != 0));
+        }
+        let leader = leader?;
+        ids.iter().position(|id| *id == Some(leader))
+    }
+
+    /// A member that is not the leader (to freeze one without an election).
+    pub async fn follower(&self) -> Option<usize> {
+        let leader = self.leader().await?;
+        (0..self.members.len()).find(|&i| i != leader)
+    }
+
     fn exited(&mut self, index: usize) -> Option<String> {
         let process = self.members[index].process.as_mut()?;
         match process.try_wait() {
