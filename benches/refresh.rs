@@ -13,11 +13,7 @@ use etcd_console::etcd::Connector;
 use etcd_console::lab::{Lab, LabOptions};
 
 fn refresh(c: &mut Criterion) {
-    let Ok(runtime) = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    else {
+    let Ok(runtime) = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() else {
         return;
     };
     let lab = match runtime.block_on(Lab::start(LabOptions::default())) {
@@ -44,46 +40,35 @@ fn refresh(c: &mut Criterion) {
         .collect();
     let mut group = c.benchmark_group("one refresh of 3 members");
     group.measurement_time(Duration::from_secs(10));
-    group.bench_function(
-        "etcd-console poller round (in process, warm clients)",
-        |b| {
-            b.to_async(&runtime).iter(|| async {
-                let mut rounds = tokio::task::JoinSet::new();
-                for (id, client) in clients.iter().cloned() {
-                    rounds.spawn(async move {
-                        sample_member(&client, id, Duration::from_secs(5)).await
-                    });
-                }
-                while let Some(sample) = rounds.join_next().await {
-                    assert!(sample.is_ok_and(|s| s.status.is_ok()));
-                }
-            })
-        },
-    );
+    group.bench_function("etcd-console poller round (in process, warm clients)", |b| {
+        b.to_async(&runtime).iter(|| async {
+            let mut rounds = tokio::task::JoinSet::new();
+            for (id, client) in clients.iter().cloned() {
+                rounds.spawn(async move { sample_member(&client, id, Duration::from_secs(5)).await });
+            }
+            while let Some(sample) = rounds.join_next().await {
+                assert!(sample.is_ok_and(|s| s.status.is_ok()));
+            }
+        })
+    });
     group.sample_size(20);
-    group.bench_function(
-        "etcdctl endpoint status + endpoint health + alarm list (3 processes)",
-        |b| {
-            b.iter(|| {
-                for args in [
-                    &["endpoint", "status", "--cluster", "-w", "json"][..],
-                    &["endpoint", "health", "--cluster"][..],
-                    &["alarm", "list"][..],
-                ] {
-                    let mut command = Command::new("etcdctl");
-                    command
-                        .args(args)
-                        .stdout(Stdio::null())
-                        .stderr(Stdio::null());
-                    for (name, value) in lab.env() {
-                        command.env(name, value);
-                    }
-                    let ok = command.status().map(|s| s.success()).unwrap_or(false);
-                    assert!(ok);
+    group.bench_function("etcdctl endpoint status + endpoint health + alarm list (3 processes)", |b| {
+        b.iter(|| {
+            for args in [
+                &["endpoint", "status", "--cluster", "-w", "json"][..],
+                &["endpoint", "health", "--cluster"][..],
+                &["alarm", "list"][..],
+            ] {
+                let mut command = Command::new("etcdctl");
+                command.args(args).stdout(Stdio::null()).stderr(Stdio::null());
+                for (name, value) in lab.env() {
+                    command.env(name, value);
                 }
-            })
-        },
-    );
+                let ok = command.status().map(|s| s.success()).unwrap_or(false);
+                assert!(ok);
+            }
+        })
+    });
     group.finish();
 }
 

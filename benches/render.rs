@@ -32,15 +32,11 @@ fn render(c: &mut Criterion) {
         let Ok(mut terminal) = Terminal::new(TestBackend::new(width, height)) else {
             return;
         };
-        c.bench_function(
-            &format!("draw 7 members, 1 h history, {width}x{height}"),
-            |b| {
-                b.iter(|| {
-                    let _ = terminal
-                        .draw(|frame| draw(frame, black_box(&app), Theme { color: true }, now));
-                })
-            },
-        );
+        c.bench_function(&format!("draw 7 members, 1 h history, {width}x{height}"), |b| {
+            b.iter(|| {
+                let _ = terminal.draw(|frame| draw(frame, black_box(&app), Theme { color: true }, now));
+            })
+        });
     }
 }
 

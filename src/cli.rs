@@ -34,13 +34,7 @@ pub struct Cli {
 #[derive(Debug, Clone, Args)]
 pub struct ConnectionArgs {
     /// Comma-separated etcd client URLs used to discover the members.
-    #[arg(
-        long,
-        global = true,
-        env = "ETCDCTL_ENDPOINTS",
-        value_delimiter = ',',
-        default_value = "127.0.0.1:2379"
-    )]
+    #[arg(long, global = true, env = "ETCDCTL_ENDPOINTS", value_delimiter = ',', default_value = "127.0.0.1:2379")]
     pub endpoints: Vec<String>,
 
     /// CA bundle that signed the members' server certificates (PEM).
@@ -159,12 +153,7 @@ mod tests {
         };
         assert_eq!(cli.connection.endpoints.len(), 2);
         assert_eq!(cli.connection.command_timeout, Duration::from_secs(120));
-        assert!(matches!(
-            cli.command,
-            Some(Command::Status(StatusArgs {
-                output: OutputFormat::Json
-            }))
-        ));
+        assert!(matches!(cli.command, Some(Command::Status(StatusArgs { output: OutputFormat::Json }))));
     }
 
     #[test]

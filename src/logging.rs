@@ -9,21 +9,14 @@ use tracing_appender::non_blocking::WorkerGuard;
 /// `$XDG_STATE_HOME/etcd-console` (usually ~/.local/state/etcd-console).
 pub fn default_log_dir() -> Option<PathBuf> {
     let dirs = directories::ProjectDirs::from("", "", "etcd-console")?;
-    Some(
-        dirs.state_dir()
-            .unwrap_or_else(|| dirs.data_local_dir())
-            .to_path_buf(),
-    )
+    Some(dirs.state_dir().unwrap_or_else(|| dirs.data_local_dir()).to_path_buf())
 }
 
 /// Starts logging; the guard flushes on drop. On failure the console runs
 /// without a log and says why once, before the screen opens.
 pub fn init(log_dir: Option<PathBuf>) -> Result<(WorkerGuard, PathBuf), String> {
-    let dir = log_dir
-        .or_else(default_log_dir)
-        .ok_or("no home directory to keep logs in: give --log-dir")?;
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| format!("cannot create the log directory {}: {e}", dir.display()))?;
+    let dir = log_dir.or_else(default_log_dir).ok_or("no home directory to keep logs in: give --log-dir")?;
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create the log directory {}: {e}", dir.display()))?;
     let appender = tracing_appender::rolling::Builder::new()
         .rotation(tracing_appender::rolling::Rotation::DAILY)
         .filename_prefix("etcd-console")
@@ -32,12 +25,8 @@ pub fn init(log_dir: Option<PathBuf>) -> Result<(WorkerGuard, PathBuf), String> 
         .build(&dir)
         .map_err(|e| format!("cannot open a log file in {}: {e}", dir.display()))?;
     let (writer, guard) = tracing_appender::non_blocking(appender);
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(writer)
-        .with_ansi(false)
-        .with_max_level(tracing::Level::INFO)
-        .finish();
-    tracing::subscriber::set_global_default(subscriber)
-        .map_err(|e| format!("logging already set up: {e}"))?;
+    let subscriber =
+        tracing_subscriber::fmt().with_writer(writer).with_ansi(false).with_max_level(tracing::Level::INFO).finish();
+    tracing::subscriber::set_global_default(subscriber).map_err(|e| format!("logging already set up: {e}"))?;
     Ok((guard, dir))
 }

@@ -9,11 +9,7 @@ fn main() -> ExitCode {
     let log = logging::init(cli.console.log_dir.clone());
     let log_problem = log.as_ref().err().cloned();
     let _guard = log.ok().map(|(guard, _)| guard);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("etcd-console: cannot start the async runtime: {e}");
@@ -22,24 +18,12 @@ fn main() -> ExitCode {
     };
     let code = runtime.block_on(async {
         match cli.command {
-            Some(Command::Status(args)) => {
-                status::run(&cli.connection, &cli.console, args.output).await
-            }
+            Some(Command::Status(args)) => status::run(&cli.connection, &cli.console, args.output).await,
             Some(Command::Lab(args)) => match args.command {
-                Some(LabCommand::Serve { ref dir }) => {
-                    lab::serve::run(&args, &cli.console, dir.clone()).await
-                }
+                Some(LabCommand::Serve { ref dir }) => lab::serve::run(&args, &cli.console, dir.clone()).await,
                 None => lab::serve::run_with_console(&args, &cli.console, log_problem).await,
             },
-            None => {
-                tui::run(
-                    cli.connection.clone(),
-                    cli.console.clone(),
-                    None,
-                    log_problem,
-                )
-                .await
-            }
+            None => tui::run(cli.connection.clone(), cli.console.clone(), None, log_problem).await,
         }
     });
     runtime.shutdown_timeout(std::time::Duration::from_millis(200));

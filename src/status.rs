@@ -17,25 +17,17 @@ pub const EXIT_DEGRADED: i32 = 1;
 pub const EXIT_UNUSABLE: i32 = 2;
 
 /// Takes one round of samples; Err is a message for the user (exit 2).
-pub async fn observe(
-    connection: &ConnectionArgs,
-    quota_bytes: u64,
-) -> Result<ClusterState, String> {
+pub async fn observe(connection: &ConnectionArgs, quota_bytes: u64) -> Result<ClusterState, String> {
     let connector = Connector::from_args(connection).map_err(|e| e.to_string())?;
     let started = Instant::now();
-    let members = discover(&connection.endpoints, &connector)
-        .await
-        .map_err(|errors| {
-            let hint = if errors.contains("(the member") {
-                ""
-            } else {
-                "\nCheck --endpoints (or ETCDCTL_ENDPOINTS) and that the members run."
-            };
-            format!(
-                "no etcd member answered at {}:\n{errors}{hint}",
-                connection.endpoints.join(",")
-            )
-        })?;
+    let members = discover(&connection.endpoints, &connector).await.map_err(|errors| {
+        let hint = if errors.contains("(the member") {
+            ""
+        } else {
+            "\nCheck --endpoints (or ETCDCTL_ENDPOINTS) and that the members run."
+        };
+        format!("no etcd member answered at {}:\n{errors}{hint}", connection.endpoints.join(","))
+    })?;
     let mut state = ClusterState::new(quota_bytes, started);
     state.set_members(members.clone(), started);
     let mut rounds = JoinSet::new();
@@ -78,11 +70,7 @@ pub async fn run(connection: &ConnectionArgs, console: &ConsoleArgs, output: Out
         },
         OutputFormat::Table => print!("{}", report.to_table()),
     }
-    tracing::info!(
-        members = report.members.len(),
-        exit = report.exit_code(),
-        "status printed"
-    );
+    tracing::info!(members = report.members.len(), exit = report.exit_code(), "status printed");
     if state.members.iter().all(|m| !m.is_up()) {
         eprintln!("etcd-console: the member list was read, but no member answered Status");
         return EXIT_UNUSABLE;

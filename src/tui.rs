@@ -54,33 +54,20 @@ pub async fn run(
         }
     };
     let context = context.unwrap_or_else(|| {
-        let short = |e: &String| {
-            e.split_once("://")
-                .map(|(_, rest)| rest.to_string())
-                .unwrap_or_else(|| e.clone())
-        };
+        let short = |e: &String| e.split_once("://").map(|(_, rest)| rest.to_string()).unwrap_or_else(|| e.clone());
         match connection.endpoints.as_slice() {
             [one] => short(one),
             [first, rest @ ..] => format!("{} +{}", short(first), rest.len()),
             [] => String::new(),
         }
     });
-    let mut app = App::new(
-        context,
-        console.quota_bytes,
-        console.refresh,
-        Instant::now(),
-    );
+    let mut app = App::new(context, console.quota_bytes, console.refresh, Instant::now());
     app.notice = log_problem.map(|p| format!("no log: {p}"));
     tracing::info!(endpoints = %connection.endpoints.join(","), refresh = ?console.refresh, "console opened");
 
     let (poll_tx, mut poll_rx) = mpsc::unbounded_channel::<PollEvent>();
     let (command_tx, command_rx) = mpsc::unbounded_channel::<PollCommand>();
-    let poller = Poller {
-        seeds: connection.endpoints.clone(),
-        connector,
-        refresh: console.refresh,
-    };
+    let poller = Poller { seeds: connection.endpoints.clone(), connector, refresh: console.refresh };
     let poller_task = tokio::spawn(poller.run(poll_tx, command_rx));
 
     let mut terminal = match ratatui::try_init() {

@@ -7,13 +7,10 @@ const KIB: f64 = 1024.0;
 /// Parses `8589934592`, `8GiB`, `512MiB`, `100MB`, `64k` into bytes.
 pub fn parse_bytes(text: &str) -> Result<u64, String> {
     let text = text.trim();
-    let split = text
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(text.len());
+    let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
-    let number: f64 = number
-        .parse()
-        .map_err(|_| format!("{text:?} is not a size: write bytes, or e.g. 8GiB, 512MiB"))?;
+    let number: f64 =
+        number.parse().map_err(|_| format!("{text:?} is not a size: write bytes, or e.g. 8GiB, 512MiB"))?;
     let multiplier: f64 = match unit.trim().to_ascii_lowercase().as_str() {
         "" | "b" => 1.0,
         "k" | "kb" => 1e3,
@@ -23,11 +20,7 @@ pub fn parse_bytes(text: &str) -> Result<u64, String> {
         "mi" | "mib" => KIB * KIB,
         "gi" | "gib" => KIB * KIB * KIB,
         "ti" | "tib" => KIB * KIB * KIB * KIB,
-        other => {
-            return Err(format!(
-                "unknown size unit {other:?}: use B, KiB, MiB, GiB, KB, MB or GB"
-            ))
-        }
+        other => return Err(format!("unknown size unit {other:?}: use B, KiB, MiB, GiB, KB, MB or GB")),
     };
     Ok((number * multiplier).round() as u64)
 }
@@ -119,13 +112,9 @@ mod short_tests {
 
     #[test]
     fn short_sizes_fit_six_characters() {
-        for (bytes, text) in [
-            (512, "512B"),
-            (12_595, "12.3K"),
-            (40 << 20, "40.0M"),
-            (812 << 20, "812M"),
-            (3 << 29, "1.50G"),
-        ] {
+        for (bytes, text) in
+            [(512, "512B"), (12_595, "12.3K"), (40 << 20, "40.0M"), (812 << 20, "812M"), (3 << 29, "1.50G")]
+        {
             assert_eq!(format_bytes_short(bytes), text);
         }
         assert!(format_bytes_short(1023 << 30).len() <= 6);

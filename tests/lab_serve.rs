@@ -13,9 +13,7 @@ use nix::unistd::Pid;
 
 fn in_lab_env(dir: &std::path::Path, command: &str) -> std::process::Output {
     let mut shell = Command::new("bash");
-    shell
-        .arg("-c")
-        .arg(format!(". {}/lab.env && {command}", dir.display()));
+    shell.arg("-c").arg(format!(". {}/lab.env && {command}", dir.display()));
     run_with_limit(shell, Duration::from_secs(30))
 }
 
@@ -44,48 +42,25 @@ fn lab_serve_writes_lab_env_that_etcdctl_and_the_console_use_and_stops_on_sigter
     let deadline = Instant::now() + Duration::from_secs(60);
     while !lab_dir.join("lab.env").exists() {
         assert!(Instant::now() < deadline, "no lab.env after 60s");
-        assert!(
-            matches!(serve.try_wait(), Ok(None)),
-            "lab serve exited early"
-        );
+        assert!(matches!(serve.try_wait(), Ok(None)), "lab serve exited early");
         std::thread::sleep(Duration::from_millis(100));
     }
     let env = std::fs::read_to_string(lab_dir.join("lab.env")).unwrap_or_default();
-    for name in [
-        "ETCDCTL_API",
-        "ETCDCTL_ENDPOINTS",
-        "ETCDCTL_CACERT",
-        "ETCDCTL_CERT",
-        "ETCDCTL_KEY",
-    ] {
+    for name in ["ETCDCTL_API", "ETCDCTL_ENDPOINTS", "ETCDCTL_CACERT", "ETCDCTL_CERT", "ETCDCTL_KEY"] {
         assert!(env.contains(&format!("export {name}=")), "{env}");
     }
 
     let health = in_lab_env(&lab_dir, "etcdctl endpoint health --cluster");
-    let healthy = String::from_utf8_lossy(&health.stdout)
-        .matches("is healthy")
-        .count()
-        + String::from_utf8_lossy(&health.stderr)
-            .matches("is healthy")
-            .count();
+    let healthy = String::from_utf8_lossy(&health.stdout).matches("is healthy").count()
+        + String::from_utf8_lossy(&health.stderr).matches("is healthy").count();
     assert_eq!(healthy, 3, "{health:?}");
 
     let status = in_lab_env(
         &lab_dir,
-        &format!(
-            "{} status --log-dir {}",
-            console_bin().display(),
-            dir.path().join("logs").display()
-        ),
+        &format!("{} status --log-dir {}", console_bin().display(), dir.path().join("logs").display()),
     );
     assert_eq!(status.status.code(), Some(0), "{}", stderr(&status));
-    assert_eq!(
-        stdout(&status)
-            .lines()
-            .filter(|l| l.starts_with("https://127.0.0.1:"))
-            .count(),
-        3
-    );
+    assert_eq!(stdout(&status).lines().filter(|l| l.starts_with("https://127.0.0.1:")).count(), 3);
 
     assert_eq!(etcd_processes_under(&lab_dir), 3);
     let pid = Pid::from_raw(i32::try_from(serve.id()).unwrap_or_default());
@@ -95,18 +70,11 @@ fn lab_serve_writes_lab_env_that_etcdctl_and_the_console_use_and_stops_on_sigter
         if let Ok(Some(status)) = serve.try_wait() {
             break status.code();
         }
-        assert!(
-            Instant::now() < deadline,
-            "lab serve did not stop on SIGTERM"
-        );
+        assert!(Instant::now() < deadline, "lab serve did not stop on SIGTERM");
         std::thread::sleep(Duration::from_millis(100));
     };
     assert_eq!(code, Some(0));
-    assert_eq!(
-        etcd_processes_under(&lab_dir),
-        0,
-        "members left running after SIGTERM"
-    );
+    assert_eq!(etcd_processes_under(&lab_dir), 0, "members left running after SIGTERM");
 }
 
 #[test]
@@ -121,9 +89,6 @@ fn a_missing_etcd_binary_says_how_to_install_it() {
     let output = run_with_limit(command, Duration::from_secs(20));
     assert_eq!(output.status.code(), Some(2));
     let message = stderr(&output);
-    assert!(
-        message.contains("/nonexistent/etcd") && message.contains("apt-get install etcd-server"),
-        "{message}"
-    );
+    assert!(message.contains("/nonexistent/etcd") && message.contains("apt-get install etcd-server"), "{message}");
     assert!(!message.contains("panicked"));
 }

@@ -15,39 +15,22 @@ async fn status_figures_equal_etcdctl_endpoint_status() {
     let lab = lab(3, GIB8).await;
     // Give the DB some weight and some free pages, so in-use differs from size.
     let mut client = match etcd_console::etcd::Connector::from_args(&lab.connection()) {
-        Ok(c) => c
-            .client(&lab.members[0].client_url)
-            .await
-            .unwrap_or_else(|e| panic!("{e}")),
+        Ok(c) => c.client(&lab.members[0].client_url).await.unwrap_or_else(|e| panic!("{e}")),
         Err(e) => panic!("{e}"),
     };
     let value = vec![b'x'; 16 * 1024];
     for i in 0..300 {
         client
-            .put(
-                format!("/kubernetes.io/configmaps/test/{i}"),
-                value.clone(),
-                None,
-            )
+            .put(format!("/kubernetes.io/configmaps/test/{i}"), value.clone(), None)
             .await
             .unwrap_or_else(|e| panic!("put: {e}"));
     }
     client
-        .delete(
-            "/kubernetes.io/configmaps/test/",
-            Some(etcd_client::DeleteOptions::new().with_prefix()),
-        )
+        .delete("/kubernetes.io/configmaps/test/", Some(etcd_client::DeleteOptions::new().with_prefix()))
         .await
         .unwrap_or_else(|e| panic!("delete: {e}"));
-    let revision = client
-        .get("/", None)
-        .await
-        .map(|r| r.header().map(|h| h.revision()).unwrap_or(0))
-        .unwrap_or(0);
-    client
-        .compact(revision, None)
-        .await
-        .unwrap_or_else(|e| panic!("compact: {e}"));
+    let revision = client.get("/", None).await.map(|r| r.header().map(|h| h.revision()).unwrap_or(0)).unwrap_or(0);
+    client.compact(revision, None).await.unwrap_or_else(|e| panic!("compact: {e}"));
     tokio::time::sleep(Duration::from_millis(500)).await;
 
     let ours = console(&lab, &["status", "-o", "json"]);
@@ -69,22 +52,10 @@ async fn status_figures_equal_etcdctl_endpoint_status() {
             .unwrap_or_else(|| panic!("{endpoint} missing from {members:?}"));
         let id = status["header"]["member_id"].as_u64().unwrap_or_default();
         assert_eq!(member["id"], format!("{id:x}"), "{endpoint}");
-        assert_eq!(
-            member["db_size_bytes"], status["dbSize"],
-            "{endpoint} DB size"
-        );
-        assert_eq!(
-            member["db_size_in_use_bytes"], status["dbSizeInUse"],
-            "{endpoint} in use"
-        );
-        assert_eq!(
-            member["raft_index"], status["raftIndex"],
-            "{endpoint} raft index"
-        );
-        assert_eq!(
-            member["raft_term"], status["raftTerm"],
-            "{endpoint} raft term"
-        );
+        assert_eq!(member["db_size_bytes"], status["dbSize"], "{endpoint} DB size");
+        assert_eq!(member["db_size_in_use_bytes"], status["dbSizeInUse"], "{endpoint} in use");
+        assert_eq!(member["raft_index"], status["raftIndex"], "{endpoint} raft index");
+        assert_eq!(member["raft_term"], status["raftTerm"], "{endpoint} raft term");
         let leader = status["leader"].as_u64().unwrap_or_default();
         assert_eq!(ours["leader_id"], format!("{leader:x}"));
         assert_eq!(member["is_leader"], leader == id);
@@ -92,13 +63,8 @@ async fn status_figures_equal_etcdctl_endpoint_status() {
         assert_eq!(member["quota_bytes"], GIB8);
     }
     let size = members[0]["db_size_bytes"].as_u64().unwrap_or_default();
-    let in_use = members[0]["db_size_in_use_bytes"]
-        .as_u64()
-        .unwrap_or_default();
-    assert!(
-        size > in_use,
-        "after deleting and compacting, some pages are free: size {size}, in use {in_use}"
-    );
+    let in_use = members[0]["db_size_in_use_bytes"].as_u64().unwrap_or_default();
+    assert!(size > in_use, "after deleting and compacting, some pages are free: size {size}, in use {in_use}");
     let frag = members[0]["fragmentation_pct"].as_f64().unwrap_or_default();
     assert!((frag - (size - in_use) as f64 * 100.0 / size as f64).abs() < 0.01);
 }
@@ -128,10 +94,7 @@ async fn the_table_names_the_leader_and_exits_0() {
     for member in &lab.members {
         assert!(table.contains(&member.client_url), "{table}");
     }
-    let leader_rows = table
-        .lines()
-        .filter(|l| l.starts_with("https://") && l.contains(" leader "))
-        .count();
+    let leader_rows = table.lines().filter(|l| l.starts_with("https://") && l.contains(" leader ")).count();
     assert_eq!(leader_rows, 1, "{table}");
     assert!(table.contains("no alerts"), "{table}");
 }
@@ -141,40 +104,24 @@ async fn a_stopped_member_is_reported_within_the_timeout_and_exits_1() {
     let lab = lab(3, GIB8).await;
     // A follower: freezing the leader would also start an election, another test's matter.
     let frozen_index = lab.follower().await.expect("a leader and a follower");
-    lab.pause_member(frozen_index)
-        .unwrap_or_else(|e| panic!("{e}"));
+    lab.pause_member(frozen_index).unwrap_or_else(|e| panic!("{e}"));
     let output = console(&lab, &["status", "-o", "json", "--command-timeout", "2s"]);
     let _ = lab.resume_member(frozen_index);
     assert_eq!(output.status.code(), Some(1), "stderr: {}", stderr(&output));
     let report = json(&output);
     let members = report["members"].as_array().cloned().unwrap_or_default();
-    let frozen = members
-        .iter()
-        .find(|m| m["endpoint"] == lab.members[1].client_url.as_str())
-        .cloned()
-        .unwrap_or_default();
+    let frozen_url = lab.members[frozen_index].client_url.as_str();
+    let frozen = members.iter().find(|m| m["endpoint"] == frozen_url).cloned().unwrap_or_default();
     assert_eq!(frozen["healthy"], false);
-    assert!(
-        frozen["error"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("no answer within 2s"),
-        "{frozen}"
-    );
-    let others: Vec<_> = members
-        .iter()
-        .filter(|m| m["endpoint"] != lab.members[1].client_url.as_str())
-        .collect();
+    assert!(frozen["error"].as_str().unwrap_or_default().contains("no answer within 2s"), "{frozen}");
+    let others: Vec<_> = members.iter().filter(|m| m["endpoint"] != frozen_url).collect();
     assert_eq!(others.len(), 2);
     for m in others {
         assert_eq!(m["healthy"], true, "{m}");
         assert!(m["db_size_bytes"].as_u64().is_some());
     }
     let alerts = report["alerts"].as_array().cloned().unwrap_or_default();
-    assert!(
-        alerts.iter().any(|a| a["name"] == "etcdMembersDown"),
-        "{alerts:?}"
-    );
+    assert!(alerts.iter().any(|a| a["name"] == "etcdMembersDown"), "{alerts:?}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -193,15 +140,9 @@ async fn lost_quorum_and_a_dead_member_are_degraded_not_fatal() {
         .iter()
         .map(|a| a["name"].as_str().unwrap_or_default().to_string())
         .collect();
-    assert!(
-        names.contains(&"etcdInsufficientMembers".to_string()),
-        "{names:?}"
-    );
+    assert!(names.contains(&"etcdInsufficientMembers".to_string()), "{names:?}");
     let dead = report["members"].as_array().cloned().unwrap_or_default();
-    let refused = dead
-        .iter()
-        .filter(|m| m["error"].as_str().unwrap_or_default().contains("refused"))
-        .count();
+    let refused = dead.iter().filter(|m| m["error"].as_str().unwrap_or_default().contains("refused")).count();
     assert_eq!(refused, 2, "{dead:?}");
 }
 
@@ -209,10 +150,7 @@ async fn lost_quorum_and_a_dead_member_are_degraded_not_fatal() {
 async fn nospace_alarm_matches_etcdctl_alarm_list() {
     let lab = lab(3, 2 << 20).await;
     let mut client = match etcd_console::etcd::Connector::from_args(&lab.connection()) {
-        Ok(c) => c
-            .client(&lab.members[0].client_url)
-            .await
-            .unwrap_or_else(|e| panic!("{e}")),
+        Ok(c) => c.client(&lab.members[0].client_url).await.unwrap_or_else(|e| panic!("{e}")),
         Err(e) => panic!("{e}"),
     };
     let value = vec![b'y'; 128 * 1024];
@@ -232,14 +170,8 @@ async fn nospace_alarm_matches_etcdctl_alarm_list() {
     let mut expected: Vec<String> = alarm_list
         .lines()
         .filter_map(|line| {
-            let id: u64 = line
-                .split_whitespace()
-                .find_map(|f| f.strip_prefix("memberID:"))?
-                .parse()
-                .ok()?;
-            let kind = line
-                .split_whitespace()
-                .find_map(|f| f.strip_prefix("alarm:"))?;
+            let id: u64 = line.split_whitespace().find_map(|f| f.strip_prefix("memberID:"))?.parse().ok()?;
+            let kind = line.split_whitespace().find_map(|f| f.strip_prefix("alarm:"))?;
             Some(format!("{id:x} {kind}"))
         })
         .collect();
@@ -248,16 +180,9 @@ async fn nospace_alarm_matches_etcdctl_alarm_list() {
     let mut ours: Vec<String> = Vec::new();
     for m in report["members"].as_array().cloned().unwrap_or_default() {
         for alarm in m["alarms"].as_array().cloned().unwrap_or_default() {
-            ours.push(format!(
-                "{} {}",
-                m["id"].as_str().unwrap_or_default(),
-                alarm.as_str().unwrap_or_default()
-            ));
+            ours.push(format!("{} {}", m["id"].as_str().unwrap_or_default(), alarm.as_str().unwrap_or_default()));
         }
-        assert_eq!(
-            m["healthy"], false,
-            "an active alarm makes every member unhealthy, as etcdctl 3.5 says: {m}"
-        );
+        assert_eq!(m["healthy"], false, "an active alarm makes every member unhealthy, as etcdctl 3.5 says: {m}");
     }
     ours.sort();
     assert_eq!(ours, expected);
@@ -269,26 +194,19 @@ async fn nospace_alarm_matches_etcdctl_alarm_list() {
         .map(|a| a["name"].as_str().unwrap_or_default().to_string())
         .collect();
     assert!(names.contains(&"etcdNOSPACEAlarm".to_string()), "{names:?}");
-    assert!(
-        names.contains(&"etcdDatabaseQuotaLowSpace".to_string()),
-        "{names:?}"
-    );
+    assert!(names.contains(&"etcdDatabaseQuotaLowSpace".to_string()), "{names:?}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_wrong_ca_names_the_file_and_exits_2() {
     let lab = lab(3, GIB8).await;
     let other = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let pki =
-        certs::generate(other.path(), &["elsewhere".to_string()]).unwrap_or_else(|e| panic!("{e}"));
+    let pki = certs::generate(other.path(), &["elsewhere".to_string()]).unwrap_or_else(|e| panic!("{e}"));
     let ca = path_str(&pki.ca);
     let output = console(&lab, &["status", "--cacert", &ca]);
     assert_eq!(output.status.code(), Some(2));
     let message = stderr(&output);
-    assert!(
-        message.contains(&format!("not signed by the CA in --cacert {ca}")),
-        "{message}"
-    );
+    assert!(message.contains(&format!("not signed by the CA in --cacert {ca}")), "{message}");
     assert!(!message.contains("panicked"), "{message}");
     assert!(stdout(&output).is_empty());
 }
@@ -300,33 +218,18 @@ async fn a_missing_key_or_bad_input_exits_2_with_a_clear_message() {
     let output = console(&lab, &["status", "--key", &path_str(&missing)]);
     assert_eq!(output.status.code(), Some(2));
     let message = stderr(&output);
-    assert!(
-        message.contains(&format!("cannot read --key {}", missing.display())),
-        "{message}"
-    );
+    assert!(message.contains(&format!("cannot read --key {}", missing.display())), "{message}");
 
     let output = console(&lab, &["status", "--key", &path_str(&lab.pki.ca)]);
     assert_eq!(output.status.code(), Some(2));
-    assert!(
-        stderr(&output).contains("holds no PEM PRIVATE KEY"),
-        "{}",
-        stderr(&output)
-    );
+    assert!(stderr(&output).contains("holds no PEM PRIVATE KEY"), "{}", stderr(&output));
 
     let output = console(&lab, &["status", "--endpoints", "https://127.0.0.1:1"]);
     assert_eq!(output.status.code(), Some(2));
-    assert!(
-        stderr(&output).contains("Connection refused"),
-        "{}",
-        stderr(&output)
-    );
+    assert!(stderr(&output).contains("Connection refused"), "{}", stderr(&output));
 
     let output = console(&lab, &["status", "--command-timeout", "soon"]);
     assert_eq!(output.status.code(), Some(2));
-    assert!(
-        stderr(&output).contains("is not a duration"),
-        "{}",
-        stderr(&output)
-    );
+    assert!(stderr(&output).contains("is not a duration"), "{}", stderr(&output));
     assert!(!stderr(&output).contains("panicked"));
 }

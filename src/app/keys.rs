@@ -22,17 +22,11 @@ pub struct Key {
 }
 
 const fn plain(code: KeyCode) -> Key {
-    Key {
-        code,
-        modifiers: KeyModifiers::NONE,
-    }
+    Key { code, modifiers: KeyModifiers::NONE }
 }
 
 const fn ctrl(c: char) -> Key {
-    Key {
-        code: KeyCode::Char(c),
-        modifiers: KeyModifiers::CONTROL,
-    }
+    Key { code: KeyCode::Char(c), modifiers: KeyModifiers::CONTROL }
 }
 
 pub struct Binding {
@@ -108,14 +102,7 @@ pub const KEY_TABLE: &[Binding] = &[
 pub fn action_for(event: KeyEvent) -> Option<Action> {
     // Terminals report '?' and 'G' with SHIFT; the character already says it.
     let modifiers = event.modifiers - KeyModifiers::SHIFT;
-    KEY_TABLE
-        .iter()
-        .find(|b| {
-            b.keys
-                .iter()
-                .any(|k| k.code == event.code && k.modifiers == modifiers)
-        })
-        .map(|b| b.action)
+    KEY_TABLE.iter().find(|b| b.keys.iter().any(|k| k.code == event.code && k.modifiers == modifiers)).map(|b| b.action)
 }
 
 #[cfg(test)]
@@ -127,13 +114,7 @@ mod tests {
         let mut seen = Vec::new();
         for binding in KEY_TABLE {
             for key in binding.keys {
-                assert!(
-                    !seen
-                        .iter()
-                        .any(|(c, m)| *c == key.code && *m == key.modifiers),
-                    "{:?} bound twice",
-                    key.code
-                );
+                assert!(!seen.iter().any(|(c, m)| *c == key.code && *m == key.modifiers), "{:?} bound twice", key.code);
                 seen.push((key.code, key.modifiers));
             }
         }
@@ -141,17 +122,8 @@ mod tests {
 
     #[test]
     fn ctrl_c_and_shifted_question_mark_work() {
-        assert_eq!(
-            action_for(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)),
-            Some(Action::Quit)
-        );
-        assert_eq!(
-            action_for(KeyEvent::new(KeyCode::Char('?'), KeyModifiers::SHIFT)),
-            Some(Action::ToggleHelp)
-        );
-        assert_eq!(
-            action_for(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::NONE)),
-            None
-        );
+        assert_eq!(action_for(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)), Some(Action::Quit));
+        assert_eq!(action_for(KeyEvent::new(KeyCode::Char('?'), KeyModifiers::SHIFT)), Some(Action::ToggleHelp));
+        assert_eq!(action_for(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::NONE)), None);
     }
 }

@@ -47,56 +47,32 @@ impl App {
             PollEvent::Discovering { attempt, at } => {
                 if !matches!(self.cluster.discovery, Discovery::Known { .. }) {
                     let since = match &self.cluster.discovery {
-                        Discovery::Failed { since, .. } | Discovery::Connecting { since, .. } => {
-                            *since
-                        }
+                        Discovery::Failed { since, .. } | Discovery::Connecting { since, .. } => *since,
                         Discovery::Known { .. } => at,
                     };
                     let error_kept = match &self.cluster.discovery {
-                        Discovery::Failed {
-                            error, retry_at, ..
-                        } => Some((error.clone(), *retry_at)),
+                        Discovery::Failed { error, retry_at, .. } => Some((error.clone(), *retry_at)),
                         _ => None,
                     };
                     self.cluster.discovery = match error_kept {
                         // Keep showing the last error while the next attempt runs.
-                        Some((error, retry_at)) => Discovery::Failed {
-                            error,
-                            since,
-                            retry_at,
-                            attempt,
-                        },
+                        Some((error, retry_at)) => Discovery::Failed { error, since, retry_at, attempt },
                         None => Discovery::Connecting { since, attempt },
                     };
                 }
             }
-            PollEvent::DiscoveryFailed {
-                error,
-                attempt,
-                at,
-                retry_at,
-            } => {
+            PollEvent::DiscoveryFailed { error, attempt, at, retry_at } => {
                 let since = match &self.cluster.discovery {
                     Discovery::Failed { since, .. } | Discovery::Connecting { since, .. } => *since,
                     Discovery::Known { .. } => at,
                 };
-                self.cluster.discovery = Discovery::Failed {
-                    error,
-                    since,
-                    retry_at,
-                    attempt,
-                };
+                self.cluster.discovery = Discovery::Failed { error, since, retry_at, attempt };
             }
             PollEvent::Members { members, at } => {
                 let selected_id = self.selected_member_id();
                 self.cluster.set_members(members, at);
                 self.selected = selected_id
-                    .and_then(|id| {
-                        self.cluster
-                            .members
-                            .iter()
-                            .position(|m| m.identity.id == id)
-                    })
+                    .and_then(|id| self.cluster.members.iter().position(|m| m.identity.id == id))
                     .unwrap_or(0);
             }
             PollEvent::Asking { member_id, at } => self.cluster.asking(member_id, at),
@@ -105,10 +81,7 @@ impl App {
     }
 
     pub fn selected_member_id(&self) -> Option<u64> {
-        self.cluster
-            .members
-            .get(self.selected)
-            .map(|m| m.identity.id)
+        self.cluster.members.get(self.selected).map(|m| m.identity.id)
     }
 
     pub fn on_action(&mut self, action: Action) -> Option<Effect> {
@@ -136,18 +109,12 @@ mod tests {
     fn selection_follows_the_member_when_the_list_changes() {
         let t0 = Instant::now();
         let mut app = App::new("lab".into(), 8 << 30, Duration::from_secs(2), t0);
-        app.on_poll(PollEvent::Members {
-            members: (0..3).map(identity).collect(),
-            at: t0,
-        });
+        app.on_poll(PollEvent::Members { members: (0..3).map(identity).collect(), at: t0 });
         app.on_action(Action::SelectNext);
         app.on_action(Action::SelectNext);
         app.on_action(Action::SelectNext);
         assert_eq!(app.selected, 2);
-        app.on_poll(PollEvent::Members {
-            members: vec![identity(2), identity(0)],
-            at: t0,
-        });
+        app.on_poll(PollEvent::Members { members: vec![identity(2), identity(0)], at: t0 });
         assert_eq!(app.selected_member_id(), Some(member_id(2)));
         assert_eq!(app.on_action(Action::Quit), Some(Effect::Quit));
     }

@@ -78,20 +78,12 @@ pub fn evaluate(state: &ClusterState, now: Instant) -> Vec<Alert> {
             ),
         });
     }
-    for m in state
-        .members
-        .iter()
-        .filter(|m| !m.is_up() && m.error.is_some())
-    {
+    for m in state.members.iter().filter(|m| !m.is_up() && m.error.is_some()) {
         alerts.push(Alert {
             name: "etcdMembersDown",
             severity: Severity::Critical,
             member: Some(m.identity.display_name()),
-            message: format!(
-                "{} does not answer: {}",
-                m.identity.display_name(),
-                m.error.as_deref().unwrap_or("")
-            ),
+            message: format!("{} does not answer: {}", m.identity.display_name(), m.error.as_deref().unwrap_or("")),
         });
     }
     for alarm in state.alarms() {
@@ -104,14 +96,12 @@ pub fn evaluate(state: &ClusterState, now: Instant) -> Vec<Alert> {
             severity: Severity::Critical,
             member: Some(state.name_of(alarm.member_id)),
             message: match alarm.kind {
-                AlarmKind::NoSpace => format!(
-                    "NOSPACE alarm raised by {}: the cluster refuses writes",
-                    state.name_of(alarm.member_id)
-                ),
-                AlarmKind::Corrupt => format!(
-                    "CORRUPT alarm raised by {}: data inconsistency detected",
-                    state.name_of(alarm.member_id)
-                ),
+                AlarmKind::NoSpace => {
+                    format!("NOSPACE alarm raised by {}: the cluster refuses writes", state.name_of(alarm.member_id))
+                }
+                AlarmKind::Corrupt => {
+                    format!("CORRUPT alarm raised by {}: data inconsistency detected", state.name_of(alarm.member_id))
+                }
                 AlarmKind::Other => {
                     format!("unknown alarm raised by {}", state.name_of(alarm.member_id))
                 }
@@ -119,12 +109,7 @@ pub fn evaluate(state: &ClusterState, now: Instant) -> Vec<Alert> {
         });
     }
     for text in state.disagreements() {
-        alerts.push(Alert {
-            name: "etcdMembersDisagree",
-            severity: Severity::Warning,
-            member: None,
-            message: text,
-        });
+        alerts.push(Alert { name: "etcdMembersDisagree", severity: Severity::Warning, member: None, message: text });
     }
     let changes = state.leader_changes_within(Duration::from_secs(600), now);
     if changes > 5 {
@@ -152,17 +137,11 @@ pub fn evaluate(state: &ClusterState, now: Instant) -> Vec<Alert> {
                 name: "etcdDatabaseQuotaLowSpace",
                 severity,
                 member: Some(name.clone()),
-                message: format!(
-                    "{name} DB is {pct:.0}% of its {} quota",
-                    format_bytes(state.quota_bytes)
-                ),
+                message: format!("{name} DB is {pct:.0}% of its {} quota", format_bytes(state.quota_bytes)),
             });
         }
         let in_use = status.db_size_in_use_bytes;
-        if status.db_size_bytes > 0
-            && in_use > 100 * MIB
-            && (in_use as f64) < 0.5 * status.db_size_bytes as f64
-        {
+        if status.db_size_bytes > 0 && in_use > 100 * MIB && (in_use as f64) < 0.5 * status.db_size_bytes as f64 {
             alerts.push(Alert {
                 name: "etcdDatabaseHighFragmentationRatio",
                 severity: Severity::Warning,
@@ -180,11 +159,7 @@ pub fn evaluate(state: &ClusterState, now: Instant) -> Vec<Alert> {
         let trend = m.history.span() >= Duration::from_secs(300);
         if let Some(predicted) = m.history.predict_size(four_hours).filter(|_| trend) {
             if predicted > state.quota_bytes as f64 {
-                let eta = m
-                    .history
-                    .time_to_quota(state.quota_bytes)
-                    .map(format_age)
-                    .unwrap_or_else(|| "?".into());
+                let eta = m.history.time_to_quota(state.quota_bytes).map(format_age).unwrap_or_else(|| "?".into());
                 alerts.push(Alert {
                     name: "etcdExcessiveDatabaseGrowth",
                     severity: Severity::Warning,
@@ -223,23 +198,11 @@ mod tests {
         state.apply_sample(ok_sample(0, t0, 660 << 20, 600 << 20));
         state.apply_sample(ok_sample(1, t0, 760 << 20, 700 << 20));
         state.apply_sample(ok_sample(2, t0, 860 << 20, 800 << 20));
-        let severities: Vec<Severity> = evaluate(&state, t0)
-            .iter()
-            .filter(|a| a.name == "etcdDatabaseQuotaLowSpace")
-            .map(|a| a.severity)
-            .collect();
-        assert_eq!(
-            severities,
-            vec![Severity::Critical, Severity::Warning, Severity::Info]
-        );
+        let severities: Vec<Severity> =
+            evaluate(&state, t0).iter().filter(|a| a.name == "etcdDatabaseQuotaLowSpace").map(|a| a.severity).collect();
+        assert_eq!(severities, vec![Severity::Critical, Severity::Warning, Severity::Info]);
         state.apply_sample(ok_sample(0, t0, 640 << 20, 600 << 20));
-        assert_eq!(
-            evaluate(&state, t0)
-                .iter()
-                .filter(|a| a.name == "etcdDatabaseQuotaLowSpace")
-                .count(),
-            2
-        );
+        assert_eq!(evaluate(&state, t0).iter().filter(|a| a.name == "etcdDatabaseQuotaLowSpace").count(), 2);
     }
 
     #[test]
@@ -264,14 +227,7 @@ mod tests {
         assert_eq!(names(&evaluate(&state, t0)), vec!["etcdMembersDown"]);
         state.apply_sample(failed_sample(2, t0, "connection refused"));
         let alerts = evaluate(&state, t0);
-        assert_eq!(
-            names(&alerts),
-            vec![
-                "etcdInsufficientMembers",
-                "etcdMembersDown",
-                "etcdMembersDown"
-            ]
-        );
+        assert_eq!(names(&alerts), vec!["etcdInsufficientMembers", "etcdMembersDown", "etcdMembersDown"]);
     }
 
     #[test]
@@ -282,20 +238,13 @@ mod tests {
             let mut sample = ok_sample(i, t0, 40 << 20, 30 << 20);
             if let Ok(s) = sample.status.as_mut() {
                 s.leader_id = 0;
-                s.alarms = vec![Alarm {
-                    member_id: member_id(2),
-                    kind: super::super::AlarmKind::NoSpace,
-                }];
+                s.alarms = vec![Alarm { member_id: member_id(2), kind: super::super::AlarmKind::NoSpace }];
             }
             state.apply_sample(sample);
         }
         let alerts = evaluate(&state, t0);
         assert_eq!(names(&alerts), vec!["etcdNoLeader", "etcdNOSPACEAlarm"]);
-        assert!(
-            alerts[1].message.contains("NOSPACE alarm raised by etcd-2"),
-            "{:?}",
-            alerts[1]
-        );
+        assert!(alerts[1].message.contains("NOSPACE alarm raised by etcd-2"), "{:?}", alerts[1]);
     }
 
     #[test]
@@ -313,10 +262,7 @@ mod tests {
             ));
         }
         let alerts = evaluate(&state, t0 + Duration::from_secs(3600));
-        assert!(
-            names(&alerts).contains(&"etcdExcessiveDatabaseGrowth"),
-            "{alerts:?}"
-        );
+        assert!(names(&alerts).contains(&"etcdExcessiveDatabaseGrowth"), "{alerts:?}");
     }
 
     #[test]
@@ -325,21 +271,9 @@ mod tests {
         let mut state = healthy_cluster(1, t0);
         for i in 0..30u64 {
             // 10 MiB every 2 s for a minute: 18 GiB an hour if it went on.
-            state.apply_sample(ok_sample(
-                0,
-                t0 + Duration::from_secs(i * 2),
-                (40 + 10 * i) << 20,
-                30 << 20,
-            ));
+            state.apply_sample(ok_sample(0, t0 + Duration::from_secs(i * 2), (40 + 10 * i) << 20, 30 << 20));
         }
-        assert!(
-            state.members[0]
-                .history
-                .time_to_quota(state.quota_bytes)
-                .is_some(),
-            "the pane still projects"
-        );
-        assert!(!names(&evaluate(&state, t0 + Duration::from_secs(60)))
-            .contains(&"etcdExcessiveDatabaseGrowth"));
+        assert!(state.members[0].history.time_to_quota(state.quota_bytes).is_some(), "the pane still projects");
+        assert!(!names(&evaluate(&state, t0 + Duration::from_secs(60))).contains(&"etcdExcessiveDatabaseGrowth"));
     }
 }

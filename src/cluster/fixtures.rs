@@ -48,12 +48,7 @@ pub fn status(index: usize, db_size_bytes: u64, db_size_in_use_bytes: u64) -> St
     }
 }
 
-pub fn ok_sample(
-    index: usize,
-    at: Instant,
-    db_size_bytes: u64,
-    db_size_in_use_bytes: u64,
-) -> MemberSample {
+pub fn ok_sample(index: usize, at: Instant, db_size_bytes: u64, db_size_in_use_bytes: u64) -> MemberSample {
     MemberSample {
         member_id: member_id(index),
         started: at,

@@ -25,11 +25,7 @@ impl History {
         if self.points.len() == MAX_POINTS {
             self.points.pop_front();
         }
-        self.points.push_back(Point {
-            at,
-            db_size_bytes,
-            db_size_in_use_bytes,
-        });
+        self.points.push_back(Point { at, db_size_bytes, db_size_in_use_bytes });
     }
 
     pub fn points(&self) -> impl Iterator<Item = &Point> {
@@ -58,10 +54,7 @@ impl History {
             return None;
         }
         let n = self.points.len() as f64;
-        let xs = self
-            .points
-            .iter()
-            .map(|p| p.at.saturating_duration_since(first.at).as_secs_f64());
+        let xs = self.points.iter().map(|p| p.at.saturating_duration_since(first.at).as_secs_f64());
         let ys = self.points.iter().map(|p| p.db_size_bytes as f64);
         let mean_x = xs.clone().sum::<f64>() / n;
         let mean_y = ys.clone().sum::<f64>() / n;

@@ -196,20 +196,12 @@ impl MemberState {
 
     /// Alarms raised by this member.
     pub fn own_alarms(&self, cluster_alarms: &BTreeSet<Alarm>) -> Vec<AlarmKind> {
-        cluster_alarms
-            .iter()
-            .filter(|a| a.member_id == self.identity.id)
-            .map(|a| a.kind)
-            .collect()
+        cluster_alarms.iter().filter(|a| a.member_id == self.identity.id).map(|a| a.kind).collect()
     }
 
     /// How long the member has not answered, when it is not answering.
     pub fn silent_for(&self, now: Instant) -> Option<Duration> {
-        let since = self.failing_since.or(if self.status.is_none() {
-            self.asking_since
-        } else {
-            None
-        })?;
+        let since = self.failing_since.or(if self.status.is_none() { self.asking_since } else { None })?;
         Some(now.saturating_duration_since(since))
     }
 }
@@ -220,12 +212,7 @@ pub enum Discovery {
     /// Asking the seed endpoints for the member list.
     Connecting { since: Instant, attempt: u32 },
     /// No seed endpoint answered; trying again at `retry_at`.
-    Failed {
-        error: String,
-        since: Instant,
-        retry_at: Instant,
-        attempt: u32,
-    },
+    Failed { error: String, since: Instant, retry_at: Instant, attempt: u32 },
     /// The member list is known.
     Known { at: Instant },
 }
@@ -245,10 +232,7 @@ impl ClusterState {
     pub fn new(quota_bytes: u64, now: Instant) -> Self {
         Self {
             members: Vec::new(),
-            discovery: Discovery::Connecting {
-                since: now,
-                attempt: 1,
-            },
+            discovery: Discovery::Connecting { since: now, attempt: 1 },
             quota_bytes,
             term_changes: VecDeque::new(),
             highest_term: None,
@@ -257,8 +241,7 @@ impl ClusterState {
 
     /// The member list changed: keep what is known of members that stay.
     pub fn set_members(&mut self, identities: Vec<MemberIdentity>, now: Instant) {
-        let mut old: BTreeMap<u64, MemberState> =
-            self.members.drain(..).map(|m| (m.identity.id, m)).collect();
+        let mut old: BTreeMap<u64, MemberState> = self.members.drain(..).map(|m| (m.identity.id, m)).collect();
         let mut members: Vec<MemberState> = identities
             .into_iter()
             .map(|identity| match old.remove(&identity.id) {
@@ -270,10 +253,7 @@ impl ClusterState {
             })
             .collect();
         members.sort_by(|a, b| {
-            a.identity
-                .display_name()
-                .cmp(&b.identity.display_name())
-                .then(a.identity.id.cmp(&b.identity.id))
+            a.identity.display_name().cmp(&b.identity.display_name()).then(a.identity.id.cmp(&b.identity.id))
         });
         self.members = members;
         self.discovery = Discovery::Known { at: now };
@@ -288,31 +268,20 @@ impl ClusterState {
     }
 
     pub fn apply_sample(&mut self, sample: MemberSample) {
-        let Some(index) = self
-            .members
-            .iter()
-            .position(|m| m.identity.id == sample.member_id)
-        else {
+        let Some(index) = self.members.iter().position(|m| m.identity.id == sample.member_id) else {
             return;
         };
         let member = &mut self.members[index];
         member.asking_since = None;
         match sample.status {
             Ok(status) => {
-                member.history.record(
-                    sample.finished,
-                    status.db_size_bytes,
-                    status.db_size_in_use_bytes,
-                );
+                member.history.record(sample.finished, status.db_size_bytes, status.db_size_in_use_bytes);
                 let term = status.raft_term;
                 member.status = Some((sample.finished, status));
                 member.error = None;
                 member.failing_since = None;
                 member.health = Some(sample.health);
-                member.member_ids = sample
-                    .members
-                    .ok()
-                    .map(|list| list.iter().map(|m| m.id).collect());
+                member.member_ids = sample.members.ok().map(|list| list.iter().map(|m| m.id).collect());
                 self.observe_term(term, sample.finished);
             }
             Err(error) => {
@@ -372,17 +341,11 @@ impl ClusterState {
 
     /// Every alarm any answering member reports.
     pub fn alarms(&self) -> BTreeSet<Alarm> {
-        self.answering()
-            .flat_map(|s| s.alarms.iter().copied())
-            .collect()
+        self.answering().flat_map(|s| s.alarms.iter().copied()).collect()
     }
 
     pub fn quorum(&self) -> Quorum {
-        let voters: Vec<&MemberState> = self
-            .members
-            .iter()
-            .filter(|m| !m.identity.is_learner)
-            .collect();
+        let voters: Vec<&MemberState> = self.members.iter().filter(|m| !m.identity.is_learner).collect();
         Quorum {
             voters: voters.len(),
             needed: voters.len() / 2 + 1,
@@ -395,35 +358,21 @@ impl ClusterState {
         let mut found = Vec::new();
         let up: Vec<&MemberState> = self.members.iter().filter(|m| m.is_up()).collect();
         let distinct = |f: &dyn Fn(&StatusSample) -> u64| -> BTreeSet<u64> {
-            up.iter()
-                .filter_map(|m| m.current_status())
-                .map(f)
-                .collect()
+            up.iter().filter_map(|m| m.current_status()).map(f).collect()
         };
         let leaders = distinct(&|s| s.leader_id);
         if leaders.len() > 1 {
             let named: Vec<String> = up
                 .iter()
                 .filter_map(|m| {
-                    m.current_status().map(|s| {
-                        format!(
-                            "{} says {}",
-                            m.identity.display_name(),
-                            self.name_of(s.leader_id)
-                        )
-                    })
+                    m.current_status()
+                        .map(|s| format!("{} says {}", m.identity.display_name(), self.name_of(s.leader_id)))
                 })
                 .collect();
-            found.push(format!(
-                "members disagree on the leader: {}",
-                named.join(", ")
-            ));
+            found.push(format!("members disagree on the leader: {}", named.join(", ")));
         }
         if distinct(&|s| s.cluster_id).len() > 1 {
-            found.push(
-                "members report different cluster IDs: a member may belong to another cluster"
-                    .into(),
-            );
+            found.push("members report different cluster IDs: a member may belong to another cluster".into());
         }
         let known: BTreeSet<u64> = self.members.iter().map(|m| m.identity.id).collect();
         for m in &up {
@@ -446,26 +395,17 @@ impl ClusterState {
         if member_id == 0 {
             return "no leader".into();
         }
-        self.member(member_id)
-            .map(|m| m.identity.display_name())
-            .unwrap_or_else(|| format!("{member_id:x}"))
+        self.member(member_id).map(|m| m.identity.display_name()).unwrap_or_else(|| format!("{member_id:x}"))
     }
 
     /// Leader changes (raft term increases) seen in the last `window`.
     pub fn leader_changes_within(&self, window: Duration, now: Instant) -> u64 {
-        self.term_changes
-            .iter()
-            .filter(|(t, _)| now.saturating_duration_since(*t) <= window)
-            .map(|(_, n)| n)
-            .sum()
+        self.term_changes.iter().filter(|(t, _)| now.saturating_duration_since(*t) <= window).map(|(_, n)| n).sum()
     }
 
     /// When the freshest figure was taken.
     pub fn last_update(&self) -> Option<Instant> {
-        self.members
-            .iter()
-            .filter_map(|m| m.status.as_ref().map(|(t, _)| *t))
-            .max()
+        self.members.iter().filter_map(|m| m.status.as_ref().map(|(t, _)| *t)).max()
     }
 }
 
@@ -511,10 +451,7 @@ fn parse_alarm(text: &str) -> Option<Alarm> {
             });
         }
     }
-    Some(Alarm {
-        member_id: member_id?,
-        kind: kind?,
-    })
+    Some(Alarm { member_id: member_id?, kind: kind? })
 }
 
 #[cfg(test)]
@@ -524,17 +461,9 @@ mod tests {
 
     #[test]
     fn alarm_strings_from_status_are_read() {
-        let (alarms, others) = split_status_errors(&[
-            "memberID:12345 alarm:NOSPACE ".to_string(),
-            "etcdserver: no leader".to_string(),
-        ]);
-        assert_eq!(
-            alarms,
-            vec![Alarm {
-                member_id: 12345,
-                kind: AlarmKind::NoSpace
-            }]
-        );
+        let (alarms, others) =
+            split_status_errors(&["memberID:12345 alarm:NOSPACE ".to_string(), "etcdserver: no leader".to_string()]);
+        assert_eq!(alarms, vec![Alarm { member_id: 12345, kind: AlarmKind::NoSpace }]);
         assert_eq!(others, vec!["etcdserver: no leader".to_string()]);
     }
 
@@ -543,14 +472,7 @@ mod tests {
         let t0 = Instant::now();
         let mut state = healthy_cluster(3, t0);
         assert_eq!(state.leader_id(), Some(member_id(0)));
-        assert_eq!(
-            state.quorum(),
-            Quorum {
-                voters: 3,
-                needed: 2,
-                serving: 3
-            }
-        );
+        assert_eq!(state.quorum(), Quorum { voters: 3, needed: 2, serving: 3 });
         state.apply_sample(failed_sample(1, t0, "no answer within 5s"));
         state.apply_sample(failed_sample(2, t0, "no answer within 5s"));
         let q = state.quorum();
@@ -581,10 +503,7 @@ mod tests {
         let m = &state.members[1];
         assert!(!m.is_up());
         assert!(m.last_status().is_some());
-        assert_eq!(
-            m.silent_for(later + Duration::from_secs(7)),
-            Some(Duration::from_secs(7))
-        );
+        assert_eq!(m.silent_for(later + Duration::from_secs(7)), Some(Duration::from_secs(7)));
     }
 
     #[test]
@@ -599,9 +518,6 @@ mod tests {
             state.apply_sample(sample);
         }
         // Terms 4 -> 4 -> 6 -> 8: four terms passed, each at least one election.
-        assert_eq!(
-            state.leader_changes_within(Duration::from_secs(600), t0 + Duration::from_secs(40)),
-            4
-        );
+        assert_eq!(state.leader_changes_within(Duration::from_secs(600), t0 + Duration::from_secs(40)), 4);
     }
 }

@@ -70,23 +70,17 @@ impl StatusReport {
                     let kinds: Vec<&str> = s.alarms.iter().map(|a| a.kind.as_str()).collect();
                     format!("active alarm(s): {}", kinds.join(", "))
                 });
-                let status_errors = status
-                    .map(|s| s.errors.join("; "))
-                    .filter(|e| !e.is_empty());
+                let status_errors = status.map(|s| s.errors.join("; ")).filter(|e| !e.is_empty());
                 MemberReport {
                     id: hex(m.identity.id),
                     name: m.identity.display_name(),
                     endpoint: m.identity.endpoint().to_string(),
                     version: status.map(|s| s.version.clone()),
                     is_leader: leader == Some(m.identity.id),
-                    is_learner: status
-                        .map(|s| s.is_learner)
-                        .unwrap_or(m.identity.is_learner),
+                    is_learner: status.map(|s| s.is_learner).unwrap_or(m.identity.is_learner),
                     healthy: m.is_healthy(),
                     health_latency_ms: match &m.health {
-                        Some(Ok(latency)) if m.is_up() => {
-                            Some(round2(latency.as_secs_f64() * 1000.0))
-                        }
+                        Some(Ok(latency)) if m.is_up() => Some(round2(latency.as_secs_f64() * 1000.0)),
                         _ => None,
                     },
                     db_size_bytes: status.map(|s| s.db_size_bytes),
@@ -99,17 +93,8 @@ impl StatusReport {
                     raft_index: status.map(|s| s.raft_index),
                     raft_applied_index: status.map(|s| s.raft_applied_index),
                     raft_lag: status.map(|s| s.raft_lag()),
-                    alarms: m
-                        .own_alarms(&cluster_alarms)
-                        .iter()
-                        .map(|k| k.as_str().to_string())
-                        .collect(),
-                    error: m
-                        .error
-                        .clone()
-                        .or(health_error)
-                        .or(status_errors)
-                        .or(alarm_error),
+                    alarms: m.own_alarms(&cluster_alarms).iter().map(|k| k.as_str().to_string()).collect(),
+                    error: m.error.clone().or(health_error).or(status_errors).or(alarm_error),
                 }
             })
             .collect();
@@ -126,15 +111,8 @@ impl StatusReport {
 
     /// 0: every member healthy, no alarm, a leader. 1: anything less.
     pub fn exit_code(&self) -> i32 {
-        let all_healthy = !self.members.is_empty()
-            && self
-                .members
-                .iter()
-                .all(|m| m.healthy && m.alarms.is_empty());
-        if all_healthy
-            && self.leader_id.is_some()
-            && self.alerts.iter().all(|a| a.severity < Severity::Critical)
-        {
+        let all_healthy = !self.members.is_empty() && self.members.iter().all(|m| m.healthy && m.alarms.is_empty());
+        if all_healthy && self.leader_id.is_some() && self.alerts.iter().all(|a| a.severity < Severity::Critical) {
             0
         } else {
             1
@@ -143,8 +121,8 @@ impl StatusReport {
 
     pub fn to_table(&self) -> String {
         let header = [
-            "ENDPOINT", "ID", "NAME", "VERSION", "DB SIZE", "IN USE", "FRAG %", "QUOTA %",
-            "LEADER", "LEARNER", "TERM", "INDEX", "APPLIED", "HEALTH", "ALARMS", "ERROR",
+            "ENDPOINT", "ID", "NAME", "VERSION", "DB SIZE", "IN USE", "FRAG %", "QUOTA %", "LEADER", "LEARNER", "TERM",
+            "INDEX", "APPLIED", "HEALTH", "ALARMS", "ERROR",
         ];
         let opt = |v: Option<String>| v.unwrap_or_else(|| "-".into());
         let rows: Vec<Vec<String>> = self
@@ -160,16 +138,8 @@ impl StatusReport {
                     opt(m.db_size_in_use_bytes.map(format_bytes)),
                     opt(m.fragmentation_pct.map(|p| format!("{p:.1}"))),
                     opt(m.quota_pct.map(|p| format!("{p:.1}"))),
-                    if m.is_leader {
-                        "leader".into()
-                    } else {
-                        "".into()
-                    },
-                    if m.is_learner {
-                        "learner".into()
-                    } else {
-                        "".into()
-                    },
+                    if m.is_leader { "leader".into() } else { "".into() },
+                    if m.is_learner { "learner".into() } else { "".into() },
                     opt(m.raft_term.map(|v| v.to_string())),
                     opt(m.raft_index.map(|v| v.to_string())),
                     opt(m.raft_applied_index.map(|v| v.to_string())),
@@ -190,11 +160,7 @@ impl StatusReport {
         }
         let mut out = String::new();
         let line = |out: &mut String, cells: &[String]| {
-            let padded: Vec<String> = cells
-                .iter()
-                .zip(&widths)
-                .map(|(c, w)| format!("{c:<w$}"))
-                .collect();
+            let padded: Vec<String> = cells.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
             let _ = writeln!(out, "{}", padded.join("  ").trim_end());
         };
         line(&mut out, &header.map(String::from));
@@ -218,13 +184,7 @@ impl StatusReport {
             let _ = writeln!(out, "no alerts");
         }
         for alert in &self.alerts {
-            let _ = writeln!(
-                out,
-                "{} {}: {}",
-                alert.severity.label(),
-                alert.name,
-                alert.message
-            );
+            let _ = writeln!(out, "{} {}: {}", alert.severity.label(), alert.name, alert.message);
         }
         out
     }
@@ -275,10 +235,7 @@ mod tests {
         state.apply_sample(failed_sample(2, t0, "no answer within 5s"));
         let report = StatusReport::build(&state, t0);
         assert_eq!(report.exit_code(), 1);
-        assert_eq!(
-            report.members[2].error.as_deref(),
-            Some("no answer within 5s")
-        );
+        assert_eq!(report.members[2].error.as_deref(), Some("no answer within 5s"));
         assert!(report.to_table().contains("no answer within 5s"));
     }
 }

@@ -13,17 +13,9 @@ use crate::cli::ConnectionArgs;
 #[derive(Debug, thiserror::Error)]
 pub enum EtcdError {
     #[error("cannot read {flag} {path}: {source}")]
-    ReadFile {
-        flag: &'static str,
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    ReadFile { flag: &'static str, path: PathBuf, source: std::io::Error },
     #[error("{flag} {path} holds no PEM {kind} block: give the PEM file etcdctl would use")]
-    NotPem {
-        flag: &'static str,
-        path: PathBuf,
-        kind: &'static str,
-    },
+    NotPem { flag: &'static str, path: PathBuf, kind: &'static str },
     #[error("{0}")]
     Flags(String),
     #[error("no etcd member answered:\n{0}")]
@@ -42,12 +34,7 @@ impl Connector {
     pub fn from_args(args: &ConnectionArgs) -> Result<Self, EtcdError> {
         let files = TlsFiles::from_args(args);
         let tls = files.load()?;
-        Ok(Self {
-            tls,
-            files,
-            dial_timeout: args.dial_timeout,
-            command_timeout: args.command_timeout,
-        })
+        Ok(Self { tls, files, dial_timeout: args.dial_timeout, command_timeout: args.command_timeout })
     }
 
     /// etcdctl's rule: a URL without a scheme is https when TLS files are given.
@@ -68,21 +55,15 @@ impl Connector {
     pub async fn client(&self, endpoint: &str) -> Result<Client, String> {
         let url = self.normalize(endpoint);
         if url.starts_with("http://") && self.tls.is_some() {
-            return Err(format!(
-                "{url} is plain http but TLS files were given: use https://"
-            ));
+            return Err(format!("{url} is plain http but TLS files were given: use https://"));
         }
         // The per-call limit is ours (`timed`), so a silent member always reads "no answer within Ns".
         let mut options = ConnectOptions::new().with_connect_timeout(self.dial_timeout);
         if url.starts_with("https://") {
             options = options.with_tls(self.tls.clone().unwrap_or_default());
         }
-        timed(self.command_timeout, async {
-            Client::connect([url.as_str()], Some(options))
-                .await
-                .map_err(describe)
-        })
-        .await
+        timed(self.command_timeout, async { Client::connect([url.as_str()], Some(options)).await.map_err(describe) })
+            .await
     }
 
     /// Explains a failure in terms of the flags the user gave.
@@ -95,13 +76,8 @@ impl Connector {
             || lower.contains("badsignature")
         {
             hint = match &self.files.cacert {
-                Some(ca) => format!(
-                    " (the member's certificate is not signed by the CA in --cacert {})",
-                    ca.display()
-                ),
-                None => {
-                    " (the member's certificate is not trusted: give its CA with --cacert)".into()
-                }
+                Some(ca) => format!(" (the member's certificate is not signed by the CA in --cacert {})", ca.display()),
+                None => " (the member's certificate is not trusted: give its CA with --cacert)".into(),
             };
         } else if lower.contains("certificaterequired")
             || lower.contains("certificate required")
@@ -110,10 +86,7 @@ impl Connector {
             || lower.contains("unknown ca")
         {
             hint = match &self.files.cert {
-                Some(cert) => format!(
-                    " (the member refused the client certificate --cert {})",
-                    cert.display()
-                ),
+                Some(cert) => format!(" (the member refused the client certificate --cert {})", cert.display()),
                 None => " (the member wants a client certificate: give --cert and --key)".into(),
             };
         } else if lower.contains("notvalidforname") || lower.contains("not valid for name") {
@@ -124,16 +97,10 @@ impl Connector {
 }
 
 /// Runs `future` for at most `limit`; a late answer becomes "no answer within Ns".
-pub async fn timed<T>(
-    limit: Duration,
-    future: impl Future<Output = Result<T, String>>,
-) -> Result<T, String> {
+pub async fn timed<T>(limit: Duration, future: impl Future<Output = Result<T, String>>) -> Result<T, String> {
     match tokio::time::timeout(limit, future).await {
         Ok(result) => result,
-        Err(_) => Err(format!(
-            "no answer within {}",
-            humantime::format_duration(limit)
-        )),
+        Err(_) => Err(format!("no answer within {}", humantime::format_duration(limit))),
     }
 }
 
@@ -150,11 +117,7 @@ pub fn describe(error: etcd_client::Error) -> String {
                 source = cause.source();
             }
             if let Some(cause) = innermost.filter(|c| !text.contains(c.as_str())) {
-                text = if text.is_empty() {
-                    cause
-                } else {
-                    format!("{text}: {cause}")
-                };
+                text = if text.is_empty() { cause } else { format!("{text}: {cause}") };
             }
             if text.is_empty() {
                 format!("{:?}", status.code())

@@ -14,24 +14,10 @@ use crate::cluster::{MemberIdentity, MemberSample};
 
 #[derive(Debug, Clone)]
 pub enum PollEvent {
-    Discovering {
-        attempt: u32,
-        at: Instant,
-    },
-    DiscoveryFailed {
-        error: String,
-        attempt: u32,
-        at: Instant,
-        retry_at: Instant,
-    },
-    Members {
-        members: Vec<MemberIdentity>,
-        at: Instant,
-    },
-    Asking {
-        member_id: u64,
-        at: Instant,
-    },
+    Discovering { attempt: u32, at: Instant },
+    DiscoveryFailed { error: String, attempt: u32, at: Instant, retry_at: Instant },
+    Members { members: Vec<MemberIdentity>, at: Instant },
+    Asking { member_id: u64, at: Instant },
     Sample(MemberSample),
 }
 
@@ -42,10 +28,7 @@ pub enum PollCommand {
 }
 
 /// Asks the seed endpoints for the member list; the first to answer wins.
-pub async fn discover(
-    seeds: &[String],
-    connector: &Connector,
-) -> Result<Vec<MemberIdentity>, String> {
+pub async fn discover(seeds: &[String], connector: &Connector) -> Result<Vec<MemberIdentity>, String> {
     let mut tasks = JoinSet::new();
     for seed in seeds {
         let seed = connector.normalize(seed);
@@ -62,9 +45,7 @@ pub async fn discover(
     while let Some(joined) = tasks.join_next().await {
         match joined {
             Ok((_, Ok(members))) if !members.is_empty() => return Ok(members),
-            Ok((seed, Ok(_))) => {
-                errors.push(format!("  {seed}: answered with an empty member list"))
-            }
+            Ok((seed, Ok(_))) => errors.push(format!("  {seed}: answered with an empty member list")),
             Ok((seed, Err(e))) => errors.push(format!("  {seed}: {e}")),
             Err(e) => errors.push(format!("  internal error: {e}")),
         }
@@ -74,19 +55,13 @@ pub async fn discover(
 }
 
 /// One client per member with a client URL.
-pub async fn clients_for(
-    members: &[MemberIdentity],
-    connector: &Connector,
-) -> BTreeMap<u64, Result<Client, String>> {
+pub async fn clients_for(members: &[MemberIdentity], connector: &Connector) -> BTreeMap<u64, Result<Client, String>> {
     let mut clients = BTreeMap::new();
     for member in members {
         let client = if member.client_urls.is_empty() {
             Err("member has not started (no client URL yet)".to_string())
         } else {
-            connector
-                .client(member.endpoint())
-                .await
-                .map_err(|e| connector.explain(&e))
+            connector.client(member.endpoint()).await.map_err(|e| connector.explain(&e))
         };
         clients.insert(member.id, client);
     }
@@ -109,10 +84,7 @@ impl Poller {
         let (members, mut clients) = loop {
             attempt += 1;
             let now = Instant::now();
-            if events
-                .send(PollEvent::Discovering { attempt, at: now })
-                .is_err()
-            {
+            if events.send(PollEvent::Discovering { attempt, at: now }).is_err() {
                 return;
             }
             match discover(&self.seeds, &self.connector).await {
@@ -121,18 +93,10 @@ impl Poller {
                     break (members, clients);
                 }
                 Err(error) => {
-                    let backoff =
-                        Duration::from_secs(1u64 << attempt.min(5)).min(Duration::from_secs(30));
+                    let backoff = Duration::from_secs(1u64 << attempt.min(5)).min(Duration::from_secs(30));
                     let retry_at = Instant::now() + backoff;
                     tracing::warn!(attempt, %error, "no seed endpoint answered");
-                    if events
-                        .send(PollEvent::DiscoveryFailed {
-                            error,
-                            attempt,
-                            at: Instant::now(),
-                            retry_at,
-                        })
-                        .is_err()
+                    if events.send(PollEvent::DiscoveryFailed { error, attempt, at: Instant::now(), retry_at }).is_err()
                     {
                         return;
                     }
@@ -144,15 +108,8 @@ impl Poller {
             }
         };
         tracing::info!(members = members.len(), "member list discovered");
-        let mut known: BTreeMap<u64, MemberIdentity> =
-            members.iter().map(|m| (m.id, m.clone())).collect();
-        if events
-            .send(PollEvent::Members {
-                members,
-                at: Instant::now(),
-            })
-            .is_err()
-        {
+        let mut known: BTreeMap<u64, MemberIdentity> = members.iter().map(|m| (m.id, m.clone())).collect();
+        if events.send(PollEvent::Members { members, at: Instant::now() }).is_err() {
             return;
         }
 
@@ -193,10 +150,7 @@ impl Poller {
                 }
                 let at = Instant::now();
                 asking.insert(*id);
-                if events
-                    .send(PollEvent::Asking { member_id: *id, at })
-                    .is_err()
-                {
+                if events.send(PollEvent::Asking { member_id: *id, at }).is_err() {
                     return;
                 }
                 let done = done_tx.clone();
@@ -228,8 +182,7 @@ impl Poller {
             return None;
         }
         let members = sample.members.as_ref().ok()?;
-        let same =
-            members.len() == known.len() && members.iter().all(|m| known.get(&m.id) == Some(m));
+        let same = members.len() == known.len() && members.iter().all(|m| known.get(&m.id) == Some(m));
         (!same && !members.is_empty()).then(|| members.clone())
     }
 }

@@ -12,11 +12,8 @@ use crate::cluster::{split_status_errors, MemberIdentity, MemberSample, StatusSa
 
 pub async fn sample_member(client: &Client, member_id: u64, limit: Duration) -> MemberSample {
     let started = Instant::now();
-    let (status, health, members) = tokio::join!(
-        status(client.clone(), limit),
-        health(client.clone(), limit),
-        member_list(client.clone(), limit)
-    );
+    let (status, health, members) =
+        tokio::join!(status(client.clone(), limit), health(client.clone(), limit), member_list(client.clone(), limit));
     let status = status.and_then(|s| {
         if s.member_id != member_id && s.member_id != 0 {
             Err(format!(
@@ -27,14 +24,7 @@ pub async fn sample_member(client: &Client, member_id: u64, limit: Duration) -> 
             Ok(s)
         }
     });
-    MemberSample {
-        member_id,
-        started,
-        finished: Instant::now(),
-        status,
-        health,
-        members,
-    }
+    MemberSample { member_id, started, finished: Instant::now(), status, health, members }
 }
 
 async fn status(mut client: Client, limit: Duration) -> Result<StatusSample, String> {
@@ -64,11 +54,7 @@ async fn health(mut client: Client, limit: Duration) -> Result<Duration, String>
     let answer = timed(limit, async {
         match client.get("health", None).await {
             Ok(_) => Ok(()),
-            Err(EtcdClientError::GRpcStatus(status))
-                if status.code() == tonic::Code::PermissionDenied =>
-            {
-                Ok(())
-            }
+            Err(EtcdClientError::GRpcStatus(status)) if status.code() == tonic::Code::PermissionDenied => Ok(()),
             Err(e) => Err(describe(e)),
         }
     })
@@ -76,14 +62,8 @@ async fn health(mut client: Client, limit: Duration) -> Result<Duration, String>
     answer.map(|()| started.elapsed())
 }
 
-pub async fn member_list(
-    mut client: Client,
-    limit: Duration,
-) -> Result<Vec<MemberIdentity>, String> {
-    let response = timed(limit, async {
-        client.member_list().await.map_err(describe)
-    })
-    .await?;
+pub async fn member_list(mut client: Client, limit: Duration) -> Result<Vec<MemberIdentity>, String> {
+    let response = timed(limit, async { client.member_list().await.map_err(describe) }).await?;
     Ok(response
         .members()
         .iter()

@@ -18,11 +18,7 @@ pub struct TlsFiles {
 
 impl TlsFiles {
     pub fn from_args(args: &ConnectionArgs) -> Self {
-        Self {
-            cacert: args.cacert.clone(),
-            cert: args.cert.clone(),
-            key: args.key.clone(),
-        }
+        Self { cacert: args.cacert.clone(), cert: args.cert.clone(), key: args.key.clone() }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -64,21 +60,12 @@ impl TlsFiles {
 }
 
 fn read_pem(path: &Path, flag: &'static str, kind: &'static str) -> Result<Vec<u8>, EtcdError> {
-    let bytes = std::fs::read(path).map_err(|source| EtcdError::ReadFile {
-        flag,
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let bytes = std::fs::read(path).map_err(|source| EtcdError::ReadFile { flag, path: path.to_path_buf(), source })?;
     let text = String::from_utf8_lossy(&bytes);
-    let has_block = text.lines().any(|line| {
-        line.starts_with("-----BEGIN ") && line.trim_end().ends_with(&format!("{kind}-----"))
-    });
+    let has_block =
+        text.lines().any(|line| line.starts_with("-----BEGIN ") && line.trim_end().ends_with(&format!("{kind}-----")));
     if !has_block {
-        return Err(EtcdError::NotPem {
-            flag,
-            path: path.to_path_buf(),
-            kind,
-        });
+        return Err(EtcdError::NotPem { flag, path: path.to_path_buf(), kind });
     }
     Ok(bytes)
 }
@@ -92,35 +79,13 @@ mod tests {
         let dir = tempfile::tempdir().map_err(|e| e.to_string());
         let Ok(dir) = dir else { return };
         let cert = dir.path().join("client.crt");
-        let _ = std::fs::write(
-            &cert,
-            "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
-        );
-        let files = TlsFiles {
-            cacert: None,
-            cert: Some(cert.clone()),
-            key: Some(dir.path().join("client.key")),
-        };
-        let message = files
-            .load()
-            .err()
-            .map(|e| e.to_string())
-            .unwrap_or_default();
-        assert!(
-            message.contains("--key") && message.contains("client.key"),
-            "{message}"
-        );
+        let _ = std::fs::write(&cert, "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n");
+        let files = TlsFiles { cacert: None, cert: Some(cert.clone()), key: Some(dir.path().join("client.key")) };
+        let message = files.load().err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(message.contains("--key") && message.contains("client.key"), "{message}");
 
-        let files = TlsFiles {
-            cacert: None,
-            cert: Some(cert),
-            key: None,
-        };
-        let message = files
-            .load()
-            .err()
-            .map(|e| e.to_string())
-            .unwrap_or_default();
+        let files = TlsFiles { cacert: None, cert: Some(cert), key: None };
+        let message = files.load().err().map(|e| e.to_string()).unwrap_or_default();
         assert!(message.contains("without --key"), "{message}");
     }
 
@@ -129,20 +94,10 @@ mod tests {
         let Ok(dir) = tempfile::tempdir() else { return };
         let ca = dir.path().join("ca.crt");
         let _ = std::fs::write(&ca, "this is not a certificate");
-        let files = TlsFiles {
-            cacert: Some(ca),
-            cert: None,
-            key: None,
-        };
-        let message = files
-            .load()
-            .err()
-            .map(|e| e.to_string())
-            .unwrap_or_default();
+        let files = TlsFiles { cacert: Some(ca), cert: None, key: None };
+        let message = files.load().err().map(|e| e.to_string()).unwrap_or_default();
         assert!(
-            message.contains("--cacert")
-                && message.contains("ca.crt")
-                && message.contains("no PEM CERTIFICATE"),
+            message.contains("--cacert") && message.contains("ca.crt") && message.contains("no PEM CERTIFICATE"),
             "{message}"
         );
     }

@@ -26,12 +26,7 @@ pub enum LabError {
     #[error("cannot make the lab's certificates: {0}")]
     Pki(String),
     #[error("lab member {name} did not start: {reason}\nits log ({log}) ends with:\n{tail}")]
-    MemberFailed {
-        name: String,
-        reason: String,
-        log: String,
-        tail: String,
-    },
+    MemberFailed { name: String, reason: String, log: String, tail: String },
 }
 
 #[derive(Debug, Clone)]
@@ -66,10 +61,7 @@ pub struct LabMember {
 
 impl LabMember {
     pub fn pid(&self) -> Option<Pid> {
-        self.process
-            .as_ref()
-            .and_then(|p| i32::try_from(p.id()).ok())
-            .map(Pid::from_raw)
+        self.process.as_ref().and_then(|p| i32::try_from(p.id()).ok()).map(Pid::from_raw)
     }
 }
 
@@ -87,14 +79,7 @@ fn free_ports(count: usize) -> Result<Vec<u16>, LabError> {
         .map(|_| TcpListener::bind("127.0.0.1:0"))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| LabError::Io(format!("cannot find a free loopback port: {e}")))?;
-    listeners
-        .iter()
-        .map(|l| {
-            l.local_addr()
-                .map(|a| a.port())
-                .map_err(|e| LabError::Io(e.to_string()))
-        })
-        .collect()
+    listeners.iter().map(|l| l.local_addr().map(|a| a.port()).map_err(|e| LabError::Io(e.to_string()))).collect()
 }
 
 fn tail_of(path: &Path, lines: usize) -> String {
@@ -132,20 +117,15 @@ impl Lab {
                 (temp.path().to_path_buf(), Some(temp))
             }
         };
-        let dir = std::path::absolute(&dir)
-            .map_err(|e| LabError::Io(format!("{}: {e}", dir.display())))?;
+        let dir = std::path::absolute(&dir).map_err(|e| LabError::Io(format!("{}: {e}", dir.display())))?;
         for sub in ["pki", "data", "logs"] {
             let path = dir.join(sub);
             if path.exists() {
-                fs::remove_dir_all(&path)
-                    .map_err(|e| LabError::Io(format!("cannot clear {}: {e}", path.display())))?;
+                fs::remove_dir_all(&path).map_err(|e| LabError::Io(format!("cannot clear {}: {e}", path.display())))?;
             }
-            fs::create_dir_all(&path)
-                .map_err(|e| LabError::Io(format!("cannot create {}: {e}", path.display())))?;
+            fs::create_dir_all(&path).map_err(|e| LabError::Io(format!("cannot create {}: {e}", path.display())))?;
         }
-        let names: Vec<String> = (0..options.members)
-            .map(|i| format!("master-{i}"))
-            .collect();
+        let names: Vec<String> = (0..options.members).map(|i| format!("master-{i}")).collect();
         let pki = certs::generate(&dir.join("pki"), &names)?;
         let ports = free_ports(names.len() * 2)?;
         let mut members: Vec<LabMember> = names
@@ -160,16 +140,12 @@ impl Lab {
                 process: None,
             })
             .collect();
-        let initial_cluster = members
-            .iter()
-            .map(|m| format!("{}={}", m.name, m.peer_url))
-            .collect::<Vec<_>>()
-            .join(",");
+        let initial_cluster =
+            members.iter().map(|m| format!("{}={}", m.name, m.peer_url)).collect::<Vec<_>>().join(",");
         let token = format!("etcd-console-lab-{}", std::process::id());
         for (member, certs) in members.iter_mut().zip(&pki.members) {
-            let log = fs::File::create(&member.log).map_err(|e| {
-                LabError::Io(format!("cannot create {}: {e}", member.log.display()))
-            })?;
+            let log = fs::File::create(&member.log)
+                .map_err(|e| LabError::Io(format!("cannot create {}: {e}", member.log.display())))?;
             let log_err = log.try_clone().map_err(|e| LabError::Io(e.to_string()))?;
             let child = Command::new(&options.etcd_bin)
                 .arg(format!("--name={}", member.name))
@@ -196,17 +172,10 @@ impl Lab {
                 .stdout(log)
                 .stderr(log_err)
                 .spawn()
-                .map_err(|e| {
-                    LabError::Io(format!("cannot run {}: {e}", options.etcd_bin.display()))
-                })?;
+                .map_err(|e| LabError::Io(format!("cannot run {}: {e}", options.etcd_bin.display())))?;
             member.process = Some(child);
         }
-        let mut lab = Lab {
-            dir,
-            pki,
-            members,
-            _temp: temp,
-        };
+        let mut lab = Lab { dir, pki, members, _temp: temp };
         lab.wait_ready(Duration::from_secs(30)).await?;
         Ok(lab)
     }
@@ -241,14 +210,11 @@ impl Lab {
     /// Writes `lab.env`: `source` it and etcdctl reaches the lab.
     pub fn write_env_file(&self) -> Result<PathBuf, LabError> {
         let path = self.dir.join("lab.env");
-        let mut text = String::from(
-            "# etcd-console lab: source this file, then run etcdctl or etcd-console.\n",
-        );
+        let mut text = String::from("# etcd-console lab: source this file, then run etcdctl or etcd-console.\n");
         for (name, value) in self.env() {
             text.push_str(&format!("export {name}='{value}'\n"));
         }
-        fs::write(&path, text)
-            .map_err(|e| LabError::Io(format!("cannot write {}: {e}", path.display())))?;
+        fs::write(&path, text).map_err(|e| LabError::Io(format!("cannot write {}: {e}", path.display())))?;
         Ok(path)
     }
 
@@ -303,11 +269,7 @@ impl Lab {
                 .ok(),
                 Err(_) => None,
             };
-            ids.push(
-                answer
-                    .as_ref()
-                    .and_then(|s| s.header().map(|h| h.member_id())),
-            );
+            ids.push(answer.as_ref().and_then(|s| s.header().map(|h| h.member_id())));
             leader = leader.or(answer.map(|s| s.leader()).filter(|&id| id != 0));
         }
         let leader = leader?;
@@ -344,8 +306,7 @@ impl Lab {
             .get(index)
             .and_then(LabMember::pid)
             .ok_or_else(|| LabError::Io(format!("lab member {index} is not running")))?;
-        kill(pid, signal)
-            .map_err(|e| LabError::Io(format!("cannot send {signal} to lab member {index}: {e}")))
+        kill(pid, signal).map_err(|e| LabError::Io(format!("cannot send {signal} to lab member {index}: {e}")))
     }
 
     /// Freezes a member (SIGSTOP): it keeps its sockets but answers nothing, as a hung member does.
@@ -359,10 +320,7 @@ impl Lab {
 
     /// Stops a member for good (SIGKILL), as a crashed host.
     pub fn kill_member(&mut self, index: usize) -> Result<(), LabError> {
-        let member = self
-            .members
-            .get_mut(index)
-            .ok_or_else(|| LabError::Io(format!("no lab member {index}")))?;
+        let member = self.members.get_mut(index).ok_or_else(|| LabError::Io(format!("no lab member {index}")))?;
         if let Some(mut process) = member.process.take() {
             let _ = process.kill();
             let _ = process.wait();

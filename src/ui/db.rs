@@ -16,14 +16,8 @@ use crate::units::{format_age, format_bytes, format_bytes_short};
 /// A bar of `width` cells: `filled` of it solid, then `partial` shaded, the rest empty.
 fn bar(width: usize, filled: f64, partial: f64) -> (String, String, String) {
     let solid = ((filled.clamp(0.0, 1.0) * width as f64).round() as usize).min(width);
-    let shaded = (((filled + partial).clamp(0.0, 1.0) * width as f64).round() as usize)
-        .clamp(solid, width)
-        - solid;
-    (
-        "█".repeat(solid),
-        "▒".repeat(shaded),
-        "·".repeat(width - solid - shaded),
-    )
+    let shaded = (((filled + partial).clamp(0.0, 1.0) * width as f64).round() as usize).clamp(solid, width) - solid;
+    ("█".repeat(solid), "▒".repeat(shaded), "·".repeat(width - solid - shaded))
 }
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: Instant) {
@@ -31,9 +25,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: Instant
         frame.render_widget(Block::default().borders(Borders::ALL).title(" DB "), area);
         return;
     };
-    let block = Block::default()
-        .borders(Borders::ALL)
-        .title(format!(" DB {} ", member.identity.display_name()));
+    let block = Block::default().borders(Borders::ALL).title(format!(" DB {} ", member.identity.display_name()));
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let Some((_, status)) = member.last_status() else {
@@ -41,8 +33,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: Instant
         return;
     };
     let quota = app.cluster.quota_bytes;
-    let [text_area, chart_area] =
-        Layout::vertical([Constraint::Length(4), Constraint::Min(0)]).areas(inner);
+    let [text_area, chart_area] = Layout::vertical([Constraint::Length(4), Constraint::Min(0)]).areas(inner);
     let bar_width = (inner.width as usize).saturating_sub(24).max(4);
     let size = status.db_size_bytes as f64;
     let in_use = status.db_size_in_use_bytes as f64;
@@ -53,61 +44,34 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: Instant
         if size > 0.0 { in_use / size } else { 0.0 },
         if size > 0.0 { 1.0 - in_use / size } else { 0.0 },
     );
-    let growth = match (
-        member.history.growth_bytes_per_sec(),
-        member.history.time_to_quota(quota),
-    ) {
-        (Some(rate), Some(eta)) => Span::raw(format!(
-            "grows {}/h: quota in {}",
-            format_bytes((rate * 3600.0) as u64),
-            format_age(eta)
-        )),
+    let growth = match (member.history.growth_bytes_per_sec(), member.history.time_to_quota(quota)) {
+        (Some(rate), Some(eta)) => {
+            Span::raw(format!("grows {}/h: quota in {}", format_bytes((rate * 3600.0) as u64), format_age(eta)))
+        }
         (Some(rate), None) if rate <= 0.0 => Span::styled("not growing", theme.ok()),
-        _ => Span::styled(
-            format!(
-                "growth: {} of history yet",
-                format_age(member.history.span())
-            ),
-            theme.dim(),
-        ),
+        _ => Span::styled(format!("growth: {} of history yet", format_age(member.history.span())), theme.dim()),
     };
     let lines = vec![
         Line::from(vec![
             Span::styled("▒", theme.size()),
-            Span::raw(format!(
-                " size {}  ",
-                format_bytes_short(status.db_size_bytes)
-            )),
+            Span::raw(format!(" size {}  ", format_bytes_short(status.db_size_bytes))),
             Span::styled("█", theme.in_use()),
-            Span::raw(format!(
-                " in use {}",
-                format_bytes_short(status.db_size_in_use_bytes)
-            )),
-            Span::raw(format!(
-                "  free {}",
-                format_bytes_short(status.free_bytes())
-            )),
+            Span::raw(format!(" in use {}", format_bytes_short(status.db_size_in_use_bytes))),
+            Span::raw(format!("  free {}", format_bytes_short(status.free_bytes()))),
         ]),
         Line::from(vec![
             Span::raw("quota  "),
             Span::styled(a, theme.in_use()),
             Span::styled(b, theme.size()),
             Span::styled(c, theme.dim()),
-            Span::raw(format!(
-                " {:.1}% of {}",
-                status.quota_pct(quota),
-                format_bytes_short(quota)
-            )),
+            Span::raw(format!(" {:.1}% of {}", status.quota_pct(quota), format_bytes_short(quota))),
         ]),
         Line::from(vec![
             Span::raw("in use "),
             Span::styled(d, theme.in_use()),
             Span::styled(e, theme.size()),
             Span::styled(f, theme.dim()),
-            Span::raw(format!(
-                " {:.0}% of size",
-                100.0 - status.fragmentation_pct()
-            )),
+            Span::raw(format!(" {:.0}% of size", 100.0 - status.fragmentation_pct())),
         ]),
         Line::from(growth),
     ];
@@ -119,32 +83,15 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: Instant
     let size_points: Vec<(f64, f64)> = member
         .history
         .points()
-        .map(|p| {
-            (
-                p.at.saturating_duration_since(origin).as_secs_f64(),
-                p.db_size_bytes as f64,
-            )
-        })
+        .map(|p| (p.at.saturating_duration_since(origin).as_secs_f64(), p.db_size_bytes as f64))
         .collect();
     let in_use_points: Vec<(f64, f64)> = member
         .history
         .points()
-        .map(|p| {
-            (
-                p.at.saturating_duration_since(origin).as_secs_f64(),
-                p.db_size_in_use_bytes as f64,
-            )
-        })
+        .map(|p| (p.at.saturating_duration_since(origin).as_secs_f64(), p.db_size_in_use_bytes as f64))
         .collect();
-    let x_max = now
-        .saturating_duration_since(origin)
-        .as_secs_f64()
-        .max(10.0);
-    let x_min = size_points
-        .first()
-        .map(|p| p.0)
-        .unwrap_or(0.0)
-        .min(x_max - 10.0);
+    let x_max = now.saturating_duration_since(origin).as_secs_f64().max(10.0);
+    let x_min = size_points.first().map(|p| p.0).unwrap_or(0.0).min(x_max - 10.0);
     let y_max = size_points.iter().map(|p| p.1).fold(1024.0, f64::max) * 1.25;
     let datasets = vec![
         Dataset::default()
@@ -165,10 +112,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: Instant
             Axis::default()
                 .bounds([x_min, x_max])
                 .labels([
-                    Span::raw(format!(
-                        "-{}",
-                        format_age(std::time::Duration::from_secs_f64(x_max - x_min))
-                    )),
+                    Span::raw(format!("-{}", format_age(std::time::Duration::from_secs_f64(x_max - x_min)))),
                     Span::raw("now"),
                 ])
                 .style(theme.dim()),

@@ -19,22 +19,12 @@ pub fn draw(frame: &mut Frame, area: Rect, theme: Theme) {
         })
         .collect();
     lines.push(Line::raw(""));
-    lines.push(Line::styled(
-        " Figures show how old they are; a silent member",
-        theme.dim(),
-    ));
-    lines.push(Line::styled(
-        " shows how long it has not answered.",
-        theme.dim(),
-    ));
+    lines.push(Line::styled(" Figures show how old they are; a silent member", theme.dim()));
+    lines.push(Line::styled(" shows how long it has not answered.", theme.dim()));
     let height = (lines.len() as u16 + 2).min(area.height);
     let width = 60.min(area.width);
-    let [row] = Layout::vertical([Constraint::Length(height)])
-        .flex(Flex::Center)
-        .areas(area);
-    let [popup] = Layout::horizontal([Constraint::Length(width)])
-        .flex(Flex::Center)
-        .areas(row);
+    let [row] = Layout::vertical([Constraint::Length(height)]).flex(Flex::Center).areas(area);
+    let [popup] = Layout::horizontal([Constraint::Length(width)]).flex(Flex::Center).areas(row);
     frame.render_widget(Clear, popup);
     frame.render_widget(
         Paragraph::new(lines).block(Block::default().borders(Borders::ALL).title(" Help: keys ")),

@@ -18,42 +18,20 @@ const WIDE: u16 = 124;
 
 /// The health cell: latency, or why and for how long the member is silent
 /// (`compact` for the table's narrow column).
-pub fn health_text(
-    member: &MemberState,
-    theme: Theme,
-    now: Instant,
-    compact: bool,
-) -> (String, Style) {
+pub fn health_text(member: &MemberState, theme: Theme, now: Instant, compact: bool) -> (String, Style) {
     let word = if compact { "" } else { "for " };
     if member.is_up() {
-        let alarmed = member
-            .current_status()
-            .is_some_and(|s| !s.alarms.is_empty());
+        let alarmed = member.current_status().is_some_and(|s| !s.alarms.is_empty());
         return match &member.health {
-            Some(Ok(latency)) if alarmed => (
-                format!("alarm {:.1}ms", latency.as_secs_f64() * 1000.0),
-                theme.crit(),
-            ),
-            Some(Ok(latency)) => (
-                format!("ok {:.1}ms", latency.as_secs_f64() * 1000.0),
-                theme.ok(),
-            ),
+            Some(Ok(latency)) if alarmed => (format!("alarm {:.1}ms", latency.as_secs_f64() * 1000.0), theme.crit()),
+            Some(Ok(latency)) => (format!("ok {:.1}ms", latency.as_secs_f64() * 1000.0), theme.ok()),
             Some(Err(_)) => ("no reads".into(), theme.crit()),
             None => ("?".into(), theme.dim()),
         };
     }
     match member.silent_for(now) {
-        Some(silence)
-            if member
-                .error
-                .as_deref()
-                .is_some_and(|e| e.contains("no answer"))
-                || member.error.is_none() =>
-        {
-            (
-                format!("no answer {word}{}", format_age(silence)),
-                theme.crit(),
-            )
+        Some(silence) if member.error.as_deref().is_some_and(|e| e.contains("no answer")) || member.error.is_none() => {
+            (format!("no answer {word}{}", format_age(silence)), theme.crit())
         }
         Some(silence) => (format!("down {word}{}", format_age(silence)), theme.crit()),
         None => ("asking…".into(), theme.dim()),
@@ -71,29 +49,16 @@ pub fn draw_table(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: I
         widths.push(Constraint::Length(16));
     }
     header.extend(["ROLE", "HEALTH", "DB", "IN USE"]);
-    widths.extend([
-        Constraint::Length(7),
-        Constraint::Length(13),
-        Constraint::Length(6),
-        Constraint::Length(6),
-    ]);
+    widths.extend([Constraint::Length(7), Constraint::Length(13), Constraint::Length(6), Constraint::Length(6)]);
     if wide {
         header.push("FREE");
         widths.push(Constraint::Length(6));
     }
     header.extend(["FRAG%", "QUOTA%", "ALARMS"]);
-    widths.extend([
-        Constraint::Length(5),
-        Constraint::Length(6),
-        Constraint::Length(7),
-    ]);
+    widths.extend([Constraint::Length(5), Constraint::Length(6), Constraint::Length(7)]);
     if wide {
         header.extend(["TERM", "INDEX", "LAG"]);
-        widths.extend([
-            Constraint::Length(5),
-            Constraint::Length(9),
-            Constraint::Length(4),
-        ]);
+        widths.extend([Constraint::Length(5), Constraint::Length(9), Constraint::Length(4)]);
     }
     header.push("AGE");
     widths.push(Constraint::Length(5));
@@ -104,14 +69,9 @@ pub fn draw_table(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: I
         .iter()
         .map(|m| {
             let last = m.last_status();
-            let figure_style = if m.is_up() {
-                Style::default()
-            } else {
-                theme.dim()
-            };
+            let figure_style = if m.is_up() { Style::default() } else { theme.dim() };
             let figure = |f: &dyn Fn(&crate::cluster::StatusSample) -> String| {
-                Cell::from(last.map(|(_, s)| f(s)).unwrap_or_else(|| "-".into()))
-                    .style(figure_style)
+                Cell::from(last.map(|(_, s)| f(s)).unwrap_or_else(|| "-".into())).style(figure_style)
             };
             let role = if leader == Some(m.identity.id) {
                 Cell::from("leader").style(theme.ok())
@@ -135,9 +95,7 @@ pub fn draw_table(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: I
             if wide {
                 cells.push(figure(&|s| format_bytes_short(s.free_bytes())));
             }
-            let quota_pct = last
-                .map(|(_, s)| s.quota_pct(app.cluster.quota_bytes))
-                .unwrap_or(0.0);
+            let quota_pct = last.map(|(_, s)| s.quota_pct(app.cluster.quota_bytes)).unwrap_or(0.0);
             let quota_style = match quota_pct {
                 p if p > 85.0 => theme.crit(),
                 p if p > 75.0 => theme.warn(),
@@ -146,16 +104,11 @@ pub fn draw_table(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: I
             };
             cells.extend([
                 figure(&|s| format!("{:.0}", s.fragmentation_pct())),
-                Cell::from(
-                    last.map(|_| format!("{quota_pct:.1}"))
-                        .unwrap_or_else(|| "-".into()),
-                )
-                .style(quota_style),
+                Cell::from(last.map(|_| format!("{quota_pct:.1}")).unwrap_or_else(|| "-".into())).style(quota_style),
                 if own.is_empty() {
                     Cell::from("")
                 } else {
-                    Cell::from(own.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(","))
-                        .style(theme.crit())
+                    Cell::from(own.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(",")).style(theme.crit())
                 },
             ]);
             if wide {
@@ -167,8 +120,7 @@ pub fn draw_table(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: I
             }
             cells.push(
                 Cell::from(
-                    last.map(|(t, _)| format_age(now.saturating_duration_since(*t)))
-                        .unwrap_or_else(|| "-".into()),
+                    last.map(|(t, _)| format_age(now.saturating_duration_since(*t))).unwrap_or_else(|| "-".into()),
                 )
                 .style(figure_style),
             );
@@ -178,11 +130,7 @@ pub fn draw_table(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: I
     let table = Table::new(rows, widths)
         .header(Row::new(header).style(theme.title()))
         .column_spacing(1)
-        .block(
-            Block::default()
-                .borders(Borders::ALL)
-                .title(format!(" Members ({}) ", app.cluster.members.len())),
-        )
+        .block(Block::default().borders(Borders::ALL).title(format!(" Members ({}) ", app.cluster.members.len())))
         .row_highlight_style(theme.selected())
         .highlight_symbol("> ");
     let mut state = TableState::default().with_selected(Some(app.selected));
@@ -191,19 +139,13 @@ pub fn draw_table(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: I
 
 pub fn draw_detail(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: Instant) {
     let Some(member) = app.cluster.members.get(app.selected) else {
-        frame.render_widget(
-            Block::default().borders(Borders::ALL).title(" Member "),
-            area,
-        );
+        frame.render_widget(Block::default().borders(Borders::ALL).title(" Member "), area);
         return;
     };
     let label = |text: &str| Span::styled(format!("{text:<8}"), theme.dim());
     let mut lines = vec![
         Line::from(vec![label("ID"), Span::raw(hex(member.identity.id))]),
-        Line::from(vec![
-            label("URL"),
-            Span::raw(member.identity.endpoint().to_string()),
-        ]),
+        Line::from(vec![label("URL"), Span::raw(member.identity.endpoint().to_string())]),
     ];
     let role = if app.cluster.leader_id() == Some(member.identity.id) {
         "leader"
@@ -214,19 +156,12 @@ pub fn draw_detail(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: 
     };
     match member.last_status() {
         Some((at, s)) => {
-            lines.push(Line::from(vec![
-                label("version"),
-                Span::raw(format!("{}  {role}", s.version)),
-            ]));
+            lines.push(Line::from(vec![label("version"), Span::raw(format!("{}  {role}", s.version))]));
             lines.push(Line::from(vec![
                 label("raft"),
                 Span::raw(format!("term {}  index {}", s.raft_term, s.raft_index)),
             ]));
-            let lag_style = if s.raft_lag() > 1000 {
-                theme.warn()
-            } else {
-                Style::default()
-            };
+            let lag_style = if s.raft_lag() > 1000 { theme.warn() } else { Style::default() };
             lines.push(Line::from(vec![
                 label("applied"),
                 Span::raw(format!("{}  ", s.raft_applied_index)),
@@ -234,40 +169,23 @@ pub fn draw_detail(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: 
             ]));
             lines.push(Line::from(vec![
                 label("free"),
-                Span::raw(format!(
-                    "{} ({:.1}%)",
-                    format_bytes(s.free_bytes()),
-                    s.fragmentation_pct()
-                )),
+                Span::raw(format!("{} ({:.1}%)", format_bytes(s.free_bytes()), s.fragmentation_pct())),
             ]));
             lines.push(Line::from(vec![
                 label("figures"),
-                Span::raw(format!(
-                    "taken {} ago",
-                    format_age(now.saturating_duration_since(*at))
-                )),
+                Span::raw(format!("taken {} ago", format_age(now.saturating_duration_since(*at)))),
             ]));
         }
         None => lines.push(Line::from(vec![label("role"), Span::raw(role)])),
     }
     let (health, style) = health_text(member, theme, now, false);
-    lines.push(Line::from(vec![
-        label("health"),
-        Span::styled(health, style),
-    ]));
+    lines.push(Line::from(vec![label("health"), Span::styled(health, style)]));
     if let Some(error) = member.error.as_ref().or(match &member.health {
         Some(Err(e)) => Some(e),
         _ => None,
     }) {
         lines.push(Line::styled(error.clone(), theme.warn()));
     }
-    let block = Block::default()
-        .borders(Borders::ALL)
-        .title(format!(" {} ", member.identity.display_name()));
-    frame.render_widget(
-        Paragraph::new(lines)
-            .block(block)
-            .wrap(ratatui::widgets::Wrap { trim: true }),
-        area,
-    );
+    let block = Block::default().borders(Borders::ALL).title(format!(" {} ", member.identity.display_name()));
+    frame.render_widget(Paragraph::new(lines).block(block).wrap(ratatui::widgets::Wrap { trim: true }), area);
 }

@@ -20,8 +20,7 @@ pub use theme::Theme;
 
 pub fn draw(frame: &mut Frame, app: &App, theme: Theme, now: Instant) {
     let area = frame.area();
-    let members_height =
-        (app.cluster.members.len() as u16 + 3).clamp(5, area.height.saturating_sub(10).max(5));
+    let members_height = (app.cluster.members.len() as u16 + 3).clamp(5, area.height.saturating_sub(10).max(5));
     let [header, badges, members_area, bottom, footer] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Length(1),
@@ -36,19 +35,11 @@ pub fn draw(frame: &mut Frame, app: &App, theme: Theme, now: Instant) {
     match &app.cluster.discovery {
         Discovery::Known { .. } => {
             members::draw_table(frame, members_area, app, theme, now);
-            let [detail, db_area] =
-                Layout::horizontal([Constraint::Length(36), Constraint::Min(30)]).areas(bottom);
+            let [detail, db_area] = Layout::horizontal([Constraint::Length(36), Constraint::Min(30)]).areas(bottom);
             members::draw_detail(frame, detail, app, theme, now);
             db::draw(frame, db_area, app, theme, now);
         }
-        discovery => draw_connecting(
-            frame,
-            members_area.union(bottom),
-            app,
-            discovery,
-            theme,
-            now,
-        ),
+        discovery => draw_connecting(frame, members_area.union(bottom), app, discovery, theme, now),
     }
     draw_footer(frame, footer, app, theme);
     if app.show_help {
@@ -58,34 +49,19 @@ pub fn draw(frame: &mut Frame, app: &App, theme: Theme, now: Instant) {
 
 fn draw_header(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: Instant) {
     let cluster = &app.cluster;
-    let mut spans = vec![
-        Span::styled(" etcd-console ", theme.title()),
-        Span::styled(format!("│ {} ", app.context), theme.dim()),
-    ];
+    let mut spans =
+        vec![Span::styled(" etcd-console ", theme.title()), Span::styled(format!("│ {} ", app.context), theme.dim())];
     if matches!(cluster.discovery, Discovery::Known { .. }) {
         match cluster.leader_id() {
-            Some(leader) => spans.push(Span::styled(
-                format!("│ leader {} ", cluster.name_of(leader)),
-                theme.ok(),
-            )),
+            Some(leader) => spans.push(Span::styled(format!("│ leader {} ", cluster.name_of(leader)), theme.ok())),
             None => spans.push(Span::styled("│ NO LEADER ", theme.crit())),
         }
         let q = cluster.quorum();
-        let style = if q.has_quorum() {
-            theme.ok()
-        } else {
-            theme.crit()
-        };
-        spans.push(Span::styled(
-            format!("│ {}/{} up, quorum {} ", q.serving, q.voters, q.needed),
-            style,
-        ));
+        let style = if q.has_quorum() { theme.ok() } else { theme.crit() };
+        spans.push(Span::styled(format!("│ {}/{} up, quorum {} ", q.serving, q.voters, q.needed), style));
     }
     if let Some(at) = cluster.last_update() {
-        spans.push(Span::styled(
-            format!("│ {} ago ", format_age(now.saturating_duration_since(at))),
-            theme.dim(),
-        ));
+        spans.push(Span::styled(format!("│ {} ago ", format_age(now.saturating_duration_since(at))), theme.dim()));
     }
     if let Some(id) = cluster.cluster_id() {
         spans.push(Span::styled(format!("│ cluster {}", hex(id)), theme.dim()));
@@ -95,10 +71,7 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: Inst
 
 fn draw_badges(frame: &mut Frame, area: Rect, alerts: &[alerts::Alert], theme: Theme) {
     if alerts.is_empty() {
-        frame.render_widget(
-            Paragraph::new(Span::styled(" ✓ no alerts", theme.ok())),
-            area,
-        );
+        frame.render_widget(Paragraph::new(Span::styled(" ✓ no alerts", theme.ok())), area);
         return;
     }
     let mut spans = Vec::new();
@@ -109,33 +82,16 @@ fn draw_badges(frame: &mut Frame, area: Rect, alerts: &[alerts::Alert], theme: T
             alerts::Severity::Info => theme.info(),
         };
         let name = alert.name.trim_start_matches("etcd");
-        let subject = alert
-            .member
-            .as_deref()
-            .map(|m| format!(" {m}"))
-            .unwrap_or_default();
-        spans.push(Span::styled(
-            format!(" {} {name}{subject} ", alert.severity.label()),
-            style,
-        ));
+        let subject = alert.member.as_deref().map(|m| format!(" {m}")).unwrap_or_default();
+        spans.push(Span::styled(format!(" {} {name}{subject} ", alert.severity.label()), style));
         spans.push(Span::raw("·"));
     }
     spans.pop();
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 
-fn draw_connecting(
-    frame: &mut Frame,
-    area: Rect,
-    app: &App,
-    discovery: &Discovery,
-    theme: Theme,
-    now: Instant,
-) {
-    let mut lines = vec![Line::raw(format!(
-        "Looking for the cluster at {}",
-        app.context
-    ))];
+fn draw_connecting(frame: &mut Frame, area: Rect, app: &App, discovery: &Discovery, theme: Theme, now: Instant) {
+    let mut lines = vec![Line::raw(format!("Looking for the cluster at {}", app.context))];
     match discovery {
         Discovery::Connecting { since, attempt } => {
             lines.push(Line::raw(format!(
@@ -143,12 +99,7 @@ fn draw_connecting(
                 format_age(now.saturating_duration_since(*since))
             )));
         }
-        Discovery::Failed {
-            error,
-            since,
-            retry_at,
-            attempt,
-        } => {
+        Discovery::Failed { error, since, retry_at, attempt } => {
             lines.push(Line::styled(
                 format!(
                     "no member has answered for {} (attempt {attempt})",
@@ -163,21 +114,12 @@ fn draw_connecting(
                 format!("next try in {}; press r to try now", format_age(wait))
             }));
             lines.push(Line::raw(""));
-            lines.extend(
-                error
-                    .lines()
-                    .map(|l| Line::styled(l.to_string(), theme.warn())),
-            );
+            lines.extend(error.lines().map(|l| Line::styled(l.to_string(), theme.warn())));
         }
         Discovery::Known { .. } => {}
     }
     let block = Block::default().borders(Borders::ALL).title(" Members ");
-    frame.render_widget(
-        Paragraph::new(lines)
-            .block(block)
-            .wrap(Wrap { trim: false }),
-        area,
-    );
+    frame.render_widget(Paragraph::new(lines).block(block).wrap(Wrap { trim: false }), area);
 }
 
 fn draw_footer(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
@@ -188,10 +130,7 @@ fn draw_footer(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
             spans.push(Span::raw(format!(" {word}  ")));
         }
     }
-    spans.push(Span::styled(
-        format!("every {}", humantime::format_duration(app.refresh)),
-        theme.dim(),
-    ));
+    spans.push(Span::styled(format!("every {}", humantime::format_duration(app.refresh)), theme.dim()));
     if let Some(notice) = &app.notice {
         spans.push(Span::styled(format!("  {notice}"), theme.warn()));
     }

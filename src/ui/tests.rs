@@ -16,12 +16,7 @@ use crate::cluster::{Alarm, AlarmKind, Discovery};
 use crate::etcd::poller::PollEvent;
 
 fn app_with(n: usize, t0: Instant) -> App {
-    let mut app = App::new(
-        "10.0.0.10:2379 +2".into(),
-        8 << 30,
-        Duration::from_secs(2),
-        t0,
-    );
+    let mut app = App::new("10.0.0.10:2379 +2".into(), 8 << 30, Duration::from_secs(2), t0);
     app.cluster = healthy_cluster(n, t0);
     // Twenty seconds of history, growing a little.
     for step in 1..=10u64 {
@@ -73,11 +68,7 @@ fn one_member_silent_shows_no_answer_and_keeps_its_last_figures() {
     let mut app = app_with(3, t0);
     app.selected = 1;
     let last = t0 + Duration::from_secs(22);
-    app.on_poll(PollEvent::Sample(failed_sample(
-        1,
-        last,
-        "no answer within 5s",
-    )));
+    app.on_poll(PollEvent::Sample(failed_sample(1, last, "no answer within 5s")));
     for i in [0, 2] {
         app.on_poll(PollEvent::Sample(ok_sample(
             i,
@@ -98,10 +89,7 @@ fn nospace_alarm() {
     for i in 0..3 {
         let mut sample = ok_sample(i, at, 64 << 20, 63 << 20);
         if let Ok(s) = sample.status.as_mut() {
-            s.alarms = vec![Alarm {
-                member_id: member_id(2),
-                kind: AlarmKind::NoSpace,
-            }];
+            s.alarms = vec![Alarm { member_id: member_id(2), kind: AlarmKind::NoSpace }];
         }
         app.on_poll(PollEvent::Sample(sample));
     }
@@ -129,15 +117,9 @@ fn no_leader() {
 #[test]
 fn unreachable_cluster_is_shown_and_retried() {
     let t0 = Instant::now();
-    let mut app = App::new(
-        "https://10.0.0.10:2379".into(),
-        8 << 30,
-        Duration::from_secs(2),
-        t0,
-    );
+    let mut app = App::new("https://10.0.0.10:2379".into(), 8 << 30, Duration::from_secs(2), t0);
     app.cluster.discovery = Discovery::Failed {
-        error: "  https://10.0.0.10:2379: tcp connect error: Connection refused (os error 111)"
-            .into(),
+        error: "  https://10.0.0.10:2379: tcp connect error: Connection refused (os error 111)".into(),
         since: t0,
         retry_at: t0 + Duration::from_secs(16),
         attempt: 4,
@@ -158,26 +140,12 @@ fn without_colour_the_selection_is_still_marked() {
     let t0 = Instant::now();
     let mut app = app_with(3, t0);
     app.selected = 1;
-    let terminal = screen(
-        &app,
-        80,
-        24,
-        Theme { color: false },
-        t0 + Duration::from_secs(21),
-    );
+    let terminal = screen(&app, 80, 24, Theme { color: false }, t0 + Duration::from_secs(21));
     let buffer = terminal.backend().buffer();
     // Row 5 is master-1's: reversed, with the marker, and no colour anywhere.
-    let row: String = (0..80)
-        .map(|x| buffer[(x, 5)].symbol().to_string())
-        .collect();
-    assert!(buffer
-        .content()
-        .iter()
-        .all(|c| c.bg == ratatui::style::Color::Reset));
+    let row: String = (0..80).map(|x| buffer[(x, 5)].symbol().to_string()).collect();
+    assert!(buffer.content().iter().all(|c| c.bg == ratatui::style::Color::Reset));
     assert!(row.starts_with("│> etcd-1"), "{row}");
     assert!(buffer[(3, 5)].modifier.contains(Modifier::REVERSED));
-    assert!(buffer
-        .content()
-        .iter()
-        .all(|c| c.fg == ratatui::style::Color::Reset));
+    assert!(buffer.content().iter().all(|c| c.fg == ratatui::style::Color::Reset));
 }

@@ -11,9 +11,7 @@ pub struct Theme {
 impl Theme {
     /// NO_COLOR set to anything non-empty turns colour off (no-color.org).
     pub fn from_env() -> Self {
-        Self {
-            color: std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
-        }
+        Self { color: std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) }
     }
 
     fn fg(self, color: Color) -> Style {
@@ -46,9 +44,7 @@ impl Theme {
     /// readable on it), reversed video without.
     pub fn selected(self) -> Style {
         if self.color {
-            Style::default()
-                .bg(Color::Indexed(238))
-                .add_modifier(Modifier::BOLD)
+            Style::default().bg(Color::Indexed(238)).add_modifier(Modifier::BOLD)
         } else {
             Style::default().add_modifier(Modifier::REVERSED)
         }

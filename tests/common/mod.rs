@@ -15,11 +15,7 @@ pub fn console_bin() -> PathBuf {
 
 /// A real cluster of `members` etcd members with TLS.
 pub async fn lab(members: u8, quota_bytes: u64) -> Lab {
-    let options = LabOptions {
-        members,
-        quota_bytes,
-        ..LabOptions::default()
-    };
+    let options = LabOptions { members, quota_bytes, ..LabOptions::default() };
     match Lab::start(options).await {
         Ok(lab) => lab,
         Err(e) => panic!("the test cluster did not start: {e}"),
@@ -29,10 +25,7 @@ pub async fn lab(members: u8, quota_bytes: u64) -> Lab {
 /// Runs a command, killing it if it outlives `limit` (a hang fails the test
 /// instead of stalling CI).
 pub fn run_with_limit(mut command: Command, limit: Duration) -> Output {
-    command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = match command.spawn() {
         Ok(child) => child,
         Err(e) => panic!("cannot run {command:?}: {e}"),
@@ -91,11 +84,7 @@ pub fn stderr(output: &Output) -> String {
 pub fn json(output: &Output) -> serde_json::Value {
     match serde_json::from_slice(&output.stdout) {
         Ok(value) => value,
-        Err(e) => panic!(
-            "not JSON ({e}): {}\nstderr: {}",
-            stdout(output),
-            stderr(output)
-        ),
+        Err(e) => panic!("not JSON ({e}): {}\nstderr: {}", stdout(output), stderr(output)),
     }
 }
 
@@ -123,27 +112,17 @@ impl Tmux {
                 command,
             ])
             .status();
-        assert!(
-            matches!(status, Ok(s) if s.success()),
-            "tmux did not start: {status:?}"
-        );
+        assert!(matches!(status, Ok(s) if s.success()), "tmux did not start: {status:?}");
         tmux
     }
 
     pub fn screen(&self) -> String {
-        let output = Command::new("tmux")
-            .args(["-L", &self.socket, "capture-pane", "-p", "-t", "main"])
-            .output();
-        output
-            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-            .unwrap_or_default()
+        let output = Command::new("tmux").args(["-L", &self.socket, "capture-pane", "-p", "-t", "main"]).output();
+        output.map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default()
     }
 
     pub fn keys(&self, keys: &[&str]) {
-        let _ = Command::new("tmux")
-            .args(["-L", &self.socket, "send-keys", "-t", "main"])
-            .args(keys)
-            .status();
+        let _ = Command::new("tmux").args(["-L", &self.socket, "send-keys", "-t", "main"]).args(keys).status();
     }
 
     /// Waits until the screen satisfies `check`; panics with the screen after `limit`.
@@ -164,19 +143,13 @@ impl Tmux {
 
 impl Drop for Tmux {
     fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["-L", &self.socket, "kill-server"])
-            .status();
+        let _ = Command::new("tmux").args(["-L", &self.socket, "kill-server"]).status();
     }
 }
 
 /// A shell command line that exports the lab's environment, then runs `command`.
 pub fn with_lab_env(lab: &Lab, command: &str) -> String {
-    let exports: Vec<String> = lab
-        .env()
-        .into_iter()
-        .map(|(k, v)| format!("export {k}='{v}';"))
-        .collect();
+    let exports: Vec<String> = lab.env().into_iter().map(|(k, v)| format!("export {k}='{v}';")).collect();
     format!("{} {command}", exports.join(" "))
 }
 
