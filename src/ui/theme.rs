@@ -44,7 +44,7 @@ impl Theme {
     /// readable on it), reversed video without.
     pub fn selected(self) -> Style {
         if self.color {
-            Style::default().bg(Color::Indexed(238)).add_modifier(Modifier::BOLD)
+            Style::default().bg(Color::Indexed(238))
         } else {
             Style::default().add_modifier(Modifier::REVERSED)
         }
