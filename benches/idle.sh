@@ -4,19 +4,18 @@
 # Usage: bash benches/idle.sh [SECONDS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 seconds="${1:-60}"
 cargo build --release --quiet
 work="$(mktemp -d)"
 socket="ecl-idle-$$"
 cleanup() {
   tmux -L "$socket" kill-server 2>/dev/null || true
-  [ -n "${serve:-}" ] && kill "$serve" 2>/dev/null && wait "$serve" 2>/dev/null || true
+  stop_lab
   rm -rf "$work"
 }
 trap cleanup EXIT
-./target/release/etcd-console lab serve --dir "$work/lab" --log-dir "$work/logs" >/dev/null 2>&1 &
-serve=$!
-for _ in $(seq 100); do [ -f "$work/lab/lab.env" ] && break; sleep 0.2; done
+start_lab "$work/lab"
 tmux -L "$socket" new-session -d -x 120 -y 40 "bash -c '. $work/lab/lab.env; exec ./target/release/etcd-console --log-dir $work/logs'"
 sleep 3
 pid="$(pgrep -f "^./target/release/etcd-console --log-dir $work/logs" | head -1)"

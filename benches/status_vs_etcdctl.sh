@@ -5,15 +5,13 @@
 # Usage: bash benches/status_vs_etcdctl.sh [RUNS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 runs="${1:-20}"
 cargo build --release --quiet
 work="$(mktemp -d)"
-cleanup() { [ -n "${serve:-}" ] && kill "$serve" 2>/dev/null && wait "$serve" 2>/dev/null || true; rm -rf "$work"; }
+cleanup() { stop_lab; rm -rf "$work"; }
 trap cleanup EXIT
-./target/release/etcd-console lab serve --dir "$work/lab" --log-dir "$work/logs" >/dev/null 2>&1 &
-serve=$!
-for _ in $(seq 100); do [ -f "$work/lab/lab.env" ] && break; sleep 0.2; done
-set -a; . "$work/lab/lab.env"; set +a
+start_lab "$work/lab"
 ours="$PWD/target/release/etcd-console status -o json --log-dir $work/logs"
 theirs="sh -c 'etcdctl endpoint status --cluster -w json; etcdctl endpoint health --cluster; etcdctl alarm list'"
 if command -v farm-bench >/dev/null 2>&1; then

@@ -4,6 +4,7 @@
 # Needs: xvfb xterm imagemagick fonts-dejavu-core x11-utils (installed if missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 bash scripts/setup.sh
 missing=()
 for tool in Xvfb:xvfb xterm:xterm import:imagemagick xwininfo:x11-utils; do
@@ -23,16 +24,12 @@ cleanup() {
   tmux -L "$socket" kill-server 2>/dev/null || true
   [ -n "${xterm_pid:-}" ] && kill "$xterm_pid" 2>/dev/null || true
   [ -n "${xvfb:-}" ] && kill "$xvfb" 2>/dev/null || true
-  [ -n "${serve:-}" ] && kill "$serve" 2>/dev/null && wait "$serve" 2>/dev/null || true
+  stop_lab
   rm -rf "$work"
 }
 trap cleanup EXIT
 
-"$bin" lab serve --dir "$work/lab" --log-dir "$work/logs" --quota-bytes 256MiB >/dev/null 2>&1 &
-serve=$!
-for _ in $(seq 100); do [ -f "$work/lab/lab.env" ] && break; sleep 0.2; done
-. "$work/lab/lab.env"
-export ETCDCTL_API ETCDCTL_ENDPOINTS ETCDCTL_CACERT ETCDCTL_CERT ETCDCTL_KEY
+start_lab "$work/lab" --quota-bytes 256MiB
 
 Xvfb "$display" -screen 0 1400x900x24 >/dev/null 2>&1 &
 xvfb=$!

@@ -61,7 +61,7 @@ pub struct ConnectionArgs {
 #[derive(Debug, Clone, Args)]
 pub struct ConsoleArgs {
     /// Backend quota the DB sizes are measured against (bytes, or 8GiB, 512MiB ...).
-    #[arg(long, global = true, default_value = "8GiB", value_parser = parse_bytes)]
+    #[arg(long, global = true, default_value = "8GiB", value_parser = parse_quota)]
     pub quota_bytes: u64,
 
     /// How often the console asks every member for its status, e.g. 2s.
@@ -120,6 +120,13 @@ pub enum LabCommand {
         #[arg(long)]
         dir: PathBuf,
     },
+}
+
+fn parse_quota(text: &str) -> Result<u64, String> {
+    match parse_bytes(text)? {
+        0 => Err("the quota must be more than 0 bytes".into()),
+        bytes => Ok(bytes),
+    }
 }
 
 fn parse_refresh(text: &str) -> Result<Duration, String> {

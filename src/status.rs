@@ -8,8 +8,7 @@ use tokio::task::JoinSet;
 use crate::cli::{ConnectionArgs, ConsoleArgs, OutputFormat};
 use crate::cluster::report::StatusReport;
 use crate::cluster::ClusterState;
-use crate::etcd::poller::{clients_for, discover};
-use crate::etcd::probe::sample_member;
+use crate::etcd::poller::{ask, clients_for, discover};
 use crate::etcd::Connector;
 
 pub const EXIT_HEALTHY: i32 = 0;
@@ -32,13 +31,7 @@ pub async fn observe(connection: &ConnectionArgs, quota_bytes: u64) -> Result<Cl
     state.set_members(members.clone(), started);
     let mut rounds = JoinSet::new();
     for (id, client) in clients_for(&members, &connector).await {
-        let limit = connector.command_timeout;
-        rounds.spawn(async move {
-            match client {
-                Ok(client) => sample_member(&client, id, limit).await,
-                Err(error) => crate::cluster::MemberSample::failed(id, Instant::now(), error),
-            }
-        });
+        rounds.spawn(ask(client, id, connector.command_timeout));
     }
     while let Some(joined) = rounds.join_next().await {
         if let Ok(mut sample) = joined {
@@ -59,6 +52,15 @@ pub async fn run(connection: &ConnectionArgs, console: &ConsoleArgs, output: Out
             return EXIT_UNUSABLE;
         }
     };
+    if state.members.iter().all(|m| !m.is_up()) {
+        let errors: Vec<String> = state
+            .members
+            .iter()
+            .map(|m| format!("  {}: {}", m.identity.endpoint(), m.error.as_deref().unwrap_or("?")))
+            .collect();
+        eprintln!("etcd-console: the member list was read, but no member answered Status:\n{}", errors.join("\n"));
+        return EXIT_UNUSABLE;
+    }
     let report = StatusReport::build(&state, Instant::now());
     match output {
         OutputFormat::Json => match serde_json::to_string_pretty(&report) {
@@ -71,9 +73,5 @@ pub async fn run(connection: &ConnectionArgs, console: &ConsoleArgs, output: Out
         OutputFormat::Table => print!("{}", report.to_table()),
     }
     tracing::info!(members = report.members.len(), exit = report.exit_code(), "status printed");
-    if state.members.iter().all(|m| !m.is_up()) {
-        eprintln!("etcd-console: the member list was read, but no member answered Status");
-        return EXIT_UNUSABLE;
-    }
     report.exit_code()
 }

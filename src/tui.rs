@@ -95,6 +95,7 @@ pub async fn run(
     // passing on the ages shown), so the screen is drawn once per wake-up and
     // the process sleeps in between.
     let mut code = 0;
+    let mut polling = true;
     loop {
         if let Err(e) = terminal.draw(|frame| ui::draw(frame, &app, theme, Instant::now())) {
             tracing::error!(error = %e, "drawing failed");
@@ -102,13 +103,25 @@ pub async fn run(
             break;
         }
         tokio::select! {
-            Some(event) = poll_rx.recv() => {
-                app.on_poll(event);
-                while let Ok(event) = poll_rx.try_recv() {
+            event = poll_rx.recv(), if polling => match event {
+                Some(event) => {
                     app.on_poll(event);
+                    while let Ok(event) = poll_rx.try_recv() {
+                        app.on_poll(event);
+                    }
                 }
-            }
-            Some(input) = input_rx.recv() => {
+                None => {
+                    // Only a bug ends the poller while the console runs: say so rather than show old figures as current.
+                    polling = false;
+                    tracing::error!("the poller stopped");
+                    app.notice = Some("polling stopped (a bug: see the log); figures no longer update, restart the console".into());
+                }
+            },
+            input = input_rx.recv() => {
+                let Some(input) = input else {
+                    tracing::error!("terminal input ended");
+                    break;
+                };
                 match input {
                     Event::Key(key) if key.kind != event::KeyEventKind::Release => {
                         if let Some(action) = keys::action_for(key) {

@@ -30,15 +30,31 @@ async fn status_figures_equal_etcdctl_endpoint_status() {
         .await
         .unwrap_or_else(|e| panic!("delete: {e}"));
     let revision = client.get("/", None).await.map(|r| r.header().map(|h| h.revision()).unwrap_or(0)).unwrap_or(0);
-    client.compact(revision, None).await.unwrap_or_else(|e| panic!("compact: {e}"));
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    client
+        .compact(revision, Some(etcd_client::CompactionOptions::new().with_physical()))
+        .await
+        .unwrap_or_else(|e| panic!("compact: {e}"));
 
-    let ours = console(&lab, &["status", "-o", "json"]);
-    assert_eq!(ours.status.code(), Some(0), "stderr: {}", stderr(&ours));
-    let referee = etcdctl(&lab, &["endpoint", "status", "--cluster", "-w", "json"]);
-    assert!(referee.status.success(), "etcdctl: {}", stderr(&referee));
-    let ours = json(&ours);
-    let theirs = json(&referee);
+    // etcdctl reads before and after ours; only a window in which the cluster
+    // stood still (both readings equal) is a fair comparison.
+    let referee = || {
+        let output = etcdctl(&lab, &["endpoint", "status", "--cluster", "-w", "json"]);
+        assert!(output.status.success(), "etcdctl: {}", stderr(&output));
+        json(&output)
+    };
+    let mut tries = 0;
+    let (ours, theirs) = loop {
+        let before = referee();
+        let ours = console(&lab, &["status", "-o", "json"]);
+        assert_eq!(ours.status.code(), Some(0), "stderr: {}", stderr(&ours));
+        let after = referee();
+        if before == after {
+            break (json(&ours), after);
+        }
+        tries += 1;
+        assert!(tries < 10, "the cluster never stood still for one reading");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
     let theirs = theirs.as_array().cloned().unwrap_or_default();
     let members = ours["members"].as_array().cloned().unwrap_or_default();
     assert_eq!(members.len(), 3);
@@ -105,8 +121,13 @@ async fn a_stopped_member_is_reported_within_the_timeout_and_exits_1() {
     // A follower: freezing the leader would also start an election, another test's matter.
     let frozen_index = lab.follower().await.expect("a leader and a follower");
     lab.pause_member(frozen_index).unwrap_or_else(|e| panic!("{e}"));
+    let started = std::time::Instant::now();
     let output = console(&lab, &["status", "-o", "json", "--command-timeout", "2s"]);
+    let took = started.elapsed();
     let _ = lab.resume_member(frozen_index);
+    // Not a performance figure: the frozen member must cost one timeout, not
+    // hang the command (the default 5 s would show, a hang would hit the harness's 60 s).
+    assert!(took < Duration::from_secs(4), "status took {took:?} with a 2s timeout");
     assert_eq!(output.status.code(), Some(1), "stderr: {}", stderr(&output));
     let report = json(&output);
     let members = report["members"].as_array().cloned().unwrap_or_default();
@@ -133,13 +154,7 @@ async fn lost_quorum_and_a_dead_member_are_degraded_not_fatal() {
     assert_eq!(output.status.code(), Some(1), "stderr: {}", stderr(&output));
     let report = json(&output);
     assert_eq!(report["healthy_voters"], 0);
-    let names: Vec<String> = report["alerts"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-        .iter()
-        .map(|a| a["name"].as_str().unwrap_or_default().to_string())
-        .collect();
+    let names = alert_names(&report);
     assert!(names.contains(&"etcdInsufficientMembers".to_string()), "{names:?}");
     let dead = report["members"].as_array().cloned().unwrap_or_default();
     let refused = dead.iter().filter(|m| m["error"].as_str().unwrap_or_default().contains("refused")).count();
@@ -186,13 +201,7 @@ async fn nospace_alarm_matches_etcdctl_alarm_list() {
     }
     ours.sort();
     assert_eq!(ours, expected);
-    let names: Vec<String> = report["alerts"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-        .iter()
-        .map(|a| a["name"].as_str().unwrap_or_default().to_string())
-        .collect();
+    let names = alert_names(&report);
     assert!(names.contains(&"etcdNOSPACEAlarm".to_string()), "{names:?}");
     assert!(names.contains(&"etcdDatabaseQuotaLowSpace".to_string()), "{names:?}");
 }

@@ -14,6 +14,19 @@ fn fresh(row: &str) -> bool {
     ["0s", "1s", "2s", "3s"].iter().any(|age| row.trim_end_matches('│').trim_end().ends_with(age))
 }
 
+/// The processes whose parent is `pid`.
+fn children(pid: u32) -> Vec<u32> {
+    let output = std::process::Command::new("pgrep").args(["-P", &pid.to_string()]).output();
+    output
+        .map(|o| String::from_utf8_lossy(&o.stdout).lines().filter_map(|l| l.trim().parse().ok()).collect())
+        .unwrap_or_default()
+}
+
+/// Member rows (not the detail pane) whose health reads ok.
+fn healthy_rows(screen: &str) -> usize {
+    screen.lines().filter(|l| l.contains("master-") && l.contains(" ok ") && !l.contains("health")).count()
+}
+
 fn row<'a>(screen: &'a str, name: &str) -> &'a str {
     screen
         .lines()
@@ -98,19 +111,26 @@ fn the_lab_command_opens_the_console_on_its_own_cluster_and_stops_it_on_exit() {
     let command =
         format!("{} lab --log-dir {}; echo CONSOLE-EXITED $?; sleep 60", console_bin().display(), dir.path().display());
     let tmux = Tmux::start("lab", 80, 24, &command);
-    let screen = tmux.wait_for("the lab's three members", Duration::from_secs(60), |s| s.matches("ok ").count() >= 3);
+    let screen = tmux.wait_for("the lab's three members", Duration::from_secs(60), |s| healthy_rows(s) == 3);
     assert!(screen.contains("lab, 3 members"), "{screen}");
     for name in ["master-0", "master-1", "master-2"] {
         assert!(screen.contains(name), "{screen}");
     }
-    // Its members are real processes, found by their data directories.
-    let data_dirs = std::process::Command::new("pgrep").args(["-f", "etcd-console-lab-.*/data/master-"]).output();
-    let before = data_dirs.map(|o| String::from_utf8_lossy(&o.stdout).lines().count()).unwrap_or(0);
-    assert!(before >= 3, "expected the lab's etcd processes, found {before}");
+    // Its members are real etcd processes, children of this console (the shell's child).
+    let shell = tmux.pane_pid().expect("the pane's shell");
+    let console = children(shell).into_iter().next().expect("the console under the shell");
+    let members = children(console);
+    assert_eq!(members.len(), 3, "the console's children: {members:?}");
+    for pid in &members {
+        let cmdline = std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        assert!(cmdline.starts_with("/usr/bin/etcd"), "{cmdline}");
+    }
 
     tmux.keys(&["q"]);
     let screen = tmux.wait_for("the console to exit", Duration::from_secs(20), |s| s.contains("CONSOLE-EXITED"));
     assert!(screen.contains("CONSOLE-EXITED 0"), "{screen}");
+    let left: Vec<&u32> = members.iter().filter(|pid| std::path::Path::new(&format!("/proc/{pid}")).exists()).collect();
+    assert!(left.is_empty(), "etcd members left running after quitting: {left:?}");
     let logs: Vec<std::path::PathBuf> =
         std::fs::read_dir(dir.path()).map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect()).unwrap_or_default();
     let text: String = logs.iter().map(|p| std::fs::read_to_string(p).unwrap_or_default()).collect();

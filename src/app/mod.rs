@@ -44,12 +44,8 @@ impl App {
 
     pub fn on_poll(&mut self, event: PollEvent) {
         match event {
-            PollEvent::Discovering { attempt, at } => {
-                if !matches!(self.cluster.discovery, Discovery::Known { .. }) {
-                    let since = match &self.cluster.discovery {
-                        Discovery::Failed { since, .. } | Discovery::Connecting { since, .. } => *since,
-                        Discovery::Known { .. } => at,
-                    };
+            PollEvent::Discovering { attempt, .. } => {
+                if let Some(since) = self.cluster.discovery.trying_since() {
                     let error_kept = match &self.cluster.discovery {
                         Discovery::Failed { error, retry_at, .. } => Some((error.clone(), *retry_at)),
                         _ => None,
@@ -62,10 +58,7 @@ impl App {
                 }
             }
             PollEvent::DiscoveryFailed { error, attempt, at, retry_at } => {
-                let since = match &self.cluster.discovery {
-                    Discovery::Failed { since, .. } | Discovery::Connecting { since, .. } => *since,
-                    Discovery::Known { .. } => at,
-                };
+                let since = self.cluster.discovery.trying_since().unwrap_or(at);
                 self.cluster.discovery = Discovery::Failed { error, since, retry_at, attempt };
             }
             PollEvent::Members { members, at } => {

@@ -20,6 +20,16 @@ pub enum Severity {
 }
 
 impl Severity {
+    /// etcdDatabaseQuotaLowSpace: above 65 % info, 75 % warning, 85 % critical.
+    pub fn for_quota_pct(pct: f64) -> Option<Severity> {
+        match pct {
+            p if p > 85.0 => Some(Severity::Critical),
+            p if p > 75.0 => Some(Severity::Warning),
+            p if p > 65.0 => Some(Severity::Info),
+            _ => None,
+        }
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             Severity::Info => "INFO",
@@ -67,7 +77,7 @@ pub fn evaluate(state: &ClusterState, now: Instant) -> Vec<Alert> {
             message: "no member has a leader".into(),
         });
     }
-    if !quorum.has_quorum() {
+    if quorum.is_lost() {
         alerts.push(Alert {
             name: "etcdInsufficientMembers",
             severity: Severity::Critical,
@@ -126,13 +136,7 @@ pub fn evaluate(state: &ClusterState, now: Instant) -> Vec<Alert> {
         };
         let name = m.identity.display_name();
         let pct = status.quota_pct(state.quota_bytes);
-        let severity = match pct {
-            p if p > 85.0 => Some(Severity::Critical),
-            p if p > 75.0 => Some(Severity::Warning),
-            p if p > 65.0 => Some(Severity::Info),
-            _ => None,
-        };
-        if let Some(severity) = severity {
+        if let Some(severity) = Severity::for_quota_pct(pct) {
             alerts.push(Alert {
                 name: "etcdDatabaseQuotaLowSpace",
                 severity,
@@ -176,7 +180,7 @@ pub fn evaluate(state: &ClusterState, now: Instant) -> Vec<Alert> {
 #[cfg(test)]
 mod tests {
     use super::super::fixtures::*;
-    use super::super::Alarm;
+    use super::super::{Alarm, ClusterState};
     use super::*;
 
     fn names(alerts: &[Alert]) -> Vec<&'static str> {
@@ -203,6 +207,65 @@ mod tests {
         assert_eq!(severities, vec![Severity::Critical, Severity::Warning, Severity::Info]);
         state.apply_sample(ok_sample(0, t0, 640 << 20, 600 << 20));
         assert_eq!(evaluate(&state, t0).iter().filter(|a| a.name == "etcdDatabaseQuotaLowSpace").count(), 2);
+    }
+
+    #[test]
+    fn quota_boundaries_are_exclusive() {
+        assert_eq!(Severity::for_quota_pct(65.0), None);
+        assert_eq!(Severity::for_quota_pct(65.01), Some(Severity::Info));
+        assert_eq!(Severity::for_quota_pct(75.0), Some(Severity::Info));
+        assert_eq!(Severity::for_quota_pct(75.01), Some(Severity::Warning));
+        assert_eq!(Severity::for_quota_pct(85.0), Some(Severity::Warning));
+        assert_eq!(Severity::for_quota_pct(85.01), Some(Severity::Critical));
+    }
+
+    #[test]
+    fn more_than_five_leader_changes_in_ten_minutes_is_flagged() {
+        let t0 = Instant::now();
+        let mut state = healthy_cluster(3, t0);
+        let mut term = 4;
+        let mut elect = |state: &mut ClusterState, at: Instant| {
+            term += 1;
+            let mut sample = ok_sample(0, at, 40 << 20, 31 << 20);
+            if let Ok(s) = sample.status.as_mut() {
+                s.raft_term = term;
+            }
+            state.apply_sample(sample);
+        };
+        for i in 1..=5 {
+            elect(&mut state, t0 + Duration::from_secs(i * 60));
+        }
+        let now = t0 + Duration::from_secs(301);
+        assert!(!names(&evaluate(&state, now)).contains(&"etcdHighNumberOfLeaderChanges"), "5 is not more than 5");
+        elect(&mut state, t0 + Duration::from_secs(360));
+        assert!(names(&evaluate(&state, t0 + Duration::from_secs(361))).contains(&"etcdHighNumberOfLeaderChanges"));
+        // Ten minutes after the first, it has left the window.
+        assert!(!names(&evaluate(&state, t0 + Duration::from_secs(661))).contains(&"etcdHighNumberOfLeaderChanges"));
+    }
+
+    #[test]
+    fn a_leaderless_members_term_is_not_a_leader_change() {
+        let t0 = Instant::now();
+        let mut state = healthy_cluster(3, t0);
+        let mut sample = ok_sample(2, t0 + Duration::from_secs(2), 40 << 20, 31 << 20);
+        if let Ok(s) = sample.status.as_mut() {
+            s.leader_id = 0;
+            s.raft_term = 40;
+        }
+        state.apply_sample(sample);
+        assert_eq!(state.leader_changes_within(Duration::from_secs(600), t0 + Duration::from_secs(3)), 0);
+    }
+
+    #[test]
+    fn members_not_heard_from_yet_do_not_lose_quorum() {
+        let t0 = Instant::now();
+        let mut state = ClusterState::new(8 << 30, t0);
+        state.set_members((0..3).map(identity).collect(), t0);
+        state.apply_sample(ok_sample(0, t0, 40 << 20, 31 << 20));
+        assert!(!names(&evaluate(&state, t0)).contains(&"etcdInsufficientMembers"));
+        state.apply_sample(failed_sample(1, t0, "connection refused"));
+        state.apply_sample(failed_sample(2, t0, "connection refused"));
+        assert!(names(&evaluate(&state, t0)).contains(&"etcdInsufficientMembers"));
     }
 
     #[test]

@@ -166,6 +166,11 @@ impl MemberState {
         }
     }
 
+    /// Neither an answer nor a failure yet: the first round is under way.
+    pub fn not_heard_yet(&self) -> bool {
+        self.status.is_none() && self.error.is_none()
+    }
+
     /// Answered the latest round.
     pub fn is_up(&self) -> bool {
         self.error.is_none() && self.status.is_some()
@@ -201,8 +206,7 @@ impl MemberState {
 
     /// How long the member has not answered, when it is not answering.
     pub fn silent_for(&self, now: Instant) -> Option<Duration> {
-        let since = self.failing_since.or(if self.status.is_none() { self.asking_since } else { None })?;
-        Some(now.saturating_duration_since(since))
+        Some(now.saturating_duration_since(self.failing_since?))
     }
 }
 
@@ -215,6 +219,16 @@ pub enum Discovery {
     Failed { error: String, since: Instant, retry_at: Instant, attempt: u32 },
     /// The member list is known.
     Known { at: Instant },
+}
+
+impl Discovery {
+    /// Since when the console has been trying to reach the cluster (None once it has).
+    pub fn trying_since(&self) -> Option<Instant> {
+        match self {
+            Discovery::Connecting { since, .. } | Discovery::Failed { since, .. } => Some(*since),
+            Discovery::Known { .. } => None,
+        }
+    }
 }
 
 /// Everything observed so far.
@@ -276,13 +290,17 @@ impl ClusterState {
         match sample.status {
             Ok(status) => {
                 member.history.record(sample.finished, status.db_size_bytes, status.db_size_in_use_bytes);
-                let term = status.raft_term;
+                // A member without a leader (partitioned, electing) may carry a term no leader
+                // ever had; only terms under a leader count as leader changes.
+                let term = (status.leader_id != 0).then_some(status.raft_term);
                 member.status = Some((sample.finished, status));
                 member.error = None;
                 member.failing_since = None;
                 member.health = Some(sample.health);
                 member.member_ids = sample.members.ok().map(|list| list.iter().map(|m| m.id).collect());
-                self.observe_term(term, sample.finished);
+                if let Some(term) = term {
+                    self.observe_term(term, sample.finished);
+                }
             }
             Err(error) => {
                 member.error = Some(error);
@@ -322,21 +340,22 @@ impl ClusterState {
         self.members.iter().filter_map(MemberState::current_status)
     }
 
+    /// The value most answering members give (0 counts as no answer).
+    fn majority(&self, field: impl Fn(&StatusSample) -> u64) -> Option<u64> {
+        let mut votes: BTreeMap<u64, usize> = BTreeMap::new();
+        for value in self.answering().map(field).filter(|v| *v != 0) {
+            *votes.entry(value).or_default() += 1;
+        }
+        votes.into_iter().max_by_key(|(_, n)| *n).map(|(value, _)| value)
+    }
+
     /// The leader most answering members name; None when no one names one.
     pub fn leader_id(&self) -> Option<u64> {
-        let mut votes: BTreeMap<u64, usize> = BTreeMap::new();
-        for status in self.answering().filter(|s| s.leader_id != 0) {
-            *votes.entry(status.leader_id).or_default() += 1;
-        }
-        votes.into_iter().max_by_key(|(_, n)| *n).map(|(id, _)| id)
+        self.majority(|s| s.leader_id)
     }
 
     pub fn cluster_id(&self) -> Option<u64> {
-        let mut votes: BTreeMap<u64, usize> = BTreeMap::new();
-        for status in self.answering() {
-            *votes.entry(status.cluster_id).or_default() += 1;
-        }
-        votes.into_iter().max_by_key(|(_, n)| *n).map(|(id, _)| id)
+        self.majority(|s| s.cluster_id)
     }
 
     /// Every alarm any answering member reports.
@@ -350,6 +369,7 @@ impl ClusterState {
             voters: voters.len(),
             needed: voters.len() / 2 + 1,
             serving: voters.iter().filter(|m| m.serves_reads()).count(),
+            unknown: voters.iter().filter(|m| m.not_heard_yet()).count(),
         }
     }
 
@@ -414,11 +434,18 @@ pub struct Quorum {
     pub voters: usize,
     pub needed: usize,
     pub serving: usize,
+    /// Voters whose first answer has not come yet.
+    pub unknown: usize,
 }
 
 impl Quorum {
     pub fn has_quorum(&self) -> bool {
         self.serving >= self.needed
+    }
+
+    /// Quorum is lost for sure, not just unconfirmed while first answers come in.
+    pub fn is_lost(&self) -> bool {
+        self.serving + self.unknown < self.needed
     }
 }
 
@@ -472,7 +499,7 @@ mod tests {
         let t0 = Instant::now();
         let mut state = healthy_cluster(3, t0);
         assert_eq!(state.leader_id(), Some(member_id(0)));
-        assert_eq!(state.quorum(), Quorum { voters: 3, needed: 2, serving: 3 });
+        assert_eq!(state.quorum(), Quorum { voters: 3, needed: 2, serving: 3, unknown: 0 });
         state.apply_sample(failed_sample(1, t0, "no answer within 5s"));
         state.apply_sample(failed_sample(2, t0, "no answer within 5s"));
         let q = state.quorum();

@@ -1,7 +1,7 @@
 //! Keeps asking every member, each on its own task, and reports by message.
 //! A member that hangs holds up only its own task; the others keep reporting.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use etcd_client::Client;
@@ -68,6 +68,14 @@ pub async fn clients_for(members: &[MemberIdentity], connector: &Connector) -> B
     clients
 }
 
+/// One round of questions to one member, or the reason it cannot be asked.
+pub async fn ask(client: Result<Client, String>, member_id: u64, limit: Duration) -> MemberSample {
+    match client {
+        Ok(client) => sample_member(&client, member_id, limit).await,
+        Err(error) => MemberSample::failed(member_id, Instant::now(), error),
+    }
+}
+
 pub struct Poller {
     pub seeds: Vec<String>,
     pub connector: Connector,
@@ -93,7 +101,8 @@ impl Poller {
                     break (members, clients);
                 }
                 Err(error) => {
-                    let backoff = Duration::from_secs(1u64 << attempt.min(5)).min(Duration::from_secs(30));
+                    // 1 s, 2 s, 4 s ... 30 s.
+                    let backoff = Duration::from_secs(1u64 << (attempt - 1).min(5)).min(Duration::from_secs(30));
                     let retry_at = Instant::now() + backoff;
                     tracing::warn!(attempt, %error, "no seed endpoint answered");
                     if events.send(PollEvent::DiscoveryFailed { error, attempt, at: Instant::now(), retry_at }).is_err()
@@ -113,8 +122,10 @@ impl Poller {
             return;
         }
 
-        let (done_tx, mut done_rx) = mpsc::unbounded_channel::<MemberSample>();
-        let mut asking: BTreeSet<u64> = BTreeSet::new();
+        // One task per member and round; the map says which member a task asks,
+        // so even a task that panics ends as that member's failed round.
+        let mut rounds: JoinSet<MemberSample> = JoinSet::new();
+        let mut asking: BTreeMap<tokio::task::Id, u64> = BTreeMap::new();
         let mut ticker = tokio::time::interval(self.refresh);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -124,16 +135,25 @@ impl Poller {
                     Some(PollCommand::RefreshNow) => {}
                     None => return,
                 },
-                Some(sample) = done_rx.recv() => {
-                    asking.remove(&sample.member_id);
+                Some(joined) = rounds.join_next_with_id() => {
+                    let sample = match joined {
+                        Ok((task, sample)) => {
+                            asking.remove(&task);
+                            sample
+                        }
+                        Err(error) => {
+                            tracing::error!(%error, "a round of questions failed");
+                            let Some(id) = asking.remove(&error.id()) else { continue };
+                            MemberSample::failed(id, Instant::now(), format!("internal error while asking: {error}"))
+                        }
+                    };
                     let changed = self.membership_change(&sample, &known);
                     if events.send(PollEvent::Sample(sample)).is_err() {
                         return;
                     }
                     if let Some(members) = changed {
                         tracing::info!(members = members.len(), "member list changed");
-                        let fresh = clients_for(&members, &self.connector).await;
-                        clients = fresh;
+                        clients = clients_for(&members, &self.connector).await;
                         known = members.iter().map(|m| (m.id, m.clone())).collect();
                         if events.send(PollEvent::Members { members, at: Instant::now() }).is_err() {
                             return;
@@ -145,28 +165,14 @@ impl Poller {
             // A member still busy with the last round is not asked again: its
             // silence shows as "no answer for Ns" instead of piling up calls.
             for (id, client) in &clients {
-                if asking.contains(id) {
+                if asking.values().any(|busy| busy == id) {
                     continue;
                 }
-                let at = Instant::now();
-                asking.insert(*id);
-                if events.send(PollEvent::Asking { member_id: *id, at }).is_err() {
+                if events.send(PollEvent::Asking { member_id: *id, at: Instant::now() }).is_err() {
                     return;
                 }
-                let done = done_tx.clone();
-                let id = *id;
-                let limit = self.connector.command_timeout;
-                match client {
-                    Ok(client) => {
-                        let client = client.clone();
-                        tokio::spawn(async move {
-                            let _ = done.send(sample_member(&client, id, limit).await);
-                        });
-                    }
-                    Err(error) => {
-                        let _ = done.send(MemberSample::failed(id, at, error.clone()));
-                    }
-                }
+                let task = rounds.spawn(ask(client.clone(), *id, self.connector.command_timeout));
+                asking.insert(task.id(), *id);
             }
         }
     }

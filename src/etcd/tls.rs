@@ -76,8 +76,7 @@ mod tests {
 
     #[test]
     fn a_missing_key_names_the_flag_and_file() {
-        let dir = tempfile::tempdir().map_err(|e| e.to_string());
-        let Ok(dir) = dir else { return };
+        let dir = tempfile::tempdir().expect("a temporary directory");
         let cert = dir.path().join("client.crt");
         let _ = std::fs::write(&cert, "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n");
         let files = TlsFiles { cacert: None, cert: Some(cert.clone()), key: Some(dir.path().join("client.key")) };
@@ -91,7 +90,7 @@ mod tests {
 
     #[test]
     fn a_file_without_pem_is_refused_by_name() {
-        let Ok(dir) = tempfile::tempdir() else { return };
+        let dir = tempfile::tempdir().expect("a temporary directory");
         let ca = dir.path().join("ca.crt");
         let _ = std::fs::write(&ca, "this is not a certificate");
         let files = TlsFiles { cacert: Some(ca), cert: None, key: None };

@@ -10,7 +10,7 @@ use ratatui::Frame;
 
 use super::Theme;
 use crate::app::App;
-use crate::cluster::{report::hex, MemberState};
+use crate::cluster::{report::hex, MemberState, Severity};
 use crate::units::{format_age, format_bytes, format_bytes_short};
 
 /// Terminals at least this wide get the ID, free and raft columns too.
@@ -28,6 +28,9 @@ pub fn health_text(member: &MemberState, theme: Theme, now: Instant, compact: bo
             Some(Err(_)) => ("no reads".into(), theme.crit()),
             None => ("?".into(), theme.dim()),
         };
+    }
+    if member.not_heard_yet() {
+        return ("asking…".into(), theme.dim());
     }
     match member.silent_for(now) {
         Some(silence) if member.error.as_deref().is_some_and(|e| e.contains("no answer")) || member.error.is_none() => {
@@ -96,11 +99,11 @@ pub fn draw_table(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: I
                 cells.push(figure(&|s| format_bytes_short(s.free_bytes())));
             }
             let quota_pct = last.map(|(_, s)| s.quota_pct(app.cluster.quota_bytes)).unwrap_or(0.0);
-            let quota_style = match quota_pct {
-                p if p > 85.0 => theme.crit(),
-                p if p > 75.0 => theme.warn(),
-                p if p > 65.0 => theme.info(),
-                _ => figure_style,
+            let quota_style = match Severity::for_quota_pct(quota_pct) {
+                Some(Severity::Critical) => theme.crit(),
+                Some(Severity::Warning) => theme.warn(),
+                Some(Severity::Info) => theme.info(),
+                None => figure_style,
             };
             cells.extend([
                 figure(&|s| format!("{:.0}", s.fragmentation_pct())),

@@ -57,7 +57,13 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: Inst
             None => spans.push(Span::styled("│ NO LEADER ", theme.crit())),
         }
         let q = cluster.quorum();
-        let style = if q.has_quorum() { theme.ok() } else { theme.crit() };
+        let style = if q.has_quorum() {
+            theme.ok()
+        } else if q.is_lost() {
+            theme.crit()
+        } else {
+            theme.dim()
+        };
         spans.push(Span::styled(format!("│ {}/{} up, quorum {} ", q.serving, q.voters, q.needed), style));
     }
     if let Some(at) = cluster.last_update() {

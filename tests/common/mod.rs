@@ -88,6 +88,12 @@ pub fn json(output: &Output) -> serde_json::Value {
     }
 }
 
+/// The `name` of every alert in a `status -o json` report.
+pub fn alert_names(report: &serde_json::Value) -> Vec<String> {
+    let alerts = report["alerts"].as_array().cloned().unwrap_or_default();
+    alerts.iter().map(|a| a["name"].as_str().unwrap_or_default().to_string()).collect()
+}
+
 /// A tmux server of the test's own, so parallel tests never share one.
 pub struct Tmux {
     socket: String,
@@ -119,6 +125,13 @@ impl Tmux {
     pub fn screen(&self) -> String {
         let output = Command::new("tmux").args(["-L", &self.socket, "capture-pane", "-p", "-t", "main"]).output();
         output.map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default()
+    }
+
+    /// The process id of the pane's command (the shell running the console).
+    pub fn pane_pid(&self) -> Option<u32> {
+        let output =
+            Command::new("tmux").args(["-L", &self.socket, "list-panes", "-t", "main", "-F", "#{pane_pid}"]).output();
+        output.ok().and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
     }
 
     pub fn keys(&self, keys: &[&str]) {
