@@ -8,7 +8,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossterm::event::{self, DisableMouseCapture, EnableMouseCapture, Event};
-use crossterm::execute;
+use crossterm::terminal::{self, EnterAlternateScreen, LeaveAlternateScreen};
+use crossterm::{cursor, execute};
+use nix::sys::signal::{raise, Signal};
+use ratatui::backend::CrosstermBackend;
+use ratatui::Terminal;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
 
@@ -17,6 +21,38 @@ use crate::cli::{ConnectionArgs, ConsoleArgs};
 use crate::etcd::poller::{PollCommand, PollEvent, Poller};
 use crate::etcd::Connector;
 use crate::ui::{self, Theme};
+
+fn open_screen(mouse: bool) -> std::io::Result<()> {
+    terminal::enable_raw_mode()?;
+    execute!(stdout(), EnterAlternateScreen)?;
+    if mouse {
+        execute!(stdout(), EnableMouseCapture)?;
+    }
+    Ok(())
+}
+
+/// Puts the terminal back as the shell had it; safe to call twice.
+fn close_screen(mouse: bool) {
+    if mouse {
+        let _ = execute!(stdout(), DisableMouseCapture);
+    }
+    let _ = execute!(stdout(), LeaveAlternateScreen, cursor::Show);
+    let _ = terminal::disable_raw_mode();
+}
+
+/// A panic on the UI thread restores the terminal before the message is
+/// printed. A panic elsewhere (a poller task, caught by tokio) leaves the
+/// screen alone: the console is still running on it.
+fn install_panic_hook(mouse: bool) {
+    let ui_thread = std::thread::current().id();
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if std::thread::current().id() == ui_thread {
+            close_screen(mouse);
+        }
+        previous(info);
+    }));
+}
 
 /// Reads terminal input on its own thread (crossterm's read blocks).
 fn spawn_input(tx: mpsc::UnboundedSender<Event>, stop: Arc<AtomicBool>) {
@@ -70,17 +106,22 @@ pub async fn run(
     let poller = Poller { seeds: connection.endpoints.clone(), connector, refresh: console.refresh };
     let poller_task = tokio::spawn(poller.run(poll_tx, command_rx));
 
-    let mut terminal = match ratatui::try_init() {
+    install_panic_hook(console.mouse);
+    if let Err(e) = open_screen(console.mouse) {
+        close_screen(console.mouse);
+        eprintln!("etcd-console: cannot open the terminal: {e}");
+        poller_task.abort();
+        return 2;
+    }
+    let mut terminal = match Terminal::new(CrosstermBackend::new(stdout())) {
         Ok(terminal) => terminal,
         Err(e) => {
+            close_screen(console.mouse);
             eprintln!("etcd-console: cannot open the terminal: {e}");
             poller_task.abort();
             return 2;
         }
     };
-    if console.mouse {
-        let _ = execute!(stdout(), EnableMouseCapture);
-    }
     let (input_tx, mut input_rx) = mpsc::unbounded_channel::<Event>();
     let stop_input = Arc::new(AtomicBool::new(false));
     spawn_input(input_tx, stop_input.clone());
@@ -128,6 +169,15 @@ pub async fn run(
                             match app.on_action(action) {
                                 Some(Effect::Quit) => break,
                                 Some(Effect::RefreshNow) => { let _ = command_tx.send(PollCommand::RefreshNow); }
+                                Some(Effect::Suspend) => {
+                                    // Give the shell its terminal back, stop as Ctrl-Z does, and take it again on `fg`.
+                                    close_screen(console.mouse);
+                                    let _ = raise(Signal::SIGTSTP);
+                                    if open_screen(console.mouse).is_err() || terminal.clear().is_err() {
+                                        code = 2;
+                                        break;
+                                    }
+                                }
                                 None => {}
                             }
                         }
@@ -142,10 +192,7 @@ pub async fn run(
     }
     stop_input.store(true, Ordering::Relaxed);
     poller_task.abort();
-    if console.mouse {
-        let _ = execute!(stdout(), DisableMouseCapture);
-    }
-    ratatui::restore();
+    close_screen(console.mouse);
     tracing::info!("console closed");
     code
 }

@@ -66,6 +66,12 @@ async fn a_frozen_member_shows_no_answer_while_the_others_and_the_keys_keep_work
     tmux.wait_for("the help", Duration::from_secs(5), |s| s.contains("Help: keys") && s.contains("quit (also Ctrl-C)"));
     tmux.keys(&["Escape"]);
     tmux.wait_for("the help to close", Duration::from_secs(5), |s| !s.contains("Help: keys"));
+    tmux.keys(&["a"]);
+    tmux.wait_for("the alerts with their messages", Duration::from_secs(5), |s| {
+        s.contains("Alerts (") && s.contains(&format!("{name} does not answer: no answer within 2s"))
+    });
+    tmux.keys(&["a"]);
+    tmux.wait_for("the alerts to close", Duration::from_secs(5), |s| !s.contains("Alerts ("));
     for _ in 0..frozen {
         tmux.keys(&["j"]);
     }
@@ -139,4 +145,21 @@ fn the_lab_command_opens_the_console_on_its_own_cluster_and_stops_it_on_exit() {
         "log: {text}"
     );
     assert!(!text.contains("BEGIN") && !text.contains("PRIVATE KEY"), "no key material in the log: {text}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ctrl_z_suspends_to_the_shell_and_fg_brings_the_console_back() {
+    let lab = lab(1, 8 << 30).await;
+    let tmux = Tmux::start("suspend", 90, 26, "bash --norc --noprofile");
+    let logs = lab.dir.join("tui-logs");
+    tmux.keys(&[&with_lab_env(&lab, &format!("{} --log-dir {}", console_bin().display(), logs.display())), "Enter"]);
+    tmux.wait_for("the console", WAIT, |s| healthy_rows(s) == 1);
+    tmux.keys(&["C-z"]);
+    let screen = tmux.wait_for("the shell's job control", Duration::from_secs(10), |s| s.contains("Stopped"));
+    assert!(!screen.contains("Members (1)"), "the shell has its screen back: {screen}");
+    tmux.keys(&["fg", "Enter"]);
+    tmux.wait_for("the console again", Duration::from_secs(10), |s| s.contains("Members (1)") && healthy_rows(s) == 1);
+    tmux.keys(&["q"]);
+    tmux.keys(&["echo SHELL-BACK-$?", "Enter"]);
+    tmux.wait_for("the shell after quitting", Duration::from_secs(10), |s| s.contains("SHELL-BACK-0"));
 }

@@ -7,6 +7,8 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 pub enum Action {
     Quit,
     ToggleHelp,
+    ToggleAlerts,
+    Suspend,
     CloseOverlay,
     SelectPrevious,
     SelectNext,
@@ -55,10 +57,17 @@ pub const KEY_TABLE: &[Binding] = &[
         footer: Some(("?", "help")),
     },
     Binding {
+        keys: &[plain(KeyCode::Char('a'))],
+        label: "a",
+        action: Action::ToggleAlerts,
+        description: "show or hide every alert with its message",
+        footer: Some(("a", "alerts")),
+    },
+    Binding {
         keys: &[plain(KeyCode::Esc)],
         label: "Esc",
         action: Action::CloseOverlay,
-        description: "close the help",
+        description: "close the help or the alerts",
         footer: None,
     },
     Binding {
@@ -95,6 +104,13 @@ pub const KEY_TABLE: &[Binding] = &[
         action: Action::RefreshNow,
         description: "ask every member now (retries discovery at once)",
         footer: Some(("r", "refresh")),
+    },
+    Binding {
+        keys: &[ctrl('z')],
+        label: "Ctrl-Z",
+        action: Action::Suspend,
+        description: "suspend to the shell (fg brings it back)",
+        footer: None,
     },
 ];
 

@@ -14,6 +14,7 @@ use keys::Action;
 pub enum Effect {
     Quit,
     RefreshNow,
+    Suspend,
 }
 
 #[derive(Debug, Clone)]
@@ -21,6 +22,8 @@ pub struct App {
     pub cluster: ClusterState,
     pub selected: usize,
     pub show_help: bool,
+    /// The list of every alert with its message.
+    pub show_alerts: bool,
     /// What the console is looking at: "lab" or the seed endpoints.
     pub context: String,
     pub refresh: Duration,
@@ -35,6 +38,7 @@ impl App {
             cluster: ClusterState::new(quota_bytes, now),
             selected: 0,
             show_help: false,
+            show_alerts: false,
             context,
             refresh,
             started: now,
@@ -81,8 +85,19 @@ impl App {
         let last = self.cluster.members.len().saturating_sub(1);
         match action {
             Action::Quit => return Some(Effect::Quit),
-            Action::ToggleHelp => self.show_help = !self.show_help,
-            Action::CloseOverlay => self.show_help = false,
+            Action::ToggleHelp => {
+                self.show_help = !self.show_help;
+                self.show_alerts = false;
+            }
+            Action::ToggleAlerts => {
+                self.show_alerts = !self.show_alerts;
+                self.show_help = false;
+            }
+            Action::CloseOverlay => {
+                self.show_help = false;
+                self.show_alerts = false;
+            }
+            Action::Suspend => return Some(Effect::Suspend),
             Action::SelectPrevious => self.selected = self.selected.saturating_sub(1),
             Action::SelectNext => self.selected = (self.selected + 1).min(last),
             Action::SelectFirst => self.selected = 0,

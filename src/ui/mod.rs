@@ -1,5 +1,6 @@
 //! Pure rendering: reads the App and the clock, never changes them.
 
+pub mod alert_list;
 pub mod db;
 pub mod help;
 pub mod members;
@@ -44,6 +45,9 @@ pub fn draw(frame: &mut Frame, app: &App, theme: Theme, now: Instant) {
     draw_footer(frame, footer, app, theme);
     if app.show_help {
         help::draw(frame, area, theme);
+    }
+    if app.show_alerts {
+        alert_list::draw(frame, area, &alerts, theme);
     }
 }
 

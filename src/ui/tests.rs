@@ -98,6 +98,21 @@ fn nospace_alarm() {
 }
 
 #[test]
+fn the_alerts_overlay_gives_every_message() {
+    let t0 = Instant::now();
+    let mut app = app_with(3, t0);
+    let at = t0 + Duration::from_secs(22);
+    app.on_poll(PollEvent::Sample(failed_sample(1, at, "no answer within 5s")));
+    let mut sample = ok_sample(2, at, 40 << 20, 31 << 20);
+    if let Ok(s) = sample.status.as_mut() {
+        s.leader_id = member_id(2);
+    }
+    app.on_poll(PollEvent::Sample(sample));
+    app.show_alerts = true;
+    insta::assert_snapshot!(screen(&app, 80, 24, COLOR, at).backend());
+}
+
+#[test]
 fn no_leader() {
     let t0 = Instant::now();
     let mut app = app_with(3, t0);

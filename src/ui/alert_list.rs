@@ -1,0 +1,40 @@
+//! The alerts overlay: every alert with its message, most severe first (the
+//! badges only have room for names).
+
+use ratatui::layout::{Constraint, Flex, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
+use ratatui::Frame;
+
+use super::Theme;
+use crate::cluster::alerts::{Alert, Severity};
+
+pub fn draw(frame: &mut Frame, area: Rect, alerts: &[Alert], theme: Theme) {
+    let mut lines: Vec<Line> = Vec::new();
+    if alerts.is_empty() {
+        lines.push(Line::styled(" ✓ no alerts", theme.ok()));
+    }
+    for alert in alerts {
+        let style = match alert.severity {
+            Severity::Critical => theme.crit(),
+            Severity::Warning => theme.warn(),
+            Severity::Info => theme.info(),
+        };
+        lines.push(Line::from(vec![
+            Span::styled(format!(" {} ", alert.severity.label()), style),
+            Span::styled(alert.name, theme.title()),
+        ]));
+        lines.push(Line::raw(format!("      {}", alert.message)));
+    }
+    let width = area.width.saturating_sub(4).min(100);
+    let title = format!(" Alerts ({}) — a or Esc to close ", alerts.len());
+    let paragraph =
+        Paragraph::new(lines).block(Block::default().borders(Borders::ALL).title(title)).wrap(Wrap { trim: false });
+    // line_count adds the block's top and bottom but wraps at the width it is given: give it the inner width.
+    let wrapped = u16::try_from(paragraph.line_count(width.saturating_sub(2))).unwrap_or(u16::MAX);
+    let height = wrapped.min(area.height.saturating_sub(2)).max(3);
+    let [row] = Layout::vertical([Constraint::Length(height)]).flex(Flex::Center).areas(area);
+    let [popup] = Layout::horizontal([Constraint::Length(width)]).flex(Flex::Center).areas(row);
+    frame.render_widget(Clear, popup);
+    frame.render_widget(paragraph, popup);
+}
