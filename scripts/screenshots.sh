@@ -35,7 +35,7 @@ Xvfb "$display" -screen 0 1400x900x24 >/dev/null 2>&1 &
 xvfb=$!
 sleep 1
 tmux -L "$socket" new-session -d -x 100 -y 30 "$bin --log-dir $work/logs --quota-bytes 256MiB"
-DISPLAY="$display" xterm -T ecl-shot -geometry 100x30+0+0 -fa 'DejaVu Sans Mono' -fs 11 -bg '#1e1e1e' -fg '#d4d4d4' \
+DISPLAY="$display" xterm -tn xterm-256color -T ecl-shot -geometry 100x30+0+0 -fa 'DejaVu Sans Mono' -fs 11 -bg '#1e1e1e' -fg '#d4d4d4' \
   -e tmux -L "$socket" attach &
 xterm_pid=$!
 shoot() {
