@@ -328,23 +328,23 @@ impl Lab {
         Ok(())
     }
 
-    /// Stops every member: SIGTERM, then SIGKILL for those still there after `grace`.
+    /// Stops every member, one after the other: SIGTERM, then SIGKILL for one
+    /// still there after `grace`. One at a time, because a leader stopping
+    /// hands its leadership over first, and waits for that while its peers
+    /// are stopping too.
     pub fn stop(&mut self, grace: Duration) {
-        for member in &self.members {
-            if let Some(pid) = member.pid() {
-                let _ = kill(pid, Signal::SIGCONT);
-                let _ = kill(pid, Signal::SIGTERM);
-            }
-        }
-        let deadline = Instant::now() + grace;
         for member in &mut self.members {
-            if let Some(mut process) = member.process.take() {
-                while Instant::now() < deadline && matches!(process.try_wait(), Ok(None)) {
-                    std::thread::sleep(Duration::from_millis(50));
-                }
-                let _ = process.kill();
-                let _ = process.wait();
+            let Some(mut process) = member.process.take() else { continue };
+            if let Ok(pid) = i32::try_from(process.id()) {
+                let _ = kill(Pid::from_raw(pid), Signal::SIGCONT);
+                let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
             }
+            let deadline = Instant::now() + grace;
+            while Instant::now() < deadline && matches!(process.try_wait(), Ok(None)) {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = process.kill();
+            let _ = process.wait();
         }
     }
 }

@@ -28,6 +28,7 @@ async fn start(options: LabOptions) -> Result<Lab, i32> {
 }
 
 async fn stop(mut lab: Lab) {
+    eprintln!("etcd-console: stopping the lab's {} members ...", lab.members.len());
     let _ = tokio::task::spawn_blocking(move || {
         lab.stop(Duration::from_secs(5));
         tracing::info!("lab stopped");
@@ -62,7 +63,6 @@ pub async fn run(args: &LabArgs, console: &ConsoleArgs, dir: PathBuf) -> i32 {
         _ = interrupt.recv() => {}
         _ = terminate.recv() => {}
     }
-    eprintln!("etcd-console: stopping the lab");
     stop(lab).await;
     0
 }
