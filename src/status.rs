@@ -6,14 +6,10 @@ use std::time::Instant;
 use tokio::task::JoinSet;
 
 use crate::cli::{ConnectionArgs, ConsoleArgs, OutputFormat};
-use crate::cluster::report::StatusReport;
+use crate::cluster::report::{StatusReport, EXIT_UNUSABLE};
 use crate::cluster::ClusterState;
 use crate::etcd::poller::{ask, clients_for, discover};
 use crate::etcd::Connector;
-
-pub const EXIT_HEALTHY: i32 = 0;
-pub const EXIT_DEGRADED: i32 = 1;
-pub const EXIT_UNUSABLE: i32 = 2;
 
 /// Takes one round of samples; Err is a message for the user (exit 2).
 pub async fn observe(connection: &ConnectionArgs, quota_bytes: u64) -> Result<ClusterState, String> {
@@ -31,13 +27,10 @@ pub async fn observe(connection: &ConnectionArgs, quota_bytes: u64) -> Result<Cl
     state.set_members(members.clone(), started);
     let mut rounds = JoinSet::new();
     for (id, client) in clients_for(&members, &connector).await {
-        rounds.spawn(ask(client, id, connector.command_timeout));
+        rounds.spawn(ask(client, id, &connector));
     }
     while let Some(joined) = rounds.join_next().await {
-        if let Ok(mut sample) = joined {
-            if let Err(e) = &sample.status {
-                sample.status = Err(connector.explain(e));
-            }
+        if let Ok(sample) = joined {
             state.apply_sample(sample);
         }
     }

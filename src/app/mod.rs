@@ -72,7 +72,6 @@ impl App {
                     .and_then(|id| self.cluster.members.iter().position(|m| m.identity.id == id))
                     .unwrap_or(0);
             }
-            PollEvent::Asking { member_id, at } => self.cluster.asking(member_id, at),
             PollEvent::Sample(sample) => self.cluster.apply_sample(sample),
         }
     }

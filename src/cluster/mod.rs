@@ -147,8 +147,6 @@ pub struct MemberState {
     pub error: Option<String>,
     /// When the member stopped answering (first failure after the last answer).
     pub failing_since: Option<Instant>,
-    /// A round has been asked and not yet answered, since this instant.
-    pub asking_since: Option<Instant>,
     pub history: History,
 }
 
@@ -161,7 +159,6 @@ impl MemberState {
             member_ids: None,
             error: None,
             failing_since: None,
-            asking_since: None,
             history: History::default(),
         }
     }
@@ -273,20 +270,11 @@ impl ClusterState {
         self.discovery = Discovery::Known { at: now };
     }
 
-    pub fn asking(&mut self, member_id: u64, at: Instant) {
-        if let Some(m) = self.member_mut(member_id) {
-            if m.asking_since.is_none() {
-                m.asking_since = Some(at);
-            }
-        }
-    }
-
     pub fn apply_sample(&mut self, sample: MemberSample) {
         let Some(index) = self.members.iter().position(|m| m.identity.id == sample.member_id) else {
             return;
         };
         let member = &mut self.members[index];
-        member.asking_since = None;
         match sample.status {
             Ok(status) => {
                 member.history.record(sample.finished, status.db_size_bytes, status.db_size_in_use_bytes);
@@ -326,10 +314,6 @@ impl ClusterState {
         {
             self.term_changes.pop_front();
         }
-    }
-
-    fn member_mut(&mut self, member_id: u64) -> Option<&mut MemberState> {
-        self.members.iter_mut().find(|m| m.identity.id == member_id)
     }
 
     pub fn member(&self, member_id: u64) -> Option<&MemberState> {

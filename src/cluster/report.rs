@@ -44,6 +44,12 @@ pub struct MemberReport {
     pub error: Option<String>,
 }
 
+/// `status` exit codes: scripts depend on them.
+pub const EXIT_HEALTHY: i32 = 0;
+pub const EXIT_DEGRADED: i32 = 1;
+/// Bad input, or no member answered.
+pub const EXIT_UNUSABLE: i32 = 2;
+
 pub fn hex(id: u64) -> String {
     format!("{id:x}")
 }
@@ -113,9 +119,9 @@ impl StatusReport {
     pub fn exit_code(&self) -> i32 {
         let all_healthy = !self.members.is_empty() && self.members.iter().all(|m| m.healthy && m.alarms.is_empty());
         if all_healthy && self.leader_id.is_some() && self.alerts.iter().all(|a| a.severity < Severity::Critical) {
-            0
+            EXIT_HEALTHY
         } else {
-            1
+            EXIT_DEGRADED
         }
     }
 

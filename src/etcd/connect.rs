@@ -68,31 +68,7 @@ impl Connector {
 
     /// Explains a failure in terms of the flags the user gave.
     pub fn explain(&self, error: &str) -> String {
-        let lower = error.to_ascii_lowercase();
-        let mut hint = String::new();
-        if lower.contains("unknownissuer")
-            || lower.contains("unknown issuer")
-            || lower.contains("certificate verify")
-            || lower.contains("badsignature")
-        {
-            hint = match &self.files.cacert {
-                Some(ca) => format!(" (the member's certificate is not signed by the CA in --cacert {})", ca.display()),
-                None => " (the member's certificate is not trusted: give its CA with --cacert)".into(),
-            };
-        } else if lower.contains("certificaterequired")
-            || lower.contains("certificate required")
-            || lower.contains("badcertificate")
-            || lower.contains("bad certificate")
-            || lower.contains("unknown ca")
-        {
-            hint = match &self.files.cert {
-                Some(cert) => format!(" (the member refused the client certificate --cert {})", cert.display()),
-                None => " (the member wants a client certificate: give --cert and --key)".into(),
-            };
-        } else if lower.contains("notvalidforname") || lower.contains("not valid for name") {
-            hint = " (the member's certificate does not name this address)".into();
-        }
-        format!("{error}{hint}")
+        self.files.explain(error)
     }
 }
 

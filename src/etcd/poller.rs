@@ -17,7 +17,6 @@ pub enum PollEvent {
     Discovering { attempt: u32, at: Instant },
     DiscoveryFailed { error: String, attempt: u32, at: Instant, retry_at: Instant },
     Members { members: Vec<MemberIdentity>, at: Instant },
-    Asking { member_id: u64, at: Instant },
     Sample(MemberSample),
 }
 
@@ -68,11 +67,24 @@ pub async fn clients_for(members: &[MemberIdentity], connector: &Connector) -> B
     clients
 }
 
-/// One round of questions to one member, or the reason it cannot be asked.
-pub async fn ask(client: Result<Client, String>, member_id: u64, limit: Duration) -> MemberSample {
-    match client {
-        Ok(client) => sample_member(&client, member_id, limit).await,
-        Err(error) => MemberSample::failed(member_id, Instant::now(), error),
+/// One round of questions to one member, or the reason it cannot be asked,
+/// with failures explained in terms of the flags given (both front ends use this).
+pub fn ask(
+    client: Result<Client, String>,
+    member_id: u64,
+    connector: &Connector,
+) -> impl std::future::Future<Output = MemberSample> + Send + 'static {
+    let limit = connector.command_timeout;
+    let files = connector.files.clone();
+    async move {
+        let mut sample = match client {
+            Ok(client) => sample_member(&client, member_id, limit).await,
+            Err(error) => MemberSample::failed(member_id, Instant::now(), error),
+        };
+        if let Err(error) = &sample.status {
+            sample.status = Err(files.explain(error));
+        }
+        sample
     }
 }
 
@@ -147,7 +159,7 @@ impl Poller {
                             MemberSample::failed(id, Instant::now(), format!("internal error while asking: {error}"))
                         }
                     };
-                    let changed = self.membership_change(&sample, &known);
+                    let changed = membership_change(&sample, &known);
                     if events.send(PollEvent::Sample(sample)).is_err() {
                         return;
                     }
@@ -168,27 +180,20 @@ impl Poller {
                 if asking.values().any(|busy| busy == id) {
                     continue;
                 }
-                if events.send(PollEvent::Asking { member_id: *id, at: Instant::now() }).is_err() {
-                    return;
-                }
-                let task = rounds.spawn(ask(client.clone(), *id, self.connector.command_timeout));
+                let task = rounds.spawn(ask(client.clone(), *id, &self.connector));
                 asking.insert(task.id(), *id);
             }
         }
     }
+}
 
-    /// The leader's member list is the one adopted when it differs from ours.
-    fn membership_change(
-        &self,
-        sample: &MemberSample,
-        known: &BTreeMap<u64, MemberIdentity>,
-    ) -> Option<Vec<MemberIdentity>> {
-        let status = sample.status.as_ref().ok()?;
-        if status.leader_id != status.member_id {
-            return None;
-        }
-        let members = sample.members.as_ref().ok()?;
-        let same = members.len() == known.len() && members.iter().all(|m| known.get(&m.id) == Some(m));
-        (!same && !members.is_empty()).then(|| members.clone())
+/// The leader's member list is the one adopted when it differs from ours.
+fn membership_change(sample: &MemberSample, known: &BTreeMap<u64, MemberIdentity>) -> Option<Vec<MemberIdentity>> {
+    let status = sample.status.as_ref().ok()?;
+    if status.leader_id != status.member_id {
+        return None;
     }
+    let members = sample.members.as_ref().ok()?;
+    let same = members.len() == known.len() && members.iter().all(|m| known.get(&m.id) == Some(m));
+    (!same && !members.is_empty()).then(|| members.clone())
 }

@@ -57,6 +57,35 @@ impl TlsFiles {
         }
         Ok(Some(options))
     }
+
+    /// Explains a connection failure in terms of the flags the user gave.
+    pub fn explain(&self, error: &str) -> String {
+        let lower = error.to_ascii_lowercase();
+        let mut hint = String::new();
+        if lower.contains("unknownissuer")
+            || lower.contains("unknown issuer")
+            || lower.contains("certificate verify")
+            || lower.contains("badsignature")
+        {
+            hint = match &self.cacert {
+                Some(ca) => format!(" (the member's certificate is not signed by the CA in --cacert {})", ca.display()),
+                None => " (the member's certificate is not trusted: give its CA with --cacert)".into(),
+            };
+        } else if lower.contains("certificaterequired")
+            || lower.contains("certificate required")
+            || lower.contains("badcertificate")
+            || lower.contains("bad certificate")
+            || lower.contains("unknown ca")
+        {
+            hint = match &self.cert {
+                Some(cert) => format!(" (the member refused the client certificate --cert {})", cert.display()),
+                None => " (the member wants a client certificate: give --cert and --key)".into(),
+            };
+        } else if lower.contains("notvalidforname") || lower.contains("not valid for name") {
+            hint = " (the member's certificate does not name this address)".into();
+        }
+        format!("{error}{hint}")
+    }
 }
 
 fn read_pem(path: &Path, flag: &'static str, kind: &'static str) -> Result<Vec<u8>, EtcdError> {
@@ -86,6 +115,19 @@ mod tests {
         let files = TlsFiles { cacert: None, cert: Some(cert), key: None };
         let message = files.load().err().map(|e| e.to_string()).unwrap_or_default();
         assert!(message.contains("without --key"), "{message}");
+    }
+
+    #[test]
+    fn tls_failures_name_the_flag_and_file_to_check() {
+        let files = TlsFiles { cacert: Some("/etc/ca.crt".into()), cert: Some("/etc/client.crt".into()), key: None };
+        let unknown_ca = files.explain("invalid peer certificate: UnknownIssuer");
+        assert!(
+            unknown_ca.ends_with("(the member's certificate is not signed by the CA in --cacert /etc/ca.crt)"),
+            "{unknown_ca}"
+        );
+        let refused = files.explain("transport error: received fatal alert: BadCertificate");
+        assert!(refused.ends_with("(the member refused the client certificate --cert /etc/client.crt)"), "{refused}");
+        assert_eq!(files.explain("tcp connect error: Connection refused"), "tcp connect error: Connection refused");
     }
 
     #[test]

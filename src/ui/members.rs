@@ -32,13 +32,10 @@ pub fn health_text(member: &MemberState, theme: Theme, now: Instant, compact: bo
     if member.not_heard_yet() {
         return ("asking…".into(), theme.dim());
     }
-    match member.silent_for(now) {
-        Some(silence) if member.error.as_deref().is_some_and(|e| e.contains("no answer")) || member.error.is_none() => {
-            (format!("no answer {word}{}", format_age(silence)), theme.crit())
-        }
-        Some(silence) => (format!("down {word}{}", format_age(silence)), theme.crit()),
-        None => ("asking…".into(), theme.dim()),
-    }
+    // Not up and heard from: the latest round failed, so there is an error and a time it began.
+    let silence = member.silent_for(now).map(format_age).unwrap_or_default();
+    let hung = member.error.as_deref().is_some_and(|e| e.contains("no answer"));
+    (format!("{} {word}{silence}", if hung { "no answer" } else { "down" }), theme.crit())
 }
 
 pub fn draw_table(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: Instant) {
