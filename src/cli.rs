@@ -108,15 +108,41 @@ pub struct LabArgs {
     #[arg(long, global = true, env = "ETCD_BIN", default_value = "/usr/bin/etcd")]
     pub etcd_bin: PathBuf,
 
+    /// Starting state: healthy, fragmented, nospace, member-down, encryption-in-progress,
+    /// post-restore, csr-flood, hosted, or a path to a scenario file (see assets/scenarios/).
+    #[arg(long, global = true, default_value = "healthy")]
+    pub scenario: String,
+
+    /// Lay out a hosted-control-plane management cluster instead of a standalone one.
+    #[arg(long, global = true)]
+    pub hosted: bool,
+
+    /// How many times faster than real time the simulated operators work
+    /// (60: a 20-minute encryption migration takes 20 s).
+    #[arg(long, global = true, default_value_t = 1.0, value_parser = parse_speed)]
+    pub speed: f64,
+
+    /// Do not start the simulated OpenShift API (etcd members only).
+    #[arg(long, global = true)]
+    pub no_api: bool,
+
     #[command(subcommand)]
     pub command: Option<LabCommand>,
 }
 
+fn parse_speed(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(speed) if speed.is_finite() && (0.01..=100_000.0).contains(&speed) => Ok(speed),
+        _ => Err(format!("the speed must be a number from 0.01 to 100000, not {text:?}")),
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum LabCommand {
-    /// Run the lab without the console until SIGINT/SIGTERM; writes DIR/lab.env for etcdctl and etcd-console.
+    /// Run the lab without the console until SIGINT/SIGTERM; writes DIR/lab.env (etcdctl, etcd-console,
+    /// KUBECONFIG) and DIR/kubeconfig (kubectl, oc).
     Serve {
-        /// Directory for the lab's certificates, data and lab.env (created if missing).
+        /// Directory for the lab's certificates, data, lab.env and kubeconfig (created if missing).
         #[arg(long)]
         dir: PathBuf,
     },

@@ -6,6 +6,7 @@ use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
@@ -20,11 +21,48 @@ pub struct CertPaths {
     pub key: PathBuf,
 }
 
+pub type LabIssuer = CertifiedIssuer<'static, KeyPair>;
+
 #[derive(Debug, Clone)]
 pub struct LabPki {
     pub ca: PathBuf,
     pub client: CertPaths,
     pub members: Vec<CertPaths>,
+    /// The CA itself, kept in memory: it signs the simulated cluster's CSRs.
+    pub issuer: Arc<LabIssuer>,
+}
+
+/// A certificate signed by the lab's CA, in memory (PEM and DER).
+pub struct Issued {
+    pub cert_pem: String,
+    pub cert_der: Vec<u8>,
+    pub key_pem: String,
+    pub key_der: Vec<u8>,
+}
+
+pub fn issue(
+    ca: &LabIssuer,
+    common_name: &str,
+    ips: &[IpAddr],
+    usages: Vec<ExtendedKeyUsagePurpose>,
+) -> Result<Issued, LabError> {
+    let key = KeyPair::generate().map_err(pki_error)?;
+    let mut params =
+        CertificateParams::new(vec!["localhost".to_string(), common_name.to_string()]).map_err(pki_error)?;
+    params.subject_alt_names.push(SanType::IpAddress(IpAddr::V4(Ipv4Addr::LOCALHOST)));
+    for ip in ips {
+        params.subject_alt_names.push(SanType::IpAddress(*ip));
+    }
+    params.distinguished_name.push(DnType::CommonName, common_name);
+    params.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
+    params.extended_key_usages = usages;
+    let cert = params.signed_by(&key, ca).map_err(pki_error)?;
+    Ok(Issued {
+        cert_pem: cert.pem(),
+        cert_der: cert.der().to_vec(),
+        key_pem: key.serialize_pem(),
+        key_der: key.serialize_der(),
+    })
 }
 
 fn pki_error(e: rcgen::Error) -> LabError {
@@ -42,8 +80,8 @@ fn write_file(path: &Path, contents: &str, mode: u32) -> Result<(), LabError> {
     file.write_all(contents.as_bytes()).map_err(|e| LabError::Io(format!("cannot write {}: {e}", path.display())))
 }
 
-/// Writes a fresh PKI under `dir` for the named members.
-pub fn generate(dir: &Path, member_names: &[String]) -> Result<LabPki, LabError> {
+/// Writes a fresh PKI under `dir` for the named members, each serving on its own loopback address.
+pub fn generate(dir: &Path, members: &[(String, IpAddr)]) -> Result<LabPki, LabError> {
     fs::create_dir_all(dir).map_err(|e| LabError::Io(format!("cannot create {}: {e}", dir.display())))?;
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).map_err(pki_error)?;
     ca_params.distinguished_name.push(DnType::CommonName, "etcd-console lab CA");
@@ -54,21 +92,17 @@ pub fn generate(dir: &Path, member_names: &[String]) -> Result<LabPki, LabError>
     let ca_path = dir.join("ca.crt");
     write_file(&ca_path, &ca.pem(), 0o644)?;
 
-    let issue = |name: &str, file_stem: &str, usages: Vec<ExtendedKeyUsagePurpose>| -> Result<CertPaths, LabError> {
-        let key = KeyPair::generate().map_err(pki_error)?;
-        let mut params = CertificateParams::new(vec!["localhost".to_string(), name.to_string()]).map_err(pki_error)?;
-        params.subject_alt_names.push(SanType::IpAddress(IpAddr::V4(Ipv4Addr::LOCALHOST)));
-        params.distinguished_name.push(DnType::CommonName, name);
-        params.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
-        params.extended_key_usages = usages;
-        let cert = params.signed_by(&key, &ca).map_err(pki_error)?;
+    let write = |file_stem: &str, issued: Issued| -> Result<CertPaths, LabError> {
         let paths = CertPaths { cert: dir.join(format!("{file_stem}.crt")), key: dir.join(format!("{file_stem}.key")) };
-        write_file(&paths.cert, &cert.pem(), 0o644)?;
-        write_file(&paths.key, &key.serialize_pem(), 0o600)?;
+        write_file(&paths.cert, &issued.cert_pem, 0o644)?;
+        write_file(&paths.key, &issued.key_pem, 0o600)?;
         Ok(paths)
     };
     let both = || vec![ExtendedKeyUsagePurpose::ServerAuth, ExtendedKeyUsagePurpose::ClientAuth];
-    let members = member_names.iter().map(|name| issue(name, name, both())).collect::<Result<Vec<_>, _>>()?;
-    let client = issue("etcd-console", "client", vec![ExtendedKeyUsagePurpose::ClientAuth])?;
-    Ok(LabPki { ca: ca_path, client, members })
+    let members = members
+        .iter()
+        .map(|(name, ip)| write(name, issue(&ca, name, &[*ip], both())?))
+        .collect::<Result<Vec<_>, _>>()?;
+    let client = write("client", issue(&ca, "etcd-console", &[], vec![ExtendedKeyUsagePurpose::ClientAuth])?)?;
+    Ok(LabPki { ca: ca_path, client, members, issuer: Arc::new(ca) })
 }

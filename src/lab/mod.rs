@@ -2,7 +2,9 @@
 //! started from /usr/bin/etcd. Used by `etcd-console lab`, `lab serve` and
 //! every integration test, so there is one way to start a cluster.
 
+pub mod api;
 pub mod certs;
+pub mod scenario;
 pub mod serve;
 
 use std::fs;
@@ -36,6 +38,12 @@ pub struct LabOptions {
     pub etcd_bin: PathBuf,
     /// Where certificates, data and logs go; a temporary directory when None.
     pub dir: Option<PathBuf>,
+    /// What state the lab starts in (etcd made real, OpenShift seeded).
+    pub scenario: scenario::Scenario,
+    /// Serve the simulated OpenShift API (and write DIR/kubeconfig).
+    pub api: bool,
+    /// How many times faster than real time the simulated operators work.
+    pub speed: f64,
 }
 
 impl Default for LabOptions {
@@ -45,6 +53,9 @@ impl Default for LabOptions {
             quota_bytes: crate::cli::DEFAULT_QUOTA_BYTES,
             etcd_bin: PathBuf::from("/usr/bin/etcd"),
             dir: None,
+            scenario: scenario::Scenario::healthy(),
+            api: true,
+            speed: 1.0,
         }
     }
 }
@@ -52,6 +63,8 @@ impl Default for LabOptions {
 #[derive(Debug)]
 pub struct LabMember {
     pub name: String,
+    /// Its own loopback address (127.0.0.11, .12, ...), as each host has its own IP.
+    pub ip: std::net::IpAddr,
     pub client_url: String,
     pub peer_url: String,
     pub data_dir: PathBuf,
@@ -70,6 +83,11 @@ pub struct Lab {
     pub dir: PathBuf,
     pub pki: certs::LabPki,
     pub members: Vec<LabMember>,
+    pub scenario: scenario::Scenario,
+    /// The simulated OpenShift API, when started.
+    pub api: Option<api::ApiServer>,
+    /// DIR/kubeconfig for kubectl and kube-rs, when the API runs.
+    pub kubeconfig: Option<PathBuf>,
     _temp: Option<tempfile::TempDir>,
 }
 
@@ -80,6 +98,10 @@ fn free_ports(count: usize) -> Result<Vec<u16>, LabError> {
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| LabError::Io(format!("cannot find a free loopback port: {e}")))?;
     listeners.iter().map(|l| l.local_addr().map(|a| a.port()).map_err(|e| LabError::Io(e.to_string()))).collect()
+}
+
+fn port_of(url: &str) -> u16 {
+    url.rsplit(':').next().and_then(|p| p.parse().ok()).unwrap_or(0)
 }
 
 fn tail_of(path: &Path, lines: usize) -> String {
@@ -125,16 +147,19 @@ impl Lab {
             }
             fs::create_dir_all(&path).map_err(|e| LabError::Io(format!("cannot create {}: {e}", path.display())))?;
         }
-        let names: Vec<String> = (0..options.members).map(|i| format!("master-{i}")).collect();
+        let names: Vec<(String, std::net::IpAddr)> = (0..options.members)
+            .map(|i| (format!("master-{i}"), std::net::IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, 11 + i))))
+            .collect();
         let pki = certs::generate(&dir.join("pki"), &names)?;
         let ports = free_ports(names.len() * 2)?;
         let mut members: Vec<LabMember> = names
             .iter()
             .enumerate()
-            .map(|(i, name)| LabMember {
+            .map(|(i, (name, ip))| LabMember {
                 name: name.clone(),
-                client_url: format!("https://127.0.0.1:{}", ports[2 * i]),
-                peer_url: format!("https://127.0.0.1:{}", ports[2 * i + 1]),
+                ip: *ip,
+                client_url: format!("https://{ip}:{}", ports[2 * i]),
+                peer_url: format!("https://{ip}:{}", ports[2 * i + 1]),
                 data_dir: dir.join("data").join(name),
                 log: dir.join("logs").join(format!("{name}.log")),
                 process: None,
@@ -175,9 +200,90 @@ impl Lab {
                 .map_err(|e| LabError::Io(format!("cannot run {}: {e}", options.etcd_bin.display())))?;
             member.process = Some(child);
         }
-        let mut lab = Lab { dir, pki, members, _temp: temp };
+        let mut lab =
+            Lab { dir, pki, members, scenario: options.scenario.clone(), api: None, kubeconfig: None, _temp: temp };
         lab.wait_ready(Duration::from_secs(30)).await?;
+        lab.make_etcd_state().await?;
+        if options.api {
+            let views = lab
+                .members
+                .iter()
+                .map(|m| api::seed::MemberView {
+                    name: m.name.clone(),
+                    ip: m.ip.to_string(),
+                    client_port: port_of(&m.client_url),
+                    peer_port: port_of(&m.peer_url),
+                    pid: m.pid().map(Pid::as_raw),
+                })
+                .collect();
+            let server = api::ApiServer::start(&lab.pki, views, &lab.scenario, options.speed)?;
+            lab.kubeconfig = Some(server.write_kubeconfig(&lab.dir.join("kubeconfig"), &lab.pki.ca)?);
+            lab.api = Some(server);
+        }
         Ok(lab)
+    }
+
+    /// Makes the scenario's etcd state real on the members: a fragmented
+    /// database, a database filled to NOSPACE, stopped followers.
+    async fn make_etcd_state(&mut self) -> Result<(), LabError> {
+        let setup = self.scenario.etcd.clone();
+        let fragment = self.scenario.fragment_bytes().map_err(LabError::Io)?;
+        if fragment.is_none() && !setup.fill_until_nospace && setup.stop_members == 0 {
+            return Ok(());
+        }
+        let scenario_name = self.scenario.name.clone();
+        let fail = |what: &str, e: String| LabError::Io(format!("scenario {scenario_name}: {what}: {e}"));
+        let connector = Connector::from_args(&self.connection()).map_err(|e| fail("connect", e.to_string()))?;
+        let mut client =
+            connector.client(&self.members[0].client_url).await.map_err(|e| fail("connect", e.to_string()))?;
+        const VALUE: usize = 512 * 1024;
+        let value = vec![b'x'; VALUE];
+        if let Some(total) = fragment {
+            let count = total.div_ceil(VALUE as u64);
+            for i in 0..count {
+                client
+                    .put(format!("/lab/fragment/{i:06}"), value.clone(), None)
+                    .await
+                    .map_err(|e| fail("write", e.to_string()))?;
+            }
+            // Keep one value in ten: the rest becomes free pages once compacted.
+            let mut revision = 0;
+            for i in (0..count).filter(|i| i % 10 != 0) {
+                let answer = client
+                    .delete(format!("/lab/fragment/{i:06}"), None)
+                    .await
+                    .map_err(|e| fail("delete", e.to_string()))?;
+                revision = answer.header().map(|h| h.revision()).unwrap_or(revision);
+            }
+            if revision > 0 {
+                client
+                    .compact(revision, Some(etcd_client::CompactionOptions::new().with_physical()))
+                    .await
+                    .map_err(|e| fail("compact", e.to_string()))?;
+            }
+        }
+        if setup.fill_until_nospace {
+            let mut raised = false;
+            for i in 0..100_000u32 {
+                match client.put(format!("/lab/fill/{i:06}"), value.clone(), None).await {
+                    Ok(_) => {}
+                    Err(e) if e.to_string().contains("database space exceeded") => {
+                        raised = true;
+                        break;
+                    }
+                    Err(e) => return Err(fail("fill", e.to_string())),
+                }
+            }
+            if !raised {
+                return Err(fail("fill", "etcd never raised NOSPACE".into()));
+            }
+        }
+        for _ in 0..setup.stop_members {
+            let follower = self.follower().await.ok_or_else(|| fail("stop a member", "no follower answers".into()))?;
+            tracing::info!(member = %self.members[follower].name, "lab scenario: member stopped");
+            self.kill_member(follower)?;
+        }
+        Ok(())
     }
 
     /// Connection flags that reach this lab, as a user would pass them.
@@ -210,9 +316,13 @@ impl Lab {
     /// Writes `lab.env`: `source` it and etcdctl reaches the lab.
     pub fn write_env_file(&self) -> Result<PathBuf, LabError> {
         let path = self.dir.join("lab.env");
-        let mut text = String::from("# etcd-console lab: source this file, then run etcdctl or etcd-console.\n");
+        let mut text =
+            String::from("# etcd-console lab: source this file, then run etcdctl, kubectl or etcd-console.\n");
         for (name, value) in self.env() {
             text.push_str(&format!("export {name}='{value}'\n"));
+        }
+        if let Some(kubeconfig) = &self.kubeconfig {
+            text.push_str(&format!("export KUBECONFIG='{}'\n", kubeconfig.display()));
         }
         fs::write(&path, text).map_err(|e| LabError::Io(format!("cannot write {}: {e}", path.display())))?;
         Ok(path)
@@ -351,6 +461,28 @@ impl Lab {
 
 impl Drop for Lab {
     fn drop(&mut self) {
+        if let Some(mut api) = self.api.take() {
+            api.stop();
+        }
         self.stop(Duration::ZERO);
+    }
+}
+
+/// Random bytes from the kernel (tokens, keys, IDs); a clock-derived fill if
+/// /dev/urandom cannot be read, which the lab survives.
+pub fn random_bytes(out: &mut [u8]) {
+    use std::io::Read;
+    let read = fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(out));
+    if read.is_err() {
+        let mut x = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(1);
+        for b in out.iter_mut() {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            *b = x as u8;
+        }
     }
 }

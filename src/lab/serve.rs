@@ -6,15 +6,43 @@ use std::time::Duration;
 
 use tokio::signal::unix::{signal, SignalKind};
 
+use super::scenario::Scenario;
 use super::{Lab, LabOptions};
 use crate::cli::{ConsoleArgs, LabArgs};
 
-fn options(args: &LabArgs, console: &ConsoleArgs, dir: Option<PathBuf>) -> LabOptions {
-    LabOptions { members: args.members, quota_bytes: console.quota_bytes, etcd_bin: args.etcd_bin.clone(), dir }
+/// The lab's options from the flags; a bad scenario is a clear error.
+fn options(args: &LabArgs, console: &ConsoleArgs, dir: Option<PathBuf>) -> Result<LabOptions, i32> {
+    let mut scenario = Scenario::load(&args.scenario).map_err(|e| {
+        eprintln!("etcd-console: {e}");
+        2
+    })?;
+    scenario.hosted |= args.hosted;
+    let quota_bytes = match scenario.quota_bytes() {
+        Ok(quota) => quota.unwrap_or(console.quota_bytes),
+        Err(e) => {
+            eprintln!("etcd-console: {e}");
+            return Err(2);
+        }
+    };
+    Ok(LabOptions {
+        members: args.members,
+        quota_bytes,
+        etcd_bin: args.etcd_bin.clone(),
+        dir,
+        scenario,
+        api: !args.no_api,
+        speed: args.speed,
+    })
 }
 
 async fn start(options: LabOptions) -> Result<Lab, i32> {
-    eprintln!("etcd-console: starting {} etcd members from {} ...", options.members, options.etcd_bin.display());
+    eprintln!(
+        "etcd-console: starting {} etcd members from {} (scenario {}{}) ...",
+        options.members,
+        options.etcd_bin.display(),
+        options.scenario.name,
+        if options.scenario.hosted { ", hosted" } else { "" }
+    );
     match Lab::start(options).await {
         Ok(lab) => {
             tracing::info!(dir = %lab.dir.display(), members = lab.members.len(), "lab started");
@@ -42,7 +70,11 @@ pub async fn run(args: &LabArgs, console: &ConsoleArgs, dir: PathBuf) -> i32 {
         eprintln!("etcd-console: cannot listen for SIGINT/SIGTERM");
         return 2;
     };
-    let lab = match start(options(args, console, Some(dir))).await {
+    let options = match options(args, console, Some(dir)) {
+        Ok(options) => options,
+        Err(code) => return code,
+    };
+    let lab = match start(options).await {
         Ok(lab) => lab,
         Err(code) => return code,
     };
@@ -54,11 +86,14 @@ pub async fn run(args: &LabArgs, console: &ConsoleArgs, dir: PathBuf) -> i32 {
             return 2;
         }
     };
-    println!("lab ready: {} members", lab.members.len());
+    println!("lab ready: {} members, scenario {}", lab.members.len(), lab.scenario.name);
     for member in &lab.members {
         println!("  {}  {}  (log {})", member.name, member.client_url, member.log.display());
     }
-    println!("source {} to use etcdctl or etcd-console; stop with Ctrl-C", env.display());
+    if let (Some(api), Some(kubeconfig)) = (&lab.api, &lab.kubeconfig) {
+        println!("  OpenShift API  {}  (kubeconfig {})", api.url, kubeconfig.display());
+    }
+    println!("source {} to use etcdctl, kubectl or etcd-console; stop with Ctrl-C", env.display());
     tokio::select! {
         _ = interrupt.recv() => {}
         _ = terminate.recv() => {}
@@ -68,11 +103,15 @@ pub async fn run(args: &LabArgs, console: &ConsoleArgs, dir: PathBuf) -> i32 {
 }
 
 pub async fn run_with_console(args: &LabArgs, console: &ConsoleArgs, log_problem: Option<String>) -> i32 {
-    let lab = match start(options(args, console, None)).await {
+    let options = match options(args, console, None) {
+        Ok(options) => options,
+        Err(code) => return code,
+    };
+    let lab = match start(options).await {
         Ok(lab) => lab,
         Err(code) => return code,
     };
-    let context = format!("lab, {} members", lab.members.len());
+    let context = format!("lab, {} members, {}", lab.members.len(), lab.scenario.name);
     let code = crate::tui::run(lab.connection(), console.clone(), Some(context), log_problem).await;
     stop(lab).await;
     code

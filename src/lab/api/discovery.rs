@@ -1,0 +1,88 @@
+//! Legacy discovery documents (`/api`, `/apis`, `/apis/G/V`, `/version`):
+//! what kubectl and kube-rs read to map `kubectl get csr` to a URL.
+
+use serde_json::{json, Value};
+
+use super::catalog::{self, ResourceType};
+
+pub fn version() -> Value {
+    json!({
+        "major": "1",
+        "minor": "27",
+        "gitVersion": "v1.27.6+etcd-console-lab",
+        "gitCommit": "0000000000000000000000000000000000000000",
+        "gitTreeState": "clean",
+        "buildDate": "2026-01-01T00:00:00Z",
+        "goVersion": "go1.20.10",
+        "compiler": "gc",
+        "platform": "linux/amd64"
+    })
+}
+
+pub fn api_versions(server: &str) -> Value {
+    json!({
+        "kind": "APIVersions",
+        "versions": ["v1"],
+        "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": server}]
+    })
+}
+
+fn group_entry(group: &str, version: &str) -> Value {
+    let gv = json!({"groupVersion": format!("{group}/{version}"), "version": version});
+    json!({"name": group, "versions": [gv.clone()], "preferredVersion": gv})
+}
+
+pub fn group_list() -> Value {
+    let groups: Vec<Value> = catalog::groups().into_iter().map(|(g, v)| group_entry(g, v)).collect();
+    json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
+}
+
+pub fn group(name: &str) -> Option<Value> {
+    let (g, v) = catalog::groups().into_iter().find(|(g, _)| *g == name)?;
+    let mut entry = group_entry(g, v);
+    entry["kind"] = json!("APIGroup");
+    entry["apiVersion"] = json!("v1");
+    Some(entry)
+}
+
+fn verbs(rt: &ResourceType) -> Vec<&'static str> {
+    if rt.virtual_only {
+        vec!["create"]
+    } else {
+        vec!["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
+    }
+}
+
+pub fn resource_list(group: &str, version: &str) -> Value {
+    let mut resources = Vec::new();
+    for rt in catalog::TYPES.iter().filter(|t| t.group == group && t.version == version) {
+        let mut entry = json!({
+            "name": rt.plural,
+            "singularName": rt.singular,
+            "namespaced": rt.namespaced,
+            "kind": rt.kind,
+            "verbs": verbs(rt),
+        });
+        if !rt.short_names.is_empty() {
+            entry["shortNames"] = json!(rt.short_names);
+        }
+        resources.push(entry);
+        for sub in rt.subresources {
+            let mut entry = json!({
+                "name": format!("{}/{sub}", rt.plural),
+                "singularName": "",
+                "namespaced": rt.namespaced,
+                "kind": rt.kind,
+                "verbs": ["get", "patch", "update"],
+            });
+            if *sub == "scale" {
+                entry["group"] = json!("autoscaling");
+                entry["version"] = json!("v1");
+                entry["kind"] = json!("Scale");
+            }
+            resources.push(entry);
+        }
+    }
+    let group_version = if group.is_empty() { version.to_string() } else { format!("{group}/{version}") };
+    json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version, "resources": resources})
+}

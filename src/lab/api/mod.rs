@@ -1,0 +1,173 @@
+//! The lab's simulated OpenShift API: a Kubernetes API server over HTTPS on
+//! loopback that real kubectl and kube-rs drive, holding the objects the
+//! runbooks touch, with simulated operators that react as the real ones do.
+//! It runs on its own thread and runtime, so neither a test's blocking calls
+//! nor the console's runtime can stall it.
+
+pub mod catalog;
+pub mod discovery;
+pub mod errors;
+pub mod operators;
+pub mod seed;
+pub mod selectors;
+pub mod server;
+pub mod store;
+pub mod table;
+pub mod validation;
+
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use tokio::sync::watch as signal;
+
+use super::certs::{self, LabPki};
+use super::scenario::Scenario;
+use super::LabError;
+use seed::{MemberView, SeedPki, Seeder};
+use server::{Account, Role, Shared};
+use store::Store;
+
+pub const ADMIN_USER: &str = "lab-admin";
+pub const VIEWER_USER: &str = "lab-viewer";
+
+pub struct ApiServer {
+    pub url: String,
+    pub store: Arc<Store>,
+    pub admin_token: String,
+    pub viewer_token: String,
+    shutdown: signal::Sender<bool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for ApiServer {
+    // Tokens stay out of debug output (and so out of logs).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiServer").field("url", &self.url).finish_non_exhaustive()
+    }
+}
+
+fn token() -> String {
+    let mut bytes = [0u8; 24];
+    super::random_bytes(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn read(path: &Path) -> Result<String, LabError> {
+    fs::read_to_string(path).map_err(|e| LabError::Io(format!("cannot read {}: {e}", path.display())))
+}
+
+impl ApiServer {
+    /// Seeds the cluster for `scenario`, then serves it on 127.0.0.1 (a free port).
+    pub fn start(pki: &LabPki, members: Vec<MemberView>, scenario: &Scenario, speed: f64) -> Result<Self, LabError> {
+        let api_error = |what: &str, e: String| LabError::Io(format!("lab API: {what}: {e}"));
+        let serving =
+            certs::issue(&pki.issuer, "etcd-console-lab-api", &[], vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth])?;
+        let tls = server::tls_config(serving.cert_der, serving.key_der).map_err(|e| api_error("TLS", e))?;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")
+            .map_err(|e| api_error("cannot listen on loopback", e.to_string()))?;
+        listener.set_nonblocking(true).map_err(|e| api_error("socket", e.to_string()))?;
+        let address = listener.local_addr().map_err(|e| api_error("socket", e.to_string()))?;
+        let url = format!("https://{address}");
+
+        let mut seed_bytes = [0u8; 8];
+        super::random_bytes(&mut seed_bytes);
+        let store = Arc::new(Store::new(seed_bytes));
+        let seed_pki = SeedPki {
+            ca_pem: read(&pki.ca)?,
+            client_cert_pem: read(&pki.client.cert)?,
+            client_key_pem: read(&pki.client.key)?,
+        };
+        let installed = SystemTime::now()
+            .checked_sub(Duration::from_secs(3 * 86_400 + 20 * 3600))
+            .unwrap_or(SystemTime::UNIX_EPOCH);
+        let seeder = Seeder { store: &store, installed };
+        let seeded = if scenario.hosted {
+            seed::hosted(&seeder, &members, &seed_pki, scenario)
+        } else {
+            seed::standalone(&seeder, &members, &seed_pki, scenario)
+        };
+        seeded.map_err(|e| api_error("cannot seed the cluster", e))?;
+
+        let (admin_token, viewer_token) = (token(), token());
+        let (shutdown, shutdown_rx) = signal::channel(false);
+        let shared = Arc::new(Shared {
+            store: store.clone(),
+            accounts: vec![
+                Account { user: ADMIN_USER, token: admin_token.clone(), role: Role::Admin },
+                Account { user: VIEWER_USER, token: viewer_token.clone(), role: Role::Viewer },
+            ],
+            address: address.to_string(),
+            shutdown: shutdown_rx.clone(),
+        });
+        let operators = operators::Operators::new(store.clone(), members, pki.issuer.clone(), speed, scenario);
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("lab-api")
+            .enable_all()
+            .build()
+            .map_err(|e| api_error("cannot start its runtime", e.to_string()))?;
+        let thread = std::thread::Builder::new()
+            .name("lab-api".into())
+            .spawn(move || {
+                runtime.block_on(async move {
+                    let Ok(listener) = tokio::net::TcpListener::from_std(listener) else { return };
+                    let operators_done = tokio::spawn(operators.run(shutdown_rx.clone()));
+                    server::serve(listener, tls, shared).await;
+                    let _ = operators_done.await;
+                });
+                runtime.shutdown_timeout(Duration::from_secs(1));
+            })
+            .map_err(|e| api_error("cannot start its thread", e.to_string()))?;
+        tracing::info!(%url, scenario = %scenario.name, "lab API serving");
+        Ok(Self { url, store, admin_token, viewer_token, shutdown, thread: Some(thread) })
+    }
+
+    /// A kubeconfig for kubectl and kube-rs: context `lab` (admin, current)
+    /// and `lab-readonly` (the viewer token). Mode 0600: it holds tokens.
+    pub fn write_kubeconfig(&self, path: &Path, ca: &Path) -> Result<PathBuf, LabError> {
+        let text = format!(
+            "# etcd-console lab: the simulated OpenShift API. Contexts: lab (admin), lab-readonly (read-only).\n\
+             apiVersion: v1\n\
+             kind: Config\n\
+             clusters:\n\
+             - name: etcd-console-lab\n  cluster:\n    server: {url}\n    certificate-authority: {ca}\n\
+             users:\n\
+             - name: {ADMIN_USER}\n  user:\n    token: {admin}\n\
+             - name: {VIEWER_USER}\n  user:\n    token: {viewer}\n\
+             contexts:\n\
+             - name: lab\n  context:\n    cluster: etcd-console-lab\n    user: {ADMIN_USER}\n    namespace: default\n\
+             - name: lab-readonly\n  context:\n    cluster: etcd-console-lab\n    user: {VIEWER_USER}\n    namespace: default\n\
+             current-context: lab\n",
+            url = self.url,
+            ca = ca.display(),
+            admin = self.admin_token,
+            viewer = self.viewer_token,
+        );
+        let mut file = fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(path)
+            .map_err(|e| LabError::Io(format!("cannot write {}: {e}", path.display())))?;
+        file.write_all(text.as_bytes()).map_err(|e| LabError::Io(format!("cannot write {}: {e}", path.display())))?;
+        Ok(path.to_path_buf())
+    }
+
+    pub fn stop(&mut self) {
+        let _ = self.shutdown.send(true);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for ApiServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

@@ -1,0 +1,681 @@
+//! Simulated operators: they watch the store as the real ones watch the API
+//! and answer the runbooks' actions the way a cluster does, at `speed` times
+//! real time: encryption migrations, forced redeployments rolling node by
+//! node, CSR signing, etcd pods following the real member processes, and the
+//! HyperShift reconciler honouring `pausedUntil`.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use base64::Engine;
+use serde_json::{json, Value};
+use tokio::sync::{broadcast, watch as signal};
+
+use super::catalog;
+use super::seed::{self, MemberView};
+use super::store::{now_rfc3339, str_at, Change, EventKind, Store};
+use crate::lab::certs::LabIssuer;
+use crate::lab::scenario::Scenario;
+
+/// Cluster time each node's static pod takes to roll to a new revision.
+pub const ROLLOUT_PER_NODE: Duration = Duration::from_secs(120);
+/// Cluster time of an encryption or decryption migration ("20 minutes or longer").
+pub const MIGRATION: Duration = Duration::from_secs(20 * 60);
+/// Cluster time the HyperShift operator takes to undo a scaled-down control plane when not paused.
+pub const RECONCILE_AFTER: Duration = Duration::from_secs(30);
+
+struct Rollout {
+    operator: &'static str,
+    revision: i64,
+    pending: VecDeque<String>,
+    next_at: Instant,
+}
+
+struct Migration {
+    mode: String,
+    done_at: Instant,
+}
+
+pub struct Operators {
+    store: Arc<Store>,
+    members: Vec<MemberView>,
+    issuer: Arc<LabIssuer>,
+    speed: f64,
+    hosted: bool,
+    reasons: HashMap<&'static str, String>,
+    rollouts: Vec<Rollout>,
+    encryption_mode: String,
+    migration: Option<Migration>,
+    member_up: Vec<Option<bool>>,
+    drift_since: HashMap<String, Instant>,
+}
+
+fn idx(group: &str, kind: &str) -> usize {
+    catalog::by_kind(group, kind).unwrap_or(0)
+}
+
+/// Replaces (or adds) a condition, keeping lastTransitionTime when the status did not change.
+pub fn set_condition(object: &mut Value, mut condition: Value) {
+    let kind = condition["type"].clone();
+    if !object["status"].is_object() {
+        object["status"] = json!({});
+    }
+    if !object["status"]["conditions"].is_array() {
+        object["status"]["conditions"] = json!([]);
+    }
+    let Some(conditions) = object["status"]["conditions"].as_array_mut() else { return };
+    match conditions.iter_mut().find(|c| c["type"] == kind) {
+        Some(existing) => {
+            if existing["status"] == condition["status"] {
+                condition["lastTransitionTime"] = existing["lastTransitionTime"].clone();
+            }
+            *existing = condition;
+        }
+        None => conditions.push(condition),
+    }
+}
+
+fn get_condition<'a>(object: &'a Value, kind: &str) -> Option<&'a Value> {
+    object.pointer("/status/conditions")?.as_array()?.iter().find(|c| c["type"] == kind)
+}
+
+/// A process's state letter from /proc (R, S, D, T, Z, ...); None once it is gone.
+fn process_state(pid: i32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The state follows the command name, which is in parentheses and may hold spaces.
+    stat.rsplit_once(')').and_then(|(_, rest)| rest.trim_start().chars().next())
+}
+
+/// Alive (not exited, not a zombie) and running (not stopped).
+pub fn process_alive_running(pid: i32) -> (bool, bool) {
+    match process_state(pid) {
+        None | Some('Z' | 'X') => (false, false),
+        Some('T' | 't') => (true, false),
+        Some(_) => (true, true),
+    }
+}
+
+fn paused(until: &str) -> bool {
+    until == "true" || humantime::parse_rfc3339(until).is_ok_and(|at| at > SystemTime::now())
+}
+
+impl Operators {
+    pub fn new(
+        store: Arc<Store>,
+        members: Vec<MemberView>,
+        issuer: Arc<LabIssuer>,
+        speed: f64,
+        scenario: &Scenario,
+    ) -> Self {
+        let member_up = vec![None; members.len()];
+        let mut operators = Self {
+            store,
+            members,
+            issuer,
+            speed: if speed.is_finite() && speed > 0.0 { speed } else { 1.0 },
+            hosted: scenario.hosted,
+            reasons: HashMap::new(),
+            rollouts: Vec::new(),
+            encryption_mode: scenario.cluster.encryption.clone(),
+            migration: None,
+            member_up,
+            drift_since: HashMap::new(),
+        };
+        let now = Instant::now();
+        if let Some(minutes) = scenario.cluster.encryption_started_minutes_ago {
+            let left = MIGRATION.saturating_sub(Duration::from_secs(minutes * 60));
+            operators.migration =
+                Some(Migration { mode: scenario.cluster.encryption.clone(), done_at: now + operators.scaled(left) });
+        }
+        for (short, kind) in seed::STATIC_POD_OPERATORS {
+            let Ok(object) = operators.store.get(idx("operator.openshift.io", kind), "", "cluster") else { continue };
+            operators.reasons.insert(short, str_at(&object, "/spec/forceRedeploymentReason").to_string());
+            let latest = object.pointer("/status/latestAvailableRevision").and_then(Value::as_i64).unwrap_or(0);
+            let behind: VecDeque<String> = object
+                .pointer("/status/nodeStatuses")
+                .and_then(Value::as_array)
+                .map(|nodes| {
+                    nodes
+                        .iter()
+                        .filter(|n| n["currentRevision"].as_i64().unwrap_or(0) < latest)
+                        .map(|n| str_at(n, "/nodeName").to_string())
+                        .collect()
+                })
+                .unwrap_or_default();
+            if !behind.is_empty() {
+                operators.rollouts.push(Rollout {
+                    operator: short,
+                    revision: latest,
+                    pending: behind,
+                    next_at: now + operators.scaled(ROLLOUT_PER_NODE),
+                });
+            }
+        }
+        operators
+    }
+
+    fn scaled(&self, cluster_time: Duration) -> Duration {
+        cluster_time.div_f64(self.speed)
+    }
+
+    /// Runs until shutdown: reacts to changes, and moves time-driven work on.
+    pub async fn run(mut self, mut shutdown: signal::Receiver<bool>) {
+        let (_, mut changes) = match self.store.follow(self.store.revision()) {
+            Ok(follow) => follow,
+            Err(_) => return,
+        };
+        let mut tick = tokio::time::interval(Duration::from_millis(250));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = shutdown.changed() => return,
+                _ = tick.tick() => self.on_tick(Instant::now()),
+                change = changes.recv() => match change {
+                    Ok(change) => self.on_change(&change, Instant::now()),
+                    Err(broadcast::error::RecvError::Lagged(_)) => self.rescan(Instant::now()),
+                    Err(broadcast::error::RecvError::Closed) => return,
+                },
+            }
+        }
+    }
+
+    fn rescan(&mut self, now: Instant) {
+        let csrs = idx("certificates.k8s.io", "CertificateSigningRequest");
+        for csr in self.store.all_of(csrs) {
+            self.maybe_issue(&csr);
+        }
+        self.on_tick(now);
+    }
+
+    pub fn on_change(&mut self, change: &Change, now: Instant) {
+        if change.kind == EventKind::Deleted {
+            return;
+        }
+        let rt = catalog::get(change.type_index);
+        match (rt.group, rt.kind) {
+            ("certificates.k8s.io", "CertificateSigningRequest") => self.maybe_issue(&change.object),
+            ("config.openshift.io", "APIServer") => self.encryption_changed(&change.object, now),
+            ("operator.openshift.io", kind) => {
+                if let Some((short, _)) = seed::STATIC_POD_OPERATORS.iter().find(|(_, k)| *k == kind) {
+                    let reason = str_at(&change.object, "/spec/forceRedeploymentReason").to_string();
+                    if self.reasons.get(short) != Some(&reason) {
+                        self.reasons.insert(short, reason.clone());
+                        tracing::info!(operator = short, reason = %reason, "lab: forced redeployment");
+                        self.start_rollout(short, now);
+                    }
+                }
+            }
+            ("hypershift.openshift.io", "HostedCluster") => self.hosted_cluster_changed(&change.object),
+            ("apps", "Deployment" | "StatefulSet") => self.scale_pods(rt.kind, &change.object),
+            _ => {}
+        }
+    }
+
+    pub fn on_tick(&mut self, now: Instant) {
+        self.follow_members();
+        self.advance_rollouts(now);
+        if self.migration.as_ref().is_some_and(|m| now >= m.done_at) {
+            if let Some(migration) = self.migration.take() {
+                self.set_encrypted(&migration.mode, false);
+            }
+        }
+        self.sync_cluster_operators();
+        if self.hosted {
+            self.reconcile_hosted(now);
+        }
+    }
+
+    // --- static-pod rollouts ----------------------------------------------------------------
+
+    fn master_names(&self) -> Vec<String> {
+        self.members.iter().map(|m| m.name.clone()).collect()
+    }
+
+    fn start_rollout(&mut self, operator: &'static str, now: Instant) {
+        let Some((_, kind)) = seed::STATIC_POD_OPERATORS.iter().find(|(s, _)| *s == operator) else { return };
+        let index = idx("operator.openshift.io", kind);
+        let Ok(object) = self.store.get(index, "", "cluster") else { return };
+        let revision = object.pointer("/status/latestAvailableRevision").and_then(Value::as_i64).unwrap_or(0) + 1;
+        self.rollouts.retain(|r| r.operator != operator);
+        let nodes = self.master_names();
+        self.rollouts.push(Rollout {
+            operator,
+            revision,
+            pending: nodes.iter().cloned().collect(),
+            next_at: now + self.scaled(ROLLOUT_PER_NODE),
+        });
+        let _ = self.store.modify(index, "", "cluster", |o| {
+            o["status"]["latestAvailableRevision"] = json!(revision);
+            if let Some(statuses) = o["status"]["nodeStatuses"].as_array_mut() {
+                for s in statuses {
+                    s["targetRevision"] = json!(revision);
+                }
+            }
+        });
+        self.write_revision_conditions(kind, revision);
+    }
+
+    fn write_revision_conditions(&self, kind: &str, latest: i64) {
+        let index = idx("operator.openshift.io", kind);
+        let at = now_rfc3339();
+        let _ = self.store.modify(index, "", "cluster", |o| {
+            let revisions: Vec<i64> = o
+                .pointer("/status/nodeStatuses")
+                .and_then(Value::as_array)
+                .map(|n| n.iter().map(|s| s["currentRevision"].as_i64().unwrap_or(0)).collect())
+                .unwrap_or_default();
+            let message = seed::rollout_message(&revisions, latest);
+            let condition = if revisions.iter().all(|r| *r == latest) {
+                seed::condition("NodeInstallerProgressing", "False", "AllNodesAtLatestRevision", &message, &at)
+            } else {
+                seed::condition("NodeInstallerProgressing", "True", "NodeInstaller", &message, &at)
+            };
+            set_condition(o, condition);
+        });
+    }
+
+    fn advance_rollouts(&mut self, now: Instant) {
+        let step = self.scaled(ROLLOUT_PER_NODE);
+        let mut finished = Vec::new();
+        let mut moved = Vec::new();
+        for rollout in &mut self.rollouts {
+            if now < rollout.next_at {
+                continue;
+            }
+            if let Some(node) = rollout.pending.pop_front() {
+                moved.push((rollout.operator, rollout.revision, node));
+                rollout.next_at = now + step;
+            }
+            if rollout.pending.is_empty() {
+                finished.push(rollout.operator);
+            }
+        }
+        self.rollouts.retain(|r| !finished.contains(&r.operator));
+        for (operator, revision, node) in moved {
+            let Some((_, kind)) = seed::STATIC_POD_OPERATORS.iter().find(|(s, _)| *s == operator) else { continue };
+            let index = idx("operator.openshift.io", kind);
+            let _ = self.store.modify(index, "", "cluster", |o| {
+                if let Some(statuses) = o["status"]["nodeStatuses"].as_array_mut() {
+                    for s in statuses.iter_mut().filter(|s| s["nodeName"] == node.as_str()) {
+                        s["currentRevision"] = json!(revision);
+                        if let Some(m) = s.as_object_mut() {
+                            m.remove("targetRevision");
+                        }
+                    }
+                }
+            });
+            self.write_revision_conditions(kind, revision);
+            if operator == "etcd" && !self.hosted {
+                let pods = idx("", "Pod");
+                let _ = self.store.modify(pods, "openshift-etcd", &format!("etcd-{node}"), |p| {
+                    p["metadata"]["labels"]["revision"] = json!(revision.to_string());
+                });
+            }
+        }
+    }
+
+    // --- encryption ---------------------------------------------------------------------------
+
+    fn encryption_changed(&mut self, apiserver: &Value, now: Instant) {
+        let mode = str_at(apiserver, "/spec/encryption/type").to_string();
+        let normalized = |m: &str| if m.is_empty() { "identity".to_string() } else { m.to_string() };
+        if normalized(&mode) == normalized(&self.encryption_mode) {
+            return;
+        }
+        tracing::info!(from = %self.encryption_mode, to = %mode, "lab: encryption type changed");
+        self.encryption_mode = mode.clone();
+        if mode == "aescbc" || mode == "aesgcm" {
+            let secrets = idx("", "Secret");
+            for (_, component, _) in seed::ENCRYPTING_OPERATORS {
+                let existing = self
+                    .store
+                    .list(
+                        secrets,
+                        Some("openshift-config-managed"),
+                        &|s| str_at(s, "/metadata/name").starts_with(&format!("encryption-key-{component}-")),
+                        None,
+                        None,
+                    )
+                    .items
+                    .len();
+                let key = seed::encryption_key(component, existing as u32 + 1, &mode);
+                let _ = self.store.create(secrets, "openshift-config-managed", key, false);
+            }
+        }
+        self.migration = Some(Migration { mode: mode.clone(), done_at: now + self.scaled(MIGRATION) });
+        self.set_encrypted(&mode, true);
+        // A new encryption configuration is a new kube-apiserver revision.
+        self.start_rollout("kubeapiserver", now);
+    }
+
+    fn set_encrypted(&self, mode: &str, in_progress: bool) {
+        let at = now_rfc3339();
+        let mode = if mode.is_empty() { "identity" } else { mode };
+        for (kind, _, resources) in seed::ENCRYPTING_OPERATORS {
+            let index = idx("operator.openshift.io", kind);
+            let _ = self.store.modify(index, "", "cluster", |o| {
+                set_condition(o, seed::encrypted_condition(resources, mode, in_progress, &at));
+            });
+        }
+    }
+
+    // --- CSRs ---------------------------------------------------------------------------------
+
+    fn maybe_issue(&mut self, csr: &Value) {
+        let approved = get_condition(csr, "Approved").is_some();
+        let denied = get_condition(csr, "Denied").is_some();
+        if !approved || denied || !str_at(csr, "/status/certificate").is_empty() {
+            return;
+        }
+        let name = str_at(csr, "/metadata/name").to_string();
+        let signer = str_at(csr, "/spec/signerName").to_string();
+        let request = base64::engine::general_purpose::STANDARD
+            .decode(str_at(csr, "/spec/request"))
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+            .unwrap_or_default();
+        let index = idx("certificates.k8s.io", "CertificateSigningRequest");
+        let signed =
+            rcgen::CertificateSigningRequestParams::from_pem(&request).map_err(|e| e.to_string()).and_then(|params| {
+                let node = match params.params.distinguished_name.get(&rcgen::DnType::CommonName) {
+                    Some(rcgen::DnValue::Utf8String(cn)) => cn.clone(),
+                    Some(rcgen::DnValue::PrintableString(cn)) => cn.as_str().to_string(),
+                    _ => String::new(),
+                };
+                params.signed_by(&self.issuer).map(|c| (c.pem(), node)).map_err(|e| e.to_string())
+            });
+        match signed {
+            Ok((pem, common_name)) => {
+                let at = now_rfc3339();
+                let _ = self.store.modify(index, "", &name, |o| {
+                    o["status"]["certificate"] = json!(seed::b64(pem.as_bytes()));
+                });
+                tracing::info!(csr = %name, signer = %signer, "lab: certificate issued");
+                if let Some(node) = common_name.strip_prefix("system:node:") {
+                    self.node_ready(node, &at);
+                    if signer == "kubernetes.io/kube-apiserver-client-kubelet" {
+                        self.kubelet_asks_for_serving_cert(node);
+                    }
+                }
+            }
+            Err(reason) => {
+                let at = now_rfc3339();
+                let _ = self.store.modify(index, "", &name, |o| {
+                    set_condition(
+                        o,
+                        seed::condition(
+                            "Failed",
+                            "True",
+                            "SignerValidationFailure",
+                            &format!("cannot sign: {reason}"),
+                            &at,
+                        ),
+                    );
+                });
+            }
+        }
+    }
+
+    fn node_ready(&self, node: &str, at: &str) {
+        let nodes = idx("", "Node");
+        let _ = self.store.modify(nodes, "", node, |o| {
+            set_condition(o, seed::condition("Ready", "True", "KubeletReady", "kubelet is posting ready status", at));
+        });
+    }
+
+    /// With its client certificate, a kubelet files a kubelet-serving CSR (unless one is pending).
+    fn kubelet_asks_for_serving_cert(&self, node: &str) {
+        let csrs = idx("certificates.k8s.io", "CertificateSigningRequest");
+        let username = format!("system:node:{node}");
+        let pending = self.store.list(
+            csrs,
+            None,
+            &|c| str_at(c, "/spec/username") == username && get_condition(c, "Approved").is_none(),
+            None,
+            Some(1),
+        );
+        if !pending.items.is_empty() {
+            return;
+        }
+        let Ok(pem) = seed::node_csr_pem(node) else { return };
+        let mut csr = seed::csr("", node, true, &pem, &now_rfc3339());
+        csr["metadata"]["generateName"] = json!("csr-");
+        if let Some(m) = csr["metadata"].as_object_mut() {
+            m.remove("name");
+        }
+        let _ = self.store.create(csrs, "", csr, false);
+    }
+
+    // --- etcd pods follow the member processes ---------------------------------------------
+
+    fn follow_members(&mut self) {
+        for i in 0..self.members.len() {
+            let (alive, up) = self.members[i].pid.map(process_alive_running).unwrap_or((false, false));
+            if self.member_up[i] == Some(up) {
+                continue;
+            }
+            let first = self.member_up[i].is_none();
+            self.member_up[i] = Some(up);
+            if first && up {
+                continue;
+            }
+            let (namespace, pod) = if self.hosted {
+                (seed::HOSTED_CP_NAMESPACE.to_string(), format!("etcd-{i}"))
+            } else {
+                ("openshift-etcd".to_string(), format!("etcd-{}", self.members[i].name))
+            };
+            let at = now_rfc3339();
+            tracing::info!(member = %self.members[i].name, up, "lab: etcd pod readiness follows its member");
+            let _ = self.store.modify(idx("", "Pod"), &namespace, &pod, |p| {
+                set_condition(p, seed::condition("Ready", if up { "True" } else { "False" }, if up { "" } else { "ContainersNotReady" }, if up { "" } else { "containers with unready status: [etcd]" }, &at));
+                if let Some(statuses) = p["status"]["containerStatuses"].as_array_mut() {
+                    for s in statuses.iter_mut().filter(|s| s["name"] == "etcd") {
+                        s["ready"] = json!(up);
+                        s["started"] = json!(up || alive);
+                        if up {
+                            s["state"] = json!({"running": {"startedAt": at}});
+                        } else if alive {
+                            // Frozen: the process is there but answers nothing; the readiness probe fails.
+                            s["state"] = json!({"running": {"startedAt": s["state"]["running"]["startedAt"].clone()}});
+                        } else {
+                            let restarts = s["restartCount"].as_i64().unwrap_or(0) + 1;
+                            s["restartCount"] = json!(restarts);
+                            s["lastState"] = json!({"terminated": {"exitCode": 137, "reason": "Error", "finishedAt": at}});
+                            s["state"] = json!({"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 5m0s restarting failed container=etcd"}});
+                        }
+                    }
+                }
+            });
+        }
+    }
+
+    // --- ClusterOperators mirror their operators ------------------------------------------
+
+    fn sync_cluster_operators(&self) {
+        if self.hosted {
+            return;
+        }
+        let cos = idx("config.openshift.io", "ClusterOperator");
+        let at = now_rfc3339();
+        let pairs = [
+            ("etcd", "Etcd"),
+            ("kube-apiserver", "KubeAPIServer"),
+            ("kube-controller-manager", "KubeControllerManager"),
+            ("kube-scheduler", "KubeScheduler"),
+        ];
+        for (co, kind) in pairs {
+            let Ok(operator) = self.store.get(idx("operator.openshift.io", kind), "", "cluster") else { continue };
+            let progressing = get_condition(&operator, "NodeInstallerProgressing");
+            let (status, message) = match progressing {
+                Some(c) if c["status"] == "True" => {
+                    ("True", format!("NodeInstallerProgressing: {}", str_at(c, "/message")))
+                }
+                _ => ("False", String::new()),
+            };
+            let reason = if status == "True" { "NodeInstaller" } else { "AsExpected" };
+            let down: Vec<&str> = if co == "etcd" {
+                self.members
+                    .iter()
+                    .zip(&self.member_up)
+                    .filter(|(_, up)| **up == Some(false))
+                    .map(|(m, _)| m.name.as_str())
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            let degraded = if down.is_empty() {
+                seed::condition("Degraded", "False", "AsExpected", "", &at)
+            } else {
+                let message = format!(
+                    "EtcdMembersDegraded: {} of {} members are available, {} {} unhealthy",
+                    self.members.len() - down.len(),
+                    self.members.len(),
+                    down.join(", "),
+                    if down.len() == 1 { "is" } else { "are" }
+                );
+                seed::condition("Degraded", "True", "EtcdMembers_UnhealthyMembers", &message, &at)
+            };
+            let Ok(current) = self.store.get(cos, "", co) else { continue };
+            let mut wanted = current.clone();
+            set_condition(&mut wanted, seed::condition("Progressing", status, reason, &message, &at));
+            set_condition(&mut wanted, degraded);
+            // Only a real change is written (conditions carry their own times).
+            let differs = ["Progressing", "Degraded"].iter().any(|k| {
+                let (a, b) = (get_condition(&current, k), get_condition(&wanted, k));
+                a.map(|c| (&c["status"], &c["message"])) != b.map(|c| (&c["status"], &c["message"]))
+            });
+            if differs {
+                let _ = self.store.modify(cos, "", co, |o| *o = wanted.clone());
+            }
+        }
+    }
+
+    // --- HyperShift -------------------------------------------------------------------------
+
+    fn hosted_cluster_changed(&self, hc: &Value) {
+        let until = str_at(hc, "/spec/pausedUntil").to_string();
+        let is_paused = paused(&until);
+        let at = now_rfc3339();
+        let hcps = idx("hypershift.openshift.io", "HostedControlPlane");
+        let _ = self.store.modify(hcps, seed::HOSTED_CP_NAMESPACE, seed::HOSTED_NAME, |o| {
+            if until.is_empty() {
+                if let Some(spec) = o["spec"].as_object_mut() {
+                    spec.remove("pausedUntil");
+                }
+            } else {
+                o["spec"]["pausedUntil"] = json!(until);
+            }
+        });
+        let condition = if is_paused {
+            seed::condition(
+                "ReconciliationActive",
+                "False",
+                "ReconciliationPaused",
+                &format!("Reconciliation paused until: {until}"),
+                &at,
+            )
+        } else {
+            seed::condition("ReconciliationActive", "True", "AsExpected", "Reconciliation active on resource", &at)
+        };
+        let differs = get_condition(hc, "ReconciliationActive").map(|c| (&c["status"], &c["message"]))
+            != Some((&condition["status"], &condition["message"]));
+        if differs {
+            let index = idx("hypershift.openshift.io", "HostedCluster");
+            let _ =
+                self.store.modify(index, seed::HOSTED_NAMESPACE, seed::HOSTED_NAME, |o| set_condition(o, condition));
+        }
+    }
+
+    /// Pods of a Deployment or StatefulSet follow spec.replicas.
+    fn scale_pods(&self, kind: &str, workload: &Value) {
+        let namespace = str_at(workload, "/metadata/namespace").to_string();
+        if namespace != seed::HOSTED_CP_NAMESPACE {
+            return;
+        }
+        let name = str_at(workload, "/metadata/name").to_string();
+        let wanted = workload.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(0).max(0) as usize;
+        let pods = idx("", "Pod");
+        let selector = |p: &Value| str_at(p, "/metadata/labels/app") == name;
+        let mut existing: Vec<String> = self
+            .store
+            .list(pods, Some(&namespace), &selector, None, None)
+            .items
+            .iter()
+            .map(|p| str_at(p, "/metadata/name").to_string())
+            .collect();
+        let at = now_rfc3339();
+        if existing.len() > wanted {
+            // A StatefulSet removes its highest ordinals first.
+            existing.sort_by_key(|n| n.rsplit('-').next().and_then(|o| o.parse::<usize>().ok()).unwrap_or(0));
+            for pod in existing.split_off(wanted) {
+                let _ = self.store.delete(pods, &namespace, &pod, false);
+            }
+        } else {
+            for i in 0..wanted {
+                let pod = seed::hosted_pod(&name, i, &self.members, &at);
+                if !self.store.exists(pods, &namespace, str_at(&pod, "/metadata/name")) {
+                    let _ = self.store.create(pods, &namespace, pod, false);
+                }
+            }
+        }
+        let count = self.store.list(pods, Some(&namespace), &selector, None, None).items.len();
+        let ready = if kind == "StatefulSet" {
+            (0..count).filter(|i| self.member_up.get(*i).copied().flatten() != Some(false)).count()
+        } else {
+            count
+        };
+        let index = idx("apps", kind);
+        let (count, ready) = (count as i64, ready as i64);
+        let current = (
+            workload.pointer("/status/replicas").and_then(Value::as_i64),
+            workload.pointer("/status/readyReplicas").and_then(Value::as_i64),
+        );
+        if current != (Some(count), Some(ready)) {
+            let _ = self.store.modify(index, &namespace, &name, |o| {
+                o["status"]["replicas"] = json!(count);
+                o["status"]["readyReplicas"] = json!(ready);
+                o["status"]["availableReplicas"] = json!(ready);
+                o["status"]["updatedReplicas"] = json!(count);
+                o["status"]["currentReplicas"] = json!(count);
+            });
+        }
+    }
+
+    /// Unless reconciliation is paused, the HyperShift operator restores the
+    /// control plane's replicas shortly after someone scales them down.
+    fn reconcile_hosted(&mut self, now: Instant) {
+        let hcs = idx("hypershift.openshift.io", "HostedCluster");
+        let Ok(hc) = self.store.get(hcs, seed::HOSTED_NAMESPACE, seed::HOSTED_NAME) else { return };
+        let until = str_at(&hc, "/spec/pausedUntil").to_string();
+        if get_condition(&hc, "ReconciliationActive").is_some_and(|c| c["status"] == "False") && !paused(&until) {
+            // A pausedUntil date has passed.
+            self.hosted_cluster_changed(&hc);
+        }
+        if paused(&until) {
+            self.drift_since.clear();
+            return;
+        }
+        let mut desired: Vec<(&str, &str, i64)> =
+            seed::HOSTED_DEPLOYMENTS.iter().map(|(n, c)| ("Deployment", *n, *c)).collect();
+        desired.push(("StatefulSet", "etcd", self.members.len() as i64));
+        let after = self.scaled(RECONCILE_AFTER);
+        for (kind, name, replicas) in desired {
+            let index = idx("apps", kind);
+            let Ok(object) = self.store.get(index, seed::HOSTED_CP_NAMESPACE, name) else { continue };
+            let key = format!("{kind}/{name}");
+            if object.pointer("/spec/replicas").and_then(Value::as_i64) == Some(replicas) {
+                self.drift_since.remove(&key);
+                continue;
+            }
+            let since = *self.drift_since.entry(key.clone()).or_insert(now);
+            if now.duration_since(since) >= after {
+                tracing::info!(workload = %key, replicas, "lab: hypershift operator restores replicas (reconciliation not paused)");
+                let _ = self
+                    .store
+                    .modify(index, seed::HOSTED_CP_NAMESPACE, name, |o| o["spec"]["replicas"] = json!(replicas));
+                self.drift_since.remove(&key);
+            }
+        }
+    }
+}

@@ -1,0 +1,778 @@
+//! The objects a fresh lab cluster holds: what `oc get` shows on an OpenShift
+//! 4.14 cluster installed three days ago (standalone), or on a HyperShift
+//! management cluster (hosted), shaped by the scenario.
+
+use std::time::{Duration, SystemTime};
+
+use base64::Engine;
+use serde_json::{json, Value};
+
+use super::catalog;
+use super::errors::ApiError;
+use super::store::{rfc3339, Store};
+use crate::lab::scenario::Scenario;
+
+pub const OCP_VERSION: &str = "4.14.8";
+pub const KUBELET_VERSION: &str = "v1.27.6+f67aeb3";
+pub const RELEASE_IMAGE: &str = "quay.io/openshift-release-dev/ocp-release:4.14.8-x86_64";
+pub const LATEST_REVISION: i64 = 7;
+pub const HOSTED_NAME: &str = "hosted";
+pub const HOSTED_NAMESPACE: &str = "clusters";
+pub const HOSTED_CP_NAMESPACE: &str = "clusters-hosted";
+pub const INFRA_ID: &str = "lab-7xk2p";
+
+/// What the API needs to know of one real etcd member.
+#[derive(Debug, Clone)]
+pub struct MemberView {
+    pub name: String,
+    pub ip: String,
+    pub client_port: u16,
+    pub peer_port: u16,
+    pub pid: Option<i32>,
+}
+
+/// PEM texts the cluster's secrets carry (the lab's real certificates).
+#[derive(Debug, Clone)]
+pub struct SeedPki {
+    pub ca_pem: String,
+    pub client_cert_pem: String,
+    pub client_key_pem: String,
+}
+
+pub fn b64(text: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(text)
+}
+
+pub struct Seeder<'a> {
+    pub store: &'a Store,
+    pub installed: SystemTime,
+}
+
+impl Seeder<'_> {
+    fn at(&self, after_install: Duration) -> String {
+        rfc3339(self.installed + after_install)
+    }
+
+    pub fn put(&self, group: &str, kind: &str, namespace: &str, mut object: Value) -> Result<Value, ApiError> {
+        let index = catalog::by_kind(group, kind).ok_or_else(ApiError::no_such_resource)?;
+        if object.pointer("/metadata/creationTimestamp").is_none() {
+            object["metadata"]["creationTimestamp"] = json!(self.at(Duration::ZERO));
+        }
+        self.store.create(index, namespace, object, false)
+    }
+}
+
+pub fn condition(kind: &str, status: &str, reason: &str, message: &str, at: &str) -> Value {
+    json!({"type": kind, "status": status, "reason": reason, "message": message, "lastTransitionTime": at})
+}
+
+/// `N nodes are at revision R` groups, newest last, as the static-pod operators word it.
+pub fn revision_message(revisions: &[i64]) -> String {
+    let mut counts: Vec<(i64, usize)> = Vec::new();
+    for r in revisions {
+        match counts.iter_mut().find(|(rev, _)| rev == r) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((*r, 1)),
+        }
+    }
+    counts.sort_unstable();
+    counts.iter().map(|(r, n)| format!("{n} nodes are at revision {r}")).collect::<Vec<_>>().join("; ")
+}
+
+/// The NodeInstallerProgressing message while rolling to `latest`.
+pub fn rollout_message(revisions: &[i64], latest: i64) -> String {
+    let message = revision_message(revisions);
+    if revisions.contains(&latest) {
+        message
+    } else {
+        format!("{message}; 0 nodes have achieved new revision {latest}")
+    }
+}
+
+fn node(name: &str, ip: &str, role: &str, ready: bool, created: &str) -> Value {
+    let ready_condition = if ready {
+        condition("Ready", "True", "KubeletReady", "kubelet is posting ready status", created)
+    } else {
+        condition("Ready", "Unknown", "NodeStatusUnknown", "Kubelet stopped posting node status.", created)
+    };
+    let mut labels = json!({
+        "kubernetes.io/hostname": name,
+        "kubernetes.io/os": "linux",
+        "node.openshift.io/os_id": "rhcos",
+    });
+    if role == "master" {
+        labels["node-role.kubernetes.io/master"] = json!("");
+        labels["node-role.kubernetes.io/control-plane"] = json!("");
+    } else {
+        labels["node-role.kubernetes.io/worker"] = json!("");
+    }
+    json!({
+        "metadata": {"name": name, "labels": labels, "creationTimestamp": created},
+        "spec": {"providerID": format!("lab:///{name}")},
+        "status": {
+            "addresses": [{"type": "InternalIP", "address": ip}, {"type": "Hostname", "address": name}],
+            "conditions": [ready_condition],
+            "nodeInfo": {
+                "kubeletVersion": KUBELET_VERSION,
+                "osImage": "Red Hat Enterprise Linux CoreOS 414.92.202312191502-0 (Plow)",
+                "kernelVersion": "5.14.0-284.45.1.el9_2.x86_64",
+                "containerRuntimeVersion": "cri-o://1.27.2-2.rhaos4.14.gitf3a4e9e.el9",
+                "operatingSystem": "linux",
+                "architecture": "amd64"
+            }
+        }
+    })
+}
+
+fn container_status(name: &str, ready: bool, started: &str) -> Value {
+    json!({"name": name, "ready": ready, "started": ready, "restartCount": 0, "state": {"running": {"startedAt": started}},
+           "image": "quay.io/openshift-release-dev/ocp-v4.0-art-dev@sha256:etcd", "imageID": ""})
+}
+
+/// The etcd pod of a standalone control-plane node.
+pub fn etcd_pod(member: &MemberView, revision: i64, created: &str) -> Value {
+    let containers = ["etcdctl", "etcd", "etcd-metrics"];
+    json!({
+        "metadata": {
+            "name": format!("etcd-{}", member.name),
+            "labels": {"app": "etcd", "k8s-app": "etcd", "etcd": "true", "revision": revision.to_string()},
+            "annotations": {"target.workload.openshift.io/management": "{\"effect\": \"PreferredDuringScheduling\"}"},
+            "creationTimestamp": created,
+        },
+        "spec": {
+            "nodeName": member.name,
+            "hostNetwork": true,
+            "priorityClassName": "system-node-critical",
+            "containers": containers.iter().map(|c| {
+                let mut container = json!({"name": c, "image": "quay.io/openshift-release-dev/ocp-v4.0-art-dev@sha256:etcd"});
+                if *c == "etcd" {
+                    container["ports"] = json!([
+                        {"name": "etcd", "containerPort": member.client_port, "hostPort": member.client_port, "protocol": "TCP"},
+                        {"name": "etcd-peer", "containerPort": member.peer_port, "hostPort": member.peer_port, "protocol": "TCP"}
+                    ]);
+                    container["env"] = json!([{"name": "ETCDCTL_ENDPOINTS", "value": format!("https://{}:{}", member.ip, member.client_port)}]);
+                }
+                container
+            }).collect::<Vec<_>>(),
+        },
+        "status": {
+            "phase": "Running",
+            "hostIP": member.ip,
+            "podIP": member.ip,
+            "podIPs": [{"ip": member.ip}],
+            "startTime": created,
+            "conditions": [condition("Ready", "True", "", "", created)],
+            "containerStatuses": containers.iter().map(|c| container_status(c, true, created)).collect::<Vec<_>>(),
+        }
+    })
+}
+
+fn static_pod_operator(kind_status: &Value) -> Value {
+    json!({"metadata": {"name": "cluster"}, "spec": {"managementState": "Managed", "logLevel": "Normal", "operatorLogLevel": "Normal"}, "status": kind_status})
+}
+
+/// Status of a static-pod operator with each node at a revision.
+pub fn static_pod_status(nodes: &[(String, i64)], latest: i64, at: &str) -> Value {
+    let revisions: Vec<i64> = nodes.iter().map(|(_, r)| *r).collect();
+    let done = revisions.iter().all(|r| *r == latest);
+    let progressing = if done {
+        condition("NodeInstallerProgressing", "False", "AllNodesAtLatestRevision", &revision_message(&revisions), at)
+    } else {
+        condition("NodeInstallerProgressing", "True", "NodeInstaller", &rollout_message(&revisions, latest), at)
+    };
+    json!({
+        "latestAvailableRevision": latest,
+        "readyReplicas": 0,
+        "conditions": [
+            progressing,
+            condition("NodeInstallerDegraded", "False", "", "", at),
+            condition("StaticPodsAvailable", "True", "AsExpected", &format!("{} nodes are active; {}", nodes.len(), revision_message(&revisions)), at),
+        ],
+        "nodeStatuses": nodes.iter().map(|(name, r)| {
+            let mut s = json!({"nodeName": name, "currentRevision": r});
+            if *r != latest {
+                s["targetRevision"] = json!(latest);
+            }
+            s
+        }).collect::<Vec<_>>(),
+    })
+}
+
+/// The Encrypted condition for an operator, given the APIServer encryption state.
+pub fn encrypted_condition(resources: &str, mode: &str, in_progress: bool, at: &str) -> Value {
+    match (mode, in_progress) {
+        ("" | "identity", false) if mode.is_empty() => {
+            condition("Encrypted", "False", "EncryptionDisabled", "Encryption is not enabled", at)
+        }
+        ("" | "identity", false) => condition(
+            "Encrypted",
+            "False",
+            "DecryptionCompleted",
+            "Encryption mode set to identity and everything is decrypted",
+            at,
+        ),
+        ("" | "identity", true) => condition(
+            "Encrypted",
+            "False",
+            "DecryptionInProgress",
+            &format!("Decryption in progress for: {resources}"),
+            at,
+        ),
+        (_, true) => condition(
+            "Encrypted",
+            "False",
+            "EncryptionInProgress",
+            &format!("Encryption ({mode}) in progress for: {resources}"),
+            at,
+        ),
+        (_, false) => {
+            condition("Encrypted", "True", "EncryptionCompleted", &format!("All resources encrypted: {resources}"), at)
+        }
+    }
+}
+
+/// The resources each encrypting operator migrates (4.14 wording).
+pub const ENCRYPTING_OPERATORS: &[(&str, &str, &str)] = &[
+    ("OpenShiftAPIServer", "openshift-apiserver", "routes.route.openshift.io"),
+    ("KubeAPIServer", "openshift-kube-apiserver", "secrets, configmaps"),
+    (
+        "Authentication",
+        "openshift-oauth-apiserver",
+        "oauthaccesstokens.oauth.openshift.io, oauthauthorizetokens.oauth.openshift.io",
+    ),
+];
+
+pub const STATIC_POD_OPERATORS: &[(&str, &str)] = &[
+    ("etcd", "Etcd"),
+    ("kubeapiserver", "KubeAPIServer"),
+    ("kubecontrollermanager", "KubeControllerManager"),
+    ("kubescheduler", "KubeScheduler"),
+];
+
+pub fn cluster_operator(name: &str, at: &str) -> Value {
+    json!({
+        "metadata": {"name": name},
+        "spec": {},
+        "status": {
+            "conditions": [
+                condition("Available", "True", "AsExpected", "", at),
+                condition("Progressing", "False", "AsExpected", "", at),
+                condition("Degraded", "False", "AsExpected", "", at),
+                condition("Upgradeable", "True", "AsExpected", "", at),
+            ],
+            "versions": [{"name": "operator", "version": OCP_VERSION}],
+            "relatedObjects": [],
+        }
+    })
+}
+
+/// A CSR as a kubelet files it, with a real PKCS#10 request for `system:node:<node>`.
+pub fn csr(name: &str, node: &str, serving: bool, request_pem: &str, created: &str) -> Value {
+    let (signer, username, groups, usages) = if serving {
+        (
+            "kubernetes.io/kubelet-serving",
+            format!("system:node:{node}"),
+            json!(["system:nodes", "system:authenticated"]),
+            json!(["digital signature", "server auth"]),
+        )
+    } else {
+        (
+            "kubernetes.io/kube-apiserver-client-kubelet",
+            "system:serviceaccount:openshift-machine-config-operator:node-bootstrapper".to_string(),
+            json!([
+                "system:serviceaccounts",
+                "system:serviceaccounts:openshift-machine-config-operator",
+                "system:authenticated"
+            ]),
+            json!(["digital signature", "client auth"]),
+        )
+    };
+    json!({
+        "metadata": {"name": name, "creationTimestamp": created, "annotations": {"lab.etcd-console/node": node}},
+        "spec": {
+            "request": b64(request_pem.as_bytes()),
+            "signerName": signer,
+            "username": username,
+            "groups": groups,
+            "usages": usages,
+        },
+        "status": {}
+    })
+}
+
+/// A PKCS#10 request for a node's kubelet, signed with a fresh key.
+pub fn node_csr_pem(node: &str) -> Result<String, String> {
+    let key = rcgen::KeyPair::generate().map_err(|e| e.to_string())?;
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).map_err(|e| e.to_string())?;
+    params.distinguished_name.push(rcgen::DnType::CommonName, format!("system:node:{node}"));
+    params.distinguished_name.push(rcgen::DnType::OrganizationName, "system:nodes");
+    params.serialize_request(&key).and_then(|r| r.pem()).map_err(|e| e.to_string())
+}
+
+fn csr_name(n: u64) -> String {
+    const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+    let mut x = n.wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(17);
+    let mut name = String::from("csr-");
+    for _ in 0..5 {
+        name.push(char::from(ALPHABET[(x % ALPHABET.len() as u64) as usize]));
+        x /= ALPHABET.len() as u64;
+    }
+    name
+}
+
+fn add_namespaces(seed: &Seeder, names: &[&str]) -> Result<(), ApiError> {
+    for name in names {
+        seed.put(
+            "",
+            "Namespace",
+            "",
+            json!({"metadata": {"name": name}, "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}}),
+        )?;
+    }
+    Ok(())
+}
+
+fn secret_tls(name: &str, cert: &str, key: &str, ca: &str) -> Value {
+    json!({"metadata": {"name": name}, "type": "kubernetes.io/tls",
+           "data": {"tls.crt": b64(cert.as_bytes()), "tls.key": b64(key.as_bytes()), "ca.crt": b64(ca.as_bytes())}})
+}
+
+pub fn standalone(seed: &Seeder, members: &[MemberView], pki: &SeedPki, scenario: &Scenario) -> Result<(), String> {
+    let e = |e: ApiError| e.message;
+    let setup = &scenario.cluster;
+    let install = seed.at(Duration::ZERO);
+    let recent = seed.at(Duration::from_secs(3 * 86_400));
+    add_namespaces(
+        seed,
+        &[
+            "default",
+            "kube-system",
+            "openshift-config",
+            "openshift-config-managed",
+            "openshift-etcd",
+            "openshift-etcd-operator",
+            "openshift-kube-apiserver",
+            "openshift-kube-apiserver-operator",
+            "openshift-apiserver",
+            "openshift-oauth-apiserver",
+            "openshift-authentication",
+            "openshift-machine-api",
+            "openshift-machine-config-operator",
+            "openshift-ovn-kubernetes",
+        ],
+    )
+    .map_err(e)?;
+    let mut nodes: Vec<(String, String, &str)> =
+        members.iter().map(|m| (m.name.clone(), m.ip.clone(), "master")).collect();
+    for i in 0..setup.workers {
+        nodes.push((format!("worker-{i}"), format!("127.0.0.{}", 21 + i), "worker"));
+    }
+    for (name, ip, role) in &nodes {
+        let ready = !setup.not_ready.contains(name);
+        seed.put("", "Node", "", node(name, ip, role, ready, &install)).map_err(e)?;
+    }
+    // etcd: pods on the masters, the client certificate and CA bundle that reach the members.
+    for member in members {
+        seed.put("", "Pod", "openshift-etcd", etcd_pod(member, LATEST_REVISION, &recent)).map_err(e)?;
+    }
+    for ns in ["openshift-etcd", "openshift-config"] {
+        seed.put("", "Secret", ns, secret_tls("etcd-client", &pki.client_cert_pem, &pki.client_key_pem, &pki.ca_pem))
+            .map_err(e)?;
+        seed.put(
+            "",
+            "ConfigMap",
+            ns,
+            json!({"metadata": {"name": "etcd-ca-bundle"}, "data": {"ca-bundle.crt": pki.ca_pem}}),
+        )
+        .map_err(e)?;
+    }
+    seed.put(
+        "",
+        "ConfigMap",
+        "openshift-config",
+        json!({"metadata": {"name": "etcd-serving-ca"}, "data": {"ca-bundle.crt": pki.ca_pem}}),
+    )
+    .map_err(e)?;
+    seed.put(
+        "",
+        "ConfigMap",
+        "openshift-etcd",
+        json!({"metadata": {"name": "etcd-endpoints"}, "data": members.iter().map(|m| (m.name.clone(), json!(m.ip))).collect::<serde_json::Map<_, _>>()}),
+    )
+    .map_err(e)?;
+
+    // config.openshift.io
+    let mut apiserver =
+        json!({"metadata": {"name": "cluster"}, "spec": {"audit": {"profile": "Default"}}, "status": {}});
+    if !setup.encryption.is_empty() {
+        apiserver["spec"]["encryption"] = json!({"type": setup.encryption});
+    }
+    seed.put("config.openshift.io", "APIServer", "", apiserver).map_err(e)?;
+    seed.put(
+        "config.openshift.io",
+        "Proxy",
+        "",
+        json!({"metadata": {"name": "cluster"}, "spec": {"trustedCA": {"name": ""}}, "status": {}}),
+    )
+    .map_err(e)?;
+    seed.put(
+        "config.openshift.io",
+        "ClusterVersion",
+        "",
+        json!({
+            "metadata": {"name": "version"},
+            "spec": {"channel": "stable-4.14", "clusterID": "5c1a3d44-1b59-4d7e-9a0f-etcdconsolelab"},
+            "status": {
+                "desired": {"version": OCP_VERSION, "image": RELEASE_IMAGE},
+                "history": [{"state": "Completed", "version": OCP_VERSION, "image": RELEASE_IMAGE, "startedTime": install, "completionTime": install, "verified": false}],
+                "conditions": [
+                    condition("Available", "True", "", &format!("Done applying {OCP_VERSION}"), &install),
+                    condition("Progressing", "False", "", &format!("Cluster version is {OCP_VERSION}"), &install),
+                    condition("Failing", "False", "", "", &install),
+                ],
+            }
+        }),
+    )
+    .map_err(e)?;
+    for name in [
+        "authentication",
+        "etcd",
+        "kube-apiserver",
+        "kube-controller-manager",
+        "kube-scheduler",
+        "machine-api",
+        "machine-config",
+        "network",
+        "openshift-apiserver",
+    ] {
+        seed.put("config.openshift.io", "ClusterOperator", "", cluster_operator(name, &install)).map_err(e)?;
+    }
+
+    // operator.openshift.io: static-pod operators with every master at the latest revision,
+    // or one at the new revision and the rest behind when caught mid-rollout.
+    for (short, kind) in STATIC_POD_OPERATORS {
+        let mid_rollout = setup.rollouts_in_progress.iter().any(|o| o == short);
+        let node_revisions: Vec<(String, i64)> = members
+            .iter()
+            .enumerate()
+            .map(|(i, m)| (m.name.clone(), if mid_rollout && i > 0 { LATEST_REVISION - 1 } else { LATEST_REVISION }))
+            .collect();
+        let mut status = static_pod_status(&node_revisions, LATEST_REVISION, &recent);
+        if let Some((_, _, resources)) = ENCRYPTING_OPERATORS.iter().find(|(k, _, _)| k == kind) {
+            let in_progress = setup.encryption_started_minutes_ago.is_some();
+            if let Some(c) = status["conditions"].as_array_mut() {
+                c.push(encrypted_condition(resources, &setup.encryption, in_progress, &recent));
+            }
+        }
+        let mut object = static_pod_operator(&status);
+        if mid_rollout {
+            object["spec"]["forceRedeploymentReason"] = json!("recovery-2026-11-21 03:12:09.491522100+00:00");
+        }
+        if *short == "etcd" && setup.quorum_guard_off {
+            object["spec"]["unsupportedConfigOverrides"] =
+                json!({"useUnsupportedUnsafeNonHANonProductionUnstableEtcd": true});
+        }
+        seed.put("operator.openshift.io", kind, "", object).map_err(e)?;
+    }
+    for (kind, _, resources) in ENCRYPTING_OPERATORS.iter().filter(|(k, _, _)| *k != "KubeAPIServer") {
+        let in_progress = setup.encryption_started_minutes_ago.is_some();
+        let status = json!({"conditions": [
+            condition("Available", "True", "AsExpected", "", &install),
+            encrypted_condition(resources, &setup.encryption, in_progress, &recent),
+        ], "latestAvailableRevision": 3});
+        seed.put(
+            "operator.openshift.io",
+            kind,
+            "",
+            json!({"metadata": {"name": "cluster"}, "spec": {"managementState": "Managed"}, "status": status}),
+        )
+        .map_err(e)?;
+    }
+    if !setup.encryption.is_empty() && setup.encryption != "identity" {
+        for (_, component, _) in ENCRYPTING_OPERATORS {
+            seed.put("", "Secret", "openshift-config-managed", encryption_key(component, 1, &setup.encryption))
+                .map_err(e)?;
+        }
+    }
+
+    // machine.openshift.io
+    let zones = ["us-east-1a", "us-east-1b", "us-east-1c"];
+    for (i, (name, _, role)) in nodes.iter().enumerate() {
+        let machine = if *role == "master" {
+            format!("{INFRA_ID}-{name}")
+        } else {
+            format!("{INFRA_ID}-worker-{}-{}", zones[i % 3], &csr_name(i as u64)[4..])
+        };
+        let zone = zones[i % 3];
+        seed.put(
+            "machine.openshift.io",
+            "Machine",
+            "openshift-machine-api",
+            json!({
+                "metadata": {
+                    "name": machine,
+                    "labels": {
+                        "machine.openshift.io/cluster-api-cluster": INFRA_ID,
+                        "machine.openshift.io/cluster-api-machine-role": role,
+                        "machine.openshift.io/cluster-api-machine-type": role,
+                        "machine.openshift.io/instance-type": if *role == "master" { "m6i.xlarge" } else { "m6i.large" },
+                        "machine.openshift.io/region": "us-east-1",
+                        "machine.openshift.io/zone": zone,
+                    },
+                    "annotations": {"machine.openshift.io/instance-state": "running"},
+                    "creationTimestamp": install,
+                },
+                "spec": {"providerID": format!("aws:///{zone}/i-0{:016x}", 0x5eed_0000_u64 + i as u64)},
+                "status": {"phase": "Running", "nodeRef": {"kind": "Node", "name": name}},
+            }),
+        )
+        .map_err(e)?;
+    }
+
+    // Certificate signing requests.
+    let mut number = 0u64;
+    let mut add_csr = |node: &str, serving: bool, pem: &str, age: Duration| -> Result<(), String> {
+        number += 1;
+        let created = rfc3339(SystemTime::now().checked_sub(age).unwrap_or(SystemTime::now()));
+        seed.put(
+            "certificates.k8s.io",
+            "CertificateSigningRequest",
+            "",
+            csr(&csr_name(number), node, serving, pem, &created),
+        )
+        .map(|_| ())
+        .map_err(e)
+    };
+    for (i, node) in setup.pending_bootstrap_csrs.iter().enumerate() {
+        add_csr(node, false, &node_csr_pem(node)?, Duration::from_secs(780 - 60 * i as u64))?;
+    }
+    for (i, node) in setup.pending_serving_csrs.iter().enumerate() {
+        add_csr(node, true, &node_csr_pem(node)?, Duration::from_secs(483 - 30 * i as u64))?;
+    }
+    if setup.csr_flood > 0 {
+        // Kubelets that nobody answered ask again every few minutes: one request per node, resent.
+        let pems: Vec<(String, String)> =
+            nodes.iter().map(|(n, _, _)| Ok((n.clone(), node_csr_pem(n)?))).collect::<Result<_, String>>()?;
+        for i in 0..setup.csr_flood {
+            let (node, pem) = &pems[i as usize % pems.len()];
+            let age = Duration::from_secs(u64::from(setup.csr_flood - i) * 60 / pems.len() as u64);
+            add_csr(node, i % 2 == 1, pem, age)?;
+        }
+    }
+    Ok(())
+}
+
+pub fn encryption_key(component: &str, number: u32, mode: &str) -> Value {
+    let mut key = [0u8; 32];
+    crate::lab::random_bytes(&mut key);
+    json!({
+        "metadata": {
+            "name": format!("encryption-key-{component}-{number}"),
+            "labels": {"encryption.apiserver.operator.openshift.io/component": component},
+            "annotations": {
+                "encryption.apiserver.operator.openshift.io/mode": mode,
+                "encryption.apiserver.operator.openshift.io/internal-reason": format!("{mode}-config-changed"),
+            },
+        },
+        "type": "Opaque",
+        "data": {"encryption.apiserver.operator.openshift.io-key": b64(&key)},
+    })
+}
+
+fn workload_pod(name: &str, app: &str, containers: &[&str], node: &str, ip: &str, created: &str) -> Value {
+    json!({
+        "metadata": {"name": name, "labels": {"app": app, "hypershift.openshift.io/control-plane-component": app}, "creationTimestamp": created},
+        "spec": {"nodeName": node, "containers": containers.iter().map(|c| json!({"name": c, "image": "quay.io/openshift-release-dev/ocp-v4.0-art-dev"})).collect::<Vec<_>>()},
+        "status": {
+            "phase": "Running", "hostIP": ip, "podIP": ip, "startTime": created,
+            "conditions": [condition("Ready", "True", "", "", created)],
+            "containerStatuses": containers.iter().map(|c| container_status(c, true, created)).collect::<Vec<_>>(),
+        }
+    })
+}
+
+pub const HOSTED_DEPLOYMENTS: &[(&str, i64)] = &[
+    ("kube-apiserver", 3),
+    ("openshift-apiserver", 3),
+    ("openshift-oauth-apiserver", 3),
+    ("control-plane-operator", 1),
+];
+
+/// The pod a StatefulSet or Deployment of the hosted control plane runs as replica `index`.
+pub fn hosted_pod(owner: &str, index: usize, members: &[MemberView], created: &str) -> Value {
+    if owner == "etcd" {
+        let ip = members.get(index).map(|m| m.ip.as_str()).unwrap_or("127.0.0.1");
+        let mut pod = workload_pod(
+            &format!("etcd-{index}"),
+            "etcd",
+            &["etcd", "etcd-metrics"],
+            &format!("worker-{}", index % 3),
+            ip,
+            created,
+        );
+        if let Some(member) = members.get(index) {
+            pod["spec"]["containers"][0]["ports"] = json!([{"name": "client", "containerPort": member.client_port}, {"name": "peer", "containerPort": member.peer_port}]);
+            pod["metadata"]["annotations"] = json!({"lab.etcd-console/member": member.name});
+        }
+        pod["metadata"]["labels"]["statefulset.kubernetes.io/pod-name"] = json!(format!("etcd-{index}"));
+        return pod;
+    }
+    let suffix = csr_name(owner.len() as u64 * 97 + index as u64)[4..].to_string();
+    workload_pod(
+        &format!("{owner}-6d9f8c7b5-{suffix}"),
+        owner,
+        &[owner],
+        &format!("worker-{}", index % 3),
+        &format!("10.128.{}.{}", index + 2, 10 + owner.len()),
+        created,
+    )
+}
+
+pub fn hosted(seed: &Seeder, members: &[MemberView], pki: &SeedPki, scenario: &Scenario) -> Result<(), String> {
+    let e = |e: ApiError| e.message;
+    let install = seed.at(Duration::ZERO);
+    let created = seed.at(Duration::from_secs(86_400));
+    let cp = HOSTED_CP_NAMESPACE;
+    add_namespaces(seed, &["default", "kube-system", "hypershift", HOSTED_NAMESPACE, cp]).map_err(e)?;
+    for i in 0..3u8 {
+        seed.put(
+            "",
+            "Node",
+            "",
+            node(&format!("mgmt-master-{i}"), &format!("127.0.0.{}", 31 + i), "master", true, &install),
+        )
+        .map_err(e)?;
+    }
+    for i in 0..scenario.cluster.workers.max(3) {
+        seed.put(
+            "",
+            "Node",
+            "",
+            node(&format!("worker-{i}"), &format!("127.0.0.{}", 21 + i), "worker", true, &install),
+        )
+        .map_err(e)?;
+    }
+    let available = condition("Available", "True", "AsExpected", "The hosted control plane is available", &created);
+    seed.put(
+        "hypershift.openshift.io",
+        "HostedCluster",
+        HOSTED_NAMESPACE,
+        json!({
+            "metadata": {"name": HOSTED_NAME, "finalizers": ["hypershift.openshift.io/finalizer"]},
+            "spec": {
+                "release": {"image": RELEASE_IMAGE},
+                "platform": {"type": "Agent"},
+                "etcd": {"managementType": "Managed", "managed": {"storage": {"type": "PersistentVolume", "persistentVolume": {"size": "8Gi"}}}},
+                "secretEncryption": {"type": "aescbc", "aescbc": {"activeKey": {"name": format!("{HOSTED_NAME}-etcd-encryption-key")}}},
+            },
+            "status": {
+                "version": {"desired": {"version": OCP_VERSION, "image": RELEASE_IMAGE}, "history": [{"state": "Completed", "version": OCP_VERSION, "image": RELEASE_IMAGE, "completionTime": created}]},
+                "kubeconfig": {"name": format!("{HOSTED_NAME}-admin-kubeconfig")},
+                "conditions": [
+                    available,
+                    condition("Progressing", "False", "AsExpected", "HostedCluster is at expected version", &created),
+                    condition("ReconciliationActive", "True", "AsExpected", "Reconciliation active on resource", &created),
+                    condition("ClusterVersionReleaseAccepted", "True", "PayloadLoaded", &format!("Payload loaded version=\"{OCP_VERSION}\" image=\"{RELEASE_IMAGE}\""), &created),
+                ],
+            }
+        }),
+    )
+    .map_err(e)?;
+    let mut key = [0u8; 32];
+    crate::lab::random_bytes(&mut key);
+    seed.put("", "Secret", HOSTED_NAMESPACE, json!({"metadata": {"name": format!("{HOSTED_NAME}-etcd-encryption-key")}, "type": "Opaque", "data": {"key": b64(&key)}}))
+        .map_err(e)?;
+    seed.put(
+        "hypershift.openshift.io",
+        "NodePool",
+        HOSTED_NAMESPACE,
+        json!({"metadata": {"name": format!("{HOSTED_NAME}-workers")}, "spec": {"clusterName": HOSTED_NAME, "replicas": 2, "management": {"upgradeType": "Replace"}, "release": {"image": RELEASE_IMAGE}},
+               "status": {"replicas": 2, "version": OCP_VERSION, "conditions": [condition("ValidReleaseImage", "True", "AsExpected", &format!("Using release image: {RELEASE_IMAGE}"), &created)]}}),
+    )
+    .map_err(e)?;
+    seed.put(
+        "hypershift.openshift.io",
+        "HostedControlPlane",
+        cp,
+        json!({"metadata": {"name": HOSTED_NAME, "labels": {"cluster.x-k8s.io/cluster-name": format!("{HOSTED_NAME}-{INFRA_ID}")}, "finalizers": ["hypershift.openshift.io/finalizer"]},
+               "spec": {"releaseImage": RELEASE_IMAGE, "etcd": {"managementType": "Managed"}}, "status": {"ready": true}}),
+    )
+    .map_err(e)?;
+    let replicas = members.len() as i64;
+    seed.put(
+        "apps",
+        "StatefulSet",
+        cp,
+        json!({
+            "metadata": {"name": "etcd", "labels": {"app": "etcd"}},
+            "spec": {
+                "replicas": replicas, "serviceName": "etcd-discovery", "selector": {"matchLabels": {"app": "etcd"}},
+                "persistentVolumeClaimRetentionPolicy": {"whenDeleted": "Retain", "whenScaled": "Retain"},
+                "template": {"metadata": {"labels": {"app": "etcd"}}, "spec": {"containers": [{"name": "etcd", "image": "quay.io/openshift-release-dev/ocp-v4.0-art-dev@sha256:etcd"}]}},
+            },
+            "status": {"replicas": replicas, "readyReplicas": replicas, "currentReplicas": replicas, "updatedReplicas": replicas, "availableReplicas": replicas},
+        }),
+    )
+    .map_err(e)?;
+    for i in 0..members.len() {
+        seed.put("", "Pod", cp, hosted_pod("etcd", i, members, &created)).map_err(e)?;
+        seed.put(
+            "",
+            "PersistentVolumeClaim",
+            cp,
+            json!({"metadata": {"name": format!("data-etcd-{i}"), "labels": {"app": "etcd"}},
+                   "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "8Gi"}}, "storageClassName": "lvms-vg1", "volumeName": format!("pvc-0e1f{i:04}-lab")},
+                   "status": {"phase": "Bound", "accessModes": ["ReadWriteOnce"], "capacity": {"storage": "8Gi"}}}),
+        )
+        .map_err(e)?;
+    }
+    for (name, count) in HOSTED_DEPLOYMENTS {
+        seed.put(
+            "apps",
+            "Deployment",
+            cp,
+            json!({
+                "metadata": {"name": name, "labels": {"app": name}},
+                "spec": {"replicas": count, "selector": {"matchLabels": {"app": name}}, "template": {"metadata": {"labels": {"app": name}}, "spec": {"containers": [{"name": name}]}}},
+                "status": {"replicas": count, "readyReplicas": count, "updatedReplicas": count, "availableReplicas": count},
+            }),
+        )
+        .map_err(e)?;
+        for i in 0..*count as usize {
+            seed.put("", "Pod", cp, hosted_pod(name, i, members, &created)).map_err(e)?;
+        }
+    }
+    seed.put(
+        "",
+        "Secret",
+        cp,
+        json!({"metadata": {"name": "etcd-client-tls"}, "type": "Opaque", "data": {
+            "etcd-client.crt": b64(pki.client_cert_pem.as_bytes()),
+            "etcd-client.key": b64(pki.client_key_pem.as_bytes()),
+            "etcd-client-ca.crt": b64(pki.ca_pem.as_bytes())}}),
+    )
+    .map_err(e)?;
+    seed.put("", "ConfigMap", cp, json!({"metadata": {"name": "etcd-ca"}, "data": {"ca.crt": pki.ca_pem}}))
+        .map_err(e)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn revision_messages_read_as_the_operators_write_them() {
+        assert_eq!(revision_message(&[7, 7, 7]), "3 nodes are at revision 7");
+        assert_eq!(revision_message(&[7, 6, 6]), "2 nodes are at revision 6; 1 nodes are at revision 7");
+        assert_eq!(rollout_message(&[7, 7, 7], 8), "3 nodes are at revision 7; 0 nodes have achieved new revision 8");
+    }
+
+    #[test]
+    fn node_csrs_are_real_pkcs10_requests_for_the_node() {
+        let pem = node_csr_pem("master-1").unwrap();
+        let parsed = rcgen::CertificateSigningRequestParams::from_pem(&pem).unwrap();
+        let cn = parsed.params.distinguished_name.get(&rcgen::DnType::CommonName).cloned();
+        assert_eq!(cn, Some(rcgen::DnValue::Utf8String("system:node:master-1".into())));
+    }
+}

@@ -1,0 +1,646 @@
+//! The lab's Kubernetes API over HTTPS: TLS with the lab's CA, bearer tokens,
+//! routing of `/api` and `/apis` paths to the store, and watch streams.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{combinators::BoxBody, BodyExt, Full, Limited};
+use hyper::body::{Frame, Incoming};
+use hyper::{Method, Request, Response, StatusCode};
+use serde_json::{json, Value};
+use tokio::net::TcpListener;
+use tokio::sync::watch as signal;
+use tokio_rustls::rustls;
+
+use super::catalog::{self, ResourceType};
+use super::discovery;
+use super::errors::{ApiError, FieldCause};
+use super::selectors::{FieldSelector, LabelSelector};
+use super::store::{str_at, Part, Store};
+use super::table::{self, IncludeObject};
+
+pub type Body = BoxBody<Bytes, Infallible>;
+
+const BODY_LIMIT: usize = 3 * 1024 * 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Admin,
+    Viewer,
+}
+
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub user: &'static str,
+    pub token: String,
+    pub role: Role,
+}
+
+/// What a request handler needs: the store, who may do what, where we listen.
+pub struct Shared {
+    pub store: Arc<Store>,
+    pub accounts: Vec<Account>,
+    pub address: String,
+    pub shutdown: signal::Receiver<bool>,
+}
+
+fn body(bytes: impl Into<Bytes>) -> Body {
+    Full::new(bytes.into()).boxed()
+}
+
+fn json_response(code: u16, value: &Value) -> Response<Body> {
+    let text = serde_json::to_vec(value).unwrap_or_default();
+    let mut response = Response::new(body(text));
+    *response.status_mut() = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    response
+        .headers_mut()
+        .insert(hyper::header::CONTENT_TYPE, hyper::header::HeaderValue::from_static("application/json"));
+    response
+}
+
+fn error_response(error: &ApiError) -> Response<Body> {
+    json_response(error.code, &error.status())
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                match u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"), 16) {
+                    Ok(b) => {
+                        out.push(b);
+                        i += 2;
+                    }
+                    Err(_) => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[derive(Debug, Default)]
+struct Query(Vec<(String, String)>);
+
+impl Query {
+    fn parse(text: Option<&str>) -> Self {
+        Self(
+            text.unwrap_or("")
+                .split('&')
+                .filter(|p| !p.is_empty())
+                .map(|p| {
+                    let (k, v) = p.split_once('=').unwrap_or((p, ""));
+                    (percent_decode(k), percent_decode(v))
+                })
+                .collect(),
+        )
+    }
+
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
+
+    fn flag(&self, key: &str) -> bool {
+        matches!(self.get(key), Some("true" | "1"))
+    }
+}
+
+/// A resource path resolved against the catalog.
+#[derive(Debug)]
+struct Target {
+    type_index: usize,
+    namespace: Option<String>,
+    name: Option<String>,
+    subresource: Option<String>,
+}
+
+impl Target {
+    fn rt(&self) -> &'static ResourceType {
+        catalog::get(self.type_index)
+    }
+
+    fn ns(&self) -> &str {
+        self.namespace.as_deref().unwrap_or("")
+    }
+}
+
+fn resolve(group: &str, version: &str, rest: &[&str]) -> Result<Target, ApiError> {
+    // /namespaces/NS/<plural>/... is namespaced; /namespaces/NAME[/status] is a namespace.
+    let (namespace, rest) = match rest {
+        ["namespaces", ns, plural, tail @ ..] if group.is_empty() && *plural != "status" && *plural != "finalize" => {
+            (Some(ns.to_string()), [&[*plural][..], tail].concat())
+        }
+        ["namespaces", ns, plural, tail @ ..] if !group.is_empty() => {
+            (Some(ns.to_string()), [&[*plural][..], tail].concat())
+        }
+        _ => (None, rest.to_vec()),
+    };
+    let (plural, name, subresource) = match rest.as_slice() {
+        [plural] => (*plural, None, None),
+        [plural, name] => (*plural, Some(name.to_string()), None),
+        [plural, name, sub] => (*plural, Some(name.to_string()), Some(sub.to_string())),
+        _ => return Err(ApiError::no_such_resource()),
+    };
+    let type_index = catalog::find(group, version, plural).ok_or_else(ApiError::no_such_resource)?;
+    let rt = catalog::get(type_index);
+    if rt.namespaced != namespace.is_some() && !(rt.namespaced && namespace.is_none() && name.is_none()) {
+        return Err(ApiError::no_such_resource());
+    }
+    if let Some(sub) = &subresource {
+        if !rt.has_subresource(sub) {
+            return Err(ApiError::no_such_resource());
+        }
+    }
+    Ok(Target { type_index, namespace, name, subresource })
+}
+
+fn verb_of(method: &Method, target: &Target, query: &Query) -> &'static str {
+    match (method, target.name.is_some()) {
+        (&Method::GET, false) if query.flag("watch") => "watch",
+        (&Method::GET, false) => "list",
+        (&Method::GET, true) => "get",
+        (&Method::POST, _) => "create",
+        (&Method::PUT, _) => "update",
+        (&Method::PATCH, _) => "patch",
+        (&Method::DELETE, false) => "deletecollection",
+        (&Method::DELETE, true) => "delete",
+        _ => "unknown",
+    }
+}
+
+/// RBAC of the lab: the admin may do anything; the viewer reads, and asks what it may do.
+pub fn allowed(role: Role, verb: &str, rt: &ResourceType) -> bool {
+    match role {
+        Role::Admin => true,
+        Role::Viewer => matches!(verb, "get" | "list" | "watch") || rt.virtual_only,
+    }
+}
+
+fn wants_table(request: &Request<Incoming>) -> bool {
+    request
+        .headers()
+        .get(hyper::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.split(',').next().is_some_and(|first| first.contains("as=Table")))
+}
+
+fn continue_token(after: &(String, String)) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json!([after.0, after.1]).to_string())
+}
+
+fn parse_continue(token: &str) -> Result<(String, String), ApiError> {
+    use base64::Engine;
+    let bad = || ApiError::bad_request("continue key is not valid");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token).map_err(|_| bad())?;
+    let pair: (String, String) = serde_json::from_slice(&bytes).map_err(|_| bad())?;
+    Ok(pair)
+}
+
+struct Filter {
+    labels: LabelSelector,
+    fields: FieldSelector,
+}
+
+impl Filter {
+    fn from(query: &Query, rt: &ResourceType) -> Result<Self, ApiError> {
+        Ok(Self {
+            labels: LabelSelector::parse(query.get("labelSelector").unwrap_or("")).map_err(ApiError::bad_request)?,
+            fields: FieldSelector::parse(query.get("fieldSelector").unwrap_or(""), rt.kind)
+                .map_err(ApiError::bad_request)?,
+        })
+    }
+
+    fn matches(&self, object: &Value) -> bool {
+        self.labels.matches(object) && self.fields.matches(object)
+    }
+}
+
+async fn read_body(request: Request<Incoming>) -> Result<Value, ApiError> {
+    let bytes =
+        Limited::new(request.into_body(), BODY_LIMIT).collect().await.map_err(|_| ApiError::too_large())?.to_bytes();
+    serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::bad_request(format!("the body of the request could not be decoded as JSON: {e}")))
+}
+
+fn scale_of(object: &Value) -> Value {
+    let selector = object
+        .pointer("/spec/selector/matchLabels")
+        .and_then(Value::as_object)
+        .map(|m| m.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or(""))).collect::<Vec<_>>().join(","))
+        .unwrap_or_default();
+    let metadata = &object["metadata"];
+    json!({
+        "kind": "Scale",
+        "apiVersion": "autoscaling/v1",
+        "metadata": {
+            "name": metadata["name"], "namespace": metadata["namespace"], "uid": metadata["uid"],
+            "resourceVersion": metadata["resourceVersion"], "creationTimestamp": metadata["creationTimestamp"],
+        },
+        "spec": {"replicas": object.pointer("/spec/replicas").cloned().unwrap_or(json!(0))},
+        "status": {"replicas": object.pointer("/status/replicas").cloned().unwrap_or(json!(0)), "selector": selector},
+    })
+}
+
+fn apply_patch(
+    content_type: &str,
+    rt: &ResourceType,
+    current: &Value,
+    patch: Value,
+    name: &str,
+) -> Result<Value, ApiError> {
+    let mut patched = current.clone();
+    match content_type.split(';').next().unwrap_or("").trim() {
+        "application/merge-patch+json" => json_patch::merge(&mut patched, &patch),
+        // The lab treats strategic merge on built-in types as a merge patch: the
+        // same for the maps the runbooks patch (labels, spec fields).
+        "application/strategic-merge-patch+json" if rt.builtin => json_patch::merge(&mut patched, &patch),
+        "application/json-patch+json" => {
+            let operations: json_patch::Patch = serde_json::from_value(patch)
+                .map_err(|e| ApiError::bad_request(format!("the JSON patch could not be decoded: {e}")))?;
+            json_patch::patch(&mut patched, &operations).map_err(|e| {
+                ApiError::invalid(rt, name, &[FieldCause::invalid("", "", &format!("the JSON patch failed: {e}"))])
+            })?;
+        }
+        other => return Err(ApiError::unsupported_media_type(other)),
+    }
+    Ok(patched)
+}
+
+fn self_subject_access_review(account: &Account, mut review: Value) -> Value {
+    let attributes = review.pointer("/spec/resourceAttributes").cloned().unwrap_or(Value::Null);
+    let verb = str_at(&attributes, "/verb").to_string();
+    let group = str_at(&attributes, "/group");
+    let resource = str_at(&attributes, "/resource");
+    let found = catalog::TYPES.iter().find(|t| t.group == group && t.plural == resource);
+    let (allowed, reason) = match found {
+        Some(rt) if allowed(account.role, &verb, rt) => {
+            (true, format!("the lab's {} token may {verb} {resource}", account.user))
+        }
+        Some(_) => (false, String::new()),
+        None if account.role == Role::Admin => (true, format!("the lab's {} token may do anything", account.user)),
+        None => (false, String::new()),
+    };
+    let mut status = json!({"allowed": allowed});
+    if !reason.is_empty() {
+        status["reason"] = json!(reason);
+    }
+    review["status"] = status;
+    review["apiVersion"] = json!("authorization.k8s.io/v1");
+    review["kind"] = json!("SelfSubjectAccessReview");
+    review
+}
+
+fn self_subject_review(account: &Account) -> Value {
+    let groups = match account.role {
+        Role::Admin => json!(["system:masters", "system:authenticated"]),
+        Role::Viewer => json!(["system:authenticated"]),
+    };
+    json!({
+        "kind": "SelfSubjectReview",
+        "apiVersion": "authentication.k8s.io/v1",
+        "metadata": {"creationTimestamp": null},
+        "status": {"userInfo": {"username": account.user, "groups": groups}},
+    })
+}
+
+pub async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Response<Body>, Infallible> {
+    let method = request.method().clone();
+    let path = request.uri().path().to_string();
+    let response = match route(&shared, request).await {
+        Ok(response) => response,
+        Err(error) => error_response(&error),
+    };
+    tracing::debug!(%method, %path, status = response.status().as_u16(), "lab api");
+    Ok(response)
+}
+
+fn authenticate<'a>(shared: &'a Shared, request: &Request<Incoming>) -> Option<&'a Account> {
+    let header = request.headers().get(hyper::header::AUTHORIZATION)?.to_str().ok()?;
+    let token = header.strip_prefix("Bearer ")?.trim();
+    shared.accounts.iter().find(|a| a.token == token)
+}
+
+async fn route(shared: &Arc<Shared>, request: Request<Incoming>) -> Result<Response<Body>, ApiError> {
+    let path = request.uri().path().trim_end_matches('/').to_string();
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    match segments.as_slice() {
+        ["healthz" | "readyz" | "livez"] => return Ok(Response::new(body("ok"))),
+        ["version"] => return Ok(json_response(200, &discovery::version())),
+        _ => {}
+    }
+    let account = authenticate(shared, &request).ok_or_else(ApiError::unauthorized)?.clone();
+    if request.method() == Method::GET {
+        match segments.as_slice() {
+            ["api"] => return Ok(json_response(200, &discovery::api_versions(&shared.address))),
+            ["api", "v1"] => return Ok(json_response(200, &discovery::resource_list("", "v1"))),
+            ["apis"] => return Ok(json_response(200, &discovery::group_list())),
+            ["apis", group] => {
+                return discovery::group(group).map(|g| json_response(200, &g)).ok_or_else(ApiError::no_such_resource)
+            }
+            ["apis", group, version] if catalog::group_served(group, version) => {
+                return Ok(json_response(200, &discovery::resource_list(group, version)))
+            }
+            _ => {}
+        }
+    }
+    let (group, version, rest) = match segments.as_slice() {
+        ["api", "v1", rest @ ..] if !rest.is_empty() => ("", "v1", rest),
+        ["apis", group, version, rest @ ..] if !rest.is_empty() => (*group, *version, rest),
+        _ => return Err(ApiError::no_such_resource()),
+    };
+    let target = resolve(group, version, rest)?;
+    let query = Query::parse(request.uri().query());
+    let verb = verb_of(request.method(), &target, &query);
+    let rt = target.rt();
+    if !allowed(account.role, verb, rt) {
+        return Err(ApiError::forbidden(
+            account.user,
+            verb,
+            rt,
+            target.subresource.as_deref(),
+            target.namespace.as_deref(),
+            target.name.as_deref(),
+        ));
+    }
+    let dry_run = query.get("dryRun") == Some("All");
+    let store = &shared.store;
+    let ns = target.ns().to_string();
+    match (verb, target.name.clone(), target.subresource.as_deref()) {
+        ("list", _, _) => list(shared, &request, &target, &query),
+        ("watch", _, _) => watch(shared, &request, &target, &query),
+        ("get", Some(name), Some("scale")) => {
+            Ok(json_response(200, &scale_of(&store.get(target.type_index, &ns, &name)?)))
+        }
+        ("get", Some(name), None) if wants_table(&request) => {
+            let object = store.get(target.type_index, &ns, &name)?;
+            let revision = str_at(&object, "/metadata/resourceVersion").parse().unwrap_or(0);
+            let include = IncludeObject::parse(query.get("includeObject"));
+            Ok(json_response(200, &table::table(rt.kind, &[object], revision, include, true, None)))
+        }
+        ("get", Some(name), _) => Ok(json_response(200, &store.get(target.type_index, &ns, &name)?)),
+        ("create", None, None) => {
+            let body = read_body(request).await?;
+            match rt.kind {
+                "SelfSubjectAccessReview" => Ok(json_response(201, &self_subject_access_review(&account, body))),
+                "SelfSubjectReview" => Ok(json_response(201, &self_subject_review(&account))),
+                _ => Ok(json_response(201, &store.create(target.type_index, &ns, body, dry_run)?)),
+            }
+        }
+        ("update" | "patch", Some(name), sub) => {
+            let content_type = request
+                .headers()
+                .get(hyper::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("application/json")
+                .to_string();
+            let body = read_body(request).await?;
+            let current = store.get(target.type_index, &ns, &name)?;
+            let scale = sub == Some("scale");
+            let base = if scale { scale_of(&current) } else { current.clone() };
+            let wanted = if verb == "patch" { apply_patch(&content_type, rt, &base, body, &name)? } else { body };
+            let (object, part) = match sub {
+                Some("scale") => {
+                    let replicas = wanted.pointer("/spec/replicas").cloned().unwrap_or(json!(0));
+                    let mut object = current.clone();
+                    object["spec"]["replicas"] = replicas;
+                    let rv = str_at(&wanted, "/metadata/resourceVersion");
+                    object["metadata"]["resourceVersion"] = json!(rv);
+                    (object, Part::Main)
+                }
+                Some("approval") => {
+                    let conditions = wanted.pointer("/status/conditions").cloned().unwrap_or(json!([]));
+                    let approved = conditions.as_array().is_some_and(|c| c.iter().any(|c| c["type"] == "Approved"));
+                    let denied = conditions.as_array().is_some_and(|c| c.iter().any(|c| c["type"] == "Denied"));
+                    if approved && denied {
+                        return Err(ApiError::invalid(
+                            rt,
+                            &name,
+                            &[FieldCause::invalid(
+                                "status.conditions",
+                                "Approved,Denied",
+                                "Approved and Denied conditions are mutually exclusive",
+                            )],
+                        ));
+                    }
+                    let mut object = current.clone();
+                    object["status"]["conditions"] = conditions;
+                    object["metadata"]["resourceVersion"] = json!(str_at(&wanted, "/metadata/resourceVersion"));
+                    (object, Part::All)
+                }
+                Some("status") => (wanted, Part::Status),
+                _ => (wanted, Part::Main),
+            };
+            let stored = store.update(target.type_index, &ns, &name, object, part, dry_run)?;
+            Ok(json_response(200, &if scale { scale_of(&stored) } else { stored }))
+        }
+        ("delete", Some(name), None) => Ok(json_response(200, &store.delete(target.type_index, &ns, &name, dry_run)?)),
+        ("deletecollection", None, None) => {
+            let filter = Filter::from(&query, rt)?;
+            let namespace = target.namespace.as_deref();
+            let listing = store.list(target.type_index, namespace, &|o| filter.matches(o), None, None);
+            let mut gone = Vec::new();
+            for object in listing.items {
+                let object_ns = str_at(&object, "/metadata/namespace").to_string();
+                let name = str_at(&object, "/metadata/name").to_string();
+                if let Ok(deleted) = store.delete(target.type_index, &object_ns, &name, dry_run) {
+                    gone.push(deleted);
+                }
+            }
+            Ok(json_response(
+                200,
+                &json!({"kind": format!("{}List", rt.kind), "apiVersion": rt.api_version(), "metadata": {}, "items": gone}),
+            ))
+        }
+        _ => Err(ApiError::method_not_allowed(format!(
+            "the server does not allow this method on the requested resource ({verb})"
+        ))),
+    }
+}
+
+fn list(
+    shared: &Shared,
+    request: &Request<Incoming>,
+    target: &Target,
+    query: &Query,
+) -> Result<Response<Body>, ApiError> {
+    let rt = target.rt();
+    let filter = Filter::from(query, rt)?;
+    let start = query.get("continue").filter(|c| !c.is_empty()).map(parse_continue).transpose()?;
+    let limit = query.get("limit").and_then(|l| l.parse::<usize>().ok()).filter(|&l| l > 0);
+    let listing =
+        shared.store.list(target.type_index, target.namespace.as_deref(), &|o| filter.matches(o), start, limit);
+    let token = listing.continue_after.as_ref().map(continue_token);
+    if wants_table(request) {
+        let include = IncludeObject::parse(query.get("includeObject"));
+        return Ok(json_response(
+            200,
+            &table::table(rt.kind, &listing.items, listing.revision, include, true, token.as_deref()),
+        ));
+    }
+    let mut metadata = json!({"resourceVersion": listing.revision.to_string()});
+    if let Some(token) = token {
+        metadata["continue"] = json!(token);
+    }
+    Ok(json_response(
+        200,
+        &json!({"kind": format!("{}List", rt.kind), "apiVersion": rt.api_version(), "metadata": metadata, "items": listing.items}),
+    ))
+}
+
+fn watch(
+    shared: &Arc<Shared>,
+    request: &Request<Incoming>,
+    target: &Target,
+    query: &Query,
+) -> Result<Response<Body>, ApiError> {
+    let rt = target.rt();
+    let filter = Filter::from(query, rt)?;
+    let as_table = wants_table(request);
+    let include = IncludeObject::parse(query.get("includeObject"));
+    let timeout = query.get("timeoutSeconds").and_then(|t| t.parse::<u64>().ok()).map(Duration::from_secs);
+    let from = query.get("resourceVersion").filter(|v| !v.is_empty() && *v != "0");
+    let from = match from {
+        Some(text) => {
+            Some(text.parse::<u64>().map_err(|_| ApiError::bad_request(format!("invalid resource version: {text}")))?)
+        }
+        None => None,
+    };
+    let store = shared.store.clone();
+    let type_index = target.type_index;
+    let namespace = target.namespace.clone();
+    // Without a resourceVersion a watch starts with the current objects as ADDED events.
+    let (initial, past, mut receiver, expired) = match from {
+        Some(revision) => match store.follow(revision) {
+            Ok((past, receiver)) => (Vec::new(), past, Some(receiver), None),
+            Err(error) => (Vec::new(), Vec::new(), None, Some(error)),
+        },
+        None => {
+            let (_, receiver) = store.follow(store.revision())?;
+            let listing = store.list(type_index, namespace.as_deref(), &|o| filter.matches(o), None, None);
+            (listing.items, Vec::new(), Some(receiver), None)
+        }
+    };
+    let (mut sender, channel) = http_body_util::channel::Channel::<Bytes, Infallible>::new(64);
+    let mut shutdown = shared.shutdown.clone();
+    let in_scope = move |change_type: usize, object: &Value| {
+        change_type == type_index
+            && namespace.as_deref().is_none_or(|ns| str_at(object, "/metadata/namespace") == ns)
+            && filter.matches(object)
+    };
+    tokio::spawn(async move {
+        let mut headers = true;
+        let mut encode = |kind: &str, object: &Value| -> Bytes {
+            let object = if as_table {
+                let revision = str_at(object, "/metadata/resourceVersion").parse().unwrap_or(0);
+                let t = table::table(rt.kind, std::slice::from_ref(object), revision, include, headers, None);
+                headers = false;
+                t
+            } else {
+                object.clone()
+            };
+            let mut line = serde_json::to_vec(&json!({"type": kind, "object": object})).unwrap_or_default();
+            line.push(b'\n');
+            Bytes::from(line)
+        };
+        if let Some(error) = expired {
+            let _ = sender.send(Frame::data(encode("ERROR", &error.status()))).await;
+            return;
+        }
+        for object in &initial {
+            if sender.send(Frame::data(encode("ADDED", object))).await.is_err() {
+                return;
+            }
+        }
+        for change in past.iter().filter(|c| in_scope(c.type_index, &c.object)) {
+            if sender.send(Frame::data(encode(change.kind.as_str(), &change.object))).await.is_err() {
+                return;
+            }
+        }
+        let Some(receiver) = receiver.as_mut() else { return };
+        let deadline = tokio::time::sleep(timeout.unwrap_or(Duration::from_secs(30 * 60)));
+        tokio::pin!(deadline);
+        loop {
+            tokio::select! {
+                _ = &mut deadline => return,
+                _ = shutdown.changed() => return,
+                change = receiver.recv() => match change {
+                    Ok(change) if in_scope(change.type_index, &change.object) => {
+                        let kind = change.kind;
+                        if sender.send(Frame::data(encode(kind.as_str(), &change.object))).await.is_err() {
+                            return;
+                        }
+                    }
+                    Ok(_) => {}
+                    // Fell behind or the store went away: end the stream; the client re-watches.
+                    Err(_) => return,
+                },
+            }
+        }
+    });
+    let mut response = Response::new(channel.boxed());
+    response
+        .headers_mut()
+        .insert(hyper::header::CONTENT_TYPE, hyper::header::HeaderValue::from_static("application/json;stream=watch"));
+    Ok(response)
+}
+
+/// The TLS acceptor for the lab's serving certificate.
+pub fn tls_config(cert_der: Vec<u8>, key_der: Vec<u8>) -> Result<rustls::ServerConfig, String> {
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_no_client_auth()
+        .with_single_cert(vec![CertificateDer::from(cert_der)], PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key_der)))
+        .map_err(|e| e.to_string())?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(config)
+}
+
+/// Accepts connections until shutdown; each one served on its own task.
+pub async fn serve(listener: TcpListener, config: rustls::ServerConfig, shared: Arc<Shared>) {
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let mut shutdown = shared.shutdown.clone();
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = shutdown.changed() => return,
+        };
+        let Ok((stream, peer)) = accepted else { continue };
+        let acceptor = acceptor.clone();
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            let mut shutdown = shared.shutdown.clone();
+            let tls = match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream)).await {
+                Ok(Ok(tls)) => tls,
+                Ok(Err(e)) => {
+                    tracing::debug!(%peer, error = %e, "lab api: TLS handshake failed");
+                    return;
+                }
+                Err(_) => return,
+            };
+            let service = hyper::service::service_fn(move |request| handle(shared.clone(), request));
+            let connection =
+                hyper::server::conn::http1::Builder::new().serve_connection(hyper_util::rt::TokioIo::new(tls), service);
+            tokio::select! {
+                _ = connection => {}
+                _ = shutdown.changed() => {}
+            }
+        });
+    }
+}
+
+pub fn local_address(listener: &TcpListener) -> Option<SocketAddr> {
+    listener.local_addr().ok()
+}

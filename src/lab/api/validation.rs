@@ -1,0 +1,84 @@
+//! The checks behind a 422: object names, and the fields of the runbooks'
+//! objects that the real API validates (encryption type, CSR request,
+//! replicas, pausedUntil).
+
+use serde_json::Value;
+
+use super::catalog::ResourceType;
+use super::errors::FieldCause;
+
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 253
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name.ends_with(|c: char| c.is_ascii_alphanumeric())
+}
+
+pub fn check(rt: &ResourceType, name: &str, object: &Value) -> Vec<FieldCause> {
+    let mut causes = Vec::new();
+    if name.is_empty() {
+        causes.push(FieldCause::required("metadata.name"));
+    } else if !valid_name(name) {
+        causes.push(FieldCause::invalid(
+            "metadata.name",
+            name,
+            "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character",
+        ));
+    }
+    match (rt.group, rt.kind) {
+        ("config.openshift.io", "APIServer") => {
+            if let Some(kind) = object.pointer("/spec/encryption/type").and_then(Value::as_str) {
+                const SUPPORTED: &[&str] = &["", "identity", "aescbc", "aesgcm"];
+                if !SUPPORTED.contains(&kind) {
+                    causes.push(FieldCause::not_supported("spec.encryption.type", kind, SUPPORTED));
+                }
+            }
+        }
+        ("certificates.k8s.io", "CertificateSigningRequest") => {
+            if object.pointer("/spec/request").and_then(Value::as_str).is_none_or(str::is_empty) {
+                causes.push(FieldCause::required("spec.request"));
+            }
+            if object.pointer("/spec/signerName").and_then(Value::as_str).is_none_or(str::is_empty) {
+                causes.push(FieldCause::required("spec.signerName"));
+            }
+        }
+        ("apps", _) | ("hypershift.openshift.io", "NodePool") => {
+            if let Some(replicas) = object.pointer("/spec/replicas") {
+                if replicas.as_i64().is_none_or(|r| r < 0) {
+                    causes.push(FieldCause::invalid(
+                        "spec.replicas",
+                        &replicas.to_string(),
+                        "must be greater than or equal to 0",
+                    ));
+                }
+            }
+        }
+        ("hypershift.openshift.io", "HostedCluster") => {
+            if let Some(paused) = object.pointer("/spec/pausedUntil").and_then(Value::as_str) {
+                if !(paused.is_empty() || paused == "true" || humantime::parse_rfc3339(paused).is_ok()) {
+                    causes.push(FieldCause::invalid("spec.pausedUntil", paused, "must be \"true\" or an RFC3339 date"));
+                }
+            }
+        }
+        _ => {}
+    }
+    causes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::catalog;
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn an_unknown_encryption_type_is_invalid() {
+        let rt = catalog::get(catalog::find("config.openshift.io", "v1", "apiservers").unwrap());
+        let causes = check(rt, "cluster", &json!({"spec": {"encryption": {"type": "rot13"}}}));
+        assert_eq!(causes.len(), 1);
+        assert_eq!(causes[0].field, "spec.encryption.type");
+        assert!(check(rt, "cluster", &json!({"spec": {"encryption": {"type": "aesgcm"}}})).is_empty());
+        assert_eq!(check(rt, "Cluster", &json!({})).len(), 1);
+    }
+}

@@ -1,0 +1,186 @@
+//! Lab scenarios (`--scenario NAME|FILE`): a TOML file saying what state the
+//! lab starts in. etcd states are made for real on the members (writes,
+//! compaction, a stopped process); OpenShift states are seeded into the
+//! simulated API. The built-in ones live in `assets/scenarios/`.
+
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::units::parse_bytes;
+
+/// The scenarios shipped with the binary, by name.
+pub const BUILT_IN: &[(&str, &str)] = &[
+    ("healthy", include_str!("../../assets/scenarios/healthy.toml")),
+    ("fragmented", include_str!("../../assets/scenarios/fragmented.toml")),
+    ("nospace", include_str!("../../assets/scenarios/nospace.toml")),
+    ("member-down", include_str!("../../assets/scenarios/member-down.toml")),
+    ("encryption-in-progress", include_str!("../../assets/scenarios/encryption-in-progress.toml")),
+    ("post-restore", include_str!("../../assets/scenarios/post-restore.toml")),
+    ("csr-flood", include_str!("../../assets/scenarios/csr-flood.toml")),
+    ("hosted", include_str!("../../assets/scenarios/hosted.toml")),
+];
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    #[serde(skip)]
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    /// A hosted-control-plane management cluster instead of a standalone one.
+    #[serde(default)]
+    pub hosted: bool,
+    /// etcd's backend quota, e.g. "16MiB" (default: the console's --quota-bytes).
+    pub quota: Option<String>,
+    #[serde(default)]
+    pub etcd: EtcdSetup,
+    #[serde(default)]
+    pub cluster: ClusterSetup,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct EtcdSetup {
+    /// Write this much (e.g. "96MiB"), delete nine tenths of it, compact: a
+    /// large DB with little in use.
+    pub fragment: Option<String>,
+    /// Write until etcd raises the NOSPACE alarm.
+    #[serde(default)]
+    pub fill_until_nospace: bool,
+    /// Followers whose etcd process is stopped.
+    #[serde(default)]
+    pub stop_members: u8,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterSetup {
+    #[serde(default = "two")]
+    pub workers: u8,
+    /// APIServer spec.encryption.type the cluster runs with ("" = never enabled).
+    #[serde(default)]
+    pub encryption: String,
+    /// A migration to `encryption` started this many minutes ago and still running.
+    pub encryption_started_minutes_ago: Option<u64>,
+    /// Nodes whose kubelet is not Ready.
+    #[serde(default)]
+    pub not_ready: Vec<String>,
+    /// Pending node-bootstrapper (kube-apiserver-client-kubelet) CSRs, one per node named.
+    #[serde(default)]
+    pub pending_bootstrap_csrs: Vec<String>,
+    /// Pending kubelet-serving CSRs, one per node named.
+    #[serde(default)]
+    pub pending_serving_csrs: Vec<String>,
+    /// This many more pending CSRs (a flood), spread over the nodes.
+    #[serde(default)]
+    pub csr_flood: u32,
+    /// Operators (etcd, kubeapiserver, kubecontrollermanager, kubescheduler)
+    /// caught mid-rollout: one node at the new revision, the others behind.
+    #[serde(default)]
+    pub rollouts_in_progress: Vec<String>,
+    /// etcd's quorum guard switched off (spec.unsupportedConfigOverrides), as
+    /// the restore procedure leaves it until its last step.
+    #[serde(default)]
+    pub quorum_guard_off: bool,
+}
+
+fn two() -> u8 {
+    2
+}
+
+impl Default for ClusterSetup {
+    fn default() -> Self {
+        Self {
+            workers: 2,
+            encryption: String::new(),
+            encryption_started_minutes_ago: None,
+            not_ready: Vec::new(),
+            pending_bootstrap_csrs: Vec::new(),
+            pending_serving_csrs: Vec::new(),
+            csr_flood: 0,
+            rollouts_in_progress: Vec::new(),
+            quorum_guard_off: false,
+        }
+    }
+}
+
+impl Scenario {
+    pub fn healthy() -> Self {
+        Self { name: "healthy".into(), ..Self::default() }
+    }
+
+    /// A built-in name or a path to a TOML file.
+    pub fn load(name_or_path: &str) -> Result<Self, String> {
+        let (name, text) = match BUILT_IN.iter().find(|(name, _)| *name == name_or_path) {
+            Some((name, text)) => (name.to_string(), text.to_string()),
+            None if Path::new(name_or_path).is_file() => {
+                let text =
+                    std::fs::read_to_string(name_or_path).map_err(|e| format!("cannot read {name_or_path}: {e}"))?;
+                (name_or_path.to_string(), text)
+            }
+            None => {
+                let names: Vec<&str> = BUILT_IN.iter().map(|(n, _)| *n).collect();
+                return Err(format!(
+                    "no scenario {name_or_path:?}: give one of {} or a path to a scenario file",
+                    names.join(", ")
+                ));
+            }
+        };
+        Self::parse(&name, &text)
+    }
+
+    pub fn parse(name: &str, text: &str) -> Result<Self, String> {
+        let mut scenario: Scenario = toml::from_str(text).map_err(|e| format!("scenario {name}: {e}"))?;
+        scenario.name = name.to_string();
+        scenario.quota_bytes()?;
+        scenario.fragment_bytes()?;
+        const TYPES: &[&str] = &["", "identity", "aescbc", "aesgcm"];
+        if !TYPES.contains(&scenario.cluster.encryption.as_str()) {
+            return Err(format!("scenario {name}: encryption must be one of identity, aescbc, aesgcm"));
+        }
+        const OPERATORS: &[&str] = &["etcd", "kubeapiserver", "kubecontrollermanager", "kubescheduler"];
+        if let Some(bad) = scenario.cluster.rollouts_in_progress.iter().find(|o| !OPERATORS.contains(&o.as_str())) {
+            return Err(format!("scenario {name}: no static-pod operator {bad:?} (give {})", OPERATORS.join(", ")));
+        }
+        Ok(scenario)
+    }
+
+    pub fn quota_bytes(&self) -> Result<Option<u64>, String> {
+        self.quota.as_deref().map(parse_bytes).transpose().map_err(|e| format!("scenario {}: quota: {e}", self.name))
+    }
+
+    pub fn fragment_bytes(&self) -> Result<Option<u64>, String> {
+        self.etcd
+            .fragment
+            .as_deref()
+            .map(parse_bytes)
+            .transpose()
+            .map_err(|e| format!("scenario {}: etcd.fragment: {e}", self.name))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_built_in_scenario_parses() {
+        for (name, _) in BUILT_IN {
+            let scenario = Scenario::load(name).unwrap();
+            assert_eq!(scenario.name, *name);
+            assert!(!scenario.description.is_empty(), "{name} says what it is");
+        }
+        assert_eq!(Scenario::load("csr-flood").unwrap().cluster.csr_flood, 5000);
+        assert!(Scenario::load("hosted").unwrap().hosted);
+    }
+
+    #[test]
+    fn bad_scenarios_say_what_is_wrong() {
+        assert!(Scenario::load("no-such").unwrap_err().contains("healthy"));
+        assert!(Scenario::parse("x", "quota = \"lots\"").unwrap_err().contains("quota"));
+        assert!(Scenario::parse("x", "colour = 1").unwrap_err().contains("colour"));
+        assert!(Scenario::parse("x", "[cluster]\nencryption = \"rot13\"").is_err());
+        assert!(Scenario::parse("x", "[cluster]\nrollouts_in_progress = [\"dns\"]").is_err());
+    }
+}
