@@ -60,7 +60,23 @@ fn lab_serve_writes_lab_env_that_etcdctl_and_the_console_use_and_stops_on_sigter
         &format!("{} status --log-dir {}", console_bin().display(), dir.path().join("logs").display()),
     );
     assert_eq!(status.status.code(), Some(0), "{}", stderr(&status));
-    assert_eq!(stdout(&status).lines().filter(|l| l.starts_with("https://127.0.0.1:")).count(), 3);
+    assert_eq!(stdout(&status).lines().filter(|l| l.starts_with("https://127.0.0.1")).count(), 3);
+
+    // The simulated OpenShift API, reached by kubectl through KUBECONFIG from lab.env.
+    assert!(env.contains(&format!("export KUBECONFIG='{}'", lab_dir.join("kubeconfig").display())), "{env}");
+    let pods = in_lab_env(&lab_dir, "kubectl get pods -l k8s-app=etcd -n openshift-etcd");
+    assert!(pods.status.success(), "{}", stderr(&pods));
+    assert_eq!(names(&stdout(&pods)), ["etcd-master-0", "etcd-master-1", "etcd-master-2"]);
+    let kubeconfig = std::fs::read_to_string(lab_dir.join("kubeconfig")).unwrap_or_default();
+    let server = kubeconfig
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("server: https://"))
+        .map(str::to_string)
+        .unwrap_or_else(|| panic!("no server in {kubeconfig}"));
+    assert!(server.starts_with("127.0.0.1:"), "the API listens on loopback only: {server}");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(lab_dir.join("kubeconfig")).map(|m| m.permissions().mode() & 0o777).unwrap_or(0);
+    assert_eq!(mode, 0o600, "the kubeconfig holds tokens");
 
     assert_eq!(etcd_processes_under(&lab_dir), 3);
     let pid = Pid::from_raw(i32::try_from(serve.id()).unwrap_or_default());
@@ -75,6 +91,7 @@ fn lab_serve_writes_lab_env_that_etcdctl_and_the_console_use_and_stops_on_sigter
     };
     assert_eq!(code, Some(0));
     assert_eq!(etcd_processes_under(&lab_dir), 0, "members left running after SIGTERM");
+    assert!(std::net::TcpStream::connect(&server).is_err(), "the API still listens on {server} after SIGTERM");
 }
 
 #[test]

@@ -261,6 +261,12 @@ impl Lab {
                     .await
                     .map_err(|e| fail("compact", e.to_string()))?;
             }
+            // Pages freed by the compaction count as free once later writes have
+            // committed (etcd's backend commits every 100 ms).
+            for i in 0..3 {
+                client.put("/lab/settled", i.to_string(), None).await.map_err(|e| fail("write", e.to_string()))?;
+                tokio::time::sleep(Duration::from_millis(150)).await;
+            }
         }
         if setup.fill_until_nospace {
             let mut raised = false;

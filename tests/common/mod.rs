@@ -169,3 +169,52 @@ pub fn with_lab_env(lab: &Lab, command: &str) -> String {
 pub fn path_str(path: &Path) -> String {
     path.display().to_string()
 }
+
+/// A lab started in `scenario` (a built-in name), its operators `speed` times real time.
+pub async fn lab_scenario(scenario: &str, speed: f64) -> Lab {
+    let scenario = match etcd_console::lab::scenario::Scenario::load(scenario) {
+        Ok(scenario) => scenario,
+        Err(e) => panic!("{e}"),
+    };
+    let quota_bytes = scenario.quota_bytes().ok().flatten().unwrap_or(etcd_console::cli::DEFAULT_QUOTA_BYTES);
+    let options = LabOptions { scenario, speed, quota_bytes, ..LabOptions::default() };
+    match Lab::start(options).await {
+        Ok(lab) => lab,
+        Err(e) => panic!("the lab did not start: {e}"),
+    }
+}
+
+/// The real kubectl against the lab's simulated API (its own discovery cache).
+pub fn kubectl(lab: &Lab, args: &[&str]) -> Output {
+    let mut command = Command::new("kubectl");
+    command.args(args);
+    let kubeconfig = lab.kubeconfig.clone().unwrap_or_else(|| panic!("the lab runs no API"));
+    command.env("KUBECONFIG", kubeconfig).env("KUBECACHEDIR", lab.dir.join("kube-cache"));
+    run_with_limit(command, Duration::from_secs(30))
+}
+
+/// kubectl's stdout, failing the test (with stderr) if kubectl failed.
+pub fn kubectl_ok(lab: &Lab, args: &[&str]) -> String {
+    let output = kubectl(lab, args);
+    assert!(output.status.success(), "kubectl {args:?} failed: {}{}", stdout(&output), stderr(&output));
+    stdout(&output)
+}
+
+/// Polls `probe` until it returns Some, or fails the test with `what` after `limit`.
+pub fn eventually<T>(what: &str, limit: Duration, mut probe: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(value) = probe() {
+            return value;
+        }
+        if Instant::now() > deadline {
+            panic!("waited {limit:?} for {what}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The first column of each line after the header: the NAMEs `kubectl get` printed.
+pub fn names(table: &str) -> Vec<String> {
+    table.lines().skip(1).filter_map(|l| l.split_whitespace().next()).map(str::to_string).collect()
+}

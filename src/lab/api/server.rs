@@ -271,7 +271,7 @@ fn apply_patch(
                 ApiError::invalid(rt, name, &[FieldCause::invalid("", "", &format!("the JSON patch failed: {e}"))])
             })?;
         }
-        other => return Err(ApiError::unsupported_media_type(other)),
+        _ => return Err(ApiError::unsupported_media_type()),
     }
     Ok(patched)
 }

@@ -90,6 +90,9 @@ fn namespace_key(namespace: &str) -> Option<Key> {
     catalog::find("", "v1", "namespaces").map(|ns| key_of(ns, "", namespace))
 }
 
+/// The changes after a revision, and the receiver of those to come.
+pub type Following = (Vec<Arc<Change>>, broadcast::Receiver<Arc<Change>>);
+
 pub struct Listing {
     pub items: Vec<Value>,
     pub revision: u64,
@@ -421,7 +424,7 @@ impl Store {
 
     /// The changes after `revision` (oldest first) and a receiver for the
     /// ones to come, taken together so none falls between them.
-    pub fn follow(&self, after: u64) -> Result<(Vec<Arc<Change>>, broadcast::Receiver<Arc<Change>>), ApiError> {
+    pub fn follow(&self, after: u64) -> Result<Following, ApiError> {
         let inner = self.lock();
         let oldest_kept = inner.history.front().map(|c| c.revision).unwrap_or(inner.revision + 1);
         if after + 1 < oldest_kept && after < inner.revision && inner.history.len() == HISTORY {
