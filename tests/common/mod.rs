@@ -23,17 +23,30 @@ pub async fn lab(members: u8, quota_bytes: u64) -> Lab {
 }
 
 /// Runs a command, killing it if it outlives `limit` (a hang fails the test
-/// instead of stalling CI).
+/// instead of stalling CI). Output is read as it comes, so a large one
+/// cannot fill the pipe and stall the command.
 pub fn run_with_limit(mut command: Command, limit: Duration) -> Output {
+    use std::io::Read;
     command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = match command.spawn() {
         Ok(child) => child,
         Err(e) => panic!("cannot run {command:?}: {e}"),
     };
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut bytes);
+            }
+            bytes
+        })
+    };
+    let out = drain(child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+    let err = drain(child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
     let deadline = Instant::now() + limit;
-    loop {
+    let status = loop {
         match child.try_wait() {
-            Ok(Some(_)) => break,
+            Ok(Some(status)) => break status,
             Ok(None) if Instant::now() > deadline => {
                 let _ = child.kill();
                 panic!("{command:?} did not finish within {limit:?}");
@@ -41,11 +54,8 @@ pub fn run_with_limit(mut command: Command, limit: Duration) -> Output {
             Ok(None) => std::thread::sleep(Duration::from_millis(20)),
             Err(e) => panic!("waiting for {command:?}: {e}"),
         }
-    }
-    match child.wait_with_output() {
-        Ok(output) => output,
-        Err(e) => panic!("reading the output of {command:?}: {e}"),
-    }
+    };
+    Output { status, stdout: out.join().unwrap_or_default(), stderr: err.join().unwrap_or_default() }
 }
 
 /// `etcd-console ARGS` with the lab's ETCDCTL_* environment.

@@ -1,0 +1,205 @@
+//! kube-rs (the client the console uses) against the lab's simulated API:
+//! lists, watches and patches; conflicts, missing groups and read-only
+//! tokens give the status codes a real API server gives.
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use futures::{StreamExt, TryStreamExt};
+use k8s_openapi::api::authorization::v1::{ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec};
+use k8s_openapi::api::certificates::v1::{CertificateSigningRequest, CertificateSigningRequestSpec};
+use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::ByteString;
+use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams, PostParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::runtime::watcher;
+use kube::{Client, Config};
+use serde_json::json;
+
+use common::*;
+use etcd_console::lab::Lab;
+
+async fn client(lab: &Lab, context: &str) -> Client {
+    let kubeconfig = Kubeconfig::read_from(lab.kubeconfig.clone().unwrap()).unwrap();
+    let options = KubeConfigOptions { context: Some(context.to_string()), ..KubeConfigOptions::default() };
+    let config = Config::from_custom_kubeconfig(kubeconfig, &options).await.unwrap();
+    Client::try_from(config).unwrap()
+}
+
+fn openshift(client: &Client, group: &str, version: &str, kind: &str, plural: &str) -> Api<DynamicObject> {
+    let resource = ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, version, kind), plural);
+    Api::all_with(client.clone(), &resource)
+}
+
+fn status_code(error: &kube::Error) -> (u16, String) {
+    match error {
+        kube::Error::Api(status) => (status.code, status.reason.clone()),
+        other => panic!("not an API error: {other}"),
+    }
+}
+
+fn ready(pod: &Pod) -> Option<String> {
+    pod.status.as_ref()?.conditions.as_ref()?.iter().find(|c| c.type_ == "Ready").map(|c| c.status.clone())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kube_rs_lists_watches_patches_and_sees_real_status_codes() {
+    let lab = lab_scenario("healthy", 1.0).await;
+    let admin = client(&lab, "lab").await;
+
+    let pods: Api<Pod> = Api::namespaced(admin.clone(), "openshift-etcd");
+    let listed = pods.list(&ListParams::default().labels("k8s-app=etcd")).await.unwrap();
+    let ips: Vec<String> = listed.items.iter().filter_map(|p| p.status.as_ref()?.pod_ip.clone()).collect();
+    let member_ips: Vec<String> = lab.members.iter().map(|m| m.ip.to_string()).collect();
+    assert_eq!(ips, member_ips, "one pod per member, at the member's address");
+    let masters =
+        Api::<Node>::all(admin.clone()).list(&ListParams::default().labels("node-role.kubernetes.io/master")).await;
+    assert_eq!(masters.unwrap().items.len(), 3);
+    let first = pods.list(&ListParams::default().limit(2)).await.unwrap();
+    let token = first.metadata.continue_.clone().unwrap_or_default();
+    assert!(!token.is_empty(), "a limited list pages");
+    let rest = pods.list(&ListParams::default().limit(2).continue_token(&token)).await.unwrap();
+    let paged: Vec<_> = first.items.iter().chain(&rest.items).filter_map(|p| p.metadata.name.clone()).collect();
+    assert_eq!(paged, ["etcd-master-0", "etcd-master-1", "etcd-master-2"]);
+    let on_node = pods.list(&ListParams::default().fields("spec.nodeName=master-1")).await.unwrap();
+    assert_eq!(on_node.items.len(), 1);
+    let bad_field = pods.list(&ListParams::default().fields("spec.hostname=x")).await.unwrap_err();
+    assert_eq!(status_code(&bad_field).0, 400);
+
+    // Merge patch, then a write with a stale resourceVersion: 409 Conflict.
+    let etcds = openshift(&admin, "operator.openshift.io", "v1", "Etcd", "etcds");
+    let before = etcds.get("cluster").await.unwrap();
+    let patched = etcds
+        .patch(
+            "cluster",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"forceRedeploymentReason": "kube-rs-1"}})),
+        )
+        .await
+        .unwrap();
+    assert_ne!(patched.metadata.resource_version, before.metadata.resource_version);
+    assert_eq!(patched.data["spec"]["forceRedeploymentReason"], "kube-rs-1");
+    let conflict = etcds.replace("cluster", &PostParams::default(), &before).await.unwrap_err();
+    assert_eq!(status_code(&conflict), (409, "Conflict".to_string()));
+    let json_patch: json_patch::Patch =
+        serde_json::from_value(json!([{"op": "replace", "path": "/spec/logLevel", "value": "Debug"}])).unwrap();
+    let patched = etcds.patch("cluster", &PatchParams::default(), &Patch::<()>::Json(json_patch)).await.unwrap();
+    assert_eq!(patched.data["spec"]["logLevel"], "Debug");
+
+    // A group this cluster does not serve, and a missing object: 404.
+    let routes = openshift(&admin, "route.openshift.io", "v1", "Route", "routes");
+    assert_eq!(status_code(&routes.list(&ListParams::default()).await.unwrap_err()).0, 404);
+    assert_eq!(status_code(&etcds.get("other").await.unwrap_err()), (404, "NotFound".to_string()));
+
+    // The read-only token reads, and gets 403 for any change; SelfSubjectAccessReview says so.
+    let viewer = client(&lab, "lab-readonly").await;
+    let viewer_etcds = openshift(&viewer, "operator.openshift.io", "v1", "Etcd", "etcds");
+    assert!(viewer_etcds.get("cluster").await.is_ok());
+    let forbidden = viewer_etcds
+        .patch("cluster", &PatchParams::default(), &Patch::Merge(json!({"spec": {"logLevel": "Normal"}})))
+        .await
+        .unwrap_err();
+    assert_eq!(status_code(&forbidden), (403, "Forbidden".to_string()));
+    let review = |verb: &str| SelfSubjectAccessReview {
+        spec: SelfSubjectAccessReviewSpec {
+            resource_attributes: Some(ResourceAttributes {
+                verb: Some(verb.to_string()),
+                group: Some("operator.openshift.io".into()),
+                resource: Some("etcds".into()),
+                ..ResourceAttributes::default()
+            }),
+            ..SelfSubjectAccessReviewSpec::default()
+        },
+        ..SelfSubjectAccessReview::default()
+    };
+    let reviews = Api::<SelfSubjectAccessReview>::all(viewer.clone());
+    let may_patch = reviews.create(&PostParams::default(), &review("patch")).await.unwrap();
+    let may_watch = reviews.create(&PostParams::default(), &review("watch")).await.unwrap();
+    assert_eq!(may_patch.status.map(|s| s.allowed), Some(false));
+    assert_eq!(may_watch.status.map(|s| s.allowed), Some(true));
+    let admin_reviews = Api::<SelfSubjectAccessReview>::all(admin.clone());
+    let admin_may = admin_reviews.create(&PostParams::default(), &review("patch")).await.unwrap();
+    assert_eq!(admin_may.status.map(|s| s.allowed), Some(true));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kube_rs_watcher_sees_an_etcd_pod_go_unready_when_its_member_freezes() {
+    let lab = lab_scenario("healthy", 1.0).await;
+    let admin = client(&lab, "lab").await;
+    let pods: Api<Pod> = Api::namespaced(admin, "openshift-etcd");
+    let frozen = lab.follower().await.unwrap();
+    let pod_name = format!("etcd-{}", lab.members[frozen].name);
+    let mut events = watcher(pods, watcher::Config::default().labels("k8s-app=etcd")).boxed();
+    // The initial list arrives first.
+    let mut initial = 0;
+    while let Some(event) = tokio::time::timeout(Duration::from_secs(10), events.try_next()).await.unwrap().unwrap() {
+        match event {
+            watcher::Event::InitApply(_) => initial += 1,
+            watcher::Event::InitDone => break,
+            _ => {}
+        }
+    }
+    assert_eq!(initial, 3);
+    lab.pause_member(frozen).unwrap();
+    let unready = tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(event) = events.try_next().await.unwrap() {
+            if let watcher::Event::Apply(pod) = event {
+                if pod.metadata.name.as_deref() == Some(pod_name.as_str()) {
+                    return ready(&pod);
+                }
+            }
+        }
+        None
+    })
+    .await
+    .unwrap();
+    lab.resume_member(frozen).unwrap();
+    assert_eq!(unready.as_deref(), Some("False"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_csr_created_and_approved_through_kube_rs_is_issued() {
+    let lab = lab_scenario("healthy", 1.0).await;
+    let admin = client(&lab, "lab").await;
+    let csrs: Api<CertificateSigningRequest> = Api::all(admin.clone());
+    let pem = etcd_console::lab::api::seed::node_csr_pem("worker-0").unwrap();
+    let request = CertificateSigningRequest {
+        metadata: kube::api::ObjectMeta { name: Some("csr-kube-rs".into()), ..Default::default() },
+        spec: CertificateSigningRequestSpec {
+            request: ByteString(pem.into_bytes()),
+            signer_name: "kubernetes.io/kubelet-serving".into(),
+            usages: Some(vec!["digital signature".into(), "server auth".into()]),
+            ..Default::default()
+        },
+        status: None,
+    };
+    csrs.create(&PostParams::default(), &request).await.unwrap();
+    let again = csrs.create(&PostParams::default(), &request).await.unwrap_err();
+    assert_eq!(status_code(&again), (409, "AlreadyExists".to_string()));
+    let approval = json!({"status": {"conditions": [{"type": "Approved", "status": "True", "reason": "KubeRsApprove", "message": "approved by the test"}]}});
+    csrs.patch_approval("csr-kube-rs", &PatchParams::default(), &Patch::Merge(approval)).await.unwrap();
+    let issued = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let csr = csrs.get("csr-kube-rs").await.unwrap();
+            if let Some(cert) = csr.status.and_then(|s| s.certificate) {
+                return cert.0;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await
+    .unwrap();
+    assert!(String::from_utf8_lossy(&issued).starts_with("-----BEGIN CERTIFICATE-----"));
+    // An invalid CSR (no request) is refused with 422.
+    let empty = CertificateSigningRequest {
+        metadata: kube::api::ObjectMeta { name: Some("csr-empty".into()), ..Default::default() },
+        spec: CertificateSigningRequestSpec {
+            signer_name: "kubernetes.io/kubelet-serving".into(),
+            ..Default::default()
+        },
+        status: None,
+    };
+    assert_eq!(status_code(&csrs.create(&PostParams::default(), &empty).await.unwrap_err()).0, 422);
+}

@@ -1,0 +1,266 @@
+//! Each lab scenario starts, shows what it promises (judged by etcdctl and
+//! kubectl), listens on loopback only, and stops cleanly.
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use common::*;
+use etcd_console::lab::Lab;
+
+/// Local addresses listening on `port` (from /proc/net/tcp and tcp6).
+fn listeners(port: u16) -> Vec<String> {
+    let mut found = Vec::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let text = std::fs::read_to_string(table).unwrap_or_default();
+        for line in text.lines().skip(1) {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let (Some(local), Some(state)) = (fields.get(1), fields.get(3)) else { continue };
+            let Some((ip_hex, port_hex)) = local.split_once(':') else { continue };
+            if *state != "0A" || u16::from_str_radix(port_hex, 16).ok() != Some(port) {
+                continue;
+            }
+            let address = if ip_hex.len() == 8 {
+                let n = u32::from_str_radix(ip_hex, 16).unwrap_or(0);
+                Ipv4Addr::from(n.swap_bytes()).to_string()
+            } else {
+                format!("ipv6:{ip_hex}")
+            };
+            found.push(address);
+        }
+    }
+    found
+}
+
+fn port(url: &str) -> u16 {
+    url.rsplit(':').next().and_then(|p| p.trim_end_matches('/').parse().ok()).unwrap_or(0)
+}
+
+/// Drops the lab and checks nothing of it is left: no etcd process, no listener.
+fn stops_cleanly(lab: Lab) {
+    let data: PathBuf = lab.dir.join("data");
+    let ports: Vec<u16> = lab
+        .members
+        .iter()
+        .filter(|m| m.pid().is_some())
+        .flat_map(|m| [port(&m.client_url), port(&m.peer_url)])
+        .chain(lab.api.as_ref().map(|a| port(&a.url)))
+        .collect();
+    for p in &ports {
+        let addresses = listeners(*p);
+        assert!(!addresses.is_empty(), "nothing listens on the lab's port {p}");
+        assert!(addresses.iter().all(|a| a.starts_with("127.")), "port {p} listens beyond loopback: {addresses:?}");
+    }
+    drop(lab);
+    let pattern = format!("--data-dir={}", data.display());
+    let left = std::process::Command::new("pgrep").args(["-f", "--", &pattern]).output().unwrap();
+    assert!(left.stdout.is_empty(), "etcd members left running: {}", stdout(&left));
+    for p in ports {
+        assert!(listeners(p).is_empty(), "port {p} still listens after the lab stopped");
+    }
+}
+
+fn etcdctl_ok(lab: &Lab, args: &[&str]) -> String {
+    let output = etcdctl(lab, args);
+    assert!(output.status.success(), "etcdctl {args:?}: {}", stderr(&output));
+    stdout(&output)
+}
+
+const ENCRYPTED: &str = r#"-o=jsonpath={.items[0].status.conditions[?(@.type=="Encrypted")].reason}"#;
+
+#[tokio::test]
+async fn healthy() {
+    let lab = lab_scenario("healthy", 1.0).await;
+    let health = etcdctl(&lab, &["endpoint", "health", "--cluster"]);
+    assert_eq!(format!("{}{}", stdout(&health), stderr(&health)).matches("is healthy").count(), 3);
+    assert!(kubectl_ok(&lab, &["get", "nodes", "--no-headers"]).lines().all(|l| l.contains(" Ready ")));
+    assert_eq!(stderr(&kubectl(&lab, &["get", "csr"])).trim(), "No resources found");
+    stops_cleanly(lab);
+}
+
+#[tokio::test]
+async fn fragmented() {
+    let lab = lab_scenario("fragmented", 1.0).await;
+    let status: serde_json::Value =
+        serde_json::from_str(&etcdctl_ok(&lab, &["endpoint", "status", "-w", "json"])).unwrap();
+    for member in status.as_array().unwrap() {
+        let size = member["Status"]["dbSize"].as_u64().unwrap();
+        let in_use = member["Status"]["dbSizeInUse"].as_u64().unwrap();
+        assert!(size > 64 << 20, "a large database: {size}");
+        assert!(in_use * 100 < size * 50, "less than half of it in use: {in_use} of {size}");
+    }
+    stops_cleanly(lab);
+}
+
+#[tokio::test]
+async fn nospace() {
+    let lab = lab_scenario("nospace", 1.0).await;
+    assert!(etcdctl_ok(&lab, &["alarm", "list"]).contains("alarm:NOSPACE"));
+    let put = etcdctl(&lab, &["put", "after", "full"]);
+    assert!(stderr(&put).contains("database space exceeded"), "{}", stderr(&put));
+    stops_cleanly(lab);
+}
+
+#[tokio::test]
+async fn member_down() {
+    let lab = lab_scenario("member-down", 1.0).await;
+    let health = etcdctl(&lab, &["endpoint", "health"]);
+    let text = format!("{}{}", stdout(&health), stderr(&health));
+    assert_eq!((text.matches("is healthy").count(), text.matches("is unhealthy").count()), (2, 1), "{text}");
+    let pods = eventually("the stopped member's pod in CrashLoopBackOff", Duration::from_secs(10), || {
+        let out = kubectl_ok(&lab, &["get", "pods", "-n", "openshift-etcd", "-l", "k8s-app=etcd"]);
+        out.contains("CrashLoopBackOff").then_some(out)
+    });
+    assert_eq!(pods.lines().filter(|l| l.contains("3/3")).count(), 2, "{pods}");
+    let degraded = eventually("etcd Degraded", Duration::from_secs(10), || {
+        let out = kubectl_ok(&lab, &["get", "co", "etcd", "--no-headers"]);
+        let cells: Vec<String> = out.split_whitespace().map(str::to_string).collect();
+        (cells.get(4).map(String::as_str) == Some("True")).then_some(out)
+    });
+    assert!(degraded.contains("2 of 3 members are available"), "{degraded}");
+    stops_cleanly(lab);
+}
+
+#[tokio::test]
+async fn encryption_in_progress() {
+    let lab = lab_scenario("encryption-in-progress", 1.0).await;
+    for resource in ["openshiftapiserver", "kubeapiserver", "authentication.operator.openshift.io"] {
+        assert_eq!(kubectl_ok(&lab, &["get", resource, ENCRYPTED]), "EncryptionInProgress", "{resource}");
+    }
+    assert_eq!(kubectl_ok(&lab, &["get", "apiserver", "cluster", "-o", "jsonpath={.spec.encryption.type}"]), "aescbc");
+    let keys = kubectl_ok(&lab, &["get", "secrets", "-n", "openshift-config-managed", "--no-headers"]);
+    assert_eq!(keys.lines().filter(|l| l.starts_with("encryption-key-")).count(), 3, "{keys}");
+    stops_cleanly(lab);
+}
+
+#[tokio::test]
+async fn post_restore() {
+    let lab = lab_scenario("post-restore", 1.0).await;
+    let csrs = kubectl_ok(&lab, &["get", "csr", "--no-headers"]);
+    assert_eq!(csrs.lines().filter(|l| l.ends_with("Pending")).count(), 4, "{csrs}");
+    assert!(csrs.contains("node-bootstrapper") && csrs.contains("kubernetes.io/kubelet-serving"), "{csrs}");
+    let nodes = kubectl_ok(&lab, &["get", "nodes", "--no-headers"]);
+    assert_eq!(nodes.lines().filter(|l| l.contains("NotReady")).count(), 4, "{nodes}");
+    for resource in ["etcd", "kubeapiserver"] {
+        let message = kubectl_ok(
+            &lab,
+            &[
+                "get",
+                resource,
+                r#"-o=jsonpath={.items[0].status.conditions[?(@.type=="NodeInstallerProgressing")].message}"#,
+            ],
+        );
+        assert_eq!(message, "2 nodes are at revision 6; 1 nodes are at revision 7", "{resource}");
+    }
+    let guard = kubectl_ok(&lab, &["get", "etcd", "cluster", "-o", "jsonpath={.spec.unsupportedConfigOverrides}"]);
+    assert_eq!(guard, r#"{"useUnsupportedUnsafeNonHANonProductionUnstableEtcd":true}"#);
+    stops_cleanly(lab);
+}
+
+#[tokio::test]
+async fn csr_flood() {
+    let lab = lab_scenario("csr-flood", 1.0).await;
+    let csrs = kubectl_ok(&lab, &["get", "csr", "--no-headers"]);
+    assert_eq!(csrs.lines().count(), 5000);
+    assert!(csrs.lines().all(|l| l.ends_with("Pending")));
+    stops_cleanly(lab);
+}
+
+#[tokio::test]
+async fn hosted() {
+    // 60x: the HyperShift operator undoes a scale-down after half a second when not paused.
+    let lab = lab_scenario("hosted", 60.0).await;
+    let cp = "clusters-hosted";
+    let pods = kubectl_ok(&lab, &["get", "pods", "-l", "app=etcd", "-n", cp]);
+    assert_eq!(names(&pods), ["etcd-0", "etcd-1", "etcd-2"]);
+    assert!(pods.lines().skip(1).all(|l| l.contains("2/2") && l.contains("Running")), "{pods}");
+    let hc = kubectl_ok(
+        &lab,
+        &["get", "hostedcluster", "-n", "clusters", "hosted", "-o=jsonpath={.spec.secretEncryption.aescbc}"],
+    );
+    assert_eq!(hc, r#"{"activeKey":{"name":"hosted-etcd-encryption-key"}}"#);
+    assert_eq!(names(&kubectl_ok(&lab, &["get", "pvc", "-n", cp])), ["data-etcd-0", "data-etcd-1", "data-etcd-2"]);
+    let when_scaled = kubectl_ok(
+        &lab,
+        &[
+            "get",
+            "statefulset",
+            "etcd",
+            "-n",
+            cp,
+            "-o",
+            "jsonpath={.spec.persistentVolumeClaimRetentionPolicy.whenScaled}",
+        ],
+    );
+    assert_eq!(when_scaled, "Retain");
+
+    // Not paused: a scale-down is undone by the operator.
+    kubectl_ok(&lab, &["scale", "deployment", "-n", cp, "kube-apiserver", "--replicas=0"]);
+    eventually("kube-apiserver restored to 3", Duration::from_secs(10), || {
+        let ready = kubectl_ok(
+            &lab,
+            &["get", "deployment", "kube-apiserver", "-n", cp, "-o", "jsonpath={.status.readyReplicas}"],
+        );
+        (ready == "3").then_some(())
+    });
+    // Paused (the runbook's first step): the scale-down holds and the pods go.
+    kubectl_ok(
+        &lab,
+        &[
+            "patch",
+            "-n",
+            "clusters",
+            "hostedclusters/hosted",
+            "-p",
+            r#"{"spec":{"pausedUntil":"true"}}"#,
+            "--type=merge",
+        ],
+    );
+    let paused = eventually("ReconciliationActive False", Duration::from_secs(10), || {
+        let out = kubectl_ok(
+            &lab,
+            &[
+                "get",
+                "hc",
+                "hosted",
+                "-n",
+                "clusters",
+                r#"-o=jsonpath={.status.conditions[?(@.type=="ReconciliationActive")].reason}"#,
+            ],
+        );
+        (out == "ReconciliationPaused").then_some(out)
+    });
+    assert_eq!(paused, "ReconciliationPaused");
+    assert_eq!(kubectl_ok(&lab, &["get", "hcp", "hosted", "-n", cp, "-o", "jsonpath={.spec.pausedUntil}"]), "true");
+    kubectl_ok(
+        &lab,
+        &[
+            "scale",
+            "deployment",
+            "-n",
+            cp,
+            "kube-apiserver",
+            "openshift-apiserver",
+            "openshift-oauth-apiserver",
+            "--replicas=0",
+        ],
+    );
+    kubectl_ok(&lab, &["scale", "statefulset", "-n", cp, "etcd", "--replicas=0"]);
+    std::thread::sleep(Duration::from_secs(2));
+    let left = kubectl_ok(&lab, &["get", "pods", "-n", cp, "--no-headers"]);
+    assert_eq!(names(&format!("header\n{left}")).len(), 1, "only control-plane-operator runs: {left}");
+    assert!(left.starts_with("control-plane-operator-"), "{left}");
+    // Resumed: everything comes back.
+    kubectl_ok(
+        &lab,
+        &["patch", "-n", "clusters", "hostedclusters/hosted", "-p", r#"{"spec":{"pausedUntil":null}}"#, "--type=merge"],
+    );
+    eventually("etcd pods back", Duration::from_secs(10), || {
+        let out = kubectl_ok(&lab, &["get", "pods", "-l", "app=etcd", "-n", cp, "--no-headers"]);
+        (out.lines().count() == 3).then_some(())
+    });
+    stops_cleanly(lab);
+}
