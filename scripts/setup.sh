@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what etcd-console needs to build, run its lab and run its tests on a
 # fresh Debian machine: protoc (etcd-client's build), the real etcd server and
-# etcdctl, tmux (end-to-end tests). Installs only what is missing.
+# etcdctl, tmux (end-to-end tests), kubectl (the referee of the lab's simulated
+# OpenShift API; Debian's kubernetes-client ships one). Installs only what is missing.
 set -euo pipefail
 
 need=()
@@ -10,6 +11,7 @@ command -v protoc >/dev/null 2>&1 || need+=(protobuf-compiler)
 command -v etcdctl >/dev/null 2>&1 || need+=(etcd-client)
 command -v tmux >/dev/null 2>&1 || need+=(tmux)
 command -v pgrep >/dev/null 2>&1 || need+=(procps)
+command -v kubectl >/dev/null 2>&1 || need+=(kubernetes-client)
 
 if [ "${#need[@]}" -gt 0 ]; then
   sudo=""
