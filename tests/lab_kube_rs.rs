@@ -203,3 +203,24 @@ async fn a_csr_created_and_approved_through_kube_rs_is_issued() {
     };
     assert_eq!(status_code(&csrs.create(&PostParams::default(), &empty).await.unwrap_err()).0, 422);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watch_from_a_forgotten_revision_gets_410_in_the_stream() {
+    use kube::api::{WatchEvent, WatchParams};
+    let lab = lab_scenario("healthy", 1.0).await;
+    let store = lab.api.as_ref().unwrap().store.clone();
+    let configmaps = etcd_console::lab::api::catalog::find("", "v1", "configmaps").unwrap();
+    let old = store.revision();
+    // More changes than the server keeps for watches to resume from.
+    for i in 0..20_001 {
+        store.create(configmaps, "default", json!({"metadata": {"name": format!("churn-{i}")}}), false).unwrap();
+    }
+    let admin = client(&lab, "lab").await;
+    let api: Api<k8s_openapi::api::core::v1::ConfigMap> = Api::namespaced(admin, "default");
+    let mut stream = api.watch(&WatchParams::default().timeout(5), &old.to_string()).await.unwrap().boxed();
+    let first = tokio::time::timeout(Duration::from_secs(10), stream.try_next()).await.unwrap().unwrap();
+    match first {
+        Some(WatchEvent::Error(status)) => assert_eq!((status.code, status.reason.as_str()), (410, "Expired")),
+        other => panic!("expected a 410 ERROR event, got {other:?}"),
+    }
+}

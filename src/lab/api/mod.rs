@@ -104,17 +104,33 @@ impl ApiServer {
             shutdown: shutdown_rx.clone(),
         });
         let operators = operators::Operators::new(store.clone(), members, pki.issuer.clone(), speed, scenario);
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name("lab-api")
-            .enable_all()
-            .build()
-            .map_err(|e| api_error("cannot start its runtime", e.to_string()))?;
+        // The runtime is made, run and dropped on the API's own thread (a runtime
+        // may not be dropped inside the caller's async context).
+        let (started, outcome) = std::sync::mpsc::channel::<Result<(), String>>();
         let thread = std::thread::Builder::new()
             .name("lab-api".into())
             .spawn(move || {
+                let runtime = match tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .thread_name("lab-api")
+                    .enable_all()
+                    .build()
+                {
+                    Ok(runtime) => runtime,
+                    Err(e) => {
+                        let _ = started.send(Err(e.to_string()));
+                        return;
+                    }
+                };
                 runtime.block_on(async move {
-                    let Ok(listener) = tokio::net::TcpListener::from_std(listener) else { return };
+                    let listener = match tokio::net::TcpListener::from_std(listener) {
+                        Ok(listener) => listener,
+                        Err(e) => {
+                            let _ = started.send(Err(e.to_string()));
+                            return;
+                        }
+                    };
+                    let _ = started.send(Ok(()));
                     let operators_done = tokio::spawn(operators.run(shutdown_rx.clone()));
                     server::serve(listener, tls, shared).await;
                     let _ = operators_done.await;
@@ -122,6 +138,11 @@ impl ApiServer {
                 runtime.shutdown_timeout(Duration::from_secs(1));
             })
             .map_err(|e| api_error("cannot start its thread", e.to_string()))?;
+        match outcome.recv_timeout(Duration::from_secs(10)) {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(api_error("cannot start", e)),
+            Err(_) => return Err(api_error("cannot start", "its thread did not report".into())),
+        }
         tracing::info!(%url, scenario = %scenario.name, "lab API serving");
         Ok(Self { url, store, admin_token, viewer_token, shutdown, thread: Some(thread) })
     }

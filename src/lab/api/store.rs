@@ -517,6 +517,18 @@ mod tests {
     }
 
     #[test]
+    fn a_watch_from_a_revision_no_longer_kept_is_expired() {
+        let (store, ns, _) = store();
+        let start = store.revision();
+        for i in 0..=HISTORY {
+            store.create(ns, "", json!({"metadata": {"name": format!("n{i}")}}), false).unwrap();
+        }
+        let error = store.follow(start).map(|_| ()).unwrap_err();
+        assert_eq!((error.code, error.reason), (410, "Expired"));
+        assert!(store.follow(store.revision() - 5).is_ok());
+    }
+
+    #[test]
     fn watches_resume_after_a_revision_and_lists_page() {
         let (store, _, pods) = store();
         let start = store.revision();
