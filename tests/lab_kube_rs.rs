@@ -223,4 +223,43 @@ async fn a_watch_from_a_forgotten_revision_gets_410_in_the_stream() {
         Some(WatchEvent::Error(status)) => assert_eq!((status.code, status.reason.as_str()), (410, "Expired")),
         other => panic!("expected a 410 ERROR event, got {other:?}"),
     }
+    // Outlandish input is refused, never a crash: the API still answers afterwards.
+    let far = api.watch(&WatchParams::default().timeout(1), &u64::MAX.to_string()).await;
+    assert!(far.is_ok());
+    let nodes: Api<Node> = Api::all(client(&lab, "lab").await);
+    for bad in [json!({"spec": "x"}), json!({"metadata": {"labels": "x"}})] {
+        let refused = nodes.patch("worker-0", &PatchParams::default(), &Patch::Merge(bad)).await.unwrap_err();
+        assert_eq!(status_code(&refused).0, 422);
+    }
+    assert!(nodes.get("worker-0").await.is_ok());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watch_with_a_selector_sees_objects_leave_it() {
+    // 600x: the forced redeployment relabels each etcd pod within a second.
+    let lab = lab_scenario("healthy", 600.0).await;
+    let admin = client(&lab, "lab").await;
+    let pods: Api<Pod> = Api::namespaced(admin.clone(), "openshift-etcd");
+    let mut events = watcher(pods, watcher::Config::default().labels("revision=7")).boxed();
+    loop {
+        let event = tokio::time::timeout(Duration::from_secs(10), events.try_next()).await.unwrap().unwrap();
+        if matches!(event, Some(watcher::Event::InitDone)) {
+            break;
+        }
+    }
+    let etcds = openshift(&admin, "operator.openshift.io", "v1", "Etcd", "etcds");
+    etcds
+        .patch("cluster", &PatchParams::default(), &Patch::Merge(json!({"spec": {"forceRedeploymentReason": "leave"}})))
+        .await
+        .unwrap();
+    let mut left = Vec::new();
+    while left.len() < 3 {
+        match tokio::time::timeout(Duration::from_secs(10), events.try_next()).await.unwrap().unwrap() {
+            Some(watcher::Event::Delete(pod)) => left.push(pod.metadata.name.unwrap_or_default()),
+            Some(_) => {}
+            None => break,
+        }
+    }
+    left.sort();
+    assert_eq!(left, ["etcd-master-0", "etcd-master-1", "etcd-master-2"], "each pod leaves revision=7 as it rolls");
 }

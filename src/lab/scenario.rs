@@ -139,6 +139,19 @@ impl Scenario {
         if !TYPES.contains(&scenario.cluster.encryption.as_str()) {
             return Err(format!("scenario {name}: encryption must be one of identity, aescbc, aesgcm"));
         }
+        let cluster = &scenario.cluster;
+        if cluster.workers > 20 {
+            return Err(format!("scenario {name}: at most 20 workers"));
+        }
+        if cluster.pending_bootstrap_csrs.len() > 100 || cluster.pending_serving_csrs.len() > 100 {
+            return Err(format!("scenario {name}: at most 100 named pending CSRs of each kind (csr_flood makes more)"));
+        }
+        if cluster.csr_flood > 100_000 {
+            return Err(format!("scenario {name}: csr_flood is at most 100000"));
+        }
+        if scenario.etcd.stop_members > 3 {
+            return Err(format!("scenario {name}: stop_members is at most 3"));
+        }
         const OPERATORS: &[&str] = &["etcd", "kubeapiserver", "kubecontrollermanager", "kubescheduler"];
         if let Some(bad) = scenario.cluster.rollouts_in_progress.iter().find(|o| !OPERATORS.contains(&o.as_str())) {
             return Err(format!("scenario {name}: no static-pod operator {bad:?} (give {})", OPERATORS.join(", ")));
@@ -182,5 +195,6 @@ mod tests {
         assert!(Scenario::parse("x", "colour = 1").unwrap_err().contains("colour"));
         assert!(Scenario::parse("x", "[cluster]\nencryption = \"rot13\"").is_err());
         assert!(Scenario::parse("x", "[cluster]\nrollouts_in_progress = [\"dns\"]").is_err());
+        assert!(Scenario::parse("x", "[cluster]\nworkers = 250").unwrap_err().contains("workers"));
     }
 }

@@ -68,6 +68,22 @@ impl ApiError {
         }
     }
 
+    /// A delete whose preconditions no longer hold.
+    pub fn precondition_failed(rt: &ResourceType, name: &str, field: &str, wanted: &str, actual: &str) -> Self {
+        let label = if field == "uid" { "UID" } else { "ResourceVersion" };
+        Self {
+            details: Some(details(rt, name)),
+            ..Self::new(
+                409,
+                "Conflict",
+                format!(
+                    "Operation cannot be fulfilled on {} \"{name}\": Precondition failed: {label} in precondition: {wanted}, {label} in object meta: {actual}",
+                    rt.qualified()
+                ),
+            )
+        }
+    }
+
     /// 422 with one cause per invalid field.
     pub fn invalid(rt: &ResourceType, name: &str, causes: &[FieldCause]) -> Self {
         let texts = causes.iter().map(FieldCause::text).collect::<Vec<_>>();

@@ -17,7 +17,7 @@ pub mod validation;
 
 use std::fs;
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -133,7 +133,9 @@ impl ApiServer {
                     let _ = started.send(Ok(()));
                     let operators_done = tokio::spawn(operators.run(shutdown_rx.clone()));
                     server::serve(listener, tls, shared).await;
-                    let _ = operators_done.await;
+                    if let Err(e) = operators_done.await {
+                        tracing::error!(error = %e, "lab API: the simulated operators stopped");
+                    }
                 });
                 runtime.shutdown_timeout(Duration::from_secs(1));
             })
@@ -176,6 +178,9 @@ impl ApiServer {
             .open(path)
             .map_err(|e| LabError::Io(format!("cannot write {}: {e}", path.display())))?;
         file.write_all(text.as_bytes()).map_err(|e| LabError::Io(format!("cannot write {}: {e}", path.display())))?;
+        // An existing file keeps its mode on open: make it private whatever it was.
+        fs::set_permissions(path, fs::Permissions::from_mode(0o600))
+            .map_err(|e| LabError::Io(format!("cannot make {} private: {e}", path.display())))?;
         Ok(path.to_path_buf())
     }
 

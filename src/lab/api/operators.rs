@@ -124,7 +124,7 @@ impl Operators {
         };
         let now = Instant::now();
         if let Some(minutes) = scenario.cluster.encryption_started_minutes_ago {
-            let left = MIGRATION.saturating_sub(Duration::from_secs(minutes * 60));
+            let left = MIGRATION.saturating_sub(Duration::from_secs(minutes.saturating_mul(60)));
             operators.migration =
                 Some(Migration { mode: scenario.cluster.encryption.clone(), done_at: now + operators.scaled(left) });
         }
@@ -180,10 +180,22 @@ impl Operators {
         }
     }
 
+    /// After falling behind the change feed: look at every object the operators react to.
     fn rescan(&mut self, now: Instant) {
-        let csrs = idx("certificates.k8s.io", "CertificateSigningRequest");
-        for csr in self.store.all_of(csrs) {
-            self.maybe_issue(&csr);
+        let mut kinds = vec![
+            ("certificates.k8s.io", "CertificateSigningRequest"),
+            ("config.openshift.io", "APIServer"),
+            ("hypershift.openshift.io", "HostedCluster"),
+            ("apps", "Deployment"),
+            ("apps", "StatefulSet"),
+        ];
+        kinds.extend(seed::STATIC_POD_OPERATORS.iter().map(|(_, kind)| ("operator.openshift.io", *kind)));
+        for (group, kind) in kinds {
+            let Some(type_index) = catalog::by_kind(group, kind) else { continue };
+            for object in self.store.all_of(type_index) {
+                let change = Change { revision: 0, type_index, kind: EventKind::Modified, object, previous: None };
+                self.on_change(&change, now);
+            }
         }
         self.on_tick(now);
     }
@@ -363,8 +375,8 @@ impl Operators {
     // --- CSRs ---------------------------------------------------------------------------------
 
     fn maybe_issue(&mut self, csr: &Value) {
-        let approved = get_condition(csr, "Approved").is_some();
-        let denied = get_condition(csr, "Denied").is_some();
+        let holds = |kind: &str| get_condition(csr, kind).is_some_and(|c| c["status"] == "True");
+        let (approved, denied) = (holds("Approved"), holds("Denied"));
         if !approved || denied || !str_at(csr, "/status/certificate").is_empty() {
             return;
         }
@@ -455,6 +467,7 @@ impl Operators {
             if self.member_up[i] == Some(up) {
                 continue;
             }
+            let changed_after_start = self.member_up[i].is_some();
             let first = self.member_up[i].is_none();
             self.member_up[i] = Some(up);
             if first && up {
@@ -487,6 +500,13 @@ impl Operators {
                     }
                 }
             });
+            if self.hosted && (changed_after_start || !up) {
+                // The StatefulSet's ready count follows its pods.
+                let statefulsets = idx("apps", "StatefulSet");
+                if let Ok(etcd) = self.store.get(statefulsets, seed::HOSTED_CP_NAMESPACE, "etcd") {
+                    self.scale_pods("StatefulSet", &etcd);
+                }
+            }
         }
     }
 

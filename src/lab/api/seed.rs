@@ -544,10 +544,10 @@ pub fn standalone(seed: &Seeder, members: &[MemberView], pki: &SeedPki, scenario
         .map_err(e)
     };
     for (i, node) in setup.pending_bootstrap_csrs.iter().enumerate() {
-        add_csr(node, false, &node_csr_pem(node)?, Duration::from_secs(780 - 60 * i as u64))?;
+        add_csr(node, false, &node_csr_pem(node)?, Duration::from_secs(780u64.saturating_sub(60 * i as u64)))?;
     }
     for (i, node) in setup.pending_serving_csrs.iter().enumerate() {
-        add_csr(node, true, &node_csr_pem(node)?, Duration::from_secs(483 - 30 * i as u64))?;
+        add_csr(node, true, &node_csr_pem(node)?, Duration::from_secs(483u64.saturating_sub(30 * i as u64)))?;
     }
     if setup.csr_flood > 0 {
         // Kubelets that nobody answered ask again every few minutes: one request per node, resent.

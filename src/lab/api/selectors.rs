@@ -133,6 +133,8 @@ fn field_value(object: &Value, field: &str) -> String {
         Some(Value::String(s)) => s.clone(),
         Some(Value::Bool(b)) => b.to_string(),
         Some(Value::Number(n)) => n.to_string(),
+        // Unset booleans select as their default, as on a real server.
+        _ if field == "spec.unschedulable" => "false".to_string(),
         _ => String::new(),
     }
 }

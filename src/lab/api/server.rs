@@ -19,7 +19,7 @@ use super::catalog::{self, ResourceType};
 use super::discovery;
 use super::errors::{ApiError, FieldCause};
 use super::selectors::{FieldSelector, LabelSelector};
-use super::store::{str_at, Part, Store};
+use super::store::{str_at, Change, EventKind, Part, Preconditions, Store};
 use super::table::{self, IncludeObject};
 
 pub type Body = BoxBody<Bytes, Infallible>;
@@ -32,11 +32,18 @@ pub enum Role {
     Viewer,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Account {
     pub user: &'static str,
     pub token: String,
     pub role: Role,
+}
+
+impl std::fmt::Debug for Account {
+    // The token never reaches a log.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Account").field("user", &self.user).field("role", &self.role).finish_non_exhaustive()
+    }
 }
 
 /// What a request handler needs: the store, who may do what, where we listen.
@@ -232,6 +239,31 @@ async fn read_body(request: Request<Incoming>) -> Result<Value, ApiError> {
         .map_err(|e| ApiError::bad_request(format!("the body of the request could not be decoded as JSON: {e}")))
 }
 
+struct DeleteBody {
+    dry_run: bool,
+    preconditions: Preconditions,
+}
+
+/// DeleteOptions from the body of a DELETE (kubectl and kube-rs send dryRun
+/// and preconditions there); an empty body is no options.
+async fn read_delete_options(request: Request<Incoming>) -> Result<DeleteBody, ApiError> {
+    let bytes =
+        Limited::new(request.into_body(), BODY_LIMIT).collect().await.map_err(|_| ApiError::too_large())?.to_bytes();
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(DeleteBody { dry_run: false, preconditions: Preconditions::default() });
+    }
+    let options: Value = serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::bad_request(format!("the body of the request could not be decoded as JSON: {e}")))?;
+    let text = |pointer: &str| options.pointer(pointer).and_then(Value::as_str).map(str::to_string);
+    Ok(DeleteBody {
+        dry_run: options["dryRun"].as_array().is_some_and(|d| d.iter().any(|v| v == "All")),
+        preconditions: Preconditions {
+            uid: text("/preconditions/uid"),
+            resource_version: text("/preconditions/resourceVersion"),
+        },
+    })
+}
+
 fn scale_of(object: &Value) -> Value {
     let selector = object
         .pointer("/spec/selector/matchLabels")
@@ -404,46 +436,56 @@ async fn route(shared: &Arc<Shared>, request: Request<Incoming>) -> Result<Respo
                 .unwrap_or("application/json")
                 .to_string();
             let body = read_body(request).await?;
-            let current = store.get(target.type_index, &ns, &name)?;
             let scale = sub == Some("scale");
-            let base = if scale { scale_of(&current) } else { current.clone() };
-            let wanted = if verb == "patch" { apply_patch(&content_type, rt, &base, body, &name)? } else { body };
-            let (object, part) = match sub {
-                Some("scale") => {
-                    let replicas = wanted.pointer("/spec/replicas").cloned().unwrap_or(json!(0));
-                    let mut object = current.clone();
-                    object["spec"]["replicas"] = replicas;
-                    let rv = str_at(&wanted, "/metadata/resourceVersion");
-                    object["metadata"]["resourceVersion"] = json!(rv);
-                    (object, Part::Main)
-                }
-                Some("approval") => {
-                    let conditions = wanted.pointer("/status/conditions").cloned().unwrap_or(json!([]));
-                    let approved = conditions.as_array().is_some_and(|c| c.iter().any(|c| c["type"] == "Approved"));
-                    let denied = conditions.as_array().is_some_and(|c| c.iter().any(|c| c["type"] == "Denied"));
-                    if approved && denied {
-                        return Err(ApiError::invalid(
-                            rt,
-                            &name,
-                            &[FieldCause::invalid(
-                                "status.conditions",
-                                "Approved,Denied",
-                                "Approved and Denied conditions are mutually exclusive",
-                            )],
-                        ));
-                    }
-                    let mut object = current.clone();
-                    object["status"]["conditions"] = conditions;
-                    object["metadata"]["resourceVersion"] = json!(str_at(&wanted, "/metadata/resourceVersion"));
-                    (object, Part::All)
-                }
-                Some("status") => (wanted, Part::Status),
-                _ => (wanted, Part::Main),
+            let part = match sub {
+                Some("status") => Part::Status,
+                Some("approval") => Part::All,
+                _ => Part::Main,
             };
-            let stored = store.update(target.type_index, &ns, &name, object, part, dry_run)?;
+            // The patch is applied to the object as stored at the moment of the
+            // write, so a controller's write in between cannot make it conflict.
+            let stored = store.apply(target.type_index, &ns, &name, part, dry_run, |current| {
+                let base = if scale { scale_of(current) } else { current.clone() };
+                let wanted = if verb == "patch" { apply_patch(&content_type, rt, &base, body, &name)? } else { body };
+                let wanted_rv = json!(str_at(&wanted, "/metadata/resourceVersion"));
+                match sub {
+                    Some("scale") => {
+                        let mut object = current.clone();
+                        object["spec"]["replicas"] = wanted.pointer("/spec/replicas").cloned().unwrap_or(json!(0));
+                        object["metadata"]["resourceVersion"] = wanted_rv;
+                        Ok(object)
+                    }
+                    Some("approval") => {
+                        let conditions = wanted.pointer("/status/conditions").cloned().unwrap_or(json!([]));
+                        let has =
+                            |kind: &str| conditions.as_array().is_some_and(|c| c.iter().any(|c| c["type"] == kind));
+                        if has("Approved") && has("Denied") {
+                            return Err(ApiError::invalid(
+                                rt,
+                                &name,
+                                &[FieldCause::invalid(
+                                    "status.conditions",
+                                    "Approved,Denied",
+                                    "Approved and Denied conditions are mutually exclusive",
+                                )],
+                            ));
+                        }
+                        let mut object = current.clone();
+                        object["status"]["conditions"] = conditions;
+                        object["metadata"]["resourceVersion"] = wanted_rv;
+                        Ok(object)
+                    }
+                    _ => Ok(wanted),
+                }
+            })?;
             Ok(json_response(200, &if scale { scale_of(&stored) } else { stored }))
         }
-        ("delete", Some(name), None) => Ok(json_response(200, &store.delete(target.type_index, &ns, &name, dry_run)?)),
+        ("delete", Some(name), None) => {
+            let options = read_delete_options(request).await?;
+            let stored =
+                store.delete_if(target.type_index, &ns, &name, dry_run || options.dry_run, &options.preconditions)?;
+            Ok(json_response(200, &stored))
+        }
         ("deletecollection", None, None) => {
             let filter = Filter::from(&query, rt)?;
             let namespace = target.namespace.as_deref();
@@ -518,29 +560,41 @@ fn watch(
     let store = shared.store.clone();
     let type_index = target.type_index;
     let namespace = target.namespace.clone();
+    let scope = move |change_type: usize, object: &Value| {
+        change_type == type_index
+            && namespace.as_deref().is_none_or(|ns| str_at(object, "/metadata/namespace") == ns)
+            && filter.matches(object)
+    };
     // Without a resourceVersion a watch starts with the current objects as ADDED events.
-    let (initial, past, mut receiver, expired) = match from {
+    let (initial, past, receiver, expired) = match from {
         Some(revision) => match store.follow(revision) {
             Ok((past, receiver)) => (Vec::new(), past, Some(receiver), None),
             Err(error) => (Vec::new(), Vec::new(), None, Some(error)),
         },
         None => {
-            let (_, receiver) = store.follow(store.revision())?;
-            let listing = store.list(type_index, namespace.as_deref(), &|o| filter.matches(o), None, None);
-            (listing.items, Vec::new(), Some(receiver), None)
+            let (items, receiver) =
+                store.list_and_follow(type_index, target.namespace.as_deref(), &|o| scope(type_index, o));
+            (items, Vec::new(), Some(receiver), None)
+        }
+    };
+    // What a watcher with this scope sees of a change: an object leaving the
+    // selector is DELETED for it, one entering it ADDED.
+    let event_of = move |change: &Change| -> Option<&'static str> {
+        let now = scope(change.type_index, &change.object);
+        let before = change.previous.as_ref().is_some_and(|p| scope(change.type_index, p));
+        match (change.kind, now, before) {
+            (EventKind::Deleted, true, _) | (EventKind::Modified, false, true) => Some("DELETED"),
+            (EventKind::Added, true, _) | (EventKind::Modified, true, false) => Some("ADDED"),
+            (EventKind::Modified, true, true) => Some("MODIFIED"),
+            _ => None,
         }
     };
     let (mut sender, channel) = http_body_util::channel::Channel::<Bytes, Infallible>::new(64);
     let mut shutdown = shared.shutdown.clone();
-    let in_scope = move |change_type: usize, object: &Value| {
-        change_type == type_index
-            && namespace.as_deref().is_none_or(|ns| str_at(object, "/metadata/namespace") == ns)
-            && filter.matches(object)
-    };
     tokio::spawn(async move {
         let mut headers = true;
         let mut encode = |kind: &str, object: &Value| -> Bytes {
-            let object = if as_table {
+            let object = if as_table && kind != "ERROR" {
                 let revision = str_at(object, "/metadata/resourceVersion").parse().unwrap_or(0);
                 let t = table::table(rt.kind, std::slice::from_ref(object), revision, include, headers, None);
                 headers = false;
@@ -561,12 +615,14 @@ fn watch(
                 return;
             }
         }
-        for change in past.iter().filter(|c| in_scope(c.type_index, &c.object)) {
-            if sender.send(Frame::data(encode(change.kind.as_str(), &change.object))).await.is_err() {
-                return;
+        for change in &past {
+            if let Some(kind) = event_of(change) {
+                if sender.send(Frame::data(encode(kind, &change.object))).await.is_err() {
+                    return;
+                }
             }
         }
-        let Some(receiver) = receiver.as_mut() else { return };
+        let Some(mut receiver) = receiver else { return };
         let deadline = tokio::time::sleep(timeout.unwrap_or(Duration::from_secs(30 * 60)));
         tokio::pin!(deadline);
         loop {
@@ -574,13 +630,13 @@ fn watch(
                 _ = &mut deadline => return,
                 _ = shutdown.changed() => return,
                 change = receiver.recv() => match change {
-                    Ok(change) if in_scope(change.type_index, &change.object) => {
-                        let kind = change.kind;
-                        if sender.send(Frame::data(encode(kind.as_str(), &change.object))).await.is_err() {
-                            return;
+                    Ok(change) => {
+                        if let Some(kind) = event_of(&change) {
+                            if sender.send(Frame::data(encode(kind, &change.object))).await.is_err() {
+                                return;
+                            }
                         }
                     }
-                    Ok(_) => {}
                     // Fell behind or the store went away: end the stream; the client re-watches.
                     Err(_) => return,
                 },
@@ -617,7 +673,15 @@ pub async fn serve(listener: TcpListener, config: rustls::ServerConfig, shared: 
             accepted = listener.accept() => accepted,
             _ = shutdown.changed() => return,
         };
-        let Ok((stream, peer)) = accepted else { continue };
+        let (stream, peer) = match accepted {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                // Out of file descriptors and the like: wait instead of spinning.
+                tracing::warn!(error = %e, "lab api: accept failed");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                continue;
+            }
+        };
         let acceptor = acceptor.clone();
         let shared = shared.clone();
         tokio::spawn(async move {

@@ -40,6 +40,9 @@ pub struct Change {
     pub type_index: usize,
     pub kind: EventKind,
     pub object: Value,
+    /// The object before a modification (a watch with a selector it no
+    /// longer matches sends DELETED).
+    pub previous: Option<Value>,
 }
 
 /// Which part of an object a write may change.
@@ -92,6 +95,13 @@ fn namespace_key(namespace: &str) -> Option<Key> {
 
 /// The changes after a revision, and the receiver of those to come.
 pub type Following = (Vec<Arc<Change>>, broadcast::Receiver<Arc<Change>>);
+
+/// DeleteOptions.preconditions.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Preconditions {
+    pub uid: Option<String>,
+    pub resource_version: Option<String>,
+}
 
 pub struct Listing {
     pub items: Vec<Value>,
@@ -149,8 +159,8 @@ impl Store {
         )
     }
 
-    fn record(&self, inner: &mut Inner, type_index: usize, kind: EventKind, object: Value) {
-        let change = Arc::new(Change { revision: inner.revision, type_index, kind, object });
+    fn record(&self, inner: &mut Inner, type_index: usize, kind: EventKind, object: Value, previous: Option<Value>) {
+        let change = Arc::new(Change { revision: inner.revision, type_index, kind, object, previous });
         if inner.history.len() == HISTORY {
             inner.history.pop_front();
         }
@@ -277,7 +287,7 @@ impl Store {
             return Ok(object);
         }
         inner.objects.insert(key, object.clone());
-        self.record(&mut inner, type_index, EventKind::Added, object.clone());
+        self.record(&mut inner, type_index, EventKind::Added, object.clone(), None);
         Ok(object)
     }
 
@@ -287,11 +297,30 @@ impl Store {
         type_index: usize,
         namespace: &str,
         name: &str,
-        mut object: Value,
+        object: Value,
         part: Part,
         dry_run: bool,
     ) -> Result<Value, ApiError> {
+        self.apply(type_index, namespace, name, part, dry_run, |_| Ok(object))
+    }
+
+    /// Computes the new object from the current one and writes it, under one
+    /// lock, so no other write falls between (a patch, a controller's change).
+    /// A resourceVersion in the result must be the current one (409 otherwise).
+    pub fn apply(
+        &self,
+        type_index: usize,
+        namespace: &str,
+        name: &str,
+        part: Part,
+        dry_run: bool,
+        change: impl FnOnce(&Value) -> Result<Value, ApiError>,
+    ) -> Result<Value, ApiError> {
         let rt = catalog::get(type_index);
+        let mut inner = self.lock();
+        let key = key_of(type_index, namespace, name);
+        let current = inner.objects.get(&key).cloned().ok_or_else(|| ApiError::not_found(rt, name))?;
+        let mut object = change(&current)?;
         if !object.is_object() {
             return Err(ApiError::bad_request("the body of the request is not a JSON object"));
         }
@@ -301,9 +330,6 @@ impl Store {
                 "the name of the object ({body_name}) does not match the name on the URL ({name})"
             )));
         }
-        let mut inner = self.lock();
-        let key = key_of(type_index, namespace, name);
-        let current = inner.objects.get(&key).cloned().ok_or_else(|| ApiError::not_found(rt, name))?;
         let wanted_rv = str_at(&object, "/metadata/resourceVersion");
         if !wanted_rv.is_empty() && wanted_rv != str_at(&current, "/metadata/resourceVersion") {
             return Err(ApiError::conflict(rt, name));
@@ -344,7 +370,7 @@ impl Store {
             return Err(ApiError::invalid(rt, name, &causes));
         }
         if part != Part::Status && object.get("spec") != current.get("spec") {
-            let generation = current["metadata"]["generation"].as_i64().unwrap_or(1) + 1;
+            let generation = current["metadata"]["generation"].as_i64().unwrap_or(1).saturating_add(1);
             object["metadata"]["generation"] = json!(generation);
         }
         if dry_run {
@@ -362,15 +388,15 @@ impl Store {
             && object["metadata"]["finalizers"].as_array().is_none_or(Vec::is_empty);
         if finalized {
             inner.objects.remove(&key);
-            self.record(&mut inner, type_index, EventKind::Deleted, object.clone());
+            self.record(&mut inner, type_index, EventKind::Deleted, object.clone(), Some(current));
         } else {
             inner.objects.insert(key, object.clone());
-            self.record(&mut inner, type_index, EventKind::Modified, object.clone());
+            self.record(&mut inner, type_index, EventKind::Modified, object.clone(), Some(current));
         }
         Ok(object)
     }
 
-    /// Changes an object in place (the controllers' writes): no conflict check.
+    /// Changes an object in place (the controllers' writes): atomic, no conflict check.
     pub fn modify(
         &self,
         type_index: usize,
@@ -378,20 +404,40 @@ impl Store {
         name: &str,
         change: impl FnOnce(&mut Value),
     ) -> Result<Value, ApiError> {
-        let mut object = self.get(type_index, namespace, name)?;
-        change(&mut object);
-        if let Some(m) = object["metadata"].as_object_mut() {
-            m.remove("resourceVersion");
-        }
-        self.update(type_index, namespace, name, object, Part::All, false)
+        self.apply(type_index, namespace, name, Part::All, false, |current| {
+            let mut object = current.clone();
+            change(&mut object);
+            if let Some(m) = object["metadata"].as_object_mut() {
+                m.remove("resourceVersion");
+            }
+            Ok(object)
+        })
     }
 
     /// Deletes an object, or marks it for deletion while finalizers remain.
     pub fn delete(&self, type_index: usize, namespace: &str, name: &str, dry_run: bool) -> Result<Value, ApiError> {
+        self.delete_if(type_index, namespace, name, dry_run, &Preconditions::default())
+    }
+
+    /// Deletes an object if it still has the uid / resourceVersion the client names.
+    pub fn delete_if(
+        &self,
+        type_index: usize,
+        namespace: &str,
+        name: &str,
+        dry_run: bool,
+        preconditions: &Preconditions,
+    ) -> Result<Value, ApiError> {
         let rt = catalog::get(type_index);
         let mut inner = self.lock();
         let key = key_of(type_index, namespace, name);
         let mut object = inner.objects.get(&key).cloned().ok_or_else(|| ApiError::not_found(rt, name))?;
+        for (field, wanted) in [("uid", &preconditions.uid), ("resourceVersion", &preconditions.resource_version)] {
+            let actual = str_at(&object, &format!("/metadata/{field}"));
+            if let Some(wanted) = wanted.as_deref().filter(|w| *w != actual) {
+                return Err(ApiError::precondition_failed(rt, name, field, wanted, actual));
+            }
+        }
         if dry_run {
             return Ok(object);
         }
@@ -402,12 +448,12 @@ impl Store {
             if object["metadata"].get("deletionTimestamp").is_none() {
                 object["metadata"]["deletionTimestamp"] = json!(now_rfc3339());
             }
-            inner.objects.insert(key, object.clone());
-            self.record(&mut inner, type_index, EventKind::Modified, object.clone());
+            let previous = inner.objects.insert(key, object.clone());
+            self.record(&mut inner, type_index, EventKind::Modified, object.clone(), previous);
             return Ok(object);
         }
         inner.objects.remove(&key);
-        self.record(&mut inner, type_index, EventKind::Deleted, object.clone());
+        self.record(&mut inner, type_index, EventKind::Deleted, object.clone(), None);
         if catalog::get(type_index).kind == "Namespace" {
             // The namespace's contents go with it.
             let inside: Vec<Key> = inner.objects.keys().filter(|(_, ns, _)| ns == name).cloned().collect();
@@ -415,7 +461,7 @@ impl Store {
                 if let Some(mut gone) = inner.objects.remove(&key) {
                     inner.revision += 1;
                     gone["metadata"]["resourceVersion"] = json!(inner.revision.to_string());
-                    self.record(&mut inner, key.0, EventKind::Deleted, gone);
+                    self.record(&mut inner, key.0, EventKind::Deleted, gone, None);
                 }
             }
         }
@@ -427,11 +473,32 @@ impl Store {
     pub fn follow(&self, after: u64) -> Result<Following, ApiError> {
         let inner = self.lock();
         let oldest_kept = inner.history.front().map(|c| c.revision).unwrap_or(inner.revision + 1);
-        if after + 1 < oldest_kept && after < inner.revision && inner.history.len() == HISTORY {
+        if after.saturating_add(1) < oldest_kept && after < inner.revision && inner.history.len() == HISTORY {
             return Err(ApiError::expired(after, oldest_kept));
         }
         let past = inner.history.iter().filter(|c| c.revision > after).cloned().collect();
         Ok((past, self.changes.subscribe()))
+    }
+
+    /// The current objects and a receiver for the changes after them, taken
+    /// under one lock (a watch that starts with the current objects).
+    pub fn list_and_follow(
+        &self,
+        type_index: usize,
+        namespace: Option<&str>,
+        filter: &dyn Fn(&Value) -> bool,
+    ) -> (Vec<Value>, broadcast::Receiver<Arc<Change>>) {
+        let inner = self.lock();
+        let receiver = self.changes.subscribe();
+        let lower = key_of(type_index, namespace.unwrap_or(""), "");
+        let upper = key_of(type_index + 1, "", "");
+        let items = inner
+            .objects
+            .range(lower..upper)
+            .filter(|((_, ns, _), o)| namespace.is_none_or(|want| want == ns) && filter(o))
+            .map(|(_, o)| o.clone())
+            .collect();
+        (items, receiver)
     }
 
     /// Every object of every type: for the controllers' scans.

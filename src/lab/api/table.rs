@@ -199,7 +199,10 @@ fn pod_cells(pod: &Value, now: SystemTime) -> Vec<Value> {
     } else {
         waiting.map(str::to_string).unwrap_or_else(|| str_at(pod, "/status/phase").to_string())
     };
-    let restarts: i64 = statuses.iter().map(|c| c.get("restartCount").and_then(Value::as_i64).unwrap_or(0)).sum();
+    let restarts = statuses
+        .iter()
+        .map(|c| c.get("restartCount").and_then(Value::as_i64).unwrap_or(0))
+        .fold(0i64, i64::saturating_add);
     let last_restart = statuses
         .iter()
         .filter_map(|c| c.pointer("/lastState/terminated/finishedAt").and_then(Value::as_str))

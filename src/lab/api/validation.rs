@@ -15,6 +15,8 @@ fn valid_name(name: &str) -> bool {
         && name.ends_with(|c: char| c.is_ascii_alphanumeric())
 }
 
+pub const MAX_REPLICAS: i64 = 100;
+
 pub fn check(rt: &ResourceType, name: &str, object: &Value) -> Vec<FieldCause> {
     let mut causes = Vec::new();
     if name.is_empty() {
@@ -25,6 +27,28 @@ pub fn check(rt: &ResourceType, name: &str, object: &Value) -> Vec<FieldCause> {
             name,
             "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character",
         ));
+    }
+    let string_map = |pointer: &str| {
+        object
+            .pointer(pointer)
+            .is_none_or(|m| m.is_null() || m.as_object().is_some_and(|m| m.values().all(Value::is_string)))
+    };
+    for (pointer, field) in [("/metadata/labels", "metadata.labels"), ("/metadata/annotations", "metadata.annotations")]
+    {
+        if !string_map(pointer) {
+            causes.push(FieldCause::invalid(field, "", "must be a map of strings"));
+        }
+    }
+    if !object
+        .pointer("/metadata/finalizers")
+        .is_none_or(|f| f.is_null() || f.as_array().is_some_and(|f| f.iter().all(Value::is_string)))
+    {
+        causes.push(FieldCause::invalid("metadata.finalizers", "", "must be a list of strings"));
+    }
+    for field in ["spec", "status"] {
+        if object.get(field).is_some_and(|v| !(v.is_object() || v.is_null())) {
+            causes.push(FieldCause::invalid(field, "", "must be an object"));
+        }
     }
     match (rt.group, rt.kind) {
         ("config.openshift.io", "APIServer") => {
@@ -45,12 +69,22 @@ pub fn check(rt: &ResourceType, name: &str, object: &Value) -> Vec<FieldCause> {
         }
         ("apps", _) | ("hypershift.openshift.io", "NodePool") => {
             if let Some(replicas) = object.pointer("/spec/replicas") {
-                if replicas.as_i64().is_none_or(|r| r < 0) {
-                    causes.push(FieldCause::invalid(
+                match replicas.as_i64() {
+                    Some(r) if r < 0 => causes.push(FieldCause::invalid(
                         "spec.replicas",
                         &replicas.to_string(),
                         "must be greater than or equal to 0",
-                    ));
+                    )),
+                    // The lab makes a pod object per replica; more than this is a typo, not a rehearsal.
+                    Some(r) if r > MAX_REPLICAS => causes.push(FieldCause::invalid(
+                        "spec.replicas",
+                        &replicas.to_string(),
+                        &format!("the lab runs at most {MAX_REPLICAS} replicas"),
+                    )),
+                    Some(_) => {}
+                    None => {
+                        causes.push(FieldCause::invalid("spec.replicas", &replicas.to_string(), "must be an integer"))
+                    }
                 }
             }
         }
@@ -80,5 +114,14 @@ mod tests {
         assert_eq!(causes[0].field, "spec.encryption.type");
         assert!(check(rt, "cluster", &json!({"spec": {"encryption": {"type": "aesgcm"}}})).is_empty());
         assert_eq!(check(rt, "Cluster", &json!({})).len(), 1);
+    }
+
+    #[test]
+    fn shapes_the_controllers_rely_on_are_enforced() {
+        let rt = catalog::get(catalog::find("apps", "v1", "deployments").unwrap());
+        assert_eq!(check(rt, "d", &json!({"spec": "x"}))[0].field, "spec");
+        assert_eq!(check(rt, "d", &json!({"metadata": {"labels": "x"}}))[0].field, "metadata.labels");
+        assert_eq!(check(rt, "d", &json!({"spec": {"replicas": 100_000_000}}))[0].field, "spec.replicas");
+        assert!(check(rt, "d", &json!({"spec": {"replicas": 3}, "metadata": {"labels": {"app": "x"}}})).is_empty());
     }
 }
