@@ -453,4 +453,8 @@ async fn read_only_tokens_and_errors_are_kubernetes_shaped() {
     );
     let gone = kubectl_ok(&lab, &["delete", "pod", "etcd-master-2", "-n", "openshift-etcd"]);
     assert_eq!(gone.trim(), r#"pod "etcd-master-2" deleted"#);
+    // A static pod's mirror comes back, as the kubelet recreates it.
+    eventually("the etcd pod recreated", Duration::from_secs(10), || {
+        kubectl(&lab, &["get", "pod", "etcd-master-2", "-n", "openshift-etcd"]).status.success().then_some(())
+    });
 }

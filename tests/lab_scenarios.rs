@@ -197,6 +197,17 @@ async fn hosted() {
     );
     assert_eq!(when_scaled, "Retain");
 
+    // A failed etcd pod is recovered as the runbook does it: delete the pod and its claim.
+    let deleted = kubectl_ok(&lab, &["delete", "-n", cp, "pod/etcd-2", "pvc/data-etcd-2", "--wait=false"]);
+    assert_eq!(deleted.lines().count(), 2, "{deleted}");
+    let back = eventually("etcd-2 recreated", Duration::from_secs(10), || {
+        let out = kubectl_ok(&lab, &["get", "pod", "etcd-2", "-n", cp, "--no-headers"]);
+        let age = out.split_whitespace().nth(4).map(str::to_string).unwrap_or_default();
+        age.ends_with('s').then_some(age)
+    });
+    assert!(back.trim_end_matches('s').parse::<u64>().is_ok_and(|s| s < 60), "a new pod: {back}");
+    assert!(kubectl(&lab, &["get", "pvc", "data-etcd-2", "-n", cp]).status.success(), "its claim is made again");
+
     // Not paused: a scale-down is undone by the operator.
     kubectl_ok(&lab, &["scale", "deployment", "-n", cp, "kube-apiserver", "--replicas=0"]);
     eventually("kube-apiserver restored to 3", Duration::from_secs(10), || {

@@ -66,6 +66,10 @@ pub fn resource_list(group: &str, version: &str) -> Value {
         if !rt.short_names.is_empty() {
             entry["shortNames"] = json!(rt.short_names);
         }
+        // `kubectl get all` expands to the types in the "all" category.
+        if matches!((rt.group, rt.plural), ("", "pods") | ("apps", "deployments" | "statefulsets")) {
+            entry["categories"] = json!(["all"]);
+        }
         resources.push(entry);
         for sub in rt.subresources {
             let mut entry = json!({

@@ -201,10 +201,22 @@ impl Operators {
     }
 
     pub fn on_change(&mut self, change: &Change, now: Instant) {
+        let rt = catalog::get(change.type_index);
         if change.kind == EventKind::Deleted {
+            match rt.kind {
+                "Pod" => self.pod_deleted(&change.object),
+                // The StatefulSet makes a deleted claim again for its replica.
+                "PersistentVolumeClaim"
+                    if str_at(&change.object, "/metadata/namespace") == seed::HOSTED_CP_NAMESPACE =>
+                {
+                    if let Ok(etcd) = self.store.get(idx("apps", "StatefulSet"), seed::HOSTED_CP_NAMESPACE, "etcd") {
+                        self.scale_pods("StatefulSet", &etcd);
+                    }
+                }
+                _ => {}
+            }
             return;
         }
-        let rt = catalog::get(change.type_index);
         match (rt.group, rt.kind) {
             ("certificates.k8s.io", "CertificateSigningRequest") => self.maybe_issue(&change.object),
             ("config.openshift.io", "APIServer") => self.encryption_changed(&change.object, now),
@@ -607,6 +619,30 @@ impl Operators {
         }
     }
 
+    /// A deleted pod comes back: the kubelet recreates an etcd static pod's
+    /// mirror, a StatefulSet or Deployment its replica (and the StatefulSet
+    /// its volume claim), as `oc delete pod etcd-2 pvc/data-etcd-2` relies on.
+    fn pod_deleted(&self, pod: &Value) {
+        let namespace = str_at(pod, "/metadata/namespace");
+        let at = now_rfc3339();
+        if namespace == "openshift-etcd" && !self.hosted {
+            let name = str_at(pod, "/metadata/name");
+            let Some(member) = self.members.iter().find(|m| format!("etcd-{}", m.name) == name) else { return };
+            let revision = str_at(pod, "/metadata/labels/revision").parse().unwrap_or(seed::LATEST_REVISION);
+            let _ = self.store.create(idx("", "Pod"), namespace, seed::etcd_pod(member, revision, &at), false);
+            return;
+        }
+        if namespace != seed::HOSTED_CP_NAMESPACE {
+            return;
+        }
+        let owner = str_at(pod, "/metadata/labels/app");
+        for kind in ["StatefulSet", "Deployment"] {
+            if let Ok(workload) = self.store.get(idx("apps", kind), namespace, owner) {
+                self.scale_pods(kind, &workload);
+            }
+        }
+    }
+
     /// Pods of a Deployment or StatefulSet follow spec.replicas.
     fn scale_pods(&self, kind: &str, workload: &Value) {
         let namespace = str_at(workload, "/metadata/namespace").to_string();
@@ -632,9 +668,24 @@ impl Operators {
                 let _ = self.store.delete(pods, &namespace, &pod, false);
             }
         } else {
-            for i in 0..wanted {
-                let pod = seed::hosted_pod(&name, i, &self.members, &at);
-                if !self.store.exists(pods, &namespace, str_at(&pod, "/metadata/name")) {
+            let claims = idx("", "PersistentVolumeClaim");
+            if kind == "StatefulSet" {
+                // Fixed identities: etcd-0, etcd-1, ... each with its claim.
+                for i in 0..wanted {
+                    if !self.store.exists(claims, &namespace, &format!("data-{name}-{i}")) {
+                        let _ = self.store.create(claims, &namespace, seed::etcd_claim(i), false);
+                    }
+                    let pod = seed::hosted_pod(&name, i, &self.members, &at);
+                    if !self.store.exists(pods, &namespace, str_at(&pod, "/metadata/name")) {
+                        let _ = self.store.create(pods, &namespace, pod, false);
+                    }
+                }
+            } else {
+                // A Deployment's new pods get fresh names.
+                for _ in existing.len()..wanted {
+                    let mut n = [0u8; 2];
+                    crate::lab::random_bytes(&mut n);
+                    let pod = seed::hosted_pod(&name, usize::from(u16::from_be_bytes(n)), &self.members, &at);
                     let _ = self.store.create(pods, &namespace, pod, false);
                 }
             }

@@ -66,6 +66,13 @@ pub fn condition(kind: &str, status: &str, reason: &str, message: &str, at: &str
     json!({"type": kind, "status": status, "reason": reason, "message": message, "lastTransitionTime": at})
 }
 
+/// A node condition also carries when the kubelet last reported it.
+fn node_condition(kind: &str, status: &str, reason: &str, message: &str, at: &str, heartbeat: &str) -> Value {
+    let mut c = condition(kind, status, reason, message, at);
+    c["lastHeartbeatTime"] = json!(heartbeat);
+    c
+}
+
 /// `N nodes are at revision R` groups, newest last, as the static-pod operators word it.
 pub fn revision_message(revisions: &[i64]) -> String {
     let mut counts: Vec<(i64, usize)> = Vec::new();
@@ -91,9 +98,23 @@ pub fn rollout_message(revisions: &[i64], latest: i64) -> String {
 
 fn node(name: &str, ip: &str, role: &str, ready: bool, created: &str) -> Value {
     let ready_condition = if ready {
-        condition("Ready", "True", "KubeletReady", "kubelet is posting ready status", created)
+        node_condition(
+            "Ready",
+            "True",
+            "KubeletReady",
+            "kubelet is posting ready status",
+            created,
+            &super::store::now_rfc3339(),
+        )
     } else {
-        condition("Ready", "Unknown", "NodeStatusUnknown", "Kubelet stopped posting node status.", created)
+        node_condition(
+            "Ready",
+            "Unknown",
+            "NodeStatusUnknown",
+            "Kubelet stopped posting node status.",
+            created,
+            created,
+        )
     };
     let mut labels = json!({
         "kubernetes.io/hostname": name,
@@ -591,6 +612,16 @@ fn workload_pod(name: &str, app: &str, containers: &[&str], node: &str, ip: &str
     })
 }
 
+/// The volume claim of hosted etcd replica `index` (made by the StatefulSet from its template).
+pub fn etcd_claim(index: usize) -> Value {
+    let mut suffix = [0u8; 4];
+    crate::lab::random_bytes(&mut suffix);
+    let volume: String = suffix.iter().map(|b| format!("{b:02x}")).collect();
+    json!({"metadata": {"name": format!("data-etcd-{index}"), "labels": {"app": "etcd"}},
+           "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "8Gi"}}, "storageClassName": "lvms-vg1", "volumeName": format!("pvc-{volume}-lab")},
+           "status": {"phase": "Bound", "accessModes": ["ReadWriteOnce"], "capacity": {"storage": "8Gi"}}})
+}
+
 pub const HOSTED_DEPLOYMENTS: &[(&str, i64)] = &[
     ("kube-apiserver", 3),
     ("openshift-apiserver", 3),
@@ -623,7 +654,7 @@ pub fn hosted_pod(owner: &str, index: usize, members: &[MemberView], created: &s
         owner,
         &[owner],
         &format!("worker-{}", index % 3),
-        &format!("10.128.{}.{}", index + 2, 10 + owner.len()),
+        &format!("10.128.{}.{}", index % 250 + 2, 10 + owner.len()),
         created,
     )
 }
@@ -716,15 +747,7 @@ pub fn hosted(seed: &Seeder, members: &[MemberView], pki: &SeedPki, scenario: &S
     .map_err(e)?;
     for i in 0..members.len() {
         seed.put("", "Pod", cp, hosted_pod("etcd", i, members, &created)).map_err(e)?;
-        seed.put(
-            "",
-            "PersistentVolumeClaim",
-            cp,
-            json!({"metadata": {"name": format!("data-etcd-{i}"), "labels": {"app": "etcd"}},
-                   "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "8Gi"}}, "storageClassName": "lvms-vg1", "volumeName": format!("pvc-0e1f{i:04}-lab")},
-                   "status": {"phase": "Bound", "accessModes": ["ReadWriteOnce"], "capacity": {"storage": "8Gi"}}}),
-        )
-        .map_err(e)?;
+        seed.put("", "PersistentVolumeClaim", cp, etcd_claim(i)).map_err(e)?;
     }
     for (name, count) in HOSTED_DEPLOYMENTS {
         seed.put(
