@@ -11,14 +11,16 @@ use std::time::Duration;
 use common::*;
 use etcd_console::lab::Lab;
 
-/// Local addresses listening on `port` (from /proc/net/tcp and tcp6).
-fn listeners(port: u16) -> Vec<String> {
+/// (local address, socket inode) of each socket listening on `port`, from /proc/net/tcp and tcp6.
+fn listeners(port: u16) -> Vec<(String, String)> {
     let mut found = Vec::new();
     for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
         let text = std::fs::read_to_string(table).unwrap_or_default();
         for line in text.lines().skip(1) {
             let fields: Vec<&str> = line.split_whitespace().collect();
-            let (Some(local), Some(state)) = (fields.get(1), fields.get(3)) else { continue };
+            let (Some(local), Some(state), Some(inode)) = (fields.get(1), fields.get(3), fields.get(9)) else {
+                continue;
+            };
             let Some((ip_hex, port_hex)) = local.split_once(':') else { continue };
             if *state != "0A" || u16::from_str_radix(port_hex, 16).ok() != Some(port) {
                 continue;
@@ -29,38 +31,54 @@ fn listeners(port: u16) -> Vec<String> {
             } else {
                 format!("ipv6:{ip_hex}")
             };
-            found.push(address);
+            found.push((address, inode.to_string()));
         }
     }
     found
+}
+
+/// Whether this test process itself holds a socket listening on `port` (the lab's API).
+fn we_listen_on(port: u16) -> bool {
+    let ours: Vec<String> = std::fs::read_dir("/proc/self/fd")
+        .map(|dir| {
+            dir.filter_map(Result::ok)
+                .filter_map(|e| std::fs::read_link(e.path()).ok())
+                .filter_map(|l| {
+                    l.to_str().and_then(|l| l.strip_prefix("socket:[")?.strip_suffix(']')).map(str::to_string)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    listeners(port).iter().any(|(_, inode)| ours.contains(inode))
 }
 
 fn port(url: &str) -> u16 {
     url.rsplit(':').next().and_then(|p| p.trim_end_matches('/').parse().ok()).unwrap_or(0)
 }
 
-/// Drops the lab and checks nothing of it is left: no etcd process, no listener.
+/// Drops the lab and checks nothing of it is left: no etcd process, no API
+/// listener (ports freed here may be taken at once by a lab of another test).
 fn stops_cleanly(lab: Lab) {
     let data: PathBuf = lab.dir.join("data");
+    let api_port = lab.api.as_ref().map(|a| port(&a.url)).unwrap_or(0);
     let ports: Vec<u16> = lab
         .members
         .iter()
         .filter(|m| m.pid().is_some())
         .flat_map(|m| [port(&m.client_url), port(&m.peer_url)])
-        .chain(lab.api.as_ref().map(|a| port(&a.url)))
+        .chain([api_port])
         .collect();
     for p in &ports {
-        let addresses = listeners(*p);
+        let addresses: Vec<String> = listeners(*p).into_iter().map(|(a, _)| a).collect();
         assert!(!addresses.is_empty(), "nothing listens on the lab's port {p}");
         assert!(addresses.iter().all(|a| a.starts_with("127.")), "port {p} listens beyond loopback: {addresses:?}");
     }
+    assert!(we_listen_on(api_port), "the API's socket is this process's");
     drop(lab);
     let pattern = format!("--data-dir={}", data.display());
     let left = std::process::Command::new("pgrep").args(["-f", "--", &pattern]).output().unwrap();
     assert!(left.stdout.is_empty(), "etcd members left running: {}", stdout(&left));
-    for p in ports {
-        assert!(listeners(p).is_empty(), "port {p} still listens after the lab stopped");
-    }
+    assert!(!we_listen_on(api_port), "the API still listens on {api_port} after the lab stopped");
 }
 
 fn etcdctl_ok(lab: &Lab, args: &[&str]) -> String {
