@@ -353,6 +353,14 @@ async fn approving_csrs_issues_certificates_and_nodes_turn_ready() {
         nodes.lines().filter(|l| l.contains("NotReady")).filter_map(|l| l.split_whitespace().next()).collect();
     assert_eq!(not_ready, ["master-1", "master-2", "worker-0", "worker-1"]);
 
+    // The human review step: describe shows who asks, from the request itself.
+    let bootstrap = rows.iter().find(|r| r[3] == bootstrapper).map(|r| r[0]).unwrap();
+    let described = kubectl_ok(&lab, &["describe", "csr", bootstrap]);
+    assert!(described.contains("Signer:             kubernetes.io/kube-apiserver-client-kubelet"), "{described}");
+    assert!(described.contains("Status:             Pending"), "{described}");
+    assert!(described.contains("Common Name:    system:node:"), "{described}");
+    assert!(described.contains("Organization:   system:nodes"), "{described}");
+
     // The runbook: approve what is pending; the kubelets then ask for serving certificates; approve those.
     let pending: Vec<&str> = rows.iter().map(|r| r[0]).collect();
     let mut approve = vec!["certificate", "approve"];
