@@ -65,6 +65,15 @@ async fn kube_rs_lists_watches_patches_and_sees_real_status_codes() {
     assert_eq!(paged, ["etcd-master-0", "etcd-master-1", "etcd-master-2"]);
     let on_node = pods.list(&ListParams::default().fields("spec.nodeName=master-1")).await.unwrap();
     assert_eq!(on_node.items.len(), 1);
+    // A server-side dry run deletes nothing; a stale precondition is a conflict.
+    let dry = kube::api::DeleteParams { dry_run: true, ..kube::api::DeleteParams::default() };
+    pods.delete("etcd-master-2", &dry).await.unwrap();
+    assert!(pods.get("etcd-master-2").await.is_ok(), "a dry run deletes nothing");
+    let stale = kube::api::DeleteParams {
+        preconditions: Some(kube::api::Preconditions { resource_version: Some("1".into()), uid: None }),
+        ..kube::api::DeleteParams::default()
+    };
+    assert_eq!(status_code(&pods.delete("etcd-master-2", &stale).await.unwrap_err()), (409, "Conflict".to_string()));
     let bad_field = pods.list(&ListParams::default().fields("spec.hostname=x")).await.unwrap_err();
     assert_eq!(status_code(&bad_field).0, 400);
 
