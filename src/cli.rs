@@ -27,8 +27,35 @@ pub struct Cli {
     #[command(flatten)]
     pub console: ConsoleArgs,
 
+    #[command(flatten)]
+    pub kube: KubeArgs,
+
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+/// How to reach the Kubernetes/OpenShift API, with kubectl's conventions.
+#[derive(Debug, Clone, Args)]
+pub struct KubeArgs {
+    /// Kubeconfig file (default: $KUBECONFIG, then ~/.kube/config).
+    #[arg(long, global = true)]
+    pub kubeconfig: Option<PathBuf>,
+
+    /// Kubeconfig context to use (default: its current context).
+    #[arg(long, global = true)]
+    pub context: Option<String>,
+
+    /// Namespace, where one is needed (default: the context's).
+    #[arg(long, short = 'n', global = true)]
+    pub namespace: Option<String>,
+
+    /// Time limit to connect to the API, e.g. 5s.
+    #[arg(long, global = true, default_value = "5s", value_parser = parse_duration)]
+    pub connect_timeout: Duration,
+
+    /// Time limit of every API request, e.g. 10s.
+    #[arg(long, global = true, default_value = "10s", value_parser = parse_duration)]
+    pub request_timeout: Duration,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -75,6 +102,10 @@ pub struct ConsoleArgs {
     /// Capture the mouse (off by default so text can be selected and copied).
     #[arg(long, global = true)]
     pub mouse: bool,
+
+    /// Change nothing: every action that would write to the cluster is refused.
+    #[arg(long, global = true)]
+    pub read_only: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -83,6 +114,38 @@ pub enum Command {
     Status(StatusArgs),
     /// Start a local cluster of real etcd members with TLS and open the console on it.
     Lab(LabArgs),
+    /// Pending certificate signing requests: list them, approve the valid ones (exit 0 done,
+    /// 1 some refused or failed, 2 bad input or the API unreachable).
+    Csr(CsrArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CsrArgs {
+    #[command(subcommand)]
+    pub command: CsrCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CsrCommand {
+    /// List the pending CSRs, each classified: node-bootstrapper, kubelet-serving, or unexpected.
+    List {
+        /// Output format.
+        #[arg(long, short = 'o', value_enum, default_value = "table")]
+        output: OutputFormat,
+    },
+    /// Approve the named pending CSRs, or with --all-valid every node-bootstrapper and
+    /// kubelet-serving CSR (never an unexpected one), after a confirmation naming them.
+    Approve {
+        /// CSR names.
+        #[arg(required_unless_present = "all_valid", conflicts_with = "all_valid")]
+        names: Vec<String>,
+        /// Every pending CSR classified valid.
+        #[arg(long)]
+        all_valid: bool,
+        /// Do not ask: approve what the plan names (for scripts).
+        #[arg(long)]
+        yes: bool,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -3,9 +3,11 @@
 pub mod app;
 pub mod cli;
 pub mod cluster;
+pub mod csr_command;
 pub mod etcd;
 pub mod lab;
 pub mod logging;
+pub mod openshift;
 pub mod status;
 pub mod tui;
 pub mod ui;

@@ -2,7 +2,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use etcd_console::cli::{Cli, Command, LabCommand};
-use etcd_console::{lab, logging, status, tui};
+use etcd_console::{csr_command, lab, logging, status, tui};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -19,6 +19,7 @@ fn main() -> ExitCode {
     let code = runtime.block_on(async {
         match cli.command {
             Some(Command::Status(args)) => status::run(&cli.connection, &cli.console, args.output).await,
+            Some(Command::Csr(args)) => csr_command::run(&cli.kube, cli.console.read_only, &args.command).await,
             Some(Command::Lab(args)) => match args.command {
                 Some(LabCommand::Serve { ref dir }) => lab::serve::run(&args, &cli.console, dir.clone()).await,
                 None => lab::serve::run_with_console(&args, &cli.console, log_problem).await,

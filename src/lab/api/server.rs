@@ -332,11 +332,17 @@ fn self_subject_access_review(account: &Account, mut review: Value) -> Value {
     review
 }
 
+impl Account {
+    pub fn groups(&self) -> Vec<&'static str> {
+        match self.role {
+            Role::Admin => vec!["system:masters", "system:authenticated"],
+            Role::Viewer => vec!["system:authenticated"],
+        }
+    }
+}
+
 fn self_subject_review(account: &Account) -> Value {
-    let groups = match account.role {
-        Role::Admin => json!(["system:masters", "system:authenticated"]),
-        Role::Viewer => json!(["system:authenticated"]),
-    };
+    let groups = json!(account.groups());
     json!({
         "kind": "SelfSubjectReview",
         "apiVersion": "authentication.k8s.io/v1",
@@ -425,6 +431,15 @@ async fn route(shared: &Arc<Shared>, request: Request<Incoming>) -> Result<Respo
             match rt.kind {
                 "SelfSubjectAccessReview" => Ok(json_response(201, &self_subject_access_review(&account, body))),
                 "SelfSubjectReview" => Ok(json_response(201, &self_subject_review(&account))),
+                "CertificateSigningRequest" => {
+                    // The requestor is whoever is authenticated, whatever the body says.
+                    let mut body = body;
+                    if body.is_object() && body.get("spec").is_none_or(|s| s.is_object() || s.is_null()) {
+                        body["spec"]["username"] = json!(account.user);
+                        body["spec"]["groups"] = json!(account.groups());
+                    }
+                    Ok(json_response(201, &store.create(target.type_index, &ns, body, dry_run)?))
+                }
                 _ => Ok(json_response(201, &store.create(target.type_index, &ns, body, dry_run)?)),
             }
         }

@@ -1,0 +1,158 @@
+//! `etcd-console csr list | approve NAME... | approve --all-valid [--yes]`:
+//! the headless front end of the CSR engine (`openshift::csr`). Exit 0 done,
+//! 1 something refused, cancelled or failed, 2 bad input or the API unreachable.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::time::SystemTime;
+
+use serde_json::json;
+
+use crate::cli::{CsrCommand, KubeArgs, OutputFormat};
+use crate::openshift::csr::{self, PendingCsr, Selection};
+use crate::openshift::{connect, Connection};
+use crate::units::format_age;
+
+fn age(csr: &PendingCsr, now: SystemTime) -> String {
+    csr.age(now).map(format_age).unwrap_or_else(|| "-".into())
+}
+
+fn print_table(pending: &[PendingCsr]) {
+    let now = SystemTime::now();
+    let rows: Vec<[String; 6]> = pending
+        .iter()
+        .map(|c| {
+            [c.name.clone(), age(c, now), c.class.as_str().into(), c.signer.clone(), c.requestor.clone(), c.subject()]
+        })
+        .collect();
+    let header = ["NAME", "AGE", "CLASS", "SIGNER", "REQUESTOR", "SUBJECT"].map(String::from);
+    let mut widths = header.clone().map(|h| h.len());
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    for row in std::iter::once(&header).chain(&rows) {
+        let line: Vec<String> = row.iter().zip(widths).map(|(cell, w)| format!("{cell:<w$}")).collect();
+        println!("{}", line.join("  ").trim_end());
+    }
+}
+
+fn list_json(connection: &Connection, pending: &[PendingCsr]) -> serde_json::Value {
+    let now = SystemTime::now();
+    let csrs: Vec<serde_json::Value> = pending
+        .iter()
+        .map(|c| {
+            let mut value = serde_json::to_value(c).unwrap_or_default();
+            value["age_seconds"] = json!(c.age(now).map(|a| a.as_secs()));
+            value
+        })
+        .collect();
+    json!({"server": connection.server, "csrs_pending": csrs})
+}
+
+/// Asks on the terminal; Ok(true) only for the word `approve`.
+fn confirmed(count: usize) -> Result<bool, String> {
+    if !std::io::stdin().is_terminal() {
+        return Err(
+            "refusing to approve without a confirmation: input is not a terminal (give --yes in scripts)".into()
+        );
+    }
+    print!("Type 'approve' to approve {count} CSR{}: ", if count == 1 { "" } else { "s" });
+    let _ = std::io::stdout().flush();
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer).map_err(|e| format!("cannot read the answer: {e}"))?;
+    Ok(answer.trim() == "approve")
+}
+
+pub async fn run(kube: &KubeArgs, read_only: bool, command: &CsrCommand) -> i32 {
+    let connection = match connect(kube).await {
+        Ok(connection) => connection,
+        Err(e) => {
+            eprintln!("etcd-console: {e}");
+            return 2;
+        }
+    };
+    let pending = match csr::pending(&connection).await {
+        Ok(pending) => pending,
+        Err(e) => {
+            eprintln!("etcd-console: {e}");
+            return 2;
+        }
+    };
+    match command {
+        CsrCommand::List { output: OutputFormat::Json } => {
+            println!("{}", serde_json::to_string_pretty(&list_json(&connection, &pending)).unwrap_or_default());
+            0
+        }
+        CsrCommand::List { output: OutputFormat::Table } => {
+            if pending.is_empty() {
+                eprintln!("no pending CSRs on {}", connection.server);
+            } else {
+                print_table(&pending);
+            }
+            0
+        }
+        CsrCommand::Approve { names, all_valid, yes } => {
+            let selection = if *all_valid { Selection::AllValid } else { Selection::Named(names.clone()) };
+            approve(&connection, &pending, &selection, read_only, *yes).await
+        }
+    }
+}
+
+async fn approve(
+    connection: &Connection,
+    pending: &[PendingCsr],
+    selection: &Selection,
+    read_only: bool,
+    yes: bool,
+) -> i32 {
+    let plan = match csr::plan(pending, selection, read_only) {
+        Ok(plan) => plan,
+        Err(e) => {
+            eprintln!("etcd-console: {e}");
+            return 2;
+        }
+    };
+    for (name, why) in &plan.refused {
+        eprintln!("not approving {name}: {why}");
+    }
+    if plan.approve.is_empty() {
+        eprintln!("nothing to approve");
+        return if plan.refused.is_empty() { 0 } else { 1 };
+    }
+    println!("About to approve {} CSR(s) on {}:", plan.approve.len(), connection.server);
+    for c in &plan.approve {
+        println!("  {}  {}  {}  {}", c.name, c.class.as_str(), c.requestor, c.subject());
+        if !c.class.is_valid() {
+            println!("    ! unexpected: {}", c.reason);
+        }
+    }
+    if !yes {
+        match confirmed(plan.approve.len()) {
+            Ok(true) => {}
+            Ok(false) => {
+                eprintln!("nothing approved");
+                return 1;
+            }
+            Err(e) => {
+                eprintln!("etcd-console: {e}");
+                return 2;
+            }
+        }
+    }
+    let mut failed = false;
+    for c in &plan.approve {
+        match csr::approve(connection, &c.name).await {
+            Ok(()) => println!("certificatesigningrequest/{} approved", c.name),
+            Err(e) => {
+                failed = true;
+                eprintln!("etcd-console: {e}");
+            }
+        }
+    }
+    if failed || !plan.refused.is_empty() {
+        1
+    } else {
+        0
+    }
+}

@@ -1,0 +1,72 @@
+//! Talking to the Kubernetes/OpenShift API: the connection (kubectl's
+//! conventions: --kubeconfig, KUBECONFIG, --context, -n), and one module per
+//! thing the runbooks read or change there.
+
+pub mod csr;
+
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Client, Config};
+
+use crate::cli::KubeArgs;
+
+/// A client for the API and what the user should see of where it points.
+#[derive(Clone)]
+pub struct Connection {
+    pub client: Client,
+    /// The API server's URL, as the kubeconfig names it.
+    pub server: String,
+    pub namespace: String,
+    pub request_timeout: std::time::Duration,
+}
+
+/// Reads the kubeconfig and makes a client; Err is a message that says what to do.
+pub async fn connect(args: &KubeArgs) -> Result<Connection, String> {
+    let kubeconfig = match &args.kubeconfig {
+        Some(path) => {
+            Kubeconfig::read_from(path).map_err(|e| format!("cannot read the kubeconfig {}: {e}", path.display()))?
+        }
+        None => Kubeconfig::read()
+            .map_err(|e| format!("no kubeconfig to reach the API ({e}): give --kubeconfig FILE or set KUBECONFIG"))?,
+    };
+    let options = KubeConfigOptions { context: args.context.clone(), ..KubeConfigOptions::default() };
+    let mut config = Config::from_custom_kubeconfig(kubeconfig, &options)
+        .await
+        .map_err(|e| format!("the kubeconfig cannot be used: {e}"))?;
+    config.connect_timeout = Some(args.connect_timeout);
+    config.read_timeout = Some(args.request_timeout);
+    config.write_timeout = Some(args.request_timeout);
+    let server = config.cluster_url.to_string().trim_end_matches('/').to_string();
+    let namespace = args.namespace.clone().unwrap_or_else(|| config.default_namespace.clone());
+    let client = Client::try_from(config).map_err(|e| format!("cannot make a client for {server}: {e}"))?;
+    Ok(Connection { client, server, namespace, request_timeout: args.request_timeout })
+}
+
+/// One line for an API failure while doing `what`, saying what to do where we can.
+pub fn explain(error: &kube::Error, what: &str) -> String {
+    match error {
+        kube::Error::Api(status) => match status.code {
+            401 => format!("{what}: the API refused the credentials (401 Unauthorized): log in again or check the kubeconfig's user"),
+            403 => format!("{what}: not allowed (403 Forbidden): {}", status.message),
+            404 => format!("{what}: not found (404): {}", status.message),
+            code => format!("{what}: {} ({code} {})", status.message, status.reason),
+        },
+        other => format!("{what}: the API did not answer: {other}"),
+    }
+}
+
+/// `future` under the request timeout (kube's own timeouts cover reads; this
+/// also bounds connection set-up and anything else that could hang).
+pub async fn within<T>(
+    connection: &Connection,
+    what: &str,
+    future: impl std::future::Future<Output = Result<T, kube::Error>>,
+) -> Result<T, String> {
+    let limit = connection.request_timeout + connection.request_timeout / 2;
+    match tokio::time::timeout(limit, future).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(e)) => Err(explain(&e, what)),
+        Err(_) => {
+            Err(format!("{what}: no answer from {} within {}", connection.server, humantime::format_duration(limit)))
+        }
+    }
+}

@@ -1,0 +1,145 @@
+//! `etcd-console csr list | approve` against the lab's API, refereed by the
+//! real kubectl: what it approves kubectl sees approved, what it must not
+//! approve stays pending.
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use common::*;
+use etcd_console::lab::Lab;
+
+/// etcd-console with only the lab's kubeconfig (no etcd flags: the CSR commands need none).
+fn console_kube(lab: &Lab, args: &[&str]) -> Output {
+    let mut command = Command::new(console_bin());
+    command
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", &lab.dir)
+        .env("KUBECONFIG", lab.kubeconfig.clone().unwrap())
+        .arg("--log-dir")
+        .arg(lab.dir.join("console-logs"));
+    run_with_limit(command, Duration::from_secs(60))
+}
+
+fn condition_of(lab: &Lab, name: &str) -> String {
+    let out = kubectl_ok(lab, &["get", "csr", name, "--no-headers"]);
+    out.split_whitespace().last().unwrap_or_default().to_string()
+}
+
+/// A CSR filed through the API by the lab's admin for a node: not a kubelet, so unexpected.
+fn file_foreign_csr(lab: &Lab) -> String {
+    let pem = etcd_console::lab::api::seed::node_csr_pem("worker-0").unwrap();
+    use base64::Engine;
+    let request = base64::engine::general_purpose::STANDARD.encode(pem);
+    let manifest = lab.dir.join("foreign-csr.json");
+    let body = serde_json::json!({
+        "apiVersion": "certificates.k8s.io/v1", "kind": "CertificateSigningRequest",
+        "metadata": {"name": "csr-foreign"},
+        "spec": {"request": request, "signerName": "kubernetes.io/kubelet-serving", "usages": ["digital signature", "server auth"]}
+    });
+    std::fs::write(&manifest, body.to_string()).unwrap();
+    kubectl_ok(lab, &["create", "--validate=false", "-f", manifest.to_str().unwrap()]);
+    "csr-foreign".to_string()
+}
+
+#[tokio::test]
+async fn approve_all_valid_takes_the_restores_csrs_and_never_an_unexpected_one() {
+    let lab = lab_scenario("post-restore", 1.0).await;
+    let foreign = file_foreign_csr(&lab);
+
+    let listed = console_kube(&lab, &["csr", "list", "-o", "json"]);
+    assert_eq!(listed.status.code(), Some(0), "{}", stderr(&listed));
+    let report = json(&listed);
+    let csrs = report["csrs_pending"].as_array().unwrap();
+    let class_of =
+        |name: &str| csrs.iter().find(|c| c["name"] == name).map(|c| c["class"].as_str().unwrap_or("").to_string());
+    assert_eq!(csrs.len(), 5);
+    assert_eq!(csrs.iter().filter(|c| c["class"] == "node-bootstrapper").count(), 3);
+    assert_eq!(csrs.iter().filter(|c| c["class"] == "kubelet-serving").count(), 1);
+    assert_eq!(class_of(&foreign).as_deref(), Some("unexpected"));
+    let foreign_entry = csrs.iter().find(|c| c["name"] == foreign.as_str()).unwrap();
+    assert!(foreign_entry["reason"].as_str().unwrap().contains("a node may only ask for itself"), "{foreign_entry}");
+    assert_eq!(foreign_entry["requestor"], "lab-admin", "the API records who filed it");
+    assert_eq!(foreign_entry["request"]["common_name"], "system:node:worker-0");
+
+    let table = console_kube(&lab, &["csr", "list"]);
+    let header: Vec<String> =
+        stdout(&table).lines().next().unwrap_or_default().split_whitespace().map(String::from).collect();
+    assert_eq!(header, ["NAME", "AGE", "CLASS", "SIGNER", "REQUESTOR", "SUBJECT"]);
+
+    // Without --yes and without a terminal to ask on: refused, nothing approved.
+    let unconfirmed = console_kube(&lab, &["csr", "approve", "--all-valid"]);
+    assert_eq!(unconfirmed.status.code(), Some(2));
+    assert!(stderr(&unconfirmed).contains("give --yes in scripts"), "{}", stderr(&unconfirmed));
+    // --read-only refuses in the engine.
+    let read_only = console_kube(&lab, &["csr", "approve", "--all-valid", "--yes", "--read-only"]);
+    assert_eq!(read_only.status.code(), Some(2));
+    assert!(stderr(&read_only).contains("--read-only"));
+    // The read-only token: the API says no to each one.
+    let viewer = console_kube(&lab, &["--context", "lab-readonly", "csr", "approve", "--all-valid", "--yes"]);
+    assert_eq!(viewer.status.code(), Some(1));
+    assert!(stderr(&viewer).contains("403 Forbidden"), "{}", stderr(&viewer));
+    assert!(
+        kubectl_ok(&lab, &["get", "csr", "--no-headers"]).lines().all(|l| l.ends_with("Pending")),
+        "nothing approved yet"
+    );
+
+    let approved = console_kube(&lab, &["csr", "approve", "--all-valid", "--yes"]);
+    assert_eq!(approved.status.code(), Some(1), "one CSR refused: {}", stderr(&approved));
+    assert_eq!(stdout(&approved).lines().filter(|l| l.ends_with(" approved")).count(), 4, "{}", stdout(&approved));
+    assert!(stderr(&approved).contains(&format!("not approving {foreign}: unexpected, never approved in bulk")));
+    for entry in csrs.iter().filter(|c| c["class"] != "unexpected") {
+        let name = entry["name"].as_str().unwrap();
+        let condition = eventually("issued", Duration::from_secs(10), || {
+            let c = condition_of(&lab, name);
+            (c == "Approved,Issued").then_some(c)
+        });
+        assert_eq!(condition, "Approved,Issued");
+    }
+    assert_eq!(condition_of(&lab, &foreign), "Pending");
+
+    // Named explicitly, after the plan flags it, an unexpected CSR can be approved.
+    let explicit = console_kube(&lab, &["csr", "approve", &foreign, "--yes"]);
+    assert_eq!(explicit.status.code(), Some(0), "{}", stderr(&explicit));
+    assert!(stdout(&explicit).contains("! unexpected: filed by lab-admin"), "{}", stdout(&explicit));
+    assert!(condition_of(&lab, &foreign).starts_with("Approved"));
+    // Every approval is in the audit log, with no key material.
+    let logs: String = std::fs::read_dir(lab.dir.join("console-logs"))
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default())
+        .collect();
+    assert_eq!(logs.matches("action=\"csr approve\"").count(), 5, "{logs}");
+    assert!(logs.contains(&format!("csr=\"{foreign}\"")) || logs.contains(&format!("csr={foreign}")), "{logs}");
+    assert!(!logs.contains("PRIVATE KEY") && !logs.contains(lab.api.as_ref().unwrap().admin_token.as_str()));
+    let again = console_kube(&lab, &["csr", "approve", &foreign, "--yes"]);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(stderr(&again).contains("not pending"));
+}
+
+#[tokio::test]
+async fn a_bad_kubeconfig_or_an_unreachable_api_is_a_clear_error() {
+    let lab = lab_scenario("healthy", 1.0).await;
+    let missing = console_kube(&lab, &["--kubeconfig", "/nonexistent/kubeconfig", "csr", "list"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(stderr(&missing).contains("cannot read the kubeconfig /nonexistent/kubeconfig"), "{}", stderr(&missing));
+
+    // A kubeconfig whose server is a closed port.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let text = std::fs::read_to_string(lab.kubeconfig.as_ref().unwrap()).unwrap();
+    let server = text.lines().find_map(|l| l.trim().strip_prefix("server: ")).unwrap().to_string();
+    let elsewhere = lab.dir.join("elsewhere.kubeconfig");
+    std::fs::write(&elsewhere, text.replace(&server, &format!("https://127.0.0.1:{port}"))).unwrap();
+    let unreachable = console_kube(&lab, &["--kubeconfig", elsewhere.to_str().unwrap(), "csr", "list"]);
+    assert_eq!(unreachable.status.code(), Some(2));
+    assert!(stderr(&unreachable).contains("listing CSRs: the API did not answer"), "{}", stderr(&unreachable));
+    let empty = console_kube(&lab, &["csr", "list"]);
+    assert_eq!(empty.status.code(), Some(0));
+    assert!(stderr(&empty).starts_with("no pending CSRs on https://127.0.0.1:"), "{}", stderr(&empty));
+}
