@@ -18,7 +18,7 @@ fn main() -> ExitCode {
     };
     let code = runtime.block_on(async {
         match cli.command {
-            Some(Command::Status(args)) => status::run(&cli.connection, &cli.console, args.output).await,
+            Some(Command::Status(args)) => status::run(&cli.connection, &cli.console, &cli.kube, args.output).await,
             Some(Command::Csr(args)) => csr_command::run(&cli.kube, cli.console.read_only, &args.command).await,
             Some(Command::Lab(args)) => match args.command {
                 Some(LabCommand::Serve { ref dir }) => lab::serve::run(&args, &cli.console, dir.clone()).await,

@@ -5,11 +5,12 @@ use std::time::Instant;
 
 use tokio::task::JoinSet;
 
-use crate::cli::{ConnectionArgs, ConsoleArgs, OutputFormat};
+use crate::cli::{ConnectionArgs, ConsoleArgs, KubeArgs, OutputFormat};
 use crate::cluster::report::{StatusReport, EXIT_UNUSABLE};
 use crate::cluster::ClusterState;
 use crate::etcd::poller::{ask, clients_for, discover};
 use crate::etcd::Connector;
+use crate::openshift::report::OpenShiftReport;
 
 /// Takes one round of samples; Err is a message for the user (exit 2).
 pub async fn observe(connection: &ConnectionArgs, quota_bytes: u64) -> Result<ClusterState, String> {
@@ -37,8 +38,21 @@ pub async fn observe(connection: &ConnectionArgs, quota_bytes: u64) -> Result<Cl
     Ok(state)
 }
 
-pub async fn run(connection: &ConnectionArgs, console: &ConsoleArgs, output: OutputFormat) -> i32 {
-    let state = match observe(connection, console.quota_bytes).await {
+/// The OpenShift side, when a kubeconfig is there to read (None otherwise):
+/// asked at the same time as the members, so it adds no waiting.
+async fn observe_openshift(kube: &KubeArgs) -> Option<OpenShiftReport> {
+    if !crate::openshift::configured(kube) {
+        return None;
+    }
+    match crate::openshift::connect(kube).await {
+        Ok(connection) => Some(crate::openshift::report::observe(&connection).await),
+        Err(e) => Some(OpenShiftReport::unreachable(e)),
+    }
+}
+
+pub async fn run(connection: &ConnectionArgs, console: &ConsoleArgs, kube: &KubeArgs, output: OutputFormat) -> i32 {
+    let (state, openshift) = tokio::join!(observe(connection, console.quota_bytes), observe_openshift(kube));
+    let state = match state {
         Ok(state) => state,
         Err(message) => {
             eprintln!("etcd-console: {message}");
@@ -56,14 +70,23 @@ pub async fn run(connection: &ConnectionArgs, console: &ConsoleArgs, output: Out
     }
     let report = StatusReport::build(&state, Instant::now());
     match output {
-        OutputFormat::Json => match serde_json::to_string_pretty(&report) {
-            Ok(json) => println!("{json}"),
-            Err(e) => {
-                eprintln!("etcd-console: cannot encode the report: {e}");
-                return EXIT_UNUSABLE;
+        OutputFormat::Json => {
+            let mut value = serde_json::to_value(&report).unwrap_or_default();
+            value["openshift"] = serde_json::to_value(&openshift).unwrap_or_default();
+            match serde_json::to_string_pretty(&value) {
+                Ok(json) => println!("{json}"),
+                Err(e) => {
+                    eprintln!("etcd-console: cannot encode the report: {e}");
+                    return EXIT_UNUSABLE;
+                }
             }
-        },
-        OutputFormat::Table => print!("{}", report.to_table()),
+        }
+        OutputFormat::Table => {
+            print!("{}", report.to_table());
+            if let Some(openshift) = &openshift {
+                print!("{}", openshift.to_text());
+            }
+        }
     }
     tracing::info!(members = report.members.len(), exit = report.exit_code(), "status printed");
     report.exit_code()

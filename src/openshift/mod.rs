@@ -3,6 +3,8 @@
 //! thing the runbooks read or change there.
 
 pub mod csr;
+pub mod model;
+pub mod report;
 
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
@@ -17,6 +19,13 @@ pub struct Connection {
     pub server: String,
     pub namespace: String,
     pub request_timeout: std::time::Duration,
+}
+
+/// Whether there is a kubeconfig to use: --kubeconfig, KUBECONFIG, or ~/.kube/config.
+pub fn configured(args: &KubeArgs) -> bool {
+    args.kubeconfig.is_some()
+        || std::env::var_os("KUBECONFIG").is_some_and(|v| !v.is_empty())
+        || directories::BaseDirs::new().is_some_and(|d| d.home_dir().join(".kube/config").is_file())
 }
 
 /// Reads the kubeconfig and makes a client; Err is a message that says what to do.

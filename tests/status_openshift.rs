@@ -1,0 +1,99 @@
+//! `status` reads the OpenShift side beside the members when a kubeconfig is
+//! there: the `openshift` object of `-o json` (a contract) against the lab.
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use common::*;
+use etcd_console::lab::Lab;
+
+fn status(lab: &Lab, kubeconfig: Option<&std::path::Path>) -> Output {
+    let mut command = Command::new(console_bin());
+    command
+        .args(["status", "-o", "json"])
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", &lab.dir);
+    for (name, value) in lab.env() {
+        command.env(name, value);
+    }
+    if let Some(kubeconfig) = kubeconfig {
+        command.env("KUBECONFIG", kubeconfig);
+    }
+    command.arg("--log-dir").arg(lab.dir.join("console-logs"));
+    run_with_limit(command, Duration::from_secs(60))
+}
+
+#[tokio::test]
+async fn status_json_gains_the_openshift_object_after_a_restore() {
+    let lab = lab_scenario("post-restore", 1.0).await;
+    let output = status(&lab, lab.kubeconfig.as_deref());
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let report = json(&output);
+    let openshift = &report["openshift"];
+    assert_eq!(openshift["server"], lab.api.as_ref().unwrap().url.as_str());
+    assert_eq!(openshift["problems"], serde_json::json!([]));
+    assert_eq!(openshift["encryption"]["type"], "identity");
+    let resources: Vec<&str> = openshift["encryption"]["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["resource"].as_str().unwrap())
+        .collect();
+    assert_eq!(resources, ["openshiftapiserver", "kubeapiserver", "authentication.operator.openshift.io"]);
+    let rollouts = openshift["rollouts"].as_array().unwrap();
+    let operators: Vec<&str> = rollouts.iter().map(|r| r["operator"].as_str().unwrap()).collect();
+    assert_eq!(operators, ["etcd", "kubeapiserver", "kubecontrollermanager", "kubescheduler"]);
+    let etcd = &rollouts[0];
+    assert_eq!(etcd["progressing"], true);
+    assert_eq!(etcd["reason"], "NodeInstaller");
+    assert_eq!(etcd["message"], "2 nodes are at revision 6; 1 nodes are at revision 7");
+    assert_eq!(etcd["latest_revision"], 7);
+    assert_eq!(
+        etcd["nodes"][1],
+        serde_json::json!({"name": "master-1", "current_revision": 6, "target_revision": 7, "last_failed_revision": null})
+    );
+    let classes: Vec<&str> =
+        openshift["csrs_pending"].as_array().unwrap().iter().map(|c| c["class"].as_str().unwrap()).collect();
+    assert_eq!(classes.iter().filter(|c| **c == "node-bootstrapper").count(), 3);
+    assert_eq!(classes.iter().filter(|c| **c == "kubelet-serving").count(), 1);
+    for field in ["name", "signer", "requestor", "class"] {
+        assert!(openshift["csrs_pending"][0][field].is_string(), "{field}");
+    }
+    let banners: Vec<&str> = openshift["banners"].as_array().unwrap().iter().map(|b| b.as_str().unwrap()).collect();
+    assert!(banners[0].starts_with("quorum guard disabled"), "{banners:?}");
+    assert!(banners.iter().any(|b| b.starts_with("etcd rolling to revision 7")), "{banners:?}");
+    let degraded_free = openshift["cluster_operators"].as_array().unwrap().iter().all(|o| o["degraded"] == "False");
+    assert!(degraded_free);
+}
+
+#[tokio::test]
+async fn without_openshift_objects_or_an_api_the_members_are_still_reported() {
+    let lab = lab_scenario("hosted", 1.0).await;
+    // A management cluster serves no standalone configuration objects.
+    let report = json(&status(&lab, lab.kubeconfig.as_deref()));
+    assert_eq!(report["members"].as_array().unwrap().len(), 3);
+    let problems = report["openshift"]["problems"].as_array().unwrap();
+    assert!(problems[0].as_str().unwrap().contains("not an OpenShift cluster"), "{problems:?}");
+
+    // No kubeconfig at all: no openshift object.
+    let output = status(&lab, None);
+    assert_eq!(output.status.code(), Some(0));
+    assert!(json(&output)["openshift"].is_null());
+
+    // An API that is not there: said, and etcd's verdict stands.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let text = std::fs::read_to_string(lab.kubeconfig.as_ref().unwrap()).unwrap();
+    let server = text.lines().find_map(|l| l.trim().strip_prefix("server: ")).unwrap().to_string();
+    let elsewhere = lab.dir.join("elsewhere.kubeconfig");
+    std::fs::write(&elsewhere, text.replace(&server, &format!("https://127.0.0.1:{port}"))).unwrap();
+    let output = status(&lab, Some(&elsewhere));
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let problems = json(&output)["openshift"]["problems"].clone();
+    assert!(problems.to_string().contains("the API did not answer"), "{problems}");
+}
