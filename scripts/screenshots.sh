@@ -64,3 +64,17 @@ kill -CONT "$(pgrep -f -- "--data-dir=$work/lab/data/master-1")"
 tmux -L "$socket" send-keys '?'
 sleep 1
 shoot help
+
+# The OpenShift side, just after a restore: a second lab whose simulated operators run 20x.
+tmux -L "$socket" send-keys Escape
+stop_lab
+start_lab "$work/lab2" --scenario post-restore --speed 20
+# A new window of the same tmux server (the xterm follows it), with the second lab's environment.
+tmux -L "$socket" new-window "env ETCDCTL_ENDPOINTS=$ETCDCTL_ENDPOINTS ETCDCTL_CACERT=$ETCDCTL_CACERT ETCDCTL_CERT=$ETCDCTL_CERT ETCDCTL_KEY=$ETCDCTL_KEY KUBECONFIG=$KUBECONFIG $bin --log-dir $work/logs"
+sleep 4
+tmux -L "$socket" send-keys Tab
+sleep 2
+shoot openshift
+tmux -L "$socket" send-keys Tab
+sleep 1
+shoot csrs

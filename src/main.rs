@@ -22,9 +22,11 @@ fn main() -> ExitCode {
             Some(Command::Csr(args)) => csr_command::run(&cli.kube, cli.console.read_only, &args.command).await,
             Some(Command::Lab(args)) => match args.command {
                 Some(LabCommand::Serve { ref dir }) => lab::serve::run(&args, &cli.console, dir.clone()).await,
-                None => lab::serve::run_with_console(&args, &cli.console, log_problem).await,
+                None => lab::serve::run_with_console(&args, &cli.console, &cli.kube, log_problem).await,
             },
-            None => tui::run(cli.connection.clone(), cli.console.clone(), None, log_problem).await,
+            None => {
+                tui::run(cli.connection.clone(), cli.console.clone(), Some(cli.kube.clone()), None, log_problem).await
+            }
         }
     });
     runtime.shutdown_timeout(std::time::Duration::from_millis(200));

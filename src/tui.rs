@@ -17,9 +17,10 @@ use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
 
 use crate::app::{keys, App, Effect};
-use crate::cli::{ConnectionArgs, ConsoleArgs};
+use crate::cli::{ConnectionArgs, ConsoleArgs, KubeArgs};
 use crate::etcd::poller::{PollCommand, PollEvent, Poller};
 use crate::etcd::Connector;
+use crate::openshift::watch::OpenShiftEvent;
 use crate::ui::{self, Theme};
 
 fn open_screen(mouse: bool) -> std::io::Result<()> {
@@ -78,6 +79,7 @@ fn spawn_input(tx: mpsc::UnboundedSender<Event>, stop: Arc<AtomicBool>) {
 pub async fn run(
     connection: ConnectionArgs,
     console: ConsoleArgs,
+    kube: Option<KubeArgs>,
     context: Option<String>,
     log_problem: Option<String>,
 ) -> i32 {
@@ -105,6 +107,24 @@ pub async fn run(
     let (command_tx, command_rx) = mpsc::unbounded_channel::<PollCommand>();
     let poller = Poller { seeds: connection.endpoints.clone(), connector, refresh: console.refresh };
     let poller_task = tokio::spawn(poller.run(poll_tx, command_rx));
+    // The OpenShift side is watched on tasks of its own; a missing or unreachable API never holds up etcd's panes.
+    let (openshift_tx, mut openshift_rx) = mpsc::unbounded_channel::<OpenShiftEvent>();
+    let openshift_task = match kube {
+        Some(kube) if crate::openshift::configured(&kube) => {
+            Some(tokio::spawn(crate::openshift::watch::run(kube, openshift_tx)))
+        }
+        Some(_) => {
+            app.openshift.on_event(OpenShiftEvent::Unavailable {
+                error: "no kubeconfig: give --kubeconfig FILE or set KUBECONFIG to see the OpenShift side".into(),
+            });
+            None
+        }
+        None => {
+            app.openshift.on_event(OpenShiftEvent::Unavailable { error: "this lab runs no API (--no-api)".into() });
+            None
+        }
+    };
+    let mut watching = openshift_task.is_some();
 
     install_panic_hook(console.mouse);
     if let Err(e) = open_screen(console.mouse) {
@@ -158,6 +178,15 @@ pub async fn run(
                     app.notice = Some("polling stopped (a bug: see the log); figures no longer update, restart the console".into());
                 }
             },
+            event = openshift_rx.recv(), if watching => match event {
+                Some(event) => {
+                    app.openshift.on_event(event);
+                    while let Ok(event) = openshift_rx.try_recv() {
+                        app.openshift.on_event(event);
+                    }
+                }
+                None => watching = false,
+            },
             input = input_rx.recv() => {
                 let Some(input) = input else {
                     tracing::error!("terminal input ended");
@@ -192,6 +221,9 @@ pub async fn run(
     }
     stop_input.store(true, Ordering::Relaxed);
     poller_task.abort();
+    if let Some(task) = openshift_task {
+        task.abort();
+    }
     close_screen(console.mouse);
     tracing::info!("console closed");
     code

@@ -178,6 +178,13 @@ async fn nospace_alarm_matches_etcdctl_alarm_list() {
         }
     }
     assert!(refused, "a 2 MiB quota never filled");
+    // The alarm is raised through raft: wait until every member has applied it (etcdctl says so).
+    eventually("every member reporting the alarm", Duration::from_secs(10), || {
+        let status = stdout(&etcdctl(&lab, &["endpoint", "status", "-w", "json"]));
+        let members: Vec<serde_json::Value> = serde_json::from_str(&status).unwrap_or_default();
+        (members.len() == 3 && members.iter().all(|m| m["Status"]["errors"].to_string().contains("NOSPACE")))
+            .then_some(())
+    });
     let output = console(&lab, &["status", "-o", "json", "--quota-bytes", "2MiB"]);
     assert_eq!(output.status.code(), Some(1), "stderr: {}", stderr(&output));
     let report = json(&output);

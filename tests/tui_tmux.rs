@@ -163,3 +163,43 @@ async fn ctrl_z_suspends_to_the_shell_and_fg_brings_the_console_back() {
     tmux.keys(&["echo SHELL-BACK-$?", "Enter"]);
     tmux.wait_for("the shell after quitting", Duration::from_secs(10), |s| s.contains("SHELL-BACK-0"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_openshift_views_follow_the_cluster_live() {
+    // 60x: each node of the restore's rollout takes two seconds.
+    let lab = lab_scenario("post-restore", 60.0).await;
+    let logs = lab.dir.join("tui-logs");
+    let kubeconfig = lab.kubeconfig.clone().unwrap();
+    let command = with_lab_env(
+        &lab,
+        &format!(
+            "KUBECONFIG={} {} --log-dir {}; echo CONSOLE-EXITED $?; sleep 60",
+            kubeconfig.display(),
+            console_bin().display(),
+            logs.display()
+        ),
+    );
+    let tmux = Tmux::start("openshift", 130, 40, &command);
+    let screen = tmux.wait_for("the quorum guard banner", WAIT, |s| s.contains("quorum guard disabled"));
+    assert!(screen.contains("etcd rolling to revision 7"), "{screen}");
+    tmux.keys(&["Tab"]);
+    // The rollout finishes under our eyes: the watch brings each step.
+    let screen = tmux.wait_for("etcd at the latest revision", WAIT, |s| {
+        s.lines().any(|l| l.contains("etcd ") && l.contains("rev 7") && l.contains("AllNodesAtLatestRevision"))
+    });
+    assert!(screen.contains("Encryption · Operators") && screen.contains("EncryptionDisabled"), "{screen}");
+    tmux.wait_for("the rollout banners gone", WAIT, |s| !s.contains("rolling to revision"));
+    tmux.keys(&["Tab"]);
+    tmux.wait_for("the pending CSRs", WAIT, |s| {
+        s.contains("Pending CSRs (4, 0 unexpected)") && s.contains("node-bootstrapper")
+    });
+    // Approved from elsewhere (kubectl): the list follows, and the kubelets' serving CSRs appear.
+    let names = kubectl_ok(&lab, &["get", "csr", "-o", "name"]);
+    let mut approve = vec!["certificate", "approve"];
+    approve.extend(names.lines());
+    kubectl_ok(&lab, &approve);
+    let screen = tmux.wait_for("the serving CSRs that follow", WAIT, |s| s.contains("Pending CSRs (3, 0 unexpected)"));
+    assert!(screen.contains("kubelet-serving") && !screen.contains("node-bootstrapper "), "{screen}");
+    tmux.keys(&["q"]);
+    tmux.wait_for("the console to exit", WAIT, |s| s.contains("CONSOLE-EXITED 0"));
+}

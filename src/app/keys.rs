@@ -15,6 +15,7 @@ pub enum Action {
     SelectFirst,
     SelectLast,
     RefreshNow,
+    NextView,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -74,14 +75,14 @@ pub const KEY_TABLE: &[Binding] = &[
         keys: &[plain(KeyCode::Up), plain(KeyCode::Char('k'))],
         label: "↑/k",
         action: Action::SelectPrevious,
-        description: "select the member above",
+        description: "select the member (or, in the CSR view, the CSR) above",
         footer: None,
     },
     Binding {
         keys: &[plain(KeyCode::Down), plain(KeyCode::Char('j'))],
         label: "↓/j",
         action: Action::SelectNext,
-        description: "select the member below",
+        description: "select the member (or CSR) below",
         footer: Some(("↑↓", "select")),
     },
     Binding {
@@ -97,6 +98,13 @@ pub const KEY_TABLE: &[Binding] = &[
         action: Action::SelectLast,
         description: "select the last member",
         footer: None,
+    },
+    Binding {
+        keys: &[plain(KeyCode::Tab)],
+        label: "Tab",
+        action: Action::NextView,
+        description: "lower half: member and DB → OpenShift (encryption, rollouts, operators) → pending CSRs",
+        footer: Some(("Tab", "view")),
     },
     Binding {
         keys: &[plain(KeyCode::Char('r'))],

@@ -2,6 +2,7 @@
 //! event loop in `tui.rs` carries effects out.
 
 pub mod keys;
+pub mod openshift;
 
 use std::time::{Duration, Instant};
 
@@ -17,8 +18,18 @@ pub enum Effect {
     Suspend,
 }
 
+/// What the lower half of the screen shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum View {
+    Member,
+    OpenShift,
+    Csrs,
+}
+
 #[derive(Debug, Clone)]
 pub struct App {
+    pub view: View,
+    pub openshift: openshift::OpenShiftView,
     pub cluster: ClusterState,
     pub selected: usize,
     pub show_help: bool,
@@ -30,11 +41,15 @@ pub struct App {
     pub started: Instant,
     /// A problem worth one line at the bottom (e.g. logging unavailable).
     pub notice: Option<String>,
+    /// The wall clock ages of API timestamps are counted from; None: the real one (tests fix it).
+    pub wall_clock: Option<std::time::SystemTime>,
 }
 
 impl App {
     pub fn new(context: String, quota_bytes: u64, refresh: Duration, now: Instant) -> Self {
         Self {
+            view: View::Member,
+            openshift: openshift::OpenShiftView::new(),
             cluster: ClusterState::new(quota_bytes, now),
             selected: 0,
             show_help: false,
@@ -43,6 +58,7 @@ impl App {
             refresh,
             started: now,
             notice: None,
+            wall_clock: None,
         }
     }
 
@@ -81,8 +97,31 @@ impl App {
     }
 
     pub fn on_action(&mut self, action: Action) -> Option<Effect> {
+        if self.view == View::Csrs {
+            let last = self.openshift.pending_csrs().len().saturating_sub(1);
+            let selected = &mut self.openshift.csr_selected;
+            match action {
+                Action::SelectPrevious => *selected = selected.saturating_sub(1),
+                Action::SelectNext => *selected = (*selected + 1).min(last),
+                Action::SelectFirst => *selected = 0,
+                Action::SelectLast => *selected = last,
+                _ => return self.on_common_action(action),
+            }
+            return None;
+        }
+        self.on_common_action(action)
+    }
+
+    fn on_common_action(&mut self, action: Action) -> Option<Effect> {
         let last = self.cluster.members.len().saturating_sub(1);
         match action {
+            Action::NextView => {
+                self.view = match self.view {
+                    View::Member => View::OpenShift,
+                    View::OpenShift => View::Csrs,
+                    View::Csrs => View::Member,
+                }
+            }
             Action::Quit => return Some(Effect::Quit),
             Action::ToggleHelp => {
                 self.show_help = !self.show_help;

@@ -8,7 +8,7 @@ use tokio::signal::unix::{signal, SignalKind};
 
 use super::scenario::Scenario;
 use super::{Lab, LabOptions};
-use crate::cli::{ConsoleArgs, LabArgs};
+use crate::cli::{ConsoleArgs, KubeArgs, LabArgs};
 
 /// The lab's options from the flags; a bad scenario is a clear error.
 fn options(args: &LabArgs, console: &ConsoleArgs, dir: Option<PathBuf>) -> Result<LabOptions, i32> {
@@ -102,7 +102,12 @@ pub async fn run(args: &LabArgs, console: &ConsoleArgs, dir: PathBuf) -> i32 {
     0
 }
 
-pub async fn run_with_console(args: &LabArgs, console: &ConsoleArgs, log_problem: Option<String>) -> i32 {
+pub async fn run_with_console(
+    args: &LabArgs,
+    console: &ConsoleArgs,
+    kube: &KubeArgs,
+    log_problem: Option<String>,
+) -> i32 {
     let options = match options(args, console, None) {
         Ok(options) => options,
         Err(code) => return code,
@@ -112,7 +117,9 @@ pub async fn run_with_console(args: &LabArgs, console: &ConsoleArgs, log_problem
         Err(code) => return code,
     };
     let context = format!("lab, {} members, {}", lab.members.len(), lab.scenario.name);
-    let code = crate::tui::run(lab.connection(), console.clone(), Some(context), log_problem).await;
+    // The console watches the lab's own API, never one the environment names.
+    let kube = lab.kubeconfig.clone().map(|path| KubeArgs { kubeconfig: Some(path), context: None, ..kube.clone() });
+    let code = crate::tui::run(lab.connection(), console.clone(), kube, Some(context), log_problem).await;
     stop(lab).await;
     code
 }

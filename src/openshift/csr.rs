@@ -209,27 +209,35 @@ pub fn known_nodes(nodes: &[Node]) -> Vec<KnownNode> {
         .collect()
 }
 
+/// One pending CSR, classified; None when it is approved or denied. The
+/// request is decoded by `decode` (so a caller can keep decodings).
+pub fn to_pending(
+    csr: &CertificateSigningRequest,
+    nodes: &[KnownNode],
+    decode: impl FnOnce(&[u8]) -> Option<DecodedRequest>,
+) -> Option<PendingCsr> {
+    if !is_pending(csr) {
+        return None;
+    }
+    let spec = &csr.spec;
+    let usages = spec.usages.clone().unwrap_or_default();
+    let requestor = spec.username.clone().unwrap_or_default();
+    let request = decode(&spec.request.0);
+    let (class, reason) = classify(&spec.signer_name, &requestor, &usages, request.as_ref(), nodes);
+    Some(PendingCsr {
+        name: csr.metadata.name.clone().unwrap_or_default(),
+        signer: spec.signer_name.clone(),
+        requestor,
+        class,
+        reason,
+        usages,
+        request,
+        created: csr.metadata.creation_timestamp.as_ref().map(|t| SystemTime::from(t.0)),
+    })
+}
+
 pub fn pending_from(csrs: &[CertificateSigningRequest], nodes: &[KnownNode]) -> Vec<PendingCsr> {
-    csrs.iter()
-        .filter(|c| is_pending(c))
-        .map(|csr| {
-            let spec = &csr.spec;
-            let usages = spec.usages.clone().unwrap_or_default();
-            let requestor = spec.username.clone().unwrap_or_default();
-            let request = decode_request(&spec.request.0).ok();
-            let (class, reason) = classify(&spec.signer_name, &requestor, &usages, request.as_ref(), nodes);
-            PendingCsr {
-                name: csr.metadata.name.clone().unwrap_or_default(),
-                signer: spec.signer_name.clone(),
-                requestor,
-                class,
-                reason,
-                usages,
-                request,
-                created: csr.metadata.creation_timestamp.as_ref().map(|t| SystemTime::from(t.0)),
-            }
-        })
-        .collect()
+    csrs.iter().filter_map(|csr| to_pending(csr, nodes, |pem| decode_request(pem).ok())).collect()
 }
 
 /// Every pending CSR, classified against the cluster's nodes.

@@ -5,6 +5,7 @@
 pub mod csr;
 pub mod model;
 pub mod report;
+pub mod watch;
 
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};

@@ -4,6 +4,7 @@ pub mod alert_list;
 pub mod db;
 pub mod help;
 pub mod members;
+pub mod openshift;
 pub mod theme;
 
 use std::time::Instant;
@@ -14,31 +15,39 @@ use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 use ratatui::Frame;
 
 use crate::app::keys::KEY_TABLE;
-use crate::app::App;
+use crate::app::{App, View};
 use crate::cluster::{alerts, report::hex, Discovery};
 use crate::units::format_age;
 pub use theme::Theme;
 
 pub fn draw(frame: &mut Frame, app: &App, theme: Theme, now: Instant) {
     let area = frame.area();
-    let members_height = (app.cluster.members.len() as u16 + 3).clamp(5, area.height.saturating_sub(10).max(5));
-    let [header, badges, members_area, bottom, footer] = Layout::vertical([
+    let banners = openshift::banner_lines(&app.openshift.banners(), theme);
+    let banner_height = (banners.len() as u16).min(3);
+    let members_height =
+        (app.cluster.members.len() as u16 + 3).clamp(5, area.height.saturating_sub(10 + banner_height).max(5));
+    let [header, badges, banner_area, members_area, bottom, footer] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Length(1),
+        Constraint::Length(banner_height),
         Constraint::Length(members_height),
         Constraint::Min(6),
         Constraint::Length(1),
     ])
     .areas(area);
+    frame.render_widget(Paragraph::new(banners), banner_area);
     let alerts = alerts::evaluate(&app.cluster, now);
     draw_header(frame, header, app, theme, now);
     draw_badges(frame, badges, &alerts, theme);
     match &app.cluster.discovery {
         Discovery::Known { .. } => {
             members::draw_table(frame, members_area, app, theme, now);
-            let [detail, db_area] = Layout::horizontal([Constraint::Length(36), Constraint::Min(30)]).areas(bottom);
-            members::draw_detail(frame, detail, app, theme, now);
-            db::draw(frame, db_area, app, theme, now);
+            draw_bottom(frame, bottom, app, theme, now);
+        }
+        // The OpenShift views need no etcd: they stay available while the members cannot be reached.
+        discovery if app.view != View::Member => {
+            draw_connecting(frame, members_area, app, discovery, theme, now);
+            draw_bottom(frame, bottom, app, theme, now);
         }
         discovery => draw_connecting(frame, members_area.union(bottom), app, discovery, theme, now),
     }
@@ -48,6 +57,18 @@ pub fn draw(frame: &mut Frame, app: &App, theme: Theme, now: Instant) {
     }
     if app.show_alerts {
         alert_list::draw(frame, area, &alerts, theme);
+    }
+}
+
+fn draw_bottom(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: Instant) {
+    match app.view {
+        View::Member => {
+            let [detail, db_area] = Layout::horizontal([Constraint::Length(36), Constraint::Min(30)]).areas(area);
+            members::draw_detail(frame, detail, app, theme, now);
+            db::draw(frame, db_area, app, theme, now);
+        }
+        View::OpenShift => openshift::draw_openshift(frame, area, app, theme, now),
+        View::Csrs => openshift::draw_csrs(frame, area, app, theme, now),
     }
 }
 

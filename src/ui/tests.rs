@@ -164,3 +164,171 @@ fn without_colour_the_selection_is_still_marked() {
     assert!(buffer[(3, 5)].modifier.contains(Modifier::REVERSED));
     assert!(buffer.content().iter().all(|c| c.fg == ratatui::style::Color::Reset));
 }
+
+mod openshift_views {
+    use super::*;
+    use crate::app::openshift::ApiState;
+    use crate::app::View;
+    use crate::lab::api::seed;
+    use crate::openshift::csr::{CsrClass, DecodedRequest, PendingCsr, BOOTSTRAPPER, CLIENT_SIGNER, SERVING_SIGNER};
+    use crate::openshift::watch::{OpenShiftEvent, Watched};
+    use serde_json::json;
+    use std::time::SystemTime;
+
+    const AT: &str = "2026-11-22T02:55:00Z";
+
+    fn wall() -> SystemTime {
+        humantime::parse_rfc3339("2026-11-22T03:00:00Z").unwrap_or(SystemTime::UNIX_EPOCH)
+    }
+
+    fn objects(app: &mut App, what: Watched, objects: Vec<serde_json::Value>, at: Instant) {
+        app.openshift.on_event(OpenShiftEvent::Objects { what, objects, at });
+    }
+
+    fn operator(status: serde_json::Value, spec: serde_json::Value) -> serde_json::Value {
+        json!({"metadata": {"name": "cluster"}, "spec": spec, "status": status})
+    }
+
+    /// The OpenShift side just after a restore: etcd and kube-apiserver rolling, an aescbc migration running.
+    fn after_restore(t0: Instant) -> App {
+        let mut app = app_with(3, t0);
+        app.wall_clock = Some(wall());
+        app.openshift.on_event(OpenShiftEvent::Connected { server: "https://api.ocp.example.com:6443".into() });
+        let at = t0 + Duration::from_secs(20);
+        let nodes =
+            |revs: [i64; 3]| -> Vec<(String, i64)> { (0..3).map(|i| (format!("master-{i}"), revs[i])).collect() };
+        let rolling = seed::static_pod_status(&nodes([7, 6, 6]), 7, AT);
+        let done = seed::static_pod_status(&nodes([7, 7, 7]), 7, "2026-11-20T00:00:00Z");
+        let encrypted = |resources: &str| seed::encrypted_condition(resources, "aescbc", true, AT);
+        let mut kas = rolling.clone();
+        if let Some(c) = kas["conditions"].as_array_mut() {
+            c.push(encrypted("secrets, configmaps"));
+        }
+        objects(&mut app, Watched::ApiServer, vec![json!({"spec": {"encryption": {"type": "aescbc"}}})], at);
+        objects(
+            &mut app,
+            Watched::Etcd,
+            vec![operator(
+                rolling.clone(),
+                json!({"forceRedeploymentReason": "recovery-1", "unsupportedConfigOverrides": {"useUnsupportedUnsafeNonHANonProductionUnstableEtcd": true}}),
+            )],
+            at,
+        );
+        objects(
+            &mut app,
+            Watched::KubeApiServer,
+            vec![operator(kas, json!({"forceRedeploymentReason": "recovery-1"}))],
+            at,
+        );
+        objects(&mut app, Watched::KubeControllerManager, vec![operator(done.clone(), json!({}))], at);
+        objects(&mut app, Watched::KubeScheduler, vec![operator(done, json!({}))], at);
+        objects(
+            &mut app,
+            Watched::OpenShiftApiServer,
+            vec![operator(json!({"conditions": [encrypted("routes.route.openshift.io")]}), json!({}))],
+            at,
+        );
+        let mut etcd_co = seed::cluster_operator("etcd", "2026-11-20T00:00:00Z");
+        etcd_co["status"]["conditions"][1] = seed::condition(
+            "Progressing",
+            "True",
+            "NodeInstaller",
+            "NodeInstallerProgressing: 2 nodes are at revision 6; 1 nodes are at revision 7",
+            AT,
+        );
+        objects(
+            &mut app,
+            Watched::ClusterOperators,
+            vec![etcd_co, seed::cluster_operator("kube-apiserver", "2026-11-20T00:00:00Z")],
+            at,
+        );
+        app
+    }
+
+    fn csr(name: &str, class: CsrClass, node: &str, minutes: u64) -> PendingCsr {
+        let (signer, requestor, usages) = match class {
+            CsrClass::NodeBootstrapper => {
+                (CLIENT_SIGNER, BOOTSTRAPPER.to_string(), vec!["digital signature", "client auth"])
+            }
+            CsrClass::KubeletServing => {
+                (SERVING_SIGNER, format!("system:node:{node}"), vec!["digital signature", "server auth"])
+            }
+            CsrClass::Unexpected => (SERVING_SIGNER, "alice".to_string(), vec!["digital signature", "server auth"]),
+        };
+        PendingCsr {
+            name: name.into(),
+            signer: signer.into(),
+            requestor: requestor.clone(),
+            class,
+            reason: if class == CsrClass::Unexpected {
+                format!("filed by {requestor} for system:node:{node}: a node may only ask for itself")
+            } else {
+                format!("as expected for {node}")
+            },
+            usages: usages.into_iter().map(String::from).collect(),
+            request: Some(DecodedRequest {
+                common_name: Some(format!("system:node:{node}")),
+                organizations: vec!["system:nodes".into()],
+                ..DecodedRequest::default()
+            }),
+            created: wall().checked_sub(Duration::from_secs(minutes * 60)),
+        }
+    }
+
+    #[test]
+    fn the_openshift_view_after_a_restore() {
+        let t0 = Instant::now();
+        let mut app = after_restore(t0);
+        app.view = View::OpenShift;
+        insta::assert_snapshot!(screen(&app, 130, 36, COLOR, t0 + Duration::from_secs(21)).backend());
+    }
+
+    #[test]
+    fn the_csr_view_with_an_unexpected_csr_selected() {
+        let t0 = Instant::now();
+        let mut app = after_restore(t0);
+        app.view = View::Csrs;
+        let pending = vec![
+            csr("csr-4hl85", CsrClass::NodeBootstrapper, "master-1", 13),
+            csr("csr-zhhhp", CsrClass::NodeBootstrapper, "master-2", 3),
+            csr("csr-2s94x", CsrClass::KubeletServing, "worker-1", 8),
+            csr("csr-x9x9x", CsrClass::Unexpected, "worker-0", 1),
+        ];
+        app.openshift.on_event(OpenShiftEvent::Csrs { pending, at: t0 + Duration::from_secs(20) });
+        app.on_action(crate::app::keys::Action::SelectLast);
+        insta::assert_snapshot!(screen(&app, 120, 30, COLOR, t0 + Duration::from_secs(21)).backend());
+    }
+
+    #[test]
+    fn without_a_kubeconfig_the_openshift_view_says_so() {
+        let t0 = Instant::now();
+        let mut app = app_with(3, t0);
+        app.view = View::OpenShift;
+        app.openshift.on_event(OpenShiftEvent::Unavailable {
+            error: "no kubeconfig: give --kubeconfig FILE or set KUBECONFIG to see the OpenShift side".into(),
+        });
+        assert_eq!(
+            app.openshift.api,
+            ApiState::Unavailable(
+                "no kubeconfig: give --kubeconfig FILE or set KUBECONFIG to see the OpenShift side".into()
+            )
+        );
+        insta::assert_snapshot!(screen(&app, 100, 24, COLOR, t0 + Duration::from_secs(21)).backend());
+    }
+
+    #[test]
+    fn a_failing_watch_says_for_how_long() {
+        let t0 = Instant::now();
+        let mut app = after_restore(t0);
+        app.view = View::OpenShift;
+        app.openshift.on_event(OpenShiftEvent::Trouble {
+            what: Watched::Etcd,
+            error: "watching: the API did not answer: connection refused".into(),
+            at: t0 + Duration::from_secs(5),
+        });
+        let shown = screen(&app, 130, 36, COLOR, t0 + Duration::from_secs(65));
+        let text = format!("{:?}", shown.backend());
+        assert!(text.contains("API https://api.ocp.example.com:6443 failing for 1m00s:"), "{text}");
+        assert!(text.contains("watching: the API did not answer: connection refused"), "{text}");
+    }
+}

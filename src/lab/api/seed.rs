@@ -478,7 +478,10 @@ pub fn standalone(seed: &Seeder, members: &[MemberView], pki: &SeedPki, scenario
             .enumerate()
             .map(|(i, m)| (m.name.clone(), if mid_rollout && i > 0 { LATEST_REVISION - 1 } else { LATEST_REVISION }))
             .collect();
-        let mut status = static_pod_status(&node_revisions, LATEST_REVISION, &recent);
+        // A rollout caught mid-way started minutes ago, not when the cluster settled.
+        let started = rfc3339(SystemTime::now().checked_sub(Duration::from_secs(300)).unwrap_or(SystemTime::now()));
+        let mut status =
+            static_pod_status(&node_revisions, LATEST_REVISION, if mid_rollout { &started } else { &recent });
         if let Some((_, _, resources)) = ENCRYPTING_OPERATORS.iter().find(|(k, _, _)| k == kind) {
             let in_progress = setup.encryption_started_minutes_ago.is_some();
             if let Some(c) = status["conditions"].as_array_mut() {

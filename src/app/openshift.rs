@@ -1,0 +1,141 @@
+//! The console's view of the OpenShift side, fed by the watches
+//! (`openshift::watch`); the model functions turn it into what the panes show.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use serde_json::Value;
+
+use crate::openshift::csr::PendingCsr;
+use crate::openshift::model::{self, Encryption, OperatorStatus, Rollout};
+use crate::openshift::report::{ENCRYPTING, STATIC_POD_OPERATORS};
+use crate::openshift::watch::{OpenShiftEvent, Watched};
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ApiState {
+    /// Watches not started (no kubeconfig, or it cannot be used): why.
+    Unavailable(String),
+    Connecting,
+    Connected {
+        server: String,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct OpenShiftView {
+    pub api: ApiState,
+    pub objects: BTreeMap<Watched, (Vec<Value>, Instant)>,
+    pub csrs: Option<(Vec<PendingCsr>, Instant)>,
+    /// Watches failing now, since when, with the last error.
+    pub trouble: BTreeMap<Watched, (String, Instant)>,
+    pub csr_selected: usize,
+}
+
+impl Default for OpenShiftView {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl OpenShiftView {
+    pub fn new() -> Self {
+        Self {
+            api: ApiState::Connecting,
+            objects: BTreeMap::new(),
+            csrs: None,
+            trouble: BTreeMap::new(),
+            csr_selected: 0,
+        }
+    }
+
+    pub fn on_event(&mut self, event: OpenShiftEvent) {
+        match event {
+            OpenShiftEvent::Unavailable { error } => self.api = ApiState::Unavailable(error),
+            OpenShiftEvent::Connected { server } => self.api = ApiState::Connected { server },
+            OpenShiftEvent::Objects { what, objects, at } => {
+                self.trouble.remove(&what);
+                self.objects.insert(what, (objects, at));
+            }
+            OpenShiftEvent::Csrs { mut pending, at } => {
+                self.trouble.remove(&Watched::Csrs);
+                pending.sort_by(|a, b| a.created.cmp(&b.created).then_with(|| a.name.cmp(&b.name)));
+                let selected =
+                    self.csrs.as_ref().and_then(|(list, _)| list.get(self.csr_selected)).map(|c| c.name.clone());
+                self.csr_selected = selected
+                    .and_then(|name| pending.iter().position(|c| c.name == name))
+                    .unwrap_or(self.csr_selected)
+                    .min(pending.len().saturating_sub(1));
+                self.csrs = Some((pending, at));
+            }
+            OpenShiftEvent::Trouble { what, error, at } => {
+                let since = self.trouble.get(&what).map(|(_, since)| *since).unwrap_or(at);
+                self.trouble.insert(what, (error, since));
+            }
+        }
+    }
+
+    /// The singleton object of a kind (`cluster`), when the watch holds it.
+    pub fn one(&self, what: Watched) -> Option<&Value> {
+        self.objects.get(&what).and_then(|(objects, _)| objects.first())
+    }
+
+    pub fn encryption(&self) -> Option<Encryption> {
+        let apiserver = self.one(Watched::ApiServer);
+        let kas = self.one(Watched::KubeApiServer);
+        (apiserver.is_some() || kas.is_some()).then(|| {
+            model::encryption(
+                apiserver,
+                &[
+                    (ENCRYPTING[0].0, self.one(Watched::OpenShiftApiServer)),
+                    (ENCRYPTING[1].0, kas),
+                    (ENCRYPTING[2].0, self.one(Watched::Authentication)),
+                ],
+            )
+        })
+    }
+
+    pub fn rollouts(&self) -> Vec<Rollout> {
+        let kinds = [Watched::Etcd, Watched::KubeApiServer, Watched::KubeControllerManager, Watched::KubeScheduler];
+        STATIC_POD_OPERATORS
+            .iter()
+            .zip(kinds)
+            .filter_map(|((name, _, _), what)| self.one(what).map(|o| model::rollout(name, o)))
+            .collect()
+    }
+
+    pub fn operators(&self) -> Vec<OperatorStatus> {
+        const RELATED: &[&str] = &[
+            "etcd",
+            "kube-apiserver",
+            "kube-controller-manager",
+            "kube-scheduler",
+            "openshift-apiserver",
+            "authentication",
+        ];
+        self.objects
+            .get(&Watched::ClusterOperators)
+            .map(|(objects, _)| {
+                objects.iter().map(model::cluster_operator).filter(|o| RELATED.contains(&o.name.as_str())).collect()
+            })
+            .unwrap_or_default()
+    }
+
+    pub fn banners(&self) -> Vec<String> {
+        let encryption = self.encryption().unwrap_or_else(|| model::encryption(None, &[]));
+        model::banners(self.one(Watched::Etcd), &self.rollouts(), &encryption)
+    }
+
+    pub fn pending_csrs(&self) -> &[PendingCsr] {
+        self.csrs.as_ref().map(|(list, _)| list.as_slice()).unwrap_or(&[])
+    }
+
+    /// Since when some watch has been failing.
+    pub fn troubled_since(&self) -> Option<Instant> {
+        self.trouble.values().map(|(_, since)| *since).min()
+    }
+
+    /// When the freshest OpenShift figure arrived.
+    pub fn updated(&self) -> Option<Instant> {
+        self.objects.values().map(|(_, at)| *at).chain(self.csrs.as_ref().map(|(_, at)| *at)).max()
+    }
+}

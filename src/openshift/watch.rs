@@ -1,0 +1,300 @@
+//! Keeps the console's view of the OpenShift side current with watches, not
+//! polling: one task per watched kind (the CSRs and the nodes they are judged
+//! against share one), each sending what it holds when it changes. A failing
+//! watch is reported and retried with backoff; the others go on.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Instant;
+
+use futures::{FutureExt, StreamExt};
+use k8s_openapi::api::certificates::v1::CertificateSigningRequest;
+use k8s_openapi::api::core::v1::Node;
+use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind};
+use kube::runtime::watcher::{self, Event};
+use kube::runtime::WatchStreamExt;
+use serde_json::Value;
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+
+use super::csr::{self, DecodedRequest, PendingCsr};
+use super::Connection;
+
+/// The kinds the console watches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Watched {
+    ApiServer,
+    OpenShiftApiServer,
+    KubeApiServer,
+    Authentication,
+    Etcd,
+    KubeControllerManager,
+    KubeScheduler,
+    ClusterOperators,
+    Csrs,
+}
+
+impl Watched {
+    pub const SINGLETONS: [Watched; 7] = [
+        Watched::ApiServer,
+        Watched::OpenShiftApiServer,
+        Watched::KubeApiServer,
+        Watched::Authentication,
+        Watched::Etcd,
+        Watched::KubeControllerManager,
+        Watched::KubeScheduler,
+    ];
+
+    /// Group, kind and plural (all version v1).
+    fn resource(self) -> (&'static str, &'static str, &'static str) {
+        let op = "operator.openshift.io";
+        match self {
+            Watched::ApiServer => ("config.openshift.io", "APIServer", "apiservers"),
+            Watched::OpenShiftApiServer => (op, "OpenShiftAPIServer", "openshiftapiservers"),
+            Watched::KubeApiServer => (op, "KubeAPIServer", "kubeapiservers"),
+            Watched::Authentication => (op, "Authentication", "authentications"),
+            Watched::Etcd => (op, "Etcd", "etcds"),
+            Watched::KubeControllerManager => (op, "KubeControllerManager", "kubecontrollermanagers"),
+            Watched::KubeScheduler => (op, "KubeScheduler", "kubeschedulers"),
+            Watched::ClusterOperators => ("config.openshift.io", "ClusterOperator", "clusteroperators"),
+            Watched::Csrs => ("certificates.k8s.io", "CertificateSigningRequest", "certificatesigningrequests"),
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        self.resource().2
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum OpenShiftEvent {
+    /// No API to watch (no kubeconfig, or one that cannot be used).
+    Unavailable {
+        error: String,
+    },
+    Connected {
+        server: String,
+    },
+    /// Everything of a kind the watch holds now (singletons: zero or one object).
+    Objects {
+        what: Watched,
+        objects: Vec<Value>,
+        at: Instant,
+    },
+    /// The pending CSRs, classified against the nodes.
+    Csrs {
+        pending: Vec<PendingCsr>,
+        at: Instant,
+    },
+    /// A watch failed; it is retried with backoff.
+    Trouble {
+        what: Watched,
+        error: String,
+        at: Instant,
+    },
+}
+
+fn describe(error: &watcher::Error) -> String {
+    match error {
+        watcher::Error::InitialListFailed(e) | watcher::Error::WatchStartFailed(e) | watcher::Error::WatchFailed(e) => {
+            super::explain(e, "watching")
+        }
+        watcher::Error::WatchError(status) => format!("watching: {} ({})", status.message, status.code),
+        other => other.to_string(),
+    }
+}
+
+/// Takes what is ready now, so a burst of events becomes one message.
+async fn next_batch<S, T>(stream: &mut S) -> Option<Vec<T>>
+where
+    S: futures::Stream<Item = T> + Unpin,
+{
+    let first = stream.next().await?;
+    let mut batch = vec![first];
+    while batch.len() < 10_000 {
+        match stream.next().now_or_never() {
+            Some(Some(item)) => batch.push(item),
+            _ => break,
+        }
+    }
+    Some(batch)
+}
+
+fn key_of(object: &Value) -> String {
+    let meta = |f: &str| object.pointer(&format!("/metadata/{f}")).and_then(Value::as_str).unwrap_or("").to_string();
+    format!("{}/{}", meta("namespace"), meta("name"))
+}
+
+async fn follow_objects(connection: Connection, what: Watched, tx: mpsc::UnboundedSender<OpenShiftEvent>) {
+    let (group, kind, plural) = what.resource();
+    let resource = ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, "v1", kind), plural);
+    let api: Api<DynamicObject> = Api::all_with(connection.client.clone(), &resource);
+    let config = if what == Watched::ClusterOperators {
+        watcher::Config::default()
+    } else {
+        watcher::Config::default().fields("metadata.name=cluster")
+    };
+    let mut stream = watcher::watcher(api, config).default_backoff().boxed();
+    let mut held: BTreeMap<String, Value> = BTreeMap::new();
+    let mut listing: Option<BTreeMap<String, Value>> = None;
+    while let Some(batch) = next_batch(&mut stream).await {
+        let mut changed = false;
+        for item in batch {
+            match item {
+                Ok(Event::Init) => listing = Some(BTreeMap::new()),
+                Ok(Event::InitApply(o)) => {
+                    let v = serde_json::to_value(o).unwrap_or_default();
+                    listing.get_or_insert_with(BTreeMap::new).insert(key_of(&v), v);
+                }
+                Ok(Event::InitDone) => {
+                    held = listing.take().unwrap_or_default();
+                    changed = true;
+                }
+                Ok(Event::Apply(o)) => {
+                    let v = serde_json::to_value(o).unwrap_or_default();
+                    held.insert(key_of(&v), v);
+                    changed = true;
+                }
+                Ok(Event::Delete(o)) => {
+                    let v = serde_json::to_value(o).unwrap_or_default();
+                    held.remove(&key_of(&v));
+                    changed = true;
+                }
+                Err(e) => {
+                    let _ = tx.send(OpenShiftEvent::Trouble { what, error: describe(&e), at: Instant::now() });
+                }
+            }
+        }
+        if changed {
+            let objects = held.values().cloned().collect();
+            if tx.send(OpenShiftEvent::Objects { what, objects, at: Instant::now() }).is_err() {
+                return;
+            }
+        }
+    }
+}
+
+enum CsrSide {
+    Csr(Box<Result<Event<CertificateSigningRequest>, watcher::Error>>),
+    Node(Box<Result<Event<Node>, watcher::Error>>),
+}
+
+// Unboxed for matching; one lives on the stack for one loop turn.
+#[allow(clippy::large_enum_variant)]
+enum CsrEvent {
+    Csr(Result<Event<CertificateSigningRequest>, watcher::Error>),
+    Node(Result<Event<Node>, watcher::Error>),
+}
+
+/// CSRs and nodes together: a CSR's class depends on the nodes the cluster knows.
+async fn follow_csrs(connection: Connection, tx: mpsc::UnboundedSender<OpenShiftEvent>) {
+    let csrs =
+        watcher::watcher(Api::<CertificateSigningRequest>::all(connection.client.clone()), watcher::Config::default())
+            .default_backoff()
+            .map(|e| CsrSide::Csr(Box::new(e)));
+    let nodes = watcher::watcher(Api::<Node>::all(connection.client.clone()), watcher::Config::default())
+        .default_backoff()
+        .map(|e| CsrSide::Node(Box::new(e)));
+    let mut stream = futures::stream::select(csrs, nodes).boxed();
+    let mut held: BTreeMap<String, CertificateSigningRequest> = BTreeMap::new();
+    let mut listing: Option<BTreeMap<String, CertificateSigningRequest>> = None;
+    let mut node_list: BTreeMap<String, Node> = BTreeMap::new();
+    let mut node_listing: Option<BTreeMap<String, Node>> = None;
+    // Decoding a request costs; keep each by name and resourceVersion.
+    let mut decoded: HashMap<String, (String, Option<DecodedRequest>)> = HashMap::new();
+    let (mut csrs_ready, mut nodes_ready) = (false, false);
+    let name = |m: &kube::api::ObjectMeta| m.name.clone().unwrap_or_default();
+    while let Some(batch) = next_batch(&mut stream).await {
+        let mut changed = false;
+        for item in batch {
+            let item = match item {
+                CsrSide::Csr(event) => CsrEvent::Csr(*event),
+                CsrSide::Node(event) => CsrEvent::Node(*event),
+            };
+            match item {
+                CsrEvent::Csr(Ok(Event::Init)) => listing = Some(BTreeMap::new()),
+                CsrEvent::Csr(Ok(Event::InitApply(c))) => {
+                    listing.get_or_insert_with(BTreeMap::new).insert(name(&c.metadata), c);
+                }
+                CsrEvent::Csr(Ok(Event::InitDone)) => {
+                    held = listing.take().unwrap_or_default();
+                    csrs_ready = true;
+                    changed = true;
+                }
+                CsrEvent::Csr(Ok(Event::Apply(c))) => {
+                    held.insert(name(&c.metadata), c);
+                    changed = true;
+                }
+                CsrEvent::Csr(Ok(Event::Delete(c))) => {
+                    held.remove(&name(&c.metadata));
+                    changed = true;
+                }
+                CsrEvent::Node(Ok(Event::Init)) => node_listing = Some(BTreeMap::new()),
+                CsrEvent::Node(Ok(Event::InitApply(n))) => {
+                    node_listing.get_or_insert_with(BTreeMap::new).insert(name(&n.metadata), n);
+                }
+                CsrEvent::Node(Ok(Event::InitDone)) => {
+                    node_list = node_listing.take().unwrap_or_default();
+                    nodes_ready = true;
+                    changed = true;
+                }
+                CsrEvent::Node(Ok(Event::Apply(n))) => {
+                    node_list.insert(name(&n.metadata), n);
+                    changed = true;
+                }
+                CsrEvent::Node(Ok(Event::Delete(n))) => {
+                    node_list.remove(&name(&n.metadata));
+                    changed = true;
+                }
+                CsrEvent::Csr(Err(e)) | CsrEvent::Node(Err(e)) => {
+                    let _ = tx.send(OpenShiftEvent::Trouble {
+                        what: Watched::Csrs,
+                        error: describe(&e),
+                        at: Instant::now(),
+                    });
+                }
+            }
+        }
+        if !(changed && csrs_ready && nodes_ready) {
+            continue;
+        }
+        decoded.retain(|n, _| held.contains_key(n));
+        let nodes: Vec<Node> = node_list.values().cloned().collect();
+        let known = csr::known_nodes(&nodes);
+        let pending: Vec<PendingCsr> = held
+            .iter()
+            .filter_map(|(csr_name, c)| {
+                let version = c.metadata.resource_version.clone().unwrap_or_default();
+                csr::to_pending(c, &known, |pem| match decoded.get(csr_name) {
+                    Some((v, request)) if *v == version => request.clone(),
+                    _ => {
+                        let request = csr::decode_request(pem).ok();
+                        decoded.insert(csr_name.clone(), (version.clone(), request.clone()));
+                        request
+                    }
+                })
+            })
+            .collect();
+        if tx.send(OpenShiftEvent::Csrs { pending, at: Instant::now() }).is_err() {
+            return;
+        }
+    }
+}
+
+/// Connects and starts every watch; runs until the receiver goes away.
+pub async fn run(kube: crate::cli::KubeArgs, tx: mpsc::UnboundedSender<OpenShiftEvent>) {
+    let connection = match super::connect(&kube).await {
+        Ok(connection) => connection,
+        Err(error) => {
+            let _ = tx.send(OpenShiftEvent::Unavailable { error });
+            return;
+        }
+    };
+    let _ = tx.send(OpenShiftEvent::Connected { server: connection.server.clone() });
+    let mut tasks = JoinSet::new();
+    for what in Watched::SINGLETONS.into_iter().chain([Watched::ClusterOperators]) {
+        tasks.spawn(follow_objects(connection.clone(), what, tx.clone()));
+    }
+    tasks.spawn(follow_csrs(connection, tx.clone()));
+    // Every watch ends only when the console closes.
+    while tasks.join_next().await.is_some() {}
+}

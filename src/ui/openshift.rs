@@ -1,0 +1,218 @@
+//! The OpenShift views of the lower half: encryption, rollouts and operators;
+//! the pending CSRs with the selected one decoded; and the banners line.
+
+use std::time::{Instant, SystemTime};
+
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph, Row, Table, Wrap};
+use ratatui::Frame;
+
+use super::Theme;
+use crate::app::openshift::{ApiState, OpenShiftView};
+use crate::app::App;
+use crate::openshift::csr::CsrClass;
+use crate::openshift::model::Rollout;
+use crate::units::format_age;
+
+fn wall_now(app: &App) -> SystemTime {
+    app.wall_clock.unwrap_or_else(SystemTime::now)
+}
+
+fn since(at: Option<&str>, now: SystemTime) -> String {
+    at.and_then(|t| humantime::parse_rfc3339(t).ok())
+        .and_then(|t| now.duration_since(t).ok())
+        .map(format_age)
+        .unwrap_or_else(|| "-".into())
+}
+
+/// One line on the state of the API connection: where, and how fresh or how long failing.
+fn api_line(view: &OpenShiftView, theme: Theme, now: Instant) -> Line<'static> {
+    match &view.api {
+        ApiState::Unavailable(why) => Line::styled(why.clone(), theme.warn()),
+        ApiState::Connecting => Line::styled("connecting to the API ...", theme.dim()),
+        ApiState::Connected { server } => {
+            if let Some(since) = view.troubled_since() {
+                let error = view.trouble.values().next().map(|(e, _)| e.clone()).unwrap_or_default();
+                Line::styled(
+                    format!("API {server} failing for {}: {error}", format_age(now.saturating_duration_since(since))),
+                    theme.crit(),
+                )
+            } else {
+                let age = view
+                    .updated()
+                    .map(|at| format!(" · live, changed {} ago", format_age(now.saturating_duration_since(at))));
+                Line::styled(format!("API {server}{}", age.unwrap_or_default()), theme.dim())
+            }
+        }
+    }
+}
+
+fn status_style(theme: Theme, value: &str, good: &str) -> ratatui::style::Style {
+    match value {
+        v if v == good => theme.ok(),
+        "" | "Unknown" => theme.dim(),
+        _ => theme.crit(),
+    }
+}
+
+/// Encryption and ClusterOperators on the left, rollouts on the right.
+pub fn draw_openshift(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: Instant) {
+    let view = &app.openshift;
+    let wall = wall_now(app);
+    let [left, right] = Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(area);
+    let mut lines = vec![api_line(view, theme, now)];
+    match view.encryption() {
+        Some(encryption) => {
+            lines.push(Line::from(vec![Span::raw("type "), Span::styled(encryption.kind.clone(), theme.title())]));
+            for c in &encryption.conditions {
+                let style = if c.reason.ends_with("InProgress") {
+                    theme.warn()
+                } else if c.reason.ends_with("Completed") || c.reason == "EncryptionDisabled" {
+                    theme.ok()
+                } else {
+                    theme.dim()
+                };
+                let resource = c.resource.split('.').next().unwrap_or(&c.resource).to_string();
+                lines.push(Line::from(vec![
+                    Span::raw(format!("{resource:<19}")),
+                    Span::styled(format!("{:<21}", c.reason), style),
+                    Span::styled(format!(" {}", since(c.since.as_deref(), wall)), theme.dim()),
+                ]));
+                lines.push(Line::styled(format!("  {}", c.message), theme.dim()));
+            }
+        }
+        None if matches!(view.api, ApiState::Connected { .. })
+            && view.objects.contains_key(&crate::openshift::watch::Watched::ApiServer) =>
+        {
+            lines.push(Line::styled(
+                "no encryption objects: not an OpenShift cluster, or no rights to read them",
+                theme.warn(),
+            ));
+        }
+        None => {}
+    }
+    let operators = view.operators();
+    if !operators.is_empty() {
+        lines.push(Line::styled(format!("{:<24}{:<6}{:<6}{}", "operator", "avail", "prog", "degr"), theme.dim()));
+        for o in &operators {
+            lines.push(Line::from(vec![
+                Span::raw(format!("{:<24}", o.name)),
+                Span::styled(format!("{:<6}", o.available), status_style(theme, &o.available, "True")),
+                Span::styled(format!("{:<6}", o.progressing), status_style(theme, &o.progressing, "False")),
+                Span::styled(o.degraded.clone(), status_style(theme, &o.degraded, "False")),
+            ]));
+        }
+    }
+    let block = Block::default().borders(Borders::ALL).title(" Encryption · Operators ");
+    frame.render_widget(Paragraph::new(lines).block(block).wrap(Wrap { trim: false }), left);
+
+    let rollouts = view.rollouts();
+    let mut lines = Vec::new();
+    let bar_width = (right.width as usize).saturating_sub(30).clamp(4, 30);
+    for r in &rollouts {
+        lines.extend(rollout_lines(r, bar_width, theme, wall));
+    }
+    if rollouts.is_empty() {
+        lines.push(Line::styled("no static-pod operators seen yet", theme.dim()));
+    }
+    let block = Block::default().borders(Borders::ALL).title(" Rollouts (NodeInstallerProgressing) ");
+    frame.render_widget(Paragraph::new(lines).block(block), right);
+}
+
+fn rollout_lines(r: &Rollout, bar_width: usize, theme: Theme, wall: SystemTime) -> Vec<Line<'static>> {
+    let style = if r.progressing { theme.warn() } else { theme.ok() };
+    let mut lines = vec![Line::from(vec![
+        Span::styled(format!("{:<22}", r.operator), theme.title()),
+        Span::raw(format!("rev {:<4}", r.latest_revision)),
+        Span::styled(format!("{:<25}", r.reason), style),
+        Span::styled(if r.progressing { since(r.since.as_deref(), wall) } else { String::new() }, theme.dim()),
+    ])];
+    for node in &r.nodes {
+        let at_latest = node.current_revision >= r.latest_revision;
+        let done = if r.latest_revision > 0 { node.current_revision as f64 / r.latest_revision as f64 } else { 0.0 };
+        let filled =
+            if at_latest { bar_width } else { ((done * bar_width as f64) as usize).min(bar_width.saturating_sub(1)) };
+        let target = node.target_revision.map(|t| format!("→{t}")).unwrap_or_default();
+        let failed = node.last_failed_revision.map(|f| format!(" failed {f}")).unwrap_or_default();
+        lines.push(Line::from(vec![
+            Span::raw(format!("  {:<12}", node.name)),
+            Span::styled("█".repeat(filled), if at_latest { theme.ok() } else { theme.warn() }),
+            Span::styled("·".repeat(bar_width - filled), theme.dim()),
+            Span::raw(format!(" {}{target}", node.current_revision)),
+            Span::styled(failed, theme.crit()),
+        ]));
+    }
+    lines
+}
+
+/// The pending CSRs (only the rows on screen are built) and the selected one decoded.
+pub fn draw_csrs(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: Instant) {
+    let view = &app.openshift;
+    let pending = view.pending_csrs();
+    let wall = wall_now(app);
+    let [list_area, detail_area] = Layout::horizontal([Constraint::Min(40), Constraint::Length(46)]).areas(area);
+    let unexpected = pending.iter().filter(|c| c.class == CsrClass::Unexpected).count();
+    let title = format!(" Pending CSRs ({}, {unexpected} unexpected) ", pending.len());
+    let block = Block::default().borders(Borders::ALL).title(title);
+    let inner = block.inner(list_area);
+    frame.render_widget(block, list_area);
+    let [status_area, table_area] = Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(inner);
+    frame.render_widget(Paragraph::new(api_line(view, theme, now)), status_area);
+    let visible = (table_area.height as usize).saturating_sub(1).max(1);
+    let selected = view.csr_selected.min(pending.len().saturating_sub(1));
+    let first = selected.saturating_sub(visible.saturating_sub(1));
+    let rows = pending.iter().enumerate().skip(first).take(visible).map(|(i, c)| {
+        let class_style = match c.class {
+            CsrClass::Unexpected => theme.crit(),
+            _ => theme.ok(),
+        };
+        let marker = if i == selected { ">" } else { " " };
+        let age = c.age(wall).map(format_age).unwrap_or_default();
+        let row = Row::new(vec![
+            Line::raw(format!("{marker}{}", c.name)),
+            Line::raw(age),
+            Line::styled(c.class.as_str(), class_style),
+            Line::raw(c.requestor.rsplit(':').next().unwrap_or("").to_string()),
+        ]);
+        if i == selected {
+            row.style(theme.selected())
+        } else {
+            row
+        }
+    });
+    let table =
+        Table::new(rows, [Constraint::Length(12), Constraint::Length(7), Constraint::Length(18), Constraint::Min(10)])
+            .header(Row::new(vec![" NAME", "AGE", "CLASS", "REQUESTOR"]).style(theme.dim()));
+    frame.render_widget(table, table_area);
+
+    let mut lines = Vec::new();
+    match pending.get(selected) {
+        Some(c) => {
+            lines.push(Line::from(vec![Span::styled("name      ", theme.dim()), Span::raw(c.name.clone())]));
+            lines.push(Line::from(vec![Span::styled("signer    ", theme.dim()), Span::raw(c.signer.clone())]));
+            lines.push(Line::from(vec![Span::styled("requestor ", theme.dim()), Span::raw(c.requestor.clone())]));
+            lines.push(Line::from(vec![Span::styled("subject   ", theme.dim()), Span::raw(c.subject())]));
+            lines.push(Line::from(vec![Span::styled("usages    ", theme.dim()), Span::raw(c.usages.join(", "))]));
+            let style = if c.class.is_valid() { theme.ok() } else { theme.crit() };
+            lines
+                .push(Line::from(vec![Span::styled("class     ", theme.dim()), Span::styled(c.class.as_str(), style)]));
+            lines.push(Line::styled(c.reason.clone(), style));
+        }
+        None if view.csrs.is_some() => lines.push(Line::styled("no pending CSRs", theme.ok())),
+        None => lines.push(Line::styled("waiting for the CSR watch", theme.dim())),
+    }
+    let block = Block::default().borders(Borders::ALL).title(" CSR ");
+    frame.render_widget(Paragraph::new(lines).block(block).wrap(Wrap { trim: false }), detail_area);
+}
+
+/// The banners that must stay in sight (quorum guard off, rollouts, migrations).
+pub fn banner_lines(banners: &[String], theme: Theme) -> Vec<Line<'static>> {
+    banners
+        .iter()
+        .map(|b| {
+            let style = if b.starts_with("quorum guard") { theme.crit() } else { theme.warn() };
+            Line::styled(format!(" ⚠ {b}"), style)
+        })
+        .collect()
+}
