@@ -16,11 +16,13 @@ use ratatui::Terminal;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
 
+use crate::app::Change;
 use crate::app::{keys, App, Effect};
 use crate::cli::{ConnectionArgs, ConsoleArgs, KubeArgs};
 use crate::etcd::poller::{PollCommand, PollEvent, Poller};
 use crate::etcd::Connector;
 use crate::openshift::watch::OpenShiftEvent;
+use crate::openshift::{csr, Connection};
 use crate::ui::{self, Theme};
 
 fn open_screen(mouse: bool) -> std::io::Result<()> {
@@ -75,6 +77,31 @@ fn spawn_input(tx: mpsc::UnboundedSender<Event>, stop: Arc<AtomicBool>) {
     });
 }
 
+/// Carries out a confirmed change (the engine has already checked it) and reports the outcome.
+async fn carry_out(connection: Connection, change: Change, tx: mpsc::UnboundedSender<OpenShiftEvent>) {
+    let (done, failed) = match &change {
+        Change::ApproveCsrs(names) => {
+            let mut failed = Vec::new();
+            for name in names {
+                if let Err(e) = csr::approve(&connection, name).await {
+                    failed.push(e);
+                }
+            }
+            (names.len() - failed.len(), failed)
+        }
+        Change::DenyCsr(name) => match csr::deny(&connection, name).await {
+            Ok(()) => (1, Vec::new()),
+            Err(e) => (0, vec![e]),
+        },
+    };
+    let verb = if matches!(change, Change::DenyCsr(_)) { "denied" } else { "approved" };
+    let message = match failed.first() {
+        None => format!("{done} CSR(s) {verb}"),
+        Some(first) => format!("{done} CSR(s) {verb}, {} failed: {first}", failed.len()),
+    };
+    let _ = tx.send(OpenShiftEvent::Done { message, ok: failed.is_empty() });
+}
+
 /// Opens the console on the cluster the connection flags name. Exit code 2 on bad flags.
 pub async fn run(
     connection: ConnectionArgs,
@@ -109,9 +136,14 @@ pub async fn run(
     let poller_task = tokio::spawn(poller.run(poll_tx, command_rx));
     // The OpenShift side is watched on tasks of its own; a missing or unreachable API never holds up etcd's panes.
     let (openshift_tx, mut openshift_rx) = mpsc::unbounded_channel::<OpenShiftEvent>();
+    let (connection_tx, mut connection_rx) = tokio::sync::oneshot::channel::<Connection>();
+    let mut api: Option<Connection> = None;
+    let mut awaiting_connection = true;
+    app.read_only = console.read_only;
+    let actions_tx = openshift_tx.clone();
     let openshift_task = match kube {
         Some(kube) if crate::openshift::configured(&kube) => {
-            Some(tokio::spawn(crate::openshift::watch::run(kube, openshift_tx)))
+            Some(tokio::spawn(crate::openshift::watch::run(kube, openshift_tx, connection_tx)))
         }
         Some(_) => {
             app.openshift.on_event(OpenShiftEvent::Unavailable {
@@ -180,12 +212,19 @@ pub async fn run(
             },
             event = openshift_rx.recv(), if watching => match event {
                 Some(event) => {
-                    app.openshift.on_event(event);
+                    let mut notices: Vec<String> = app.openshift.on_event(event).into_iter().collect();
                     while let Ok(event) = openshift_rx.try_recv() {
-                        app.openshift.on_event(event);
+                        notices.extend(app.openshift.on_event(event));
+                    }
+                    if let Some(notice) = notices.pop() {
+                        app.notice = Some(notice);
                     }
                 }
                 None => watching = false,
+            },
+            connection = &mut connection_rx, if awaiting_connection => {
+                awaiting_connection = false;
+                api = connection.ok();
             },
             input = input_rx.recv() => {
                 let Some(input) = input else {
@@ -193,11 +232,22 @@ pub async fn run(
                     break;
                 };
                 match input {
+                    Event::Key(key) if key.kind != event::KeyEventKind::Release && app.openshift.editing_filter => {
+                        app.on_filter_key(key);
+                    }
                     Event::Key(key) if key.kind != event::KeyEventKind::Release => {
                         if let Some(action) = keys::action_for(key) {
                             match app.on_action(action) {
                                 Some(Effect::Quit) => break,
                                 Some(Effect::RefreshNow) => { let _ = command_tx.send(PollCommand::RefreshNow); }
+                                Some(Effect::Change(change)) => match api.clone() {
+                                    // The change runs on a task; its outcome comes back as an event.
+                                    Some(connection) => {
+                                        app.notice = Some("working ...".into());
+                                        tokio::spawn(carry_out(connection, change, actions_tx.clone()));
+                                    }
+                                    None => app.notice = Some("not connected to the API yet: nothing changed".into()),
+                                },
                                 Some(Effect::Suspend) => {
                                     // Give the shell its terminal back, stop as Ctrl-Z does, and take it again on `fg`.
                                     close_screen(console.mouse);

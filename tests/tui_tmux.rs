@@ -200,6 +200,69 @@ async fn the_openshift_views_follow_the_cluster_live() {
     kubectl_ok(&lab, &approve);
     let screen = tmux.wait_for("the serving CSRs that follow", WAIT, |s| s.contains("Pending CSRs (3, 0 unexpected)"));
     assert!(screen.contains("kubelet-serving") && !screen.contains("node-bootstrapper "), "{screen}");
+    // Quiet watches are not failures: nothing changes for longer than the request timeout (10s).
+    std::thread::sleep(Duration::from_secs(12));
+    let screen = tmux.screen();
+    assert!(!screen.contains("failing for"), "{screen}");
     tmux.keys(&["q"]);
     tmux.wait_for("the console to exit", WAIT, |s| s.contains("CONSOLE-EXITED 0"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn csrs_are_approved_from_the_console_after_one_confirmation_and_never_with_a_read_only_token() {
+    let lab = lab_scenario("post-restore", 1.0).await;
+    let logs = lab.dir.join("tui-logs");
+    let kubeconfig = lab.kubeconfig.clone().unwrap();
+    let console = |context: &str| {
+        with_lab_env(
+            &lab,
+            &format!(
+                "KUBECONFIG={} {} --context {context} --log-dir {}; echo CONSOLE-EXITED $?; sleep 60",
+                kubeconfig.display(),
+                console_bin().display(),
+                logs.display()
+            ),
+        )
+    };
+    // The read-only token: SelfSubjectAccessReview says no, and the console says so instead of asking.
+    let viewer = Tmux::start("csr-viewer", 120, 36, &console("lab-readonly"));
+    viewer.wait_for("the members", WAIT, |s| s.contains("leader"));
+    viewer.keys(&["Tab", "Tab"]);
+    viewer
+        .wait_for("the CSRs", WAIT, |s| s.contains("Pending CSRs (4, 0 unexpected)") && s.contains("may not approve"));
+    viewer.keys(&["V"]);
+    viewer.wait_for("the refusal", WAIT, |s| {
+        s.contains("may not approve or deny CSRs (SelfSubjectAccessReview says no)")
+    });
+    viewer.keys(&["q"]);
+    drop(viewer);
+
+    let admin = Tmux::start("csr-admin", 120, 36, &console("lab"));
+    admin.wait_for("the members", WAIT, |s| s.contains("leader"));
+    admin.keys(&["Tab", "Tab"]);
+    admin.wait_for("the CSRs", WAIT, |s| s.contains("Pending CSRs (4, 0 unexpected)"));
+    admin.keys(&["V"]);
+    let screen = admin.wait_for("the confirmation", WAIT, |s| s.contains("Approve 4 CSR(s)?"));
+    assert!(screen.contains("y  / Enter: do it"), "{screen}");
+    assert!(
+        kubectl_ok(&lab, &["get", "csr", "--no-headers"]).lines().all(|l| l.ends_with("Pending")),
+        "nothing before the yes"
+    );
+    admin.keys(&["y"]);
+    admin.wait_for("the outcome", WAIT, |s| s.contains("4 CSR(s) approved"));
+    let csrs = kubectl_ok(&lab, &["get", "csr", "--no-headers"]);
+    assert_eq!(csrs.lines().filter(|l| l.contains("Approved")).count(), 4, "{csrs}");
+    // The kubelets' serving CSRs arrive; deny one, filtered by name, after its own confirmation.
+    admin.wait_for("the serving CSRs", WAIT, |s| s.contains("Pending CSRs (3, 0 unexpected)"));
+    admin.keys(&["/", "m", "a", "s", "t", "e", "r", "-", "1", "Enter"]);
+    admin.wait_for("the filter", WAIT, |s| s.contains("Pending CSRs (1 of 3, 0 unexpected) /master-1"));
+    admin.keys(&["D"]);
+    admin.wait_for("the deny confirmation", WAIT, |s| s.contains("Deny csr-"));
+    admin.keys(&["y"]);
+    admin.wait_for("the denial", WAIT, |s| s.contains("1 CSR(s) denied"));
+    let denied = kubectl_ok(&lab, &["get", "csr", "--no-headers"]);
+    assert_eq!(denied.lines().filter(|l| l.ends_with("Denied")).count(), 1, "{denied}");
+    assert!(denied.lines().any(|l| l.ends_with("Denied") && l.contains("system:node:master-1")), "{denied}");
+    admin.keys(&["q"]);
+    admin.wait_for("the console to exit", WAIT, |s| s.contains("CONSOLE-EXITED 0"));
 }

@@ -16,6 +16,11 @@ pub enum Action {
     SelectLast,
     RefreshNow,
     NextView,
+    ApproveCsr,
+    ApproveAllValid,
+    DenyCsr,
+    FilterCsrs,
+    Confirm,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -65,10 +70,17 @@ pub const KEY_TABLE: &[Binding] = &[
         footer: Some(("a", "alerts")),
     },
     Binding {
-        keys: &[plain(KeyCode::Esc)],
-        label: "Esc",
+        keys: &[plain(KeyCode::Esc), plain(KeyCode::Char('n'))],
+        label: "Esc/n",
         action: Action::CloseOverlay,
-        description: "close the help or the alerts",
+        description: "close the help or the alerts; cancel a confirmation",
+        footer: None,
+    },
+    Binding {
+        keys: &[plain(KeyCode::Char('y')), plain(KeyCode::Enter)],
+        label: "y/Enter",
+        action: Action::Confirm,
+        description: "carry out what the confirmation names",
         footer: None,
     },
     Binding {
@@ -105,6 +117,34 @@ pub const KEY_TABLE: &[Binding] = &[
         action: Action::NextView,
         description: "lower half: member and DB → OpenShift (encryption, rollouts, operators) → pending CSRs",
         footer: Some(("Tab", "view")),
+    },
+    Binding {
+        keys: &[plain(KeyCode::Char('A'))],
+        label: "A",
+        action: Action::ApproveCsr,
+        description: "CSR view: approve the selected CSR (asks first, naming it)",
+        footer: None,
+    },
+    Binding {
+        keys: &[plain(KeyCode::Char('V'))],
+        label: "V",
+        action: Action::ApproveAllValid,
+        description: "CSR view: approve every shown node-bootstrapper and kubelet-serving CSR, never an unexpected one",
+        footer: None,
+    },
+    Binding {
+        keys: &[plain(KeyCode::Char('D'))],
+        label: "D",
+        action: Action::DenyCsr,
+        description: "CSR view: deny the selected CSR (asks first)",
+        footer: None,
+    },
+    Binding {
+        keys: &[plain(KeyCode::Char('/'))],
+        label: "/",
+        action: Action::FilterCsrs,
+        description: "CSR view: filter by name, class, requestor or subject (Enter keeps it, Esc clears it)",
+        footer: None,
     },
     Binding {
         keys: &[plain(KeyCode::Char('r'))],

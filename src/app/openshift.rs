@@ -28,7 +28,14 @@ pub struct OpenShiftView {
     pub csrs: Option<(Vec<PendingCsr>, Instant)>,
     /// Watches failing now, since when, with the last error.
     pub trouble: BTreeMap<Watched, (String, Instant)>,
+    /// Index into the filtered CSR list.
     pub csr_selected: usize,
+    /// What SelfSubjectAccessReview says of approving CSRs (None: not asked yet).
+    pub may_approve: Option<bool>,
+    /// The CSR list shows only CSRs whose name, class, requestor or subject contain this.
+    pub filter: String,
+    /// Keys go to the filter while it is being typed.
+    pub editing_filter: bool,
 }
 
 impl Default for OpenShiftView {
@@ -45,11 +52,17 @@ impl OpenShiftView {
             csrs: None,
             trouble: BTreeMap::new(),
             csr_selected: 0,
+            may_approve: None,
+            filter: String::new(),
+            editing_filter: false,
         }
     }
 
-    pub fn on_event(&mut self, event: OpenShiftEvent) {
+    /// Handles an event; returns a line for the notice when there is one.
+    pub fn on_event(&mut self, event: OpenShiftEvent) -> Option<String> {
         match event {
+            OpenShiftEvent::MayApprove(allowed) => self.may_approve = Some(allowed),
+            OpenShiftEvent::Done { message, .. } => return Some(message),
             OpenShiftEvent::Unavailable { error } => self.api = ApiState::Unavailable(error),
             OpenShiftEvent::Connected { server } => self.api = ApiState::Connected { server },
             OpenShiftEvent::Objects { what, objects, at } => {
@@ -72,6 +85,42 @@ impl OpenShiftView {
                 self.trouble.insert(what, (error, since));
             }
         }
+        None
+    }
+
+    /// Keeps the selection on the same CSR when the list changes, if it is still shown.
+    fn reselect(&mut self, name: Option<String>) {
+        let visible = self.visible_csrs();
+        self.csr_selected = name
+            .and_then(|name| visible.iter().position(|c| c.name == name))
+            .unwrap_or(self.csr_selected)
+            .min(visible.len().saturating_sub(1));
+    }
+
+    /// The pending CSRs the filter lets through.
+    pub fn visible_csrs(&self) -> Vec<&PendingCsr> {
+        let needle = self.filter.to_lowercase();
+        self.pending_csrs()
+            .iter()
+            .filter(|c| {
+                needle.is_empty()
+                    || [c.name.as_str(), c.class.as_str(), c.requestor.as_str(), c.signer.as_str()]
+                        .iter()
+                        .any(|f| f.to_lowercase().contains(&needle))
+                    || c.subject().to_lowercase().contains(&needle)
+            })
+            .collect()
+    }
+
+    pub fn selected_csr(&self) -> Option<&PendingCsr> {
+        self.visible_csrs().get(self.csr_selected).copied()
+    }
+
+    /// Edits the filter; the selection stays on its CSR when still shown.
+    pub fn set_filter(&mut self, filter: String) {
+        let selected = self.selected_csr().map(|c| c.name.clone());
+        self.filter = filter;
+        self.reselect(selected);
     }
 
     /// The singleton object of a kind (`cluster`), when the watch holds it.

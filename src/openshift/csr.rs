@@ -297,6 +297,15 @@ pub fn plan(pending: &[PendingCsr], selection: &Selection, read_only: bool) -> R
 /// Approved, written to the approval subresource at the version read (a CSR
 /// someone else approved or denied meanwhile is left alone).
 pub async fn approve(connection: &Connection, name: &str) -> Result<(), String> {
+    decide(connection, name, "Approved", "EtcdConsoleApprove", "This CSR was approved by etcd-console.").await
+}
+
+/// Denies one CSR (`oc adm certificate deny`), the same way.
+pub async fn deny(connection: &Connection, name: &str) -> Result<(), String> {
+    decide(connection, name, "Denied", "EtcdConsoleDeny", "This CSR was denied by etcd-console.").await
+}
+
+async fn decide(connection: &Connection, name: &str, verdict: &str, reason: &str, message: &str) -> Result<(), String> {
     let csrs: Api<CertificateSigningRequest> = Api::all(connection.client.clone());
     let mut csr = within(connection, &format!("reading CSR {name}"), csrs.get(name)).await?;
     if !is_pending(&csr) {
@@ -304,21 +313,48 @@ pub async fn approve(connection: &Connection, name: &str) -> Result<(), String> 
     }
     let status = csr.status.get_or_insert_with(Default::default);
     status.conditions.get_or_insert_with(Vec::new).push(CertificateSigningRequestCondition {
-        type_: "Approved".into(),
+        type_: verdict.into(),
         status: "True".into(),
-        reason: Some("EtcdConsoleApprove".into()),
-        message: Some("This CSR was approved by etcd-console.".into()),
+        reason: Some(reason.into()),
+        message: Some(message.into()),
         last_update_time: Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(jiff_now())),
         ..CertificateSigningRequestCondition::default()
     });
+    let action = if verdict == "Approved" { "approving" } else { "denying" };
     within(
         connection,
-        &format!("approving CSR {name}"),
+        &format!("{action} CSR {name}"),
         csrs.replace_subresource("approval", name, &PostParams::default(), &csr),
     )
     .await?;
-    tracing::info!(target: "audit", action = "csr approve", csr = name, "approved");
+    let audit = if verdict == "Approved" { "csr approve" } else { "csr deny" };
+    tracing::info!(target: "audit", action = audit, csr = name, "done");
     Ok(())
+}
+
+/// Whether this kubeconfig's user may approve CSRs (SelfSubjectAccessReview
+/// for `update certificatesigningrequests/approval`); Err when it cannot be asked.
+pub async fn may_approve(connection: &Connection) -> Result<bool, String> {
+    use k8s_openapi::api::authorization::v1::{
+        ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec,
+    };
+    let review = SelfSubjectAccessReview {
+        spec: SelfSubjectAccessReviewSpec {
+            resource_attributes: Some(ResourceAttributes {
+                verb: Some("update".into()),
+                group: Some("certificates.k8s.io".into()),
+                resource: Some("certificatesigningrequests".into()),
+                subresource: Some("approval".into()),
+                ..ResourceAttributes::default()
+            }),
+            ..SelfSubjectAccessReviewSpec::default()
+        },
+        ..SelfSubjectAccessReview::default()
+    };
+    let reviews: Api<SelfSubjectAccessReview> = Api::all(connection.client.clone());
+    let answer =
+        within(connection, "asking what this user may do", reviews.create(&PostParams::default(), &review)).await?;
+    Ok(answer.status.is_some_and(|s| s.allowed))
 }
 
 fn jiff_now() -> k8s_openapi::jiff::Timestamp {

@@ -12,6 +12,9 @@ use kube::{Client, Config};
 
 use crate::cli::KubeArgs;
 
+/// Longer than a watch's server-side timeout (290 s).
+const WATCH_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
+
 /// A client for the API and what the user should see of where it points.
 #[derive(Clone)]
 pub struct Connection {
@@ -43,7 +46,10 @@ pub async fn connect(args: &KubeArgs) -> Result<Connection, String> {
         .await
         .map_err(|e| format!("the kubeconfig cannot be used: {e}"))?;
     config.connect_timeout = Some(args.connect_timeout);
-    config.read_timeout = Some(args.request_timeout);
+    // Watches sit quiet for minutes (kube-rs asks the server to end them after
+    // 290 s), so the socket's read timeout must outlast that; single requests
+    // are bounded by `within`.
+    config.read_timeout = Some(WATCH_READ_TIMEOUT);
     config.write_timeout = Some(args.request_timeout);
     let server = config.cluster_url.to_string().trim_end_matches('/').to_string();
     let namespace = args.namespace.clone().unwrap_or_else(|| config.default_namespace.clone());

@@ -80,6 +80,13 @@ pub enum OpenShiftEvent {
         objects: Vec<Value>,
         at: Instant,
     },
+    /// What SelfSubjectAccessReview says of approving CSRs.
+    MayApprove(bool),
+    /// An action the console carried out, in one line.
+    Done {
+        message: String,
+        ok: bool,
+    },
     /// The pending CSRs, classified against the nodes.
     Csrs {
         pending: Vec<PendingCsr>,
@@ -280,8 +287,13 @@ async fn follow_csrs(connection: Connection, tx: mpsc::UnboundedSender<OpenShift
     }
 }
 
-/// Connects and starts every watch; runs until the receiver goes away.
-pub async fn run(kube: crate::cli::KubeArgs, tx: mpsc::UnboundedSender<OpenShiftEvent>) {
+/// Connects, hands the connection to the console (for its actions), asks
+/// what the user may do, and starts every watch; runs until the receiver goes away.
+pub async fn run(
+    kube: crate::cli::KubeArgs,
+    tx: mpsc::UnboundedSender<OpenShiftEvent>,
+    connection_tx: tokio::sync::oneshot::Sender<Connection>,
+) {
     let connection = match super::connect(&kube).await {
         Ok(connection) => connection,
         Err(error) => {
@@ -290,6 +302,14 @@ pub async fn run(kube: crate::cli::KubeArgs, tx: mpsc::UnboundedSender<OpenShift
         }
     };
     let _ = tx.send(OpenShiftEvent::Connected { server: connection.server.clone() });
+    let _ = connection_tx.send(connection.clone());
+    let rights = (connection.clone(), tx.clone());
+    tokio::spawn(async move {
+        // Unknown (the API not answering yet) stays "may": the API has the last word anyway.
+        if let Ok(allowed) = csr::may_approve(&rights.0).await {
+            let _ = rights.1.send(OpenShiftEvent::MayApprove(allowed));
+        }
+    });
     let mut tasks = JoinSet::new();
     for what in Watched::SINGLETONS.into_iter().chain([Watched::ClusterOperators]) {
         tasks.spawn(follow_objects(connection.clone(), what, tx.clone()));

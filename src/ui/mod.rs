@@ -58,6 +58,9 @@ pub fn draw(frame: &mut Frame, app: &App, theme: Theme, now: Instant) {
     if app.show_alerts {
         alert_list::draw(frame, area, &alerts, theme);
     }
+    if let Some(confirm) = &app.confirm {
+        openshift::draw_confirm(frame, area, confirm, theme);
+    }
 }
 
 fn draw_bottom(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: Instant) {
@@ -155,6 +158,11 @@ fn draw_connecting(frame: &mut Frame, area: Rect, app: &App, discovery: &Discove
 
 fn draw_footer(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     let mut spans = Vec::new();
+    // A notice (an outcome, a refusal) comes first: the keys are also in help.
+    if let Some(notice) = &app.notice {
+        spans.push(Span::styled(format!(" {notice} "), theme.warn()));
+        spans.push(Span::raw(" "));
+    }
     for binding in KEY_TABLE {
         if let Some((keys, word)) = binding.footer {
             spans.push(Span::styled(format!(" {keys} "), theme.key()));
@@ -162,9 +170,6 @@ fn draw_footer(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
         }
     }
     spans.push(Span::styled(format!("every {}", humantime::format_duration(app.refresh)), theme.dim()));
-    if let Some(notice) = &app.notice {
-        spans.push(Span::styled(format!("  {notice}"), theme.warn()));
-    }
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 

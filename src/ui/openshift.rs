@@ -149,20 +149,26 @@ fn rollout_lines(r: &Rollout, bar_width: usize, theme: Theme, wall: SystemTime) 
 /// The pending CSRs (only the rows on screen are built) and the selected one decoded.
 pub fn draw_csrs(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: Instant) {
     let view = &app.openshift;
-    let pending = view.pending_csrs();
+    let all = view.pending_csrs();
+    let shown = view.visible_csrs();
     let wall = wall_now(app);
     let [list_area, detail_area] = Layout::horizontal([Constraint::Min(40), Constraint::Length(46)]).areas(area);
-    let unexpected = pending.iter().filter(|c| c.class == CsrClass::Unexpected).count();
-    let title = format!(" Pending CSRs ({}, {unexpected} unexpected) ", pending.len());
+    let unexpected = all.iter().filter(|c| c.class == CsrClass::Unexpected).count();
+    let count =
+        if view.filter.is_empty() { all.len().to_string() } else { format!("{} of {}", shown.len(), all.len()) };
+    let mut title = format!(" Pending CSRs ({count}, {unexpected} unexpected) ");
+    if view.editing_filter || !view.filter.is_empty() {
+        title.push_str(&format!("/{}{} ", view.filter, if view.editing_filter { "_" } else { "" }));
+    }
     let block = Block::default().borders(Borders::ALL).title(title);
     let inner = block.inner(list_area);
     frame.render_widget(block, list_area);
     let [status_area, table_area] = Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(inner);
     frame.render_widget(Paragraph::new(api_line(view, theme, now)), status_area);
     let visible = (table_area.height as usize).saturating_sub(1).max(1);
-    let selected = view.csr_selected.min(pending.len().saturating_sub(1));
+    let selected = view.csr_selected.min(shown.len().saturating_sub(1));
     let first = selected.saturating_sub(visible.saturating_sub(1));
-    let rows = pending.iter().enumerate().skip(first).take(visible).map(|(i, c)| {
+    let rows = shown.iter().enumerate().skip(first).take(visible).map(|(i, c)| {
         let class_style = match c.class {
             CsrClass::Unexpected => theme.crit(),
             _ => theme.ok(),
@@ -187,7 +193,7 @@ pub fn draw_csrs(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: In
     frame.render_widget(table, table_area);
 
     let mut lines = Vec::new();
-    match pending.get(selected) {
+    match shown.get(selected) {
         Some(c) => {
             lines.push(Line::from(vec![Span::styled("name      ", theme.dim()), Span::raw(c.name.clone())]));
             lines.push(Line::from(vec![Span::styled("signer    ", theme.dim()), Span::raw(c.signer.clone())]));
@@ -199,11 +205,50 @@ pub fn draw_csrs(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: In
                 .push(Line::from(vec![Span::styled("class     ", theme.dim()), Span::styled(c.class.as_str(), style)]));
             lines.push(Line::styled(c.reason.clone(), style));
         }
+        None if view.csrs.is_some() && !all.is_empty() => {
+            lines.push(Line::styled("no CSR matches the filter", theme.dim()))
+        }
         None if view.csrs.is_some() => lines.push(Line::styled("no pending CSRs", theme.ok())),
         None => lines.push(Line::styled("waiting for the CSR watch", theme.dim())),
     }
+    lines.push(Line::raw(""));
+    if app.read_only {
+        lines.push(Line::styled("read-only: approving and denying are off", theme.dim()));
+    } else if view.may_approve == Some(false) {
+        lines.push(Line::styled("this user may not approve CSRs", theme.warn()));
+    } else {
+        lines.push(Line::styled("A approve · V all valid · D deny · / filter", theme.dim()));
+    }
     let block = Block::default().borders(Borders::ALL).title(" CSR ");
     frame.render_widget(Paragraph::new(lines).block(block).wrap(Wrap { trim: false }), detail_area);
+}
+
+/// The confirmation every change goes through, naming what it changes.
+pub fn draw_confirm(frame: &mut Frame, area: Rect, confirm: &crate::app::Confirm, theme: Theme) {
+    use ratatui::layout::Flex;
+    use ratatui::widgets::Clear;
+    let mut lines: Vec<Line> = confirm
+        .lines
+        .iter()
+        .map(|l| if l.starts_with('!') { Line::styled(l.clone(), theme.crit()) } else { Line::raw(l.clone()) })
+        .collect();
+    lines.push(Line::raw(""));
+    lines.push(Line::from(vec![
+        Span::styled(" y ", theme.key()),
+        Span::raw(" / Enter: do it    "),
+        Span::styled(" n ", theme.key()),
+        Span::raw(" / Esc: cancel"),
+    ]));
+    let width = area.width.saturating_sub(4).min(96);
+    let paragraph = Paragraph::new(lines)
+        .block(Block::default().borders(Borders::ALL).title(format!(" {} ", confirm.title)).title_style(theme.warn()))
+        .wrap(Wrap { trim: false });
+    let wrapped = u16::try_from(paragraph.line_count(width.saturating_sub(2))).unwrap_or(u16::MAX);
+    let height = wrapped.min(area.height.saturating_sub(2)).max(3);
+    let [row] = Layout::vertical([Constraint::Length(height)]).flex(Flex::Center).areas(area);
+    let [popup] = Layout::horizontal([Constraint::Length(width)]).flex(Flex::Center).areas(row);
+    frame.render_widget(Clear, popup);
+    frame.render_widget(paragraph, popup);
 }
 
 /// The banners that must stay in sight (quorum guard off, rollouts, migrations).

@@ -300,6 +300,21 @@ mod openshift_views {
     }
 
     #[test]
+    fn approving_all_valid_shows_one_confirmation_naming_them() {
+        let t0 = Instant::now();
+        let mut app = after_restore(t0);
+        app.view = View::Csrs;
+        let pending = vec![
+            csr("csr-4hl85", CsrClass::NodeBootstrapper, "master-1", 13),
+            csr("csr-2s94x", CsrClass::KubeletServing, "worker-1", 8),
+            csr("csr-x9x9x", CsrClass::Unexpected, "worker-0", 1),
+        ];
+        app.openshift.on_event(OpenShiftEvent::Csrs { pending, at: t0 + Duration::from_secs(20) });
+        app.on_action(crate::app::keys::Action::ApproveAllValid);
+        insta::assert_snapshot!(screen(&app, 120, 30, COLOR, t0 + Duration::from_secs(21)).backend());
+    }
+
+    #[test]
     fn without_a_kubeconfig_the_openshift_view_says_so() {
         let t0 = Instant::now();
         let mut app = app_with(3, t0);
