@@ -40,5 +40,53 @@ fn render(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, render);
+/// 5,000 pending CSRs (a flood): the CSR view, a frame with a filter, and typing the filter.
+fn csr_flood(c: &mut Criterion) {
+    use etcd_console::app::View;
+    use etcd_console::openshift::csr::{CsrClass, DecodedRequest, PendingCsr, BOOTSTRAPPER, CLIENT_SIGNER};
+    use etcd_console::openshift::watch::OpenShiftEvent;
+    let (mut app, now) = seven_members_with_an_hour_of_history();
+    let pending: Vec<PendingCsr> = (0..5000)
+        .map(|i| PendingCsr {
+            name: format!("csr-{i:05}"),
+            signer: CLIENT_SIGNER.into(),
+            requestor: BOOTSTRAPPER.into(),
+            class: if i % 50 == 0 { CsrClass::Unexpected } else { CsrClass::NodeBootstrapper },
+            reason: "flood".into(),
+            usages: vec!["digital signature".into(), "client auth".into()],
+            request: Some(DecodedRequest {
+                common_name: Some(format!("system:node:worker-{}", i % 40)),
+                organizations: vec!["system:nodes".into()],
+                ..DecodedRequest::default()
+            }),
+            created: std::time::SystemTime::now().checked_sub(Duration::from_secs(i)),
+        })
+        .collect();
+    app.openshift.on_event(OpenShiftEvent::Csrs { pending, at: now });
+    app.view = View::Csrs;
+    app.openshift.csr_selected = 2500;
+    let Ok(mut terminal) = Terminal::new(TestBackend::new(160, 48)) else {
+        return;
+    };
+    c.bench_function("draw the CSR view, 5000 pending, 160x48", |b| {
+        b.iter(|| {
+            let _ = terminal.draw(|frame| draw(frame, black_box(&app), Theme { color: true }, now));
+        })
+    });
+    let mut filtered = app.clone();
+    filtered.openshift.set_filter("worker-7".into());
+    c.bench_function("draw the CSR view, 5000 pending filtered to 125, 160x48", |b| {
+        b.iter(|| {
+            let _ = terminal.draw(|frame| draw(frame, black_box(&filtered), Theme { color: true }, now));
+        })
+    });
+    c.bench_function("type one filter character over 5000 pending", |b| {
+        b.iter(|| {
+            app.openshift.set_filter(black_box("worker-1".into()));
+            app.openshift.set_filter(black_box("worker-".into()));
+        })
+    });
+}
+
+criterion_group!(benches, render, csr_flood);
 criterion_main!(benches);

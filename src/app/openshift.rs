@@ -36,6 +36,8 @@ pub struct OpenShiftView {
     pub filter: String,
     /// Keys go to the filter while it is being typed.
     pub editing_filter: bool,
+    /// Each pending CSR's searchable text, lowercased once when the list arrives.
+    haystacks: Vec<String>,
 }
 
 impl Default for OpenShiftView {
@@ -55,6 +57,7 @@ impl OpenShiftView {
             may_approve: None,
             filter: String::new(),
             editing_filter: false,
+            haystacks: Vec::new(),
         }
     }
 
@@ -72,13 +75,16 @@ impl OpenShiftView {
             OpenShiftEvent::Csrs { mut pending, at } => {
                 self.trouble.remove(&Watched::Csrs);
                 pending.sort_by(|a, b| a.created.cmp(&b.created).then_with(|| a.name.cmp(&b.name)));
-                let selected =
-                    self.csrs.as_ref().and_then(|(list, _)| list.get(self.csr_selected)).map(|c| c.name.clone());
-                self.csr_selected = selected
-                    .and_then(|name| pending.iter().position(|c| c.name == name))
-                    .unwrap_or(self.csr_selected)
-                    .min(pending.len().saturating_sub(1));
+                let selected = self.selected_csr().map(|c| c.name.clone());
+                self.haystacks = pending
+                    .iter()
+                    .map(|c| {
+                        format!("{} {} {} {} {}", c.name, c.class.as_str(), c.requestor, c.signer, c.subject())
+                            .to_lowercase()
+                    })
+                    .collect();
                 self.csrs = Some((pending, at));
+                self.reselect(selected);
             }
             OpenShiftEvent::Trouble { what, error, at } => {
                 let since = self.trouble.get(&what).map(|(_, since)| *since).unwrap_or(at);
@@ -102,13 +108,9 @@ impl OpenShiftView {
         let needle = self.filter.to_lowercase();
         self.pending_csrs()
             .iter()
-            .filter(|c| {
-                needle.is_empty()
-                    || [c.name.as_str(), c.class.as_str(), c.requestor.as_str(), c.signer.as_str()]
-                        .iter()
-                        .any(|f| f.to_lowercase().contains(&needle))
-                    || c.subject().to_lowercase().contains(&needle)
-            })
+            .zip(&self.haystacks)
+            .filter(|(_, haystack)| needle.is_empty() || haystack.contains(&needle))
+            .map(|(c, _)| c)
             .collect()
     }
 
