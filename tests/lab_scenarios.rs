@@ -293,3 +293,17 @@ async fn hosted() {
     });
     stops_cleanly(lab);
 }
+
+#[tokio::test]
+async fn kubernetes() {
+    let lab = lab_scenario("kubernetes", 1.0).await;
+    let missing = kubectl(&lab, &["get", "apiservers.config.openshift.io"]);
+    assert!(
+        stderr(&missing).contains(r#"the server doesn't have a resource type "apiservers""#),
+        "{}",
+        stderr(&missing)
+    );
+    assert!(!kubectl_ok(&lab, &["api-versions"]).contains("openshift.io"));
+    assert_eq!(names(&kubectl_ok(&lab, &["get", "pods", "-n", "openshift-etcd"])).len(), 3, "core objects are served");
+    stops_cleanly(lab);
+}

@@ -266,3 +266,28 @@ async fn csrs_are_approved_from_the_console_after_one_confirmation_and_never_wit
     admin.keys(&["q"]);
     admin.wait_for("the console to exit", WAIT, |s| s.contains("CONSOLE-EXITED 0"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn on_a_plain_kubernetes_api_the_openshift_view_says_so_and_the_rest_works() {
+    let lab = lab_scenario("kubernetes", 1.0).await;
+    let logs = lab.dir.join("tui-logs");
+    let command = with_lab_env(
+        &lab,
+        &format!(
+            "KUBECONFIG={} {} --log-dir {}; echo CONSOLE-EXITED $?; sleep 60",
+            lab.kubeconfig.clone().unwrap().display(),
+            console_bin().display(),
+            logs.display()
+        ),
+    );
+    let tmux = Tmux::start("plain", 120, 36, &command);
+    tmux.wait_for("the members", WAIT, |s| s.contains("leader"));
+    tmux.keys(&["Tab"]);
+    let screen = tmux.wait_for("the plain message", WAIT, |s| s.contains("Not an OpenShift cluster"));
+    assert!(!screen.contains("failing for"), "a missing group is not an outage: {screen}");
+    assert!(screen.contains("3/3 up"), "{screen}");
+    tmux.keys(&["Tab"]);
+    tmux.wait_for("the CSR view, working", WAIT, |s| s.contains("no pending CSRs"));
+    tmux.keys(&["q"]);
+    tmux.wait_for("the console to exit", WAIT, |s| s.contains("CONSOLE-EXITED 0"));
+}

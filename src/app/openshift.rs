@@ -1,7 +1,7 @@
 //! The console's view of the OpenShift side, fed by the watches
 //! (`openshift::watch`); the model functions turn it into what the panes show.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
 use serde_json::Value;
@@ -38,6 +38,8 @@ pub struct OpenShiftView {
     pub editing_filter: bool,
     /// Each pending CSR's searchable text, lowercased once when the list arrives.
     haystacks: Vec<String>,
+    /// Kinds the API answered 404 for (not an OpenShift cluster).
+    pub not_served: BTreeSet<Watched>,
 }
 
 impl Default for OpenShiftView {
@@ -58,6 +60,7 @@ impl OpenShiftView {
             filter: String::new(),
             editing_filter: false,
             haystacks: Vec::new(),
+            not_served: BTreeSet::new(),
         }
     }
 
@@ -65,6 +68,10 @@ impl OpenShiftView {
     pub fn on_event(&mut self, event: OpenShiftEvent) -> Option<String> {
         match event {
             OpenShiftEvent::MayApprove(allowed) => self.may_approve = Some(allowed),
+            OpenShiftEvent::NotServed { what } => {
+                self.trouble.remove(&what);
+                self.not_served.insert(what);
+            }
             OpenShiftEvent::Done { message, .. } => return Some(message),
             OpenShiftEvent::Unavailable { error } => self.api = ApiState::Unavailable(error),
             OpenShiftEvent::Connected { server } => self.api = ApiState::Connected { server },
@@ -178,6 +185,11 @@ impl OpenShiftView {
 
     pub fn pending_csrs(&self) -> &[PendingCsr] {
         self.csrs.as_ref().map(|(list, _)| list.as_slice()).unwrap_or(&[])
+    }
+
+    /// The API serves none of OpenShift's configuration and operator objects.
+    pub fn not_openshift(&self) -> bool {
+        [Watched::ApiServer, Watched::KubeApiServer, Watched::Etcd].iter().all(|w| self.not_served.contains(w))
     }
 
     /// Since when some watch has been failing.

@@ -19,6 +19,7 @@ pub const BUILT_IN: &[(&str, &str)] = &[
     ("post-restore", include_str!("../../assets/scenarios/post-restore.toml")),
     ("csr-flood", include_str!("../../assets/scenarios/csr-flood.toml")),
     ("hosted", include_str!("../../assets/scenarios/hosted.toml")),
+    ("kubernetes", include_str!("../../assets/scenarios/kubernetes.toml")),
 ];
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
@@ -31,6 +32,9 @@ pub struct Scenario {
     /// A hosted-control-plane management cluster instead of a standalone one.
     #[serde(default)]
     pub hosted: bool,
+    /// A plain Kubernetes API: no OpenShift group is served (the console must say so plainly).
+    #[serde(default)]
+    pub plain_kubernetes: bool,
     /// etcd's backend quota, e.g. "16MiB" (default: the console's --quota-bytes).
     pub quota: Option<String>,
     #[serde(default)]

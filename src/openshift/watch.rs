@@ -80,6 +80,10 @@ pub enum OpenShiftEvent {
         objects: Vec<Value>,
         at: Instant,
     },
+    /// The API does not serve this kind (404: not an OpenShift cluster); its watch stops.
+    NotServed {
+        what: Watched,
+    },
     /// What SelfSubjectAccessReview says of approving CSRs.
     MayApprove(bool),
     /// An action the console carried out, in one line.
@@ -165,6 +169,10 @@ async fn follow_objects(connection: Connection, what: Watched, tx: mpsc::Unbound
                     let v = serde_json::to_value(o).unwrap_or_default();
                     held.remove(&key_of(&v));
                     changed = true;
+                }
+                Err(watcher::Error::InitialListFailed(kube::Error::Api(status))) if status.code == 404 => {
+                    let _ = tx.send(OpenShiftEvent::NotServed { what });
+                    return;
                 }
                 Err(e) => {
                     let _ = tx.send(OpenShiftEvent::Trouble { what, error: describe(&e), at: Instant::now() });

@@ -62,6 +62,13 @@ pub fn draw_openshift(frame: &mut Frame, area: Rect, app: &App, theme: Theme, no
     let wall = wall_now(app);
     let [left, right] = Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(area);
     let mut lines = vec![api_line(view, theme, now)];
+    if view.not_openshift() {
+        lines.push(Line::raw(""));
+        lines.push(Line::styled("Not an OpenShift cluster: this API serves no config.openshift.io or", theme.warn()));
+        lines.push(Line::styled("operator.openshift.io objects, so there is no encryption, rollout or", theme.warn()));
+        lines
+            .push(Line::styled("operator state to show. The etcd panes and the CSR view work as usual.", theme.warn()));
+    }
     match view.encryption() {
         Some(encryption) => {
             lines.push(Line::from(vec![Span::raw("type "), Span::styled(encryption.kind.clone(), theme.title())]));
@@ -113,7 +120,9 @@ pub fn draw_openshift(frame: &mut Frame, area: Rect, app: &App, theme: Theme, no
     for r in &rollouts {
         lines.extend(rollout_lines(r, bar_width, theme, wall));
     }
-    if rollouts.is_empty() {
+    if rollouts.is_empty() && view.not_openshift() {
+        lines.push(Line::styled("no static-pod operators: not an OpenShift cluster", theme.dim()));
+    } else if rollouts.is_empty() {
         lines.push(Line::styled("no static-pod operators seen yet", theme.dim()));
     }
     let block = Block::default().borders(Borders::ALL).title(" Rollouts (NodeInstallerProgressing) ");

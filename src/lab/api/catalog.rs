@@ -217,6 +217,11 @@ pub fn groups() -> Vec<(&'static str, &'static str)> {
     groups
 }
 
+/// OpenShift's own API groups (absent on a plain Kubernetes cluster).
+pub fn is_openshift(group: &str) -> bool {
+    group.ends_with(".openshift.io")
+}
+
 pub fn group_served(group: &str, version: &str) -> bool {
     TYPES.iter().any(|t| t.group == group && t.version == version)
 }

@@ -32,8 +32,12 @@ fn group_entry(group: &str, version: &str) -> Value {
     json!({"name": group, "versions": [gv.clone()], "preferredVersion": gv})
 }
 
-pub fn group_list() -> Value {
-    let groups: Vec<Value> = catalog::groups().into_iter().map(|(g, v)| group_entry(g, v)).collect();
+pub fn group_list(plain_kubernetes: bool) -> Value {
+    let groups: Vec<Value> = catalog::groups()
+        .into_iter()
+        .filter(|(g, _)| !(plain_kubernetes && catalog::is_openshift(g)))
+        .map(|(g, v)| group_entry(g, v))
+        .collect();
     json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
 }
 

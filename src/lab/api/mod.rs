@@ -102,6 +102,7 @@ impl ApiServer {
             ],
             address: address.to_string(),
             shutdown: shutdown_rx.clone(),
+            plain_kubernetes: scenario.plain_kubernetes,
         });
         let operators = operators::Operators::new(store.clone(), members, pki.issuer.clone(), speed, scenario);
         // The runtime is made, run and dropped on the API's own thread (a runtime

@@ -52,6 +52,8 @@ pub struct Shared {
     pub accounts: Vec<Account>,
     pub address: String,
     pub shutdown: signal::Receiver<bool>,
+    /// Serve no OpenShift group (a plain Kubernetes cluster).
+    pub plain_kubernetes: bool,
 }
 
 fn body(bytes: impl Into<Bytes>) -> Body {
@@ -377,11 +379,18 @@ async fn route(shared: &Arc<Shared>, request: Request<Incoming>) -> Result<Respo
         _ => {}
     }
     let account = authenticate(shared, &request).ok_or_else(ApiError::unauthorized)?.clone();
+    // A plain Kubernetes API serves none of OpenShift's groups: 404, as such a cluster answers.
+    let hidden = |group: &str| shared.plain_kubernetes && catalog::is_openshift(group);
+    if let ["apis", group, ..] = segments.as_slice() {
+        if hidden(group) {
+            return Err(ApiError::no_such_resource());
+        }
+    }
     if request.method() == Method::GET {
         match segments.as_slice() {
             ["api"] => return Ok(json_response(200, &discovery::api_versions(&shared.address))),
             ["api", "v1"] => return Ok(json_response(200, &discovery::resource_list("", "v1"))),
-            ["apis"] => return Ok(json_response(200, &discovery::group_list())),
+            ["apis"] => return Ok(json_response(200, &discovery::group_list(shared.plain_kubernetes))),
             ["apis", group] => {
                 return discovery::group(group).map(|g| json_response(200, &g)).ok_or_else(ApiError::no_such_resource)
             }
