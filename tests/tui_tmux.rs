@@ -291,3 +291,47 @@ async fn on_a_plain_kubernetes_api_the_openshift_view_says_so_and_the_rest_works
     tmux.keys(&["q"]);
     tmux.wait_for("the console to exit", WAIT, |s| s.contains("CONSOLE-EXITED 0"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_paused_hosted_cluster_is_a_banner_until_it_is_resumed() {
+    let lab = lab_scenario("hosted", 1.0).await;
+    let logs = lab.dir.join("tui-logs");
+    let command = with_lab_env(
+        &lab,
+        &format!(
+            "KUBECONFIG={} {} --log-dir {}; echo CONSOLE-EXITED $?; sleep 60",
+            lab.kubeconfig.clone().unwrap().display(),
+            console_bin().display(),
+            logs.display()
+        ),
+    );
+    let tmux = Tmux::start("hosted", 130, 40, &command);
+    tmux.wait_for("the members", WAIT, |s| s.contains("leader"));
+    tmux.keys(&["Tab"]);
+    tmux.wait_for("the hosted cluster's encryption", WAIT, |s| {
+        s.contains("HostedCluster clusters/hosted")
+            && s.contains("secretEncryption aescbc, key hosted-etcd-encryption-key")
+    });
+    kubectl_ok(
+        &lab,
+        &[
+            "patch",
+            "-n",
+            "clusters",
+            "hostedclusters/hosted",
+            "-p",
+            r#"{"spec":{"pausedUntil":"true"}}"#,
+            "--type=merge",
+        ],
+    );
+    tmux.wait_for("the paused banner", WAIT, |s| {
+        s.contains("HostedCluster clusters/hosted reconciliation paused (pausedUntil true)")
+    });
+    kubectl_ok(
+        &lab,
+        &["patch", "-n", "clusters", "hostedclusters/hosted", "-p", r#"{"spec":{"pausedUntil":null}}"#, "--type=merge"],
+    );
+    tmux.wait_for("the banner gone", WAIT, |s| !s.contains("reconciliation paused"));
+    tmux.keys(&["q"]);
+    tmux.wait_for("the console to exit", WAIT, |s| s.contains("CONSOLE-EXITED 0"));
+}

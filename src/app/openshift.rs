@@ -178,9 +178,18 @@ impl OpenShiftView {
             .unwrap_or_default()
     }
 
-    pub fn banners(&self) -> Vec<String> {
+    pub fn banners(&self, now: std::time::SystemTime) -> Vec<String> {
         let encryption = self.encryption().unwrap_or_else(|| model::encryption(None, &[]));
-        model::banners(self.one(Watched::Etcd), &self.rollouts(), &encryption)
+        let mut banners = model::banners(self.one(Watched::Etcd), &self.rollouts(), &encryption);
+        banners.extend(model::hosted_banners(&self.hosted_clusters(now)));
+        banners
+    }
+
+    pub fn hosted_clusters(&self, now: std::time::SystemTime) -> Vec<model::HostedClusterState> {
+        self.objects
+            .get(&Watched::HostedClusters)
+            .map(|(objects, _)| objects.iter().map(|o| model::hosted_cluster(o, now)).collect())
+            .unwrap_or_default()
     }
 
     pub fn pending_csrs(&self) -> &[PendingCsr] {

@@ -185,6 +185,48 @@ pub fn banners(etcd: Option<&Value>, rollouts: &[Rollout], encryption: &Encrypti
     banners
 }
 
+/// What a HostedCluster says of itself that the runbooks care about.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HostedClusterState {
+    pub namespace: String,
+    pub name: String,
+    /// `spec.pausedUntil` when reconciliation is paused (`"true"` or a date still ahead).
+    pub paused_until: Option<String>,
+    /// `spec.secretEncryption.type` and the active key's secret.
+    pub secret_encryption: Option<String>,
+    pub active_key: Option<String>,
+}
+
+pub fn hosted_cluster(object: &Value, now: std::time::SystemTime) -> HostedClusterState {
+    let text = |p: &str| object.pointer(p).and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_string);
+    let paused_until = text("/spec/pausedUntil")
+        .filter(|until| until == "true" || humantime::parse_rfc3339(until).is_ok_and(|at| at > now));
+    let kind = text("/spec/secretEncryption/type");
+    let active_key = kind.as_deref().and_then(|k| text(&format!("/spec/secretEncryption/{k}/activeKey/name")));
+    HostedClusterState {
+        namespace: text("/metadata/namespace").unwrap_or_default(),
+        name: text("/metadata/name").unwrap_or_default(),
+        paused_until,
+        secret_encryption: kind,
+        active_key,
+    }
+}
+
+/// A paused HostedCluster must not be forgotten: its control plane is not reconciled.
+pub fn hosted_banners(clusters: &[HostedClusterState]) -> Vec<String> {
+    clusters
+        .iter()
+        .filter_map(|c| {
+            c.paused_until.as_ref().map(|until| {
+                format!(
+                    "HostedCluster {}/{} reconciliation paused (pausedUntil {until}): resume it when the work is done",
+                    c.namespace, c.name
+                )
+            })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -209,6 +251,22 @@ mod tests {
         );
         let b = banners(None, &[r], &encryption(None, &[]));
         assert_eq!(b, ["etcd rolling to revision 8 (forceRedeploymentReason recovery-1): 2 nodes are at revision 7; 1 nodes are at revision 8"]);
+    }
+
+    #[test]
+    fn a_paused_hosted_cluster_is_a_banner_and_its_encryption_key_is_named() {
+        let now = std::time::SystemTime::now();
+        let hc = serde_json::json!({"metadata": {"namespace": "clusters", "name": "hosted"},
+            "spec": {"pausedUntil": "true", "secretEncryption": {"type": "aescbc", "aescbc": {"activeKey": {"name": "hosted-etcd-encryption-key"}}}}});
+        let state = hosted_cluster(&hc, now);
+        assert_eq!(state.secret_encryption.as_deref(), Some("aescbc"));
+        assert_eq!(state.active_key.as_deref(), Some("hosted-etcd-encryption-key"));
+        assert_eq!(
+            hosted_banners(&[state]),
+            ["HostedCluster clusters/hosted reconciliation paused (pausedUntil true): resume it when the work is done"]
+        );
+        let past = serde_json::json!({"metadata": {"name": "h"}, "spec": {"pausedUntil": "2020-01-01T00:00:00Z"}});
+        assert!(hosted_cluster(&past, now).paused_until.is_none(), "a date gone by no longer pauses");
     }
 
     #[test]

@@ -30,6 +30,7 @@ pub enum Watched {
     KubeControllerManager,
     KubeScheduler,
     ClusterOperators,
+    HostedClusters,
     Csrs,
 }
 
@@ -44,7 +45,15 @@ impl Watched {
         Watched::KubeScheduler,
     ];
 
-    /// Group, kind and plural (all version v1).
+    fn version(self) -> &'static str {
+        if self == Watched::HostedClusters {
+            "v1beta1"
+        } else {
+            "v1"
+        }
+    }
+
+    /// Group, kind and plural.
     fn resource(self) -> (&'static str, &'static str, &'static str) {
         let op = "operator.openshift.io";
         match self {
@@ -56,6 +65,7 @@ impl Watched {
             Watched::KubeControllerManager => (op, "KubeControllerManager", "kubecontrollermanagers"),
             Watched::KubeScheduler => (op, "KubeScheduler", "kubeschedulers"),
             Watched::ClusterOperators => ("config.openshift.io", "ClusterOperator", "clusteroperators"),
+            Watched::HostedClusters => ("hypershift.openshift.io", "HostedCluster", "hostedclusters"),
             Watched::Csrs => ("certificates.k8s.io", "CertificateSigningRequest", "certificatesigningrequests"),
         }
     }
@@ -137,9 +147,9 @@ fn key_of(object: &Value) -> String {
 
 async fn follow_objects(connection: Connection, what: Watched, tx: mpsc::UnboundedSender<OpenShiftEvent>) {
     let (group, kind, plural) = what.resource();
-    let resource = ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, "v1", kind), plural);
+    let resource = ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, what.version(), kind), plural);
     let api: Api<DynamicObject> = Api::all_with(connection.client.clone(), &resource);
-    let config = if what == Watched::ClusterOperators {
+    let config = if matches!(what, Watched::ClusterOperators | Watched::HostedClusters) {
         watcher::Config::default()
     } else {
         watcher::Config::default().fields("metadata.name=cluster")
@@ -319,7 +329,7 @@ pub async fn run(
         }
     });
     let mut tasks = JoinSet::new();
-    for what in Watched::SINGLETONS.into_iter().chain([Watched::ClusterOperators]) {
+    for what in Watched::SINGLETONS.into_iter().chain([Watched::ClusterOperators, Watched::HostedClusters]) {
         tasks.spawn(follow_objects(connection.clone(), what, tx.clone()));
     }
     tasks.spawn(follow_csrs(connection, tx.clone()));

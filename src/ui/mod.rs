@@ -22,7 +22,8 @@ pub use theme::Theme;
 
 pub fn draw(frame: &mut Frame, app: &App, theme: Theme, now: Instant) {
     let area = frame.area();
-    let banners = openshift::banner_lines(&app.openshift.banners(), theme);
+    let wall = app.wall_clock.unwrap_or_else(std::time::SystemTime::now);
+    let banners = openshift::banner_lines(&app.openshift.banners(wall), theme);
     let banner_height = (banners.len() as u16).min(3);
     let members_height =
         (app.cluster.members.len() as u16 + 3).clamp(5, area.height.saturating_sub(10 + banner_height).max(5));

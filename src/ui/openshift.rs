@@ -99,6 +99,19 @@ pub fn draw_openshift(frame: &mut Frame, area: Rect, app: &App, theme: Theme, no
         }
         None => {}
     }
+    for hc in view.hosted_clusters(wall) {
+        let encryption = match (&hc.secret_encryption, &hc.active_key) {
+            (Some(kind), Some(key)) => format!("secretEncryption {kind}, key {key}"),
+            (Some(kind), None) => format!("secretEncryption {kind}"),
+            _ => "no secretEncryption".to_string(),
+        };
+        let paused = if hc.paused_until.is_some() { "  PAUSED" } else { "" };
+        lines.push(Line::from(vec![
+            Span::styled(format!("HostedCluster {}/{}", hc.namespace, hc.name), theme.title()),
+            Span::styled(paused, theme.warn()),
+        ]));
+        lines.push(Line::styled(format!("  {encryption}"), theme.dim()));
+    }
     let operators = view.operators();
     if !operators.is_empty() {
         lines.push(Line::styled(format!("{:<24}{:<6}{:<6}{}", "operator", "avail", "prog", "degr"), theme.dim()));
