@@ -129,13 +129,7 @@ async fn a_bad_kubeconfig_or_an_unreachable_api_is_a_clear_error() {
     assert!(stderr(&missing).contains("cannot read the kubeconfig /nonexistent/kubeconfig"), "{}", stderr(&missing));
 
     // A kubeconfig whose server is a closed port.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = closed.local_addr().unwrap().port();
-    drop(closed);
-    let text = std::fs::read_to_string(lab.kubeconfig.as_ref().unwrap()).unwrap();
-    let server = text.lines().find_map(|l| l.trim().strip_prefix("server: ")).unwrap().to_string();
-    let elsewhere = lab.dir.join("elsewhere.kubeconfig");
-    std::fs::write(&elsewhere, text.replace(&server, &format!("https://127.0.0.1:{port}"))).unwrap();
+    let elsewhere = kubeconfig_pointing_nowhere(&lab);
     let unreachable = console_kube(&lab, &["--kubeconfig", elsewhere.to_str().unwrap(), "csr", "list"]);
     assert_eq!(unreachable.status.code(), Some(2));
     assert!(stderr(&unreachable).contains("listing CSRs: the API did not answer"), "{}", stderr(&unreachable));

@@ -85,13 +85,7 @@ async fn without_openshift_objects_or_an_api_the_members_are_still_reported() {
     assert!(json(&output)["openshift"].is_null());
 
     // An API that is not there: said, and etcd's verdict stands.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = closed.local_addr().unwrap().port();
-    drop(closed);
-    let text = std::fs::read_to_string(lab.kubeconfig.as_ref().unwrap()).unwrap();
-    let server = text.lines().find_map(|l| l.trim().strip_prefix("server: ")).unwrap().to_string();
-    let elsewhere = lab.dir.join("elsewhere.kubeconfig");
-    std::fs::write(&elsewhere, text.replace(&server, &format!("https://127.0.0.1:{port}"))).unwrap();
+    let elsewhere = kubeconfig_pointing_nowhere(&lab);
     let output = status(&lab, Some(&elsewhere));
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let problems = json(&output)["openshift"]["problems"].clone();

@@ -168,17 +168,7 @@ async fn ctrl_z_suspends_to_the_shell_and_fg_brings_the_console_back() {
 async fn the_openshift_views_follow_the_cluster_live() {
     // 60x: each node of the restore's rollout takes two seconds.
     let lab = lab_scenario("post-restore", 60.0).await;
-    let logs = lab.dir.join("tui-logs");
-    let kubeconfig = lab.kubeconfig.clone().unwrap();
-    let command = with_lab_env(
-        &lab,
-        &format!(
-            "KUBECONFIG={} {} --log-dir {}; echo CONSOLE-EXITED $?; sleep 60",
-            kubeconfig.display(),
-            console_bin().display(),
-            logs.display()
-        ),
-    );
+    let command = console_on_lab(&lab, "");
     let tmux = Tmux::start("openshift", 130, 40, &command);
     let screen = tmux.wait_for("the quorum guard banner", WAIT, |s| s.contains("quorum guard disabled"));
     assert!(screen.contains("etcd rolling to revision 7"), "{screen}");
@@ -211,19 +201,7 @@ async fn the_openshift_views_follow_the_cluster_live() {
 #[tokio::test(flavor = "multi_thread")]
 async fn csrs_are_approved_from_the_console_after_one_confirmation_and_never_with_a_read_only_token() {
     let lab = lab_scenario("post-restore", 1.0).await;
-    let logs = lab.dir.join("tui-logs");
-    let kubeconfig = lab.kubeconfig.clone().unwrap();
-    let console = |context: &str| {
-        with_lab_env(
-            &lab,
-            &format!(
-                "KUBECONFIG={} {} --context {context} --log-dir {}; echo CONSOLE-EXITED $?; sleep 60",
-                kubeconfig.display(),
-                console_bin().display(),
-                logs.display()
-            ),
-        )
-    };
+    let console = |context: &str| console_on_lab(&lab, &format!("--context {context}"));
     // The read-only token: SelfSubjectAccessReview says no, and the console says so instead of asking.
     let viewer = Tmux::start("csr-viewer", 120, 36, &console("lab-readonly"));
     viewer.wait_for("the members", WAIT, |s| s.contains("leader"));
@@ -270,16 +248,7 @@ async fn csrs_are_approved_from_the_console_after_one_confirmation_and_never_wit
 #[tokio::test(flavor = "multi_thread")]
 async fn on_a_plain_kubernetes_api_the_openshift_view_says_so_and_the_rest_works() {
     let lab = lab_scenario("kubernetes", 1.0).await;
-    let logs = lab.dir.join("tui-logs");
-    let command = with_lab_env(
-        &lab,
-        &format!(
-            "KUBECONFIG={} {} --log-dir {}; echo CONSOLE-EXITED $?; sleep 60",
-            lab.kubeconfig.clone().unwrap().display(),
-            console_bin().display(),
-            logs.display()
-        ),
-    );
+    let command = console_on_lab(&lab, "");
     let tmux = Tmux::start("plain", 120, 36, &command);
     tmux.wait_for("the members", WAIT, |s| s.contains("leader"));
     tmux.keys(&["Tab"]);
@@ -295,16 +264,7 @@ async fn on_a_plain_kubernetes_api_the_openshift_view_says_so_and_the_rest_works
 #[tokio::test(flavor = "multi_thread")]
 async fn a_paused_hosted_cluster_is_a_banner_until_it_is_resumed() {
     let lab = lab_scenario("hosted", 1.0).await;
-    let logs = lab.dir.join("tui-logs");
-    let command = with_lab_env(
-        &lab,
-        &format!(
-            "KUBECONFIG={} {} --log-dir {}; echo CONSOLE-EXITED $?; sleep 60",
-            lab.kubeconfig.clone().unwrap().display(),
-            console_bin().display(),
-            logs.display()
-        ),
-    );
+    let command = console_on_lab(&lab, "");
     let tmux = Tmux::start("hosted", 130, 40, &command);
     tmux.wait_for("the members", WAIT, |s| s.contains("leader"));
     tmux.keys(&["Tab"]);

@@ -1,9 +1,9 @@
 //! The alerts overlay: every alert with its message, most severe first (the
 //! badges only have room for names).
 
-use ratatui::layout::{Constraint, Flex, Layout, Rect};
+use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
+use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 use ratatui::Frame;
 
 use super::Theme;
@@ -30,11 +30,5 @@ pub fn draw(frame: &mut Frame, area: Rect, alerts: &[Alert], theme: Theme) {
     let title = format!(" Alerts ({}) — a or Esc to close ", alerts.len());
     let paragraph =
         Paragraph::new(lines).block(Block::default().borders(Borders::ALL).title(title)).wrap(Wrap { trim: false });
-    // line_count adds the block's top and bottom but wraps at the width it is given: give it the inner width.
-    let wrapped = u16::try_from(paragraph.line_count(width.saturating_sub(2))).unwrap_or(u16::MAX);
-    let height = wrapped.min(area.height.saturating_sub(2)).max(3);
-    let [row] = Layout::vertical([Constraint::Length(height)]).flex(Flex::Center).areas(area);
-    let [popup] = Layout::horizontal([Constraint::Length(width)]).flex(Flex::Center).areas(row);
-    frame.render_widget(Clear, popup);
-    frame.render_widget(paragraph, popup);
+    super::popup(frame, area, width, paragraph);
 }

@@ -64,6 +64,19 @@ pub fn draw(frame: &mut Frame, app: &App, theme: Theme, now: Instant) {
     }
 }
 
+/// Draws `paragraph` (with its block) centred over `area`, as tall as its wrapped lines.
+pub(crate) fn popup(frame: &mut Frame, area: Rect, width: u16, paragraph: Paragraph) {
+    use ratatui::layout::Flex;
+    use ratatui::widgets::Clear;
+    // line_count adds the block's top and bottom but wraps at the width it is given: give it the inner width.
+    let wrapped = u16::try_from(paragraph.line_count(width.saturating_sub(2))).unwrap_or(u16::MAX);
+    let height = wrapped.min(area.height.saturating_sub(2)).max(3);
+    let [row] = Layout::vertical([Constraint::Length(height)]).flex(Flex::Center).areas(area);
+    let [window] = Layout::horizontal([Constraint::Length(width)]).flex(Flex::Center).areas(row);
+    frame.render_widget(Clear, window);
+    frame.render_widget(paragraph, window);
+}
+
 fn draw_bottom(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: Instant) {
     match app.view {
         View::Member => {

@@ -247,8 +247,6 @@ pub fn draw_csrs(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: In
 
 /// The confirmation every change goes through, naming what it changes.
 pub fn draw_confirm(frame: &mut Frame, area: Rect, confirm: &crate::app::Confirm, theme: Theme) {
-    use ratatui::layout::Flex;
-    use ratatui::widgets::Clear;
     let mut lines: Vec<Line> = confirm
         .lines
         .iter()
@@ -265,12 +263,7 @@ pub fn draw_confirm(frame: &mut Frame, area: Rect, confirm: &crate::app::Confirm
     let paragraph = Paragraph::new(lines)
         .block(Block::default().borders(Borders::ALL).title(format!(" {} ", confirm.title)).title_style(theme.warn()))
         .wrap(Wrap { trim: false });
-    let wrapped = u16::try_from(paragraph.line_count(width.saturating_sub(2))).unwrap_or(u16::MAX);
-    let height = wrapped.min(area.height.saturating_sub(2)).max(3);
-    let [row] = Layout::vertical([Constraint::Length(height)]).flex(Flex::Center).areas(area);
-    let [popup] = Layout::horizontal([Constraint::Length(width)]).flex(Flex::Center).areas(row);
-    frame.render_widget(Clear, popup);
-    frame.render_widget(paragraph, popup);
+    super::popup(frame, area, width, paragraph);
 }
 
 /// The banners that must stay in sight (quorum guard off, rollouts, migrations).

@@ -228,3 +228,32 @@ pub fn eventually<T>(what: &str, limit: Duration, mut probe: impl FnMut() -> Opt
 pub fn names(table: &str) -> Vec<String> {
     table.lines().skip(1).filter_map(|l| l.split_whitespace().next()).map(str::to_string).collect()
 }
+
+/// A shell command line that runs the console on the lab's members and API
+/// (`extra` flags after it), then says how it exited and lingers for the test to read.
+pub fn console_on_lab(lab: &Lab, extra: &str) -> String {
+    let kubeconfig = lab.kubeconfig.clone().unwrap_or_else(|| panic!("the lab runs no API"));
+    with_lab_env(
+        lab,
+        &format!(
+            "KUBECONFIG={} {} {extra} --log-dir {}; echo CONSOLE-EXITED $?; sleep 60",
+            kubeconfig.display(),
+            console_bin().display(),
+            lab.dir.join("tui-logs").display()
+        ),
+    )
+}
+
+/// A copy of the lab's kubeconfig whose server is a closed loopback port.
+pub fn kubeconfig_pointing_nowhere(lab: &Lab) -> PathBuf {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
+    let port = closed.local_addr().map(|a| a.port()).unwrap_or_else(|e| panic!("{e}"));
+    drop(closed);
+    let text = std::fs::read_to_string(lab.kubeconfig.as_ref().unwrap_or_else(|| panic!("no API")))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let server = text.lines().find_map(|l| l.trim().strip_prefix("server: ")).unwrap_or_default().to_string();
+    let elsewhere = lab.dir.join("elsewhere.kubeconfig");
+    std::fs::write(&elsewhere, text.replace(&server, &format!("https://127.0.0.1:{port}")))
+        .unwrap_or_else(|e| panic!("{e}"));
+    elsewhere
+}
