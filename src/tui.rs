@@ -99,7 +99,7 @@ async fn carry_out(connection: Connection, change: Change, tx: mpsc::UnboundedSe
         None => format!("{done} CSR(s) {verb}"),
         Some(first) => format!("{done} CSR(s) {verb}, {} failed: {first}", failed.len()),
     };
-    let _ = tx.send(OpenShiftEvent::Done { message, ok: failed.is_empty() });
+    let _ = tx.send(OpenShiftEvent::Done { message });
 }
 
 /// Opens the console on the cluster the connection flags name. Exit code 2 on bad flags.

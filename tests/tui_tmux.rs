@@ -160,6 +160,8 @@ async fn ctrl_z_suspends_to_the_shell_and_fg_brings_the_console_back() {
     tmux.keys(&["fg", "Enter"]);
     tmux.wait_for("the console again", Duration::from_secs(10), |s| s.contains("Members (1)") && healthy_rows(s) == 1);
     tmux.keys(&["q"]);
+    // Type the next command only once the console has let go of the terminal (or it reads the keys).
+    tmux.wait_for("the console to close", Duration::from_secs(10), |s| !s.contains("Members (1)"));
     tmux.keys(&["echo SHELL-BACK-$?", "Enter"]);
     tmux.wait_for("the shell after quitting", Duration::from_secs(10), |s| s.contains("SHELL-BACK-0"));
 }

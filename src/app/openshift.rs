@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::openshift::csr::PendingCsr;
 use crate::openshift::model::{self, Encryption, OperatorStatus, Rollout};
-use crate::openshift::report::{ENCRYPTING, STATIC_POD_OPERATORS};
+use crate::openshift::report::{ENCRYPTING, RELATED_OPERATORS, STATIC_POD_OPERATORS};
 use crate::openshift::watch::{OpenShiftEvent, Watched};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -72,7 +72,7 @@ impl OpenShiftView {
                 self.trouble.remove(&what);
                 self.not_served.insert(what);
             }
-            OpenShiftEvent::Done { message, .. } => return Some(message),
+            OpenShiftEvent::Done { message } => return Some(message),
             OpenShiftEvent::Unavailable { error } => self.api = ApiState::Unavailable(error),
             OpenShiftEvent::Connected { server } => self.api = ApiState::Connected { server },
             OpenShiftEvent::Objects { what, objects, at } => {
@@ -162,18 +162,14 @@ impl OpenShiftView {
     }
 
     pub fn operators(&self) -> Vec<OperatorStatus> {
-        const RELATED: &[&str] = &[
-            "etcd",
-            "kube-apiserver",
-            "kube-controller-manager",
-            "kube-scheduler",
-            "openshift-apiserver",
-            "authentication",
-        ];
         self.objects
             .get(&Watched::ClusterOperators)
             .map(|(objects, _)| {
-                objects.iter().map(model::cluster_operator).filter(|o| RELATED.contains(&o.name.as_str())).collect()
+                objects
+                    .iter()
+                    .map(model::cluster_operator)
+                    .filter(|o| RELATED_OPERATORS.contains(&o.name.as_str()))
+                    .collect()
             })
             .unwrap_or_default()
     }

@@ -47,7 +47,8 @@ pub const ENCRYPTING: &[(&str, &str, &str)] = &[
     ("authentication.operator.openshift.io", "Authentication", "authentications"),
 ];
 
-const RELATED_OPERATORS: &[&str] =
+/// The ClusterOperators the runbooks look at.
+pub const RELATED_OPERATORS: &[&str] =
     &["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "openshift-apiserver", "authentication"];
 
 fn api(connection: &Connection, group: &str, kind: &str, plural: &str) -> Api<DynamicObject> {

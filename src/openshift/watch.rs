@@ -99,7 +99,6 @@ pub enum OpenShiftEvent {
     /// An action the console carried out, in one line.
     Done {
         message: String,
-        ok: bool,
     },
     /// The pending CSRs, classified against the nodes.
     Csrs {
@@ -140,9 +139,49 @@ where
     Some(batch)
 }
 
-fn key_of(object: &Value) -> String {
-    let meta = |f: &str| object.pointer(&format!("/metadata/{f}")).and_then(Value::as_str).unwrap_or("").to_string();
-    format!("{}/{}", meta("namespace"), meta("name"))
+/// What a watch holds: the objects by key, rebuilt from each initial list.
+struct Held<T> {
+    objects: BTreeMap<String, T>,
+    listing: Option<BTreeMap<String, T>>,
+    /// The first list has arrived.
+    ready: bool,
+}
+
+impl<T> Held<T> {
+    fn new() -> Self {
+        Self { objects: BTreeMap::new(), listing: None, ready: false }
+    }
+
+    /// Applies one event; true when what is held changed.
+    fn apply(&mut self, event: Event<T>, key: impl Fn(&T) -> String) -> bool {
+        match event {
+            Event::Init => {
+                self.listing = Some(BTreeMap::new());
+                false
+            }
+            Event::InitApply(o) => {
+                self.listing.get_or_insert_with(BTreeMap::new).insert(key(&o), o);
+                false
+            }
+            Event::InitDone => {
+                self.objects = self.listing.take().unwrap_or_default();
+                self.ready = true;
+                true
+            }
+            Event::Apply(o) => {
+                self.objects.insert(key(&o), o);
+                true
+            }
+            Event::Delete(o) => {
+                self.objects.remove(&key(&o));
+                true
+            }
+        }
+    }
+}
+
+fn name_of(meta: &kube::api::ObjectMeta) -> String {
+    meta.name.clone().unwrap_or_default()
 }
 
 async fn follow_objects(connection: Connection, what: Watched, tx: mpsc::UnboundedSender<OpenShiftEvent>) {
@@ -155,31 +194,13 @@ async fn follow_objects(connection: Connection, what: Watched, tx: mpsc::Unbound
         watcher::Config::default().fields("metadata.name=cluster")
     };
     let mut stream = watcher::watcher(api, config).default_backoff().boxed();
-    let mut held: BTreeMap<String, Value> = BTreeMap::new();
-    let mut listing: Option<BTreeMap<String, Value>> = None;
+    let mut held: Held<DynamicObject> = Held::new();
+    let key = |o: &DynamicObject| format!("{}/{}", o.metadata.namespace.as_deref().unwrap_or(""), name_of(&o.metadata));
     while let Some(batch) = next_batch(&mut stream).await {
         let mut changed = false;
         for item in batch {
             match item {
-                Ok(Event::Init) => listing = Some(BTreeMap::new()),
-                Ok(Event::InitApply(o)) => {
-                    let v = serde_json::to_value(o).unwrap_or_default();
-                    listing.get_or_insert_with(BTreeMap::new).insert(key_of(&v), v);
-                }
-                Ok(Event::InitDone) => {
-                    held = listing.take().unwrap_or_default();
-                    changed = true;
-                }
-                Ok(Event::Apply(o)) => {
-                    let v = serde_json::to_value(o).unwrap_or_default();
-                    held.insert(key_of(&v), v);
-                    changed = true;
-                }
-                Ok(Event::Delete(o)) => {
-                    let v = serde_json::to_value(o).unwrap_or_default();
-                    held.remove(&key_of(&v));
-                    changed = true;
-                }
+                Ok(event) => changed |= held.apply(event, key),
                 Err(watcher::Error::InitialListFailed(kube::Error::Api(status))) if status.code == 404 => {
                     let _ = tx.send(OpenShiftEvent::NotServed { what });
                     return;
@@ -190,7 +211,7 @@ async fn follow_objects(connection: Connection, what: Watched, tx: mpsc::Unbound
             }
         }
         if changed {
-            let objects = held.values().cloned().collect();
+            let objects = held.objects.values().filter_map(|o| serde_json::to_value(o).ok()).collect();
             if tx.send(OpenShiftEvent::Objects { what, objects, at: Instant::now() }).is_err() {
                 return;
             }
@@ -220,14 +241,10 @@ async fn follow_csrs(connection: Connection, tx: mpsc::UnboundedSender<OpenShift
         .default_backoff()
         .map(|e| CsrSide::Node(Box::new(e)));
     let mut stream = futures::stream::select(csrs, nodes).boxed();
-    let mut held: BTreeMap<String, CertificateSigningRequest> = BTreeMap::new();
-    let mut listing: Option<BTreeMap<String, CertificateSigningRequest>> = None;
-    let mut node_list: BTreeMap<String, Node> = BTreeMap::new();
-    let mut node_listing: Option<BTreeMap<String, Node>> = None;
+    let mut csrs: Held<CertificateSigningRequest> = Held::new();
+    let mut nodes: Held<Node> = Held::new();
     // Decoding a request costs; keep each by name and resourceVersion.
     let mut decoded: HashMap<String, (String, Option<DecodedRequest>)> = HashMap::new();
-    let (mut csrs_ready, mut nodes_ready) = (false, false);
-    let name = |m: &kube::api::ObjectMeta| m.name.clone().unwrap_or_default();
     while let Some(batch) = next_batch(&mut stream).await {
         let mut changed = false;
         for item in batch {
@@ -236,40 +253,8 @@ async fn follow_csrs(connection: Connection, tx: mpsc::UnboundedSender<OpenShift
                 CsrSide::Node(event) => CsrEvent::Node(*event),
             };
             match item {
-                CsrEvent::Csr(Ok(Event::Init)) => listing = Some(BTreeMap::new()),
-                CsrEvent::Csr(Ok(Event::InitApply(c))) => {
-                    listing.get_or_insert_with(BTreeMap::new).insert(name(&c.metadata), c);
-                }
-                CsrEvent::Csr(Ok(Event::InitDone)) => {
-                    held = listing.take().unwrap_or_default();
-                    csrs_ready = true;
-                    changed = true;
-                }
-                CsrEvent::Csr(Ok(Event::Apply(c))) => {
-                    held.insert(name(&c.metadata), c);
-                    changed = true;
-                }
-                CsrEvent::Csr(Ok(Event::Delete(c))) => {
-                    held.remove(&name(&c.metadata));
-                    changed = true;
-                }
-                CsrEvent::Node(Ok(Event::Init)) => node_listing = Some(BTreeMap::new()),
-                CsrEvent::Node(Ok(Event::InitApply(n))) => {
-                    node_listing.get_or_insert_with(BTreeMap::new).insert(name(&n.metadata), n);
-                }
-                CsrEvent::Node(Ok(Event::InitDone)) => {
-                    node_list = node_listing.take().unwrap_or_default();
-                    nodes_ready = true;
-                    changed = true;
-                }
-                CsrEvent::Node(Ok(Event::Apply(n))) => {
-                    node_list.insert(name(&n.metadata), n);
-                    changed = true;
-                }
-                CsrEvent::Node(Ok(Event::Delete(n))) => {
-                    node_list.remove(&name(&n.metadata));
-                    changed = true;
-                }
+                CsrEvent::Csr(Ok(event)) => changed |= csrs.apply(event, |c| name_of(&c.metadata)),
+                CsrEvent::Node(Ok(event)) => changed |= nodes.apply(event, |n| name_of(&n.metadata)),
                 CsrEvent::Csr(Err(e)) | CsrEvent::Node(Err(e)) => {
                     let _ = tx.send(OpenShiftEvent::Trouble {
                         what: Watched::Csrs,
@@ -279,13 +264,14 @@ async fn follow_csrs(connection: Connection, tx: mpsc::UnboundedSender<OpenShift
                 }
             }
         }
-        if !(changed && csrs_ready && nodes_ready) {
+        if !(changed && csrs.ready && nodes.ready) {
             continue;
         }
-        decoded.retain(|n, _| held.contains_key(n));
-        let nodes: Vec<Node> = node_list.values().cloned().collect();
-        let known = csr::known_nodes(&nodes);
-        let pending: Vec<PendingCsr> = held
+        decoded.retain(|n, _| csrs.objects.contains_key(n));
+        let node_list: Vec<Node> = nodes.objects.values().cloned().collect();
+        let known = csr::known_nodes(&node_list);
+        let pending: Vec<PendingCsr> = csrs
+            .objects
             .iter()
             .filter_map(|(csr_name, c)| {
                 let version = c.metadata.resource_version.clone().unwrap_or_default();

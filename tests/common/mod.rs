@@ -173,7 +173,8 @@ impl Drop for Tmux {
 /// A shell command line that exports the lab's environment, then runs `command`.
 pub fn with_lab_env(lab: &Lab, command: &str) -> String {
     let exports: Vec<String> = lab.env().into_iter().map(|(k, v)| format!("export {k}='{v}';")).collect();
-    format!("{} {command}", exports.join(" "))
+    // Never the machine's own cluster: only a KUBECONFIG the test names itself.
+    format!("unset KUBECONFIG; {} {command}", exports.join(" "))
 }
 
 pub fn path_str(path: &Path) -> String {

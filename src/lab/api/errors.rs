@@ -54,34 +54,34 @@ impl ApiError {
         }
     }
 
-    pub fn conflict(rt: &ResourceType, name: &str) -> Self {
+    /// 409 Conflict: "Operation cannot be fulfilled on <resource> "<name>": <why>".
+    fn cannot_fulfil(rt: &ResourceType, name: &str, why: &str) -> Self {
         Self {
             details: Some(details(rt, name)),
             ..Self::new(
                 409,
                 "Conflict",
-                format!(
-                    "Operation cannot be fulfilled on {} \"{name}\": the object has been modified; please apply your changes to the latest version and try again",
-                    rt.qualified()
-                ),
+                format!("Operation cannot be fulfilled on {} \"{name}\": {why}", rt.qualified()),
             )
         }
+    }
+
+    pub fn conflict(rt: &ResourceType, name: &str) -> Self {
+        Self::cannot_fulfil(
+            rt,
+            name,
+            "the object has been modified; please apply your changes to the latest version and try again",
+        )
     }
 
     /// A delete whose preconditions no longer hold.
     pub fn precondition_failed(rt: &ResourceType, name: &str, field: &str, wanted: &str, actual: &str) -> Self {
         let label = if field == "uid" { "UID" } else { "ResourceVersion" };
-        Self {
-            details: Some(details(rt, name)),
-            ..Self::new(
-                409,
-                "Conflict",
-                format!(
-                    "Operation cannot be fulfilled on {} \"{name}\": Precondition failed: {label} in precondition: {wanted}, {label} in object meta: {actual}",
-                    rt.qualified()
-                ),
-            )
-        }
+        Self::cannot_fulfil(
+            rt,
+            name,
+            &format!("Precondition failed: {label} in precondition: {wanted}, {label} in object meta: {actual}"),
+        )
     }
 
     /// 422 with one cause per invalid field.

@@ -331,14 +331,7 @@ pub fn node_csr_pem(node: &str) -> Result<String, String> {
 }
 
 fn csr_name(n: u64) -> String {
-    const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
-    let mut x = n.wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(17);
-    let mut name = String::from("csr-");
-    for _ in 0..5 {
-        name.push(char::from(ALPHABET[(x % ALPHABET.len() as u64) as usize]));
-        x /= ALPHABET.len() as u64;
-    }
-    name
+    format!("csr-{}", super::store::generated_suffix(n.wrapping_mul(0x9E37_79B9_7F4A_7C15)))
 }
 
 fn add_namespaces(seed: &Seeder, names: &[&str]) -> Result<(), ApiError> {

@@ -508,7 +508,7 @@ impl Store {
 }
 
 /// Five characters as the API server appends to a generateName.
-fn generated_suffix(mut n: u64) -> String {
+pub fn generated_suffix(mut n: u64) -> String {
     const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
     let mut out = String::new();
     for _ in 0..5 {
