@@ -56,12 +56,31 @@ pub struct KubeArgs {
     /// Time limit of every API request, e.g. 10s.
     #[arg(long, global = true, default_value = "10s", value_parser = parse_duration)]
     pub request_timeout: Duration,
+
+    /// On a management cluster: the etcd of this HostedCluster (its pods app=etcd and
+    /// certificates in NAMESPACE-NAME).
+    #[arg(long, global = true, value_name = "NAMESPACE/NAME")]
+    pub hosted_cluster: Option<String>,
+
+    /// How etcd found through the cluster is reached: at its pod IPs, through
+    /// port-forwards over the API, or auto (pod IP when it answers, else port-forward).
+    #[arg(long, global = true, value_enum, default_value = "auto")]
+    pub etcd_via: EtcdVia,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EtcdVia {
+    Auto,
+    PodIp,
+    PortForward,
 }
 
 #[derive(Debug, Clone, Args)]
 pub struct ConnectionArgs {
-    /// Comma-separated etcd client URLs used to discover the members.
-    #[arg(long, global = true, env = "ETCDCTL_ENDPOINTS", value_delimiter = ',', default_value = "127.0.0.1:2379")]
+    /// Comma-separated etcd client URLs used to discover the members. Without them (and
+    /// without ETCDCTL_ENDPOINTS) etcd is found through the cluster when a kubeconfig is
+    /// there, else at 127.0.0.1:2379.
+    #[arg(long, global = true, env = "ETCDCTL_ENDPOINTS", value_delimiter = ',')]
     pub endpoints: Vec<String>,
 
     /// CA bundle that signed the members' server certificates (PEM).

@@ -9,33 +9,55 @@ use crate::cli::{ConnectionArgs, ConsoleArgs, KubeArgs, OutputFormat};
 use crate::cluster::report::{StatusReport, EXIT_UNUSABLE};
 use crate::cluster::ClusterState;
 use crate::etcd::poller::{ask, clients_for, discover};
-use crate::etcd::Connector;
+use crate::etcd::source::EtcdSource;
 use crate::openshift::report::OpenShiftReport;
 
+/// What one round found: the state, and how members were reached when found through the cluster.
+pub struct Observed {
+    pub state: ClusterState,
+    pub reach: Option<EtcdReach>,
+}
+
+/// The `etcd` object of `status -o json` when etcd was found through the cluster.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct EtcdReach {
+    pub found_through: String,
+    pub namespace: String,
+    pub pods: Vec<crate::openshift::etcd::EtcdPod>,
+    pub members: Vec<crate::openshift::etcd::Reach>,
+}
+
 /// Takes one round of samples; Err is a message for the user (exit 2).
-pub async fn observe(connection: &ConnectionArgs, quota_bytes: u64) -> Result<ClusterState, String> {
-    let connector = Connector::from_args(connection).map_err(|e| e.to_string())?;
+pub async fn observe(source: &EtcdSource, quota_bytes: u64) -> Result<Observed, String> {
     let started = Instant::now();
-    let members = discover(&connection.endpoints, &connector).await.map_err(|errors| {
-        let hint = if errors.contains("(the member") {
-            ""
+    let reached = source.reach().await.map_err(|e| format!("etcd not found through the cluster: {e}"))?;
+    let members = discover(&reached.seeds, &reached.connector).await.map_err(|errors| {
+        let hint = if errors.contains("(the member") || errors.contains("(the TLS material") {
+            String::new()
         } else {
-            "\nCheck --endpoints (or ETCDCTL_ENDPOINTS) and that the members run."
+            format!("\n{}", source.hint())
         };
-        format!("no etcd member answered at {}:\n{errors}{hint}", connection.endpoints.join(","))
+        format!("no etcd member answered at {}:\n{errors}{hint}", reached.seeds.join(","))
     })?;
+    reached.route(&members).await;
     let mut state = ClusterState::new(quota_bytes, started);
     state.set_members(members.clone(), started);
     let mut rounds = JoinSet::new();
-    for (id, client) in clients_for(&members, &connector).await {
-        rounds.spawn(ask(client, id, &connector));
+    for (id, client) in clients_for(&members, &reached.connector).await {
+        rounds.spawn(ask(client, id, &reached.connector));
     }
     while let Some(joined) = rounds.join_next().await {
         if let Ok(sample) = joined {
             state.apply_sample(sample);
         }
     }
-    Ok(state)
+    let reach = reached.found.as_ref().map(|found| EtcdReach {
+        found_through: found.server().to_string(),
+        namespace: found.namespace.clone(),
+        pods: found.pods.clone(),
+        members: found.reach(),
+    });
+    Ok(Observed { state, reach })
 }
 
 /// The OpenShift side, when a kubeconfig is there to read (None otherwise):
@@ -51,9 +73,16 @@ async fn observe_openshift(kube: &KubeArgs) -> Option<OpenShiftReport> {
 }
 
 pub async fn run(connection: &ConnectionArgs, console: &ConsoleArgs, kube: &KubeArgs, output: OutputFormat) -> i32 {
-    let (state, openshift) = tokio::join!(observe(connection, console.quota_bytes), observe_openshift(kube));
-    let state = match state {
-        Ok(state) => state,
+    let source = match EtcdSource::choose(connection, Some(kube)) {
+        Ok(source) => source,
+        Err(e) => {
+            eprintln!("etcd-console: {e}");
+            return EXIT_UNUSABLE;
+        }
+    };
+    let (observed, openshift) = tokio::join!(observe(&source, console.quota_bytes), observe_openshift(kube));
+    let Observed { state, reach } = match observed {
+        Ok(observed) => observed,
         Err(message) => {
             eprintln!("etcd-console: {message}");
             return EXIT_UNUSABLE;
@@ -73,6 +102,7 @@ pub async fn run(connection: &ConnectionArgs, console: &ConsoleArgs, kube: &Kube
         OutputFormat::Json => {
             let mut value = serde_json::to_value(&report).unwrap_or_default();
             value["openshift"] = serde_json::to_value(&openshift).unwrap_or_default();
+            value["etcd_found"] = serde_json::to_value(&reach).unwrap_or_default();
             match serde_json::to_string_pretty(&value) {
                 Ok(json) => println!("{json}"),
                 Err(e) => {
@@ -82,6 +112,16 @@ pub async fn run(connection: &ConnectionArgs, console: &ConsoleArgs, kube: &Kube
             }
         }
         OutputFormat::Table => {
+            if let Some(reach) = &reach {
+                let forwarded = reach.members.iter().filter(|m| m.via == "port-forward").count();
+                println!(
+                    "etcd found through {}: {} pods in {}, {} member(s) reached, {forwarded} through port-forwards",
+                    reach.found_through,
+                    reach.pods.len(),
+                    reach.namespace,
+                    reach.members.len()
+                );
+            }
             print!("{}", report.to_table());
             if let Some(openshift) = &openshift {
                 print!("{}", openshift.to_text());

@@ -20,7 +20,7 @@ use crate::app::Change;
 use crate::app::{keys, App, Effect};
 use crate::cli::{ConnectionArgs, ConsoleArgs, KubeArgs};
 use crate::etcd::poller::{PollCommand, PollEvent, Poller};
-use crate::etcd::Connector;
+use crate::etcd::source::EtcdSource;
 use crate::openshift::watch::OpenShiftEvent;
 use crate::openshift::{csr, Connection};
 use crate::ui::{self, Theme};
@@ -110,29 +110,22 @@ pub async fn run(
     context: Option<String>,
     log_problem: Option<String>,
 ) -> i32 {
-    // Bad certificate flags are refused before the screen opens, so the message stays readable.
-    let connector = match Connector::from_args(&connection) {
-        Ok(connector) => connector,
+    // Bad flags (certificates, --hosted-cluster) are refused before the screen opens, so the message stays readable.
+    let source = match EtcdSource::choose(&connection, kube.as_ref()) {
+        Ok(source) => source,
         Err(e) => {
             eprintln!("etcd-console: {e}");
             return 2;
         }
     };
-    let context = context.unwrap_or_else(|| {
-        let short = |e: &String| e.split_once("://").map(|(_, rest)| rest.to_string()).unwrap_or_else(|| e.clone());
-        match connection.endpoints.as_slice() {
-            [one] => short(one),
-            [first, rest @ ..] => format!("{} +{}", short(first), rest.len()),
-            [] => String::new(),
-        }
-    });
+    let context = context.unwrap_or_else(|| source.describe());
     let mut app = App::new(context, console.quota_bytes, console.refresh, Instant::now());
     app.notice = log_problem.map(|p| format!("no log: {p}"));
-    tracing::info!(endpoints = %connection.endpoints.join(","), refresh = ?console.refresh, "console opened");
+    tracing::info!(etcd = %source.describe(), refresh = ?console.refresh, "console opened");
 
     let (poll_tx, mut poll_rx) = mpsc::unbounded_channel::<PollEvent>();
     let (command_tx, command_rx) = mpsc::unbounded_channel::<PollCommand>();
-    let poller = Poller { seeds: connection.endpoints.clone(), connector, refresh: console.refresh };
+    let poller = Poller { source, refresh: console.refresh };
     let poller_task = tokio::spawn(poller.run(poll_tx, command_rx));
     // The OpenShift side is watched on tasks of its own; a missing or unreachable API never holds up etcd's panes.
     let (openshift_tx, mut openshift_rx) = mpsc::unbounded_channel::<OpenShiftEvent>();

@@ -6,6 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
+use etcd_console::lab::Lab;
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -294,6 +295,44 @@ async fn a_paused_hosted_cluster_is_a_banner_until_it_is_resumed() {
         &["patch", "-n", "clusters", "hostedclusters/hosted", "-p", r#"{"spec":{"pausedUntil":null}}"#, "--type=merge"],
     );
     tmux.wait_for("the banner gone", WAIT, |s| !s.contains("reconciliation paused"));
+    tmux.keys(&["q"]);
+    tmux.wait_for("the console to exit", WAIT, |s| s.contains("CONSOLE-EXITED 0"));
+}
+
+/// The console run with a kubeconfig alone: no etcd flag, no ETCDCTL_* variable.
+fn console_with_kubeconfig_only(lab: &Lab, kubeconfig: &std::path::Path, extra: &str) -> String {
+    format!(
+        "unset KUBECONFIG ETCDCTL_ENDPOINTS ETCDCTL_CACERT ETCDCTL_CERT ETCDCTL_KEY; {} --kubeconfig {} {extra} --log-dir {}; echo CONSOLE-EXITED $?; sleep 60",
+        console_bin().display(),
+        kubeconfig.display(),
+        lab.dir.join("tui-logs").display()
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn from_a_kubeconfig_alone_the_console_finds_etcd_and_reaches_it_through_port_forwards() {
+    let lab = lab_scenario("healthy", 1.0).await;
+    let kubeconfig = lab.kubeconfig.clone().unwrap_or_else(|| panic!("no API"));
+    let tmux = Tmux::start("found", 120, 36, &console_with_kubeconfig_only(&lab, &kubeconfig, "--etcd-via port-forward"));
+    let screen = tmux.wait_for("every member through its tunnel", WAIT, |s| {
+        s.contains("openshift-etcd through port-forwards") && s.contains("3/3 up") && s.contains("leader")
+    });
+    assert!(screen.contains("via     port-forward etcd-master-0"), "{screen}");
+    // The figures keep coming through the tunnels.
+    tmux.keys(&["Down"]);
+    tmux.wait_for("the second member's route", WAIT, |s| s.contains("via     port-forward etcd-master-1"));
+    tmux.keys(&["q"]);
+    tmux.wait_for("the console to exit", WAIT, |s| s.contains("CONSOLE-EXITED 0"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_the_api_down_the_console_says_why_it_cannot_find_etcd_and_stays_open() {
+    let lab = lab_scenario("healthy", 1.0).await;
+    let nowhere = kubeconfig_pointing_nowhere(&lab);
+    let tmux = Tmux::start("no-api", 110, 30, &console_with_kubeconfig_only(&lab, &nowhere, ""));
+    let screen = tmux.wait_for("the reason", WAIT, |s| s.contains("Looking for the cluster at etcd pods k8s-app=etcd in openshift-etcd"));
+    tmux.wait_for("the API's failure", WAIT, |s| s.to_ascii_lowercase().contains("connection refused") || s.contains("did not answer"));
+    assert!(!screen.contains("CONSOLE-EXITED"), "{screen}");
     tmux.keys(&["q"]);
     tmux.wait_for("the console to exit", WAIT, |s| s.contains("CONSOLE-EXITED 0"));
 }

@@ -55,6 +55,8 @@ pub struct App {
     pub show_alerts: bool,
     /// What the console is looking at: "lab" or the seed endpoints.
     pub context: String,
+    /// How each member is reached when etcd was found through the cluster.
+    pub reach: Vec<crate::openshift::etcd::Reach>,
     pub refresh: Duration,
     pub started: Instant,
     /// A problem worth one line at the bottom (e.g. logging unavailable).
@@ -77,6 +79,7 @@ impl App {
             show_help: false,
             show_alerts: false,
             context,
+            reach: Vec::new(),
             refresh,
             started: now,
             notice: None,
@@ -111,6 +114,10 @@ impl App {
                 self.selected = selected_id
                     .and_then(|id| self.cluster.members.iter().position(|m| m.identity.id == id))
                     .unwrap_or(0);
+            }
+            PollEvent::Reached { summary, reach } => {
+                self.context = summary;
+                self.reach = reach;
             }
             PollEvent::Sample(sample) => self.cluster.apply_sample(sample),
         }

@@ -1,11 +1,15 @@
 //! Building clients: one per member URL, all with the same TLS material and
 //! time limits. Clients connect lazily, so building one never waits.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use etcd_client::{Client, ConnectOptions, TlsOptions};
+use etcd_client::{Certificate, ConnectOptions, Identity, TlsOptions};
+
+pub use etcd_client::Client;
 
 use super::tls::TlsFiles;
 use crate::cli::ConnectionArgs;
@@ -22,10 +26,79 @@ pub enum EtcdError {
     NoMemberAnswered(String),
 }
 
+/// Where a member URL is really dialled: a local end of a port-forward, with the
+/// name its certificate is checked against (the URL's own host, which the
+/// member's serving certificate names).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    /// host:port to dial.
+    pub address: String,
+    /// The name the member's certificate must carry.
+    pub server_name: String,
+    /// How the user should see it, e.g. "port-forward to openshift-etcd/etcd-master-0".
+    pub via: String,
+}
+
+/// The routes of member URLs reached other than directly (shared by every clone of a Connector).
+#[derive(Debug, Clone, Default)]
+pub struct Routes(Arc<RwLock<HashMap<String, Route>>>);
+
+impl Routes {
+    pub fn get(&self, url: &str) -> Option<Route> {
+        let map = self.0.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        map.get(url).cloned()
+    }
+
+    pub fn set(&self, url: String, route: Route) {
+        let mut map = self.0.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        map.insert(url, route);
+    }
+
+    pub fn remove(&self, url: &str) {
+        let mut map = self.0.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        map.remove(url);
+    }
+}
+
+/// Where the TLS material came from, so failures can name it.
+#[derive(Debug, Clone)]
+pub enum TlsOrigin {
+    Files(TlsFiles),
+    /// Read from the cluster, e.g. "secret openshift-etcd/etcd-client and configmap openshift-etcd/etcd-ca-bundle".
+    Cluster(String),
+}
+
+impl TlsOrigin {
+    pub fn explain(&self, error: &str) -> String {
+        match self {
+            TlsOrigin::Files(files) => files.explain(error),
+            TlsOrigin::Cluster(origin) => {
+                let lower = error.to_ascii_lowercase();
+                let tls_problem = ["unknownissuer", "unknown issuer", "certificate", "badsignature", "unknown ca"]
+                    .iter()
+                    .any(|needle| lower.contains(needle));
+                if tls_problem {
+                    format!("{error} (the TLS material came from {origin}: give --cacert/--cert/--key to use other files)")
+                } else {
+                    error.to_string()
+                }
+            }
+        }
+    }
+}
+
+/// PEM texts of a client TLS identity and the CA, as read from the cluster.
+pub struct TlsPem {
+    pub ca: Vec<u8>,
+    pub cert: Vec<u8>,
+    pub key: Vec<u8>,
+}
+
 #[derive(Clone)]
 pub struct Connector {
     tls: Option<TlsOptions>,
-    pub files: TlsFiles,
+    pub origin: TlsOrigin,
+    pub routes: Routes,
     pub dial_timeout: Duration,
     pub command_timeout: Duration,
 }
@@ -34,7 +107,43 @@ impl Connector {
     pub fn from_args(args: &ConnectionArgs) -> Result<Self, EtcdError> {
         let files = TlsFiles::from_args(args);
         let tls = files.load()?;
-        Ok(Self { tls, files, dial_timeout: args.dial_timeout, command_timeout: args.command_timeout })
+        Ok(Self {
+            tls,
+            origin: TlsOrigin::Files(files),
+            routes: Routes::default(),
+            dial_timeout: args.dial_timeout,
+            command_timeout: args.command_timeout,
+        })
+    }
+
+    /// TLS from PEM texts read elsewhere (the cluster's secret); `origin` names them in errors.
+    pub fn from_pem(pem: &TlsPem, origin: String, args: &ConnectionArgs) -> Result<Self, EtcdError> {
+        let has = |bytes: &[u8], kind: &str| {
+            String::from_utf8_lossy(bytes)
+                .lines()
+                .any(|l| l.starts_with("-----BEGIN ") && l.trim_end().ends_with(&format!("{kind}-----")))
+        };
+        for (bytes, what, kind) in
+            [(&pem.ca, "the CA bundle", "CERTIFICATE"), (&pem.cert, "the client certificate", "CERTIFICATE"), (&pem.key, "the client key", "PRIVATE KEY")]
+        {
+            if !has(bytes, kind) {
+                return Err(EtcdError::Flags(format!("{what} in {origin} holds no PEM {kind} block")));
+            }
+        }
+        let tls = TlsOptions::new()
+            .ca_certificate(Certificate::from_pem(pem.ca.clone()))
+            .identity(Identity::from_pem(pem.cert.clone(), pem.key.clone()));
+        Ok(Self {
+            tls: Some(tls),
+            origin: TlsOrigin::Cluster(origin),
+            routes: Routes::default(),
+            dial_timeout: args.dial_timeout,
+            command_timeout: args.command_timeout,
+        })
+    }
+
+    pub fn has_tls(&self) -> bool {
+        self.tls.is_some()
     }
 
     /// etcdctl's rule: a URL without a scheme is https when TLS files are given.
@@ -59,16 +168,28 @@ impl Connector {
         }
         // The per-call limit is ours (`timed`), so a silent member always reads "no answer within Ns".
         let mut options = ConnectOptions::new().with_connect_timeout(self.dial_timeout);
+        let mut dial = url.clone();
+        let route = self.routes.get(&url);
         if url.starts_with("https://") {
-            options = options.with_tls(self.tls.clone().unwrap_or_default());
+            let mut tls = self.tls.clone().unwrap_or_default();
+            if let Some(route) = &route {
+                dial = format!("https://{}", route.address);
+                tls = tls.domain_name(route.server_name.clone());
+            }
+            options = options.with_tls(tls);
+        } else if let Some(route) = &route {
+            dial = format!("http://{}", route.address);
         }
-        timed(self.command_timeout, async { Client::connect([url.as_str()], Some(options)).await.map_err(describe) })
-            .await
+        let via = route.map(|r| format!(" (through {})", r.via)).unwrap_or_default();
+        timed(self.command_timeout, async {
+            Client::connect([dial.as_str()], Some(options)).await.map_err(|e| format!("{}{via}", describe(e)))
+        })
+        .await
     }
 
-    /// Explains a failure in terms of the flags the user gave.
+    /// Explains a failure in terms of the flags (or the cluster objects) the TLS material came from.
     pub fn explain(&self, error: &str) -> String {
-        self.files.explain(error)
+        self.origin.explain(error)
     }
 }
 

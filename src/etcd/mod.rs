@@ -4,6 +4,7 @@
 pub mod connect;
 pub mod poller;
 pub mod probe;
+pub mod source;
 pub mod tls;
 
 pub use connect::{Connector, EtcdError};

@@ -9,6 +9,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 use super::probe::{member_list, sample_member};
+use super::source::EtcdSource;
 use super::Connector;
 use crate::cluster::{MemberIdentity, MemberSample};
 
@@ -17,6 +18,8 @@ pub enum PollEvent {
     Discovering { attempt: u32, at: Instant },
     DiscoveryFailed { error: String, attempt: u32, at: Instant, retry_at: Instant },
     Members { members: Vec<MemberIdentity>, at: Instant },
+    /// Where etcd was found through the cluster and how its members are reached.
+    Reached { summary: String, reach: Vec<crate::openshift::etcd::Reach> },
     Sample(MemberSample),
 }
 
@@ -75,22 +78,21 @@ pub fn ask(
     connector: &Connector,
 ) -> impl std::future::Future<Output = MemberSample> + Send + 'static {
     let limit = connector.command_timeout;
-    let files = connector.files.clone();
+    let origin = connector.origin.clone();
     async move {
         let mut sample = match client {
             Ok(client) => sample_member(&client, member_id, limit).await,
             Err(error) => MemberSample::failed(member_id, Instant::now(), error),
         };
         if let Err(error) = &sample.status {
-            sample.status = Err(files.explain(error));
+            sample.status = Err(origin.explain(error));
         }
         sample
     }
 }
 
 pub struct Poller {
-    pub seeds: Vec<String>,
-    pub connector: Connector,
+    pub source: EtcdSource,
     pub refresh: Duration,
 }
 
@@ -101,16 +103,26 @@ impl Poller {
         mut commands: mpsc::UnboundedReceiver<PollCommand>,
     ) {
         let mut attempt = 0u32;
-        let (members, mut clients) = loop {
+        let (reached, members, mut clients) = loop {
             attempt += 1;
             let now = Instant::now();
             if events.send(PollEvent::Discovering { attempt, at: now }).is_err() {
                 return;
             }
-            match discover(&self.seeds, &self.connector).await {
-                Ok(members) => {
-                    let clients = clients_for(&members, &self.connector).await;
-                    break (members, clients);
+            // Through the cluster this lists the pods and reads the secret again at
+            // every attempt: pods move, and a refused secret may be granted later.
+            let found = match self.source.reach().await {
+                Ok(reached) => match discover(&reached.seeds, &reached.connector).await {
+                    Ok(members) => Ok((reached, members)),
+                    Err(error) => Err(error),
+                },
+                Err(error) => Err(error),
+            };
+            match found {
+                Ok((reached, members)) => {
+                    reached.route(&members).await;
+                    let clients = clients_for(&members, &reached.connector).await;
+                    break (reached, members, clients);
                 }
                 Err(error) => {
                     // 1 s, 2 s, 4 s ... 30 s.
@@ -128,6 +140,12 @@ impl Poller {
                 }
             }
         };
+        let connector = reached.connector.clone();
+        if let (Some(summary), Some(reach)) = (reached.summary(), reached.reach()) {
+            if events.send(PollEvent::Reached { summary, reach }).is_err() {
+                return;
+            }
+        }
         tracing::info!(members = members.len(), "member list discovered");
         let mut known: BTreeMap<u64, MemberIdentity> = members.iter().map(|m| (m.id, m.clone())).collect();
         if events.send(PollEvent::Members { members, at: Instant::now() }).is_err() {
@@ -165,7 +183,11 @@ impl Poller {
                     }
                     if let Some(members) = changed {
                         tracing::info!(members = members.len(), "member list changed");
-                        clients = clients_for(&members, &self.connector).await;
+                        reached.route(&members).await;
+                        clients = clients_for(&members, &connector).await;
+                        if let (Some(summary), Some(reach)) = (reached.summary(), reached.reach()) {
+                            let _ = events.send(PollEvent::Reached { summary, reach });
+                        }
                         known = members.iter().map(|m| (m.id, m.clone())).collect();
                         if events.send(PollEvent::Members { members, at: Instant::now() }).is_err() {
                             return;
@@ -180,7 +202,7 @@ impl Poller {
                 if asking.values().any(|busy| busy == id) {
                     continue;
                 }
-                let task = rounds.spawn(ask(client.clone(), *id, &self.connector));
+                let task = rounds.spawn(ask(client.clone(), *id, &connector));
                 asking.insert(task.id(), *id);
             }
         }

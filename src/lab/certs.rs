@@ -40,6 +40,9 @@ pub struct Issued {
     pub key_der: Vec<u8>,
 }
 
+/// The hosted control plane's etcd client service, as the lab's hosted cluster `clusters/hosted` names it.
+pub const HOSTED_ETCD_CLIENT_NAME: &str = "etcd-client.clusters-hosted.svc";
+
 pub fn issue(
     ca: &LabIssuer,
     common_name: &str,
@@ -52,6 +55,15 @@ pub fn issue(
     params.subject_alt_names.push(SanType::IpAddress(IpAddr::V4(Ipv4Addr::LOCALHOST)));
     for ip in ips {
         params.subject_alt_names.push(SanType::IpAddress(*ip));
+    }
+    if usages.contains(&ExtendedKeyUsagePurpose::ServerAuth) && !ips.is_empty() {
+        // A member also serves a hosted control plane's etcd in the lab: the names
+        // HyperShift's etcd serving certificates carry (its client service, its pods).
+        for name in [HOSTED_ETCD_CLIENT_NAME, "*.etcd-discovery.clusters-hosted.svc"] {
+            if let Ok(name) = name.try_into() {
+                params.subject_alt_names.push(SanType::DnsName(name));
+            }
+        }
     }
     params.distinguished_name.push(DnType::CommonName, common_name);
     params.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];

@@ -3,6 +3,8 @@
 //! thing the runbooks read or change there.
 
 pub mod csr;
+pub mod etcd;
+pub mod forward;
 pub mod model;
 pub mod report;
 pub mod watch;

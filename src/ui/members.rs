@@ -147,6 +147,14 @@ pub fn draw_detail(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: 
         Line::from(vec![label("ID"), Span::raw(hex(member.identity.id))]),
         Line::from(vec![label("URL"), Span::raw(member.identity.endpoint().to_string())]),
     ];
+    if let Some(reach) = app.reach.iter().find(|r| r.url == member.identity.endpoint() || r.member == member.identity.name) {
+        let how = match (&reach.pod, reach.via) {
+            (Some(pod), "port-forward") => format!("port-forward {pod}"),
+            (Some(pod), _) => format!("pod IP ({pod})"),
+            (None, via) => via.to_string(),
+        };
+        lines.push(Line::from(vec![label("via"), Span::raw(how)]));
+    }
     let role = if app.cluster.leader_id() == Some(member.identity.id) {
         "leader"
     } else if member.identity.is_learner {

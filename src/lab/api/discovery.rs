@@ -83,6 +83,10 @@ pub fn resource_list(group: &str, version: &str) -> Value {
                 "kind": rt.kind,
                 "verbs": ["get", "patch", "update"],
             });
+            if *sub == "portforward" {
+                entry["kind"] = json!("PodPortForwardOptions");
+                entry["verbs"] = json!(["create", "get"]);
+            }
             if *sub == "scale" {
                 entry["group"] = json!("autoscaling");
                 entry["version"] = json!("v1");

@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod discovery;
 pub mod errors;
 pub mod operators;
+pub mod portforward;
 pub mod seed;
 pub mod selectors;
 pub mod server;
@@ -91,6 +92,20 @@ impl ApiServer {
             seed::standalone(&seeder, &members, &seed_pki, scenario)
         };
         seeded.map_err(|e| api_error("cannot seed the cluster", e))?;
+        if scenario.plain_kubernetes {
+            // A plain Kubernetes cluster has none of OpenShift's namespaces either.
+            let openshift = |o: &serde_json::Value| {
+                let ns = store::str_at(o, "/metadata/namespace");
+                let name = store::str_at(o, "/metadata/name");
+                ns.starts_with("openshift") || (ns.is_empty() && name.starts_with("openshift") && store::str_at(o, "/kind") == "Namespace")
+            };
+            for index in 0..catalog::TYPES.len() {
+                for object in store.all_of(index).into_iter().filter(|o| openshift(o)) {
+                    let (ns, name) = (store::str_at(&object, "/metadata/namespace"), store::str_at(&object, "/metadata/name"));
+                    let _ = store.delete(index, ns, name, false);
+                }
+            }
+        }
 
         let (admin_token, viewer_token) = (token(), token());
         let (shutdown, shutdown_rx) = signal::channel(false);

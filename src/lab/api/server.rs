@@ -17,6 +17,7 @@ use tokio_rustls::rustls;
 
 use super::catalog::{self, ResourceType};
 use super::discovery;
+use super::portforward;
 use super::errors::{ApiError, FieldCause};
 use super::selectors::{FieldSelector, LabelSelector};
 use super::store::{str_at, Change, EventKind, Part, Preconditions, Store};
@@ -54,6 +55,10 @@ pub struct Shared {
     pub shutdown: signal::Receiver<bool>,
     /// Serve no OpenShift group (a plain Kubernetes cluster).
     pub plain_kubernetes: bool,
+}
+
+pub fn empty() -> Body {
+    body(Bytes::new())
 }
 
 fn body(bytes: impl Into<Bytes>) -> Body {
@@ -118,6 +123,10 @@ impl Query {
         self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
     }
 
+    fn all(&self, key: &str) -> Vec<&str> {
+        self.0.iter().filter(|(k, _)| k == key).map(|(_, v)| v.as_str()).collect()
+    }
+
     fn flag(&self, key: &str) -> bool {
         matches!(self.get(key), Some("true" | "1"))
     }
@@ -173,6 +182,11 @@ fn resolve(group: &str, version: &str, rest: &[&str]) -> Result<Target, ApiError
 }
 
 fn verb_of(method: &Method, target: &Target, query: &Query) -> &'static str {
+    // Connecting to a pod needs `create` on the subresource, whatever the method
+    // (as API servers check WebSocket upgrades since the 1.35 hardening).
+    if target.subresource.as_deref() == Some("portforward") {
+        return "create";
+    }
     match (method, target.name.is_some()) {
         (&Method::GET, false) if query.flag("watch") => "watch",
         (&Method::GET, false) => "list",
@@ -423,6 +437,11 @@ async fn route(shared: &Arc<Shared>, request: Request<Incoming>) -> Result<Respo
     let store = &shared.store;
     let ns = target.ns().to_string();
     match (verb, target.name.clone(), target.subresource.as_deref()) {
+        ("create", Some(name), Some("portforward")) => {
+            let pod = store.get(target.type_index, &ns, &name)?;
+            let ports = portforward::requested_ports(&query.all("ports"))?;
+            portforward::upgrade(shared, request, &pod, ports)
+        }
         ("list", _, _) => list(shared, &request, &target, &query),
         ("watch", _, _) => watch(shared, &request, &target, &query),
         ("get", Some(name), Some("scale")) => {
@@ -720,7 +739,8 @@ pub async fn serve(listener: TcpListener, config: rustls::ServerConfig, shared: 
             };
             let service = hyper::service::service_fn(move |request| handle(shared.clone(), request));
             let connection =
-                hyper::server::conn::http1::Builder::new().serve_connection(hyper_util::rt::TokioIo::new(tls), service);
+                hyper::server::conn::http1::Builder::new().serve_connection(hyper_util::rt::TokioIo::new(tls), service)
+                .with_upgrades();
             tokio::select! {
                 _ = connection => {}
                 _ = shutdown.changed() => {}
