@@ -120,7 +120,8 @@ async fn a_hosted_clusters_etcd_is_found_on_its_management_cluster() {
     status_equal_to_etcdctl(&lab, &hosted, "pod-ip");
 
     // A hosted cluster that is not there, or a malformed name: exit 2, said plainly.
-    let missing = console_with_kubeconfig_only(&lab, &kubeconfig(&lab), &["status", "--hosted-cluster", "clusters/nope"]);
+    let missing =
+        console_with_kubeconfig_only(&lab, &kubeconfig(&lab), &["status", "--hosted-cluster", "clusters/nope"]);
     assert_eq!(missing.status.code(), Some(2));
     let message = stderr(&missing);
     assert!(message.contains("no etcd pod found with app=etcd in clusters-nope"), "{message}");
@@ -146,12 +147,16 @@ async fn without_the_right_to_port_forward_the_403_is_shown_and_pod_ips_still_wo
         "{message}"
     );
     // Reading the pods and the secret is allowed, and the pod IPs answer.
-    let direct = console_with_kubeconfig_only(&lab, &kubeconfig(&lab), &[&["status", "-o", "json"][..], &readonly].concat());
+    let direct =
+        console_with_kubeconfig_only(&lab, &kubeconfig(&lab), &[&["status", "-o", "json"][..], &readonly].concat());
     assert_eq!(direct.status.code(), Some(0), "{}", stderr(&direct));
     assert_eq!(json(&direct)["members"].as_array().map(Vec::len), Some(3));
 
     // kubectl agrees the viewer may not port-forward.
-    let can = kubectl(&lab, &["auth", "can-i", "create", "pods/portforward", "-n", "openshift-etcd", "--context", "lab-readonly"]);
+    let can = kubectl(
+        &lab,
+        &["auth", "can-i", "create", "pods/portforward", "-n", "openshift-etcd", "--context", "lab-readonly"],
+    );
     assert_eq!(stdout(&can).trim(), "no");
 }
 

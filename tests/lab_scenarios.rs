@@ -304,6 +304,14 @@ async fn kubernetes() {
         stderr(&missing)
     );
     assert!(!kubectl_ok(&lab, &["api-versions"]).contains("openshift.io"));
-    assert_eq!(names(&kubectl_ok(&lab, &["get", "pods", "-n", "openshift-etcd"])).len(), 3, "core objects are served");
+    assert_eq!(
+        names(&kubectl_ok(&lab, &["get", "nodes", "-l", "node-role.kubernetes.io/master"])).len(),
+        3,
+        "core objects are served"
+    );
+    // Nor does it have OpenShift's namespaces and what is in them.
+    let namespace = kubectl(&lab, &["get", "namespace", "openshift-etcd"]);
+    assert!(stderr(&namespace).contains(r#"namespaces "openshift-etcd" not found"#), "{}", stderr(&namespace));
+    assert!(kubectl_ok(&lab, &["get", "pods", "-A", "--no-headers"]).lines().all(|l| !l.starts_with("openshift")));
     stops_cleanly(lab);
 }

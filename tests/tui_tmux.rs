@@ -313,7 +313,8 @@ fn console_with_kubeconfig_only(lab: &Lab, kubeconfig: &std::path::Path, extra: 
 async fn from_a_kubeconfig_alone_the_console_finds_etcd_and_reaches_it_through_port_forwards() {
     let lab = lab_scenario("healthy", 1.0).await;
     let kubeconfig = lab.kubeconfig.clone().unwrap_or_else(|| panic!("no API"));
-    let tmux = Tmux::start("found", 120, 36, &console_with_kubeconfig_only(&lab, &kubeconfig, "--etcd-via port-forward"));
+    let tmux =
+        Tmux::start("found", 120, 36, &console_with_kubeconfig_only(&lab, &kubeconfig, "--etcd-via port-forward"));
     let screen = tmux.wait_for("every member through its tunnel", WAIT, |s| {
         s.contains("openshift-etcd through port-forwards") && s.contains("3/3 up") && s.contains("leader")
     });
@@ -330,8 +331,12 @@ async fn with_the_api_down_the_console_says_why_it_cannot_find_etcd_and_stays_op
     let lab = lab_scenario("healthy", 1.0).await;
     let nowhere = kubeconfig_pointing_nowhere(&lab);
     let tmux = Tmux::start("no-api", 110, 30, &console_with_kubeconfig_only(&lab, &nowhere, ""));
-    let screen = tmux.wait_for("the reason", WAIT, |s| s.contains("Looking for the cluster at etcd pods k8s-app=etcd in openshift-etcd"));
-    tmux.wait_for("the API's failure", WAIT, |s| s.to_ascii_lowercase().contains("connection refused") || s.contains("did not answer"));
+    let screen = tmux.wait_for("the reason", WAIT, |s| {
+        s.contains("Looking for the cluster at etcd pods k8s-app=etcd in openshift-etcd")
+    });
+    tmux.wait_for("the API's failure", WAIT, |s| {
+        s.to_ascii_lowercase().contains("connection refused") || s.contains("did not answer")
+    });
     assert!(!screen.contains("CONSOLE-EXITED"), "{screen}");
     tmux.keys(&["q"]);
     tmux.wait_for("the console to exit", WAIT, |s| s.contains("CONSOLE-EXITED 0"));

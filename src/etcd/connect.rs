@@ -78,7 +78,9 @@ impl TlsOrigin {
                     .iter()
                     .any(|needle| lower.contains(needle));
                 if tls_problem {
-                    format!("{error} (the TLS material came from {origin}: give --cacert/--cert/--key to use other files)")
+                    format!(
+                        "{error} (the TLS material came from {origin}: give --cacert/--cert/--key to use other files)"
+                    )
                 } else {
                     error.to_string()
                 }
@@ -123,9 +125,11 @@ impl Connector {
                 .lines()
                 .any(|l| l.starts_with("-----BEGIN ") && l.trim_end().ends_with(&format!("{kind}-----")))
         };
-        for (bytes, what, kind) in
-            [(&pem.ca, "the CA bundle", "CERTIFICATE"), (&pem.cert, "the client certificate", "CERTIFICATE"), (&pem.key, "the client key", "PRIVATE KEY")]
-        {
+        for (bytes, what, kind) in [
+            (&pem.ca, "the CA bundle", "CERTIFICATE"),
+            (&pem.cert, "the client certificate", "CERTIFICATE"),
+            (&pem.key, "the client key", "PRIVATE KEY"),
+        ] {
             if !has(bytes, kind) {
                 return Err(EtcdError::Flags(format!("{what} in {origin} holds no PEM {kind} block")));
             }

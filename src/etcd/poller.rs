@@ -15,11 +15,25 @@ use crate::cluster::{MemberIdentity, MemberSample};
 
 #[derive(Debug, Clone)]
 pub enum PollEvent {
-    Discovering { attempt: u32, at: Instant },
-    DiscoveryFailed { error: String, attempt: u32, at: Instant, retry_at: Instant },
-    Members { members: Vec<MemberIdentity>, at: Instant },
+    Discovering {
+        attempt: u32,
+        at: Instant,
+    },
+    DiscoveryFailed {
+        error: String,
+        attempt: u32,
+        at: Instant,
+        retry_at: Instant,
+    },
+    Members {
+        members: Vec<MemberIdentity>,
+        at: Instant,
+    },
     /// Where etcd was found through the cluster and how its members are reached.
-    Reached { summary: String, reach: Vec<crate::openshift::etcd::Reach> },
+    Reached {
+        summary: String,
+        reach: Vec<crate::openshift::etcd::Reach>,
+    },
     Sample(MemberSample),
 }
 

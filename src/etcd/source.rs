@@ -33,7 +33,9 @@ impl EtcdSource {
         if let Some(kube) = kube {
             let scope = match &kube.hosted_cluster {
                 Some(text) => Some(Scope::parse_hosted(text)?),
-                None if connection.endpoints.is_empty() && crate::openshift::configured(kube) => Some(Scope::Standalone),
+                None if connection.endpoints.is_empty() && crate::openshift::configured(kube) => {
+                    Some(Scope::Standalone)
+                }
                 None => None,
             };
             if let Some(scope) = scope {
@@ -47,8 +49,11 @@ impl EtcdSource {
                 }));
             }
         }
-        let seeds =
-            if connection.endpoints.is_empty() { vec![DEFAULT_ENDPOINT.to_string()] } else { connection.endpoints.clone() };
+        let seeds = if connection.endpoints.is_empty() {
+            vec![DEFAULT_ENDPOINT.to_string()]
+        } else {
+            connection.endpoints.clone()
+        };
         let connector = Connector::from_args(connection).map_err(|e| e.to_string())?;
         Ok(EtcdSource::Endpoints { seeds, connector })
     }
@@ -57,7 +62,8 @@ impl EtcdSource {
     pub fn describe(&self) -> String {
         match self {
             EtcdSource::Endpoints { seeds, .. } => {
-                let short = |e: &String| e.split_once("://").map(|(_, rest)| rest.to_string()).unwrap_or_else(|| e.clone());
+                let short =
+                    |e: &String| e.split_once("://").map(|(_, rest)| rest.to_string()).unwrap_or_else(|| e.clone());
                 match seeds.as_slice() {
                     [one] => short(one),
                     [first, rest @ ..] => format!("{} +{}", short(first), rest.len()),
@@ -72,7 +78,9 @@ impl EtcdSource {
     pub fn hint(&self) -> &'static str {
         match self {
             EtcdSource::Endpoints { .. } => "Check --endpoints (or ETCDCTL_ENDPOINTS) and that the members run.",
-            EtcdSource::Cluster(_) => "Check the etcd pods, or give --endpoints and the certificate flags to skip the cluster.",
+            EtcdSource::Cluster(_) => {
+                "Check the etcd pods, or give --endpoints and the certificate flags to skip the cluster."
+            }
         }
     }
 

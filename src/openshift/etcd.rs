@@ -142,7 +142,11 @@ impl Finder {
                 (Scope::Hosted { .. }, true) => " (check --hosted-cluster: the HostedCluster's control plane runs in NAMESPACE-NAME)",
                 (_, false) => " (none of them is running with a pod IP)",
             };
-            return Err(format!("no etcd pod found with {} in {namespace} at {}{hint}", self.scope.selector(), api.server));
+            return Err(format!(
+                "no etcd pod found with {} in {namespace} at {}{hint}",
+                self.scope.selector(),
+                api.server
+            ));
         }
         let files = TlsFiles::from_args(&self.connection);
         let connector = if files.is_empty() {
@@ -171,7 +175,16 @@ impl Finder {
             Scope::Standalone => {
                 let mut last = String::new();
                 for namespace in ["openshift-etcd", "openshift-config"] {
-                    match read_pem(api, namespace, "etcd-client", ("tls.crt", "tls.key"), "etcd-ca-bundle", "ca-bundle.crt").await {
+                    match read_pem(
+                        api,
+                        namespace,
+                        "etcd-client",
+                        ("tls.crt", "tls.key"),
+                        "etcd-ca-bundle",
+                        "ca-bundle.crt",
+                    )
+                    .await
+                    {
                         Ok(found) => return Ok(found),
                         Err(e) => last = e,
                     }
@@ -180,7 +193,15 @@ impl Finder {
             }
             Scope::Hosted { .. } => {
                 let namespace = self.scope.namespace();
-                read_pem(api, &namespace, "etcd-client-tls", ("etcd-client.crt", "etcd-client.key"), "etcd-ca", "ca.crt").await
+                read_pem(
+                    api,
+                    &namespace,
+                    "etcd-client-tls",
+                    ("etcd-client.crt", "etcd-client.key"),
+                    "etcd-ca",
+                    "ca.crt",
+                )
+                .await
             }
         }
     }
@@ -200,9 +221,7 @@ async fn read_pem(
     let secret = within(api, &secret_what, secrets.get(secret_name)).await?;
     let data = secret.data.unwrap_or_default();
     let field = |key: &str| {
-        data.get(key)
-            .map(|b| b.0.clone())
-            .ok_or_else(|| format!("the secret {namespace}/{secret_name} has no {key}"))
+        data.get(key).map(|b| b.0.clone()).ok_or_else(|| format!("the secret {namespace}/{secret_name} has no {key}"))
     };
     let cert = field(cert_key)?;
     let key = field(key_key)?;
@@ -215,7 +234,10 @@ async fn read_pem(
         .map(|text| text.clone().into_bytes())
         .ok_or_else(|| format!("the configmap {namespace}/{configmap_name} has no {ca_key}"))?;
     tracing::info!(secret = %format!("{namespace}/{secret_name}"), configmap = %format!("{namespace}/{configmap_name}"), "etcd client TLS read from the cluster");
-    Ok((TlsPem { ca, cert, key }, format!("secret {namespace}/{secret_name} and configmap {namespace}/{configmap_name}")))
+    Ok((
+        TlsPem { ca, cert, key },
+        format!("secret {namespace}/{secret_name} and configmap {namespace}/{configmap_name}"),
+    ))
 }
 
 /// etcd as found through the cluster: the pods, a connector that reaches them,
@@ -299,7 +321,8 @@ impl Found {
             EtcdVia::PortForward => true,
             EtcdVia::Auto => match host_port(url) {
                 Some((host, port)) => {
-                    let address = if host.contains(':') { format!("[{host}]:{port}") } else { format!("{host}:{port}") };
+                    let address =
+                        if host.contains(':') { format!("[{host}]:{port}") } else { format!("{host}:{port}") };
                     !reachable(&address, self.connector.dial_timeout).await
                 }
                 None => true,
@@ -334,7 +357,9 @@ impl Found {
         let mut errors = Vec::new();
         for (pod, routed) in routes {
             match routed {
-                Ok(via) => reach.push(Reach { member: pod.name.clone(), url: pod.url(), pod: Some(pod.name.clone()), via }),
+                Ok(via) => {
+                    reach.push(Reach { member: pod.name.clone(), url: pod.url(), pod: Some(pod.name.clone()), via })
+                }
                 Err(e) => errors.push(e),
             }
         }
@@ -354,28 +379,31 @@ impl Found {
             .iter()
             .find(|p| !p.ip.is_empty() && p.ip == host)
             .or_else(|| self.pods.iter().find(|p| p.name == label))
-            .or_else(|| self.pods.iter().find(|p| !member.name.is_empty() && (p.name == member.name || p.node == member.name)))
+            .or_else(|| {
+                self.pods.iter().find(|p| !member.name.is_empty() && (p.name == member.name || p.node == member.name))
+            })
     }
 
     /// Routes every member's URL (called whenever the member list is read).
     pub async fn route_members(&self, members: &[MemberIdentity]) {
-        let routed = futures::future::join_all(members.iter().filter(|m| !m.client_urls.is_empty()).map(|member| async move {
-            let url = self.connector.normalize(member.endpoint());
-            let host = host_port(&url).map(|(h, _)| h).unwrap_or_default();
-            let pod = self.pod_of(member);
-            let via = match pod {
-                Some(pod) => match self.route(&url, pod, host).await {
-                    Ok(via) => via,
-                    Err(e) => {
-                        tracing::warn!(member = %member.name, error = %e, "no port-forward for the member");
-                        "pod-ip"
-                    }
-                },
-                None => "pod-ip",
-            };
-            Reach { member: member.display_name(), url, pod: pod.map(|p| p.name.clone()), via }
-        }))
-        .await;
+        let routed =
+            futures::future::join_all(members.iter().filter(|m| !m.client_urls.is_empty()).map(|member| async move {
+                let url = self.connector.normalize(member.endpoint());
+                let host = host_port(&url).map(|(h, _)| h).unwrap_or_default();
+                let pod = self.pod_of(member);
+                let via = match pod {
+                    Some(pod) => match self.route(&url, pod, host).await {
+                        Ok(via) => via,
+                        Err(e) => {
+                            tracing::warn!(member = %member.name, error = %e, "no port-forward for the member");
+                            "pod-ip"
+                        }
+                    },
+                    None => "pod-ip",
+                };
+                Reach { member: member.display_name(), url, pod: pod.map(|p| p.name.clone()), via }
+            }))
+            .await;
         let mut routed = routed;
         routed.sort_by(|a, b| a.member.cmp(&b.member));
         *self.reach.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = routed;
@@ -392,7 +420,10 @@ mod tests {
             Scope::parse_hosted("clusters/hosted").ok(),
             Some(Scope::Hosted { namespace: "clusters".into(), name: "hosted".into() })
         );
-        assert_eq!(Scope::parse_hosted("clusters/hosted").map(|s| s.namespace()).ok().as_deref(), Some("clusters-hosted"));
+        assert_eq!(
+            Scope::parse_hosted("clusters/hosted").map(|s| s.namespace()).ok().as_deref(),
+            Some("clusters-hosted")
+        );
         for bad in ["hosted", "/hosted", "clusters/", "a/b/c"] {
             assert!(Scope::parse_hosted(bad).is_err(), "{bad}");
         }

@@ -147,7 +147,9 @@ pub fn draw_detail(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: 
         Line::from(vec![label("ID"), Span::raw(hex(member.identity.id))]),
         Line::from(vec![label("URL"), Span::raw(member.identity.endpoint().to_string())]),
     ];
-    if let Some(reach) = app.reach.iter().find(|r| r.url == member.identity.endpoint() || r.member == member.identity.name) {
+    if let Some(reach) =
+        app.reach.iter().find(|r| r.url == member.identity.endpoint() || r.member == member.identity.name)
+    {
         let how = match (&reach.pod, reach.via) {
             (Some(pod), "port-forward") => format!("port-forward {pod}"),
             (Some(pod), _) => format!("pod IP ({pod})"),

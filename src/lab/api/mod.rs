@@ -97,11 +97,13 @@ impl ApiServer {
             let openshift = |o: &serde_json::Value| {
                 let ns = store::str_at(o, "/metadata/namespace");
                 let name = store::str_at(o, "/metadata/name");
-                ns.starts_with("openshift") || (ns.is_empty() && name.starts_with("openshift") && store::str_at(o, "/kind") == "Namespace")
+                ns.starts_with("openshift")
+                    || (ns.is_empty() && name.starts_with("openshift") && store::str_at(o, "/kind") == "Namespace")
             };
             for index in 0..catalog::TYPES.len() {
                 for object in store.all_of(index).into_iter().filter(|o| openshift(o)) {
-                    let (ns, name) = (store::str_at(&object, "/metadata/namespace"), store::str_at(&object, "/metadata/name"));
+                    let (ns, name) =
+                        (store::str_at(&object, "/metadata/namespace"), store::str_at(&object, "/metadata/name"));
                     let _ = store.delete(index, ns, name, false);
                 }
             }

@@ -31,7 +31,7 @@ pub const FORWARD_TO_ANNOTATION: &str = "lab.etcd-console/forward-to";
 
 const PROTOCOLS: &[&str] = &["v4.channel.k8s.io", "v5.channel.k8s.io"];
 
-fn header<'a>(request: &'a Request<Incoming>, name: hyper::header::HeaderName) -> Option<&'a str> {
+fn header(request: &Request<Incoming>, name: hyper::header::HeaderName) -> Option<&str> {
     request.headers().get(name).and_then(|v| v.to_str().ok())
 }
 
@@ -51,7 +51,12 @@ pub fn requested_ports(values: &[&str]) -> Result<Vec<u16>, ApiError> {
 }
 
 /// Answers the upgrade request (101) and serves the forward on its own task.
-pub fn upgrade(shared: &Arc<Shared>, request: Request<Incoming>, pod: &Value, ports: Vec<u16>) -> Result<Response<Body>, ApiError> {
+pub fn upgrade(
+    shared: &Arc<Shared>,
+    request: Request<Incoming>,
+    pod: &Value,
+    ports: Vec<u16>,
+) -> Result<Response<Body>, ApiError> {
     let name = str_at(pod, "/metadata/name").to_string();
     if str_at(pod, "/status/phase") != "Running" {
         return Err(ApiError::bad_request(format!(
@@ -91,8 +96,7 @@ pub fn upgrade(shared: &Arc<Shared>, request: Request<Incoming>, pod: &Value, po
                 return;
             }
         };
-        let socket =
-            WebSocketStream::from_raw_socket(hyper_util::rt::TokioIo::new(upgraded), Role::Server, None).await;
+        let socket = WebSocketStream::from_raw_socket(hyper_util::rt::TokioIo::new(upgraded), Role::Server, None).await;
         tokio::select! {
             _ = forward(socket, &address, &ports, &name, &uid) => {}
             _ = shutdown.changed() => {}

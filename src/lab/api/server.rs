@@ -17,8 +17,8 @@ use tokio_rustls::rustls;
 
 use super::catalog::{self, ResourceType};
 use super::discovery;
-use super::portforward;
 use super::errors::{ApiError, FieldCause};
+use super::portforward;
 use super::selectors::{FieldSelector, LabelSelector};
 use super::store::{str_at, Change, EventKind, Part, Preconditions, Store};
 use super::table::{self, IncludeObject};
@@ -738,8 +738,8 @@ pub async fn serve(listener: TcpListener, config: rustls::ServerConfig, shared: 
                 Err(_) => return,
             };
             let service = hyper::service::service_fn(move |request| handle(shared.clone(), request));
-            let connection =
-                hyper::server::conn::http1::Builder::new().serve_connection(hyper_util::rt::TokioIo::new(tls), service)
+            let connection = hyper::server::conn::http1::Builder::new()
+                .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
                 .with_upgrades();
             tokio::select! {
                 _ = connection => {}

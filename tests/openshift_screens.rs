@@ -1,0 +1,114 @@
+//! Whole-screen snapshots of the OpenShift and CSR views fed by the real watch
+//! against the lab's scenarios: what an SRE sees for a healthy cluster, just
+//! after a restore, during an encryption migration, and under a CSR flood.
+//! Ages, the lab's random port and its redeployment timestamps are the only
+//! things masked. No member is fed in: the members' own panes (random IDs,
+//! live sizes) have their snapshots in the UI tests and are refereed by etcdctl.
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::time::{Duration, Instant, SystemTime};
+
+use clap::Parser;
+use common::*;
+use etcd_console::app::{App, View};
+use etcd_console::cli::Cli;
+use etcd_console::openshift::watch::{OpenShiftEvent, Watched};
+use etcd_console::ui::{self, Theme};
+use ratatui::backend::TestBackend;
+use ratatui::Terminal;
+use tokio::sync::mpsc;
+
+/// The OpenShift side of the console as the watch fills it, once every kind
+/// has arrived and nothing changed for a second.
+async fn watched(scenario: &str) -> App {
+    let lab = lab_scenario(scenario, 1.0).await;
+    let kubeconfig = lab.kubeconfig.clone().unwrap_or_else(|| panic!("no API"));
+    let cli = Cli::try_parse_from(["etcd-console", "--kubeconfig", &path_str(&kubeconfig)]).unwrap();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let (connection_tx, _connection_rx) = tokio::sync::oneshot::channel();
+    let task = tokio::spawn(etcd_console::openshift::watch::run(cli.kube, tx, connection_tx));
+    let mut app = App::new("lab".into(), 8 << 30, Duration::from_secs(2), Instant::now());
+    let mut seen: Vec<Watched> = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let complete =
+            Watched::SINGLETONS.iter().chain(&[Watched::ClusterOperators, Watched::Csrs]).all(|w| seen.contains(w));
+        let quiet = if complete { Duration::from_secs(1) } else { Duration::from_secs(30) };
+        let event = match tokio::time::timeout(quiet, rx.recv()).await {
+            Ok(Some(event)) => event,
+            Ok(None) => panic!("the watch ended"),
+            Err(_) if complete => break,
+            Err(_) => panic!("the watch never delivered every kind: {seen:?}"),
+        };
+        assert!(Instant::now() < deadline, "the {scenario} lab never stood still");
+        let event = match event {
+            OpenShiftEvent::Objects { what, objects, at } => {
+                seen.push(what);
+                OpenShiftEvent::Objects { what, objects, at }
+            }
+            OpenShiftEvent::Csrs { pending, at } => {
+                seen.push(Watched::Csrs);
+                OpenShiftEvent::Csrs { pending, at }
+            }
+            // The lab's port changes from run to run.
+            OpenShiftEvent::Connected { .. } => {
+                OpenShiftEvent::Connected { server: "https://api.lab.example:6443".into() }
+            }
+            other => other,
+        };
+        app.openshift.on_event(event);
+    }
+    task.abort();
+    app.wall_clock = Some(SystemTime::now());
+    app
+}
+
+fn render(app: &mut App, view: View, width: u16, height: u16) -> String {
+    app.view = view;
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+    terminal.draw(|frame| ui::draw(frame, app, Theme { color: true }, Instant::now())).unwrap();
+    format!("{}", terminal.backend())
+}
+
+/// Ages ("3d20h", "8m", "0s", "for 12s") count from when the test ran.
+fn settings() -> insta::Settings {
+    let mut settings = insta::Settings::clone_current();
+    settings.add_filter(r"\b\d+(d|h|m|s)(\d+(h|m|s))?\b", "[age]");
+    // A forced redeployment's reason is `recovery-$(date --rfc-3339=ns)` of when the lab started.
+    settings.add_filter(r"recovery-\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+\+00:00", "recovery-[time]");
+    settings.set_snapshot_path("snapshots");
+    settings.set_prepend_module_to_snapshot(false);
+    settings
+}
+
+async fn snapshot_views(scenario: &str, csr_rows: u16) {
+    let mut app = watched(scenario).await;
+    let openshift = render(&mut app, View::OpenShift, 130, 40);
+    let csrs = render(&mut app, View::Csrs, 130, csr_rows);
+    settings().bind(|| {
+        insta::assert_snapshot!(format!("{scenario}-openshift"), openshift);
+        insta::assert_snapshot!(format!("{scenario}-csrs"), csrs);
+    });
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn healthy() {
+    snapshot_views("healthy", 24).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn post_restore() {
+    snapshot_views("post-restore", 30).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn encryption_in_progress() {
+    snapshot_views("encryption-in-progress", 24).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn csr_flood() {
+    snapshot_views("csr-flood", 40).await;
+}
