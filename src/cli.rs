@@ -69,6 +69,13 @@ pub struct KubeArgs {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StartView {
+    Members,
+    Openshift,
+    Csrs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum EtcdVia {
     Auto,
     PodIp,
@@ -121,6 +128,10 @@ pub struct ConsoleArgs {
     /// Capture the mouse (off by default so text can be selected and copied).
     #[arg(long, global = true)]
     pub mouse: bool,
+
+    /// The view the console opens on (Tab goes through them).
+    #[arg(long, global = true, value_enum, default_value = "members")]
+    pub view: StartView,
 
     /// Change nothing: every action that would write to the cluster is refused.
     #[arg(long, global = true)]

@@ -133,6 +133,11 @@ pub async fn run(
     let mut api: Option<Connection> = None;
     let mut awaiting_connection = true;
     app.read_only = console.read_only;
+    app.view = match console.view {
+        crate::cli::StartView::Members => crate::app::View::Member,
+        crate::cli::StartView::Openshift => crate::app::View::OpenShift,
+        crate::cli::StartView::Csrs => crate::app::View::Csrs,
+    };
     let actions_tx = openshift_tx.clone();
     let openshift_task = match kube {
         Some(kube) if crate::openshift::configured(&kube) => {

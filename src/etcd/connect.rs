@@ -29,7 +29,7 @@ pub enum EtcdError {
 /// Where a member URL is really dialled: a local end of a port-forward, with the
 /// name its certificate is checked against (the URL's own host, which the
 /// member's serving certificate names).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Route {
     /// host:port to dial.
     pub address: String,
@@ -37,6 +37,8 @@ pub struct Route {
     pub server_name: String,
     /// How the user should see it, e.g. "port-forward to openshift-etcd/etcd-master-0".
     pub via: String,
+    /// The tunnel's last failure (the kubelet's words), named when a connection fails.
+    pub last_error: Option<Arc<std::sync::Mutex<Option<String>>>>,
 }
 
 /// The routes of member URLs reached other than directly (shared by every clone of a Connector).
@@ -184,11 +186,21 @@ impl Connector {
         } else if let Some(route) = &route {
             dial = format!("http://{}", route.address);
         }
-        let via = route.map(|r| format!(" (through {})", r.via)).unwrap_or_default();
-        timed(self.command_timeout, async {
-            Client::connect([dial.as_str()], Some(options)).await.map_err(|e| format!("{}{via}", describe(e)))
+        let connected = timed(self.command_timeout, async {
+            Client::connect([dial.as_str()], Some(options)).await.map_err(describe)
         })
-        .await
+        .await;
+        connected.map_err(|e| match route {
+            Some(route) => {
+                let tunnel = route
+                    .last_error
+                    .and_then(|slot| slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone())
+                    .map(|e| format!(": {e}"))
+                    .unwrap_or_default();
+                format!("{e} (through {}{tunnel})", route.via)
+            }
+            None => e,
+        })
     }
 
     /// Explains a failure in terms of the flags (or the cluster objects) the TLS material came from.

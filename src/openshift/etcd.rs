@@ -18,7 +18,7 @@ use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret};
 use kube::api::ListParams;
 use kube::Api;
 use serde::Serialize;
-use tokio::sync::Mutex;
+use tokio::sync::OnceCell;
 
 use super::forward::Forwarder;
 use super::{within, Connection};
@@ -163,7 +163,7 @@ impl Finder {
             via: self.via,
             pods,
             connector,
-            forwarders: Mutex::new(BTreeMap::new()),
+            forwarders: std::sync::Mutex::new(BTreeMap::new()),
             reach: std::sync::Mutex::new(Vec::new()),
         };
         found.route_seeds(&usable).await?;
@@ -249,7 +249,7 @@ pub struct Found {
     via: EtcdVia,
     pub pods: Vec<EtcdPod>,
     pub connector: Connector,
-    forwarders: Mutex<BTreeMap<String, Arc<Forwarder>>>,
+    forwarders: std::sync::Mutex<BTreeMap<String, Arc<OnceCell<Arc<Forwarder>>>>>,
     reach: std::sync::Mutex<Vec<Reach>>,
 }
 
@@ -302,16 +302,20 @@ impl Found {
         format!("{} {how}", self.namespace)
     }
 
+    /// The pod's port-forward, opened once (pods' forwards open side by side).
     async fn forwarder(&self, pod: &EtcdPod) -> Result<Arc<Forwarder>, String> {
-        let mut forwarders = self.forwarders.lock().await;
-        if let Some(existing) = forwarders.get(&pod.name) {
-            return Ok(existing.clone());
-        }
-        let pods: Api<Pod> = Api::namespaced(self.api.client.clone(), &self.namespace);
-        let limit = self.api.request_timeout;
-        let opened = Arc::new(Forwarder::open(pods, &self.namespace, &pod.name, pod.port, limit).await?);
-        forwarders.insert(pod.name.clone(), opened.clone());
-        Ok(opened)
+        let cell = {
+            let mut forwarders = self.forwarders.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            forwarders.entry(pod.name.clone()).or_default().clone()
+        };
+        let opened = cell
+            .get_or_try_init(|| async {
+                let pods: Api<Pod> = Api::namespaced(self.api.client.clone(), &self.namespace);
+                let limit = self.api.request_timeout;
+                Forwarder::open(pods, &self.namespace, &pod.name, pod.port, limit).await.map(Arc::new)
+            })
+            .await?;
+        Ok(opened.clone())
     }
 
     /// Whether `url` is to go through its pod's port-forward.
@@ -336,7 +340,12 @@ impl Found {
             return Ok("pod-ip");
         }
         let forwarder = self.forwarder(pod).await?;
-        let route = Route { address: forwarder.local.to_string(), server_name, via: forwarder.via.clone() };
+        let route = Route {
+            address: forwarder.local.to_string(),
+            server_name,
+            via: forwarder.via.clone(),
+            last_error: Some(forwarder.errors()),
+        };
         self.connector.routes.set(url.to_string(), route);
         Ok("port-forward")
     }
