@@ -176,6 +176,16 @@ pub enum CsrCommand {
         #[arg(long)]
         yes: bool,
     },
+    /// Deny the named pending CSRs (final: the requester must file a new one), after a
+    /// confirmation naming them.
+    Deny {
+        /// CSR names.
+        #[arg(required = true)]
+        names: Vec<String>,
+        /// Do not ask (for scripts).
+        #[arg(long)]
+        yes: bool,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -1,4 +1,4 @@
-//! `etcd-console csr list | approve NAME... | approve --all-valid [--yes]`:
+//! `etcd-console csr list | approve NAME... | approve --all-valid | deny NAME... [--yes]`:
 //! the headless front end of the CSR engine (`openshift::csr`). Exit 0 done,
 //! 1 something refused, cancelled or failed, 2 bad input or the API unreachable.
 
@@ -50,18 +50,18 @@ fn list_json(connection: &Connection, pending: &[PendingCsr]) -> serde_json::Val
     json!({"server": connection.server, "csrs_pending": csrs})
 }
 
-/// Asks on the terminal; Ok(true) only for the word `approve`.
-fn confirmed(count: usize) -> Result<bool, String> {
+/// Asks on the terminal; Ok(true) only for the word `verb` (approve, deny).
+fn confirmed(verb: &str, count: usize) -> Result<bool, String> {
     if !std::io::stdin().is_terminal() {
-        return Err(
-            "refusing to approve without a confirmation: input is not a terminal (give --yes in scripts)".into()
-        );
+        return Err(format!(
+            "refusing to {verb} without a confirmation: input is not a terminal (give --yes in scripts)"
+        ));
     }
-    print!("Type 'approve' to approve {count} CSR{}: ", if count == 1 { "" } else { "s" });
+    print!("Type '{verb}' to {verb} {count} CSR{}: ", if count == 1 { "" } else { "s" });
     let _ = std::io::stdout().flush();
     let mut answer = String::new();
     std::io::stdin().lock().read_line(&mut answer).map_err(|e| format!("cannot read the answer: {e}"))?;
-    Ok(answer.trim() == "approve")
+    Ok(answer.trim() == verb)
 }
 
 pub async fn run(kube: &KubeArgs, read_only: bool, command: &CsrCommand) -> i32 {
@@ -94,19 +94,26 @@ pub async fn run(kube: &KubeArgs, read_only: bool, command: &CsrCommand) -> i32 
         }
         CsrCommand::Approve { names, all_valid, yes } => {
             let selection = if *all_valid { Selection::AllValid } else { Selection::Named(names.clone()) };
-            approve(&connection, &pending, &selection, read_only, *yes).await
+            decide(&connection, csr::plan(&pending, &selection, read_only), Verdict::Approve, *yes).await
+        }
+        CsrCommand::Deny { names, yes } => {
+            decide(&connection, csr::plan_denial(&pending, names, read_only), Verdict::Deny, *yes).await
         }
     }
 }
 
-async fn approve(
-    connection: &Connection,
-    pending: &[PendingCsr],
-    selection: &Selection,
-    read_only: bool,
-    yes: bool,
-) -> i32 {
-    let plan = match csr::plan(pending, selection, read_only) {
+#[derive(Clone, Copy, PartialEq)]
+enum Verdict {
+    Approve,
+    Deny,
+}
+
+async fn decide(connection: &Connection, plan: Result<csr::ApprovalPlan, String>, verdict: Verdict, yes: bool) -> i32 {
+    let (verb, doing, done) = match verdict {
+        Verdict::Approve => ("approve", "approving", "approved"),
+        Verdict::Deny => ("deny", "denying", "denied"),
+    };
+    let plan = match plan {
         Ok(plan) => plan,
         Err(e) => {
             eprintln!("etcd-console: {e}");
@@ -114,13 +121,13 @@ async fn approve(
         }
     };
     for (name, why) in &plan.refused {
-        eprintln!("not approving {name}: {why}");
+        eprintln!("not {doing} {name}: {why}");
     }
     if plan.approve.is_empty() {
-        eprintln!("nothing to approve");
+        eprintln!("nothing to {verb}");
         return if plan.refused.is_empty() { 0 } else { 1 };
     }
-    println!("About to approve {} CSR(s) on {}:", plan.approve.len(), connection.server);
+    println!("About to {verb} {} CSR(s) on {}:", plan.approve.len(), connection.server);
     for c in &plan.approve {
         println!("  {}  {}  {}  {}", c.name, c.class.as_str(), c.requestor, c.subject());
         if !c.class.is_valid() {
@@ -128,10 +135,10 @@ async fn approve(
         }
     }
     if !yes {
-        match confirmed(plan.approve.len()) {
+        match confirmed(verb, plan.approve.len()) {
             Ok(true) => {}
             Ok(false) => {
-                eprintln!("nothing approved");
+                eprintln!("nothing {done}");
                 return 1;
             }
             Err(e) => {
@@ -142,8 +149,12 @@ async fn approve(
     }
     let mut failed = false;
     for c in &plan.approve {
-        match csr::approve(connection, &c.name).await {
-            Ok(()) => println!("certificatesigningrequest/{} approved", c.name),
+        let outcome = match verdict {
+            Verdict::Approve => csr::approve(connection, &c.name).await,
+            Verdict::Deny => csr::deny(connection, &c.name).await,
+        };
+        match outcome {
+            Ok(()) => println!("certificatesigningrequest/{} {done}", c.name),
             Err(e) => {
                 failed = true;
                 eprintln!("etcd-console: {e}");

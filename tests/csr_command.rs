@@ -137,3 +137,29 @@ async fn a_bad_kubeconfig_or_an_unreachable_api_is_a_clear_error() {
     assert_eq!(empty.status.code(), Some(0));
     assert!(stderr(&empty).starts_with("no pending CSRs on https://127.0.0.1:"), "{}", stderr(&empty));
 }
+
+#[tokio::test]
+async fn deny_takes_only_named_pending_csrs_after_confirmation_and_never_read_only() {
+    let lab = lab_scenario("post-restore", 1.0).await;
+    let foreign = file_foreign_csr(&lab);
+    let read_only = console_kube(&lab, &["csr", "deny", &foreign, "--yes", "--read-only"]);
+    assert_eq!(read_only.status.code(), Some(2));
+    assert!(stderr(&read_only).contains("denying CSRs is disabled (--read-only)"), "{}", stderr(&read_only));
+    let unconfirmed = console_kube(&lab, &["csr", "deny", &foreign]);
+    assert_eq!(unconfirmed.status.code(), Some(2));
+    assert!(stderr(&unconfirmed).contains("refusing to deny without a confirmation"), "{}", stderr(&unconfirmed));
+    assert_eq!(condition_of(&lab, &foreign), "Pending");
+
+    // One real name and one that is not there: the real one is denied, the exit says not all were.
+    let denied = console_kube(&lab, &["csr", "deny", &foreign, "csr-nope", "--yes"]);
+    assert_eq!(denied.status.code(), Some(1), "{}", stderr(&denied));
+    assert!(stdout(&denied).contains(&format!("certificatesigningrequest/{foreign} denied")), "{}", stdout(&denied));
+    assert!(stderr(&denied).contains("not denying csr-nope"), "{}", stderr(&denied));
+    assert_eq!(condition_of(&lab, &foreign), "Denied");
+    // The others are untouched.
+    let pending = kubectl_ok(&lab, &["get", "csr", "--no-headers"]);
+    assert_eq!(pending.lines().filter(|l| l.trim_end().ends_with("Pending")).count(), 4, "{pending}");
+    let again = console_kube(&lab, &["csr", "deny", &foreign, "--yes"]);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(stderr(&again).contains("already approved or denied"), "{}", stderr(&again));
+}

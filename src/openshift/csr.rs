@@ -303,6 +303,17 @@ pub fn plan(pending: &[PendingCsr], selection: &Selection, read_only: bool) -> R
     Ok(plan)
 }
 
+/// What a denial would do: only named pending CSRs, never with --read-only
+/// (a denial is final: the node must file a new request).
+pub fn plan_denial(pending: &[PendingCsr], names: &[String], read_only: bool) -> Result<ApprovalPlan, String> {
+    if read_only {
+        return Err("read-only: denying CSRs is disabled (--read-only)".into());
+    }
+    let mut plan = plan(pending, &Selection::Named(names.to_vec()), false)?;
+    plan.refused.iter_mut().for_each(|(_, why)| *why = why.replace("approved, denied", "already approved or denied"));
+    Ok(plan)
+}
+
 /// Approves one CSR as `oc adm certificate approve` does: its conditions plus
 /// Approved, written to the approval subresource at the version read (a CSR
 /// someone else approved or denied meanwhile is left alone).
