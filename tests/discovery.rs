@@ -152,6 +152,10 @@ async fn without_the_right_to_port_forward_the_403_is_shown_and_pod_ips_still_wo
     assert_eq!(direct.status.code(), Some(0), "{}", stderr(&direct));
     assert_eq!(json(&direct)["members"].as_array().map(Vec::len), Some(3));
 
+    // kubectl's own port-forward tunnels SPDY, which the lab does not serve: said plainly.
+    let spdy = kubectl(&lab, &["port-forward", "-n", "openshift-etcd", "pod/etcd-master-0", "0:2379"]);
+    assert!(!spdy.status.success());
+    assert!(stderr(&spdy).contains("the lab serves port-forward over WebSocket only"), "{}", stderr(&spdy));
     // kubectl agrees the viewer may not port-forward.
     let can = kubectl(
         &lab,

@@ -55,7 +55,7 @@ pub fn upgrade(
     shared: &Arc<Shared>,
     request: Request<Incoming>,
     pod: &Value,
-    ports: Vec<u16>,
+    ports: &[String],
 ) -> Result<Response<Body>, ApiError> {
     let name = str_at(pod, "/metadata/name").to_string();
     if str_at(pod, "/status/phase") != "Running" {
@@ -68,7 +68,7 @@ pub fn upgrade(
     let key = header(&request, hyper::header::SEC_WEBSOCKET_KEY).map(str::to_string);
     let (true, Some(key)) = (websocket, key) else {
         return Err(ApiError::bad_request(
-            "unable to upgrade connection: the lab serves port-forward over WebSocket only (no SPDY)",
+            "unable to upgrade connection: the lab serves port-forward over WebSocket only (v4.channel.k8s.io, as kube-rs speaks it), not SPDY",
         ));
     };
     let offered: Vec<String> = header(&request, hyper::header::SEC_WEBSOCKET_PROTOCOL)
@@ -78,9 +78,10 @@ pub fn upgrade(
         .collect();
     let Some(protocol) = PROTOCOLS.iter().find(|p| offered.iter().any(|o| o == *p)) else {
         return Err(ApiError::bad_request(format!(
-            "unable to upgrade connection: none of the subprotocols {offered:?} is supported (want one of {PROTOCOLS:?})"
+            "unable to upgrade connection: none of the subprotocols {offered:?} is served (the lab serves {PROTOCOLS:?}, not SPDY tunnelled in WebSocket)"
         )));
     };
+    let ports = requested_ports(&ports.iter().map(String::as_str).collect::<Vec<_>>())?;
     let address = pod
         .pointer(&format!("/metadata/annotations/{}", FORWARD_TO_ANNOTATION.replace('/', "~1")))
         .and_then(Value::as_str)

@@ -439,8 +439,8 @@ async fn route(shared: &Arc<Shared>, request: Request<Incoming>) -> Result<Respo
     match (verb, target.name.clone(), target.subresource.as_deref()) {
         ("create", Some(name), Some("portforward")) => {
             let pod = store.get(target.type_index, &ns, &name)?;
-            let ports = portforward::requested_ports(&query.all("ports"))?;
-            portforward::upgrade(shared, request, &pod, ports)
+            let ports: Vec<String> = query.all("ports").into_iter().map(str::to_string).collect();
+            portforward::upgrade(shared, request, &pod, &ports)
         }
         ("list", _, _) => list(shared, &request, &target, &query),
         ("watch", _, _) => watch(shared, &request, &target, &query),
