@@ -229,6 +229,12 @@ pub struct LabArgs {
     #[arg(long, global = true)]
     pub no_api: bool,
 
+    /// Put the members on a pod network the bastion cannot reach: they advertise, and
+    /// their pods carry, 127.0.1.x addresses where nothing listens, so only the API's
+    /// port-forward gets to them (rehearse `--etcd-via auto` falling back).
+    #[arg(long, global = true)]
+    pub isolated_pods: bool,
+
     #[command(subcommand)]
     pub command: Option<LabCommand>,
 }

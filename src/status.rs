@@ -94,7 +94,17 @@ pub async fn run(connection: &ConnectionArgs, console: &ConsoleArgs, kube: &Kube
             .iter()
             .map(|m| format!("  {}: {}", m.identity.endpoint(), m.error.as_deref().unwrap_or("?")))
             .collect();
-        eprintln!("etcd-console: the member list was read, but no member answered Status:\n{}", errors.join("\n"));
+        let hint = match source {
+            EtcdSource::Endpoints { .. } => {
+                "\nIf the members' addresses can only be reached inside the cluster, leave out --endpoints \
+                 (and ETCDCTL_ENDPOINTS) and give --kubeconfig: etcd is then reached through the API (port-forward)."
+            }
+            EtcdSource::Cluster(_) => "",
+        };
+        eprintln!(
+            "etcd-console: the member list was read, but no member answered Status:\n{}{hint}",
+            errors.join("\n")
+        );
         return EXIT_UNUSABLE;
     }
     let report = StatusReport::build(&state, Instant::now());

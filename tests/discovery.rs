@@ -178,3 +178,53 @@ async fn explicit_endpoints_win_over_the_kubeconfig_and_no_etcd_pods_is_said_pla
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert!(json(&output)["etcd_found"].is_null());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn when_the_pod_ips_cannot_be_reached_auto_goes_through_port_forwards() {
+    // The members advertise, and their pods carry, addresses nothing answers on here.
+    let options = etcd_console::lab::LabOptions { isolated_pods: true, ..etcd_console::lab::LabOptions::default() };
+    let lab = Lab::start(options).await.unwrap_or_else(|e| panic!("the lab did not start: {e}"));
+    // As from a bastion: etcdctl --cluster (the advertised URLs) gets nowhere.
+    let cluster = etcdctl(&lab, &["endpoint", "status", "--cluster", "--command-timeout", "2s"]);
+    assert!(!cluster.status.success());
+    assert!(stderr(&cluster).contains("connection refused"), "{}", stderr(&cluster));
+
+    let referee = || {
+        // etcdctl at the members' real listening addresses (the lab's ETCDCTL_ENDPOINTS).
+        let output = etcdctl(&lab, &["endpoint", "status", "-w", "json"]);
+        assert!(output.status.success(), "etcdctl: {}", stderr(&output));
+        json(&output)
+    };
+    let mut tries = 0;
+    let (ours, theirs) = loop {
+        let before = referee();
+        let ours = console_with_kubeconfig_only(&lab, &kubeconfig(&lab), &["status", "-o", "json"]);
+        assert_eq!(ours.status.code(), Some(0), "{}", stderr(&ours));
+        if before == referee() {
+            break (json(&ours), before);
+        }
+        tries += 1;
+        assert!(tries < 10, "the cluster never stood still for one reading");
+    };
+    let reached = ours["etcd_found"]["members"].as_array().cloned().unwrap_or_default();
+    assert_eq!(reached.len(), 3);
+    for member in &reached {
+        assert_eq!(member["via"], "port-forward", "{member}");
+        assert!(member["url"].as_str().unwrap_or_default().starts_with("https://127.0.1."), "{member}");
+    }
+    let members = ours["members"].as_array().cloned().unwrap_or_default();
+    for entry in theirs.as_array().cloned().unwrap_or_default() {
+        let status = &entry["Status"];
+        let id = format!("{:x}", status["header"]["member_id"].as_u64().unwrap_or_default());
+        let member = members.iter().find(|m| m["id"] == id.as_str()).unwrap_or_else(|| panic!("{id} missing"));
+        assert!(member["error"].is_null(), "{member}");
+        assert_eq!(member["db_size_bytes"], status["dbSize"], "{id}");
+        assert_eq!(member["db_size_in_use_bytes"], status["dbSizeInUse"], "{id}");
+        assert_eq!(member["raft_index"], status["raftIndex"], "{id}");
+        assert_eq!(member["is_leader"], status["leader"] == status["header"]["member_id"], "{id}");
+    }
+    // --etcd-via pod-ip is refused by the network, said per member.
+    let direct = console_with_kubeconfig_only(&lab, &kubeconfig(&lab), &["status", "--etcd-via", "pod-ip"]);
+    assert_eq!(direct.status.code(), Some(2));
+    assert!(stderr(&direct).contains("Connection refused"), "{}", stderr(&direct));
+}

@@ -217,7 +217,7 @@ async fn nospace_alarm_matches_etcdctl_alarm_list() {
 async fn a_wrong_ca_names_the_file_and_exits_2() {
     let lab = lab(3, GIB8).await;
     let other = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let pki = certs::generate(other.path(), &[("elsewhere".to_string(), std::net::IpAddr::from([127, 0, 0, 1]))])
+    let pki = certs::generate(other.path(), &[("elsewhere".to_string(), vec![std::net::IpAddr::from([127, 0, 0, 1])])])
         .unwrap_or_else(|e| panic!("{e}"));
     let ca = path_str(&pki.ca);
     let output = console(&lab, &["status", "--cacert", &ca]);

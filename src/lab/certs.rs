@@ -93,7 +93,7 @@ fn write_file(path: &Path, contents: &str, mode: u32) -> Result<(), LabError> {
 }
 
 /// Writes a fresh PKI under `dir` for the named members, each serving on its own loopback address.
-pub fn generate(dir: &Path, members: &[(String, IpAddr)]) -> Result<LabPki, LabError> {
+pub fn generate(dir: &Path, members: &[(String, Vec<IpAddr>)]) -> Result<LabPki, LabError> {
     fs::create_dir_all(dir).map_err(|e| LabError::Io(format!("cannot create {}: {e}", dir.display())))?;
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).map_err(pki_error)?;
     ca_params.distinguished_name.push(DnType::CommonName, "etcd-console lab CA");
@@ -111,10 +111,8 @@ pub fn generate(dir: &Path, members: &[(String, IpAddr)]) -> Result<LabPki, LabE
         Ok(paths)
     };
     let both = || vec![ExtendedKeyUsagePurpose::ServerAuth, ExtendedKeyUsagePurpose::ClientAuth];
-    let members = members
-        .iter()
-        .map(|(name, ip)| write(name, issue(&ca, name, &[*ip], both())?))
-        .collect::<Result<Vec<_>, _>>()?;
+    let members =
+        members.iter().map(|(name, ips)| write(name, issue(&ca, name, ips, both())?)).collect::<Result<Vec<_>, _>>()?;
     let client = write("client", issue(&ca, "etcd-console", &[], vec![ExtendedKeyUsagePurpose::ClientAuth])?)?;
     Ok(LabPki { ca: ca_path, client, members, issuer: Arc::new(ca) })
 }

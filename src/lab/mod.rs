@@ -44,6 +44,10 @@ pub struct LabOptions {
     pub api: bool,
     /// How many times faster than real time the simulated operators work.
     pub speed: f64,
+    /// The members advertise, and their pods carry, addresses the bastion cannot
+    /// reach (127.0.1.x, where nothing listens), as a cluster's pod network seen from
+    /// outside: only the API's port-forward gets through.
+    pub isolated_pods: bool,
 }
 
 impl Default for LabOptions {
@@ -56,6 +60,7 @@ impl Default for LabOptions {
             scenario: scenario::Scenario::healthy(),
             api: true,
             speed: 1.0,
+            isolated_pods: false,
         }
     }
 }
@@ -66,6 +71,8 @@ pub struct LabMember {
     /// Its own loopback address (127.0.0.11, .12, ...), as each host has its own IP.
     pub ip: std::net::IpAddr,
     pub client_url: String,
+    /// The client URL it advertises (its `client_url`, unless the pod network is isolated).
+    pub advertised_url: String,
     pub peer_url: String,
     pub data_dir: PathBuf,
     pub log: PathBuf,
@@ -150,7 +157,17 @@ impl Lab {
         let names: Vec<(String, std::net::IpAddr)> = (0..options.members)
             .map(|i| (format!("master-{i}"), std::net::IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, 11 + i))))
             .collect();
-        let pki = certs::generate(&dir.join("pki"), &names)?;
+        // The address a member has on the (isolated) pod network: 127.0.1.x for 127.0.0.x.
+        let pod_ip = |ip: &std::net::IpAddr| match ip {
+            std::net::IpAddr::V4(v4) if options.isolated_pods => {
+                let [a, b, _, d] = v4.octets();
+                std::net::IpAddr::V4(std::net::Ipv4Addr::new(a, b, 1, d))
+            }
+            other => *other,
+        };
+        let certified: Vec<(String, Vec<std::net::IpAddr>)> =
+            names.iter().map(|(name, ip)| (name.clone(), vec![*ip, pod_ip(ip)])).collect();
+        let pki = certs::generate(&dir.join("pki"), &certified)?;
         let ports = free_ports(names.len() * 2)?;
         let mut members: Vec<LabMember> = names
             .iter()
@@ -159,6 +176,7 @@ impl Lab {
                 name: name.clone(),
                 ip: *ip,
                 client_url: format!("https://{ip}:{}", ports[2 * i]),
+                advertised_url: format!("https://{}:{}", pod_ip(ip), ports[2 * i]),
                 peer_url: format!("https://{ip}:{}", ports[2 * i + 1]),
                 data_dir: dir.join("data").join(name),
                 log: dir.join("logs").join(format!("{name}.log")),
@@ -176,7 +194,7 @@ impl Lab {
                 .arg(format!("--name={}", member.name))
                 .arg(format!("--data-dir={}", member.data_dir.display()))
                 .arg(format!("--listen-client-urls={}", member.client_url))
-                .arg(format!("--advertise-client-urls={}", member.client_url))
+                .arg(format!("--advertise-client-urls={}", member.advertised_url))
                 .arg(format!("--listen-peer-urls={}", member.peer_url))
                 .arg(format!("--initial-advertise-peer-urls={}", member.peer_url))
                 .arg(format!("--initial-cluster={initial_cluster}"))
@@ -211,6 +229,13 @@ impl Lab {
                 .map(|m| api::seed::MemberView {
                     name: m.name.clone(),
                     ip: m.ip.to_string(),
+                    pod_ip: m
+                        .advertised_url
+                        .split("://")
+                        .nth(1)
+                        .and_then(|r| r.rsplit_once(':'))
+                        .map(|(h, _)| h.to_string())
+                        .unwrap_or_else(|| m.ip.to_string()),
                     client_port: port_of(&m.client_url),
                     peer_port: port_of(&m.peer_url),
                     pid: m.pid().map(Pid::as_raw),

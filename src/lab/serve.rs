@@ -32,6 +32,7 @@ fn options(args: &LabArgs, console: &ConsoleArgs, dir: Option<PathBuf>) -> Resul
         scenario,
         api: !args.no_api,
         speed: args.speed,
+        isolated_pods: args.isolated_pods,
     })
 }
 

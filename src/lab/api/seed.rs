@@ -26,6 +26,9 @@ pub const INFRA_ID: &str = "lab-7xk2p";
 pub struct MemberView {
     pub name: String,
     pub ip: String,
+    /// The address the cluster gives it (pod IP, advertised client URL): its own
+    /// `ip`, or with an isolated pod network one the bastion cannot reach.
+    pub pod_ip: String,
     pub client_port: u16,
     pub peer_port: u16,
     pub pid: Option<i32>,
@@ -150,6 +153,16 @@ fn container_status(name: &str, ready: bool, started: &str) -> Value {
            "image": "quay.io/openshift-release-dev/ocp-v4.0-art-dev@sha256:etcd", "imageID": ""})
 }
 
+/// A pod's annotations; on an isolated pod network, where the lab's kubelet really dials.
+fn forward_annotations(member: &MemberView) -> Value {
+    let mut annotations =
+        json!({"target.workload.openshift.io/management": "{\"effect\": \"PreferredDuringScheduling\"}"});
+    if member.pod_ip != member.ip {
+        annotations[super::portforward::FORWARD_TO_ANNOTATION] = json!(member.ip);
+    }
+    annotations
+}
+
 /// The etcd pod of a standalone control-plane node.
 pub fn etcd_pod(member: &MemberView, revision: i64, created: &str) -> Value {
     let containers = ["etcdctl", "etcd", "etcd-metrics"];
@@ -157,7 +170,7 @@ pub fn etcd_pod(member: &MemberView, revision: i64, created: &str) -> Value {
         "metadata": {
             "name": format!("etcd-{}", member.name),
             "labels": {"app": "etcd", "k8s-app": "etcd", "etcd": "true", "revision": revision.to_string()},
-            "annotations": {"target.workload.openshift.io/management": "{\"effect\": \"PreferredDuringScheduling\"}"},
+            "annotations": forward_annotations(member),
             "creationTimestamp": created,
         },
         "spec": {
@@ -171,16 +184,16 @@ pub fn etcd_pod(member: &MemberView, revision: i64, created: &str) -> Value {
                         {"name": "etcd", "containerPort": member.client_port, "hostPort": member.client_port, "protocol": "TCP"},
                         {"name": "etcd-peer", "containerPort": member.peer_port, "hostPort": member.peer_port, "protocol": "TCP"}
                     ]);
-                    container["env"] = json!([{"name": "ETCDCTL_ENDPOINTS", "value": format!("https://{}:{}", member.ip, member.client_port)}]);
+                    container["env"] = json!([{"name": "ETCDCTL_ENDPOINTS", "value": format!("https://{}:{}", member.pod_ip, member.client_port)}]);
                 }
                 container
             }).collect::<Vec<_>>(),
         },
         "status": {
             "phase": "Running",
-            "hostIP": member.ip,
-            "podIP": member.ip,
-            "podIPs": [{"ip": member.ip}],
+            "hostIP": member.pod_ip,
+            "podIP": member.pod_ip,
+            "podIPs": [{"ip": member.pod_ip}],
             "startTime": created,
             "conditions": [condition("Ready", "True", "", "", created)],
             "containerStatuses": containers.iter().map(|c| container_status(c, true, created)).collect::<Vec<_>>(),
@@ -628,7 +641,7 @@ pub const HOSTED_DEPLOYMENTS: &[(&str, i64)] = &[
 /// The pod a StatefulSet or Deployment of the hosted control plane runs as replica `index`.
 pub fn hosted_pod(owner: &str, index: usize, members: &[MemberView], created: &str) -> Value {
     if owner == "etcd" {
-        let ip = members.get(index).map(|m| m.ip.as_str()).unwrap_or("127.0.0.1");
+        let ip = members.get(index).map(|m| m.pod_ip.as_str()).unwrap_or("127.0.0.1");
         let mut pod = workload_pod(
             &format!("etcd-{index}"),
             "etcd",
@@ -640,6 +653,9 @@ pub fn hosted_pod(owner: &str, index: usize, members: &[MemberView], created: &s
         if let Some(member) = members.get(index) {
             pod["spec"]["containers"][0]["ports"] = json!([{"name": "client", "containerPort": member.client_port}, {"name": "peer", "containerPort": member.peer_port}]);
             pod["metadata"]["annotations"] = json!({"lab.etcd-console/member": member.name});
+            if member.pod_ip != member.ip {
+                pod["metadata"]["annotations"][super::portforward::FORWARD_TO_ANNOTATION] = json!(member.ip);
+            }
         }
         pod["metadata"]["labels"]["statefulset.kubernetes.io/pod-name"] = json!(format!("etcd-{index}"));
         return pod;
