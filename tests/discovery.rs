@@ -43,19 +43,11 @@ fn status_equal_to_etcdctl(lab: &Lab, extra: &[&str], via: &str) -> Value {
     };
     let mut args = vec!["status", "-o", "json"];
     args.extend_from_slice(extra);
-    let mut tries = 0;
-    let (ours, theirs) = loop {
-        let before = referee();
+    let (ours, theirs) = while_standing_still(referee, || {
         let ours = console_with_kubeconfig_only(lab, &kubeconfig(lab), &args);
         assert_eq!(ours.status.code(), Some(0), "{args:?}: {}", stderr(&ours));
-        let after = referee();
-        if before == after {
-            break (json(&ours), after);
-        }
-        tries += 1;
-        assert!(tries < 10, "the cluster never stood still for one reading");
-        std::thread::sleep(Duration::from_millis(300));
-    };
+        json(&ours)
+    });
     let found = &ours["etcd_found"];
     let reached = found["members"].as_array().cloned().unwrap_or_default();
     assert_eq!(reached.len(), lab.members.len(), "{found}");
@@ -195,17 +187,11 @@ async fn when_the_pod_ips_cannot_be_reached_auto_goes_through_port_forwards() {
         assert!(output.status.success(), "etcdctl: {}", stderr(&output));
         json(&output)
     };
-    let mut tries = 0;
-    let (ours, theirs) = loop {
-        let before = referee();
+    let (ours, theirs) = while_standing_still(referee, || {
         let ours = console_with_kubeconfig_only(&lab, &kubeconfig(&lab), &["status", "-o", "json"]);
         assert_eq!(ours.status.code(), Some(0), "{}", stderr(&ours));
-        if before == referee() {
-            break (json(&ours), before);
-        }
-        tries += 1;
-        assert!(tries < 10, "the cluster never stood still for one reading");
-    };
+        json(&ours)
+    });
     let reached = ours["etcd_found"]["members"].as_array().cloned().unwrap_or_default();
     assert_eq!(reached.len(), 3);
     for member in &reached {

@@ -42,19 +42,11 @@ async fn status_figures_equal_etcdctl_endpoint_status() {
         assert!(output.status.success(), "etcdctl: {}", stderr(&output));
         json(&output)
     };
-    let mut tries = 0;
-    let (ours, theirs) = loop {
-        let before = referee();
+    let (ours, theirs) = while_standing_still(referee, || {
         let ours = console(&lab, &["status", "-o", "json"]);
         assert_eq!(ours.status.code(), Some(0), "stderr: {}", stderr(&ours));
-        let after = referee();
-        if before == after {
-            break (json(&ours), after);
-        }
-        tries += 1;
-        assert!(tries < 10, "the cluster never stood still for one reading");
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    };
+        json(&ours)
+    });
     let theirs = theirs.as_array().cloned().unwrap_or_default();
     let members = ours["members"].as_array().cloned().unwrap_or_default();
     assert_eq!(members.len(), 3);

@@ -258,3 +258,21 @@ pub fn kubeconfig_pointing_nowhere(lab: &Lab) -> PathBuf {
         .unwrap_or_else(|e| panic!("{e}"));
     elsewhere
 }
+
+/// Runs `ours` between two readings of `referee` until both readings agree (the
+/// cluster stood still for it): a fair comparison of live figures. Returns what
+/// `ours` gave and the referee's reading.
+pub fn while_standing_still<T>(
+    referee: impl Fn() -> serde_json::Value,
+    mut ours: impl FnMut() -> T,
+) -> (T, serde_json::Value) {
+    for _ in 0..10 {
+        let before = referee();
+        let value = ours();
+        if referee() == before {
+            return (value, before);
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    panic!("the cluster never stood still for one reading");
+}
