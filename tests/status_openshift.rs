@@ -78,6 +78,28 @@ async fn without_openshift_objects_or_an_api_the_members_are_still_reported() {
     assert_eq!(report["members"].as_array().unwrap().len(), 3);
     let problems = report["openshift"]["problems"].as_array().unwrap();
     assert!(problems[0].as_str().unwrap().contains("not an OpenShift cluster"), "{problems:?}");
+    // What it does have: the HostedCluster, its encryption, and a banner while it is paused.
+    let hosted = &report["openshift"]["hosted_clusters"][0];
+    assert_eq!(hosted["namespace"], "clusters");
+    assert_eq!(hosted["name"], "hosted");
+    assert_eq!(hosted["secret_encryption"], "aescbc");
+    assert!(hosted["paused_until"].is_null());
+    kubectl_ok(
+        &lab,
+        &[
+            "patch",
+            "-n",
+            "clusters",
+            "hostedclusters/hosted",
+            "-p",
+            r#"{"spec":{"pausedUntil":"true"}}"#,
+            "--type=merge",
+        ],
+    );
+    let paused = json(&status(&lab, lab.kubeconfig.as_deref()));
+    assert_eq!(paused["openshift"]["hosted_clusters"][0]["paused_until"], "true");
+    let banners = paused["openshift"]["banners"].to_string();
+    assert!(banners.contains("HostedCluster clusters/hosted reconciliation paused (pausedUntil true)"), "{banners}");
 
     // No kubeconfig at all: no openshift object.
     let output = status(&lab, None);

@@ -27,6 +27,8 @@ pub struct OpenShiftReport {
     pub rollouts: Vec<Rollout>,
     pub cluster_operators: Vec<OperatorStatus>,
     pub csrs_pending: Vec<CsrSummary>,
+    /// On a HyperShift management cluster: each HostedCluster's encryption and pause.
+    pub hosted_clusters: Vec<model::HostedClusterState>,
     pub banners: Vec<String>,
     /// Parts that could not be read, each saying why (not OpenShift, forbidden, unreachable).
     pub problems: Vec<String>,
@@ -70,7 +72,14 @@ pub async fn observe(connection: &Connection) -> OpenShiftReport {
     let op = "operator.openshift.io";
     let operators_api = api(connection, "config.openshift.io", "ClusterOperator", "clusteroperators");
     let all = ListParams::default();
-    let (apiserver, oas, kas, auth, etcd, kcm, ks, cos, csrs) = tokio::join!(
+    let hosted_api = Api::<DynamicObject>::all_with(
+        connection.client.clone(),
+        &ApiResource::from_gvk_with_plural(
+            &GroupVersionKind::gvk("hypershift.openshift.io", "v1beta1", "HostedCluster"),
+            "hostedclusters",
+        ),
+    );
+    let (apiserver, oas, kas, auth, etcd, kcm, ks, cos, csrs, hosted) = tokio::join!(
         cluster_object(connection, "config.openshift.io", "APIServer", "apiservers"),
         cluster_object(connection, op, "OpenShiftAPIServer", "openshiftapiservers"),
         cluster_object(connection, op, "KubeAPIServer", "kubeapiservers"),
@@ -80,6 +89,7 @@ pub async fn observe(connection: &Connection) -> OpenShiftReport {
         cluster_object(connection, op, "KubeScheduler", "kubeschedulers"),
         within(connection, "listing clusteroperators", operators_api.list(&all)),
         csr::pending(connection),
+        hosted_api.list(&all),
     );
     let mut problems = Vec::new();
     let mut keep = |result: &Result<Value, String>| match result {
@@ -138,14 +148,31 @@ pub async fn observe(connection: &Connection) -> OpenShiftReport {
             Vec::new()
         }
     };
+    let now = std::time::SystemTime::now();
+    let hosted_clusters: Vec<model::HostedClusterState> = match hosted {
+        Ok(list) => list
+            .items
+            .iter()
+            .filter_map(|o| serde_json::to_value(o).ok())
+            .map(|o| model::hosted_cluster(&o, now))
+            .collect(),
+        // Not a management cluster: nothing to say.
+        Err(kube::Error::Api(status)) if status.code == 404 => Vec::new(),
+        Err(e) => {
+            problems.push(super::explain(&e, "listing hostedclusters.hypershift.io"));
+            Vec::new()
+        }
+    };
     let empty = model::encryption(None, &[]);
-    let banners = model::banners(statics[0].as_ref(), &rollouts, encryption.as_ref().unwrap_or(&empty));
+    let mut banners = model::banners(statics[0].as_ref(), &rollouts, encryption.as_ref().unwrap_or(&empty));
+    banners.extend(model::hosted_banners(&hosted_clusters));
     OpenShiftReport {
         server: connection.server.clone(),
         encryption,
         rollouts,
         cluster_operators,
         csrs_pending,
+        hosted_clusters,
         banners,
         problems,
     }
@@ -160,6 +187,7 @@ impl OpenShiftReport {
             rollouts: Vec::new(),
             cluster_operators: Vec::new(),
             csrs_pending: Vec::new(),
+            hosted_clusters: Vec::new(),
             banners: Vec::new(),
             problems: vec![problem],
         }
@@ -184,6 +212,15 @@ impl OpenShiftReport {
             out.push_str(&format!(
                 "  {:<22} revision {:<4} {:<26} {}\n",
                 r.operator, r.latest_revision, r.reason, r.message
+            ));
+        }
+        for h in &self.hosted_clusters {
+            out.push_str(&format!(
+                "  hostedcluster {}/{}  secretEncryption {}{}\n",
+                h.namespace,
+                h.name,
+                h.secret_encryption.as_deref().unwrap_or("none"),
+                h.paused_until.as_ref().map(|u| format!("  PAUSED until {u}")).unwrap_or_default()
             ));
         }
         let invalid = self.csrs_pending.iter().filter(|c| !c.class.is_valid()).count();
