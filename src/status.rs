@@ -44,7 +44,8 @@ pub async fn observe(source: &EtcdSource, quota_bytes: u64) -> Result<Observed, 
     state.set_members(members.clone(), started);
     let mut rounds = JoinSet::new();
     for (id, client) in clients_for(&members, &reached.connector).await {
-        rounds.spawn(ask(client, id, &reached.connector));
+        let endpoint = members.iter().find(|m| m.id == id).map(|m| m.endpoint().to_string()).unwrap_or_default();
+        rounds.spawn(ask(client, id, endpoint, &reached.connector));
     }
     while let Some(joined) = rounds.join_next().await {
         if let Ok(sample) = joined {
@@ -54,7 +55,7 @@ pub async fn observe(source: &EtcdSource, quota_bytes: u64) -> Result<Observed, 
     let reach = reached.found.as_ref().map(|found| EtcdReach {
         found_through: found.server().to_string(),
         namespace: found.namespace.clone(),
-        pods: found.pods.clone(),
+        pods: found.pods(),
         members: found.reach(),
     });
     Ok(Observed { state, reach })
@@ -124,12 +125,12 @@ pub async fn run(connection: &ConnectionArgs, console: &ConsoleArgs, kube: &Kube
         OutputFormat::Table => {
             if let Some(reach) = &reach {
                 let forwarded = reach.members.iter().filter(|m| m.via == "port-forward").count();
+                let answered = state.members.iter().filter(|m| m.is_up()).count();
                 println!(
-                    "etcd found through {}: {} pods in {}, {} member(s) reached, {forwarded} through port-forwards",
+                    "etcd found through {}: {} pods in {}, {answered} member(s) reached, {forwarded} through port-forwards",
                     reach.found_through,
                     reach.pods.len(),
                     reach.namespace,
-                    reach.members.len()
                 );
             }
             print!("{}", report.to_table());

@@ -117,6 +117,13 @@ async fn a_hosted_clusters_etcd_is_found_on_its_management_cluster() {
     assert_eq!(missing.status.code(), Some(2));
     let message = stderr(&missing);
     assert!(message.contains("no etcd pod found with app=etcd in clusters-nope"), "{message}");
+    let both = console_with_kubeconfig_only(
+        &lab,
+        &kubeconfig(&lab),
+        &["status", "--hosted-cluster", "clusters/hosted", "--endpoints", "https://127.0.0.11:2379"],
+    );
+    assert_eq!(both.status.code(), Some(2));
+    assert!(stderr(&both).contains("not both"), "{}", stderr(&both));
     let malformed = console_with_kubeconfig_only(&lab, &kubeconfig(&lab), &["status", "--hosted-cluster", "hosted"]);
     assert_eq!(malformed.status.code(), Some(2));
     assert!(stderr(&malformed).contains("--hosted-cluster wants NAMESPACE/NAME"), "{}", stderr(&malformed));

@@ -186,26 +186,30 @@ impl Connector {
         } else if let Some(route) = &route {
             dial = format!("http://{}", route.address);
         }
-        let connected = timed(self.command_timeout, async {
-            Client::connect([dial.as_str()], Some(options)).await.map_err(describe)
-        })
-        .await;
-        connected.map_err(|e| match route {
-            Some(route) => {
-                let tunnel = route
-                    .last_error
-                    .and_then(|slot| slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone())
-                    .map(|e| format!(": {e}"))
-                    .unwrap_or_default();
-                format!("{e} (through {}{tunnel})", route.via)
-            }
-            None => e,
-        })
+        timed(self.command_timeout, async { Client::connect([dial.as_str()], Some(options)).await.map_err(describe) })
+            .await
     }
 
     /// Explains a failure in terms of the flags (or the cluster objects) the TLS material came from.
     pub fn explain(&self, error: &str) -> String {
         self.origin.explain(error)
+    }
+
+    /// Explains a failure at `endpoint`: the TLS material's origin, and for a member
+    /// reached through a port-forward, the tunnel and its last failure.
+    pub fn explain_at(&self, endpoint: &str, error: &str) -> String {
+        let explained = self.origin.explain(error);
+        match self.routes.get(&self.normalize(endpoint)) {
+            Some(route) if route.via.starts_with("port-forward") => {
+                let tunnel = route
+                    .last_error
+                    .and_then(|slot| slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone())
+                    .map(|e| format!(": {e}"))
+                    .unwrap_or_default();
+                format!("{explained} (through {}{tunnel})", route.via)
+            }
+            _ => explained,
+        }
     }
 }
 

@@ -54,7 +54,8 @@ pub async fn discover(seeds: &[String], connector: &Connector) -> Result<Vec<Mem
                 Ok(client) => member_list(client, connector.command_timeout).await,
                 Err(e) => Err(e),
             };
-            (seed, result.map_err(|e| connector.explain(&e)))
+            let result = result.map_err(|e| connector.explain_at(&seed, &e));
+            (seed, result)
         });
     }
     let mut errors = Vec::new();
@@ -77,7 +78,7 @@ pub async fn clients_for(members: &[MemberIdentity], connector: &Connector) -> B
         let client = if member.client_urls.is_empty() {
             Err("member has not started (no client URL yet)".to_string())
         } else {
-            connector.client(member.endpoint()).await.map_err(|e| connector.explain(&e))
+            connector.client(member.endpoint()).await.map_err(|e| connector.explain_at(member.endpoint(), &e))
         };
         clients.insert(member.id, client);
     }
@@ -85,21 +86,23 @@ pub async fn clients_for(members: &[MemberIdentity], connector: &Connector) -> B
 }
 
 /// One round of questions to one member, or the reason it cannot be asked,
-/// with failures explained in terms of the flags given (both front ends use this).
+/// with failures explained in terms of the flags given, or the tunnel it goes
+/// through (both front ends use this).
 pub fn ask(
     client: Result<Client, String>,
     member_id: u64,
+    endpoint: String,
     connector: &Connector,
 ) -> impl std::future::Future<Output = MemberSample> + Send + 'static {
     let limit = connector.command_timeout;
-    let origin = connector.origin.clone();
+    let connector = connector.clone();
     async move {
         let mut sample = match client {
             Ok(client) => sample_member(&client, member_id, limit).await,
             Err(error) => MemberSample::failed(member_id, Instant::now(), error),
         };
         if let Err(error) = &sample.status {
-            sample.status = Err(origin.explain(error));
+            sample.status = Err(connector.explain_at(&endpoint, error));
         }
         sample
     }
@@ -216,7 +219,8 @@ impl Poller {
                 if asking.values().any(|busy| busy == id) {
                     continue;
                 }
-                let task = rounds.spawn(ask(client.clone(), *id, &connector));
+                let endpoint = known.get(id).map(|m| m.endpoint().to_string()).unwrap_or_default();
+                let task = rounds.spawn(ask(client.clone(), *id, endpoint, &connector));
                 asking.insert(task.id(), *id);
             }
         }

@@ -32,6 +32,9 @@ impl EtcdSource {
     pub fn choose(connection: &ConnectionArgs, kube: Option<&KubeArgs>) -> Result<EtcdSource, String> {
         if let Some(kube) = kube {
             let scope = match &kube.hosted_cluster {
+                Some(_) if !connection.endpoints.is_empty() => {
+                    return Err("give either --endpoints (or ETCDCTL_ENDPOINTS) or --hosted-cluster, not both".into())
+                }
                 Some(text) => Some(Scope::parse_hosted(text)?),
                 None if connection.endpoints.is_empty() && crate::openshift::configured(kube) => {
                     Some(Scope::Standalone)

@@ -108,6 +108,12 @@ pub fn decode_request(pem: &[u8]) -> Result<DecodedRequest, String> {
         X509CertificationRequest::from_der(&block.contents).map_err(|e| format!("not a PKCS#10 request: {e}"))?;
     let subject = &parsed.certification_request_info.subject;
     let text = |a: &x509_parser::x509::AttributeTypeAndValue<'_>| a.as_str().ok().map(str::to_string);
+    // Go's x509 (the API server, the signers) takes the last CN of several, a reader the
+    // first: a subject with two could be approved for one node and be another. Refused.
+    let common_names = subject.iter_common_name().count();
+    if common_names > 1 {
+        return Err(format!("its subject carries {common_names} common names (CN)"));
+    }
     let mut request = DecodedRequest {
         common_name: subject.iter_common_name().next().and_then(text),
         organizations: subject.iter_organization().filter_map(text).collect(),
@@ -502,5 +508,29 @@ mod tests {
         assert_eq!(decoded.common_name.as_deref(), Some("system:node:master-1"));
         assert_eq!(decoded.organizations, ["system:nodes"]);
         assert!(decode_request(b"junk").is_err());
+    }
+
+    #[test]
+    fn a_subject_with_two_common_names_is_not_decoded_so_never_valid() {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        // Two CN attributes: readers disagree on which one counts.
+        params.distinguished_name.push(rcgen::DnType::CommonName, "system:node:new-worker");
+        params.distinguished_name.push(rcgen::DnType::OrganizationName, "system:nodes");
+        let mut pem = params.serialize_request(&key).unwrap().pem().unwrap();
+        let single = decode_request(pem.as_bytes()).unwrap();
+        assert_eq!(single.common_name.as_deref(), Some("system:node:new-worker"));
+        let mut dn = rcgen::DistinguishedName::new();
+        dn.push(rcgen::DnType::CommonName, "system:node:new-worker");
+        params.distinguished_name = dn;
+        params.custom_extensions.clear();
+        // rcgen keeps one value per attribute type, so the second CN goes in as a raw RDN.
+        let raw = rcgen::DnValue::Utf8String("system:node:master-0".into());
+        params.distinguished_name.push(rcgen::DnType::CustomDnType(vec![2, 5, 4, 3]), raw);
+        pem = params.serialize_request(&key).unwrap().pem().unwrap();
+        let error = decode_request(pem.as_bytes()).err().unwrap_or_default();
+        assert!(error.contains("2 common names"), "{error}");
+        let (class, _) = classify(CLIENT_SIGNER, BOOTSTRAPPER, &["client auth".to_string()], None, &[]);
+        assert_eq!(class, CsrClass::Unexpected);
     }
 }

@@ -109,6 +109,8 @@ pub struct Reach {
     pub pod: Option<String>,
     /// "pod-ip" or "port-forward".
     pub via: &'static str,
+    /// Why the route wanted could not be made (e.g. the port-forward refused).
+    pub error: Option<String>,
 }
 
 /// What looks for etcd through the cluster (kept by the poller, asked again after failures).
@@ -130,11 +132,7 @@ impl Finder {
     pub async fn find(&self) -> Result<Found, String> {
         let api = super::connect(&self.kube).await?;
         let namespace = self.scope.namespace();
-        let pods_api: Api<Pod> = Api::namespaced(api.client.clone(), &namespace);
-        let what = format!("listing the etcd pods ({}) in {namespace}", self.scope.selector());
-        let listed = within(&api, &what, pods_api.list(&ListParams::default().labels(self.scope.selector()))).await?;
-        let mut pods: Vec<EtcdPod> = listed.items.iter().map(EtcdPod::from_pod).collect();
-        pods.sort_by(|a, b| a.name.cmp(&b.name));
+        let pods = list_pods(&api, &self.scope).await?;
         let usable: Vec<EtcdPod> = pods.iter().filter(|p| p.running && !p.ip.is_empty()).cloned().collect();
         if usable.is_empty() {
             let hint = match (&self.scope, pods.is_empty()) {
@@ -161,7 +159,7 @@ impl Finder {
             namespace,
             scope: self.scope.clone(),
             via: self.via,
-            pods,
+            pods: std::sync::RwLock::new(pods),
             connector,
             forwarders: std::sync::Mutex::new(BTreeMap::new()),
             reach: std::sync::Mutex::new(Vec::new()),
@@ -173,7 +171,7 @@ impl Finder {
     async fn read_tls(&self, api: &Connection) -> Result<(TlsPem, String), String> {
         match &self.scope {
             Scope::Standalone => {
-                let mut last = String::new();
+                let mut errors = Vec::new();
                 for namespace in ["openshift-etcd", "openshift-config"] {
                     match read_pem(
                         api,
@@ -186,10 +184,10 @@ impl Finder {
                     .await
                     {
                         Ok(found) => return Ok(found),
-                        Err(e) => last = e,
+                        Err(e) => errors.push(e),
                     }
                 }
-                Err(last)
+                Err(format!("{} (or give --cacert, --cert and --key)", errors.join("; then ")))
             }
             Scope::Hosted { .. } => {
                 let namespace = self.scope.namespace();
@@ -205,6 +203,17 @@ impl Finder {
             }
         }
     }
+}
+
+/// The etcd pods of `scope`, by name.
+async fn list_pods(api: &Connection, scope: &Scope) -> Result<Vec<EtcdPod>, String> {
+    let namespace = scope.namespace();
+    let pods_api: Api<Pod> = Api::namespaced(api.client.clone(), &namespace);
+    let what = format!("listing the etcd pods ({}) in {namespace}", scope.selector());
+    let listed = within(api, &what, pods_api.list(&ListParams::default().labels(scope.selector()))).await?;
+    let mut pods: Vec<EtcdPod> = listed.items.iter().map(EtcdPod::from_pod).collect();
+    pods.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(pods)
 }
 
 async fn read_pem(
@@ -247,7 +256,7 @@ pub struct Found {
     pub namespace: String,
     pub scope: Scope,
     via: EtcdVia,
-    pub pods: Vec<EtcdPod>,
+    pods: std::sync::RwLock<Vec<EtcdPod>>,
     pub connector: Connector,
     forwarders: std::sync::Mutex<BTreeMap<String, Arc<OnceCell<Arc<Forwarder>>>>>,
     reach: std::sync::Mutex<Vec<Reach>>,
@@ -255,7 +264,7 @@ pub struct Found {
 
 impl std::fmt::Debug for Found {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Found").field("namespace", &self.namespace).field("pods", &self.pods).finish_non_exhaustive()
+        f.debug_struct("Found").field("namespace", &self.namespace).field("pods", &self.pods()).finish_non_exhaustive()
     }
 }
 
@@ -277,7 +286,20 @@ fn host_port(url: &str) -> Option<(String, String)> {
 impl Found {
     /// The URLs to ask for the member list: one per running pod.
     pub fn seeds(&self) -> Vec<String> {
-        self.pods.iter().filter(|p| p.running && !p.ip.is_empty()).map(EtcdPod::url).collect()
+        self.pods().iter().filter(|p| p.running && !p.ip.is_empty()).map(EtcdPod::url).collect()
+    }
+
+    /// The etcd pods as last listed.
+    pub fn pods(&self) -> Vec<EtcdPod> {
+        self.pods.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
+    /// Lists the pods again (a member the list does not know has joined, or moved).
+    async fn refresh_pods(&self) {
+        match list_pods(&self.api, &self.scope).await {
+            Ok(pods) => *self.pods.write().unwrap_or_else(std::sync::PoisonError::into_inner) = pods,
+            Err(e) => tracing::warn!(error = %e, "the etcd pods could not be listed again"),
+        }
     }
 
     /// How each member is reached, as last routed.
@@ -311,7 +333,8 @@ impl Found {
         let opened = cell
             .get_or_try_init(|| async {
                 let pods: Api<Pod> = Api::namespaced(self.api.client.clone(), &self.namespace);
-                let limit = self.api.request_timeout;
+                // Within one call's limit: a tunnel slower than that would only ever read "no answer".
+                let limit = self.api.request_timeout.min(self.connector.command_timeout);
                 Forwarder::open(pods, &self.namespace, &pod.name, pod.port, limit).await.map(Arc::new)
             })
             .await?;
@@ -336,7 +359,17 @@ impl Found {
 
     async fn route(&self, url: &str, pod: &EtcdPod, server_name: String) -> Result<&'static str, String> {
         if !self.forwarded(url).await {
-            self.connector.routes.remove(url);
+            match host_port(url) {
+                // Dialled as it is, but checked against the name its certificate carries
+                // (a hosted etcd pod's certificate names its service, not its pod IP).
+                Some((host, port)) if host != server_name => {
+                    let address =
+                        if host.contains(':') { format!("[{host}]:{port}") } else { format!("{host}:{port}") };
+                    let via = format!("pod IP {address}");
+                    self.connector.routes.set(url.to_string(), Route { address, server_name, via, last_error: None });
+                }
+                _ => self.connector.routes.remove(url),
+            }
             return Ok("pod-ip");
         }
         let forwarder = self.forwarder(pod).await?;
@@ -366,10 +399,17 @@ impl Found {
         let mut errors = Vec::new();
         for (pod, routed) in routes {
             match routed {
-                Ok(via) => {
-                    reach.push(Reach { member: pod.name.clone(), url: pod.url(), pod: Some(pod.name.clone()), via })
+                Ok(via) => reach.push(Reach {
+                    member: pod.name.clone(),
+                    url: pod.url(),
+                    pod: Some(pod.name.clone()),
+                    via,
+                    error: None,
+                }),
+                Err(e) => {
+                    tracing::warn!(pod = %pod.name, error = %e, "an etcd pod cannot be reached");
+                    errors.push(e);
                 }
-                Err(e) => errors.push(e),
             }
         }
         if reach.is_empty() {
@@ -381,39 +421,43 @@ impl Found {
 
     /// The pod a member runs in: by its URL's address, its URL's first DNS label
     /// (hosted `etcd-0.etcd-discovery...`), or its name (the node's, or the pod's).
-    pub fn pod_of(&self, member: &MemberIdentity) -> Option<&EtcdPod> {
+    pub fn pod_of(&self, member: &MemberIdentity) -> Option<EtcdPod> {
         let host = host_port(member.endpoint()).map(|(h, _)| h).unwrap_or_default();
         let label = host.split('.').next().unwrap_or("");
-        self.pods
-            .iter()
+        let pods = self.pods.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        pods.iter()
             .find(|p| !p.ip.is_empty() && p.ip == host)
-            .or_else(|| self.pods.iter().find(|p| p.name == label))
+            .or_else(|| pods.iter().find(|p| p.name == label))
             .or_else(|| {
-                self.pods.iter().find(|p| !member.name.is_empty() && (p.name == member.name || p.node == member.name))
+                pods.iter().find(|p| !member.name.is_empty() && (p.name == member.name || p.node == member.name))
             })
+            .cloned()
     }
 
-    /// Routes every member's URL (called whenever the member list is read).
+    /// Routes every member's URL (called whenever the member list is read); a
+    /// member no listed pod matches has the pods listed again first.
     pub async fn route_members(&self, members: &[MemberIdentity]) {
-        let routed =
-            futures::future::join_all(members.iter().filter(|m| !m.client_urls.is_empty()).map(|member| async move {
-                let url = self.connector.normalize(member.endpoint());
-                let host = host_port(&url).map(|(h, _)| h).unwrap_or_default();
-                let pod = self.pod_of(member);
-                let via = match pod {
-                    Some(pod) => match self.route(&url, pod, host).await {
-                        Ok(via) => via,
-                        Err(e) => {
-                            tracing::warn!(member = %member.name, error = %e, "no port-forward for the member");
-                            "pod-ip"
-                        }
-                    },
-                    None => "pod-ip",
-                };
-                Reach { member: member.display_name(), url, pod: pod.map(|p| p.name.clone()), via }
-            }))
-            .await;
-        let mut routed = routed;
+        let members: Vec<&MemberIdentity> = members.iter().filter(|m| !m.client_urls.is_empty()).collect();
+        if members.iter().any(|m| self.pod_of(m).is_none()) {
+            self.refresh_pods().await;
+        }
+        let mut routed = futures::future::join_all(members.into_iter().map(|member| async move {
+            let url = self.connector.normalize(member.endpoint());
+            let host = host_port(&url).map(|(h, _)| h).unwrap_or_default();
+            let pod = self.pod_of(member);
+            let (via, error) = match &pod {
+                Some(pod) => match self.route(&url, pod, host).await {
+                    Ok(via) => (via, None),
+                    Err(e) => {
+                        tracing::warn!(member = %member.name, error = %e, "no port-forward for the member");
+                        ("pod-ip", Some(e))
+                    }
+                },
+                None => ("pod-ip", Some("no etcd pod matches this member".to_string())),
+            };
+            Reach { member: member.display_name(), url, pod: pod.map(|p| p.name), via, error }
+        }))
+        .await;
         routed.sort_by(|a, b| a.member.cmp(&b.member));
         *self.reach.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = routed;
     }

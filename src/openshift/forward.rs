@@ -15,6 +15,7 @@ pub struct Forwarder {
     pub local: SocketAddr,
     /// "port-forward to openshift-etcd/etcd-master-0:2379".
     pub via: String,
+    /// The last failure of a tunnel (named in connection failures).
     last_error: Arc<Mutex<Option<String>>>,
     task: JoinHandle<()>,
 }
@@ -43,11 +44,6 @@ impl Forwarder {
         let task = tokio::spawn(accept(listener, api, pod.to_string(), port, limit, last_error.clone()));
         tracing::info!(%via, %local, "port-forward open");
         Ok(Self { local, via, last_error, task })
-    }
-
-    /// The last failure of a tunnel, if any since the last success.
-    pub fn last_error(&self) -> Option<String> {
-        self.last_error.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
     }
 
     /// The handle connection failures read `last_error` through.
@@ -92,14 +88,12 @@ async fn accept(
         };
         let (api, pod, last_error) = (api.clone(), pod.clone(), last_error.clone());
         tokio::spawn(async move {
-            let outcome = carry(socket, &api, &pod, port, limit).await;
-            let mut slot = last_error.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            match outcome {
-                Ok(()) => *slot = None,
-                Err(e) => {
-                    tracing::warn!(%pod, port, error = %e, "port-forward tunnel failed");
-                    *slot = Some(e);
-                }
+            // A tunnel that ends (the client closed it, or the API's side went away,
+            // which reads the same) leaves the last failure as it was: the next
+            // tunnel, opened when the client reconnects, says whether the API answers.
+            if let Err(e) = carry(socket, &api, &pod, port, limit).await {
+                tracing::warn!(%pod, port, error = %e, "port-forward tunnel failed");
+                *last_error.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(e);
             }
         });
     }
