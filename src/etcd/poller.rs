@@ -200,7 +200,11 @@ impl Poller {
                     }
                     if let Some(members) = changed {
                         tracing::info!(members = members.len(), "member list changed");
-                        reached.route(&members).await;
+                        // Routing may ask the API (pods, tunnels): bounded, so a slow API
+                        // holds the rounds up for one call's limit at most.
+                        if tokio::time::timeout(connector.command_timeout, reached.route(&members)).await.is_err() {
+                            tracing::warn!("routing the new member list took too long; unrouted members are dialled directly");
+                        }
                         clients = clients_for(&members, &connector).await;
                         if let (Some(summary), Some(reach)) = (reached.summary(), reached.reach()) {
                             let _ = events.send(PollEvent::Reached { summary, reach });
