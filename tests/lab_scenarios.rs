@@ -236,18 +236,7 @@ async fn hosted() {
         (ready == "3").then_some(())
     });
     // Paused (the runbook's first step): the scale-down holds and the pods go.
-    kubectl_ok(
-        &lab,
-        &[
-            "patch",
-            "-n",
-            "clusters",
-            "hostedclusters/hosted",
-            "-p",
-            r#"{"spec":{"pausedUntil":"true"}}"#,
-            "--type=merge",
-        ],
-    );
+    set_hosted_paused(&lab, Some("true"));
     let paused = eventually("ReconciliationActive False", Duration::from_secs(10), || {
         let out = kubectl_ok(
             &lab,
@@ -283,10 +272,7 @@ async fn hosted() {
     assert_eq!(names(&format!("header\n{left}")).len(), 1, "only control-plane-operator runs: {left}");
     assert!(left.starts_with("control-plane-operator-"), "{left}");
     // Resumed: everything comes back.
-    kubectl_ok(
-        &lab,
-        &["patch", "-n", "clusters", "hostedclusters/hosted", "-p", r#"{"spec":{"pausedUntil":null}}"#, "--type=merge"],
-    );
+    set_hosted_paused(&lab, None);
     eventually("etcd pods back", Duration::from_secs(10), || {
         let out = kubectl_ok(&lab, &["get", "pods", "-l", "app=etcd", "-n", cp, "--no-headers"]);
         (out.lines().count() == 3).then_some(())

@@ -84,18 +84,7 @@ async fn without_openshift_objects_or_an_api_the_members_are_still_reported() {
     assert_eq!(hosted["name"], "hosted");
     assert_eq!(hosted["secret_encryption"], "aescbc");
     assert!(hosted["paused_until"].is_null());
-    kubectl_ok(
-        &lab,
-        &[
-            "patch",
-            "-n",
-            "clusters",
-            "hostedclusters/hosted",
-            "-p",
-            r#"{"spec":{"pausedUntil":"true"}}"#,
-            "--type=merge",
-        ],
-    );
+    set_hosted_paused(&lab, Some("true"));
     let paused = json(&status(&lab, lab.kubeconfig.as_deref()));
     assert_eq!(paused["openshift"]["hosted_clusters"][0]["paused_until"], "true");
     let banners = paused["openshift"]["banners"].to_string();

@@ -275,25 +275,11 @@ async fn a_paused_hosted_cluster_is_a_banner_until_it_is_resumed() {
         s.contains("HostedCluster clusters/hosted")
             && s.contains("secretEncryption aescbc, key hosted-etcd-encryption-key")
     });
-    kubectl_ok(
-        &lab,
-        &[
-            "patch",
-            "-n",
-            "clusters",
-            "hostedclusters/hosted",
-            "-p",
-            r#"{"spec":{"pausedUntil":"true"}}"#,
-            "--type=merge",
-        ],
-    );
+    set_hosted_paused(&lab, Some("true"));
     tmux.wait_for("the paused banner", WAIT, |s| {
         s.contains("HostedCluster clusters/hosted reconciliation paused (pausedUntil true)")
     });
-    kubectl_ok(
-        &lab,
-        &["patch", "-n", "clusters", "hostedclusters/hosted", "-p", r#"{"spec":{"pausedUntil":null}}"#, "--type=merge"],
-    );
+    set_hosted_paused(&lab, None);
     tmux.wait_for("the banner gone", WAIT, |s| !s.contains("reconciliation paused"));
     tmux.keys(&["q"]);
     tmux.wait_for("the console to exit", WAIT, |s| s.contains("CONSOLE-EXITED 0"));

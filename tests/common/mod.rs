@@ -276,3 +276,10 @@ pub fn while_standing_still<T>(
     }
     panic!("the cluster never stood still for one reading");
 }
+
+/// Pauses (`Some("true")` or a date) or resumes (`None`) the hosted lab's
+/// HostedCluster with kubectl, as the runbook does.
+pub fn set_hosted_paused(lab: &Lab, until: Option<&str>) {
+    let patch = serde_json::json!({"spec": {"pausedUntil": until}}).to_string();
+    kubectl_ok(lab, &["patch", "-n", "clusters", "hostedclusters/hosted", "-p", &patch, "--type=merge"]);
+}
