@@ -12,3 +12,4 @@ pub mod status;
 pub mod tui;
 pub mod ui;
 pub mod units;
+pub mod wizard;

@@ -1,0 +1,4 @@
+//! The wizards: pure state machines the TUI and the headless subcommands both
+//! drive. Their safety rules live here, so they hold whatever the front end.
+
+pub mod defrag;
