@@ -148,10 +148,6 @@ impl Connector {
         })
     }
 
-    pub fn has_tls(&self) -> bool {
-        self.tls.is_some()
-    }
-
     /// etcdctl's rule: a URL without a scheme is https when TLS files are given.
     pub fn normalize(&self, endpoint: &str) -> String {
         let endpoint = endpoint.trim();

@@ -158,8 +158,8 @@ impl Poller {
             }
         };
         let connector = reached.connector.clone();
-        if let (Some(summary), Some(reach)) = (reached.summary(), reached.reach()) {
-            if events.send(PollEvent::Reached { summary, reach }).is_err() {
+        if let Some(event) = reached.event() {
+            if events.send(event).is_err() {
                 return;
             }
         }
@@ -206,8 +206,8 @@ impl Poller {
                             tracing::warn!("routing the new member list took too long; unrouted members are dialled directly");
                         }
                         clients = clients_for(&members, &connector).await;
-                        if let (Some(summary), Some(reach)) = (reached.summary(), reached.reach()) {
-                            let _ = events.send(PollEvent::Reached { summary, reach });
+                        if let Some(event) = reached.event() {
+                            let _ = events.send(event);
                         }
                         known = members.iter().map(|m| (m.id, m.clone())).collect();
                         if events.send(PollEvent::Members { members, at: Instant::now() }).is_err() {

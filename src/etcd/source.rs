@@ -7,7 +7,7 @@ use super::Connector;
 use crate::cli::{ConnectionArgs, KubeArgs};
 use crate::cluster::MemberIdentity;
 use crate::etcd::tls::TlsFiles;
-use crate::openshift::etcd::{Finder, Found, Reach, Scope};
+use crate::openshift::etcd::{Finder, Found, Scope};
 
 /// etcd's default client address, used when nothing else says where etcd is.
 pub const DEFAULT_ENDPOINT: &str = "127.0.0.1:2379";
@@ -108,13 +108,9 @@ impl Reached {
         }
     }
 
-    /// How each member is reached, when found through the cluster.
-    pub fn reach(&self) -> Option<Vec<Reach>> {
-        self.found.as_ref().map(|f| f.reach())
-    }
-
-    /// One line for the title: where etcd was found and how it is reached.
-    pub fn summary(&self) -> Option<String> {
-        self.found.as_ref().map(|f| f.summary())
+    /// Where etcd was found and how each member is reached, for the console
+    /// (None with `--endpoints`).
+    pub fn event(&self) -> Option<crate::etcd::poller::PollEvent> {
+        self.found.as_ref().map(|f| crate::etcd::poller::PollEvent::Reached { summary: f.summary(), reach: f.reach() })
     }
 }

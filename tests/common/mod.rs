@@ -283,3 +283,19 @@ pub fn set_hosted_paused(lab: &Lab, until: Option<&str>) {
     let patch = serde_json::json!({"spec": {"pausedUntil": until}}).to_string();
     kubectl_ok(lab, &["patch", "-n", "clusters", "hostedclusters/hosted", "-p", &patch, "--type=merge"]);
 }
+
+/// One member of `status -o json` against the same member's `Status` in
+/// `etcdctl endpoint status -w json`: ID, sizes, raft position, version,
+/// leadership, health, no error. `what` names it in failures.
+pub fn assert_member_equals_etcdctl(member: &serde_json::Value, status: &serde_json::Value, what: &str) {
+    assert!(member["error"].is_null(), "{what}: {member}");
+    let id = status["header"]["member_id"].as_u64().unwrap_or_default();
+    assert_eq!(member["id"], format!("{id:x}"), "{what} ID");
+    assert_eq!(member["db_size_bytes"], status["dbSize"], "{what} DB size");
+    assert_eq!(member["db_size_in_use_bytes"], status["dbSizeInUse"], "{what} in use");
+    assert_eq!(member["raft_index"], status["raftIndex"], "{what} raft index");
+    assert_eq!(member["raft_term"], status["raftTerm"], "{what} raft term");
+    assert_eq!(member["version"], status["version"], "{what} version");
+    assert_eq!(member["is_leader"], status["leader"] == status["header"]["member_id"], "{what} leader");
+    assert_eq!(member["healthy"], true, "{what} health");
+}
