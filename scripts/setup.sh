@@ -7,6 +7,9 @@ set -euo pipefail
 
 need=()
 command -v protoc >/dev/null 2>&1 || need+=(protobuf-compiler)
+# etcd-client's protos import google/protobuf/*.proto, which protoc finds only with
+# libprotobuf-dev (a "recommends" of protobuf-compiler, so not always there).
+[ -f /usr/include/google/protobuf/descriptor.proto ] || need+=(libprotobuf-dev)
 [ -x /usr/bin/etcd ] || need+=(etcd-server)
 command -v etcdctl >/dev/null 2>&1 || need+=(etcd-client)
 command -v tmux >/dev/null 2>&1 || need+=(tmux)

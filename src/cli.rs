@@ -136,6 +136,23 @@ pub struct ConsoleArgs {
     /// Change nothing: every action that would write to the cluster is refused.
     #[arg(long, global = true)]
     pub read_only: bool,
+
+    /// The console's defrag wizard: pause after each member (the runbook: at least 60s).
+    #[arg(long, global = true, default_value = "60s", value_parser = parse_duration)]
+    pub defrag_wait: Duration,
+
+    /// Allow a defrag wait (--wait, --defrag-wait) below 60s.
+    #[arg(long, global = true)]
+    pub i_know_wait_is_short: bool,
+
+    /// Where wizard journals go, to resume a run after a crash (default: the XDG state
+    /// directory, etcd-console/journal).
+    #[arg(long, global = true)]
+    pub journal_dir: Option<PathBuf>,
+
+    /// The limit of a Defragment call: --command-timeout when given, else 30s (set by main).
+    #[arg(skip)]
+    pub defrag_timeout: Option<Duration>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -147,6 +164,56 @@ pub enum Command {
     /// Pending certificate signing requests: list them, approve the valid ones (exit 0 done,
     /// 1 some refused or failed, 2 bad input or the API unreachable).
     Csr(CsrArgs),
+    /// Defragment the members one at a time, the leader last, behind health gates, with a
+    /// wait between members (exit 0 all planned members done, 1 stopped by a gate, a
+    /// failure or the user, 2 bad input). Resumes an unfinished run of the same cluster.
+    Defrag(DefragArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DefragArgs {
+    /// Print the plan and touch nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Do not ask: run the plan (for scripts).
+    #[arg(long)]
+    pub yes: bool,
+
+    /// Output format: readable lines, or one JSON object per line.
+    #[arg(long, short = 'o', value_enum, default_value = "table")]
+    pub output: OutputFormat,
+
+    /// Which members need it, as etcd-defrag accepts: a boolean expression over dbSize,
+    /// dbSizeInUse, dbSizeFree, dbQuota, dbQuotaUsage (default: OpenShift's rule,
+    /// fragmentation >= 45 % and size >= 100 MiB).
+    #[arg(long, value_name = "EXPR")]
+    pub rule: Option<String>,
+
+    /// Every voting member, whatever its figures.
+    #[arg(long)]
+    pub all: bool,
+
+    /// Pause after each member before the next one's checks (the runbook: at least 60s).
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    pub wait: Duration,
+
+    /// Before the leader's turn, move the leadership to a healthy follower already
+    /// defragmented in this run.
+    #[arg(long)]
+    pub move_leader: bool,
+
+    /// Compact the keyspace to the current revision first (old revisions are gone for good).
+    #[arg(long)]
+    pub compact: bool,
+
+    /// At the end, clear NOSPACE if every member is below 90 % of the quota (--quota-bytes).
+    #[arg(long)]
+    pub disarm: bool,
+
+    /// Set an unfinished run of this cluster aside and plan anew instead of resuming it.
+    #[arg(long)]
+    pub fresh: bool,
 }
 
 #[derive(Debug, Args)]

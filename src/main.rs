@@ -1,11 +1,17 @@
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{parser::ValueSource, CommandFactory, FromArgMatches};
 use etcd_console::cli::{Cli, Command, LabCommand};
-use etcd_console::{csr_command, lab, logging, status, tui};
+use etcd_console::{csr_command, defrag_command, lab, logging, status, tui};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let mut cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    // A Defragment call gets 30s unless --command-timeout (or its variable) says otherwise.
+    cli.console.defrag_timeout = command_timeout_given(&matches).then_some(cli.connection.command_timeout);
     let log = logging::init(cli.console.log_dir.clone());
     let log_problem = log.as_ref().err().cloned();
     let _guard = log.ok().map(|(guard, _)| guard);
@@ -19,6 +25,9 @@ fn main() -> ExitCode {
     let code = runtime.block_on(async {
         match cli.command {
             Some(Command::Status(args)) => status::run(&cli.connection, &cli.console, &cli.kube, args.output).await,
+            Some(Command::Defrag(ref args)) => {
+                defrag_command::run(&cli.connection, &cli.console, &cli.kube, args).await
+            }
             Some(Command::Csr(args)) => csr_command::run(&cli.kube, cli.console.read_only, &args.command).await,
             Some(Command::Lab(args)) => match args.command {
                 Some(LabCommand::Serve { ref dir }) => lab::serve::run(&args, &cli.console, dir.clone()).await,
@@ -31,4 +40,12 @@ fn main() -> ExitCode {
     });
     runtime.shutdown_timeout(std::time::Duration::from_millis(200));
     ExitCode::from(u8::try_from(code).unwrap_or(2))
+}
+
+/// Whether --command-timeout came from the command line or ETCDCTL_COMMAND_TIMEOUT.
+fn command_timeout_given(matches: &clap::ArgMatches) -> bool {
+    let given = |m: &clap::ArgMatches| {
+        matches!(m.value_source("command_timeout"), Some(ValueSource::CommandLine | ValueSource::EnvVariable))
+    };
+    given(matches) || matches.subcommand().is_some_and(|(_, sub)| given(sub))
 }

@@ -24,6 +24,7 @@ use crate::etcd::source::EtcdSource;
 use crate::openshift::watch::OpenShiftEvent;
 use crate::openshift::{csr, Connection};
 use crate::ui::{self, Theme};
+use crate::wizard::defrag::executor::{run_in_background, Progress};
 
 fn open_screen(mouse: bool) -> std::io::Result<()> {
     terminal::enable_raw_mode()?;
@@ -93,6 +94,8 @@ async fn carry_out(connection: Connection, change: Change, tx: mpsc::UnboundedSe
             Ok(()) => (1, Vec::new()),
             Err(e) => (0, vec![e]),
         },
+        // The app turns these into a run before they get here.
+        Change::Defrag(_) | Change::ResumeDefrag => return,
     };
     let verb = if matches!(change, Change::DenyCsr(_)) { "denied" } else { "approved" };
     let message = match failed.first() {
@@ -118,8 +121,21 @@ pub async fn run(
             return 2;
         }
     };
+    let defrag_options = match crate::defrag_command::options_from(&console, console.defrag_wait, "--defrag-wait") {
+        Ok(options) => options,
+        Err(e) => {
+            eprintln!("etcd-console: {e}");
+            return 2;
+        }
+    };
     let context = context.unwrap_or_else(|| source.describe());
     let mut app = App::new(context, console.quota_bytes, console.refresh, Instant::now());
+    app.defrag_options = defrag_options;
+    let defrag_source = source.clone();
+    let journal_dir = console.journal_dir.clone().or_else(crate::journal::default_dir);
+    let (defrag_tx, mut defrag_rx) = mpsc::unbounded_channel::<Progress>();
+    let mut defrag_abort: Option<tokio::sync::watch::Sender<bool>> = None;
+    let mut journal_checked = false;
     app.notice = log_problem.map(|p| format!("no log: {p}"));
     tracing::info!(etcd = %source.describe(), refresh = ?console.refresh, "console opened");
 
@@ -188,6 +204,17 @@ pub async fn run(
     let mut code = 0;
     let mut polling = true;
     loop {
+        // Once the cluster is known: an unfinished defrag run of it is offered (a small local file).
+        if !journal_checked {
+            if let (Some(id), Some(dir)) = (app.cluster.cluster_id(), &journal_dir) {
+                journal_checked = true;
+                match crate::journal::unfinished(dir, id) {
+                    Ok(Some(unfinished)) => app.offer_resume(unfinished),
+                    Ok(None) => {}
+                    Err(e) => app.notice = Some(e),
+                }
+            }
+        }
         if let Err(e) = terminal.draw(|frame| ui::draw(frame, &app, theme, Instant::now())) {
             tracing::error!(error = %e, "drawing failed");
             code = 2;
@@ -220,6 +247,12 @@ pub async fn run(
                 }
                 None => watching = false,
             },
+            Some(progress) = defrag_rx.recv() => {
+                app.on_defrag(progress);
+                while let Ok(progress) = defrag_rx.try_recv() {
+                    app.on_defrag(progress);
+                }
+            },
             connection = &mut connection_rx, if awaiting_connection => {
                 awaiting_connection = false;
                 api = connection.ok();
@@ -246,6 +279,24 @@ pub async fn run(
                                     }
                                     None => app.notice = Some("not connected to the API yet: nothing changed".into()),
                                 },
+                                Some(Effect::StartDefrag(run, unfinished)) => {
+                                    let (abort_tx, abort_rx) = tokio::sync::watch::channel(false);
+                                    defrag_abort = Some(abort_tx);
+                                    tokio::spawn(run_in_background(
+                                        defrag_source.clone(),
+                                        console.quota_bytes,
+                                        *run,
+                                        unfinished,
+                                        journal_dir.clone(),
+                                        abort_rx,
+                                        defrag_tx.clone(),
+                                    ));
+                                }
+                                Some(Effect::AbortDefrag) => {
+                                    if let Some(abort) = &defrag_abort {
+                                        let _ = abort.send(true);
+                                    }
+                                }
                                 Some(Effect::Suspend) => {
                                     // Give the shell its terminal back, stop as Ctrl-Z does, and take it again on `fg`.
                                     close_screen(console.mouse);

@@ -21,6 +21,10 @@ pub enum Action {
     DenyCsr,
     FilterCsrs,
     Confirm,
+    OpenDefrag,
+    ToggleMoveLeader,
+    ToggleEveryMember,
+    AbortDefrag,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -144,6 +148,34 @@ pub const KEY_TABLE: &[Binding] = &[
         label: "/",
         action: Action::FilterCsrs,
         description: "CSR view: filter (Enter keeps, Esc clears)",
+        footer: None,
+    },
+    Binding {
+        keys: &[plain(KeyCode::Char('d'))],
+        label: "d",
+        action: Action::OpenDefrag,
+        description: "defrag wizard: the plan (leader last), then Enter to start",
+        footer: Some(("d", "defrag")),
+    },
+    Binding {
+        keys: &[plain(KeyCode::Char('e'))],
+        label: "e",
+        action: Action::ToggleEveryMember,
+        description: "defrag plan: every member, or OpenShift's rule (45 % free, 100 MiB)",
+        footer: None,
+    },
+    Binding {
+        keys: &[plain(KeyCode::Char('m'))],
+        label: "m",
+        action: Action::ToggleMoveLeader,
+        description: "defrag plan: move the leadership off the leader before its turn",
+        footer: None,
+    },
+    Binding {
+        keys: &[plain(KeyCode::Char('x'))],
+        label: "x",
+        action: Action::AbortDefrag,
+        description: "defrag run: stop before the next member",
         footer: None,
     },
     Binding {

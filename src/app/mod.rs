@@ -1,6 +1,7 @@
 //! The console's state and how messages and keys change it. No I/O here: the
 //! event loop in `tui.rs` carries effects out.
 
+pub mod defrag;
 pub mod keys;
 pub mod openshift;
 
@@ -12,13 +13,17 @@ use crate::openshift::csr::{self, PendingCsr, Selection};
 use keys::Action;
 
 /// What the event loop must do after an action.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
     Quit,
     RefreshNow,
     Suspend,
     /// A confirmed change to the cluster, for the executor.
     Change(Change),
+    /// A confirmed defrag run (new or resumed), for the defrag executor.
+    StartDefrag(Box<crate::wizard::defrag::DefragRun>, Option<crate::journal::Unfinished>),
+    /// Stop the defrag run before its next member.
+    AbortDefrag,
 }
 
 /// A change to the cluster the user confirmed.
@@ -26,6 +31,9 @@ pub enum Effect {
 pub enum Change {
     ApproveCsrs(Vec<String>),
     DenyCsr(String),
+    /// The members of the plan shown, in order (checked again when confirmed).
+    Defrag(Vec<u64>),
+    ResumeDefrag,
 }
 
 /// The one confirmation every change goes through: it names what it changes.
@@ -67,6 +75,14 @@ pub struct App {
     pub read_only: bool,
     /// A change waiting for the user's yes.
     pub confirm: Option<Confirm>,
+    /// The defrag wizard, once opened.
+    pub defrag: Option<defrag::DefragWizard>,
+    /// The defrag run's options from the flags (wait, limits, quota).
+    pub defrag_options: crate::wizard::defrag::Options,
+    /// An unfinished defrag run of this cluster found in the journal.
+    pub unfinished_defrag: Option<crate::journal::Unfinished>,
+    /// q was pressed once during a defrag run: the next q quits.
+    pub quit_armed: bool,
 }
 
 impl App {
@@ -86,6 +102,10 @@ impl App {
             wall_clock: None,
             read_only: false,
             confirm: None,
+            defrag: None,
+            defrag_options: crate::wizard::defrag::Options { quota_bytes, ..Default::default() },
+            unfinished_defrag: None,
+            quit_armed: false,
         }
     }
 
@@ -121,6 +141,23 @@ impl App {
             }
             PollEvent::Sample(sample) => self.cluster.apply_sample(sample),
         }
+        if let Some(wizard) = &mut self.defrag {
+            wizard.replan(&self.cluster);
+        }
+    }
+
+    pub fn on_defrag(&mut self, progress: crate::wizard::defrag::executor::Progress) {
+        if let Some(wizard) = &mut self.defrag {
+            wizard.on_progress(progress);
+            if wizard.stage == defrag::Stage::Finished {
+                if let Some(outcome) = wizard.run.as_ref().and_then(|r| r.outcome()) {
+                    self.notice = Some(match outcome {
+                        crate::wizard::defrag::Outcome::Completed => "defrag run completed".into(),
+                        crate::wizard::defrag::Outcome::Stopped { reason } => format!("defrag run stopped: {reason}"),
+                    });
+                }
+            }
+        }
     }
 
     pub fn selected_member_id(&self) -> Option<u64> {
@@ -130,7 +167,11 @@ impl App {
     pub fn on_action(&mut self, action: Action) -> Option<Effect> {
         if let Some(confirm) = self.confirm.take() {
             return match action {
-                Action::Confirm => Some(Effect::Change(confirm.change)),
+                Action::Confirm => match confirm.change {
+                    Change::Defrag(ids) => self.start_defrag(&ids),
+                    Change::ResumeDefrag => self.resume_defrag(),
+                    change => Some(Effect::Change(change)),
+                },
                 Action::CloseOverlay => {
                     self.notice = Some("cancelled: nothing changed".into());
                     None
@@ -141,6 +182,9 @@ impl App {
                     None
                 }
             };
+        }
+        if let Some(effect) = self.on_defrag_action(action) {
+            return effect;
         }
         if self.view == View::Csrs {
             match action {
@@ -177,6 +221,139 @@ impl App {
             return None;
         }
         self.on_common_action(action)
+    }
+
+    /// The defrag wizard's keys; Some(effect) when the key was the wizard's.
+    fn on_defrag_action(&mut self, action: Action) -> Option<Option<Effect>> {
+        if action == Action::OpenDefrag {
+            match &mut self.defrag {
+                Some(wizard) => wizard.shown = true,
+                None => {
+                    let mut wizard = defrag::DefragWizard::new(self.defrag_options.clone());
+                    wizard.replan(&self.cluster);
+                    self.defrag = Some(wizard);
+                }
+            }
+            return Some(None);
+        }
+        let overlay = self.show_help || self.show_alerts;
+        let wizard = self.defrag.as_mut().filter(|w| w.shown && !overlay)?;
+        match (action, wizard.stage) {
+            (Action::ToggleEveryMember, defrag::Stage::Planning) => {
+                wizard.every_member = !wizard.every_member;
+                wizard.replan(&self.cluster);
+            }
+            (Action::ToggleMoveLeader, defrag::Stage::Planning) => wizard.options.move_leader = !wizard.options.move_leader,
+            (Action::Confirm, defrag::Stage::Planning) => self.ask_to_defrag(),
+            (Action::AbortDefrag, defrag::Stage::Running) => {
+                wizard.abort_sent = true;
+                self.notice = Some("abort asked: the run stops before the next member".into());
+                return Some(Some(Effect::AbortDefrag));
+            }
+            (Action::CloseOverlay, defrag::Stage::Running) => wizard.shown = false,
+            (Action::CloseOverlay, _) => self.defrag = None,
+            _ => return None,
+        }
+        Some(None)
+    }
+
+    fn ask_to_defrag(&mut self) {
+        if self.unfinished_defrag.is_some() {
+            let Some(unfinished) = &self.unfinished_defrag else { return };
+            let left: Vec<String> = unfinished.run.remaining().iter().map(|p| p.name.clone()).collect();
+            self.confirm = Some(Confirm {
+                title: format!("Resume the defrag run of cluster {}?", crate::cluster::report::hex(unfinished.run.cluster_id)),
+                lines: vec![
+                    format!("left: {}", left.join(", ")),
+                    format!("last written {}; the member in flight is checked before anything is sent", unfinished.last_written),
+                ],
+                change: Change::ResumeDefrag,
+            });
+            return;
+        }
+        let Some(wizard) = &self.defrag else { return };
+        let plan = match &wizard.plan {
+            Ok(plan) if !plan.steps.is_empty() => plan,
+            Ok(_) => {
+                self.notice = Some("no member needs a defrag by this rule (e: every member)".into());
+                return;
+            }
+            Err(e) => {
+                self.notice = Some(e.clone());
+                return;
+            }
+        };
+        let Some(cluster_id) = wizard.cluster_id else {
+            self.notice = Some("the cluster ID is not known yet".into());
+            return;
+        };
+        let mut lines: Vec<String> = plan
+            .steps
+            .iter()
+            .enumerate()
+            .map(|(n, s)| format!("{}. {}{}", n + 1, s.name, if s.is_leader { " (the leader, last)" } else { "" }))
+            .collect();
+        lines.push(format!(
+            "one at a time, {} apart, every member checked healthy before the next{}",
+            humantime::format_duration(wizard.options.wait),
+            if wizard.options.move_leader { "; leadership moved before the leader's turn" } else { "" }
+        ));
+        self.confirm = Some(Confirm {
+            title: format!("Defragment {} member(s) of cluster {}?", plan.steps.len(), crate::cluster::report::hex(cluster_id)),
+            lines,
+            change: Change::Defrag(plan.steps.iter().map(|s| s.id).collect()),
+        });
+    }
+
+    /// The confirmed plan becomes a run, if it is still the plan shown.
+    fn start_defrag(&mut self, ids: &[u64]) -> Option<Effect> {
+        let wizard = self.defrag.as_mut()?;
+        let (Ok(plan), Some(cluster_id)) = (&wizard.plan, wizard.cluster_id) else { return None };
+        if plan.steps.iter().map(|s| s.id).collect::<Vec<_>>() != ids {
+            self.notice = Some("the plan changed while you were asked: look at it again".into());
+            return None;
+        }
+        // The engine refuses under --read-only, whatever the screen allowed.
+        match crate::wizard::defrag::DefragRun::new(plan, cluster_id, wizard.options.clone(), self.read_only) {
+            Ok(run) => {
+                wizard.stage = defrag::Stage::Running;
+                wizard.run = Some(run.clone());
+                Some(Effect::StartDefrag(Box::new(run), None))
+            }
+            Err(e) => {
+                self.notice = Some(e);
+                None
+            }
+        }
+    }
+
+    fn resume_defrag(&mut self) -> Option<Effect> {
+        let unfinished = self.unfinished_defrag.take()?;
+        match unfinished.run.clone().resumed(unfinished.in_flight.as_ref(), self.read_only) {
+            Ok(run) => {
+                let wizard = self.defrag.get_or_insert_with(|| defrag::DefragWizard::new(run.options.clone()));
+                wizard.stage = defrag::Stage::Running;
+                wizard.shown = true;
+                wizard.run = Some(run.clone());
+                Some(Effect::StartDefrag(Box::new(run), Some(unfinished)))
+            }
+            Err(e) => {
+                self.notice = Some(e);
+                self.unfinished_defrag = Some(unfinished);
+                None
+            }
+        }
+    }
+
+    /// An unfinished run found in the journal: offered, never resumed unasked.
+    pub fn offer_resume(&mut self, unfinished: crate::journal::Unfinished) {
+        let left: Vec<String> = unfinished.run.remaining().iter().map(|p| p.name.clone()).collect();
+        self.notice = Some(format!("an unfinished defrag run was found (left: {}): press d, then Enter to resume", left.join(", ")));
+        let mut wizard = defrag::DefragWizard::new(unfinished.run.options.clone());
+        wizard.run = Some(unfinished.run.clone());
+        wizard.shown = false;
+        self.defrag = Some(wizard);
+        self.unfinished_defrag = Some(unfinished);
     }
 
     /// Why no change may be made now, if so (checked before any confirmation).
@@ -276,7 +453,19 @@ impl App {
                     View::Csrs => View::Member,
                 }
             }
-            Action::Quit => return Some(Effect::Quit),
+            Action::Quit => {
+                let running = self.defrag.as_ref().is_some_and(|w| w.stage == defrag::Stage::Running);
+                if running && !self.quit_armed {
+                    self.quit_armed = true;
+                    self.notice = Some(
+                        "a defrag run is going on: x stops it before the next member; q again quits now (the \
+                         journal keeps the run to resume)"
+                            .into(),
+                    );
+                    return None;
+                }
+                return Some(Effect::Quit);
+            }
             Action::ToggleHelp => {
                 self.show_help = !self.show_help;
                 self.show_alerts = false;
@@ -296,7 +485,15 @@ impl App {
             Action::SelectLast => self.selected = last,
             Action::RefreshNow => return Some(Effect::RefreshNow),
             // CSR actions outside the CSR view, and a yes with nothing to confirm, do nothing.
-            Action::ApproveCsr | Action::ApproveAllValid | Action::DenyCsr | Action::FilterCsrs | Action::Confirm => {}
+            Action::ApproveCsr
+            | Action::ApproveAllValid
+            | Action::DenyCsr
+            | Action::FilterCsrs
+            | Action::Confirm
+            | Action::OpenDefrag
+            | Action::ToggleMoveLeader
+            | Action::ToggleEveryMember
+            | Action::AbortDefrag => {}
         }
         None
     }

@@ -2,6 +2,7 @@
 
 pub mod alert_list;
 pub mod db;
+pub mod defrag;
 pub mod help;
 pub mod members;
 pub mod openshift;
@@ -78,6 +79,9 @@ pub(crate) fn popup(frame: &mut Frame, area: Rect, width: u16, paragraph: Paragr
 }
 
 fn draw_bottom(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: Instant) {
+    if let Some(wizard) = app.defrag.as_ref().filter(|w| w.shown) {
+        return defrag::draw(frame, area, app, wizard, theme);
+    }
     match app.view {
         View::Member => {
             let [detail, db_area] = Layout::horizontal([Constraint::Length(36), Constraint::Min(30)]).areas(area);

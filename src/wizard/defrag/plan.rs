@@ -4,7 +4,7 @@
 //!
 //! The plan is pure: it takes what the console knows of the members and says
 //! what would be done and why. Gates, waits and the journal come with the
-//! executor (issue 5, not yet here).
+//! executor (`engine`, `executor`).
 
 use evalexpr::{build_operator_tree, ContextWithMutableVariables, DefaultNumericTypes, HashMapContext, Node, Value};
 
@@ -82,7 +82,7 @@ impl Rule {
 }
 
 /// A member's DB figures, as its Status reports them.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Figures {
     pub db_size: u64,
     pub db_size_in_use: u64,
