@@ -83,6 +83,8 @@ fn clock() -> String {
 struct Printer {
     json: bool,
     notes_shown: usize,
+    /// The wait being counted down has been announced.
+    counting: bool,
 }
 
 impl Printer {
@@ -168,10 +170,13 @@ impl Printer {
             Progress::Began { action: Action::Disarm { .. }, .. } => {
                 self.line(json!({"event": "began", "action": "disarm"}), "clearing NOSPACE".into())
             }
+            Progress::Began { action: Action::Wait { .. }, .. } => self.counting = false,
             Progress::Began { .. } => {}
             Progress::Countdown { left, total } => {
-                let secs = left.as_secs();
-                if *left == *total || (secs % 10 == 0 && left.subsec_millis() < 500 && !left.is_zero()) {
+                let secs = left.as_secs() + u64::from(left.subsec_millis() >= 500);
+                let first = !self.counting;
+                self.counting = true;
+                if first || (secs % 10 == 0 && !left.is_zero() && secs < total.as_secs()) {
                     self.line(
                         json!({"event": "countdown", "seconds_left": secs}),
                         format!("next member in {secs}s (checks the whole cluster first)"),
@@ -292,7 +297,7 @@ pub async fn run(
     let Some(cluster_id) = view.cluster_id() else {
         return fail("the members that answered do not agree on one cluster ID (or none answered Status)".into());
     };
-    let mut printer = Printer { json: json_out, notes_shown: 0 };
+    let mut printer = Printer { json: json_out, notes_shown: 0, counting: false };
 
     let unfinished = match journal::unfinished(&journal_dir, cluster_id) {
         Ok(found) => found.filter(|_| !args.fresh),
@@ -402,7 +407,7 @@ pub async fn run(
     let finished = drive(&mut run, &executor, journal, abort_rx, progress_tx).await;
     let printer = match printing.await {
         Ok(printer) => printer,
-        Err(_) => Printer { json: json_out, notes_shown: run.notes.len() },
+        Err(_) => Printer { json: json_out, notes_shown: run.notes.len(), counting: false },
     };
     let kept = match finished {
         Ok(path) => Some(path),

@@ -279,13 +279,14 @@ pub async fn run(
                                     }
                                     None => app.notice = Some("not connected to the API yet: nothing changed".into()),
                                 },
-                                Some(Effect::StartDefrag(run, unfinished)) => {
+                                Some(Effect::StartDefrag(start)) => {
+                                    let (run, unfinished) = *start;
                                     let (abort_tx, abort_rx) = tokio::sync::watch::channel(false);
                                     defrag_abort = Some(abort_tx);
                                     tokio::spawn(run_in_background(
                                         defrag_source.clone(),
                                         console.quota_bytes,
-                                        *run,
+                                        run,
                                         unfinished,
                                         journal_dir.clone(),
                                         abort_rx,

@@ -21,7 +21,7 @@ pub enum Effect {
     /// A confirmed change to the cluster, for the executor.
     Change(Change),
     /// A confirmed defrag run (new or resumed), for the defrag executor.
-    StartDefrag(Box<crate::wizard::defrag::DefragRun>, Option<crate::journal::Unfinished>),
+    StartDefrag(Box<(crate::wizard::defrag::DefragRun, Option<crate::journal::Unfinished>)>),
     /// Stop the defrag run before its next member.
     AbortDefrag,
 }
@@ -318,7 +318,7 @@ impl App {
             Ok(run) => {
                 wizard.stage = defrag::Stage::Running;
                 wizard.run = Some(run.clone());
-                Some(Effect::StartDefrag(Box::new(run), None))
+                Some(Effect::StartDefrag(Box::new((run, None))))
             }
             Err(e) => {
                 self.notice = Some(e);
@@ -335,7 +335,7 @@ impl App {
                 wizard.stage = defrag::Stage::Running;
                 wizard.shown = true;
                 wizard.run = Some(run.clone());
-                Some(Effect::StartDefrag(Box::new(run), Some(unfinished)))
+                Some(Effect::StartDefrag(Box::new((run, Some(unfinished)))))
             }
             Err(e) => {
                 self.notice = Some(e);

@@ -13,6 +13,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::plan::{Figures, Plan};
+use crate::units::format_bytes;
 
 /// etcd's own limit between committed and applied entries before it refuses
 /// proposals ("too many requests"); a member further behind is not in step.
@@ -374,7 +375,7 @@ impl DefragRun {
     }
 
     /// What to do now. Never touches anything: the executor does.
-    pub fn next(&mut self) -> Action {
+    pub fn next_action(&mut self) -> Action {
         if self.abort_requested
             && matches!(self.phase, Phase::Start | Phase::Compact | Phase::Gate | Phase::MoveLeader { .. } | Phase::Wait | Phase::Defragment { .. })
         {
@@ -475,7 +476,8 @@ impl DefragRun {
                             Some(&name),
                             format!(
                                 "{name} answered again: size {} -> {}, so its defrag finished",
-                                before.db_size, reading.figures.db_size
+                                format_bytes(before.db_size),
+                                format_bytes(reading.figures.db_size)
                             ),
                         );
                         self.phase = Phase::Check { id, before, was_leader, took: None };
@@ -508,7 +510,7 @@ impl DefragRun {
             (Phase::Check { id, before, was_leader, took }, Observed::Cluster(view)) => {
                 let name = self.name_of(id);
                 let reading = match view.member(id) {
-                    Some(member) => member.healthy().map(|r| r.clone()),
+                    Some(member) => member.healthy().cloned(),
                     None => Err(format!("{name} is no longer in the member list")),
                 };
                 match reading {
@@ -518,10 +520,10 @@ impl DefragRun {
                             NoteKind::Defragmented,
                             Some(&name),
                             format!(
-                                "{name} defragmented{}: {} -> {} bytes, healthy",
+                                "{name} defragmented{}: {} -> {}, healthy",
                                 took.map(|t| format!(" in {:.1}s", t.as_secs_f64())).unwrap_or_default(),
-                                before.db_size,
-                                after.db_size
+                                format_bytes(before.db_size),
+                                format_bytes(after.db_size)
                             ),
                         );
                         self.done.push(Done { id, name, was_leader, before, after, took });
@@ -651,10 +653,10 @@ impl DefragRun {
             .iter()
             .filter_map(|m| match &m.reading {
                 Ok(r) if r.figures.db_size as f64 >= limit => Some(format!(
-                    "{} is at {:.0} % of the {}-byte quota",
+                    "{} is at {:.0} % of the {} quota",
                     m.name,
                     r.figures.db_size as f64 * 100.0 / self.options.quota_bytes as f64,
-                    self.options.quota_bytes
+                    format_bytes(self.options.quota_bytes)
                 )),
                 Ok(_) => None,
                 Err(_) => Some(format!("{}'s size is unknown", m.name)),
@@ -683,7 +685,7 @@ impl DefragRun {
         self.note(
             NoteKind::Completed,
             None,
-            format!("done: {} ({reclaimed} bytes given back)", list_or_none(&done)),
+            format!("done: {} ({} given back)", list_or_none(&done), format_bytes(reclaimed)),
         );
         self.phase = Phase::Finished(Outcome::Completed);
     }
@@ -871,7 +873,7 @@ mod tests {
         /// Runs to the end; `between` may change the cluster before each action.
         fn run(&mut self, run: &mut DefragRun, mut between: impl FnMut(&mut Sim, &Action)) -> Outcome {
             for _ in 0..200 {
-                let action = run.next();
+                let action = run.next_action();
                 if let Action::Finished(outcome) = action {
                     return outcome;
                 }
@@ -918,11 +920,11 @@ mod tests {
     fn one_three_and_five_members_each_once_leader_last_with_waits() {
         for n in [1, 3, 5] {
             let mut sim = Sim::new(n);
-            sim.leader = (n + 1) / 2;
+            sim.leader = n.div_ceil(2);
             let mut run = new_run(&sim, options());
             assert_eq!(sim.run(&mut run, |_, _| {}), Outcome::Completed, "{n} members: {:?}", run.notes);
             assert_eq!(sim.defragged.len() as u64, n);
-            assert_eq!(*sim.defragged.last().unwrap(), (n + 1) / 2, "the leader last with {n} members");
+            assert_eq!(*sim.defragged.last().unwrap(), n.div_ceil(2), "the leader last with {n} members");
             assert!(waits_between_defrags(&sim.actions), "{:?}", sim.actions);
             // No wait after the last member.
             assert!(!matches!(sim.actions.iter().rev().nth(1), Some(Action::Wait { .. })));
@@ -1022,7 +1024,7 @@ mod tests {
         let mut first = true;
         let mut outcome = None;
         for _ in 0..100 {
-            let action = run.next();
+            let action = run.next_action();
             if let Action::Finished(o) = action {
                 outcome = Some(o);
                 break;
@@ -1049,14 +1051,14 @@ mod tests {
         // It answers but did not shrink: stopped, not sent again.
         let mut sim = Sim::new(3);
         let mut run = new_run(&sim, options());
-        run.next();
+        run.next_action();
         run.observe(Observed::Cluster(sim.view()));
-        assert!(matches!(run.next(), Action::Defragment { id: 2, .. }));
+        assert!(matches!(run.next_action(), Action::Defragment { id: 2, .. }));
         run.observe(Observed::Defragmented(Err(DefragError::TimedOut)));
-        assert!(matches!(run.next(), Action::AwaitAnswer { id: 2, .. }));
+        assert!(matches!(run.next_action(), Action::AwaitAnswer { id: 2, .. }));
         let same = sim.answer(&Action::AwaitAnswer { id: 2, name: "m2".into(), limit: Duration::from_secs(1) });
         run.observe(same);
-        assert!(matches!(run.next(), Action::Finished(Outcome::Stopped { reason }) if reason.contains("not sent again")));
+        assert!(matches!(run.next_action(), Action::Finished(Outcome::Stopped { reason }) if reason.contains("not sent again")));
     }
 
     #[test]
@@ -1082,7 +1084,7 @@ mod tests {
                 let mut count = 0;
                 let mut in_flight = None;
                 loop {
-                    let action = run.next();
+                    let action = run.next_action();
                     assert!(!matches!(action, Action::Finished(_)), "ended before the crash at {crash_at}");
                     let observed = sim.answer(&action);
                     if count == crash_at {
@@ -1148,7 +1150,7 @@ mod tests {
         let mut run = new_run(&sim, options());
         let mut aborted = false;
         let outcome = loop {
-            let action = run.next();
+            let action = run.next_action();
             if let Action::Finished(outcome) = action {
                 break outcome;
             }

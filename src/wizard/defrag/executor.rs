@@ -248,7 +248,7 @@ pub async fn drive(
         if *abort.borrow() {
             run.abort();
         }
-        let action = run.next();
+        let action = run.next_action();
         if let Action::Finished(outcome) = &action {
             tracing::info!(target: "audit", action = "defrag finished", outcome = ?outcome, "done");
             let _ = progress.send(Progress::Run(Box::new(run.clone())));

@@ -1,0 +1,356 @@
+//! `etcd-console defrag` against real etcd clusters (the lab's), refereed by
+//! etcdctl and by etcd's own logs: every member's "starting defragment" and
+//! "finished defragment" lines give the order, the waits and any overlap.
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant, SystemTime};
+
+use common::*;
+use etcd_console::lab::Lab;
+use serde_json::Value;
+
+/// When each member started and finished defragmenting, from its etcd log.
+fn defrag_spans(lab: &Lab) -> Vec<(String, SystemTime, SystemTime)> {
+    let mut spans = Vec::new();
+    for member in &lab.members {
+        let log = std::fs::read_to_string(&member.log).unwrap();
+        let mut start = None;
+        for line in log.lines() {
+            let Ok(entry) = serde_json::from_str::<Value>(line) else { continue };
+            let at = || humantime::parse_rfc3339(entry["ts"].as_str().unwrap()).unwrap();
+            match entry["msg"].as_str() {
+                Some("starting defragment") => start = Some(at()),
+                Some("finished defragment") => spans.push((member.name.clone(), start.take().unwrap(), at())),
+                _ => {}
+            }
+        }
+        assert!(start.is_none(), "{} never finished its defrag", member.name);
+    }
+    spans.sort_by_key(|(_, start, _)| *start);
+    spans
+}
+
+fn json_lines(output: &str) -> Vec<Value> {
+    output.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}"))).collect()
+}
+
+fn finished(lines: &[Value]) -> &Value {
+    lines.iter().find(|l| l["event"] == "finished").unwrap_or_else(|| panic!("no finished line: {lines:?}"))
+}
+
+fn done_names(finished: &Value) -> Vec<String> {
+    finished["done"].as_array().unwrap().iter().map(|d| d["member"].as_str().unwrap().to_string()).collect()
+}
+
+/// `etcdctl endpoint status --cluster -w json`, by member name (through member list).
+fn sizes(lab: &Lab) -> Vec<(String, u64)> {
+    let out = etcdctl(lab, &["endpoint", "status", "--cluster", "-w", "json"]);
+    let status: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut sizes: Vec<(String, u64)> = status
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            let id = s["Status"]["header"]["member_id"].as_u64().unwrap();
+            (name_of(lab, id), s["Status"]["dbSize"].as_u64().unwrap())
+        })
+        .collect();
+    sizes.sort();
+    sizes
+}
+
+fn member_ids(lab: &Lab) -> Vec<(String, u64)> {
+    let out = etcdctl(lab, &["member", "list", "-w", "json"]);
+    let list: Value = serde_json::from_slice(&out.stdout).unwrap();
+    list["members"].as_array().unwrap().iter().map(|m| (m["name"].as_str().unwrap().to_string(), m["ID"].as_u64().unwrap())).collect()
+}
+
+fn name_of(lab: &Lab, id: u64) -> String {
+    member_ids(lab).into_iter().find(|(_, i)| *i == id).map(|(n, _)| n).unwrap()
+}
+
+fn defrag_args<'a>(journal: &'a str, wait: &'a str) -> Vec<&'a str> {
+    vec!["defrag", "--yes", "-o", "json", "--journal-dir", journal, "--wait", wait, "--i-know-wait-is-short"]
+}
+
+/// The binary running in the background, its JSON lines read as they come.
+struct Running {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Running {
+    fn start(lab: &Lab, args: &[&str]) -> Running {
+        let mut command = Command::new(console_bin());
+        command.args(args).env_clear().env("PATH", std::env::var_os("PATH").unwrap_or_default());
+        command.env("HOME", std::env::temp_dir()).arg("--log-dir").arg(lab.dir.join("console-logs"));
+        for (name, value) in lab.env() {
+            command.env(name, value);
+        }
+        let mut child = command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        Running { child, lines, seen: Vec::new() }
+    }
+
+    /// Waits for a line containing `what`; returns it.
+    fn wait_for(&mut self, what: &str, limit: Duration) -> Value {
+        let deadline = Instant::now() + limit;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if line.contains(what) {
+                        return serde_json::from_str(&line).unwrap();
+                    }
+                }
+                Err(_) => panic!("no line with {what} within {limit:?}; seen:\n{}", self.seen.join("\n")),
+            }
+        }
+    }
+
+    /// Reads to the end; the exit code and every line.
+    fn finish(mut self, limit: Duration) -> (i32, Vec<Value>) {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                while let Ok(line) = self.lines.recv_timeout(Duration::from_millis(200)) {
+                    self.seen.push(line);
+                }
+                let lines = self.seen.iter().map(|l| serde_json::from_str(l).unwrap()).collect();
+                return (status.code().unwrap_or(-1), lines);
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("defrag did not end within {limit:?}; seen:\n{}", self.seen.join("\n"));
+            }
+            while let Ok(line) = self.lines.try_recv() {
+                self.seen.push(line);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_fragmented_cluster_shrinks_member_by_member_the_leader_last_a_wait_apart() {
+    let lab = lab_scenario("fragmented", 1.0).await;
+    let leader = lab.members[lab.leader().await.unwrap()].name.clone();
+    let before = sizes(&lab);
+    let journal = lab.dir.join("journal");
+    let out = console(&lab, &defrag_args(&path_str(&journal), "3s"));
+    assert_eq!(out.status.code(), Some(0), "{}\n{}", stdout(&out), stderr(&out));
+    let lines = json_lines(&stdout(&out));
+    // The default rule is OpenShift's: 96 MiB written, nine tenths deleted, every member qualifies.
+    let plan = &lines[0];
+    assert_eq!(plan["event"], "plan");
+    assert_eq!(plan["steps"].as_array().unwrap().len(), 3, "{plan}");
+    assert_eq!(plan["steps"][2]["member"], leader.as_str());
+    let finished = finished(&lines);
+    assert_eq!(finished["outcome"], "completed");
+    let done = done_names(finished);
+    assert_eq!(done.last(), Some(&leader), "the leader last: {done:?}");
+
+    // etcdctl sees every member shrink, to the sizes we reported.
+    let after = sizes(&lab);
+    for ((name, size_before), (_, size_after)) in before.iter().zip(&after) {
+        assert!(size_after * 3 < *size_before, "{name}: {size_before} -> {size_after}");
+        let ours = finished["done"].as_array().unwrap().iter().find(|d| d["member"] == name.as_str()).unwrap();
+        assert_eq!(ours["size_after"].as_u64(), Some(*size_after), "{name}: our size after against etcdctl's");
+        assert_eq!(ours["size_before"].as_u64(), Some(*size_before), "{name}: our size before against etcdctl's");
+    }
+
+    // etcd's logs: three defrags, one at a time, the leader's last, each at least the wait after the last.
+    let spans = defrag_spans(&lab);
+    assert_eq!(spans.len(), 3, "{spans:?}");
+    assert_eq!(spans[2].0, leader);
+    for pair in spans.windows(2) {
+        let gap = pair[1].1.duration_since(pair[0].2).unwrap_or_else(|_| panic!("overlap: {pair:?}"));
+        assert!(gap >= Duration::from_secs(3), "only {gap:?} between {} and {}", pair[0].0, pair[1].0);
+    }
+    // The journal is kept under a finished name; no unfinished run is left.
+    let kept: Vec<String> =
+        std::fs::read_dir(&journal).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert!(kept[0].starts_with("defrag-") && kept[0].matches('-').count() > 2, "{kept:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn leadership_moved_during_the_run_puts_the_new_leader_last() {
+    let lab = lab_scenario("fragmented", 1.0).await;
+    let leader = lab.leader().await.unwrap();
+    let journal = path_str(&lab.dir.join("journal"));
+    let mut run = Running::start(&lab, &defrag_args(&journal, "6s"));
+    let plan = run.wait_for("\"plan\"", Duration::from_secs(30));
+    let order: Vec<String> =
+        plan["steps"].as_array().unwrap().iter().map(|s| s["member"].as_str().unwrap().to_string()).collect();
+    assert_eq!(order[2], lab.members[leader].name);
+    let first = run.wait_for("\"defragmented\"", Duration::from_secs(30));
+    assert_eq!(first["member"], order[0].as_str());
+    // During the wait, the test hands the leadership to the second follower (not done yet).
+    let ids = member_ids(&lab);
+    let next = ids.iter().find(|(n, _)| *n == order[1]).unwrap().1;
+    let mut command = Command::new("etcdctl");
+    command.args(["--endpoints", &lab.members[leader].client_url, "move-leader", &format!("{next:x}")]);
+    for (name, value) in lab.env().into_iter().filter(|(name, _)| *name != "ETCDCTL_ENDPOINTS") {
+        command.env(name, value);
+    }
+    let moved = run_with_limit(command, Duration::from_secs(30));
+    assert!(moved.status.success(), "{}", stderr(&moved));
+    let (code, lines) = run.finish(Duration::from_secs(90));
+    assert_eq!(code, 0, "{lines:?}");
+    let finished = finished(&lines);
+    assert_eq!(done_names(finished), [order[0].clone(), order[2].clone(), order[1].clone()], "new leader last");
+    assert_eq!(finished["done"][2]["was_leader"], true);
+    assert_eq!(finished["done"][1]["was_leader"], false);
+    let spans = defrag_spans(&lab);
+    assert_eq!(spans.iter().map(|s| s.0.clone()).collect::<Vec<_>>(), done_names(finished), "etcd's logs agree");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_member_stopped_during_the_wait_stops_the_run_and_the_rest_is_untouched() {
+    let mut lab = lab_scenario("fragmented", 1.0).await;
+    let journal = path_str(&lab.dir.join("journal"));
+    let mut run = Running::start(&lab, &defrag_args(&journal, "6s"));
+    let plan = run.wait_for("\"plan\"", Duration::from_secs(30));
+    let order: Vec<String> =
+        plan["steps"].as_array().unwrap().iter().map(|s| s["member"].as_str().unwrap().to_string()).collect();
+    run.wait_for("\"defragmented\"", Duration::from_secs(30));
+    let stopped = lab.members.iter().position(|m| m.name == order[1]).unwrap();
+    lab.kill_member(stopped).unwrap();
+    let (code, lines) = run.finish(Duration::from_secs(60));
+    assert_eq!(code, 1, "{lines:?}");
+    let finished = finished(&lines);
+    assert_eq!(finished["outcome"], "stopped");
+    assert!(finished["reason"].as_str().unwrap().contains(&format!("{} does not answer", order[1])), "{finished}");
+    assert_eq!(done_names(finished), [order[0].clone()]);
+    assert_eq!(finished["not_done"], serde_json::json!([order[1], order[2]]));
+    let spans = defrag_spans(&lab);
+    assert_eq!(spans.iter().map(|s| s.0.as_str()).collect::<Vec<_>>(), [order[0].as_str()], "the others untouched");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn nospace_is_cleared_with_disarm_only_once_sizes_are_below_ninety_percent() {
+    let lab = lab_scenario("nospace", 1.0).await;
+    let journal = path_str(&lab.dir.join("journal"));
+    let alarms = || stdout(&etcdctl(&lab, &["alarm", "list"]));
+    assert!(alarms().contains("NOSPACE"));
+    let mut args = defrag_args(&journal, "1s");
+    args.extend(["--all", "--disarm", "--quota-bytes", "24MiB"]);
+
+    // Filled to the quota, but with free pages: defragmented below 90 %, then cleared.
+    let out = console(&lab, &args);
+    assert_eq!(out.status.code(), Some(0), "{}\n{}", stdout(&out), stderr(&out));
+    assert!(json_lines(&stdout(&out)).iter().any(|l| l["kind"] == "disarmed"), "{}", stdout(&out));
+    assert_eq!(alarms().trim(), "", "NOSPACE still listed");
+    assert!(etcdctl(&lab, &["put", "k", "v"]).status.success(), "writes are taken again");
+
+    // Filled again with live data: a defrag cannot bring it under 90 %, so the alarm stays.
+    let value = "y".repeat(24_000);
+    let filled = (0..2000).any(|i| !etcdctl(&lab, &["put", &format!("/more/{i:04}"), &value]).status.success());
+    assert!(filled && alarms().contains("NOSPACE"), "etcd never raised NOSPACE again");
+    let out = console(&lab, &args);
+    assert_eq!(out.status.code(), Some(0), "{}\n{}", stdout(&out), stderr(&out));
+    let lines = json_lines(&stdout(&out));
+    let why = lines.iter().filter_map(|l| l["text"].as_str()).find(|t| t.contains("NOSPACE left raised"));
+    assert!(why.is_some_and(|t| t.contains("% of the 24.0 MiB quota")), "{lines:?}");
+    assert!(!lines.iter().any(|l| l["kind"] == "disarmed"));
+    assert!(alarms().contains("NOSPACE"), "cleared although above 90 %");
+    assert!(!etcdctl(&lab, &["put", "k", "v"]).status.success());
+
+    // The data deleted (etcd takes deletes under NOSPACE), then compact + defrag + disarm.
+    assert!(etcdctl(&lab, &["del", "--prefix", "/more/"]).status.success());
+    args.push("--compact");
+    let out = console(&lab, &args);
+    assert_eq!(out.status.code(), Some(0), "{}\n{}", stdout(&out), stderr(&out));
+    let lines = json_lines(&stdout(&out));
+    assert!(lines.iter().any(|l| l["kind"] == "compacted"), "{lines:?}");
+    assert!(lines.iter().any(|l| l["kind"] == "disarmed"), "{lines:?}");
+    assert_eq!(alarms().trim(), "", "NOSPACE still listed");
+    assert!(etcdctl(&lab, &["put", "k", "v"]).status.success(), "writes are taken again");
+    for (name, size) in sizes(&lab) {
+        assert!((size as f64) < 24.0 * 1024.0 * 1024.0 * 0.9, "{name}: {size}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_defrag_that_times_out_is_waited_for_and_never_sent_twice() {
+    let lab = lab_scenario("fragmented", 1.0).await;
+    let journal = path_str(&lab.dir.join("journal"));
+    let mut args = defrag_args(&journal, "1s");
+    // The call gives up after 20 ms; etcd goes on and finishes (~200 ms for this DB).
+    args.extend(["--command-timeout", "20ms"]);
+    let out = console(&lab, &args);
+    assert_eq!(out.status.code(), Some(0), "{}\n{}", stdout(&out), stderr(&out));
+    let lines = json_lines(&stdout(&out));
+    let late = lines.iter().filter(|l| l["text"].as_str().is_some_and(|t| t.contains("answered again"))).count();
+    assert_eq!(late, 3, "{lines:?}");
+    assert!(finished(&lines)["done"].as_array().unwrap().iter().all(|d| d["seconds"].is_null()));
+    let spans = defrag_spans(&lab);
+    assert_eq!(spans.len(), 3, "each member once: {spans:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_crashed_run_resumes_with_what_is_left() {
+    let lab = lab_scenario("fragmented", 1.0).await;
+    let journal = path_str(&lab.dir.join("journal"));
+    let mut run = Running::start(&lab, &defrag_args(&journal, "8s"));
+    let plan = run.wait_for("\"plan\"", Duration::from_secs(30));
+    let order: Vec<String> =
+        plan["steps"].as_array().unwrap().iter().map(|s| s["member"].as_str().unwrap().to_string()).collect();
+    run.wait_for("\"countdown\"", Duration::from_secs(30));
+    // The console dies during the wait (SIGKILL: no clean-up at all).
+    run.child.kill().unwrap();
+    run.child.wait().unwrap();
+
+    let out = console(&lab, &defrag_args(&journal, "8s"));
+    assert_eq!(out.status.code(), Some(0), "{}\n{}", stdout(&out), stderr(&out));
+    let lines = json_lines(&stdout(&out));
+    assert_eq!(lines[0]["event"], "unfinished", "{lines:?}");
+    assert_eq!(lines[0]["done"], serde_json::json!([order[0]]));
+    assert!(lines.iter().any(|l| l["kind"] == "resumed"));
+    assert_eq!(done_names(finished(&lines)), order);
+    let spans = defrag_spans(&lab);
+    assert_eq!(spans.iter().map(|s| s.0.clone()).collect::<Vec<_>>(), order, "nobody twice, the leader last");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_input_and_refusals_change_nothing() {
+    let lab = lab(3, etcd_console::cli::DEFAULT_QUOTA_BYTES).await;
+    let journal = path_str(&lab.dir.join("journal"));
+    let cases: [(&[&str], &str); 5] = [
+        (&["defrag", "--journal-dir", &journal, "--all", "--read-only"], "--read-only"),
+        (&["defrag", "--journal-dir", &journal, "--all"], "not a terminal"),
+        (&["defrag", "--journal-dir", &journal, "--all", "--yes", "--wait", "5s"], "--i-know-wait-is-short"),
+        (&["defrag", "--journal-dir", &journal, "--yes", "--rule", "dbsize > 1"], "unknown name \"dbsize\""),
+        (&["defrag", "--journal-dir", &journal, "--yes", "--rule", "dbSize > 1", "--all"], "not both"),
+    ];
+    for (args, expected) in cases {
+        let out = console(&lab, args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains(expected), "{args:?}: {}", stderr(&out));
+    }
+    // A rule true for no member: the plan says so, nothing runs.
+    let out = console(&lab, &["defrag", "--journal-dir", &journal, "--yes", "--rule", "dbSize < 1"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains("no member needs it"), "{}", stdout(&out));
+    // --dry-run is allowed read-only and touches nothing.
+    let out = console(&lab, &["defrag", "--journal-dir", &journal, "--all", "--dry-run", "--read-only"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains("(leader, last)"), "{}", stdout(&out));
+    assert!(defrag_spans(&lab).is_empty(), "something was defragmented");
+}
