@@ -8,32 +8,11 @@ mod common;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use common::*;
 use etcd_console::lab::Lab;
 use serde_json::Value;
-
-/// When each member started and finished defragmenting, from its etcd log.
-fn defrag_spans(lab: &Lab) -> Vec<(String, SystemTime, SystemTime)> {
-    let mut spans = Vec::new();
-    for member in &lab.members {
-        let log = std::fs::read_to_string(&member.log).unwrap();
-        let mut start = None;
-        for line in log.lines() {
-            let Ok(entry) = serde_json::from_str::<Value>(line) else { continue };
-            let at = || humantime::parse_rfc3339(entry["ts"].as_str().unwrap()).unwrap();
-            match entry["msg"].as_str() {
-                Some("starting defragment") => start = Some(at()),
-                Some("finished defragment") => spans.push((member.name.clone(), start.take().unwrap(), at())),
-                _ => {}
-            }
-        }
-        assert!(start.is_none(), "{} never finished its defrag", member.name);
-    }
-    spans.sort_by_key(|(_, start, _)| *start);
-    spans
-}
 
 fn json_lines(output: &str) -> Vec<Value> {
     output.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}"))).collect()

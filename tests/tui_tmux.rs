@@ -327,3 +327,52 @@ async fn with_the_api_down_the_console_says_why_it_cannot_find_etcd_and_stays_op
     tmux.keys(&["q"]);
     tmux.wait_for("the console to exit", WAIT, |s| s.contains("CONSOLE-EXITED 0"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_defrag_from_the_console_survives_a_crash_and_resumes_leader_last() {
+    let lab = lab_scenario("fragmented", 1.0).await;
+    let leader = lab.members[lab.leader().await.unwrap()].name.clone();
+    let journal = lab.dir.join("journal");
+    let logs = lab.dir.join("tui-logs");
+    let console = format!("{} --journal-dir {} --log-dir {}", console_bin().display(), journal.display(), logs.display());
+    let command = with_lab_env(
+        &lab,
+        &format!(
+            "{console} --defrag-wait 8s --i-know-wait-is-short; echo FIRST-EXITED $?; {console}; echo CONSOLE-EXITED $?; sleep 60"
+        ),
+    );
+    let tmux = Tmux::start("defrag", 110, 34, &command);
+    tmux.wait_for("three members up", WAIT, |s| s.contains("3/3 up"));
+    tmux.keys(&["d"]);
+    let plan = tmux.wait_for("the plan", WAIT, |s| s.contains("Defrag plan") && s.contains("TO GIVE BACK"));
+    let leader_row = plan.lines().find(|l| l.starts_with("│3  ")).unwrap_or("");
+    assert!(leader_row.contains(&leader) && leader_row.contains("leader"), "{plan}");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the confirmation", WAIT, |s| s.contains("Defragment 3 member(s) of cluster"));
+    tmux.keys(&["y"]);
+    tmux.wait_for("the first member done and the countdown", WAIT, |s| s.contains("done in") && s.contains("next member in"));
+
+    // The console dies during the wait (SIGKILL: no clean-up).
+    let shell = tmux.pane_pid().unwrap();
+    for pid in children(shell) {
+        let _ = std::process::Command::new("kill").args(["-9", &pid.to_string()]).status();
+    }
+    tmux.wait_for("the second console to find the unfinished run", WAIT, |s| {
+        s.contains("an unfinished defrag run was found")
+    });
+    tmux.keys(&["d"]);
+    let resume = tmux.wait_for("the resume screen", WAIT, |s| s.contains("Defrag: resume"));
+    assert_eq!(resume.matches("not yet").count(), 2, "{resume}");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the resume confirmation", WAIT, |s| s.contains("Resume the defrag run of cluster"));
+    tmux.keys(&["y"]);
+    let done = tmux.wait_for("the run to complete", Duration::from_secs(90), |s| s.contains(": completed"));
+    assert_eq!(done.matches("done in").count(), 3, "{done}");
+    tmux.keys(&["Escape"]);
+    tmux.keys(&["q"]);
+    tmux.wait_for("a clean exit", WAIT, |s| s.contains("CONSOLE-EXITED 0"));
+
+    let spans = defrag_spans(&lab);
+    assert_eq!(spans.len(), 3, "each member once: {spans:?}");
+    assert_eq!(spans[2].0, leader, "the leader last: {spans:?}");
+}

@@ -106,6 +106,15 @@ fn plan_lines(app: &App, wizard: &DefragWizard, theme: Theme) -> (String, Vec<Li
             )));
         }
     }
+    if wizard.options.wait < crate::wizard::defrag::engine::RUNBOOK_WAIT {
+        lines.push(Line::styled(
+            format!(
+                "the wait is {}, shorter than the runbook's 60s (--i-know-wait-is-short)",
+                humantime::format_duration(wizard.options.wait)
+            ),
+            theme.warn(),
+        ));
+    }
     lines.push(Line::raw(format!(
         "move leader before its turn: {}   defrag call limit: {}",
         if wizard.options.move_leader { "on" } else { "off" },

@@ -347,3 +347,129 @@ mod openshift_views {
         assert!(text.contains("watching: the API did not answer: connection refused"), "{text}");
     }
 }
+
+mod defrag_wizard {
+    use super::*;
+    use crate::app::keys::Action;
+    use crate::wizard::defrag::executor::Progress;
+    use crate::wizard::defrag::{ClusterView, MemberReading, MemberView, Observed, Outcome};
+
+    const MIB: u64 = 1 << 20;
+
+    /// Three members of about 300 MiB with nine tenths free; etcd-0 leads.
+    fn fragmented(t0: Instant) -> App {
+        let mut app = App::new("10.0.0.10:2379 +2".into(), 8 << 30, Duration::from_secs(2), t0);
+        app.cluster = healthy_cluster(3, t0);
+        for i in 0..3 {
+            let mut sample = ok_sample(i, t0, (300 + i as u64) * MIB, (30 + i as u64) * MIB);
+            sample.members = Ok((0..3).map(identity).collect());
+            app.on_poll(PollEvent::Sample(sample));
+        }
+        app
+    }
+
+    fn view(app: &App, shrunk: &[usize]) -> ClusterView {
+        let members = (0..3)
+            .map(|i| {
+                let size = if shrunk.contains(&i) { (30 + i as u64) * MIB } else { (300 + i as u64) * MIB };
+                let figures = crate::wizard::defrag::Figures {
+                    db_size: size,
+                    db_size_in_use: (30 + i as u64) * MIB,
+                    quota: app.cluster.quota_bytes,
+                };
+                MemberView {
+                    id: member_id(i),
+                    name: format!("etcd-{i}"),
+                    is_learner: false,
+                    reading: Ok(MemberReading {
+                        figures,
+                        leader_id: member_id(0),
+                        raft_term: 4,
+                        raft_index: 81_234,
+                        raft_applied_index: 81_234,
+                        health: Ok(()),
+                        alarms: Vec::new(),
+                        cluster_id: CLUSTER_ID,
+                    }),
+                }
+            })
+            .collect();
+        ClusterView { members, problem: None }
+    }
+
+    /// The plan confirmed and the run fed as the executor would, up to the wait after the first member.
+    fn running(t0: Instant) -> App {
+        let mut app = fragmented(t0);
+        app.on_action(Action::OpenDefrag);
+        app.on_action(Action::Confirm);
+        let Some(Effect::StartDefrag(start)) = app.on_action(Action::Confirm) else {
+            panic!("no run started: {:?}", app.notice);
+        };
+        let (mut run, _) = *start;
+        run.next_action();
+        run.observe(Observed::Cluster(view(&app, &[])));
+        run.next_action();
+        run.observe(Observed::Defragmented(Ok(Duration::from_millis(1800))));
+        run.next_action();
+        run.observe(Observed::Cluster(view(&app, &[1])));
+        app.on_defrag(Progress::Run(Box::new(run)));
+        app.on_defrag(Progress::Countdown { left: Duration::from_secs(42), total: Duration::from_secs(60) });
+        app
+    }
+
+    use crate::app::Effect;
+
+    #[test]
+    fn the_plan_lists_followers_first_the_leader_last_with_what_each_gives_back() {
+        let t0 = Instant::now();
+        let mut app = fragmented(t0);
+        app.on_action(Action::OpenDefrag);
+        insta::assert_snapshot!(screen(&app, 100, 30, COLOR, t0).backend());
+    }
+
+    #[test]
+    fn the_confirmation_names_the_cluster_and_every_member_in_order() {
+        let t0 = Instant::now();
+        let mut app = fragmented(t0);
+        app.on_action(Action::OpenDefrag);
+        app.on_action(Action::ToggleMoveLeader);
+        app.on_action(Action::Confirm);
+        insta::assert_snapshot!(screen(&app, 100, 30, COLOR, t0).backend());
+    }
+
+    #[test]
+    fn the_run_shows_sizes_before_and_after_and_the_countdown() {
+        let t0 = Instant::now();
+        let app = running(t0);
+        insta::assert_snapshot!(screen(&app, 100, 30, COLOR, t0).backend());
+    }
+
+    #[test]
+    fn a_stopped_run_says_what_was_and_was_not_done() {
+        let t0 = Instant::now();
+        let mut app = running(t0);
+        let mut run = app.defrag.as_ref().and_then(|w| w.run.clone()).unwrap_or_else(|| panic!("no run"));
+        run.next_action();
+        run.observe(Observed::Waited { aborted: false });
+        run.next_action();
+        let mut down = view(&app, &[1]);
+        down.members[2].reading = Err("no answer within 5s".into());
+        run.observe(Observed::Cluster(down));
+        assert!(matches!(run.outcome(), Some(Outcome::Stopped { .. })));
+        app.on_defrag(Progress::Run(Box::new(run)));
+        insta::assert_snapshot!(screen(&app, 100, 30, COLOR, t0).backend());
+        assert!(app.notice.as_deref().unwrap_or("").starts_with("defrag run stopped: etcd-2 does not answer"));
+    }
+
+    #[test]
+    fn read_only_shows_the_plan_and_the_engine_refuses_the_run() {
+        let t0 = Instant::now();
+        let mut app = fragmented(t0);
+        app.read_only = true;
+        app.on_action(Action::OpenDefrag);
+        app.on_action(Action::Confirm);
+        assert_eq!(app.on_action(Action::Confirm), None);
+        assert!(app.notice.as_deref().unwrap_or("").contains("--read-only"), "{:?}", app.notice);
+        assert!(app.defrag.as_ref().is_some_and(|w| w.run.is_none()), "a run was made");
+    }
+}

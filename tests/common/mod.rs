@@ -299,3 +299,25 @@ pub fn assert_member_equals_etcdctl(member: &serde_json::Value, status: &serde_j
     assert_eq!(member["is_leader"], status["leader"] == status["header"]["member_id"], "{what} leader");
     assert_eq!(member["healthy"], true, "{what} health");
 }
+
+/// When each member started and finished defragmenting, from its etcd log.
+pub fn defrag_spans(lab: &Lab) -> Vec<(String, std::time::SystemTime, std::time::SystemTime)> {
+    let mut spans = Vec::new();
+    for member in &lab.members {
+        let log = std::fs::read_to_string(&member.log).unwrap();
+        let mut start = None;
+        for line in log.lines() {
+            let Ok(entry) = serde_json::from_str::<serde_json::Value>(line) else { continue };
+            let at = || humantime::parse_rfc3339(entry["ts"].as_str().unwrap()).unwrap();
+            match entry["msg"].as_str() {
+                Some("starting defragment") => start = Some(at()),
+                Some("finished defragment") => spans.push((member.name.clone(), start.take().unwrap(), at())),
+                _ => {}
+            }
+        }
+        assert!(start.is_none(), "{} never finished its defrag", member.name);
+    }
+    spans.sort_by_key(|(_, start, _)| *start);
+    spans
+}
+

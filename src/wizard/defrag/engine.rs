@@ -554,7 +554,13 @@ impl DefragRun {
                 Err(e) => self.stop(format!("clearing NOSPACE failed: {e}")),
             },
             (phase, observed) => {
-                self.stop(format!("internal error: {observed:?} does not answer the step {phase:?}"));
+                let (observed, phase) = (format!("{observed:?}"), format!("{phase:?}"));
+                let first_word = |text: &str| text.split(['(', ' ', '{']).next().unwrap_or_default().to_string();
+                self.stop(format!(
+                    "internal error: an answer of kind {} came in the step {}",
+                    first_word(&observed),
+                    first_word(&phase)
+                ));
             }
         }
     }
