@@ -15,7 +15,7 @@ use crate::journal::{self, Journal};
 use crate::units::format_bytes;
 use crate::wizard::defrag::engine::{NoteKind, RUNBOOK_WAIT};
 use crate::wizard::defrag::executor::{drive, Executor, Progress};
-use crate::wizard::defrag::{plan, Action, ClusterView, DefragRun, MemberFacts, Options, Outcome, Plan, Rule};
+use crate::wizard::defrag::{plan, Action, DefragRun, Options, Outcome, Plan, Rule};
 
 /// The limit of a Defragment call when `--command-timeout` is not given.
 pub const DEFAULT_DEFRAG_TIMEOUT: Duration = Duration::from_secs(30);
@@ -62,18 +62,6 @@ pub fn options_from(console: &ConsoleArgs, wait: Duration, flag: &str) -> Result
     })
 }
 
-/// What the plan needs of each member, from one reading of the cluster.
-pub fn facts_of(view: &ClusterView) -> Vec<MemberFacts> {
-    view.members
-        .iter()
-        .map(|m| MemberFacts {
-            id: m.id,
-            name: m.name.clone(),
-            is_learner: m.is_learner,
-            figures: m.reading.as_ref().ok().map(|r| r.figures),
-        })
-        .collect()
-}
 
 fn clock() -> String {
     let now = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
@@ -336,7 +324,7 @@ pub async fn run(
             Err(e) => return fail(e),
         }
     } else {
-        let made = match plan(&facts_of(&view), view.leader(), &rule) {
+        let made = match plan(&view.facts(), view.leader(), &rule) {
             Ok(made) => made,
             Err(e) => {
                 // No leader is the cluster's state, not bad input: a gate.

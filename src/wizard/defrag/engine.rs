@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::plan::{Figures, Plan};
+use super::plan::{Figures, MemberFacts, Plan};
 use crate::units::format_bytes;
 
 /// etcd's own limit between committed and applied entries before it refuses
@@ -140,6 +140,19 @@ impl ClusterView {
 
     pub fn name_of(&self, id: u64) -> String {
         self.member(id).map(|m| m.name.clone()).unwrap_or_else(|| format!("{id:x}"))
+    }
+
+    /// What the plan needs of each member.
+    pub fn facts(&self) -> Vec<MemberFacts> {
+        self.members
+            .iter()
+            .map(|m| MemberFacts {
+                id: m.id,
+                name: m.name.clone(),
+                is_learner: m.is_learner,
+                figures: m.reading.as_ref().ok().map(|r| r.figures),
+            })
+            .collect()
     }
 }
 
@@ -776,7 +789,7 @@ fn list_or_none(names: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wizard::defrag::plan::{plan, MemberFacts, Rule};
+    use crate::wizard::defrag::plan::{plan, Rule};
 
     const MIB: u64 = 1024 * 1024;
     const QUOTA: u64 = 8 << 30;
@@ -836,17 +849,7 @@ mod tests {
 
         fn plan(&self, rule: &Rule) -> Plan {
             let view = self.view();
-            let facts: Vec<MemberFacts> = view
-                .members
-                .iter()
-                .map(|m| MemberFacts {
-                    id: m.id,
-                    name: m.name.clone(),
-                    is_learner: m.is_learner,
-                    figures: m.reading.as_ref().ok().map(|r| r.figures),
-                })
-                .collect();
-            plan(&facts, view.leader(), rule).unwrap()
+            plan(&view.facts(), view.leader(), rule).unwrap()
         }
 
         fn answer(&mut self, action: &Action) -> Observed {
