@@ -153,6 +153,10 @@ pub struct ConsoleArgs {
     /// The limit of a Defragment call: --command-timeout when given, else 30s (set by main).
     #[arg(skip)]
     pub defrag_timeout: Option<Duration>,
+
+    /// --quota-bytes was given (not the default; set by main).
+    #[arg(skip)]
+    pub quota_given: bool,
 }
 
 #[derive(Debug, Subcommand)]

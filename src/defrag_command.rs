@@ -23,6 +23,7 @@ pub const DEFAULT_DEFRAG_TIMEOUT: Duration = Duration::from_secs(30);
 pub const READ_TIMEOUT: Duration = Duration::from_secs(5);
 
 const BAD_INPUT: i32 = 2;
+const STOPPED: i32 = 1;
 
 /// The rule the flags ask for; Err is bad input.
 pub fn rule_of(args: &DefragArgs) -> Result<Rule, String> {
@@ -147,7 +148,7 @@ impl Printer {
                 json!({"event": "began", "action": "move-leader", "member": to_name}),
                 format!("moving the leadership to {to_name}"),
             ),
-            Progress::Began { action: Action::Compact, .. } => {
+            Progress::Began { action: Action::Compact { .. }, .. } => {
                 self.line(json!({"event": "began", "action": "compact"}), "compacting".into())
             }
             Progress::Began { action: Action::AwaitAnswer { name, limit, .. }, .. } => self.line(
@@ -215,12 +216,26 @@ impl Printer {
     }
 }
 
+fn describe_options(options: &Options) -> String {
+    let mut said = vec![
+        format!("wait {}", humantime::format_duration(options.wait)),
+        format!("defrag limit {}", humantime::format_duration(options.command_timeout)),
+    ];
+    for (on, name) in [(options.move_leader, "move-leader"), (options.compact, "compact"), (options.disarm, "disarm")] {
+        if on {
+            said.push(name.into());
+        }
+    }
+    said.join(", ")
+}
+
 fn confirmed(question: &str) -> Result<bool, String> {
     if !std::io::stdin().is_terminal() {
         return Err("refusing to defragment without a confirmation: input is not a terminal (give --yes in scripts)".into());
     }
-    print!("{question}\nType 'defrag' to go on: ");
-    let _ = std::io::stdout().flush();
+    // On stderr: stdout carries the plan and, with -o json, only JSON lines.
+    eprint!("{question}\nType 'defrag' to go on: ");
+    let _ = std::io::stderr().flush();
     let mut answer = String::new();
     std::io::stdin().lock().read_line(&mut answer).map_err(|e| format!("cannot read the answer: {e}"))?;
     Ok(answer.trim() == "defrag")
@@ -241,13 +256,23 @@ pub async fn run(
     args: &DefragArgs,
 ) -> i32 {
     let json_out = args.output == OutputFormat::Json;
-    let fail = |message: String| {
+    let fail_with = |message: String, code: i32| {
         if json_out {
-            println!("{}", json!({"event": "error", "message": message, "exit": BAD_INPUT}));
+            println!("{}", json!({"event": "error", "message": message, "exit": code}));
         }
         eprintln!("etcd-console: {message}");
-        BAD_INPUT
+        code
     };
+    // Bad flags, certificates, no confirmation: 2. The cluster or the journal failing us: 1.
+    let fail = |message: String| fail_with(message, BAD_INPUT);
+    let failed = |message: String| fail_with(message, STOPPED);
+    if args.disarm && !console.quota_given {
+        return fail(
+            "--disarm needs the cluster's quota to check the 90 % rule: give --quota-bytes (etcd 3.4 does not \
+             report it; OpenShift's is 8GiB)"
+                .into(),
+        );
+    }
     let rule = match rule_of(args) {
         Ok(rule) => rule,
         Err(e) => return fail(e),
@@ -275,21 +300,21 @@ pub async fn run(
     };
     let reached = match source.reach().await {
         Ok(reached) => reached,
-        Err(e) => return fail(format!("etcd not found through the cluster: {e}")),
+        Err(e) => return failed(format!("etcd not found through the cluster: {e}")),
     };
     let executor = Executor { reached, quota_bytes: console.quota_bytes };
     let view = executor.observe().await;
     if let Some(problem) = &view.problem {
-        return fail(format!("{problem}\n{}", source.hint()));
+        return failed(format!("{problem}\n{}", source.hint()));
     }
     let Some(cluster_id) = view.cluster_id() else {
-        return fail("the members that answered do not agree on one cluster ID (or none answered Status)".into());
+        return failed("the members that answered do not agree on one cluster ID (or none answered Status)".into());
     };
     let mut printer = Printer { json: json_out, notes_shown: 0, counting: false };
 
     let unfinished = match journal::unfinished(&journal_dir, cluster_id) {
         Ok(found) => found.filter(|_| !args.fresh),
-        Err(e) => return fail(e),
+        Err(e) => return failed(e),
     };
     let (mut run, journal) = if let Some(unfinished) = unfinished {
         let done: Vec<String> = unfinished.run.done.iter().map(|d| d.name.clone()).collect();
@@ -299,10 +324,12 @@ pub async fn run(
                    "journal": unfinished.path}),
             format!(
                 "an unfinished run of this cluster was found (last written {}): done {}; left {}. It is resumed \
-                 (--fresh sets it aside and plans anew).",
+                 with the options it was confirmed with ({}); this command's plan flags do not apply (--fresh sets \
+                 it aside and plans anew).",
                 unfinished.last_written,
                 if done.is_empty() { "none".into() } else { done.join(", ") },
                 if left.is_empty() { "none".into() } else { left.join(", ") },
+                describe_options(&unfinished.run.options),
             ),
         );
         if args.dry_run {
@@ -317,7 +344,7 @@ pub async fn run(
         }
         let journal = match Journal::reopen(&unfinished) {
             Ok(journal) => journal,
-            Err(e) => return fail(e),
+            Err(e) => return failed(e),
         };
         match unfinished.run.resumed(unfinished.in_flight.as_ref(), console.read_only) {
             Ok(run) => (run, journal),
@@ -369,7 +396,7 @@ pub async fn run(
         }
         match Journal::create(&journal_dir, cluster_id) {
             Ok(journal) => (run, journal),
-            Err(e) => return fail(e),
+            Err(e) => return failed(e),
         }
     };
     tracing::info!(target: "audit", action = "defrag run", cluster = %format!("{cluster_id:x}"),

@@ -11,7 +11,8 @@ fn main() -> ExitCode {
         Err(e) => e.exit(),
     };
     // A Defragment call gets 30s unless --command-timeout (or its variable) says otherwise.
-    cli.console.defrag_timeout = command_timeout_given(&matches).then_some(cli.connection.command_timeout);
+    cli.console.defrag_timeout = given(&matches, "command_timeout").then_some(cli.connection.command_timeout);
+    cli.console.quota_given = given(&matches, "quota_bytes");
     let log = logging::init(cli.console.log_dir.clone());
     let log_problem = log.as_ref().err().cloned();
     let _guard = log.ok().map(|(guard, _)| guard);
@@ -42,10 +43,10 @@ fn main() -> ExitCode {
     ExitCode::from(u8::try_from(code).unwrap_or(2))
 }
 
-/// Whether --command-timeout came from the command line or ETCDCTL_COMMAND_TIMEOUT.
-fn command_timeout_given(matches: &clap::ArgMatches) -> bool {
-    let given = |m: &clap::ArgMatches| {
-        matches!(m.value_source("command_timeout"), Some(ValueSource::CommandLine | ValueSource::EnvVariable))
+/// Whether a flag came from the command line or its environment variable (not its default).
+fn given(matches: &clap::ArgMatches, id: &str) -> bool {
+    let here = |m: &clap::ArgMatches| {
+        matches!(m.value_source(id), Some(ValueSource::CommandLine | ValueSource::EnvVariable))
     };
-    given(matches) || matches.subcommand().is_some_and(|(_, sub)| given(sub))
+    here(matches) || matches.subcommand().is_some_and(|(_, sub)| here(sub))
 }

@@ -33,6 +33,8 @@ pub struct DefragWizard {
     pub abort_sent: bool,
     /// Shown on the lower half (Esc hides it; `d` shows it again).
     pub shown: bool,
+    /// The unfinished run being resumed, given back if the run cannot start.
+    pub resuming: Option<crate::journal::Unfinished>,
 }
 
 /// What the plan needs of each member, from the console's own state.
@@ -66,6 +68,7 @@ impl DefragWizard {
             countdown: None,
             abort_sent: false,
             shown: true,
+            resuming: None,
         }
     }
 

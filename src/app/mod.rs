@@ -149,6 +149,16 @@ impl App {
     pub fn on_defrag(&mut self, progress: crate::wizard::defrag::executor::Progress) {
         if let Some(wizard) = &mut self.defrag {
             wizard.on_progress(progress);
+            let not_started = matches!(
+                wizard.run.as_ref().and_then(|r| r.outcome()),
+                Some(crate::wizard::defrag::Outcome::Stopped { reason }) if reason.starts_with("not started")
+            );
+            if not_started {
+                // The journal was not touched: the offer to resume stands.
+                if let Some(unfinished) = wizard.resuming.take() {
+                    self.unfinished_defrag = Some(unfinished);
+                }
+            }
             if wizard.stage == defrag::Stage::Finished {
                 if let Some(outcome) = wizard.run.as_ref().and_then(|r| r.outcome()) {
                     self.notice = Some(match outcome {
@@ -318,6 +328,7 @@ impl App {
             Ok(run) => {
                 wizard.stage = defrag::Stage::Running;
                 wizard.run = Some(run.clone());
+                self.quit_armed = false;
                 Some(Effect::StartDefrag(Box::new((run, None))))
             }
             Err(e) => {
@@ -334,7 +345,10 @@ impl App {
                 let wizard = self.defrag.get_or_insert_with(|| defrag::DefragWizard::new(run.options.clone()));
                 wizard.stage = defrag::Stage::Running;
                 wizard.shown = true;
+                wizard.abort_sent = false;
                 wizard.run = Some(run.clone());
+                wizard.resuming = Some(unfinished.clone());
+                self.quit_armed = false;
                 Some(Effect::StartDefrag(Box::new((run, Some(unfinished)))))
             }
             Err(e) => {

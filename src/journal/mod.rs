@@ -49,6 +49,8 @@ pub struct Unfinished {
 pub struct Journal {
     path: PathBuf,
     file: File,
+    /// Held for the run's life: a second run of the same cluster is refused.
+    _lock: File,
 }
 
 fn now() -> String {
@@ -68,11 +70,23 @@ pub fn unfinished(dir: &Path, cluster_id: u64) -> Result<Option<Unfinished>, Str
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(format!("cannot read the journal {}: {e}", path.display())),
     };
+    let lines: Vec<String> = BufReader::new(file)
+        .lines()
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("cannot read the journal {}: {e}", path.display()))?;
     let mut last: Option<Record> = None;
-    for line in BufReader::new(file).lines() {
-        let line = line.map_err(|e| format!("cannot read the journal {}: {e}", path.display()))?;
-        if let Ok(record) = serde_json::from_str::<Record>(&line) {
-            last = Some(record);
+    for (n, line) in lines.iter().enumerate() {
+        match serde_json::from_str::<Record>(line) {
+            Ok(record) => last = Some(record),
+            // Only the last line may be torn (a crash while writing it).
+            Err(_) if n + 1 == lines.len() => {}
+            Err(e) => {
+                return Err(format!(
+                    "the journal {} cannot be read at line {} ({e}): move it away to start anew",
+                    path.display(),
+                    n + 1
+                ))
+            }
         }
     }
     let Some(last) = last else {
@@ -89,26 +103,40 @@ impl Journal {
     /// Starts the journal of a new run (an unfinished one is set aside, named so).
     pub fn create(dir: &Path, cluster_id: u64) -> Result<Journal, String> {
         fs::create_dir_all(dir).map_err(|e| format!("cannot create the journal directory {}: {e}", dir.display()))?;
+        let lock = lock(dir, cluster_id)?;
         let path = path_for(dir, cluster_id);
         if path.exists() {
             let aside = dir.join(format!("defrag-{cluster_id:016x}-abandoned-{}.jsonl", stamp()));
             fs::rename(&path, &aside).map_err(|e| format!("cannot set aside {}: {e}", path.display()))?;
         }
-        Self::open(path)
+        Self::open(path, lock)
     }
 
-    /// Goes on writing the journal of an unfinished run.
+    /// Goes on writing the journal of an unfinished run; a torn last line is cut off first.
     pub fn reopen(unfinished: &Unfinished) -> Result<Journal, String> {
-        Self::open(unfinished.path.clone())
+        let dir = unfinished.path.parent().unwrap_or(Path::new("."));
+        let lock = lock(dir, unfinished.run.cluster_id)?;
+        let text = fs::read(&unfinished.path)
+            .map_err(|e| format!("cannot read the journal {}: {e}", unfinished.path.display()))?;
+        let whole = text.iter().rposition(|b| *b == b'\n').map_or(0, |at| at + 1);
+        if whole < text.len() {
+            let file = OpenOptions::new()
+                .write(true)
+                .open(&unfinished.path)
+                .and_then(|f| f.set_len(whole as u64).and_then(|()| f.sync_data()))
+                .map_err(|e| format!("cannot cut the torn line of {}: {e}", unfinished.path.display()));
+            file?;
+        }
+        Self::open(unfinished.path.clone(), lock)
     }
 
-    fn open(path: PathBuf) -> Result<Journal, String> {
+    fn open(path: PathBuf, lock: File) -> Result<Journal, String> {
         let mut options = OpenOptions::new();
         options.create(true).append(true);
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
         let file = options.open(&path).map_err(|e| format!("cannot open the journal {}: {e}", path.display()))?;
-        Ok(Journal { path, file })
+        Ok(Journal { path, file, _lock: lock })
     }
 
     pub fn path(&self) -> &Path {
@@ -139,7 +167,65 @@ impl Journal {
     }
 }
 
+/// Takes the cluster's run lock, or says that another run holds it.
+fn lock(dir: &Path, cluster_id: u64) -> Result<File, String> {
+    let path = dir.join(format!("defrag-{cluster_id:016x}.lock"));
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| format!("cannot open the lock {}: {e}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(format!(
+            "another defrag run of this cluster is going on (it holds {}): one run at a time",
+            path.display()
+        )),
+        Err(std::fs::TryLockError::Error(e)) => Err(format!("cannot lock {}: {e}", path.display())),
+    }
+}
+
 /// A file-name-safe UTC time stamp.
 fn stamp() -> String {
     now().replace([':', '.'], "")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wizard::defrag::{plan, MemberFacts, Options, Rule};
+
+    fn run() -> DefragRun {
+        let members = vec![MemberFacts { id: 1, name: "m1".into(), is_learner: false, figures: None }];
+        let made = plan(&members, Some(1), &Rule::All).unwrap();
+        DefragRun::new(&made, 7, Options::default(), false).unwrap()
+    }
+
+    #[test]
+    fn a_torn_last_line_is_skipped_and_cut_a_bad_middle_line_is_an_error_and_one_run_at_a_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut journal = Journal::create(dir.path(), 7).unwrap();
+        journal.record(Event::Begin, Some(&Action::Observe), &run()).unwrap();
+        // A second run of the same cluster is refused while this one holds the lock.
+        let second = Journal::create(dir.path(), 7).err().unwrap();
+        assert!(second.contains("another defrag run"), "{second}");
+        let path = journal.path().to_path_buf();
+        drop(journal);
+        // A crash in the middle of a line.
+        let mut file = OpenOptions::new().append(true).open(&path).unwrap();
+        file.write_all(b"{\"at\":\"2026-").unwrap();
+        let found = unfinished(dir.path(), 7).unwrap().unwrap();
+        assert_eq!(found.in_flight, Some(Action::Observe));
+        let mut reopened = Journal::reopen(&found).unwrap();
+        reopened.record(Event::End, Some(&Action::Observe), &run()).unwrap();
+        let text = fs::read_to_string(&path).unwrap();
+        assert_eq!(text.lines().count(), 2, "{text}");
+        assert!(unfinished(dir.path(), 7).unwrap().unwrap().in_flight.is_none());
+        drop(reopened);
+        // A bad line that is not the last: refused, not taken for "no run".
+        let text = fs::read_to_string(&path).unwrap().replacen("{", "x", 1);
+        fs::write(&path, text).unwrap();
+        assert!(unfinished(dir.path(), 7).unwrap_err().contains("line 1"));
+    }
 }

@@ -161,6 +161,9 @@ impl ClusterView {
 pub enum DefragError {
     /// No answer within the command timeout: the defrag may still run.
     TimedOut,
+    /// The connection broke during the call: the defrag may still run, or be done.
+    Interrupted(String),
+    /// etcd answered with an error: it did not defragment.
     Failed(String),
 }
 
@@ -185,8 +188,8 @@ pub enum Action {
     /// Read the member list and every member's Status and health.
     Observe,
     /// Compact the keyspace to the current revision (physical).
-    Compact,
-    MoveLeader { from: u64, to: u64, to_name: String },
+    Compact { timeout: Duration },
+    MoveLeader { from: u64, to: u64, to_name: String, timeout: Duration },
     Defragment { id: u64, name: String, timeout: Duration },
     /// Poll the member until it answers a read again (at most `limit`).
     AwaitAnswer { id: u64, name: String, limit: Duration },
@@ -327,11 +330,12 @@ impl DefragRun {
             (Phase::Defragment { id, before, was_leader }, Some(Action::Defragment { .. })) => {
                 Phase::AwaitAnswer { id, before, was_leader, after_crash: true }
             }
-            (Phase::AwaitAnswer { id, before, was_leader, .. }, _) => {
-                Phase::AwaitAnswer { id, before, was_leader, after_crash: true }
-            }
-            // Leadership may have moved meanwhile: decide again from a fresh read.
-            (Phase::MoveLeader { .. }, _) => Phase::Gate,
+            // A wait for an answer after a timeout stays one: its result still stops the run
+            // when the member did not shrink.
+            (phase @ Phase::AwaitAnswer { .. }, _) => phase,
+            // Decided before the crash, not begun: decide again from a fresh read (the
+            // leader may have moved, a member may be down, sizes may have changed).
+            (Phase::Defragment { .. } | Phase::MoveLeader { .. } | Phase::Disarm { .. }, _) => Phase::Gate,
             (Phase::Finished(_), _) => return Err("that run had finished; there is nothing to resume".into()),
             (other, _) => other,
         };
@@ -396,10 +400,13 @@ impl DefragRun {
         }
         match &self.phase {
             Phase::Start | Phase::Gate | Phase::Check { .. } => Action::Observe,
-            Phase::Compact => Action::Compact,
-            Phase::MoveLeader { from, to } => {
-                Action::MoveLeader { from: *from, to: *to, to_name: self.name_of(*to) }
-            }
+            Phase::Compact => Action::Compact { timeout: self.options.command_timeout },
+            Phase::MoveLeader { from, to } => Action::MoveLeader {
+                from: *from,
+                to: *to,
+                to_name: self.name_of(*to),
+                timeout: self.options.command_timeout,
+            },
             Phase::Defragment { id, .. } => {
                 Action::Defragment { id: *id, name: self.name_of(*id), timeout: self.options.command_timeout }
             }
@@ -421,6 +428,9 @@ impl DefragRun {
         let phase = self.phase.clone();
         match (phase, observed) {
             (Phase::Start, Observed::Cluster(view)) => {
+                if let Some(problem) = &view.problem {
+                    return self.stop(format!("the member list cannot be read: {problem}"));
+                }
                 match view.cluster_id() {
                     Some(id) if id == self.cluster_id => {}
                     Some(id) => {
@@ -462,15 +472,20 @@ impl DefragRun {
             },
             (Phase::Defragment { id, before, was_leader }, Observed::Defragmented(result)) => match result {
                 Ok(took) => self.phase = Phase::Check { id, before, was_leader, took: Some(took) },
-                Err(DefragError::TimedOut) => {
+                Err(error @ (DefragError::TimedOut | DefragError::Interrupted(_))) => {
                     let name = self.name_of(id);
+                    let what = match error {
+                        DefragError::Interrupted(e) => format!("the connection broke during Defragment ({e})"),
+                        _ => format!(
+                            "no answer to Defragment within {}",
+                            humantime::format_duration(self.options.command_timeout)
+                        ),
+                    };
                     self.note(
                         NoteKind::Warning,
                         Some(&name),
                         format!(
-                            "no answer to Defragment within {}: not sending it again; waiting for {name} to answer \
-                             to learn whether it finished",
-                            humantime::format_duration(self.options.command_timeout)
+                            "{what}: not sending it again; waiting for {name} to answer to learn whether it finished"
                         ),
                     );
                     self.phase = Phase::AwaitAnswer { id, before, was_leader, after_crash: false };
@@ -775,7 +790,12 @@ pub fn gate(view: &ClusterView) -> Result<GateFacts, String> {
 /// After a timeout: did the defrag finish? The file shrank, or its free pages
 /// are (nearly) gone.
 fn looks_defragmented(before: &Figures, after: &Figures) -> bool {
-    after.db_size < before.db_size || (before.free() > 0 && after.free() <= before.free() / 10)
+    // With (almost) nothing to give back, a defrag cannot be told from none,
+    // and another one would give nothing either: counted as done.
+    const NOTHING_TO_GIVE: u64 = 1024 * 1024;
+    after.db_size < before.db_size
+        || before.free() < NOTHING_TO_GIVE
+        || after.free() <= (before.free() / 10).max(NOTHING_TO_GIVE)
 }
 
 fn list_or_none(names: &[String]) -> String {
@@ -856,7 +876,7 @@ mod tests {
             self.actions.push(action.clone());
             match action {
                 Action::Observe => Observed::Cluster(self.view()),
-                Action::Compact => Observed::Compacted(Ok(42)),
+                Action::Compact { .. } => Observed::Compacted(Ok(42)),
                 Action::MoveLeader { to, .. } => {
                     self.leader = *to;
                     Observed::LeaderMoved(Ok(()))
@@ -1173,5 +1193,54 @@ mod tests {
         assert!(matches!(outcome, Outcome::Stopped { reason } if reason.contains("aborted")));
         assert_eq!(sim.defragged, [2]);
         assert!(DefragRun::new(&sim.plan(&Rule::All), 7, options(), true).unwrap_err().contains("--read-only"));
+    }
+
+    #[test]
+    fn a_resume_never_skips_the_gates_nor_forgets_a_timeout() {
+        // Crashed after the gate chose m3 but before its Defragment was begun:
+        // meanwhile leadership moved to m3, so it must now go last.
+        let mut sim = Sim::new(3);
+        let mut run = new_run(&sim, options());
+        sim.run(&mut run, |_, _| {});
+        let mut sim = Sim::new(3);
+        let mut run = new_run(&sim, options());
+        loop {
+            let action = run.next_action();
+            if matches!(action, Action::Defragment { id: 3, .. }) {
+                break;
+            }
+            let observed = sim.answer(&action);
+            run.observe(observed);
+        }
+        sim.leader = 3;
+        let mut resumed = run.clone().resumed(None, false).unwrap();
+        assert_eq!(resumed.next_action(), Action::Observe, "the gates come first");
+        assert_eq!(sim.run(&mut resumed, |_, _| {}), Outcome::Completed);
+        assert_eq!(sim.defragged, [2, 1, 3]);
+
+        // A timeout whose member answered unshrunk stops the run, restart or not.
+        let mut sim = Sim::new(3);
+        let mut run = new_run(&sim, options());
+        run.next_action();
+        run.observe(Observed::Cluster(sim.view()));
+        run.next_action();
+        run.observe(Observed::Defragmented(Err(DefragError::TimedOut)));
+        let mut resumed = run.resumed(None, false).unwrap();
+        let action = resumed.next_action();
+        assert!(matches!(action, Action::AwaitAnswer { id: 2, .. }));
+        let answer = sim.answer(&action);
+        resumed.observe(answer);
+        assert!(matches!(resumed.next_action(), Action::Finished(Outcome::Stopped { reason }) if reason.contains("not sent again")));
+
+        // A broken connection is not a failure: the member is waited for.
+        let mut sim = Sim::new(3);
+        let mut run = new_run(&sim, options());
+        run.next_action();
+        run.observe(Observed::Cluster(sim.view()));
+        run.next_action();
+        run.observe(Observed::Defragmented(Err(DefragError::Interrupted("connection reset".into()))));
+        assert!(matches!(run.next_action(), Action::AwaitAnswer { id: 2, .. }));
+        assert!(run.notes.last().unwrap().text.contains("connection broke"));
+        let _ = &mut sim;
     }
 }

@@ -89,11 +89,11 @@ impl Executor {
         let limit = connector.command_timeout;
         match action {
             Action::Observe => Observed::Cluster(self.observe().await),
-            Action::Compact => Observed::Compacted(self.compact().await),
-            Action::MoveLeader { from, to, .. } => Observed::LeaderMoved(
+            Action::Compact { timeout } => Observed::Compacted(self.compact(*timeout).await),
+            Action::MoveLeader { from, to, timeout, .. } => Observed::LeaderMoved(
                 async {
                     let mut client = connector.client(&self.endpoint_of(*from).await?).await?;
-                    timed(limit, async { client.move_leader(*to).await.map_err(describe) }).await.map(|_| ())
+                    timed(*timeout, async { client.move_leader(*to).await.map_err(describe) }).await.map(|_| ())
                 }
                 .await,
             ),
@@ -110,6 +110,7 @@ impl Executor {
                 // On timeout the call is dropped, not the defrag: etcd finishes it anyway.
                 Observed::Defragmented(match tokio::time::timeout(*timeout, client.defragment()).await {
                     Ok(Ok(_)) => Ok(started.elapsed()),
+                    Ok(Err(e)) if broke_off(&e) => Err(DefragError::Interrupted(describe(e))),
                     Ok(Err(e)) => Err(DefragError::Failed(describe(e))),
                     Err(_) => Err(DefragError::TimedOut),
                 })
@@ -161,14 +162,14 @@ impl Executor {
 
     /// Compacts to the revision the leader reports now (physical: the freed
     /// pages are there for the defrag that follows).
-    async fn compact(&self) -> Result<i64, String> {
+    async fn compact(&self, compact_limit: Duration) -> Result<i64, String> {
         let connector = &self.reached.connector;
         let limit = connector.command_timeout;
         let seed = self.reached.seeds.first().cloned().unwrap_or_default();
         let mut client = connector.client(&seed).await?;
         let status = timed(limit, async { client.status().await.map_err(describe) }).await?;
         let revision = status.header().map(|h| h.revision()).unwrap_or_default();
-        match timed(limit, async {
+        match timed(compact_limit, async {
             client.compact(revision, Some(CompactionOptions::new().with_physical())).await.map_err(describe)
         })
         .await
@@ -202,6 +203,18 @@ impl Executor {
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
         Err(last_error)
+    }
+}
+
+/// Errors that say the call was cut, not answered: the defrag may still run.
+fn broke_off(error: &etcd_client::Error) -> bool {
+    match error {
+        etcd_client::Error::GRpcStatus(status) => matches!(
+            status.code(),
+            tonic::Code::Unavailable | tonic::Code::Cancelled | tonic::Code::Unknown | tonic::Code::DeadlineExceeded
+        ),
+        etcd_client::Error::TransportError(_) | etcd_client::Error::IoError(_) => true,
+        _ => false,
     }
 }
 
@@ -275,7 +288,7 @@ pub async fn drive(
 pub fn action_name(action: &Action) -> &'static str {
     match action {
         Action::Observe => "observe",
-        Action::Compact => "compact",
+        Action::Compact { .. } => "compact",
         Action::MoveLeader { .. } => "move-leader",
         Action::Defragment { .. } => "defragment",
         Action::AwaitAnswer { .. } => "await-answer",
@@ -290,10 +303,10 @@ fn audit(action: &Action, phase: &str) {
         Action::Defragment { id, name, .. } => {
             tracing::info!(target: "audit", action = "defragment", member = %name, id = %format!("{id:x}"), phase)
         }
-        Action::MoveLeader { from, to, to_name } => tracing::info!(
+        Action::MoveLeader { from, to, to_name, .. } => tracing::info!(
             target: "audit", action = "move-leader", from = %format!("{from:x}"), to = %format!("{to:x}"), to_name = %to_name, phase
         ),
-        Action::Compact => tracing::info!(target: "audit", action = "compact", phase),
+        Action::Compact { .. } => tracing::info!(target: "audit", action = "compact", phase),
         Action::Disarm { members } => tracing::info!(target: "audit", action = "disarm NOSPACE", members = ?members, phase),
         _ => {}
     }
