@@ -335,3 +335,20 @@ async fn bad_input_and_refusals_change_nothing() {
     assert!(stdout(&out).contains("(leader, last)"), "{}", stdout(&out));
     assert!(defrag_spans(&lab).is_empty(), "something was defragmented");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn from_a_kubeconfig_alone_through_port_forwards_the_same_run() {
+    let lab = lab_scenario("fragmented", 1.0).await;
+    let leader = lab.members[lab.leader().await.unwrap()].name.clone();
+    let kubeconfig = lab.kubeconfig.clone().unwrap();
+    let journal = path_str(&lab.dir.join("journal"));
+    let mut args = defrag_args(&journal, "1s");
+    args.extend(["--etcd-via", "port-forward"]);
+    let out = console_with_kubeconfig_only(&lab, &kubeconfig, &args);
+    assert_eq!(out.status.code(), Some(0), "{}\n{}", stdout(&out), stderr(&out));
+    let lines = json_lines(&stdout(&out));
+    assert_eq!(done_names(finished(&lines)).last(), Some(&leader));
+    let spans = defrag_spans(&lab);
+    assert_eq!(spans.len(), 3, "{spans:?}");
+    assert_eq!(spans[2].0, leader);
+}

@@ -14,21 +14,6 @@ use common::*;
 use etcd_console::lab::Lab;
 use serde_json::Value;
 
-/// `etcd-console ARGS --kubeconfig K`, with no etcd flag or ETCDCTL_* variable at all.
-fn console_with_kubeconfig_only(lab: &Lab, kubeconfig: &Path, args: &[&str]) -> Output {
-    let mut command = Command::new(console_bin());
-    command
-        .args(args)
-        .arg("--kubeconfig")
-        .arg(kubeconfig)
-        .arg("--log-dir")
-        .arg(lab.dir.join("discovery-logs"))
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", lab.dir.join("home"));
-    run_with_limit(command, Duration::from_secs(60))
-}
-
 fn kubeconfig(lab: &Lab) -> std::path::PathBuf {
     lab.kubeconfig.clone().unwrap_or_else(|| panic!("the lab runs no API"))
 }

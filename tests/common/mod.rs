@@ -321,3 +321,19 @@ pub fn defrag_spans(lab: &Lab) -> Vec<(String, std::time::SystemTime, std::time:
     spans
 }
 
+
+/// `etcd-console ARGS --kubeconfig K`, with no etcd flag or ETCDCTL_* variable at all.
+pub fn console_with_kubeconfig_only(lab: &Lab, kubeconfig: &Path, args: &[&str]) -> Output {
+    let mut command = Command::new(console_bin());
+    command
+        .args(args)
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .arg("--log-dir")
+        .arg(lab.dir.join("discovery-logs"))
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", lab.dir.join("home"));
+    run_with_limit(command, Duration::from_secs(60))
+}
+
