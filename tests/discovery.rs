@@ -6,7 +6,6 @@
 
 mod common;
 
-use std::time::Duration;
 
 use common::*;
 use etcd_console::lab::Lab;
