@@ -172,6 +172,31 @@ pub enum Command {
     /// wait between members (exit 0 all planned members done, 1 stopped by a gate, a
     /// failure or the user, 2 bad input). Resumes an unfinished run of the same cluster.
     Defrag(DefragArgs),
+    /// Read a snapshot file without etcd: `status` (what etcdctl snapshot status reports),
+    /// `verify` (its SHA-256 trailer and bbolt structure). Exit 0 sound, 1 not, 2 unreadable.
+    Snapshot(SnapshotArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SnapshotArgs {
+    #[command(subcommand)]
+    pub command: SnapshotCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SnapshotCommand {
+    /// Hash (CRC-32C as etcd computes it), revision, total keys, total size.
+    Status {
+        file: PathBuf,
+        #[arg(long, short = 'o', value_enum, default_value = "table")]
+        output: OutputFormat,
+    },
+    /// The SHA-256 etcd appends to a snapshot, and a walk of every bbolt page.
+    Verify {
+        file: PathBuf,
+        #[arg(long, short = 'o', value_enum, default_value = "table")]
+        output: OutputFormat,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -1,6 +1,7 @@
 //! etcd-console: a live console for etcd on OpenShift control planes.
 
 pub mod app;
+pub mod backup;
 pub mod cli;
 pub mod cluster;
 pub mod csr_command;
@@ -9,6 +10,7 @@ pub mod etcd;
 pub mod journal;
 pub mod lab;
 pub mod logging;
+pub mod snapshot_command;
 pub mod openshift;
 pub mod status;
 pub mod tui;

@@ -1,0 +1,247 @@
+//! A read-only reader of bbolt files (etcd's backend, and its snapshots),
+//! enough to walk every bucket in key order and to check the structure: the
+//! meta pages and their checksums, page ids inside the file, page kinds where
+//! they are expected, no page reached twice. Nothing here writes.
+//!
+//! Layout (bbolt's own, little-endian): every page starts with a 16-byte
+//! header (id u64, flags u16, count u16, overflow u32). Pages 0 and 1 are
+//! meta pages; the valid one with the higher txid is current. Branch pages
+//! hold 16-byte elements (pos u32, ksize u32, pgid u64); leaf pages hold
+//! 16-byte elements (flags u32, pos u32, ksize u32, vsize u32), the key and
+//! value at `pos` from the element. A leaf element flagged 1 is a bucket: its
+//! value is a 16-byte header (root pgid, sequence), followed by the bucket's
+//! own page when root is 0 (an inline bucket).
+
+use std::collections::HashSet;
+
+const PAGE_HEADER: usize = 16;
+const ELEMENT: usize = 16;
+const BRANCH: u16 = 0x01;
+const LEAF: u16 = 0x02;
+const META: u16 = 0x04;
+const MAGIC: u32 = 0xED0C_DAED;
+const BUCKET_LEAF: u32 = 0x01;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Meta {
+    pub page_size: usize,
+    pub root: u64,
+    pub freelist: u64,
+    /// The high-water page id: the database's size is `pgid * page_size`.
+    pub pgid: u64,
+    pub txid: u64,
+}
+
+/// A bbolt file held in memory.
+pub struct Db<'a> {
+    bytes: &'a [u8],
+    pub meta: Meta,
+}
+
+fn u16_at(bytes: &[u8], at: usize) -> Result<u16, String> {
+    bytes.get(at..at + 2).map(|b| u16::from_le_bytes([b[0], b[1]])).ok_or_else(|| format!("cut short at byte {at}"))
+}
+
+fn u32_at(bytes: &[u8], at: usize) -> Result<u32, String> {
+    bytes
+        .get(at..at + 4)
+        .and_then(|b| b.try_into().ok())
+        .map(u32::from_le_bytes)
+        .ok_or_else(|| format!("cut short at byte {at}"))
+}
+
+fn u64_at(bytes: &[u8], at: usize) -> Result<u64, String> {
+    bytes
+        .get(at..at + 8)
+        .and_then(|b| b.try_into().ok())
+        .map(u64::from_le_bytes)
+        .ok_or_else(|| format!("cut short at byte {at}"))
+}
+
+/// FNV-1a, 64 bits: bbolt's meta checksum.
+fn fnv64a(bytes: &[u8]) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in bytes {
+        hash ^= u64::from(*byte);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    hash
+}
+
+/// Reads the meta page starting at `at`, checking its magic, version and checksum.
+fn meta_at(bytes: &[u8], at: usize) -> Result<Meta, String> {
+    let m = at + PAGE_HEADER;
+    if u32_at(bytes, m)? != MAGIC {
+        return Err("no bbolt magic number: not a bbolt database (nor an etcd snapshot)".into());
+    }
+    let flags = u16_at(bytes, at + 8)?;
+    if flags != META {
+        return Err(format!("the page at byte {at} is not a meta page (flags {flags:#x})"));
+    }
+    let version = u32_at(bytes, m + 4)?;
+    if version != 2 {
+        return Err(format!("bbolt version {version}, not 2"));
+    }
+    let checksum = u64_at(bytes, m + 56)?;
+    let body = bytes.get(m..m + 56).ok_or("cut short in a meta page")?;
+    if fnv64a(body) != checksum {
+        return Err(format!("the meta page at byte {at} fails its checksum"));
+    }
+    let page_size = u32_at(bytes, m + 8)? as usize;
+    if !(512..=65536).contains(&page_size) || !page_size.is_power_of_two() {
+        return Err(format!("page size {page_size} is not a bbolt page size"));
+    }
+    Ok(Meta {
+        page_size,
+        root: u64_at(bytes, m + 16)?,
+        freelist: u64_at(bytes, m + 32)?,
+        pgid: u64_at(bytes, m + 40)?,
+        txid: u64_at(bytes, m + 48)?,
+    })
+}
+
+impl<'a> Db<'a> {
+    /// Opens the bytes of a bbolt file: the current meta page is the valid one
+    /// with the higher transaction id.
+    pub fn open(bytes: &'a [u8]) -> Result<Db<'a>, String> {
+        if bytes.len() < 2 * 512 {
+            return Err(format!("{} bytes: too small for a bbolt database", bytes.len()));
+        }
+        let first = meta_at(bytes, 0)?;
+        let second = meta_at(bytes, first.page_size);
+        let meta = match second {
+            Ok(second) if second.txid > first.txid => second,
+            _ => first,
+        };
+        let needed = meta.pgid.saturating_mul(meta.page_size as u64);
+        if (bytes.len() as u64) < needed {
+            return Err(format!(
+                "truncated: the database needs {needed} bytes ({} pages of {}), the file has {}",
+                meta.pgid,
+                meta.page_size,
+                bytes.len()
+            ));
+        }
+        Ok(Db { bytes, meta })
+    }
+
+    /// The database size as bbolt reports it (`tx.Size()`): high-water page id times page size.
+    pub fn size(&self) -> u64 {
+        self.meta.pgid * self.meta.page_size as u64
+    }
+
+    fn page(&self, id: u64) -> Result<(&'a [u8], u16, usize), String> {
+        if id < 2 || id >= self.meta.pgid {
+            return Err(format!("page {id} is outside the database (2..{})", self.meta.pgid));
+        }
+        let start = usize::try_from(id).map_err(|e| e.to_string())? * self.meta.page_size;
+        let header = self.bytes.get(start..start + PAGE_HEADER).ok_or_else(|| format!("page {id} is cut short"))?;
+        let stored = u64_at(header, 0)?;
+        if stored != id {
+            return Err(format!("page {id} says it is page {stored}"));
+        }
+        let flags = u16_at(header, 8)?;
+        let count = usize::from(u16_at(header, 10)?);
+        let overflow = u32_at(header, 12)? as usize;
+        let end = start + (overflow + 1) * self.meta.page_size;
+        let page = self.bytes.get(start..end).ok_or_else(|| format!("page {id} (+{overflow} overflow) is cut short"))?;
+        Ok((page, flags, count))
+    }
+
+    /// Calls `visit(key, value, is_bucket)` for every element of the bucket
+    /// rooted at `root` (a page id, or an inline page), in key order.
+    fn walk(
+        &self,
+        root: Root<'a>,
+        seen: &mut HashSet<u64>,
+        visit: &mut dyn FnMut(&'a [u8], &'a [u8], bool) -> Result<(), String>,
+    ) -> Result<(), String> {
+        let (page, flags, count) = match root {
+            Root::Page(id) => {
+                if !seen.insert(id) {
+                    return Err(format!("page {id} is reached twice"));
+                }
+                self.page(id)?
+            }
+            Root::Inline(page) => {
+                let flags = u16_at(page, 8)?;
+                let count = usize::from(u16_at(page, 10)?);
+                (page, flags, count)
+            }
+        };
+        match flags {
+            BRANCH => {
+                for n in 0..count {
+                    let element = PAGE_HEADER + n * ELEMENT;
+                    let child = u64_at(page, element + 8)?;
+                    self.walk(Root::Page(child), seen, visit)?;
+                }
+                Ok(())
+            }
+            LEAF => {
+                for n in 0..count {
+                    let element = PAGE_HEADER + n * ELEMENT;
+                    let element_flags = u32_at(page, element)?;
+                    let pos = u32_at(page, element + 4)? as usize;
+                    let ksize = u32_at(page, element + 8)? as usize;
+                    let vsize = u32_at(page, element + 12)? as usize;
+                    let key_at = element + pos;
+                    let key = page.get(key_at..key_at + ksize).ok_or("a key runs past its page")?;
+                    let value =
+                        page.get(key_at + ksize..key_at + ksize + vsize).ok_or("a value runs past its page")?;
+                    visit(key, value, element_flags & BUCKET_LEAF != 0)?;
+                }
+                Ok(())
+            }
+            other => Err(format!("a page of kind {other:#x} where a branch or leaf page belongs")),
+        }
+    }
+
+    /// The bucket's root from its header value (the 16 bytes stored under its name).
+    fn bucket_root(value: &'a [u8]) -> Result<Root<'a>, String> {
+        let root = u64_at(value, 0)?;
+        if root == 0 {
+            Ok(Root::Inline(value.get(16..).ok_or("an inline bucket is cut short")?))
+        } else {
+            Ok(Root::Page(root))
+        }
+    }
+
+    /// Every top-level bucket (name, in order) with its keys and values, in order;
+    /// nested buckets are visited with no value, as bbolt's ForEach gives them.
+    pub fn for_each(&self, visit: &mut dyn FnMut(Entry<'a>) -> Result<(), String>) -> Result<(), String> {
+        let mut seen = HashSet::new();
+        let mut buckets = Vec::new();
+        self.walk(Root::Page(self.meta.root), &mut seen, &mut |name, value, is_bucket| {
+            if !is_bucket {
+                return Err(format!("a plain key {:?} at the top level, where only buckets belong", lossy(name)));
+            }
+            buckets.push((name, value));
+            Ok(())
+        })?;
+        for (name, header) in buckets {
+            visit(Entry::Bucket(name))?;
+            let root = Self::bucket_root(header)?;
+            self.walk(root, &mut seen, &mut |key, value, is_bucket| {
+                visit(Entry::Item { bucket: name, key, value: if is_bucket { &[] } else { value } })
+            })?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Root<'a> {
+    Page(u64),
+    Inline(&'a [u8]),
+}
+
+/// One thing met while walking the database.
+pub enum Entry<'a> {
+    Bucket(&'a [u8]),
+    Item { bucket: &'a [u8], key: &'a [u8], value: &'a [u8] },
+}
+
+fn lossy(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}

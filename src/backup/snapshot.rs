@@ -1,0 +1,105 @@
+//! What a snapshot file holds, read without etcd: `status` gives what
+//! `etcdctl snapshot status` gives (hash, revision, total keys, total size),
+//! `verify` checks the SHA-256 etcd appends to a snapshot and the bbolt
+//! structure. A raw `member/snap/db` copy has no trailer and is said so.
+
+use std::path::Path;
+
+use serde::Serialize;
+
+use super::bbolt::{Db, Entry};
+
+/// What `etcdctl snapshot status -w json` reports, with the same numbers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SnapshotStatus {
+    /// CRC-32C over every bucket name, key and value, in order (etcd's hash).
+    pub hash: u32,
+    /// The main revision of the last key in the `key` bucket.
+    pub revision: i64,
+    #[serde(rename = "totalKey")]
+    pub total_key: u64,
+    /// bbolt's size: its high-water page id times its page size.
+    #[serde(rename = "totalSize")]
+    pub total_size: u64,
+}
+
+/// The SHA-256 trailer etcd appends to a snapshot: present (and whether it
+/// matches), or absent (a raw copy of a member's database).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Trailer {
+    Matches,
+    Absent,
+}
+
+/// Reads a whole file; a clear error when it cannot be read.
+pub fn read(path: &Path) -> Result<Vec<u8>, String> {
+    std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+}
+
+/// etcd's rule: a snapshot is pages plus 32 bytes, so its length is 32 past a multiple of 512.
+fn has_trailer(bytes: &[u8]) -> bool {
+    bytes.len() % 512 == 32
+}
+
+/// The database part of the file (without its trailer, if any).
+fn database(bytes: &[u8]) -> &[u8] {
+    if has_trailer(bytes) {
+        &bytes[..bytes.len() - 32]
+    } else {
+        bytes
+    }
+}
+
+pub fn status(bytes: &[u8]) -> Result<SnapshotStatus, String> {
+    if bytes.is_empty() {
+        return Err("the file is empty".into());
+    }
+    let db = Db::open(database(bytes))?;
+    let mut hash = 0u32;
+    let mut revision = 0i64;
+    let mut total_key = 0u64;
+    db.for_each(&mut |entry| {
+        match entry {
+            Entry::Bucket(name) => hash = crc32c::crc32c_append(hash, name),
+            Entry::Item { bucket, key, value } => {
+                hash = crc32c::crc32c_append(hash, key);
+                hash = crc32c::crc32c_append(hash, value);
+                if bucket == b"key" {
+                    // A revision key: 8 bytes of main revision, big-endian, then '_' and the sub revision.
+                    let main = key.get(..8).and_then(|b| b.try_into().ok()).map(i64::from_be_bytes);
+                    revision = main.ok_or("a key in the key bucket is not a revision")?;
+                }
+                total_key += 1;
+            }
+        }
+        Ok(())
+    })?;
+    Ok(SnapshotStatus { hash, revision, total_key, total_size: db.size() })
+}
+
+/// The SHA-256 trailer (when there is one) and the structure: every page
+/// reached once, inside the file, of the kind expected.
+pub fn verify(bytes: &[u8]) -> Result<(Trailer, SnapshotStatus), String> {
+    let trailer = if has_trailer(bytes) {
+        let (body, stored) = bytes.split_at(bytes.len() - 32);
+        let computed = ring::digest::digest(&ring::digest::SHA256, body);
+        if computed.as_ref() != stored {
+            return Err(format!(
+                "the SHA-256 at its end does not match its contents (stored {}, computed {}): the file was changed \
+                 or damaged after etcd wrote it",
+                hex(stored),
+                hex(computed.as_ref())
+            ));
+        }
+        Trailer::Matches
+    } else {
+        Trailer::Absent
+    };
+    let status = status(bytes).map_err(|e| format!("not a sound bbolt database: {e}"))?;
+    Ok((trailer, status))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
