@@ -66,6 +66,17 @@ async fn status_equals_etcdctl_and_verify_catches_damage() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(stdout(&out).contains("raw copy of a member's database"), "{}", stdout(&out));
 
+    // A raw database (no trailer to catch it) whose meta pages were damaged: the structure check says so.
+    let mut damaged_raw = bytes[..bytes.len() - 32].to_vec();
+    for meta in [0usize, 4096] {
+        damaged_raw[meta + 32] ^= 0x01;
+    }
+    let file = dir.path().join("damaged-raw.db");
+    std::fs::write(&file, damaged_raw).unwrap();
+    let out = ours(&["snapshot", "verify", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("fails its checksum"), "{}", stderr(&out));
+
     let mut flipped = bytes.clone();
     flipped[bytes.len() / 2] ^= 0x01;
     let truncated = bytes[..bytes.len() / 3].to_vec();

@@ -19,6 +19,9 @@ const ELEMENT: usize = 16;
 const BRANCH: u16 = 0x01;
 const LEAF: u16 = 0x02;
 const META: u16 = 0x04;
+const FREELIST: u16 = 0x10;
+/// The freelist page id bbolt writes when the freelist is not synced.
+const NO_FREELIST: u64 = u64::MAX;
 const MAGIC: u32 = 0xED0C_DAED;
 const BUCKET_LEAF: u32 = 0x01;
 
@@ -130,7 +133,7 @@ impl<'a> Db<'a> {
         self.meta.pgid * self.meta.page_size as u64
     }
 
-    fn page(&self, id: u64) -> Result<(&'a [u8], u16, usize), String> {
+    fn page(&self, id: u64) -> Result<(&'a [u8], u16, usize, u64), String> {
         if id < 2 || id >= self.meta.pgid {
             return Err(format!("page {id} is outside the database (2..{})", self.meta.pgid));
         }
@@ -145,7 +148,7 @@ impl<'a> Db<'a> {
         let overflow = u32_at(header, 12)? as usize;
         let end = start + (overflow + 1) * self.meta.page_size;
         let page = self.bytes.get(start..end).ok_or_else(|| format!("page {id} (+{overflow} overflow) is cut short"))?;
-        Ok((page, flags, count))
+        Ok((page, flags, count, overflow as u64))
     }
 
     /// Calls `visit(key, value, is_bucket)` for every element of the bucket
@@ -158,10 +161,13 @@ impl<'a> Db<'a> {
     ) -> Result<(), String> {
         let (page, flags, count) = match root {
             Root::Page(id) => {
-                if !seen.insert(id) {
-                    return Err(format!("page {id} is reached twice"));
+                let (page, flags, count, overflow) = self.page(id)?;
+                for used in id..=id + overflow {
+                    if !seen.insert(used) {
+                        return Err(format!("page {used} is reached twice"));
+                    }
                 }
-                self.page(id)?
+                (page, flags, count)
             }
             Root::Inline(page) => {
                 let flags = u16_at(page, 8)?;
@@ -207,23 +213,91 @@ impl<'a> Db<'a> {
         }
     }
 
+    /// The free pages the freelist names (with their own page ids checked).
+    fn free_pages(&self) -> Result<(HashSet<u64>, u64, u64), String> {
+        let (page, flags, count, overflow) = self.page(self.meta.freelist)?;
+        if flags != FREELIST {
+            return Err(format!("the freelist page {} is of kind {flags:#x}", self.meta.freelist));
+        }
+        // A count of 0xFFFF means the real count is the first element.
+        let (count, first) = if count == 0xFFFF {
+            (usize::try_from(u64_at(page, PAGE_HEADER)?).map_err(|e| e.to_string())?, 1)
+        } else {
+            (count, 0)
+        };
+        let mut free = HashSet::new();
+        for n in first..first + count {
+            let id = u64_at(page, PAGE_HEADER + n * 8)?;
+            if id < 2 || id >= self.meta.pgid {
+                return Err(format!("the freelist names page {id}, outside the database"));
+            }
+            if !free.insert(id) {
+                return Err(format!("the freelist names page {id} twice"));
+            }
+        }
+        Ok((free, self.meta.freelist, overflow))
+    }
+
+    /// bbolt's own check (`tx.Check`): every page below the high-water mark is
+    /// a meta page, the freelist, free, or reached from the root exactly once.
+    pub fn check(&self) -> Result<(), String> {
+        let mut seen = HashSet::new();
+        self.walk_all(&mut seen, &mut |_| Ok(()))?;
+        // etcd opens bbolt with NoFreelistSync: no freelist is written, and
+        // every page not reached counts as free (as bbolt rebuilds it).
+        if self.meta.freelist == NO_FREELIST {
+            return Ok(());
+        }
+        let (free, freelist, overflow) = self.free_pages()?;
+        for id in 2..self.meta.pgid {
+            let is_freelist = (freelist..=freelist + overflow).contains(&id);
+            match (seen.contains(&id), free.contains(&id) || is_freelist) {
+                (true, true) => return Err(format!("page {id} is both in use and free")),
+                (false, false) => return Err(format!("page {id} is neither reachable nor free (leaked)")),
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
     /// Every top-level bucket (name, in order) with its keys and values, in order;
     /// nested buckets are visited with no value, as bbolt's ForEach gives them.
     pub fn for_each(&self, visit: &mut dyn FnMut(Entry<'a>) -> Result<(), String>) -> Result<(), String> {
-        let mut seen = HashSet::new();
+        self.walk_all(&mut HashSet::new(), visit)
+    }
+
+    fn walk_all(
+        &self,
+        seen: &mut HashSet<u64>,
+        visit: &mut dyn FnMut(Entry<'a>) -> Result<(), String>,
+    ) -> Result<(), String> {
         let mut buckets = Vec::new();
-        self.walk(Root::Page(self.meta.root), &mut seen, &mut |name, value, is_bucket| {
+        self.walk(Root::Page(self.meta.root), seen, &mut |name, value, is_bucket| {
             if !is_bucket {
                 return Err(format!("a plain key {:?} at the top level, where only buckets belong", lossy(name)));
             }
             buckets.push((name, value));
             Ok(())
         })?;
+        let mut nested = Vec::new();
         for (name, header) in buckets {
             visit(Entry::Bucket(name))?;
             let root = Self::bucket_root(header)?;
-            self.walk(root, &mut seen, &mut |key, value, is_bucket| {
+            self.walk(root, seen, &mut |key, value, is_bucket| {
+                if is_bucket {
+                    nested.push(value);
+                }
                 visit(Entry::Item { bucket: name, key, value: if is_bucket { &[] } else { value } })
+            })?;
+        }
+        // Buckets inside buckets (etcd has none): their pages are walked so the check counts them.
+        while let Some(header) = nested.pop() {
+            let root = Self::bucket_root(header)?;
+            self.walk(root, seen, &mut |_, value, is_bucket| {
+                if is_bucket {
+                    nested.push(value);
+                }
+                Ok(())
             })?;
         }
         Ok(())
