@@ -63,7 +63,6 @@ pub fn options_from(console: &ConsoleArgs, wait: Duration, flag: &str) -> Result
     })
 }
 
-
 fn clock() -> String {
     let now = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
     now.get(11..19).unwrap_or(&now).to_string()
@@ -231,7 +230,9 @@ fn describe_options(options: &Options) -> String {
 
 fn confirmed(question: &str) -> Result<bool, String> {
     if !std::io::stdin().is_terminal() {
-        return Err("refusing to defragment without a confirmation: input is not a terminal (give --yes in scripts)".into());
+        return Err(
+            "refusing to defragment without a confirmation: input is not a terminal (give --yes in scripts)".into()
+        );
     }
     // On stderr: stdout carries the plan and, with -o json, only JSON lines.
     eprint!("{question}\nType 'defrag' to go on: ");
@@ -249,12 +250,7 @@ fn order_text(names: &[String]) -> String {
     }
 }
 
-pub async fn run(
-    connection: &ConnectionArgs,
-    console: &ConsoleArgs,
-    kube: &KubeArgs,
-    args: &DefragArgs,
-) -> i32 {
+pub async fn run(connection: &ConnectionArgs, console: &ConsoleArgs, kube: &KubeArgs, args: &DefragArgs) -> i32 {
     let json_out = args.output == OutputFormat::Json;
     let fail_with = |message: String, code: i32| {
         if json_out {
@@ -288,7 +284,9 @@ pub async fn run(
         );
     }
     if console.read_only && !args.dry_run {
-        return fail("refused: --read-only is set, and a defrag writes to every member (--dry-run shows the plan)".into());
+        return fail(
+            "refused: --read-only is set, and a defrag writes to every member (--dry-run shows the plan)".into(),
+        );
     }
     let Some(journal_dir) = console.journal_dir.clone().or_else(journal::default_dir) else {
         return fail("no home directory to keep the journal in: give --journal-dir".into());
@@ -367,8 +365,10 @@ pub async fn run(
             return 0;
         }
         if made.steps.is_empty() && !options.disarm {
-            printer.line(json!({"event": "finished", "outcome": "completed", "done": [], "not_done": [], "exit": 0}),
-                "nothing to do".into());
+            printer.line(
+                json!({"event": "finished", "outcome": "completed", "done": [], "not_done": [], "exit": 0}),
+                "nothing to do".into(),
+            );
             return 0;
         }
         let run = match DefragRun::new(&made, cluster_id, options.clone(), console.read_only) {
@@ -385,7 +385,11 @@ pub async fn run(
                 "Defragment {} of cluster {cluster_id:x}, one at a time, {} apart{}{}?",
                 order_text(&names),
                 humantime::format_duration(options.wait),
-                if options.compact { ", after compacting the keyspace to the current revision (old revisions are gone for good)" } else { "" },
+                if options.compact {
+                    ", after compacting the keyspace to the current revision (old revisions are gone for good)"
+                } else {
+                    ""
+                },
                 if options.disarm { ", clearing NOSPACE at the end if safe" } else { "" },
             );
             match confirmed(&question) {

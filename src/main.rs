@@ -46,8 +46,7 @@ fn main() -> ExitCode {
 
 /// Whether a flag came from the command line or its environment variable (not its default).
 fn given(matches: &clap::ArgMatches, id: &str) -> bool {
-    let here = |m: &clap::ArgMatches| {
-        matches!(m.value_source(id), Some(ValueSource::CommandLine | ValueSource::EnvVariable))
-    };
+    let here =
+        |m: &clap::ArgMatches| matches!(m.value_source(id), Some(ValueSource::CommandLine | ValueSource::EnvVariable));
     here(matches) || matches.subcommand().is_some_and(|(_, sub)| here(sub))
 }

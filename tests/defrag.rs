@@ -46,7 +46,12 @@ fn sizes(lab: &Lab) -> Vec<(String, u64)> {
 fn member_ids(lab: &Lab) -> Vec<(String, u64)> {
     let out = etcdctl(lab, &["member", "list", "-w", "json"]);
     let list: Value = serde_json::from_slice(&out.stdout).unwrap();
-    list["members"].as_array().unwrap().iter().map(|m| (m["name"].as_str().unwrap().to_string(), m["ID"].as_u64().unwrap())).collect()
+    list["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| (m["name"].as_str().unwrap().to_string(), m["ID"].as_u64().unwrap()))
+        .collect()
 }
 
 fn name_of(lab: &Lab, id: u64) -> String {

@@ -6,7 +6,6 @@
 
 mod common;
 
-
 use common::*;
 use etcd_console::lab::Lab;
 use serde_json::Value;

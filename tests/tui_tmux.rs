@@ -334,7 +334,8 @@ async fn a_defrag_from_the_console_survives_a_crash_and_resumes_leader_last() {
     let leader = lab.members[lab.leader().await.unwrap()].name.clone();
     let journal = lab.dir.join("journal");
     let logs = lab.dir.join("tui-logs");
-    let console = format!("{} --journal-dir {} --log-dir {}", console_bin().display(), journal.display(), logs.display());
+    let console =
+        format!("{} --journal-dir {} --log-dir {}", console_bin().display(), journal.display(), logs.display());
     let command = with_lab_env(
         &lab,
         &format!(
@@ -350,7 +351,9 @@ async fn a_defrag_from_the_console_survives_a_crash_and_resumes_leader_last() {
     tmux.keys(&["Enter"]);
     tmux.wait_for("the confirmation", WAIT, |s| s.contains("Defragment 3 member(s) of cluster"));
     tmux.keys(&["y"]);
-    tmux.wait_for("the first member done and the countdown", WAIT, |s| s.contains("done in") && s.contains("next member in"));
+    tmux.wait_for("the first member done and the countdown", WAIT, |s| {
+        s.contains("done in") && s.contains("next member in")
+    });
 
     // The console dies during the wait (SIGKILL: no clean-up).
     let shell = tmux.pane_pid().unwrap();

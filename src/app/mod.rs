@@ -253,7 +253,9 @@ impl App {
                 wizard.every_member = !wizard.every_member;
                 wizard.replan(&self.cluster);
             }
-            (Action::ToggleMoveLeader, defrag::Stage::Planning) => wizard.options.move_leader = !wizard.options.move_leader,
+            (Action::ToggleMoveLeader, defrag::Stage::Planning) => {
+                wizard.options.move_leader = !wizard.options.move_leader
+            }
             (Action::Confirm, defrag::Stage::Planning) => self.ask_to_defrag(),
             (Action::AbortDefrag, defrag::Stage::Running) => {
                 wizard.abort_sent = true;
@@ -272,10 +274,16 @@ impl App {
             let Some(unfinished) = &self.unfinished_defrag else { return };
             let left: Vec<String> = unfinished.run.remaining().iter().map(|p| p.name.clone()).collect();
             self.confirm = Some(Confirm {
-                title: format!("Resume the defrag run of cluster {}?", crate::cluster::report::hex(unfinished.run.cluster_id)),
+                title: format!(
+                    "Resume the defrag run of cluster {}?",
+                    crate::cluster::report::hex(unfinished.run.cluster_id)
+                ),
                 lines: vec![
                     format!("left: {}", left.join(", ")),
-                    format!("last written {}; the member in flight is checked before anything is sent", unfinished.last_written),
+                    format!(
+                        "last written {}; the member in flight is checked before anything is sent",
+                        unfinished.last_written
+                    ),
                 ],
                 change: Change::ResumeDefrag,
             });
@@ -309,7 +317,11 @@ impl App {
             if wizard.options.move_leader { "; leadership moved before the leader's turn" } else { "" }
         ));
         self.confirm = Some(Confirm {
-            title: format!("Defragment {} member(s) of cluster {}?", plan.steps.len(), crate::cluster::report::hex(cluster_id)),
+            title: format!(
+                "Defragment {} member(s) of cluster {}?",
+                plan.steps.len(),
+                crate::cluster::report::hex(cluster_id)
+            ),
             lines,
             change: Change::Defrag(plan.steps.iter().map(|s| s.id).collect()),
         });
@@ -362,7 +374,10 @@ impl App {
     /// An unfinished run found in the journal: offered, never resumed unasked.
     pub fn offer_resume(&mut self, unfinished: crate::journal::Unfinished) {
         let left: Vec<String> = unfinished.run.remaining().iter().map(|p| p.name.clone()).collect();
-        self.notice = Some(format!("an unfinished defrag run was found (left: {}): press d, then Enter to resume", left.join(", ")));
+        self.notice = Some(format!(
+            "an unfinished defrag run was found (left: {}): press d, then Enter to resume",
+            left.join(", ")
+        ));
         let mut wizard = defrag::DefragWizard::new(unfinished.run.options.clone());
         wizard.run = Some(unfinished.run.clone());
         wizard.shown = false;

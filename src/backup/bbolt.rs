@@ -147,7 +147,8 @@ impl<'a> Db<'a> {
         let count = usize::from(u16_at(header, 10)?);
         let overflow = u32_at(header, 12)? as usize;
         let end = start + (overflow + 1) * self.meta.page_size;
-        let page = self.bytes.get(start..end).ok_or_else(|| format!("page {id} (+{overflow} overflow) is cut short"))?;
+        let page =
+            self.bytes.get(start..end).ok_or_else(|| format!("page {id} (+{overflow} overflow) is cut short"))?;
         Ok((page, flags, count, overflow as u64))
     }
 
@@ -193,8 +194,7 @@ impl<'a> Db<'a> {
                     let vsize = u32_at(page, element + 12)? as usize;
                     let key_at = element + pos;
                     let key = page.get(key_at..key_at + ksize).ok_or("a key runs past its page")?;
-                    let value =
-                        page.get(key_at + ksize..key_at + ksize + vsize).ok_or("a value runs past its page")?;
+                    let value = page.get(key_at + ksize..key_at + ksize + vsize).ok_or("a value runs past its page")?;
                     visit(key, value, element_flags & BUCKET_LEAF != 0)?;
                 }
                 Ok(())

@@ -97,9 +97,7 @@ pub fn verify(bytes: &[u8]) -> Result<(Trailer, SnapshotStatus), String> {
         Trailer::Absent
     };
     let status = status(bytes).map_err(|e| format!("not a sound bbolt database: {e}"))?;
-    Db::open(database(bytes))
-        .and_then(|db| db.check())
-        .map_err(|e| format!("not a sound bbolt database: {e}"))?;
+    Db::open(database(bytes)).and_then(|db| db.check()).map_err(|e| format!("not a sound bbolt database: {e}"))?;
     Ok((trailer, status))
 }
 

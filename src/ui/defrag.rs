@@ -44,7 +44,11 @@ fn resume_lines(app: &App, theme: Theme) -> (String, Vec<Line<'static>>) {
     if let Some(unfinished) = &app.unfinished_defrag {
         let run = &unfinished.run;
         lines.push(Line::styled(
-            format!("An unfinished defrag run of cluster {} was found (last written {}).", hex(run.cluster_id), unfinished.last_written),
+            format!(
+                "An unfinished defrag run of cluster {} was found (last written {}).",
+                hex(run.cluster_id),
+                unfinished.last_written
+            ),
             theme.warn(),
         ));
         for done in &run.done {
@@ -131,10 +135,8 @@ fn plan_lines(app: &App, wizard: &DefragWizard, theme: Theme) -> (String, Vec<Li
 }
 
 fn run_lines(wizard: &DefragWizard, run: &DefragRun, theme: Theme, wall: SystemTime) -> (String, Vec<Line<'static>>) {
-    let mut lines = vec![Line::styled(
-        format!("{:<18}{:<34}{:>9}{:>9}", "MEMBER", "STATE", "BEFORE", "AFTER"),
-        theme.dim(),
-    )];
+    let mut lines =
+        vec![Line::styled(format!("{:<18}{:<34}{:>9}{:>9}", "MEMBER", "STATE", "BEFORE", "AFTER"), theme.dim())];
     let current = run.current();
     for planned in &run.planned {
         let leader = if run.leader == Some(planned.id) { " (leader)" } else { "" };

@@ -321,7 +321,6 @@ pub fn defrag_spans(lab: &Lab) -> Vec<(String, std::time::SystemTime, std::time:
     spans
 }
 
-
 /// `etcd-console ARGS --kubeconfig K`, with no etcd flag or ETCDCTL_* variable at all.
 pub fn console_with_kubeconfig_only(lab: &Lab, kubeconfig: &Path, args: &[&str]) -> Output {
     let mut command = Command::new(console_bin());
@@ -336,4 +335,3 @@ pub fn console_with_kubeconfig_only(lab: &Lab, kubeconfig: &Path, args: &[&str])
         .env("HOME", lab.dir.join("home"));
     run_with_limit(command, Duration::from_secs(60))
 }
-

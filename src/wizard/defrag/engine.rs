@@ -109,7 +109,8 @@ impl ClusterView {
 
     /// The cluster ID most members report.
     pub fn cluster_id(&self) -> Option<u64> {
-        let mut ids: Vec<u64> = self.members.iter().filter_map(|m| m.reading.as_ref().ok().map(|r| r.cluster_id)).collect();
+        let mut ids: Vec<u64> =
+            self.members.iter().filter_map(|m| m.reading.as_ref().ok().map(|r| r.cluster_id)).collect();
         ids.sort_unstable();
         ids.dedup();
         match ids.as_slice() {
@@ -178,7 +179,9 @@ pub enum Observed {
     /// answered a read again, or why it did not within the limit.
     Answered(Result<MemberReading, String>),
     /// The wait ended; `aborted` when the user stopped it.
-    Waited { aborted: bool },
+    Waited {
+        aborted: bool,
+    },
     Disarmed(Result<(), String>),
 }
 
@@ -188,14 +191,33 @@ pub enum Action {
     /// Read the member list and every member's Status and health.
     Observe,
     /// Compact the keyspace to the current revision (physical).
-    Compact { timeout: Duration },
-    MoveLeader { from: u64, to: u64, to_name: String, timeout: Duration },
-    Defragment { id: u64, name: String, timeout: Duration },
+    Compact {
+        timeout: Duration,
+    },
+    MoveLeader {
+        from: u64,
+        to: u64,
+        to_name: String,
+        timeout: Duration,
+    },
+    Defragment {
+        id: u64,
+        name: String,
+        timeout: Duration,
+    },
     /// Poll the member until it answers a read again (at most `limit`).
-    AwaitAnswer { id: u64, name: String, limit: Duration },
-    Wait { duration: Duration },
+    AwaitAnswer {
+        id: u64,
+        name: String,
+        limit: Duration,
+    },
+    Wait {
+        duration: Duration,
+    },
     /// Clear NOSPACE on these members.
-    Disarm { members: Vec<u64> },
+    Disarm {
+        members: Vec<u64>,
+    },
     Finished(Outcome),
 }
 
@@ -244,14 +266,33 @@ pub enum Phase {
     Start,
     Compact,
     Gate,
-    MoveLeader { from: u64, to: u64 },
-    Defragment { id: u64, before: Figures, was_leader: bool },
+    MoveLeader {
+        from: u64,
+        to: u64,
+    },
+    Defragment {
+        id: u64,
+        before: Figures,
+        was_leader: bool,
+    },
     /// The defrag timed out, or the run was interrupted during it.
-    AwaitAnswer { id: u64, before: Figures, was_leader: bool, after_crash: bool },
+    AwaitAnswer {
+        id: u64,
+        before: Figures,
+        was_leader: bool,
+        after_crash: bool,
+    },
     /// Read the cluster after a member: it must be healthy.
-    Check { id: u64, before: Figures, was_leader: bool, took: Option<Duration> },
+    Check {
+        id: u64,
+        before: Figures,
+        was_leader: bool,
+        took: Option<Duration>,
+    },
     Wait,
-    Disarm { members: Vec<u64> },
+    Disarm {
+        members: Vec<u64>,
+    },
     Finished(Outcome),
 }
 
@@ -394,7 +435,15 @@ impl DefragRun {
     /// What to do now. Never touches anything: the executor does.
     pub fn next_action(&mut self) -> Action {
         if self.abort_requested
-            && matches!(self.phase, Phase::Start | Phase::Compact | Phase::Gate | Phase::MoveLeader { .. } | Phase::Wait | Phase::Defragment { .. })
+            && matches!(
+                self.phase,
+                Phase::Start
+                    | Phase::Compact
+                    | Phase::Gate
+                    | Phase::MoveLeader { .. }
+                    | Phase::Wait
+                    | Phase::Defragment { .. }
+            )
         {
             self.stop("aborted by the user before the next member".into());
         }
@@ -601,7 +650,8 @@ impl DefragRun {
         };
         self.leader = Some(facts.leader);
         // Members gone from the cluster are dropped from the plan, said so.
-        let gone: Vec<Planned> = self.remaining().into_iter().filter(|p| view.member(p.id).is_none()).cloned().collect();
+        let gone: Vec<Planned> =
+            self.remaining().into_iter().filter(|p| view.member(p.id).is_none()).cloned().collect();
         for member in gone {
             self.note(NoteKind::Warning, Some(&member.name), format!("{} left the cluster: skipped", member.name));
             self.planned.retain(|p| p.id != member.id);
@@ -660,13 +710,18 @@ impl DefragRun {
             return self.stop(format!("{} has no reading", target.name));
         };
         let before = Figures { quota: self.options.quota_bytes, ..reading.figures };
-        self.note(NoteKind::Gate, Some(&target.name), format!("{}; next: {}{}", facts.summary, target.name, if is_leader { " (the leader, last)" } else { "" }));
+        self.note(
+            NoteKind::Gate,
+            Some(&target.name),
+            format!("{}; next: {}{}", facts.summary, target.name, if is_leader { " (the leader, last)" } else { "" }),
+        );
         self.phase = Phase::Defragment { id: target.id, before, was_leader: is_leader };
     }
 
     /// After the last member: NOSPACE, if asked and safe.
     fn at_end(&mut self, view: &ClusterView) {
-        let nospace: Vec<u64> = view.alarms().into_iter().filter(|(_, kind)| kind == "NOSPACE").map(|(id, _)| id).collect();
+        let nospace: Vec<u64> =
+            view.alarms().into_iter().filter(|(_, kind)| kind == "NOSPACE").map(|(id, _)| id).collect();
         if !self.options.disarm {
             if !nospace.is_empty() {
                 self.note(
@@ -1015,7 +1070,10 @@ mod tests {
                 sim.down = vec![3];
             }
         });
-        assert!(matches!(&outcome, Outcome::Stopped { reason } if reason.contains("m3 does not answer")), "{outcome:?}");
+        assert!(
+            matches!(&outcome, Outcome::Stopped { reason } if reason.contains("m3 does not answer")),
+            "{outcome:?}"
+        );
         assert_eq!(sim.defragged, [2]);
         assert_eq!(run.remaining().iter().map(|p| p.name.as_str()).collect::<Vec<_>>(), ["m3", "m1"]);
         assert!(run.notes.last().unwrap().text.contains("Done: m2; not done: m3, m1"));
@@ -1087,7 +1145,9 @@ mod tests {
         assert!(matches!(run.next_action(), Action::AwaitAnswer { id: 2, .. }));
         let same = sim.answer(&Action::AwaitAnswer { id: 2, name: "m2".into(), limit: Duration::from_secs(1) });
         run.observe(same);
-        assert!(matches!(run.next_action(), Action::Finished(Outcome::Stopped { reason }) if reason.contains("not sent again")));
+        assert!(
+            matches!(run.next_action(), Action::Finished(Outcome::Stopped { reason }) if reason.contains("not sent again"))
+        );
     }
 
     #[test]
@@ -1134,7 +1194,12 @@ mod tests {
                 let journal = serde_json::to_string(&run).unwrap();
                 let back: DefragRun = serde_json::from_str(&journal).unwrap();
                 let mut resumed = back.resumed(in_flight.as_ref(), false).unwrap();
-                assert_eq!(sim.run(&mut resumed, |_, _| {}), Outcome::Completed, "crash at {crash_at}: {:?}", resumed.notes);
+                assert_eq!(
+                    sim.run(&mut resumed, |_, _| {}),
+                    Outcome::Completed,
+                    "crash at {crash_at}: {:?}",
+                    resumed.notes
+                );
                 assert_eq!(sim.defragged, reference, "crash at {crash_at} (result lost: {result_lost})");
                 assert_eq!(resumed.done.len(), 3);
             }
@@ -1173,7 +1238,11 @@ mod tests {
         let mut run = new_run(&sim, Options { disarm: true, ..options() });
         assert_eq!(sim.run(&mut run, |_, _| {}), Outcome::Completed);
         assert!(!sim.actions.iter().any(|a| matches!(a, Action::Disarm { .. })));
-        assert!(run.notes.iter().any(|n| n.text.contains("NOSPACE left raised") && n.text.contains("94 %")), "{:?}", run.notes);
+        assert!(
+            run.notes.iter().any(|n| n.text.contains("NOSPACE left raised") && n.text.contains("94 %")),
+            "{:?}",
+            run.notes
+        );
 
         let mut sim = Sim::new(3);
         let mut run = new_run(&sim, options());
@@ -1230,7 +1299,9 @@ mod tests {
         assert!(matches!(action, Action::AwaitAnswer { id: 2, .. }));
         let answer = sim.answer(&action);
         resumed.observe(answer);
-        assert!(matches!(resumed.next_action(), Action::Finished(Outcome::Stopped { reason }) if reason.contains("not sent again")));
+        assert!(
+            matches!(resumed.next_action(), Action::Finished(Outcome::Stopped { reason }) if reason.contains("not sent again"))
+        );
 
         // A broken connection is not a failure: the member is waited for.
         let mut sim = Sim::new(3);

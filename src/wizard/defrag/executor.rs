@@ -307,7 +307,9 @@ fn audit(action: &Action, phase: &str) {
             target: "audit", action = "move-leader", from = %format!("{from:x}"), to = %format!("{to:x}"), to_name = %to_name, phase
         ),
         Action::Compact { .. } => tracing::info!(target: "audit", action = "compact", phase),
-        Action::Disarm { members } => tracing::info!(target: "audit", action = "disarm NOSPACE", members = ?members, phase),
+        Action::Disarm { members } => {
+            tracing::info!(target: "audit", action = "disarm NOSPACE", members = ?members, phase)
+        }
         _ => {}
     }
 }
