@@ -1270,9 +1270,6 @@ mod tests {
         // meanwhile leadership moved to m3, so it must now go last.
         let mut sim = Sim::new(3);
         let mut run = new_run(&sim, options());
-        sim.run(&mut run, |_, _| {});
-        let mut sim = Sim::new(3);
-        let mut run = new_run(&sim, options());
         loop {
             let action = run.next_action();
             if matches!(action, Action::Defragment { id: 3, .. }) {
@@ -1312,6 +1309,5 @@ mod tests {
         run.observe(Observed::Defragmented(Err(DefragError::Interrupted("connection reset".into()))));
         assert!(matches!(run.next_action(), Action::AwaitAnswer { id: 2, .. }));
         assert!(run.notes.last().unwrap().text.contains("connection broke"));
-        let _ = &mut sim;
     }
 }
