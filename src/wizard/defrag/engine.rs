@@ -1301,7 +1301,7 @@ mod tests {
         );
 
         // A broken connection is not a failure: the member is waited for.
-        let mut sim = Sim::new(3);
+        let sim = Sim::new(3);
         let mut run = new_run(&sim, options());
         run.next_action();
         run.observe(Observed::Cluster(sim.view()));
