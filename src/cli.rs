@@ -150,6 +150,11 @@ pub struct ConsoleArgs {
     #[arg(long, global = true)]
     pub journal_dir: Option<PathBuf>,
 
+    /// Where backups go and where the console looks for the last one (default: the XDG
+    /// data directory, etcd-console/backups). `backup --dir` overrides it.
+    #[arg(long, global = true)]
+    pub backup_dir: Option<PathBuf>,
+
     /// The limit of a Defragment call: --command-timeout when given, else 30s (set by main).
     #[arg(skip)]
     pub defrag_timeout: Option<Duration>,
@@ -172,6 +177,10 @@ pub enum Command {
     /// wait between members (exit 0 all planned members done, 1 stopped by a gate, a
     /// failure or the user, 2 bad input). Resumes an unfinished run of the same cluster.
     Defrag(DefragArgs),
+    /// Take a verified snapshot from one healthy member (a follower by default) with its
+    /// metadata beside it; refused during an encryption migration or a control-plane
+    /// rollout unless --force (exit 0 taken and verified, 1 refused or failed, 2 bad input).
+    Backup(BackupArgs),
     /// Read a snapshot file without etcd: `status` (what etcdctl snapshot status reports),
     /// `verify` (its SHA-256 trailer and bbolt structure). Exit 0 sound, 1 not, 2 unreadable.
     Snapshot(SnapshotArgs),
@@ -197,6 +206,36 @@ pub enum SnapshotCommand {
         #[arg(long, short = 'o', value_enum, default_value = "table")]
         output: OutputFormat,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    /// Directory the snapshot and its metadata go to (default: --backup-dir).
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+
+    /// The member to take it from, by name (default: a healthy follower).
+    #[arg(long, value_name = "NAME")]
+    pub member: Option<String>,
+
+    /// Also save the cluster's encryption key secrets (openshift-config-managed) into
+    /// this directory, apart from the snapshot: a restore of an encrypted cluster needs them.
+    #[arg(long, value_name = "DIR2")]
+    pub encryption_keys: Option<PathBuf>,
+
+    /// Take it even during an encryption migration or a rollout; the file names are
+    /// marked __POSSIBLY_DIRTY__.
+    #[arg(long)]
+    pub force: bool,
+
+    /// Keep this many backups of this cluster in the directory (the new one included);
+    /// older ones are removed once the new one is verified.
+    #[arg(long, value_name = "N")]
+    pub keep: Option<usize>,
+
+    /// Output format: readable lines, or one JSON object per line.
+    #[arg(long, short = 'o', value_enum, default_value = "table")]
+    pub output: OutputFormat,
 }
 
 #[derive(Debug, Args)]

@@ -2,6 +2,7 @@
 
 pub mod app;
 pub mod backup;
+pub mod backup_command;
 pub mod cli;
 pub mod cluster;
 pub mod csr_command;

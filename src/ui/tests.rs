@@ -390,6 +390,7 @@ mod defrag_wizard {
                         health: Ok(()),
                         alarms: Vec::new(),
                         cluster_id: CLUSTER_ID,
+                        version: "3.4.30".into(),
                     }),
                 }
             })

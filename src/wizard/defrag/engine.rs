@@ -67,6 +67,9 @@ pub struct MemberReading {
     /// Alarms this member reports, as (member ID, NOSPACE | CORRUPT | other name).
     pub alarms: Vec<(u64, String)>,
     pub cluster_id: u64,
+    /// etcd's version, as Status reports it (absent in journals written before it was kept).
+    #[serde(default)]
+    pub version: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -914,6 +917,7 @@ mod tests {
                             health: Ok(()),
                             alarms: self.alarms.clone(),
                             cluster_id: 7,
+                            version: "3.4.30".into(),
                         })
                     };
                     MemberView { id: *id, name: name.clone(), is_learner: *learner, reading }

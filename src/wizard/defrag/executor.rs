@@ -67,7 +67,8 @@ impl Executor {
         ClusterView { members: views, problem: None }
     }
 
-    async fn endpoint_of(&self, id: u64) -> Result<String, String> {
+    /// The client URL of member `id` as the member list names it now (routed).
+    pub async fn endpoint_of(&self, id: u64) -> Result<String, String> {
         let members = discover(&self.reached.seeds, &self.reached.connector).await?;
         self.reached.route(&members).await;
         members
@@ -244,6 +245,7 @@ fn reading_of(sample: &MemberSample, quota_bytes: u64) -> Result<MemberReading, 
             })
             .collect(),
         cluster_id: status.cluster_id,
+        version: status.version.clone(),
     })
 }
 

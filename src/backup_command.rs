@@ -1,0 +1,275 @@
+//! `etcd-console backup --dir DIR`: the headless front end of the backup
+//! wizard. Exit 0 when the snapshot is at its final name and verified, 1 when
+//! a check refused it or it failed (nothing at the final name), 2 on bad input.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
+
+use serde_json::json;
+use tokio::sync::{mpsc, watch};
+
+use crate::cli::{BackupArgs, ConnectionArgs, ConsoleArgs, KubeArgs, OutputFormat};
+use crate::etcd::source::EtcdSource;
+use crate::units::format_bytes;
+use crate::wizard::backup::executor::{drive, BackupExecutor, Progress};
+use crate::wizard::backup::{Action, BackupOptions, BackupRun, Outcome};
+use crate::wizard::defrag::executor::Executor as EtcdReader;
+
+/// The longest a snapshot stream may stay silent when --command-timeout is not given.
+pub const DEFAULT_STALL_LIMIT: Duration = Duration::from_secs(30);
+/// The limit of the reads before the stream (Status, health, member list).
+const READ_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// `<data dir>/backups` (usually ~/.local/share/etcd-console/backups).
+pub fn default_dir() -> Option<PathBuf> {
+    directories::ProjectDirs::from("", "", "etcd-console").map(|d| d.data_dir().join("backups"))
+}
+
+/// The backup directory the flags name: `--dir`, else `--backup-dir`, else the default.
+pub fn backup_dir(dir: Option<&PathBuf>, console: &ConsoleArgs) -> Option<PathBuf> {
+    dir.cloned().or_else(|| console.backup_dir.clone()).or_else(default_dir)
+}
+
+/// The run's options from the flags every front end shares.
+pub fn options_from(console: &ConsoleArgs, dir: PathBuf) -> BackupOptions {
+    BackupOptions {
+        dir,
+        keys_dir: None,
+        member: None,
+        force: false,
+        keep: None,
+        stall_limit: console.defrag_timeout.unwrap_or(DEFAULT_STALL_LIMIT),
+    }
+}
+
+/// The executor for a source: the members reached afresh, the API when there is a kubeconfig.
+pub async fn executor_for(
+    source: &EtcdSource,
+    console: &ConsoleArgs,
+    kube: Option<&KubeArgs>,
+    want_keys: bool,
+) -> Result<BackupExecutor, String> {
+    let reached = source.reach().await.map_err(|e| format!("etcd not found through the cluster: {e}"))?;
+    let kube = kube.filter(|k| crate::openshift::configured(k) || k.hosted_cluster.is_some()).cloned();
+    Ok(BackupExecutor::new(EtcdReader { reached, quota_bytes: console.quota_bytes }, kube, want_keys))
+}
+
+struct Printer {
+    json: bool,
+    notes_shown: usize,
+    /// The checks' result was printed.
+    decided: bool,
+    /// A progress bar is being redrawn on stderr (a terminal).
+    bar: bool,
+    last_line: Option<std::time::Instant>,
+}
+
+impl Printer {
+    fn line(&self, value: serde_json::Value, text: String) {
+        if self.json {
+            println!("{value}");
+        } else {
+            if self.bar {
+                eprint!("\r\x1b[2K");
+            }
+            let now = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
+            println!("[{}] {text}", now.get(11..19).unwrap_or(&now));
+        }
+        let _ = std::io::stdout().flush();
+    }
+
+    fn progress(&mut self, event: &Progress) {
+        match event {
+            Progress::Began(Action::Stream { member, part, expected, .. }) => self.line(
+                json!({"event": "began", "action": "snapshot", "member": member, "part": part, "expected_bytes": expected}),
+                format!("streaming a snapshot of {member} ({}) into {}", format_bytes(*expected), part.display()),
+            ),
+            Progress::Began(Action::Verify { part }) => self.line(
+                json!({"event": "began", "action": "verify", "part": part}),
+                "verifying the file written: SHA-256 trailer, bbolt structure".into(),
+            ),
+            Progress::Began(_) => {}
+            Progress::Bytes { done, total, rate, eta } => {
+                let pct = if *total > 0 { (*done as f64 * 100.0 / *total as f64).min(100.0) } else { 0.0 };
+                let eta_text = eta.map(|e| humantime::format_duration(Duration::from_secs(e.as_secs())).to_string());
+                let text = format!(
+                    "{} of {} ({pct:.0} %), {}/s{}",
+                    format_bytes(*done),
+                    format_bytes(*total),
+                    format_bytes(*rate as u64),
+                    eta_text.as_ref().map(|e| format!(", about {e} left")).unwrap_or_default()
+                );
+                if self.json {
+                    println!(
+                        "{}",
+                        json!({"event": "progress", "bytes": done, "total_bytes": total, "bytes_per_second": rate.round(),
+                               "eta_seconds": eta.map(|e| e.as_secs_f64())})
+                    );
+                } else if std::io::stderr().is_terminal() {
+                    self.bar = true;
+                    let width = 30usize;
+                    let filled = ((pct / 100.0) * width as f64) as usize;
+                    eprint!("\r\x1b[2K[{}{}] {text}", "#".repeat(filled), "-".repeat(width - filled.min(width)));
+                    let _ = std::io::stderr().flush();
+                } else if self.last_line.is_none_or(|t| t.elapsed() >= Duration::from_secs(5)) {
+                    self.last_line = Some(std::time::Instant::now());
+                    self.line(json!({}), text);
+                }
+            }
+            Progress::Run(run) => {
+                if self.bar && run.stage != crate::wizard::backup::Stage::Streaming {
+                    eprintln!();
+                    self.bar = false;
+                }
+                if let Some(d) = run.decision.as_ref().filter(|_| !self.decided) {
+                    self.decided = true;
+                    self.line(
+                        json!({"event": "checked", "cluster_id": format!("{:x}", d.cluster_id), "member": d.member,
+                               "member_id": format!("{:x}", d.member_id), "was_leader": d.was_leader,
+                               "etcd_version": d.etcd_version, "possibly_dirty": !d.dirty_because.is_empty(),
+                               "snapshot": d.snapshot, "cluster_version": d.cluster_version,
+                               "encryption_type": d.encryption_type}),
+                        format!(
+                            "checks passed{}: cluster {:x}, from {} ({}, etcd {}){}",
+                            if d.dirty_because.is_empty() { "" } else { " (forced)" },
+                            d.cluster_id,
+                            d.member,
+                            if d.was_leader { "the leader" } else { "a follower" },
+                            d.etcd_version,
+                            match (&d.cluster_version, &d.encryption_type) {
+                                (Some(v), Some(e)) => format!(", OpenShift {v}, encryption {e}"),
+                                (Some(v), None) => format!(", OpenShift {v}"),
+                                _ => String::new(),
+                            }
+                        ),
+                    );
+                }
+                for note in run.notes.iter().skip(self.notes_shown) {
+                    self.line(json!({"event": "note", "text": note}), note.clone());
+                }
+                self.notes_shown = run.notes.len();
+            }
+        }
+    }
+
+    fn finished(&self, run: &BackupRun) -> i32 {
+        let outcome = run.outcome().cloned().unwrap_or(Outcome::Failed { reason: "unfinished".into() });
+        let code = outcome.exit_code();
+        let decision = run.decision.as_ref();
+        let metadata = run.metadata();
+        let completed = outcome == Outcome::Completed;
+        if self.json {
+            let mut value = serde_json::to_value(&outcome).unwrap_or_default();
+            value["event"] = json!("finished");
+            value["exit"] = json!(code);
+            if completed {
+                value["snapshot"] = json!(decision.map(|d| d.snapshot.clone()));
+                value["metadata"] = json!(decision.map(|d| d.metadata.clone()));
+                value["backup"] = serde_json::to_value(&metadata).unwrap_or_default();
+                value["seconds"] = json!(run.streamed.as_ref().map(|s| s.took.as_secs_f64()));
+                value["removed"] = json!(run.removed);
+            }
+            println!("{value}");
+            return code;
+        }
+        match &outcome {
+            Outcome::Completed => {
+                if let (Some(d), Some(s)) = (decision, &run.streamed) {
+                    self.line(
+                        json!({}),
+                        format!(
+                            "backup taken and verified: {} ({}, revision {}, {} keys, {:.1}s, {}/s)",
+                            d.snapshot.display(),
+                            format_bytes(s.bytes),
+                            metadata.revision,
+                            metadata.total_keys,
+                            s.took.as_secs_f64(),
+                            format_bytes((s.bytes as f64 / s.took.as_secs_f64().max(0.001)) as u64),
+                        ),
+                    );
+                    println!("  metadata: {}", d.metadata.display());
+                    println!("  sha256:   {}", metadata.sha256);
+                    if let Some((path, _)) = &run.keys_saved {
+                        println!("  encryption keys: {} (store them apart from the snapshot)", path.display());
+                    }
+                }
+                for path in &run.removed {
+                    println!("  removed (--keep): {}", path.display());
+                }
+            }
+            Outcome::Refused { reason } => eprintln!("etcd-console: refused: {reason}"),
+            Outcome::Failed { reason } => {
+                eprintln!("etcd-console: backup failed: {reason}; nothing was left at the final name")
+            }
+        }
+        code
+    }
+}
+
+pub async fn run(connection: &ConnectionArgs, console: &ConsoleArgs, kube: &KubeArgs, args: &BackupArgs) -> i32 {
+    let json_out = args.output == OutputFormat::Json;
+    let fail = |message: String| {
+        if json_out {
+            println!("{}", json!({"event": "error", "message": message, "exit": 2}));
+        }
+        eprintln!("etcd-console: {message}");
+        2
+    };
+    let Some(dir) = backup_dir(args.dir.as_ref(), console) else {
+        return fail("no home directory to keep backups in: give --dir".into());
+    };
+    let options = BackupOptions {
+        keys_dir: args.encryption_keys.clone(),
+        member: args.member.clone(),
+        force: args.force,
+        keep: args.keep,
+        ..options_from(console, dir.clone())
+    };
+    let mut run = match BackupRun::new(options) {
+        Ok(run) => run,
+        Err(e) => return fail(e),
+    };
+    if let Err(e) = crate::wizard::backup::files::prepare_dir(&dir) {
+        return fail(e);
+    }
+    let reads = ConnectionArgs { command_timeout: READ_TIMEOUT, ..connection.clone() };
+    let source = match EtcdSource::choose(&reads, Some(kube)) {
+        Ok(source) => source,
+        Err(e) => return fail(e),
+    };
+    let executor = match executor_for(&source, console, Some(kube), args.encryption_keys.is_some()).await {
+        Ok(executor) => executor,
+        Err(e) => {
+            if json_out {
+                println!("{}", json!({"event": "finished", "outcome": "refused", "reason": e, "exit": 1}));
+            }
+            eprintln!("etcd-console: {e}");
+            return 1;
+        }
+    };
+    let (abort_tx, abort_rx) = watch::channel(false);
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            let _ = abort_tx.send(true);
+            std::future::pending::<()>().await;
+        }
+    });
+    let (progress_tx, mut progress_rx) = mpsc::unbounded_channel();
+    let mut printer = Printer { json: json_out, notes_shown: 0, decided: false, bar: false, last_line: None };
+    let printing = tokio::spawn(async move {
+        while let Some(event) = progress_rx.recv().await {
+            printer.progress(&event);
+        }
+        printer
+    });
+    drive(&mut run, &executor, abort_rx, progress_tx).await;
+    let printer = printing.await.unwrap_or(Printer {
+        json: json_out,
+        notes_shown: 0,
+        decided: false,
+        bar: false,
+        last_line: None,
+    });
+    printer.finished(&run)
+}

@@ -1,0 +1,120 @@
+//! The backup's files: created new (never over an existing one), mode 0600,
+//! fsynced with their directory; older backups found by their metadata.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use super::{Existing, Metadata};
+
+/// A new file, readable by its owner only; Err when one is already there.
+pub fn create_new(path: &Path) -> Result<File, String> {
+    OpenOptions::new().write(true).create_new(true).mode(0o600).open(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::AlreadyExists => format!("{} already exists: it is never overwritten", path.display()),
+        _ => format!("cannot create {}: {e}", path.display()),
+    })
+}
+
+/// Makes the directory (0700 when new) and checks it can be written.
+pub fn prepare_dir(dir: &Path) -> Result<(), String> {
+    if !dir.exists() {
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
+    if !dir.is_dir() {
+        return Err(format!("{} is not a directory", dir.display()));
+    }
+    let probe = dir.join(format!(".etcd-console-probe-{}", std::process::id()));
+    create_new(&probe).map_err(|e| format!("cannot write in {}: {e}", dir.display()))?;
+    let _ = fs::remove_file(&probe);
+    Ok(())
+}
+
+pub fn sync_dir(dir: &Path) -> Result<(), String> {
+    File::open(dir).and_then(|d| d.sync_all()).map_err(|e| format!("cannot sync {}: {e}", dir.display()))
+}
+
+/// Writes `bytes` to a new 0600 file and syncs it.
+pub fn write_new(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    let mut file = create_new(path)?;
+    let written = file.write_all(bytes).and_then(|()| file.sync_all());
+    if let Err(e) = written {
+        let _ = fs::remove_file(path);
+        return Err(format!("cannot write {}: {e}", path.display()));
+    }
+    Ok(())
+}
+
+/// Puts the snapshot at its final name without overwriting (a hard link, then
+/// the part removed), after its metadata; nothing stays at either name on failure.
+pub fn publish(part: &Path, snapshot: &Path, metadata_path: &Path, metadata: &Metadata) -> Result<(), String> {
+    let text = serde_json::to_string_pretty(metadata).map_err(|e| format!("cannot encode the metadata: {e}"))?;
+    write_new(metadata_path, format!("{text}\n").as_bytes())?;
+    if let Err(e) = fs::hard_link(part, snapshot) {
+        let _ = fs::remove_file(metadata_path);
+        return Err(match e.kind() {
+            std::io::ErrorKind::AlreadyExists => {
+                format!("{} already exists: it is never overwritten", snapshot.display())
+            }
+            _ => format!("cannot put the snapshot at {}: {e}", snapshot.display()),
+        });
+    }
+    let _ = fs::remove_file(part);
+    if let Some(dir) = snapshot.parent() {
+        sync_dir(dir)?;
+    }
+    Ok(())
+}
+
+/// The backups in `dir`, by their `backup_*.json` (files that do not parse are left out).
+pub fn list(dir: &Path) -> Result<Vec<Existing>, String> {
+    let entries = fs::read_dir(dir).map_err(|e| format!("cannot list {}: {e}", dir.display()))?;
+    let mut found = Vec::new();
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().to_string();
+        if !(name.starts_with("backup_") && name.ends_with(".json")) {
+            continue;
+        }
+        let path = entry.path();
+        let Ok(text) = fs::read_to_string(&path) else { continue };
+        if let Ok(metadata) = serde_json::from_str::<Metadata>(&text) {
+            found.push(Existing { metadata_path: path, metadata });
+        }
+    }
+    Ok(found)
+}
+
+/// The snapshot file a metadata file names, when it is a plain name in the same directory.
+pub fn snapshot_of(existing: &Existing) -> Option<PathBuf> {
+    let name = &existing.metadata.snapshot;
+    let plain = !name.is_empty() && !name.contains('/') && name.starts_with("snapshot_") && name.ends_with(".db");
+    plain.then(|| existing.metadata_path.with_file_name(name))
+}
+
+/// Removes an older backup: its snapshot, then its metadata.
+pub fn remove(existing: &Existing) -> Result<(), String> {
+    if let Some(snapshot) = snapshot_of(existing) {
+        match fs::remove_file(&snapshot) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(format!("cannot remove {}: {e}", snapshot.display())),
+        }
+    }
+    fs::remove_file(&existing.metadata_path)
+        .map_err(|e| format!("cannot remove {}: {e}", existing.metadata_path.display()))
+}
+
+/// The newest verified backup of a cluster in `dir`: its metadata (for the members pane).
+pub fn last_verified(dir: &Path, cluster_id: u64) -> Option<Existing> {
+    let cluster = format!("{cluster_id:x}");
+    list(dir)
+        .ok()?
+        .into_iter()
+        .filter(|e| e.metadata.cluster_id == cluster && e.metadata.verified)
+        .filter(|e| snapshot_of(e).is_some_and(|s| s.is_file()))
+        .max_by(|a, b| a.metadata.taken_at.cmp(&b.metadata.taken_at))
+}
