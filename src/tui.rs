@@ -16,6 +16,7 @@ use ratatui::Terminal;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
 
+use crate::app::backup::LastBackup;
 use crate::app::Change;
 use crate::app::{keys, App, Effect};
 use crate::cli::{ConnectionArgs, ConsoleArgs, KubeArgs};
@@ -24,6 +25,8 @@ use crate::etcd::source::EtcdSource;
 use crate::openshift::watch::OpenShiftEvent;
 use crate::openshift::{csr, Connection};
 use crate::ui::{self, Theme};
+use crate::wizard::backup::executor::{drive as drive_backup, Progress as BackupProgress};
+use crate::wizard::backup::{BackupOptions, BackupRun};
 use crate::wizard::defrag::executor::{run_in_background, Progress};
 
 fn open_screen(mouse: bool) -> std::io::Result<()> {
@@ -95,7 +98,7 @@ async fn carry_out(connection: Connection, change: Change, tx: mpsc::UnboundedSe
             Err(e) => (0, vec![e]),
         },
         // The app turns these into a run before they get here.
-        Change::Defrag(_) | Change::ResumeDefrag => return,
+        Change::Defrag(_) | Change::ResumeDefrag | Change::ForceBackup => return,
     };
     let verb = if matches!(change, Change::DenyCsr(_)) { "denied" } else { "approved" };
     let message = match failed.first() {
@@ -103,6 +106,42 @@ async fn carry_out(connection: Connection, change: Change, tx: mpsc::UnboundedSe
         Some(first) => format!("{done} CSR(s) {verb}, {} failed: {first}", failed.len()),
     };
     let _ = tx.send(OpenShiftEvent::Done { message });
+}
+
+/// Looks for the newest verified backup of cluster `id` on a blocking task (a directory read).
+fn look_for_last_backup(dir: Option<std::path::PathBuf>, id: u64, tx: mpsc::UnboundedSender<Option<LastBackup>>) {
+    let Some(dir) = dir else { return };
+    tokio::task::spawn_blocking(move || {
+        let last = crate::wizard::backup::files::last_verified(&dir, id)
+            .and_then(|found| LastBackup::from_metadata(&found.metadata));
+        let _ = tx.send(last);
+    });
+}
+
+/// A backup started from the console: the members reached afresh, then the engine driven to its end.
+async fn backup_in_background(
+    source: EtcdSource,
+    console: ConsoleArgs,
+    kube: Option<KubeArgs>,
+    options: BackupOptions,
+    abort: tokio::sync::watch::Receiver<bool>,
+    progress: mpsc::UnboundedSender<BackupProgress>,
+) {
+    let mut run = match BackupRun::new(options) {
+        Ok(run) => run,
+        Err(e) => {
+            tracing::error!(error = %e, "backup options");
+            return;
+        }
+    };
+    tracing::info!(target: "audit", action = "backup", force = run.options.force, dir = %run.options.dir.display(), "asked from the console");
+    match crate::backup_command::executor_for(&source, &console, kube.as_ref(), false).await {
+        Ok(executor) => drive_backup(&mut run, &executor, abort, progress).await,
+        Err(e) => {
+            run.refuse(e);
+            let _ = progress.send(BackupProgress::Run(Box::new(run)));
+        }
+    }
 }
 
 /// Opens the console on the cluster the connection flags name. Exit code 2 on bad flags.
@@ -136,6 +175,14 @@ pub async fn run(
     let (defrag_tx, mut defrag_rx) = mpsc::unbounded_channel::<Progress>();
     let mut defrag_abort: Option<tokio::sync::watch::Sender<bool>> = None;
     let mut journal_checked = false;
+    let backup_dir = crate::backup_command::backup_dir(None, &console);
+    app.backup_dir = backup_dir.clone();
+    let backup_source = defrag_source.clone();
+    let backup_kube = kube.clone();
+    let (backup_tx, mut backup_rx) = mpsc::unbounded_channel::<BackupProgress>();
+    let mut backup_abort: Option<tokio::sync::watch::Sender<bool>> = None;
+    // The newest verified backup of the cluster, looked for off the UI loop.
+    let (last_backup_tx, mut last_backup_rx) = mpsc::unbounded_channel::<Option<LastBackup>>();
     app.notice = log_problem.map(|p| format!("no log: {p}"));
     tracing::info!(etcd = %source.describe(), refresh = ?console.refresh, "console opened");
 
@@ -208,6 +255,7 @@ pub async fn run(
         if !journal_checked {
             if let (Some(id), Some(dir)) = (app.cluster.cluster_id(), &journal_dir) {
                 journal_checked = true;
+                look_for_last_backup(backup_dir.clone(), id, last_backup_tx.clone());
                 match crate::journal::unfinished(dir, id) {
                     Ok(Some(unfinished)) => app.offer_resume(unfinished),
                     Ok(None) => {}
@@ -253,6 +301,17 @@ pub async fn run(
                     app.on_defrag(progress);
                 }
             },
+            Some(progress) = backup_rx.recv() => {
+                let mut finished = false;
+                for progress in std::iter::once(progress).chain(std::iter::from_fn(|| backup_rx.try_recv().ok())) {
+                    finished |= matches!(&progress, BackupProgress::Run(run) if run.outcome().is_some());
+                    app.on_backup(progress);
+                }
+                if let (true, Some(id)) = (finished, app.cluster.cluster_id()) {
+                    look_for_last_backup(backup_dir.clone(), id, last_backup_tx.clone());
+                }
+            },
+            Some(last) = last_backup_rx.recv() => app.last_backup = Some(last),
             connection = &mut connection_rx, if awaiting_connection => {
                 awaiting_connection = false;
                 api = connection.ok();
@@ -292,6 +351,25 @@ pub async fn run(
                                         abort_rx,
                                         defrag_tx.clone(),
                                     ));
+                                }
+                                Some(Effect::StartBackup { force }) => {
+                                    let (abort_tx, abort_rx) = tokio::sync::watch::channel(false);
+                                    backup_abort = Some(abort_tx);
+                                    if let Some(dir) = backup_dir.clone() {
+                                        tokio::spawn(backup_in_background(
+                                            backup_source.clone(),
+                                            console.clone(),
+                                            backup_kube.clone(),
+                                            BackupOptions { force, ..crate::backup_command::options_from(&console, dir) },
+                                            abort_rx,
+                                            backup_tx.clone(),
+                                        ));
+                                    }
+                                }
+                                Some(Effect::AbortBackup) => {
+                                    if let Some(abort) = &backup_abort {
+                                        let _ = abort.send(true);
+                                    }
                                 }
                                 Some(Effect::AbortDefrag) => {
                                     if let Some(abort) = &defrag_abort {

@@ -379,3 +379,46 @@ async fn a_defrag_from_the_console_survives_a_crash_and_resumes_leader_last() {
     assert_eq!(spans.len(), 3, "each member once: {spans:?}");
     assert_eq!(spans[2].0, leader, "the leader last: {spans:?}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_backup_from_the_console_is_refused_during_a_migration_and_forced_with_the_mark() {
+    let lab = lab_scenario("encryption-in-progress", 1.0).await;
+    let backups = lab.dir.join("tui-backups");
+    let tmux = Tmux::start("backup", 110, 34, &console_on_lab(&lab, &format!("--backup-dir {}", backups.display())));
+    tmux.wait_for("three members up and no backup yet", WAIT, |s| {
+        s.contains("3/3 up") && s.contains("no verified backup yet")
+    });
+    tmux.keys(&["b"]);
+    tmux.wait_for("the wizard seeing the migration", WAIT, |s| {
+        s.contains("refused while: encryption migration to aescbc in progress")
+    });
+    tmux.keys(&["Enter"]);
+    let refused = tmux.wait_for("the refusal", WAIT, |s| s.contains("Backup: refused"));
+    assert!(refused.contains("f  take it anyway"), "{refused}");
+    assert!(!backups.exists() || std::fs::read_dir(&backups).unwrap().next().is_none(), "a refusal writes nothing");
+    tmux.keys(&["f"]);
+    tmux.wait_for("the confirmation naming the reason", WAIT, |s| s.contains("Take the backup anyway?"));
+    tmux.keys(&["y"]);
+    let done = tmux.wait_for("the forced backup", WAIT, |s| s.contains("Backup: done"));
+    assert!(done.contains("__POSSIBLY_DIRTY__.db"), "{done}");
+    tmux.wait_for("the members pane to show its age", WAIT, |s| {
+        s.contains("last verified backup") && s.contains("possibly dirty")
+    });
+    let mut names: Vec<String> =
+        std::fs::read_dir(&backups).unwrap().flatten().map(|e| e.file_name().to_string_lossy().to_string()).collect();
+    names.sort();
+    assert_eq!(names.len(), 2, "{names:?}");
+    assert!(names[0].starts_with("backup_") && names[0].ends_with("__POSSIBLY_DIRTY__.json"), "{names:?}");
+    assert!(names[1].starts_with("snapshot_") && names[1].ends_with("__POSSIBLY_DIRTY__.db"), "{names:?}");
+    let verify = std::process::Command::new(console_bin())
+        .args(["snapshot", "verify"])
+        .arg(backups.join(&names[1]))
+        .args(["--log-dir", lab.dir.join("verify-logs").to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(verify.status.success(), "{}", String::from_utf8_lossy(&verify.stderr));
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("the wizard closed", WAIT, |s| !s.contains("Backup: done"));
+    tmux.keys(&["q"]);
+    tmux.wait_for("a clean exit", WAIT, |s| s.contains("CONSOLE-EXITED 0"));
+}

@@ -25,6 +25,8 @@ pub enum Action {
     ToggleMoveLeader,
     ToggleEveryMember,
     AbortDefrag,
+    OpenBackup,
+    ForceBackup,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -175,7 +177,21 @@ pub const KEY_TABLE: &[Binding] = &[
         keys: &[plain(KeyCode::Char('x'))],
         label: "x",
         action: Action::AbortDefrag,
-        description: "defrag run: stop before the next member",
+        description: "stop the run shown (defrag: before the next member; backup: now)",
+        footer: None,
+    },
+    Binding {
+        keys: &[plain(KeyCode::Char('b'))],
+        label: "b",
+        action: Action::OpenBackup,
+        description: "backup wizard: a verified snapshot of a follower; Enter takes it",
+        footer: Some(("b", "backup")),
+    },
+    Binding {
+        keys: &[plain(KeyCode::Char('f'))],
+        label: "f",
+        action: Action::ForceBackup,
+        description: "backup refused by a check: take it anyway, marked __POSSIBLY_DIRTY__ (asks first)",
         footer: None,
     },
     Binding {

@@ -1,6 +1,7 @@
 //! The console's state and how messages and keys change it. No I/O here: the
 //! event loop in `tui.rs` carries effects out.
 
+pub mod backup;
 pub mod defrag;
 pub mod keys;
 pub mod openshift;
@@ -24,6 +25,12 @@ pub enum Effect {
     StartDefrag(Box<(crate::wizard::defrag::DefragRun, Option<crate::journal::Unfinished>)>),
     /// Stop the defrag run before its next member.
     AbortDefrag,
+    /// Take a backup (forced: despite a refusal the user confirmed).
+    StartBackup {
+        force: bool,
+    },
+    /// Stop the backup now (its part file is removed).
+    AbortBackup,
 }
 
 /// A change to the cluster the user confirmed.
@@ -34,6 +41,8 @@ pub enum Change {
     /// The members of the plan shown, in order (checked again when confirmed).
     Defrag(Vec<u64>),
     ResumeDefrag,
+    /// A backup despite what the checks refused (marked __POSSIBLY_DIRTY__).
+    ForceBackup,
 }
 
 /// The one confirmation every change goes through: it names what it changes.
@@ -83,6 +92,13 @@ pub struct App {
     pub unfinished_defrag: Option<crate::journal::Unfinished>,
     /// q was pressed once during a defrag run: the next q quits.
     pub quit_armed: bool,
+    /// The backup wizard, once opened.
+    pub backup: Option<backup::BackupWizard>,
+    /// Where backups go (--backup-dir or its default); None: no home directory.
+    pub backup_dir: Option<std::path::PathBuf>,
+    /// The newest verified backup of this cluster there: None before it was looked for,
+    /// Some(None) when there is none.
+    pub last_backup: Option<Option<backup::LastBackup>>,
 }
 
 impl App {
@@ -106,6 +122,9 @@ impl App {
             defrag_options: crate::wizard::defrag::Options { quota_bytes, ..Default::default() },
             unfinished_defrag: None,
             quit_armed: false,
+            backup: None,
+            backup_dir: None,
+            last_backup: None,
         }
     }
 
@@ -180,6 +199,7 @@ impl App {
                 Action::Confirm => match confirm.change {
                     Change::Defrag(ids) => self.start_defrag(&ids),
                     Change::ResumeDefrag => self.resume_defrag(),
+                    Change::ForceBackup => self.start_backup(true),
                     change => Some(Effect::Change(change)),
                 },
                 Action::CloseOverlay => {
@@ -192,6 +212,9 @@ impl App {
                     None
                 }
             };
+        }
+        if let Some(effect) = self.on_backup_action(action) {
+            return effect;
         }
         if let Some(effect) = self.on_defrag_action(action) {
             return effect;
@@ -233,9 +256,87 @@ impl App {
         self.on_common_action(action)
     }
 
+    pub fn on_backup(&mut self, progress: crate::wizard::backup::executor::Progress) {
+        let Some(wizard) = &mut self.backup else { return };
+        wizard.on_progress(progress);
+        if wizard.stage != backup::Stage::Finished {
+            return;
+        }
+        if let Some(outcome) = wizard.run.as_ref().and_then(|r| r.outcome()) {
+            use crate::wizard::backup::Outcome;
+            self.notice = Some(match outcome {
+                Outcome::Completed => "backup taken and verified".into(),
+                Outcome::Refused { .. } if wizard.refused().is_some() => {
+                    "backup refused by a check: f takes it anyway, marked __POSSIBLY_DIRTY__".into()
+                }
+                Outcome::Refused { reason } => format!("backup refused: {reason}"),
+                Outcome::Failed { reason } => format!("backup failed: {reason}"),
+            });
+        }
+    }
+
+    fn start_backup(&mut self, force: bool) -> Option<Effect> {
+        let wizard = self.backup.as_mut()?;
+        wizard.start(force);
+        if let Some(defrag) = &mut self.defrag {
+            defrag.shown = false;
+        }
+        Some(Effect::StartBackup { force })
+    }
+
+    /// The backup wizard's keys; Some(effect) when the key was the wizard's.
+    fn on_backup_action(&mut self, action: Action) -> Option<Option<Effect>> {
+        if action == Action::OpenBackup {
+            let Some(dir) = self.backup_dir.clone() else {
+                self.notice = Some("no home directory to keep backups in: give --backup-dir".into());
+                return Some(None);
+            };
+            self.backup.get_or_insert_with(|| backup::BackupWizard::new(dir)).shown = true;
+            if let Some(defrag) = &mut self.defrag {
+                defrag.shown = false;
+            }
+            return Some(None);
+        }
+        let overlay = self.show_help || self.show_alerts;
+        let wizard = self.backup.as_mut().filter(|w| w.shown && !overlay)?;
+        match (action, wizard.stage) {
+            // Nothing in the cluster changes: a backup only reads, so it needs no confirmation (and is
+            // allowed under --read-only).
+            (Action::Confirm, backup::Stage::Ready | backup::Stage::Finished) => {
+                return Some(self.start_backup(false));
+            }
+            (Action::ForceBackup, backup::Stage::Finished) => {
+                let reason = wizard.refused()?.to_string();
+                self.confirm = Some(Confirm {
+                    title: "Take the backup anyway?".into(),
+                    lines: vec![
+                        format!("refused because: {reason}"),
+                        format!(
+                            "into {}, every file name marked __POSSIBLY_DIRTY__: a restore from it may be                              inconsistent (partly encrypted, or mid-rollout)",
+                            wizard.dir.display()
+                        ),
+                    ],
+                    change: Change::ForceBackup,
+                });
+            }
+            (Action::AbortDefrag, backup::Stage::Running) => {
+                wizard.abort_sent = true;
+                self.notice = Some("stopping the backup: its part file is removed".into());
+                return Some(Some(Effect::AbortBackup));
+            }
+            (Action::CloseOverlay, backup::Stage::Running) => wizard.shown = false,
+            (Action::CloseOverlay, _) => self.backup = None,
+            _ => return None,
+        }
+        Some(None)
+    }
+
     /// The defrag wizard's keys; Some(effect) when the key was the wizard's.
     fn on_defrag_action(&mut self, action: Action) -> Option<Option<Effect>> {
         if action == Action::OpenDefrag {
+            if let Some(backup) = &mut self.backup {
+                backup.shown = false;
+            }
             match &mut self.defrag {
                 Some(wizard) => wizard.shown = true,
                 None => {
@@ -483,6 +584,15 @@ impl App {
                 }
             }
             Action::Quit => {
+                let backing_up = self.backup.as_ref().is_some_and(|w| w.stage == backup::Stage::Running);
+                if backing_up && !self.quit_armed {
+                    self.quit_armed = true;
+                    self.notice = Some(
+                        "a backup is being taken: x stops it; q again quits now (nothing is left at its final name)"
+                            .into(),
+                    );
+                    return None;
+                }
                 let running = self.defrag.as_ref().is_some_and(|w| w.stage == defrag::Stage::Running);
                 if running && !self.quit_armed {
                     self.quit_armed = true;
@@ -522,7 +632,9 @@ impl App {
             | Action::OpenDefrag
             | Action::ToggleMoveLeader
             | Action::ToggleEveryMember
-            | Action::AbortDefrag => {}
+            | Action::AbortDefrag
+            | Action::OpenBackup
+            | Action::ForceBackup => {}
         }
         None
     }

@@ -127,10 +127,15 @@ pub fn draw_table(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: I
             Row::new(cells)
         })
         .collect();
+    let wall = app.wall_clock.unwrap_or_else(std::time::SystemTime::now);
+    let title = match super::backup::last_backup_text(app, wall) {
+        Some(backup) => format!(" Members ({}) · {backup} ", app.cluster.members.len()),
+        None => format!(" Members ({}) ", app.cluster.members.len()),
+    };
     let table = Table::new(rows, widths)
         .header(Row::new(header).style(theme.title()))
         .column_spacing(1)
-        .block(Block::default().borders(Borders::ALL).title(format!(" Members ({}) ", app.cluster.members.len())))
+        .block(Block::default().borders(Borders::ALL).title(title))
         .row_highlight_style(theme.selected())
         .highlight_symbol("> ");
     let mut state = TableState::default().with_selected(Some(app.selected));

@@ -1,6 +1,7 @@
 //! Pure rendering: reads the App and the clock, never changes them.
 
 pub mod alert_list;
+pub mod backup;
 pub mod db;
 pub mod defrag;
 pub mod help;
@@ -79,6 +80,9 @@ pub(crate) fn popup(frame: &mut Frame, area: Rect, width: u16, paragraph: Paragr
 }
 
 fn draw_bottom(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: Instant) {
+    if let Some(wizard) = app.backup.as_ref().filter(|w| w.shown) {
+        return backup::draw(frame, area, app, wizard, theme);
+    }
     if let Some(wizard) = app.defrag.as_ref().filter(|w| w.shown) {
         return defrag::draw(frame, area, app, wizard, theme);
     }

@@ -357,7 +357,7 @@ mod defrag_wizard {
     const MIB: u64 = 1 << 20;
 
     /// Three members of about 300 MiB with nine tenths free; etcd-0 leads.
-    fn fragmented(t0: Instant) -> App {
+    pub(super) fn fragmented(t0: Instant) -> App {
         let mut app = App::new("10.0.0.10:2379 +2".into(), 8 << 30, Duration::from_secs(2), t0);
         app.cluster = healthy_cluster(3, t0);
         for i in 0..3 {
@@ -368,7 +368,7 @@ mod defrag_wizard {
         app
     }
 
-    fn view(app: &App, shrunk: &[usize]) -> ClusterView {
+    pub(super) fn view(app: &App, shrunk: &[usize]) -> ClusterView {
         let members = (0..3)
             .map(|i| {
                 let size = if shrunk.contains(&i) { (30 + i as u64) * MIB } else { (300 + i as u64) * MIB };
@@ -472,5 +472,135 @@ mod defrag_wizard {
         assert_eq!(app.on_action(Action::Confirm), None);
         assert!(app.notice.as_deref().unwrap_or("").contains("--read-only"), "{:?}", app.notice);
         assert!(app.defrag.as_ref().is_some_and(|w| w.run.is_none()), "a run was made");
+    }
+}
+
+mod backup_wizard {
+    use super::defrag_wizard::{fragmented, view};
+    use super::*;
+    use crate::app::backup::LastBackup;
+    use crate::app::keys::Action;
+    use crate::app::Effect;
+    use crate::wizard::backup::executor::Progress;
+    use crate::wizard::backup::{
+        Action as Step, BackupOptions, BackupRun, Checked, Observed, OpenShiftFacts, Outcome, Streamed, Verified,
+    };
+    use std::time::SystemTime;
+
+    const MIB: u64 = 1 << 20;
+
+    /// 2026-12-01T03:04:05Z
+    fn wall() -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(1_796_094_245)
+    }
+
+    fn ready(t0: Instant) -> App {
+        let mut app = fragmented(t0);
+        app.wall_clock = Some(wall());
+        app.backup_dir = Some("/backups".into());
+        app.last_backup = Some(Some(LastBackup {
+            taken_at: wall() - Duration::from_secs(26 * 3600),
+            member: "etcd-2".into(),
+            snapshot: "snapshot_2026-11-30_010405.db".into(),
+            possibly_dirty: false,
+        }));
+        app.on_action(Action::OpenBackup);
+        app
+    }
+
+    /// The engine after its check, as the executor would feed it.
+    fn checked(app: &App, force: bool, openshift: OpenShiftFacts) -> BackupRun {
+        let options = BackupOptions {
+            dir: "/backups".into(),
+            keys_dir: None,
+            member: None,
+            force,
+            keep: None,
+            stall_limit: Duration::from_secs(30),
+        };
+        let mut run = BackupRun::new(options).unwrap_or_else(|e| panic!("{e}"));
+        run.observe(Observed::Checked(Box::new(Checked {
+            view: view(app, &[]),
+            openshift,
+            keys_problem: None,
+            now: wall(),
+        })));
+        run
+    }
+
+    fn migrating() -> OpenShiftFacts {
+        OpenShiftFacts::Unreachable { why: "reading clusterversion/version: no answer within 10s".into() }
+    }
+
+    #[test]
+    fn the_wizard_says_what_it_will_do_and_the_members_pane_the_age_of_the_last_backup() {
+        let t0 = Instant::now();
+        let app = ready(t0);
+        insta::assert_snapshot!(screen(&app, 100, 30, COLOR, t0).backend());
+    }
+
+    #[test]
+    fn the_stream_shows_bytes_rate_and_time_left() {
+        let t0 = Instant::now();
+        let mut app = ready(t0);
+        assert_eq!(app.on_action(Action::Confirm), Some(Effect::StartBackup { force: false }));
+        let run = checked(&app, false, OpenShiftFacts::NotConfigured);
+        let step = run.next_action();
+        assert!(matches!(step, Step::Stream { .. }), "{step:?}");
+        app.on_backup(Progress::Run(Box::new(run)));
+        app.on_backup(Progress::Began(step));
+        app.on_backup(Progress::Bytes {
+            done: 120 * MIB,
+            total: 301 * MIB + 32,
+            rate: 80.0 * MIB as f64,
+            eta: Some(Duration::from_millis(2260)),
+        });
+        insta::assert_snapshot!(screen(&app, 100, 30, COLOR, t0).backend());
+        assert_eq!(app.on_action(Action::AbortDefrag), Some(Effect::AbortBackup));
+    }
+
+    #[test]
+    fn a_refusal_offers_force_behind_a_confirmation_that_names_the_reason() {
+        let t0 = Instant::now();
+        let mut app = ready(t0);
+        app.on_action(Action::Confirm);
+        let run = checked(&app, false, migrating());
+        assert!(matches!(run.outcome(), Some(Outcome::Refused { .. })));
+        app.on_backup(Progress::Run(Box::new(run)));
+        insta::assert_snapshot!("refused", screen(&app, 100, 30, COLOR, t0).backend());
+        assert_eq!(app.on_action(Action::ForceBackup), None);
+        insta::assert_snapshot!("force_confirmation", screen(&app, 100, 30, COLOR, t0).backend());
+        assert_eq!(app.on_action(Action::Confirm), Some(Effect::StartBackup { force: true }));
+    }
+
+    #[test]
+    fn a_finished_backup_shows_where_it_is_and_what_it_holds() {
+        let t0 = Instant::now();
+        let mut app = ready(t0);
+        app.on_action(Action::Confirm);
+        let mut run = checked(&app, true, migrating());
+        run.observe(Observed::Streamed(Ok(Streamed {
+            bytes: 301 * MIB + 32,
+            took: Duration::from_millis(3700),
+            sha256: "5e".repeat(32),
+            trailer_matches: true,
+        })));
+        run.observe(Observed::Verified(Ok(Verified {
+            revision: 81_234,
+            hash: 0x4d6b_22d5,
+            total_keys: 9_120,
+            total_size: 301 * MIB,
+        })));
+        run.observe(Observed::Published(Ok(())));
+        assert_eq!(run.outcome(), Some(&Outcome::Completed));
+        app.on_backup(Progress::Run(Box::new(run)));
+        app.last_backup = Some(Some(LastBackup {
+            taken_at: wall(),
+            member: "etcd-1".into(),
+            snapshot: "snapshot_2026-12-01_030405__POSSIBLY_DIRTY__.db".into(),
+            possibly_dirty: true,
+        }));
+        insta::assert_snapshot!(screen(&app, 100, 30, COLOR, t0).backend());
+        assert_eq!(app.notice.as_deref(), Some("backup taken and verified"));
     }
 }

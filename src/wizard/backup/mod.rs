@@ -355,6 +355,13 @@ impl BackupRun {
         })
     }
 
+    /// Ends the run before its first step (the members could not even be looked for).
+    pub fn refuse(&mut self, reason: String) {
+        if self.outcome.is_none() && self.decision.is_none() {
+            self.finish(Outcome::Refused { reason });
+        }
+    }
+
     pub fn outcome(&self) -> Option<&Outcome> {
         self.outcome.as_ref()
     }

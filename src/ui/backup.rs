@@ -1,0 +1,202 @@
+//! The backup wizard on the lower half: what it will do, the stream's
+//! progress (bytes, rate, time left), and the result with where the files are.
+
+use std::time::{Duration, SystemTime};
+
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
+use ratatui::Frame;
+
+use crate::app::backup::{BackupWizard, Stage, Streaming};
+use crate::app::App;
+use crate::cluster::report::hex;
+use crate::units::{format_age, format_bytes, format_bytes_short};
+use crate::wizard::backup::{Action, BackupRun, Outcome, DIRTY_MARK};
+
+use super::Theme;
+
+pub fn draw(frame: &mut Frame, area: Rect, app: &App, wizard: &BackupWizard, theme: Theme) {
+    let wall = app.wall_clock.unwrap_or_else(SystemTime::now);
+    let width = area.width.saturating_sub(2) as usize;
+    let (title, lines) = match (wizard.stage, &wizard.run) {
+        (Stage::Ready, _) => ready_lines(app, wizard, theme, wall),
+        (Stage::Running, run) => running_lines(wizard, run.as_ref(), theme, width),
+        (Stage::Finished, Some(run)) => finished_lines(wizard, run, theme),
+        (Stage::Finished, None) => (" Backup ".to_string(), Vec::new()),
+    };
+    let block = Block::default().borders(Borders::ALL).title(Span::styled(title, theme.title()));
+    frame.render_widget(Paragraph::new(lines).block(block).wrap(Wrap { trim: false }), area);
+}
+
+fn keys_line(items: &[(&str, &str)], theme: Theme) -> Line<'static> {
+    let mut spans = Vec::new();
+    for (key, word) in items {
+        spans.push(Span::styled(format!(" {key} "), theme.key()));
+        spans.push(Span::raw(format!(" {word}  ")));
+    }
+    Line::from(spans)
+}
+
+/// The member the engine will most likely choose: the first healthy follower by name.
+fn likely_member(app: &App) -> Option<(String, bool)> {
+    let leader = app.cluster.leader_id();
+    let mut healthy: Vec<_> = app
+        .cluster
+        .members
+        .iter()
+        .filter(|m| m.is_up() && !m.identity.is_learner && matches!(m.health, Some(Ok(_))))
+        .map(|m| (Some(m.identity.id) == leader, m.identity.display_name()))
+        .collect();
+    healthy.sort();
+    healthy.first().map(|(is_leader, name)| (name.clone(), *is_leader))
+}
+
+/// "2h ago (master-1)", or that there is none.
+pub fn last_backup_text(app: &App, wall: SystemTime) -> Option<String> {
+    let found = app.last_backup.as_ref()?;
+    Some(match found {
+        Some(last) => format!(
+            "last verified backup {} ago ({}{})",
+            format_age(wall.duration_since(last.taken_at).unwrap_or_default()),
+            last.member,
+            if last.possibly_dirty { ", possibly dirty" } else { "" }
+        ),
+        None => "no verified backup yet".to_string(),
+    })
+}
+
+fn ready_lines(app: &App, wizard: &BackupWizard, theme: Theme, wall: SystemTime) -> (String, Vec<Line<'static>>) {
+    let mut lines = Vec::new();
+    let cluster = app.cluster.cluster_id().map(hex).unwrap_or_else(|| "(not known yet)".into());
+    lines.push(Line::raw(format!("A snapshot of cluster {cluster} into {}", wizard.dir.display())));
+    match likely_member(app) {
+        Some((name, false)) => lines.push(Line::raw(format!("from {name}, a healthy follower"))),
+        Some((name, true)) => {
+            lines.push(Line::styled(format!("from {name}, the leader: no follower is healthy"), theme.warn()))
+        }
+        None => lines.push(Line::styled("no member is healthy to take it from", theme.crit())),
+    }
+    lines.push(Line::raw(
+        "streamed to snapshot_<time>.db.part, fsynced, its SHA-256 and bbolt structure verified, then renamed; \
+         backup_<time>.json beside it",
+    ));
+    let banners = app.openshift.banners(wall);
+    let refusing: Vec<&String> =
+        banners.iter().filter(|b| b.contains("encryption migration") || b.contains("rolling to revision")).collect();
+    if refusing.is_empty() {
+        lines.push(Line::styled("no encryption migration or control-plane rollout seen", theme.ok()));
+    } else {
+        for banner in refusing {
+            lines.push(Line::styled(format!("refused while: {banner}"), theme.warn()));
+        }
+    }
+    if let Some(text) = last_backup_text(app, wall) {
+        lines.push(Line::styled(text, theme.dim()));
+    }
+    lines.push(Line::raw(""));
+    lines.push(keys_line(&[("Enter", "take it (checks again first)"), ("Esc", "close")], theme));
+    (" Backup ".to_string(), lines)
+}
+
+fn gauge(streaming: &Streaming, width: usize) -> String {
+    let fraction = if streaming.total > 0 { (streaming.done as f64 / streaming.total as f64).min(1.0) } else { 0.0 };
+    let bar_width = width.saturating_sub(2).min(50);
+    let filled = (fraction * bar_width as f64).round() as usize;
+    format!("[{}{}] {:>3.0} %", "█".repeat(filled), "·".repeat(bar_width - filled.min(bar_width)), fraction * 100.0)
+}
+
+fn running_lines(
+    wizard: &BackupWizard,
+    run: Option<&BackupRun>,
+    theme: Theme,
+    width: usize,
+) -> (String, Vec<Line<'static>>) {
+    let mut lines = Vec::new();
+    if let Some(d) = run.and_then(|r| r.decision.as_ref()) {
+        lines.push(Line::raw(format!(
+            "cluster {} · from {} ({}, etcd {}){}",
+            hex(d.cluster_id),
+            d.member,
+            if d.was_leader { "the leader" } else { "a follower" },
+            d.etcd_version,
+            if d.dirty_because.is_empty() { String::new() } else { format!(" · forced, marked {DIRTY_MARK}") }
+        )));
+    }
+    let doing = match &wizard.doing {
+        None | Some(Action::Check) => "checking the members and the operators ...".to_string(),
+        Some(Action::Stream { part, .. }) => format!("streaming into {}", part.display()),
+        Some(Action::Verify { .. }) => "verifying the file written: SHA-256 trailer, bbolt structure".into(),
+        Some(Action::SaveKeys { path }) => format!("saving the encryption keys to {}", path.display()),
+        Some(Action::Publish { snapshot, .. }) => format!("putting it in place: {}", snapshot.display()),
+        Some(Action::List { .. } | Action::Remove { .. }) => "removing older backups (--keep)".into(),
+        Some(Action::CleanUp { .. }) => "removing what the failed run left".into(),
+        Some(Action::Finished(_)) => String::new(),
+    };
+    lines.push(Line::raw(doing));
+    if let Some(streaming) = &wizard.streaming {
+        lines.push(Line::styled(gauge(streaming, width), theme.ok()));
+        lines.push(Line::raw(format!(
+            "{} of {} · {}/s{}",
+            format_bytes(streaming.done),
+            format_bytes(streaming.total),
+            format_bytes_short(streaming.rate as u64),
+            streaming
+                .eta
+                .map(|eta| format!(" · about {} left", format_age(Duration::from_secs(eta.as_secs()))))
+                .unwrap_or_default()
+        )));
+    }
+    for note in run.map(|r| r.notes.clone()).unwrap_or_default() {
+        lines.push(Line::styled(note, theme.dim()));
+    }
+    lines.push(Line::raw(""));
+    let stop = if wizard.abort_sent { "stopping ..." } else { "stop (nothing is kept)" };
+    lines.push(keys_line(&[("x", stop), ("Esc", "hide (it goes on)")], theme));
+    (" Backup: running ".to_string(), lines)
+}
+
+fn finished_lines(wizard: &BackupWizard, run: &BackupRun, theme: Theme) -> (String, Vec<Line<'static>>) {
+    let mut lines = Vec::new();
+    let outcome = run.outcome().cloned().unwrap_or(Outcome::Failed { reason: "unfinished".into() });
+    let title = match &outcome {
+        Outcome::Completed => {
+            let metadata = run.metadata();
+            if let Some(d) = &run.decision {
+                lines.push(Line::styled(format!("taken and verified: {}", d.snapshot.display()), theme.ok()));
+                lines.push(Line::raw(format!(
+                    "{} · revision {} · {} keys · from {} · etcd {}{}",
+                    format_bytes(metadata.db_size),
+                    metadata.revision,
+                    metadata.total_keys,
+                    d.member,
+                    d.etcd_version,
+                    run.streamed.as_ref().map(|s| format!(" · {:.1}s", s.took.as_secs_f64())).unwrap_or_default()
+                )));
+                lines.push(Line::raw(format!("sha256 {}", metadata.sha256)));
+                lines.push(Line::raw(format!("metadata {}", d.metadata.display())));
+            }
+            " Backup: done ".to_string()
+        }
+        Outcome::Refused { reason } => {
+            lines.push(Line::styled(format!("refused: {reason}"), theme.warn()));
+            lines.push(Line::raw("nothing was written"));
+            " Backup: refused ".to_string()
+        }
+        Outcome::Failed { reason } => {
+            lines.push(Line::styled(format!("failed: {reason}"), theme.crit()));
+            lines.push(Line::raw("nothing was left at the final name"));
+            " Backup: failed ".to_string()
+        }
+    };
+    for note in &run.notes {
+        lines.push(Line::styled(note.clone(), theme.dim()));
+    }
+    lines.push(Line::raw(""));
+    let mut keys = vec![("Enter", "take another"), ("Esc", "close")];
+    if wizard.refused().is_some() {
+        keys.insert(0, ("f", "take it anyway, marked __POSSIBLY_DIRTY__ (asks)"));
+    }
+    lines.push(keys_line(&keys, theme));
+    (title, lines)
+}
