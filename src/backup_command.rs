@@ -85,9 +85,9 @@ impl Printer {
                 json!({"event": "began", "action": "snapshot", "member": member, "part": part, "expected_bytes": expected}),
                 format!("streaming a snapshot of {member} ({}) into {}", format_bytes(*expected), part.display()),
             ),
-            Progress::Began(Action::Verify { part }) => self.line(
+            Progress::Began(Action::Verify { part, .. }) => self.line(
                 json!({"event": "began", "action": "verify", "part": part}),
-                "verifying the file written: SHA-256 trailer, bbolt structure".into(),
+                "SHA-256 trailer matched as it arrived; reading the file back: length, every bbolt page".into(),
             ),
             Progress::Began(_) => {}
             Progress::Bytes { done, total, rate, eta } => {

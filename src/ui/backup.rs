@@ -126,7 +126,7 @@ fn running_lines(
     let doing = match &wizard.doing {
         None | Some(Action::Check) => "checking the members and the operators ...".to_string(),
         Some(Action::Stream { part, .. }) => format!("streaming into {}", part.display()),
-        Some(Action::Verify { .. }) => "verifying the file written: SHA-256 trailer, bbolt structure".into(),
+        Some(Action::Verify { .. }) => "SHA-256 matched as it arrived; reading the file back: every bbolt page".into(),
         Some(Action::SaveKeys { path }) => format!("saving the encryption keys to {}", path.display()),
         Some(Action::Publish { snapshot, .. }) => format!("putting it in place: {}", snapshot.display()),
         Some(Action::List { .. } | Action::Remove { .. }) => "removing older backups (--keep)".into(),

@@ -69,9 +69,9 @@ impl BackupExecutor {
                 };
                 Observed::Streamed(result)
             }
-            Action::Verify { part } => {
-                let part = part.clone();
-                let checked = tokio::task::spawn_blocking(move || verify(&part)).await;
+            Action::Verify { part, bytes } => {
+                let (part, bytes) = (part.clone(), *bytes);
+                let checked = tokio::task::spawn_blocking(move || verify(&part, bytes)).await;
                 Observed::Verified(checked.unwrap_or_else(|e| Err(format!("the check stopped: {e}"))))
             }
             Action::SaveKeys { path } => {
@@ -222,10 +222,10 @@ fn bytes_progress(done: u64, total: u64, took: Duration) -> Progress {
     Progress::Bytes { done, total, rate, eta }
 }
 
-/// The SHA-256 of the whole stream, and of all but its last 32 bytes (etcd's
-/// trailer covers those), computed as the bytes arrive.
+/// The SHA-256 of all but the last 32 bytes of the stream (etcd's trailer
+/// covers those), computed as the bytes arrive; the whole file's follows from
+/// it at the end (one pass over the bytes, not two).
 struct Hashes {
-    whole: ring::digest::Context,
     body: ring::digest::Context,
     /// The last 32 bytes seen (the trailer, once the stream ends).
     tail: Vec<u8>,
@@ -234,16 +234,10 @@ struct Hashes {
 
 impl Hashes {
     fn new() -> Self {
-        Self {
-            whole: ring::digest::Context::new(&ring::digest::SHA256),
-            body: ring::digest::Context::new(&ring::digest::SHA256),
-            tail: Vec::with_capacity(64),
-            bytes: 0,
-        }
+        Self { body: ring::digest::Context::new(&ring::digest::SHA256), tail: Vec::with_capacity(64), bytes: 0 }
     }
 
     fn update(&mut self, blob: &[u8]) {
-        self.whole.update(blob);
         self.bytes += blob.len() as u64;
         if blob.len() >= 32 {
             self.body.update(&self.tail);
@@ -263,16 +257,22 @@ impl Hashes {
 
     fn finish(self, took: Duration) -> Streamed {
         let hex = |d: ring::digest::Digest| d.as_ref().iter().map(|b| format!("{b:02x}")).collect::<String>();
+        let mut whole = self.body.clone();
+        whole.update(&self.tail);
         let body = self.body.finish();
         let trailer_matches = self.tail.len() == 32 && self.bytes % 512 == 32 && body.as_ref() == self.tail.as_slice();
-        Streamed { bytes: self.bytes, took, sha256: hex(self.whole.finish()), trailer_matches }
+        Streamed { bytes: self.bytes, took, sha256: hex(whole.finish()), trailer_matches }
     }
 }
 
-/// Reads the written file back: trailer and bbolt structure, revision, keys.
-fn verify(part: &Path) -> Result<Verified, String> {
+/// Reads the written file back: its length (the stream's, with etcd's trailer), the bbolt
+/// structure, revision, keys. The SHA-256 trailer was checked as the bytes arrived.
+fn verify(part: &Path, expected_len: u64) -> Result<Verified, String> {
     let bytes = crate::backup::snapshot::read(part)?;
-    let (_, status) = crate::backup::snapshot::verify(&bytes)?;
+    if bytes.len() as u64 != expected_len {
+        return Err(format!("{} holds {} bytes, the stream brought {expected_len}", part.display(), bytes.len()));
+    }
+    let status = crate::backup::snapshot::structure(&bytes)?;
     Ok(Verified {
         revision: status.revision,
         hash: status.hash,

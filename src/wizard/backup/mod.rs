@@ -199,9 +199,10 @@ pub enum Action {
         expected: u64,
         stall_limit: Duration,
     },
-    /// fsync done by the stream; read the file back: bbolt structure, revision, keys.
+    /// fsync done by the stream; read the file back: its length, bbolt structure, revision, keys.
     Verify {
         part: PathBuf,
+        bytes: u64,
     },
     /// Write the encryption key secrets read during the check (0600, new file).
     SaveKeys {
@@ -381,10 +382,18 @@ impl BackupRun {
                 expected: decision.db_size,
                 stall_limit: self.options.stall_limit,
             },
-            Stage::Verifying => Action::Verify { part: decision.part.clone() },
+            Stage::Verifying => Action::Verify {
+                part: decision.part.clone(),
+                bytes: self.streamed.as_ref().map(|s| s.bytes).unwrap_or(0),
+            },
             Stage::SavingKeys => match &decision.keys {
                 Some(path) => Action::SaveKeys { path: path.clone() },
-                None => Action::Verify { part: decision.part.clone() },
+                None => Action::Publish {
+                    part: decision.part.clone(),
+                    snapshot: decision.snapshot.clone(),
+                    metadata_path: decision.metadata.clone(),
+                    metadata: Box::new(self.metadata()),
+                },
             },
             Stage::Publishing => Action::Publish {
                 part: decision.part.clone(),
@@ -783,7 +792,7 @@ mod tests {
         assert_eq!(part, PathBuf::from("/b/snapshot_2026-12-01_030405.db.part"));
         assert_eq!(expected, 100 << 20);
         run.observe(streamed((100 << 20) + 32));
-        assert_eq!(run.next_action(), Action::Verify { part: part.clone() });
+        assert_eq!(run.next_action(), Action::Verify { part: part.clone(), bytes: (100 << 20) + 32 });
         run.observe(verified());
         let Action::Publish { snapshot, metadata_path, metadata, .. } = run.next_action() else { panic!() };
         assert_eq!(snapshot, PathBuf::from("/b/snapshot_2026-12-01_030405.db"));
