@@ -34,7 +34,7 @@ start_lab "$work/lab" --quota-bytes 256MiB
 Xvfb "$display" -screen 0 1400x900x24 >/dev/null 2>&1 &
 xvfb=$!
 sleep 1
-tmux -L "$socket" new-session -d -x 100 -y 30 "$bin --log-dir $work/logs --journal-dir $work/journal --quota-bytes 256MiB"
+tmux -L "$socket" new-session -d -x 100 -y 30 "$bin --log-dir $work/logs --journal-dir $work/journal --backup-dir $work/backups --quota-bytes 256MiB"
 DISPLAY="$display" xterm -tn xterm-256color -T ecl-shot -geometry 100x30+0+0 -fa 'DejaVu Sans Mono' -fs 11 -bg '#1e1e1e' -fg '#d4d4d4' \
   -e tmux -L "$socket" attach &
 xterm_pid=$!
@@ -64,6 +64,15 @@ kill -CONT "$(pgrep -f -- "--data-dir=$work/lab/data/master-1")"
 tmux -L "$socket" send-keys '?'
 sleep 1
 shoot help
+
+# The backup wizard: a verified snapshot of a follower, the members pane giving its age.
+tmux -L "$socket" send-keys Escape
+sleep 1
+tmux -L "$socket" send-keys b
+sleep 1
+tmux -L "$socket" send-keys Enter
+sleep 4
+shoot backup
 
 # The defrag wizard: every member (the demo DB is below OpenShift's 100 MiB), started, first member done.
 tmux -L "$socket" send-keys Escape
