@@ -226,16 +226,23 @@ pub async fn run(connection: &ConnectionArgs, console: &ConsoleArgs, kube: &Kube
         keep: args.keep,
         ..options_from(console, dir.clone())
     };
-    let mut run = match BackupRun::new(options) {
-        Ok(run) => run,
-        Err(e) => return fail(e),
-    };
-    if let Err(e) = crate::wizard::backup::files::prepare_dir(&dir) {
-        return fail(e);
-    }
     let reads = ConnectionArgs { command_timeout: READ_TIMEOUT, ..connection.clone() };
     let source = match EtcdSource::choose(&reads, Some(kube)) {
         Ok(source) => source,
+        Err(e) => return fail(e),
+    };
+    // Bad options change nothing; then both directories are made (0700) and checked writable before
+    // anything is asked of the cluster, and checked apart again as they resolve now (symbolic links).
+    if let Err(e) = BackupRun::new(options.clone()) {
+        return fail(e);
+    }
+    for dir in std::iter::once(&dir).chain(args.encryption_keys.as_ref()) {
+        if let Err(e) = crate::wizard::backup::files::prepare_dir(dir) {
+            return fail(e);
+        }
+    }
+    let mut run = match BackupRun::new(options) {
+        Ok(run) => run,
         Err(e) => return fail(e),
     };
     let executor = match executor_for(&source, console, Some(kube), args.encryption_keys.is_some()).await {
@@ -249,10 +256,14 @@ pub async fn run(connection: &ConnectionArgs, console: &ConsoleArgs, kube: &Kube
         }
     };
     let (abort_tx, abort_rx) = watch::channel(false);
+    // Ctrl-C stops the backup and removes what it wrote; a second one leaves at once.
     tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("etcd-console: stopping the backup (Ctrl-C again leaves at once, maybe leaving a .part file)");
             let _ = abort_tx.send(true);
-            std::future::pending::<()>().await;
+            if tokio::signal::ctrl_c().await.is_ok() {
+                std::process::exit(130);
+            }
         }
     });
     let (progress_tx, mut progress_rx) = mpsc::unbounded_channel();

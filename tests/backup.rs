@@ -47,10 +47,10 @@ fn finished(output: &Output) -> Value {
         .unwrap_or_else(|| panic!("no finished line: {}\n{}", stdout(output), stderr(output)))
 }
 
+/// The names in a directory that must exist (a missing one would pass every "nothing left" check).
 fn names_in(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .map(|entries| entries.flatten().map(|e| e.file_name().to_string_lossy().to_string()).collect())
-        .unwrap_or_default();
+    let entries = std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    let mut names: Vec<String> = entries.flatten().map(|e| e.file_name().to_string_lossy().to_string()).collect();
     names.sort();
     names
 }
@@ -198,7 +198,7 @@ async fn a_backup_restores_with_etcdctl_into_a_new_member_serving_the_keys() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_member_killed_during_the_stream_leaves_nothing_at_the_final_name() {
+async fn a_member_killed_or_ctrl_c_during_the_stream_leaves_nothing_at_the_final_name() {
     let mut lab = lab_scenario("fragmented", 1.0).await;
     let dir = lab.dir.join("backups");
     let name = lab.members[1].name.clone();
@@ -210,16 +210,17 @@ async fn a_member_killed_during_the_stream_leaves_nothing_at_the_final_name() {
     // Once the part file has its first bytes, the stream is flowing: freeze the backup, kill the member,
     // let it go on.
     let deadline = Instant::now() + Duration::from_secs(30);
+    // (The directory may not be there yet.)
     let part_len = |dir: &Path| {
-        names_in(dir)
-            .iter()
-            .find(|n| n.ends_with(".db.part"))
-            .and_then(|n| std::fs::metadata(dir.join(n)).ok())
+        let entries = std::fs::read_dir(dir).into_iter().flatten().flatten();
+        entries
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".db.part"))
+            .find_map(|e| e.metadata().ok())
             .map(|m| m.len())
             .unwrap_or(0)
     };
     while part_len(&dir) == 0 {
-        assert!(Instant::now() < deadline, "no part file appeared: {:?}", names_in(&dir));
+        assert!(Instant::now() < deadline, "no part file appeared in {}", dir.display());
         std::thread::sleep(Duration::from_millis(2));
     }
     let pid = nix::unistd::Pid::from_raw(child.id() as i32);
@@ -245,6 +246,32 @@ async fn a_member_killed_during_the_stream_leaves_nothing_at_the_final_name() {
     let db_size = std::fs::metadata(lab.members[0].data_dir.join("member/snap/db")).unwrap().len();
     assert!(received > 0 && received < db_size, "killed mid-stream: {received} of about {db_size} bytes");
     assert_eq!(names_in(&dir), Vec::<String>::new(), "no snapshot, no metadata, no part left");
+
+    // Ctrl-C mid-stream (the backup frozen while it arrives, then woken with it): the same.
+    let mut child = backup_command(&lab, &["--dir", dir.to_str().unwrap(), "--member", &lab.members[2].name])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while part_len(&dir) == 0 {
+        assert!(Instant::now() < deadline, "no part file appeared in {}", dir.display());
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGSTOP).unwrap();
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGCONT).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while child.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "the backup did not stop on Ctrl-C");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
+    let done = finished(&out);
+    assert_eq!(done["exit"], 1, "{done}");
+    assert!(done["reason"].as_str().unwrap().contains("aborted by the user"), "{done}");
+    assert_eq!(names_in(&dir), Vec::<String>::new(), "the part is removed on Ctrl-C");
 }
 
 #[tokio::test(flavor = "multi_thread")]

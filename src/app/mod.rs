@@ -278,6 +278,7 @@ impl App {
     fn start_backup(&mut self, force: bool) -> Option<Effect> {
         let wizard = self.backup.as_mut()?;
         wizard.start(force);
+        self.quit_armed = false;
         if let Some(defrag) = &mut self.defrag {
             defrag.shown = false;
         }

@@ -14,7 +14,7 @@ use crate::cluster::report::hex;
 use crate::units::{format_age, format_bytes, format_bytes_short};
 use crate::wizard::backup::{Action, BackupRun, Outcome, DIRTY_MARK};
 
-use super::Theme;
+use super::{keys_line, Theme};
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, wizard: &BackupWizard, theme: Theme) {
     let wall = app.wall_clock.unwrap_or_else(SystemTime::now);
@@ -27,15 +27,6 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, wizard: &BackupWizard, the
     };
     let block = Block::default().borders(Borders::ALL).title(Span::styled(title, theme.title()));
     frame.render_widget(Paragraph::new(lines).block(block).wrap(Wrap { trim: false }), area);
-}
-
-fn keys_line(items: &[(&str, &str)], theme: Theme) -> Line<'static> {
-    let mut spans = Vec::new();
-    for (key, word) in items {
-        spans.push(Span::styled(format!(" {key} "), theme.key()));
-        spans.push(Span::raw(format!(" {word}  ")));
-    }
-    Line::from(spans)
 }
 
 /// The member the engine will most likely choose: the first healthy follower by name.

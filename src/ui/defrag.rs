@@ -16,7 +16,7 @@ use crate::units::{format_age, format_bytes_short};
 use crate::wizard::defrag::engine::NoteKind;
 use crate::wizard::defrag::{Action, DefragRun, Outcome};
 
-use super::Theme;
+use super::{keys_line, Theme};
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, wizard: &DefragWizard, theme: Theme) {
     let wall = app.wall_clock.unwrap_or_else(SystemTime::now);
@@ -28,15 +28,6 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, wizard: &DefragWizard, the
     };
     let block = Block::default().borders(Borders::ALL).title(Span::styled(title, theme.title()));
     frame.render_widget(Paragraph::new(lines).block(block).wrap(Wrap { trim: false }), area);
-}
-
-fn keys_line(items: &[(&str, &str)], theme: Theme) -> Line<'static> {
-    let mut spans = Vec::new();
-    for (key, word) in items {
-        spans.push(Span::styled(format!(" {key} "), theme.key()));
-        spans.push(Span::raw(format!(" {word}  ")));
-    }
-    Line::from(spans)
 }
 
 fn resume_lines(app: &App, theme: Theme) -> (String, Vec<Line<'static>>) {

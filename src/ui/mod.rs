@@ -66,6 +66,16 @@ pub fn draw(frame: &mut Frame, app: &App, theme: Theme, now: Instant) {
     }
 }
 
+/// A wizard's line of keys: each key boxed, then its word.
+pub(crate) fn keys_line(items: &[(&str, &str)], theme: Theme) -> Line<'static> {
+    let mut spans = Vec::new();
+    for (key, word) in items {
+        spans.push(Span::styled(format!(" {key} "), theme.key()));
+        spans.push(Span::raw(format!(" {word}  ")));
+    }
+    Line::from(spans)
+}
+
 /// Draws `paragraph` (with its block) centred over `area`, as tall as its wrapped lines.
 pub(crate) fn popup(frame: &mut Frame, area: Rect, width: u16, paragraph: Paragraph) {
     use ratatui::layout::Flex;

@@ -591,7 +591,7 @@ mod backup_wizard {
             total_keys: 9_120,
             total_size: 301 * MIB,
         })));
-        run.observe(Observed::Published(Ok(())));
+        run.observe(Observed::Published(Ok(Vec::new())));
         assert_eq!(run.outcome(), Some(&Outcome::Completed));
         app.on_backup(Progress::Run(Box::new(run)));
         app.last_backup = Some(Some(LastBackup {

@@ -74,7 +74,7 @@ impl BackupExecutor {
                 let checked = tokio::task::spawn_blocking(move || verify(&part, bytes)).await;
                 Observed::Verified(checked.unwrap_or_else(|e| Err(format!("the check stopped: {e}"))))
             }
-            Action::SaveKeys { path } => {
+            Action::SaveKeys { path } => tokio::task::block_in_place(|| {
                 let items = self.secrets.lock().map(|s| s.clone()).unwrap_or_default();
                 let count = items.len();
                 let list = json!({"apiVersion": "v1", "kind": "List", "items": items});
@@ -88,20 +88,21 @@ impl BackupExecutor {
                     })
                     .map(|()| count);
                 Observed::KeysSaved(result)
-            }
-            Action::Publish { part, snapshot, metadata_path, metadata } => {
+            }),
+            // Disk work off the async workers (a sync of a large directory can take a while).
+            Action::Publish { part, snapshot, metadata_path, metadata } => tokio::task::block_in_place(|| {
                 Observed::Published(files::publish(part, snapshot, metadata_path, metadata))
-            }
-            Action::List { dir } => Observed::Listed(files::list(dir)),
-            Action::Remove { backups } => {
+            }),
+            Action::List { dir } => tokio::task::block_in_place(|| Observed::Listed(files::list(dir))),
+            Action::Remove { backups } => tokio::task::block_in_place(|| {
                 Observed::Removed(backups.iter().map(|b| (b.metadata_path.clone(), files::remove(b))).collect())
-            }
-            Action::CleanUp { paths } => {
+            }),
+            Action::CleanUp { paths } => tokio::task::block_in_place(|| {
                 for path in paths {
                     let _ = std::fs::remove_file(path);
                 }
                 Observed::CleanedUp
-            }
+            }),
             Action::Finished(_) => Observed::CleanedUp,
         }
     }
@@ -156,8 +157,10 @@ impl BackupExecutor {
             Some(Err(e)) => (Vec::new(), Some(e)),
             None => (Vec::new(), None),
         };
+        // Without APIServer cluster the type would read as identity: say nothing rather than that.
+        let apiserver_read = !report.problems.iter().any(|p| p.contains("apiservers.config.openshift.io/cluster"));
         let facts = OpenShiftFacts::Read {
-            encryption: report.encryption,
+            encryption: report.encryption.filter(|_| apiserver_read),
             rollouts: report.rollouts,
             cluster_operators: report.cluster_operators,
             cluster_version: version.0,
@@ -178,15 +181,35 @@ impl BackupExecutor {
     ) -> Result<Streamed, String> {
         let endpoint = self.etcd.endpoint_of(member_id).await?;
         let connector = &self.etcd.reached.connector;
-        let mut client = connector.client(&endpoint).await.map_err(|e| connector.explain_at(&endpoint, &e))?;
+        let client = connector.client(&endpoint).await.map_err(|e| connector.explain_at(&endpoint, &e))?;
         if let Some(dir) = part.parent() {
             files::prepare_dir(dir)?;
         }
-        let mut file = files::create_new(part)?;
+        let file = files::create_new(part)?;
+        // Whatever goes wrong from here — an error, a bad trailer, the user's abort dropping this
+        // future — the part made here goes; one it did not make is never touched.
+        let mut made = PartFile { path: part, keep: false };
+        let streamed = self.stream_into(file, client, &endpoint, part, expected, stall_limit, progress).await;
+        made.keep = streamed.as_ref().is_ok_and(|s| s.trailer_matches);
+        streamed
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn stream_into(
+        &self,
+        mut file: std::fs::File,
+        mut client: etcd_client::Client,
+        endpoint: &str,
+        part: &Path,
+        expected: u64,
+        stall_limit: Duration,
+        progress: &mpsc::UnboundedSender<Progress>,
+    ) -> Result<Streamed, String> {
+        let connector = &self.etcd.reached.connector;
         let started = Instant::now();
         let mut stream = timed(stall_limit, async { client.snapshot().await.map_err(describe) })
             .await
-            .map_err(|e| connector.explain_at(&endpoint, &e))?;
+            .map_err(|e| connector.explain_at(endpoint, &e))?;
         let mut hashes = Hashes::new();
         let mut total = expected + 32;
         let mut last_report = Instant::now();
@@ -207,12 +230,26 @@ impl BackupExecutor {
                 let _ = progress.send(bytes_progress(hashes.bytes, total, started.elapsed()));
             }
         }
-        file.sync_all().map_err(|e| format!("cannot sync {}: {e}", part.display()))?;
+        tokio::task::block_in_place(|| file.sync_all()).map_err(|e| format!("cannot sync {}: {e}", part.display()))?;
         let _ = progress.send(bytes_progress(hashes.bytes, hashes.bytes, started.elapsed()));
         if hashes.bytes == 0 {
             return Err("the member sent nothing".into());
         }
         Ok(hashes.finish(started.elapsed()))
+    }
+}
+
+/// The part file being written, removed when dropped unless kept.
+struct PartFile<'a> {
+    path: &'a Path,
+    keep: bool,
+}
+
+impl Drop for PartFile<'_> {
+    fn drop(&mut self) {
+        if !self.keep {
+            let _ = std::fs::remove_file(self.path);
+        }
     }
 }
 
@@ -370,6 +407,9 @@ pub async fn drive(
     progress: mpsc::UnboundedSender<Progress>,
 ) {
     loop {
+        if *abort.borrow() {
+            run.abort();
+        }
         let action = run.next_action();
         if let Action::Finished(outcome) = &action {
             tracing::info!(target: "audit", action = "backup finished", outcome = ?outcome,

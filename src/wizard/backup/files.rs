@@ -50,8 +50,10 @@ pub fn write_new(path: &Path, bytes: &[u8]) -> Result<(), String> {
 }
 
 /// Puts the snapshot at its final name without overwriting (a hard link, then
-/// the part removed), after its metadata; nothing stays at either name on failure.
-pub fn publish(part: &Path, snapshot: &Path, metadata_path: &Path, metadata: &Metadata) -> Result<(), String> {
+/// the part removed), after its metadata; nothing stays at either name on
+/// failure. Ok carries notes (a directory that could not be synced: the files
+/// are in place and complete, only their names may not have reached the disk).
+pub fn publish(part: &Path, snapshot: &Path, metadata_path: &Path, metadata: &Metadata) -> Result<Vec<String>, String> {
     let text = serde_json::to_string_pretty(metadata).map_err(|e| format!("cannot encode the metadata: {e}"))?;
     write_new(metadata_path, format!("{text}\n").as_bytes())?;
     if let Err(e) = fs::hard_link(part, snapshot) {
@@ -64,10 +66,11 @@ pub fn publish(part: &Path, snapshot: &Path, metadata_path: &Path, metadata: &Me
         });
     }
     let _ = fs::remove_file(part);
-    if let Some(dir) = snapshot.parent() {
-        sync_dir(dir)?;
+    let mut notes = Vec::new();
+    if let Some(Err(e)) = snapshot.parent().map(sync_dir) {
+        notes.push(format!("{e}: a crash in the next seconds could lose the new names"));
     }
-    Ok(())
+    Ok(notes)
 }
 
 /// The backups in `dir`, by their `backup_*.json` (files that do not parse are left out).
@@ -95,8 +98,22 @@ pub fn snapshot_of(existing: &Existing) -> Option<PathBuf> {
     plain.then(|| existing.metadata_path.with_file_name(name))
 }
 
-/// Removes an older backup: its snapshot, then its metadata.
+/// The encryption key file a metadata file names, when it has the name the backup gives.
+fn keys_of(existing: &Existing) -> Option<PathBuf> {
+    let path = PathBuf::from(existing.metadata.encryption_keys.as_ref()?);
+    let name = path.file_name()?.to_string_lossy().to_string();
+    (name.starts_with("encryption_keys_") && name.ends_with(".json")).then_some(path)
+}
+
+/// Removes an older backup: its encryption key file, its snapshot, then its metadata.
 pub fn remove(existing: &Existing) -> Result<(), String> {
+    if let Some(keys) = keys_of(existing) {
+        match fs::remove_file(&keys) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(format!("cannot remove {}: {e}", keys.display())),
+        }
+    }
     if let Some(snapshot) = snapshot_of(existing) {
         match fs::remove_file(&snapshot) {
             Ok(()) => {}
@@ -117,4 +134,46 @@ pub fn last_verified(dir: &Path, cluster_id: u64) -> Option<Existing> {
         .filter(|e| e.metadata.cluster_id == cluster && e.metadata.verified)
         .filter(|e| snapshot_of(e).is_some_and(|s| s.is_file()))
         .max_by(|a, b| a.metadata.taken_at.cmp(&b.metadata.taken_at))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn metadata(snapshot: &str) -> Metadata {
+        serde_json::from_value(serde_json::json!({
+            "cluster_id": "c1", "member": "m", "member_id": "1", "etcd_version": "3.4.23", "revision": 1,
+            "db_size": 4, "sha256": "", "hash": "0", "total_keys": 0, "snapshot": snapshot,
+            "taken_at": "2026-12-01T00:00:00Z", "verified": true, "possibly_dirty": false,
+            "openshift": null, "encryption_keys": null
+        }))
+        .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn publish_never_overwrites_and_leaves_nothing_of_its_own_at_the_final_names() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let part = dir.path().join("snapshot_x.db.part");
+        let snapshot = dir.path().join("snapshot_x.db");
+        let meta = dir.path().join("backup_x.json");
+        fs::write(&part, b"new!").unwrap_or_else(|e| panic!("{e}"));
+        fs::write(&snapshot, b"old").unwrap_or_else(|e| panic!("{e}"));
+        let refused = publish(&part, &snapshot, &meta, &metadata("snapshot_x.db"));
+        assert!(refused.unwrap_err().contains("already exists"));
+        assert_eq!(fs::read(&snapshot).ok(), Some(b"old".to_vec()), "the existing file is untouched");
+        assert!(!meta.exists(), "its metadata went with it");
+
+        fs::remove_file(&snapshot).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(publish(&part, &snapshot, &meta, &metadata("snapshot_x.db")), Ok(Vec::new()));
+        assert_eq!(fs::read(&snapshot).ok(), Some(b"new!".to_vec()));
+        assert!(!part.exists());
+        use std::os::unix::fs::PermissionsExt;
+        let mode = fs::metadata(&meta).map(|m| m.permissions().mode() & 0o777).unwrap_or(0);
+        assert_eq!(mode, 0o600);
+        let found = list(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(found.len(), 1);
+        assert_eq!(snapshot_of(&found[0]), Some(snapshot.clone()));
+        remove(&found[0]).unwrap_or_else(|e| panic!("{e}"));
+        assert!(!snapshot.exists() && !meta.exists());
+    }
 }

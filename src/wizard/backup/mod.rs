@@ -31,6 +31,18 @@ pub const ROLLOUT_OPERATORS: &[(&str, &str)] = &[
     ("kube-scheduler", "kubescheduler"),
 ];
 
+/// The objects the refusals are read from: one of them unreadable, and the backup cannot tell.
+const CHECKED_OBJECTS: &[&str] = &[
+    "apiservers.config",
+    "openshiftapiservers",
+    "kubeapiservers",
+    "authentications",
+    "etcds",
+    "kubecontrollermanagers",
+    "kubeschedulers",
+    "clusteroperators",
+];
+
 /// What the user asked for.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BackupOptions {
@@ -236,7 +248,8 @@ pub enum Observed {
     Streamed(Result<Streamed, String>),
     Verified(Result<Verified, String>),
     KeysSaved(Result<usize, String>),
-    Published(Result<(), String>),
+    /// Ok with what is worth saying (a directory that could not be synced).
+    Published(Result<Vec<String>, String>),
     Listed(Result<Vec<Existing>, String>),
     Removed(Vec<(PathBuf, Result<(), String>)>),
     CleanedUp,
@@ -285,7 +298,7 @@ pub fn timestamp(at: SystemTime) -> String {
 
 /// The refusals the OpenShift side gives, each a reason (cluster-backup.sh's checks).
 pub fn refusals(openshift: &OpenShiftFacts) -> Vec<String> {
-    let OpenShiftFacts::Read { encryption, rollouts, cluster_operators, .. } = openshift else {
+    let OpenShiftFacts::Read { encryption, rollouts, cluster_operators, problems, .. } = openshift else {
         return match openshift {
             OpenShiftFacts::Unreachable { why } => vec![format!(
                 "cannot tell whether an encryption migration or a control-plane rollout is running: {why}"
@@ -293,7 +306,11 @@ pub fn refusals(openshift: &OpenShiftFacts) -> Vec<String> {
             _ => Vec::new(),
         };
     };
-    let mut reasons = Vec::new();
+    let mut reasons: Vec<String> = problems
+        .iter()
+        .filter(|p| CHECKED_OBJECTS.iter().any(|name| p.contains(name)))
+        .map(|p| format!("cannot tell whether a migration or rollout runs: {p}"))
+        .collect();
     if encryption.is_none() {
         reasons.push("the encryption state (APIServer cluster, the operators' Encrypted) could not be read".into());
     }
@@ -331,9 +348,10 @@ pub fn refusals(openshift: &OpenShiftFacts) -> Vec<String> {
 impl BackupRun {
     pub fn new(options: BackupOptions) -> Result<BackupRun, String> {
         if let Some(keys) = &options.keys_dir {
-            if same_dir(keys, &options.dir) {
+            if together(keys, &options.dir) {
                 return Err(format!(
-                    "--encryption-keys {} is the backup directory: the keys must be stored apart from the snapshot",
+                    "--encryption-keys {} is the backup directory, or inside it or around it: the keys must be \
+                     stored apart from the snapshot",
                     keys.display()
                 ));
             }
@@ -360,6 +378,19 @@ impl BackupRun {
     pub fn refuse(&mut self, reason: String) {
         if self.outcome.is_none() && self.decision.is_none() {
             self.finish(Outcome::Refused { reason });
+        }
+    }
+
+    /// The user's abort: before the backup is put in place, the run fails and cleans up; after,
+    /// it is too late to take back (the backup stands).
+    pub fn abort(&mut self) {
+        if self.outcome.is_some() {
+            return;
+        }
+        match self.stage {
+            Stage::Checking => self.finish(Outcome::Failed { reason: "aborted by the user before it began".into() }),
+            Stage::Streaming | Stage::Verifying | Stage::SavingKeys => self.fail("aborted by the user".into()),
+            Stage::Publishing | Stage::Pruning | Stage::CleaningUp | Stage::Finished => {}
         }
     }
 
@@ -406,7 +437,8 @@ impl BackupRun {
                 None => Action::List { dir: self.options.dir.clone() },
             },
             Stage::CleaningUp => {
-                let mut paths = vec![decision.part.clone()];
+                // A failed stream removes its own part (and leaves one it did not create).
+                let mut paths: Vec<PathBuf> = self.streamed.iter().map(|_| decision.part.clone()).collect();
                 paths.extend(self.keys_saved.as_ref().map(|(p, _)| p.clone()));
                 Action::CleanUp { paths }
             }
@@ -496,7 +528,8 @@ impl BackupRun {
                 self.stage = Stage::Publishing;
             }
             Observed::KeysSaved(Err(e)) => self.fail(format!("the encryption keys could not be saved: {e}")),
-            Observed::Published(Ok(())) => {
+            Observed::Published(Ok(notes)) => {
+                self.notes.extend(notes);
                 if self.options.keep.is_some() {
                     self.stage = Stage::Pruning;
                 } else {
@@ -539,13 +572,22 @@ impl BackupRun {
         let Some(keep) = self.options.keep else { return Vec::new() };
         let Some(decision) = &self.decision else { return Vec::new() };
         let cluster = format!("{:x}", decision.cluster_id);
+        // Only clean, verified backups of this cluster whose snapshot is there count and may go: a
+        // possibly dirty one never replaces a clean one, and one without its snapshot is left alone.
         let mut ours: Vec<Existing> = existing
             .into_iter()
-            .filter(|e| e.metadata.cluster_id == cluster && e.metadata.verified && e.metadata_path != decision.metadata)
+            .filter(|e| {
+                e.metadata.cluster_id == cluster
+                    && e.metadata.verified
+                    && !e.metadata.possibly_dirty
+                    && e.metadata_path != decision.metadata
+                    && files::snapshot_of(e).is_some_and(|s| s.is_file())
+            })
             .collect();
         // Newest first by the time it was taken (RFC 3339 in UTC sorts as text).
         ours.sort_by(|a, b| b.metadata.taken_at.cmp(&a.metadata.taken_at));
-        ours.into_iter().skip(keep.saturating_sub(1)).collect()
+        let new_one_counts = usize::from(decision.dirty_because.is_empty());
+        ours.into_iter().skip(keep.saturating_sub(new_one_counts)).collect()
     }
 
     /// Decides from the first reading: the member, the refusals, the names.
@@ -678,11 +720,15 @@ impl BackupRun {
     }
 }
 
-fn same_dir(a: &std::path::Path, b: &std::path::Path) -> bool {
-    match (a.canonicalize(), b.canonicalize()) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => a == b,
-    }
+/// One directory is the other or holds it (compared as they resolve when they exist; the
+/// front end makes them first).
+fn together(a: &std::path::Path, b: &std::path::Path) -> bool {
+    let resolve = |p: &std::path::Path| {
+        p.canonicalize()
+            .unwrap_or_else(|_| std::env::current_dir().map(|cwd| cwd.join(p)).unwrap_or_else(|_| p.to_path_buf()))
+    };
+    let (a, b) = (resolve(a), resolve(b));
+    a.starts_with(&b) || b.starts_with(&a)
 }
 
 #[cfg(test)]
@@ -806,7 +852,7 @@ mod tests {
             metadata.openshift,
             Some(OpenShiftMetadata { cluster_version: Some("4.14.8".into()), encryption_type: Some("aescbc".into()) })
         );
-        run.observe(Observed::Published(Ok(())));
+        run.observe(Observed::Published(Ok(Vec::new())));
         assert_eq!(run.outcome(), Some(&Outcome::Completed));
     }
 
@@ -878,10 +924,7 @@ mod tests {
             sha256: String::new(),
             trailer_matches: false,
         })));
-        assert_eq!(
-            bad_trailer.next_action(),
-            Action::CleanUp { paths: vec![PathBuf::from("/b/snapshot_2026-12-01_030405.db.part")] }
-        );
+        assert_eq!(bad_trailer.next_action(), Action::CleanUp { paths: vec![] }, "the executor removed its part");
         bad_trailer.observe(Observed::CleanedUp);
         let Some(Outcome::Failed { reason }) = bad_trailer.outcome() else { panic!() };
         assert!(reason.contains("SHA-256"), "{reason}");
@@ -897,10 +940,12 @@ mod tests {
         assert_eq!(paths.len(), 2, "the part and the key file written for it: {paths:?}");
     }
 
-    fn existing(cluster: &str, taken_at: &str, verified: bool) -> Existing {
+    fn existing(dir: &std::path::Path, cluster: &str, taken_at: &str, verified: bool, dirty: bool) -> Existing {
         let stamp = taken_at.replace(':', "");
+        let snapshot = format!("snapshot_{stamp}.db");
+        std::fs::write(dir.join(&snapshot), b"db").unwrap();
         Existing {
-            metadata_path: PathBuf::from(format!("/b/backup_{stamp}.json")),
+            metadata_path: dir.join(format!("backup_{stamp}.json")),
             metadata: Metadata {
                 cluster_id: cluster.into(),
                 member: "master-1".into(),
@@ -911,10 +956,10 @@ mod tests {
                 sha256: String::new(),
                 hash: String::new(),
                 total_keys: 1,
-                snapshot: format!("snapshot_{stamp}.db"),
+                snapshot,
                 taken_at: taken_at.into(),
                 verified,
-                possibly_dirty: false,
+                possibly_dirty: dirty,
                 dirty_because: Vec::new(),
                 openshift: None,
                 encryption_keys: None,
@@ -922,29 +967,94 @@ mod tests {
         }
     }
 
-    #[test]
-    fn keep_removes_only_this_clusters_older_verified_backups_after_the_new_one_is_in_place() {
-        let mut run = BackupRun::new(BackupOptions { keep: Some(2), ..options("/b") }).unwrap();
-        run.observe(checked(view(1, &[]), openshift(false, false)));
+    fn pruned(force: bool, keep: usize, existing: Vec<Existing>) -> Vec<String> {
+        let facts = if force { openshift(true, false) } else { openshift(false, false) };
+        let mut run = BackupRun::new(BackupOptions { keep: Some(keep), force, ..options("/b") }).unwrap();
+        run.observe(checked(view(1, &[]), facts));
         run.observe(streamed(544));
         run.observe(verified());
-        run.observe(Observed::Published(Ok(())));
+        run.observe(Observed::Published(Ok(Vec::new())));
         assert_eq!(run.next_action(), Action::List { dir: PathBuf::from("/b") });
-        run.observe(Observed::Listed(Ok(vec![
-            existing("c1", "2026-11-29T01:00:00Z", true),
-            existing("c1", "2026-11-30T01:00:00Z", true),
-            existing("c1", "2026-11-28T01:00:00Z", true),
-            existing("c1", "2026-11-01T01:00:00Z", false),
-            existing("99", "2026-10-01T01:00:00Z", true),
-        ])));
-        let Action::Remove { backups } = run.next_action() else { panic!("{run:?}") };
-        let taken: Vec<&str> = backups.iter().map(|b| b.metadata.taken_at.as_str()).collect();
-        assert_eq!(taken, ["2026-11-29T01:00:00Z", "2026-11-28T01:00:00Z"], "the new one and the newest old one stay");
-        let paths: Vec<(PathBuf, Result<(), String>)> =
-            backups.iter().map(|b| (b.metadata_path.clone(), Ok(()))).collect();
-        run.observe(Observed::Removed(paths));
-        assert_eq!(run.removed.len(), 2);
-        assert_eq!(run.outcome(), Some(&Outcome::Completed));
+        run.observe(Observed::Listed(Ok(existing)));
+        match run.next_action() {
+            Action::Remove { backups } => backups.iter().map(|b| b.metadata.taken_at.clone()).collect(),
+            Action::Finished(Outcome::Completed) => Vec::new(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn keep_removes_only_this_clusters_older_clean_backups_after_the_new_one_is_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let orphan = existing(d, "c1", "2026-11-27T01:00:00Z", true, false);
+        std::fs::remove_file(files::snapshot_of(&orphan).unwrap()).unwrap();
+        let all = || {
+            vec![
+                existing(d, "c1", "2026-11-29T01:00:00Z", true, false),
+                existing(d, "c1", "2026-11-30T01:00:00Z", true, false),
+                existing(d, "c1", "2026-11-28T01:00:00Z", true, false),
+                existing(d, "c1", "2026-11-30T02:00:00Z", true, true),
+                existing(d, "c1", "2026-11-01T01:00:00Z", false, false),
+                existing(d, "99", "2026-10-01T01:00:00Z", true, false),
+                orphan.clone(),
+            ]
+        };
+        assert_eq!(
+            pruned(false, 2, all()),
+            ["2026-11-29T01:00:00Z", "2026-11-28T01:00:00Z"],
+            "the new one and the newest clean old one stay; dirty, unverified, foreign and orphaned are left"
+        );
+        assert_eq!(
+            pruned(true, 2, all()),
+            ["2026-11-28T01:00:00Z"],
+            "a dirty new backup does not count: the two newest clean ones stay"
+        );
+        assert_eq!(pruned(false, 5, all()), Vec::<String>::new());
+    }
+
+    #[test]
+    fn an_operator_object_that_cannot_be_read_refuses_it() {
+        let OpenShiftFacts::Read { encryption, rollouts, cluster_operators, cluster_version, desired_version, .. } =
+            openshift(false, false)
+        else {
+            panic!()
+        };
+        let facts = OpenShiftFacts::Read {
+            encryption,
+            rollouts,
+            cluster_operators,
+            cluster_version,
+            desired_version,
+            key_secrets: Vec::new(),
+            problems: vec![
+                "reading kubeapiservers.operator.openshift.io/cluster: not allowed (403 Forbidden): no".into(),
+                "listing CSRs: not allowed (403 Forbidden): no".into(),
+            ],
+        };
+        let reasons = refusals(&facts);
+        assert_eq!(reasons.len(), 1, "the CSRs do not matter, the kube-apiserver operator does: {reasons:?}");
+        assert!(reasons[0].contains("cannot tell") && reasons[0].contains("kubeapiservers"), "{reasons:?}");
+    }
+
+    #[test]
+    fn an_abort_before_the_backup_is_in_place_cleans_up_after_it_is_too_late() {
+        let mut streaming = BackupRun::new(options("/b")).unwrap();
+        streaming.observe(checked(view(1, &[]), openshift(false, false)));
+        streaming.observe(streamed(544));
+        streaming.abort();
+        let Action::CleanUp { paths } = streaming.next_action() else { panic!("{streaming:?}") };
+        assert_eq!(paths, [PathBuf::from("/b/snapshot_2026-12-01_030405.db.part")], "the verified part goes");
+        streaming.observe(Observed::CleanedUp);
+        assert_eq!(streaming.outcome(), Some(&Outcome::Failed { reason: "aborted by the user".into() }));
+
+        let mut placed = BackupRun::new(BackupOptions { keep: Some(3), ..options("/b") }).unwrap();
+        placed.observe(checked(view(1, &[]), openshift(false, false)));
+        placed.observe(streamed(544));
+        placed.observe(verified());
+        placed.observe(Observed::Published(Ok(Vec::new())));
+        placed.abort();
+        assert!(matches!(placed.next_action(), Action::List { .. }), "in place: it stands");
     }
 
     #[test]
@@ -952,6 +1062,10 @@ mod tests {
         assert!(BackupRun::new(BackupOptions { keep: Some(0), ..options("/b") }).is_err());
         let same = BackupRun::new(BackupOptions { keys_dir: Some("/b".into()), ..options("/b") });
         assert!(same.unwrap_err().contains("stored apart"));
+        let inside = BackupRun::new(BackupOptions { keys_dir: Some("/b/keys".into()), ..options("/b") });
+        assert!(inside.is_err());
+        let apart = BackupRun::new(BackupOptions { keys_dir: Some("/k".into()), ..options("/b") });
+        assert!(apart.is_ok());
     }
 
     #[test]
