@@ -13,17 +13,17 @@ pub fn run(command: &SnapshotCommand) -> i32 {
         SnapshotCommand::Status { file, output } => (file, *output, false),
         SnapshotCommand::Verify { file, output } => (file, *output, true),
     };
-    let bytes = match snapshot::read(path) {
-        Ok(bytes) => bytes,
+    let file = match snapshot::open(path) {
+        Ok(file) => file,
         Err(e) => {
             eprintln!("etcd-console: {e}");
             return 2;
         }
     };
     let result = if verifying {
-        snapshot::verify(&bytes).map(|(trailer, status)| (Some(trailer), status))
+        snapshot::verify(&file).map(|(trailer, status)| (Some(trailer), status))
     } else {
-        snapshot::status(&bytes).map(|status| (None, status))
+        snapshot::status(&file).map(|status| (None, status))
     };
     let (trailer, status) = match result {
         Ok(found) => found,

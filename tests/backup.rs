@@ -247,7 +247,17 @@ async fn a_member_killed_or_ctrl_c_during_the_stream_leaves_nothing_at_the_final
     assert!(received > 0 && received < db_size, "killed mid-stream: {received} of about {db_size} bytes");
     assert_eq!(names_in(&dir), Vec::<String>::new(), "no snapshot, no metadata, no part left");
 
-    // Ctrl-C mid-stream (the backup frozen while it arrives, then woken with it): the same.
+    // Ctrl-C mid-stream (the backup frozen while it arrives, then woken with it): the same. First the
+    // two left must have a leader again (the killed member may have led).
+    let survivor = lab.members[2].client_url.clone();
+    eventually("a leader among the two left", Duration::from_secs(30), || {
+        let mut read = Command::new("etcdctl");
+        read.args(["--endpoints", &survivor, "get", "/health-probe"]);
+        for (name, value) in lab.env().into_iter().filter(|(name, _)| *name != "ETCDCTL_ENDPOINTS") {
+            read.env(name, value);
+        }
+        read.output().ok().filter(|o| o.status.success()).map(|_| ())
+    });
     let mut child = backup_command(&lab, &["--dir", dir.to_str().unwrap(), "--member", &lab.members[2].name])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -255,7 +265,11 @@ async fn a_member_killed_or_ctrl_c_during_the_stream_leaves_nothing_at_the_final
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
     while part_len(&dir) == 0 {
-        assert!(Instant::now() < deadline, "no part file appeared in {}", dir.display());
+        if Instant::now() > deadline || child.try_wait().unwrap().is_some() {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!("no part file appeared in {}: {}\n{}", dir.display(), stdout(&out), stderr(&out));
+        }
         std::thread::sleep(Duration::from_millis(2));
     }
     let pid = nix::unistd::Pid::from_raw(child.id() as i32);

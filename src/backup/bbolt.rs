@@ -1,7 +1,9 @@
 //! A read-only reader of bbolt files (etcd's backend, and its snapshots),
 //! enough to walk every bucket in key order and to check the structure: the
 //! meta pages and their checksums, page ids inside the file, page kinds where
-//! they are expected, no page reached twice. Nothing here writes.
+//! they are expected, no page reached twice. Nothing here writes. Pages are
+//! read when they are needed (a file is never held in memory whole: an 8 GiB
+//! database is read as it is walked).
 //!
 //! Layout (bbolt's own, little-endian): every page starts with a 16-byte
 //! header (id u64, flags u16, count u16, overflow u32). Pages 0 and 1 are
@@ -13,6 +15,7 @@
 //! own page when root is 0 (an inline bucket).
 
 use std::collections::HashSet;
+use std::os::unix::fs::FileExt;
 
 const PAGE_HEADER: usize = 16;
 const ELEMENT: usize = 16;
@@ -35,9 +38,27 @@ pub struct Meta {
     pub txid: u64,
 }
 
-/// A bbolt file held in memory.
-pub struct Db<'a> {
-    bytes: &'a [u8],
+/// A file, seen up to `len` bytes (a snapshot without its 32-byte trailer).
+pub struct FileSource<'f> {
+    pub file: &'f std::fs::File,
+    pub len: u64,
+}
+
+impl FileSource<'_> {
+    /// `len` bytes at `at`, or why not.
+    fn read_at(&self, at: u64, len: usize) -> Result<Vec<u8>, String> {
+        if at.saturating_add(len as u64) > self.len {
+            return Err(format!("cut short at byte {at}"));
+        }
+        let mut buffer = vec![0; len];
+        self.file.read_exact_at(&mut buffer, at).map_err(|e| format!("cannot read at byte {at}: {e}"))?;
+        Ok(buffer)
+    }
+}
+
+/// A bbolt database, read page by page.
+pub struct Db<'s> {
+    source: &'s FileSource<'s>,
     pub meta: Meta,
 }
 
@@ -72,12 +93,13 @@ fn fnv64a(bytes: &[u8]) -> u64 {
 }
 
 /// Reads the meta page starting at `at`, checking its magic, version and checksum.
-fn meta_at(bytes: &[u8], at: usize) -> Result<Meta, String> {
-    let m = at + PAGE_HEADER;
+fn meta_at(source: &FileSource, at: u64) -> Result<Meta, String> {
+    let bytes = &source.read_at(at, PAGE_HEADER + 64)?;
+    let m = PAGE_HEADER;
     if u32_at(bytes, m)? != MAGIC {
         return Err("no bbolt magic number: not a bbolt database (nor an etcd snapshot)".into());
     }
-    let flags = u16_at(bytes, at + 8)?;
+    let flags = u16_at(bytes, 8)?;
     if flags != META {
         return Err(format!("the page at byte {at} is not a meta page (flags {flags:#x})"));
     }
@@ -103,29 +125,27 @@ fn meta_at(bytes: &[u8], at: usize) -> Result<Meta, String> {
     })
 }
 
-impl<'a> Db<'a> {
-    /// Opens the bytes of a bbolt file: the current meta page is the valid one
-    /// with the higher transaction id.
-    pub fn open(bytes: &'a [u8]) -> Result<Db<'a>, String> {
-        if bytes.len() < 2 * 512 {
-            return Err(format!("{} bytes: too small for a bbolt database", bytes.len()));
+impl<'s> Db<'s> {
+    /// Opens a bbolt file: the current meta page is the valid one with the
+    /// higher transaction id.
+    pub fn open(source: &'s FileSource<'s>) -> Result<Db<'s>, String> {
+        if source.len < 2 * 512 {
+            return Err(format!("{} bytes: too small for a bbolt database", source.len));
         }
-        let first = meta_at(bytes, 0)?;
-        let second = meta_at(bytes, first.page_size);
+        let first = meta_at(source, 0)?;
+        let second = meta_at(source, first.page_size as u64);
         let meta = match second {
             Ok(second) if second.txid > first.txid => second,
             _ => first,
         };
         let needed = meta.pgid.saturating_mul(meta.page_size as u64);
-        if (bytes.len() as u64) < needed {
+        if source.len < needed {
             return Err(format!(
                 "truncated: the database needs {needed} bytes ({} pages of {}), the file has {}",
-                meta.pgid,
-                meta.page_size,
-                bytes.len()
+                meta.pgid, meta.page_size, source.len
             ));
         }
-        Ok(Db { bytes, meta })
+        Ok(Db { source, meta })
     }
 
     /// The database size as bbolt reports it (`tx.Size()`): high-water page id times page size.
@@ -133,12 +153,12 @@ impl<'a> Db<'a> {
         self.meta.pgid * self.meta.page_size as u64
     }
 
-    fn page(&self, id: u64) -> Result<(&'a [u8], u16, usize, u64), String> {
+    fn page(&self, id: u64) -> Result<(Vec<u8>, u16, usize, u64), String> {
         if id < 2 || id >= self.meta.pgid {
             return Err(format!("page {id} is outside the database (2..{})", self.meta.pgid));
         }
-        let start = usize::try_from(id).map_err(|e| e.to_string())? * self.meta.page_size;
-        let header = self.bytes.get(start..start + PAGE_HEADER).ok_or_else(|| format!("page {id} is cut short"))?;
+        let start = id * self.meta.page_size as u64;
+        let header = &self.source.read_at(start, PAGE_HEADER).map_err(|_| format!("page {id} is cut short"))?;
         let stored = u64_at(header, 0)?;
         if stored != id {
             return Err(format!("page {id} says it is page {stored}"));
@@ -146,20 +166,19 @@ impl<'a> Db<'a> {
         let flags = u16_at(header, 8)?;
         let count = usize::from(u16_at(header, 10)?);
         let overflow = u32_at(header, 12)? as usize;
-        let end = start + (overflow + 1) * self.meta.page_size;
-        let page =
-            self.bytes.get(start..end).ok_or_else(|| format!("page {id} (+{overflow} overflow) is cut short"))?;
+        if id + overflow as u64 >= self.meta.pgid {
+            return Err(format!("page {id} (+{overflow} overflow) runs past the database"));
+        }
+        let page = self
+            .source
+            .read_at(start, (overflow + 1) * self.meta.page_size)
+            .map_err(|_| format!("page {id} (+{overflow} overflow) is cut short"))?;
         Ok((page, flags, count, overflow as u64))
     }
 
     /// Calls `visit(key, value, is_bucket)` for every element of the bucket
     /// rooted at `root` (a page id, or an inline page), in key order.
-    fn walk(
-        &self,
-        root: Root<'a>,
-        seen: &mut HashSet<u64>,
-        visit: &mut dyn FnMut(&'a [u8], &'a [u8], bool) -> Result<(), String>,
-    ) -> Result<(), String> {
+    fn walk(&self, root: Root, seen: &mut HashSet<u64>, visit: &mut Visit<'_>) -> Result<(), String> {
         let (page, flags, count) = match root {
             Root::Page(id) => {
                 let (page, flags, count, overflow) = self.page(id)?;
@@ -171,11 +190,12 @@ impl<'a> Db<'a> {
                 (page, flags, count)
             }
             Root::Inline(page) => {
-                let flags = u16_at(page, 8)?;
-                let count = usize::from(u16_at(page, 10)?);
+                let flags = u16_at(&page, 8)?;
+                let count = usize::from(u16_at(&page, 10)?);
                 (page, flags, count)
             }
         };
+        let page = page.as_slice();
         match flags {
             BRANCH => {
                 for n in 0..count {
@@ -204,10 +224,10 @@ impl<'a> Db<'a> {
     }
 
     /// The bucket's root from its header value (the 16 bytes stored under its name).
-    fn bucket_root(value: &'a [u8]) -> Result<Root<'a>, String> {
+    fn bucket_root(value: &[u8]) -> Result<Root, String> {
         let root = u64_at(value, 0)?;
         if root == 0 {
-            Ok(Root::Inline(value.get(16..).ok_or("an inline bucket is cut short")?))
+            Ok(Root::Inline(value.get(16..).ok_or("an inline bucket is cut short")?.to_vec()))
         } else {
             Ok(Root::Page(root))
         }
@@ -216,6 +236,7 @@ impl<'a> Db<'a> {
     /// The free pages the freelist names (with their own page ids checked).
     fn free_pages(&self) -> Result<(HashSet<u64>, u64, u64), String> {
         let (page, flags, count, overflow) = self.page(self.meta.freelist)?;
+        let page = page.as_slice();
         if flags != FREELIST {
             return Err(format!("the freelist page {} is of kind {flags:#x}", self.meta.freelist));
         }
@@ -262,52 +283,55 @@ impl<'a> Db<'a> {
 
     /// Every top-level bucket (name, in order) with its keys and values, in order;
     /// nested buckets are visited with no value, as bbolt's ForEach gives them.
-    pub fn for_each(&self, visit: &mut dyn FnMut(Entry<'a>) -> Result<(), String>) -> Result<(), String> {
+    pub fn for_each(&self, visit: &mut dyn FnMut(Entry<'_>) -> Result<(), String>) -> Result<(), String> {
         self.walk_all(&mut HashSet::new(), visit)
     }
 
     fn walk_all(
         &self,
         seen: &mut HashSet<u64>,
-        visit: &mut dyn FnMut(Entry<'a>) -> Result<(), String>,
+        visit: &mut dyn FnMut(Entry<'_>) -> Result<(), String>,
     ) -> Result<(), String> {
         let mut buckets = Vec::new();
         self.walk(Root::Page(self.meta.root), seen, &mut |name, value, is_bucket| {
             if !is_bucket {
                 return Err(format!("a plain key {:?} at the top level, where only buckets belong", lossy(name)));
             }
-            buckets.push((name, value));
+            buckets.push((name.to_vec(), Self::bucket_root(value)?));
             Ok(())
         })?;
         let mut nested = Vec::new();
-        for (name, header) in buckets {
-            visit(Entry::Bucket(name))?;
-            let root = Self::bucket_root(header)?;
+        for (name, root) in buckets {
+            visit(Entry::Bucket(&name))?;
             self.walk(root, seen, &mut |key, value, is_bucket| {
                 if is_bucket {
-                    nested.push(value);
+                    nested.push(Self::bucket_root(value)?);
                 }
-                visit(Entry::Item { bucket: name, key, value: if is_bucket { &[] } else { value } })
+                visit(Entry::Item { bucket: &name, key, value: if is_bucket { &[] } else { value } })
             })?;
         }
         // Buckets inside buckets (etcd has none): their pages are walked so the check counts them.
-        while let Some(header) = nested.pop() {
-            let root = Self::bucket_root(header)?;
+        while let Some(root) = nested.pop() {
+            let mut inner = Vec::new();
             self.walk(root, seen, &mut |_, value, is_bucket| {
                 if is_bucket {
-                    nested.push(value);
+                    inner.push(Self::bucket_root(value)?);
                 }
                 Ok(())
             })?;
+            nested.extend(inner);
         }
         Ok(())
     }
 }
 
-#[derive(Clone, Copy)]
-enum Root<'a> {
+/// Called with each element's key, value, and whether it is a bucket.
+type Visit<'v> = dyn FnMut(&[u8], &[u8], bool) -> Result<(), String> + 'v;
+
+#[derive(Clone)]
+enum Root {
     Page(u64),
-    Inline(&'a [u8]),
+    Inline(Vec<u8>),
 }
 
 /// One thing met while walking the database.

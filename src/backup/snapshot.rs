@@ -3,11 +3,13 @@
 //! `verify` checks the SHA-256 etcd appends to a snapshot and the bbolt
 //! structure. A raw `member/snap/db` copy has no trailer and is said so.
 
+use std::fs::File;
+use std::os::unix::fs::FileExt;
 use std::path::Path;
 
 use serde::Serialize;
 
-use super::bbolt::{Db, Entry};
+use super::bbolt::{Db, Entry, FileSource};
 
 /// What `etcdctl snapshot status -w json` reports, with the same numbers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -32,30 +34,48 @@ pub enum Trailer {
     Absent,
 }
 
-/// Reads a whole file; a clear error when it cannot be read.
-pub fn read(path: &Path) -> Result<Vec<u8>, String> {
-    std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+/// A snapshot file opened for reading (read page by page, never whole).
+pub struct SnapshotFile {
+    file: File,
+    len: u64,
 }
 
-/// etcd's rule: a snapshot is pages plus 32 bytes, so its length is 32 past a multiple of 512.
-fn has_trailer(bytes: &[u8]) -> bool {
-    bytes.len() % 512 == 32
+/// Opens a file; a clear error when it cannot be read.
+pub fn open(path: &Path) -> Result<SnapshotFile, String> {
+    let file = File::open(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let metadata = file.metadata().map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    if !metadata.is_file() {
+        return Err(format!("cannot read {}: not a file", path.display()));
+    }
+    Ok(SnapshotFile { file, len: metadata.len() })
 }
 
-/// The database part of the file (without its trailer, if any).
-fn database(bytes: &[u8]) -> &[u8] {
-    if has_trailer(bytes) {
-        &bytes[..bytes.len() - 32]
-    } else {
-        bytes
+impl SnapshotFile {
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// etcd's rule: a snapshot is pages plus 32 bytes, so its length is 32 past a multiple of 512.
+    fn has_trailer(&self) -> bool {
+        self.len % 512 == 32
+    }
+
+    /// The database part of the file (without its trailer, if any).
+    fn database(&self) -> FileSource<'_> {
+        FileSource { file: &self.file, len: if self.has_trailer() { self.len - 32 } else { self.len } }
     }
 }
 
-pub fn status(bytes: &[u8]) -> Result<SnapshotStatus, String> {
-    if bytes.is_empty() {
+pub fn status(snapshot: &SnapshotFile) -> Result<SnapshotStatus, String> {
+    if snapshot.is_empty() {
         return Err("the file is empty".into());
     }
-    let db = Db::open(database(bytes))?;
+    let database = snapshot.database();
+    let db = Db::open(&database)?;
     let mut hash = 0u32;
     let mut revision = 0i64;
     let mut total_key = 0u64;
@@ -79,16 +99,29 @@ pub fn status(bytes: &[u8]) -> Result<SnapshotStatus, String> {
 }
 
 /// The SHA-256 trailer (when there is one) and the structure: every page
-/// reached once, inside the file, of the kind expected.
-pub fn verify(bytes: &[u8]) -> Result<(Trailer, SnapshotStatus), String> {
-    let trailer = if has_trailer(bytes) {
-        let (body, stored) = bytes.split_at(bytes.len() - 32);
-        let computed = ring::digest::digest(&ring::digest::SHA256, body);
+/// reached once, inside the file, of the kind expected. The file is hashed
+/// in pieces, never held whole.
+pub fn verify(snapshot: &SnapshotFile) -> Result<(Trailer, SnapshotStatus), String> {
+    let trailer = if snapshot.has_trailer() {
+        let body = snapshot.len - 32;
+        let mut context = ring::digest::Context::new(&ring::digest::SHA256);
+        let mut buffer = vec![0u8; 1 << 20];
+        let mut at = 0u64;
+        while at < body {
+            let take = usize::try_from((body - at).min(buffer.len() as u64)).unwrap_or(buffer.len());
+            let piece = &mut buffer[..take];
+            snapshot.file.read_exact_at(piece, at).map_err(|e| format!("cannot read at byte {at}: {e}"))?;
+            context.update(piece);
+            at += take as u64;
+        }
+        let mut stored = [0u8; 32];
+        snapshot.file.read_exact_at(&mut stored, body).map_err(|e| format!("cannot read the trailer: {e}"))?;
+        let computed = context.finish();
         if computed.as_ref() != stored {
             return Err(format!(
                 "the SHA-256 at its end does not match its contents (stored {}, computed {}): the file was changed \
                  or damaged after etcd wrote it",
-                hex(stored),
+                hex(&stored),
                 hex(computed.as_ref())
             ));
         }
@@ -96,15 +129,16 @@ pub fn verify(bytes: &[u8]) -> Result<(Trailer, SnapshotStatus), String> {
     } else {
         Trailer::Absent
     };
-    Ok((trailer, structure(bytes)?))
+    Ok((trailer, structure(snapshot)?))
 }
 
 /// The structure alone (every page reached once, inside the file, of the kind
 /// expected) and the status, for a file whose SHA-256 was already checked as it
 /// was written (the backup checks it while the stream arrives).
-pub fn structure(bytes: &[u8]) -> Result<SnapshotStatus, String> {
-    let status = status(bytes).map_err(|e| format!("not a sound bbolt database: {e}"))?;
-    Db::open(database(bytes)).and_then(|db| db.check()).map_err(|e| format!("not a sound bbolt database: {e}"))?;
+pub fn structure(snapshot: &SnapshotFile) -> Result<SnapshotStatus, String> {
+    let status = status(snapshot).map_err(|e| format!("not a sound bbolt database: {e}"))?;
+    let database = snapshot.database();
+    Db::open(&database).and_then(|db| db.check()).map_err(|e| format!("not a sound bbolt database: {e}"))?;
     Ok(status)
 }
 

@@ -305,11 +305,11 @@ impl Hashes {
 /// Reads the written file back: its length (the stream's, with etcd's trailer), the bbolt
 /// structure, revision, keys. The SHA-256 trailer was checked as the bytes arrived.
 fn verify(part: &Path, expected_len: u64) -> Result<Verified, String> {
-    let bytes = crate::backup::snapshot::read(part)?;
-    if bytes.len() as u64 != expected_len {
-        return Err(format!("{} holds {} bytes, the stream brought {expected_len}", part.display(), bytes.len()));
+    let file = crate::backup::snapshot::open(part)?;
+    if file.len() != expected_len {
+        return Err(format!("{} holds {} bytes, the stream brought {expected_len}", part.display(), file.len()));
     }
-    let status = crate::backup::snapshot::structure(&bytes)?;
+    let status = crate::backup::snapshot::structure(&file)?;
     Ok(Verified {
         revision: status.revision,
         hash: status.hash,

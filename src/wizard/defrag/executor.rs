@@ -107,6 +107,10 @@ impl Executor {
                     Ok(client) => client,
                     Err(e) => return Observed::Defragmented(Err(DefragError::Failed(e))),
                 };
+                // The channel connects lazily: one read first, so the defrag's limit is spent on the
+                // defrag and never on the handshake (a request that never left would pass for a
+                // defrag that did not finish).
+                let _ = tokio::time::timeout(connector.command_timeout, client.status()).await;
                 let started = Instant::now();
                 // On timeout the call is dropped, not the defrag: etcd finishes it anyway.
                 Observed::Defragmented(match tokio::time::timeout(*timeout, client.defragment()).await {
