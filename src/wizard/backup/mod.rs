@@ -1013,25 +1013,30 @@ mod tests {
         assert_eq!(pruned(false, 5, all()), Vec::<String>::new());
     }
 
+    /// The settled cluster's facts with no key secrets and these problems.
+    fn clean_facts_with(problems: Vec<String>) -> OpenShiftFacts {
+        match openshift(false, false) {
+            OpenShiftFacts::Read {
+                encryption, rollouts, cluster_operators, cluster_version, desired_version, ..
+            } => OpenShiftFacts::Read {
+                encryption,
+                rollouts,
+                cluster_operators,
+                cluster_version,
+                desired_version,
+                key_secrets: Vec::new(),
+                problems,
+            },
+            other => other,
+        }
+    }
+
     #[test]
     fn an_operator_object_that_cannot_be_read_refuses_it() {
-        let OpenShiftFacts::Read { encryption, rollouts, cluster_operators, cluster_version, desired_version, .. } =
-            openshift(false, false)
-        else {
-            panic!()
-        };
-        let facts = OpenShiftFacts::Read {
-            encryption,
-            rollouts,
-            cluster_operators,
-            cluster_version,
-            desired_version,
-            key_secrets: Vec::new(),
-            problems: vec![
-                "reading kubeapiservers.operator.openshift.io/cluster: not allowed (403 Forbidden): no".into(),
-                "listing CSRs: not allowed (403 Forbidden): no".into(),
-            ],
-        };
+        let facts = clean_facts_with(vec![
+            "reading kubeapiservers.operator.openshift.io/cluster: not allowed (403 Forbidden): no".into(),
+            "listing CSRs: not allowed (403 Forbidden): no".into(),
+        ]);
         let reasons = refusals(&facts);
         assert_eq!(reasons.len(), 1, "the CSRs do not matter, the kube-apiserver operator does: {reasons:?}");
         assert!(reasons[0].contains("cannot tell") && reasons[0].contains("kubeapiservers"), "{reasons:?}");
@@ -1070,20 +1075,7 @@ mod tests {
 
     #[test]
     fn no_key_secrets_means_no_key_file_and_a_note() {
-        let OpenShiftFacts::Read { encryption, rollouts, cluster_operators, cluster_version, desired_version, .. } =
-            openshift(false, false)
-        else {
-            panic!()
-        };
-        let facts = OpenShiftFacts::Read {
-            encryption,
-            rollouts,
-            cluster_operators,
-            cluster_version,
-            desired_version,
-            key_secrets: Vec::new(),
-            problems: Vec::new(),
-        };
+        let facts = clean_facts_with(Vec::new());
         let mut run = BackupRun::new(BackupOptions { keys_dir: Some("/k".into()), ..options("/b") }).unwrap();
         run.observe(checked(view(1, &[]), facts));
         assert_eq!(run.decision.as_ref().unwrap().keys, None);
