@@ -4,7 +4,7 @@
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use serde_json::json;
 use tokio::sync::{mpsc, watch};
@@ -66,6 +66,10 @@ struct Printer {
 }
 
 impl Printer {
+    fn new(json: bool) -> Printer {
+        Printer { json, notes_shown: 0, decided: false, bar: false, last_line: None }
+    }
+
     fn line(&self, value: serde_json::Value, text: String) {
         if self.json {
             println!("{value}");
@@ -73,8 +77,7 @@ impl Printer {
             if self.bar {
                 eprint!("\r\x1b[2K");
             }
-            let now = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
-            println!("[{}] {text}", now.get(11..19).unwrap_or(&now));
+            println!("[{}] {text}", crate::defrag_command::clock());
         }
         let _ = std::io::stdout().flush();
     }
@@ -267,7 +270,7 @@ pub async fn run(connection: &ConnectionArgs, console: &ConsoleArgs, kube: &Kube
         }
     });
     let (progress_tx, mut progress_rx) = mpsc::unbounded_channel();
-    let mut printer = Printer { json: json_out, notes_shown: 0, decided: false, bar: false, last_line: None };
+    let mut printer = Printer::new(json_out);
     let printing = tokio::spawn(async move {
         while let Some(event) = progress_rx.recv().await {
             printer.progress(&event);
@@ -275,12 +278,6 @@ pub async fn run(connection: &ConnectionArgs, console: &ConsoleArgs, kube: &Kube
         printer
     });
     drive(&mut run, &executor, abort_rx, progress_tx).await;
-    let printer = printing.await.unwrap_or(Printer {
-        json: json_out,
-        notes_shown: 0,
-        decided: false,
-        bar: false,
-        last_line: None,
-    });
+    let printer = printing.await.unwrap_or_else(|_| Printer::new(json_out));
     printer.finished(&run)
 }

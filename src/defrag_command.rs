@@ -63,7 +63,8 @@ pub fn options_from(console: &ConsoleArgs, wait: Duration, flag: &str) -> Result
     })
 }
 
-fn clock() -> String {
+/// The wall clock as HH:MM:SS (UTC), for the headless commands' lines.
+pub(crate) fn clock() -> String {
     let now = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
     now.get(11..19).unwrap_or(&now).to_string()
 }

@@ -123,17 +123,10 @@ async fn backup_in_background(
     source: EtcdSource,
     console: ConsoleArgs,
     kube: Option<KubeArgs>,
-    options: BackupOptions,
+    mut run: BackupRun,
     abort: tokio::sync::watch::Receiver<bool>,
     progress: mpsc::UnboundedSender<BackupProgress>,
 ) {
-    let mut run = match BackupRun::new(options) {
-        Ok(run) => run,
-        Err(e) => {
-            tracing::error!(error = %e, "backup options");
-            return;
-        }
-    };
     tracing::info!(target: "audit", action = "backup", force = run.options.force, dir = %run.options.dir.display(), "asked from the console");
     match crate::backup_command::executor_for(&source, &console, kube.as_ref(), false).await {
         Ok(executor) => drive_backup(&mut run, &executor, abort, progress).await,
@@ -355,15 +348,25 @@ pub async fn run(
                                 Some(Effect::StartBackup { force }) => {
                                     let (abort_tx, abort_rx) = tokio::sync::watch::channel(false);
                                     backup_abort = Some(abort_tx);
-                                    if let Some(dir) = backup_dir.clone() {
-                                        tokio::spawn(backup_in_background(
-                                            backup_source.clone(),
-                                            console.clone(),
-                                            backup_kube.clone(),
-                                            BackupOptions { force, ..crate::backup_command::options_from(&console, dir) },
-                                            abort_rx,
-                                            backup_tx.clone(),
-                                        ));
+                                    let run = backup_dir.clone().ok_or_else(|| "no backup directory".to_string()).and_then(|dir| {
+                                        BackupRun::new(BackupOptions { force, ..crate::backup_command::options_from(&console, dir) })
+                                    });
+                                    match run {
+                                        Ok(run) => {
+                                            tokio::spawn(backup_in_background(
+                                                backup_source.clone(),
+                                                console.clone(),
+                                                backup_kube.clone(),
+                                                run,
+                                                abort_rx,
+                                                backup_tx.clone(),
+                                            ));
+                                        }
+                                        // Never left showing a run that does not exist.
+                                        Err(e) => {
+                                            app.backup = None;
+                                            app.notice = Some(format!("backup not started: {e}"));
+                                        }
                                     }
                                 }
                                 Some(Effect::AbortBackup) => {

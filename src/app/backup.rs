@@ -29,8 +29,6 @@ pub struct Streaming {
 pub struct BackupWizard {
     pub stage: Stage,
     pub dir: PathBuf,
-    /// This run was forced (the user confirmed taking it despite a refusal).
-    pub force: bool,
     pub run: Option<BackupRun>,
     pub doing: Option<Action>,
     pub streaming: Option<Streaming>,
@@ -44,7 +42,6 @@ pub struct BackupWizard {
 pub struct LastBackup {
     pub taken_at: SystemTime,
     pub member: String,
-    pub snapshot: String,
     pub possibly_dirty: bool,
 }
 
@@ -53,7 +50,6 @@ impl LastBackup {
         Some(LastBackup {
             taken_at: humantime::parse_rfc3339(&metadata.taken_at).ok()?,
             member: metadata.member.clone(),
-            snapshot: metadata.snapshot.clone(),
             possibly_dirty: metadata.possibly_dirty,
         })
     }
@@ -64,7 +60,6 @@ impl BackupWizard {
         BackupWizard {
             stage: Stage::Ready,
             dir,
-            force: false,
             run: None,
             doing: None,
             streaming: None,
@@ -81,9 +76,8 @@ impl BackupWizard {
         }
     }
 
-    pub fn start(&mut self, force: bool) {
+    pub fn start(&mut self) {
         self.stage = Stage::Running;
-        self.force = force;
         self.run = None;
         self.doing = None;
         self.streaming = None;

@@ -277,7 +277,7 @@ impl App {
 
     fn start_backup(&mut self, force: bool) -> Option<Effect> {
         let wizard = self.backup.as_mut()?;
-        wizard.start(force);
+        wizard.start();
         self.quit_armed = false;
         if let Some(defrag) = &mut self.defrag {
             defrag.shown = false;

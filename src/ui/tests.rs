@@ -501,7 +501,6 @@ mod backup_wizard {
         app.last_backup = Some(Some(LastBackup {
             taken_at: wall() - Duration::from_secs(26 * 3600),
             member: "etcd-2".into(),
-            snapshot: "snapshot_2026-11-30_010405.db".into(),
             possibly_dirty: false,
         }));
         app.on_action(Action::OpenBackup);
@@ -594,12 +593,7 @@ mod backup_wizard {
         run.observe(Observed::Published(Ok(Vec::new())));
         assert_eq!(run.outcome(), Some(&Outcome::Completed));
         app.on_backup(Progress::Run(Box::new(run)));
-        app.last_backup = Some(Some(LastBackup {
-            taken_at: wall(),
-            member: "etcd-1".into(),
-            snapshot: "snapshot_2026-12-01_030405__POSSIBLY_DIRTY__.db".into(),
-            possibly_dirty: true,
-        }));
+        app.last_backup = Some(Some(LastBackup { taken_at: wall(), member: "etcd-1".into(), possibly_dirty: true }));
         insta::assert_snapshot!(screen(&app, 100, 30, COLOR, t0).backend());
         assert_eq!(app.notice.as_deref(), Some("backup taken and verified"));
     }
