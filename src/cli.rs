@@ -184,6 +184,71 @@ pub enum Command {
     /// Read a snapshot file without etcd: `status` (what etcdctl snapshot status reports),
     /// `verify` (its SHA-256 trailer and bbolt structure). Exit 0 sound, 1 not, 2 unreadable.
     Snapshot(SnapshotArgs),
+    /// etcd encryption: `status` (the type, the three operators' Encrypted conditions, the key
+    /// secrets; exit 0 settled, 1 migrating or Degraded, 2 unreachable), `set TYPE` (patch
+    /// APIServer cluster after a confirmation, optionally follow it to the end; exit 0 done,
+    /// 1 refused, not allowed, cancelled, Degraded or stalled, 2 bad input).
+    Encryption(EncryptionArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct EncryptionArgs {
+    #[command(subcommand)]
+    pub command: EncryptionCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EncryptionCommand {
+    /// The configured type, each operator's Encrypted condition, the key secrets, and on a
+    /// management cluster each HostedCluster's secret encryption.
+    Status {
+        #[arg(long, short = 'o', value_enum, default_value = "table")]
+        output: OutputFormat,
+    },
+    /// Enable (aescbc, aesgcm), switch, or disable (identity) etcd encryption: refused while a
+    /// migration runs or an API server operator is Degraded; asks first, naming the cluster,
+    /// the old and the new type.
+    Set(EncryptionSetArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct EncryptionSetArgs {
+    /// The new spec.encryption.type.
+    #[arg(value_enum, value_name = "TYPE")]
+    pub kind: crate::wizard::encryption::EncryptionType,
+
+    /// Follow the migration until every operator reports EncryptionCompleted
+    /// (DecryptionCompleted for identity); a Degraded operator or a stall ends it (exit 1).
+    #[arg(long)]
+    pub wait: bool,
+
+    /// Do not ask (for scripts).
+    #[arg(long)]
+    pub yes: bool,
+
+    /// Take a verified backup (into --backup-dir) before the patch; nothing is patched if it fails.
+    #[arg(long, conflicts_with = "no_backup")]
+    pub backup: bool,
+
+    /// Do not offer a backup first.
+    #[arg(long)]
+    pub no_backup: bool,
+
+    /// With --backup: save the encryption key secrets into this directory, apart from the snapshot.
+    #[arg(long, value_name = "DIR2", requires = "backup")]
+    pub encryption_keys: Option<PathBuf>,
+
+    /// With --wait: give up when nothing has changed for this long (the runbook: 20 minutes or longer in all).
+    #[arg(long, default_value = "1h", value_parser = parse_duration)]
+    pub stall_after: Duration,
+
+    /// With --wait: how often the operators are read.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub poll: Duration,
+
+    /// Output format: readable lines, or one JSON object per line.
+    #[arg(long, short = 'o', value_enum, default_value = "table")]
+    pub output: OutputFormat,
 }
 
 #[derive(Debug, Args)]
@@ -347,7 +412,8 @@ pub struct LabArgs {
     pub etcd_bin: PathBuf,
 
     /// Starting state: healthy, fragmented, nospace, member-down, encryption-in-progress,
-    /// post-restore, csr-flood, hosted, or a path to a scenario file (see assets/scenarios/).
+    /// encryption-degraded, encryption-older, post-restore, csr-flood, hosted, or a path to
+    /// a scenario file (see assets/scenarios/).
     #[arg(long, global = true, default_value = "healthy")]
     pub scenario: String,
 

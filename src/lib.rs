@@ -7,6 +7,7 @@ pub mod cli;
 pub mod cluster;
 pub mod csr_command;
 pub mod defrag_command;
+pub mod encryption_command;
 pub mod etcd;
 pub mod journal;
 pub mod lab;

@@ -2,7 +2,9 @@ use std::process::ExitCode;
 
 use clap::{parser::ValueSource, CommandFactory, FromArgMatches};
 use etcd_console::cli::{Cli, Command, LabCommand};
-use etcd_console::{backup_command, csr_command, defrag_command, lab, logging, snapshot_command, status, tui};
+use etcd_console::{
+    backup_command, csr_command, defrag_command, encryption_command, lab, logging, snapshot_command, status, tui,
+};
 
 fn main() -> ExitCode {
     let matches = Cli::command().get_matches();
@@ -31,6 +33,9 @@ fn main() -> ExitCode {
             }
             Some(Command::Backup(ref args)) => {
                 backup_command::run(&cli.connection, &cli.console, &cli.kube, args).await
+            }
+            Some(Command::Encryption(ref args)) => {
+                encryption_command::run(&cli.connection, &cli.console, &cli.kube, &args.command).await
             }
             Some(Command::Snapshot(ref args)) => snapshot_command::run(&args.command),
             Some(Command::Csr(args)) => csr_command::run(&cli.kube, cli.console.read_only, &args.command).await,

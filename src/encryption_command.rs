@@ -1,0 +1,407 @@
+//! `etcd-console encryption status | set TYPE [--wait] [--yes]`: the headless
+//! front end of the encryption wizard (`wizard::encryption`).
+//!
+//! status: exit 0 settled, 1 a migration running (or asked for and not begun)
+//! or an API server operator Degraded, 2 the API unreachable or not OpenShift.
+//! set: exit 0 completed, applied (without --wait) or already there; 1 refused,
+//! not allowed (read-only, forbidden, hosted), cancelled, failed, Degraded or
+//! stalled; 2 bad input or the API unreachable.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::time::{Duration, SystemTime};
+
+use serde_json::json;
+use tokio::sync::{mpsc, watch};
+
+use crate::cli::{ConnectionArgs, ConsoleArgs, EncryptionCommand, EncryptionSetArgs, KubeArgs, OutputFormat};
+use crate::defrag_command::clock;
+use crate::etcd::source::EtcdSource;
+use crate::wizard::encryption::executor::{drive, BackupFirst, EncryptionExecutor, Progress};
+use crate::wizard::encryption::{Action, EncryptionRun, Options, Outcome, Plan, Reading, Stage};
+
+const BAD_INPUT: i32 = 2;
+
+pub async fn run(
+    connection: &ConnectionArgs,
+    console: &ConsoleArgs,
+    kube: &KubeArgs,
+    command: &EncryptionCommand,
+) -> i32 {
+    if !crate::openshift::configured(kube) {
+        eprintln!("etcd-console: encryption needs the OpenShift API: give --kubeconfig FILE or set KUBECONFIG");
+        return BAD_INPUT;
+    }
+    let api = match EncryptionExecutor::connect(kube).await {
+        Ok(api) => api,
+        Err(e) => {
+            eprintln!("etcd-console: {e}");
+            return BAD_INPUT;
+        }
+    };
+    match command {
+        EncryptionCommand::Status { output } => {
+            let executor = EncryptionExecutor { connection: api, backup: None };
+            status(&executor.read(true).await, *output == OutputFormat::Json)
+        }
+        EncryptionCommand::Set(args) => set(connection, console, kube, api, args).await,
+    }
+}
+
+/// One word for where the cluster is.
+pub fn state_of(reading: &Reading) -> &'static str {
+    if reading.not_openshift {
+        "not_openshift"
+    } else if reading.spec_type.is_none() {
+        "unknown"
+    } else if !reading.degraded().is_empty() {
+        "degraded"
+    } else if !reading.migrating().is_empty() {
+        "migrating"
+    } else if reading.current_type().is_some_and(|t| reading.settled_on(t)) {
+        "settled"
+    } else {
+        "unknown"
+    }
+}
+
+fn status(reading: &Reading, as_json: bool) -> i32 {
+    let state = state_of(reading);
+    if as_json {
+        let mut value = serde_json::to_value(reading).unwrap_or_default();
+        value["type"] = json!(reading.spec_type.as_ref().map(|t| if t.is_empty() { "identity" } else { t.as_str() }));
+        value["state"] = json!(state);
+        value["migrating"] = json!(reading.migrating());
+        value["degraded"] = json!(reading.degraded());
+        println!("{}", serde_json::to_string_pretty(&value).unwrap_or_default());
+    } else {
+        print!("{}", status_text(reading));
+    }
+    match state {
+        "settled" => 0,
+        "migrating" | "degraded" => 1,
+        "not_openshift" if !reading.hosted_clusters.is_empty() => 0,
+        _ => 2,
+    }
+}
+
+/// The readable form of a reading (also what `set` prints before its plan).
+pub fn status_text(reading: &Reading) -> String {
+    let mut out = format!("encryption on {}", reading.cluster_name());
+    if let Some(version) = &reading.version {
+        out.push_str(&format!(", OpenShift {version}"));
+    }
+    out.push('\n');
+    for problem in &reading.problems {
+        out.push_str(&format!("  ! {problem}\n"));
+    }
+    if let Some(kind) = &reading.spec_type {
+        out.push_str(&format!(
+            "type: {} (APIServer cluster spec.encryption.type)\n",
+            if kind.is_empty() { "identity" } else { kind }
+        ));
+    }
+    let width = reading.operators.iter().map(|o| o.resource.len()).max().unwrap_or(0);
+    for operator in &reading.operators {
+        match &operator.encrypted {
+            Some(c) => out.push_str(&format!(
+                "  {:<width$}  {:<22} {}{}\n",
+                operator.resource,
+                c.reason,
+                c.message,
+                c.since.as_deref().map(|s| format!("  (since {s})")).unwrap_or_default()
+            )),
+            None => out.push_str(&format!("  {:<width$}  (no Encrypted condition: older layout)\n", operator.resource)),
+        }
+    }
+    let migrating = reading.migrating();
+    if !migrating.is_empty() {
+        out.push_str(&format!("migration running: {} — take no backup until it completes\n", migrating.join(", ")));
+    }
+    for degraded in reading.degraded() {
+        out.push_str(&format!("DEGRADED: {degraded}\n"));
+    }
+    if !reading.keys.is_empty() {
+        let keys: Vec<String> = reading.keys.iter().map(|k| format!("{} ({})", k.name, k.mode)).collect();
+        out.push_str(&format!("key secrets in openshift-config-managed: {}\n", keys.join(", ")));
+    }
+    for h in &reading.hosted_clusters {
+        out.push_str(&format!(
+            "HostedCluster {}/{}: secretEncryption {}, active key {}{}\n",
+            h.namespace,
+            h.name,
+            h.kind.as_deref().unwrap_or("not set"),
+            h.active_key.as_deref().unwrap_or("none"),
+            match h.key_present {
+                Some(true) => " (secret present)",
+                Some(false) => " (secret MISSING)",
+                None => "",
+            }
+        ));
+    }
+    if let Some(may) = reading.may_patch {
+        out.push_str(&format!("this user {} patch APIServer cluster\n", if may { "may" } else { "may not" }));
+    }
+    out
+}
+
+struct Printer {
+    json: bool,
+    events_shown: usize,
+}
+
+impl Printer {
+    fn line(&self, value: serde_json::Value, text: String) {
+        if self.json {
+            println!("{value}");
+        } else {
+            println!("[{}] {text}", clock());
+        }
+        let _ = std::io::stdout().flush();
+    }
+
+    fn plan(&self, plan: &Plan) {
+        if self.json {
+            println!("{}", json!({"event": "plan", "plan": plan}));
+            return;
+        }
+        println!("Encryption plan for {}:", plan.cluster);
+        println!(
+            "  spec.encryption.type {} -> {} (merge patch of APIServer cluster)",
+            plan.from.as_str(),
+            plan.to.as_str()
+        );
+        println!("  followed: {}", plan.operators.join(", "));
+        if plan.backup_first {
+            println!("  a verified backup is taken first");
+        }
+        for note in &plan.notes {
+            println!("  - {note}");
+        }
+        let _ = std::io::stdout().flush();
+    }
+
+    fn run(&mut self, run: &EncryptionRun) {
+        for event in run.events.iter().skip(self.events_shown) {
+            let after = event
+                .after_seconds
+                .map(|s| format!("+{} ", humantime::format_duration(Duration::from_secs(s))))
+                .unwrap_or_default();
+            self.line(
+                json!({"event": "step", "after_seconds": event.after_seconds, "text": event.text}),
+                format!("{after}{}", event.text),
+            );
+        }
+        self.events_shown = run.events.len();
+    }
+}
+
+fn ask(plan: &Plan) -> Result<bool, String> {
+    if !std::io::stdin().is_terminal() {
+        return Err("refusing to patch without a confirmation: input is not a terminal (give --yes in scripts)".into());
+    }
+    print!(
+        "Type '{}' to set spec.encryption.type {} -> {} on {}: ",
+        plan.to.as_str(),
+        plan.from.as_str(),
+        plan.to.as_str(),
+        plan.cluster
+    );
+    let _ = std::io::stdout().flush();
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer).map_err(|e| format!("cannot read the answer: {e}"))?;
+    Ok(answer.trim() == plan.to.as_str())
+}
+
+fn ask_backup(dir: &std::path::Path) -> bool {
+    if !std::io::stdin().is_terminal() {
+        return false;
+    }
+    print!("Take a verified backup into {} first? [Y/n] ", dir.display());
+    let _ = std::io::stdout().flush();
+    let mut answer = String::new();
+    if std::io::stdin().lock().read_line(&mut answer).is_err() {
+        return false;
+    }
+    !matches!(answer.trim(), "n" | "N" | "no")
+}
+
+async fn set(
+    connection: &ConnectionArgs,
+    console: &ConsoleArgs,
+    kube: &KubeArgs,
+    api: crate::openshift::Connection,
+    args: &EncryptionSetArgs,
+) -> i32 {
+    let dir = crate::backup_command::backup_dir(None, console);
+    // The backup is offered on a terminal when neither --backup nor --no-backup nor --yes says otherwise.
+    let wants_backup =
+        args.backup || (!args.no_backup && !args.yes && !console.read_only && dir.as_deref().is_some_and(ask_backup));
+    let backup = if wants_backup {
+        let Some(dir) = dir.clone() else {
+            eprintln!("etcd-console: no directory for the backup: give --backup-dir");
+            return BAD_INPUT;
+        };
+        let source = match EtcdSource::choose(connection, Some(kube)) {
+            Ok(source) => source,
+            Err(e) => {
+                eprintln!("etcd-console: {e}");
+                return BAD_INPUT;
+            }
+        };
+        Some(BackupFirst {
+            source,
+            console: console.clone(),
+            kube: kube.clone(),
+            dir,
+            keys_dir: args.encryption_keys.clone(),
+        })
+    } else {
+        None
+    };
+    let options = Options {
+        wait: args.wait,
+        read_only: console.read_only,
+        backup_first: backup.is_some(),
+        poll: args.poll,
+        stall_after: Some(args.stall_after),
+        hosted_cluster: kube.hosted_cluster.clone(),
+    };
+    let executor = EncryptionExecutor { connection: api, backup };
+    let mut run = EncryptionRun::new(args.kind, options);
+    tracing::info!(target: "audit", action = "encryption set", to = args.kind.as_str(), wait = args.wait, read_only = console.read_only, "asked from the command line");
+    let (progress_tx, mut progress_rx) = mpsc::unbounded_channel();
+    let (answer_tx, mut answer_rx) = mpsc::unbounded_channel();
+    let (abort_tx, abort_rx) = watch::channel(false);
+    let json_output = args.output == OutputFormat::Json;
+    let driver = tokio::spawn(async move {
+        drive(&mut run, &executor, &mut answer_rx, abort_rx, progress_tx).await;
+        run
+    });
+    let mut printer = Printer { json: json_output, events_shown: 0 };
+    let mut interrupts = 0;
+    let mut planned = false;
+    let mut reported_read = false;
+    loop {
+        tokio::select! {
+            progress = progress_rx.recv() => {
+                let Some(progress) = progress else { break };
+                match progress {
+                    Progress::Run(run) => {
+                        if !reported_read {
+                            if let Some(before) = &run.before {
+                                reported_read = true;
+                                if !printer.json {
+                                    print!("{}", status_text(before));
+                                }
+                            }
+                        }
+                        if !planned && (run.stage == Stage::AwaitingYes || matches!(run.outcome(), Some(Outcome::NotAllowed { .. }))) {
+                            if let Some(plan) = run.plan() {
+                                planned = true;
+                                printer.plan(&plan);
+                            }
+                        }
+                        printer.run(&run);
+                        if run.stage == Stage::AwaitingYes {
+                            let answer = match run.plan() {
+                                Some(_) if args.yes => true,
+                                Some(plan) => match tokio::task::spawn_blocking(move || ask(&plan)).await {
+                                    Ok(Ok(answer)) => answer,
+                                    Ok(Err(e)) => {
+                                        eprintln!("etcd-console: {e}");
+                                        let _ = answer_tx.send(false);
+                                        let _ = driver.await;
+                                        return BAD_INPUT;
+                                    }
+                                    Err(_) => false,
+                                },
+                                None => false,
+                            };
+                            let _ = answer_tx.send(answer);
+                        }
+                    }
+                    Progress::Began(Action::Backup) => printer.line(json!({"event": "began", "action": "backup"}), "taking a verified backup first".into()),
+                    Progress::Began(Action::Patch { from, to, .. }) => printer.line(
+                        json!({"event": "began", "action": "patch", "from": from.as_str(), "to": to.as_str()}),
+                        format!("patching APIServer cluster: spec.encryption.type {} -> {}", from.as_str(), to.as_str()),
+                    ),
+                    Progress::Began(_) => {}
+                    Progress::Backup(crate::wizard::backup::executor::Progress::Bytes { done, total, .. }) => {
+                        if printer.json {
+                            println!("{}", json!({"event": "backup_progress", "bytes": done, "total_bytes": total}));
+                        }
+                    }
+                    Progress::Backup(_) => {}
+                }
+            }
+            _ = tokio::signal::ctrl_c() => {
+                interrupts += 1;
+                if interrupts > 1 {
+                    eprintln!("etcd-console: interrupted twice: leaving now");
+                    return 1;
+                }
+                eprintln!("etcd-console: stopping (before the patch nothing is changed; after it, only the following stops; Ctrl-C again leaves now)");
+                let _ = abort_tx.send(true);
+            }
+        }
+    }
+    let run = match driver.await {
+        Ok(run) => run,
+        Err(e) => {
+            eprintln!("etcd-console: the run ended abnormally: {e}");
+            return 1;
+        }
+    };
+    let Some(outcome) = run.outcome().cloned() else { return 1 };
+    finish(&run, &outcome, printer.json);
+    outcome.exit_code()
+}
+
+fn finish(run: &EncryptionRun, outcome: &Outcome, as_json: bool) {
+    let now = SystemTime::now();
+    let completed = matches!(outcome, Outcome::Completed { .. });
+    if as_json {
+        let followed = serde_json::to_value(&run.followed).unwrap_or_default();
+        let new_keys = serde_json::to_value(&run.new_keys).unwrap_or_default();
+        let mut value = json!({"event": "outcome", "to": run.target.as_str(), "exit_code": outcome.exit_code(),
+            "message": outcome.describe(), "followed": followed, "new_keys": new_keys, "backup": run.backup,
+            "elapsed_seconds": run.elapsed(now).map(|d| d.as_secs())});
+        if let Ok(serde_json::Value::Object(fields)) = serde_json::to_value(outcome) {
+            for (k, v) in fields {
+                value[k] = v;
+            }
+        }
+        if completed {
+            value["next"] = json!(crate::wizard::encryption::AFTER_COMPLETION);
+        }
+        println!("{value}");
+        return;
+    }
+    for f in &run.followed {
+        if let (Some(after), Some(c)) = (f.done_after_seconds, &f.current) {
+            println!(
+                "  {} {} after {}: {}",
+                f.resource,
+                c.reason,
+                humantime::format_duration(Duration::from_secs(after)),
+                c.message
+            );
+        }
+    }
+    let word = match outcome {
+        Outcome::Completed { .. } => "completed",
+        Outcome::Applied => "applied",
+        Outcome::NothingToDo { .. } => "nothing to do",
+        Outcome::Refused { .. } => "refused",
+        Outcome::NotAllowed { .. } => "not applied",
+        Outcome::Cancelled => "cancelled",
+        Outcome::Failed { .. } => "failed",
+        Outcome::Degraded { .. } => "stopped: Degraded",
+        Outcome::Stalled { .. } => "stopped: stalled",
+        Outcome::StoppedFollowing => "stopped following",
+    };
+    println!("encryption {}: {word}: {}", run.target.as_str(), outcome.describe());
+    if completed {
+        println!("next: {}", crate::wizard::encryption::AFTER_COMPLETION);
+    }
+}

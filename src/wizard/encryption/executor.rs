@@ -1,0 +1,455 @@
+//! The encryption wizard's hands: the readings, the SelfSubjectAccessReview,
+//! the merge patch, the waits, and the backup first (driven through the
+//! backup engine). Every request runs under the request timeout.
+
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams, PostParams};
+use serde_json::{json, Value};
+use tokio::sync::{mpsc, watch};
+
+use super::{Action, EncryptionRun, EncryptionType, HostedEncryption, KeySecret, Observed, OperatorReading, Reading};
+use crate::cli::{ConsoleArgs, KubeArgs};
+use crate::etcd::source::EtcdSource;
+use crate::openshift::report::ENCRYPTING;
+use crate::openshift::{explain, model, within, Connection};
+
+/// What the three API servers' ClusterOperators are called.
+const API_SERVER_OPERATORS: &[&str] = &["kube-apiserver", "openshift-apiserver", "authentication"];
+const KEYS_NAMESPACE: &str = "openshift-config-managed";
+const KEYS_LABEL: &str = "encryption.apiserver.operator.openshift.io/component";
+const MODE_ANNOTATION: &str = "encryption.apiserver.operator.openshift.io/mode";
+/// The field manager our patch is recorded under.
+pub const FIELD_MANAGER: &str = "etcd-console";
+
+/// Where the backup first goes, and what reaches etcd for it.
+#[derive(Clone)]
+pub struct BackupFirst {
+    pub source: EtcdSource,
+    pub console: ConsoleArgs,
+    pub kube: KubeArgs,
+    pub dir: PathBuf,
+    pub keys_dir: Option<PathBuf>,
+}
+
+pub struct EncryptionExecutor {
+    pub connection: Connection,
+    pub backup: Option<BackupFirst>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Progress {
+    Began(Action),
+    Backup(crate::wizard::backup::executor::Progress),
+    Run(Box<EncryptionRun>),
+}
+
+fn api(connection: &Connection, group: &str, version: &str, kind: &str, plural: &str) -> Api<DynamicObject> {
+    let resource = ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, version, kind), plural);
+    Api::all_with(connection.client.clone(), &resource)
+}
+
+/// An object by name: Ok(None) when the API does not have it (404).
+async fn get(
+    connection: &Connection,
+    api: Api<DynamicObject>,
+    what: &str,
+    name: &str,
+) -> Result<Option<Value>, String> {
+    let limit = connection.request_timeout + connection.request_timeout / 2;
+    match tokio::time::timeout(limit, api.get(name)).await {
+        Ok(Ok(object)) => serde_json::to_value(object).map(Some).map_err(|e| e.to_string()),
+        Ok(Err(kube::Error::Api(status))) if status.code == 404 => Ok(None),
+        Ok(Err(e)) => Err(explain(&e, &format!("reading {what}"))),
+        Err(_) => Err(format!(
+            "reading {what}: no answer from {} within {}",
+            connection.server,
+            humantime::format_duration(limit)
+        )),
+    }
+}
+
+fn text(value: &Value, pointer: &str) -> Option<String> {
+    value.pointer(pointer).and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_string)
+}
+
+fn conditions(object: &Value) -> impl Iterator<Item = &Value> {
+    object.pointer("/status/conditions").and_then(Value::as_array).into_iter().flatten()
+}
+
+/// One operator object: its `Encrypted` condition and its `...Degraded` conditions that hold.
+pub fn operator_reading(resource: &str, object: &Value) -> OperatorReading {
+    let encrypted = conditions(object).find(|c| c["type"] == "Encrypted").map(|c| super::Condition {
+        status: text(c, "/status").unwrap_or_default(),
+        reason: text(c, "/reason").unwrap_or_default(),
+        message: text(c, "/message").unwrap_or_default(),
+        since: text(c, "/lastTransitionTime"),
+    });
+    let degraded = conditions(object)
+        .filter(|c| c["type"].as_str().is_some_and(|t| t.ends_with("Degraded")) && c["status"] == "True")
+        .map(|c| format!("{}: {}", text(c, "/type").unwrap_or_default(), text(c, "/message").unwrap_or_default()))
+        .collect();
+    OperatorReading { resource: resource.to_string(), encrypted, degraded }
+}
+
+impl EncryptionExecutor {
+    pub async fn connect(kube: &KubeArgs) -> Result<Connection, String> {
+        crate::openshift::connect(kube).await
+    }
+
+    /// Everything the engine decides on, asked concurrently; a part that fails is named in `problems`.
+    pub async fn read(&self, rights: bool) -> Reading {
+        let c = &self.connection;
+        let op = "operator.openshift.io";
+        let all = ListParams::default();
+        let cluster_operators_api = api(c, "config.openshift.io", "v1", "ClusterOperator", "clusteroperators");
+        let (apiserver, oas, kas, auth, cos, version, keys, hosted, may_patch) = tokio::join!(
+            get(
+                c,
+                api(c, "config.openshift.io", "v1", "APIServer", "apiservers"),
+                "apiservers.config.openshift.io/cluster",
+                "cluster"
+            ),
+            get(
+                c,
+                api(c, op, "v1", ENCRYPTING[0].1, ENCRYPTING[0].2),
+                "openshiftapiservers.operator.openshift.io/cluster",
+                "cluster"
+            ),
+            get(
+                c,
+                api(c, op, "v1", ENCRYPTING[1].1, ENCRYPTING[1].2),
+                "kubeapiservers.operator.openshift.io/cluster",
+                "cluster"
+            ),
+            get(
+                c,
+                api(c, op, "v1", ENCRYPTING[2].1, ENCRYPTING[2].2),
+                "authentications.operator.openshift.io/cluster",
+                "cluster"
+            ),
+            within(c, "listing clusteroperators", cluster_operators_api.list(&all)),
+            get(
+                c,
+                api(c, "config.openshift.io", "v1", "ClusterVersion", "clusterversions"),
+                "clusterversions.config.openshift.io/version",
+                "version"
+            ),
+            key_secrets(c),
+            hosted_clusters(c),
+            async {
+                if rights {
+                    may_patch_apiserver(c).await.ok()
+                } else {
+                    None
+                }
+            },
+        );
+        let mut problems = Vec::new();
+        let mut not_openshift = false;
+        let (spec_type, resource_version) = match apiserver {
+            Ok(Some(object)) => (
+                Some(text(&object, "/spec/encryption/type").unwrap_or_default()),
+                text(&object, "/metadata/resourceVersion"),
+            ),
+            Ok(None) => {
+                not_openshift = true;
+                problems.push(format!("{} serves no apiservers.config.openshift.io/cluster", c.server));
+                (None, None)
+            }
+            Err(e) => {
+                problems.push(e);
+                (None, None)
+            }
+        };
+        let mut operators = Vec::new();
+        for ((resource, _, plural), object) in ENCRYPTING.iter().zip([oas, kas, auth]) {
+            match object {
+                Ok(Some(object)) => operators.push(operator_reading(resource, &object)),
+                Ok(None) if not_openshift => {}
+                Ok(None) => problems.push(format!("{plural}.operator.openshift.io/cluster: not found (404)")),
+                Err(e) => problems.push(e),
+            }
+        }
+        let cluster_operators = match cos {
+            Ok(list) => list
+                .items
+                .iter()
+                .filter_map(|o| serde_json::to_value(o).ok())
+                .map(|o| model::cluster_operator(&o))
+                .filter(|o| API_SERVER_OPERATORS.contains(&o.name.as_str()))
+                .collect(),
+            Err(e) if not_openshift => {
+                let _ = e;
+                Vec::new()
+            }
+            Err(e) => {
+                problems.push(e);
+                Vec::new()
+            }
+        };
+        let (cluster_id, version) = match version {
+            Ok(Some(v)) => (
+                text(&v, "/spec/clusterID"),
+                v.pointer("/status/history")
+                    .and_then(Value::as_array)
+                    .and_then(|h| h.iter().find(|e| e["state"] == "Completed"))
+                    .and_then(|e| text(e, "/version")),
+            ),
+            _ => (None, None),
+        };
+        let keys = match keys {
+            Ok(keys) => keys,
+            Err(e) => {
+                if !not_openshift {
+                    problems.push(e);
+                }
+                Vec::new()
+            }
+        };
+        let hosted_clusters = match hosted {
+            Ok(hosted) => hosted,
+            Err(e) => {
+                problems.push(e);
+                Vec::new()
+            }
+        };
+        Reading {
+            server: c.server.clone(),
+            cluster_id,
+            version,
+            spec_type,
+            resource_version,
+            operators,
+            cluster_operators,
+            keys,
+            hosted_clusters,
+            may_patch,
+            not_openshift,
+            problems,
+            at: Some(SystemTime::now()),
+        }
+    }
+
+    async fn patch(&self, to: EncryptionType, resource_version: Option<&str>) -> Result<(), String> {
+        let c = &self.connection;
+        let mut body = json!({"spec": {"encryption": {"type": to.as_str()}}});
+        // The patch applies only to the object as read: a change in between is a 409, not a silent overwrite.
+        if let Some(rv) = resource_version {
+            body["metadata"] = json!({"resourceVersion": rv});
+        }
+        let params = PatchParams { field_manager: Some(FIELD_MANAGER.into()), ..PatchParams::default() };
+        let apiservers = api(c, "config.openshift.io", "v1", "APIServer", "apiservers");
+        match within(
+            c,
+            "patching apiservers.config.openshift.io/cluster",
+            apiservers.patch("cluster", &params, &Patch::Merge(&body)),
+        )
+        .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if e.contains("(409 ") || e.contains("Conflict") => {
+                Err(format!("APIServer cluster changed since it was read ({e}): read it again"))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn backup_first(
+        &self,
+        abort: &watch::Receiver<bool>,
+        progress: &mpsc::UnboundedSender<Progress>,
+    ) -> Result<String, String> {
+        use crate::wizard::backup::{BackupOptions, BackupRun, Outcome};
+        let Some(first) = &self.backup else { return Err("no backup directory (give --backup-dir)".into()) };
+        let options = BackupOptions {
+            keys_dir: first.keys_dir.clone(),
+            ..crate::backup_command::options_from(&first.console, first.dir.clone())
+        };
+        let mut run = BackupRun::new(options)?;
+        let executor = crate::backup_command::executor_for(
+            &first.source,
+            &first.console,
+            Some(&first.kube),
+            first.keys_dir.is_some(),
+        )
+        .await?;
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let forward = progress.clone();
+        let relay = tokio::spawn(async move {
+            while let Some(p) = rx.recv().await {
+                let _ = forward.send(Progress::Backup(p));
+            }
+        });
+        crate::wizard::backup::executor::drive(&mut run, &executor, abort.clone(), tx).await;
+        let _ = relay.await;
+        match run.outcome() {
+            Some(Outcome::Completed) => {
+                Ok(run.decision.as_ref().map(|d| d.snapshot.display().to_string()).unwrap_or_else(|| "taken".into()))
+            }
+            Some(other) => Err(match other {
+                Outcome::Refused { reason } | Outcome::Failed { reason } => reason.clone(),
+                Outcome::Completed => String::new(),
+            }),
+            None => Err("the backup did not finish".into()),
+        }
+    }
+
+    pub async fn perform(
+        &self,
+        action: &Action,
+        abort: &mut watch::Receiver<bool>,
+        progress: &mpsc::UnboundedSender<Progress>,
+    ) -> Observed {
+        match action {
+            Action::Read { rights } => Observed::Read(Box::new(self.read(*rights).await)),
+            Action::Backup => Observed::BackedUp(self.backup_first(abort, progress).await),
+            Action::Patch { to, resource_version, .. } => {
+                Observed::Patched(self.patch(*to, resource_version.as_deref()).await)
+            }
+            Action::Wait(pause) => {
+                tokio::select! {
+                    _ = tokio::time::sleep(*pause) => {}
+                    _ = abort.changed() => {}
+                }
+                Observed::Waited
+            }
+            // Answered by the driver, never performed.
+            Action::AskYes(_) | Action::Finished(_) => Observed::Waited,
+        }
+    }
+}
+
+/// The key secrets' names, components and modes (their data is dropped at once).
+async fn key_secrets(connection: &Connection) -> Result<Vec<KeySecret>, String> {
+    let api: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(connection.client.clone(), KEYS_NAMESPACE);
+    let list = within(
+        connection,
+        &format!("listing secrets -l {KEYS_LABEL} in {KEYS_NAMESPACE}"),
+        api.list(&ListParams::default().labels(KEYS_LABEL)),
+    )
+    .await?;
+    let mut keys: Vec<KeySecret> = list
+        .items
+        .into_iter()
+        .map(|s| {
+            let meta = s.metadata;
+            KeySecret {
+                name: meta.name.unwrap_or_default(),
+                component: meta.labels.as_ref().and_then(|l| l.get(KEYS_LABEL)).cloned().unwrap_or_default(),
+                mode: meta.annotations.as_ref().and_then(|a| a.get(MODE_ANNOTATION)).cloned().unwrap_or_default(),
+                created: meta.creation_timestamp.map(|t| t.0.to_string()),
+            }
+        })
+        .collect();
+    keys.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(keys)
+}
+
+/// HostedClusters (none when the API does not serve them) with their encryption key's presence.
+async fn hosted_clusters(connection: &Connection) -> Result<Vec<HostedEncryption>, String> {
+    let hosted = api(connection, "hypershift.openshift.io", "v1beta1", "HostedCluster", "hostedclusters");
+    let list = match tokio::time::timeout(connection.request_timeout, hosted.list(&ListParams::default())).await {
+        Ok(Ok(list)) => list,
+        Ok(Err(kube::Error::Api(status))) if status.code == 404 => return Ok(Vec::new()),
+        Ok(Err(e)) => return Err(explain(&e, "listing hostedclusters.hypershift.openshift.io")),
+        Err(_) => return Err(format!("listing hostedclusters: no answer from {}", connection.server)),
+    };
+    let mut out = Vec::new();
+    for object in list.items.iter().filter_map(|o| serde_json::to_value(o).ok()) {
+        let state = model::hosted_cluster(&object, SystemTime::now());
+        let key_present = match &state.active_key {
+            Some(name) => {
+                let secrets: Api<k8s_openapi::api::core::v1::Secret> =
+                    Api::namespaced(connection.client.clone(), &state.namespace);
+                match tokio::time::timeout(connection.request_timeout, secrets.get_opt(name)).await {
+                    Ok(Ok(found)) => Some(found.is_some()),
+                    _ => None,
+                }
+            }
+            None => None,
+        };
+        out.push(HostedEncryption {
+            namespace: state.namespace,
+            name: state.name,
+            kind: state.secret_encryption,
+            active_key: state.active_key,
+            key_present,
+        });
+    }
+    Ok(out)
+}
+
+/// SelfSubjectAccessReview for `patch apiservers.config.openshift.io/cluster`.
+async fn may_patch_apiserver(connection: &Connection) -> Result<bool, String> {
+    use k8s_openapi::api::authorization::v1::{
+        ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec,
+    };
+    let review = SelfSubjectAccessReview {
+        spec: SelfSubjectAccessReviewSpec {
+            resource_attributes: Some(ResourceAttributes {
+                verb: Some("patch".into()),
+                group: Some("config.openshift.io".into()),
+                resource: Some("apiservers".into()),
+                name: Some("cluster".into()),
+                ..ResourceAttributes::default()
+            }),
+            ..SelfSubjectAccessReviewSpec::default()
+        },
+        ..SelfSubjectAccessReview::default()
+    };
+    let reviews: Api<SelfSubjectAccessReview> = Api::all(connection.client.clone());
+    let answer =
+        within(connection, "asking what this user may do", reviews.create(&PostParams::default(), &review)).await?;
+    Ok(answer.status.is_some_and(|s| s.allowed))
+}
+
+/// Drives the run to its end. `AskYes` is answered through `answers` (the
+/// front end asks the user); `abort` stops it (before the patch: nothing changed).
+pub async fn drive(
+    run: &mut EncryptionRun,
+    executor: &EncryptionExecutor,
+    answers: &mut mpsc::UnboundedReceiver<bool>,
+    mut abort: watch::Receiver<bool>,
+    progress: mpsc::UnboundedSender<Progress>,
+) {
+    loop {
+        if *abort.borrow() {
+            run.abort();
+        }
+        let action = run.next_action();
+        match &action {
+            Action::Finished(outcome) => {
+                tracing::info!(target: "audit", action = "encryption migration finished", to = run.target.as_str(),
+                    outcome = ?outcome, "done");
+                let _ = progress.send(Progress::Run(Box::new(run.clone())));
+                return;
+            }
+            Action::AskYes(_) => {
+                let _ = progress.send(Progress::Run(Box::new(run.clone())));
+                let answer = tokio::select! {
+                    answer = answers.recv() => answer.unwrap_or(false),
+                    _ = abort.changed() => false,
+                };
+                run.answer(answer);
+                continue;
+            }
+            Action::Patch { from, to, resource_version } => {
+                tracing::info!(target: "audit", action = "patch apiservers/cluster spec.encryption.type",
+                    from = from.as_str(), to = to.as_str(), resource_version = ?resource_version, "sending");
+            }
+            Action::Backup => {
+                tracing::info!(target: "audit", action = "backup before the encryption migration", "starting")
+            }
+            _ => {}
+        }
+        let _ = progress.send(Progress::Began(action.clone()));
+        let observed = executor.perform(&action, &mut abort, &progress).await;
+        if let Observed::Patched(result) = &observed {
+            tracing::info!(target: "audit", action = "patch apiservers/cluster", result = ?result, "answered");
+        }
+        run.observe(observed, SystemTime::now());
+        let _ = progress.send(Progress::Run(Box::new(run.clone())));
+    }
+}

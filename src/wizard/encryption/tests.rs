@@ -1,0 +1,367 @@
+use std::time::{Duration, SystemTime};
+
+use super::*;
+
+const T0: &str = "2026-12-01T00:00:00Z";
+
+fn condition(reason: &str, message: &str, since: &str) -> Option<Condition> {
+    let status = if reason == "EncryptionCompleted" { "True" } else { "False" };
+    Some(Condition { status: status.into(), reason: reason.into(), message: message.into(), since: Some(since.into()) })
+}
+
+fn operator(resource: &str, encrypted: Option<Condition>) -> OperatorReading {
+    OperatorReading { resource: resource.into(), encrypted, degraded: Vec::new() }
+}
+
+fn co(name: &str, degraded: &str) -> OperatorStatus {
+    OperatorStatus {
+        name: name.into(),
+        available: "True".into(),
+        progressing: "False".into(),
+        degraded: degraded.into(),
+        message: if degraded == "True" { "EncryptionMigrationControllerDegraded: boom".into() } else { String::new() },
+    }
+}
+
+/// A cluster with `kind` configured and every operator on `reason`.
+fn reading(kind: &str, reason: &str, since: &str) -> Reading {
+    Reading {
+        server: "https://api.lab:6443".into(),
+        cluster_id: Some("5eed".into()),
+        version: Some("4.14.8".into()),
+        spec_type: Some(kind.into()),
+        resource_version: Some("41".into()),
+        operators: ["openshiftapiserver", "kubeapiserver", "authentication.operator.openshift.io"]
+            .iter()
+            .map(|r| operator(r, condition(reason, "All resources encrypted: secrets, configmaps", since)))
+            .collect(),
+        cluster_operators: ["kube-apiserver", "openshift-apiserver", "authentication"]
+            .iter()
+            .map(|n| co(n, "False"))
+            .collect(),
+        keys: Vec::new(),
+        hosted_clusters: Vec::new(),
+        may_patch: Some(true),
+        not_openshift: false,
+        problems: Vec::new(),
+        at: None,
+    }
+}
+
+fn at(seconds: u64) -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000 + seconds)
+}
+
+fn waiting(backup_first: bool) -> Options {
+    Options {
+        wait: true,
+        backup_first,
+        poll: Duration::from_secs(5),
+        stall_after: Some(Duration::from_secs(600)),
+        ..Options::default()
+    }
+}
+
+/// A run taken to the point just after the patch.
+fn patched(from: &str, from_reason: &str, to: EncryptionType) -> EncryptionRun {
+    let mut run = EncryptionRun::new(to, waiting(false));
+    assert_eq!(run.next_action(), Action::Read { rights: true });
+    run.observe(Observed::Read(Box::new(reading(from, from_reason, T0))), at(0));
+    let Action::AskYes(plan) = run.next_action() else { panic!("expected the question: {:?}", run.outcome()) };
+    assert_eq!((plan.from, plan.to), (EncryptionType::parse(from).unwrap(), to));
+    run.answer(true);
+    assert_eq!(run.next_action(), Action::Read { rights: true }, "read again just before the patch");
+    run.observe(Observed::Read(Box::new(reading(from, from_reason, T0))), at(1));
+    assert_eq!(
+        run.next_action(),
+        Action::Patch { from: EncryptionType::parse(from).unwrap(), to, resource_version: Some("41".into()) }
+    );
+    run.observe(Observed::Patched(Ok(())), at(2));
+    run
+}
+
+#[test]
+fn a_migration_is_followed_until_every_operator_has_moved_and_completed() {
+    let mut run = patched("", "EncryptionDisabled", EncryptionType::Aescbc);
+    assert_eq!(run.stage, Stage::Following);
+    assert_eq!(run.next_action(), Action::Read { rights: false });
+    // Right after the patch the conditions still say the old state: not done.
+    run.observe(Observed::Read(Box::new(reading("aescbc", "EncryptionDisabled", T0))), at(3));
+    assert_eq!(run.next_action(), Action::Wait(Duration::from_secs(5)));
+    run.observe(Observed::Waited, at(8));
+    let mut mid = reading("aescbc", "EncryptionInProgress", "2026-12-01T00:01:00Z");
+    mid.operators[0].encrypted =
+        condition("EncryptionCompleted", "All resources encrypted: routes.route.openshift.io", "2026-12-01T00:02:00Z");
+    mid.keys.push(KeySecret {
+        name: "encryption-key-openshift-apiserver-1".into(),
+        component: "openshift-apiserver".into(),
+        mode: "aescbc".into(),
+        created: None,
+    });
+    run.observe(Observed::Read(Box::new(mid)), at(60));
+    assert!(run.outcome().is_none());
+    assert_eq!(run.followed[0].done_after_seconds, Some(58));
+    assert_eq!(run.new_keys.len(), 1);
+    assert!(run
+        .events
+        .iter()
+        .any(|e| e.text.contains("new key secret encryption-key-openshift-apiserver-1 (mode aescbc)")));
+    assert_eq!(run.waiting_on().len(), 2);
+    run.observe(Observed::Waited, at(65));
+    run.observe(Observed::Read(Box::new(reading("aescbc", "EncryptionCompleted", "2026-12-01T00:20:00Z"))), at(1202));
+    assert_eq!(run.outcome(), Some(&Outcome::Completed { took_seconds: 1200 }));
+    assert_eq!(run.outcome().map(Outcome::exit_code), Some(0));
+}
+
+#[test]
+fn aescbc_to_aesgcm_is_not_taken_as_done_by_the_old_completed_condition() {
+    let mut run = patched("aescbc", "EncryptionCompleted", EncryptionType::Aesgcm);
+    // Same reason, same transition time as before the patch: the old migration's.
+    run.observe(Observed::Read(Box::new(reading("aesgcm", "EncryptionCompleted", T0))), at(10));
+    assert!(run.outcome().is_none(), "{:?}", run.outcome());
+    // A new transition (even one missed in between) is this migration's.
+    run.observe(Observed::Waited, at(15));
+    run.observe(Observed::Read(Box::new(reading("aesgcm", "EncryptionCompleted", "2026-12-01T00:30:00Z"))), at(30));
+    assert_eq!(run.outcome(), Some(&Outcome::Completed { took_seconds: 28 }));
+}
+
+#[test]
+fn identity_waits_for_decryption_completed() {
+    let mut run = patched("aesgcm", "EncryptionCompleted", EncryptionType::Identity);
+    run.observe(Observed::Read(Box::new(reading("identity", "DecryptionInProgress", "2026-12-01T00:01:00Z"))), at(10));
+    assert!(run.outcome().is_none());
+    run.observe(Observed::Waited, at(15));
+    run.observe(Observed::Read(Box::new(reading("identity", "DecryptionCompleted", "2026-12-01T00:09:00Z"))), at(20));
+    assert_eq!(run.outcome(), Some(&Outcome::Completed { took_seconds: 18 }));
+}
+
+#[test]
+fn a_running_migration_or_a_degraded_operator_refuses_before_anything_is_asked() {
+    let mut run = EncryptionRun::new(EncryptionType::Aesgcm, waiting(false));
+    run.observe(Observed::Read(Box::new(reading("aescbc", "EncryptionInProgress", T0))), at(0));
+    match run.outcome() {
+        Some(Outcome::Refused { reason }) => {
+            assert!(
+                reason.contains("already running") && reason.contains("kubeapiserver EncryptionInProgress"),
+                "{reason}"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+    // Asked for but not begun: the conditions contradict the type.
+    let mut run = EncryptionRun::new(EncryptionType::Aesgcm, waiting(false));
+    run.observe(Observed::Read(Box::new(reading("aescbc", "EncryptionDisabled", T0))), at(0));
+    assert!(matches!(run.outcome(), Some(Outcome::Refused { .. })));
+    let mut degraded = reading("", "EncryptionDisabled", T0);
+    degraded.cluster_operators[1] = co("openshift-apiserver", "True");
+    let mut run = EncryptionRun::new(EncryptionType::Aescbc, waiting(false));
+    run.observe(Observed::Read(Box::new(degraded)), at(0));
+    match run.outcome() {
+        Some(Outcome::Refused { reason }) => {
+            assert!(reason.contains("clusteroperator/openshift-apiserver Degraded"), "{reason}")
+        }
+        other => panic!("{other:?}"),
+    }
+    // An unreadable operator: cannot tell.
+    let mut unread = reading("", "EncryptionDisabled", T0);
+    unread.operators.remove(1);
+    unread.problems.push("reading kubeapiservers.operator.openshift.io/cluster: not allowed (403 Forbidden)".into());
+    let mut run = EncryptionRun::new(EncryptionType::Aescbc, waiting(false));
+    run.observe(Observed::Read(Box::new(unread)), at(0));
+    match run.outcome() {
+        Some(Outcome::Refused { reason }) => {
+            assert!(reason.contains("cannot tell") && reason.contains("403"), "{reason}")
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn already_there_is_nothing_to_do_and_exits_zero() {
+    let mut run = EncryptionRun::new(EncryptionType::Aescbc, waiting(false));
+    run.observe(Observed::Read(Box::new(reading("aescbc", "EncryptionCompleted", T0))), at(0));
+    assert!(matches!(run.outcome(), Some(Outcome::NothingToDo { .. })));
+    assert_eq!(run.outcome().map(Outcome::exit_code), Some(0));
+    let mut run = EncryptionRun::new(EncryptionType::Identity, waiting(false));
+    run.observe(Observed::Read(Box::new(reading("", "EncryptionDisabled", T0))), at(0));
+    assert!(matches!(run.outcome(), Some(Outcome::NothingToDo { .. })));
+}
+
+#[test]
+fn read_only_and_a_user_without_rights_get_the_plan_and_no_patch() {
+    let mut run = EncryptionRun::new(EncryptionType::Aescbc, Options { read_only: true, ..waiting(false) });
+    run.observe(Observed::Read(Box::new(reading("", "EncryptionDisabled", T0))), at(0));
+    match run.outcome() {
+        Some(Outcome::NotAllowed { reason }) => assert!(reason.contains("--read-only"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+    let plan = run.plan().unwrap();
+    assert_eq!((plan.from, plan.to, plan.operators.len()), (EncryptionType::Identity, EncryptionType::Aescbc, 3));
+    assert!(!matches!(run.next_action(), Action::Patch { .. }));
+    let mut viewer = reading("", "EncryptionDisabled", T0);
+    viewer.may_patch = Some(false);
+    let mut run = EncryptionRun::new(EncryptionType::Aescbc, waiting(false));
+    run.observe(Observed::Read(Box::new(viewer)), at(0));
+    match run.outcome() {
+        Some(Outcome::NotAllowed { reason }) => assert!(reason.contains("SelfSubjectAccessReview"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(run.outcome().map(Outcome::exit_code), Some(1));
+}
+
+#[test]
+fn a_change_between_the_yes_and_the_patch_refuses_and_no_is_a_cancel() {
+    let mut run = EncryptionRun::new(EncryptionType::Aesgcm, waiting(false));
+    run.observe(Observed::Read(Box::new(reading("aescbc", "EncryptionCompleted", T0))), at(0));
+    run.answer(true);
+    run.observe(Observed::Read(Box::new(reading("identity", "DecryptionInProgress", T0))), at(5));
+    match run.outcome() {
+        Some(Outcome::Refused { reason }) => {
+            assert!(
+                reason.contains("changed since the plan (aescbc -> identity)")
+                    && reason.contains("nothing was patched"),
+                "{reason}"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+    let mut run = EncryptionRun::new(EncryptionType::Aesgcm, waiting(false));
+    run.observe(Observed::Read(Box::new(reading("aescbc", "EncryptionCompleted", T0))), at(0));
+    run.answer(false);
+    assert_eq!(run.outcome(), Some(&Outcome::Cancelled));
+}
+
+#[test]
+fn the_backup_comes_first_and_its_failure_patches_nothing() {
+    let mut run = EncryptionRun::new(EncryptionType::Aescbc, waiting(true));
+    run.observe(Observed::Read(Box::new(reading("", "EncryptionDisabled", T0))), at(0));
+    run.answer(true);
+    assert_eq!(run.next_action(), Action::Backup);
+    run.observe(Observed::BackedUp(Err("member down".into())), at(3));
+    match run.outcome() {
+        Some(Outcome::Failed { reason }) => {
+            assert!(reason.contains("member down") && reason.contains("nothing was patched"))
+        }
+        other => panic!("{other:?}"),
+    }
+    let mut run = EncryptionRun::new(EncryptionType::Aescbc, waiting(true));
+    run.observe(Observed::Read(Box::new(reading("", "EncryptionDisabled", T0))), at(0));
+    run.answer(true);
+    run.observe(Observed::BackedUp(Ok("/b/snapshot_x.db".into())), at(3));
+    assert_eq!(run.next_action(), Action::Read { rights: true });
+    assert_eq!(run.backup.as_deref(), Some("/b/snapshot_x.db"));
+}
+
+#[test]
+fn a_degraded_operator_stops_the_wait_and_silence_ends_as_stalled() {
+    let mut run = patched("", "EncryptionDisabled", EncryptionType::Aescbc);
+    let mut broken = reading("aescbc", "EncryptionInProgress", "2026-12-01T00:01:00Z");
+    broken.operators[0].degraded.push("EncryptionMigrationControllerDegraded: migrating routes failed".into());
+    run.observe(Observed::Read(Box::new(broken)), at(302));
+    match run.outcome() {
+        Some(Outcome::Degraded { reason }) => {
+            assert!(
+                reason.contains("after 5m")
+                    && reason.contains("openshiftapiserver EncryptionMigrationControllerDegraded"),
+                "{reason}"
+            );
+            assert!(reason.contains("not completed: openshiftapiserver EncryptionInProgress"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let mut run = patched("", "EncryptionDisabled", EncryptionType::Aescbc);
+    run.observe(Observed::Read(Box::new(reading("aescbc", "EncryptionInProgress", "2026-12-01T00:01:00Z"))), at(10));
+    run.observe(Observed::Waited, at(15));
+    run.observe(Observed::Read(Box::new(reading("aescbc", "EncryptionInProgress", "2026-12-01T00:01:00Z"))), at(500));
+    assert!(run.outcome().is_none(), "not yet ten quiet minutes");
+    run.observe(Observed::Waited, at(505));
+    run.observe(Observed::Read(Box::new(reading("aescbc", "EncryptionInProgress", "2026-12-01T00:01:00Z"))), at(611));
+    match run.outcome() {
+        Some(Outcome::Stalled { reason }) => {
+            assert!(
+                reason.contains("nothing changed for 10m 1s")
+                    && reason.contains("kubeapiserver EncryptionInProgress since"),
+                "{reason}"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn an_older_cluster_is_followed_on_the_two_operators_that_report() {
+    let older = |reason: &str, since: &str| {
+        let mut r = reading("", reason, since);
+        r.operators[2].encrypted = None;
+        r
+    };
+    let mut run = EncryptionRun::new(EncryptionType::Aescbc, waiting(false));
+    run.observe(Observed::Read(Box::new(older("EncryptionDisabled", T0))), at(0));
+    let plan = run.plan().unwrap();
+    assert_eq!(plan.operators, ["openshiftapiserver", "kubeapiserver"]);
+    assert!(
+        plan.notes.iter().any(|n| n.contains("4.5/4.6") && n.contains("followed on 2 operators")),
+        "{:?}",
+        plan.notes
+    );
+    run.answer(true);
+    run.observe(Observed::Read(Box::new(older("EncryptionDisabled", T0))), at(1));
+    run.observe(Observed::Patched(Ok(())), at(2));
+    let mut done = older("EncryptionCompleted", "2026-12-01T00:20:00Z");
+    done.spec_type = Some("aescbc".into());
+    run.observe(Observed::Read(Box::new(done)), at(100));
+    assert_eq!(run.outcome(), Some(&Outcome::Completed { took_seconds: 98 }));
+}
+
+#[test]
+fn a_hosted_cluster_is_explained_not_migrated() {
+    let mut r = reading("", "EncryptionDisabled", T0);
+    r.hosted_clusters.push(HostedEncryption {
+        namespace: "clusters".into(),
+        name: "hosted".into(),
+        kind: Some("aescbc".into()),
+        active_key: Some("hosted-etcd-encryption-key".into()),
+        key_present: Some(true),
+    });
+    let mut run = EncryptionRun::new(
+        EncryptionType::Aescbc,
+        Options { hosted_cluster: Some("clusters/hosted".into()), ..waiting(false) },
+    );
+    run.observe(Observed::Read(Box::new(r)), at(0));
+    match run.outcome() {
+        Some(Outcome::NotAllowed { reason }) => {
+            assert!(
+                reason.contains(
+                    "spec.secretEncryption aescbc (active key hosted-etcd-encryption-key, its secret present)"
+                ),
+                "{reason}"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn stopping_before_the_patch_changes_nothing_and_after_it_only_stops_following() {
+    let mut run = EncryptionRun::new(EncryptionType::Aescbc, waiting(false));
+    run.observe(Observed::Read(Box::new(reading("", "EncryptionDisabled", T0))), at(0));
+    run.abort();
+    assert_eq!(run.outcome(), Some(&Outcome::Cancelled));
+    let mut run = patched("", "EncryptionDisabled", EncryptionType::Aescbc);
+    run.abort();
+    assert_eq!(run.outcome(), Some(&Outcome::StoppedFollowing));
+}
+
+#[test]
+fn resources_are_read_from_the_message() {
+    let c = condition(
+        "EncryptionCompleted",
+        "All resources encrypted: routes.route.openshift.io, oauthaccesstokens.oauth.openshift.io",
+        T0,
+    )
+    .unwrap();
+    assert_eq!(c.resources(), ["routes.route.openshift.io", "oauthaccesstokens.oauth.openshift.io"]);
+    let d =
+        condition("DecryptionCompleted", "Encryption mode set to identity and everything is decrypted", T0).unwrap();
+    assert!(d.resources().is_empty());
+}
