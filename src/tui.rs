@@ -28,6 +28,10 @@ use crate::ui::{self, Theme};
 use crate::wizard::backup::executor::{drive as drive_backup, Progress as BackupProgress};
 use crate::wizard::backup::{BackupOptions, BackupRun};
 use crate::wizard::defrag::executor::{run_in_background, Progress};
+use crate::wizard::encryption::executor::{
+    drive as drive_encryption, BackupFirst, EncryptionExecutor, Progress as EncryptionProgress,
+};
+use crate::wizard::encryption::{EncryptionRun, EncryptionType, Options as EncryptionOptions};
 
 fn open_screen(mouse: bool) -> std::io::Result<()> {
     terminal::enable_raw_mode()?;
@@ -98,7 +102,7 @@ async fn carry_out(connection: Connection, change: Change, tx: mpsc::UnboundedSe
             Err(e) => (0, vec![e]),
         },
         // The app turns these into a run before they get here.
-        Change::Defrag(_) | Change::ResumeDefrag | Change::ForceBackup => return,
+        Change::Defrag(_) | Change::ResumeDefrag | Change::ForceBackup | Change::EncryptionYes => return,
     };
     let verb = if matches!(change, Change::DenyCsr(_)) { "denied" } else { "approved" };
     let message = match failed.first() {
@@ -135,6 +139,54 @@ async fn backup_in_background(
             let _ = progress.send(BackupProgress::Run(Box::new(run)));
         }
     }
+}
+
+/// The encryption wizard's run: the API reached, the engine driven to its end; the
+/// user's answer to its question comes through `answers`.
+#[allow(clippy::too_many_arguments)]
+async fn encryption_in_background(
+    source: EtcdSource,
+    console: ConsoleArgs,
+    kube: Option<KubeArgs>,
+    target: EncryptionType,
+    backup_first: bool,
+    mut answers: mpsc::UnboundedReceiver<bool>,
+    abort: tokio::sync::watch::Receiver<bool>,
+    progress: mpsc::UnboundedSender<EncryptionProgress>,
+) {
+    tracing::info!(target: "audit", action = "encryption set", to = target.as_str(), backup_first, "asked from the console");
+    let options = EncryptionOptions {
+        wait: true,
+        read_only: console.read_only,
+        backup_first,
+        poll: std::time::Duration::from_secs(5),
+        // The console keeps following; a long quiet is shown, never a reason to stop.
+        stall_after: None,
+        hosted_cluster: kube.as_ref().and_then(|k| k.hosted_cluster.clone()),
+    };
+    let mut run = EncryptionRun::new(target, options);
+    let Some(kube) = kube.filter(crate::openshift::configured) else {
+        run.cannot_start("no kubeconfig: give --kubeconfig FILE or set KUBECONFIG".into());
+        let _ = progress.send(EncryptionProgress::Run(Box::new(run)));
+        return;
+    };
+    let connection = match EncryptionExecutor::connect(&kube).await {
+        Ok(connection) => connection,
+        Err(e) => {
+            run.cannot_start(e);
+            let _ = progress.send(EncryptionProgress::Run(Box::new(run)));
+            return;
+        }
+    };
+    let backup = crate::backup_command::backup_dir(None, &console).filter(|_| backup_first).map(|dir| BackupFirst {
+        source,
+        console: console.clone(),
+        kube: kube.clone(),
+        dir,
+        keys_dir: None,
+    });
+    let executor = EncryptionExecutor { connection, backup };
+    drive_encryption(&mut run, &executor, &mut answers, abort, progress).await;
 }
 
 /// Opens the console on the cluster the connection flags name. Exit code 2 on bad flags.
@@ -174,6 +226,10 @@ pub async fn run(
     let backup_kube = kube.clone();
     let (backup_tx, mut backup_rx) = mpsc::unbounded_channel::<BackupProgress>();
     let mut backup_abort: Option<tokio::sync::watch::Sender<bool>> = None;
+    let encryption_kube = kube.clone();
+    let (encryption_tx, mut encryption_rx) = mpsc::unbounded_channel::<EncryptionProgress>();
+    let mut encryption_abort: Option<tokio::sync::watch::Sender<bool>> = None;
+    let mut encryption_answer: Option<mpsc::UnboundedSender<bool>> = None;
     // The newest verified backup of the cluster, looked for off the UI loop.
     let (last_backup_tx, mut last_backup_rx) = mpsc::unbounded_channel::<Option<LastBackup>>();
     app.notice = log_problem.map(|p| format!("no log: {p}"));
@@ -305,6 +361,12 @@ pub async fn run(
                 }
             },
             Some(last) = last_backup_rx.recv() => app.last_backup = Some(last),
+            Some(progress) = encryption_rx.recv() => {
+                app.on_encryption(progress);
+                while let Ok(progress) = encryption_rx.try_recv() {
+                    app.on_encryption(progress);
+                }
+            },
             connection = &mut connection_rx, if awaiting_connection => {
                 awaiting_connection = false;
                 api = connection.ok();
@@ -367,6 +429,32 @@ pub async fn run(
                                             app.backup = None;
                                             app.notice = Some(format!("backup not started: {e}"));
                                         }
+                                    }
+                                }
+                                Some(Effect::StartEncryption { target, backup_first }) => {
+                                    let (abort_tx, abort_rx) = tokio::sync::watch::channel(false);
+                                    let (answer_tx, answer_rx) = mpsc::unbounded_channel();
+                                    encryption_abort = Some(abort_tx);
+                                    encryption_answer = Some(answer_tx);
+                                    tokio::spawn(encryption_in_background(
+                                        backup_source.clone(),
+                                        console.clone(),
+                                        encryption_kube.clone(),
+                                        target,
+                                        backup_first,
+                                        answer_rx,
+                                        abort_rx,
+                                        encryption_tx.clone(),
+                                    ));
+                                }
+                                Some(Effect::AnswerEncryption(yes)) => {
+                                    if let Some(answer) = &encryption_answer {
+                                        let _ = answer.send(yes);
+                                    }
+                                }
+                                Some(Effect::AbortEncryption) => {
+                                    if let Some(abort) = &encryption_abort {
+                                        let _ = abort.send(true);
                                     }
                                 }
                                 Some(Effect::AbortBackup) => {

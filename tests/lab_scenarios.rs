@@ -301,3 +301,142 @@ async fn kubernetes() {
     assert!(kubectl_ok(&lab, &["get", "pods", "-A", "--no-headers"]).lines().all(|l| !l.starts_with("openshift")));
     stops_cleanly(lab);
 }
+
+/// A field of `resource`/`name`'s condition of type `kind` (empty when there is no such condition).
+fn condition(lab: &Lab, resource: &str, name: &str, kind: &str, field: &str) -> String {
+    let path = format!(r#"-o=jsonpath={{.status.conditions[?(@.type=="{kind}")].{field}}}"#);
+    kubectl_ok(lab, &["get", resource, name, &path])
+}
+
+fn encrypted(lab: &Lab, resource: &str) -> String {
+    condition(lab, resource, "cluster", "Encrypted", "reason")
+}
+
+fn set_encryption(lab: &Lab, mode: &str) {
+    let patch = format!(r#"{{"spec":{{"encryption":{{"type":"{mode}"}}}}}}"#);
+    kubectl_ok(lab, &["patch", "apiserver", "cluster", "--type=merge", "-p", &patch]);
+}
+
+fn key_secrets(lab: &Lab) -> Vec<String> {
+    let secrets = kubectl_ok(lab, &["get", "secrets", "-n", "openshift-config-managed"]);
+    names(&secrets).into_iter().filter(|n| n.starts_with("encryption-key-")).collect()
+}
+
+const AUTHENTICATION: &str = "authentication.operator.openshift.io";
+
+#[tokio::test]
+async fn encryption_operators_complete_one_after_another() {
+    // 300x: the migration takes 4 s; OpenShiftAPIServer is done at 2 s, Authentication at 3 s, KubeAPIServer at 4 s.
+    let lab = lab_scenario("healthy", 300.0).await;
+    assert_eq!(encrypted(&lab, "openshiftapiserver"), "EncryptionDisabled");
+    set_encryption(&lab, "aescbc");
+    eventually("openshiftapiserver EncryptionCompleted", Duration::from_secs(10), || {
+        (encrypted(&lab, "openshiftapiserver") == "EncryptionCompleted").then_some(())
+    });
+    assert_eq!(encrypted(&lab, "kubeapiserver"), "EncryptionInProgress", "the Kubernetes API server finishes last");
+    eventually("all three EncryptionCompleted", Duration::from_secs(10), || {
+        ["openshiftapiserver", "kubeapiserver", AUTHENTICATION]
+            .iter()
+            .all(|r| encrypted(&lab, r) == "EncryptionCompleted")
+            .then_some(())
+    });
+    let message = condition(&lab, "kubeapiserver", "cluster", "Encrypted", "message");
+    assert_eq!(message, "All resources encrypted: secrets, configmaps");
+    let keys = key_secrets(&lab);
+    assert_eq!(keys.len(), 3, "{keys:?}");
+    assert!(keys.contains(&"encryption-key-openshift-oauth-apiserver-1".to_string()), "{keys:?}");
+    for resource in ["openshiftapiserver", "kubeapiserver", AUTHENTICATION] {
+        let degraded = condition(&lab, resource, "cluster", "EncryptionMigrationControllerDegraded", "status");
+        assert!(degraded.is_empty() || degraded == "False", "{resource}: {degraded}");
+    }
+    stops_cleanly(lab);
+}
+
+#[tokio::test]
+async fn encryption_degraded() {
+    // 300x: the OpenShift API server operator degrades 1 s into the 4 s migration.
+    let lab = lab_scenario("encryption-degraded", 300.0).await;
+    assert_eq!(encrypted(&lab, "openshiftapiserver"), "DecryptionCompleted");
+    assert_eq!(condition(&lab, "co", "openshift-apiserver", "Degraded", "status"), "False");
+    set_encryption(&lab, "aescbc");
+    let message = "EncryptionMigrationControllerDegraded: migrating routes.route.openshift.io failed: etcdserver: request timed out";
+    eventually("openshift-apiserver Degraded", Duration::from_secs(10), || {
+        (condition(&lab, "co", "openshift-apiserver", "Degraded", "status") == "True").then_some(())
+    });
+    assert_eq!(
+        condition(&lab, "co", "openshift-apiserver", "Degraded", "reason"),
+        "EncryptionMigrationController_Error"
+    );
+    assert_eq!(condition(&lab, "co", "openshift-apiserver", "Degraded", "message"), message);
+    let own = |field| condition(&lab, "openshiftapiserver", "cluster", "EncryptionMigrationControllerDegraded", field);
+    assert_eq!((own("status"), own("reason"), own("message")), ("True".into(), "Error".into(), message.into()));
+    eventually("kubeapiserver EncryptionCompleted", Duration::from_secs(10), || {
+        (encrypted(&lab, "kubeapiserver") == "EncryptionCompleted").then_some(())
+    });
+    assert_eq!(encrypted(&lab, AUTHENTICATION), "EncryptionCompleted");
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(encrypted(&lab, "openshiftapiserver"), "EncryptionInProgress", "the faulty operator never completes");
+    assert_eq!(condition(&lab, "co", "openshift-apiserver", "Degraded", "status"), "True", "and stays Degraded");
+    for resource in ["kubeapiserver", AUTHENTICATION] {
+        let degraded = condition(&lab, resource, "cluster", "EncryptionMigrationControllerDegraded", "status");
+        assert!(degraded.is_empty() || degraded == "False", "{resource}: {degraded}");
+    }
+    for co in ["kube-apiserver", "authentication"] {
+        assert_eq!(condition(&lab, "co", co, "Degraded", "status"), "False", "{co}");
+    }
+
+    // A new migration clears the fault, which comes back a quarter of the way through.
+    let first = condition(&lab, "co", "openshift-apiserver", "Degraded", "lastTransitionTime");
+    set_encryption(&lab, "identity");
+    eventually("openshift-apiserver Degraded again", Duration::from_secs(10), || {
+        let again = condition(&lab, "co", "openshift-apiserver", "Degraded", "lastTransitionTime") != first
+            && condition(&lab, "co", "openshift-apiserver", "Degraded", "status") == "True";
+        again.then_some(())
+    });
+    assert_eq!(encrypted(&lab, "openshiftapiserver"), "DecryptionInProgress");
+    stops_cleanly(lab);
+}
+
+#[tokio::test]
+async fn encryption_older() {
+    let lab = lab_scenario("encryption-older", 300.0).await;
+    assert_eq!(encrypted(&lab, AUTHENTICATION), "", "no Encrypted condition on 4.5/4.6");
+    assert_eq!(encrypted(&lab, "openshiftapiserver"), "EncryptionDisabled");
+    set_encryption(&lab, "aescbc");
+    eventually("both EncryptionCompleted", Duration::from_secs(10), || {
+        ["openshiftapiserver", "kubeapiserver"]
+            .iter()
+            .all(|r| encrypted(&lab, r) == "EncryptionCompleted")
+            .then_some(())
+    });
+    assert_eq!(
+        condition(&lab, "openshiftapiserver", "cluster", "Encrypted", "message"),
+        "All resources encrypted: routes.route.openshift.io, oauthaccesstokens.oauth.openshift.io, oauthauthorizetokens.oauth.openshift.io"
+    );
+    assert_eq!(encrypted(&lab, AUTHENTICATION), "", "nor after a migration");
+    let keys = key_secrets(&lab);
+    assert_eq!(keys, ["encryption-key-openshift-apiserver-1", "encryption-key-openshift-kube-apiserver-1"]);
+    stops_cleanly(lab);
+}
+
+#[tokio::test]
+async fn encryption_migration_caught_late() {
+    // Twelve minutes into a migration: the OpenShift API server finished at ten, the
+    // faulty Kubernetes API server degraded at five; Authentication finishes at fifteen.
+    let file = std::env::temp_dir().join(format!("lab-caught-late-{}.toml", std::process::id()));
+    let scenario = "description = \"caught late\"\n[cluster]\nencryption = \"aesgcm\"\n\
+                    encryption_started_minutes_ago = 12\nencryption_degrades = \"kubeapiserver\"\n";
+    std::fs::write(&file, scenario).unwrap();
+    let lab = lab_scenario(&path_str(&file), 1.0).await;
+    let _ = std::fs::remove_file(&file);
+    assert_eq!(encrypted(&lab, "openshiftapiserver"), "EncryptionCompleted");
+    assert_eq!(encrypted(&lab, AUTHENTICATION), "EncryptionInProgress");
+    assert_eq!(encrypted(&lab, "kubeapiserver"), "EncryptionInProgress");
+    let degraded = condition(&lab, "kubeapiserver", "cluster", "EncryptionMigrationControllerDegraded", "message");
+    assert!(degraded.contains("migrating secrets, configmaps failed"), "{degraded}");
+    // The ClusterOperator's Degraded is rewritten from etcd's health every tick; the fault holds it.
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(condition(&lab, "co", "kube-apiserver", "Degraded", "reason"), "EncryptionMigrationController_Error");
+    assert_eq!(condition(&lab, "co", "openshift-apiserver", "Degraded", "status"), "False");
+    stops_cleanly(lab);
+}

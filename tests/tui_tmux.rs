@@ -422,3 +422,38 @@ async fn a_backup_from_the_console_is_refused_during_a_migration_and_forced_with
     tmux.keys(&["q"]);
     tmux.wait_for("a clean exit", WAIT, |s| s.contains("CONSOLE-EXITED 0"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_encryption_migration_from_the_console_asks_backs_up_first_and_is_followed_to_the_end() {
+    // 60x: the migration takes 20 s, long enough to see it running.
+    let lab = lab_scenario("healthy", 60.0).await;
+    let backups = lab.dir.join("tui-backups");
+    let tmux =
+        Tmux::start("encryption", 120, 40, &console_on_lab(&lab, &format!("--backup-dir {}", backups.display())));
+    tmux.wait_for("three members up", WAIT, |s| s.contains("3/3 up"));
+    tmux.keys(&["E"]);
+    let choosing = tmux.wait_for("the wizard with the type now", WAIT, |s| s.contains("type now: identity"));
+    assert!(choosing.contains("(•) aescbc") && choosing.contains("backup first: yes"), "{choosing}");
+    tmux.keys(&["Enter"]);
+    let question = tmux.wait_for("the question", WAIT, |s| s.contains("Set encryption identity -> aescbc on https://"));
+    assert!(question.contains("a verified backup is taken first"), "{question}");
+    assert_eq!(kubectl_ok(&lab, &["get", "apiserver", "cluster", "-o", "jsonpath={.spec.encryption.type}"]), "");
+    tmux.keys(&["y"]);
+    // While it runs, every pane has the banner (here the members view under the wizard).
+    tmux.wait_for("the migration banner", WAIT, |s| s.contains("encryption migration to aescbc in progress"));
+    let done = tmux.wait_for("the migration to complete", Duration::from_secs(90), |s| s.contains("Encryption: done"));
+    assert_eq!(done.matches("done after").count(), 3, "{done}");
+    assert!(done.contains("next: take a fresh backup now"), "{done}");
+    assert!(done.contains("new key secrets: encryption-key-openshift-apiserver-1"), "{done}");
+    assert_eq!(kubectl_ok(&lab, &["get", "apiserver", "cluster", "-o", "jsonpath={.spec.encryption.type}"]), "aescbc");
+    let snapshots = std::fs::read_dir(&backups)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".db"))
+        .count();
+    assert_eq!(snapshots, 1, "the backup first was taken");
+    tmux.wait_for("the banner gone", WAIT, |s| !s.contains("encryption migration to aescbc in progress"));
+    tmux.keys(&["Escape"]);
+    tmux.keys(&["q"]);
+    tmux.wait_for("a clean exit", WAIT, |s| s.contains("CONSOLE-EXITED 0"));
+}

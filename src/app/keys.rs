@@ -27,6 +27,7 @@ pub enum Action {
     AbortDefrag,
     OpenBackup,
     ForceBackup,
+    OpenEncryption,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -193,6 +194,13 @@ pub const KEY_TABLE: &[Binding] = &[
         action: Action::ForceBackup,
         description: "backup refused by a check: take it anyway, marked __POSSIBLY_DIRTY__ (asks first)",
         footer: None,
+    },
+    Binding {
+        keys: &[plain(KeyCode::Char('E'))],
+        label: "E",
+        action: Action::OpenEncryption,
+        description: "encryption wizard: ↑↓ type, b backup first, Enter asks",
+        footer: Some(("E", "encryption")),
     },
     Binding {
         keys: &[plain(KeyCode::Char('r'))],

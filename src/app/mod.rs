@@ -3,6 +3,7 @@
 
 pub mod backup;
 pub mod defrag;
+pub mod encryption;
 pub mod keys;
 pub mod openshift;
 
@@ -31,6 +32,15 @@ pub enum Effect {
     },
     /// Stop the backup now (its part file is removed).
     AbortBackup,
+    /// Read the cluster and plan a migration to this type (the engine asks before it patches).
+    StartEncryption {
+        target: crate::wizard::encryption::EncryptionType,
+        backup_first: bool,
+    },
+    /// The user's answer to the engine's question.
+    AnswerEncryption(bool),
+    /// Stop the encryption run (before the patch nothing changes; after it, following stops).
+    AbortEncryption,
 }
 
 /// A change to the cluster the user confirmed.
@@ -43,6 +53,8 @@ pub enum Change {
     ResumeDefrag,
     /// A backup despite what the checks refused (marked __POSSIBLY_DIRTY__).
     ForceBackup,
+    /// Yes to the encryption engine's question (the patch of APIServer cluster).
+    EncryptionYes,
 }
 
 /// The one confirmation every change goes through: it names what it changes.
@@ -99,6 +111,8 @@ pub struct App {
     /// The newest verified backup of this cluster there: None before it was looked for,
     /// Some(None) when there is none.
     pub last_backup: Option<Option<backup::LastBackup>>,
+    /// The encryption migration wizard, once opened.
+    pub encryption: Option<encryption::EncryptionWizard>,
 }
 
 impl App {
@@ -125,6 +139,7 @@ impl App {
             backup: None,
             backup_dir: None,
             last_backup: None,
+            encryption: None,
         }
     }
 
@@ -200,11 +215,12 @@ impl App {
                     Change::Defrag(ids) => self.start_defrag(&ids),
                     Change::ResumeDefrag => self.resume_defrag(),
                     Change::ForceBackup => self.start_backup(true),
+                    Change::EncryptionYes => Some(Effect::AnswerEncryption(true)),
                     change => Some(Effect::Change(change)),
                 },
                 Action::CloseOverlay => {
                     self.notice = Some("cancelled: nothing changed".into());
-                    None
+                    (confirm.change == Change::EncryptionYes).then_some(Effect::AnswerEncryption(false))
                 }
                 Action::Quit => Some(Effect::Quit),
                 _ => {
@@ -212,6 +228,9 @@ impl App {
                     None
                 }
             };
+        }
+        if let Some(effect) = self.on_encryption_action(action) {
+            return effect;
         }
         if let Some(effect) = self.on_backup_action(action) {
             return effect;
@@ -273,6 +292,106 @@ impl App {
                 Outcome::Failed { reason } => format!("backup failed: {reason}"),
             });
         }
+    }
+
+    pub fn on_encryption(&mut self, progress: crate::wizard::encryption::executor::Progress) {
+        let Some(wizard) = &mut self.encryption else { return };
+        wizard.on_progress(progress);
+        if wizard.wants_answer() {
+            if let Some(plan) = wizard.run.as_ref().and_then(|r| r.plan()) {
+                wizard.asked = true;
+                wizard.shown = true;
+                let mut lines = vec![
+                    format!(
+                        "merge patch of APIServer cluster: spec.encryption.type {} -> {}",
+                        plan.from.as_str(),
+                        plan.to.as_str()
+                    ),
+                    format!("followed on: {}", plan.operators.join(", ")),
+                ];
+                if plan.backup_first {
+                    lines.push("a verified backup is taken first; nothing is patched if it fails".into());
+                }
+                lines.extend(plan.notes.iter().map(|n| format!("- {n}")));
+                self.confirm = Some(Confirm {
+                    title: format!(
+                        "Set encryption {} -> {} on {}?",
+                        plan.from.as_str(),
+                        plan.to.as_str(),
+                        plan.cluster
+                    ),
+                    lines,
+                    change: Change::EncryptionYes,
+                });
+            }
+        }
+        if wizard.stage != encryption::Stage::Finished {
+            return;
+        }
+        if let Some(outcome) = wizard.run.as_ref().and_then(|r| r.outcome()) {
+            // A question still on screen has no run behind it any more.
+            if self.confirm.as_ref().is_some_and(|c| c.change == Change::EncryptionYes) {
+                self.confirm = None;
+            }
+            let target = wizard.run.as_ref().map(|r| r.target).unwrap_or(wizard.target).as_str();
+            self.notice = Some(match outcome {
+                crate::wizard::encryption::Outcome::Completed { .. } => {
+                    format!("encryption {target} completed: take a fresh backup with its keys (b)")
+                }
+                other => format!("encryption {target}: {}", other.describe()),
+            });
+        }
+    }
+
+    /// The encryption wizard's keys; Some(effect) when the key was the wizard's.
+    fn on_encryption_action(&mut self, action: Action) -> Option<Option<Effect>> {
+        if action == Action::OpenEncryption {
+            let current =
+                self.openshift.encryption().and_then(|e| crate::wizard::encryption::EncryptionType::parse(&e.kind));
+            self.encryption.get_or_insert_with(|| encryption::EncryptionWizard::new(current)).shown = true;
+            if let Some(backup) = &mut self.backup {
+                backup.shown = false;
+            }
+            if let Some(defrag) = &mut self.defrag {
+                defrag.shown = false;
+            }
+            return Some(None);
+        }
+        let overlay = self.show_help || self.show_alerts;
+        let wizard = self.encryption.as_mut().filter(|w| w.shown && !overlay)?;
+        match (action, wizard.stage) {
+            (Action::SelectPrevious, encryption::Stage::Choosing) => wizard.choose(true),
+            (Action::SelectNext, encryption::Stage::Choosing) => wizard.choose(false),
+            (Action::OpenBackup, encryption::Stage::Choosing) => wizard.backup_first = !wizard.backup_first,
+            (Action::Confirm, encryption::Stage::Choosing | encryption::Stage::Finished) => {
+                if wizard.stage == encryption::Stage::Finished {
+                    wizard.stage = encryption::Stage::Choosing;
+                    return Some(None);
+                }
+                let (target, backup_first) = (wizard.target, wizard.backup_first);
+                wizard.start();
+                self.quit_armed = false;
+                return Some(Some(Effect::StartEncryption { target, backup_first }));
+            }
+            (Action::AbortDefrag, encryption::Stage::Running) => {
+                wizard.abort_sent = true;
+                self.notice = Some(if wizard.run.as_ref().is_some_and(|r| r.patched_at.is_some()) {
+                    "stopping: the migration goes on in the cluster; only the following stops".into()
+                } else {
+                    "stopping: nothing has been patched".into()
+                });
+                return Some(Some(Effect::AbortEncryption));
+            }
+            (Action::CloseOverlay, encryption::Stage::Running) => wizard.shown = false,
+            (Action::CloseOverlay, _) => self.encryption = None,
+            // The other wizards' keys hide this one.
+            (Action::OpenBackup | Action::OpenDefrag, _) => {
+                wizard.shown = false;
+                return None;
+            }
+            _ => return None,
+        }
+        Some(None)
     }
 
     fn start_backup(&mut self, force: bool) -> Option<Effect> {
@@ -585,6 +704,15 @@ impl App {
                 }
             }
             Action::Quit => {
+                let migrating = self.encryption.as_ref().is_some_and(|w| w.stage == encryption::Stage::Running);
+                if migrating && !self.quit_armed {
+                    self.quit_armed = true;
+                    self.notice = Some(
+                        "an encryption run is going on: x stops it (a migration already patched goes on in the cluster); q again quits now"
+                            .into(),
+                    );
+                    return None;
+                }
                 let backing_up = self.backup.as_ref().is_some_and(|w| w.stage == backup::Stage::Running);
                 if backing_up && !self.quit_armed {
                     self.quit_armed = true;
@@ -635,7 +763,8 @@ impl App {
             | Action::ToggleEveryMember
             | Action::AbortDefrag
             | Action::OpenBackup
-            | Action::ForceBackup => {}
+            | Action::ForceBackup
+            | Action::OpenEncryption => {}
         }
         None
     }

@@ -16,6 +16,8 @@ pub const BUILT_IN: &[(&str, &str)] = &[
     ("nospace", include_str!("../../assets/scenarios/nospace.toml")),
     ("member-down", include_str!("../../assets/scenarios/member-down.toml")),
     ("encryption-in-progress", include_str!("../../assets/scenarios/encryption-in-progress.toml")),
+    ("encryption-degraded", include_str!("../../assets/scenarios/encryption-degraded.toml")),
+    ("encryption-older", include_str!("../../assets/scenarios/encryption-older.toml")),
     ("post-restore", include_str!("../../assets/scenarios/post-restore.toml")),
     ("csr-flood", include_str!("../../assets/scenarios/csr-flood.toml")),
     ("hosted", include_str!("../../assets/scenarios/hosted.toml")),
@@ -67,6 +69,14 @@ pub struct ClusterSetup {
     pub encryption: String,
     /// A migration to `encryption` started this many minutes ago and still running.
     pub encryption_started_minutes_ago: Option<u64>,
+    /// The encrypting operator (openshiftapiserver, kubeapiserver, authentication)
+    /// whose migration fails a quarter of the way through, every time: it never
+    /// completes and its ClusterOperator goes Degraded.
+    pub encryption_degrades: Option<String>,
+    /// How many operators report Encrypted: 3 (4.14), or 2 as on 4.5/4.6 where
+    /// the OpenShift API server migrates the OAuth tokens and Authentication says nothing.
+    #[serde(default = "three")]
+    pub encryption_operators: u8,
     /// Nodes whose kubelet is not Ready.
     #[serde(default)]
     pub not_ready: Vec<String>,
@@ -93,12 +103,18 @@ fn two() -> u8 {
     2
 }
 
+fn three() -> u8 {
+    3
+}
+
 impl Default for ClusterSetup {
     fn default() -> Self {
         Self {
             workers: 2,
             encryption: String::new(),
             encryption_started_minutes_ago: None,
+            encryption_degrades: None,
+            encryption_operators: 3,
             not_ready: Vec::new(),
             pending_bootstrap_csrs: Vec::new(),
             pending_serving_csrs: Vec::new(),
@@ -144,6 +160,27 @@ impl Scenario {
             return Err(format!("scenario {name}: encryption must be one of identity, aescbc, aesgcm"));
         }
         let cluster = &scenario.cluster;
+        if !matches!(cluster.encryption_operators, 2 | 3) {
+            return Err(format!(
+                "scenario {name}: encryption_operators is 3 (as on 4.14) or 2 (as on 4.5/4.6), not {}",
+                cluster.encryption_operators
+            ));
+        }
+        if let Some(degrades) = &cluster.encryption_degrades {
+            const ENCRYPTING: &[&str] = &["openshiftapiserver", "kubeapiserver", "authentication"];
+            if !ENCRYPTING.contains(&degrades.as_str()) {
+                return Err(format!(
+                    "scenario {name}: encryption_degrades: no encrypting operator {degrades:?} (give {})",
+                    ENCRYPTING.join(", ")
+                ));
+            }
+            if degrades == "authentication" && cluster.encryption_operators == 2 {
+                return Err(format!(
+                    "scenario {name}: encryption_degrades = \"authentication\" needs encryption_operators = 3 \
+                     (with 2 the Authentication operator does not encrypt)"
+                ));
+            }
+        }
         if cluster.workers > 20 {
             return Err(format!("scenario {name}: at most 20 workers"));
         }
@@ -190,6 +227,12 @@ mod tests {
         }
         assert_eq!(Scenario::load("csr-flood").unwrap().cluster.csr_flood, 5000);
         assert!(Scenario::load("hosted").unwrap().hosted);
+        let degraded = Scenario::load("encryption-degraded").unwrap().cluster;
+        assert_eq!(degraded.encryption_degrades.as_deref(), Some("openshiftapiserver"));
+        assert_eq!(degraded.encryption, "identity");
+        let older = Scenario::load("encryption-older").unwrap().cluster;
+        assert_eq!((older.encryption_operators, older.encryption.as_str()), (2, ""));
+        assert_eq!(Scenario::load("healthy").unwrap().cluster.encryption_operators, 3);
     }
 
     #[test]
@@ -200,5 +243,18 @@ mod tests {
         assert!(Scenario::parse("x", "[cluster]\nencryption = \"rot13\"").is_err());
         assert!(Scenario::parse("x", "[cluster]\nrollouts_in_progress = [\"dns\"]").is_err());
         assert!(Scenario::parse("x", "[cluster]\nworkers = 250").unwrap_err().contains("workers"));
+        assert!(Scenario::parse("x", "[cluster]\nencryption_operators = 4")
+            .unwrap_err()
+            .contains("encryption_operators"));
+        assert!(Scenario::parse("x", "[cluster]\nencryption_operators = -1")
+            .unwrap_err()
+            .contains("encryption_operators"));
+        assert!(Scenario::parse("x", "[cluster]\nencryption_degrades = \"etcd\"")
+            .unwrap_err()
+            .contains("kubeapiserver"));
+        let no_auth = "[cluster]\nencryption_operators = 2\nencryption_degrades = \"authentication\"";
+        assert!(Scenario::parse("x", no_auth).unwrap_err().contains("encryption_operators = 3"));
+        assert!(Scenario::parse("x", "[cluster]\nencryption_operators = 2\nencryption_degrades = \"kubeapiserver\"")
+            .is_ok());
     }
 }

@@ -4,6 +4,7 @@ pub mod alert_list;
 pub mod backup;
 pub mod db;
 pub mod defrag;
+pub mod encryption;
 pub mod help;
 pub mod members;
 pub mod openshift;
@@ -90,6 +91,9 @@ pub(crate) fn popup(frame: &mut Frame, area: Rect, width: u16, paragraph: Paragr
 }
 
 fn draw_bottom(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: Instant) {
+    if let Some(wizard) = app.encryption.as_ref().filter(|w| w.shown) {
+        return encryption::draw(frame, area, app, wizard, theme);
+    }
     if let Some(wizard) = app.backup.as_ref().filter(|w| w.shown) {
         return backup::draw(frame, area, app, wizard, theme);
     }

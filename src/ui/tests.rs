@@ -598,3 +598,148 @@ mod backup_wizard {
         assert_eq!(app.notice.as_deref(), Some("backup taken and verified"));
     }
 }
+
+mod encryption_wizard {
+    use super::defrag_wizard::fragmented;
+    use super::*;
+    use crate::app::keys::Action;
+    use crate::app::{Change, Effect};
+    use crate::lab::api::seed;
+    use crate::openshift::watch::{OpenShiftEvent, Watched};
+    use crate::wizard::encryption::executor::Progress;
+    use crate::wizard::encryption::tests::{at, condition, reading};
+    use crate::wizard::encryption::{EncryptionRun, EncryptionType, KeySecret, Observed, Options};
+    use serde_json::json;
+
+    /// A cluster on aescbc, every operator done, as the watches report it.
+    fn on_aescbc(t0: Instant) -> App {
+        let mut app = fragmented(t0);
+        app.wall_clock = Some(at(0));
+        app.backup_dir = Some("/backups".into());
+        let done = "2026-11-30T02:00:00Z";
+        let object = |resources: &str| json!({"metadata": {"name": "cluster"}, "status": {"conditions": [seed::encrypted_condition(resources, "aescbc", false, done)]}});
+        let events = [
+            (Watched::ApiServer, json!({"metadata": {"name": "cluster"}, "spec": {"encryption": {"type": "aescbc"}}})),
+            (Watched::OpenShiftApiServer, object("routes.route.openshift.io")),
+            (Watched::KubeApiServer, object("secrets, configmaps")),
+            (
+                Watched::Authentication,
+                object("oauthaccesstokens.oauth.openshift.io, oauthauthorizetokens.oauth.openshift.io"),
+            ),
+        ];
+        for (what, object) in events {
+            app.openshift.on_event(OpenShiftEvent::Objects { what, objects: vec![object], at: t0 });
+        }
+        app
+    }
+
+    fn options() -> Options {
+        Options { wait: true, backup_first: false, stall_after: None, ..Options::default() }
+    }
+
+    /// The engine after reading an aescbc cluster, waiting for the yes to aesgcm.
+    fn asking() -> EncryptionRun {
+        let mut run = EncryptionRun::new(EncryptionType::Aesgcm, options());
+        run.next_action();
+        run.observe(Observed::Read(Box::new(reading("aescbc", "EncryptionCompleted", "2026-11-30T02:00:00Z"))), at(0));
+        run
+    }
+
+    #[test]
+    fn the_wizard_shows_the_type_now_and_the_conditions_and_offers_the_others() {
+        let t0 = Instant::now();
+        let mut app = on_aescbc(t0);
+        app.on_action(Action::OpenEncryption);
+        let wizard = app.encryption.as_ref().unwrap();
+        assert_eq!(wizard.target, EncryptionType::Identity, "opens on a type other than the cluster's");
+        app.on_action(Action::SelectNext);
+        app.on_action(Action::SelectNext);
+        insta::assert_snapshot!(screen(&app, 110, 30, COLOR, t0).backend());
+        app.on_action(Action::OpenBackup);
+        assert!(!app.encryption.as_ref().unwrap().backup_first, "b toggles the backup first");
+        assert!(app.backup.is_none(), "b belongs to the wizard here");
+        assert_eq!(
+            app.on_action(Action::Confirm),
+            Some(Effect::StartEncryption { target: EncryptionType::Aesgcm, backup_first: false })
+        );
+    }
+
+    #[test]
+    fn the_question_names_the_cluster_the_old_and_the_new_type() {
+        let t0 = Instant::now();
+        let mut app = on_aescbc(t0);
+        app.on_action(Action::OpenEncryption);
+        app.on_action(Action::SelectNext);
+        app.on_action(Action::SelectNext);
+        app.on_action(Action::Confirm);
+        app.on_encryption(Progress::Run(Box::new(asking())));
+        let confirm = app.confirm.clone().unwrap();
+        assert_eq!(confirm.title, "Set encryption aescbc -> aesgcm on https://api.lab:6443 (cluster ID 5eed)?");
+        assert_eq!(confirm.change, Change::EncryptionYes);
+        insta::assert_snapshot!(screen(&app, 110, 30, COLOR, t0).backend());
+        assert_eq!(app.on_action(Action::CloseOverlay), Some(Effect::AnswerEncryption(false)), "no is an answer too");
+        app.on_encryption(Progress::Run(Box::new(asking())));
+        assert!(app.confirm.is_none(), "asked once per run");
+    }
+
+    #[test]
+    fn the_run_shows_each_operator_its_time_and_the_new_keys() {
+        let t0 = Instant::now();
+        let mut app = on_aescbc(t0);
+        app.on_action(Action::OpenEncryption);
+        app.on_action(Action::Confirm);
+        let mut run = asking();
+        run.answer(true);
+        run.next_action();
+        run.observe(Observed::Read(Box::new(reading("aescbc", "EncryptionCompleted", "2026-11-30T02:00:00Z"))), at(1));
+        run.next_action();
+        run.observe(Observed::Patched(Ok(())), at(2));
+        let mut mid = reading("aesgcm", "EncryptionInProgress", "2026-12-01T00:01:00Z");
+        mid.operators[0].encrypted = condition(
+            "EncryptionCompleted",
+            "All resources encrypted: routes.route.openshift.io",
+            "2026-12-01T00:06:00Z",
+        );
+        for component in ["openshift-apiserver", "openshift-kube-apiserver", "openshift-oauth-apiserver"] {
+            mid.keys.push(KeySecret {
+                name: format!("encryption-key-{component}-2"),
+                component: component.into(),
+                mode: "aesgcm".into(),
+                created: None,
+            });
+        }
+        run.observe(Observed::Read(Box::new(mid)), at(362));
+        app.wall_clock = Some(at(400));
+        app.on_encryption(Progress::Run(Box::new(run.clone())));
+        insta::assert_snapshot!(screen(&app, 110, 30, COLOR, t0).backend());
+        assert_eq!(app.on_action(Action::AbortDefrag), Some(Effect::AbortEncryption));
+        assert!(app.notice.as_deref().unwrap_or("").contains("goes on in the cluster"), "{:?}", app.notice);
+    }
+
+    #[test]
+    fn a_degraded_operator_ends_the_run_with_what_is_not_completed() {
+        let t0 = Instant::now();
+        let mut app = on_aescbc(t0);
+        app.on_action(Action::OpenEncryption);
+        app.on_action(Action::Confirm);
+        let mut run = asking();
+        run.answer(true);
+        run.next_action();
+        run.observe(Observed::Read(Box::new(reading("aescbc", "EncryptionCompleted", "2026-11-30T02:00:00Z"))), at(1));
+        run.next_action();
+        run.observe(Observed::Patched(Ok(())), at(2));
+        let mut broken = reading("aesgcm", "EncryptionInProgress", "2026-12-01T00:01:00Z");
+        broken.operators[0].degraded.push(
+            "EncryptionMigrationControllerDegraded: migrating routes.route.openshift.io failed: etcdserver: request timed out".into(),
+        );
+        run.observe(Observed::Read(Box::new(broken)), at(302));
+        app.wall_clock = Some(at(310));
+        app.on_encryption(Progress::Run(Box::new(run)));
+        insta::assert_snapshot!(screen(&app, 110, 30, COLOR, t0).backend());
+        assert!(
+            app.notice.as_deref().unwrap_or("").starts_with("encryption aesgcm: an operator is Degraded"),
+            "{:?}",
+            app.notice
+        );
+    }
+}

@@ -13,15 +13,18 @@ use serde_json::{json, Value};
 use tokio::sync::{broadcast, watch as signal};
 
 use super::catalog;
-use super::seed::{self, MemberView};
+use super::seed::{self, EncryptingOperator, MemberView};
 use super::store::{now_rfc3339, str_at, Change, EventKind, Store};
 use crate::lab::certs::LabIssuer;
 use crate::lab::scenario::Scenario;
 
 /// Cluster time each node's static pod takes to roll to a new revision.
 pub const ROLLOUT_PER_NODE: Duration = Duration::from_secs(120);
-/// Cluster time of an encryption or decryption migration ("20 minutes or longer").
+/// Cluster time of an encryption or decryption migration ("20 minutes or longer"):
+/// the last operator (KubeAPIServer) completes then, the others at their share of it.
 pub const MIGRATION: Duration = Duration::from_secs(20 * 60);
+/// When a faulty operator (a scenario's `encryption_degrades`) degrades, as a share of MIGRATION.
+pub const DEGRADES_AT: f64 = 0.25;
 /// Cluster time the HyperShift operator takes to undo a scaled-down control plane when not paused.
 pub const RECONCILE_AFTER: Duration = Duration::from_secs(30);
 
@@ -34,7 +37,10 @@ struct Rollout {
 
 struct Migration {
     mode: String,
-    done_at: Instant,
+    /// Operators still migrating, each with when it completes (the faulty one never does).
+    finishing: Vec<(&'static EncryptingOperator, Instant)>,
+    /// When the faulty operator degrades; None once it has, or when none is faulty.
+    degrades_at: Option<Instant>,
 }
 
 pub struct Operators {
@@ -46,6 +52,12 @@ pub struct Operators {
     reasons: HashMap<&'static str, String>,
     rollouts: Vec<Rollout>,
     encryption_mode: String,
+    /// The operators that report Encrypted on this cluster (three, or two on an older one).
+    encrypting: &'static [EncryptingOperator],
+    /// The one whose migrations fail (the scenario's `encryption_degrades`).
+    faulty: Option<&'static EncryptingOperator>,
+    /// The one degraded now, until the next migration starts.
+    degraded: Option<&'static EncryptingOperator>,
     migration: Option<Migration>,
     member_up: Vec<Option<bool>>,
     drift_since: HashMap<String, Instant>,
@@ -118,15 +130,17 @@ impl Operators {
             reasons: HashMap::new(),
             rollouts: Vec::new(),
             encryption_mode: scenario.cluster.encryption.clone(),
+            encrypting: seed::encrypting_operators(scenario.cluster.encryption_operators),
+            faulty: seed::degrading_operator(&scenario.cluster),
+            degraded: seed::degraded_at_start(&scenario.cluster),
             migration: None,
             member_up,
             drift_since: HashMap::new(),
         };
         let now = Instant::now();
-        if let Some(minutes) = scenario.cluster.encryption_started_minutes_ago {
-            let left = MIGRATION.saturating_sub(Duration::from_secs(minutes.saturating_mul(60)));
-            operators.migration =
-                Some(Migration { mode: scenario.cluster.encryption.clone(), done_at: now + operators.scaled(left) });
+        // The seed shows what a migration already running has done so far; the rest follows from here.
+        if let Some(elapsed) = seed::migration_elapsed(&scenario.cluster) {
+            operators.migration = Some(operators.migration(&scenario.cluster.encryption, elapsed, now));
         }
         for (short, kind) in seed::STATIC_POD_OPERATORS {
             let Ok(object) = operators.store.get(idx("operator.openshift.io", kind), "", "cluster") else { continue };
@@ -239,11 +253,7 @@ impl Operators {
     pub fn on_tick(&mut self, now: Instant) {
         self.follow_members();
         self.advance_rollouts(now);
-        if self.migration.as_ref().is_some_and(|m| now >= m.done_at) {
-            if let Some(migration) = self.migration.take() {
-                self.set_encrypted(&migration.mode, false);
-            }
-        }
+        self.advance_migration(now);
         self.sync_cluster_operators();
         if self.hosted {
             self.reconcile_hosted(now);
@@ -349,9 +359,13 @@ impl Operators {
         }
         tracing::info!(from = %self.encryption_mode, to = %mode, "lab: encryption type changed");
         self.encryption_mode = mode.clone();
+        // A new migration starts clean; a persistent fault degrades it again later.
+        if let Some(degraded) = self.degraded {
+            self.set_migration_degraded(degraded, false);
+        }
         if mode == "aescbc" || mode == "aesgcm" {
             let secrets = idx("", "Secret");
-            for (_, component, _) in seed::ENCRYPTING_OPERATORS {
+            for component in self.encrypting.iter().map(|o| o.component) {
                 let existing = self
                     .store
                     .list(
@@ -367,21 +381,76 @@ impl Operators {
                 let _ = self.store.create(secrets, "openshift-config-managed", key, false);
             }
         }
-        self.migration = Some(Migration { mode: mode.clone(), done_at: now + self.scaled(MIGRATION) });
-        self.set_encrypted(&mode, true);
+        self.migration = Some(self.migration(&mode, Duration::ZERO, now));
+        for operator in self.encrypting {
+            self.set_encrypted(operator, &mode, true);
+        }
         // A new encryption configuration is a new kube-apiserver revision.
         self.start_rollout("kubeapiserver", now);
     }
 
-    fn set_encrypted(&self, mode: &str, in_progress: bool) {
+    /// A migration to `mode` that has run `elapsed` cluster time: who completes
+    /// when (those past their share already have), and when the faulty one degrades.
+    fn migration(&self, mode: &str, elapsed: Duration, now: Instant) -> Migration {
+        let after = |share: f64| now + self.scaled(MIGRATION.mul_f64(share).saturating_sub(elapsed));
+        let finishing = self
+            .encrypting
+            .iter()
+            .filter(|o| self.faulty.is_none_or(|f| f.kind != o.kind))
+            .filter(|o| elapsed < MIGRATION.mul_f64(o.finishes))
+            .map(|o| (o, after(o.finishes)))
+            .collect();
+        let degrades_at = self.faulty.filter(|_| elapsed < MIGRATION.mul_f64(DEGRADES_AT)).map(|_| after(DEGRADES_AT));
+        Migration { mode: mode.to_string(), finishing, degrades_at }
+    }
+
+    /// Each operator completes at its own time; the faulty one degrades at DEGRADES_AT.
+    fn advance_migration(&mut self, now: Instant) {
+        let Some(migration) = self.migration.as_mut() else { return };
+        let mode = migration.mode.clone();
+        let (done, going): (Vec<_>, Vec<_>) = migration.finishing.drain(..).partition(|(_, at)| now >= *at);
+        migration.finishing = going;
+        let degrades = migration.degrades_at.is_some_and(|at| now >= at);
+        if degrades {
+            migration.degrades_at = None;
+        }
+        if migration.finishing.is_empty() && migration.degrades_at.is_none() {
+            self.migration = None;
+        }
+        for (operator, _) in done {
+            tracing::info!(operator = operator.kind, mode = %mode, "lab: encryption migration completed");
+            self.set_encrypted(operator, &mode, false);
+        }
+        if let Some(faulty) = self.faulty.filter(|_| degrades) {
+            tracing::info!(operator = faulty.kind, "lab: encryption migration degraded");
+            self.set_migration_degraded(faulty, true);
+        }
+    }
+
+    fn set_encrypted(&self, operator: &EncryptingOperator, mode: &str, in_progress: bool) {
         let at = now_rfc3339();
         let mode = if mode.is_empty() { "identity" } else { mode };
-        for (kind, _, resources) in seed::ENCRYPTING_OPERATORS {
-            let index = idx("operator.openshift.io", kind);
-            let _ = self.store.modify(index, "", "cluster", |o| {
-                set_condition(o, seed::encrypted_condition(resources, mode, in_progress, &at));
-            });
-        }
+        let index = idx("operator.openshift.io", operator.kind);
+        let _ = self.store.modify(index, "", "cluster", |o| {
+            set_condition(o, seed::encrypted_condition(operator.resources, mode, in_progress, &at));
+        });
+    }
+
+    /// The operator's migration controller fails (or recovers), and its ClusterOperator says so.
+    fn set_migration_degraded(&mut self, operator: &'static EncryptingOperator, degraded: bool) {
+        self.degraded = degraded.then_some(operator);
+        let at = now_rfc3339();
+        let index = idx("operator.openshift.io", operator.kind);
+        let _ = self.store.modify(index, "", "cluster", |o| {
+            set_condition(o, seed::migration_degraded_condition(operator, degraded, &at));
+        });
+        let condition = if degraded {
+            seed::migration_degraded_cluster_condition(operator, &at)
+        } else {
+            seed::condition("Degraded", "False", "AsExpected", "", &at)
+        };
+        let cos = idx("config.openshift.io", "ClusterOperator");
+        let _ = self.store.modify(cos, "", operator.cluster_operator, |o| set_condition(o, condition));
     }
 
     // --- CSRs ---------------------------------------------------------------------------------
@@ -556,7 +625,10 @@ impl Operators {
             } else {
                 Vec::new()
             };
-            let degraded = if down.is_empty() {
+            // A failing encryption migration holds the ClusterOperator Degraded.
+            let degraded = if let Some(operator) = self.degraded.filter(|o| o.cluster_operator == co) {
+                seed::migration_degraded_cluster_condition(operator, &at)
+            } else if down.is_empty() {
                 seed::condition("Degraded", "False", "AsExpected", "", &at)
             } else {
                 let message = format!(

@@ -9,8 +9,9 @@ use serde_json::{json, Value};
 
 use super::catalog;
 use super::errors::ApiError;
+use super::operators::{set_condition, DEGRADES_AT, MIGRATION};
 use super::store::{rfc3339, Store};
-use crate::lab::scenario::Scenario;
+use crate::lab::scenario::{ClusterSetup, Scenario};
 
 pub const OCP_VERSION: &str = "4.14.8";
 pub const KUBELET_VERSION: &str = "v1.27.6+f67aeb3";
@@ -265,16 +266,118 @@ pub fn encrypted_condition(resources: &str, mode: &str, in_progress: bool, at: &
     }
 }
 
-/// The resources each encrypting operator migrates (4.14 wording).
-pub const ENCRYPTING_OPERATORS: &[(&str, &str, &str)] = &[
-    ("OpenShiftAPIServer", "openshift-apiserver", "routes.route.openshift.io"),
-    ("KubeAPIServer", "openshift-kube-apiserver", "secrets, configmaps"),
-    (
-        "Authentication",
-        "openshift-oauth-apiserver",
-        "oauthaccesstokens.oauth.openshift.io, oauthauthorizetokens.oauth.openshift.io",
-    ),
+/// An operator that migrates resources when APIServer spec.encryption.type changes.
+#[derive(Debug)]
+pub struct EncryptingOperator {
+    /// Its operator.openshift.io kind.
+    pub kind: &'static str,
+    /// What a scenario calls it (`encryption_degrades`): the kind in lower case.
+    pub name: &'static str,
+    /// The component its key secrets in openshift-config-managed are for.
+    pub component: &'static str,
+    /// Its ClusterOperator.
+    pub cluster_operator: &'static str,
+    /// What it migrates (4.14 wording).
+    pub resources: &'static str,
+    /// When it reports EncryptionCompleted, as a share of MIGRATION after the start.
+    pub finishes: f64,
+}
+
+const OPENSHIFT_APISERVER: EncryptingOperator = EncryptingOperator {
+    kind: "OpenShiftAPIServer",
+    name: "openshiftapiserver",
+    component: "openshift-apiserver",
+    cluster_operator: "openshift-apiserver",
+    resources: "routes.route.openshift.io",
+    finishes: 0.5,
+};
+const KUBE_APISERVER: EncryptingOperator = EncryptingOperator {
+    kind: "KubeAPIServer",
+    name: "kubeapiserver",
+    component: "openshift-kube-apiserver",
+    cluster_operator: "kube-apiserver",
+    resources: "secrets, configmaps",
+    finishes: 1.0,
+};
+
+/// The three operators that report Encrypted on 4.14.
+pub const ENCRYPTING_OPERATORS: &[EncryptingOperator] = &[
+    OPENSHIFT_APISERVER,
+    KUBE_APISERVER,
+    EncryptingOperator {
+        kind: "Authentication",
+        name: "authentication",
+        component: "openshift-oauth-apiserver",
+        cluster_operator: "authentication",
+        resources: "oauthaccesstokens.oauth.openshift.io, oauthauthorizetokens.oauth.openshift.io",
+        finishes: 0.75,
+    },
 ];
+
+/// The two of a 4.5/4.6 cluster: the OpenShift API server still migrates the OAuth tokens.
+pub const ENCRYPTING_OPERATORS_OLDER: &[EncryptingOperator] = &[
+    EncryptingOperator {
+        resources:
+            "routes.route.openshift.io, oauthaccesstokens.oauth.openshift.io, oauthauthorizetokens.oauth.openshift.io",
+        ..OPENSHIFT_APISERVER
+    },
+    KUBE_APISERVER,
+];
+
+/// The operators that encrypt on a cluster where `count` (2 or 3) of them report Encrypted.
+pub fn encrypting_operators(count: u8) -> &'static [EncryptingOperator] {
+    if count == 2 {
+        ENCRYPTING_OPERATORS_OLDER
+    } else {
+        ENCRYPTING_OPERATORS
+    }
+}
+
+/// What a failing migration controller says: one of its resources timed out.
+pub fn migration_degraded_message(operator: &EncryptingOperator) -> String {
+    format!(
+        "EncryptionMigrationControllerDegraded: migrating {} failed: etcdserver: request timed out",
+        operator.resources
+    )
+}
+
+/// The operator's own condition while its migration controller fails (or not).
+pub fn migration_degraded_condition(operator: &EncryptingOperator, degraded: bool, at: &str) -> Value {
+    if degraded {
+        condition("EncryptionMigrationControllerDegraded", "True", "Error", &migration_degraded_message(operator), at)
+    } else {
+        condition("EncryptionMigrationControllerDegraded", "False", "AsExpected", "", at)
+    }
+}
+
+/// Its ClusterOperator's Degraded condition while the migration controller fails.
+pub fn migration_degraded_cluster_condition(operator: &EncryptingOperator, at: &str) -> Value {
+    condition("Degraded", "True", "EncryptionMigrationController_Error", &migration_degraded_message(operator), at)
+}
+
+/// Cluster time the scenario's migration has been running when the lab starts.
+pub fn migration_elapsed(setup: &ClusterSetup) -> Option<Duration> {
+    setup.encryption_started_minutes_ago.map(|minutes| Duration::from_secs(minutes.saturating_mul(60)))
+}
+
+/// The operator the scenario's `encryption_degrades` names, if this cluster has it.
+pub fn degrading_operator(setup: &ClusterSetup) -> Option<&'static EncryptingOperator> {
+    let name = setup.encryption_degrades.as_deref()?;
+    encrypting_operators(setup.encryption_operators).iter().find(|o| o.name == name)
+}
+
+/// Whether `operator` is still migrating when the lab starts: the scenario's
+/// migration has not reached its share yet, or it is the one that degrades.
+pub fn still_migrating(setup: &ClusterSetup, operator: &EncryptingOperator) -> bool {
+    let Some(elapsed) = migration_elapsed(setup) else { return false };
+    degrading_operator(setup).is_some_and(|d| d.kind == operator.kind) || elapsed < MIGRATION.mul_f64(operator.finishes)
+}
+
+/// The operator already degraded when the lab starts (the scenario's migration is past DEGRADES_AT).
+pub fn degraded_at_start(setup: &ClusterSetup) -> Option<&'static EncryptingOperator> {
+    let elapsed = migration_elapsed(setup)?;
+    degrading_operator(setup).filter(|_| elapsed >= MIGRATION.mul_f64(DEGRADES_AT))
+}
 
 pub const STATIC_POD_OPERATORS: &[(&str, &str)] = &[
     ("etcd", "Etcd"),
@@ -461,6 +564,9 @@ pub fn standalone(seed: &Seeder, members: &[MemberView], pki: &SeedPki, scenario
         }),
     )
     .map_err(e)?;
+    // A scenario's migration past DEGRADES_AT has already degraded the faulty operator.
+    let encrypting = encrypting_operators(setup.encryption_operators);
+    let degraded = degraded_at_start(setup);
     for name in [
         "authentication",
         "etcd",
@@ -472,7 +578,11 @@ pub fn standalone(seed: &Seeder, members: &[MemberView], pki: &SeedPki, scenario
         "network",
         "openshift-apiserver",
     ] {
-        seed.put("config.openshift.io", "ClusterOperator", "", cluster_operator(name, &install)).map_err(e)?;
+        let mut object = cluster_operator(name, &install);
+        if let Some(degraded) = degraded.filter(|d| d.cluster_operator == name) {
+            set_condition(&mut object, migration_degraded_cluster_condition(degraded, &recent));
+        }
+        seed.put("config.openshift.io", "ClusterOperator", "", object).map_err(e)?;
     }
 
     // operator.openshift.io: static-pod operators with every master at the latest revision,
@@ -488,13 +598,16 @@ pub fn standalone(seed: &Seeder, members: &[MemberView], pki: &SeedPki, scenario
         let started = rfc3339(SystemTime::now().checked_sub(Duration::from_secs(300)).unwrap_or(SystemTime::now()));
         let mut status =
             static_pod_status(&node_revisions, LATEST_REVISION, if mid_rollout { &started } else { &recent });
-        if let Some((_, _, resources)) = ENCRYPTING_OPERATORS.iter().find(|(k, _, _)| k == kind) {
-            let in_progress = setup.encryption_started_minutes_ago.is_some();
+        if let Some(operator) = encrypting.iter().find(|o| o.kind == *kind) {
+            let in_progress = still_migrating(setup, operator);
             if let Some(c) = status["conditions"].as_array_mut() {
-                c.push(encrypted_condition(resources, &setup.encryption, in_progress, &recent));
+                c.push(encrypted_condition(operator.resources, &setup.encryption, in_progress, &recent));
             }
         }
         let mut object = static_pod_operator(&status);
+        if let Some(degraded) = degraded.filter(|d| d.kind == *kind) {
+            set_condition(&mut object, migration_degraded_condition(degraded, true, &recent));
+        }
         if mid_rollout {
             object["spec"]["forceRedeploymentReason"] = json!("recovery-2026-11-21 03:12:09.491522100+00:00");
         }
@@ -504,12 +617,17 @@ pub fn standalone(seed: &Seeder, members: &[MemberView], pki: &SeedPki, scenario
         }
         seed.put("operator.openshift.io", kind, "", object).map_err(e)?;
     }
-    for (kind, _, resources) in ENCRYPTING_OPERATORS.iter().filter(|(k, _, _)| *k != "KubeAPIServer") {
-        let in_progress = setup.encryption_started_minutes_ago.is_some();
-        let status = json!({"conditions": [
-            condition("Available", "True", "AsExpected", "", &install),
-            encrypted_condition(resources, &setup.encryption, in_progress, &recent),
-        ], "latestAvailableRevision": 3});
+    // On a 4.5/4.6 cluster the Authentication operator reports no Encrypted condition.
+    for kind in ["OpenShiftAPIServer", "Authentication"] {
+        let mut conditions = vec![condition("Available", "True", "AsExpected", "", &install)];
+        if let Some(operator) = encrypting.iter().find(|o| o.kind == kind) {
+            let in_progress = still_migrating(setup, operator);
+            conditions.push(encrypted_condition(operator.resources, &setup.encryption, in_progress, &recent));
+        }
+        if let Some(degraded) = degraded.filter(|d| d.kind == kind) {
+            conditions.push(migration_degraded_condition(degraded, true, &recent));
+        }
+        let status = json!({"conditions": conditions, "latestAvailableRevision": 3});
         seed.put(
             "operator.openshift.io",
             kind,
@@ -519,9 +637,14 @@ pub fn standalone(seed: &Seeder, members: &[MemberView], pki: &SeedPki, scenario
         .map_err(e)?;
     }
     if !setup.encryption.is_empty() && setup.encryption != "identity" {
-        for (_, component, _) in ENCRYPTING_OPERATORS {
-            seed.put("", "Secret", "openshift-config-managed", encryption_key(component, 1, &setup.encryption))
-                .map_err(e)?;
+        for operator in encrypting {
+            seed.put(
+                "",
+                "Secret",
+                "openshift-config-managed",
+                encryption_key(operator.component, 1, &setup.encryption),
+            )
+            .map_err(e)?;
         }
     }
 
@@ -801,6 +924,42 @@ mod tests {
         assert_eq!(revision_message(&[7, 7, 7]), "3 nodes are at revision 7");
         assert_eq!(revision_message(&[7, 6, 6]), "2 nodes are at revision 6; 1 nodes are at revision 7");
         assert_eq!(rollout_message(&[7, 7, 7], 8), "3 nodes are at revision 7; 0 nodes have achieved new revision 8");
+    }
+
+    #[test]
+    fn a_migration_caught_mid_way_shows_who_has_finished() {
+        let setup = |minutes: u64, degrades: Option<&str>, operators: u8| ClusterSetup {
+            encryption: "aescbc".into(),
+            encryption_started_minutes_ago: Some(minutes),
+            encryption_degrades: degrades.map(str::to_string),
+            encryption_operators: operators,
+            ..ClusterSetup::default()
+        };
+        let migrating = |setup: &ClusterSetup| -> Vec<&str> {
+            encrypting_operators(setup.encryption_operators)
+                .iter()
+                .filter(|o| still_migrating(setup, o))
+                .map(|o| o.kind)
+                .collect()
+        };
+        assert_eq!(migrating(&setup(8, None, 3)), ["OpenShiftAPIServer", "KubeAPIServer", "Authentication"]);
+        assert_eq!(migrating(&setup(10, None, 3)), ["KubeAPIServer", "Authentication"]);
+        assert_eq!(migrating(&setup(16, None, 3)), ["KubeAPIServer"]);
+        assert!(migrating(&setup(20, None, 3)).is_empty());
+        assert_eq!(migrating(&setup(16, None, 2)), ["KubeAPIServer"]);
+        assert!(migrating(&ClusterSetup::default()).is_empty());
+        // The faulty operator never finishes, and is degraded from a quarter of the way on.
+        assert_eq!(migrating(&setup(30, Some("openshiftapiserver"), 3)), ["OpenShiftAPIServer"]);
+        assert!(degraded_at_start(&setup(4, Some("openshiftapiserver"), 3)).is_none());
+        assert_eq!(degraded_at_start(&setup(5, Some("kubeapiserver"), 3)).map(|o| o.kind), Some("KubeAPIServer"));
+        assert!(degraded_at_start(&setup(5, Some("authentication"), 2)).is_none());
+        let older = &ENCRYPTING_OPERATORS_OLDER[0];
+        assert_eq!(
+            migration_degraded_message(older),
+            "EncryptionMigrationControllerDegraded: migrating routes.route.openshift.io, \
+             oauthaccesstokens.oauth.openshift.io, oauthauthorizetokens.oauth.openshift.io failed: \
+             etcdserver: request timed out"
+        );
     }
 
     #[test]

@@ -441,7 +441,7 @@ impl EncryptionRun {
             },
             Stage::BackingUp => Action::Backup,
             Stage::Patching => Action::Patch {
-                from: self.from_type(),
+                from: self.old_type(),
                 to: self.target,
                 resource_version: self.latest.as_ref().and_then(|r| r.resource_version.clone()),
             },
@@ -453,7 +453,7 @@ impl EncryptionRun {
         }
     }
 
-    fn from_type(&self) -> EncryptionType {
+    fn old_type(&self) -> EncryptionType {
         self.before.as_ref().and_then(Reading::current_type).unwrap_or(EncryptionType::Identity)
     }
 
@@ -462,12 +462,17 @@ impl EncryptionRun {
         let reading = self.latest.as_ref().or(self.before.as_ref())?;
         Some(Plan {
             cluster: reading.cluster_name(),
-            from: self.from_type(),
+            from: self.old_type(),
             to: self.target,
             operators: reading.reporting().map(|(r, _)| r.to_string()).collect(),
             backup_first: self.options.backup_first,
             notes: self.notes.clone(),
         })
+    }
+
+    /// The run could not begin (no API to talk to): said, nothing done.
+    pub fn cannot_start(&mut self, reason: String) {
+        self.finish(Outcome::Failed { reason: format!("not started: {reason}") });
     }
 
     /// The user's answer to `AskYes`.
@@ -480,7 +485,7 @@ impl EncryptionRun {
             return;
         }
         tracing::info!(target: "audit", action = "encryption migration confirmed", to = self.target.as_str(),
-            from = self.from_type().as_str(), "yes");
+            from = self.old_type().as_str(), "yes");
         self.stage = if self.options.backup_first { Stage::BackingUp } else { Stage::Rechecking };
     }
 
@@ -515,7 +520,7 @@ impl EncryptionRun {
                         now,
                         format!(
                             "APIServer cluster patched: spec.encryption.type {} -> {}",
-                            self.from_type().as_str(),
+                            self.old_type().as_str(),
                             self.target.as_str()
                         ),
                     );
@@ -628,7 +633,7 @@ impl EncryptionRun {
         if !reasons.is_empty() {
             return self.finish(Outcome::Refused { reason: reasons.join("; ") });
         }
-        let from = self.from_type();
+        let from = self.old_type();
         if from == self.target && reading.settled_on(self.target) {
             return self.finish(Outcome::NothingToDo {
                 reason: format!(
@@ -845,4 +850,4 @@ fn hosted_explanation(name: &str, found: Option<&HostedEncryption>) -> String {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -4,7 +4,7 @@ use super::*;
 
 const T0: &str = "2026-12-01T00:00:00Z";
 
-fn condition(reason: &str, message: &str, since: &str) -> Option<Condition> {
+pub(crate) fn condition(reason: &str, message: &str, since: &str) -> Option<Condition> {
     let status = if reason == "EncryptionCompleted" { "True" } else { "False" };
     Some(Condition { status: status.into(), reason: reason.into(), message: message.into(), since: Some(since.into()) })
 }
@@ -13,7 +13,7 @@ fn operator(resource: &str, encrypted: Option<Condition>) -> OperatorReading {
     OperatorReading { resource: resource.into(), encrypted, degraded: Vec::new() }
 }
 
-fn co(name: &str, degraded: &str) -> OperatorStatus {
+pub(crate) fn co(name: &str, degraded: &str) -> OperatorStatus {
     OperatorStatus {
         name: name.into(),
         available: "True".into(),
@@ -23,17 +23,38 @@ fn co(name: &str, degraded: &str) -> OperatorStatus {
     }
 }
 
+/// The resources each operator migrates (4.14).
+const RESOURCES: [(&str, &str); 3] = [
+    ("openshiftapiserver", "routes.route.openshift.io"),
+    ("kubeapiserver", "secrets, configmaps"),
+    (
+        "authentication.operator.openshift.io",
+        "oauthaccesstokens.oauth.openshift.io, oauthauthorizetokens.oauth.openshift.io",
+    ),
+];
+
+/// The message an operator writes beside `reason`.
+pub(crate) fn message(reason: &str, kind: &str, resources: &str) -> String {
+    match reason {
+        "EncryptionCompleted" => format!("All resources encrypted: {resources}"),
+        "EncryptionInProgress" => format!("Encryption ({kind}) in progress for: {resources}"),
+        "DecryptionInProgress" => format!("Decryption in progress for: {resources}"),
+        "DecryptionCompleted" => "Encryption mode set to identity and everything is decrypted".into(),
+        _ => "Encryption is not enabled".into(),
+    }
+}
+
 /// A cluster with `kind` configured and every operator on `reason`.
-fn reading(kind: &str, reason: &str, since: &str) -> Reading {
+pub(crate) fn reading(kind: &str, reason: &str, since: &str) -> Reading {
     Reading {
         server: "https://api.lab:6443".into(),
         cluster_id: Some("5eed".into()),
         version: Some("4.14.8".into()),
         spec_type: Some(kind.into()),
         resource_version: Some("41".into()),
-        operators: ["openshiftapiserver", "kubeapiserver", "authentication.operator.openshift.io"]
+        operators: RESOURCES
             .iter()
-            .map(|r| operator(r, condition(reason, "All resources encrypted: secrets, configmaps", since)))
+            .map(|(r, resources)| operator(r, condition(reason, &message(reason, kind, resources), since)))
             .collect(),
         cluster_operators: ["kube-apiserver", "openshift-apiserver", "authentication"]
             .iter()
@@ -48,7 +69,7 @@ fn reading(kind: &str, reason: &str, since: &str) -> Reading {
     }
 }
 
-fn at(seconds: u64) -> SystemTime {
+pub(crate) fn at(seconds: u64) -> SystemTime {
     SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000 + seconds)
 }
 
