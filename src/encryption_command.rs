@@ -17,7 +17,7 @@ use crate::cli::{ConnectionArgs, ConsoleArgs, EncryptionCommand, EncryptionSetAr
 use crate::defrag_command::clock;
 use crate::etcd::source::EtcdSource;
 use crate::wizard::encryption::executor::{drive, BackupFirst, EncryptionExecutor, Progress};
-use crate::wizard::encryption::{Action, EncryptionRun, Options, Outcome, Plan, Reading, Stage};
+use crate::wizard::encryption::{Action, Answer, EncryptionRun, Options, Outcome, Plan, Reading, Stage};
 
 const BAD_INPUT: i32 = 2;
 
@@ -172,7 +172,7 @@ impl Printer {
         );
         println!("  followed: {}", plan.operators.join(", "));
         if plan.backup_first {
-            println!("  a verified backup is taken first");
+            println!("  a verified backup is taken first; nothing is patched if it fails");
         }
         for note in &plan.notes {
             println!("  - {note}");
@@ -195,29 +195,28 @@ impl Printer {
     }
 }
 
-fn ask(plan: &Plan) -> Result<bool, String> {
+fn ask(plan: &Plan, backup_first: bool) -> Result<bool, String> {
     if !std::io::stdin().is_terminal() {
         return Err("refusing to patch without a confirmation: input is not a terminal (give --yes in scripts)".into());
     }
-    print!(
-        "Type '{}' to set spec.encryption.type {} -> {} on {}: ",
+    eprint!(
+        "Type '{}' to {}set spec.encryption.type {} -> {} on {}: ",
         plan.to.as_str(),
+        if backup_first { "take a verified backup, then " } else { "" },
         plan.from.as_str(),
         plan.to.as_str(),
         plan.cluster
     );
-    let _ = std::io::stdout().flush();
+    let _ = std::io::stderr().flush();
     let mut answer = String::new();
     std::io::stdin().lock().read_line(&mut answer).map_err(|e| format!("cannot read the answer: {e}"))?;
     Ok(answer.trim() == plan.to.as_str())
 }
 
+/// The backup offered before the question (a terminal only): yes unless the user says no.
 fn ask_backup(dir: &std::path::Path) -> bool {
-    if !std::io::stdin().is_terminal() {
-        return false;
-    }
-    print!("Take a verified backup into {} first? [Y/n] ", dir.display());
-    let _ = std::io::stdout().flush();
+    eprint!("Take a verified backup into {} first? [Y/n] ", dir.display());
+    let _ = std::io::stderr().flush();
     let mut answer = String::new();
     if std::io::stdin().lock().read_line(&mut answer).is_err() {
         return false;
@@ -233,35 +232,33 @@ async fn set(
     args: &EncryptionSetArgs,
 ) -> i32 {
     let dir = crate::backup_command::backup_dir(None, console);
-    // The backup is offered on a terminal when neither --backup nor --no-backup nor --yes says otherwise.
-    let wants_backup =
-        args.backup || (!args.no_backup && !args.yes && !console.read_only && dir.as_deref().is_some_and(ask_backup));
-    let backup = if wants_backup {
-        let Some(dir) = dir.clone() else {
-            eprintln!("etcd-console: no directory for the backup: give --backup-dir");
-            return BAD_INPUT;
-        };
-        let source = match EtcdSource::choose(connection, Some(kube)) {
-            Ok(source) => source,
-            Err(e) => {
-                eprintln!("etcd-console: {e}");
-                return BAD_INPUT;
-            }
-        };
-        Some(BackupFirst {
+    // Offered after the plan, on a terminal, unless a flag already answered it.
+    let offer = !args.backup && !args.no_backup && !args.yes && !console.read_only && std::io::stdin().is_terminal();
+    let backup = match (args.backup || offer, dir.clone(), EtcdSource::choose(connection, Some(kube))) {
+        (false, _, _) => None,
+        (true, Some(dir), Ok(source)) => Some(BackupFirst {
             source,
             console: console.clone(),
             kube: kube.clone(),
             dir,
             keys_dir: args.encryption_keys.clone(),
-        })
-    } else {
-        None
+        }),
+        // Asked for and impossible: bad input. Only offered: it is not offered.
+        (true, None, _) if args.backup => {
+            eprintln!("etcd-console: no directory for the backup: give --backup-dir");
+            return BAD_INPUT;
+        }
+        (true, _, Err(e)) if args.backup => {
+            eprintln!("etcd-console: {e}");
+            return BAD_INPUT;
+        }
+        (true, _, _) => None,
     };
+    let offer_dir = backup.as_ref().filter(|_| offer).map(|b| b.dir.clone());
     let options = Options {
         wait: args.wait,
         read_only: console.read_only,
-        backup_first: backup.is_some(),
+        backup_first: args.backup,
         poll: args.poll,
         stall_after: Some(args.stall_after),
         hosted_cluster: kube.hosted_cluster.clone(),
@@ -281,6 +278,7 @@ async fn set(
     let mut interrupts = 0;
     let mut planned = false;
     let mut reported_read = false;
+    let mut asked = false;
     loop {
         tokio::select! {
             progress = progress_rx.recv() => {
@@ -302,20 +300,30 @@ async fn set(
                             }
                         }
                         printer.run(&run);
-                        if run.stage == Stage::AwaitingYes {
+                        // The run reports AwaitingYes more than once: it is asked once.
+                        if run.stage == Stage::AwaitingYes && !asked {
+                            asked = true;
                             let answer = match run.plan() {
-                                Some(_) if args.yes => true,
-                                Some(plan) => match tokio::task::spawn_blocking(move || ask(&plan)).await {
-                                    Ok(Ok(answer)) => answer,
-                                    Ok(Err(e)) => {
-                                        eprintln!("etcd-console: {e}");
-                                        let _ = answer_tx.send(false);
-                                        let _ = driver.await;
-                                        return BAD_INPUT;
+                                Some(_) if args.yes => Answer { yes: true, backup_first: None },
+                                Some(plan) => {
+                                    let offer_dir = offer_dir.clone();
+                                    let asked = tokio::task::spawn_blocking(move || {
+                                        let backup_first = offer_dir.as_deref().map(ask_backup);
+                                        ask(&plan, backup_first.unwrap_or(plan.backup_first))
+                                            .map(|yes| Answer { yes, backup_first })
+                                    });
+                                    match asked.await {
+                                        Ok(Ok(answer)) => answer,
+                                        Ok(Err(e)) => {
+                                            eprintln!("etcd-console: {e}");
+                                            let _ = answer_tx.send(Answer { yes: false, backup_first: None });
+                                            let _ = driver.await;
+                                            return BAD_INPUT;
+                                        }
+                                        Err(_) => Answer { yes: false, backup_first: None },
                                     }
-                                    Err(_) => false,
-                                },
-                                None => false,
+                                }
+                                None => Answer { yes: false, backup_first: None },
                             };
                             let _ = answer_tx.send(answer);
                         }
@@ -372,7 +380,7 @@ fn finish(run: &EncryptionRun, outcome: &Outcome, as_json: bool) {
             }
         }
         if completed {
-            value["next"] = json!(crate::wizard::encryption::AFTER_COMPLETION);
+            value["next"] = json!(crate::wizard::encryption::after_completion(run.target));
         }
         println!("{value}");
         return;
@@ -402,6 +410,6 @@ fn finish(run: &EncryptionRun, outcome: &Outcome, as_json: bool) {
     };
     println!("encryption {}: {word}: {}", run.target.as_str(), outcome.describe());
     if completed {
-        println!("next: {}", crate::wizard::encryption::AFTER_COMPLETION);
+        println!("next: {}", crate::wizard::encryption::after_completion(run.target));
     }
 }

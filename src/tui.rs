@@ -150,7 +150,7 @@ async fn encryption_in_background(
     kube: Option<KubeArgs>,
     target: EncryptionType,
     backup_first: bool,
-    mut answers: mpsc::UnboundedReceiver<bool>,
+    mut answers: mpsc::UnboundedReceiver<crate::wizard::encryption::Answer>,
     abort: tokio::sync::watch::Receiver<bool>,
     progress: mpsc::UnboundedSender<EncryptionProgress>,
 ) {
@@ -229,7 +229,7 @@ pub async fn run(
     let encryption_kube = kube.clone();
     let (encryption_tx, mut encryption_rx) = mpsc::unbounded_channel::<EncryptionProgress>();
     let mut encryption_abort: Option<tokio::sync::watch::Sender<bool>> = None;
-    let mut encryption_answer: Option<mpsc::UnboundedSender<bool>> = None;
+    let mut encryption_answer: Option<mpsc::UnboundedSender<crate::wizard::encryption::Answer>> = None;
     // The newest verified backup of the cluster, looked for off the UI loop.
     let (last_backup_tx, mut last_backup_rx) = mpsc::unbounded_channel::<Option<LastBackup>>();
     app.notice = log_problem.map(|p| format!("no log: {p}"));
@@ -449,7 +449,7 @@ pub async fn run(
                                 }
                                 Some(Effect::AnswerEncryption(yes)) => {
                                     if let Some(answer) = &encryption_answer {
-                                        let _ = answer.send(yes);
+                                        let _ = answer.send(crate::wizard::encryption::Answer { yes, backup_first: None });
                                     }
                                 }
                                 Some(Effect::AbortEncryption) => {

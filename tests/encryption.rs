@@ -249,3 +249,57 @@ async fn a_hosted_cluster_shows_its_secret_encryption_and_is_not_migrated() {
     assert_eq!(end["outcome"], "not_allowed");
     assert!(end["reason"].as_str().unwrap().contains("this wizard does not migrate it"), "{end}");
 }
+
+/// `etcd-console encryption set ARGS` on a terminal (tmux), then how it exited.
+fn on_a_terminal(lab: &Lab, name: &str, args: &str) -> Tmux {
+    let command = with_lab_env(
+        lab,
+        &format!(
+            "KUBECONFIG={} {} encryption set {args} --log-dir {}; echo EXITED $?; sleep 60",
+            lab.kubeconfig.as_ref().unwrap().display(),
+            console_bin().display(),
+            lab.dir.join("tty-logs").display()
+        ),
+    );
+    Tmux::start(name, 160, 50, &command)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn on_a_terminal_the_plan_comes_first_then_the_backup_offer_then_the_typed_yes() {
+    const WAIT: Duration = Duration::from_secs(30);
+    let lab = lab_of("healthy", 300.0).await;
+    let backups = lab.dir.join("offered");
+    let args = format!("aescbc --backup-dir {}", backups.display());
+    // A wrong word is a no: nothing changes.
+    let tmux = on_a_terminal(&lab, "declined", &args);
+    let offer = tmux.wait_for("the backup offer", WAIT, |s| s.contains("first? [Y/n]"));
+    let plan = offer.find("Encryption plan for").expect("the plan is shown");
+    assert!(plan < offer.find("first? [Y/n]").unwrap(), "the plan comes first: {offer}");
+    tmux.keys(&["n", "Enter"]);
+    tmux.wait_for("the typed question", WAIT, |s| {
+        s.contains("Type 'aescbc' to set spec.encryption.type identity -> aescbc on https://")
+    });
+    tmux.keys(&["yes", "Enter"]);
+    let end = tmux.wait_for("the exit", WAIT, |s| s.contains("EXITED"));
+    assert!(end.contains("cancelled: nothing changed") && end.contains("EXITED 1"), "{end}");
+    assert_eq!(spec_type(&lab), "");
+    assert!(!backups.exists(), "no backup was asked for");
+    drop(tmux);
+    // The offer taken (Enter is yes), the type typed: the backup, then the patch.
+    let tmux = on_a_terminal(&lab, "accepted", &args);
+    tmux.wait_for("the backup offer", WAIT, |s| s.contains("first? [Y/n]"));
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the typed question", WAIT, |s| s.contains("Type 'aescbc' to take a verified backup, then set"));
+    tmux.keys(&["aescbc", "Enter"]);
+    let end = tmux.wait_for("the exit", WAIT, |s| s.contains("EXITED"));
+    assert!(end.contains("encryption aescbc: applied") && end.contains("EXITED 0"), "{end}");
+    let backed = end.find("backup taken and verified").expect("the backup step");
+    assert!(backed < end.find("APIServer cluster patched").expect("the patch step"), "{end}");
+    assert_eq!(spec_type(&lab), "aescbc");
+    let snapshots = std::fs::read_dir(&backups)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".db"))
+        .count();
+    assert_eq!(snapshots, 1);
+}

@@ -309,9 +309,11 @@ impl App {
                     ),
                     format!("followed on: {}", plan.operators.join(", ")),
                 ];
-                if plan.backup_first {
-                    lines.push("a verified backup is taken first; nothing is patched if it fails".into());
-                }
+                lines.push(if plan.backup_first {
+                    "a verified backup is taken first; nothing is patched if it fails".into()
+                } else {
+                    "no backup first (b in the wizard takes one)".into()
+                });
                 lines.extend(plan.notes.iter().map(|n| format!("- {n}")));
                 self.confirm = Some(Confirm {
                     title: format!(
@@ -336,7 +338,9 @@ impl App {
             let target = wizard.run.as_ref().map(|r| r.target).unwrap_or(wizard.target).as_str();
             self.notice = Some(match outcome {
                 crate::wizard::encryption::Outcome::Completed { .. } => {
-                    format!("encryption {target} completed: take a fresh backup with its keys (b)")
+                    format!(
+                        "encryption {target} completed: take a fresh backup, its keys stored apart (etcd-console backup --encryption-keys DIR2)"
+                    )
                 }
                 other => format!("encryption {target}: {}", other.describe()),
             });

@@ -36,8 +36,17 @@ impl Encryption {
         !self.conditions.is_empty() && self.conditions.iter().all(|c| done.contains(&c.reason.as_str()))
     }
 
+    /// A migration runs: an operator says so, or its condition contradicts the configured
+    /// type (the type was just changed and the operators have not begun). A switch between
+    /// aescbc and aesgcm reads `EncryptionCompleted` until they begin: that window is not seen.
     pub fn in_progress(&self) -> bool {
-        self.conditions.iter().any(|c| c.reason.ends_with("InProgress"))
+        self.conditions.iter().any(|c| {
+            c.reason.ends_with("InProgress")
+                || match self.kind.as_str() {
+                    "identity" => c.reason == "EncryptionCompleted",
+                    _ => c.reason == "DecryptionCompleted" || c.reason == "EncryptionDisabled",
+                }
+        })
     }
 }
 
@@ -287,5 +296,10 @@ mod tests {
         assert!(b[0].starts_with("quorum guard disabled"));
         assert!(b[1].contains("take no backup"));
         assert_eq!(encryption(None, &[]).kind, "identity");
+        // Just patched, not begun: the conditions still say the old state.
+        let disabled = serde_json::json!({"status": {"conditions": [seed::encrypted_condition("secrets, configmaps", "", false, at)]}});
+        let pending = encryption(Some(&apiserver), &[("kubeapiserver", Some(&disabled))]);
+        assert!(pending.in_progress(), "aescbc asked, encryption still disabled");
+        assert!(!encryption(None, &[("kubeapiserver", Some(&disabled))]).in_progress(), "identity and disabled agree");
     }
 }

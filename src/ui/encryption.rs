@@ -13,7 +13,7 @@ use ratatui::Frame;
 use crate::app::encryption::{EncryptionWizard, Stage};
 use crate::app::App;
 use crate::units::format_age;
-use crate::wizard::encryption::{Action, EncryptionRun, EncryptionType, Outcome, Stage as RunStage, AFTER_COMPLETION};
+use crate::wizard::encryption::{after_completion, Action, EncryptionRun, EncryptionType, Outcome, Stage as RunStage};
 
 use super::{keys_line, Theme};
 
@@ -180,7 +180,7 @@ fn run_lines(
             };
             lines.push(Line::styled(outcome.describe(), style));
             if matches!(outcome, Outcome::Completed { .. }) {
-                lines.push(Line::styled(format!("next: {AFTER_COMPLETION}"), theme.warn()));
+                lines.push(Line::styled(format!("next: {}", after_completion(run.target)), theme.warn()));
             }
             if matches!(outcome, Outcome::NotAllowed { .. }) {
                 if let Some(plan) = run.plan() {

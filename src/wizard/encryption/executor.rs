@@ -9,7 +9,9 @@ use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams, P
 use serde_json::{json, Value};
 use tokio::sync::{mpsc, watch};
 
-use super::{Action, EncryptionRun, EncryptionType, HostedEncryption, KeySecret, Observed, OperatorReading, Reading};
+use super::{
+    Action, Answer, EncryptionRun, EncryptionType, HostedEncryption, KeySecret, Observed, OperatorReading, Reading,
+};
 use crate::cli::{ConsoleArgs, KubeArgs};
 use crate::etcd::source::EtcdSource;
 use crate::openshift::report::ENCRYPTING;
@@ -410,7 +412,7 @@ async fn may_patch_apiserver(connection: &Connection) -> Result<bool, String> {
 pub async fn drive(
     run: &mut EncryptionRun,
     executor: &EncryptionExecutor,
-    answers: &mut mpsc::UnboundedReceiver<bool>,
+    answers: &mut mpsc::UnboundedReceiver<Answer>,
     mut abort: watch::Receiver<bool>,
     progress: mpsc::UnboundedSender<Progress>,
 ) {
@@ -428,11 +430,12 @@ pub async fn drive(
             }
             Action::AskYes(_) => {
                 let _ = progress.send(Progress::Run(Box::new(run.clone())));
+                let no = Answer { yes: false, backup_first: None };
                 let answer = tokio::select! {
-                    answer = answers.recv() => answer.unwrap_or(false),
-                    _ = abort.changed() => false,
+                    answer = answers.recv() => answer.unwrap_or(no),
+                    _ = abort.changed() => no,
                 };
-                run.answer(answer);
+                run.answer_with(answer);
                 continue;
             }
             Action::Patch { from, to, resource_version } => {

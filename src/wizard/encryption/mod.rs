@@ -277,6 +277,14 @@ pub enum Action {
     Finished(Outcome),
 }
 
+/// The front end's answer to `AskYes`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Answer {
+    pub yes: bool,
+    /// The user chose whether a backup comes first (None: as the options say).
+    pub backup_first: Option<bool>,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Observed {
     Read(Box<Reading>),
@@ -392,8 +400,18 @@ pub struct EncryptionRun {
 }
 
 /// After completion: what the runbook asks next.
-pub const AFTER_COMPLETION: &str = "take a fresh backup now, with its encryption keys stored apart from the snapshot: \
-     etcd-console backup --encryption-keys DIR2 (a restore of this cluster needs them)";
+pub fn after_completion(target: EncryptionType) -> &'static str {
+    match target {
+        EncryptionType::Identity => {
+            "take a fresh backup now: it holds no encrypted data; keep the keys of older, encrypted backups as long as \
+             those backups (etcd-console backup)"
+        }
+        _ => {
+            "take a fresh backup now, with its encryption keys stored apart from the snapshot: \
+             etcd-console backup --encryption-keys DIR2 (a restore of this cluster needs them)"
+        }
+    }
+}
 
 impl EncryptionRun {
     pub fn new(target: EncryptionType, options: Options) -> EncryptionRun {
@@ -477,9 +495,18 @@ impl EncryptionRun {
 
     /// The user's answer to `AskYes`.
     pub fn answer(&mut self, yes: bool) {
+        self.answer_with(Answer { yes, backup_first: None });
+    }
+
+    /// The answer, with the backup question answered at the same time (None: as the options say).
+    pub fn answer_with(&mut self, answer: Answer) {
         if self.stage != Stage::AwaitingYes {
             return;
         }
+        if let Some(backup_first) = answer.backup_first {
+            self.options.backup_first = backup_first;
+        }
+        let yes = answer.yes;
         if !yes {
             self.finish(Outcome::Cancelled);
             return;
@@ -658,9 +685,6 @@ impl EncryptionRun {
             self.notes.push("every encrypted resource is rewritten in plain text".into());
         }
         self.notes.push("the runbook expects 20 minutes or longer; take no backup until it completes".into());
-        if !self.options.backup_first {
-            self.notes.push("no backup is taken first".into());
-        }
         if self.options.read_only {
             return self.finish(Outcome::NotAllowed {
                 reason: "read-only (--read-only): this is the plan; nothing was patched".into(),
