@@ -19,3 +19,11 @@ start_lab() {
 stop_lab() {
   [ -n "${LAB_PID:-}" ] && kill "$LAB_PID" 2>/dev/null && wait "$LAB_PID" 2>/dev/null || true
 }
+
+# need_hyperfine: installs Debian's hyperfine when it is missing (the comparison scripts time with it).
+need_hyperfine() {
+  command -v hyperfine >/dev/null 2>&1 && return 0
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq hyperfine >/dev/null
+}

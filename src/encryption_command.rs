@@ -214,8 +214,10 @@ fn ask(plan: &Plan, backup_first: bool) -> Result<bool, String> {
 }
 
 /// The backup offered before the question (a terminal only): yes unless the user says no.
-fn ask_backup(dir: &std::path::Path) -> bool {
-    eprint!("Take a verified backup into {} first? [Y/n] ", dir.display());
+fn ask_backup(dir: &std::path::Path, encrypted: bool) -> bool {
+    let keys =
+        if encrypted { " (without its encryption keys: --backup --encryption-keys DIR2 saves them apart)" } else { "" };
+    eprint!("Take a verified backup into {} first{keys}? [Y/n] ", dir.display());
     let _ = std::io::stderr().flush();
     let mut answer = String::new();
     if std::io::stdin().lock().read_line(&mut answer).is_err() {
@@ -259,6 +261,7 @@ async fn set(
         wait: args.wait,
         read_only: console.read_only,
         backup_first: args.backup,
+        backup_keys: args.encryption_keys.is_some(),
         poll: args.poll,
         stall_after: Some(args.stall_after),
         hosted_cluster: kube.hosted_cluster.clone(),
@@ -279,6 +282,9 @@ async fn set(
     let mut planned = false;
     let mut reported_read = false;
     let mut asked = false;
+    // The prompt runs on a blocking thread of its own, so Ctrl-C is heard while it waits.
+    let mut prompt: Option<tokio::task::JoinHandle<Result<Answer, String>>> = None;
+    let mut patch_sent = false;
     loop {
         tokio::select! {
             progress = progress_rx.recv() => {
@@ -303,36 +309,33 @@ async fn set(
                         // The run reports AwaitingYes more than once: it is asked once.
                         if run.stage == Stage::AwaitingYes && !asked {
                             asked = true;
-                            let answer = match run.plan() {
-                                Some(_) if args.yes => Answer { yes: true, backup_first: None },
+                            match run.plan() {
+                                Some(_) if args.yes => {
+                                    let _ = answer_tx.send(Answer { yes: true, backup_first: None });
+                                }
                                 Some(plan) => {
                                     let offer_dir = offer_dir.clone();
-                                    let asked = tokio::task::spawn_blocking(move || {
-                                        let backup_first = offer_dir.as_deref().map(ask_backup);
+                                    let encrypted = plan.from != crate::wizard::encryption::EncryptionType::Identity;
+                                    prompt = Some(tokio::task::spawn_blocking(move || {
+                                        let backup_first = offer_dir.as_deref().map(|d| ask_backup(d, encrypted));
                                         ask(&plan, backup_first.unwrap_or(plan.backup_first))
                                             .map(|yes| Answer { yes, backup_first })
-                                    });
-                                    match asked.await {
-                                        Ok(Ok(answer)) => answer,
-                                        Ok(Err(e)) => {
-                                            eprintln!("etcd-console: {e}");
-                                            let _ = answer_tx.send(Answer { yes: false, backup_first: None });
-                                            let _ = driver.await;
-                                            return BAD_INPUT;
-                                        }
-                                        Err(_) => Answer { yes: false, backup_first: None },
-                                    }
+                                    }));
                                 }
-                                None => Answer { yes: false, backup_first: None },
-                            };
-                            let _ = answer_tx.send(answer);
+                                None => {
+                                    let _ = answer_tx.send(Answer { yes: false, backup_first: None });
+                                }
+                            }
                         }
                     }
                     Progress::Began(Action::Backup) => printer.line(json!({"event": "began", "action": "backup"}), "taking a verified backup first".into()),
-                    Progress::Began(Action::Patch { from, to, .. }) => printer.line(
-                        json!({"event": "began", "action": "patch", "from": from.as_str(), "to": to.as_str()}),
-                        format!("patching APIServer cluster: spec.encryption.type {} -> {}", from.as_str(), to.as_str()),
-                    ),
+                    Progress::Began(Action::Patch { from, to, .. }) => {
+                        patch_sent = true;
+                        printer.line(
+                            json!({"event": "began", "action": "patch", "from": from.as_str(), "to": to.as_str()}),
+                            format!("patching APIServer cluster: spec.encryption.type {} -> {}", from.as_str(), to.as_str()),
+                        )
+                    }
                     Progress::Began(_) => {}
                     Progress::Backup(crate::wizard::backup::executor::Progress::Bytes { done, total, .. }) => {
                         if printer.json {
@@ -342,14 +345,42 @@ async fn set(
                     Progress::Backup(_) => {}
                 }
             }
+            answered = async { match prompt.as_mut() { Some(p) => p.await, None => std::future::pending().await } } => {
+                prompt = None;
+                match answered {
+                    Ok(Ok(answer)) => {
+                        let _ = answer_tx.send(answer);
+                    }
+                    Ok(Err(e)) => {
+                        eprintln!("etcd-console: {e}");
+                        let _ = answer_tx.send(Answer { yes: false, backup_first: None });
+                        let _ = driver.await;
+                        return BAD_INPUT;
+                    }
+                    Err(_) => {
+                        let _ = answer_tx.send(Answer { yes: false, backup_first: None });
+                    }
+                }
+            }
             _ = tokio::signal::ctrl_c() => {
                 interrupts += 1;
                 if interrupts > 1 {
-                    eprintln!("etcd-console: interrupted twice: leaving now");
+                    eprintln!(
+                        "etcd-console: interrupted twice: leaving now; {}",
+                        if patch_sent {
+                            "the patch had been sent: look with `etcd-console encryption status`"
+                        } else {
+                            "nothing was patched"
+                        }
+                    );
                     return 1;
                 }
                 eprintln!("etcd-console: stopping (before the patch nothing is changed; after it, only the following stops; Ctrl-C again leaves now)");
                 let _ = abort_tx.send(true);
+                // A question on screen is answered no by the stop.
+                if prompt.take().is_some() {
+                    eprintln!();
+                }
             }
         }
     }

@@ -159,6 +159,8 @@ async fn encryption_in_background(
         wait: true,
         read_only: console.read_only,
         backup_first,
+        // The console's backup saves no keys (the plan says so when they matter).
+        backup_keys: false,
         poll: std::time::Duration::from_secs(5),
         // The console keeps following; a long quiet is shown, never a reason to stop.
         stall_after: None,

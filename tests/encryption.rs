@@ -236,6 +236,7 @@ async fn a_hosted_cluster_shows_its_secret_encryption_and_is_not_migrated() {
     let lab = lab_of("hosted", 1.0).await;
     let status = encryption(&lab, &["encryption", "status"]);
     let text = stdout(&status);
+    assert_eq!(status.status.code(), Some(0), "{text}");
     assert!(
         text.contains("HostedCluster clusters/hosted: secretEncryption aescbc, active key hosted-etcd-encryption-key (secret present)"),
         "{text}"

@@ -272,3 +272,112 @@ async fn a_watch_with_a_selector_sees_objects_leave_it() {
     left.sort();
     assert_eq!(left, ["etcd-master-0", "etcd-master-1", "etcd-master-2"], "each pod leaves revision=7 as it rolls");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kube_rs_reads_secrets_metadata_without_their_data() {
+    use k8s_openapi::api::core::v1::Secret;
+    use kube::api::{GetParams, WatchParams};
+    use kube::core::Request;
+    const COMPONENT: &str = "encryption.apiserver.operator.openshift.io/component";
+    const MODE: &str = "encryption.apiserver.operator.openshift.io/mode";
+    const URL: &str = "/api/v1/namespaces/openshift-config-managed/secrets";
+    let lab = lab_scenario("encryption-in-progress", 1.0).await;
+    let admin = client(&lab, "lab").await;
+    let secrets: Api<Secret> = Api::namespaced(admin.clone(), "openshift-config-managed");
+    let keys = ListParams::default().labels(COMPONENT);
+
+    // list_metadata: names, labels and annotations of the three key secrets.
+    let listed = secrets.list_metadata(&keys).await.unwrap();
+    let names: Vec<String> = listed.items.iter().filter_map(|s| s.metadata.name.clone()).collect();
+    assert_eq!(names.len(), 3, "{names:?}");
+    assert!(names.iter().all(|n| n.starts_with("encryption-key-") && n.ends_with("-1")), "{names:?}");
+    for item in &listed.items {
+        let types = item.types.as_ref().unwrap();
+        assert_eq!((types.kind.as_str(), types.api_version.as_str()), ("PartialObjectMetadata", "meta.k8s.io/v1"));
+        assert!(item.metadata.labels.as_ref().unwrap().contains_key(COMPONENT));
+        assert_eq!(item.metadata.annotations.as_ref().unwrap()[MODE], "aescbc");
+        assert!(item.metadata.resource_version.is_some() && item.metadata.uid.is_some());
+    }
+    assert!(!listed.metadata.resource_version.unwrap_or_default().is_empty());
+    // The body on the wire, exactly as kube-rs asks for it, carries no data.
+    let raw = admin.request_text(Request::new(URL).list_metadata(&keys).unwrap()).await.unwrap();
+    let body: serde_json::Value = serde_json::from_str(&raw).unwrap();
+    assert_eq!(
+        (body["kind"].as_str(), body["apiVersion"].as_str()),
+        (Some("PartialObjectMetadataList"), Some("meta.k8s.io/v1"))
+    );
+    assert_eq!(body["items"].as_array().unwrap().len(), 3);
+    for item in body["items"].as_array().unwrap() {
+        let mut fields: Vec<&String> = item.as_object().unwrap().keys().collect();
+        fields.sort();
+        assert_eq!(fields, ["apiVersion", "kind", "metadata"]);
+    }
+    assert!(
+        !raw.contains("\"data\"") && !raw.contains("operator.openshift.io-key") && !raw.contains("Opaque"),
+        "{raw}"
+    );
+    // ...whereas a normal list of the same secrets does carry it.
+    let full = secrets.list(&keys).await.unwrap();
+    assert!(full.items.iter().all(|s| s.data.as_ref().is_some_and(|d| !d.is_empty())));
+
+    // get_metadata of one of them.
+    let one = secrets.get_metadata(&names[0]).await.unwrap();
+    assert_eq!(one.metadata.name.as_deref(), Some(names[0].as_str()));
+    assert_eq!(one.metadata.annotations.as_ref().unwrap()[MODE], "aescbc");
+    let raw_one = admin.request_text(Request::new(URL).get_metadata(&names[0], &GetParams::default()).unwrap()).await;
+    let raw_one = raw_one.unwrap();
+    let body_one: serde_json::Value = serde_json::from_str(&raw_one).unwrap();
+    assert_eq!(body_one["kind"], "PartialObjectMetadata");
+    assert!(body_one.get("data").is_none() && body_one.get("type").is_none(), "{raw_one}");
+    assert_eq!(status_code(&secrets.get_metadata("encryption-key-none-1").await.unwrap_err()).0, 404);
+
+    // Paging: limit 1 gives a continue token; following it walks all three, then stops.
+    let mut paged = Vec::new();
+    let mut token = String::new();
+    for page in 0..3 {
+        let mut params = keys.clone().limit(1);
+        if !token.is_empty() {
+            params = params.continue_token(&token);
+        }
+        let listed = secrets.list_metadata(&params).await.unwrap();
+        assert_eq!(listed.items.len(), 1);
+        paged.extend(listed.items.iter().filter_map(|s| s.metadata.name.clone()));
+        token = listed.metadata.continue_.clone().unwrap_or_default();
+        assert_eq!(token.is_empty(), page == 2, "a continue token on every page but the last");
+    }
+    assert_eq!(paged, names, "the pages, in order, are the whole list");
+
+    // A list rendering asked of one object, and an object rendering of a list: 406, as the API server answers.
+    let mut mismatched = Request::new(URL).get_metadata(&names[0], &GetParams::default()).unwrap();
+    mismatched.headers_mut().insert(
+        hyper::header::ACCEPT,
+        hyper::header::HeaderValue::from_static("application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"),
+    );
+    assert_eq!(status_code(&admin.request_text(mismatched).await.unwrap_err()), (406, "NotAcceptable".to_string()));
+    let mut mismatched = Request::new(URL).list_metadata(&keys).unwrap();
+    mismatched.headers_mut().insert(
+        hyper::header::ACCEPT,
+        hyper::header::HeaderValue::from_static(
+            "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1, application/json",
+        ),
+    );
+    assert_eq!(status_code(&admin.request_text(mismatched).await.unwrap_err()), (406, "NotAcceptable".to_string()));
+
+    // A metadata watch sends each object's metadata only.
+    let watch = Request::new(URL).watch_metadata(&WatchParams::default().labels(COMPONENT).timeout(1), "0").unwrap();
+    let events = admin.request_text(watch).await.unwrap();
+    let events: Vec<serde_json::Value> = events.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(events.len(), 3);
+    for event in &events {
+        assert_eq!(
+            (event["type"].as_str(), event["object"]["kind"].as_str()),
+            (Some("ADDED"), Some("PartialObjectMetadata"))
+        );
+        assert!(event["object"].get("data").is_none());
+    }
+
+    // The read-only token may list what it may list today, secrets included.
+    let viewer = client(&lab, "lab-readonly").await;
+    let viewer_secrets: Api<Secret> = Api::namespaced(viewer, "openshift-config-managed");
+    assert_eq!(viewer_secrets.list_metadata(&keys).await.unwrap().items.len(), 3);
+}

@@ -21,6 +21,7 @@ pub enum Action {
     DenyCsr,
     FilterCsrs,
     Confirm,
+    Yes,
     OpenDefrag,
     ToggleMoveLeader,
     ToggleEveryMember,
@@ -84,10 +85,17 @@ pub const KEY_TABLE: &[Binding] = &[
         footer: None,
     },
     Binding {
-        keys: &[plain(KeyCode::Char('y')), plain(KeyCode::Enter)],
-        label: "y/Enter",
+        keys: &[plain(KeyCode::Char('y'))],
+        label: "y",
+        action: Action::Yes,
+        description: "yes: do what the confirmation names",
+        footer: None,
+    },
+    Binding {
+        keys: &[plain(KeyCode::Enter)],
+        label: "Enter",
         action: Action::Confirm,
-        description: "do what the confirmation names",
+        description: "start the wizard shown; yes to a confirmation (not the encryption patch's)",
         footer: None,
     },
     Binding {

@@ -209,9 +209,22 @@ impl App {
     }
 
     pub fn on_action(&mut self, action: Action) -> Option<Effect> {
+        let effect = self.on_action_inner(action);
+        // The encryption engine's question waits for the screen to be free of another one.
+        self.raise_encryption_question();
+        effect
+    }
+
+    fn on_action_inner(&mut self, action: Action) -> Option<Effect> {
         if let Some(confirm) = self.confirm.take() {
+            // The encryption patch takes only y; elsewhere Enter is yes too.
+            let yes = action == Action::Yes || (action == Action::Confirm && confirm.change != Change::EncryptionYes);
+            if !yes && action == Action::Confirm {
+                self.confirm = Some(confirm);
+                return None;
+            }
             return match action {
-                Action::Confirm => match confirm.change {
+                _ if yes => match confirm.change {
                     Change::Defrag(ids) => self.start_defrag(&ids),
                     Change::ResumeDefrag => self.resume_defrag(),
                     Change::ForceBackup => self.start_backup(true),
@@ -297,6 +310,16 @@ impl App {
     pub fn on_encryption(&mut self, progress: crate::wizard::encryption::executor::Progress) {
         let Some(wizard) = &mut self.encryption else { return };
         wizard.on_progress(progress);
+        self.raise_encryption_question();
+        self.encryption_finished();
+    }
+
+    /// The engine waits for the user's yes: its question is put up once no other is on screen.
+    fn raise_encryption_question(&mut self) {
+        if self.confirm.is_some() {
+            return;
+        }
+        let Some(wizard) = &mut self.encryption else { return };
         if wizard.wants_answer() {
             if let Some(plan) = wizard.run.as_ref().and_then(|r| r.plan()) {
                 wizard.asked = true;
@@ -327,6 +350,11 @@ impl App {
                 });
             }
         }
+    }
+
+    /// The run's end: a question still up is taken down, the outcome said in the footer.
+    fn encryption_finished(&mut self) {
+        let Some(wizard) = &mut self.encryption else { return };
         if wizard.stage != encryption::Stage::Finished {
             return;
         }
@@ -762,6 +790,7 @@ impl App {
             | Action::DenyCsr
             | Action::FilterCsrs
             | Action::Confirm
+            | Action::Yes
             | Action::OpenDefrag
             | Action::ToggleMoveLeader
             | Action::ToggleEveryMember

@@ -46,7 +46,7 @@ fn choosing_lines(app: &App, wizard: &EncryptionWizard, theme: Theme) -> (String
                     since: c.since.clone(),
                 };
                 lines.push(Line::styled(
-                    format!("  {:<37} {:<22} {}", c.resource, c.reason, what_of(&condition)),
+                    format!("  {:<18} {:<21} {}", short(&c.resource), c.reason, what_of(&condition)),
                     style,
                 ));
             }
@@ -101,6 +101,11 @@ fn choosing_lines(app: &App, wizard: &EncryptionWizard, theme: Theme) -> (String
     (" Encryption migration ".to_string(), lines)
 }
 
+/// The operator as a person calls it (the full resource name is for `oc get`).
+fn short(resource: &str) -> &str {
+    resource.strip_suffix(".operator.openshift.io").unwrap_or(resource)
+}
+
 /// The resources a condition names, else its message.
 fn what_of(condition: &crate::wizard::encryption::Condition) -> String {
     let resources = condition.resources();
@@ -152,8 +157,8 @@ fn run_lines(
         let resources = c.resources();
         lines.push(Line::styled(
             format!(
-                "  {:<37} {:<22} {mark}{}",
-                f.resource,
+                "  {:<18} {:<21} {mark}{}",
+                short(&f.resource),
                 c.reason,
                 if resources.is_empty() { String::new() } else { format!(" · {}", resources.join(", ")) }
             ),
@@ -197,8 +202,10 @@ fn run_lines(
     };
     // The latest events that fit, above the keys.
     let room = rows.saturating_sub(lines.len() + 2).min(6);
-    let skip = run.events.len().saturating_sub(room);
-    for event in run.events.iter().skip(skip) {
+    // The key secrets have their own line above.
+    let events: Vec<_> = run.events.iter().filter(|e| !e.text.starts_with("new key secret ")).collect();
+    let skip = events.len().saturating_sub(room);
+    for event in events.into_iter().skip(skip) {
         let after =
             event.after_seconds.map(|s| format!("+{} ", format_age(Duration::from_secs(s)))).unwrap_or_default();
         lines.push(Line::styled(format!("{after}{}", event.text), theme.dim()));

@@ -253,9 +253,11 @@ pub fn draw_confirm(frame: &mut Frame, area: Rect, confirm: &crate::app::Confirm
         .map(|l| if l.starts_with('!') { Line::styled(l.clone(), theme.crit()) } else { Line::raw(l.clone()) })
         .collect();
     lines.push(Line::raw(""));
+    // The encryption patch takes only y: an Enter meant for the wizard cannot answer it.
+    let yes = if confirm.change == crate::app::Change::EncryptionYes { ": do it    " } else { " / Enter: do it    " };
     lines.push(Line::from(vec![
         Span::styled(" y ", theme.key()),
-        Span::raw(" / Enter: do it    "),
+        Span::raw(yes),
         Span::styled(" n ", theme.key()),
         Span::raw(" / Esc: cancel"),
     ]));

@@ -742,4 +742,43 @@ mod encryption_wizard {
             app.notice
         );
     }
+
+    #[test]
+    fn the_question_waits_for_another_one_and_takes_only_y() {
+        use crate::app::Confirm;
+        let t0 = Instant::now();
+        let mut app = on_aescbc(t0);
+        app.on_action(Action::OpenEncryption);
+        app.on_action(Action::SelectNext);
+        app.on_action(Action::SelectNext);
+        app.on_action(Action::Confirm);
+        // Another question is up (a CSR approval) when the engine asks: it is not replaced.
+        let other = Confirm {
+            title: "Approve 1 CSR(s)?".into(),
+            lines: Vec::new(),
+            change: Change::ApproveCsrs(vec!["csr-a".into()]),
+        };
+        app.confirm = Some(other.clone());
+        app.on_encryption(Progress::Run(Box::new(asking())));
+        assert_eq!(app.confirm.as_ref().map(|c| c.title.clone()), Some(other.title));
+        assert_eq!(app.on_action(Action::CloseOverlay), None, "the CSR question cancelled");
+        // Now the encryption question comes up; Enter does not answer it, y does.
+        assert_eq!(app.confirm.as_ref().map(|c| c.change.clone()), Some(Change::EncryptionYes));
+        assert_eq!(app.on_action(Action::Confirm), None);
+        assert!(app.confirm.is_some(), "Enter left it up");
+        assert_eq!(app.on_action(Action::Yes), Some(Effect::AnswerEncryption(true)));
+        assert!(app.confirm.is_none());
+    }
+
+    #[test]
+    fn stopping_before_the_patch_says_nothing_was_patched() {
+        let t0 = Instant::now();
+        let mut app = on_aescbc(t0);
+        app.on_action(Action::OpenEncryption);
+        app.on_action(Action::Confirm);
+        app.on_encryption(Progress::Run(Box::new(asking())));
+        app.on_action(Action::CloseOverlay);
+        assert_eq!(app.on_action(Action::AbortDefrag), Some(Effect::AbortEncryption));
+        assert_eq!(app.notice.as_deref(), Some("stopping: nothing has been patched"));
+    }
 }

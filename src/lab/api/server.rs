@@ -208,12 +208,38 @@ pub fn allowed(role: Role, verb: &str, rt: &ResourceType) -> bool {
     }
 }
 
-fn wants_table(request: &Request<Incoming>) -> bool {
-    request
-        .headers()
-        .get(hyper::header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|accept| accept.split(',').next().is_some_and(|first| first.contains("as=Table")))
+/// How the client asked to see the answer: the `as=` of the first media type
+/// its Accept header names (kubectl's server-side tables, kube-rs's metadata-only reads).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Rendering {
+    Object,
+    Table,
+    Metadata,
+    MetadataList,
+}
+
+fn rendering(request: &Request<Incoming>) -> Rendering {
+    let accept = request.headers().get(hyper::header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let first = accept.split(',').next().unwrap_or("");
+    let wanted = first.split(';').skip(1).find_map(|parameter| parameter.trim().strip_prefix("as="));
+    match wanted {
+        Some("Table") => Rendering::Table,
+        Some("PartialObjectMetadata") => Rendering::Metadata,
+        Some("PartialObjectMetadataList") => Rendering::MetadataList,
+        _ => Rendering::Object,
+    }
+}
+
+/// An object as `meta.k8s.io/v1` `PartialObjectMetadata`: its metadata and
+/// nothing else (no spec, status or data).
+fn partial_metadata(object: &Value) -> Value {
+    let metadata = object.get("metadata").cloned().unwrap_or_else(|| json!({}));
+    json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": metadata})
+}
+
+/// 406, as the API server answers a metadata rendering that does not fit the answer's shape.
+fn not_acceptable(message: &str) -> ApiError {
+    ApiError { code: 406, reason: "NotAcceptable", message: message.to_string(), details: None }
 }
 
 fn continue_token(after: &(String, String)) -> String {
@@ -436,6 +462,7 @@ async fn route(shared: &Arc<Shared>, request: Request<Incoming>) -> Result<Respo
     let dry_run = query.get("dryRun") == Some("All");
     let store = &shared.store;
     let ns = target.ns().to_string();
+    let wanted = rendering(&request);
     match (verb, target.name.clone(), target.subresource.as_deref()) {
         ("create", Some(name), Some("portforward")) => {
             let pod = store.get(target.type_index, &ns, &name)?;
@@ -447,11 +474,19 @@ async fn route(shared: &Arc<Shared>, request: Request<Incoming>) -> Result<Respo
         ("get", Some(name), Some("scale")) => {
             Ok(json_response(200, &scale_of(&store.get(target.type_index, &ns, &name)?)))
         }
-        ("get", Some(name), None) if wants_table(&request) => {
+        ("get", Some(name), None) if wanted != Rendering::Object => {
             let object = store.get(target.type_index, &ns, &name)?;
-            let revision = str_at(&object, "/metadata/resourceVersion").parse().unwrap_or(0);
-            let include = IncludeObject::parse(query.get("includeObject"));
-            Ok(json_response(200, &table::table(rt.kind, &[object], revision, include, true, None)))
+            match wanted {
+                Rendering::Metadata => Ok(json_response(200, &partial_metadata(&object))),
+                Rendering::MetadataList => Err(not_acceptable(
+                    "you requested PartialObjectMetadataList, but the requested object is not a list",
+                )),
+                _ => {
+                    let revision = str_at(&object, "/metadata/resourceVersion").parse().unwrap_or(0);
+                    let include = IncludeObject::parse(query.get("includeObject"));
+                    Ok(json_response(200, &table::table(rt.kind, &[object], revision, include, true, None)))
+                }
+            }
         }
         ("get", Some(name), _) => Ok(json_response(200, &store.get(target.type_index, &ns, &name)?)),
         ("create", None, None) => {
@@ -565,21 +600,30 @@ fn list(
     let listing =
         shared.store.list(target.type_index, target.namespace.as_deref(), &|o| filter.matches(o), start, limit);
     let token = listing.continue_after.as_ref().map(continue_token);
-    if wants_table(request) {
-        let include = IncludeObject::parse(query.get("includeObject"));
-        return Ok(json_response(
-            200,
-            &table::table(rt.kind, &listing.items, listing.revision, include, true, token.as_deref()),
-        ));
-    }
+    let (kind, api_version, items) = match rendering(request) {
+        Rendering::Table => {
+            let include = IncludeObject::parse(query.get("includeObject"));
+            return Ok(json_response(
+                200,
+                &table::table(rt.kind, &listing.items, listing.revision, include, true, token.as_deref()),
+            ));
+        }
+        Rendering::Metadata => {
+            return Err(not_acceptable("you requested PartialObjectMetadata, but the requested object is a list"))
+        }
+        // Only the metadata leaves the server: listing Secrets this way carries none of their data.
+        Rendering::MetadataList => (
+            "PartialObjectMetadataList".to_string(),
+            "meta.k8s.io/v1".to_string(),
+            listing.items.iter().map(partial_metadata).collect(),
+        ),
+        Rendering::Object => (format!("{}List", rt.kind), rt.api_version(), listing.items),
+    };
     let mut metadata = json!({"resourceVersion": listing.revision.to_string()});
     if let Some(token) = token {
         metadata["continue"] = json!(token);
     }
-    Ok(json_response(
-        200,
-        &json!({"kind": format!("{}List", rt.kind), "apiVersion": rt.api_version(), "metadata": metadata, "items": listing.items}),
-    ))
+    Ok(json_response(200, &json!({"kind": kind, "apiVersion": api_version, "metadata": metadata, "items": items})))
 }
 
 fn watch(
@@ -590,7 +634,10 @@ fn watch(
 ) -> Result<Response<Body>, ApiError> {
     let rt = target.rt();
     let filter = Filter::from(query, rt)?;
-    let as_table = wants_table(request);
+    let wanted = rendering(request);
+    let as_table = wanted == Rendering::Table;
+    // kube-rs's metadata watch asks for each event's object as PartialObjectMetadata.
+    let as_metadata = wanted == Rendering::Metadata;
     let include = IncludeObject::parse(query.get("includeObject"));
     let timeout = query.get("timeoutSeconds").and_then(|t| t.parse::<u64>().ok()).map(Duration::from_secs);
     let from = query.get("resourceVersion").filter(|v| !v.is_empty() && *v != "0");
@@ -642,6 +689,8 @@ fn watch(
                 let t = table::table(rt.kind, std::slice::from_ref(object), revision, include, headers, None);
                 headers = false;
                 t
+            } else if as_metadata && kind != "ERROR" {
+                partial_metadata(object)
             } else {
                 object.clone()
             };

@@ -80,7 +80,10 @@ fn conditions(object: &Value) -> impl Iterator<Item = &Value> {
     object.pointer("/status/conditions").and_then(Value::as_array).into_iter().flatten()
 }
 
-/// One operator object: its `Encrypted` condition and its `...Degraded` conditions that hold.
+/// One operator object: its `Encrypted` condition and the encryption controllers'
+/// `Encryption...Degraded` conditions that hold (the installer's and others' come and go
+/// during the kube-apiserver rollout every migration makes; the ClusterOperator's Degraded,
+/// which has a grace period, speaks for them).
 pub fn operator_reading(resource: &str, object: &Value) -> OperatorReading {
     let encrypted = conditions(object).find(|c| c["type"] == "Encrypted").map(|c| super::Condition {
         status: text(c, "/status").unwrap_or_default(),
@@ -89,7 +92,10 @@ pub fn operator_reading(resource: &str, object: &Value) -> OperatorReading {
         since: text(c, "/lastTransitionTime"),
     });
     let degraded = conditions(object)
-        .filter(|c| c["type"].as_str().is_some_and(|t| t.ends_with("Degraded")) && c["status"] == "True")
+        .filter(|c| {
+            c["type"].as_str().is_some_and(|t| t.starts_with("Encryption") && t.ends_with("Degraded"))
+                && c["status"] == "True"
+        })
         .map(|c| format!("{}: {}", text(c, "/type").unwrap_or_default(), text(c, "/message").unwrap_or_default()))
         .collect();
     OperatorReading { resource: resource.to_string(), encrypted, degraded }
@@ -139,7 +145,14 @@ impl EncryptionExecutor {
                 "version"
             ),
             key_secrets(c),
-            hosted_clusters(c),
+            // HostedClusters only on the full readings (not every poll while following).
+            async {
+                if rights {
+                    hosted_clusters(c).await
+                } else {
+                    Ok(Vec::new())
+                }
+            },
             async {
                 if rights {
                     may_patch_apiserver(c).await.ok()
@@ -243,18 +256,32 @@ impl EncryptionExecutor {
         }
         let params = PatchParams { field_manager: Some(FIELD_MANAGER.into()), ..PatchParams::default() };
         let apiservers = api(c, "config.openshift.io", "v1", "APIServer", "apiservers");
-        match within(
-            c,
-            "patching apiservers.config.openshift.io/cluster",
-            apiservers.patch("cluster", &params, &Patch::Merge(&body)),
-        )
-        .await
+        let limit = c.request_timeout + c.request_timeout / 2;
+        let answer = match tokio::time::timeout(limit, apiservers.patch("cluster", &params, &Patch::Merge(&body))).await
         {
-            Ok(_) => Ok(()),
-            Err(e) if e.contains("(409 ") || e.contains("Conflict") => {
-                Err(format!("APIServer cluster changed since it was read ({e}): read it again"))
+            Ok(Ok(_)) => return Ok(()),
+            Ok(Err(e)) => e,
+            Err(_) => kube::Error::Service(format!("no answer within {}", humantime::format_duration(limit)).into()),
+        };
+        match patch_failure(&answer) {
+            PatchFailure::Answered(why) => Err(why),
+            // Sent, maybe applied: what APIServer holds now says which.
+            PatchFailure::Unknown(why) => {
+                let now = get(c, apiservers, "apiservers.config.openshift.io/cluster", "cluster").await;
+                match now.map(|o| o.and_then(|o| text(&o, "/spec/encryption/type"))) {
+                    Ok(Some(kind)) if kind == to.as_str() => {
+                        tracing::info!(target: "audit", action = "patch apiservers/cluster", "the answer was lost; APIServer holds the new type");
+                        Ok(())
+                    }
+                    Ok(kind) => Err(format!(
+                        "{why}; APIServer cluster still holds {}: nothing was changed",
+                        kind.as_deref().unwrap_or("identity")
+                    )),
+                    Err(again) => Err(format!(
+                        "{why}; whether it was applied is not known ({again}): look with `etcd-console encryption status` before anything else"
+                    )),
+                }
             }
-            Err(e) => Err(e),
         }
     }
 
@@ -323,13 +350,38 @@ impl EncryptionExecutor {
     }
 }
 
-/// The key secrets' names, components and modes (their data is dropped at once).
+/// How a patch failed: the API answered no (nothing changed), or the answer was lost.
+#[derive(Debug, PartialEq)]
+pub enum PatchFailure {
+    Answered(String),
+    Unknown(String),
+}
+
+pub fn patch_failure(error: &kube::Error) -> PatchFailure {
+    match error {
+        kube::Error::Api(status) if status.code == 409 => PatchFailure::Answered(format!(
+            "APIServer cluster changed since it was read (409 Conflict: {}): nothing was changed; read it again",
+            status.message
+        )),
+        // A server error may come after the write: not known.
+        kube::Error::Api(status) if status.code >= 500 => {
+            PatchFailure::Unknown(explain(error, "patching apiservers.config.openshift.io/cluster"))
+        }
+        kube::Error::Api(_) => PatchFailure::Answered(format!(
+            "{}: nothing was changed",
+            explain(error, "patching apiservers.config.openshift.io/cluster")
+        )),
+        other => PatchFailure::Unknown(explain(other, "patching apiservers.config.openshift.io/cluster")),
+    }
+}
+
+/// The key secrets' names, components and modes: a metadata-only list, so no key crosses the wire.
 async fn key_secrets(connection: &Connection) -> Result<Vec<KeySecret>, String> {
     let api: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(connection.client.clone(), KEYS_NAMESPACE);
     let list = within(
         connection,
         &format!("listing secrets -l {KEYS_LABEL} in {KEYS_NAMESPACE}"),
-        api.list(&ListParams::default().labels(KEYS_LABEL)),
+        api.list_metadata(&ListParams::default().labels(KEYS_LABEL)),
     )
     .await?;
     let mut keys: Vec<KeySecret> = list
@@ -365,7 +417,7 @@ async fn hosted_clusters(connection: &Connection) -> Result<Vec<HostedEncryption
             Some(name) => {
                 let secrets: Api<k8s_openapi::api::core::v1::Secret> =
                     Api::namespaced(connection.client.clone(), &state.namespace);
-                match tokio::time::timeout(connection.request_timeout, secrets.get_opt(name)).await {
+                match tokio::time::timeout(connection.request_timeout, secrets.get_metadata_opt(name)).await {
                     Ok(Ok(found)) => Some(found.is_some()),
                     _ => None,
                 }
@@ -453,6 +505,10 @@ pub async fn drive(
             tracing::info!(target: "audit", action = "patch apiservers/cluster", result = ?result, "answered");
         }
         run.observe(observed, SystemTime::now());
+        // An abort that came meanwhile is taken before the front end sees the new stage (no question after it).
+        if *abort.borrow() {
+            run.abort();
+        }
         let _ = progress.send(Progress::Run(Box::new(run.clone())));
     }
 }

@@ -49,6 +49,11 @@ impl EncryptionType {
         }
     }
 
+    /// Whether `reason` says an operator is done with this type (identity: decrypted, or never encrypted).
+    pub fn is_done(self, reason: &str) -> bool {
+        reason == self.done_reason() || (self == EncryptionType::Identity && reason == "EncryptionDisabled")
+    }
+
     pub const ALL: [EncryptionType; 3] = [EncryptionType::Identity, EncryptionType::Aescbc, EncryptionType::Aesgcm];
 }
 
@@ -148,24 +153,45 @@ impl Reading {
         self.operators.iter().filter_map(|o| o.encrypted.as_ref().map(|c| (o.resource.as_str(), c)))
     }
 
-    /// Operators still migrating, or whose condition contradicts the configured type (a
-    /// migration asked for but not yet begun).
+    /// Operators still migrating, or whose condition contradicts the configured type, or
+    /// components whose newest key secret is of another mode (a migration asked for and not
+    /// yet begun: between aescbc and aesgcm the conditions read EncryptionCompleted until then).
     pub fn migrating(&self) -> Vec<String> {
         let kind = self.current_type();
-        self.reporting()
-            .filter_map(|(resource, c)| {
-                let begun_elsewhere = match (kind, c.reason.as_str()) {
-                    (_, r) if r.ends_with("InProgress") => true,
-                    (Some(EncryptionType::Identity), "EncryptionCompleted") => true,
-                    (
-                        Some(EncryptionType::Aescbc | EncryptionType::Aesgcm),
-                        "DecryptionCompleted" | "EncryptionDisabled",
-                    ) => true,
-                    _ => false,
-                };
-                begun_elsewhere.then(|| format!("{resource} {}", c.reason))
-            })
-            .collect()
+        let mut pending = Vec::new();
+        if let Some(mode @ (EncryptionType::Aescbc | EncryptionType::Aesgcm)) = kind {
+            let mut components: Vec<&str> = self.keys.iter().map(|k| k.component.as_str()).collect();
+            components.sort_unstable();
+            components.dedup();
+            for component in components {
+                let newest = self
+                    .keys
+                    .iter()
+                    .filter(|k| k.component == component)
+                    .max_by_key(|k| k.name.rsplit('-').next().and_then(|n| n.parse::<u64>().ok()).unwrap_or(0));
+                if let Some(key) = newest.filter(|k| !k.mode.is_empty() && k.mode != mode.as_str()) {
+                    pending.push(format!(
+                        "{component} newest key {} is {} (no {} key yet)",
+                        key.name,
+                        key.mode,
+                        mode.as_str()
+                    ));
+                }
+            }
+        }
+        let conditions = self.reporting().filter_map(|(resource, c)| {
+            let begun_elsewhere = match (kind, c.reason.as_str()) {
+                (_, r) if r.ends_with("InProgress") => true,
+                (Some(EncryptionType::Identity), "EncryptionCompleted") => true,
+                (
+                    Some(EncryptionType::Aescbc | EncryptionType::Aesgcm),
+                    "DecryptionCompleted" | "EncryptionDisabled",
+                ) => true,
+                _ => false,
+            };
+            begun_elsewhere.then(|| format!("{resource} {}", c.reason))
+        });
+        conditions.chain(pending).collect()
     }
 
     /// Every Degraded that holds: the three ClusterOperators and the operators' own `...Degraded` conditions.
@@ -185,10 +211,7 @@ impl Reading {
     /// Every reporting operator has finished migrating to `kind`.
     pub fn settled_on(&self, kind: EncryptionType) -> bool {
         let mut reporting = self.reporting().peekable();
-        reporting.peek().is_some()
-            && reporting.all(|(_, c)| {
-                c.reason == kind.done_reason() || (kind == EncryptionType::Identity && c.reason == "EncryptionDisabled")
-            })
+        reporting.peek().is_some() && reporting.all(|(_, c)| kind.is_done(&c.reason))
     }
 
     /// The operators without an `Encrypted` condition (older clusters' Authentication).
@@ -213,6 +236,8 @@ pub struct Options {
     pub read_only: bool,
     /// Take a verified backup (the backup engine) before the patch.
     pub backup_first: bool,
+    /// That backup also saves the encryption key secrets (apart).
+    pub backup_keys: bool,
     /// Between readings while following.
     pub poll: Duration,
     /// Give up following after this long without any change (None: never; the console keeps following).
@@ -227,6 +252,7 @@ impl Default for Options {
             wait: false,
             read_only: false,
             backup_first: false,
+            backup_keys: false,
             poll: Duration::from_secs(10),
             stall_after: Some(Duration::from_secs(3600)),
             hosted_cluster: None,
@@ -478,6 +504,10 @@ impl EncryptionRun {
     /// What will be done, once the cluster has been read.
     pub fn plan(&self) -> Option<Plan> {
         let reading = self.latest.as_ref().or(self.before.as_ref())?;
+        // A hosted cluster's encryption is not APIServer's: there is no plan to show.
+        if self.options.hosted_cluster.is_some() || reading.not_openshift {
+            return None;
+        }
         Some(Plan {
             cluster: reading.cluster_name(),
             from: self.old_type(),
@@ -571,9 +601,7 @@ impl EncryptionRun {
                         self.finish(Outcome::Applied);
                     }
                 }
-                Err(why) => {
-                    self.finish(Outcome::Failed { reason: format!("the patch failed: {why}; nothing was changed") })
-                }
+                Err(why) => self.finish(Outcome::Failed { reason: format!("the patch failed: {why}") }),
             },
             (Stage::Following, Observed::Waited) => self.read_due = true,
             (Stage::Following, Observed::Read(reading)) => {
@@ -599,7 +627,7 @@ impl EncryptionRun {
                 reading
                     .problems
                     .iter()
-                    .find(|p| p.contains("apiservers"))
+                    .find(|p| p.contains("apiservers.config.openshift.io"))
                     .cloned()
                     .unwrap_or_else(|| "no answer".into())
             ));
@@ -670,12 +698,32 @@ impl EncryptionRun {
                 ),
             });
         }
+        if from == self.target {
+            let odd: Vec<String> = reading
+                .reporting()
+                .filter(|(_, c)| !self.target.is_done(&c.reason))
+                .map(|(r, c)| format!("{r} {}", c.reason))
+                .collect();
+            return self.finish(Outcome::Refused {
+                reason: format!(
+                    "APIServer is already {} but not every operator reports it done ({}): a patch would change nothing; look with `etcd-console encryption status`",
+                    self.target.as_str(),
+                    odd.join(", ")
+                ),
+            });
+        }
         let silent = reading.silent();
         if !silent.is_empty() {
             self.notes.push(format!(
                 "{} report(s) no Encrypted condition (the 4.5/4.6 layout, where the OpenShift API server covers the OAuth tokens): followed on {} operators",
                 silent.join(", "),
                 reading.reporting().count()
+            ));
+        }
+        if self.options.backup_first && from != EncryptionType::Identity && !self.options.backup_keys {
+            self.notes.push(format!(
+                "the backup first saves no encryption keys: restoring it ({} data) needs the current keys; save them apart with `etcd-console backup --encryption-keys DIR2`",
+                from.as_str()
             ));
         }
         if from == EncryptionType::Identity {
@@ -787,11 +835,10 @@ impl EncryptionRun {
                 changes.push(format!("{}: {} {}", operator.resource, condition.reason, condition.message));
             }
             followed.current = Some(condition.clone());
-            if followed.moved && condition.reason == self.target.done_reason() && followed.done_after_seconds.is_none()
-            {
+            if followed.moved && self.target.is_done(&condition.reason) && followed.done_after_seconds.is_none() {
                 followed.done_after_seconds = Some(after.as_secs());
             }
-            if followed.moved && condition.reason != self.target.done_reason() {
+            if followed.moved && !self.target.is_done(&condition.reason) {
                 followed.done_after_seconds = None;
             }
         }

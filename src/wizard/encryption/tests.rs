@@ -386,3 +386,180 @@ fn resources_are_read_from_the_message() {
         condition("DecryptionCompleted", "Encryption mode set to identity and everything is decrypted", T0).unwrap();
     assert!(d.resources().is_empty());
 }
+
+#[test]
+fn the_api_not_answering_while_following_is_said_and_retried() {
+    let mut run = patched("", "EncryptionDisabled", EncryptionType::Aescbc);
+    let mut silent = reading("", "", T0);
+    silent.spec_type = None;
+    silent.operators.clear();
+    silent.problems.push("reading apiservers.config.openshift.io/cluster: no answer within 15s".into());
+    run.observe(Observed::Read(Box::new(silent.clone())), at(30));
+    run.observe(Observed::Waited, at(35));
+    run.observe(Observed::Read(Box::new(silent)), at(40));
+    assert!(run.outcome().is_none(), "a silent API does not end the run");
+    assert_eq!(run.events.iter().filter(|e| e.text.starts_with("no answer: ")).count(), 1, "said once, not every poll");
+    assert_eq!(run.next_action(), Action::Wait(Duration::from_secs(5)));
+    run.observe(Observed::Waited, at(45));
+    run.observe(Observed::Read(Box::new(reading("aescbc", "EncryptionCompleted", "2026-12-01T00:20:00Z"))), at(90));
+    assert_eq!(run.outcome(), Some(&Outcome::Completed { took_seconds: 88 }));
+    // Silent for longer than the stall limit: stalled, naming what it waits on.
+    let mut run = patched("", "EncryptionDisabled", EncryptionType::Aescbc);
+    let mut silent = reading("", "", T0);
+    silent.spec_type = None;
+    silent.problems.push("no answer".into());
+    run.observe(Observed::Read(Box::new(silent)), at(700));
+    assert!(matches!(run.outcome(), Some(Outcome::Stalled { .. })), "{:?}", run.outcome());
+}
+
+fn key(component: &str, number: u32, mode: &str) -> KeySecret {
+    KeySecret {
+        name: format!("encryption-key-{component}-{number}"),
+        component: component.into(),
+        mode: mode.into(),
+        created: None,
+    }
+}
+
+#[test]
+fn a_switch_between_aescbc_and_aesgcm_not_yet_begun_is_seen_by_its_keys() {
+    // Just patched to aesgcm: the conditions still read the old EncryptionCompleted.
+    let mut r = reading("aesgcm", "EncryptionCompleted", T0);
+    r.keys = vec![
+        key("openshift-apiserver", 1, "aescbc"),
+        key("openshift-kube-apiserver", 9, "aescbc"),
+        key("openshift-kube-apiserver", 10, "aescbc"),
+    ];
+    let migrating = r.migrating();
+    assert_eq!(migrating.len(), 2, "{migrating:?}");
+    assert!(
+        migrating[1]
+            .contains("openshift-kube-apiserver newest key encryption-key-openshift-kube-apiserver-10 is aescbc"),
+        "{migrating:?}"
+    );
+    let mut run = EncryptionRun::new(EncryptionType::Identity, waiting(false));
+    run.observe(Observed::Read(Box::new(r.clone())), at(0));
+    assert!(matches!(run.outcome(), Some(Outcome::Refused { reason }) if reason.contains("already running")));
+    // Once the new keys exist (and weekly rotations of the same mode) nothing is pending.
+    r.keys.push(key("openshift-apiserver", 2, "aesgcm"));
+    r.keys.push(key("openshift-kube-apiserver", 11, "aesgcm"));
+    assert!(r.migrating().is_empty(), "{:?}", r.migrating());
+}
+
+#[test]
+fn the_recheck_refuses_when_the_right_to_patch_is_gone_or_only_the_type_changed() {
+    let mut run = EncryptionRun::new(EncryptionType::Aesgcm, waiting(false));
+    run.observe(Observed::Read(Box::new(reading("aescbc", "EncryptionCompleted", T0))), at(0));
+    run.answer(true);
+    let mut gone = reading("aescbc", "EncryptionCompleted", T0);
+    gone.may_patch = Some(false);
+    run.observe(Observed::Read(Box::new(gone)), at(5));
+    assert!(matches!(run.outcome(), Some(Outcome::Refused { reason }) if reason.contains("may no longer patch")));
+    // Someone else finished a change to identity in between: refused for that alone.
+    let mut run = EncryptionRun::new(EncryptionType::Aesgcm, waiting(false));
+    run.observe(Observed::Read(Box::new(reading("aescbc", "EncryptionCompleted", T0))), at(0));
+    run.answer(true);
+    run.observe(Observed::Read(Box::new(reading("identity", "DecryptionCompleted", "2026-12-01T01:00:00Z"))), at(5));
+    match run.outcome() {
+        Some(Outcome::Refused { reason }) => {
+            assert!(
+                reason.starts_with("APIServer cluster's type changed since the plan (aescbc -> identity); nothing"),
+                "{reason}"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_type_changed_by_someone_else_while_following_fails_the_run() {
+    let mut run = patched("", "EncryptionDisabled", EncryptionType::Aescbc);
+    run.observe(Observed::Read(Box::new(reading("aesgcm", "EncryptionInProgress", "2026-12-01T00:01:00Z"))), at(30));
+    assert!(
+        matches!(run.outcome(), Some(Outcome::Failed { reason }) if reason.contains("changed to \"aesgcm\" by someone else"))
+    );
+}
+
+#[test]
+fn identity_accepts_encryption_disabled_and_a_late_reporter_is_followed() {
+    let mut run = patched("aescbc", "EncryptionCompleted", EncryptionType::Identity);
+    let mut done = reading("identity", "DecryptionCompleted", "2026-12-01T00:09:00Z");
+    done.operators[2].encrypted = condition("EncryptionDisabled", "Encryption is not enabled", "2026-12-01T00:09:00Z");
+    run.observe(Observed::Read(Box::new(done)), at(20));
+    assert_eq!(run.outcome(), Some(&Outcome::Completed { took_seconds: 18 }));
+    // An operator that had no condition at the patch and then reports one is followed too.
+    let older = |reason: &str, since: &str| {
+        let mut r = reading("", reason, since);
+        r.operators[2].encrypted = None;
+        r
+    };
+    let mut run = EncryptionRun::new(EncryptionType::Aescbc, waiting(false));
+    run.observe(Observed::Read(Box::new(older("EncryptionDisabled", T0))), at(0));
+    run.answer(true);
+    run.observe(Observed::Read(Box::new(older("EncryptionDisabled", T0))), at(1));
+    run.observe(Observed::Patched(Ok(())), at(2));
+    let mut late = reading("aescbc", "EncryptionCompleted", "2026-12-01T00:20:00Z");
+    late.operators[2].encrypted = condition(
+        "EncryptionInProgress",
+        "Encryption (aescbc) in progress for: oauthaccesstokens",
+        "2026-12-01T00:20:00Z",
+    );
+    run.observe(Observed::Read(Box::new(late)), at(50));
+    assert!(run.outcome().is_none(), "the late reporter is still in progress");
+    assert_eq!(run.followed.len(), 3);
+}
+
+#[test]
+fn the_same_type_not_settled_is_refused_not_patched() {
+    let mut odd = reading("aescbc", "EncryptionCompleted", T0);
+    odd.operators[1].encrypted = condition("SomethingElse", "?", T0);
+    let mut run = EncryptionRun::new(EncryptionType::Aescbc, waiting(false));
+    run.observe(Observed::Read(Box::new(odd)), at(0));
+    assert!(
+        matches!(run.outcome(), Some(Outcome::Refused { reason }) if reason.contains("kubeapiserver SomethingElse"))
+    );
+}
+
+#[test]
+fn a_backup_first_of_an_encrypted_cluster_without_its_keys_is_said() {
+    let mut run = EncryptionRun::new(EncryptionType::Aesgcm, waiting(true));
+    run.observe(Observed::Read(Box::new(reading("aescbc", "EncryptionCompleted", T0))), at(0));
+    assert!(run.plan().unwrap().notes.iter().any(|n| n.contains("saves no encryption keys")));
+    let mut run = EncryptionRun::new(EncryptionType::Aesgcm, Options { backup_keys: true, ..waiting(true) });
+    run.observe(Observed::Read(Box::new(reading("aescbc", "EncryptionCompleted", T0))), at(0));
+    assert!(!run.plan().unwrap().notes.iter().any(|n| n.contains("saves no encryption keys")));
+}
+
+#[test]
+fn only_the_encryption_controllers_degraded_conditions_count() {
+    let object = serde_json::json!({"status": {"conditions": [
+        {"type": "Encrypted", "status": "False", "reason": "EncryptionInProgress", "message": "m", "lastTransitionTime": T0},
+        {"type": "NodeInstallerDegraded", "status": "True", "message": "1 nodes are failing on revision 8"},
+        {"type": "EncryptionMigrationControllerDegraded", "status": "True", "message": "migration failed"},
+        {"type": "EncryptionKeyControllerDegraded", "status": "False", "message": ""},
+    ]}});
+    let r = executor::operator_reading("kubeapiserver", &object);
+    assert_eq!(r.degraded, ["EncryptionMigrationControllerDegraded: migration failed"]);
+    assert_eq!(r.encrypted.unwrap().reason, "EncryptionInProgress");
+}
+
+#[test]
+fn a_patch_answered_no_changed_nothing_and_a_lost_answer_is_not_known() {
+    use executor::{patch_failure, PatchFailure};
+    let status = |code: u16, reason: &str| {
+        let status: kube::core::Status = serde_json::from_value(
+            serde_json::json!({"code": code, "reason": reason, "message": "the object has been modified"}),
+        )
+        .unwrap();
+        kube::Error::Api(Box::new(status))
+    };
+    assert!(
+        matches!(patch_failure(&status(409, "Conflict")), PatchFailure::Answered(m) if m.contains("changed since it was read") && m.contains("nothing was changed"))
+    );
+    assert!(
+        matches!(patch_failure(&status(403, "Forbidden")), PatchFailure::Answered(m) if m.contains("403") && m.contains("nothing was changed"))
+    );
+    assert!(matches!(patch_failure(&status(422, "Invalid")), PatchFailure::Answered(_)));
+    assert!(matches!(patch_failure(&status(503, "ServiceUnavailable")), PatchFailure::Unknown(_)));
+    assert!(matches!(patch_failure(&kube::Error::Service("connection reset".into())), PatchFailure::Unknown(_)));
+}
