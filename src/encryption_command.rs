@@ -439,7 +439,12 @@ fn finish(run: &EncryptionRun, outcome: &Outcome, as_json: bool) {
         Outcome::Stalled { .. } => "stopped: stalled",
         Outcome::StoppedFollowing => "stopped following",
     };
-    println!("encryption {}: {word}: {}", run.target.as_str(), outcome.describe());
+    let said = outcome.describe();
+    if said.starts_with(word) {
+        println!("encryption {}: {said}", run.target.as_str());
+    } else {
+        println!("encryption {}: {word}: {said}", run.target.as_str());
+    }
     if completed {
         println!("next: {}", crate::wizard::encryption::after_completion(run.target));
     }

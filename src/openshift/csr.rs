@@ -362,26 +362,14 @@ async fn decide(connection: &Connection, name: &str, verdict: &str, reason: &str
 /// Whether this kubeconfig's user may approve CSRs (SelfSubjectAccessReview
 /// for `update certificatesigningrequests/approval`); Err when it cannot be asked.
 pub async fn may_approve(connection: &Connection) -> Result<bool, String> {
-    use k8s_openapi::api::authorization::v1::{
-        ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec,
+    let what = super::Access {
+        verb: "update",
+        group: "certificates.k8s.io",
+        resource: "certificatesigningrequests",
+        subresource: Some("approval"),
+        name: None,
     };
-    let review = SelfSubjectAccessReview {
-        spec: SelfSubjectAccessReviewSpec {
-            resource_attributes: Some(ResourceAttributes {
-                verb: Some("update".into()),
-                group: Some("certificates.k8s.io".into()),
-                resource: Some("certificatesigningrequests".into()),
-                subresource: Some("approval".into()),
-                ..ResourceAttributes::default()
-            }),
-            ..SelfSubjectAccessReviewSpec::default()
-        },
-        ..SelfSubjectAccessReview::default()
-    };
-    let reviews: Api<SelfSubjectAccessReview> = Api::all(connection.client.clone());
-    let answer =
-        within(connection, "asking what this user may do", reviews.create(&PostParams::default(), &review)).await?;
-    Ok(answer.status.is_some_and(|s| s.allowed))
+    super::may(connection, &what).await
 }
 
 fn jiff_now() -> k8s_openapi::jiff::Timestamp {

@@ -88,3 +88,38 @@ pub async fn within<T>(
         }
     }
 }
+
+/// One thing to ask SelfSubjectAccessReview about.
+pub struct Access<'a> {
+    pub verb: &'a str,
+    pub group: &'a str,
+    pub resource: &'a str,
+    pub subresource: Option<&'a str>,
+    pub name: Option<&'a str>,
+}
+
+/// Whether this kubeconfig's user may do `what` (SelfSubjectAccessReview); Err when it cannot be asked.
+pub async fn may(connection: &Connection, what: &Access<'_>) -> Result<bool, String> {
+    use k8s_openapi::api::authorization::v1::{
+        ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec,
+    };
+    let review = SelfSubjectAccessReview {
+        spec: SelfSubjectAccessReviewSpec {
+            resource_attributes: Some(ResourceAttributes {
+                verb: Some(what.verb.into()),
+                group: Some(what.group.into()),
+                resource: Some(what.resource.into()),
+                subresource: what.subresource.map(str::to_string),
+                name: what.name.map(str::to_string),
+                ..ResourceAttributes::default()
+            }),
+            ..SelfSubjectAccessReviewSpec::default()
+        },
+        ..SelfSubjectAccessReview::default()
+    };
+    let reviews: kube::Api<SelfSubjectAccessReview> = kube::Api::all(connection.client.clone());
+    let answer =
+        within(connection, "asking what this user may do", reviews.create(&kube::api::PostParams::default(), &review))
+            .await?;
+    Ok(answer.status.is_some_and(|s| s.allowed))
+}

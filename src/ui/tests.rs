@@ -645,6 +645,17 @@ mod encryption_wizard {
         run
     }
 
+    /// The same run, answered yes and patched.
+    fn patched() -> EncryptionRun {
+        let mut run = asking();
+        run.answer(true);
+        run.next_action();
+        run.observe(Observed::Read(Box::new(reading("aescbc", "EncryptionCompleted", "2026-11-30T02:00:00Z"))), at(1));
+        run.next_action();
+        run.observe(Observed::Patched(Ok(())), at(2));
+        run
+    }
+
     #[test]
     fn the_wizard_shows_the_type_now_and_the_conditions_and_offers_the_others() {
         let t0 = Instant::now();
@@ -688,12 +699,7 @@ mod encryption_wizard {
         let mut app = on_aescbc(t0);
         app.on_action(Action::OpenEncryption);
         app.on_action(Action::Confirm);
-        let mut run = asking();
-        run.answer(true);
-        run.next_action();
-        run.observe(Observed::Read(Box::new(reading("aescbc", "EncryptionCompleted", "2026-11-30T02:00:00Z"))), at(1));
-        run.next_action();
-        run.observe(Observed::Patched(Ok(())), at(2));
+        let mut run = patched();
         let mut mid = reading("aesgcm", "EncryptionInProgress", "2026-12-01T00:01:00Z");
         mid.operators[0].encrypted = condition(
             "EncryptionCompleted",
@@ -722,12 +728,7 @@ mod encryption_wizard {
         let mut app = on_aescbc(t0);
         app.on_action(Action::OpenEncryption);
         app.on_action(Action::Confirm);
-        let mut run = asking();
-        run.answer(true);
-        run.next_action();
-        run.observe(Observed::Read(Box::new(reading("aescbc", "EncryptionCompleted", "2026-11-30T02:00:00Z"))), at(1));
-        run.next_action();
-        run.observe(Observed::Patched(Ok(())), at(2));
+        let mut run = patched();
         let mut broken = reading("aesgcm", "EncryptionInProgress", "2026-12-01T00:01:00Z");
         broken.operators[0].degraded.push(
             "EncryptionMigrationControllerDegraded: migrating routes.route.openshift.io failed: etcdserver: request timed out".into(),

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::time::SystemTime;
 
-use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams, PostParams};
+use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams};
 use serde_json::{json, Value};
 use tokio::sync::{mpsc, watch};
 
@@ -437,26 +437,14 @@ async fn hosted_clusters(connection: &Connection) -> Result<Vec<HostedEncryption
 
 /// SelfSubjectAccessReview for `patch apiservers.config.openshift.io/cluster`.
 async fn may_patch_apiserver(connection: &Connection) -> Result<bool, String> {
-    use k8s_openapi::api::authorization::v1::{
-        ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec,
+    let what = crate::openshift::Access {
+        verb: "patch",
+        group: "config.openshift.io",
+        resource: "apiservers",
+        subresource: None,
+        name: Some("cluster"),
     };
-    let review = SelfSubjectAccessReview {
-        spec: SelfSubjectAccessReviewSpec {
-            resource_attributes: Some(ResourceAttributes {
-                verb: Some("patch".into()),
-                group: Some("config.openshift.io".into()),
-                resource: Some("apiservers".into()),
-                name: Some("cluster".into()),
-                ..ResourceAttributes::default()
-            }),
-            ..SelfSubjectAccessReviewSpec::default()
-        },
-        ..SelfSubjectAccessReview::default()
-    };
-    let reviews: Api<SelfSubjectAccessReview> = Api::all(connection.client.clone());
-    let answer =
-        within(connection, "asking what this user may do", reviews.create(&PostParams::default(), &review)).await?;
-    Ok(answer.status.is_some_and(|s| s.allowed))
+    crate::openshift::may(connection, &what).await
 }
 
 /// Drives the run to its end. `AskYes` is answered through `answers` (the
