@@ -325,6 +325,8 @@ impl App {
                 wizard.asked = true;
                 wizard.shown = true;
                 let mut lines = vec![
+                    // The title may be cut on a narrow screen: the cluster is said in full here too.
+                    format!("cluster: {}", plan.cluster),
                     format!(
                         "merge patch of APIServer cluster: spec.encryption.type {} -> {}",
                         plan.from.as_str(),
