@@ -69,6 +69,16 @@ pub(crate) fn clock() -> String {
     now.get(11..19).unwrap_or(&now).to_string()
 }
 
+/// One line of a headless command: a JSON object, or the text after the clock.
+pub(crate) fn print_line(json: bool, value: serde_json::Value, text: String) {
+    if json {
+        println!("{value}");
+    } else {
+        println!("[{}] {text}", clock());
+    }
+    let _ = std::io::stdout().flush();
+}
+
 struct Printer {
     json: bool,
     notes_shown: usize,
@@ -78,12 +88,7 @@ struct Printer {
 
 impl Printer {
     fn line(&self, value: serde_json::Value, text: String) {
-        if self.json {
-            println!("{value}");
-        } else {
-            println!("[{}] {text}", clock());
-        }
-        let _ = std::io::stdout().flush();
+        print_line(self.json, value, text);
     }
 
     fn plan(&self, plan: &Plan, cluster_id: u64, rule: &Rule, options: &Options) {

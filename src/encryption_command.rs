@@ -14,7 +14,6 @@ use serde_json::json;
 use tokio::sync::{mpsc, watch};
 
 use crate::cli::{ConnectionArgs, ConsoleArgs, EncryptionCommand, EncryptionSetArgs, KubeArgs, OutputFormat};
-use crate::defrag_command::clock;
 use crate::etcd::source::EtcdSource;
 use crate::wizard::encryption::executor::{drive, BackupFirst, EncryptionExecutor, Progress};
 use crate::wizard::encryption::{Action, Answer, EncryptionRun, Options, Outcome, Plan, Reading, Stage};
@@ -151,12 +150,7 @@ struct Printer {
 
 impl Printer {
     fn line(&self, value: serde_json::Value, text: String) {
-        if self.json {
-            println!("{value}");
-        } else {
-            println!("[{}] {text}", clock());
-        }
-        let _ = std::io::stdout().flush();
+        crate::defrag_command::print_line(self.json, value, text);
     }
 
     fn plan(&self, plan: &Plan) {

@@ -53,7 +53,18 @@ pub const ENCRYPTING: &[(&str, &str, &str)] = &[
 pub const RELATED_OPERATORS: &[&str] =
     &["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "openshift-apiserver", "authentication"];
 
-fn api(connection: &Connection, group: &str, kind: &str, plural: &str) -> Api<DynamicObject> {
+/// The ClusterOperators of a list whose names are in `names`, as the panes read them.
+pub fn cluster_operators_named(list: &kube::api::ObjectList<DynamicObject>, names: &[&str]) -> Vec<OperatorStatus> {
+    list.items
+        .iter()
+        .filter_map(|o| serde_json::to_value(o).ok())
+        .map(|o| model::cluster_operator(&o))
+        .filter(|o| names.contains(&o.name.as_str()))
+        .collect()
+}
+
+/// A cluster-scoped `group/v1` kind.
+pub(crate) fn api(connection: &Connection, group: &str, kind: &str, plural: &str) -> Api<DynamicObject> {
     let resource = ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, "v1", kind), plural);
     Api::all_with(connection.client.clone(), &resource)
 }
@@ -120,13 +131,7 @@ pub async fn observe(connection: &Connection) -> OpenShiftReport {
         .filter_map(|((name, _, _), object)| object.as_ref().map(|o| model::rollout(name, o)))
         .collect();
     let cluster_operators = match cos {
-        Ok(list) => list
-            .items
-            .iter()
-            .filter_map(|o| serde_json::to_value(o).ok())
-            .map(|o| model::cluster_operator(&o))
-            .filter(|o| RELATED_OPERATORS.contains(&o.name.as_str()))
-            .collect(),
+        Ok(list) => cluster_operators_named(&list, RELATED_OPERATORS),
         Err(e) => {
             problems.push(e);
             Vec::new()

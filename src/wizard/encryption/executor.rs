@@ -14,13 +14,12 @@ use super::{
 };
 use crate::cli::{ConsoleArgs, KubeArgs};
 use crate::etcd::source::EtcdSource;
-use crate::openshift::report::ENCRYPTING;
+use crate::openshift::report::{api as report_api, ENCRYPTING};
 use crate::openshift::{explain, model, within, Connection};
 
 /// What the three API servers' ClusterOperators are called.
 const API_SERVER_OPERATORS: &[&str] = &["kube-apiserver", "openshift-apiserver", "authentication"];
-const KEYS_NAMESPACE: &str = "openshift-config-managed";
-const KEYS_LABEL: &str = "encryption.apiserver.operator.openshift.io/component";
+use crate::wizard::backup::executor::{KEYS_LABEL, KEYS_NAMESPACE};
 const MODE_ANNOTATION: &str = "encryption.apiserver.operator.openshift.io/mode";
 /// The field manager our patch is recorded under.
 pub const FIELD_MANAGER: &str = "etcd-console";
@@ -45,11 +44,6 @@ pub enum Progress {
     Began(Action),
     Backup(crate::wizard::backup::executor::Progress),
     Run(Box<EncryptionRun>),
-}
-
-fn api(connection: &Connection, group: &str, version: &str, kind: &str, plural: &str) -> Api<DynamicObject> {
-    let resource = ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, version, kind), plural);
-    Api::all_with(connection.client.clone(), &resource)
 }
 
 /// An object by name: Ok(None) when the API does not have it (404).
@@ -111,36 +105,36 @@ impl EncryptionExecutor {
         let c = &self.connection;
         let op = "operator.openshift.io";
         let all = ListParams::default();
-        let cluster_operators_api = api(c, "config.openshift.io", "v1", "ClusterOperator", "clusteroperators");
+        let cluster_operators_api = report_api(c, "config.openshift.io", "ClusterOperator", "clusteroperators");
         let (apiserver, oas, kas, auth, cos, version, keys, hosted, may_patch) = tokio::join!(
             get(
                 c,
-                api(c, "config.openshift.io", "v1", "APIServer", "apiservers"),
+                report_api(c, "config.openshift.io", "APIServer", "apiservers"),
                 "apiservers.config.openshift.io/cluster",
                 "cluster"
             ),
             get(
                 c,
-                api(c, op, "v1", ENCRYPTING[0].1, ENCRYPTING[0].2),
+                report_api(c, op, ENCRYPTING[0].1, ENCRYPTING[0].2),
                 "openshiftapiservers.operator.openshift.io/cluster",
                 "cluster"
             ),
             get(
                 c,
-                api(c, op, "v1", ENCRYPTING[1].1, ENCRYPTING[1].2),
+                report_api(c, op, ENCRYPTING[1].1, ENCRYPTING[1].2),
                 "kubeapiservers.operator.openshift.io/cluster",
                 "cluster"
             ),
             get(
                 c,
-                api(c, op, "v1", ENCRYPTING[2].1, ENCRYPTING[2].2),
+                report_api(c, op, ENCRYPTING[2].1, ENCRYPTING[2].2),
                 "authentications.operator.openshift.io/cluster",
                 "cluster"
             ),
             within(c, "listing clusteroperators", cluster_operators_api.list(&all)),
             get(
                 c,
-                api(c, "config.openshift.io", "v1", "ClusterVersion", "clusterversions"),
+                report_api(c, "config.openshift.io", "ClusterVersion", "clusterversions"),
                 "clusterversions.config.openshift.io/version",
                 "version"
             ),
@@ -188,17 +182,8 @@ impl EncryptionExecutor {
             }
         }
         let cluster_operators = match cos {
-            Ok(list) => list
-                .items
-                .iter()
-                .filter_map(|o| serde_json::to_value(o).ok())
-                .map(|o| model::cluster_operator(&o))
-                .filter(|o| API_SERVER_OPERATORS.contains(&o.name.as_str()))
-                .collect(),
-            Err(e) if not_openshift => {
-                let _ = e;
-                Vec::new()
-            }
+            Ok(list) => crate::openshift::report::cluster_operators_named(&list, API_SERVER_OPERATORS),
+            Err(_) if not_openshift => Vec::new(),
             Err(e) => {
                 problems.push(e);
                 Vec::new()
@@ -243,7 +228,6 @@ impl EncryptionExecutor {
             may_patch,
             not_openshift,
             problems,
-            at: Some(SystemTime::now()),
         }
     }
 
@@ -255,7 +239,7 @@ impl EncryptionExecutor {
             body["metadata"] = json!({"resourceVersion": rv});
         }
         let params = PatchParams { field_manager: Some(FIELD_MANAGER.into()), ..PatchParams::default() };
-        let apiservers = api(c, "config.openshift.io", "v1", "APIServer", "apiservers");
+        let apiservers = report_api(c, "config.openshift.io", "APIServer", "apiservers");
         let limit = c.request_timeout + c.request_timeout / 2;
         let answer = match tokio::time::timeout(limit, apiservers.patch("cluster", &params, &Patch::Merge(&body))).await
         {
@@ -403,7 +387,11 @@ async fn key_secrets(connection: &Connection) -> Result<Vec<KeySecret>, String> 
 
 /// HostedClusters (none when the API does not serve them) with their encryption key's presence.
 async fn hosted_clusters(connection: &Connection) -> Result<Vec<HostedEncryption>, String> {
-    let hosted = api(connection, "hypershift.openshift.io", "v1beta1", "HostedCluster", "hostedclusters");
+    let resource = ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("hypershift.openshift.io", "v1beta1", "HostedCluster"),
+        "hostedclusters",
+    );
+    let hosted: Api<DynamicObject> = Api::all_with(connection.client.clone(), &resource);
     let list = match tokio::time::timeout(connection.request_timeout, hosted.list(&ListParams::default())).await {
         Ok(Ok(list)) => list,
         Ok(Err(kube::Error::Api(status))) if status.code == 404 => return Ok(Vec::new()),

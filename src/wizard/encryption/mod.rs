@@ -139,8 +139,6 @@ pub struct Reading {
     pub not_openshift: bool,
     /// Parts that could not be read, each saying why.
     pub problems: Vec<String>,
-    #[serde(skip)]
-    pub at: Option<SystemTime>,
 }
 
 impl Reading {
@@ -398,8 +396,6 @@ pub struct Followed {
 /// A line of what happened, with when.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Event {
-    #[serde(skip)]
-    pub at: SystemTime,
     /// Seconds since the patch (None: before it).
     pub after_seconds: Option<u64>,
     pub text: String,
@@ -615,7 +611,7 @@ impl EncryptionRun {
     fn event(&mut self, now: SystemTime, text: String) {
         tracing::info!(target: "audit", action = "encryption", "{text}");
         let after_seconds = self.elapsed(now).map(|d| d.as_secs());
-        self.events.push(Event { at: now, after_seconds, text });
+        self.events.push(Event { after_seconds, text });
     }
 
     /// Why the migration must not start now (empty: it may).

@@ -65,7 +65,6 @@ pub(crate) fn reading(kind: &str, reason: &str, since: &str) -> Reading {
         may_patch: Some(true),
         not_openshift: false,
         problems: Vec::new(),
-        at: None,
     }
 }
 
