@@ -189,6 +189,91 @@ pub enum Command {
     /// APIServer cluster after a confirmation, optionally follow it to the end; exit 0 done,
     /// 1 refused, not allowed, cancelled, Degraded or stalled, 2 bad input).
     Encryption(EncryptionArgs),
+
+    /// Restore etcd from a backup (RUNBOOKS §3.9; --hosted-cluster: §5.3): `plan` (the steps
+    /// with where they run and the gates, judged on the live cluster; exit 0 every gate
+    /// passes, 1 one does not, 2 bad input), `run` (every step done and checked, journalled and
+    /// resumable; exit 0 restored, 1 refused, cancelled or stopped, 2 bad input).
+    Restore(RestoreArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    #[command(subcommand)]
+    pub command: RestoreCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RestoreCommand {
+    /// Show the steps, where each runs, how it is checked, the point of no return and the gates.
+    Plan(RestorePlanArgs),
+    /// Run the restore: gates, the typed cluster name, then every step, checked.
+    Run(RestoreRunArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreTarget {
+    /// The backup directory: snapshot_<ts>.db and static_kuberesources_<ts>.tar.gz of one backup
+    /// (cluster-backup.sh's), with our backup_<ts>.json when there is one.
+    #[arg(long, value_name = "DIR")]
+    pub backup: PathBuf,
+
+    /// The healthy control-plane node to restore on (its Machine is never deleted).
+    #[arg(long, value_name = "NODE")]
+    pub recovery_host: Option<String>,
+
+    /// A control-plane node that is lost (no shell on it): its Machine is deleted and made again.
+    #[arg(long = "lost-host", value_name = "NODE")]
+    pub lost_hosts: Vec<String>,
+
+    /// Where the backup directory is copied on the recovery host.
+    #[arg(long, default_value = "/home/core/assets/backup", value_name = "PATH")]
+    pub remote_backup_dir: String,
+
+    /// User for ssh to the control-plane hosts (at their InternalIP).
+    #[arg(long, default_value = "core")]
+    pub ssh_user: String,
+
+    /// Private key for ssh (default: ssh's own choice, e.g. the agent).
+    #[arg(long, value_name = "FILE")]
+    pub ssh_key: Option<PathBuf>,
+
+    /// Do not run host commands: show them to copy, wait for you, then check what can be seen.
+    #[arg(long)]
+    pub manual_hosts: bool,
+
+    /// The lab's directory: host steps go to the lab's hosts instead of ssh (set by lab.env).
+    #[arg(long, env = "ETCD_CONSOLE_LAB_DIR", value_name = "DIR", hide_env_values = true)]
+    pub lab_dir: Option<PathBuf>,
+
+    /// Output format: readable lines, or JSON.
+    #[arg(long, short = 'o', value_enum, default_value = "table")]
+    pub output: OutputFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct RestorePlanArgs {
+    #[command(flatten)]
+    pub target: RestoreTarget,
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreRunArgs {
+    #[command(flatten)]
+    pub target: RestoreTarget,
+
+    /// Do not ask for the cluster's name (for scripts; the gates still hold).
+    #[arg(long)]
+    pub yes: bool,
+
+    /// How often a step's check is asked again.
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    pub poll: Duration,
+
+    /// On resuming: count step ID as done (after finishing by hand a step that is not safe to
+    /// run twice, such as 8, the restore script).
+    #[arg(long = "mark-done", value_name = "ID")]
+    pub mark_done: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -412,7 +497,7 @@ pub struct LabArgs {
     pub etcd_bin: PathBuf,
 
     /// Starting state: healthy, fragmented, nospace, member-down, encryption-in-progress,
-    /// encryption-degraded, encryption-older, post-restore, csr-flood, hosted, or a path to
+    /// encryption-degraded, encryption-older, post-restore, restore, csr-flood, hosted, or a path to
     /// a scenario file (see assets/scenarios/).
     #[arg(long, global = true, default_value = "healthy")]
     pub scenario: String,
@@ -455,6 +540,19 @@ pub enum LabCommand {
         /// Directory for the lab's certificates, data, lab.env and kubeconfig (created if missing).
         #[arg(long)]
         dir: PathBuf,
+    },
+    /// Run a command on a lab control-plane host, as over ssh: the runbook's commands (mv of
+    /// manifests, crictl ps, cluster-backup.sh, cluster-restore.sh, systemctl restart kubelet ...)
+    /// on the host's files. Prints what the host said; exits with its code (255: unreachable).
+    Host {
+        /// The running lab's directory (as given to `lab serve --dir`).
+        #[arg(long, env = "ETCD_CONSOLE_LAB_DIR")]
+        dir: PathBuf,
+        /// The host: master-0, master-1, ...
+        node: String,
+        /// The command, one string or several words (after `--`).
+        #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+        command: Vec<String>,
     },
 }
 

@@ -13,6 +13,7 @@ pub mod journal;
 pub mod lab;
 pub mod logging;
 pub mod openshift;
+pub mod restore_command;
 pub mod snapshot_command;
 pub mod status;
 pub mod tui;

@@ -3,10 +3,16 @@ use std::process::ExitCode;
 use clap::{parser::ValueSource, CommandFactory, FromArgMatches};
 use etcd_console::cli::{Cli, Command, LabCommand};
 use etcd_console::{
-    backup_command, csr_command, defrag_command, encryption_command, lab, logging, snapshot_command, status, tui,
+    backup_command, csr_command, defrag_command, encryption_command, lab, logging, restore_command, snapshot_command,
+    status, tui,
 };
 
 fn main() -> ExitCode {
+    // Output piped into `head` ends quietly, as other command-line tools do, instead of
+    // println! panicking on the closed pipe. The TUI writes to the terminal, not a pipe.
+    // SAFETY: at the start of main, before any thread exists; SIG_DFL installs no handler code.
+    let _ =
+        unsafe { nix::sys::signal::signal(nix::sys::signal::Signal::SIGPIPE, nix::sys::signal::SigHandler::SigDfl) };
     let matches = Cli::command().get_matches();
     let mut cli = match Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,
@@ -38,9 +44,13 @@ fn main() -> ExitCode {
                 encryption_command::run(&cli.connection, &cli.console, &cli.kube, &args.command).await
             }
             Some(Command::Snapshot(ref args)) => snapshot_command::run(&args.command),
+            Some(Command::Restore(ref args)) => {
+                restore_command::run(&cli.connection, &cli.console, &cli.kube, args).await
+            }
             Some(Command::Csr(args)) => csr_command::run(&cli.kube, cli.console.read_only, &args.command).await,
             Some(Command::Lab(args)) => match args.command {
                 Some(LabCommand::Serve { ref dir }) => lab::serve::run(&args, &cli.console, dir.clone()).await,
+                Some(LabCommand::Host { ref dir, ref node, ref command }) => lab::hosts::run_cli(dir, node, command),
                 None => lab::serve::run_with_console(&args, &cli.console, &cli.kube, log_problem).await,
             },
             None => {

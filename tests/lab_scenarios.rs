@@ -59,7 +59,7 @@ fn port(url: &str) -> u16 {
 /// Drops the lab and checks nothing of it is left: no etcd process, no API
 /// listener (ports freed here may be taken at once by a lab of another test).
 fn stops_cleanly(lab: Lab) {
-    let data: PathBuf = lab.dir.join("data");
+    let data: PathBuf = lab.dir.join("hosts");
     let api_port = lab.api.as_ref().map(|a| port(&a.url)).unwrap_or(0);
     let ports: Vec<u16> = lab
         .members
@@ -96,6 +96,29 @@ async fn healthy() {
     assert_eq!(format!("{}{}", stdout(&health), stderr(&health)).matches("is healthy").count(), 3);
     assert!(kubectl_ok(&lab, &["get", "nodes", "--no-headers"]).lines().all(|l| l.contains(" Ready ")));
     assert_eq!(stderr(&kubectl(&lab, &["get", "csr"])).trim(), "No resources found");
+    stops_cleanly(lab);
+}
+
+#[tokio::test]
+async fn restore() {
+    let lab = lab_scenario("restore", 1.0).await;
+    let health = etcdctl(&lab, &["endpoint", "health", "--cluster"]);
+    assert_eq!(format!("{}{}", stdout(&health), stderr(&health)).matches("is healthy").count(), 3);
+    let nodes = kubectl_ok(&lab, &["get", "nodes", "--no-headers"]);
+    assert_eq!(nodes.lines().filter(|l| l.contains(" Ready ")).count(), 5, "{nodes}");
+    let policy = kubectl_ok(
+        &lab,
+        &[
+            "get",
+            "validatingwebhookconfigurations",
+            "-o",
+            "jsonpath={.items[*].metadata.name}={.items[*].webhooks[*].failurePolicy}",
+        ],
+    );
+    assert_eq!(policy, "lab-policy=Fail");
+    let network =
+        kubectl_ok(&lab, &["get", "network.config.openshift.io", "cluster", "-o", "jsonpath={.status.networkType}"]);
+    assert_eq!(network, "OVNKubernetes");
     stops_cleanly(lab);
 }
 

@@ -18,7 +18,7 @@ fn in_lab_env(dir: &std::path::Path, command: &str) -> std::process::Output {
 }
 
 fn etcd_processes_under(dir: &std::path::Path) -> usize {
-    let pattern = format!("--data-dir={}/data/", dir.display());
+    let pattern = format!("--data-dir={}/hosts/", dir.display());
     Command::new("pgrep")
         .args(["-f", "--", &pattern])
         .output()

@@ -3,4 +3,5 @@
 //! (streamed snapshots, metadata, retention) is issue 6's next part.
 
 pub mod bbolt;
+pub mod directory;
 pub mod snapshot;

@@ -145,3 +145,63 @@ pub fn structure(snapshot: &SnapshotFile) -> Result<SnapshotStatus, String> {
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+/// The newest value of `key` in the snapshot's keyspace (None when it was
+/// never written or its newest revision deletes it), read from etcd's `key`
+/// bucket without etcd: revisions in order, each a protobuf `mvccpb.KeyValue`.
+pub fn latest_value(snapshot: &SnapshotFile, key: &[u8]) -> Result<Option<Vec<u8>>, String> {
+    let database = snapshot.database();
+    let db = Db::open(&database)?;
+    let mut latest = None;
+    db.for_each(&mut |entry| {
+        if let Entry::Item { bucket: b"key", key: revision, value } = entry {
+            let (name, data) = key_value(value)?;
+            if name == key {
+                // A tombstone's revision key ends with 't' after the 17 bytes of main_sub.
+                latest = if revision.len() > 17 && revision[17] == b't' { None } else { Some(data.to_vec()) };
+            }
+        }
+        Ok(())
+    })?;
+    Ok(latest)
+}
+
+/// The key (field 1) and value (field 5) of a protobuf `mvccpb.KeyValue`.
+fn key_value(mut bytes: &[u8]) -> Result<(&[u8], &[u8]), String> {
+    fn varint(bytes: &mut &[u8]) -> Result<u64, String> {
+        let mut value = 0u64;
+        for shift in (0..64).step_by(7) {
+            let (&byte, rest) = bytes.split_first().ok_or("a KeyValue ends inside a number")?;
+            *bytes = rest;
+            value |= u64::from(byte & 0x7f) << shift;
+            if byte & 0x80 == 0 {
+                return Ok(value);
+            }
+        }
+        Err("a KeyValue holds a number longer than 64 bits".into())
+    }
+    let (mut key, mut value): (&[u8], &[u8]) = (&[], &[]);
+    while !bytes.is_empty() {
+        let tag = varint(&mut bytes)?;
+        match tag & 7 {
+            0 => {
+                varint(&mut bytes)?;
+            }
+            2 => {
+                let len = usize::try_from(varint(&mut bytes)?).map_err(|_| "a KeyValue field is too long")?;
+                if len > bytes.len() {
+                    return Err("a KeyValue field runs past its end".into());
+                }
+                let (field, rest) = bytes.split_at(len);
+                match tag >> 3 {
+                    1 => key = field,
+                    5 => value = field,
+                    _ => {}
+                }
+                bytes = rest;
+            }
+            other => return Err(format!("a KeyValue holds a field of wire type {other}")),
+        }
+    }
+    Ok((key, value))
+}

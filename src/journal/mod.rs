@@ -15,6 +15,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::wizard::defrag::{Action, DefragRun};
 
+pub mod restore;
+
 /// `<state dir>/journal` (usually ~/.local/state/etcd-console/journal).
 pub fn default_dir() -> Option<PathBuf> {
     crate::logging::default_log_dir().map(|dir| dir.join("journal"))
@@ -53,7 +55,7 @@ pub struct Journal {
     _lock: File,
 }
 
-fn now() -> String {
+pub(crate) fn now() -> String {
     humantime::format_rfc3339_millis(SystemTime::now()).to_string()
 }
 
@@ -131,12 +133,7 @@ impl Journal {
     }
 
     fn open(path: PathBuf, lock: File) -> Result<Journal, String> {
-        let mut options = OpenOptions::new();
-        options.create(true).append(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let file = options.open(&path).map_err(|e| format!("cannot open the journal {}: {e}", path.display()))?;
-        Ok(Journal { path, file, _lock: lock })
+        Ok(Journal { file: open_append(&path)?, path, _lock: lock })
     }
 
     pub fn path(&self) -> &Path {
@@ -169,7 +166,12 @@ impl Journal {
 
 /// Takes the cluster's run lock, or says that another run holds it.
 fn lock(dir: &Path, cluster_id: u64) -> Result<File, String> {
-    let path = dir.join(format!("defrag-{cluster_id:016x}.lock"));
+    lock_named(dir, &format!("defrag-{cluster_id:016x}"), "defrag")
+}
+
+/// Takes `<dir>/<stem>.lock`, or says that another `what` run holds it.
+pub(crate) fn lock_named(dir: &Path, stem: &str, what: &str) -> Result<File, String> {
+    let path = dir.join(format!("{stem}.lock"));
     let file = OpenOptions::new()
         .create(true)
         .truncate(false)
@@ -179,15 +181,24 @@ fn lock(dir: &Path, cluster_id: u64) -> Result<File, String> {
     match file.try_lock() {
         Ok(()) => Ok(file),
         Err(std::fs::TryLockError::WouldBlock) => Err(format!(
-            "another defrag run of this cluster is going on (it holds {}): one run at a time",
+            "another {what} run of this cluster is going on (it holds {}): one run at a time",
             path.display()
         )),
         Err(std::fs::TryLockError::Error(e)) => Err(format!("cannot lock {}: {e}", path.display())),
     }
 }
 
+/// Opens a journal file to append to (made private to its owner).
+pub(crate) fn open_append(path: &Path) -> Result<File, String> {
+    let mut options = OpenOptions::new();
+    options.create(true).append(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path).map_err(|e| format!("cannot open the journal {}: {e}", path.display()))
+}
+
 /// A file-name-safe UTC time stamp.
-fn stamp() -> String {
+pub(crate) fn stamp() -> String {
     now().replace([':', '.'], "")
 }
 

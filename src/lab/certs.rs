@@ -77,6 +77,28 @@ pub fn issue(
     })
 }
 
+/// A client certificate as the installer's `auth/kubeconfig` carries one: the
+/// user as common name, its group (if any) as organization, client auth only
+/// and no subject alternative names. An API that trusts the lab's CA reads the
+/// user and group from it.
+pub fn issue_client(ca: &LabIssuer, user: &str, group: Option<&str>) -> Result<Issued, LabError> {
+    let key = KeyPair::generate().map_err(pki_error)?;
+    let mut params = CertificateParams::new(Vec::<String>::new()).map_err(pki_error)?;
+    params.distinguished_name.push(DnType::CommonName, user);
+    if let Some(group) = group {
+        params.distinguished_name.push(DnType::OrganizationName, group);
+    }
+    params.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+    let cert = params.signed_by(&key, ca).map_err(pki_error)?;
+    Ok(Issued {
+        cert_pem: cert.pem(),
+        cert_der: cert.der().to_vec(),
+        key_pem: key.serialize_pem(),
+        key_der: key.serialize_der(),
+    })
+}
+
 fn pki_error(e: rcgen::Error) -> LabError {
     LabError::Pki(e.to_string())
 }

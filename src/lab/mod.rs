@@ -1,16 +1,19 @@
 //! The embedded lab: a cluster of real etcd members on loopback with TLS,
-//! started from /usr/bin/etcd. Used by `etcd-console lab`, `lab serve` and
-//! every integration test, so there is one way to start a cluster.
+//! started from /usr/bin/etcd, each on a control-plane host of its own whose
+//! kubelet runs it from its static-pod manifest ([`hosts`]). Used by
+//! `etcd-console lab`, `lab serve` and every integration test, so there is
+//! one way to start a cluster.
 
 pub mod api;
 pub mod certs;
+pub mod hosts;
 pub mod scenario;
 pub mod serve;
 
 use std::fs;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{kill, Signal};
@@ -74,14 +77,19 @@ pub struct LabMember {
     /// The client URL it advertises (its `client_url`, unless the pod network is isolated).
     pub advertised_url: String,
     pub peer_url: String,
+    /// Its control-plane host's root, DIR/hosts/<name> (see [`hosts`]).
+    pub host_root: PathBuf,
+    /// Its data directory: the host's /var/lib/etcd.
     pub data_dir: PathBuf,
     pub log: PathBuf,
-    process: Option<Child>,
+    index: usize,
+    pids: hosts::kubelet::MemberPids,
 }
 
 impl LabMember {
+    /// The etcd process the host's kubelet runs now, if any.
     pub fn pid(&self) -> Option<Pid> {
-        self.process.as_ref().and_then(|p| i32::try_from(p.id()).ok()).map(Pid::from_raw)
+        self.pids.get(self.index).map(Pid::from_raw)
     }
 }
 
@@ -95,6 +103,9 @@ pub struct Lab {
     pub api: Option<api::ApiServer>,
     /// DIR/kubeconfig for kubectl and kube-rs, when the API runs.
     pub kubeconfig: Option<PathBuf>,
+    /// What the control-plane hosts are (also in DIR/hosts.json for the host agent).
+    pub inventory: Arc<hosts::Inventory>,
+    kubelet: hosts::kubelet::Kubelet,
     _temp: Option<tempfile::TempDir>,
 }
 
@@ -147,12 +158,18 @@ impl Lab {
             }
         };
         let dir = std::path::absolute(&dir).map_err(|e| LabError::Io(format!("{}: {e}", dir.display())))?;
-        for sub in ["pki", "data", "logs"] {
+        for sub in ["pki", "hosts", "logs"] {
             let path = dir.join(sub);
             if path.exists() {
                 fs::remove_dir_all(&path).map_err(|e| LabError::Io(format!("cannot clear {}: {e}", path.display())))?;
             }
             fs::create_dir_all(&path).map_err(|e| LabError::Io(format!("cannot create {}: {e}", path.display())))?;
+        }
+        // Where the members' data was before they had hosts.
+        let old_data = dir.join("data");
+        if old_data.exists() {
+            fs::remove_dir_all(&old_data)
+                .map_err(|e| LabError::Io(format!("cannot clear {}: {e}", old_data.display())))?;
         }
         let names: Vec<(String, std::net::IpAddr)> = (0..options.members)
             .map(|i| (format!("master-{i}"), std::net::IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, 11 + i))))
@@ -169,57 +186,77 @@ impl Lab {
             names.iter().map(|(name, ip)| (name.clone(), vec![*ip, pod_ip(ip)])).collect();
         let pki = certs::generate(&dir.join("pki"), &certified)?;
         let ports = free_ports(names.len() * 2)?;
-        let mut members: Vec<LabMember> = names
-            .iter()
-            .enumerate()
-            .map(|(i, (name, ip))| LabMember {
+        let etcdctl_bin = options.etcd_bin.with_file_name("etcdctl");
+        let mut inventory = hosts::Inventory {
+            lab_dir: dir.clone(),
+            etcd_bin: options.etcd_bin.clone(),
+            etcdctl_bin: if etcdctl_bin.is_file() { etcdctl_bin } else { PathBuf::from("etcdctl") },
+            quota_bytes: options.quota_bytes,
+            ca: pki.ca.clone(),
+            client_cert: pki.client.cert.clone(),
+            client_key: pki.client.key.clone(),
+            hosts: Vec::new(),
+        };
+        for (i, (name, ip)) in names.iter().enumerate() {
+            // The member's certificates where the etcd operator keeps them on a host.
+            let certs = dir.join("hosts").join(name).join("etc/kubernetes/static-pod-resources/etcd-certs");
+            inventory.hosts.push(hosts::HostSpec {
                 name: name.clone(),
-                ip: *ip,
+                ip: ip.to_string(),
                 client_url: format!("https://{ip}:{}", ports[2 * i]),
                 advertised_url: format!("https://{}:{}", pod_ip(ip), ports[2 * i]),
                 peer_url: format!("https://{ip}:{}", ports[2 * i + 1]),
-                data_dir: dir.join("data").join(name),
-                log: dir.join("logs").join(format!("{name}.log")),
-                process: None,
+                cert: certs.join(format!("secrets/etcd-all-certs/etcd-peer-{name}.crt")),
+                key: certs.join(format!("secrets/etcd-all-certs/etcd-peer-{name}.key")),
+                ca: certs.join("configmaps/etcd-serving-ca/ca-bundle.crt"),
+            });
+        }
+        let initial_cluster =
+            inventory.hosts.iter().map(|h| format!("{}={}", h.name, h.peer_url)).collect::<Vec<_>>().join(",");
+        let token = format!("etcd-console-lab-{}", std::process::id());
+        for (host, certs) in inventory.hosts.iter().zip(&pki.members) {
+            hosts::prepare(&inventory, host, &certs.cert, &certs.key, &pki.ca).map_err(LabError::Io)?;
+            let new = hosts::manifest::ClusterState::New;
+            let command = hosts::manifest::etcd_command(&inventory, host, &initial_cluster, &token, new);
+            let yaml = hosts::manifest::etcd_pod_yaml(&host.name, hosts::manifest::REVISION, &command, false);
+            hosts::write_atomically(&hosts::kubelet::etcd_manifest(&inventory.root(&host.name)), &yaml)
+                .map_err(LabError::Io)?;
+        }
+        inventory.save().map_err(LabError::Io)?;
+        let inventory = Arc::new(inventory);
+        let kubelet = hosts::kubelet::Kubelet::start(inventory.clone()).map_err(LabError::Io)?;
+        let members: Vec<LabMember> = inventory
+            .hosts
+            .iter()
+            .zip(&names)
+            .enumerate()
+            .map(|(index, (host, (_, ip)))| {
+                let host_root = inventory.root(&host.name);
+                LabMember {
+                    name: host.name.clone(),
+                    ip: *ip,
+                    client_url: host.client_url.clone(),
+                    advertised_url: host.advertised_url.clone(),
+                    peer_url: host.peer_url.clone(),
+                    data_dir: host_root.join("var/lib/etcd"),
+                    host_root,
+                    log: inventory.log(&host.name),
+                    index,
+                    pids: kubelet.pids(),
+                }
             })
             .collect();
-        let initial_cluster =
-            members.iter().map(|m| format!("{}={}", m.name, m.peer_url)).collect::<Vec<_>>().join(",");
-        let token = format!("etcd-console-lab-{}", std::process::id());
-        for (member, certs) in members.iter_mut().zip(&pki.members) {
-            let log = fs::File::create(&member.log)
-                .map_err(|e| LabError::Io(format!("cannot create {}: {e}", member.log.display())))?;
-            let log_err = log.try_clone().map_err(|e| LabError::Io(e.to_string()))?;
-            let child = Command::new(&options.etcd_bin)
-                .arg(format!("--name={}", member.name))
-                .arg(format!("--data-dir={}", member.data_dir.display()))
-                .arg(format!("--listen-client-urls={}", member.client_url))
-                .arg(format!("--advertise-client-urls={}", member.advertised_url))
-                .arg(format!("--listen-peer-urls={}", member.peer_url))
-                .arg(format!("--initial-advertise-peer-urls={}", member.peer_url))
-                .arg(format!("--initial-cluster={initial_cluster}"))
-                .arg(format!("--initial-cluster-token={token}"))
-                .arg("--initial-cluster-state=new")
-                .arg(format!("--cert-file={}", certs.cert.display()))
-                .arg(format!("--key-file={}", certs.key.display()))
-                .arg(format!("--trusted-ca-file={}", pki.ca.display()))
-                .arg("--client-cert-auth")
-                .arg(format!("--peer-cert-file={}", certs.cert.display()))
-                .arg(format!("--peer-key-file={}", certs.key.display()))
-                .arg(format!("--peer-trusted-ca-file={}", pki.ca.display()))
-                .arg("--peer-client-cert-auth")
-                .arg(format!("--quota-backend-bytes={}", options.quota_bytes))
-                .arg("--logger=zap")
-                .arg("--log-outputs=stderr")
-                .stdin(Stdio::null())
-                .stdout(log)
-                .stderr(log_err)
-                .spawn()
-                .map_err(|e| LabError::Io(format!("cannot run {}: {e}", options.etcd_bin.display())))?;
-            member.process = Some(child);
-        }
-        let mut lab =
-            Lab { dir, pki, members, scenario: options.scenario.clone(), api: None, kubeconfig: None, _temp: temp };
+        let mut lab = Lab {
+            dir,
+            pki,
+            members,
+            scenario: options.scenario.clone(),
+            api: None,
+            kubeconfig: None,
+            inventory,
+            kubelet,
+            _temp: temp,
+        };
         lab.wait_ready(Duration::from_secs(30)).await?;
         lab.make_etcd_state().await?;
         if options.api {
@@ -241,11 +278,67 @@ impl Lab {
                     pid: m.pid().map(Pid::as_raw),
                 })
                 .collect();
-            let server = api::ApiServer::start(&lab.pki, views, &lab.scenario, options.speed)?;
+            let link = api::HostsLink {
+                inventory: lab.inventory.clone(),
+                pids: lab.kubelet.pids(),
+                kubelet_restarts: lab.kubelet.restarts(),
+            };
+            let server = api::ApiServer::start(&lab.pki, views, &lab.scenario, options.speed, Some(link))?;
             lab.kubeconfig = Some(server.write_kubeconfig(&lab.dir.join("kubeconfig"), &lab.pki.ca)?);
             lab.api = Some(server);
+            // A database filled to NOSPACE takes no more writes: its snapshots say no cluster, and the gates say so.
+            if let Err(e) = lab.store_cluster_version().await {
+                tracing::warn!("{e}");
+            }
         }
         Ok(lab)
+    }
+
+    /// Writes the cluster's ClusterVersion into etcd where OpenShift keeps it (custom
+    /// resources are stored as JSON), so a snapshot says which cluster and version it is
+    /// of. On a management cluster the members are the hosted cluster's etcd: its own.
+    async fn store_cluster_version(&self) -> Result<(), LabError> {
+        let Some(api) = &self.api else { return Ok(()) };
+        let object = if self.scenario.hosted {
+            let index = api::catalog::by_kind("hypershift.openshift.io", "HostedCluster");
+            let hosted = index.and_then(|i| api.store.get(i, api::seed::HOSTED_NAMESPACE, api::seed::HOSTED_NAME).ok());
+            hosted.map(|hc| {
+                serde_json::json!({
+                    "apiVersion": "config.openshift.io/v1", "kind": "ClusterVersion",
+                    "metadata": {"name": "version"},
+                    "spec": {"clusterID": hc.pointer("/spec/clusterID")},
+                    "status": {"history": hc.pointer("/status/version/history")},
+                })
+            })
+        } else {
+            let index = api::catalog::by_kind("config.openshift.io", "ClusterVersion");
+            index.and_then(|i| api.store.get(i, "", "version").ok())
+        };
+        let Some(object) = object else { return Ok(()) };
+        let text = object.to_string();
+        let fail = |e: String| LabError::Io(format!("cannot store the ClusterVersion in etcd: {e}"));
+        let connector = Connector::from_args(&self.connection()).map_err(|e| fail(e.to_string()))?;
+        // Any member that answers (a scenario may have stopped some).
+        let mut last = String::from("no member answered");
+        for member in &self.members {
+            let put = match connector.client(&member.client_url).await {
+                Ok(mut client) => {
+                    crate::etcd::connect::timed(Duration::from_secs(5), async {
+                        client
+                            .put(crate::backup::directory::CLUSTER_VERSION_KEY, text.as_str(), None)
+                            .await
+                            .map_err(crate::etcd::connect::describe)
+                    })
+                    .await
+                }
+                Err(e) => Err(e),
+            };
+            match put {
+                Ok(_) => return Ok(()),
+                Err(e) => last = e,
+            }
+        }
+        Err(fail(last))
     }
 
     /// Makes the scenario's etcd state real on the members: a fragmented
@@ -341,6 +434,8 @@ impl Lab {
             ("ETCDCTL_CACERT", self.pki.ca.display().to_string()),
             ("ETCDCTL_CERT", self.pki.client.cert.display().to_string()),
             ("ETCDCTL_KEY", self.pki.client.key.display().to_string()),
+            // Where the lab's hosts are: the restore wizard reaches them through the host agent.
+            ("ETCD_CONSOLE_LAB_DIR", self.dir.display().to_string()),
         ]
     }
 
@@ -424,11 +519,7 @@ impl Lab {
     }
 
     fn exited(&mut self, index: usize) -> Option<String> {
-        let process = self.members[index].process.as_mut()?;
-        match process.try_wait() {
-            Ok(Some(status)) => Some(format!("etcd exited ({status})")),
-            _ => None,
-        }
+        self.kubelet.first_exit(index)
     }
 
     fn failure(&self, index: usize, reason: String) -> LabError {
@@ -459,34 +550,34 @@ impl Lab {
         self.signal(index, Signal::SIGCONT)
     }
 
-    /// Stops a member for good (SIGKILL), as a crashed host.
+    /// Stops a member for good (SIGKILL), as a crashed host: its kubelet does not
+    /// start it again, and the host answers no ssh.
     pub fn kill_member(&mut self, index: usize) -> Result<(), LabError> {
-        let member = self.members.get_mut(index).ok_or_else(|| LabError::Io(format!("no lab member {index}")))?;
-        if let Some(mut process) = member.process.take() {
-            let _ = process.kill();
-            let _ = process.wait();
-        }
-        Ok(())
+        let member = self.members.get(index).ok_or_else(|| LabError::Io(format!("no lab member {index}")))?;
+        self.kubelet.crash(index);
+        hosts::set_unreachable(&self.dir, &member.name, true).map_err(LabError::Io)
     }
 
-    /// Stops every member, one after the other: SIGTERM, then SIGKILL for one
-    /// still there after `grace`. One at a time, because a leader stopping
-    /// hands its leadership over first, and waits for that while its peers
-    /// are stopping too.
-    pub fn stop(&mut self, grace: Duration) {
-        for member in &mut self.members {
-            let Some(mut process) = member.process.take() else { continue };
-            if let Ok(pid) = i32::try_from(process.id()) {
-                let _ = kill(Pid::from_raw(pid), Signal::SIGCONT);
-                let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
-            }
-            let deadline = Instant::now() + grace;
-            while Instant::now() < deadline && matches!(process.try_wait(), Ok(None)) {
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            let _ = process.kill();
-            let _ = process.wait();
+    /// Cuts a host off from ssh (or lets it answer again); its etcd member keeps running.
+    pub fn set_host_reachable(&self, index: usize, reachable: bool) -> Result<(), LabError> {
+        let member = self.members.get(index).ok_or_else(|| LabError::Io(format!("no lab member {index}")))?;
+        hosts::set_unreachable(&self.dir, &member.name, !reachable).map_err(LabError::Io)
+    }
+
+    /// Runs a command on a member's host as ssh would (see [`hosts::run`]).
+    pub fn host(&self, index: usize, command: &str) -> hosts::HostOutput {
+        match self.members.get(index) {
+            Some(member) => hosts::run(&self.dir, &member.name, command),
+            None => hosts::HostOutput::failed(255, format!("lab host: no lab member {index}")),
         }
+    }
+
+    /// Stops the kubelet, then every member one after the other: SIGTERM, then
+    /// SIGKILL for one still there after `grace`. One at a time, because a leader
+    /// stopping hands its leadership over first, and waits for that while its
+    /// peers are stopping too.
+    pub fn stop(&mut self, grace: Duration) {
+        self.kubelet.stop(grace);
     }
 }
 

@@ -19,6 +19,7 @@ pub const BUILT_IN: &[(&str, &str)] = &[
     ("encryption-degraded", include_str!("../../assets/scenarios/encryption-degraded.toml")),
     ("encryption-older", include_str!("../../assets/scenarios/encryption-older.toml")),
     ("post-restore", include_str!("../../assets/scenarios/post-restore.toml")),
+    ("restore", include_str!("../../assets/scenarios/restore.toml")),
     ("csr-flood", include_str!("../../assets/scenarios/csr-flood.toml")),
     ("hosted", include_str!("../../assets/scenarios/hosted.toml")),
     ("kubernetes", include_str!("../../assets/scenarios/kubernetes.toml")),
@@ -97,6 +98,11 @@ pub struct ClusterSetup {
     /// the restore procedure leaves it until its last step.
     #[serde(default)]
     pub quorum_guard_off: bool,
+    /// Admission webhooks whose failurePolicy is Fail (the restore procedure
+    /// sets them to Ignore first): 1 seeds the ValidatingWebhookConfiguration
+    /// `lab-policy`, 2 also the MutatingWebhookConfiguration `lab-defaults`.
+    #[serde(default)]
+    pub fail_webhooks: u8,
 }
 
 fn two() -> u8 {
@@ -121,6 +127,7 @@ impl Default for ClusterSetup {
             csr_flood: 0,
             rollouts_in_progress: Vec::new(),
             quorum_guard_off: false,
+            fail_webhooks: 0,
         }
     }
 }
@@ -190,6 +197,11 @@ impl Scenario {
         if cluster.csr_flood > 100_000 {
             return Err(format!("scenario {name}: csr_flood is at most 100000"));
         }
+        if cluster.fail_webhooks > 2 {
+            return Err(format!(
+                "scenario {name}: fail_webhooks is 0, 1 (a validating webhook) or 2 (and a mutating one)"
+            ));
+        }
         if scenario.etcd.stop_members > 3 {
             return Err(format!("scenario {name}: stop_members is at most 3"));
         }
@@ -233,6 +245,9 @@ mod tests {
         let older = Scenario::load("encryption-older").unwrap().cluster;
         assert_eq!((older.encryption_operators, older.encryption.as_str()), (2, ""));
         assert_eq!(Scenario::load("healthy").unwrap().cluster.encryption_operators, 3);
+        assert_eq!(Scenario::load("healthy").unwrap().cluster.fail_webhooks, 0);
+        let restore = Scenario::load("restore").unwrap().cluster;
+        assert_eq!((restore.fail_webhooks, restore.workers), (1, 2));
     }
 
     #[test]
@@ -243,6 +258,7 @@ mod tests {
         assert!(Scenario::parse("x", "[cluster]\nencryption = \"rot13\"").is_err());
         assert!(Scenario::parse("x", "[cluster]\nrollouts_in_progress = [\"dns\"]").is_err());
         assert!(Scenario::parse("x", "[cluster]\nworkers = 250").unwrap_err().contains("workers"));
+        assert!(Scenario::parse("x", "[cluster]\nfail_webhooks = 3").unwrap_err().contains("fail_webhooks"));
         assert!(Scenario::parse("x", "[cluster]\nencryption_operators = 4")
             .unwrap_err()
             .contains("encryption_operators"));

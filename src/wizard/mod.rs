@@ -4,3 +4,4 @@
 pub mod backup;
 pub mod defrag;
 pub mod encryption;
+pub mod restore;

@@ -106,6 +106,24 @@ pub const TYPES: &[ResourceType] = &[
     // apps/v1
     sub(short(builtin(rt("apps", "v1", "deployments", "deployment", "Deployment", true)), &["deploy"]), STATUS_SCALE),
     sub(short(builtin(rt("apps", "v1", "statefulsets", "statefulset", "StatefulSet", true)), &["sts"]), STATUS_SCALE),
+    sub(short(builtin(rt("apps", "v1", "daemonsets", "daemonset", "DaemonSet", true)), &["ds"]), STATUS),
+    // admissionregistration.k8s.io/v1: the webhooks a restore disarms (failurePolicy Fail -> Ignore)
+    builtin(rt(
+        "admissionregistration.k8s.io",
+        "v1",
+        "validatingwebhookconfigurations",
+        "validatingwebhookconfiguration",
+        "ValidatingWebhookConfiguration",
+        false,
+    )),
+    builtin(rt(
+        "admissionregistration.k8s.io",
+        "v1",
+        "mutatingwebhookconfigurations",
+        "mutatingwebhookconfiguration",
+        "MutatingWebhookConfiguration",
+        false,
+    )),
     // certificates.k8s.io/v1
     sub(
         short(
@@ -131,6 +149,15 @@ pub const TYPES: &[ResourceType] = &[
         false,
     )),
     review(rt("authentication.k8s.io", "v1", "selfsubjectreviews", "selfsubjectreview", "SelfSubjectReview", false)),
+    // Also beta, as on Kubernetes 1.27 (OpenShift 4.14), where a kubectl of that version asks for it.
+    review(rt(
+        "authentication.k8s.io",
+        "v1beta1",
+        "selfsubjectreviews",
+        "selfsubjectreview",
+        "SelfSubjectReview",
+        false,
+    )),
     // config.openshift.io/v1
     sub(rt("config.openshift.io", "v1", "apiservers", "apiserver", "APIServer", false), STATUS),
     sub(
@@ -142,6 +169,8 @@ pub const TYPES: &[ResourceType] = &[
     ),
     sub(rt("config.openshift.io", "v1", "clusterversions", "clusterversion", "ClusterVersion", false), STATUS),
     sub(rt("config.openshift.io", "v1", "proxies", "proxy", "Proxy", false), STATUS),
+    sub(rt("config.openshift.io", "v1", "infrastructures", "infrastructure", "Infrastructure", false), STATUS),
+    sub(rt("config.openshift.io", "v1", "networks", "network", "Network", false), STATUS),
     // operator.openshift.io/v1
     sub(rt("operator.openshift.io", "v1", "etcds", "etcd", "Etcd", false), STATUS),
     sub(rt("operator.openshift.io", "v1", "kubeapiservers", "kubeapiserver", "KubeAPIServer", false), STATUS),
@@ -206,12 +235,14 @@ pub fn get(index: usize) -> &'static ResourceType {
     &TYPES[index.min(TYPES.len() - 1)]
 }
 
-/// The groups in discovery order, each with its one served version.
-pub fn groups() -> Vec<(&'static str, &'static str)> {
-    let mut groups: Vec<(&str, &str)> = Vec::new();
+/// The groups in discovery order, each with the versions it serves (the preferred one first).
+pub fn groups() -> Vec<(&'static str, Vec<&'static str>)> {
+    let mut groups: Vec<(&str, Vec<&str>)> = Vec::new();
     for t in TYPES.iter().filter(|t| !t.group.is_empty()) {
-        if !groups.contains(&(t.group, t.version)) {
-            groups.push((t.group, t.version));
+        match groups.iter_mut().find(|(g, _)| *g == t.group) {
+            Some((_, versions)) if !versions.contains(&t.version) => versions.push(t.version),
+            Some(_) => {}
+            None => groups.push((t.group, vec![t.version])),
         }
     }
     groups
@@ -231,12 +262,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn plurals_are_unique_within_a_group() {
+    fn plurals_are_unique_within_a_group_version() {
         for (i, a) in TYPES.iter().enumerate() {
             for b in &TYPES[i + 1..] {
-                assert!(!(a.group == b.group && a.plural == b.plural), "{} twice", a.plural);
+                assert!(!(a.group == b.group && a.version == b.version && a.plural == b.plural), "{} twice", a.plural);
             }
         }
+        let authentication = groups().into_iter().find(|(g, _)| *g == "authentication.k8s.io");
+        assert_eq!(authentication, Some(("authentication.k8s.io", vec!["v1", "v1beta1"])));
     }
 
     #[test]
@@ -245,5 +278,15 @@ mod tests {
         assert!(find("certificates.k8s.io", "v1", "certificatesigningrequests").is_some());
         assert_eq!(get(find("config.openshift.io", "v1", "apiservers").unwrap_or(0)).kind, "APIServer");
         assert!(find("route.openshift.io", "v1", "routes").is_none());
+        for (group, plural) in [
+            ("admissionregistration.k8s.io", "validatingwebhookconfigurations"),
+            ("admissionregistration.k8s.io", "mutatingwebhookconfigurations"),
+            ("config.openshift.io", "infrastructures"),
+            ("config.openshift.io", "networks"),
+            ("apps", "daemonsets"),
+        ] {
+            assert!(find(group, "v1", plural).is_some(), "{plural}");
+        }
+        assert!(get(by_kind("admissionregistration.k8s.io", "ValidatingWebhookConfiguration").unwrap_or(0)).builtin);
     }
 }

@@ -27,23 +27,25 @@ pub fn api_versions(server: &str) -> Value {
     })
 }
 
-fn group_entry(group: &str, version: &str) -> Value {
-    let gv = json!({"groupVersion": format!("{group}/{version}"), "version": version});
-    json!({"name": group, "versions": [gv.clone()], "preferredVersion": gv})
+/// A group with the versions it serves, the first preferred.
+fn group_entry(group: &str, versions: &[&str]) -> Value {
+    let gv = |version: &str| json!({"groupVersion": format!("{group}/{version}"), "version": version});
+    let preferred = versions.first().map(|v| gv(v)).unwrap_or(Value::Null);
+    json!({"name": group, "versions": versions.iter().map(|v| gv(v)).collect::<Vec<_>>(), "preferredVersion": preferred})
 }
 
 pub fn group_list(plain_kubernetes: bool) -> Value {
     let groups: Vec<Value> = catalog::groups()
         .into_iter()
         .filter(|(g, _)| !(plain_kubernetes && catalog::is_openshift(g)))
-        .map(|(g, v)| group_entry(g, v))
+        .map(|(g, v)| group_entry(g, &v))
         .collect();
     json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
 }
 
 pub fn group(name: &str) -> Option<Value> {
     let (g, v) = catalog::groups().into_iter().find(|(g, _)| *g == name)?;
-    let mut entry = group_entry(g, v);
+    let mut entry = group_entry(g, &v);
     entry["kind"] = json!("APIGroup");
     entry["apiVersion"] = json!("v1");
     Some(entry)
@@ -71,7 +73,7 @@ pub fn resource_list(group: &str, version: &str) -> Value {
             entry["shortNames"] = json!(rt.short_names);
         }
         // `kubectl get all` expands to the types in the "all" category.
-        if matches!((rt.group, rt.plural), ("", "pods") | ("apps", "deployments" | "statefulsets")) {
+        if matches!((rt.group, rt.plural), ("", "pods") | ("apps", "deployments" | "statefulsets" | "daemonsets")) {
             entry["categories"] = json!(["all"]);
         }
         resources.push(entry);

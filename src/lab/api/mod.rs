@@ -34,12 +34,32 @@ use store::Store;
 
 pub const ADMIN_USER: &str = "lab-admin";
 pub const VIEWER_USER: &str = "lab-viewer";
+/// The kubeconfig context whose user is `system:admin` by client certificate
+/// (the installer's kubeconfig, which still works when OAuth does not).
+pub const CERT_CONTEXT: &str = "lab-admin-cert";
+/// Beside the kubeconfig: `auth/kubeconfig` (as the installer writes it, the
+/// certificate and key embedded) and the certificate and key as files.
+pub const AUTH_DIR: &str = "auth";
+pub const ADMIN_CERT_FILE: &str = "system-admin.crt";
+pub const ADMIN_KEY_FILE: &str = "system-admin.key";
+
+/// What the simulated API knows of the lab's hosts: the processes their kubelets
+/// run, the kubelets restarted, and where the hosts are (for the etcd operator's scale-up).
+#[derive(Debug, Clone)]
+pub struct HostsLink {
+    pub inventory: Arc<super::hosts::Inventory>,
+    pub pids: super::hosts::kubelet::MemberPids,
+    pub kubelet_restarts: super::hosts::kubelet::KubeletRestarts,
+}
 
 pub struct ApiServer {
     pub url: String,
     pub store: Arc<Store>,
     pub admin_token: String,
     pub viewer_token: String,
+    /// `system:admin`'s client certificate and key (PEM), signed by the lab's CA.
+    admin_cert_pem: String,
+    admin_key_pem: String,
     shutdown: signal::Sender<bool>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -61,13 +81,36 @@ fn read(path: &Path) -> Result<String, LabError> {
     fs::read_to_string(path).map_err(|e| LabError::Io(format!("cannot read {}: {e}", path.display())))
 }
 
+/// Writes `text` to `path` with `mode`, whatever mode an existing file had.
+fn write_file(path: &Path, text: &str, mode: u32) -> Result<(), LabError> {
+    let mut file = fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(mode)
+        .open(path)
+        .map_err(|e| LabError::Io(format!("cannot write {}: {e}", path.display())))?;
+    file.write_all(text.as_bytes()).map_err(|e| LabError::Io(format!("cannot write {}: {e}", path.display())))?;
+    // An existing file keeps its mode on open: set it whatever it was.
+    fs::set_permissions(path, fs::Permissions::from_mode(mode))
+        .map_err(|e| LabError::Io(format!("cannot set the mode of {}: {e}", path.display())))
+}
+
 impl ApiServer {
     /// Seeds the cluster for `scenario`, then serves it on 127.0.0.1 (a free port).
-    pub fn start(pki: &LabPki, members: Vec<MemberView>, scenario: &Scenario, speed: f64) -> Result<Self, LabError> {
+    pub fn start(
+        pki: &LabPki,
+        members: Vec<MemberView>,
+        scenario: &Scenario,
+        speed: f64,
+        hosts: Option<HostsLink>,
+    ) -> Result<Self, LabError> {
         let api_error = |what: &str, e: String| LabError::Io(format!("lab API: {what}: {e}"));
         let serving =
             certs::issue(&pki.issuer, "etcd-console-lab-api", &[], vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth])?;
-        let tls = server::tls_config(serving.cert_der, serving.key_der).map_err(|e| api_error("TLS", e))?;
+        let tls = server::tls_config(serving.cert_der, serving.key_der, pki.issuer.der().as_ref())
+            .map_err(|e| api_error("TLS", e))?;
+        let admin_cert = certs::issue_client(&pki.issuer, server::CERT_ADMIN_USER, Some(server::MASTERS_GROUP))?;
         let listener = std::net::TcpListener::bind("127.0.0.1:0")
             .map_err(|e| api_error("cannot listen on loopback", e.to_string()))?;
         listener.set_nonblocking(true).map_err(|e| api_error("socket", e.to_string()))?;
@@ -85,7 +128,7 @@ impl ApiServer {
         let installed = SystemTime::now()
             .checked_sub(Duration::from_secs(3 * 86_400 + 20 * 3600))
             .unwrap_or(SystemTime::UNIX_EPOCH);
-        let seeder = Seeder { store: &store, installed };
+        let seeder = Seeder { store: &store, installed, api_url: url.clone() };
         let seeded = if scenario.hosted {
             seed::hosted(&seeder, &members, &seed_pki, scenario)
         } else {
@@ -121,7 +164,7 @@ impl ApiServer {
             shutdown: shutdown_rx.clone(),
             plain_kubernetes: scenario.plain_kubernetes,
         });
-        let operators = operators::Operators::new(store.clone(), members, pki.issuer.clone(), speed, scenario);
+        let operators = operators::Operators::new(store.clone(), members, pki.issuer.clone(), speed, scenario, hosts);
         // The runtime is made, run and dropped on the API's own thread (a runtime
         // may not be dropped inside the caller's async context).
         let (started, outcome) = std::sync::mpsc::channel::<Result<(), String>>();
@@ -164,14 +207,32 @@ impl ApiServer {
             Err(_) => return Err(api_error("cannot start", "its thread did not report".into())),
         }
         tracing::info!(%url, scenario = %scenario.name, "lab API serving");
-        Ok(Self { url, store, admin_token, viewer_token, shutdown, thread: Some(thread) })
+        Ok(Self {
+            url,
+            store,
+            admin_token,
+            viewer_token,
+            admin_cert_pem: admin_cert.cert_pem,
+            admin_key_pem: admin_cert.key_pem,
+            shutdown,
+            thread: Some(thread),
+        })
     }
 
-    /// A kubeconfig for kubectl and kube-rs: context `lab` (admin, current)
-    /// and `lab-readonly` (the viewer token). Mode 0600: it holds tokens.
+    /// A kubeconfig for kubectl and kube-rs: context `lab` (admin, current),
+    /// `lab-readonly` (the viewer token) and `lab-admin-cert` (`system:admin`
+    /// by client certificate, the files in `auth/` beside it). Also writes
+    /// `auth/kubeconfig` as the installer does (context `admin`, the
+    /// certificate embedded). Mode 0600: they hold tokens and keys.
     pub fn write_kubeconfig(&self, path: &Path, ca: &Path) -> Result<PathBuf, LabError> {
+        let auth = path.parent().unwrap_or(Path::new(".")).join(AUTH_DIR);
+        fs::create_dir_all(&auth).map_err(|e| LabError::Io(format!("cannot create {}: {e}", auth.display())))?;
+        let (cert, key) = (auth.join(ADMIN_CERT_FILE), auth.join(ADMIN_KEY_FILE));
+        write_file(&cert, &self.admin_cert_pem, 0o644)?;
+        write_file(&key, &self.admin_key_pem, 0o600)?;
         let text = format!(
-            "# etcd-console lab: the simulated OpenShift API. Contexts: lab (admin), lab-readonly (read-only).\n\
+            "# etcd-console lab: the simulated OpenShift API. Contexts: lab (admin), lab-readonly (read-only),\n\
+             # {CERT_CONTEXT} (system:admin by client certificate, as the installer's auth/kubeconfig).\n\
              apiVersion: v1\n\
              kind: Config\n\
              clusters:\n\
@@ -179,26 +240,39 @@ impl ApiServer {
              users:\n\
              - name: {ADMIN_USER}\n  user:\n    token: {admin}\n\
              - name: {VIEWER_USER}\n  user:\n    token: {viewer}\n\
+             - name: {cert_user}\n  user:\n    client-certificate: {cert}\n    client-key: {key}\n\
              contexts:\n\
              - name: lab\n  context:\n    cluster: etcd-console-lab\n    user: {ADMIN_USER}\n    namespace: default\n\
              - name: lab-readonly\n  context:\n    cluster: etcd-console-lab\n    user: {VIEWER_USER}\n    namespace: default\n\
+             - name: {CERT_CONTEXT}\n  context:\n    cluster: etcd-console-lab\n    user: {cert_user}\n    namespace: default\n\
              current-context: lab\n",
             url = self.url,
             ca = ca.display(),
             admin = self.admin_token,
             viewer = self.viewer_token,
+            cert_user = server::CERT_ADMIN_USER,
+            cert = cert.display(),
+            key = key.display(),
         );
-        let mut file = fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(path)
-            .map_err(|e| LabError::Io(format!("cannot write {}: {e}", path.display())))?;
-        file.write_all(text.as_bytes()).map_err(|e| LabError::Io(format!("cannot write {}: {e}", path.display())))?;
-        // An existing file keeps its mode on open: make it private whatever it was.
-        fs::set_permissions(path, fs::Permissions::from_mode(0o600))
-            .map_err(|e| LabError::Io(format!("cannot make {} private: {e}", path.display())))?;
+        write_file(path, &text, 0o600)?;
+        let installer = format!(
+            "apiVersion: v1\n\
+             kind: Config\n\
+             clusters:\n\
+             - name: {cluster}\n  cluster:\n    server: {url}\n    certificate-authority-data: {ca}\n\
+             users:\n\
+             - name: admin\n  user:\n    client-certificate-data: {cert}\n    client-key-data: {key}\n\
+             contexts:\n\
+             - name: admin\n  context:\n    cluster: {cluster}\n    user: admin\n\
+             current-context: admin\n\
+             preferences: {{}}\n",
+            cluster = seed::INFRA_ID,
+            url = self.url,
+            ca = seed::b64(read(ca)?.as_bytes()),
+            cert = seed::b64(self.admin_cert_pem.as_bytes()),
+            key = seed::b64(self.admin_key_pem.as_bytes()),
+        );
+        write_file(&auth.join("kubeconfig"), &installer, 0o600)?;
         Ok(path.to_path_buf())
     }
 

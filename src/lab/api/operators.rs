@@ -15,7 +15,10 @@ use tokio::sync::{broadcast, watch as signal};
 use super::catalog;
 use super::seed::{self, EncryptingOperator, MemberView};
 use super::store::{now_rfc3339, str_at, Change, EventKind, Store};
+use super::HostsLink;
 use crate::lab::certs::LabIssuer;
+use crate::lab::hosts::scale_up::{self, ScaleUp};
+use crate::lab::hosts::{kubelet, manifest};
 use crate::lab::scenario::Scenario;
 
 /// Cluster time each node's static pod takes to roll to a new revision.
@@ -27,6 +30,8 @@ pub const MIGRATION: Duration = Duration::from_secs(20 * 60);
 pub const DEGRADES_AT: f64 = 0.25;
 /// Cluster time the HyperShift operator takes to undo a scaled-down control plane when not paused.
 pub const RECONCILE_AFTER: Duration = Duration::from_secs(30);
+/// Real time before a failed etcd scale-up is tried again.
+pub const SCALE_UP_RETRY: Duration = Duration::from_secs(5);
 
 struct Rollout {
     operator: &'static str,
@@ -61,6 +66,12 @@ pub struct Operators {
     migration: Option<Migration>,
     member_up: Vec<Option<bool>>,
     drift_since: HashMap<String, Instant>,
+    /// The lab's hosts: their kubelets' processes and manifests (None: pids from `members`).
+    hosts: Option<HostsLink>,
+    /// The etcd operator's scale-up after a restore, done by a task of its own.
+    etcd_scale: scale_up::Progress,
+    /// What the etcd rollout's message says of the scale-up now.
+    etcd_hold_note: String,
 }
 
 fn idx(group: &str, kind: &str) -> usize {
@@ -108,6 +119,15 @@ pub fn process_alive_running(pid: i32) -> (bool, bool) {
     }
 }
 
+/// etcd/cluster's quorum guard is off (spec.unsupportedConfigOverrides), as the restore sets it.
+pub fn quorum_guard_off(etcd: &Value) -> bool {
+    match etcd.pointer("/spec/unsupportedConfigOverrides/useUnsupportedUnsafeNonHANonProductionUnstableEtcd") {
+        Some(Value::Bool(on)) => *on,
+        Some(Value::String(text)) => text == "true",
+        _ => false,
+    }
+}
+
 fn paused(until: &str) -> bool {
     until == "true" || humantime::parse_rfc3339(until).is_ok_and(|at| at > SystemTime::now())
 }
@@ -119,6 +139,7 @@ impl Operators {
         issuer: Arc<LabIssuer>,
         speed: f64,
         scenario: &Scenario,
+        hosts: Option<HostsLink>,
     ) -> Self {
         let member_up = vec![None; members.len()];
         let mut operators = Self {
@@ -136,6 +157,9 @@ impl Operators {
             migration: None,
             member_up,
             drift_since: HashMap::new(),
+            hosts,
+            etcd_scale: Arc::new(std::sync::Mutex::new(ScaleUp::Idle)),
+            etcd_hold_note: String::new(),
         };
         let now = Instant::now();
         // The seed shows what a migration already running has done so far; the rest follows from here.
@@ -219,6 +243,7 @@ impl Operators {
         if change.kind == EventKind::Deleted {
             match rt.kind {
                 "Pod" => self.pod_deleted(&change.object),
+                "Machine" => self.machine_deleted(&change.object),
                 // The StatefulSet makes a deleted claim again for its replica.
                 "PersistentVolumeClaim"
                     if str_at(&change.object, "/metadata/namespace") == seed::HOSTED_CP_NAMESPACE =>
@@ -240,6 +265,10 @@ impl Operators {
                     if self.reasons.get(short) != Some(&reason) {
                         self.reasons.insert(short, reason.clone());
                         tracing::info!(operator = short, reason = %reason, "lab: forced redeployment");
+                        if *short == "etcd" {
+                            // The etcd operator first makes sure every master has a member.
+                            self.begin_scale_up(quorum_guard_off(&change.object));
+                        }
                         self.start_rollout(short, now);
                     }
                 }
@@ -252,9 +281,12 @@ impl Operators {
 
     pub fn on_tick(&mut self, now: Instant) {
         self.follow_members();
+        self.hear_kubelet_restarts();
+        self.tend_scale_up(now);
         self.advance_rollouts(now);
         self.advance_migration(now);
         self.sync_cluster_operators();
+        self.tend_ovn_and_machines();
         if self.hosted {
             self.reconcile_hosted(now);
         }
@@ -293,13 +325,17 @@ impl Operators {
     fn write_revision_conditions(&self, kind: &str, latest: i64) {
         let index = idx("operator.openshift.io", kind);
         let at = now_rfc3339();
+        let note = self.etcd_hold_note.as_str();
         let _ = self.store.modify(index, "", "cluster", |o| {
             let revisions: Vec<i64> = o
                 .pointer("/status/nodeStatuses")
                 .and_then(Value::as_array)
                 .map(|n| n.iter().map(|s| s["currentRevision"].as_i64().unwrap_or(0)).collect())
                 .unwrap_or_default();
-            let message = seed::rollout_message(&revisions, latest);
+            let mut message = seed::rollout_message(&revisions, latest);
+            if kind == "Etcd" {
+                message.push_str(note);
+            }
             let condition = if revisions.iter().all(|r| *r == latest) {
                 seed::condition("NodeInstallerProgressing", "False", "AllNodesAtLatestRevision", &message, &at)
             } else {
@@ -313,8 +349,9 @@ impl Operators {
         let step = self.scaled(ROLLOUT_PER_NODE);
         let mut finished = Vec::new();
         let mut moved = Vec::new();
+        let etcd_held = self.etcd_held();
         for rollout in &mut self.rollouts {
-            if now < rollout.next_at {
+            if now < rollout.next_at || (rollout.operator == "etcd" && etcd_held) {
                 continue;
             }
             if let Some(node) = rollout.pending.pop_front() {
@@ -340,13 +377,36 @@ impl Operators {
                 }
             });
             self.write_revision_conditions(kind, revision);
+            self.reinstall_static_pod(operator, &node, revision);
             if operator == "etcd" && !self.hosted {
                 let pods = idx("", "Pod");
                 let _ = self.store.modify(pods, "openshift-etcd", &format!("etcd-{node}"), |p| {
                     p["metadata"]["labels"]["revision"] = json!(revision.to_string());
                 });
+                self.replace_restore_pod(&node, revision);
             }
         }
+    }
+
+    /// The rollout gives a restored member its regular etcd pod back: the restore pod's
+    /// manifest (one container) becomes the full one, the member's command unchanged (so
+    /// the kubelet does not restart it), and the mirror pod is made again from it.
+    fn replace_restore_pod(&self, node: &str, revision: i64) {
+        let Some(link) = &self.hosts else { return };
+        let path = kubelet::etcd_manifest(&link.inventory.root(node));
+        let Ok(text) = std::fs::read_to_string(&path) else { return };
+        if manifest::containers(&text).len() != 1 {
+            return;
+        }
+        let Some(command) = manifest::etcd_command_of(&text) else { return };
+        let yaml = manifest::etcd_pod_yaml(node, revision, &command, false);
+        if let Err(e) = crate::lab::hosts::write_atomically(&path, &yaml) {
+            tracing::warn!(%node, error = %e, "lab: cannot replace the restore-etcd pod");
+            return;
+        }
+        tracing::info!(%node, "lab: the etcd rollout replaced the restore-etcd pod");
+        // Made again from the new manifest (see pod_deleted and follow_manifest).
+        let _ = self.store.delete(idx("", "Pod"), "openshift-etcd", &format!("etcd-{node}"), false);
     }
 
     // --- encryption ---------------------------------------------------------------------------
@@ -542,9 +602,102 @@ impl Operators {
 
     // --- etcd pods follow the member processes ---------------------------------------------
 
+    /// The pid of member `i`'s etcd now (the kubelet's, when the lab has hosts).
+    fn member_pid(&self, i: usize) -> Option<i32> {
+        match &self.hosts {
+            Some(link) => link.pids.get(i),
+            None => self.members.get(i).and_then(|m| m.pid),
+        }
+    }
+
+    /// The etcd manifest of member `i`'s host: Some(None) when it has none, None when the lab has no hosts.
+    fn etcd_manifest(&self, i: usize) -> Option<Option<String>> {
+        let link = self.hosts.as_ref()?;
+        let member = self.members.get(i)?;
+        let path = kubelet::etcd_manifest(&link.inventory.root(&member.name));
+        Some(std::fs::read_to_string(path).ok())
+    }
+
+    /// The node's etcd revision, as the operator's status has it.
+    fn etcd_revision(&self, node: &str) -> i64 {
+        self.store
+            .get(idx("operator.openshift.io", "Etcd"), "", "cluster")
+            .ok()
+            .and_then(|o| {
+                o.pointer("/status/nodeStatuses")?
+                    .as_array()?
+                    .iter()
+                    .find(|s| s["nodeName"] == node)
+                    .and_then(|s| s["currentRevision"].as_i64())
+            })
+            .unwrap_or(seed::LATEST_REVISION)
+    }
+
+    /// The mirror pod of an etcd static pod: its containers those of the manifest.
+    fn etcd_mirror_pod(&self, i: usize, manifest_text: &str, up: bool, at: &str) -> Option<Value> {
+        let member = self.members.get(i)?;
+        let mut pod = seed::etcd_pod(member, self.etcd_revision(&member.name), at);
+        let names: Vec<String> = manifest::containers(manifest_text).into_iter().map(|c| c.name).collect();
+        for list in ["/spec/containers", "/status/containerStatuses"] {
+            if let Some(items) = pod.pointer_mut(list).and_then(Value::as_array_mut) {
+                items.retain(|c| c["name"].as_str().is_some_and(|n| names.iter().any(|m| m == n)));
+            }
+        }
+        if !up {
+            set_condition(
+                &mut pod,
+                seed::condition("Ready", "False", "ContainersNotReady", "containers with unready status: [etcd]", at),
+            );
+            if let Some(statuses) = pod["status"]["containerStatuses"].as_array_mut() {
+                for s in statuses.iter_mut().filter(|s| s["name"] == "etcd") {
+                    s["ready"] = json!(false);
+                    s["started"] = json!(false);
+                    s["state"] = json!({"waiting": {"reason": "ContainerCreating"}});
+                }
+            }
+        }
+        Some(pod)
+    }
+
+    /// A static pod's mirror follows its manifest: gone with it, back with it.
+    /// True when member `i`'s host has no etcd manifest (nothing more to follow).
+    fn follow_manifest(&mut self, i: usize) -> bool {
+        if self.hosted {
+            return false;
+        }
+        let Some(manifest_text) = self.etcd_manifest(i) else { return false };
+        let pods = idx("", "Pod");
+        let name = format!("etcd-{}", self.members[i].name);
+        let exists = self.store.exists(pods, "openshift-etcd", &name);
+        match manifest_text {
+            None => {
+                if exists {
+                    tracing::info!(pod = %name, "lab: the etcd manifest is gone, so is its mirror pod");
+                    let _ = self.store.delete(pods, "openshift-etcd", &name, false);
+                }
+                // No member runs there: the etcd operator counts it unhealthy.
+                self.member_up[i] = Some(false);
+                true
+            }
+            Some(text) if !exists => {
+                let up = self.member_pid(i).is_some_and(|pid| process_alive_running(pid).1);
+                if let Some(pod) = self.etcd_mirror_pod(i, &text, up, &now_rfc3339()) {
+                    tracing::info!(pod = %name, up, "lab: an etcd manifest appeared, so does its mirror pod");
+                    let _ = self.store.create(pods, "openshift-etcd", pod, false);
+                }
+                self.member_up[i] = Some(up);
+                true
+            }
+            Some(_) => false,
+        }
+    }
+
     fn follow_members(&mut self) {
         for i in 0..self.members.len() {
-            let (alive, up) = self.members[i].pid.map(process_alive_running).unwrap_or((false, false));
+            if self.follow_manifest(i) {
+                continue;
+            }
+            let (alive, up) = self.member_pid(i).map(process_alive_running).unwrap_or((false, false));
             if self.member_up[i] == Some(up) {
                 continue;
             }
@@ -588,6 +741,120 @@ impl Operators {
                     self.scale_pods("StatefulSet", &etcd);
                 }
             }
+        }
+    }
+
+    // --- the hosts: kubelets restarted, the etcd scale-up, static pods reinstalled ----------
+
+    /// A restarted kubelet asks for a client certificate again (a node-bootstrapper CSR).
+    fn hear_kubelet_restarts(&self) {
+        let Some(link) = &self.hosts else { return };
+        for node in link.kubelet_restarts.take() {
+            if self.hosted {
+                continue;
+            }
+            let csrs = idx("certificates.k8s.io", "CertificateSigningRequest");
+            let pending = self.store.list(
+                csrs,
+                None,
+                &|c| {
+                    str_at(c, "/metadata/annotations/lab.etcd-console~1node") == node
+                        && str_at(c, "/spec/signerName") == "kubernetes.io/kube-apiserver-client-kubelet"
+                        && get_condition(c, "Approved").is_none()
+                        && get_condition(c, "Denied").is_none()
+                },
+                None,
+                Some(1),
+            );
+            if !pending.items.is_empty() {
+                continue;
+            }
+            let Ok(pem) = seed::node_csr_pem(&node) else { continue };
+            let mut csr = seed::csr("", &node, false, &pem, &now_rfc3339());
+            csr["metadata"]["generateName"] = json!("csr-");
+            if let Some(m) = csr["metadata"].as_object_mut() {
+                m.remove("name");
+            }
+            tracing::info!(%node, "lab: a restarted kubelet filed a node-bootstrapper CSR");
+            let _ = self.store.create(csrs, "", csr, false);
+        }
+    }
+
+    /// Starts the etcd operator's scale-up (unless one is under way).
+    fn begin_scale_up(&mut self, guard_off: bool) {
+        let Some(link) = self.hosts.clone().filter(|_| !self.hosted) else { return };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+        {
+            let mut state = self.etcd_scale.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if matches!(*state, ScaleUp::Checking | ScaleUp::Adding { .. }) {
+                return;
+            }
+            *state = ScaleUp::Checking;
+        }
+        runtime.spawn(scale_up::run(link.inventory, link.pids, guard_off, self.etcd_scale.clone()));
+    }
+
+    fn scale_state(&self) -> ScaleUp {
+        self.etcd_scale.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
+    /// Whether the etcd rollout waits for the scale-up (or for the quorum guard).
+    fn etcd_held(&self) -> bool {
+        !matches!(self.scale_state(), ScaleUp::Idle | ScaleUp::Done)
+    }
+
+    /// Tries a blocked or failed scale-up again when it can go on, and says in the
+    /// etcd rollout's message why it waits.
+    fn tend_scale_up(&mut self, now: Instant) {
+        let state = self.scale_state();
+        let etcd = self.store.get(idx("operator.openshift.io", "Etcd"), "", "cluster").ok();
+        let guard_off = etcd.as_ref().is_some_and(quorum_guard_off);
+        let rolling = self.rollouts.iter().any(|r| r.operator == "etcd");
+        match &state {
+            ScaleUp::Blocked { .. } if guard_off => self.begin_scale_up(true),
+            ScaleUp::Failed { at, .. } if rolling && now.duration_since(*at) >= SCALE_UP_RETRY => {
+                self.begin_scale_up(guard_off)
+            }
+            _ => {}
+        }
+        let note = match &state {
+            ScaleUp::Blocked { members, hosts } => format!(
+                "; waiting: etcd has {members} of {hosts} members and the quorum guard holds the rollout \
+                 (spec.unsupportedConfigOverrides.useUnsupportedUnsafeNonHANonProductionUnstableEtcd is not set)"
+            ),
+            ScaleUp::Adding { node, members, hosts } => {
+                format!("; scaling etcd up: adding member {node} ({members} of {hosts} members started)")
+            }
+            ScaleUp::Failed { reason, .. } => format!("; scaling etcd up failed, trying again: {reason}"),
+            ScaleUp::Idle | ScaleUp::Checking | ScaleUp::Done => String::new(),
+        };
+        if note != self.etcd_hold_note {
+            self.etcd_hold_note = note;
+            if let Some(rollout) = self.rollouts.iter().find(|r| r.operator == "etcd") {
+                let revision = rollout.revision;
+                self.write_revision_conditions("Etcd", revision);
+            }
+        }
+    }
+
+    /// A node's rollout installs its static pod again where the manifest was moved away
+    /// (kube-apiserver, kube-controller-manager, kube-scheduler; etcd's comes with the scale-up).
+    fn reinstall_static_pod(&self, operator: &str, node: &str, revision: i64) {
+        let (Some(link), Some(pod)) = (&self.hosts, manifest::of_operator(operator)) else { return };
+        if pod == manifest::ETCD || self.hosted || !link.inventory.reachable(node) {
+            return;
+        }
+        let root = link.inventory.root(node);
+        let Ok(path) = crate::lab::hosts::map_path(&root, &format!("{}/{}", crate::lab::hosts::MANIFESTS, pod.file))
+        else {
+            return;
+        };
+        if path.exists() {
+            return;
+        }
+        match crate::lab::hosts::write_atomically(&path, &manifest::static_pod_yaml(&pod, node, revision)) {
+            Ok(()) => tracing::info!(%node, pod = pod.component, "lab: the rollout installed the static pod again"),
+            Err(e) => tracing::warn!(%node, pod = pod.component, error = %e, "lab: cannot install the static pod"),
         }
     }
 
@@ -699,9 +966,22 @@ impl Operators {
         let at = now_rfc3339();
         if namespace == "openshift-etcd" && !self.hosted {
             let name = str_at(pod, "/metadata/name");
-            let Some(member) = self.members.iter().find(|m| format!("etcd-{}", m.name) == name) else { return };
+            let Some(i) = self.members.iter().position(|m| format!("etcd-{}", m.name) == name) else { return };
             let revision = str_at(pod, "/metadata/labels/revision").parse().unwrap_or(seed::LATEST_REVISION);
-            let _ = self.store.create(idx("", "Pod"), namespace, seed::etcd_pod(member, revision, &at), false);
+            let mut recreated = seed::etcd_pod(&self.members[i], revision, &at);
+            match self.etcd_manifest(i) {
+                // Without a manifest there is no static pod to mirror.
+                Some(None) => return,
+                Some(Some(text)) => {
+                    let up = self.member_pid(i).is_some_and(|pid| process_alive_running(pid).1);
+                    if let Some(mut pod) = self.etcd_mirror_pod(i, &text, up, &at) {
+                        pod["metadata"]["labels"]["revision"] = json!(revision.to_string());
+                        recreated = pod;
+                    }
+                }
+                None => {}
+            }
+            let _ = self.store.create(idx("", "Pod"), namespace, recreated, false);
             return;
         }
         if namespace != seed::HOSTED_CP_NAMESPACE {
@@ -820,5 +1100,268 @@ impl Operators {
                 self.drift_since.remove(&key);
             }
         }
+    }
+}
+
+// --- OVN-Kubernetes and the machine API --------------------------------------------------
+
+/// Cluster time an OVN-Kubernetes pod takes from Pending to Running.
+pub const OVN_POD_START: Duration = Duration::from_secs(8);
+/// Cluster time a new Machine takes from Provisioning to Running (Provisioned for its last minute).
+pub const MACHINE_PROVISIONING: Duration = Duration::from_secs(180);
+const MACHINE_PROVISIONED_FOR: Duration = Duration::from_secs(60);
+/// When a Pending pod or a Provisioning Machine is to be Running (RFC 3339, wall clock).
+pub const READY_AT_ANNOTATION: &str = "lab.etcd-console/ready-at";
+const MACHINE_NAMESPACE: &str = "openshift-machine-api";
+
+fn ready_at(object: &Value) -> Option<SystemTime> {
+    let text = object.pointer("/metadata/annotations")?.get(READY_AT_ANNOTATION)?.as_str()?;
+    humantime::parse_rfc3339(text).ok()
+}
+
+fn with_ready_at(object: &mut Value, at: SystemTime) {
+    if !object["metadata"]["annotations"].is_object() {
+        object["metadata"]["annotations"] = json!({});
+    }
+    object["metadata"]["annotations"][READY_AT_ANNOTATION] = json!(humantime::format_rfc3339_millis(at).to_string());
+}
+
+fn without_ready_at(object: &mut Value) {
+    if let Some(annotations) = object["metadata"]["annotations"].as_object_mut() {
+        annotations.remove(READY_AT_ANNOTATION);
+    }
+}
+
+fn node_internal_ip(node: &Value) -> String {
+    node.pointer("/status/addresses")
+        .and_then(Value::as_array)
+        .and_then(|a| a.iter().find(|a| a["type"] == "InternalIP"))
+        .and_then(|a| a["address"].as_str())
+        .unwrap_or("")
+        .to_string()
+}
+
+/// The name the machine API gives the Machine that replaces `deleted`: the
+/// next number after every `<prefix>-<N>` there is (`<infra>-master-3` after
+/// master-0..2), or a fresh random suffix for a MachineSet's worker.
+pub fn replacement_machine_name(deleted: &str, existing: &[String]) -> String {
+    let Some((prefix, last)) = deleted.rsplit_once('-') else { return format!("{deleted}-{}", seed::pod_suffix()) };
+    if last.is_empty() || !last.chars().all(|c| c.is_ascii_digit()) {
+        return format!("{prefix}-{}", seed::pod_suffix());
+    }
+    let number = |name: &str| name.strip_prefix(prefix)?.strip_prefix('-')?.parse::<u64>().ok();
+    let highest = existing.iter().filter_map(|n| number(n)).chain(number(deleted)).max().unwrap_or(0);
+    format!("{prefix}-{}", highest + 1)
+}
+
+impl Operators {
+    /// The controllers of OVN-Kubernetes and the machine API, once a tick.
+    fn tend_ovn_and_machines(&self) {
+        if self.hosted {
+            return;
+        }
+        self.reconcile_ovn();
+        self.advance_machines();
+    }
+
+    /// The ovnkube-node DaemonSet keeps one pod on every node, the
+    /// ovnkube-control-plane Deployment its replicas on the masters; a new pod
+    /// is Pending for OVN_POD_START (cluster time), then Running.
+    fn reconcile_ovn(&self) {
+        let (pods, ns) = (idx("", "Pod"), seed::OVN_NAMESPACE);
+        let Ok(daemonset) = self.store.get(idx("apps", "DaemonSet"), ns, seed::OVN_NODE) else { return };
+        let nodes = self.store.all_of(idx("", "Node"));
+        let app = |p: &Value| str_at(p, "/metadata/labels/app").to_string();
+        let on_node = |p: &Value| str_at(p, "/spec/nodeName").to_string();
+        let mut current = self.store.list(pods, Some(ns), &|_| true, None, None).items;
+        let now = SystemTime::now();
+        let at = now_rfc3339();
+        let start = now + self.scaled(OVN_POD_START);
+        let create = |mut pod: Value| {
+            with_ready_at(&mut pod, start);
+            tracing::info!(pod = %str_at(&pod, "/metadata/name"), node = %str_at(&pod, "/spec/nodeName"), "lab: OVN-Kubernetes starts a pod");
+            self.store.create(pods, ns, pod, false).ok()
+        };
+        // DaemonSet: a pod per node, none on a node that is gone.
+        for node in &nodes {
+            let name = str_at(node, "/metadata/name");
+            if !current.iter().any(|p| app(p) == seed::OVN_NODE && on_node(p) == name) {
+                let pod = seed::ovnkube_node_pod(&daemonset, name, &node_internal_ip(node), false, &at);
+                current.extend(create(pod));
+            }
+        }
+        for pod in current.iter().filter(|p| app(p) == seed::OVN_NODE) {
+            if !nodes.iter().any(|n| str_at(n, "/metadata/name") == on_node(pod)) {
+                let _ = self.store.delete(pods, ns, str_at(pod, "/metadata/name"), false);
+            }
+        }
+        // Deployment: its replicas, each on a master without one when there is such a master.
+        if let Ok(deployment) = self.store.get(idx("apps", "Deployment"), ns, seed::OVN_CONTROL_PLANE) {
+            let wanted = deployment.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(0).max(0) as usize;
+            let masters: Vec<&Value> = nodes
+                .iter()
+                .filter(|n| {
+                    n.pointer("/metadata/labels").and_then(|l| l.get("node-role.kubernetes.io/master")).is_some()
+                })
+                .collect();
+            let mut running: Vec<Value> =
+                current.iter().filter(|p| app(p) == seed::OVN_CONTROL_PLANE).cloned().collect();
+            while running.len() < wanted && !masters.is_empty() {
+                let busy = |n: &&Value| running.iter().any(|p| on_node(p) == str_at(n, "/metadata/name"));
+                let master = masters.iter().find(|n| !busy(n)).unwrap_or(&masters[running.len() % masters.len()]);
+                let pod = seed::ovnkube_control_plane_pod(
+                    &deployment,
+                    str_at(master, "/metadata/name"),
+                    &node_internal_ip(master),
+                    false,
+                    &at,
+                );
+                match create(pod) {
+                    Some(pod) => running.push(pod),
+                    None => break,
+                }
+            }
+            running
+                .sort_by(|a, b| str_at(a, "/metadata/creationTimestamp").cmp(str_at(b, "/metadata/creationTimestamp")));
+            for extra in running.iter().skip(wanted) {
+                let _ = self.store.delete(pods, ns, str_at(extra, "/metadata/name"), false);
+            }
+        }
+        // Pods whose containers have had their time start.
+        let due: Vec<String> = self
+            .store
+            .list(pods, Some(ns), &|p| ready_at(p).is_some_and(|at| at <= now), None, None)
+            .items
+            .iter()
+            .map(|p| str_at(p, "/metadata/name").to_string())
+            .collect();
+        for name in due {
+            let at = now_rfc3339();
+            let _ = self.store.modify(pods, ns, &name, |p| {
+                seed::pod_running(p, &at);
+                without_ready_at(p);
+            });
+        }
+        self.sync_ovn_status();
+    }
+
+    /// The DaemonSet's and the Deployment's status count their pods.
+    fn sync_ovn_status(&self) {
+        let ns = seed::OVN_NAMESPACE;
+        let pods = self.store.list(idx("", "Pod"), Some(ns), &|_| true, None, None).items;
+        let count = |app: &str, ready: bool| -> i64 {
+            pods.iter()
+                .filter(|p| str_at(p, "/metadata/labels/app") == app)
+                .filter(|p| !ready || get_condition(p, "Ready").is_some_and(|c| c["status"] == "True"))
+                .count() as i64
+        };
+        let desired = self.store.all_of(idx("", "Node")).len() as i64;
+        let (current, ready) = (count(seed::OVN_NODE, false), count(seed::OVN_NODE, true));
+        let daemonsets = idx("apps", "DaemonSet");
+        if let Ok(ds) = self.store.get(daemonsets, ns, seed::OVN_NODE) {
+            let wanted = json!({
+                "desiredNumberScheduled": desired, "currentNumberScheduled": current, "numberReady": ready,
+                "updatedNumberScheduled": current, "numberAvailable": ready,
+                "numberUnavailable": (desired - ready).max(0), "numberMisscheduled": 0, "observedGeneration": 1,
+            });
+            let mut status = wanted.clone();
+            if (desired - ready) <= 0 {
+                if let Some(s) = status.as_object_mut() {
+                    s.remove("numberUnavailable");
+                }
+            }
+            if ds.get("status") != Some(&status) {
+                let _ = self.store.modify(daemonsets, ns, seed::OVN_NODE, |o| o["status"] = status);
+            }
+        }
+        let deployments = idx("apps", "Deployment");
+        if let Ok(deployment) = self.store.get(deployments, ns, seed::OVN_CONTROL_PLANE) {
+            let (current, ready) = (count(seed::OVN_CONTROL_PLANE, false), count(seed::OVN_CONTROL_PLANE, true));
+            let now = (
+                deployment.pointer("/status/replicas").and_then(Value::as_i64),
+                deployment.pointer("/status/readyReplicas").and_then(Value::as_i64),
+            );
+            if now != (Some(current), Some(ready)) {
+                let _ = self.store.modify(deployments, ns, seed::OVN_CONTROL_PLANE, |o| {
+                    o["status"]["replicas"] = json!(current);
+                    o["status"]["readyReplicas"] = json!(ready);
+                    o["status"]["availableReplicas"] = json!(ready);
+                    o["status"]["updatedReplicas"] = json!(current);
+                });
+            }
+        }
+    }
+
+    /// The machine API replaces a deleted Machine (as a control plane machine
+    /// set or MachineSet does): a new one, Provisioning, on the same node name.
+    fn machine_deleted(&self, deleted: &Value) {
+        if self.hosted || str_at(deleted, "/metadata/namespace") != MACHINE_NAMESPACE {
+            return;
+        }
+        let machines = idx("machine.openshift.io", "Machine");
+        let existing: Vec<String> = self
+            .store
+            .list(machines, Some(MACHINE_NAMESPACE), &|_| true, None, None)
+            .items
+            .iter()
+            .map(|m| str_at(m, "/metadata/name").to_string())
+            .collect();
+        let old = str_at(deleted, "/metadata/name");
+        let name = replacement_machine_name(old, &existing);
+        let mut machine = seed::replacement_machine(deleted, &name, &now_rfc3339());
+        with_ready_at(&mut machine, SystemTime::now() + self.scaled(MACHINE_PROVISIONING));
+        tracing::info!(deleted = %old, machine = %name, "lab: the machine API provisions a replacement");
+        let _ = self.store.create(machines, MACHINE_NAMESPACE, machine, false);
+    }
+
+    /// Provisioning Machines become Provisioned for their last minute, then Running.
+    fn advance_machines(&self) {
+        let machines = idx("machine.openshift.io", "Machine");
+        let provisioning =
+            self.store.list(machines, Some(MACHINE_NAMESPACE), &|m| ready_at(m).is_some(), None, None).items;
+        let now = SystemTime::now();
+        for machine in provisioning {
+            let Some(at) = ready_at(&machine) else { continue };
+            let phase = if now >= at {
+                "Running"
+            } else if now + self.scaled(MACHINE_PROVISIONED_FOR) >= at {
+                "Provisioned"
+            } else {
+                continue;
+            };
+            if str_at(&machine, "/status/phase") == phase {
+                continue;
+            }
+            let name = str_at(&machine, "/metadata/name").to_string();
+            tracing::info!(machine = %name, phase, "lab: machine phase");
+            let _ = self.store.modify(machines, MACHINE_NAMESPACE, &name, |m| {
+                m["status"]["phase"] = json!(phase);
+                if phase == "Running" {
+                    without_ready_at(m);
+                }
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod machine_api_tests {
+    use super::*;
+
+    #[test]
+    fn replacements_take_the_next_number_or_a_new_suffix() {
+        let existing: Vec<String> = ["lab-7xk2p-master-1", "lab-7xk2p-master-2", "lab-7xk2p-worker-us-east-1a-bcdfg"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(replacement_machine_name("lab-7xk2p-master-0", &existing), "lab-7xk2p-master-3");
+        let more = [existing.clone(), vec!["lab-7xk2p-master-3".to_string()]].concat();
+        assert_eq!(replacement_machine_name("lab-7xk2p-master-1", &more), "lab-7xk2p-master-4");
+        let worker = replacement_machine_name("lab-7xk2p-worker-us-east-1a-bcdfg", &existing);
+        assert!(
+            worker.starts_with("lab-7xk2p-worker-us-east-1a-")
+                && worker.len() == "lab-7xk2p-worker-us-east-1a-bcdfg".len()
+        );
+        assert_ne!(worker, "lab-7xk2p-worker-us-east-1a-bcdfg");
     }
 }

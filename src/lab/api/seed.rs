@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use super::catalog;
 use super::errors::ApiError;
 use super::operators::{set_condition, DEGRADES_AT, MIGRATION};
-use super::store::{rfc3339, Store};
+use super::store::{rfc3339, str_at, Store};
 use crate::lab::scenario::{ClusterSetup, Scenario};
 
 pub const OCP_VERSION: &str = "4.14.8";
@@ -50,6 +50,8 @@ pub fn b64(text: &[u8]) -> String {
 pub struct Seeder<'a> {
     pub store: &'a Store,
     pub installed: SystemTime,
+    /// Where the API serves (the Infrastructure's apiServerURL).
+    pub api_url: String,
 }
 
 impl Seeder<'_> {
@@ -379,6 +381,9 @@ pub fn degraded_at_start(setup: &ClusterSetup) -> Option<&'static EncryptingOper
     degrading_operator(setup).filter(|_| elapsed >= MIGRATION.mul_f64(DEGRADES_AT))
 }
 
+/// The hosted cluster's own ID (its ClusterVersion's, in its etcd).
+pub const HOSTED_CLUSTER_ID: &str = "9e7b2f10-4c3a-4d1e-8b6a-hostedlab0001";
+
 pub const STATIC_POD_OPERATORS: &[(&str, &str)] = &[
     ("etcd", "Etcd"),
     ("kubeapiserver", "KubeAPIServer"),
@@ -564,6 +569,17 @@ pub fn standalone(seed: &Seeder, members: &[MemberView], pki: &SeedPki, scenario
         }),
     )
     .map_err(e)?;
+    seed.put("config.openshift.io", "Infrastructure", "", infrastructure(&seed.api_url, &install)).map_err(e)?;
+    seed.put("config.openshift.io", "Network", "", network()).map_err(e)?;
+    for webhook in fail_webhooks(setup.fail_webhooks, &pki.ca_pem) {
+        let kind = str_at(&webhook, "/kind").to_string();
+        if let Some(namespace) = webhook.pointer("/webhooks/0/clientConfig/service/namespace").and_then(Value::as_str) {
+            if !seed.store.exists(namespace_index(), "", namespace) {
+                add_namespaces(seed, &[namespace]).map_err(e)?;
+            }
+        }
+        seed.put("admissionregistration.k8s.io", &kind, "", webhook).map_err(e)?;
+    }
     // A scenario's migration past DEGRADES_AT has already degraded the faulty operator.
     let encrypting = encrypting_operators(setup.encryption_operators);
     let degraded = degraded_at_start(setup);
@@ -682,6 +698,8 @@ pub fn standalone(seed: &Seeder, members: &[MemberView], pki: &SeedPki, scenario
         .map_err(e)?;
     }
 
+    seed_ovn_kubernetes(seed, &nodes, &recent).map_err(e)?;
+
     // Certificate signing requests.
     let mut number = 0u64;
     let mut add_csr = |node: &str, serving: bool, pem: &str, age: Duration| -> Result<(), String> {
@@ -713,6 +731,302 @@ pub fn standalone(seed: &Seeder, members: &[MemberView], pki: &SeedPki, scenario
         }
     }
     Ok(())
+}
+
+fn namespace_index() -> usize {
+    catalog::by_kind("", "Namespace").unwrap_or(0)
+}
+
+/// The `config.openshift.io` Infrastructure `cluster`: the infrastructure name
+/// (the prefix of the Machines' names), the platform, where the API serves.
+pub fn infrastructure(api_url: &str, created: &str) -> Value {
+    json!({
+        "metadata": {"name": "cluster", "creationTimestamp": created},
+        "spec": {"cloudConfig": {"name": ""}, "platformSpec": {"type": "AWS", "aws": {}}},
+        "status": {
+            "infrastructureName": INFRA_ID,
+            "platform": "AWS",
+            "platformStatus": {"type": "AWS", "aws": {"region": "us-east-1"}},
+            "apiServerURL": api_url,
+            "apiServerInternalURI": api_url,
+            "etcdDiscoveryDomain": "",
+            "controlPlaneTopology": "HighlyAvailable",
+            "infrastructureTopology": "HighlyAvailable",
+            "cpuPartitioning": "None",
+        }
+    })
+}
+
+/// The `config.openshift.io` Network `cluster`: OVN-Kubernetes, the 4.14 default.
+pub fn network() -> Value {
+    let cluster_network = json!([{"cidr": "10.128.0.0/14", "hostPrefix": 23}]);
+    let service_network = json!(["172.30.0.0/16"]);
+    json!({
+        "metadata": {"name": "cluster"},
+        "spec": {
+            "clusterNetwork": cluster_network,
+            "serviceNetwork": service_network,
+            "networkType": "OVNKubernetes",
+            "externalIP": {"policy": {}},
+        },
+        "status": {
+            "clusterNetwork": cluster_network,
+            "serviceNetwork": service_network,
+            "networkType": "OVNKubernetes",
+            "clusterNetworkMTU": 8901,
+        }
+    })
+}
+
+/// The ValidatingWebhookConfiguration a scenario's `fail_webhooks` seeds.
+pub const FAIL_WEBHOOK: &str = "lab-policy";
+/// The MutatingWebhookConfiguration a scenario's `fail_webhooks = 2` adds.
+pub const FAIL_MUTATING_WEBHOOK: &str = "lab-defaults";
+
+/// `count` admission webhook configurations, each with one webhook on pods
+/// whose failurePolicy is Fail, served by a service of their own namespace.
+pub fn fail_webhooks(count: u8, ca_pem: &str) -> Vec<Value> {
+    let webhook = |kind: &str, name: &str, hook: &str, path: &str| {
+        json!({
+            "kind": kind,
+            "metadata": {"name": name, "labels": {"app.kubernetes.io/name": name}},
+            "webhooks": [{
+                "name": hook,
+                "admissionReviewVersions": ["v1"],
+                "clientConfig": {
+                    "service": {"namespace": name, "name": format!("{name}-webhook"), "path": path, "port": 443},
+                    "caBundle": b64(ca_pem.as_bytes()),
+                },
+                "failurePolicy": "Fail",
+                "matchPolicy": "Equivalent",
+                "namespaceSelector": {"matchExpressions": [{"key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": ["kube-system"]}]},
+                "objectSelector": {},
+                "rules": [{"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE", "UPDATE"], "resources": ["pods"], "scope": "*"}],
+                "sideEffects": "None",
+                "timeoutSeconds": 10,
+            }]
+        })
+    };
+    let mut configurations = Vec::new();
+    if count >= 1 {
+        configurations.push(webhook(
+            "ValidatingWebhookConfiguration",
+            FAIL_WEBHOOK,
+            "pods.policy.lab.etcd-console.io",
+            "/validate",
+        ));
+    }
+    if count >= 2 {
+        let mut mutating = webhook(
+            "MutatingWebhookConfiguration",
+            FAIL_MUTATING_WEBHOOK,
+            "pods.defaults.lab.etcd-console.io",
+            "/mutate",
+        );
+        mutating["webhooks"][0]["reinvocationPolicy"] = json!("Never");
+        configurations.push(mutating);
+    }
+    configurations
+}
+
+/// Where OVN-Kubernetes runs.
+pub const OVN_NAMESPACE: &str = "openshift-ovn-kubernetes";
+/// The DaemonSet of the per-node pods, and their `app` label.
+pub const OVN_NODE: &str = "ovnkube-node";
+/// The Deployment of the control-plane pods, and their `app` label.
+pub const OVN_CONTROL_PLANE: &str = "ovnkube-control-plane";
+/// The pod-template-hash of the control plane's ReplicaSet (in its pods' names).
+pub const OVN_CONTROL_PLANE_HASH: &str = "6b9f7c4d85";
+const OVN_NODE_CONTAINERS: &[&str] = &[
+    "ovn-controller",
+    "ovn-acl-logging",
+    "kube-rbac-proxy-node",
+    "kube-rbac-proxy-ovn-metrics",
+    "northd",
+    "nbdb",
+    "sbdb",
+    "ovnkube-controller",
+];
+const OVN_CONTROL_PLANE_CONTAINERS: &[&str] = &["kube-rbac-proxy", "ovnkube-cluster-manager"];
+const OVN_IMAGE: &str = "quay.io/openshift-release-dev/ocp-v4.0-art-dev@sha256:ovn-kubernetes";
+
+/// Five characters as a controller appends to a new pod's name, at random.
+pub fn pod_suffix() -> String {
+    let mut bytes = [0u8; 8];
+    crate::lab::random_bytes(&mut bytes);
+    super::store::generated_suffix(u64::from_be_bytes(bytes))
+}
+
+/// A host-network pod of OVN-Kubernetes on `node`: Running, or Pending while
+/// its containers are created (`running` false).
+/// `metadata` holds its name, labels and owner.
+fn ovn_pod(mut metadata: Value, node: &str, ip: &str, containers: &[&str], running: bool, at: &str) -> Value {
+    let account =
+        if metadata["labels"]["app"] == OVN_NODE { "ovn-kubernetes-node" } else { "ovn-kubernetes-control-plane" };
+    metadata["creationTimestamp"] = json!(at);
+    metadata["annotations"] =
+        json!({"target.workload.openshift.io/management": "{\"effect\": \"PreferredDuringScheduling\"}"});
+    let mut pod = json!({
+        "metadata": metadata,
+        "spec": {
+            "nodeName": node,
+            "hostNetwork": true,
+            "priorityClassName": "system-node-critical",
+            "serviceAccountName": account,
+            "tolerations": [{"operator": "Exists"}],
+            "containers": containers.iter().map(|c| json!({"name": c, "image": OVN_IMAGE})).collect::<Vec<_>>(),
+        },
+        "status": {
+            "phase": "Pending",
+            "hostIP": ip,
+            "startTime": at,
+            "conditions": [
+                condition("Initialized", "True", "", "", at),
+                condition("Ready", "False", "ContainersNotReady", &format!("containers with unready status: [{}]", containers.join(" ")), at),
+                condition("ContainersReady", "False", "ContainersNotReady", &format!("containers with unready status: [{}]", containers.join(" ")), at),
+                condition("PodScheduled", "True", "", "", at),
+            ],
+            "containerStatuses": containers.iter().map(|c| json!({
+                "name": c, "ready": false, "started": false, "restartCount": 0, "image": OVN_IMAGE, "imageID": "",
+                "state": {"waiting": {"reason": "ContainerCreating"}},
+            })).collect::<Vec<_>>(),
+        }
+    });
+    if running {
+        pod_running(&mut pod, at);
+    }
+    pod
+}
+
+/// A pod whose containers have all started: Running and Ready at `at`.
+pub fn pod_running(pod: &mut Value, at: &str) {
+    let host_ip = pod.pointer("/status/hostIP").cloned().unwrap_or(Value::Null);
+    pod["status"]["phase"] = json!("Running");
+    pod["status"]["podIP"] = host_ip.clone();
+    pod["status"]["podIPs"] = json!([{"ip": host_ip}]);
+    for kind in ["Ready", "ContainersReady"] {
+        set_condition(pod, condition(kind, "True", "", "", at));
+    }
+    if let Some(statuses) = pod["status"]["containerStatuses"].as_array_mut() {
+        for status in statuses {
+            status["ready"] = json!(true);
+            status["started"] = json!(true);
+            status["state"] = json!({"running": {"startedAt": at}});
+        }
+    }
+}
+
+fn ovn_labels(app: &str) -> Value {
+    json!({"app": app, "component": "network", "kubernetes.io/os": "linux", "openshift.io/component": "network", "type": "infra"})
+}
+
+/// A pod's metadata: its name, labels and the controller that owns it.
+fn owned_by(name: &str, labels: Value, kind: &str, owner: &str, uid: &str) -> Value {
+    let owner = json!({"apiVersion": "apps/v1", "kind": kind, "name": owner, "uid": uid, "controller": true, "blockOwnerDeletion": true});
+    json!({"name": name, "labels": labels, "ownerReferences": [owner]})
+}
+
+/// The ovnkube-node pod the DaemonSet `daemonset` runs on `node` (at `ip`).
+pub fn ovnkube_node_pod(daemonset: &Value, node: &str, ip: &str, running: bool, at: &str) -> Value {
+    let mut labels = ovn_labels(OVN_NODE);
+    labels["controller-revision-hash"] = json!("7d5f9c6b48");
+    labels["ovn-db-pod"] = json!("true");
+    labels["pod-template-generation"] = json!("1");
+    let uid = str_at(daemonset, "/metadata/uid");
+    let metadata = owned_by(&format!("{OVN_NODE}-{}", pod_suffix()), labels, "DaemonSet", OVN_NODE, uid);
+    ovn_pod(metadata, node, ip, OVN_NODE_CONTAINERS, running, at)
+}
+
+/// An ovnkube-control-plane pod of the Deployment `deployment` on master `node` (at `ip`).
+pub fn ovnkube_control_plane_pod(deployment: &Value, node: &str, ip: &str, running: bool, at: &str) -> Value {
+    let mut labels = ovn_labels(OVN_CONTROL_PLANE);
+    labels["pod-template-hash"] = json!(OVN_CONTROL_PLANE_HASH);
+    let replica_set = format!("{OVN_CONTROL_PLANE}-{OVN_CONTROL_PLANE_HASH}");
+    // The ReplicaSet between them is not served by the lab; its pods name it all the same.
+    let uid = str_at(deployment, "/metadata/uid");
+    let metadata = owned_by(&format!("{replica_set}-{}", pod_suffix()), labels, "ReplicaSet", &replica_set, uid);
+    let mut pod = ovn_pod(metadata, node, ip, OVN_CONTROL_PLANE_CONTAINERS, running, at);
+    pod["spec"]["nodeSelector"] = json!({"node-role.kubernetes.io/master": ""});
+    pod
+}
+
+/// How many ovnkube-control-plane replicas a cluster of `masters` runs.
+pub fn ovn_control_plane_replicas(masters: usize) -> i64 {
+    masters.clamp(1, 3) as i64
+}
+
+/// OVN-Kubernetes: the ovnkube-control-plane Deployment with a pod on each
+/// master (up to three), the ovnkube-node DaemonSet with a pod on every node.
+fn seed_ovn_kubernetes(seed: &Seeder, nodes: &[(String, String, &str)], at: &str) -> Result<(), ApiError> {
+    let masters: Vec<&(String, String, &str)> = nodes.iter().filter(|(_, _, role)| *role == "master").collect();
+    let replicas = ovn_control_plane_replicas(masters.len());
+    let template_labels = |app: &str| json!({"app": app, "component": "network", "type": "infra"});
+    let deployment = seed.put(
+        "apps",
+        "Deployment",
+        OVN_NAMESPACE,
+        json!({
+            "metadata": {"name": OVN_CONTROL_PLANE, "labels": {"networkoperator.openshift.io/generates-operator-status": "stand-alone"}},
+            "spec": {
+                "replicas": replicas,
+                "selector": {"matchLabels": {"app": OVN_CONTROL_PLANE}},
+                "template": {"metadata": {"labels": template_labels(OVN_CONTROL_PLANE)},
+                             "spec": {"nodeSelector": {"node-role.kubernetes.io/master": ""},
+                                      "containers": OVN_CONTROL_PLANE_CONTAINERS.iter().map(|c| json!({"name": c, "image": OVN_IMAGE})).collect::<Vec<_>>()}},
+            },
+            "status": {"replicas": replicas, "readyReplicas": replicas, "updatedReplicas": replicas, "availableReplicas": replicas},
+        }),
+    )?;
+    for (name, ip, _) in masters.iter().take(replicas as usize) {
+        seed.put("", "Pod", OVN_NAMESPACE, ovnkube_control_plane_pod(&deployment, name, ip, true, at))?;
+    }
+    let count = nodes.len() as i64;
+    let daemonset = seed.put(
+        "apps",
+        "DaemonSet",
+        OVN_NAMESPACE,
+        json!({
+            "metadata": {"name": OVN_NODE, "annotations": {"kubernetes.io/description": "This daemonset launches the ovn-kubernetes per node networking components."}},
+            "spec": {
+                "selector": {"matchLabels": {"app": OVN_NODE}},
+                "template": {"metadata": {"labels": template_labels(OVN_NODE)},
+                             "spec": {"nodeSelector": {"kubernetes.io/os": "linux"},
+                                      "containers": OVN_NODE_CONTAINERS.iter().map(|c| json!({"name": c, "image": OVN_IMAGE})).collect::<Vec<_>>()}},
+                "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "10%"}},
+            },
+            "status": {"desiredNumberScheduled": count, "currentNumberScheduled": count, "numberReady": count,
+                       "updatedNumberScheduled": count, "numberAvailable": count, "numberMisscheduled": 0, "observedGeneration": 1},
+        }),
+    )?;
+    for (name, ip, _) in nodes {
+        seed.put("", "Pod", OVN_NAMESPACE, ovnkube_node_pod(&daemonset, name, ip, true, at))?;
+    }
+    Ok(())
+}
+
+/// The Machine the machine API makes in place of `deleted`: named `name`, a
+/// new instance, Provisioning, its node the one the deleted Machine had.
+pub fn replacement_machine(deleted: &Value, name: &str, at: &str) -> Value {
+    let zone = str_at(deleted, "/metadata/labels/machine.openshift.io~1zone");
+    let zone = if zone.is_empty() { "us-east-1a" } else { zone };
+    let mut instance = [0u8; 8];
+    crate::lab::random_bytes(&mut instance);
+    let mut machine = json!({
+        "metadata": {
+            "name": name,
+            "labels": deleted.pointer("/metadata/labels").cloned().unwrap_or_else(|| json!({})),
+            "annotations": {"machine.openshift.io/instance-state": "running"},
+            "creationTimestamp": at,
+        },
+        "spec": deleted.get("spec").cloned().unwrap_or_else(|| json!({})),
+        "status": {"phase": "Provisioning"},
+    });
+    machine["spec"]["providerID"] = json!(format!("aws:///{zone}/i-0{:016x}", u64::from_be_bytes(instance) >> 4));
+    let node = str_at(deleted, "/status/nodeRef/name");
+    if !node.is_empty() {
+        machine["status"]["nodeRef"] = json!({"kind": "Node", "name": node});
+    }
+    machine
 }
 
 pub fn encryption_key(component: &str, number: u32, mode: &str) -> Value {
@@ -827,6 +1141,7 @@ pub fn hosted(seed: &Seeder, members: &[MemberView], pki: &SeedPki, scenario: &S
             "metadata": {"name": HOSTED_NAME, "finalizers": ["hypershift.openshift.io/finalizer"]},
             "spec": {
                 "release": {"image": RELEASE_IMAGE},
+                "clusterID": HOSTED_CLUSTER_ID,
                 "platform": {"type": "Agent"},
                 "etcd": {"managementType": "Managed", "managed": {"storage": {"type": "PersistentVolume", "persistentVolume": {"size": "8Gi"}}}},
                 "secretEncryption": {"type": "aescbc", "aescbc": {"activeKey": {"name": format!("{HOSTED_NAME}-etcd-encryption-key")}}},

@@ -1,5 +1,6 @@
-//! The lab's Kubernetes API over HTTPS: TLS with the lab's CA, bearer tokens,
-//! routing of `/api` and `/apis` paths to the store, and watch streams.
+//! The lab's Kubernetes API over HTTPS: TLS with the lab's CA, bearer tokens
+//! and client certificates, routing of `/api` and `/apis` paths to the store,
+//! and watch streams.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -31,6 +32,66 @@ const BODY_LIMIT: usize = 3 * 1024 * 1024;
 pub enum Role {
     Admin,
     Viewer,
+    /// Known but granted nothing: may only ask who it is and what it may do
+    /// (a lab-signed certificate of no admin, such as a node's or etcd's client).
+    Authenticated,
+}
+
+/// How a request proved who it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Credential {
+    Token,
+    Certificate,
+}
+
+/// Who a request is, as authentication found it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub user: String,
+    pub groups: Vec<String>,
+    pub role: Role,
+    pub credential: Credential,
+}
+
+/// The user and group whose certificate is cluster-admin, as the installer's kubeconfig has it.
+pub const CERT_ADMIN_USER: &str = "system:admin";
+pub const MASTERS_GROUP: &str = "system:masters";
+
+impl Identity {
+    /// A client certificate's subject read as the API server reads it: the
+    /// common name is the user, each organization a group. `system:admin` or a
+    /// member of `system:masters` is cluster-admin.
+    pub fn from_certificate(user: &str, organizations: &[String]) -> Self {
+        let admin = user == CERT_ADMIN_USER || organizations.iter().any(|o| o == MASTERS_GROUP);
+        let mut groups = organizations.to_vec();
+        groups.push("system:authenticated".to_string());
+        Self {
+            user: user.to_string(),
+            groups,
+            role: if admin { Role::Admin } else { Role::Authenticated },
+            credential: Credential::Certificate,
+        }
+    }
+
+    fn credential_name(&self) -> &'static str {
+        match self.credential {
+            Credential::Token => "token",
+            Credential::Certificate => "certificate",
+        }
+    }
+}
+
+/// The identity in a client certificate (DER) the TLS handshake verified
+/// against the lab's CA; None without a common name.
+pub fn certificate_identity(der: &[u8]) -> Option<Identity> {
+    let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
+    let subject = cert.subject();
+    let user = subject.iter_common_name().next()?.as_str().ok()?.to_string();
+    if user.is_empty() {
+        return None;
+    }
+    let groups: Vec<String> = subject.iter_organization().filter_map(|o| o.as_str().ok()).map(str::to_string).collect();
+    Some(Identity::from_certificate(&user, &groups))
 }
 
 #[derive(Clone)]
@@ -200,11 +261,13 @@ fn verb_of(method: &Method, target: &Target, query: &Query) -> &'static str {
     }
 }
 
-/// RBAC of the lab: the admin may do anything; the viewer reads, and asks what it may do.
+/// RBAC of the lab: the admin may do anything; the viewer reads, and asks
+/// what it may do; any other authenticated user may only ask.
 pub fn allowed(role: Role, verb: &str, rt: &ResourceType) -> bool {
     match role {
         Role::Admin => true,
         Role::Viewer => matches!(verb, "get" | "list" | "watch") || rt.virtual_only,
+        Role::Authenticated => rt.virtual_only,
     }
 }
 
@@ -325,6 +388,120 @@ fn scale_of(object: &Value) -> Value {
     })
 }
 
+/// The field of an item a strategic merge patch matches list items on (the
+/// `patchMergeKey` of the built-in types' lists); None for a list the patch
+/// replaces whole.
+fn merge_key(field: &str) -> Option<&'static str> {
+    match field {
+        "webhooks"
+        | "containers"
+        | "initContainers"
+        | "ephemeralContainers"
+        | "env"
+        | "volumes"
+        | "imagePullSecrets" => Some("name"),
+        "volumeMounts" => Some("mountPath"),
+        "conditions" | "addresses" => Some("type"),
+        "ownerReferences" => Some("uid"),
+        "ports" => Some("containerPort"),
+        _ => None,
+    }
+}
+
+/// Lists of plain values a strategic merge patch adds to instead of replacing.
+const MERGED_SETS: &[&str] = &["finalizers"];
+
+fn directive(value: &Value) -> Option<&str> {
+    value.get("$patch").and_then(Value::as_str)
+}
+
+/// A strategic merge patch, as the API server applies one to a built-in type:
+/// a merge patch whose lists with a merge key (`webhooks` by `name`,
+/// `conditions` by `type`, ...) merge item by item, with the `$patch`,
+/// `$retainKeys` and `$deleteFromPrimitiveList` directives kubectl may send
+/// (`$setElementOrder` is accepted and order left as it is).
+pub fn strategic_merge(target: &mut Value, patch: &Value) {
+    let Some(fields) = patch.as_object() else {
+        *target = patch.clone();
+        return;
+    };
+    if directive(patch) == Some("replace") {
+        let mut replaced = fields.clone();
+        replaced.remove("$patch");
+        *target = Value::Object(replaced);
+        return;
+    }
+    if !target.is_object() {
+        *target = json!({});
+    }
+    let Some(map) = target.as_object_mut() else { return };
+    for (key, value) in fields {
+        if key.starts_with('$') {
+            if let Some(field) = key.strip_prefix("$deleteFromPrimitiveList/") {
+                if let (Some(list), Some(gone)) = (map.get_mut(field).and_then(Value::as_array_mut), value.as_array()) {
+                    list.retain(|v| !gone.contains(v));
+                }
+            }
+            continue;
+        }
+        match value {
+            Value::Null => {
+                map.remove(key);
+            }
+            Value::Object(_) if directive(value) == Some("delete") => {
+                map.remove(key);
+            }
+            Value::Object(_) => strategic_merge(map.entry(key.clone()).or_insert(Value::Null), value),
+            Value::Array(items) => {
+                let merged = merged_list(key, map.get(key), items);
+                map.insert(key.clone(), merged);
+            }
+            _ => {
+                map.insert(key.clone(), value.clone());
+            }
+        }
+    }
+    if let Some(keep) = fields.get("$retainKeys").and_then(Value::as_array) {
+        map.retain(|k, _| keep.iter().any(|wanted| wanted == k));
+    }
+}
+
+fn merged_list(field: &str, current: Option<&Value>, items: &[Value]) -> Value {
+    let mut out = current.and_then(Value::as_array).cloned().unwrap_or_default();
+    if items.iter().any(|i| directive(i) == Some("replace")) {
+        return Value::Array(items.iter().filter(|i| directive(i).is_none()).cloned().collect());
+    }
+    match merge_key(field) {
+        Some(key) if items.iter().all(Value::is_object) => {
+            for item in items {
+                let position = item.get(key).and_then(|id| out.iter().position(|o| o.get(key) == Some(id)));
+                match (position, directive(item) == Some("delete")) {
+                    (Some(i), true) => {
+                        out.remove(i);
+                    }
+                    (None, true) => {}
+                    (Some(i), false) => strategic_merge(&mut out[i], item),
+                    (None, false) => {
+                        let mut added = Value::Null;
+                        strategic_merge(&mut added, item);
+                        out.push(added);
+                    }
+                }
+            }
+            Value::Array(out)
+        }
+        _ if MERGED_SETS.contains(&field) => {
+            for item in items {
+                if !out.contains(item) {
+                    out.push(item.clone());
+                }
+            }
+            Value::Array(out)
+        }
+        _ => Value::Array(items.to_vec()),
+    }
+}
+
 fn apply_patch(
     content_type: &str,
     rt: &ResourceType,
@@ -335,9 +512,7 @@ fn apply_patch(
     let mut patched = current.clone();
     match content_type.split(';').next().unwrap_or("").trim() {
         "application/merge-patch+json" => json_patch::merge(&mut patched, &patch),
-        // The lab treats strategic merge on built-in types as a merge patch: the
-        // same for the maps the runbooks patch (labels, spec fields).
-        "application/strategic-merge-patch+json" if rt.builtin => json_patch::merge(&mut patched, &patch),
+        "application/strategic-merge-patch+json" if rt.builtin => strategic_merge(&mut patched, &patch),
         "application/json-patch+json" => {
             let operations: json_patch::Patch = serde_json::from_value(patch)
                 .map_err(|e| ApiError::bad_request(format!("the JSON patch could not be decoded: {e}")))?;
@@ -350,7 +525,7 @@ fn apply_patch(
     Ok(patched)
 }
 
-fn self_subject_access_review(account: &Account, mut review: Value) -> Value {
+fn self_subject_access_review(account: &Identity, mut review: Value) -> Value {
     let attributes = review.pointer("/spec/resourceAttributes").cloned().unwrap_or(Value::Null);
     let verb = str_at(&attributes, "/verb").to_string();
     let group = str_at(&attributes, "/group");
@@ -358,10 +533,12 @@ fn self_subject_access_review(account: &Account, mut review: Value) -> Value {
     let found = catalog::TYPES.iter().find(|t| t.group == group && t.plural == resource);
     let (allowed, reason) = match found {
         Some(rt) if allowed(account.role, &verb, rt) => {
-            (true, format!("the lab's {} token may {verb} {resource}", account.user))
+            (true, format!("the lab's {} {} may {verb} {resource}", account.user, account.credential_name()))
         }
         Some(_) => (false, String::new()),
-        None if account.role == Role::Admin => (true, format!("the lab's {} token may do anything", account.user)),
+        None if account.role == Role::Admin => {
+            (true, format!("the lab's {} {} may do anything", account.user, account.credential_name()))
+        }
         None => (false, String::new()),
     };
     let mut status = json!({"allowed": allowed});
@@ -377,26 +554,40 @@ fn self_subject_access_review(account: &Account, mut review: Value) -> Value {
 impl Account {
     pub fn groups(&self) -> Vec<&'static str> {
         match self.role {
-            Role::Admin => vec!["system:masters", "system:authenticated"],
-            Role::Viewer => vec!["system:authenticated"],
+            Role::Admin => vec![MASTERS_GROUP, "system:authenticated"],
+            Role::Viewer | Role::Authenticated => vec!["system:authenticated"],
+        }
+    }
+
+    pub fn identity(&self) -> Identity {
+        Identity {
+            user: self.user.to_string(),
+            groups: self.groups().into_iter().map(str::to_string).collect(),
+            role: self.role,
+            credential: Credential::Token,
         }
     }
 }
 
-fn self_subject_review(account: &Account) -> Value {
-    let groups = json!(account.groups());
+fn self_subject_review(account: &Identity, rt: &ResourceType) -> Value {
+    let groups = json!(account.groups);
     json!({
         "kind": "SelfSubjectReview",
-        "apiVersion": "authentication.k8s.io/v1",
+        "apiVersion": rt.api_version(),
         "metadata": {"creationTimestamp": null},
         "status": {"userInfo": {"username": account.user, "groups": groups}},
     })
 }
 
-pub async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Response<Body>, Infallible> {
+/// Answers one request; `peer` is who the connection's client certificate says it is.
+pub async fn handle(
+    shared: Arc<Shared>,
+    peer: Option<Arc<Identity>>,
+    request: Request<Incoming>,
+) -> Result<Response<Body>, Infallible> {
     let method = request.method().clone();
     let path = request.uri().path().to_string();
-    let response = match route(&shared, request).await {
+    let response = match route(&shared, peer.as_deref(), request).await {
         Ok(response) => response,
         Err(error) => error_response(&error),
     };
@@ -404,13 +595,22 @@ pub async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<R
     Ok(response)
 }
 
-fn authenticate<'a>(shared: &'a Shared, request: &Request<Incoming>) -> Option<&'a Account> {
+/// The client certificate first, then the bearer token, as kube-apiserver
+/// tries its authenticators.
+fn authenticate(shared: &Shared, peer: Option<&Identity>, request: &Request<Incoming>) -> Option<Identity> {
+    if let Some(peer) = peer {
+        return Some(peer.clone());
+    }
     let header = request.headers().get(hyper::header::AUTHORIZATION)?.to_str().ok()?;
     let token = header.strip_prefix("Bearer ")?.trim();
-    shared.accounts.iter().find(|a| a.token == token)
+    shared.accounts.iter().find(|a| a.token == token).map(Account::identity)
 }
 
-async fn route(shared: &Arc<Shared>, request: Request<Incoming>) -> Result<Response<Body>, ApiError> {
+async fn route(
+    shared: &Arc<Shared>,
+    peer: Option<&Identity>,
+    request: Request<Incoming>,
+) -> Result<Response<Body>, ApiError> {
     let path = request.uri().path().trim_end_matches('/').to_string();
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     match segments.as_slice() {
@@ -418,7 +618,7 @@ async fn route(shared: &Arc<Shared>, request: Request<Incoming>) -> Result<Respo
         ["version"] => return Ok(json_response(200, &discovery::version())),
         _ => {}
     }
-    let account = authenticate(shared, &request).ok_or_else(ApiError::unauthorized)?.clone();
+    let account = authenticate(shared, peer, &request).ok_or_else(ApiError::unauthorized)?;
     // A plain Kubernetes API serves none of OpenShift's groups: 404, as such a cluster answers.
     let hidden = |group: &str| shared.plain_kubernetes && catalog::is_openshift(group);
     if let ["apis", group, ..] = segments.as_slice() {
@@ -451,7 +651,7 @@ async fn route(shared: &Arc<Shared>, request: Request<Incoming>) -> Result<Respo
     let rt = target.rt();
     if !allowed(account.role, verb, rt) {
         return Err(ApiError::forbidden(
-            account.user,
+            &account.user,
             verb,
             rt,
             target.subresource.as_deref(),
@@ -493,13 +693,13 @@ async fn route(shared: &Arc<Shared>, request: Request<Incoming>) -> Result<Respo
             let body = read_body(request).await?;
             match rt.kind {
                 "SelfSubjectAccessReview" => Ok(json_response(201, &self_subject_access_review(&account, body))),
-                "SelfSubjectReview" => Ok(json_response(201, &self_subject_review(&account))),
+                "SelfSubjectReview" => Ok(json_response(201, &self_subject_review(&account, rt))),
                 "CertificateSigningRequest" => {
                     // The requestor is whoever is authenticated, whatever the body says.
                     let mut body = body;
                     if body.is_object() && body.get("spec").is_none_or(|s| s.is_object() || s.is_null()) {
                         body["spec"]["username"] = json!(account.user);
-                        body["spec"]["groups"] = json!(account.groups());
+                        body["spec"]["groups"] = json!(account.groups);
                     }
                     Ok(json_response(201, &store.create(target.type_index, &ns, body, dry_run)?))
                 }
@@ -742,14 +942,22 @@ fn watch(
     Ok(response)
 }
 
-/// The TLS acceptor for the lab's serving certificate.
-pub fn tls_config(cert_der: Vec<u8>, key_der: Vec<u8>) -> Result<rustls::ServerConfig, String> {
+/// The TLS acceptor for the lab's serving certificate. A client may present a
+/// certificate signed by `client_ca_der` (then it is who the certificate
+/// says) or none (then its bearer token says).
+pub fn tls_config(cert_der: Vec<u8>, key_der: Vec<u8>, client_ca_der: &[u8]) -> Result<rustls::ServerConfig, String> {
     use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
     let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(CertificateDer::from(client_ca_der.to_vec())).map_err(|e| e.to_string())?;
+    let clients = rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+        .allow_unauthenticated()
+        .build()
+        .map_err(|e| e.to_string())?;
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| e.to_string())?
-        .with_no_client_auth()
+        .with_client_cert_verifier(clients)
         .with_single_cert(vec![CertificateDer::from(cert_der)], PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key_der)))
         .map_err(|e| e.to_string())?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
@@ -786,7 +994,15 @@ pub async fn serve(listener: TcpListener, config: rustls::ServerConfig, shared: 
                 }
                 Err(_) => return,
             };
-            let service = hyper::service::service_fn(move |request| handle(shared.clone(), request));
+            // The certificate the handshake verified names the client for every request on this connection.
+            let peer = tls
+                .get_ref()
+                .1
+                .peer_certificates()
+                .and_then(|chain| chain.first())
+                .and_then(|cert| certificate_identity(cert.as_ref()))
+                .map(Arc::new);
+            let service = hyper::service::service_fn(move |request| handle(shared.clone(), peer.clone(), request));
             let connection = hyper::server::conn::http1::Builder::new()
                 .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
                 .with_upgrades();
@@ -800,4 +1016,68 @@ pub async fn serve(listener: TcpListener, config: rustls::ServerConfig, shared: 
 
 pub fn local_address(listener: &TcpListener) -> Option<SocketAddr> {
     listener.local_addr().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strategic_merge_matches_webhooks_by_name() {
+        let mut object = json!({"webhooks": [
+            {"name": "a.lab.io", "failurePolicy": "Fail", "sideEffects": "None"},
+            {"name": "b.lab.io", "failurePolicy": "Fail", "sideEffects": "None"},
+        ], "metadata": {"labels": {"x": "1"}, "finalizers": ["one"]}});
+        strategic_merge(
+            &mut object,
+            &json!({"webhooks": [{"name": "b.lab.io", "failurePolicy": "Ignore"}],
+                    "metadata": {"labels": {"x": null, "y": "2"}, "finalizers": ["two"]}}),
+        );
+        assert_eq!(object["webhooks"][0]["failurePolicy"], "Fail");
+        assert_eq!(
+            object["webhooks"][1],
+            json!({"name": "b.lab.io", "failurePolicy": "Ignore", "sideEffects": "None"})
+        );
+        assert_eq!(object["metadata"]["labels"], json!({"y": "2"}));
+        assert_eq!(object["metadata"]["finalizers"], json!(["one", "two"]));
+
+        // Directives: delete one item, add another, replace a whole list, drop from a set.
+        strategic_merge(
+            &mut object,
+            &json!({"webhooks": [{"name": "a.lab.io", "$patch": "delete"}, {"name": "c.lab.io", "failurePolicy": "Fail"}],
+                    "$setElementOrder/webhooks": [{"name": "b.lab.io"}, {"name": "c.lab.io"}],
+                    "metadata": {"$deleteFromPrimitiveList/finalizers": ["one"]}}),
+        );
+        let names: Vec<&str> =
+            object["webhooks"].as_array().unwrap().iter().map(|w| w["name"].as_str().unwrap()).collect();
+        assert_eq!(names, ["b.lab.io", "c.lab.io"]);
+        assert_eq!(object["metadata"]["finalizers"], json!(["two"]));
+        strategic_merge(&mut object, &json!({"webhooks": [{"$patch": "replace"}, {"name": "d.lab.io"}]}));
+        assert_eq!(object["webhooks"], json!([{"name": "d.lab.io"}]));
+        // A list without a merge key is replaced, as in a merge patch.
+        strategic_merge(&mut object, &json!({"spec": {"args": ["a"]}}));
+        strategic_merge(&mut object, &json!({"spec": {"args": ["b"]}}));
+        assert_eq!(object["spec"]["args"], json!(["b"]));
+    }
+
+    #[test]
+    fn a_client_certificate_names_its_user_and_groups() {
+        let ca = rcgen::CertifiedIssuer::self_signed(
+            rcgen::CertificateParams::new(Vec::<String>::new()).unwrap(),
+            rcgen::KeyPair::generate().unwrap(),
+        )
+        .unwrap();
+        let admin = crate::lab::certs::issue_client(&ca, CERT_ADMIN_USER, Some(MASTERS_GROUP)).unwrap();
+        let identity = certificate_identity(&admin.cert_der).unwrap();
+        assert_eq!(identity.user, "system:admin");
+        assert_eq!(identity.groups, ["system:masters", "system:authenticated"]);
+        assert_eq!((identity.role, identity.credential), (Role::Admin, Credential::Certificate));
+        let node = crate::lab::certs::issue_client(&ca, "system:node:master-0", Some("system:nodes")).unwrap();
+        let identity = certificate_identity(&node.cert_der).unwrap();
+        assert_eq!(identity.role, Role::Authenticated);
+        let pods = catalog::get(catalog::find("", "v1", "pods").unwrap());
+        assert!(!allowed(identity.role, "list", pods));
+        let review = catalog::get(catalog::find("authentication.k8s.io", "v1", "selfsubjectreviews").unwrap());
+        assert!(allowed(identity.role, "create", review));
+    }
 }

@@ -138,6 +138,19 @@ fn columns(kind: &str) -> Vec<Column> {
         "Namespace" => vec![col("Name"), col("Status"), col("Age")],
         "Deployment" => vec![col("Name"), col("Ready"), int("Up-to-date"), int("Available"), col("Age")],
         "StatefulSet" => vec![col("Name"), col("Ready"), col("Age")],
+        "DaemonSet" => vec![
+            col("Name"),
+            int("Desired"),
+            int("Current"),
+            int("Ready"),
+            int("Up-to-date"),
+            int("Available"),
+            col("Node Selector"),
+            col("Age"),
+        ],
+        "ValidatingWebhookConfiguration" | "MutatingWebhookConfiguration" => {
+            vec![col("Name"), int("Webhooks"), col("Age")]
+        }
         "PersistentVolumeClaim" => vec![
             col("Name"),
             col("Status"),
@@ -343,6 +356,29 @@ fn cells(kind: &str, object: &Value, now: SystemTime) -> Vec<Value> {
             json!(format!("{}/{}", int_at(object, "/status/readyReplicas"), int_at(object, "/spec/replicas"))),
             age(object, now),
         ],
+        "DaemonSet" => {
+            let selector = object
+                .pointer("/spec/template/spec/nodeSelector")
+                .and_then(Value::as_object)
+                .map(|m| {
+                    m.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or(""))).collect::<Vec<_>>().join(",")
+                })
+                .unwrap_or_default();
+            vec![
+                name,
+                json!(int_at(object, "/status/desiredNumberScheduled")),
+                json!(int_at(object, "/status/currentNumberScheduled")),
+                json!(int_at(object, "/status/numberReady")),
+                json!(int_at(object, "/status/updatedNumberScheduled")),
+                json!(int_at(object, "/status/numberAvailable")),
+                or_none(&selector),
+                age(object, now),
+            ]
+        }
+        "ValidatingWebhookConfiguration" | "MutatingWebhookConfiguration" => {
+            let webhooks = object.get("webhooks").and_then(Value::as_array).map_or(0, Vec::len);
+            vec![name, json!(webhooks), age(object, now)]
+        }
         "PersistentVolumeClaim" => {
             let modes = object
                 .pointer("/status/accessModes")

@@ -88,6 +88,7 @@ pub fn check(rt: &ResourceType, name: &str, object: &Value) -> Vec<FieldCause> {
                 }
             }
         }
+        ("admissionregistration.k8s.io", _) => check_webhooks(object, &mut causes),
         ("hypershift.openshift.io", "HostedCluster") => {
             if let Some(paused) = object.pointer("/spec/pausedUntil").and_then(Value::as_str) {
                 if !(paused.is_empty() || paused == "true" || humantime::parse_rfc3339(paused).is_ok()) {
@@ -98,6 +99,71 @@ pub fn check(rt: &ResourceType, name: &str, object: &Value) -> Vec<FieldCause> {
         _ => {}
     }
     causes
+}
+
+/// The webhooks of a Validating- or MutatingWebhookConfiguration, as
+/// admissionregistration.k8s.io/v1 validates them.
+fn check_webhooks(object: &Value, causes: &mut Vec<FieldCause>) {
+    let Some(webhooks) = object.get("webhooks").filter(|w| !w.is_null()) else { return };
+    let Some(webhooks) = webhooks.as_array() else {
+        causes.push(FieldCause::invalid("webhooks", "", "must be a list"));
+        return;
+    };
+    let text = |v: &Value| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string());
+    let mut names: Vec<&str> = Vec::new();
+    for (i, webhook) in webhooks.iter().enumerate() {
+        let field = |name: &str| format!("webhooks[{i}].{name}");
+        let name = webhook.get("name").and_then(Value::as_str).unwrap_or("");
+        if name.is_empty() {
+            causes.push(FieldCause::required(&field("name")));
+        } else if !(valid_name(name) && name.split('.').count() >= 3) {
+            causes.push(FieldCause::invalid(
+                &field("name"),
+                name,
+                "should be a domain with at least three segments separated by dots",
+            ));
+        } else if names.contains(&name) {
+            causes.push(FieldCause {
+                reason: "FieldValueDuplicate",
+                field: field("name"),
+                message: format!("Duplicate value: \"{name}\""),
+            });
+        } else {
+            names.push(name);
+        }
+        let choices: [(&str, &[&str], bool); 3] = [
+            ("failurePolicy", &["Fail", "Ignore"], false),
+            ("matchPolicy", &["Equivalent", "Exact"], false),
+            ("sideEffects", &["None", "NoneOnDryRun"], true),
+        ];
+        for (key, supported, required) in choices {
+            match webhook.get(key).filter(|v| !v.is_null()) {
+                None if required => causes.push(FieldCause::required(&field(key))),
+                None => {}
+                Some(value) if value.as_str().is_some_and(|v| supported.contains(&v)) => {}
+                Some(value) => causes.push(FieldCause::not_supported(&field(key), &text(value), supported)),
+            }
+        }
+        let versions = webhook.get("admissionReviewVersions").and_then(Value::as_array);
+        if versions.is_none_or(Vec::is_empty) {
+            causes.push(FieldCause::required(&field("admissionReviewVersions")));
+        } else if !versions.is_some_and(|v| v.iter().any(|v| v == "v1" || v == "v1beta1")) {
+            causes.push(FieldCause::invalid(
+                &field("admissionReviewVersions"),
+                "",
+                "must include at least one of v1, v1beta1",
+            ));
+        }
+        if let Some(timeout) = webhook.get("timeoutSeconds").filter(|v| !v.is_null()) {
+            if !timeout.as_i64().is_some_and(|t| (1..=30).contains(&t)) {
+                causes.push(FieldCause::invalid(
+                    &field("timeoutSeconds"),
+                    &text(timeout),
+                    "the timeout value must be between 1 and 30 seconds",
+                ));
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -123,5 +189,26 @@ mod tests {
         assert_eq!(check(rt, "d", &json!({"metadata": {"labels": "x"}}))[0].field, "metadata.labels");
         assert_eq!(check(rt, "d", &json!({"spec": {"replicas": 100_000_000}}))[0].field, "spec.replicas");
         assert!(check(rt, "d", &json!({"spec": {"replicas": 3}, "metadata": {"labels": {"app": "x"}}})).is_empty());
+    }
+
+    #[test]
+    fn webhooks_take_only_the_failure_policies_the_api_knows() {
+        let rt = catalog::get(
+            catalog::find("admissionregistration.k8s.io", "v1", "validatingwebhookconfigurations").unwrap(),
+        );
+        let hook = |policy: &str| {
+            json!({"webhooks": [{"name": "policy.lab.example.io", "failurePolicy": policy,
+                "sideEffects": "None", "admissionReviewVersions": ["v1"]}]})
+        };
+        assert!(check(rt, "lab-policy", &hook("Ignore")).is_empty());
+        assert!(check(rt, "lab-policy", &hook("Fail")).is_empty());
+        let causes = check(rt, "lab-policy", &hook("Sometimes"));
+        assert_eq!(causes.len(), 1);
+        assert_eq!(causes[0].field, "webhooks[0].failurePolicy");
+        assert_eq!(causes[0].message, r#"Unsupported value: "Sometimes": supported values: "Fail", "Ignore""#);
+        let missing = check(rt, "lab-policy", &json!({"webhooks": [{"name": "short"}]}));
+        let fields: Vec<&str> = missing.iter().map(|c| c.field.as_str()).collect();
+        assert_eq!(fields, ["webhooks[0].name", "webhooks[0].sideEffects", "webhooks[0].admissionReviewVersions"]);
+        assert!(check(rt, "lab-policy", &json!({})).is_empty());
     }
 }

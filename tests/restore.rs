@@ -1,0 +1,389 @@
+//! `etcd-console restore plan | run` rehearsed in the lab: real etcd members
+//! behind each control-plane host, host steps through the lab's hosts (the
+//! real etcdctl snapshot save/restore), the simulated API's operators. etcdctl
+//! and kubectl referee the result.
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use etcd_console::lab::Lab;
+use serde_json::Value;
+
+/// `etcd-console ARGS` as an SRE would run it after `source lab.env`, with the certificate-based admin.
+fn restore_command(lab: &Lab, args: &[&str]) -> Command {
+    restore_command_as(lab, "lab-admin-cert", args)
+}
+
+fn restore_command_as(lab: &Lab, context: &str, args: &[&str]) -> Command {
+    let mut command = Command::new(console_bin());
+    command.args(args);
+    command.env_clear().env("PATH", std::env::var_os("PATH").unwrap_or_default()).env("HOME", &lab.dir);
+    for (name, value) in lab.env() {
+        command.env(name, value);
+    }
+    command.env("ETCD_CONSOLE_LAB_DIR", &lab.dir);
+    command.env("KUBECONFIG", lab.kubeconfig.as_ref().unwrap());
+    command.args(["--context", context, "--journal-dir"]).arg(lab.dir.join("journal"));
+    command.arg("--log-dir").arg(lab.dir.join("console-logs"));
+    command
+}
+
+fn console_restore(lab: &Lab, args: &[&str], limit: Duration) -> Output {
+    run_with_limit(restore_command(lab, args), limit)
+}
+
+fn lines(output: &Output) -> Vec<Value> {
+    stdout(output).lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
+}
+
+fn outcome(output: &Output) -> Value {
+    lines(output)
+        .into_iter()
+        .find(|l| l["event"] == "outcome")
+        .unwrap_or_else(|| panic!("no outcome line:\n{}\n{}", stdout(output), stderr(output)))
+}
+
+fn host(lab: &Lab, node: &str, command: &str) -> Output {
+    let mut c = Command::new(console_bin());
+    c.args(["lab", "host", "--dir"]).arg(&lab.dir).arg(node).arg("--").arg(command);
+    run_with_limit(c, Duration::from_secs(60))
+}
+
+/// cluster-backup.sh on `node` (the runbook's backup), copied to a directory on the bastion.
+fn backup_on(lab: &Lab, node: &str) -> PathBuf {
+    let made = host(lab, node, "sudo -E /usr/local/bin/cluster-backup.sh /home/core/backup");
+    assert!(made.status.success(), "{}{}", stdout(&made), stderr(&made));
+    let from = lab.dir.join("hosts").join(node).join("home/core/backup");
+    let to = lab.dir.join("bastion-backup");
+    std::fs::create_dir_all(&to).unwrap();
+    for entry in std::fs::read_dir(&from).unwrap().flatten() {
+        std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+    }
+    to
+}
+
+fn get(lab: &Lab, key: &str) -> String {
+    stdout(&etcdctl(lab, &["get", key, "--print-value-only"])).trim().to_string()
+}
+
+fn write_keys(lab: &Lab, prefix: &str, count: usize) {
+    for i in 0..count {
+        let out = etcdctl(lab, &["put", &format!("{prefix}{i}"), &format!("value-{i}")]);
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+}
+
+/// What a finished restore must leave, as etcdctl and kubectl see it.
+fn assert_restored(lab: &Lab) {
+    // The keys of the backup are back, the later ones gone.
+    for i in 0..5 {
+        assert_eq!(get(lab, &format!("/demo/old/{i}")), format!("value-{i}"), "old key {i}");
+    }
+    for i in 0..5 {
+        assert_eq!(get(lab, &format!("/demo/new/{i}")), "", "the key written after the backup must be gone");
+    }
+    let members = stdout(&etcdctl(lab, &["member", "list", "-w", "json"]));
+    let members: Value = serde_json::from_str(&members).unwrap();
+    let members = members["members"].as_array().unwrap();
+    assert_eq!(members.len(), 3, "{members:?}");
+    assert!(members.iter().all(|m| m["name"].as_str().is_some_and(|n| !n.is_empty())), "all started: {members:?}");
+    let health = etcdctl(lab, &["endpoint", "health"]);
+    assert!(health.status.success(), "{}{}", stdout(&health), stderr(&health));
+    for resource in ["etcd", "kubeapiserver", "kubecontrollermanager", "kubescheduler"] {
+        let reason = kubectl_ok(
+            lab,
+            &[
+                "get",
+                resource,
+                r#"-o=jsonpath={range .items[0].status.conditions[?(@.type=="NodeInstallerProgressing")]}{.reason}{"\n"}{.message}{"\n"}"#,
+            ],
+        );
+        assert!(reason.starts_with("AllNodesAtLatestRevision"), "{resource}: {reason}");
+    }
+    let overrides = kubectl_ok(lab, &["get", "etcd", "cluster", "-o", "jsonpath={.spec.unsupportedConfigOverrides}"]);
+    assert_eq!(overrides.trim(), "", "the quorum guard override must be gone");
+    let csrs = kubectl_ok(lab, &["get", "csr"]);
+    assert!(!csrs.lines().skip(1).any(|l| l.contains("Pending") && l.contains("node-bootstrapper")), "{csrs}");
+}
+
+async fn restore_lab() -> Lab {
+    lab_scenario("restore", 300.0).await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_restore_brings_the_backups_keys_back_and_the_cluster_to_three_healthy_members() {
+    let lab = restore_lab().await;
+    write_keys(&lab, "/demo/old/", 5);
+    let backup = backup_on(&lab, "master-0");
+    write_keys(&lab, "/demo/new/", 5);
+    assert!(etcdctl(&lab, &["del", "/demo/old/0"]).status.success());
+    assert!(etcdctl(&lab, &["del", "/demo/old/1"]).status.success());
+
+    let dir = backup.display().to_string();
+    let plan = console_restore(
+        &lab,
+        &["restore", "plan", "--backup", &dir, "--recovery-host", "master-0", "-o", "json"],
+        Duration::from_secs(60),
+    );
+    let plan_line = lines(&plan).into_iter().find(|l| l["event"] == "plan").unwrap();
+    let failing: Vec<&Value> = plan_line["gates"].as_array().unwrap().iter().filter(|g| g["passed"] != true).collect();
+    assert!(failing.is_empty(), "{failing:?}");
+    assert_eq!(plan.status.code(), Some(0), "{}", stderr(&plan));
+
+    let run = console_restore(
+        &lab,
+        &["restore", "run", "--backup", &dir, "--recovery-host", "master-0", "--yes", "--poll", "500ms", "-o", "json"],
+        Duration::from_secs(600),
+    );
+    let end = outcome(&run);
+    assert_eq!(run.status.code(), Some(0), "{end}\n{}\n{}", stdout(&run), stderr(&run));
+    assert_eq!(end["outcome"]["outcome"], "completed");
+    // The webhook that fails closed was set to Ignore during the restore and back to Fail after.
+    let policy = kubectl_ok(
+        &lab,
+        &["get", "validatingwebhookconfiguration", "lab-policy", "-o", "jsonpath={.webhooks[0].failurePolicy}"],
+    );
+    assert_eq!(policy.trim(), "Fail");
+    let steps: Vec<String> =
+        lines(&run).iter().filter(|l| l["event"] == "step").map(|l| l["id"].as_str().unwrap().to_string()).collect();
+    assert!(steps.iter().position(|s| s == "0") < steps.iter().position(|s| s == "4.1@master-1"), "{steps:?}");
+    // Every forced redeployment carried its own recovery-<RFC 3339 ns> reason.
+    let reasons: Vec<String> = lines(&run)
+        .iter()
+        .filter(|l| l["event"] == "step_ended" && l["redeployment_reason"].is_string())
+        .map(|l| l["redeployment_reason"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(reasons.len(), 4, "{reasons:?}");
+    assert!(
+        reasons.iter().all(|r| r.starts_with("recovery-") && r.contains('.') && r.ends_with("+00:00")),
+        "{reasons:?}"
+    );
+    let mut unique = reasons.clone();
+    unique.dedup();
+    assert_eq!(unique.len(), 4);
+    assert_restored(&lab);
+}
+
+/// Starts `restore run` and kills it (SIGKILL, as a crash) once it has begun step `at`.
+fn kill_at(lab: &Lab, dir: &str, at: &str) {
+    let mut command = restore_command(
+        lab,
+        &["restore", "run", "--backup", dir, "--recovery-host", "master-0", "--yes", "--poll", "500ms", "-o", "json"],
+    );
+    command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::null());
+    let mut child: Child = command.spawn().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let mut seen = Err(format!("step {at} never began"));
+    while Instant::now() < deadline {
+        let Ok(line) = rx.recv_timeout(Duration::from_secs(1)) else { continue };
+        let value: Value = serde_json::from_str(&line).unwrap_or_default();
+        if value["event"] == "step" && value["id"] == at {
+            seen = Ok(());
+            break;
+        }
+        if value["event"] == "outcome" {
+            seen = Err(format!("the run ended before step {at}: {line}"));
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    seen.unwrap_or_else(|e| panic!("{e}"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_restore_killed_at_several_steps_resumes_where_it_was_and_ends_the_same() {
+    let lab = restore_lab().await;
+    write_keys(&lab, "/demo/old/", 5);
+    let backup = backup_on(&lab, "master-0");
+    write_keys(&lab, "/demo/new/", 5);
+    assert!(etcdctl(&lab, &["del", "/demo/old/0"]).status.success());
+    let dir = backup.display().to_string();
+    // Inside the non-recovery hosts' stops, right after the restore script, and with the quorum guard off.
+    for at in ["4.3@master-1", "8v", "18"] {
+        kill_at(&lab, &dir, at);
+        if at == "18" {
+            // Left off with the guard off: the console's status shows the banner until it is back on.
+            let status =
+                console(&lab, &["status", "-o", "json", "--kubeconfig", &path_str(lab.kubeconfig.as_ref().unwrap())]);
+            assert!(stdout(&status).contains("quorum guard"), "{}", stdout(&status));
+        }
+    }
+    let run = console_restore(
+        &lab,
+        &["restore", "run", "--backup", &dir, "--recovery-host", "master-0", "--yes", "--poll", "500ms", "-o", "json"],
+        Duration::from_secs(600),
+    );
+    let all = lines(&run);
+    let resumed = all.iter().find(|l| l["event"] == "resuming").unwrap_or_else(|| panic!("{}", stdout(&run)));
+    assert!(resumed["at"].as_str().unwrap().contains("18"), "{resumed}");
+    assert_eq!(run.status.code(), Some(0), "{}\n{}", stdout(&run), stderr(&run));
+    // The restore script ran once: a second run would have restored again over the re-added members.
+    assert_restored(&lab);
+}
+
+fn write(path: &Path, text: &str) {
+    std::fs::write(path, text).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn each_gate_refuses_on_its_own_and_nothing_changes() {
+    let lab = restore_lab().await;
+    write_keys(&lab, "/demo/old/", 2);
+    let backup = backup_on(&lab, "master-0");
+    let ts = std::fs::read_dir(&backup)
+        .unwrap()
+        .flatten()
+        .find_map(|e| {
+            e.file_name().to_string_lossy().strip_prefix("snapshot_").map(|s| s.trim_end_matches(".db").to_string())
+        })
+        .unwrap();
+    let dir = backup.display().to_string();
+    let plan = |extra: &[&str]| {
+        let mut args = vec!["restore", "plan", "--backup", &dir, "--recovery-host", "master-0", "-o", "json"];
+        args.extend_from_slice(extra);
+        let output = console_restore(&lab, &args, Duration::from_secs(60));
+        let plan =
+            lines(&output).into_iter().find(|l| l["event"] == "plan").unwrap_or_else(|| panic!("{}", stderr(&output)));
+        let failing: Vec<String> = plan["gates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|g| g["passed"] != true)
+            .map(|g| format!("{}: {}", g["id"].as_str().unwrap(), g["detail"].as_str().unwrap()))
+            .collect();
+        (output.status.code(), failing)
+    };
+    assert_eq!(plan(&[]), (Some(0), vec![]));
+
+    // Our backup metadata says another cluster, then another z-stream.
+    let metadata = backup.join(format!("backup_{ts}.json"));
+    write(&metadata, r#"{"openshift": {"cluster_id": "00000000-other", "cluster_version": "4.14.8"}}"#);
+    let (code, failing) = plan(&[]);
+    assert_eq!(code, Some(1));
+    assert_eq!(failing.len(), 1, "{failing:?}");
+    assert!(failing[0].starts_with("same_cluster: the backup is of cluster 00000000-other"), "{failing:?}");
+    let id =
+        kubectl_ok(&lab, &["get", "clusterversion", "version", "-o", "jsonpath={.spec.clusterID}"]).trim().to_string();
+    write(&metadata, &format!(r#"{{"openshift": {{"cluster_id": "{id}", "cluster_version": "4.14.7"}}}}"#));
+    let (_, failing) = plan(&[]);
+    assert_eq!(failing.len(), 1, "{failing:?}");
+    assert!(failing[0].starts_with("same_z_stream: the backup was taken on 4.14.7"), "{failing:?}");
+    std::fs::remove_file(&metadata).unwrap();
+
+    // A corrupt snapshot.
+    let snapshot = backup.join(format!("snapshot_{ts}.db"));
+    let good = std::fs::read(&snapshot).unwrap();
+    let mut bad = good.clone();
+    for b in bad.iter_mut().skip(4096).take(64) {
+        *b ^= 0x5a;
+    }
+    std::fs::write(&snapshot, &bad).unwrap();
+    let (_, failing) = plan(&[]);
+    assert!(failing.iter().any(|f| f.starts_with("snapshot_verified")), "{failing:?}");
+    std::fs::write(&snapshot, &good).unwrap();
+
+    // Static resources of another backup.
+    let resources = backup.join(format!("static_kuberesources_{ts}.tar.gz"));
+    let elsewhere = backup.join("static_kuberesources_2020-01-01_000000.tar.gz");
+    std::fs::rename(&resources, &elsewhere).unwrap();
+    let (_, failing) = plan(&[]);
+    assert_eq!(failing.len(), 1, "{failing:?}");
+    assert!(failing[0].starts_with("backup_files: the static resources there"), "{failing:?}");
+    std::fs::rename(&elsewhere, &resources).unwrap();
+
+    // An unreachable host; declared lost, it passes (its Machine would be made again).
+    write(&lab.dir.join("hosts/master-2/.unreachable"), "");
+    let (_, failing) = plan(&[]);
+    assert_eq!(failing.len(), 1, "{failing:?}");
+    assert!(failing[0].starts_with("hosts_reachable: master-2 cannot be reached"), "{failing:?}");
+    assert!(failing[0].contains("--lost-host master-2"));
+    assert_eq!(plan(&["--lost-host", "master-2"]).1, Vec::<String>::new());
+
+    // run refuses with the same gate, and nothing has changed: the three members, the manifests.
+    let run = console_restore(
+        &lab,
+        &["restore", "run", "--backup", &dir, "--recovery-host", "master-0", "--yes", "-o", "json"],
+        Duration::from_secs(60),
+    );
+    assert_eq!(run.status.code(), Some(1));
+    assert_eq!(outcome(&run)["outcome"]["outcome"], "refused");
+    std::fs::remove_file(lab.dir.join("hosts/master-2/.unreachable")).unwrap();
+    assert!(etcdctl(&lab, &["endpoint", "health"]).status.success());
+    for node in ["master-1", "master-2"] {
+        assert!(lab.dir.join("hosts").join(node).join("etc/kubernetes/manifests/etcd-pod.yaml").exists());
+    }
+    assert!(!lab.dir.join("hosts/master-0/home/core/assets/backup").exists(), "not even the copy was made");
+
+    // The token user (OAuth-like) is refused: a restore needs the certificate-based kubeconfig.
+    let token = restore_command_as(
+        &lab,
+        "lab",
+        &["restore", "plan", "--backup", &dir, "--recovery-host", "master-0", "-o", "json"],
+    );
+    let output = run_with_limit(token, Duration::from_secs(60));
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stdout(&output).contains("certificate_kubeconfig"), "{}", stdout(&output));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_hosted_plan_pauses_first_and_resumes_last_all_through_the_management_api() {
+    let lab = lab_scenario("hosted", 300.0).await;
+    let dir = lab.dir.join("hosted-backup");
+    std::fs::create_dir_all(&dir).unwrap();
+    let snapshot = dir.join("snapshot_2026-12-02_010203.db");
+    let mut save = Command::new("etcdctl");
+    save.args(["snapshot", "save", &path_str(&snapshot)]);
+    for (name, value) in lab.env() {
+        save.env(name, value);
+    }
+    save.env("ETCDCTL_ENDPOINTS", &lab.members[0].client_url);
+    let saved = run_with_limit(save, Duration::from_secs(30));
+    assert!(saved.status.success(), "{}", stderr(&saved));
+    // Its etcd is found through the management cluster, as an SRE would have it: no ETCDCTL_ENDPOINTS.
+    let mut command = restore_command(
+        &lab,
+        &["restore", "plan", "--backup", &path_str(&dir), "--hosted-cluster", "clusters/hosted", "-o", "json"],
+    );
+    command.env_remove("ETCDCTL_ENDPOINTS");
+    let output = run_with_limit(command, Duration::from_secs(60));
+    let plan =
+        lines(&output).into_iter().find(|l| l["event"] == "plan").unwrap_or_else(|| panic!("{}", stderr(&output)));
+    let steps = plan["steps"].as_array().unwrap();
+    assert_eq!(steps[0]["act"]["type"], "pause_reconciliation");
+    assert_eq!(steps[0]["point_of_no_return"], true);
+    assert_eq!(steps.last().unwrap()["act"]["type"], "pause_reconciliation");
+    assert!(steps.iter().all(|s| s["place"] != "host"));
+    let ids: Vec<&str> = steps.iter().map(|s| s["id"].as_str().unwrap()).collect();
+    assert!(ids.contains(&"3.2") && ids.contains(&"3.3"), "{ids:?}");
+    let gates: Vec<&str> = plan["gates"].as_array().unwrap().iter().map(|g| g["id"].as_str().unwrap()).collect();
+    assert!(gates.contains(&"retention_policy") && gates.contains(&"hosted_cluster"), "{gates:?}");
+    let failing: Vec<&Value> = plan["gates"].as_array().unwrap().iter().filter(|g| g["passed"] != true).collect();
+    assert!(failing.is_empty(), "the snapshot's ClusterVersion is the hosted cluster's: {failing:?}");
+    assert_eq!(output.status.code(), Some(0));
+    // Its run is not built: refused before anything, the HostedCluster not paused.
+    let mut command = restore_command(
+        &lab,
+        &["restore", "run", "--backup", &path_str(&dir), "--hosted-cluster", "clusters/hosted", "--yes", "-o", "json"],
+    );
+    command.env_remove("ETCDCTL_ENDPOINTS");
+    let run = run_with_limit(command, Duration::from_secs(60));
+    assert_eq!(run.status.code(), Some(1), "{}{}", stdout(&run), stderr(&run));
+    assert_eq!(outcome(&run)["outcome"]["outcome"], "not_allowed");
+    let paused =
+        kubectl_ok(&lab, &["get", "hostedcluster", "-n", "clusters", "hosted", "-o", "jsonpath={.spec.pausedUntil}"]);
+    assert_eq!(paused.trim(), "");
+}
