@@ -162,6 +162,15 @@ pub struct ConsoleArgs {
     /// --quota-bytes was given (not the default; set by main).
     #[arg(skip)]
     pub quota_given: bool,
+
+    /// The backup the console's restore wizard (R) plans with: snapshot_<ts>.db and
+    /// static_kuberesources_<ts>.tar.gz of one backup.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub restore_backup: Option<PathBuf>,
+
+    /// The lab's directory when the console runs on `etcd-console lab` (its hosts take the restore's host steps).
+    #[arg(skip)]
+    pub lab_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

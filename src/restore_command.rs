@@ -42,25 +42,93 @@ async fn executor(
     target: &RestoreTarget,
     poll: Duration,
 ) -> Result<RestoreExecutor, String> {
-    if !target.backup.is_dir() {
-        return Err(format!("the backup directory {} does not exist", target.backup.display()));
+    let hosts = match &target.lab_dir {
+        Some(dir) => Hosts::Lab { dir: dir.clone() },
+        None => Hosts::Ssh { user: target.ssh_user.clone(), key: target.ssh_key.clone() },
+    };
+    make_executor(connection, kube, &target.backup, hosts, poll).await
+}
+
+/// The restore's hands for this backup; Err is bad input (no directory, no kubeconfig, bad flags).
+pub(crate) async fn make_executor(
+    connection: &ConnectionArgs,
+    kube: &KubeArgs,
+    backup: &std::path::Path,
+    hosts: Hosts,
+    poll: Duration,
+) -> Result<RestoreExecutor, String> {
+    if !backup.is_dir() {
+        return Err(format!("the backup directory {} does not exist", backup.display()));
     }
     if !crate::openshift::configured(kube) {
         return Err("restore needs the OpenShift API: give --kubeconfig FILE or set KUBECONFIG".into());
     }
     let etcd = EtcdSource::choose(connection, Some(kube))?;
-    let hosts = match &target.lab_dir {
-        Some(dir) => Hosts::Lab { dir: dir.clone() },
-        None => Hosts::Ssh { user: target.ssh_user.clone(), key: target.ssh_key.clone() },
-    };
     Ok(RestoreExecutor {
         connection: crate::openshift::connect(kube).await,
         kube: kube.clone(),
         etcd,
         hosts,
-        backup_dir: target.backup.clone(),
+        backup_dir: backup.to_path_buf(),
         poll,
     })
+}
+
+/// A run to drive: the journalled one of this API server, resumed (same recovery host and
+/// backup, or refused), or a new one; with its journal, locked. Says what it resumes in `said`.
+pub(crate) fn open_run(
+    journal_dir: &std::path::Path,
+    server: &str,
+    procedure: Procedure,
+    backup: &std::path::Path,
+    wanted: Options,
+    mark_done: &[String],
+    said: &mut dyn FnMut(serde_json::Value, String),
+) -> Result<(RestoreRun, RestoreJournal), (i32, String)> {
+    // The lock first: a second run of this cluster is refused before it reads anything.
+    let journal = RestoreJournal::open(journal_dir, server).map_err(|e| (1, e))?;
+    let run = match unfinished(journal_dir, server).map_err(|e| (BAD_INPUT, e))? {
+        Some((mut found, path)) => {
+            if found.options.recovery_host != wanted.recovery_host || found.backup_dir != backup.display().to_string() {
+                return Err((
+                    BAD_INPUT,
+                    format!(
+                        "an unfinished restore of {server} is in {} (recovery host {}, backup {}): run it again with the same recovery host and backup to resume it, or move the journal away to start anew",
+                        path.display(),
+                        found.options.recovery_host.as_deref().unwrap_or("-"),
+                        found.backup_dir
+                    ),
+                ));
+            }
+            found.options.read_only = wanted.read_only;
+            found.options.manual_hosts = wanted.manual_hosts;
+            found.resume(mark_done);
+            if found.stage == crate::wizard::restore::Stage::Survey {
+                said(
+                    json!({"event": "resurveying"}),
+                    "nothing past the point of no return had begun: the cluster is surveyed, gated and confirmed anew"
+                        .into(),
+                );
+            }
+            let at = found
+                .records
+                .iter()
+                .zip(&found.steps)
+                .find(|(r, _)| matches!(r.state, StepState::Pending | StepState::Running))
+                .map(|(_, s)| format!("step {}: {}", s.id, s.title))
+                .unwrap_or_else(|| "the start".into());
+            said(
+                json!({"event": "resuming", "journal": path, "at": at}),
+                format!(
+                    "resuming the restore journalled in {} at {at} (re-checked before anything is done)",
+                    path.display()
+                ),
+            );
+            found
+        }
+        None => RestoreRun::new(procedure, backup.display().to_string(), wanted),
+    };
+    Ok((run, journal))
 }
 
 pub async fn run(connection: &ConnectionArgs, console: &ConsoleArgs, kube: &KubeArgs, args: &RestoreArgs) -> i32 {
@@ -268,61 +336,15 @@ async fn run_restore(
         }
     };
     let wanted = options(&args.target, kube, console.read_only, false);
-    // The lock first: a second run of this cluster is refused before it reads anything.
-    let mut journal = match RestoreJournal::open(&journal_dir, &server) {
-        Ok(journal) => journal,
-        Err(e) => {
-            eprintln!("etcd-console: {e}");
-            return 1;
-        }
-    };
-    let mut run = match unfinished(&journal_dir, &server) {
-        Ok(Some((mut found, path))) => {
-            if found.options.recovery_host != wanted.recovery_host
-                || found.backup_dir != args.target.backup.display().to_string()
-            {
-                eprintln!(
-                    "etcd-console: an unfinished restore of {server} is in {} (recovery host {}, backup {}): run it again with the same --recovery-host and --backup to resume it, or move the journal away to start anew",
-                    path.display(),
-                    found.options.recovery_host.as_deref().unwrap_or("-"),
-                    found.backup_dir
-                );
-                return BAD_INPUT;
+    let mut said = |value: serde_json::Value, text: String| print_line(json, value, text);
+    let (mut run, mut journal) =
+        match open_run(&journal_dir, &server, procedure, &args.target.backup, wanted, &args.mark_done, &mut said) {
+            Ok(opened) => opened,
+            Err((code, e)) => {
+                eprintln!("etcd-console: {e}");
+                return code;
             }
-            found.options.read_only = console.read_only;
-            found.resume(&args.mark_done);
-            if found.stage == crate::wizard::restore::Stage::Survey {
-                print_line(
-                    json,
-                    json!({"event": "resurveying"}),
-                    "nothing past the point of no return had begun: the cluster is surveyed, gated and confirmed anew"
-                        .into(),
-                );
-            }
-            let at = found
-                .records
-                .iter()
-                .zip(&found.steps)
-                .find(|(r, _)| matches!(r.state, StepState::Pending | StepState::Running))
-                .map(|(_, s)| format!("step {}: {}", s.id, s.title))
-                .unwrap_or_else(|| "the start".into());
-            print_line(
-                json,
-                json!({"event": "resuming", "journal": path, "at": at}),
-                format!(
-                    "resuming the restore journalled in {} at {at} (re-checked before anything is done)",
-                    path.display()
-                ),
-            );
-            found.options.manual_hosts = args.target.manual_hosts;
-            found
-        }
-        Ok(None) => RestoreRun::new(procedure, args.target.backup.display().to_string(), wanted),
-        Err(e) => {
-            eprintln!("etcd-console: {e}");
-            return BAD_INPUT;
-        }
-    };
+        };
     let journal_path = journal.path().to_path_buf();
     tracing::info!(target: "audit", backup = %args.target.backup.display(), recovery_host = ?args.target.recovery_host, server = %server, "restore: run requested");
     let (abort_tx, abort_rx) = watch::channel(false);

@@ -191,6 +191,141 @@ async fn encryption_in_background(
     drive_encryption(&mut run, &executor, &mut answers, abort, progress).await;
 }
 
+/// The person at the console: the engine's questions go to the screen as a typed prompt.
+struct ConsolePerson {
+    asks: mpsc::UnboundedSender<crate::app::restore::Asked>,
+    answers: mpsc::UnboundedReceiver<String>,
+}
+
+impl crate::wizard::restore::executor::Person for ConsolePerson {
+    async fn confirm(&mut self, confirmation: &crate::wizard::restore::Confirmation) -> Option<String> {
+        let _ = self.asks.send(crate::app::restore::Asked::Confirm(confirmation.clone()));
+        self.answers.recv().await
+    }
+
+    async fn done(&mut self, step: &crate::wizard::restore::Step) -> bool {
+        let _ = self.asks.send(crate::app::restore::Asked::Done(Box::new(step.clone())));
+        self.answers.recv().await.is_some_and(|a| a == "done")
+    }
+}
+
+/// How the console reaches hosts: the lab's (`etcd-console lab`, or ETCD_CONSOLE_LAB_DIR), else ssh as core.
+fn restore_hosts(console: &ConsoleArgs) -> crate::wizard::restore::hosts::Hosts {
+    let lab =
+        console.lab_dir.clone().or_else(|| std::env::var_os("ETCD_CONSOLE_LAB_DIR").map(std::path::PathBuf::from));
+    match lab {
+        Some(dir) => crate::wizard::restore::hosts::Hosts::Lab { dir },
+        None => crate::wizard::restore::hosts::Hosts::Ssh { user: "core".into(), key: None },
+    }
+}
+
+fn restore_options(
+    console: &ConsoleArgs,
+    kube: &KubeArgs,
+    recovery_host: Option<String>,
+    plan_only: bool,
+) -> crate::wizard::restore::Options {
+    crate::wizard::restore::Options {
+        recovery_host,
+        read_only: console.read_only,
+        plan_only,
+        remote_backup_dir: "/home/core/assets/backup".into(),
+        hosted_cluster: kube.hosted_cluster.clone(),
+        ..Default::default()
+    }
+}
+
+/// The restore's plan with this recovery host: the survey and the gates, nothing done.
+async fn plan_restore_in_background(
+    connection: ConnectionArgs,
+    console: ConsoleArgs,
+    kube: Option<KubeArgs>,
+    recovery_host: Option<String>,
+    progress: mpsc::UnboundedSender<crate::wizard::restore::executor::Progress>,
+) {
+    use crate::wizard::restore::{executor::Progress as RestoreProgress, Observed, Procedure, RestoreRun, Survey};
+    let (Some(backup), Some(kube)) = (console.restore_backup.clone(), kube) else { return };
+    let procedure = if kube.hosted_cluster.is_some() { Procedure::Hosted } else { Procedure::Standalone };
+    let mut run =
+        RestoreRun::new(procedure, backup.display().to_string(), restore_options(&console, &kube, recovery_host, true));
+    let survey = match crate::restore_command::make_executor(
+        &connection,
+        &kube,
+        &backup,
+        restore_hosts(&console),
+        std::time::Duration::from_secs(5),
+    )
+    .await
+    {
+        Ok(executor) => executor.survey(&run).await,
+        Err(e) => Survey { unreadable: Some(e), ..Survey::default() },
+    };
+    run.observe(Observed::Surveyed(Box::new(survey)));
+    let _ = progress.send(RestoreProgress::Run(Box::new(run)));
+}
+
+/// The restore's run (or the journalled one resumed) driven to its end from the console.
+#[allow(clippy::too_many_arguments)]
+async fn restore_in_background(
+    connection: ConnectionArgs,
+    console: ConsoleArgs,
+    kube: Option<KubeArgs>,
+    recovery_host: String,
+    asks: mpsc::UnboundedSender<crate::app::restore::Asked>,
+    answers: mpsc::UnboundedReceiver<String>,
+    abort: tokio::sync::watch::Receiver<bool>,
+    progress: mpsc::UnboundedSender<crate::wizard::restore::executor::Progress>,
+) {
+    use crate::wizard::restore::{executor::Progress as RestoreProgress, Outcome, Procedure, RestoreRun};
+    let (Some(backup), Some(kube)) = (console.restore_backup.clone(), kube) else { return };
+    let procedure = if kube.hosted_cluster.is_some() { Procedure::Hosted } else { Procedure::Standalone };
+    let options = restore_options(&console, &kube, Some(recovery_host.clone()), false);
+    let refuse = |reason: String| {
+        let mut run = RestoreRun::new(procedure, backup.display().to_string(), options.clone());
+        run.outcome = Some(Outcome::Refused { reasons: vec![reason] });
+        let _ = progress.send(RestoreProgress::Run(Box::new(run)));
+    };
+    let executor = match crate::restore_command::make_executor(
+        &connection,
+        &kube,
+        &backup,
+        restore_hosts(&console),
+        std::time::Duration::from_secs(5),
+    )
+    .await
+    {
+        Ok(executor) => executor,
+        Err(e) => return refuse(e),
+    };
+    let server = match &executor.connection {
+        Ok(c) => c.server.clone(),
+        Err(e) => return refuse(e.clone()),
+    };
+    let Some(journal_dir) = console.journal_dir.clone().or_else(crate::journal::default_dir) else {
+        return refuse("no home directory to keep the journal in: give --journal-dir".into());
+    };
+    tracing::info!(target: "audit", backup = %backup.display(), recovery_host = %recovery_host, server = %server, "restore: run asked from the console");
+    let mut said = |_: serde_json::Value, text: String| tracing::info!("{text}");
+    let (mut run, mut journal) = match crate::restore_command::open_run(
+        &journal_dir,
+        &server,
+        procedure,
+        &backup,
+        options.clone(),
+        &[],
+        &mut said,
+    ) {
+        Ok(opened) => opened,
+        Err((_, e)) => return refuse(e),
+    };
+    let mut person = ConsolePerson { asks, answers };
+    let mut writer = |run: &RestoreRun| journal.record(run);
+    crate::wizard::restore::executor::drive(&mut run, &executor, &mut person, abort, &progress, &mut writer).await;
+    if run.finished_for_good() {
+        let _ = journal.finish();
+    }
+}
+
 /// Opens the console on the cluster the connection flags name. Exit code 2 on bad flags.
 pub async fn run(
     connection: ConnectionArgs,
@@ -232,6 +367,13 @@ pub async fn run(
     let (encryption_tx, mut encryption_rx) = mpsc::unbounded_channel::<EncryptionProgress>();
     let mut encryption_abort: Option<tokio::sync::watch::Sender<bool>> = None;
     let mut encryption_answer: Option<mpsc::UnboundedSender<crate::wizard::encryption::Answer>> = None;
+    app.restore_backup = console.restore_backup.clone();
+    let restore_kube = kube.clone();
+    let restore_connection = connection.clone();
+    let (restore_tx, mut restore_rx) = mpsc::unbounded_channel::<crate::wizard::restore::executor::Progress>();
+    let (restore_ask_tx, mut restore_ask_rx) = mpsc::unbounded_channel::<crate::app::restore::Asked>();
+    let mut restore_abort: Option<tokio::sync::watch::Sender<bool>> = None;
+    let mut restore_answer: Option<mpsc::UnboundedSender<String>> = None;
     // The newest verified backup of the cluster, looked for off the UI loop.
     let (last_backup_tx, mut last_backup_rx) = mpsc::unbounded_channel::<Option<LastBackup>>();
     app.notice = log_problem.map(|p| format!("no log: {p}"));
@@ -363,6 +505,13 @@ pub async fn run(
                 }
             },
             Some(last) = last_backup_rx.recv() => app.last_backup = Some(last),
+            Some(progress) = restore_rx.recv() => {
+                app.on_restore(progress);
+                while let Ok(progress) = restore_rx.try_recv() {
+                    app.on_restore(progress);
+                }
+            },
+            Some(asked) = restore_ask_rx.recv() => app.ask_restore(asked),
             Some(progress) = encryption_rx.recv() => {
                 app.on_encryption(progress);
                 while let Ok(progress) = encryption_rx.try_recv() {
@@ -381,6 +530,13 @@ pub async fn run(
                 match input {
                     Event::Key(key) if key.kind != event::KeyEventKind::Release && app.openshift.editing_filter => {
                         app.on_filter_key(key);
+                    }
+                    Event::Key(key) if key.kind != event::KeyEventKind::Release && app.restore_prompt_up() => {
+                        if let Some(Effect::AnswerRestore(typed)) = app.on_restore_key(key) {
+                            if let Some(answer) = &restore_answer {
+                                let _ = answer.send(typed);
+                            }
+                        }
                     }
                     Event::Key(key) if key.kind != event::KeyEventKind::Release => {
                         if let Some(action) = keys::action_for(key) {
@@ -452,6 +608,41 @@ pub async fn run(
                                 Some(Effect::AnswerEncryption(yes)) => {
                                     if let Some(answer) = &encryption_answer {
                                         let _ = answer.send(crate::wizard::encryption::Answer { yes, backup_first: None });
+                                    }
+                                }
+                                Some(Effect::PlanRestore { recovery_host }) => {
+                                    tokio::spawn(plan_restore_in_background(
+                                        restore_connection.clone(),
+                                        console.clone(),
+                                        restore_kube.clone(),
+                                        recovery_host,
+                                        restore_tx.clone(),
+                                    ));
+                                }
+                                Some(Effect::StartRestore { recovery_host }) => {
+                                    let (abort_tx, abort_rx) = tokio::sync::watch::channel(false);
+                                    let (answer_tx, answer_rx) = mpsc::unbounded_channel();
+                                    restore_abort = Some(abort_tx);
+                                    restore_answer = Some(answer_tx);
+                                    tokio::spawn(restore_in_background(
+                                        restore_connection.clone(),
+                                        console.clone(),
+                                        restore_kube.clone(),
+                                        recovery_host,
+                                        restore_ask_tx.clone(),
+                                        answer_rx,
+                                        abort_rx,
+                                        restore_tx.clone(),
+                                    ));
+                                }
+                                Some(Effect::AnswerRestore(typed)) => {
+                                    if let Some(answer) = &restore_answer {
+                                        let _ = answer.send(typed);
+                                    }
+                                }
+                                Some(Effect::AbortRestore) => {
+                                    if let Some(abort) = &restore_abort {
+                                        let _ = abort.send(true);
                                     }
                                 }
                                 Some(Effect::AbortEncryption) => {

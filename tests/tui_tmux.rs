@@ -457,3 +457,54 @@ async fn an_encryption_migration_from_the_console_asks_backs_up_first_and_is_fol
     tmux.keys(&["q"]);
     tmux.wait_for("a clean exit", WAIT, |s| s.contains("CONSOLE-EXITED 0"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_restore_from_the_console_plans_asks_the_name_runs_every_step_and_follows_the_new_cluster() {
+    let lab = lab_scenario("restore", 300.0).await;
+    let put = |key: &str| assert!(etcdctl(&lab, &["put", key, "1"]).status.success());
+    put("/demo/before");
+    let mut backup = std::process::Command::new(console_bin());
+    backup.args(["lab", "host", "--dir"]).arg(&lab.dir).args([
+        "master-0",
+        "--",
+        "sudo -E /usr/local/bin/cluster-backup.sh /home/core/backup",
+    ]);
+    assert!(run_with_limit(backup, WAIT).status.success());
+    let backup_dir = lab.dir.join("hosts/master-0/home/core/backup");
+    put("/demo/after");
+    let extra = format!(
+        "--context lab-admin-cert --restore-backup {} --journal-dir {}",
+        backup_dir.display(),
+        lab.dir.join("tui-journal").display()
+    );
+    let tmux = Tmux::start("restore", 130, 44, &console_on_lab(&lab, &extra));
+    tmux.wait_for("three members up", WAIT, |s| s.contains("3/3 up"));
+    tmux.keys(&["R"]);
+    tmux.wait_for("the hosts to choose from", WAIT, |s| s.contains("choose the recovery host"));
+    tmux.keys(&["Down"]);
+    let plan = tmux.wait_for("the plan judged", WAIT, |s| s.contains("Enter runs it"));
+    assert!(plan.contains("(•) master-0") && plan.contains("[ok] same_cluster"), "{plan}");
+    assert!(plan.contains("the point of no return is step 4.1@master-1"), "{plan}");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the typed confirmation", WAIT, |s| s.contains("type the cluster's name"));
+    // A wrong name cancels: nothing changed.
+    tmux.keys(&["lab", "Enter"]);
+    tmux.wait_for("the cancel", WAIT, |s| s.contains("cancelled: nothing changed"));
+    assert!(lab.dir.join("hosts/master-1/etc/kubernetes/manifests/etcd-pod.yaml").exists());
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the plan again", WAIT, |s| s.contains("Enter runs it"));
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the typed confirmation again", WAIT, |s| s.contains("type the cluster's name"));
+    tmux.keys(&["lab-7xk2p", "Enter"]);
+    tmux.wait_for("the checklist", WAIT, |s| s.contains("[x] 3 "));
+    let done = tmux.wait_for("the restore to end", Duration::from_secs(300), |s| {
+        s.contains("restored: every step done and checked") || s.contains("stopped at step")
+    });
+    assert!(done.contains("restored: every step done and checked"), "{done}");
+    // The members pane follows the restored cluster (new member IDs) to three members up.
+    tmux.wait_for("the new cluster's three members", Duration::from_secs(60), |s| s.contains("3/3 up"));
+    assert_eq!(stdout(&etcdctl(&lab, &["get", "/demo/before", "--print-value-only"])).trim(), "1");
+    assert_eq!(stdout(&etcdctl(&lab, &["get", "/demo/after", "--print-value-only"])).trim(), "");
+    tmux.keys(&["q"]);
+    tmux.wait_for("a clean exit", WAIT, |s| s.contains("CONSOLE-EXITED 0"));
+}

@@ -29,6 +29,7 @@ pub enum Action {
     OpenBackup,
     ForceBackup,
     OpenEncryption,
+    OpenRestore,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -209,6 +210,13 @@ pub const KEY_TABLE: &[Binding] = &[
         action: Action::OpenEncryption,
         description: "encryption wizard: ↑↓ type, b backup first, Enter asks",
         footer: Some(("E", "encryption")),
+    },
+    Binding {
+        keys: &[plain(KeyCode::Char('R'))],
+        label: "R",
+        action: Action::OpenRestore,
+        description: "restore wizard (--restore-backup DIR): ↑↓ recovery host, Enter runs, typed name",
+        footer: None,
     },
     Binding {
         keys: &[plain(KeyCode::Char('r'))],

@@ -6,6 +6,7 @@ pub mod defrag;
 pub mod encryption;
 pub mod keys;
 pub mod openshift;
+pub mod restore;
 
 use std::time::{Duration, Instant};
 
@@ -41,6 +42,18 @@ pub enum Effect {
     AnswerEncryption(bool),
     /// Stop the encryption run (before the patch nothing changes; after it, following stops).
     AbortEncryption,
+    /// Survey the cluster and judge the restore's gates, with this recovery host.
+    PlanRestore {
+        recovery_host: Option<String>,
+    },
+    /// Run the restore (or resume the journalled one) on this recovery host.
+    StartRestore {
+        recovery_host: String,
+    },
+    /// What the person typed at the engine's prompt (empty: no).
+    AnswerRestore(String),
+    /// Stop the restore run once the step in flight has done its act.
+    AbortRestore,
 }
 
 /// A change to the cluster the user confirmed.
@@ -113,6 +126,10 @@ pub struct App {
     pub last_backup: Option<Option<backup::LastBackup>>,
     /// The encryption migration wizard, once opened.
     pub encryption: Option<encryption::EncryptionWizard>,
+    /// The restore wizard, once opened.
+    pub restore: Option<restore::RestoreWizard>,
+    /// `--restore-backup DIR`: the backup the restore wizard plans with.
+    pub restore_backup: Option<std::path::PathBuf>,
 }
 
 impl App {
@@ -140,6 +157,8 @@ impl App {
             backup_dir: None,
             last_backup: None,
             encryption: None,
+            restore: None,
+            restore_backup: None,
         }
     }
 
@@ -241,6 +260,9 @@ impl App {
                     None
                 }
             };
+        }
+        if let Some(effect) = self.on_restore_action(action) {
+            return effect;
         }
         if let Some(effect) = self.on_encryption_action(action) {
             return effect;
@@ -375,6 +397,124 @@ impl App {
                 other => format!("encryption {target}: {}", other.describe()),
             });
         }
+    }
+
+    pub fn on_restore(&mut self, progress: crate::wizard::restore::executor::Progress) {
+        let Some(wizard) = &mut self.restore else { return };
+        wizard.on_progress(progress);
+        if wizard.stage == restore::Stage::Finished && wizard.prompt.is_none() {
+            if let Some(outcome) = wizard.run.as_ref().and_then(|r| r.outcome()) {
+                self.notice = Some(format!("restore: {}", outcome.describe()));
+            }
+        }
+    }
+
+    /// The engine waits for the person to type something.
+    pub fn ask_restore(&mut self, asked: restore::Asked) {
+        if let Some(wizard) = &mut self.restore {
+            wizard.ask(asked);
+        }
+    }
+
+    /// Whether keys go to the restore prompt.
+    pub fn restore_prompt_up(&self) -> bool {
+        self.restore.as_ref().is_some_and(|w| w.prompt.is_some())
+    }
+
+    /// A key while the restore prompt is up: characters add, Backspace removes, Enter answers,
+    /// Esc answers nothing (no: cancelled, or the step not done).
+    pub fn on_restore_key(&mut self, key: crossterm::event::KeyEvent) -> Option<Effect> {
+        use crossterm::event::KeyCode;
+        let wizard = self.restore.as_mut()?;
+        let prompt = wizard.prompt.as_mut()?;
+        match key.code {
+            KeyCode::Char(c) if !key.modifiers.contains(crossterm::event::KeyModifiers::CONTROL) => {
+                prompt.typed.push(c)
+            }
+            KeyCode::Backspace => {
+                prompt.typed.pop();
+            }
+            KeyCode::Enter => {
+                let typed = prompt.typed.trim().to_string();
+                wizard.prompt = None;
+                return Some(Effect::AnswerRestore(typed));
+            }
+            KeyCode::Esc => {
+                wizard.prompt = None;
+                return Some(Effect::AnswerRestore(String::new()));
+            }
+            _ => {}
+        }
+        None
+    }
+
+    /// The restore wizard's keys; Some(effect) when the key was the wizard's.
+    fn on_restore_action(&mut self, action: Action) -> Option<Option<Effect>> {
+        if action == Action::OpenRestore {
+            let dir = self.restore_backup.clone();
+            let wizard = self.restore.get_or_insert_with(|| restore::RestoreWizard::new(dir));
+            wizard.shown = true;
+            for hide in [self.encryption.as_mut().map(|w| &mut w.shown), self.backup.as_mut().map(|w| &mut w.shown)]
+                .into_iter()
+                .flatten()
+            {
+                *hide = false;
+            }
+            if let Some(defrag) = &mut self.defrag {
+                defrag.shown = false;
+            }
+            if wizard.stage == restore::Stage::Planning && wizard.run.is_none() && !wizard.planning {
+                if wizard.backup_dir.is_none() {
+                    return Some(None);
+                }
+                wizard.planning = true;
+                return Some(Some(Effect::PlanRestore { recovery_host: wizard.chosen.clone() }));
+            }
+            return Some(None);
+        }
+        let overlay = self.show_help || self.show_alerts;
+        let wizard = self.restore.as_mut().filter(|w| w.shown && !overlay)?;
+        match (action, wizard.stage) {
+            (Action::SelectPrevious | Action::SelectNext, restore::Stage::Planning) => {
+                if wizard.choose(action == Action::SelectPrevious) {
+                    wizard.planning = true;
+                    return Some(Some(Effect::PlanRestore { recovery_host: wizard.chosen.clone() }));
+                }
+            }
+            (Action::Confirm, restore::Stage::Planning) => {
+                let Some(host) = wizard.chosen.clone() else {
+                    self.notice = Some("choose the recovery host with ↑↓ first".into());
+                    return Some(None);
+                };
+                if wizard.planning || wizard.backup_dir.is_none() {
+                    return Some(None);
+                }
+                wizard.start();
+                self.quit_armed = false;
+                return Some(Some(Effect::StartRestore { recovery_host: host }));
+            }
+            (Action::Confirm, restore::Stage::Finished) => {
+                wizard.stage = restore::Stage::Planning;
+                wizard.planning = true;
+                return Some(Some(Effect::PlanRestore { recovery_host: wizard.chosen.clone() }));
+            }
+            (Action::AbortDefrag, restore::Stage::Running) => {
+                wizard.abort_sent = true;
+                self.notice = Some(
+                    "stopping once the step in flight has done its act; the journal keeps where (R, Enter resumes)"
+                        .into(),
+                );
+                return Some(Some(Effect::AbortRestore));
+            }
+            (Action::CloseOverlay, restore::Stage::Running) => wizard.shown = false,
+            (Action::CloseOverlay, _) => self.restore = None,
+            (Action::OpenBackup | Action::OpenDefrag | Action::OpenEncryption, _) => {
+                wizard.shown = false;
+                return None;
+            }
+            _ => return None,
+        }
+        Some(None)
     }
 
     /// The encryption wizard's keys; Some(effect) when the key was the wizard's.
@@ -738,6 +878,15 @@ impl App {
                 }
             }
             Action::Quit => {
+                let restoring = self.restore.as_ref().is_some_and(|w| w.stage == restore::Stage::Running);
+                if restoring && !self.quit_armed {
+                    self.quit_armed = true;
+                    self.notice = Some(
+                        "a restore is running: x stops it after the step in flight; q again quits now (the journal keeps where it was)"
+                            .into(),
+                    );
+                    return None;
+                }
                 let migrating = self.encryption.as_ref().is_some_and(|w| w.stage == encryption::Stage::Running);
                 if migrating && !self.quit_armed {
                     self.quit_armed = true;
@@ -799,7 +948,8 @@ impl App {
             | Action::AbortDefrag
             | Action::OpenBackup
             | Action::ForceBackup
-            | Action::OpenEncryption => {}
+            | Action::OpenEncryption
+            | Action::OpenRestore => {}
         }
         None
     }

@@ -231,13 +231,53 @@ impl Poller {
     }
 }
 
-/// The leader's member list is the one adopted when it differs from ours.
+/// The leader's member list is the one adopted when it differs from ours; so is the list of a
+/// member whose URL now answers as another member (after a restore the cluster there is new,
+/// with new IDs, and the old ones would never answer again).
 fn membership_change(sample: &MemberSample, known: &BTreeMap<u64, MemberIdentity>) -> Option<Vec<MemberIdentity>> {
-    let status = sample.status.as_ref().ok()?;
-    if status.leader_id != status.member_id {
-        return None;
+    let moved = matches!(&sample.status, Err(e) if e.contains(crate::etcd::probe::ANOTHER_MEMBER));
+    if !moved {
+        let status = sample.status.as_ref().ok()?;
+        if status.leader_id != status.member_id {
+            return None;
+        }
     }
     let members = sample.members.as_ref().ok()?;
     let same = members.len() == known.len() && members.iter().all(|m| known.get(&m.id) == Some(m));
     (!same && !members.is_empty()).then(|| members.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn identity(id: u64, name: &str) -> MemberIdentity {
+        MemberIdentity {
+            id,
+            name: name.into(),
+            client_urls: vec![format!("https://{name}:2379")],
+            peer_urls: vec![format!("https://{name}:2380")],
+            is_learner: false,
+        }
+    }
+
+    #[test]
+    fn a_url_answering_as_another_member_brings_its_member_list_in() {
+        let known: BTreeMap<u64, MemberIdentity> = [(1, identity(1, "m0")), (2, identity(2, "m1"))].into();
+        // After a restore, m0's URL answers as the new member 9, alone in a new cluster.
+        let restored = vec![identity(9, "m0")];
+        let now = Instant::now();
+        let sample = MemberSample {
+            member_id: 1,
+            started: now,
+            finished: now,
+            status: Err(format!("answered as member 9, not 1: {}", crate::etcd::probe::ANOTHER_MEMBER)),
+            health: Ok(Duration::from_millis(1)),
+            members: Ok(restored.clone()),
+        };
+        assert_eq!(membership_change(&sample, &known), Some(restored));
+        // Any other failure changes nothing.
+        let failed = MemberSample { status: Err("deadline exceeded".into()), ..sample };
+        assert_eq!(membership_change(&failed, &known), None);
+    }
 }

@@ -10,16 +10,16 @@ use etcd_client::{Client, Error as EtcdClientError};
 use super::connect::{describe, timed};
 use crate::cluster::{split_status_errors, MemberIdentity, MemberSample, StatusSample};
 
+/// Said when a member's URL answers with another member ID (a restore made a new cluster there).
+pub const ANOTHER_MEMBER: &str = "the URL now belongs to another member";
+
 pub async fn sample_member(client: &Client, member_id: u64, limit: Duration) -> MemberSample {
     let started = Instant::now();
     let (status, health, members) =
         tokio::join!(status(client.clone(), limit), health(client.clone(), limit), member_list(client.clone(), limit));
     let status = status.and_then(|s| {
         if s.member_id != member_id && s.member_id != 0 {
-            Err(format!(
-                "answered as member {:x}, not {:x}: the URL now belongs to another member",
-                s.member_id, member_id
-            ))
+            Err(format!("answered as member {:x}, not {:x}: {ANOTHER_MEMBER}", s.member_id, member_id))
         } else {
             Ok(s)
         }

@@ -120,7 +120,9 @@ pub async fn run_with_console(
     let context = format!("lab, {} members, {}", lab.members.len(), lab.scenario.name);
     // The console watches the lab's own API, never one the environment names.
     let kube = lab.kubeconfig.clone().map(|path| KubeArgs { kubeconfig: Some(path), context: None, ..kube.clone() });
-    let code = crate::tui::run(lab.connection(), console.clone(), kube, Some(context), log_problem).await;
+    let mut console = console.clone();
+    console.lab_dir = Some(lab.dir.clone());
+    let code = crate::tui::run(lab.connection(), console, kube, Some(context), log_problem).await;
     stop(lab).await;
     code
 }

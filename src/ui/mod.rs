@@ -8,6 +8,7 @@ pub mod encryption;
 pub mod help;
 pub mod members;
 pub mod openshift;
+pub mod restore;
 pub mod theme;
 
 use std::time::Instant;
@@ -91,6 +92,9 @@ pub(crate) fn popup(frame: &mut Frame, area: Rect, width: u16, paragraph: Paragr
 }
 
 fn draw_bottom(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: Instant) {
+    if let Some(wizard) = app.restore.as_ref().filter(|w| w.shown) {
+        return restore::draw(frame, area, app, wizard, theme);
+    }
     if let Some(wizard) = app.encryption.as_ref().filter(|w| w.shown) {
         return encryption::draw(frame, area, app, wizard, theme);
     }

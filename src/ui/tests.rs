@@ -783,3 +783,104 @@ mod encryption_wizard {
         assert_eq!(app.notice.as_deref(), Some("stopping: nothing has been patched"));
     }
 }
+
+mod restore_wizard {
+    use super::defrag_wizard::fragmented;
+    use super::*;
+    use crate::app::keys::Action;
+    use crate::app::restore::Asked;
+    use crate::app::Effect;
+    use crate::wizard::restore::executor::Progress;
+    use crate::wizard::restore::tests::survey;
+    use crate::wizard::restore::{Action as RunAction, Observed, Options, Procedure, RestoreRun, StepResult};
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+    fn at(seconds: u64) -> std::time::SystemTime {
+        std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(1_796_000_000 + seconds)
+    }
+
+    fn surveyed(plan_only: bool) -> RestoreRun {
+        let options = Options {
+            recovery_host: Some("master-0".into()),
+            remote_backup_dir: "/home/core/assets/backup".into(),
+            plan_only,
+            ..Options::default()
+        };
+        let mut run = RestoreRun::new(Procedure::Standalone, "/backups/restore".into(), options);
+        run.next_action(at(0));
+        run.observe(Observed::Surveyed(Box::new(survey())));
+        run
+    }
+
+    fn opened(t0: Instant) -> App {
+        let mut app = fragmented(t0);
+        app.restore_backup = Some("/backups/restore".into());
+        assert_eq!(app.on_action(Action::OpenRestore), Some(Effect::PlanRestore { recovery_host: None }));
+        app.on_restore(Progress::Run(Box::new(surveyed(true))));
+        app
+    }
+
+    #[test]
+    fn the_plan_shows_every_gate_and_the_point_of_no_return_for_the_chosen_recovery_host() {
+        let t0 = Instant::now();
+        let mut app = opened(t0);
+        assert_eq!(
+            app.on_action(Action::SelectNext),
+            Some(Effect::PlanRestore { recovery_host: Some("master-0".into()) }),
+            "a new recovery host is judged again"
+        );
+        app.on_restore(Progress::Run(Box::new(surveyed(true))));
+        insta::assert_snapshot!(screen(&app, 110, 34, COLOR, t0).backend());
+        assert_eq!(app.on_action(Action::Confirm), Some(Effect::StartRestore { recovery_host: "master-0".into() }));
+    }
+
+    #[test]
+    fn the_run_shows_the_checklist_the_step_being_done_and_the_typed_confirmation() {
+        let t0 = Instant::now();
+        let mut app = opened(t0);
+        app.on_action(Action::SelectNext);
+        app.on_restore(Progress::Run(Box::new(surveyed(true))));
+        app.on_action(Action::Confirm);
+        let mut run = surveyed(false);
+        let RunAction::Confirm(confirmation) = run.next_action(at(1)) else { panic!() };
+        app.ask_restore(Asked::Confirm(confirmation));
+        for c in "lab-x8k".chars() {
+            assert_eq!(app.on_restore_key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)), None);
+        }
+        insta::assert_snapshot!("confirmation", screen(&app, 110, 34, COLOR, t0).backend());
+        app.on_restore_key(KeyEvent::new(KeyCode::Char('2'), KeyModifiers::NONE));
+        app.on_restore_key(KeyEvent::new(KeyCode::Char('p'), KeyModifiers::NONE));
+        assert_eq!(
+            app.on_restore_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)),
+            Some(Effect::AnswerRestore("lab-x8k2p".into()))
+        );
+        run.observe(Observed::Typed("lab-x8k2p".into()));
+        // The copy and master-1's stops done; the etcd check on master-2 being polled.
+        loop {
+            match run.next_action(at(2)) {
+                RunAction::Perform { index, step, .. } if step.id == "4.2@master-2" => {
+                    app.on_restore(Progress::Began { index, step: Box::new(step) });
+                    break;
+                }
+                RunAction::Perform { index, .. } => {
+                    let detail =
+                        "renamed '/etc/kubernetes/manifests/etcd-pod.yaml' -> '/tmp/etcd-pod.yaml'".to_string();
+                    run.observe(Observed::Performed { index, result: StepResult::Done { detail } });
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        app.on_restore(Progress::Run(Box::new(run)));
+        insta::assert_snapshot!("running", screen(&app, 110, 34, COLOR, t0).backend());
+        assert_eq!(app.on_action(Action::AbortDefrag), Some(Effect::AbortRestore));
+    }
+
+    #[test]
+    fn without_a_backup_the_wizard_says_how_to_give_one() {
+        let t0 = Instant::now();
+        let mut app = fragmented(t0);
+        assert_eq!(app.on_action(Action::OpenRestore), None, "nothing to plan with");
+        let text = format!("{:?}", screen(&app, 110, 30, COLOR, t0).backend());
+        assert!(text.contains("--restore-backup DIR"), "{text}");
+    }
+}

@@ -937,7 +937,7 @@ pub async fn drive<P: Person + Send>(
     person: &mut P,
     mut abort: tokio::sync::watch::Receiver<bool>,
     progress: &tokio::sync::mpsc::UnboundedSender<Progress>,
-    journal: &mut dyn FnMut(&RestoreRun) -> Result<(), String>,
+    journal: &mut (dyn FnMut(&RestoreRun) -> Result<(), String> + Send),
 ) {
     loop {
         if *abort.borrow() {

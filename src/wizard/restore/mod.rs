@@ -905,4 +905,4 @@ impl RestoreRun {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
