@@ -401,7 +401,8 @@ pub fn standalone(layout: &Layout) -> Vec<Step> {
             "9a",
             "on each node still NotReady: delete the kubelet's PEM files",
             Place::Host,
-            Act::HostOnNotReady { command: "sudo rm -f /var/lib/kubelet/pki/*.pem".into() },
+            // As root, so the glob expands with root's rights (the kubelet's pki is not readable by core).
+            Act::HostOnNotReady { command: "sudo sh -c 'rm -f /var/lib/kubelet/pki/*.pem'".into() },
             Check::Answer,
         ),
         MINUTE,
@@ -479,7 +480,7 @@ pub fn standalone(layout: &Layout) -> Vec<Step> {
                     node,
                     &format!("14.1@{node}"),
                     &format!("delete the OVN databases on {node}"),
-                    "sudo rm -f /var/lib/ovn-ic/etc/*.db",
+                    "sudo sh -c 'rm -f /var/lib/ovn-ic/etc/*.db'",
                 ));
                 steps.push(host(
                     node,
@@ -714,7 +715,7 @@ pub fn hosted(layout: &HostedLayout) -> Vec<Step> {
     for writer in WRITERS {
         steps.push(api(
             &format!("3.6@{writer}"),
-            &format!("scale {writer} back to 3"),
+            &format!("scale {writer} back to 3 (the runbook's count, whatever it was before)"),
             Act::Scale { kind: "Deployment".into(), name: (*writer).into(), replicas: 3 },
             Check::Replicas { kind: "Deployment".into(), name: (*writer).into(), replicas: 3 },
             10,
