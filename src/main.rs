@@ -8,11 +8,6 @@ use etcd_console::{
 };
 
 fn main() -> ExitCode {
-    // Output piped into `head` ends quietly, as other command-line tools do, instead of
-    // println! panicking on the closed pipe. The TUI writes to the terminal, not a pipe.
-    // SAFETY: at the start of main, before any thread exists; SIG_DFL installs no handler code.
-    let _ =
-        unsafe { nix::sys::signal::signal(nix::sys::signal::Signal::SIGPIPE, nix::sys::signal::SigHandler::SigDfl) };
     let matches = Cli::command().get_matches();
     let mut cli = match Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,

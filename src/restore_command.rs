@@ -23,6 +23,13 @@ use crate::wizard::restore::{
 
 const BAD_INPUT: i32 = 2;
 
+/// A line on stdout; a reader gone (`| head`) is not an error worth a panic.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 fn options(target: &RestoreTarget, kube: &KubeArgs, read_only: bool, plan_only: bool) -> Options {
     Options {
         recovery_host: target.recovery_host.clone(),
@@ -153,12 +160,12 @@ pub async fn run(connection: &ConnectionArgs, console: &ConsoleArgs, kube: &Kube
             print_plan(&run, &executor.hosts, json);
             let outcome = run.outcome().cloned().unwrap_or(Outcome::Cancelled);
             if json {
-                println!(
+                outln!(
                     "{}",
                     json!({"event": "outcome", "outcome": outcome, "message": outcome.describe(), "exit_code": outcome.exit_code()})
                 );
             } else {
-                println!("{}", outcome.describe());
+                outln!("{}", outcome.describe());
             }
             outcome.exit_code()
         }
@@ -210,15 +217,15 @@ fn print_plan(run: &RestoreRun, hosts: &Hosts, json: bool) {
             "backup": survey.map(|s| &s.backup), "hosts": hosts.describe(),
             "recovery_host": run.options.recovery_host, "gates": run.gates, "steps": steps,
             "problem": survey.and_then(|s| s.unreadable.clone())});
-        println!("{value}");
+        outln!("{value}");
         return;
     }
     if let Some(survey) = survey {
         if let Some(problem) = &survey.unreadable {
-            println!("cannot make the plan: {problem}");
+            outln!("cannot make the plan: {problem}");
             return;
         }
-        println!(
+        outln!(
             "restore of {} ({}, cluster ID {}, {}) from {}",
             survey.cluster_name,
             survey.api_url,
@@ -228,14 +235,14 @@ fn print_plan(run: &RestoreRun, hosts: &Hosts, json: bool) {
         );
         if run.procedure == Procedure::Standalone {
             let through = if run.options.manual_hosts { "you (--manual-hosts)".into() } else { hosts.describe() };
-            println!("host steps through {through}");
+            outln!("host steps through {through}");
         }
     }
-    println!("gates (all must pass before the point of no return):");
+    outln!("gates (all must pass before the point of no return):");
     for gate in &run.gates {
-        println!("  [{}] {:<24} {}", if gate.passed { "ok" } else { "NO" }, gate.id, gate.detail);
+        outln!("  [{}] {:<24} {}", if gate.passed { "ok" } else { "NO" }, gate.id, gate.detail);
     }
-    println!("steps:");
+    outln!("steps:");
     let width = run.steps.iter().map(|s| s.id.len()).max().unwrap_or(0).max(8);
     for step in &run.steps {
         let place = match &step.node {
@@ -243,12 +250,12 @@ fn print_plan(run: &RestoreRun, hosts: &Hosts, json: bool) {
             None => step.place.as_str().to_string(),
         };
         let mark = if step.point_of_no_return { "  <- point of no return" } else { "" };
-        println!("  {:<width$} {:<16} {}{mark}", step.id, place, step.title);
+        outln!("  {:<width$} {:<16} {}{mark}", step.id, place, step.title);
         for command in &step.shown {
-            println!("  {:<width$} {:<16}   $ {command}", "", "");
+            outln!("  {:<width$} {:<16}   $ {command}", "", "");
         }
         if step.check != Check::Answer {
-            println!("  {:<width$} {:<16}   check: {}", "", "", check_text(&step.check));
+            outln!("  {:<width$} {:<16}   check: {}", "", "", check_text(&step.check));
         }
     }
 }
