@@ -235,6 +235,17 @@ fn restore_options(
     }
 }
 
+/// The restore's hands for the console: the backup of --restore-backup, the hosts of the lab or ssh.
+async fn console_restore_executor(
+    connection: &ConnectionArgs,
+    console: &ConsoleArgs,
+    kube: &KubeArgs,
+    backup: &std::path::Path,
+) -> Result<crate::wizard::restore::executor::RestoreExecutor, String> {
+    let poll = std::time::Duration::from_secs(5);
+    crate::restore_command::make_executor(connection, kube, backup, restore_hosts(console), poll).await
+}
+
 /// The restore's plan with this recovery host: the survey and the gates, nothing done.
 async fn plan_restore_in_background(
     connection: ConnectionArgs,
@@ -248,15 +259,7 @@ async fn plan_restore_in_background(
     let procedure = if kube.hosted_cluster.is_some() { Procedure::Hosted } else { Procedure::Standalone };
     let mut run =
         RestoreRun::new(procedure, backup.display().to_string(), restore_options(&console, &kube, recovery_host, true));
-    let survey = match crate::restore_command::make_executor(
-        &connection,
-        &kube,
-        &backup,
-        restore_hosts(&console),
-        std::time::Duration::from_secs(5),
-    )
-    .await
-    {
+    let survey = match console_restore_executor(&connection, &console, &kube, &backup).await {
         Ok(executor) => executor.survey(&run).await,
         Err(e) => Survey { unreadable: Some(e), ..Survey::default() },
     };
@@ -285,15 +288,7 @@ async fn restore_in_background(
         run.outcome = Some(Outcome::Refused { reasons: vec![reason] });
         let _ = progress.send(RestoreProgress::Run(Box::new(run)));
     };
-    let executor = match crate::restore_command::make_executor(
-        &connection,
-        &kube,
-        &backup,
-        restore_hosts(&console),
-        std::time::Duration::from_secs(5),
-    )
-    .await
-    {
+    let executor = match console_restore_executor(&connection, &console, &kube, &backup).await {
         Ok(executor) => executor,
         Err(e) => return refuse(e),
     };

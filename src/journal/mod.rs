@@ -118,17 +118,7 @@ impl Journal {
     pub fn reopen(unfinished: &Unfinished) -> Result<Journal, String> {
         let dir = unfinished.path.parent().unwrap_or(Path::new("."));
         let lock = lock(dir, unfinished.run.cluster_id)?;
-        let text = fs::read(&unfinished.path)
-            .map_err(|e| format!("cannot read the journal {}: {e}", unfinished.path.display()))?;
-        let whole = text.iter().rposition(|b| *b == b'\n').map_or(0, |at| at + 1);
-        if whole < text.len() {
-            let file = OpenOptions::new()
-                .write(true)
-                .open(&unfinished.path)
-                .and_then(|f| f.set_len(whole as u64).and_then(|()| f.sync_data()))
-                .map_err(|e| format!("cannot cut the torn line of {}: {e}", unfinished.path.display()));
-            file?;
-        }
+        cut_torn_line(&unfinished.path)?;
         Self::open(unfinished.path.clone(), lock)
     }
 
@@ -186,6 +176,24 @@ pub(crate) fn lock_named(dir: &Path, stem: &str, what: &str) -> Result<File, Str
         )),
         Err(std::fs::TryLockError::Error(e)) => Err(format!("cannot lock {}: {e}", path.display())),
     }
+}
+
+/// Cuts a last line torn by a crash while it was written, so the next record starts a line.
+pub(crate) fn cut_torn_line(path: &Path) -> Result<(), String> {
+    let text = match fs::read(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(format!("cannot read the journal {}: {e}", path.display())),
+    };
+    let whole = text.iter().rposition(|b| *b == b'\n').map_or(0, |at| at + 1);
+    if whole < text.len() {
+        OpenOptions::new()
+            .write(true)
+            .open(path)
+            .and_then(|f| f.set_len(whole as u64).and_then(|()| f.sync_data()))
+            .map_err(|e| format!("cannot cut the torn line of {}: {e}", path.display()))?;
+    }
+    Ok(())
 }
 
 /// Opens a journal file to append to (made private to its owner).

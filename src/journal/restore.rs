@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::{lock_named, now, open_append, stamp};
+use super::{cut_torn_line, lock_named, now, open_append, stamp};
 use crate::wizard::restore::RestoreRun;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -73,16 +73,7 @@ impl RestoreJournal {
         let lock = lock_named(dir, &stem(server), "restore")?;
         let path = path_for(dir, server);
         // A torn last line is cut before appending after it.
-        if let Ok(text) = fs::read(&path) {
-            let whole = text.iter().rposition(|b| *b == b'\n').map_or(0, |at| at + 1);
-            if whole < text.len() {
-                fs::OpenOptions::new()
-                    .write(true)
-                    .open(&path)
-                    .and_then(|f| f.set_len(whole as u64).and_then(|()| f.sync_data()))
-                    .map_err(|e| format!("cannot cut the torn line of {}: {e}", path.display()))?;
-            }
-        }
+        cut_torn_line(&path)?;
         Ok(RestoreJournal { file: open_append(&path)?, path, _lock: lock })
     }
 

@@ -68,6 +68,10 @@ pub fn issue(
     params.distinguished_name.push(DnType::CommonName, common_name);
     params.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
     params.extended_key_usages = usages;
+    signed(params, key, ca)
+}
+
+fn signed(params: CertificateParams, key: KeyPair, ca: &LabIssuer) -> Result<Issued, LabError> {
     let cert = params.signed_by(&key, ca).map_err(pki_error)?;
     Ok(Issued {
         cert_pem: cert.pem(),
@@ -90,20 +94,15 @@ pub fn issue_client(ca: &LabIssuer, user: &str, group: Option<&str>) -> Result<I
     }
     params.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
     params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-    let cert = params.signed_by(&key, ca).map_err(pki_error)?;
-    Ok(Issued {
-        cert_pem: cert.pem(),
-        cert_der: cert.der().to_vec(),
-        key_pem: key.serialize_pem(),
-        key_der: key.serialize_der(),
-    })
+    signed(params, key, ca)
 }
 
 fn pki_error(e: rcgen::Error) -> LabError {
     LabError::Pki(e.to_string())
 }
 
-fn write_file(path: &Path, contents: &str, mode: u32) -> Result<(), LabError> {
+/// Writes a file with `mode` (an existing file is given the mode too, whatever it had).
+pub fn write_file(path: &Path, contents: &str, mode: u32) -> Result<(), LabError> {
     let mut file = fs::OpenOptions::new()
         .write(true)
         .create(true)
@@ -111,7 +110,9 @@ fn write_file(path: &Path, contents: &str, mode: u32) -> Result<(), LabError> {
         .mode(mode)
         .open(path)
         .map_err(|e| LabError::Io(format!("cannot write {}: {e}", path.display())))?;
-    file.write_all(contents.as_bytes()).map_err(|e| LabError::Io(format!("cannot write {}: {e}", path.display())))
+    file.write_all(contents.as_bytes()).map_err(|e| LabError::Io(format!("cannot write {}: {e}", path.display())))?;
+    fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(mode))
+        .map_err(|e| LabError::Io(format!("cannot set the mode of {}: {e}", path.display())))
 }
 
 /// Writes a fresh PKI under `dir` for the named members, each serving on its own loopback address.

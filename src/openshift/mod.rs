@@ -123,3 +123,23 @@ pub async fn may(connection: &Connection, what: &Access<'_>) -> Result<bool, Str
             .await?;
     Ok(answer.status.is_some_and(|s| s.allowed))
 }
+
+/// An object by name: Ok(None) when the API does not have it (404).
+pub async fn get_object(
+    connection: &Connection,
+    api: kube::api::Api<kube::api::DynamicObject>,
+    what: &str,
+    name: &str,
+) -> Result<Option<serde_json::Value>, String> {
+    let limit = connection.request_timeout + connection.request_timeout / 2;
+    match tokio::time::timeout(limit, api.get(name)).await {
+        Ok(Ok(object)) => serde_json::to_value(object).map(Some).map_err(|e| e.to_string()),
+        Ok(Err(kube::Error::Api(status))) if status.code == 404 => Ok(None),
+        Ok(Err(e)) => Err(explain(&e, &format!("reading {what}"))),
+        Err(_) => Err(format!(
+            "reading {what}: no answer from {} within {}",
+            connection.server,
+            humantime::format_duration(limit)
+        )),
+    }
+}

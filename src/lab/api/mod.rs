@@ -17,8 +17,6 @@ pub mod table;
 pub mod validation;
 
 use std::fs;
-use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -82,19 +80,7 @@ fn read(path: &Path) -> Result<String, LabError> {
 }
 
 /// Writes `text` to `path` with `mode`, whatever mode an existing file had.
-fn write_file(path: &Path, text: &str, mode: u32) -> Result<(), LabError> {
-    let mut file = fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(mode)
-        .open(path)
-        .map_err(|e| LabError::Io(format!("cannot write {}: {e}", path.display())))?;
-    file.write_all(text.as_bytes()).map_err(|e| LabError::Io(format!("cannot write {}: {e}", path.display())))?;
-    // An existing file keeps its mode on open: set it whatever it was.
-    fs::set_permissions(path, fs::Permissions::from_mode(mode))
-        .map_err(|e| LabError::Io(format!("cannot set the mode of {}: {e}", path.display())))
-}
+use crate::lab::certs::write_file;
 
 impl ApiServer {
     /// Seeds the cluster for `scenario`, then serves it on 127.0.0.1 (a free port).

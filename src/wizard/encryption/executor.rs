@@ -15,7 +15,7 @@ use super::{
 use crate::cli::{ConsoleArgs, KubeArgs};
 use crate::etcd::source::EtcdSource;
 use crate::openshift::report::{api as report_api, ENCRYPTING};
-use crate::openshift::{explain, model, within, Connection};
+use crate::openshift::{explain, get_object as get, model, within, Connection};
 
 /// What the three API servers' ClusterOperators are called.
 const API_SERVER_OPERATORS: &[&str] = &["kube-apiserver", "openshift-apiserver", "authentication"];
@@ -44,26 +44,6 @@ pub enum Progress {
     Began(Action),
     Backup(crate::wizard::backup::executor::Progress),
     Run(Box<EncryptionRun>),
-}
-
-/// An object by name: Ok(None) when the API does not have it (404).
-async fn get(
-    connection: &Connection,
-    api: Api<DynamicObject>,
-    what: &str,
-    name: &str,
-) -> Result<Option<Value>, String> {
-    let limit = connection.request_timeout + connection.request_timeout / 2;
-    match tokio::time::timeout(limit, api.get(name)).await {
-        Ok(Ok(object)) => serde_json::to_value(object).map(Some).map_err(|e| e.to_string()),
-        Ok(Err(kube::Error::Api(status))) if status.code == 404 => Ok(None),
-        Ok(Err(e)) => Err(explain(&e, &format!("reading {what}"))),
-        Err(_) => Err(format!(
-            "reading {what}: no answer from {} within {}",
-            connection.server,
-            humantime::format_duration(limit)
-        )),
-    }
 }
 
 fn text(value: &Value, pointer: &str) -> Option<String> {

@@ -16,7 +16,7 @@ use super::{
 };
 use crate::cli::KubeArgs;
 use crate::etcd::source::EtcdSource;
-use crate::openshift::{explain, model, within, Connection};
+use crate::openshift::{explain, get_object as get, model, within, Connection};
 use crate::wizard::encryption::executor::FIELD_MANAGER;
 
 pub struct RestoreExecutor {
@@ -66,25 +66,6 @@ fn workload_type(kind: &str) -> (&'static str, &'static str, &'static str, &'sta
         ("apps", "v1", "StatefulSet", "statefulsets")
     } else {
         ("apps", "v1", "Deployment", "deployments")
-    }
-}
-
-async fn get(
-    connection: &Connection,
-    api: Api<DynamicObject>,
-    what: &str,
-    name: &str,
-) -> Result<Option<Value>, String> {
-    let limit = connection.request_timeout + connection.request_timeout / 2;
-    match tokio::time::timeout(limit, api.get(name)).await {
-        Ok(Ok(object)) => serde_json::to_value(object).map(Some).map_err(|e| e.to_string()),
-        Ok(Err(kube::Error::Api(status))) if status.code == 404 => Ok(None),
-        Ok(Err(e)) => Err(explain(&e, &format!("reading {what}"))),
-        Err(_) => Err(format!(
-            "reading {what}: no answer from {} within {}",
-            connection.server,
-            humantime::format_duration(limit)
-        )),
     }
 }
 

@@ -837,19 +837,21 @@ impl RestoreRun {
         self.finish(Outcome::Stopped { step, reason, quorum_guard_off: self.quorum_guard_off });
     }
 
-    /// Stops the run where it is (the journal cannot be written): resumable.
-    pub fn halt(&mut self, reason: String) {
-        if self.outcome.is_some() {
-            return;
-        }
-        let step = self
-            .records
+    /// The step the run is at (the first not done), by its id.
+    fn current_id(&self) -> String {
+        self.records
             .iter()
             .position(|r| matches!(r.state, StepState::Pending | StepState::Running))
             .and_then(|i| self.steps.get(i))
             .map(|s| s.id.clone())
-            .unwrap_or_default();
-        self.stop(step, reason);
+            .unwrap_or_default()
+    }
+
+    /// Stops the run where it is (the journal cannot be written): resumable.
+    pub fn halt(&mut self, reason: String) {
+        if self.outcome.is_none() {
+            self.stop(self.current_id(), reason);
+        }
     }
 
     /// The person stops the run (Ctrl-C, `x`): the step in flight stays to be re-checked on resuming.
@@ -861,14 +863,7 @@ impl RestoreRun {
             self.finish(Outcome::Cancelled);
             return;
         }
-        let step = self
-            .records
-            .iter()
-            .position(|r| matches!(r.state, StepState::Pending | StepState::Running))
-            .and_then(|i| self.steps.get(i))
-            .map(|s| s.id.clone())
-            .unwrap_or_default();
-        self.stop(step, "stopped by the person".into());
+        self.stop(self.current_id(), "stopped by the person".into());
     }
 
     /// Makes a journalled run go on: the failed step and the one in flight are re-checked before anything is
