@@ -279,7 +279,7 @@ async fn restore_in_background(
     abort: tokio::sync::watch::Receiver<bool>,
     progress: mpsc::UnboundedSender<crate::wizard::restore::executor::Progress>,
 ) {
-    use crate::wizard::restore::{executor::Progress as RestoreProgress, Outcome, Procedure, RestoreRun};
+    use crate::wizard::restore::{executor::Progress as RestoreProgress, Outcome, Procedure, RestoreRun, StepState};
     let (Some(backup), Some(kube)) = (console.restore_backup.clone(), kube) else { return };
     let procedure = if kube.hosted_cluster.is_some() { Procedure::Hosted } else { Procedure::Standalone };
     let options = restore_options(&console, &kube, Some(recovery_host.clone()), false);
@@ -314,6 +314,27 @@ async fn restore_in_background(
         Err((_, e)) => return refuse(e),
     };
     let mut person = ConsolePerson { asks, answers };
+    // A journalled run past the point of no return goes on only after the name is typed again.
+    if run.began() {
+        if let Some(mut confirmation) = run.confirmation() {
+            let at = run
+                .steps
+                .iter()
+                .zip(&run.records)
+                .find(|(_, r)| matches!(r.state, StepState::Pending | StepState::Running))
+                .map(|(s, _)| format!("step {}: {}", s.id, s.title))
+                .unwrap_or_default();
+            confirmation.point_of_no_return = format!("already passed: this resumes the journalled run at {at}");
+            let name = confirmation.cluster_name.clone();
+            let typed = crate::wizard::restore::executor::Person::confirm(&mut person, &confirmation).await;
+            if typed.as_deref() != Some(name.as_str()) {
+                // Stopped where it was: the journal keeps it.
+                run.halt("not resumed: the cluster's name was not typed".into());
+                let _ = progress.send(RestoreProgress::Run(Box::new(run)));
+                return;
+            }
+        }
+    }
     let mut writer = |run: &RestoreRun| journal.record(run);
     crate::wizard::restore::executor::drive(&mut run, &executor, &mut person, abort, &progress, &mut writer).await;
     if run.finished_for_good() {

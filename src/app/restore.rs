@@ -93,6 +93,14 @@ impl RestoreWizard {
         match progress {
             Progress::Began { index, step } => self.current = Some((index, *step)),
             Progress::Run(run) => {
+                // A plan that arrives late (for another host, or after the run began) is not this screen's.
+                let plan = run.options.plan_only;
+                if plan && (self.stage != Stage::Planning || run.options.recovery_host != self.chosen) {
+                    return;
+                }
+                if !plan && self.stage == Stage::Planning {
+                    return;
+                }
                 if self.stage == Stage::Planning {
                     self.planning = false;
                     if let Some(survey) = &run.survey {

@@ -173,6 +173,7 @@ impl Poller {
         // so even a task that panics ends as that member's failed round.
         let mut rounds: JoinSet<MemberSample> = JoinSet::new();
         let mut asking: BTreeMap<tokio::task::Id, u64> = BTreeMap::new();
+        let mut leader_heard: Option<Instant> = None;
         let mut ticker = tokio::time::interval(self.refresh);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -194,7 +195,13 @@ impl Poller {
                             MemberSample::failed(id, Instant::now(), format!("internal error while asking: {error}"))
                         }
                     };
-                    let changed = membership_change(&sample, &known);
+                    // A leader of the cluster we know, heard lately: a URL that moved to another
+                    // cluster is not followed while this one still has a leader (no flapping).
+                    if sample.status.as_ref().is_ok_and(|s| s.leader_id == s.member_id && known.contains_key(&s.member_id)) {
+                        leader_heard = Some(Instant::now());
+                    }
+                    let leader_recent = leader_heard.is_some_and(|at| at.elapsed() < self.refresh * 3);
+                    let changed = membership_change(&sample, &known, leader_recent);
                     if events.send(PollEvent::Sample(sample)).is_err() {
                         return;
                     }
@@ -234,8 +241,15 @@ impl Poller {
 /// The leader's member list is the one adopted when it differs from ours; so is the list of a
 /// member whose URL now answers as another member (after a restore the cluster there is new,
 /// with new IDs, and the old ones would never answer again).
-fn membership_change(sample: &MemberSample, known: &BTreeMap<u64, MemberIdentity>) -> Option<Vec<MemberIdentity>> {
+fn membership_change(
+    sample: &MemberSample,
+    known: &BTreeMap<u64, MemberIdentity>,
+    leader_recent: bool,
+) -> Option<Vec<MemberIdentity>> {
     let moved = matches!(&sample.status, Err(e) if e.contains(crate::etcd::probe::ANOTHER_MEMBER));
+    if moved && leader_recent {
+        return None;
+    }
     if !moved {
         let status = sample.status.as_ref().ok()?;
         if status.leader_id != status.member_id {
@@ -275,9 +289,11 @@ mod tests {
             health: Ok(Duration::from_millis(1)),
             members: Ok(restored.clone()),
         };
-        assert_eq!(membership_change(&sample, &known), Some(restored));
+        assert_eq!(membership_change(&sample, &known, false), Some(restored));
+        // While the cluster we know still has a leader, a URL taken by another cluster is not followed.
+        assert_eq!(membership_change(&sample, &known, true), None);
         // Any other failure changes nothing.
         let failed = MemberSample { status: Err("deadline exceeded".into()), ..sample };
-        assert_eq!(membership_change(&failed, &known), None);
+        assert_eq!(membership_change(&failed, &known, false), None);
     }
 }

@@ -800,8 +800,12 @@ mod restore_wizard {
     }
 
     fn surveyed(plan_only: bool) -> RestoreRun {
+        surveyed_for(Some("master-0"), plan_only)
+    }
+
+    fn surveyed_for(host: Option<&str>, plan_only: bool) -> RestoreRun {
         let options = Options {
-            recovery_host: Some("master-0".into()),
+            recovery_host: host.map(str::to_string),
             remote_backup_dir: "/home/core/assets/backup".into(),
             plan_only,
             ..Options::default()
@@ -816,7 +820,7 @@ mod restore_wizard {
         let mut app = fragmented(t0);
         app.restore_backup = Some("/backups/restore".into());
         assert_eq!(app.on_action(Action::OpenRestore), Some(Effect::PlanRestore { recovery_host: None }));
-        app.on_restore(Progress::Run(Box::new(surveyed(true))));
+        app.on_restore(Progress::Run(Box::new(surveyed_for(None, true))));
         app
     }
 
@@ -871,6 +875,9 @@ mod restore_wizard {
             }
         }
         app.on_restore(Progress::Run(Box::new(run)));
+        // A plan arriving late (asked before the run began) changes nothing on screen.
+        app.on_restore(Progress::Run(Box::new(surveyed(true))));
+        assert_eq!(app.restore.as_ref().unwrap().stage, crate::app::restore::Stage::Running);
         insta::assert_snapshot!("running", screen(&app, 110, 34, COLOR, t0).backend());
         assert_eq!(app.on_action(Action::AbortDefrag), Some(Effect::AbortRestore));
     }

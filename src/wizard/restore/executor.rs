@@ -366,7 +366,18 @@ impl RestoreExecutor {
         let limit = Duration::from_secs(step.limit_seconds.max(1));
         // The revision the operator is at before the patch: its check waits for a newer one.
         let revision_before = match step.act {
-            Act::ForceRedeployment { operator } => self.latest_revision(operator).await,
+            Act::ForceRedeployment { operator } => match self.latest_revision(operator).await {
+                Some(revision) => Some(revision),
+                // Without it the rollout could not be told from the one before: nothing is patched.
+                None => {
+                    return StepResult::Failed {
+                        reason: format!(
+                            "cannot read {}/cluster's status.latestAvailableRevision: not forced (its rollout could not be followed)",
+                            operator.short()
+                        ),
+                    }
+                }
+            },
             _ => None,
         };
         let act = match self.act(run, step, reason, nodes).await {
@@ -846,21 +857,6 @@ impl RestoreExecutor {
                     None => None,
                 }
             }
-            Act::ForceRedeployment { operator } => {
-                let chosen = run.steps.iter().position(|s| s == step).and_then(|i| run.records[i].reason.clone());
-                match self.api() {
-                    Ok(c) => {
-                        let object =
-                            get(c, dynamic(c, operator_type(*operator), None), operator.short(), "cluster").await;
-                        let now = object.ok().flatten().and_then(|o| text(&o, "/spec/forceRedeploymentReason"));
-                        Some((
-                            chosen.is_some() && now == chosen,
-                            format!("forceRedeploymentReason is {}", now.unwrap_or_default()),
-                        ))
-                    }
-                    Err(e) => Some((false, format!("cannot tell: {e}"))),
-                }
-            }
             _ => None,
         };
         if let Some(found) = probe {
@@ -876,6 +872,11 @@ impl RestoreExecutor {
             }
             // Their checks would hold before they ran: done again (harmless).
             Act::Reboot { .. } | Act::DeletePods { .. } => return (false, "will be done again".into()),
+            // Forced again with a new reason rather than "found done": the revision before the first
+            // patch is not known, and without it the rollout's end could not be told.
+            Act::ForceRedeployment { .. } => {
+                return (false, "forced again with a new reason, so that its rollout can be followed".into())
+            }
             _ => {}
         }
         match step.check {

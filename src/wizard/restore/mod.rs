@@ -564,7 +564,12 @@ impl RestoreRun {
         }
         // Whatever the journal says: --read-only never acts, and the hosted run is not built.
         if self.options.read_only && matches!(self.stage, Stage::Confirm | Stage::Steps) {
-            self.finish(Outcome::NotAllowed { reason: "--read-only: the plan is shown, nothing is done".into() });
+            if self.began() {
+                // Stopped, not ended: the journal keeps the run for a console that may act.
+                self.stop(self.current_id(), "--read-only: nothing more is done; run again without it to go on".into());
+            } else {
+                self.finish(Outcome::NotAllowed { reason: "--read-only: the plan is shown, nothing is done".into() });
+            }
             return self.next_action(now);
         }
         if self.procedure == Procedure::Hosted && matches!(self.stage, Stage::Confirm | Stage::Steps) {
@@ -731,8 +736,10 @@ impl RestoreRun {
                     self.performed(index, StepResult::Done { detail: "confirmed by the person".into() });
                 } else {
                     let id = self.steps.get(index).map(|s| s.id.clone()).unwrap_or_default();
+                    let redo_safe = self.steps.get(index).is_none_or(|s| s.redo_safe);
                     if let Some(record) = self.records.get_mut(index) {
-                        record.state = StepState::Pending;
+                        // The person may have done part of it: one not safe to redo is re-checked on resuming.
+                        record.state = if redo_safe { StepState::Pending } else { StepState::Running };
                     }
                     self.stop(id, "the person stopped here".into());
                 }

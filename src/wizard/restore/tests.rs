@@ -437,7 +437,7 @@ fn a_run_stopped_before_the_point_of_no_return_is_surveyed_and_confirmed_anew_an
     let mut resumed = through_json(&run);
     resumed.options.read_only = true;
     resumed.resume(&[]);
-    assert!(matches!(resumed.next_action(at(1)), Action::Finished(Outcome::NotAllowed { .. })));
+    assert!(matches!(resumed.next_action(at(1)), Action::Finished(Outcome::Stopped { .. })));
 }
 
 #[test]
@@ -468,4 +468,38 @@ fn a_hosted_run_is_refused_before_anything_is_done() {
     run.observe(Observed::Surveyed(Box::new(s)));
     assert!(matches!(run.next_action(at(0)), Action::Finished(Outcome::NotAllowed { .. })));
     assert!(!run.began());
+}
+
+#[test]
+fn read_only_on_a_begun_run_stops_it_resumably_and_a_person_step_not_safe_to_redo_is_rechecked() {
+    let mut run = confirmed();
+    run_until(&mut run, "4.3@master-1");
+    let mut resumed = through_json(&run);
+    resumed.options.read_only = true;
+    resumed.resume(&[]);
+    let Action::Finished(Outcome::Stopped { reason, .. }) = resumed.next_action(at(1)) else { panic!() };
+    assert!(reason.contains("--read-only"), "{reason}");
+    assert!(!resumed.finished_for_good(), "the journal keeps it");
+
+    // With --manual-hosts the person is asked for step 8 and stops: resuming re-checks it, never redoes it.
+    let mut manual = surveyed(Options { manual_hosts: true, ..options() }, survey());
+    manual.observe(Observed::Typed("lab-x8k2p".into()));
+    loop {
+        match manual.next_action(at(0)) {
+            Action::AskPerson { index, step } if step.id == "8" => {
+                manual.observe(Observed::PersonAnswered { index, done: false });
+                break;
+            }
+            Action::AskPerson { index, .. } => manual.observe(Observed::PersonAnswered { index, done: true }),
+            Action::Perform { index, .. } => {
+                manual.observe(Observed::Performed { index, result: StepResult::Done { detail: String::new() } })
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    let mut resumed = through_json(&manual);
+    resumed.options.manual_hosts = false;
+    resumed.resume(&[]);
+    let Action::Recheck { step, .. } = resumed.next_action(at(1)) else { panic!() };
+    assert_eq!(step.id, "8");
 }
