@@ -486,7 +486,7 @@ async fn a_restore_from_the_console_plans_asks_the_name_runs_every_step_and_foll
     assert!(plan.contains("(•) master-0") && plan.contains("[ok] same_cluster"), "{plan}");
     assert!(plan.contains("the point of no return is step 4.1@master-1"), "{plan}");
     tmux.keys(&["Enter"]);
-    tmux.wait_for("the typed confirmation", WAIT, |s| s.contains("type the cluster's name"));
+    tmux.wait_for("the typed confirmation", WAIT, |s| s.contains("type lab-7xk2p and Enter"));
     // A wrong name cancels: nothing changed.
     tmux.keys(&["lab", "Enter"]);
     tmux.wait_for("the cancel", WAIT, |s| s.contains("cancelled: nothing changed"));
@@ -494,7 +494,7 @@ async fn a_restore_from_the_console_plans_asks_the_name_runs_every_step_and_foll
     tmux.keys(&["Enter"]);
     tmux.wait_for("the plan again", WAIT, |s| s.contains("Enter runs it"));
     tmux.keys(&["Enter"]);
-    tmux.wait_for("the typed confirmation again", WAIT, |s| s.contains("type the cluster's name"));
+    tmux.wait_for("the typed confirmation again", WAIT, |s| s.contains("type lab-7xk2p and Enter"));
     tmux.keys(&["lab-7xk2p", "Enter"]);
     tmux.wait_for("the checklist", WAIT, |s| s.contains("[x] 3 "));
     let done = tmux.wait_for("the restore to end", Duration::from_secs(300), |s| {
