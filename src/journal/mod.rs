@@ -133,24 +133,13 @@ impl Journal {
     /// Appends one record and waits until it is on disk.
     pub fn record(&mut self, event: Event, action: Option<&Action>, run: &DefragRun) -> Result<(), String> {
         let record = Record { at: now(), event, action: action.cloned(), run: run.clone() };
-        let mut line = serde_json::to_string(&record).map_err(|e| format!("cannot encode a journal record: {e}"))?;
-        line.push('\n');
-        self.file
-            .write_all(line.as_bytes())
-            .and_then(|()| self.file.sync_data())
-            .map_err(|e| format!("cannot write the journal {}: {e}", self.path.display()))
+        append_record(&mut self.file, &self.path, &record)
     }
 
     /// Records the end and keeps the journal under a name with the end time.
     pub fn finish(mut self, run: &DefragRun) -> Result<PathBuf, String> {
         self.record(Event::Finished, None, run)?;
-        let kept = self.path.with_file_name(format!(
-            "{}-{}.jsonl",
-            self.path.file_stem().and_then(|s| s.to_str()).unwrap_or("defrag"),
-            stamp()
-        ));
-        fs::rename(&self.path, &kept).map_err(|e| format!("cannot rename {}: {e}", self.path.display()))?;
-        Ok(kept)
+        keep_dated(&self.path)
     }
 }
 
@@ -176,6 +165,23 @@ pub(crate) fn lock_named(dir: &Path, stem: &str, what: &str) -> Result<File, Str
         )),
         Err(std::fs::TryLockError::Error(e)) => Err(format!("cannot lock {}: {e}", path.display())),
     }
+}
+
+/// Appends one record as a JSON line and waits until it is on disk.
+pub(crate) fn append_record(file: &mut File, path: &Path, record: &impl Serialize) -> Result<(), String> {
+    let mut line = serde_json::to_string(record).map_err(|e| format!("cannot encode a journal record: {e}"))?;
+    line.push('\n');
+    file.write_all(line.as_bytes())
+        .and_then(|()| file.sync_data())
+        .map_err(|e| format!("cannot write the journal {}: {e}", path.display()))
+}
+
+/// Keeps a finished journal under a name with the end time.
+pub(crate) fn keep_dated(path: &Path) -> Result<PathBuf, String> {
+    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("journal");
+    let kept = path.with_file_name(format!("{stem}-{}.jsonl", stamp()));
+    fs::rename(path, &kept).map_err(|e| format!("cannot rename {}: {e}", path.display()))?;
+    Ok(kept)
 }
 
 /// Cuts a last line torn by a crash while it was written, so the next record starts a line.

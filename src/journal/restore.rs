@@ -5,12 +5,11 @@
 //! API may be gone, and the journal must still be found.
 
 use std::fs::{self, File};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::{cut_torn_line, lock_named, now, open_append, stamp};
+use super::{append_record, cut_torn_line, keep_dated, lock_named, now, open_append};
 use crate::wizard::restore::RestoreRun;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -83,24 +82,12 @@ impl RestoreJournal {
 
     /// Appends the run and waits until it is on disk.
     pub fn record(&mut self, run: &RestoreRun) -> Result<(), String> {
-        let record = Record { at: now(), run: run.clone() };
-        let mut line = serde_json::to_string(&record).map_err(|e| format!("cannot encode a journal record: {e}"))?;
-        line.push('\n');
-        self.file
-            .write_all(line.as_bytes())
-            .and_then(|()| self.file.sync_data())
-            .map_err(|e| format!("cannot write the journal {}: {e}", self.path.display()))
+        append_record(&mut self.file, &self.path, &Record { at: now(), run: run.clone() })
     }
 
     /// A run that will not be resumed (completed, or refused before anything changed) is kept under a dated name.
     pub fn finish(self) -> Result<PathBuf, String> {
-        let kept = self.path.with_file_name(format!(
-            "{}-{}.jsonl",
-            self.path.file_stem().and_then(|s| s.to_str()).unwrap_or("restore"),
-            stamp()
-        ));
-        fs::rename(&self.path, &kept).map_err(|e| format!("cannot rename {}: {e}", self.path.display()))?;
-        Ok(kept)
+        keep_dated(&self.path)
     }
 }
 
@@ -108,6 +95,7 @@ impl RestoreJournal {
 mod tests {
     use super::*;
     use crate::wizard::restore::{Options, Procedure};
+    use std::io::Write;
 
     #[test]
     fn the_last_whole_record_is_found_again_and_one_run_at_a_time() {
