@@ -195,7 +195,10 @@ fn check_text(check: &Check) -> String {
         Check::ApiAnswers => "the API answers (oc whoami)".into(),
         Check::Paused { paused } => format!("spec.pausedUntil {}", if *paused { "\"true\"" } else { "cleared" }),
         Check::Replicas { kind, name, replicas } => format!("{kind} {name} at {replicas} replicas"),
-        Check::ClaimsGone { names } => format!("{} gone", names.join(", ")),
+        Check::NoPods { namespace, selector } => format!("no pod {selector} left in {namespace}"),
+        Check::MembersAgree { count } => {
+            format!("etcd: {count} members healthy, one revision and one key-value hash on every member")
+        }
         Check::PersonConfirms => "you confirm".into(),
     }
 }

@@ -11,6 +11,7 @@ use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind,
 use serde_json::{json, Value};
 
 use super::hosts::Hosts;
+use super::pods;
 use super::{
     Act, Action, Check, HostFacts, HostedFacts, Observed, Operator, Procedure, RestoreRun, Step, StepResult, Survey,
 };
@@ -139,6 +140,43 @@ fn internal_ip(node: &Value) -> String {
         .and_then(|a| a["address"].as_str())
         .unwrap_or_default()
         .to_string()
+}
+
+/// The HostedCluster of a hosted run (namespace, name).
+fn hosted_cluster(run: &RestoreRun) -> Result<(String, String), String> {
+    run.survey
+        .as_ref()
+        .and_then(|s| s.hosted.as_ref())
+        .map(|h| (h.namespace.clone(), h.name.clone()))
+        .ok_or_else(|| "no HostedCluster was surveyed".to_string())
+}
+
+fn control_plane_namespace(run: &RestoreRun) -> Result<String, String> {
+    run.survey
+        .as_ref()
+        .and_then(|s| s.hosted.as_ref())
+        .map(|h| h.control_plane_namespace.clone())
+        .ok_or_else(|| "no HostedCluster was surveyed".to_string())
+}
+
+/// `--initial-cluster-token` as a container's command, args or env give it.
+fn initial_cluster_token(container: &Value) -> Option<String> {
+    let words = ["command", "args"]
+        .iter()
+        .filter_map(|k| container.get(*k).and_then(Value::as_array))
+        .flatten()
+        .filter_map(Value::as_str)
+        .flat_map(|w| w.split_whitespace().map(str::to_string).collect::<Vec<_>>())
+        .collect::<Vec<_>>();
+    for (i, word) in words.iter().enumerate() {
+        if let Some(token) = word.strip_prefix("--initial-cluster-token=") {
+            return Some(token.trim_matches(['"', '\'']).to_string());
+        }
+        if word == "--initial-cluster-token" {
+            return words.get(i + 1).map(|t| t.trim_matches(['"', '\'']).to_string());
+        }
+    }
+    container.get("env").and_then(Value::as_array)?.iter().find(|e| e["name"] == "ETCD_INITIAL_CLUSTER_TOKEN").and_then(|e| text(e, "/value"))
 }
 
 /// Whether the kubeconfig's user (of the chosen context) authenticates with a client certificate.
@@ -302,13 +340,64 @@ impl RestoreExecutor {
         .await
         .ok()
         .flatten()?;
+        let etcd_replicas = etcd.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(3) as i32;
+        let containers = etcd.pointer("/spec/template/spec/containers").and_then(Value::as_array).cloned();
+        let containers = containers.unwrap_or_default();
+        let etcd_container = containers.iter().find(|c| c["name"] == "etcd").or_else(|| containers.first());
+        let members = self.hosted_members(c, &control_plane_namespace, etcd_replicas).await;
         Some(HostedFacts {
             namespace: namespace.to_string(),
             name: name.to_string(),
             control_plane_namespace,
-            etcd_replicas: etcd.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(3) as i32,
+            etcd_replicas,
             when_scaled: text(&etcd, "/spec/persistentVolumeClaimRetentionPolicy/whenScaled"),
+            etcd_image: etcd_container.and_then(|c| text(c, "/image")).unwrap_or_default(),
+            token: etcd_container.and_then(initial_cluster_token),
+            members,
+            paused: text(&hc, "/spec/pausedUntil").is_some(),
         })
+    }
+
+    /// Each replica's member (name, peer URL), replica N being pod etcd-N: the member
+    /// named so, else the one whose URLs are at the pod's IP or name. Empty when etcd
+    /// does not answer or a pod cannot be matched (the plan then uses the runbook's names).
+    async fn hosted_members(&self, c: &Connection, namespace: &str, replicas: i32) -> Vec<(String, String)> {
+        let listed = tokio::time::timeout(Duration::from_secs(20), async {
+            let reached = self.etcd.reach().await?;
+            crate::etcd::poller::discover(&reached.seeds, &reached.connector).await
+        })
+        .await;
+        let Ok(Ok(members)) = listed else { return Vec::new() };
+        if members.len() != replicas.max(0) as usize {
+            return Vec::new();
+        }
+        let pods = list(c, dynamic(c, POD, Some(namespace)), "etcd pods", &ListParams::default().labels("app=etcd"))
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        let host = |url: &str| -> String {
+            let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
+            let host = rest.rsplit_once(':').map(|(h, _)| h).unwrap_or(rest);
+            host.trim_matches(|c| c == '[' || c == ']').to_string()
+        };
+        let mut found = Vec::new();
+        for index in 0..replicas.max(0) {
+            let pod = format!("etcd-{index}");
+            let ip = pods.iter().find(|p| name_of(p) == pod).and_then(|p| text(p, "/status/podIP"));
+            let matches = |m: &&crate::cluster::MemberIdentity| {
+                m.name == pod
+                    || m.peer_urls.iter().chain(&m.client_urls).any(|u| {
+                        let h = host(u);
+                        ip.as_deref() == Some(h.as_str()) || h.starts_with(&format!("{pod}."))
+                    })
+            };
+            match members.iter().find(matches).and_then(|m| Some((m.name.clone(), m.peer_urls.first()?.clone()))) {
+                Some(member) if !found.contains(&member) => found.push(member),
+                _ => return Vec::new(),
+            }
+        }
+        found
     }
 
     /// Every admission webhook that fails closed, as `<kind>/<name>[<index>]`.
@@ -567,8 +656,91 @@ impl RestoreExecutor {
                 tracing::info!(target: "audit", webhooks = ?listed, policy, "restore: webhook failurePolicy set");
                 Ok(format!("failurePolicy {policy}: {}", listed.join(", ")))
             }
-            Act::PauseReconciliation { .. } | Act::Scale { .. } | Act::DeleteClaims { .. } | Act::RestoreIntoVolume => {
-                Err("the hosted procedure's run is not built yet: `restore plan --hosted-cluster` shows it; follow RUNBOOKS §5.3 by hand".into())
+            Act::PauseReconciliation { paused } => {
+                let c = self.api()?;
+                let (namespace, name) = hosted_cluster(run)?;
+                let value = if *paused { "true" } else { "" };
+                let body = json!({"spec": {"pausedUntil": value}});
+                merge_patch(c, dynamic(c, HOSTED_CLUSTER, Some(&namespace)), "hostedcluster", &name, &body).await?;
+                tracing::info!(target: "audit", hosted_cluster = %format!("{namespace}/{name}"), paused, "restore: reconciliation paused or resumed");
+                Ok(format!("hostedcluster {namespace}/{name}: spec.pausedUntil {value:?}"))
+            }
+            Act::Scale { kind, name, replicas } => {
+                let c = self.api()?;
+                let namespace = control_plane_namespace(run)?;
+                let body = json!({"spec": {"replicas": replicas}});
+                merge_patch(c, dynamic(c, workload_type(kind), Some(&namespace)), kind, name, &body).await?;
+                tracing::info!(target: "audit", namespace = %namespace, kind = %kind, name = %name, replicas, "restore: scaled");
+                Ok(format!("{} {namespace}/{name} scaled to {replicas}", kind.to_lowercase()))
+            }
+            Act::CreateDataPod { deployment, claim, image } => {
+                let c = self.api()?;
+                let namespace = control_plane_namespace(run)?;
+                let api = dynamic(c, workload_type("Deployment"), Some(&namespace));
+                // One left by an interrupted run is ours if it mounts the same claim.
+                if let Some(existing) = get(c, api.clone(), &format!("deployment/{deployment}"), deployment).await? {
+                    return match pods::mounted_claim(&existing) {
+                        Some(mounted) if &mounted == claim => Ok(format!("deployment/{deployment} is there, with {claim}")),
+                        other => Err(format!(
+                            "deployment/{deployment} already exists in {namespace} and mounts {}: not ours; delete it or rename it first",
+                            other.unwrap_or_else(|| "no claim".into())
+                        )),
+                    };
+                }
+                let object: DynamicObject = serde_json::from_value(pods::data_deployment(deployment, claim, image))
+                    .map_err(|e| format!("the {deployment} Deployment: {e}"))?;
+                let params = kube::api::PostParams { field_manager: Some(FIELD_MANAGER.into()), ..Default::default() };
+                within(c, &format!("creating deployment/{deployment}"), api.create(&params, &object)).await?;
+                tracing::info!(target: "audit", namespace = %namespace, deployment = %deployment, claim = %claim, "restore: data pod deployment created");
+                Ok(format!("deployment/{deployment} created (image {image}, {claim} at /var/lib)"))
+            }
+            Act::CopySnapshot { deployment, to } => {
+                let c = self.api()?;
+                let namespace = control_plane_namespace(run)?;
+                let snapshot = self.snapshot_path(run)?;
+                let pod = pods::running_pod(c, &namespace, deployment).await?;
+                let copy = ["sh".to_string(), "-c".into(), format!("cat > {to}")];
+                let (expected, copied) = tokio::join!(
+                    pods::sha256_of(&snapshot),
+                    pods::exec(c, &namespace, &pod, &copy, Some(&snapshot), limit)
+                );
+                let (expected, copied) = (expected?, copied?);
+                if copied.exit_code != 0 {
+                    return Err(format!("copying into {pod}:{to} exited {}: {}", copied.exit_code, copied.text()));
+                }
+                let sum = pods::exec(c, &namespace, &pod, &["sha256sum".into(), to.clone()], None, limit).await?;
+                let there = sum.stdout.split_whitespace().next().unwrap_or_default().to_string();
+                if sum.exit_code != 0 || there != expected {
+                    return Err(format!(
+                        "the copy in {pod}:{to} is not the snapshot: sha256 {there:?} there, {expected} here ({})",
+                        sum.text()
+                    ));
+                }
+                tracing::info!(target: "audit", pod = %pod, to = %to, sha256 = %expected, "restore: snapshot copied into pod");
+                Ok(format!("{} copied to {pod}:{to}, sha256 {expected} there too", snapshot.display()))
+            }
+            Act::PodExec { deployment, commands } => {
+                let c = self.api()?;
+                let namespace = control_plane_namespace(run)?;
+                let pod = pods::running_pod(c, &namespace, deployment).await?;
+                let mut said = Vec::new();
+                for argv in commands {
+                    let output = pods::exec(c, &namespace, &pod, argv, None, limit).await?;
+                    tracing::info!(target: "audit", pod = %pod, command = %argv.join(" "), exit = output.exit_code, "restore: command run in pod");
+                    if output.exit_code != 0 {
+                        return Err(format!("`{}` in {pod} exited {}: {}", argv.join(" "), output.exit_code, output.text()));
+                    }
+                    said.push(format!("$ {}\n{}", argv.join(" "), output.text()));
+                }
+                Ok(said.join("\n").trim().to_string())
+            }
+            Act::DeleteDeployment { name } => {
+                let c = self.api()?;
+                let namespace = control_plane_namespace(run)?;
+                delete(c, dynamic(c, workload_type("Deployment"), Some(&namespace)), &format!("deployment/{name}"), name)
+                    .await?;
+                tracing::info!(target: "audit", namespace = %namespace, deployment = %name, "restore: deployment deleted");
+                Ok(format!("deployment/{name} deleted"))
             }
         }
     }
@@ -744,9 +916,53 @@ impl RestoreExecutor {
                 get(c, dynamic(c, CLUSTER_VERSION, None), "clusterversion/version", "version").await?;
                 Ok(Checked::Holds(format!("{} answers", c.server)))
             }
-            Check::Paused { .. } | Check::Replicas { .. } | Check::ClaimsGone { .. } => {
-                Err("the hosted procedure's run is not built yet".into())
+            Check::Paused { paused } => {
+                let c = self.api()?;
+                let (namespace, name) = hosted_cluster(run)?;
+                let hc = get(c, dynamic(c, HOSTED_CLUSTER, Some(&namespace)), "hostedcluster", &name)
+                    .await?
+                    .ok_or_else(|| format!("hostedcluster {namespace}/{name} is gone"))?;
+                let until = text(&hc, "/spec/pausedUntil");
+                let said = format!("spec.pausedUntil {:?}", until.clone().unwrap_or_default());
+                Ok(if until.is_some() == *paused { Checked::Holds(said) } else { Checked::NotYet(said) })
             }
+            Check::Replicas { kind, name, replicas } => {
+                let c = self.api()?;
+                let namespace = control_plane_namespace(run)?;
+                let object = get(c, dynamic(c, workload_type(kind), Some(&namespace)), kind, name)
+                    .await?
+                    .ok_or_else(|| format!("{kind} {namespace}/{name} is not there"))?;
+                let number = |p: &str| object.pointer(p).and_then(Value::as_i64).unwrap_or(0);
+                let (wanted, now, ready) = (number("/spec/replicas"), number("/status/replicas"), number("/status/readyReplicas"));
+                // Scaled to 0 means no pod left, whatever the status says yet.
+                let selector = object
+                    .pointer("/spec/selector/matchLabels")
+                    .and_then(Value::as_object)
+                    .map(|labels| labels.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default())).collect::<Vec<_>>().join(","))
+                    .unwrap_or_default();
+                let pods = if *replicas == 0 && !selector.is_empty() {
+                    let params = ListParams::default().labels(&selector);
+                    list(c, dynamic(c, POD, Some(&namespace)), "pods", &params).await?.unwrap_or_default().len() as i64
+                } else {
+                    now
+                };
+                let said = format!("{name}: spec {wanted}, status {now}, ready {ready}, pods {pods}");
+                let target = i64::from(*replicas);
+                let holds = wanted == target && now == target && pods == target && (target == 0 || ready == target);
+                Ok(if holds { Checked::Holds(said) } else { Checked::NotYet(said) })
+            }
+            Check::NoPods { namespace, selector } => {
+                let c = self.api()?;
+                let params = ListParams::default().labels(selector);
+                let pods = list(c, dynamic(c, POD, Some(namespace)), "pods", &params).await?.unwrap_or_default();
+                let names: Vec<String> = pods.iter().map(name_of).collect();
+                Ok(if names.is_empty() {
+                    Checked::Holds(format!("no pod with {selector}"))
+                } else {
+                    Checked::NotYet(format!("still there: {}", names.join(", ")))
+                })
+            }
+            Check::MembersAgree { count } => self.members_agree(*count).await,
         }
     }
 
@@ -807,6 +1023,59 @@ impl RestoreExecutor {
             if problems.is_empty() { String::new() } else { format!("; {}", problems.join("; ")) }
         );
         Ok(if members.len() == count && healthy.len() == count { Checked::Holds(said) } else { Checked::NotYet(said) })
+    }
+
+    /// Every member healthy, at one revision, with one key-value hash there: the restored
+    /// data everywhere (an empty member beside a restored one would be at revision 1).
+    async fn members_agree(&self, count: usize) -> Result<Checked, String> {
+        let healthy = self.etcd_members(count).await?;
+        let Checked::Holds(_) = healthy else { return Ok(healthy) };
+        let reached = self.etcd.reach().await?;
+        let members = crate::etcd::poller::discover(&reached.seeds, &reached.connector).await?;
+        reached.route(&members).await;
+        let mut clients = Vec::new();
+        let mut revisions = Vec::new();
+        for member in &members {
+            let mut client = reached.connector.client(member.endpoint()).await?;
+            let status = crate::etcd::connect::timed(Duration::from_secs(5), async {
+                client.status().await.map_err(crate::etcd::connect::describe)
+            })
+            .await
+            .map_err(|e| format!("{}: {e}", member.name))?;
+            revisions.push((member.name.clone(), status.header().map(|h| h.revision()).unwrap_or(0)));
+            clients.push((member.name.clone(), client));
+        }
+        let listed = revisions.iter().map(|(n, r)| format!("{n} at {r}")).collect::<Vec<_>>().join(", ");
+        let first = revisions.first().map(|(_, r)| *r).unwrap_or(0);
+        if revisions.iter().any(|(_, r)| *r != first) {
+            return Ok(Checked::NotYet(format!("revisions differ: {listed}")));
+        }
+        let mut hashes = Vec::new();
+        for (name, mut client) in clients {
+            let hash = crate::etcd::connect::timed(Duration::from_secs(10), async {
+                client.hash_kv(first).await.map_err(crate::etcd::connect::describe)
+            })
+            .await
+            .map_err(|e| format!("{name}: hash at {first}: {e}"))?;
+            hashes.push((name, hash.hash()));
+        }
+        let one = hashes.first().map(|(_, h)| *h).unwrap_or(0);
+        let said = hashes.iter().map(|(n, h)| format!("{n} {h:08x}")).collect::<Vec<_>>().join(", ");
+        Ok(if hashes.iter().all(|(_, h)| *h == one) {
+            Checked::Holds(format!("{count} members healthy, all at revision {first}, one hash: {said}"))
+        } else {
+            Checked::NotYet(format!("hashes at revision {first} differ: {said}"))
+        })
+    }
+
+    /// The snapshot file the backup directory holds.
+    fn snapshot_path(&self, run: &RestoreRun) -> Result<PathBuf, String> {
+        let name = run
+            .survey
+            .as_ref()
+            .and_then(|s| s.backup.snapshot.clone())
+            .ok_or_else(|| format!("no snapshot was found in {}", self.backup_dir.display()))?;
+        Ok(self.backup_dir.join(name))
     }
 
     /// Waits until the etcd member of `node` stops answering (the host going down).

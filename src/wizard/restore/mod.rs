@@ -9,6 +9,7 @@
 
 pub mod executor;
 pub mod hosts;
+pub mod pods;
 pub mod steps;
 
 use std::time::SystemTime;
@@ -86,6 +87,42 @@ pub struct HostedFacts {
     pub etcd_replicas: i32,
     /// The etcd StatefulSet's `spec.persistentVolumeClaimRetentionPolicy.whenScaled`.
     pub when_scaled: Option<String>,
+    /// The etcd StatefulSet's image (the data pod runs it).
+    #[serde(default)]
+    pub etcd_image: String,
+    /// The members' `--initial-cluster-token` as the StatefulSet gives it, if it does.
+    #[serde(default)]
+    pub token: Option<String>,
+    /// Each replica's member (name, peer URL) as etcd listed them, replica 0 first; empty
+    /// when etcd did not answer or a pod could not be matched to its member.
+    #[serde(default)]
+    pub members: Vec<(String, String)>,
+    /// The HostedCluster's `spec.pausedUntil` is already set (someone else's work, or a restore not finished).
+    #[serde(default)]
+    pub paused: bool,
+}
+
+impl HostedFacts {
+    /// The plan's layout: the members as etcd listed them, or else the runbook's
+    /// (`etcd-N` at `https://etcd-N.etcd-discovery.<namespace>.svc:2380`).
+    pub fn layout(&self) -> HostedLayout {
+        let ns = &self.control_plane_namespace;
+        let members: Vec<(String, String)> = if self.members.is_empty() {
+            (0..self.etcd_replicas.max(1))
+                .map(|i| (format!("etcd-{i}"), format!("https://etcd-{i}.etcd-discovery.{ns}.svc:2380")))
+                .collect()
+        } else {
+            self.members.clone()
+        };
+        HostedLayout {
+            namespace: self.namespace.clone(),
+            name: self.name.clone(),
+            control_plane_namespace: ns.clone(),
+            etcd_image: self.etcd_image.clone(),
+            token: self.token.clone().unwrap_or_else(|| "etcd-cluster".into()),
+            members,
+        }
+    }
 }
 
 /// Everything the executor read before the plan is made.
@@ -430,6 +467,36 @@ pub fn gates(procedure: Procedure, options: &Options, survey: &Survey) -> Vec<Ga
                     None => Ok("whenScaled not set (Retain)".into()),
                 },
             ));
+            list.push(gate(
+                "reconciliation",
+                "the HostedCluster is not paused already (no restore or other work half done)",
+                match &survey.hosted {
+                    Some(h) if h.paused => Err(format!(
+                        "{}/{} has spec.pausedUntil set: an earlier restore did not finish, or someone is at work on it; resume that, or clear pausedUntil first",
+                        h.namespace, h.name
+                    )),
+                    _ => Ok("spec.pausedUntil not set".into()),
+                },
+            ));
+            list.push(gate(
+                "etcd_members",
+                "each member's name and peer URL, and the image, for etcdutl snapshot restore",
+                match &survey.hosted {
+                    Some(h) if h.etcd_image.is_empty() => {
+                        Err("the etcd StatefulSet names no container image for the data pod".into())
+                    }
+                    Some(h) => {
+                        let layout = h.layout();
+                        let from = if h.members.is_empty() {
+                            "etcd did not answer, or a pod was not matched to its member: the runbook's names and discovery URLs are used"
+                        } else {
+                            "as etcd lists them, by pod"
+                        };
+                        Ok(format!("{} ({from}); token {}", layout.initial_cluster(), layout.token))
+                    }
+                    None => Err("no HostedCluster".into()),
+                },
+            ));
         }
     }
     list
@@ -562,7 +629,7 @@ impl RestoreRun {
         if let Some(outcome) = &self.outcome {
             return Action::Finished(outcome.clone());
         }
-        // Whatever the journal says: --read-only never acts, and the hosted run is not built.
+        // Whatever the journal says: --read-only never acts.
         if self.options.read_only && matches!(self.stage, Stage::Confirm | Stage::Steps) {
             if self.began() {
                 // Stopped, not ended: the journal keeps the run for a console that may act.
@@ -570,12 +637,6 @@ impl RestoreRun {
             } else {
                 self.finish(Outcome::NotAllowed { reason: "--read-only: the plan is shown, nothing is done".into() });
             }
-            return self.next_action(now);
-        }
-        if self.procedure == Procedure::Hosted && matches!(self.stage, Stage::Confirm | Stage::Steps) {
-            self.finish(Outcome::NotAllowed {
-                reason: "the hosted procedure's run is not built yet: follow the plan by hand (RUNBOOKS §5.3)".into(),
-            });
             return self.next_action(now);
         }
         match self.stage {
@@ -761,12 +822,7 @@ impl RestoreRun {
         }
         self.gates = gates(self.procedure, &self.options, &survey);
         self.steps = match (self.procedure, &survey.hosted) {
-            (Procedure::Hosted, Some(hosted)) => steps::hosted(&HostedLayout {
-                namespace: hosted.namespace.clone(),
-                name: hosted.name.clone(),
-                control_plane_namespace: hosted.control_plane_namespace.clone(),
-                etcd_replicas: hosted.etcd_replicas,
-            }),
+            (Procedure::Hosted, Some(hosted)) => steps::hosted(&hosted.layout()),
             (Procedure::Hosted, None) => Vec::new(),
             (Procedure::Standalone, _) => {
                 let mut list = steps::standalone(&self.layout(&survey));
@@ -840,7 +896,14 @@ impl RestoreRun {
         }
     }
 
-    fn stop(&mut self, step: String, reason: String) {
+    fn stop(&mut self, step: String, mut reason: String) {
+        // A hosted run stopped after its pause leaves the hosted cluster without its API until resumed.
+        if self.procedure == Procedure::Hosted && self.began() {
+            let hosted = self.options.hosted_cluster.clone().unwrap_or_default();
+            reason.push_str(&format!(
+                "; HostedCluster {hosted} stays PAUSED and its API servers may be at 0 replicas until the run ends"
+            ));
+        }
         self.finish(Outcome::Stopped { step, reason, quorum_guard_off: self.quorum_guard_off });
     }
 

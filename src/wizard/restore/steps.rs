@@ -129,11 +129,26 @@ pub enum Act {
         name: String,
         replicas: i32,
     },
-    DeleteClaims {
-        names: Vec<String>,
+    /// Hosted: a helper Deployment (the runbook's `etcd-data`) whose one pod mounts a member's claim at `/var/lib`.
+    CreateDataPod {
+        deployment: String,
+        claim: String,
+        image: String,
     },
-    /// Hosted: restore the snapshot into member 0's volume (the runbook's `etcd-data` pod and `etcdutl`).
-    RestoreIntoVolume,
+    /// Hosted: the snapshot streamed into a data pod (`oc cp`), its SHA-256 compared there.
+    CopySnapshot {
+        deployment: String,
+        to: String,
+    },
+    /// Hosted: commands run in a data pod one after the other (`oc exec`), each to exit 0.
+    PodExec {
+        deployment: String,
+        commands: Vec<Vec<String>>,
+    },
+    /// Hosted: delete a Deployment (and so its pods).
+    DeleteDeployment {
+        name: String,
+    },
     Person {
         instruction: String,
     },
@@ -192,8 +207,15 @@ pub enum Check {
         name: String,
         replicas: i32,
     },
-    ClaimsGone {
-        names: Vec<String>,
+    /// Hosted: no pod matches the selector any more.
+    NoPods {
+        namespace: String,
+        selector: String,
+    },
+    /// Hosted: `count` members healthy, and every one at the same revision with the same
+    /// key-value hash (no member kept other data than the restored one).
+    MembersAgree {
+        count: usize,
     },
     /// The person says it is done.
     PersonConfirms,
@@ -638,95 +660,235 @@ pub struct HostedLayout {
     pub name: String,
     /// `<namespace>-<name>`.
     pub control_plane_namespace: String,
-    pub etcd_replicas: i32,
+    /// The etcd StatefulSet's image: the data pods run it (it has `etcdutl`).
+    pub etcd_image: String,
+    /// The members' `--initial-cluster-token`.
+    pub token: String,
+    /// Each replica's member (name, peer URL), replica 0 first: replica N's claim is `data-etcd-N`.
+    pub members: Vec<(String, String)>,
 }
 
-const WRITERS: &[&str] = &["kube-apiserver", "openshift-apiserver", "openshift-oauth-apiserver"];
+/// The etcd-writers the hosted procedure stops first and starts last.
+pub const WRITERS: &[&str] = &["kube-apiserver", "openshift-apiserver", "openshift-oauth-apiserver"];
+/// Where the snapshot is copied in a data pod, and the member's data directory there (its claim is at /var/lib).
+pub const POD_SNAPSHOT: &str = "/var/lib/restored.snap.db";
+pub const POD_DATA_DIR: &str = "/var/lib/data";
 
-/// A hosted control plane's etcd, on premises (§5.3); everything through the management cluster's API.
+/// The runbook's helper Deployment for replica `index`'s claim: `etcd-data` for member 0, `etcd-data-N` after.
+pub fn data_deployment(index: usize) -> String {
+    if index == 0 {
+        "etcd-data".into()
+    } else {
+        format!("etcd-data-{index}")
+    }
+}
+
+impl HostedLayout {
+    /// `name=peer-url,...` of every member, as the restored data will know them.
+    pub fn initial_cluster(&self) -> String {
+        self.members.iter().map(|(n, u)| format!("{n}={u}")).collect::<Vec<_>>().join(",")
+    }
+
+    /// The `etcdutl snapshot restore` a data pod runs for member `index` (§5.3 step 3), as argv.
+    pub fn restore_command(&self, index: usize) -> Vec<String> {
+        let (name, peer) = self.members.get(index).cloned().unwrap_or_default();
+        [
+            "etcdutl",
+            "snapshot",
+            "restore",
+            POD_SNAPSHOT,
+            &format!("--data-dir={POD_DATA_DIR}"),
+            "--skip-hash-check",
+            "--name",
+            &name,
+            &format!("--initial-cluster-token={}", self.token),
+            "--initial-cluster",
+            &self.initial_cluster(),
+            "--initial-advertise-peer-urls",
+            &peer,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    }
+}
+
+fn oc_exec(ns: &str, deployment: &str, argv: &[String]) -> String {
+    format!("oc exec -n {ns} deployment/{deployment} -- {}", argv.join(" "))
+}
+
+/// A hosted control plane's etcd, on premises (§5.3); everything through the
+/// management cluster's API. One deliberate change from the runbook: it deletes
+/// the claims of members 1 and 2 so that they "come back empty", but an empty
+/// member started beside the restored one never gets its data (raft sends only
+/// what comes after the restore's own entries: with etcd 3.4 they stay at
+/// revision 1, without a key, while member 0 has the snapshot's). So every
+/// member's claim is restored from the same snapshot, as etcd's disaster
+/// recovery does, each through its own data pod; and step 3.8 checks that every
+/// member holds the same data.
 pub fn hosted(layout: &HostedLayout) -> Vec<Step> {
     let hc = format!("{}/{}", layout.namespace, layout.name);
+    let ns = layout.control_plane_namespace.as_str();
+    let replicas = layout.members.len().max(1);
     let mut steps = Vec::new();
-    let mut pause = api(
-        "1",
-        &format!("pause reconciliation of HostedCluster {hc}"),
-        Act::PauseReconciliation { paused: true },
-        Check::Paused { paused: true },
-        1,
+    let mut pause = showing(
+        api(
+            "1",
+            &format!("pause reconciliation of HostedCluster {hc}"),
+            Act::PauseReconciliation { paused: true },
+            Check::Paused { paused: true },
+            1,
+        ),
+        vec![format!(
+            "oc patch -n {} hostedclusters/{} -p '{{\"spec\":{{\"pausedUntil\":\"true\"}}}}' --type=merge",
+            layout.namespace, layout.name
+        )],
     );
     pause.point_of_no_return = true;
     steps.push(pause);
     for writer in WRITERS {
-        steps.push(api(
-            &format!("1@{writer}"),
-            &format!("scale {writer} to 0 (the API goes away)"),
-            Act::Scale { kind: "Deployment".into(), name: (*writer).into(), replicas: 0 },
-            Check::Replicas { kind: "Deployment".into(), name: (*writer).into(), replicas: 0 },
-            5,
+        steps.push(showing(
+            api(
+                &format!("1@{writer}"),
+                &format!("scale {writer} to 0 (the hosted cluster's API goes away)"),
+                Act::Scale { kind: "Deployment".into(), name: (*writer).into(), replicas: 0 },
+                Check::Replicas { kind: "Deployment".into(), name: (*writer).into(), replicas: 0 },
+                5,
+            ),
+            vec![format!("oc scale -n {ns} deployment/{writer} --replicas=0")],
         ));
     }
-    steps.push(api(
-        "3.1",
-        "scale the etcd StatefulSet to 0",
-        Act::Scale { kind: "StatefulSet".into(), name: "etcd".into(), replicas: 0 },
-        Check::Replicas { kind: "StatefulSet".into(), name: "etcd".into(), replicas: 0 },
-        5,
-    ));
-    let claims: Vec<String> = (1..layout.etcd_replicas.max(1)).map(|i| format!("data-etcd-{i}")).collect();
-    if !claims.is_empty() {
-        steps.push(api(
-            "3.2",
-            &format!("delete the claims {}", claims.join(", ")),
-            Act::DeleteClaims { names: claims.clone() },
-            Check::ClaimsGone { names: claims },
+    steps.push(showing(
+        api(
+            "3.1",
+            "scale the etcd StatefulSet to 0 (every member stops)",
+            Act::Scale { kind: "StatefulSet".into(), name: "etcd".into(), replicas: 0 },
+            Check::Replicas { kind: "StatefulSet".into(), name: "etcd".into(), replicas: 0 },
             5,
+        ),
+        vec![format!("oc scale -n {ns} statefulset/etcd --replicas=0")],
+    ));
+    for (index, (member, _)) in layout.members.iter().enumerate() {
+        let claim = format!("data-etcd-{index}");
+        let deployment = data_deployment(index);
+        let at = |id: &str| format!("{id}@{claim}");
+        steps.push(showing(
+            api(
+                &at("3.2"),
+                &format!("start the {deployment} pod with {claim} mounted at /var/lib"),
+                Act::CreateDataPod { deployment: deployment.clone(), claim: claim.clone(), image: layout.etcd_image.clone() },
+                Check::PodsRunning {
+                    namespace: ns.to_string(),
+                    selector: format!("app={deployment}"),
+                    node: None,
+                    count: Some(1),
+                },
+                5,
+            ),
+            vec![
+                format!(
+                    "oc apply -n {ns} -f -   # Deployment {deployment}: image {}, claim {claim} at /var/lib, sleeping",
+                    layout.etcd_image
+                ),
+                format!("oc get -n {ns} pods -l app={deployment}"),
+            ],
+        ));
+        steps.push(showing(
+            api(
+                &at("3.3"),
+                &format!("copy the snapshot into {deployment} as {POD_SNAPSHOT} (its SHA-256 checked there)"),
+                Act::CopySnapshot { deployment: deployment.clone(), to: POD_SNAPSHOT.into() },
+                Check::Answer,
+                10,
+            ),
+            vec![format!("oc cp <snapshot> {ns}/<{deployment} pod>:{POD_SNAPSHOT}")],
+        ));
+        let restore = vec![
+            vec!["rm".to_string(), "-rf".into(), POD_DATA_DIR.into()],
+            vec!["mkdir".to_string(), "-p".into(), POD_DATA_DIR.into()],
+            layout.restore_command(index),
+        ];
+        let shown = restore.iter().map(|argv| oc_exec(ns, &deployment, argv)).collect();
+        steps.push(showing(
+            api(
+                &at("3.4"),
+                &format!("replace {member}'s data in {claim} with the snapshot (etcdutl snapshot restore)"),
+                Act::PodExec { deployment: deployment.clone(), commands: restore },
+                Check::Answer,
+                15,
+            ),
+            shown,
+        ));
+        let remove = vec![vec!["rm".to_string(), "-f".into(), POD_SNAPSHOT.into()]];
+        let shown = remove.iter().map(|argv| oc_exec(ns, &deployment, argv)).collect();
+        steps.push(showing(
+            api(
+                &at("3.5"),
+                &format!("remove the snapshot's copy from {claim}"),
+                Act::PodExec { deployment: deployment.clone(), commands: remove },
+                Check::Answer,
+                2,
+            ),
+            shown,
+        ));
+        steps.push(showing(
+            api(
+                &at("3.6"),
+                &format!("delete the {deployment} Deployment (its pod lets go of {claim})"),
+                Act::DeleteDeployment { name: deployment.clone() },
+                Check::NoPods { namespace: ns.to_string(), selector: format!("app={deployment}") },
+                5,
+            ),
+            vec![format!("oc delete -n {ns} deployment/{deployment}")],
         ));
     }
-    steps.push(api(
-        "3.3",
-        "restore the snapshot into data-etcd-0 (etcd-data pod, etcdutl snapshot restore)",
-        Act::RestoreIntoVolume,
-        Check::Answer,
-        15,
-    ));
-    let replicas = layout.etcd_replicas.max(1);
-    steps.push(api(
-        "3.4",
-        &format!("scale the etcd StatefulSet back to {replicas}"),
-        Act::Scale { kind: "StatefulSet".into(), name: "etcd".into(), replicas },
-        Check::PodsRunning {
-            namespace: layout.control_plane_namespace.clone(),
-            selector: "app=etcd".into(),
-            node: None,
-            count: Some(replicas as usize),
-        },
-        15,
+    steps.push(showing(
+        api(
+            "3.7",
+            &format!("scale the etcd StatefulSet back to {replicas}"),
+            Act::Scale { kind: "StatefulSet".into(), name: "etcd".into(), replicas: replicas as i32 },
+            Check::PodsRunning { namespace: ns.to_string(), selector: "app=etcd".into(), node: None, count: Some(replicas) },
+            15,
+        ),
+        vec![
+            format!("oc scale -n {ns} statefulset/etcd --replicas={replicas}"),
+            format!("oc get -n {ns} pods -l app=etcd -w"),
+        ],
     ));
     steps.push(within(
         step(
-            "3.5",
-            format!("{replicas} etcd members started and healthy"),
+            "3.8",
+            format!("{replicas} members healthy, every one with the restored data (same revision and hash)"),
             Place::Etcd,
             Act::Nothing,
-            Check::EtcdMembers { count: replicas as usize },
+            Check::MembersAgree { count: replicas },
         ),
-        15 * MINUTE,
+        5 * MINUTE,
     ));
     for writer in WRITERS {
-        steps.push(api(
-            &format!("3.6@{writer}"),
-            &format!("scale {writer} back to 3 (the runbook's count, whatever it was before)"),
-            Act::Scale { kind: "Deployment".into(), name: (*writer).into(), replicas: 3 },
-            Check::Replicas { kind: "Deployment".into(), name: (*writer).into(), replicas: 3 },
-            10,
+        steps.push(showing(
+            api(
+                &format!("3.9@{writer}"),
+                &format!("scale {writer} back to 3 (the runbook's count, whatever it was before)"),
+                Act::Scale { kind: "Deployment".into(), name: (*writer).into(), replicas: 3 },
+                Check::Replicas { kind: "Deployment".into(), name: (*writer).into(), replicas: 3 },
+                10,
+            ),
+            vec![format!("oc scale deployment -n {ns} --replicas=3 {writer}")],
         ));
     }
-    steps.push(api(
-        "4",
-        &format!("resume reconciliation of HostedCluster {hc}"),
-        Act::PauseReconciliation { paused: false },
-        Check::Paused { paused: false },
-        1,
+    steps.push(showing(
+        api(
+            "4",
+            &format!("resume reconciliation of HostedCluster {hc}"),
+            Act::PauseReconciliation { paused: false },
+            Check::Paused { paused: false },
+            1,
+        ),
+        vec![format!(
+            "oc patch -n {} hostedclusters/{} -p '{{\"spec\":{{\"pausedUntil\":\"\"}}}}' --type=merge",
+            layout.namespace, layout.name
+        )],
     ));
     steps
 }

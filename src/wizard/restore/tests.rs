@@ -363,6 +363,8 @@ fn the_hosted_procedure_pauses_first_resumes_last_and_refuses_a_delete_retention
         control_plane_namespace: "clusters-hosted".into(),
         etcd_replicas: 3,
         when_scaled: Some("Retain".into()),
+        etcd_image: "quay.io/etcd@sha256:1".into(),
+        ..HostedFacts::default()
     });
     let options = Options { hosted_cluster: Some("clusters/hosted".into()), ..Options::default() };
     let mut run = RestoreRun::new(Procedure::Hosted, "/b".into(), options.clone());
@@ -372,7 +374,13 @@ fn the_hosted_procedure_pauses_first_resumes_last_and_refuses_a_delete_retention
     assert_eq!(run.steps[0].act, Act::PauseReconciliation { paused: true });
     assert_eq!(run.steps.last().unwrap().act, Act::PauseReconciliation { paused: false });
     let ids: Vec<&str> = run.steps.iter().map(|s| s.id.as_str()).collect();
-    assert!(ids.contains(&"3.2"));
+    // Every member's claim restored from the snapshot, through its own data pod, before etcd is scaled up.
+    for claim in ["data-etcd-0", "data-etcd-1", "data-etcd-2"] {
+        let restore = ids.iter().position(|i| *i == format!("3.4@{claim}")).unwrap();
+        assert!(restore < ids.iter().position(|i| *i == "3.7").unwrap(), "{ids:?}");
+    }
+    assert!(ids.iter().position(|i| *i == "3.8").unwrap() < ids.iter().position(|i| i.starts_with("3.9@")).unwrap());
+    assert!(run.steps.iter().all(|s| !matches!(s.act, Act::Person { .. })));
     assert!(run.steps.iter().all(|s| s.place != Place::Host), "the hosted procedure is all through the API");
 
     s.hosted.as_mut().unwrap().when_scaled = Some("Delete".into());
@@ -451,23 +459,64 @@ fn the_quorum_guard_counts_as_off_from_the_moment_its_patch_may_go() {
 }
 
 #[test]
-fn a_hosted_run_is_refused_before_anything_is_done() {
+fn a_hosted_run_restores_each_member_as_etcd_listed_it_and_says_the_cluster_stays_paused_if_stopped() {
     let mut s = survey();
+    s.cluster_name = "hosted".into();
     s.hosted = Some(HostedFacts {
         namespace: "clusters".into(),
         name: "hosted".into(),
         control_plane_namespace: "clusters-hosted".into(),
         etcd_replicas: 3,
-        when_scaled: None,
+        etcd_image: "quay.io/etcd@sha256:1".into(),
+        token: Some("tok".into()),
+        members: vec![
+            ("master-0".into(), "https://127.0.0.11:2380".into()),
+            ("master-1".into(), "https://127.0.0.12:2380".into()),
+            ("master-2".into(), "https://127.0.0.13:2380".into()),
+        ],
+        ..HostedFacts::default()
     });
     let mut run = RestoreRun::new(
         Procedure::Hosted,
         "/b".into(),
         Options { hosted_cluster: Some("clusters/hosted".into()), ..Options::default() },
     );
+    run.observe(Observed::Surveyed(Box::new(s.clone())));
+    let Action::Confirm(confirmation) = run.next_action(at(0)) else { panic!("{:?}", run.outcome) };
+    assert_eq!(confirmation.cluster_name, "hosted");
+    assert!(!run.began(), "nothing before the typed name");
+    run.observe(Observed::Typed("hosted".into()));
+    let (_, restore) = run_until(&mut run, "3.4@data-etcd-1");
+    let Act::PodExec { deployment, commands } = &restore.act else { panic!("{restore:?}") };
+    assert_eq!(deployment, "etcd-data-1");
+    let etcdutl = commands.last().unwrap().join(" ");
+    assert_eq!(
+        etcdutl,
+        "etcdutl snapshot restore /var/lib/restored.snap.db --data-dir=/var/lib/data --skip-hash-check --name master-1 \
+         --initial-cluster-token=tok --initial-cluster master-0=https://127.0.0.11:2380,master-1=https://127.0.0.12:2380,master-2=https://127.0.0.13:2380 \
+         --initial-advertise-peer-urls https://127.0.0.12:2380"
+    );
+    assert_eq!(commands[0], ["rm", "-rf", "/var/lib/data"]);
+    let index = run.steps.iter().position(|s| s.id == "3.4@data-etcd-1").unwrap();
+    run.observe(Observed::Performed { index, result: StepResult::Failed { reason: "exit 1".into() } });
+    let outcome = run.outcome.clone().unwrap();
+    assert!(outcome.describe().contains("clusters/hosted stays PAUSED"), "{}", outcome.describe());
+
+    // etcd silent: the runbook's names, and the gate says so.
+    s.hosted.as_mut().unwrap().members.clear();
+    let layout = s.hosted.as_ref().unwrap().layout();
+    assert_eq!(layout.members[2], ("etcd-2".to_string(), "https://etcd-2.etcd-discovery.clusters-hosted.svc:2380".to_string()));
+    // Already paused: refused before anything.
+    s.hosted.as_mut().unwrap().paused = true;
+    let mut run = RestoreRun::new(
+        Procedure::Hosted,
+        "/b".into(),
+        Options { hosted_cluster: Some("clusters/hosted".into()), ..Options::default() },
+    );
     run.observe(Observed::Surveyed(Box::new(s)));
-    assert!(matches!(run.next_action(at(0)), Action::Finished(Outcome::NotAllowed { .. })));
-    assert!(!run.began());
+    assert!(run.gates.iter().any(|g| g.id == "reconciliation" && !g.passed));
+    assert!(run.gates.iter().any(|g| g.id == "etcd_members" && g.passed && g.detail.contains("runbook's names")));
+    assert!(matches!(run.next_action(at(0)), Action::Finished(Outcome::Refused { .. })));
 }
 
 #[test]
