@@ -2,7 +2,8 @@
 # Installs what etcd-console needs to build, run its lab and run its tests on a
 # fresh Debian machine: protoc (etcd-client's build), the real etcd server and
 # etcdctl, tmux (end-to-end tests), kubectl (the referee of the lab's simulated
-# OpenShift API; Debian's kubernetes-client ships one). Installs only what is missing.
+# OpenShift API; Debian's kubernetes-client ships one), ssh and sshd (the restore's
+# host steps, tested against a real sshd). Installs only what is missing.
 set -euo pipefail
 
 need=()
@@ -15,6 +16,9 @@ command -v etcdctl >/dev/null 2>&1 || need+=(etcd-client)
 command -v tmux >/dev/null 2>&1 || need+=(tmux)
 command -v pgrep >/dev/null 2>&1 || need+=(procps)
 command -v kubectl >/dev/null 2>&1 || need+=(kubernetes-client)
+# The restore's host steps use the system ssh and scp; the tests start a real sshd on loopback.
+command -v ssh >/dev/null 2>&1 || need+=(openssh-client)
+[ -x /usr/sbin/sshd ] || need+=(openssh-server)
 
 if [ "${#need[@]}" -gt 0 ]; then
   sudo=""

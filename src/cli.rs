@@ -247,6 +247,10 @@ pub struct RestoreTarget {
     #[arg(long, value_name = "FILE")]
     pub ssh_key: Option<PathBuf>,
 
+    /// An option for ssh and scp, as their `-o` (repeatable): e.g. `Port=2222`, `ProxyJump=bastion`.
+    #[arg(long = "ssh-option", value_name = "KEY=VALUE")]
+    pub ssh_options: Vec<String>,
+
     /// Do not run host commands: show them to copy, wait for you, then check what can be seen.
     #[arg(long)]
     pub manual_hosts: bool,

@@ -51,7 +51,11 @@ async fn executor(
 ) -> Result<RestoreExecutor, String> {
     let hosts = match &target.lab_dir {
         Some(dir) => Hosts::Lab { dir: dir.clone() },
-        None => Hosts::Ssh { user: target.ssh_user.clone(), key: target.ssh_key.clone() },
+        None => Hosts::Ssh {
+            user: target.ssh_user.clone(),
+            key: target.ssh_key.clone(),
+            options: target.ssh_options.clone(),
+        },
     };
     make_executor(connection, kube, &target.backup, hosts, poll).await
 }

@@ -215,7 +215,7 @@ fn restore_hosts(console: &ConsoleArgs) -> crate::wizard::restore::hosts::Hosts 
         console.lab_dir.clone().or_else(|| std::env::var_os("ETCD_CONSOLE_LAB_DIR").map(std::path::PathBuf::from));
     match lab {
         Some(dir) => crate::wizard::restore::hosts::Hosts::Lab { dir },
-        None => crate::wizard::restore::hosts::Hosts::Ssh { user: "core".into(), key: None },
+        None => crate::wizard::restore::hosts::Hosts::Ssh { user: "core".into(), key: None, options: Vec::new() },
     }
 }
 
@@ -226,7 +226,8 @@ fn restore_options(
     plan_only: bool,
 ) -> crate::wizard::restore::Options {
     crate::wizard::restore::Options {
-        recovery_host,
+        // The hosted procedure has no recovery host.
+        recovery_host: recovery_host.filter(|h| !h.is_empty()),
         read_only: console.read_only,
         plan_only,
         remote_backup_dir: "/home/core/assets/backup".into(),

@@ -482,7 +482,7 @@ impl App {
                 }
             }
             (Action::Confirm, restore::Stage::Planning) => {
-                let Some(host) = wizard.chosen.clone() else {
+                let Some(host) = wizard.chosen.clone().or_else(|| wizard.hosted.then(String::new)) else {
                     self.notice = Some("choose the recovery host with ↑↓ first".into());
                     return Some(None);
                 };

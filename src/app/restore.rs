@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 
 use crate::wizard::restore::executor::Progress;
-use crate::wizard::restore::{Confirmation, RestoreRun, Step};
+use crate::wizard::restore::{Confirmation, Procedure, RestoreRun, Step};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stage {
@@ -38,6 +38,8 @@ pub struct RestoreWizard {
     /// The control-plane hosts the survey found Ready, to choose the recovery host from.
     pub hosts: Vec<String>,
     pub chosen: Option<String>,
+    /// The hosted procedure (`--hosted-cluster`): everything through the API, no recovery host to choose.
+    pub hosted: bool,
     /// The plan, then the run, as last reported.
     pub run: Option<RestoreRun>,
     /// The step being done.
@@ -56,6 +58,7 @@ impl RestoreWizard {
             backup_dir,
             hosts: Vec::new(),
             chosen: None,
+            hosted: false,
             run: None,
             current: None,
             prompt: None,
@@ -67,7 +70,7 @@ impl RestoreWizard {
 
     /// The next (or previous) Ready control-plane host as the recovery host.
     pub fn choose(&mut self, up: bool) -> bool {
-        if self.hosts.is_empty() {
+        if self.hosts.is_empty() || self.hosted {
             return false;
         }
         let at = self.chosen.as_ref().and_then(|c| self.hosts.iter().position(|h| h == c));
@@ -103,7 +106,8 @@ impl RestoreWizard {
                 }
                 if self.stage == Stage::Planning {
                     self.planning = false;
-                    if let Some(survey) = &run.survey {
+                    self.hosted = run.procedure == Procedure::Hosted;
+                    if let Some(survey) = run.survey.as_ref().filter(|_| !self.hosted) {
                         self.hosts = survey.control_plane.iter().filter(|h| h.ready).map(|h| h.name.clone()).collect();
                     }
                 }

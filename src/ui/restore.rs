@@ -69,7 +69,10 @@ fn plan_lines(wizard: &RestoreWizard, run: &RestoreRun, theme: Theme) -> Vec<Lin
         .iter()
         .map(|h| if Some(h) == wizard.chosen.as_ref() { format!("(•) {h}") } else { format!("( ) {h}") })
         .collect();
-    if wizard.chosen.is_none() {
+    if wizard.hosted {
+        let hosted = run.options.hosted_cluster.clone().unwrap_or_default();
+        lines.push(Line::raw(format!("HostedCluster {hosted}: every step through the management cluster's API")));
+    } else if wizard.chosen.is_none() {
         lines.push(Line::styled(
             format!(
                 "choose the recovery host with ↑↓ (a healthy control-plane host; its Machine is never deleted): {}",
@@ -78,8 +81,9 @@ fn plan_lines(wizard: &RestoreWizard, run: &RestoreRun, theme: Theme) -> Vec<Lin
             theme.warn(),
         ));
         return lines;
+    } else {
+        lines.push(Line::raw(format!("recovery host: {}   ↑↓ another", hosts.join("  "))));
     }
-    lines.push(Line::raw(format!("recovery host: {}   ↑↓ another", hosts.join("  "))));
     for gate in &run.gates {
         let (mark, style) = if gate.passed { ("ok", theme.dim()) } else { ("NO", theme.crit()) };
         lines.push(Line::styled(format!("[{mark}] {:<22} {}", gate.id, gate.detail), style));
@@ -88,7 +92,7 @@ fn plan_lines(wizard: &RestoreWizard, run: &RestoreRun, theme: Theme) -> Vec<Lin
     lines.push(Line::raw(format!("{} steps; the point of no return is {pnr}", run.steps.len())));
     if wizard.planning {
         lines.push(Line::styled("judging the gates again ...", theme.dim()));
-    } else if run.gates.iter().all(|g| g.passed) && wizard.chosen.is_some() {
+    } else if run.gates.iter().all(|g| g.passed) && (wizard.chosen.is_some() || wizard.hosted) {
         lines.push(Line::styled("Enter runs it: you will type the cluster's name before anything changes", theme.ok()));
     } else {
         lines.push(Line::styled("a gate does not pass: the run would be refused", theme.warn()));

@@ -31,14 +31,21 @@ impl HostOutput {
 
 #[derive(Debug, Clone)]
 pub enum Hosts {
-    Ssh { user: String, key: Option<PathBuf> },
-    Lab { dir: PathBuf },
+    /// `options` are given to ssh and scp as `-o` (a port, a jump host).
+    Ssh {
+        user: String,
+        key: Option<PathBuf>,
+        options: Vec<String>,
+    },
+    Lab {
+        dir: PathBuf,
+    },
 }
 
 impl Hosts {
     pub fn describe(&self) -> String {
         match self {
-            Hosts::Ssh { user, key } => match key {
+            Hosts::Ssh { user, key, .. } => match key {
                 Some(key) => format!("ssh as {user} with {}", key.display()),
                 None => format!("ssh as {user}"),
             },
@@ -46,8 +53,10 @@ impl Hosts {
         }
     }
 
-    fn ssh_args(key: &Option<PathBuf>) -> Vec<String> {
-        let mut args = vec![
+    fn ssh_args(key: &Option<PathBuf>, options: &[String]) -> Vec<String> {
+        // ssh keeps the first value given for an option: the person's come first.
+        let mut args: Vec<String> = options.iter().flat_map(|o| ["-o".to_string(), o.clone()]).collect();
+        args.extend([
             "-o".to_string(),
             "BatchMode=yes".to_string(),
             "-o".to_string(),
@@ -58,7 +67,10 @@ impl Hosts {
             "ConnectTimeout=10".to_string(),
             "-o".to_string(),
             "StrictHostKeyChecking=accept-new".to_string(),
-        ];
+            // Errors still come through; "Permanently added ... to the list of known hosts" does not.
+            "-o".to_string(),
+            "LogLevel=ERROR".to_string(),
+        ]);
         if let Some(key) = key {
             args.push("-i".into());
             args.push(key.display().to_string());
@@ -69,8 +81,8 @@ impl Hosts {
     /// Runs `command` on the host (its InternalIP for ssh, its name in the lab) within `limit`.
     pub async fn run(&self, node: &str, ip: &str, command: &str, limit: Duration) -> Result<HostOutput, String> {
         match self {
-            Hosts::Ssh { user, key } => {
-                let mut args = Self::ssh_args(key);
+            Hosts::Ssh { user, key, options } => {
+                let mut args = Self::ssh_args(key, options);
                 args.push(format!("{user}@{ip}"));
                 args.push("--".into());
                 args.push(command.to_string());
@@ -102,12 +114,12 @@ impl Hosts {
         limit: Duration,
     ) -> Result<String, String> {
         match self {
-            Hosts::Ssh { user, key } => {
+            Hosts::Ssh { user, key, options } => {
                 let made = self.run(node, ip, &format!("mkdir -p '{remote}'"), limit).await?;
                 if made.exit_code != 0 {
                     return Err(format!("mkdir -p {remote} on {node} failed: {}", made.text()));
                 }
-                let mut args = Self::ssh_args(key);
+                let mut args = Self::ssh_args(key, options);
                 args.push("-r".into());
                 let files = std::fs::read_dir(local)
                     .map_err(|e| format!("cannot read {}: {e}", local.display()))?

@@ -159,11 +159,9 @@ pub async fn exec(
     };
     match tokio::time::timeout(limit, work).await {
         Ok(result) => result,
-        Err(_) => Err(format!(
-            "`{}` in pod {pod}: no end within {}",
-            argv.join(" "),
-            humantime::format_duration(limit)
-        )),
+        Err(_) => {
+            Err(format!("`{}` in pod {pod}: no end within {}", argv.join(" "), humantime::format_duration(limit)))
+        }
     }
 }
 
