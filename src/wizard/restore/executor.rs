@@ -45,6 +45,7 @@ fn dynamic(
 const CLUSTER_VERSION: (&str, &str, &str, &str) = ("config.openshift.io", "v1", "ClusterVersion", "clusterversions");
 const INFRASTRUCTURE: (&str, &str, &str, &str) = ("config.openshift.io", "v1", "Infrastructure", "infrastructures");
 const NETWORK: (&str, &str, &str, &str) = ("config.openshift.io", "v1", "Network", "networks");
+const PROXY: (&str, &str, &str, &str) = ("config.openshift.io", "v1", "Proxy", "proxies");
 const NODE: (&str, &str, &str, &str) = ("", "v1", "Node", "nodes");
 const POD: (&str, &str, &str, &str) = ("", "v1", "Pod", "pods");
 const MACHINE: (&str, &str, &str, &str) = ("machine.openshift.io", "v1beta1", "Machine", "machines");
@@ -142,6 +143,35 @@ fn internal_ip(node: &Value) -> String {
         .to_string()
 }
 
+/// The API VIPs of an on-premises platform (keepalived's): `apiServerInternalIPs`, or the older single one.
+fn api_vips(infrastructure: &Value) -> Vec<String> {
+    let Some(platform) = infrastructure.pointer("/status/platformStatus").and_then(Value::as_object) else {
+        return Vec::new();
+    };
+    let mut vips = Vec::new();
+    for (key, status) in platform {
+        if key == "type" {
+            continue;
+        }
+        if let Some(list) = status.get("apiServerInternalIPs").and_then(Value::as_array) {
+            vips.extend(list.iter().filter_map(Value::as_str).map(str::to_string));
+        } else if let Some(one) = status.get("apiServerInternalIP").and_then(Value::as_str) {
+            vips.push(one.to_string());
+        }
+    }
+    vips.retain(|v| !v.is_empty());
+    vips.dedup();
+    vips
+}
+
+/// The cluster-wide proxy as the restore script's variables (from Proxy `cluster`'s status, what is in force).
+fn proxy_variables(proxy: &Value) -> Vec<(String, String)> {
+    [("HTTP_PROXY", "/status/httpProxy"), ("HTTPS_PROXY", "/status/httpsProxy"), ("NO_PROXY", "/status/noProxy")]
+        .iter()
+        .filter_map(|(name, pointer)| text(proxy, pointer).map(|v| (name.to_string(), v)))
+        .collect()
+}
+
 /// The HostedCluster of a hosted run (namespace, name).
 fn hosted_cluster(run: &RestoreRun) -> Result<(String, String), String> {
     run.survey
@@ -176,7 +206,12 @@ fn initial_cluster_token(container: &Value) -> Option<String> {
             return words.get(i + 1).map(|t| t.trim_matches(['"', '\'']).to_string());
         }
     }
-    container.get("env").and_then(Value::as_array)?.iter().find(|e| e["name"] == "ETCD_INITIAL_CLUSTER_TOKEN").and_then(|e| text(e, "/value"))
+    container
+        .get("env")
+        .and_then(Value::as_array)?
+        .iter()
+        .find(|e| e["name"] == "ETCD_INITIAL_CLUSTER_TOKEN")
+        .and_then(|e| text(e, "/value"))
 }
 
 /// Whether the kubeconfig's user (of the chosen context) authenticates with a client certificate.
@@ -227,7 +262,7 @@ impl RestoreExecutor {
         survey.certificate_kubeconfig = Some(certificate_kubeconfig(&self.kube));
         let c = &connection;
         let (all, one) = (ListParams::default(), ListParams::default().limit(1));
-        let (version, infrastructure, nodes, machines, network, ovn_pods, etcd, webhooks) = tokio::join!(
+        let (version, infrastructure, nodes, machines, network, ovn_pods, etcd, webhooks, proxy) = tokio::join!(
             get(c, dynamic(c, CLUSTER_VERSION, None), "clusterversion/version", "version"),
             get(c, dynamic(c, INFRASTRUCTURE, None), "infrastructure/cluster", "cluster"),
             list(c, dynamic(c, NODE, None), "nodes", &all),
@@ -236,6 +271,7 @@ impl RestoreExecutor {
             list(c, dynamic(c, POD, Some("openshift-ovn-kubernetes")), "OVN pods", &one),
             get(c, dynamic(c, operator_type(Operator::Etcd), None), "etcd/cluster", "cluster"),
             self.fail_webhooks(c),
+            get(c, dynamic(c, PROXY, None), "proxy/cluster", "cluster"),
         );
         survey.backup = backup.await.unwrap_or_default();
         let version = match version {
@@ -257,10 +293,12 @@ impl RestoreExecutor {
         let (id, completed) = crate::backup::directory::identity(&version);
         survey.cluster_id = id;
         survey.version = completed;
+        let infrastructure = infrastructure.ok().flatten();
+        survey.api_vips = infrastructure.as_ref().map(api_vips).unwrap_or_default();
+        survey.proxy = proxy.ok().flatten().map(|p| proxy_variables(&p)).unwrap_or_default();
         survey.cluster_name = infrastructure
-            .ok()
-            .flatten()
-            .and_then(|i| text(&i, "/status/infrastructureName"))
+            .as_ref()
+            .and_then(|i| text(i, "/status/infrastructureName"))
             .or_else(|| survey.cluster_id.clone())
             .unwrap_or_else(|| c.server.clone());
         survey.quorum_guard_off = etcd.ok().flatten().is_some_and(|e| model::quorum_guard_off(&e));
@@ -545,7 +583,9 @@ impl RestoreExecutor {
                 // The connection dropping under the command (255) is what a reboot looks like over ssh.
                 match self.hosts.run(node, &self.host_ip(run, node), command, Duration::from_secs(60)).await {
                     Ok(output) if output.exit_code == 0 || output.exit_code == 255 => {}
-                    Ok(output) => return Err(format!("`{command}` on {node} exited {}: {}", output.exit_code, output.text())),
+                    Ok(output) => {
+                        return Err(format!("`{command}` on {node} exited {}: {}", output.exit_code, output.text()))
+                    }
                     Err(e) if e.contains("no answer") => {}
                     Err(e) => return Err(e),
                 }
@@ -564,7 +604,10 @@ impl RestoreExecutor {
                 let foreign: Vec<&str> = listed
                     .stdout
                     .split_whitespace()
-                    .filter(|f| (f.starts_with("snapshot_") || f.starts_with("static_kuberesources_")) && !ours.iter().any(|o| o == f))
+                    .filter(|f| {
+                        (f.starts_with("snapshot_") || f.starts_with("static_kuberesources_"))
+                            && !ours.iter().any(|o| o == f)
+                    })
                     .collect();
                 if listed.exit_code == 0 && !foreign.is_empty() {
                     return Err(format!(
@@ -593,7 +636,8 @@ impl RestoreExecutor {
                 } else {
                     json!({"spec": {"unsupportedConfigOverrides": null}})
                 };
-                merge_patch(c, dynamic(c, operator_type(Operator::Etcd), None), "etcd/cluster", "cluster", &body).await?;
+                merge_patch(c, dynamic(c, operator_type(Operator::Etcd), None), "etcd/cluster", "cluster", &body)
+                    .await?;
                 tracing::info!(target: "audit", off, "restore: quorum guard patched");
                 Ok(if *off { "quorum guard off".into() } else { "quorum guard back on".into() })
             }
@@ -622,7 +666,10 @@ impl RestoreExecutor {
                     deleted.push(name);
                 }
                 tracing::info!(target: "audit", namespace, selector, pods = ?deleted, "restore: pods deleted");
-                Ok(format!("deleted {}", if deleted.is_empty() { "nothing (none found)".into() } else { deleted.join(", ") }))
+                Ok(format!(
+                    "deleted {}",
+                    if deleted.is_empty() { "nothing (none found)".into() } else { deleted.join(", ") }
+                ))
             }
             Act::DeleteMachine { name, node } => {
                 // The engine refuses it; the hands refuse it too.
@@ -728,7 +775,12 @@ impl RestoreExecutor {
                     let output = pods::exec(c, &namespace, &pod, argv, None, limit).await?;
                     tracing::info!(target: "audit", pod = %pod, command = %argv.join(" "), exit = output.exit_code, "restore: command run in pod");
                     if output.exit_code != 0 {
-                        return Err(format!("`{}` in {pod} exited {}: {}", argv.join(" "), output.exit_code, output.text()));
+                        return Err(format!(
+                            "`{}` in {pod} exited {}: {}",
+                            argv.join(" "),
+                            output.exit_code,
+                            output.text()
+                        ));
                     }
                     said.push(format!("$ {}\n{}", argv.join(" "), output.text()));
                 }
@@ -737,8 +789,13 @@ impl RestoreExecutor {
             Act::DeleteDeployment { name } => {
                 let c = self.api()?;
                 let namespace = control_plane_namespace(run)?;
-                delete(c, dynamic(c, workload_type("Deployment"), Some(&namespace)), &format!("deployment/{name}"), name)
-                    .await?;
+                delete(
+                    c,
+                    dynamic(c, workload_type("Deployment"), Some(&namespace)),
+                    &format!("deployment/{name}"),
+                    name,
+                )
+                .await?;
                 tracing::info!(target: "audit", namespace = %namespace, deployment = %name, "restore: deployment deleted");
                 Ok(format!("deployment/{name} deleted"))
             }
@@ -933,12 +990,19 @@ impl RestoreExecutor {
                     .await?
                     .ok_or_else(|| format!("{kind} {namespace}/{name} is not there"))?;
                 let number = |p: &str| object.pointer(p).and_then(Value::as_i64).unwrap_or(0);
-                let (wanted, now, ready) = (number("/spec/replicas"), number("/status/replicas"), number("/status/readyReplicas"));
+                let (wanted, now, ready) =
+                    (number("/spec/replicas"), number("/status/replicas"), number("/status/readyReplicas"));
                 // Scaled to 0 means no pod left, whatever the status says yet.
                 let selector = object
                     .pointer("/spec/selector/matchLabels")
                     .and_then(Value::as_object)
-                    .map(|labels| labels.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default())).collect::<Vec<_>>().join(","))
+                    .map(|labels| {
+                        labels
+                            .iter()
+                            .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+                            .collect::<Vec<_>>()
+                            .join(",")
+                    })
                     .unwrap_or_default();
                 let pods = if *replicas == 0 && !selector.is_empty() {
                     let params = ListParams::default().labels(&selector);

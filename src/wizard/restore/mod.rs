@@ -141,6 +141,12 @@ pub struct Survey {
     /// `Ok` when the kubeconfig's user authenticates with a client certificate.
     pub certificate_kubeconfig: Option<Result<(), String>>,
     pub quorum_guard_off: bool,
+    /// The API VIPs keepalived holds (on-premises platforms: Infrastructure's `apiServerInternalIPs`).
+    #[serde(default)]
+    pub api_vips: Vec<String>,
+    /// The cluster-wide proxy (Proxy `cluster`'s status), as the variables the restore script needs.
+    #[serde(default)]
+    pub proxy: Vec<(String, String)>,
     pub hosted: Option<HostedFacts>,
     /// What could not be read at all (the API down, no OpenShift): the plan cannot be made.
     pub unreadable: Option<String>,
@@ -622,6 +628,8 @@ impl RestoreRun {
             fail_webhooks: survey.fail_webhooks.clone(),
             remote_backup_dir: self.options.remote_backup_dir.clone(),
             backup_dir: self.backup_dir.clone(),
+            api_vips: survey.api_vips.clone(),
+            proxy: survey.proxy.clone(),
         }
     }
 

@@ -262,6 +262,12 @@ pub struct Layout {
     pub remote_backup_dir: String,
     /// The backup directory here, on the bastion.
     pub backup_dir: String,
+    /// keepalived's API VIPs (on-premises platforms): step 6 checks the recovery host holds one.
+    #[serde(default)]
+    pub api_vips: Vec<String>,
+    /// The cluster-wide proxy's variables (step 7), exported for the restore script.
+    #[serde(default)]
+    pub proxy: Vec<(String, String)>,
 }
 
 const MANIFESTS: &[(&str, &str)] = &[
@@ -395,12 +401,27 @@ pub fn standalone(layout: &Layout) -> Vec<Step> {
         ));
     }
 
+    if !layout.api_vips.is_empty() {
+        let pattern = layout.api_vips.iter().map(|v| v.replace('.', "\\.")).collect::<Vec<_>>().join("|");
+        let command = format!("ip -o address | egrep '{pattern}'");
+        steps.push(host_check(
+            recovery,
+            "6",
+            &format!("keepalived: the API VIP is on {recovery}"),
+            Check::HostPrintsSomething { node: recovery.to_string(), command: command.clone() },
+            &command,
+            2,
+        ));
+    }
+    // Step 7: with a cluster-wide proxy the script (sudo -E) needs its variables exported.
+    let exported: String =
+        layout.proxy.iter().map(|(name, value)| format!("{name}='{}' ", value.replace('\'', "'\\''"))).collect();
     let mut restore = within(
         host(
             recovery,
             "8",
             &format!("restore the snapshot on {recovery}"),
-            &format!("sudo -E /usr/local/bin/cluster-restore.sh {remote}"),
+            &format!("{exported}sudo -E /usr/local/bin/cluster-restore.sh {remote}"),
         ),
         15 * MINUTE,
     );
@@ -776,7 +797,11 @@ pub fn hosted(layout: &HostedLayout) -> Vec<Step> {
             api(
                 &at("3.2"),
                 &format!("start the {deployment} pod with {claim} mounted at /var/lib"),
-                Act::CreateDataPod { deployment: deployment.clone(), claim: claim.clone(), image: layout.etcd_image.clone() },
+                Act::CreateDataPod {
+                    deployment: deployment.clone(),
+                    claim: claim.clone(),
+                    image: layout.etcd_image.clone(),
+                },
                 Check::PodsRunning {
                     namespace: ns.to_string(),
                     selector: format!("app={deployment}"),
@@ -847,7 +872,12 @@ pub fn hosted(layout: &HostedLayout) -> Vec<Step> {
             "3.7",
             &format!("scale the etcd StatefulSet back to {replicas}"),
             Act::Scale { kind: "StatefulSet".into(), name: "etcd".into(), replicas: replicas as i32 },
-            Check::PodsRunning { namespace: ns.to_string(), selector: "app=etcd".into(), node: None, count: Some(replicas) },
+            Check::PodsRunning {
+                namespace: ns.to_string(),
+                selector: "app=etcd".into(),
+                node: None,
+                count: Some(replicas),
+            },
             15,
         ),
         vec![

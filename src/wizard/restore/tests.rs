@@ -42,6 +42,8 @@ pub(crate) fn survey() -> Survey {
         certificate_kubeconfig: Some(Ok(())),
         quorum_guard_off: false,
         hosted: None,
+        api_vips: Vec::new(),
+        proxy: Vec::new(),
         unreadable: None,
     }
 }
@@ -505,7 +507,10 @@ fn a_hosted_run_restores_each_member_as_etcd_listed_it_and_says_the_cluster_stay
     // etcd silent: the runbook's names, and the gate says so.
     s.hosted.as_mut().unwrap().members.clear();
     let layout = s.hosted.as_ref().unwrap().layout();
-    assert_eq!(layout.members[2], ("etcd-2".to_string(), "https://etcd-2.etcd-discovery.clusters-hosted.svc:2380".to_string()));
+    assert_eq!(
+        layout.members[2],
+        ("etcd-2".to_string(), "https://etcd-2.etcd-discovery.clusters-hosted.svc:2380".to_string())
+    );
     // Already paused: refused before anything.
     s.hosted.as_mut().unwrap().paused = true;
     let mut run = RestoreRun::new(
@@ -551,4 +556,36 @@ fn read_only_on_a_begun_run_stops_it_resumably_and_a_person_step_not_safe_to_red
     resumed.resume(&[]);
     let Action::Recheck { step, .. } = resumed.next_action(at(1)) else { panic!() };
     assert_eq!(step.id, "8");
+}
+
+#[test]
+fn on_premises_the_recovery_host_must_hold_the_api_vip_and_a_proxy_is_exported_for_the_restore_script() {
+    let mut s = survey();
+    s.api_vips = vec!["192.168.111.5".into()];
+    s.proxy =
+        vec![("HTTP_PROXY".into(), "http://proxy:3128".into()), ("NO_PROXY".into(), "it's,.cluster.local".into())];
+    let run = surveyed(options(), s);
+    let ids: Vec<&str> = run.steps.iter().map(|s| s.id.as_str()).collect();
+    let vip = run.steps.iter().find(|s| s.id == "6").unwrap();
+    assert_eq!(vip.node.as_deref(), Some("master-0"));
+    assert_eq!(
+        vip.check,
+        Check::HostPrintsSomething {
+            node: "master-0".into(),
+            command: "ip -o address | egrep '192\\.168\\.111\\.5'".into()
+        }
+    );
+    assert!(ids.iter().position(|i| *i == "6") < ids.iter().position(|i| *i == "8"), "{ids:?}");
+    let restore = run.steps.iter().find(|s| s.id == "8").unwrap();
+    assert_eq!(
+        restore.act,
+        Act::Host {
+            node: "master-0".into(),
+            command: "HTTP_PROXY='http://proxy:3128' NO_PROXY='it'\\''s,.cluster.local' sudo -E /usr/local/bin/cluster-restore.sh /home/core/assets/backup".into()
+        }
+    );
+    // Neither on a cloud platform without a proxy.
+    let plain = surveyed(options(), survey());
+    assert!(plain.steps.iter().all(|s| s.id != "6"));
+    assert!(plain.steps.iter().any(|s| matches!(&s.act, Act::Host { command, .. } if command.starts_with("sudo -E /usr/local/bin/cluster-restore.sh"))));
 }
