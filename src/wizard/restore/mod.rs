@@ -364,7 +364,11 @@ pub fn gates(procedure: Procedure, options: &Options, survey: &Survey) -> Vec<Ga
     let mut list = Vec::new();
     list.push(gate(
         "backup_files",
-        "snapshot and static resources from the same backup",
+        if procedure == Procedure::Hosted {
+            "one snapshot in the backup directory (a hosted cluster needs no static resources)"
+        } else {
+            "snapshot and static resources from the same backup"
+        },
         match (&backup.files_problem, &backup.snapshot, &backup.timestamp) {
             (Some(problem), _, _) => Err(problem.clone()),
             (None, _, _) if procedure == Procedure::Standalone && backup.static_problem.is_some() => {
