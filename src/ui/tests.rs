@@ -883,6 +883,33 @@ mod restore_wizard {
     }
 
     #[test]
+    fn the_hosted_plan_needs_no_recovery_host_and_enter_runs_it() {
+        let t0 = Instant::now();
+        let mut app = fragmented(t0);
+        app.restore_backup = Some("/backups/hosted".into());
+        assert_eq!(app.on_action(Action::OpenRestore), Some(Effect::PlanRestore { recovery_host: None }));
+        let mut s = survey();
+        s.cluster_name = "hosted".into();
+        s.hosted = Some(crate::wizard::restore::HostedFacts {
+            namespace: "clusters".into(),
+            name: "hosted".into(),
+            control_plane_namespace: "clusters-hosted".into(),
+            etcd_replicas: 3,
+            etcd_image: "quay.io/openshift-release-dev/ocp-v4.0-art-dev@sha256:etcd".into(),
+            members: (0..3).map(|i| (format!("etcd-{i}"), format!("https://etcd-{i}.etcd-discovery.clusters-hosted.svc:2380"))).collect(),
+            ..Default::default()
+        });
+        let options = Options { hosted_cluster: Some("clusters/hosted".into()), plan_only: true, ..Options::default() };
+        let mut run = RestoreRun::new(Procedure::Hosted, "/backups/hosted".into(), options);
+        run.next_action(at(0));
+        run.observe(Observed::Surveyed(Box::new(s)));
+        app.on_restore(Progress::Run(Box::new(run)));
+        assert_eq!(app.on_action(Action::SelectNext), None, "no recovery host to choose");
+        insta::assert_snapshot!(screen(&app, 110, 34, COLOR, t0).backend());
+        assert_eq!(app.on_action(Action::Confirm), Some(Effect::StartRestore { recovery_host: String::new() }));
+    }
+
+    #[test]
     fn without_a_backup_the_wizard_says_how_to_give_one() {
         let t0 = Instant::now();
         let mut app = fragmented(t0);
