@@ -896,7 +896,9 @@ mod restore_wizard {
             control_plane_namespace: "clusters-hosted".into(),
             etcd_replicas: 3,
             etcd_image: "quay.io/openshift-release-dev/ocp-v4.0-art-dev@sha256:etcd".into(),
-            members: (0..3).map(|i| (format!("etcd-{i}"), format!("https://etcd-{i}.etcd-discovery.clusters-hosted.svc:2380"))).collect(),
+            members: (0..3)
+                .map(|i| (format!("etcd-{i}"), format!("https://etcd-{i}.etcd-discovery.clusters-hosted.svc:2380")))
+                .collect(),
             ..Default::default()
         });
         let options = Options { hosted_cluster: Some("clusters/hosted".into()), plan_only: true, ..Options::default() };
