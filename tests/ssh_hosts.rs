@@ -210,5 +210,12 @@ async fn restore_plan_reaches_every_control_plane_host_over_ssh_when_not_in_a_la
     again.args(["--ssh-option", "Port=1", "--ssh-option", "ConnectTimeout=3"]);
     let output = run_with_limit(again, Duration::from_secs(90));
     assert_eq!(output.status.code(), Some(1), "{}{}", stdout(&output), stderr(&output));
-    assert!(stdout(&output).contains("hosts_reachable"), "{}", stdout(&output));
+    let plan: serde_json::Value = stdout(&output)
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .find(|l: &serde_json::Value| l["event"] == "plan")
+        .unwrap_or_else(|| panic!("{}{}", stdout(&output), stderr(&output)));
+    let reachable = plan["gates"].as_array().unwrap().iter().find(|g| g["id"] == "hosts_reachable").unwrap();
+    assert_eq!(reachable["passed"], false, "{reachable}");
+    assert!(reachable["detail"].as_str().unwrap().contains("refused"), "{reachable}");
 }

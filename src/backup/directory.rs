@@ -83,8 +83,10 @@ pub fn inspect(dir: &Path) -> BackupFacts {
 
     let snapshot_path = dir.join(format!("snapshot_{ts}.db"));
     let file = snapshot::open(&snapshot_path);
+    let mut revision = None;
     let verified = file.as_ref().map_err(Clone::clone).and_then(|file| {
         snapshot::verify(file).map(|(trailer, status)| {
+            revision = Some(status.revision);
             format!(
                 "revision {}, {} keys, hash {:08x}, {}",
                 status.revision,
@@ -98,6 +100,7 @@ pub fn inspect(dir: &Path) -> BackupFacts {
         })
     });
     facts.verified = Some(verified.is_ok());
+    facts.revision = revision;
     facts.verification = verified.unwrap_or_else(|e| e);
 
     // Which cluster: our metadata first (it was written when the backup was taken), then the snapshot.

@@ -51,11 +51,15 @@ const POD: (&str, &str, &str, &str) = ("", "v1", "Pod", "pods");
 const MACHINE: (&str, &str, &str, &str) = ("machine.openshift.io", "v1beta1", "Machine", "machines");
 const HOSTED_CLUSTER: (&str, &str, &str, &str) =
     ("hypershift.openshift.io", "v1beta1", "HostedCluster", "hostedclusters");
+const HOSTED_CONTROL_PLANE: (&str, &str, &str, &str) =
+    ("hypershift.openshift.io", "v1beta1", "HostedControlPlane", "hostedcontrolplanes");
 const WEBHOOKS: &[(&str, &str, &str, &str)] = &[
     ("admissionregistration.k8s.io", "v1", "ValidatingWebhookConfiguration", "validatingwebhookconfigurations"),
     ("admissionregistration.k8s.io", "v1", "MutatingWebhookConfiguration", "mutatingwebhookconfigurations"),
 ];
 const MACHINE_NAMESPACE: &str = "openshift-machine-api";
+/// How far past the snapshot's revision restored members may be (lease expiries and the like).
+const MEMBERS_AGREE_SLACK: i64 = 1000;
 /// How long no new CSR must come before the approval step counts as done.
 const CSR_QUIET: Duration = Duration::from_secs(30);
 
@@ -153,6 +157,10 @@ fn api_vips(infrastructure: &Value) -> Vec<String> {
         if key == "type" {
             continue;
         }
+        // A load balancer the user runs holds the VIPs, not keepalived.
+        if status.pointer("/loadBalancer/type").and_then(Value::as_str) == Some("UserManaged") {
+            continue;
+        }
         if let Some(list) = status.get("apiServerInternalIPs").and_then(Value::as_array) {
             vips.extend(list.iter().filter_map(Value::as_str).map(str::to_string));
         } else if let Some(one) = status.get("apiServerInternalIP").and_then(Value::as_str) {
@@ -164,12 +172,9 @@ fn api_vips(infrastructure: &Value) -> Vec<String> {
     vips
 }
 
-/// The cluster-wide proxy as the restore script's variables (from Proxy `cluster`'s status, what is in force).
-fn proxy_variables(proxy: &Value) -> Vec<(String, String)> {
-    [("HTTP_PROXY", "/status/httpProxy"), ("HTTPS_PROXY", "/status/httpsProxy"), ("NO_PROXY", "/status/noProxy")]
-        .iter()
-        .filter_map(|(name, pointer)| text(proxy, pointer).map(|v| (name.to_string(), v)))
-        .collect()
+/// Whether a cluster-wide proxy is in force (Proxy `cluster`'s status).
+fn proxy_in_force(proxy: &Value) -> bool {
+    text(proxy, "/status/httpProxy").is_some() || text(proxy, "/status/httpsProxy").is_some()
 }
 
 /// The HostedCluster of a hosted run (namespace, name).
@@ -295,7 +300,7 @@ impl RestoreExecutor {
         survey.version = completed;
         let infrastructure = infrastructure.ok().flatten();
         survey.api_vips = infrastructure.as_ref().map(api_vips).unwrap_or_default();
-        survey.proxy = proxy.ok().flatten().map(|p| proxy_variables(&p)).unwrap_or_default();
+        survey.proxy = proxy.ok().flatten().is_some_and(|p| proxy_in_force(&p));
         survey.cluster_name = infrastructure
             .as_ref()
             .and_then(|i| text(i, "/status/infrastructureName"))
@@ -383,6 +388,14 @@ impl RestoreExecutor {
         let containers = containers.unwrap_or_default();
         let etcd_container = containers.iter().find(|c| c["name"] == "etcd").or_else(|| containers.first());
         let members = self.hosted_members(c, &control_plane_namespace, etcd_replicas).await;
+        let mut writers = Vec::new();
+        for writer in super::steps::WRITERS {
+            let api = dynamic(c, workload_type("Deployment"), Some(&control_plane_namespace));
+            if let Ok(Some(deployment)) = get(c, api, &format!("deployment/{writer}"), writer).await {
+                let replicas = deployment.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1);
+                writers.push((writer.to_string(), replicas as i32));
+            }
+        }
         Some(HostedFacts {
             namespace: namespace.to_string(),
             name: name.to_string(),
@@ -393,6 +406,7 @@ impl RestoreExecutor {
             token: etcd_container.and_then(initial_cluster_token),
             members,
             paused: text(&hc, "/spec/pausedUntil").is_some(),
+            writers,
         })
     }
 
@@ -430,8 +444,13 @@ impl RestoreExecutor {
                         ip.as_deref() == Some(h.as_str()) || h.starts_with(&format!("{pod}."))
                     })
             };
-            match members.iter().find(matches).and_then(|m| Some((m.name.clone(), m.peer_urls.first()?.clone()))) {
-                Some(member) if !found.contains(&member) => found.push(member),
+            // Exactly one started member for each pod, or the runbook's names are used.
+            let mut candidates = members.iter().filter(|m| !m.name.is_empty()).filter(matches);
+            let (Some(member), None) = (candidates.next(), candidates.next()) else { return Vec::new() };
+            match member.peer_urls.first() {
+                Some(peer) if !found.iter().any(|(n, _)| n == &member.name) => {
+                    found.push((member.name.clone(), peer.clone()))
+                }
                 _ => return Vec::new(),
             }
         }
@@ -746,7 +765,10 @@ impl RestoreExecutor {
                 let namespace = control_plane_namespace(run)?;
                 let snapshot = self.snapshot_path(run)?;
                 let pod = pods::running_pod(c, &namespace, deployment).await?;
-                let copy = ["sh".to_string(), "-c".into(), format!("cat > {to}")];
+                let size =
+                    std::fs::metadata(&snapshot).map_err(|e| format!("cannot read {}: {e}", snapshot.display()))?.len();
+                // It stops reading by itself: older API servers cannot say that stdin ended.
+                let copy = ["sh".to_string(), "-c".into(), format!("head -c {size} > {to}")];
                 let (expected, copied) = tokio::join!(
                     pods::sha256_of(&snapshot),
                     pods::exec(c, &namespace, &pod, &copy, Some(&snapshot), limit)
@@ -769,6 +791,8 @@ impl RestoreExecutor {
             Act::PodExec { deployment, commands } => {
                 let c = self.api()?;
                 let namespace = control_plane_namespace(run)?;
+                // A member's data is replaced only while no member runs (nothing scaled etcd up meanwhile).
+                self.etcd_stopped(c, &namespace).await?;
                 let pod = pods::running_pod(c, &namespace, deployment).await?;
                 let mut said = Vec::new();
                 for argv in commands {
@@ -980,8 +1004,31 @@ impl RestoreExecutor {
                     .await?
                     .ok_or_else(|| format!("hostedcluster {namespace}/{name} is gone"))?;
                 let until = text(&hc, "/spec/pausedUntil");
-                let said = format!("spec.pausedUntil {:?}", until.clone().unwrap_or_default());
-                Ok(if until.is_some() == *paused { Checked::Holds(said) } else { Checked::NotYet(said) })
+                // The HyperShift operator passes the pause on to the HostedControlPlane: paused only once it has.
+                let plane = get(
+                    c,
+                    dynamic(c, HOSTED_CONTROL_PLANE, Some(&format!("{namespace}-{name}"))),
+                    "hostedcontrolplane",
+                    &name,
+                )
+                .await
+                .ok()
+                .flatten();
+                let plane_until = plane.as_ref().map(|p| text(p, "/spec/pausedUntil"));
+                let said = match &plane_until {
+                    Some(p) => format!(
+                        "HostedCluster spec.pausedUntil {:?}, HostedControlPlane {:?}",
+                        until.clone().unwrap_or_default(),
+                        p.clone().unwrap_or_default()
+                    ),
+                    None => format!("spec.pausedUntil {:?}", until.clone().unwrap_or_default()),
+                };
+                let plane_agrees = plane_until.is_none_or(|p| p.is_some() == *paused);
+                Ok(if until.is_some() == *paused && plane_agrees {
+                    Checked::Holds(said)
+                } else {
+                    Checked::NotYet(said)
+                })
             }
             Check::Replicas { kind, name, replicas } => {
                 let c = self.api()?;
@@ -1026,7 +1073,10 @@ impl RestoreExecutor {
                     Checked::NotYet(format!("still there: {}", names.join(", ")))
                 })
             }
-            Check::MembersAgree { count } => self.members_agree(*count).await,
+            Check::MembersAgree { count } => {
+                let snapshot = run.survey.as_ref().and_then(|s| s.backup.revision);
+                self.members_agree(*count, snapshot).await
+            }
         }
     }
 
@@ -1089,9 +1139,27 @@ impl RestoreExecutor {
         Ok(if members.len() == count && healthy.len() == count { Checked::Holds(said) } else { Checked::NotYet(said) })
     }
 
+    /// Err unless the etcd StatefulSet is at 0 and none of its pods is left.
+    async fn etcd_stopped(&self, c: &Connection, namespace: &str) -> Result<(), String> {
+        let etcd = get(c, dynamic(c, workload_type("StatefulSet"), Some(namespace)), "statefulset/etcd", "etcd")
+            .await?
+            .ok_or_else(|| format!("statefulset/etcd is not in {namespace}"))?;
+        let replicas = etcd.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1);
+        let params = ListParams::default().labels("app=etcd");
+        let pods = list(c, dynamic(c, POD, Some(namespace)), "etcd pods", &params).await?.unwrap_or_default();
+        if replicas != 0 || !pods.is_empty() {
+            return Err(format!(
+                "refused: statefulset/etcd has spec.replicas {replicas} and {} pod(s) ({}): a member's data is replaced only while etcd is stopped; was it scaled up, or is the HostedCluster's reconciliation not paused?",
+                pods.len(),
+                pods.iter().map(name_of).collect::<Vec<_>>().join(", ")
+            ));
+        }
+        Ok(())
+    }
+
     /// Every member healthy, at one revision, with one key-value hash there: the restored
     /// data everywhere (an empty member beside a restored one would be at revision 1).
-    async fn members_agree(&self, count: usize) -> Result<Checked, String> {
+    async fn members_agree(&self, count: usize, snapshot_revision: Option<i64>) -> Result<Checked, String> {
         let healthy = self.etcd_members(count).await?;
         let Checked::Holds(_) = healthy else { return Ok(healthy) };
         let reached = self.etcd.reach().await?;
@@ -1114,9 +1182,19 @@ impl RestoreExecutor {
         if revisions.iter().any(|(_, r)| *r != first) {
             return Ok(Checked::NotYet(format!("revisions differ: {listed}")));
         }
+        // The restored data answers at the snapshot's revision (nothing writes while the API servers
+        // are down); far past it, the members kept newer data than the backup's.
+        if let Some(snapshot) = snapshot_revision {
+            if first < snapshot || first > snapshot + MEMBERS_AGREE_SLACK {
+                return Ok(Checked::NotYet(format!(
+                    "the members are at revision {first}, the snapshot at {snapshot}: this is not the backup's data ({listed})"
+                )));
+            }
+        }
         let mut hashes = Vec::new();
         for (name, mut client) in clients {
-            let hash = crate::etcd::connect::timed(Duration::from_secs(10), async {
+            // HashKV reads the whole keyspace: minutes on a large database.
+            let hash = crate::etcd::connect::timed(Duration::from_secs(120), async {
                 client.hash_kv(first).await.map_err(crate::etcd::connect::describe)
             })
             .await

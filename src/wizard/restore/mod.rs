@@ -60,6 +60,9 @@ pub struct BackupFacts {
     pub static_problem: Option<String>,
     /// Whether the snapshot read end to end (None: not read).
     pub verified: Option<bool>,
+    /// The snapshot's revision (what a restored member answers at).
+    #[serde(default)]
+    pub revision: Option<i64>,
     /// What the reading found (hash, revision, keys), or what is wrong.
     pub verification: String,
     /// The OpenShift cluster ID and version the backup is of, and where they were read.
@@ -100,6 +103,9 @@ pub struct HostedFacts {
     /// The HostedCluster's `spec.pausedUntil` is already set (someone else's work, or a restore not finished).
     #[serde(default)]
     pub paused: bool,
+    /// The etcd-writers' replicas before the restore (each is brought back to its own count).
+    #[serde(default)]
+    pub writers: Vec<(String, i32)>,
 }
 
 impl HostedFacts {
@@ -121,6 +127,7 @@ impl HostedFacts {
             etcd_image: self.etcd_image.clone(),
             token: self.token.clone().unwrap_or_else(|| "etcd-cluster".into()),
             members,
+            writers: self.writers.clone(),
         }
     }
 }
@@ -144,9 +151,9 @@ pub struct Survey {
     /// The API VIPs keepalived holds (on-premises platforms: Infrastructure's `apiServerInternalIPs`).
     #[serde(default)]
     pub api_vips: Vec<String>,
-    /// The cluster-wide proxy (Proxy `cluster`'s status), as the variables the restore script needs.
+    /// A cluster-wide proxy is in force (Proxy `cluster`'s status): the restore script needs its variables.
     #[serde(default)]
-    pub proxy: Vec<(String, String)>,
+    pub proxy: bool,
     pub hosted: Option<HostedFacts>,
     /// What could not be read at all (the API down, no OpenShift): the plan cannot be made.
     pub unreadable: Option<String>,
@@ -492,6 +499,10 @@ pub fn gates(procedure: Procedure, options: &Options, survey: &Survey) -> Vec<Ga
                 "etcd_members",
                 "each member's name and peer URL, and the image, for etcdutl snapshot restore",
                 match &survey.hosted {
+                    Some(h) if h.etcd_replicas < 1 => Err(format!(
+                        "statefulset/etcd in {} is at {} replicas: how many members the cluster has cannot be told (a restore half done?); scale it back first",
+                        h.control_plane_namespace, h.etcd_replicas
+                    )),
                     Some(h) if h.etcd_image.is_empty() => {
                         Err("the etcd StatefulSet names no container image for the data pod".into())
                     }

@@ -94,8 +94,10 @@ fn exit_code(status: Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::Stat
     }
 }
 
-/// Runs `argv` in the pod's first container (`oc exec`), its stdin fed from `input`
-/// when given; within `limit`.
+/// Runs `argv` in the pod's first container (`oc exec`), within `limit`. With `input`,
+/// the file is sent on its stdin and stdin is left open: the command must stop
+/// reading by itself (`head -c <size>`), as only the newest API servers (v5
+/// streams) can be told that stdin ended without closing the whole stream.
 pub async fn exec(
     c: &Connection,
     namespace: &str,
@@ -113,21 +115,35 @@ pub async fn exec(
             .exec(pod, argv.iter().map(String::as_str), &params)
             .await
             .map_err(|e| explain(&e, &format!("exec `{shown}` in pod {pod}")))?;
-        let status = process.take_status();
+        let Some(status) = process.take_status() else { return Err(format!("exec `{shown}`: no status stream")) };
         let stdin = process.stdin();
         let mut stdout = process.stdout();
         let mut stderr = process.stderr();
-        let feed = async move {
+        // The file fed, then the end awaited; a command that ends first (the pod gone,
+        // an error) ends the feeding instead of leaving it blocked on a full stream.
+        let fed_and_ended = async move {
+            tokio::pin!(status);
+            let mut held = None;
             if let (Some(path), Some(mut stdin)) = (input, stdin) {
-                let mut file =
-                    tokio::fs::File::open(&path).await.map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-                tokio::io::copy(&mut file, &mut stdin)
-                    .await
-                    .map_err(|e| format!("sending {} into pod {pod}: {e}", path.display()))?;
-                // The end of stdin, so that the command ends.
-                stdin.shutdown().await.map_err(|e| format!("closing the stdin of `{shown}`: {e}"))?;
+                let feed = async {
+                    let mut file = tokio::fs::File::open(&path)
+                        .await
+                        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+                    tokio::io::copy(&mut file, &mut stdin)
+                        .await
+                        .map_err(|e| format!("sending {} into pod {pod}: {e}", path.display()))?;
+                    stdin.flush().await.map_err(|e| format!("sending {} into pod {pod}: {e}", path.display()))?;
+                    Ok::<_, String>(())
+                };
+                tokio::select! {
+                    fed = feed => fed?,
+                    ended = &mut status => return Ok(ended),
+                }
+                held = Some(stdin);
             }
-            Ok::<(), String>(())
+            let ended = status.await;
+            drop(held);
+            Ok::<_, String>(ended)
         };
         let read_out = async {
             let mut bytes = Vec::new();
@@ -143,14 +159,9 @@ pub async fn exec(
             }
             bytes
         };
-        let (fed, out, err) = tokio::join!(feed, read_out, read_err);
-        fed?;
-        let status = match status {
-            Some(status) => status.await,
-            None => None,
-        };
-        let exit_code = exit_code(status)?;
-        let _ = process.join().await;
+        let (ended, out, err) = tokio::join!(fed_and_ended, read_out, read_err);
+        let exit_code = exit_code(ended?)?;
+        process.abort();
         Ok(PodOutput {
             exit_code,
             stdout: String::from_utf8_lossy(&out).into_owned(),
@@ -159,9 +170,11 @@ pub async fn exec(
     };
     match tokio::time::timeout(limit, work).await {
         Ok(result) => result,
-        Err(_) => {
-            Err(format!("`{}` in pod {pod}: no end within {}", argv.join(" "), humantime::format_duration(limit)))
-        }
+        Err(_) => Err(format!(
+            "`{}` in pod {pod}: no end within {} (it may still be running there)",
+            argv.join(" "),
+            humantime::format_duration(limit)
+        )),
     }
 }
 

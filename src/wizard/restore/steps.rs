@@ -265,9 +265,10 @@ pub struct Layout {
     /// keepalived's API VIPs (on-premises platforms): step 6 checks the recovery host holds one.
     #[serde(default)]
     pub api_vips: Vec<String>,
-    /// The cluster-wide proxy's variables (step 7), exported for the restore script.
+    /// A cluster-wide proxy (step 7): its variables, which the Machine Config Operator keeps in
+    /// `/etc/mco/proxy.env` on every node, are exported for the restore script.
     #[serde(default)]
-    pub proxy: Vec<(String, String)>,
+    pub proxy: bool,
 }
 
 const MANIFESTS: &[(&str, &str)] = &[
@@ -278,6 +279,8 @@ const MANIFESTS: &[(&str, &str)] = &[
 ];
 
 const MINUTE: u64 = 60;
+/// Where the Machine Config Operator keeps the cluster-wide proxy's variables on each node.
+pub const PROXY_ENV: &str = "/etc/mco/proxy.env";
 
 fn step(id: impl Into<String>, title: impl Into<String>, place: Place, act: Act, check: Check) -> Step {
     let shown = match &act {
@@ -372,6 +375,15 @@ pub fn standalone(layout: &Layout) -> Vec<Step> {
     if let Some(copy) = steps.last_mut() {
         copy.limit_seconds = 30 * MINUTE;
     }
+    if layout.proxy {
+        // Known before the point of no return, not when the script needs it.
+        steps.push(host(
+            recovery,
+            "7",
+            &format!("the cluster-wide proxy's variables are on {recovery} ({PROXY_ENV}) for the restore script"),
+            &format!("sudo test -r {PROXY_ENV}"),
+        ));
+    }
     for node in &others {
         for (n, (manifest, container)) in MANIFESTS.iter().enumerate() {
             let number = 4 + 2 * n;
@@ -403,7 +415,7 @@ pub fn standalone(layout: &Layout) -> Vec<Step> {
 
     if !layout.api_vips.is_empty() {
         let pattern = layout.api_vips.iter().map(|v| v.replace('.', "\\.")).collect::<Vec<_>>().join("|");
-        let command = format!("ip -o address | egrep '{pattern}'");
+        let command = format!("ip -o address | egrep 'inet6? ({pattern})/'");
         steps.push(host_check(
             recovery,
             "6",
@@ -413,18 +425,14 @@ pub fn standalone(layout: &Layout) -> Vec<Step> {
             2,
         ));
     }
-    // Step 7: with a cluster-wide proxy the script (sudo -E) needs its variables exported.
-    let exported: String =
-        layout.proxy.iter().map(|(name, value)| format!("{name}='{}' ", value.replace('\'', "'\\''"))).collect();
-    let mut restore = within(
-        host(
-            recovery,
-            "8",
-            &format!("restore the snapshot on {recovery}"),
-            &format!("{exported}sudo -E /usr/local/bin/cluster-restore.sh {remote}"),
-        ),
-        15 * MINUTE,
-    );
+    // Step 7: with a cluster-wide proxy the script needs its variables; read on the host from the
+    // file the MCO keeps, so that no proxy credential is in a command, the journal or the log.
+    let script = if layout.proxy {
+        format!("sudo -E sh -c 'set -a; . {PROXY_ENV}; set +a; exec /usr/local/bin/cluster-restore.sh {remote}'")
+    } else {
+        format!("sudo -E /usr/local/bin/cluster-restore.sh {remote}")
+    };
+    let mut restore = within(host(recovery, "8", &format!("restore the snapshot on {recovery}"), &script), 15 * MINUTE);
     // Run twice, the script would move the restored data aside as "the previous backup".
     restore.redo_safe = false;
     steps.push(restore);
@@ -687,6 +695,9 @@ pub struct HostedLayout {
     pub token: String,
     /// Each replica's member (name, peer URL), replica 0 first: replica N's claim is `data-etcd-N`.
     pub members: Vec<(String, String)>,
+    /// The etcd-writers' replicas before the restore.
+    #[serde(default)]
+    pub writers: Vec<(String, i32)>,
 }
 
 /// The etcd-writers the hosted procedure stops first and starts last.
@@ -896,15 +907,17 @@ pub fn hosted(layout: &HostedLayout) -> Vec<Step> {
         5 * MINUTE,
     ));
     for writer in WRITERS {
+        // The runbook says 3 whatever it was; a single-replica control plane may never make 3 Ready.
+        let count = layout.writers.iter().find(|(w, _)| w == writer).map(|(_, n)| *n).filter(|n| *n > 0).unwrap_or(3);
         steps.push(showing(
             api(
                 &format!("3.9@{writer}"),
-                &format!("scale {writer} back to 3 (the runbook's count, whatever it was before)"),
-                Act::Scale { kind: "Deployment".into(), name: (*writer).into(), replicas: 3 },
-                Check::Replicas { kind: "Deployment".into(), name: (*writer).into(), replicas: 3 },
+                &format!("scale {writer} back to {count} (as it was before the restore)"),
+                Act::Scale { kind: "Deployment".into(), name: (*writer).into(), replicas: count },
+                Check::Replicas { kind: "Deployment".into(), name: (*writer).into(), replicas: count },
                 10,
             ),
-            vec![format!("oc scale deployment -n {ns} --replicas=3 {writer}")],
+            vec![format!("oc scale deployment -n {ns} --replicas={count} {writer}")],
         ));
     }
     steps.push(showing(

@@ -26,6 +26,7 @@ pub(crate) fn survey() -> Survey {
             files_problem: None,
             static_problem: None,
             verified: Some(true),
+            revision: Some(812),
             verification: "revision 812, 1204 keys".into(),
             cluster_id: Some("5c1a".into()),
             version: Some("4.14.8".into()),
@@ -43,7 +44,7 @@ pub(crate) fn survey() -> Survey {
         quorum_guard_off: false,
         hosted: None,
         api_vips: Vec::new(),
-        proxy: Vec::new(),
+        proxy: false,
         unreadable: None,
     }
 }
@@ -559,33 +560,36 @@ fn read_only_on_a_begun_run_stops_it_resumably_and_a_person_step_not_safe_to_red
 }
 
 #[test]
-fn on_premises_the_recovery_host_must_hold_the_api_vip_and_a_proxy_is_exported_for_the_restore_script() {
+fn on_premises_the_recovery_host_must_hold_the_api_vip_and_a_proxy_is_read_on_the_host_for_the_restore_script() {
     let mut s = survey();
     s.api_vips = vec!["192.168.111.5".into()];
-    s.proxy =
-        vec![("HTTP_PROXY".into(), "http://proxy:3128".into()), ("NO_PROXY".into(), "it's,.cluster.local".into())];
+    s.proxy = true;
     let run = surveyed(options(), s);
     let ids: Vec<&str> = run.steps.iter().map(|s| s.id.as_str()).collect();
     let vip = run.steps.iter().find(|s| s.id == "6").unwrap();
     assert_eq!(vip.node.as_deref(), Some("master-0"));
+    // Anchored: .5 is not .50.
     assert_eq!(
         vip.check,
         Check::HostPrintsSomething {
             node: "master-0".into(),
-            command: "ip -o address | egrep '192\\.168\\.111\\.5'".into()
+            command: "ip -o address | egrep 'inet6? (192\\.168\\.111\\.5)/'".into()
         }
     );
-    assert!(ids.iter().position(|i| *i == "6") < ids.iter().position(|i| *i == "8"), "{ids:?}");
+    let at = |id: &str| ids.iter().position(|i| *i == id).unwrap();
+    assert!(at("6") < at("8"), "{ids:?}");
+    // The proxy file is checked before the point of no return; no proxy value is in any command.
+    assert!(at("7") < at("4.1@master-1"), "{ids:?}");
     let restore = run.steps.iter().find(|s| s.id == "8").unwrap();
     assert_eq!(
         restore.act,
         Act::Host {
             node: "master-0".into(),
-            command: "HTTP_PROXY='http://proxy:3128' NO_PROXY='it'\\''s,.cluster.local' sudo -E /usr/local/bin/cluster-restore.sh /home/core/assets/backup".into()
+            command: "sudo -E sh -c 'set -a; . /etc/mco/proxy.env; set +a; exec /usr/local/bin/cluster-restore.sh /home/core/assets/backup'".into()
         }
     );
     // Neither on a cloud platform without a proxy.
     let plain = surveyed(options(), survey());
-    assert!(plain.steps.iter().all(|s| s.id != "6"));
-    assert!(plain.steps.iter().any(|s| matches!(&s.act, Act::Host { command, .. } if command.starts_with("sudo -E /usr/local/bin/cluster-restore.sh"))));
+    assert!(plain.steps.iter().all(|s| s.id != "6" && s.id != "7"));
+    assert!(plain.steps.iter().any(|s| matches!(&s.act, Act::Host { command, .. } if command == "sudo -E /usr/local/bin/cluster-restore.sh /home/core/assets/backup")));
 }
