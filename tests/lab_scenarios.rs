@@ -290,15 +290,18 @@ async fn hosted() {
         ],
     );
     kubectl_ok(&lab, &["scale", "statefulset", "-n", cp, "etcd", "--replicas=0"]);
-    std::thread::sleep(Duration::from_secs(2));
-    let left = kubectl_ok(&lab, &["get", "pods", "-n", cp, "--no-headers"]);
+    // The etcd pods go once their members have stopped (a second or two).
+    let left = eventually("the etcd pods gone", Duration::from_secs(15), || {
+        let left = kubectl_ok(&lab, &["get", "pods", "-n", cp, "--no-headers"]);
+        (left.lines().count() == 1).then_some(left)
+    });
     assert_eq!(names(&format!("header\n{left}")).len(), 1, "only control-plane-operator runs: {left}");
     assert!(left.starts_with("control-plane-operator-"), "{left}");
     // Resumed: everything comes back.
     set_hosted_paused(&lab, None);
-    eventually("etcd pods back", Duration::from_secs(10), || {
+    eventually("etcd pods back", Duration::from_secs(20), || {
         let out = kubectl_ok(&lab, &["get", "pods", "-l", "app=etcd", "-n", cp, "--no-headers"]);
-        (out.lines().count() == 3).then_some(())
+        (out.lines().filter(|l| l.contains("2/2") && l.contains("Running")).count() == 3).then_some(())
     });
     stops_cleanly(lab);
 }

@@ -79,7 +79,8 @@ pub struct LabMember {
     pub peer_url: String,
     /// Its control-plane host's root, DIR/hosts/<name> (see [`hosts`]).
     pub host_root: PathBuf,
-    /// Its data directory: the host's /var/lib/etcd.
+    /// Its data directory: the host's /var/lib/etcd; in the hosted scenario the
+    /// replica's volume's `data` (DIR/hosts/<name>/var/lib/data, see [`api::hosted_cp`]).
     pub data_dir: PathBuf,
     pub log: PathBuf,
     index: usize,
@@ -196,6 +197,7 @@ impl Lab {
             client_cert: pki.client.cert.clone(),
             client_key: pki.client.key.clone(),
             hosts: Vec::new(),
+            hosted: options.scenario.hosted,
         };
         for (i, (name, ip)) in names.iter().enumerate() {
             // The member's certificates where the etcd operator keeps them on a host.
@@ -213,7 +215,12 @@ impl Lab {
         }
         let initial_cluster =
             inventory.hosts.iter().map(|h| format!("{}={}", h.name, h.peer_url)).collect::<Vec<_>>().join(",");
-        let token = format!("etcd-console-lab-{}", std::process::id());
+        // A hosted control plane's members carry HyperShift's token (what a restore of it must give).
+        let token = if options.scenario.hosted {
+            api::hosted_cp::INITIAL_CLUSTER_TOKEN.to_string()
+        } else {
+            format!("etcd-console-lab-{}", std::process::id())
+        };
         for (host, certs) in inventory.hosts.iter().zip(&pki.members) {
             hosts::prepare(&inventory, host, &certs.cert, &certs.key, &pki.ca).map_err(LabError::Io)?;
             let new = hosts::manifest::ClusterState::New;
@@ -238,7 +245,7 @@ impl Lab {
                     client_url: host.client_url.clone(),
                     advertised_url: host.advertised_url.clone(),
                     peer_url: host.peer_url.clone(),
-                    data_dir: host_root.join("var/lib/etcd"),
+                    data_dir: inventory.data_path(&host.name),
                     host_root,
                     log: inventory.log(&host.name),
                     index,

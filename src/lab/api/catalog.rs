@@ -93,7 +93,7 @@ pub const TYPES: &[ResourceType] = &[
     // core/v1
     sub(short(builtin(rt("", "v1", "namespaces", "namespace", "Namespace", false)), &["ns"]), STATUS),
     sub(short(builtin(rt("", "v1", "nodes", "node", "Node", false)), &["no"]), STATUS),
-    sub(short(builtin(rt("", "v1", "pods", "pod", "Pod", true)), &["po"]), &["status", "portforward"]),
+    sub(short(builtin(rt("", "v1", "pods", "pod", "Pod", true)), &["po"]), &["status", "portforward", "exec"]),
     builtin(rt("", "v1", "secrets", "secret", "Secret", true)),
     short(builtin(rt("", "v1", "configmaps", "configmap", "ConfigMap", true)), &["cm"]),
     sub(

@@ -89,6 +89,10 @@ pub fn resource_list(group: &str, version: &str) -> Value {
                 entry["kind"] = json!("PodPortForwardOptions");
                 entry["verbs"] = json!(["create", "get"]);
             }
+            if *sub == "exec" {
+                entry["kind"] = json!("PodExecOptions");
+                entry["verbs"] = json!(["create", "get"]);
+            }
             if *sub == "scale" {
                 entry["group"] = json!("autoscaling");
                 entry["version"] = json!("v1");
@@ -99,4 +103,23 @@ pub fn resource_list(group: &str, version: &str) -> Value {
     }
     let group_version = if group.is_empty() { version.to_string() } else { format!("{group}/{version}") };
     json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version, "resources": resources})
+}
+
+/// `/openapi/v2` with no schema in it: kubectl (`apply`'s validation, its
+/// field-validation check) reads it and, finding no type, validates nothing
+/// client-side; the server checks what it stores. Protobuf (what kubectl asks
+/// for: an empty `Document` is zero bytes) or JSON.
+pub fn openapi_v2<B>(request: &hyper::Request<B>) -> hyper::Response<super::server::Body> {
+    let accept = request.headers().get(hyper::header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let (content_type, body) = if accept.contains("protobuf") {
+        ("application/com.github.proto-openapi.spec.v2.v1.0+protobuf", Vec::new())
+    } else {
+        let document = json!({"swagger": "2.0", "info": {"title": "Kubernetes", "version": super::seed::KUBELET_VERSION}, "paths": {}, "definitions": {}});
+        ("application/json", serde_json::to_vec(&document).unwrap_or_default())
+    };
+    let mut response = hyper::Response::new(super::server::body(body));
+    if let Ok(value) = hyper::header::HeaderValue::from_str(content_type) {
+        response.headers_mut().insert(hyper::header::CONTENT_TYPE, value);
+    }
+    response
 }

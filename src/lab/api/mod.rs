@@ -7,11 +7,16 @@
 pub mod catalog;
 pub mod discovery;
 pub mod errors;
+pub mod exec;
+pub mod hosted_cp;
+pub mod inflate;
 pub mod operators;
+pub mod pod_shell;
 pub mod portforward;
 pub mod seed;
 pub mod selectors;
 pub mod server;
+pub mod spdy;
 pub mod store;
 pub mod table;
 pub mod validation;
@@ -149,7 +154,11 @@ impl ApiServer {
             address: address.to_string(),
             shutdown: shutdown_rx.clone(),
             plain_kubernetes: scenario.plain_kubernetes,
+            hosts: hosts.clone(),
+            pvc_protection: scenario.hosted,
         });
+        let hosted_cp =
+            scenario.hosted.then(|| hosted_cp::Controller::new(store.clone(), members.clone(), speed, hosts.clone()));
         let operators = operators::Operators::new(store.clone(), members, pki.issuer.clone(), speed, scenario, hosts);
         // The runtime is made, run and dropped on the API's own thread (a runtime
         // may not be dropped inside the caller's async context).
@@ -179,9 +188,16 @@ impl ApiServer {
                     };
                     let _ = started.send(Ok(()));
                     let operators_done = tokio::spawn(operators.run(shutdown_rx.clone()));
+                    let hosted_done = hosted_cp.map(|controller| tokio::spawn(controller.run(shutdown_rx.clone())));
                     server::serve(listener, tls, shared).await;
                     if let Err(e) = operators_done.await {
                         tracing::error!(error = %e, "lab API: the simulated operators stopped");
+                    }
+                    if let Some(Err(e)) = match hosted_done {
+                        Some(done) => Some(done.await),
+                        None => None,
+                    } {
+                        tracing::error!(error = %e, "lab API: the hosted control plane's controllers stopped");
                     }
                 });
                 runtime.shutdown_timeout(Duration::from_secs(1));

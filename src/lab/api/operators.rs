@@ -1,8 +1,8 @@
 //! Simulated operators: they watch the store as the real ones watch the API
 //! and answer the runbooks' actions the way a cluster does, at `speed` times
 //! real time: encryption migrations, forced redeployments rolling node by
-//! node, CSR signing, etcd pods following the real member processes, and the
-//! HyperShift reconciler honouring `pausedUntil`.
+//! node, CSR signing, and etcd pods following the real member processes. A
+//! hosted control plane's workloads have their own controllers ([`super::hosted_cp`]).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -28,8 +28,6 @@ pub const ROLLOUT_PER_NODE: Duration = Duration::from_secs(120);
 pub const MIGRATION: Duration = Duration::from_secs(20 * 60);
 /// When a faulty operator (a scenario's `encryption_degrades`) degrades, as a share of MIGRATION.
 pub const DEGRADES_AT: f64 = 0.25;
-/// Cluster time the HyperShift operator takes to undo a scaled-down control plane when not paused.
-pub const RECONCILE_AFTER: Duration = Duration::from_secs(30);
 /// Real time before a failed etcd scale-up is tried again.
 pub const SCALE_UP_RETRY: Duration = Duration::from_secs(5);
 
@@ -65,7 +63,6 @@ pub struct Operators {
     degraded: Option<&'static EncryptingOperator>,
     migration: Option<Migration>,
     member_up: Vec<Option<bool>>,
-    drift_since: HashMap<String, Instant>,
     /// The lab's hosts: their kubelets' processes and manifests (None: pids from `members`).
     hosts: Option<HostsLink>,
     /// The etcd operator's scale-up after a restore, done by a task of its own.
@@ -99,7 +96,7 @@ pub fn set_condition(object: &mut Value, mut condition: Value) {
     }
 }
 
-fn get_condition<'a>(object: &'a Value, kind: &str) -> Option<&'a Value> {
+pub(super) fn get_condition<'a>(object: &'a Value, kind: &str) -> Option<&'a Value> {
     object.pointer("/status/conditions")?.as_array()?.iter().find(|c| c["type"] == kind)
 }
 
@@ -128,10 +125,6 @@ pub fn quorum_guard_off(etcd: &Value) -> bool {
     }
 }
 
-fn paused(until: &str) -> bool {
-    until == "true" || humantime::parse_rfc3339(until).is_ok_and(|at| at > SystemTime::now())
-}
-
 impl Operators {
     pub fn new(
         store: Arc<Store>,
@@ -156,7 +149,6 @@ impl Operators {
             degraded: seed::degraded_at_start(&scenario.cluster),
             migration: None,
             member_up,
-            drift_since: HashMap::new(),
             hosts,
             etcd_scale: Arc::new(std::sync::Mutex::new(ScaleUp::Idle)),
             etcd_hold_note: String::new(),
@@ -220,13 +212,8 @@ impl Operators {
 
     /// After falling behind the change feed: look at every object the operators react to.
     fn rescan(&mut self, now: Instant) {
-        let mut kinds = vec![
-            ("certificates.k8s.io", "CertificateSigningRequest"),
-            ("config.openshift.io", "APIServer"),
-            ("hypershift.openshift.io", "HostedCluster"),
-            ("apps", "Deployment"),
-            ("apps", "StatefulSet"),
-        ];
+        let mut kinds =
+            vec![("certificates.k8s.io", "CertificateSigningRequest"), ("config.openshift.io", "APIServer")];
         kinds.extend(seed::STATIC_POD_OPERATORS.iter().map(|(_, kind)| ("operator.openshift.io", *kind)));
         for (group, kind) in kinds {
             let Some(type_index) = catalog::by_kind(group, kind) else { continue };
@@ -244,14 +231,6 @@ impl Operators {
             match rt.kind {
                 "Pod" => self.pod_deleted(&change.object),
                 "Machine" => self.machine_deleted(&change.object),
-                // The StatefulSet makes a deleted claim again for its replica.
-                "PersistentVolumeClaim"
-                    if str_at(&change.object, "/metadata/namespace") == seed::HOSTED_CP_NAMESPACE =>
-                {
-                    if let Ok(etcd) = self.store.get(idx("apps", "StatefulSet"), seed::HOSTED_CP_NAMESPACE, "etcd") {
-                        self.scale_pods("StatefulSet", &etcd);
-                    }
-                }
                 _ => {}
             }
             return;
@@ -273,8 +252,6 @@ impl Operators {
                     }
                 }
             }
-            ("hypershift.openshift.io", "HostedCluster") => self.hosted_cluster_changed(&change.object),
-            ("apps", "Deployment" | "StatefulSet") => self.scale_pods(rt.kind, &change.object),
             _ => {}
         }
     }
@@ -287,9 +264,6 @@ impl Operators {
         self.advance_migration(now);
         self.sync_cluster_operators();
         self.tend_ovn_and_machines();
-        if self.hosted {
-            self.reconcile_hosted(now);
-        }
     }
 
     // --- static-pod rollouts ----------------------------------------------------------------
@@ -693,6 +667,10 @@ impl Operators {
     }
 
     fn follow_members(&mut self) {
+        if self.hosted {
+            // The StatefulSet's controller follows its replicas (super::hosted_cp).
+            return;
+        }
         for i in 0..self.members.len() {
             if self.follow_manifest(i) {
                 continue;
@@ -701,20 +679,15 @@ impl Operators {
             if self.member_up[i] == Some(up) {
                 continue;
             }
-            let changed_after_start = self.member_up[i].is_some();
             let first = self.member_up[i].is_none();
             self.member_up[i] = Some(up);
             if first && up {
                 continue;
             }
-            let (namespace, pod) = if self.hosted {
-                (seed::HOSTED_CP_NAMESPACE.to_string(), format!("etcd-{i}"))
-            } else {
-                ("openshift-etcd".to_string(), format!("etcd-{}", self.members[i].name))
-            };
+            let (namespace, pod) = ("openshift-etcd", format!("etcd-{}", self.members[i].name));
             let at = now_rfc3339();
             tracing::info!(member = %self.members[i].name, up, "lab: etcd pod readiness follows its member");
-            let _ = self.store.modify(idx("", "Pod"), &namespace, &pod, |p| {
+            let _ = self.store.modify(idx("", "Pod"), namespace, &pod, |p| {
                 set_condition(p, seed::condition("Ready", if up { "True" } else { "False" }, if up { "" } else { "ContainersNotReady" }, if up { "" } else { "containers with unready status: [etcd]" }, &at));
                 if let Some(statuses) = p["status"]["containerStatuses"].as_array_mut() {
                     for s in statuses.iter_mut().filter(|s| s["name"] == "etcd") {
@@ -734,13 +707,6 @@ impl Operators {
                     }
                 }
             });
-            if self.hosted && (changed_after_start || !up) {
-                // The StatefulSet's ready count follows its pods.
-                let statefulsets = idx("apps", "StatefulSet");
-                if let Ok(etcd) = self.store.get(statefulsets, seed::HOSTED_CP_NAMESPACE, "etcd") {
-                    self.scale_pods("StatefulSet", &etcd);
-                }
-            }
         }
     }
 
@@ -922,45 +888,9 @@ impl Operators {
         }
     }
 
-    // --- HyperShift -------------------------------------------------------------------------
+    // --- etcd mirror pods --------------------------------------------------------------------
 
-    fn hosted_cluster_changed(&self, hc: &Value) {
-        let until = str_at(hc, "/spec/pausedUntil").to_string();
-        let is_paused = paused(&until);
-        let at = now_rfc3339();
-        let hcps = idx("hypershift.openshift.io", "HostedControlPlane");
-        let _ = self.store.modify(hcps, seed::HOSTED_CP_NAMESPACE, seed::HOSTED_NAME, |o| {
-            if until.is_empty() {
-                if let Some(spec) = o["spec"].as_object_mut() {
-                    spec.remove("pausedUntil");
-                }
-            } else {
-                o["spec"]["pausedUntil"] = json!(until);
-            }
-        });
-        let condition = if is_paused {
-            seed::condition(
-                "ReconciliationActive",
-                "False",
-                "ReconciliationPaused",
-                &format!("Reconciliation paused until: {until}"),
-                &at,
-            )
-        } else {
-            seed::condition("ReconciliationActive", "True", "AsExpected", "Reconciliation active on resource", &at)
-        };
-        let differs = get_condition(hc, "ReconciliationActive").map(|c| (&c["status"], &c["message"]))
-            != Some((&condition["status"], &condition["message"]));
-        if differs {
-            let index = idx("hypershift.openshift.io", "HostedCluster");
-            let _ =
-                self.store.modify(index, seed::HOSTED_NAMESPACE, seed::HOSTED_NAME, |o| set_condition(o, condition));
-        }
-    }
-
-    /// A deleted pod comes back: the kubelet recreates an etcd static pod's
-    /// mirror, a StatefulSet or Deployment its replica (and the StatefulSet
-    /// its volume claim), as `oc delete pod etcd-2 pvc/data-etcd-2` relies on.
+    /// A deleted etcd static pod's mirror comes back: the kubelet recreates it.
     fn pod_deleted(&self, pod: &Value) {
         let namespace = str_at(pod, "/metadata/namespace");
         let at = now_rfc3339();
@@ -982,123 +912,6 @@ impl Operators {
                 None => {}
             }
             let _ = self.store.create(idx("", "Pod"), namespace, recreated, false);
-            return;
-        }
-        if namespace != seed::HOSTED_CP_NAMESPACE {
-            return;
-        }
-        let owner = str_at(pod, "/metadata/labels/app");
-        for kind in ["StatefulSet", "Deployment"] {
-            if let Ok(workload) = self.store.get(idx("apps", kind), namespace, owner) {
-                self.scale_pods(kind, &workload);
-            }
-        }
-    }
-
-    /// Pods of a Deployment or StatefulSet follow spec.replicas.
-    fn scale_pods(&self, kind: &str, workload: &Value) {
-        let namespace = str_at(workload, "/metadata/namespace").to_string();
-        if namespace != seed::HOSTED_CP_NAMESPACE {
-            return;
-        }
-        let name = str_at(workload, "/metadata/name").to_string();
-        let wanted = workload.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(0).max(0) as usize;
-        let pods = idx("", "Pod");
-        let selector = |p: &Value| str_at(p, "/metadata/labels/app") == name;
-        let mut existing: Vec<String> = self
-            .store
-            .list(pods, Some(&namespace), &selector, None, None)
-            .items
-            .iter()
-            .map(|p| str_at(p, "/metadata/name").to_string())
-            .collect();
-        let at = now_rfc3339();
-        if existing.len() > wanted {
-            // A StatefulSet removes its highest ordinals first.
-            existing.sort_by_key(|n| n.rsplit('-').next().and_then(|o| o.parse::<usize>().ok()).unwrap_or(0));
-            for pod in existing.split_off(wanted) {
-                let _ = self.store.delete(pods, &namespace, &pod, false);
-            }
-        } else {
-            let claims = idx("", "PersistentVolumeClaim");
-            if kind == "StatefulSet" {
-                // Fixed identities: etcd-0, etcd-1, ... each with its claim.
-                for i in 0..wanted {
-                    if !self.store.exists(claims, &namespace, &format!("data-{name}-{i}")) {
-                        let _ = self.store.create(claims, &namespace, seed::etcd_claim(i), false);
-                    }
-                    let pod = seed::hosted_pod(&name, i, &self.members, &at);
-                    if !self.store.exists(pods, &namespace, str_at(&pod, "/metadata/name")) {
-                        let _ = self.store.create(pods, &namespace, pod, false);
-                    }
-                }
-            } else {
-                // A Deployment's new pods get fresh names.
-                for _ in existing.len()..wanted {
-                    let mut n = [0u8; 2];
-                    crate::lab::random_bytes(&mut n);
-                    let pod = seed::hosted_pod(&name, usize::from(u16::from_be_bytes(n)), &self.members, &at);
-                    let _ = self.store.create(pods, &namespace, pod, false);
-                }
-            }
-        }
-        let count = self.store.list(pods, Some(&namespace), &selector, None, None).items.len();
-        let ready = if kind == "StatefulSet" {
-            (0..count).filter(|i| self.member_up.get(*i).copied().flatten() != Some(false)).count()
-        } else {
-            count
-        };
-        let index = idx("apps", kind);
-        let (count, ready) = (count as i64, ready as i64);
-        let current = (
-            workload.pointer("/status/replicas").and_then(Value::as_i64),
-            workload.pointer("/status/readyReplicas").and_then(Value::as_i64),
-        );
-        if current != (Some(count), Some(ready)) {
-            let _ = self.store.modify(index, &namespace, &name, |o| {
-                o["status"]["replicas"] = json!(count);
-                o["status"]["readyReplicas"] = json!(ready);
-                o["status"]["availableReplicas"] = json!(ready);
-                o["status"]["updatedReplicas"] = json!(count);
-                o["status"]["currentReplicas"] = json!(count);
-            });
-        }
-    }
-
-    /// Unless reconciliation is paused, the HyperShift operator restores the
-    /// control plane's replicas shortly after someone scales them down.
-    fn reconcile_hosted(&mut self, now: Instant) {
-        let hcs = idx("hypershift.openshift.io", "HostedCluster");
-        let Ok(hc) = self.store.get(hcs, seed::HOSTED_NAMESPACE, seed::HOSTED_NAME) else { return };
-        let until = str_at(&hc, "/spec/pausedUntil").to_string();
-        if get_condition(&hc, "ReconciliationActive").is_some_and(|c| c["status"] == "False") && !paused(&until) {
-            // A pausedUntil date has passed.
-            self.hosted_cluster_changed(&hc);
-        }
-        if paused(&until) {
-            self.drift_since.clear();
-            return;
-        }
-        let mut desired: Vec<(&str, &str, i64)> =
-            seed::HOSTED_DEPLOYMENTS.iter().map(|(n, c)| ("Deployment", *n, *c)).collect();
-        desired.push(("StatefulSet", "etcd", self.members.len() as i64));
-        let after = self.scaled(RECONCILE_AFTER);
-        for (kind, name, replicas) in desired {
-            let index = idx("apps", kind);
-            let Ok(object) = self.store.get(index, seed::HOSTED_CP_NAMESPACE, name) else { continue };
-            let key = format!("{kind}/{name}");
-            if object.pointer("/spec/replicas").and_then(Value::as_i64) == Some(replicas) {
-                self.drift_since.remove(&key);
-                continue;
-            }
-            let since = *self.drift_since.entry(key.clone()).or_insert(now);
-            if now.duration_since(since) >= after {
-                tracing::info!(workload = %key, replicas, "lab: hypershift operator restores replicas (reconciliation not paused)");
-                let _ = self
-                    .store
-                    .modify(index, seed::HOSTED_CP_NAMESPACE, name, |o| o["spec"]["replicas"] = json!(replicas));
-                self.drift_since.remove(&key);
-            }
         }
     }
 }
@@ -1114,19 +927,19 @@ const MACHINE_PROVISIONED_FOR: Duration = Duration::from_secs(60);
 pub const READY_AT_ANNOTATION: &str = "lab.etcd-console/ready-at";
 const MACHINE_NAMESPACE: &str = "openshift-machine-api";
 
-fn ready_at(object: &Value) -> Option<SystemTime> {
+pub(super) fn ready_at(object: &Value) -> Option<SystemTime> {
     let text = object.pointer("/metadata/annotations")?.get(READY_AT_ANNOTATION)?.as_str()?;
     humantime::parse_rfc3339(text).ok()
 }
 
-fn with_ready_at(object: &mut Value, at: SystemTime) {
+pub(super) fn with_ready_at(object: &mut Value, at: SystemTime) {
     if !object["metadata"]["annotations"].is_object() {
         object["metadata"]["annotations"] = json!({});
     }
     object["metadata"]["annotations"][READY_AT_ANNOTATION] = json!(humantime::format_rfc3339_millis(at).to_string());
 }
 
-fn without_ready_at(object: &mut Value) {
+pub(super) fn without_ready_at(object: &mut Value) {
     if let Some(annotations) = object["metadata"]["annotations"].as_object_mut() {
         annotations.remove(READY_AT_ANNOTATION);
     }

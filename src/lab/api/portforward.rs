@@ -35,6 +35,53 @@ fn header(request: &Request<Incoming>, name: hyper::header::HeaderName) -> Optio
     request.headers().get(name).and_then(|v| v.to_str().ok())
 }
 
+/// A WebSocket upgrade's key and the first of `served` (in our order of preference) the client offers;
+/// `what` names the stream in the refusal of anything else (SPDY).
+pub(super) fn negotiate(
+    request: &Request<Incoming>,
+    served: &[&'static str],
+    what: &str,
+) -> Result<(String, &'static str), ApiError> {
+    let websocket = header(request, hyper::header::UPGRADE).is_some_and(|u| u.eq_ignore_ascii_case("websocket"));
+    let key = header(request, hyper::header::SEC_WEBSOCKET_KEY).map(str::to_string);
+    let (true, Some(key)) = (websocket, key) else {
+        return Err(ApiError::bad_request(format!(
+            "unable to upgrade connection: the lab serves {what} over WebSocket only ({}), not SPDY",
+            served.join(", ")
+        )));
+    };
+    let offered: Vec<String> = header(request, hyper::header::SEC_WEBSOCKET_PROTOCOL)
+        .unwrap_or("")
+        .split(',')
+        .map(|p| p.trim().to_string())
+        .collect();
+    let Some(protocol) = served.iter().find(|p| offered.iter().any(|o| o == *p)) else {
+        return Err(ApiError::bad_request(format!(
+            "unable to upgrade connection: none of the subprotocols {offered:?} is served (the lab serves {served:?}, not SPDY tunnelled in WebSocket)"
+        )));
+    };
+    Ok((key, protocol))
+}
+
+/// The 101 answer to a WebSocket upgrade.
+pub(super) fn switching_protocols(key: &str, protocol: &str) -> Response<Body> {
+    let mut response = Response::new(super::server::empty());
+    *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let headers = response.headers_mut();
+    let value = |text: &str| hyper::header::HeaderValue::from_str(text).ok();
+    for (name, text) in [
+        (hyper::header::UPGRADE, "websocket".to_string()),
+        (hyper::header::CONNECTION, "Upgrade".to_string()),
+        (hyper::header::SEC_WEBSOCKET_ACCEPT, derive_accept_key(key.as_bytes())),
+        (hyper::header::SEC_WEBSOCKET_PROTOCOL, protocol.to_string()),
+    ] {
+        if let Some(v) = value(&text) {
+            headers.insert(name, v);
+        }
+    }
+    response
+}
+
 /// The ports asked for, as the API server reads `ports=2379,2380` (or repeated).
 pub fn requested_ports(values: &[&str]) -> Result<Vec<u16>, ApiError> {
     let mut ports = Vec::new();
@@ -64,23 +111,7 @@ pub fn upgrade(
             str_at(pod, "/status/phase")
         )));
     }
-    let websocket = header(&request, hyper::header::UPGRADE).is_some_and(|u| u.eq_ignore_ascii_case("websocket"));
-    let key = header(&request, hyper::header::SEC_WEBSOCKET_KEY).map(str::to_string);
-    let (true, Some(key)) = (websocket, key) else {
-        return Err(ApiError::bad_request(
-            "unable to upgrade connection: the lab serves port-forward over WebSocket only (v4.channel.k8s.io, as kube-rs speaks it), not SPDY",
-        ));
-    };
-    let offered: Vec<String> = header(&request, hyper::header::SEC_WEBSOCKET_PROTOCOL)
-        .unwrap_or("")
-        .split(',')
-        .map(|p| p.trim().to_string())
-        .collect();
-    let Some(protocol) = PROTOCOLS.iter().find(|p| offered.iter().any(|o| o == *p)) else {
-        return Err(ApiError::bad_request(format!(
-            "unable to upgrade connection: none of the subprotocols {offered:?} is served (the lab serves {PROTOCOLS:?}, not SPDY tunnelled in WebSocket)"
-        )));
-    };
+    let (key, protocol) = negotiate(&request, PROTOCOLS, "port-forward")?;
     let ports = requested_ports(&ports.iter().map(String::as_str).collect::<Vec<_>>())?;
     let address = pod
         .pointer(&format!("/metadata/annotations/{}", FORWARD_TO_ANNOTATION.replace('/', "~1")))
@@ -103,31 +134,18 @@ pub fn upgrade(
             _ = shutdown.changed() => {}
         }
     });
-    let mut response = Response::new(super::server::empty());
-    *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
-    let headers = response.headers_mut();
-    let value = |text: &str| hyper::header::HeaderValue::from_str(text).ok();
-    for (name, text) in [
-        (hyper::header::UPGRADE, "websocket".to_string()),
-        (hyper::header::CONNECTION, "Upgrade".to_string()),
-        (hyper::header::SEC_WEBSOCKET_ACCEPT, derive_accept_key(key.as_bytes())),
-        (hyper::header::SEC_WEBSOCKET_PROTOCOL, protocol.to_string()),
-    ] {
-        if let Some(v) = value(&text) {
-            headers.insert(name, v);
-        }
-    }
-    Ok(response)
+    Ok(switching_protocols(&key, protocol))
 }
 
-fn frame(channel: u8, data: &[u8]) -> Message {
+/// A binary message of the channel protocols: the channel's byte, then the data.
+pub(super) fn frame(channel: u8, data: &[u8]) -> Message {
     let mut bytes = Vec::with_capacity(data.len() + 1);
     bytes.push(channel);
     bytes.extend_from_slice(data);
     Message::binary(bytes)
 }
 
-type Socket = WebSocketStream<hyper_util::rt::TokioIo<hyper::upgrade::Upgraded>>;
+pub(super) type Socket = WebSocketStream<hyper_util::rt::TokioIo<hyper::upgrade::Upgraded>>;
 
 async fn forward(socket: Socket, address: &str, ports: &[u16], pod: &str, uid: &str) {
     let (mut sink, mut stream) = socket.split();

@@ -1058,12 +1058,13 @@ fn workload_pod(name: &str, app: &str, containers: &[&str], node: &str, ip: &str
     })
 }
 
-/// The volume claim of hosted etcd replica `index` (made by the StatefulSet from its template).
+/// The volume claim of hosted etcd replica `index` (made by the StatefulSet from its template),
+/// protected from deletion while a pod mounts it.
 pub fn etcd_claim(index: usize) -> Value {
     let mut suffix = [0u8; 4];
     crate::lab::random_bytes(&mut suffix);
     let volume: String = suffix.iter().map(|b| format!("{b:02x}")).collect();
-    json!({"metadata": {"name": format!("data-etcd-{index}"), "labels": {"app": "etcd"}},
+    json!({"metadata": {"name": format!("data-etcd-{index}"), "labels": {"app": "etcd"}, "finalizers": [super::hosted_cp::PVC_PROTECTION]},
            "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "8Gi"}}, "storageClassName": "lvms-vg1", "volumeName": format!("pvc-{volume}-lab")},
            "status": {"phase": "Bound", "accessModes": ["ReadWriteOnce"], "capacity": {"storage": "8Gi"}}})
 }
@@ -1075,37 +1076,46 @@ pub const HOSTED_DEPLOYMENTS: &[(&str, i64)] = &[
     ("control-plane-operator", 1),
 ];
 
-/// The pod a StatefulSet or Deployment of the hosted control plane runs as replica `index`.
+/// The pod the hosted control plane's etcd StatefulSet runs as replica `index`
+/// (Running and Ready; its controller makes a new one Pending first): member
+/// `index` of the lab, its claim `data-etcd-<index>` mounted at `/var/lib`, the
+/// TLS secrets where HyperShift mounts them. Deleting it stops the member first
+/// (graceful deletion), as a kubelet stops a pod's containers.
 pub fn hosted_pod(owner: &str, index: usize, members: &[MemberView], created: &str) -> Value {
-    if owner == "etcd" {
-        let ip = members.get(index).map(|m| m.pod_ip.as_str()).unwrap_or("127.0.0.1");
-        let mut pod = workload_pod(
-            &format!("etcd-{index}"),
-            "etcd",
-            &["etcd", "etcd-metrics"],
-            &format!("worker-{}", index % 3),
-            ip,
-            created,
-        );
-        if let Some(member) = members.get(index) {
-            pod["spec"]["containers"][0]["ports"] = json!([{"name": "client", "containerPort": member.client_port}, {"name": "peer", "containerPort": member.peer_port}]);
-            pod["metadata"]["annotations"] = json!({"lab.etcd-console/member": member.name});
-            if member.pod_ip != member.ip {
-                pod["metadata"]["annotations"][super::portforward::FORWARD_TO_ANNOTATION] = json!(member.ip);
-            }
+    let ip = members.get(index).map(|m| m.pod_ip.as_str()).unwrap_or("127.0.0.1");
+    let name = format!("{owner}-{index}");
+    let mut pod = workload_pod(&name, owner, &["etcd", "etcd-metrics"], &format!("worker-{}", index % 3), ip, created);
+    let tls = [
+        ("peer-tls", "/etc/etcd/tls/peer"),
+        ("server-tls", "/etc/etcd/tls/server"),
+        ("client-tls", "/etc/etcd/tls/client"),
+        ("etcd-ca", "/etc/etcd/tls/etcd-ca"),
+    ];
+    let mut mounts = vec![json!({"name": "data", "mountPath": "/var/lib"})];
+    mounts.extend(tls.iter().map(|(volume, path)| json!({"name": volume, "mountPath": path})));
+    pod["spec"]["containers"][0]["volumeMounts"] = json!(mounts);
+    pod["spec"]["volumes"] = json!([
+        {"name": "data", "persistentVolumeClaim": {"claimName": format!("data-{name}")}},
+        {"name": "peer-tls", "secret": {"secretName": "etcd-peer-tls"}},
+        {"name": "server-tls", "secret": {"secretName": "etcd-server-tls"}},
+        {"name": "client-tls", "secret": {"secretName": "etcd-client-tls"}},
+        {"name": "etcd-ca", "configMap": {"name": "etcd-ca"}},
+    ]);
+    pod["spec"]["hostname"] = json!(name);
+    pod["spec"]["subdomain"] = json!("etcd-discovery");
+    let mut annotations = json!({super::store::GRACEFUL_DELETION_ANNOTATION: "true"});
+    if let Some(member) = members.get(index) {
+        pod["spec"]["containers"][0]["ports"] = json!([{"name": "client", "containerPort": member.client_port}, {"name": "peer", "containerPort": member.peer_port}]);
+        annotations[super::hosted_cp::MEMBER_ANNOTATION] = json!(member.name);
+        if member.pod_ip != member.ip {
+            annotations[super::portforward::FORWARD_TO_ANNOTATION] = json!(member.ip);
         }
-        pod["metadata"]["labels"]["statefulset.kubernetes.io/pod-name"] = json!(format!("etcd-{index}"));
-        return pod;
     }
-    let suffix = csr_name(owner.len() as u64 * 97 + index as u64)[4..].to_string();
-    workload_pod(
-        &format!("{owner}-6d9f8c7b5-{suffix}"),
-        owner,
-        &[owner],
-        &format!("worker-{}", index % 3),
-        &format!("10.128.{}.{}", index % 250 + 2, 10 + owner.len()),
-        created,
-    )
+    pod["metadata"]["annotations"] = annotations;
+    pod["metadata"]["labels"]["statefulset.kubernetes.io/pod-name"] = json!(name);
+    let uid = format!("5e1f0c3a-7d2b-4c8e-9a61-{:012x}", owner.len());
+    pod["metadata"]["ownerReferences"] = json!([{"apiVersion": "apps/v1", "kind": "StatefulSet", "name": owner, "uid": uid, "controller": true, "blockOwnerDeletion": true}]);
+    pod
 }
 
 pub fn hosted(seed: &Seeder, members: &[MemberView], pki: &SeedPki, scenario: &Scenario) -> Result<(), String> {
@@ -1189,7 +1199,9 @@ pub fn hosted(seed: &Seeder, members: &[MemberView], pki: &SeedPki, scenario: &S
             "spec": {
                 "replicas": replicas, "serviceName": "etcd-discovery", "selector": {"matchLabels": {"app": "etcd"}},
                 "persistentVolumeClaimRetentionPolicy": {"whenDeleted": "Retain", "whenScaled": "Retain"},
-                "template": {"metadata": {"labels": {"app": "etcd"}}, "spec": {"containers": [{"name": "etcd", "image": "quay.io/openshift-release-dev/ocp-v4.0-art-dev@sha256:etcd"}]}},
+                "podManagementPolicy": "Parallel",
+                "template": {"metadata": {"labels": {"app": "etcd"}}, "spec": {"containers": [{"name": "etcd", "image": "quay.io/openshift-release-dev/ocp-v4.0-art-dev@sha256:etcd", "volumeMounts": [{"name": "data", "mountPath": "/var/lib"}]}]}},
+                "volumeClaimTemplates": [{"metadata": {"name": "data"}, "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "8Gi"}}, "storageClassName": "lvms-vg1"}}],
             },
             "status": {"replicas": replicas, "readyReplicas": replicas, "currentReplicas": replicas, "updatedReplicas": replicas, "availableReplicas": replicas},
         }),
@@ -1200,19 +1212,21 @@ pub fn hosted(seed: &Seeder, members: &[MemberView], pki: &SeedPki, scenario: &S
         seed.put("", "PersistentVolumeClaim", cp, etcd_claim(i)).map_err(e)?;
     }
     for (name, count) in HOSTED_DEPLOYMENTS {
-        seed.put(
+        let deployment = seed.put(
             "apps",
             "Deployment",
             cp,
             json!({
                 "metadata": {"name": name, "labels": {"app": name}},
-                "spec": {"replicas": count, "selector": {"matchLabels": {"app": name}}, "template": {"metadata": {"labels": {"app": name}}, "spec": {"containers": [{"name": name}]}}},
+                "spec": {"replicas": count, "selector": {"matchLabels": {"app": name}}, "template": {"metadata": {"labels": {"app": name}}, "spec": {"containers": [{"name": name, "image": crate::lab::hosts::manifest::image(name)}]}}},
                 "status": {"replicas": count, "readyReplicas": count, "updatedReplicas": count, "availableReplicas": count},
             }),
         )
         .map_err(e)?;
         for i in 0..*count as usize {
-            seed.put("", "Pod", cp, hosted_pod(name, i, members, &created)).map_err(e)?;
+            let mut pod = super::hosted_cp::workloads::new_pod(&deployment, i, &created);
+            pod_running(&mut pod, &created);
+            seed.put("", "Pod", cp, pod).map_err(e)?;
         }
     }
     seed.put(

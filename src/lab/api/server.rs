@@ -19,6 +19,8 @@ use tokio_rustls::rustls;
 use super::catalog::{self, ResourceType};
 use super::discovery;
 use super::errors::{ApiError, FieldCause};
+use super::exec;
+use super::hosted_cp::PVC_PROTECTION;
 use super::portforward;
 use super::selectors::{FieldSelector, LabelSelector};
 use super::store::{str_at, Change, EventKind, Part, Preconditions, Store};
@@ -116,13 +118,17 @@ pub struct Shared {
     pub shutdown: signal::Receiver<bool>,
     /// Serve no OpenShift group (a plain Kubernetes cluster).
     pub plain_kubernetes: bool,
+    /// The lab's hosts (the pods' volumes and members, for `pods/exec`).
+    pub hosts: Option<super::HostsLink>,
+    /// Claims get the `kubernetes.io/pvc-protection` finalizer (a controller releases it: the hosted scenario).
+    pub pvc_protection: bool,
 }
 
 pub fn empty() -> Body {
     body(Bytes::new())
 }
 
-fn body(bytes: impl Into<Bytes>) -> Body {
+pub fn body(bytes: impl Into<Bytes>) -> Body {
     Full::new(bytes.into()).boxed()
 }
 
@@ -245,7 +251,7 @@ fn resolve(group: &str, version: &str, rest: &[&str]) -> Result<Target, ApiError
 fn verb_of(method: &Method, target: &Target, query: &Query) -> &'static str {
     // Connecting to a pod needs `create` on the subresource, whatever the method
     // (as API servers check WebSocket upgrades since the 1.35 hardening).
-    if target.subresource.as_deref() == Some("portforward") {
+    if matches!(target.subresource.as_deref(), Some("portforward" | "exec")) {
         return "create";
     }
     match (method, target.name.is_some()) {
@@ -347,6 +353,8 @@ async fn read_body(request: Request<Incoming>) -> Result<Value, ApiError> {
 struct DeleteBody {
     dry_run: bool,
     preconditions: Preconditions,
+    /// `gracePeriodSeconds: 0` (`kubectl delete --grace-period=0 --force`).
+    immediate: bool,
 }
 
 /// DeleteOptions from the body of a DELETE (kubectl and kube-rs send dryRun
@@ -355,7 +363,7 @@ async fn read_delete_options(request: Request<Incoming>) -> Result<DeleteBody, A
     let bytes =
         Limited::new(request.into_body(), BODY_LIMIT).collect().await.map_err(|_| ApiError::too_large())?.to_bytes();
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Ok(DeleteBody { dry_run: false, preconditions: Preconditions::default() });
+        return Ok(DeleteBody { dry_run: false, preconditions: Preconditions::default(), immediate: false });
     }
     let options: Value = serde_json::from_slice(&bytes)
         .map_err(|e| ApiError::bad_request(format!("the body of the request could not be decoded as JSON: {e}")))?;
@@ -366,6 +374,7 @@ async fn read_delete_options(request: Request<Incoming>) -> Result<DeleteBody, A
             uid: text("/preconditions/uid"),
             resource_version: text("/preconditions/resourceVersion"),
         },
+        immediate: options["gracePeriodSeconds"].as_i64() == Some(0),
     })
 }
 
@@ -628,6 +637,7 @@ async fn route(
     }
     if request.method() == Method::GET {
         match segments.as_slice() {
+            ["openapi", "v2"] => return Ok(discovery::openapi_v2(&request)),
             ["api"] => return Ok(json_response(200, &discovery::api_versions(&shared.address))),
             ["api", "v1"] => return Ok(json_response(200, &discovery::resource_list("", "v1"))),
             ["apis"] => return Ok(json_response(200, &discovery::group_list(shared.plain_kubernetes))),
@@ -669,6 +679,18 @@ async fn route(
             let ports: Vec<String> = query.all("ports").into_iter().map(str::to_string).collect();
             portforward::upgrade(shared, request, &pod, &ports)
         }
+        ("create", Some(name), Some("exec")) => {
+            let pod = store.get(target.type_index, &ns, &name)?;
+            let options = exec::ExecOptions {
+                command: query.all("command").into_iter().map(str::to_string).collect(),
+                container: query.get("container").filter(|c| !c.is_empty()).map(str::to_string),
+                stdin: query.flag("stdin"),
+                stdout: query.flag("stdout"),
+                stderr: query.flag("stderr"),
+                tty: query.flag("tty"),
+            };
+            exec::upgrade(shared, request, &pod, options)
+        }
         ("list", _, _) => list(shared, &request, &target, &query),
         ("watch", _, _) => watch(shared, &request, &target, &query),
         ("get", Some(name), Some("scale")) => {
@@ -700,6 +722,19 @@ async fn route(
                     if body.is_object() && body.get("spec").is_none_or(|s| s.is_object() || s.is_null()) {
                         body["spec"]["username"] = json!(account.user);
                         body["spec"]["groups"] = json!(account.groups);
+                    }
+                    Ok(json_response(201, &store.create(target.type_index, &ns, body, dry_run)?))
+                }
+                "PersistentVolumeClaim" if shared.pvc_protection => {
+                    // The StorageObjectInUseProtection admission plugin's finalizer.
+                    let mut body = body;
+                    if body["metadata"].is_object() || body["metadata"].is_null() {
+                        let finalizers = body["metadata"]["finalizers"].as_array().cloned().unwrap_or_default();
+                        if !finalizers.iter().any(|f| f == PVC_PROTECTION) {
+                            let mut finalizers = finalizers;
+                            finalizers.push(json!(PVC_PROTECTION));
+                            body["metadata"]["finalizers"] = json!(finalizers);
+                        }
                     }
                     Ok(json_response(201, &store.create(target.type_index, &ns, body, dry_run)?))
                 }
@@ -760,8 +795,9 @@ async fn route(
         }
         ("delete", Some(name), None) => {
             let options = read_delete_options(request).await?;
+            let dry_run = dry_run || options.dry_run;
             let stored =
-                store.delete_if(target.type_index, &ns, &name, dry_run || options.dry_run, &options.preconditions)?;
+                store.delete_with(target.type_index, &ns, &name, dry_run, &options.preconditions, options.immediate)?;
             Ok(json_response(200, &stored))
         }
         ("deletecollection", None, None) => {

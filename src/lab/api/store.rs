@@ -17,6 +17,11 @@ use super::validation;
 /// Changes kept for watches to resume from; older resourceVersions get 410.
 const HISTORY: usize = 20_000;
 
+/// A pod annotated `"true"` is deleted as a kubelet deletes a running pod: a DELETE
+/// sets its deletionTimestamp (Terminating) and its controller removes it once its
+/// containers have stopped (the hosted etcd replicas, whose processes are real).
+pub const GRACEFUL_DELETION_ANNOTATION: &str = "lab.etcd-console/graceful-deletion";
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventKind {
     Added,
@@ -428,6 +433,22 @@ impl Store {
         dry_run: bool,
         preconditions: &Preconditions,
     ) -> Result<Value, ApiError> {
+        self.delete_with(type_index, namespace, name, dry_run, preconditions, false)
+    }
+
+    /// Deletes an object as [`Store::delete_if`]; a pod marked for graceful deletion
+    /// ([`GRACEFUL_DELETION_ANNOTATION`]) is only marked (deletionTimestamp) until its
+    /// controller has stopped its containers and calls [`Store::remove`], unless `immediate`
+    /// (`--grace-period=0 --force`).
+    pub fn delete_with(
+        &self,
+        type_index: usize,
+        namespace: &str,
+        name: &str,
+        dry_run: bool,
+        preconditions: &Preconditions,
+        immediate: bool,
+    ) -> Result<Value, ApiError> {
         let rt = catalog::get(type_index);
         let mut inner = self.lock();
         let key = key_of(type_index, namespace, name);
@@ -442,6 +463,22 @@ impl Store {
             return Ok(object);
         }
         let has_finalizers = object["metadata"]["finalizers"].as_array().is_some_and(|f| !f.is_empty());
+        let graceful = !immediate
+            && rt.kind == "Pod"
+            && object.pointer(&format!("/metadata/annotations/{}", GRACEFUL_DELETION_ANNOTATION.replace('/', "~1")))
+                == Some(&json!("true"));
+        if graceful && !has_finalizers {
+            if object["metadata"].get("deletionTimestamp").is_some() {
+                return Ok(object);
+            }
+            inner.revision += 1;
+            object["metadata"]["resourceVersion"] = json!(inner.revision.to_string());
+            object["metadata"]["deletionTimestamp"] = json!(now_rfc3339());
+            object["metadata"]["deletionGracePeriodSeconds"] = json!(30);
+            let previous = inner.objects.insert(key, object.clone());
+            self.record(&mut inner, type_index, EventKind::Modified, object.clone(), previous);
+            return Ok(object);
+        }
         inner.revision += 1;
         object["metadata"]["resourceVersion"] = json!(inner.revision.to_string());
         if has_finalizers {
@@ -466,6 +503,17 @@ impl Store {
             }
         }
         Ok(object)
+    }
+
+    /// Removes an object whatever its finalizers or grace (a kubelet done with a
+    /// terminating pod); None when it was already gone.
+    pub fn remove(&self, type_index: usize, namespace: &str, name: &str) -> Option<Value> {
+        let mut inner = self.lock();
+        let mut object = inner.objects.remove(&key_of(type_index, namespace, name))?;
+        inner.revision += 1;
+        object["metadata"]["resourceVersion"] = json!(inner.revision.to_string());
+        self.record(&mut inner, type_index, EventKind::Deleted, object.clone(), None);
+        Some(object)
     }
 
     /// The changes after `revision` (oldest first) and a receiver for the

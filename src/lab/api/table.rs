@@ -396,9 +396,15 @@ fn cells(kind: &str, object: &Value, now: SystemTime) -> Vec<Value> {
                         .join(",")
                 })
                 .unwrap_or_default();
+            // As kube-apiserver's printer: a claim being deleted shows Terminating.
+            let phase = if object.pointer("/metadata/deletionTimestamp").is_some_and(|t| !t.is_null()) {
+                "Terminating"
+            } else {
+                str_at(object, "/status/phase")
+            };
             vec![
                 name,
-                json!(str_at(object, "/status/phase")),
+                json!(phase),
                 json!(str_at(object, "/spec/volumeName")),
                 json!(str_at(object, "/status/capacity/storage")),
                 json!(modes),

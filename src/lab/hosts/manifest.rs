@@ -117,7 +117,7 @@ pub fn etcd_command(
     token: &str,
     state: ClusterState,
 ) -> Vec<String> {
-    let data_dir = inventory.root(&host.name).join("var/lib/etcd");
+    let data_dir = inventory.data_path(&host.name);
     vec![
         inventory.etcd_bin.display().to_string(),
         format!("--name={}", host.name),

@@ -3,7 +3,9 @@
 //! resources, `/var/lib/etcd` holding the member's real data, kubelet and OVN
 //! files); a kubelet in the lab process runs etcd from its manifest
 //! ([`kubelet`]); and a host agent, the lab's stand-in for sshd, runs the
-//! runbook's ssh commands on a host's files from any process ([`run`]).
+//! runbook's ssh commands on a host's files from any process ([`run`]). In the
+//! hosted scenario a host's `/var/lib` is its etcd replica's volume instead,
+//! with the member's data in `/var/lib/data` (see `api::hosted_cp`).
 //!
 //! `DIR/hosts.json` (the [`Inventory`]) says what each host is: addresses,
 //! ports, certificates, the etcd binary. The lab writes it once at start; the
@@ -31,6 +33,11 @@ pub const MANIFESTS: &str = "/etc/kubernetes/manifests";
 pub const STATIC_POD_RESOURCES: &str = "/etc/kubernetes/static-pod-resources";
 /// etcd's data directory, on a host.
 pub const DATA_DIR: &str = "/var/lib/etcd";
+/// A hosted control plane's etcd data directory, inside the replica's volume
+/// (its claim `data-etcd-N` is mounted at the pod's `/var/lib`, as HyperShift has it).
+pub const POD_DATA_DIR: &str = "/var/lib/data";
+/// Where a hosted etcd replica's volume is mounted in its pods (and, in the lab, the host's `/var/lib`).
+pub const POD_VOLUME: &str = "/var/lib";
 /// Where an ssh session starts (relative paths are from here).
 pub const HOME: &str = "/home/core";
 /// The lab kubelet's own state on a host (the etcd process it runs, a restart asked for).
@@ -66,6 +73,10 @@ pub struct Inventory {
     pub client_cert: PathBuf,
     pub client_key: PathBuf,
     pub hosts: Vec<HostSpec>,
+    /// The members are a hosted control plane's etcd replicas: each host's
+    /// `/var/lib` is its replica's volume and etcd's data is in `/var/lib/data`.
+    #[serde(default)]
+    pub hosted: bool,
 }
 
 impl Inventory {
@@ -85,6 +96,20 @@ impl Inventory {
         let path = self.lab_dir.join(INVENTORY);
         let text = serde_json::to_string_pretty(self).map_err(|e| e.to_string())?;
         fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
+    }
+
+    /// etcd's data directory on a host: `/var/lib/etcd`, or `/var/lib/data` for a hosted control plane.
+    pub fn data_dir(&self) -> &'static str {
+        if self.hosted {
+            POD_DATA_DIR
+        } else {
+            DATA_DIR
+        }
+    }
+
+    /// Member `node`'s data directory in the lab.
+    pub fn data_path(&self, node: &str) -> PathBuf {
+        map_path(&self.root(node), self.data_dir()).unwrap_or_else(|_| self.root(node).join("var/lib/etcd"))
     }
 
     pub fn index(&self, node: &str) -> Option<usize> {
@@ -335,6 +360,11 @@ pub fn prepare(
                 write(&at(&format!("{dir}/secrets/serving-cert/tls.crt"))?, PLACEHOLDER_PEM)?;
             }
         }
+    }
+    if inventory.hosted {
+        // The host's /var/lib is the etcd replica's volume: nothing but etcd's data goes there.
+        write(&at("/etc/hostname")?, &format!("{node}\n"))?;
+        return Ok(());
     }
     for db in ["ovnnb_db.db", "ovnsb_db.db"] {
         write(

@@ -12,7 +12,7 @@ use etcd_client::Client;
 
 use super::kubelet::{etcd_manifest, MemberPids};
 use super::manifest::{self, ClusterState};
-use super::{map_path, timestamp, write_atomically, Inventory, DATA_DIR};
+use super::{map_path, timestamp, write_atomically, Inventory};
 use crate::etcd::connect::{describe, timed};
 use crate::etcd::Connector;
 
@@ -184,10 +184,10 @@ async fn add_member(client: &mut Client, peer_url: &str) -> Result<(), String> {
 /// A joining member needs an empty data directory: what is there is moved aside.
 fn set_data_aside(inventory: &Inventory, node: &str) -> Result<(), String> {
     let root = inventory.root(node);
-    let data = map_path(&root, DATA_DIR)?;
+    let data = inventory.data_path(node);
     let empty = fs::read_dir(&data).map(|mut d| d.next().is_none()).unwrap_or(true);
     if data.exists() && !empty {
-        let aside = map_path(&root, &format!("{DATA_DIR}-old-{}", timestamp(SystemTime::now())))?;
+        let aside = map_path(&root, &format!("{}-old-{}", inventory.data_dir(), timestamp(SystemTime::now())))?;
         fs::rename(&data, &aside).map_err(|e| format!("cannot move {} aside: {e}", data.display()))?;
         tracing::info!(%node, aside = %aside.display(), "lab: etcd operator moved old etcd data aside");
     }
