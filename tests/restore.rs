@@ -171,10 +171,15 @@ async fn a_restore_brings_the_backups_keys_back_and_the_cluster_to_three_healthy
 
 /// Starts `restore run` and kills it (SIGKILL, as a crash) once it has begun step `at`.
 fn kill_at(lab: &Lab, dir: &str, at: &str) {
-    let mut command = restore_command(
+    let command = restore_command(
         lab,
         &["restore", "run", "--backup", dir, "--recovery-host", "master-0", "--yes", "--poll", "500ms", "-o", "json"],
     );
+    kill_when(command, at);
+}
+
+/// Runs `command` (a `restore run -o json`) and kills it once it has begun step `at`.
+fn kill_when(mut command: Command, at: &str) {
     command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::null());
     let mut child: Child = command.spawn().unwrap();
     let stdout = child.stdout.take().unwrap();
@@ -339,27 +344,101 @@ async fn each_gate_refuses_on_its_own_and_nothing_changes() {
     assert!(stdout(&output).contains("certificate_kubeconfig"), "{}", stdout(&output));
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn the_hosted_plan_pauses_first_and_resumes_last_all_through_the_management_api() {
+/// `etcdctl ARGS` against one member alone, reading its own copy (serializable).
+fn etcdctl_on(lab: &Lab, member: usize, args: &[&str]) -> Output {
+    let mut command = Command::new("etcdctl");
+    command.args(args);
+    for (name, value) in lab.env() {
+        command.env(name, value);
+    }
+    command.env("ETCDCTL_ENDPOINTS", &lab.members[member].client_url);
+    run_with_limit(command, Duration::from_secs(30))
+}
+
+/// A hosted lab with keys written, a snapshot of them taken, then more written and two deleted.
+async fn hosted_lab_with_backup() -> (Lab, PathBuf) {
     let lab = lab_scenario("hosted", 300.0).await;
+    write_keys(&lab, "before-", 5);
     let dir = lab.dir.join("hosted-backup");
     std::fs::create_dir_all(&dir).unwrap();
     let snapshot = dir.join("snapshot_2026-12-02_010203.db");
-    let mut save = Command::new("etcdctl");
-    save.args(["snapshot", "save", &path_str(&snapshot)]);
-    for (name, value) in lab.env() {
-        save.env(name, value);
-    }
-    save.env("ETCDCTL_ENDPOINTS", &lab.members[0].client_url);
-    let saved = run_with_limit(save, Duration::from_secs(30));
+    let saved = etcdctl_on(&lab, 0, &["snapshot", "save", &path_str(&snapshot)]);
     assert!(saved.status.success(), "{}", stderr(&saved));
-    // Its etcd is found through the management cluster, as an SRE would have it: no ETCDCTL_ENDPOINTS.
-    let mut command = restore_command(
-        &lab,
-        &["restore", "plan", "--backup", &path_str(&dir), "--hosted-cluster", "clusters/hosted", "-o", "json"],
-    );
+    write_keys(&lab, "after-", 5);
+    for key in ["before-0", "before-1"] {
+        assert!(etcdctl(&lab, &["del", key]).status.success());
+    }
+    (lab, dir)
+}
+
+/// `etcd-console ARGS --backup DIR --hosted-cluster clusters/hosted -o json`, its etcd found
+/// through the management cluster as an SRE would have it (no ETCDCTL_ENDPOINTS).
+fn hosted_command(lab: &Lab, dir: &Path, args: &[&str]) -> Command {
+    let mut all = args.to_vec();
+    all.extend_from_slice(&["--backup", dir.to_str().unwrap(), "--hosted-cluster", "clusters/hosted", "-o", "json"]);
+    let mut command = restore_command(lab, &all);
     command.env_remove("ETCDCTL_ENDPOINTS");
-    let output = run_with_limit(command, Duration::from_secs(60));
+    command
+}
+
+fn volumes(lab: &Lab) -> String {
+    kubectl_ok(lab, &["get", "pvc", "-n", "clusters-hosted", "-o", "jsonpath={.items[*].spec.volumeName}"])
+}
+
+/// What a finished hosted restore leaves, refereed by etcdctl and kubectl.
+fn assert_hosted_restored(lab: &Lab, volumes_before: &str) {
+    // etcdctl, member by member: the backup's keys (the deleted ones too), none written after it.
+    for member in 0..3 {
+        let keys = stdout(&etcdctl_on(lab, member, &["get", "--consistency=s", "--prefix", "", "--keys-only"]));
+        for i in 0..5 {
+            assert!(keys.contains(&format!("before-{i}")), "member {member}: {keys}");
+            assert!(!keys.contains(&format!("after-{i}")), "member {member}: {keys}");
+        }
+    }
+    let members = stdout(&etcdctl(lab, &["member", "list"]));
+    assert_eq!(members.lines().filter(|l| l.contains(", started,")).count(), 3, "{members}");
+    let health = etcdctl(lab, &["endpoint", "health"]);
+    assert!(health.status.success(), "{}{}", stdout(&health), stderr(&health));
+    let status: Value = serde_json::from_str(&stdout(&etcdctl(lab, &["endpoint", "status", "-w", "json"]))).unwrap();
+    let revisions: Vec<i64> =
+        status.as_array().unwrap().iter().map(|s| s["Status"]["header"]["revision"].as_i64().unwrap()).collect();
+    assert!(revisions.len() == 3 && revisions.iter().all(|r| *r == revisions[0]), "{revisions:?}");
+    // kubectl: reconciliation resumed, the API servers at 3, etcd at 3, no helper left, the same volumes.
+    let paused =
+        kubectl_ok(lab, &["get", "hostedcluster", "-n", "clusters", "hosted", "-o", "jsonpath={.spec.pausedUntil}"]);
+    assert_eq!(paused.trim(), "");
+    for writer in ["kube-apiserver", "openshift-apiserver", "openshift-oauth-apiserver"] {
+        let ready = kubectl_ok(
+            lab,
+            &["get", "deployment", "-n", "clusters-hosted", writer, "-o", "jsonpath={.status.readyReplicas}"],
+        );
+        assert_eq!(ready.trim(), "3", "{writer}");
+    }
+    let deployments = kubectl_ok(lab, &["get", "deployments", "-n", "clusters-hosted", "-o", "name"]);
+    assert!(!deployments.contains("etcd-data"), "{deployments}");
+    let running = kubectl_ok(
+        lab,
+        &[
+            "get",
+            "pods",
+            "-n",
+            "clusters-hosted",
+            "-l",
+            "app=etcd",
+            "--field-selector=status.phase=Running",
+            "-o",
+            "name",
+        ],
+    );
+    assert_eq!(running.lines().count(), 3, "{running}");
+    assert_eq!(volumes(lab), volumes_before, "the members' volumes were restored into, not replaced");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_hosted_procedure_restores_every_member_through_the_management_api_and_resumes_reconciliation() {
+    let (lab, dir) = hosted_lab_with_backup().await;
+    let volumes_before = volumes(&lab);
+    let output = run_with_limit(hosted_command(&lab, &dir, &["restore", "plan"]), Duration::from_secs(60));
     let plan =
         lines(&output).into_iter().find(|l| l["event"] == "plan").unwrap_or_else(|| panic!("{}", stderr(&output)));
     let steps = plan["steps"].as_array().unwrap();
@@ -368,22 +447,55 @@ async fn the_hosted_plan_pauses_first_and_resumes_last_all_through_the_managemen
     assert_eq!(steps.last().unwrap()["act"]["type"], "pause_reconciliation");
     assert!(steps.iter().all(|s| s["place"] != "host"));
     let ids: Vec<&str> = steps.iter().map(|s| s["id"].as_str().unwrap()).collect();
-    assert!(ids.contains(&"3.2") && ids.contains(&"3.3"), "{ids:?}");
+    for id in ["3.1", "3.4@data-etcd-0", "3.4@data-etcd-1", "3.4@data-etcd-2", "3.7", "3.8"] {
+        assert!(ids.contains(&id), "{id} in {ids:?}");
+    }
+    // member 1's restore names it as etcd lists it, with the lab's peer URLs and HyperShift's token.
+    let restore_1 = steps.iter().find(|s| s["id"] == "3.4@data-etcd-1").unwrap();
+    let shown = restore_1["commands"].as_array().unwrap().last().unwrap().as_str().unwrap();
+    assert!(shown.contains("--name master-1") && shown.contains("--initial-cluster-token=etcd-cluster"), "{shown}");
+    assert!(shown.contains(&format!("--initial-advertise-peer-urls {}", lab.members[1].peer_url)), "{shown}");
     let gates: Vec<&str> = plan["gates"].as_array().unwrap().iter().map(|g| g["id"].as_str().unwrap()).collect();
-    assert!(gates.contains(&"retention_policy") && gates.contains(&"hosted_cluster"), "{gates:?}");
+    for gate in ["retention_policy", "hosted_cluster", "reconciliation", "etcd_members"] {
+        assert!(gates.contains(&gate), "{gates:?}");
+    }
     let failing: Vec<&Value> = plan["gates"].as_array().unwrap().iter().filter(|g| g["passed"] != true).collect();
     assert!(failing.is_empty(), "the snapshot's ClusterVersion is the hosted cluster's: {failing:?}");
     assert_eq!(output.status.code(), Some(0));
-    // Its run is not built: refused before anything, the HostedCluster not paused.
-    let mut command = restore_command(
-        &lab,
-        &["restore", "run", "--backup", &path_str(&dir), "--hosted-cluster", "clusters/hosted", "--yes", "-o", "json"],
+
+    let run = run_with_limit(
+        hosted_command(&lab, &dir, &["restore", "run", "--yes", "--poll", "1s"]),
+        Duration::from_secs(600),
     );
-    command.env_remove("ETCDCTL_ENDPOINTS");
-    let run = run_with_limit(command, Duration::from_secs(60));
-    assert_eq!(run.status.code(), Some(1), "{}{}", stdout(&run), stderr(&run));
-    assert_eq!(outcome(&run)["outcome"]["outcome"], "not_allowed");
+    assert_eq!(run.status.code(), Some(0), "{}{}", stdout(&run), stderr(&run));
+    assert_eq!(outcome(&run)["outcome"]["outcome"], "completed");
+    let agreed = lines(&run)
+        .into_iter()
+        .find(|l| l["event"] == "step_ended" && l["id"] == "3.8")
+        .unwrap_or_else(|| panic!("{}", stdout(&run)));
+    assert!(agreed.to_string().contains("one hash"), "{agreed}");
+    assert_hosted_restored(&lab, &volumes_before);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hosted_restore_killed_in_the_middle_resumes_where_it_was_and_ends_the_same() {
+    let (lab, dir) = hosted_lab_with_backup().await;
+    let volumes_before = volumes(&lab);
+    // Member 1's data being replaced, then etcd being scaled back up.
+    for at in ["3.4@data-etcd-1", "3.7"] {
+        kill_when(hosted_command(&lab, &dir, &["restore", "run", "--yes", "--poll", "1s"]), at);
+    }
+    // Left off: the hosted cluster is paused, its API servers down.
     let paused =
         kubectl_ok(&lab, &["get", "hostedcluster", "-n", "clusters", "hosted", "-o", "jsonpath={.spec.pausedUntil}"]);
-    assert_eq!(paused.trim(), "");
+    assert_eq!(paused.trim(), "true");
+    let run = run_with_limit(
+        hosted_command(&lab, &dir, &["restore", "run", "--yes", "--poll", "1s"]),
+        Duration::from_secs(600),
+    );
+    let all = lines(&run);
+    let resumed = all.iter().find(|l| l["event"] == "resuming").unwrap_or_else(|| panic!("{}", stdout(&run)));
+    assert!(resumed["at"].as_str().unwrap().contains("3.7"), "{resumed}");
+    assert_eq!(run.status.code(), Some(0), "{}\n{}", stdout(&run), stderr(&run));
+    assert_hosted_restored(&lab, &volumes_before);
 }

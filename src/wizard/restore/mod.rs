@@ -644,7 +644,7 @@ impl RestoreRun {
             remote_backup_dir: self.options.remote_backup_dir.clone(),
             backup_dir: self.backup_dir.clone(),
             api_vips: survey.api_vips.clone(),
-            proxy: survey.proxy.clone(),
+            proxy: survey.proxy,
         }
     }
 
