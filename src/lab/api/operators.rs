@@ -688,24 +688,17 @@ impl Operators {
             let at = now_rfc3339();
             tracing::info!(member = %self.members[i].name, up, "lab: etcd pod readiness follows its member");
             let _ = self.store.modify(idx("", "Pod"), namespace, &pod, |p| {
-                set_condition(p, seed::condition("Ready", if up { "True" } else { "False" }, if up { "" } else { "ContainersNotReady" }, if up { "" } else { "containers with unready status: [etcd]" }, &at));
-                if let Some(statuses) = p["status"]["containerStatuses"].as_array_mut() {
-                    for s in statuses.iter_mut().filter(|s| s["name"] == "etcd") {
-                        s["ready"] = json!(up);
-                        s["started"] = json!(up || alive);
-                        if up {
-                            s["state"] = json!({"running": {"startedAt": at}});
-                        } else if alive {
-                            // Frozen: the process is there but answers nothing; the readiness probe fails.
-                            s["state"] = json!({"running": {"startedAt": s["state"]["running"]["startedAt"].clone()}});
-                        } else {
-                            let restarts = s["restartCount"].as_i64().unwrap_or(0) + 1;
-                            s["restartCount"] = json!(restarts);
-                            s["lastState"] = json!({"terminated": {"exitCode": 137, "reason": "Error", "finishedAt": at}});
-                            s["state"] = json!({"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 5m0s restarting failed container=etcd"}});
-                        }
-                    }
-                }
+                set_condition(
+                    p,
+                    seed::condition(
+                        "Ready",
+                        if up { "True" } else { "False" },
+                        if up { "" } else { "ContainersNotReady" },
+                        if up { "" } else { "containers with unready status: [etcd]" },
+                        &at,
+                    ),
+                );
+                etcd_container_follows(p, up, alive, &at);
             });
         }
     }
@@ -1153,6 +1146,27 @@ impl Operators {
                     without_ready_at(m);
                 }
             });
+        }
+    }
+}
+
+/// An etcd pod's `etcd` container status as its member is: up (Running, ready), frozen
+/// (the process there but answering nothing: running, not ready), or gone (CrashLoopBackOff,
+/// one more restart).
+pub fn etcd_container_follows(pod: &mut Value, up: bool, alive: bool, at: &str) {
+    let Some(statuses) = pod["status"]["containerStatuses"].as_array_mut() else { return };
+    for s in statuses.iter_mut().filter(|s| s["name"] == "etcd") {
+        s["ready"] = json!(up);
+        s["started"] = json!(up || alive);
+        if up {
+            s["state"] = json!({"running": {"startedAt": at}});
+        } else if alive {
+            s["state"] = json!({"running": {"startedAt": s["state"]["running"]["startedAt"].clone()}});
+        } else {
+            let restarts = s["restartCount"].as_i64().unwrap_or(0) + 1;
+            s["restartCount"] = json!(restarts);
+            s["lastState"] = json!({"terminated": {"exitCode": 137, "reason": "Error", "finishedAt": at}});
+            s["state"] = json!({"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 5m0s restarting failed container=etcd"}});
         }
     }
 }

@@ -437,7 +437,13 @@ impl Replicas {
                 }
                 set_condition(
                     p,
-                    seed::condition("Ready", "False", "ContainersNotReady", "containers with unready status: [etcd]", &at),
+                    seed::condition(
+                        "Ready",
+                        "False",
+                        "ContainersNotReady",
+                        "containers with unready status: [etcd]",
+                        &at,
+                    ),
                 );
                 set_condition(
                     p,
@@ -449,21 +455,7 @@ impl Replicas {
                         &at,
                     ),
                 );
-                if let Some(statuses) = p["status"]["containerStatuses"].as_array_mut() {
-                    for s in statuses.iter_mut().filter(|s| s["name"] == "etcd") {
-                        s["ready"] = json!(false);
-                        s["started"] = json!(alive);
-                        if alive {
-                            // Frozen: the process is there but answers nothing; the readiness probe fails.
-                            s["state"] = json!({"running": {"startedAt": s["state"]["running"]["startedAt"].clone()}});
-                        } else {
-                            let restarts = s["restartCount"].as_i64().unwrap_or(0) + 1;
-                            s["restartCount"] = json!(restarts);
-                            s["lastState"] = json!({"terminated": {"exitCode": 137, "reason": "Error", "finishedAt": at}});
-                            s["state"] = json!({"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 5m0s restarting failed container=etcd"}});
-                        }
-                    }
-                }
+                super::super::operators::etcd_container_follows(p, false, alive, &at);
             });
         }
     }
