@@ -108,13 +108,7 @@ pub fn upgrade(
     if spdy::requested(&request) {
         let protocol = spdy::negotiate(&request)?;
         tokio::spawn(async move {
-            let upgraded = match hyper::upgrade::on(request).await {
-                Ok(upgraded) => upgraded,
-                Err(e) => {
-                    tracing::debug!(pod = %name, error = %e, "lab exec: upgrade failed");
-                    return;
-                }
-            };
+            let Some(io) = super::portforward::upgraded(request, "exec", &name).await else { return };
             tracing::info!(pod = %name, command = ?options.command, "lab exec (SPDY)");
             let (stdin, output, run) = start(context, &options);
             let (status_tx, status) = tokio::sync::oneshot::channel();
@@ -124,7 +118,6 @@ pub fn upgrade(
                 let _ = status_tx.send(exit_status(&command, code).to_string().into_bytes());
             });
             let expected = spdy::expected_streams(options.stdin, options.stdout, options.stderr, options.tty);
-            let io = hyper_util::rt::TokioIo::new(upgraded);
             tokio::select! {
                 _ = spdy::session(io, expected, stdin, output, status) => {}
                 _ = shutdown.changed() => {}
@@ -134,14 +127,8 @@ pub fn upgrade(
     }
     let (key, protocol) = negotiate(&request, PROTOCOLS, "exec")?;
     tokio::spawn(async move {
-        let upgraded = match hyper::upgrade::on(request).await {
-            Ok(upgraded) => upgraded,
-            Err(e) => {
-                tracing::debug!(pod = %name, error = %e, "lab exec: upgrade failed");
-                return;
-            }
-        };
-        let socket = WebSocketStream::from_raw_socket(hyper_util::rt::TokioIo::new(upgraded), Role::Server, None).await;
+        let Some(io) = super::portforward::upgraded(request, "exec", &name).await else { return };
+        let socket = WebSocketStream::from_raw_socket(io, Role::Server, None).await;
         tracing::info!(pod = %name, command = ?options.command, "lab exec");
         tokio::select! {
             _ = session(socket, context, options) => {}

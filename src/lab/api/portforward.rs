@@ -121,20 +121,29 @@ pub fn upgrade(
     let uid = str_at(pod, "/metadata/uid").to_string();
     let mut shutdown = shared.shutdown.clone();
     tokio::spawn(async move {
-        let upgraded = match hyper::upgrade::on(request).await {
-            Ok(upgraded) => upgraded,
-            Err(e) => {
-                tracing::debug!(pod = %name, error = %e, "lab port-forward: upgrade failed");
-                return;
-            }
-        };
-        let socket = WebSocketStream::from_raw_socket(hyper_util::rt::TokioIo::new(upgraded), Role::Server, None).await;
+        let Some(upgraded) = upgraded(request, "port-forward", &name).await else { return };
+        let socket = WebSocketStream::from_raw_socket(upgraded, Role::Server, None).await;
         tokio::select! {
             _ = forward(socket, &address, &ports, &name, &uid) => {}
             _ = shutdown.changed() => {}
         }
     });
     Ok(switching_protocols(&key, protocol))
+}
+
+/// The connection a 101 Switching Protocols answer hands over, or None (logged) when the client went.
+pub async fn upgraded(
+    request: Request<Incoming>,
+    what: &str,
+    pod: &str,
+) -> Option<hyper_util::rt::TokioIo<hyper::upgrade::Upgraded>> {
+    match hyper::upgrade::on(request).await {
+        Ok(upgraded) => Some(hyper_util::rt::TokioIo::new(upgraded)),
+        Err(e) => {
+            tracing::debug!(pod = %pod, error = %e, "lab {what}: upgrade failed");
+            None
+        }
+    }
 }
 
 /// A binary message of the channel protocols: the channel's byte, then the data.
