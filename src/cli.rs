@@ -567,6 +567,16 @@ pub enum LabCommand {
         #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
         command: Vec<String>,
     },
+    /// Lose a lab control-plane host for good, as a dead instance: its member is killed, it answers
+    /// no ssh and its Node turns Unknown, until its Machine is deleted (`restore run --lost-host`)
+    /// and the replacement Machine brings a new, empty host whose member the etcd operator adds.
+    Lose {
+        /// The running lab's directory (as given to `lab serve --dir`).
+        #[arg(long, env = "ETCD_CONSOLE_LAB_DIR")]
+        dir: PathBuf,
+        /// The host: master-0, master-1, ...
+        node: String,
+    },
 }
 
 fn parse_quota(text: &str) -> Result<u64, String> {

@@ -1,3 +1,4 @@
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::{parser::ValueSource, CommandFactory, FromArgMatches};
@@ -46,6 +47,16 @@ fn main() -> ExitCode {
             Some(Command::Lab(args)) => match args.command {
                 Some(LabCommand::Serve { ref dir }) => lab::serve::run(&args, &cli.console, dir.clone()).await,
                 Some(LabCommand::Host { ref dir, ref node, ref command }) => lab::hosts::run_cli(dir, node, command),
+                Some(LabCommand::Lose { ref dir, ref node }) => match lab::hosts::lose_cli(dir, node) {
+                    Ok(said) => {
+                        let _ = writeln!(std::io::stdout(), "{said}");
+                        0
+                    }
+                    Err(e) => {
+                        eprintln!("etcd-console lab lose: {e}");
+                        2
+                    }
+                },
                 None => lab::serve::run_with_console(&args, &cli.console, &cli.kube, log_problem).await,
             },
             None => {

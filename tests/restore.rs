@@ -169,6 +169,91 @@ async fn a_restore_brings_the_backups_keys_back_and_the_cluster_to_three_healthy
     assert_restored(&lab);
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lost_host_gets_a_new_machine_and_its_member_joins_the_restored_cluster() {
+    let lab = restore_lab().await;
+    write_keys(&lab, "/demo/old/", 5);
+    let backup = backup_on(&lab, "master-0");
+    write_keys(&lab, "/demo/new/", 5);
+    assert!(etcdctl(&lab, &["del", "/demo/old/0"]).status.success());
+    // master-2 dies for good: its member is gone and it answers no ssh.
+    let left_behind = lab.dir.join("hosts/master-2/home/core/left-behind");
+    write(&left_behind, "from the old host\n");
+    let mut lose = Command::new(console_bin());
+    lose.args(["lab", "lose", "--dir"]).arg(&lab.dir).arg("master-2");
+    let lost = run_with_limit(lose, Duration::from_secs(30));
+    assert!(lost.status.success(), "{}", stderr(&lost));
+    assert!(stdout(&lost).contains("--lost-host master-2"), "{}", stdout(&lost));
+    let node_ready = || {
+        kubectl_ok(
+            &lab,
+            &["get", "node", "master-2", "-o", r#"jsonpath={.status.conditions[?(@.type=="Ready")].status}"#],
+        )
+        .trim()
+        .to_string()
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while node_ready() != "Unknown" && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(node_ready(), "Unknown", "a lost host posts no node status");
+    assert!(!host(&lab, "master-2", "true").status.success(), "a lost host answers no ssh");
+    let health = etcdctl(&lab, &["endpoint", "health"]);
+    assert!(!health.status.success(), "master-2's member must be down: {}", stdout(&health));
+    let machines = || {
+        kubectl_ok(
+            &lab,
+            &[
+                "get",
+                "machines",
+                "-n",
+                "openshift-machine-api",
+                "-o",
+                r#"jsonpath={range .items[*]}{.metadata.name} {.status.phase} {.status.nodeRef.name}{"\n"}{end}"#,
+            ],
+        )
+    };
+    let before = machines();
+    let lost_machine = before
+        .lines()
+        .find(|l| l.ends_with(" master-2"))
+        .and_then(|l| l.split(' ').next())
+        .unwrap_or_else(|| panic!("{before}"))
+        .to_string();
+
+    let dir = backup.display().to_string();
+    let args = |verb: &'static str| {
+        vec!["restore", verb, "--backup", &dir, "--recovery-host", "master-0", "--lost-host", "master-2"]
+    };
+    let mut plan_args = args("plan");
+    plan_args.extend(["-o", "json"]);
+    let plan = console_restore(&lab, &plan_args, Duration::from_secs(60));
+    assert_eq!(plan.status.code(), Some(0), "{}{}", stdout(&plan), stderr(&plan));
+    let plan_line = lines(&plan).into_iter().find(|l| l["event"] == "plan").unwrap();
+    let ids: Vec<&str> = plan_line["steps"].as_array().unwrap().iter().filter_map(|s| s["id"].as_str()).collect();
+    assert!(ids.contains(&"15@master-2"), "{ids:?}");
+    assert!(
+        !ids.iter().any(|id| id.starts_with("4.") && id.ends_with("@master-2")),
+        "no shell step on a lost host: {ids:?}"
+    );
+
+    let mut run_args = args("run");
+    run_args.extend(["--yes", "--poll", "500ms", "-o", "json"]);
+    let run = console_restore(&lab, &run_args, Duration::from_secs(600));
+    let end = outcome(&run);
+    assert_eq!(run.status.code(), Some(0), "{end}\n{}\n{}", stdout(&run), stderr(&run));
+    assert_eq!(end["outcome"]["outcome"], "completed");
+
+    // The lost host's Machine was deleted and a new one, Running, stands for master-2; the
+    // host behind it is a new install whose member the etcd operator added.
+    let after = machines();
+    assert!(!after.lines().any(|l| l.starts_with(&format!("{lost_machine} "))), "{after}");
+    assert!(after.lines().any(|l| l.ends_with(" Running master-2") && !l.starts_with(&lost_machine)), "{after}");
+    assert!(!left_behind.exists(), "master-2 must be a new host");
+    assert_eq!(node_ready(), "True");
+    assert_restored(&lab);
+}
+
 /// Starts `restore run` and kills it (SIGKILL, as a crash) once it has begun step `at`.
 fn kill_at(lab: &Lab, dir: &str, at: &str) {
     let command = restore_command(

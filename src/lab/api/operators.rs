@@ -968,6 +968,36 @@ impl Operators {
         }
         self.reconcile_ovn();
         self.advance_machines();
+        self.nodes_of_powered_off_hosts();
+    }
+
+    /// A host powered off (its Machine deleted, or `lab lose`) posts no node status: its Node's
+    /// Ready turns Unknown, as the node lifecycle controller has it.
+    fn nodes_of_powered_off_hosts(&self) {
+        let Some(link) = &self.hosts else { return };
+        let nodes = idx("", "Node");
+        for host in &link.inventory.hosts {
+            if !crate::lab::hosts::powered_off(&link.inventory, &host.name) {
+                continue;
+            }
+            let Ok(node) = self.store.get(nodes, "", &host.name) else { continue };
+            if get_condition(&node, "Ready").is_some_and(|c| c["status"] == "Unknown") {
+                continue;
+            }
+            let at = now_rfc3339();
+            let _ = self.store.modify(nodes, "", &host.name, |o| {
+                set_condition(
+                    o,
+                    seed::condition(
+                        "Ready",
+                        "Unknown",
+                        "NodeStatusUnknown",
+                        "Kubelet stopped posting node status.",
+                        &at,
+                    ),
+                );
+            });
+        }
     }
 
     /// The ovnkube-node DaemonSet keeps one pod on every node, the
@@ -1118,6 +1148,40 @@ impl Operators {
         with_ready_at(&mut machine, SystemTime::now() + self.scaled(MACHINE_PROVISIONING));
         tracing::info!(deleted = %old, machine = %name, "lab: the machine API provisions a replacement");
         let _ = self.store.create(machines, MACHINE_NAMESPACE, machine, false);
+        // The deleted Machine's instance is gone with it: a lab host behind it is powered off.
+        let node = str_at(deleted, "/status/nodeRef/name");
+        let Some(link) = self.hosts.as_ref().filter(|l| l.inventory.host(node).is_some()) else { return };
+        match crate::lab::hosts::power_off(&link.inventory, node) {
+            Ok(()) => tracing::info!(%node, "lab: the deleted Machine's host is powered off"),
+            Err(e) => tracing::warn!(%node, error = %e, "lab: cannot power the deleted Machine's host off"),
+        }
+    }
+
+    /// A replacement Machine's instance is up: where it stands for a lab host that
+    /// was powered off, that host is installed afresh, and its node is Ready. Not
+    /// before its kubelet has let the old member go (false: not yet, look again).
+    fn install_replacement_host(&self, machine: &Value) -> bool {
+        let node = str_at(machine, "/status/nodeRef/name");
+        let Some(link) = self.hosts.as_ref().filter(|l| l.inventory.host(node).is_some()) else { return true };
+        let inventory = &link.inventory;
+        if inventory.reachable(node) {
+            return true;
+        }
+        let running = inventory.index(node).and_then(|i| link.pids.get(i)).is_some();
+        if running || !crate::lab::hosts::powered_off(inventory, node) {
+            return false;
+        }
+        match crate::lab::hosts::reinstall(inventory, node) {
+            Ok(()) => {
+                tracing::info!(%node, "lab: a new host installed for the replacement Machine");
+                self.node_ready(node, &now_rfc3339());
+                true
+            }
+            Err(e) => {
+                tracing::warn!(%node, error = %e, "lab: cannot install the replacement Machine's host");
+                false
+            }
+        }
     }
 
     /// Provisioning Machines become Provisioned for their last minute, then Running.
@@ -1136,6 +1200,9 @@ impl Operators {
                 continue;
             };
             if str_at(&machine, "/status/phase") == phase {
+                continue;
+            }
+            if phase == "Running" && !self.install_replacement_host(&machine) {
                 continue;
             }
             let name = str_at(&machine, "/metadata/name").to_string();

@@ -3,7 +3,9 @@
 //! process: etcd starts with the manifest's command (output appended to
 //! DIR/logs/<node>.log). Manifest gone, or its command changed: SIGTERM, then
 //! SIGKILL after a grace. A member that exits by itself is started again with
-//! a growing back-off, unless its host crashed ([`Kubelet::crash`]).
+//! a growing back-off, unless its host crashed ([`Kubelet::crash`]) or was
+//! powered off for good (its Machine deleted: [`power_off_request`]); a host
+//! installed afresh in its place runs again ([`installed_request`]).
 //!
 //! What runs is told two ways: a pid table in memory ([`MemberPids`], for the
 //! lab and its simulated operators) and `/run/lab-kubelet/etcd.json` in the
@@ -296,6 +298,45 @@ pub fn reboot_request(root: &Path) -> PathBuf {
     map_path(root, &format!("{KUBELET_STATE}/reboot")).unwrap_or_else(|_| root.join("run/lab-kubelet/reboot"))
 }
 
+/// The file the machine API leaves when it deletes the host's Machine: the
+/// instance is gone, its member dies and nothing runs there again.
+pub fn power_off_request(root: &Path) -> PathBuf {
+    map_path(root, &format!("{KUBELET_STATE}/power-off")).unwrap_or_else(|_| root.join("run/lab-kubelet/power-off"))
+}
+
+/// The file a fresh install leaves in a host root: its kubelet runs what the manifests say again.
+pub fn installed_request(root: &Path) -> PathBuf {
+    map_path(root, &format!("{KUBELET_STATE}/installed")).unwrap_or_else(|_| root.join("run/lab-kubelet/installed"))
+}
+
+/// Host `index` is gone: its member dies (SIGKILL) and nothing starts it again.
+fn crash(shared: &Shared, index: usize) {
+    let Some(mut slot) = shared.slot(index) else { return };
+    slot.crashed = true;
+    slot.retry_at = None;
+    match slot.child.take() {
+        Some(mut child) => {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        // Being stopped by its thread right now: that thread reaps it.
+        None => {
+            if let Some(pid) = shared.pids.get(index) {
+                let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+            }
+        }
+    }
+    slot.command.clear();
+    shared.forget(index);
+}
+
+/// A new host stands where a lost one was: its kubelet starts from nothing.
+fn installed(shared: &Shared, index: usize) {
+    if let Some(mut slot) = shared.slot(index).filter(|slot| slot.crashed) {
+        *slot = Slot::default();
+    }
+}
+
 /// A reboot: the member goes down now and comes back from its manifest after the host's boot time.
 fn reboot(shared: &Shared, index: usize, node: &str) {
     let child = shared.slot(index).and_then(|mut slot| {
@@ -316,7 +357,17 @@ fn host_loop(shared: Arc<Shared>, index: usize) {
     let Some(host) = shared.inventory.hosts.get(index) else { return };
     let restart = restart_request(&shared.inventory.root(&host.name));
     let rebooting = reboot_request(&shared.inventory.root(&host.name));
+    let power_off = power_off_request(&shared.inventory.root(&host.name));
+    let fresh = installed_request(&shared.inventory.root(&host.name));
     while !shared.stopping.load(Ordering::SeqCst) {
+        if fs::remove_file(&power_off).is_ok() {
+            tracing::info!(node = %host.name, "lab kubelet: the host is powered off (its Machine was deleted)");
+            crash(&shared, index);
+        }
+        if fs::remove_file(&fresh).is_ok() {
+            tracing::info!(node = %host.name, "lab kubelet: a new host installed in its place");
+            installed(&shared, index);
+        }
         if fs::remove_file(&restart).is_ok() {
             tracing::info!(node = %host.name, "lab kubelet: restarted (systemctl restart kubelet.service)");
             shared.restarts.push(&host.name);
@@ -367,22 +418,7 @@ impl Kubelet {
 
     /// The host crashed: its member dies (SIGKILL) and nothing starts it again.
     pub fn crash(&self, index: usize) {
-        let Some(mut slot) = self.shared.slot(index) else { return };
-        slot.crashed = true;
-        slot.retry_at = None;
-        match slot.child.take() {
-            Some(mut child) => {
-                let _ = child.kill();
-                let _ = child.wait();
-            }
-            // Being stopped by its thread right now: that thread reaps it.
-            None => {
-                if let Some(pid) = self.shared.pids.get(index) {
-                    let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
-                }
-            }
-        }
-        self.shared.forget(index);
+        crash(&self.shared, index);
     }
 
     /// Stops the kubelet, then every member one after the other: SIGTERM, and

@@ -44,6 +44,8 @@ pub const HOME: &str = "/home/core";
 pub const KUBELET_STATE: &str = "/run/lab-kubelet";
 /// In a host root: present, the host answers no ssh.
 pub const UNREACHABLE: &str = ".unreachable";
+/// In a host root: present, the host was powered off for good (its instance is gone).
+pub const POWERED_OFF: &str = ".powered-off";
 
 /// One control-plane host of the lab and its etcd member.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -282,6 +284,69 @@ pub fn set_unreachable(lab_dir: &Path, node: &str, unreachable: bool) -> Result<
             Err(e) => Err(format!("cannot remove {}: {e}", mark.display())),
         }
     }
+}
+
+/// The machine API deleted `node`'s Machine: the instance is gone. Its member dies
+/// (the kubelet reads the request) and the host answers no ssh.
+pub fn power_off(inventory: &Inventory, node: &str) -> Result<(), String> {
+    let root = inventory.root(node);
+    if !root.is_dir() {
+        return Err(format!("lab: no host root {}", root.display()));
+    }
+    write(&root.join(POWERED_OFF), "this host's instance is gone (etcd-console lab)\n")?;
+    write(&kubelet::power_off_request(&root), "powered off\n")?;
+    set_unreachable(&inventory.lab_dir, node, true)
+}
+
+/// Whether `node` was powered off and its kubelet has let its member go.
+pub fn powered_off(inventory: &Inventory, node: &str) -> bool {
+    let root = inventory.root(node);
+    root.join(POWERED_OFF).exists() && !kubelet::power_off_request(&root).exists()
+}
+
+/// `etcd-console lab lose --dir DIR NODE`: the host is lost for good, as a dead
+/// instance: its member killed, no ssh, its Node's status unknown, until its
+/// Machine is deleted and the machine API's replacement brings a new host.
+pub fn lose_cli(lab_dir: &Path, node: &str) -> Result<String, String> {
+    let inventory = Inventory::load(lab_dir)?;
+    if inventory.hosted {
+        return Err("the hosted lab's members are pods of a StatefulSet, with no Machine to replace a host".into());
+    }
+    if inventory.host(node).is_none() {
+        let names: Vec<&str> = inventory.hosts.iter().map(|h| h.name.as_str()).collect();
+        return Err(format!("no lab host {node} (the hosts: {})", names.join(", ")));
+    }
+    if inventory.root(node).join(POWERED_OFF).exists() {
+        return Ok(format!("{node} is already lost"));
+    }
+    power_off(&inventory, node)?;
+    Ok(format!(
+        "{node} is lost: its member is killed and it answers no ssh. Delete its Machine \
+         (or restore with --lost-host {node}) and the machine API brings a new host."
+    ))
+}
+
+/// A new instance in place of a lost host, as a replacement Machine brings: a
+/// host root laid out afresh (no etcd manifest, no etcd data: the etcd
+/// operator's scale-up adds the member), answering ssh, its kubelet started
+/// from nothing. The member's certificates are kept (the lab's operator would
+/// issue the same names).
+pub fn reinstall(inventory: &Inventory, node: &str) -> Result<(), String> {
+    let host = inventory.host(node).ok_or_else(|| format!("lab: no host {node}"))?;
+    let scratch = inventory.lab_dir.join("run").join(format!("reinstall-{node}"));
+    let keep = |from: &Path, name: &str| -> Result<PathBuf, String> {
+        let to = scratch.join(name);
+        fs::copy(from, &to).map_err(|e| format!("cannot keep {}: {e}", from.display()))?;
+        Ok(to)
+    };
+    fs::create_dir_all(&scratch).map_err(|e| format!("cannot create {}: {e}", scratch.display()))?;
+    let (cert, key, ca) = (keep(&host.cert, "cert.pem")?, keep(&host.key, "key.pem")?, keep(&host.ca, "ca.pem")?);
+    let root = inventory.root(node);
+    fs::remove_dir_all(&root).map_err(|e| format!("cannot remove {}: {e}", root.display()))?;
+    let made = prepare(inventory, host, &cert, &key, &ca);
+    let _ = fs::remove_dir_all(&scratch);
+    made?;
+    write(&kubelet::installed_request(&root), "a new host\n")
 }
 
 /// `etcd-console lab host --dir DIR NODE -- COMMAND`: prints what the host said, exits with its code.

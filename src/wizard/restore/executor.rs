@@ -886,8 +886,17 @@ impl RestoreExecutor {
                     params = params.fields(&format!("spec.nodeName={node}"));
                 }
                 let pods = list(c, dynamic(c, POD, Some(namespace)), "pods", &params).await?.unwrap_or_default();
-                let live: Vec<&Value> =
-                    pods.iter().filter(|p| p.pointer("/metadata/deletionTimestamp").is_none()).collect();
+                // A lost host's pods stay listed, not Ready (its node posts no status), until its
+                // Machine, and with it the node, is replaced: they are not counted. A Ready one
+                // is the new host's (a replacement may keep the node's name).
+                let lost = run.lost();
+                let on_lost = |p: &Value| {
+                    text(p, "/spec/nodeName").is_some_and(|n| lost.contains(&n)) && !condition_true(p, "Ready")
+                };
+                let live: Vec<&Value> = pods
+                    .iter()
+                    .filter(|p| p.pointer("/metadata/deletionTimestamp").is_none() && (node.is_some() || !on_lost(p)))
+                    .collect();
                 let running: Vec<String> = live
                     .iter()
                     .filter(|p| text(p, "/status/phase").as_deref() == Some("Running") && condition_true(p, "Ready"))
