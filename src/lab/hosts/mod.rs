@@ -471,6 +471,47 @@ mod tests {
     }
 
     #[test]
+    fn losing_a_host_needs_a_lab_and_one_of_its_hosts_and_powers_it_off_once() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(lose_cli(dir.path(), "master-0").unwrap_err().contains("is not a lab directory"));
+        let root = dir.path().join("hosts/master-0");
+        let host = HostSpec {
+            name: "master-0".into(),
+            ip: "127.0.0.11".into(),
+            client_url: "https://127.0.0.11:2379".into(),
+            advertised_url: "https://127.0.0.11:2379".into(),
+            peer_url: "https://127.0.0.11:2380".into(),
+            cert: root.join("cert.pem"),
+            key: root.join("key.pem"),
+            ca: root.join("ca.pem"),
+        };
+        let mut inventory = Inventory {
+            lab_dir: dir.path().to_path_buf(),
+            etcd_bin: "/usr/bin/etcd".into(),
+            etcdctl_bin: "/usr/bin/etcdctl".into(),
+            quota_bytes: 1 << 30,
+            ca: dir.path().join("ca.pem"),
+            client_cert: dir.path().join("client.pem"),
+            client_key: dir.path().join("client-key.pem"),
+            hosts: vec![host],
+            hosted: false,
+        };
+        inventory.save().unwrap();
+        fs::create_dir_all(&root).unwrap();
+        assert!(lose_cli(dir.path(), "master-9").unwrap_err().contains("no lab host master-9 (the hosts: master-0)"));
+        assert!(inventory.reachable("master-0"));
+        let said = lose_cli(dir.path(), "master-0").unwrap();
+        assert!(said.contains("--lost-host master-0"), "{said}");
+        assert!(!inventory.reachable("master-0"), "a lost host answers no ssh");
+        assert!(kubelet::power_off_request(&root).exists(), "the kubelet is asked to kill the member");
+        assert!(!powered_off(&inventory, "master-0"), "powered off only once the kubelet has let the member go");
+        assert_eq!(lose_cli(dir.path(), "master-0").unwrap(), "master-0 is already lost");
+        inventory.hosted = true;
+        inventory.save().unwrap();
+        assert!(lose_cli(dir.path(), "master-0").unwrap_err().contains("no Machine"));
+    }
+
+    #[test]
     fn backup_timestamps_read_as_the_script_writes_them() {
         let at = std::time::UNIX_EPOCH + Duration::from_secs(1_624_647_635);
         assert_eq!(timestamp(at), "2021-06-25_190035");
