@@ -168,6 +168,12 @@ pub struct ConsoleArgs {
     #[arg(long, global = true, value_name = "DIR")]
     pub restore_backup: Option<PathBuf>,
 
+    /// The console's restore wizard (R): a control-plane host lost for good (no shell on it); its
+    /// Machine is deleted and made again, never the recovery host's. Repeat for each
+    /// (`restore run` takes `--lost-host`).
+    #[arg(long = "restore-lost-host", global = true, value_name = "NODE")]
+    pub restore_lost_hosts: Vec<String>,
+
     /// The lab's directory when the console runs on `etcd-console lab` (its hosts take the restore's host steps).
     #[arg(skip)]
     pub lab_dir: Option<PathBuf>,

@@ -232,6 +232,7 @@ fn restore_options(
         plan_only,
         remote_backup_dir: "/home/core/assets/backup".into(),
         hosted_cluster: kube.hosted_cluster.clone(),
+        lost: console.restore_lost_hosts.clone(),
         ..Default::default()
     }
 }
@@ -706,4 +707,32 @@ pub async fn run(
     close_screen(console.mouse);
     tracing::info!("console closed");
     code
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::cli::Cli;
+
+    #[test]
+    fn the_consoles_restore_plans_with_the_hosts_declared_lost_on_its_command_line() {
+        let cli = Cli::try_parse_from([
+            "etcd-console",
+            "--restore-backup",
+            "/backups/restore",
+            "--restore-lost-host",
+            "master-2",
+            "--restore-lost-host",
+            "master-1",
+        ])
+        .unwrap();
+        let options = restore_options(&cli.console, &cli.kube, Some("master-0".into()), true);
+        assert_eq!(options.lost, ["master-2", "master-1"]);
+        assert_eq!(options.recovery_host.as_deref(), Some("master-0"));
+        // The lab's console takes it too (the flag is global).
+        let cli = Cli::try_parse_from(["etcd-console", "lab", "--restore-lost-host", "master-2"]).unwrap();
+        assert_eq!(restore_options(&cli.console, &cli.kube, None, true).lost, ["master-2"]);
+    }
 }

@@ -562,7 +562,7 @@ fn reach_gate(options: &Options, survey: &Survey) -> Result<String, String> {
         match &host.reachable {
             Some(Ok(())) => fine.push(host.name.clone()),
             Some(Err(e)) => problems.push(format!(
-                "{} cannot be reached ({e}): without a shell on it the cluster cannot be recovered; fix it, or declare it lost with --lost-host {}",
+                "{} cannot be reached ({e}): without a shell on it the cluster cannot be recovered; fix it, or declare it lost with --lost-host {} (the console: --restore-lost-host)",
                 host.name, host.name
             )),
             None if options.manual_hosts => fine.push(format!("{} (you keep a session open)", host.name)),
