@@ -115,16 +115,22 @@ async fn restore_lab() -> Lab {
     lab_scenario("restore", 300.0).await
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_restore_brings_the_backups_keys_back_and_the_cluster_to_three_healthy_members() {
+/// The rehearsal's start: `/demo/old/0..4` written, cluster-backup.sh on master-0, then
+/// `/demo/new/0..4` written and two old keys deleted. The backup's directory on the bastion.
+async fn restore_lab_with_backup() -> (Lab, String) {
     let lab = restore_lab().await;
     write_keys(&lab, "/demo/old/", 5);
     let backup = backup_on(&lab, "master-0");
     write_keys(&lab, "/demo/new/", 5);
     assert!(etcdctl(&lab, &["del", "/demo/old/0"]).status.success());
     assert!(etcdctl(&lab, &["del", "/demo/old/1"]).status.success());
-
     let dir = backup.display().to_string();
+    (lab, dir)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_restore_brings_the_backups_keys_back_and_the_cluster_to_three_healthy_members() {
+    let (lab, dir) = restore_lab_with_backup().await;
     let plan = console_restore(
         &lab,
         &["restore", "plan", "--backup", &dir, "--recovery-host", "master-0", "-o", "json"],
@@ -171,11 +177,7 @@ async fn a_restore_brings_the_backups_keys_back_and_the_cluster_to_three_healthy
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_lost_host_gets_a_new_machine_and_its_member_joins_the_restored_cluster() {
-    let lab = restore_lab().await;
-    write_keys(&lab, "/demo/old/", 5);
-    let backup = backup_on(&lab, "master-0");
-    write_keys(&lab, "/demo/new/", 5);
-    assert!(etcdctl(&lab, &["del", "/demo/old/0"]).status.success());
+    let (lab, dir) = restore_lab_with_backup().await;
     // master-2 dies for good: its member is gone and it answers no ssh.
     let left_behind = lab.dir.join("hosts/master-2/home/core/left-behind");
     write(&left_behind, "from the old host\n");
@@ -221,7 +223,6 @@ async fn a_lost_host_gets_a_new_machine_and_its_member_joins_the_restored_cluste
         .unwrap_or_else(|| panic!("{before}"))
         .to_string();
 
-    let dir = backup.display().to_string();
     let args = |verb: &'static str| {
         vec!["restore", verb, "--backup", &dir, "--recovery-host", "master-0", "--lost-host", "master-2"]
     };
@@ -296,12 +297,7 @@ fn kill_when(mut command: Command, at: &str) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_restore_killed_at_several_steps_resumes_where_it_was_and_ends_the_same() {
-    let lab = restore_lab().await;
-    write_keys(&lab, "/demo/old/", 5);
-    let backup = backup_on(&lab, "master-0");
-    write_keys(&lab, "/demo/new/", 5);
-    assert!(etcdctl(&lab, &["del", "/demo/old/0"]).status.success());
-    let dir = backup.display().to_string();
+    let (lab, dir) = restore_lab_with_backup().await;
     // Inside the non-recovery hosts' stops, right after the restore script, and with the quorum guard off.
     for at in ["4.3@master-1", "8v", "18"] {
         kill_at(&lab, &dir, at);
