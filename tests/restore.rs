@@ -231,8 +231,13 @@ async fn a_lost_host_gets_a_new_machine_and_its_member_joins_the_restored_cluste
     let plan = console_restore(&lab, &plan_args, Duration::from_secs(60));
     assert_eq!(plan.status.code(), Some(0), "{}{}", stdout(&plan), stderr(&plan));
     let plan_line = lines(&plan).into_iter().find(|l| l["event"] == "plan").unwrap();
-    let ids: Vec<&str> = plan_line["steps"].as_array().unwrap().iter().filter_map(|s| s["id"].as_str()).collect();
+    let planned = plan_line["steps"].as_array().unwrap();
+    let ids: Vec<&str> = planned.iter().filter_map(|s| s["id"].as_str()).collect();
     assert!(ids.contains(&"15@master-2"), "{ids:?}");
+    let on_its_shell: Vec<&Value> =
+        planned.iter().filter(|s| s["node"] == "master-2" && s["place"] == "host").collect();
+    assert!(on_its_shell.is_empty(), "no step on a lost host's shell: {on_its_shell:?}");
+    assert!(planned.iter().any(|s| s["node"] == "master-1" && s["place"] == "host"), "{ids:?}");
     assert!(
         !ids.iter().any(|id| id.starts_with("4.") && id.ends_with("@master-2")),
         "no shell step on a lost host: {ids:?}"

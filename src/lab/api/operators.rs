@@ -1148,9 +1148,16 @@ impl Operators {
         with_ready_at(&mut machine, SystemTime::now() + self.scaled(MACHINE_PROVISIONING));
         tracing::info!(deleted = %old, machine = %name, "lab: the machine API provisions a replacement");
         let _ = self.store.create(machines, MACHINE_NAMESPACE, machine, false);
-        // The deleted Machine's instance is gone with it: a lab host behind it is powered off.
+        // A lost host's Machine deleted: its instance is gone with it, the lab host is powered off
+        // (and comes back new with the replacement). A healthy master's is left as it is: OpenShift's
+        // etcd operator holds such a deletion (a deletion hook) until another member is in, which
+        // the lab does not model.
         let node = str_at(deleted, "/status/nodeRef/name");
-        let Some(link) = self.hosts.as_ref().filter(|l| l.inventory.host(node).is_some()) else { return };
+        let Some(link) =
+            self.hosts.as_ref().filter(|l| l.inventory.host(node).is_some() && !l.inventory.reachable(node))
+        else {
+            return;
+        };
         match crate::lab::hosts::power_off(&link.inventory, node) {
             Ok(()) => tracing::info!(%node, "lab: the deleted Machine's host is powered off"),
             Err(e) => tracing::warn!(%node, error = %e, "lab: cannot power the deleted Machine's host off"),
@@ -1167,8 +1174,11 @@ impl Operators {
         if inventory.reachable(node) {
             return true;
         }
-        let running = inventory.index(node).and_then(|i| link.pids.get(i)).is_some();
-        if running || !crate::lab::hosts::powered_off(inventory, node) {
+        // Powered off first: once the kubelet has taken that, nothing starts the member again.
+        if !crate::lab::hosts::powered_off(inventory, node) {
+            return false;
+        }
+        if inventory.index(node).and_then(|i| link.pids.get(i)).is_some() {
             return false;
         }
         match crate::lab::hosts::reinstall(inventory, node) {

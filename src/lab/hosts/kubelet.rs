@@ -360,13 +360,13 @@ fn host_loop(shared: Arc<Shared>, index: usize) {
     let power_off = power_off_request(&shared.inventory.root(&host.name));
     let fresh = installed_request(&shared.inventory.root(&host.name));
     while !shared.stopping.load(Ordering::SeqCst) {
-        if fs::remove_file(&power_off).is_ok() {
-            tracing::info!(node = %host.name, "lab kubelet: the host is powered off (its Machine was deleted)");
-            crash(&shared, index);
-        }
         if fs::remove_file(&fresh).is_ok() {
             tracing::info!(node = %host.name, "lab kubelet: a new host installed in its place");
             installed(&shared, index);
+        }
+        if fs::remove_file(&power_off).is_ok() {
+            tracing::info!(node = %host.name, "lab kubelet: the host is powered off (lost, or its Machine deleted)");
+            crash(&shared, index);
         }
         if fs::remove_file(&restart).is_ok() {
             tracing::info!(node = %host.name, "lab kubelet: restarted (systemctl restart kubelet.service)");

@@ -46,6 +46,8 @@ pub const KUBELET_STATE: &str = "/run/lab-kubelet";
 pub const UNREACHABLE: &str = ".unreachable";
 /// In a host root: present, the host was powered off for good (its instance is gone).
 pub const POWERED_OFF: &str = ".powered-off";
+/// How long `lab lose` waits for the running lab's kubelet to take its request.
+const LOSE_TAKEN_WITHIN: Duration = Duration::from_secs(5);
 
 /// One control-plane host of the lab and its etcd member.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -308,6 +310,11 @@ pub fn powered_off(inventory: &Inventory, node: &str) -> bool {
 /// instance: its member killed, no ssh, its Node's status unknown, until its
 /// Machine is deleted and the machine API's replacement brings a new host.
 pub fn lose_cli(lab_dir: &Path, node: &str) -> Result<String, String> {
+    lose(lab_dir, node, LOSE_TAKEN_WITHIN)
+}
+
+/// [`lose_cli`], waiting `within` for the running lab's kubelet to take the request.
+fn lose(lab_dir: &Path, node: &str, within: Duration) -> Result<String, String> {
     let inventory = Inventory::load(lab_dir)?;
     if inventory.hosted {
         return Err("the hosted lab's members are pods of a StatefulSet, with no Machine to replace a host".into());
@@ -319,7 +326,27 @@ pub fn lose_cli(lab_dir: &Path, node: &str) -> Result<String, String> {
     if inventory.root(node).join(POWERED_OFF).exists() {
         return Ok(format!("{node} is already lost"));
     }
+    let was_reachable = inventory.reachable(node);
     power_off(&inventory, node)?;
+    let request = kubelet::power_off_request(&inventory.root(node));
+    let deadline = std::time::Instant::now() + within;
+    while request.exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    if request.exists() {
+        // No kubelet took it: undo, so that a lab started later does not lose the host by surprise.
+        let root = inventory.root(node);
+        let _ = fs::remove_file(&request);
+        let _ = fs::remove_file(root.join(POWERED_OFF));
+        if was_reachable {
+            let _ = set_unreachable(lab_dir, node, false);
+        }
+        return Err(format!(
+            "no lab answered in {} (is `etcd-console lab serve --dir {}` running?): nothing changed",
+            lab_dir.display(),
+            lab_dir.display()
+        ));
+    }
     Ok(format!(
         "{node} is lost: its member is killed and it answers no ssh. Delete its Machine \
          (or restore with --lost-host {node}) and the machine API brings a new host."
@@ -329,24 +356,27 @@ pub fn lose_cli(lab_dir: &Path, node: &str) -> Result<String, String> {
 /// A new instance in place of a lost host, as a replacement Machine brings: a
 /// host root laid out afresh (no etcd manifest, no etcd data: the etcd
 /// operator's scale-up adds the member), answering ssh, its kubelet started
-/// from nothing. The member's certificates are kept (the lab's operator would
-/// issue the same names).
+/// from nothing. The member's certificates come from the lab's PKI
+/// (`DIR/pki/<node>.crt`, `.key`, `ca.crt`: the names the operator would issue).
+/// Failing half-way, the host stays powered off, to be tried again.
 pub fn reinstall(inventory: &Inventory, node: &str) -> Result<(), String> {
     let host = inventory.host(node).ok_or_else(|| format!("lab: no host {node}"))?;
-    let scratch = inventory.lab_dir.join("run").join(format!("reinstall-{node}"));
-    let keep = |from: &Path, name: &str| -> Result<PathBuf, String> {
-        let to = scratch.join(name);
-        fs::copy(from, &to).map_err(|e| format!("cannot keep {}: {e}", from.display()))?;
-        Ok(to)
-    };
-    fs::create_dir_all(&scratch).map_err(|e| format!("cannot create {}: {e}", scratch.display()))?;
-    let (cert, key, ca) = (keep(&host.cert, "cert.pem")?, keep(&host.key, "key.pem")?, keep(&host.ca, "ca.pem")?);
+    let pki = inventory.lab_dir.join("pki");
+    let (cert, key) = (pki.join(format!("{node}.crt")), pki.join(format!("{node}.key")));
+    if let Some(missing) = [&cert, &key, &inventory.ca].into_iter().find(|f| !f.is_file()) {
+        return Err(format!("cannot install a new {node}: {} is missing", missing.display()));
+    }
     let root = inventory.root(node);
     fs::remove_dir_all(&root).map_err(|e| format!("cannot remove {}: {e}", root.display()))?;
-    let made = prepare(inventory, host, &cert, &key, &ca);
-    let _ = fs::remove_dir_all(&scratch);
-    made?;
-    write(&kubelet::installed_request(&root), "a new host\n")
+    let made = prepare(inventory, host, &cert, &key, &inventory.ca)
+        .and_then(|()| write(&kubelet::installed_request(&root), "a new host\n"));
+    if let Err(e) = made {
+        let _ = fs::create_dir_all(&root);
+        let _ = write(&root.join(POWERED_OFF), "this host's instance is gone (etcd-console lab)\n");
+        let _ = set_unreachable(&inventory.lab_dir, node, true);
+        return Err(e);
+    }
+    Ok(())
 }
 
 /// `etcd-console lab host --dir DIR NODE -- COMMAND`: prints what the host said, exits with its code.
@@ -471,7 +501,7 @@ mod tests {
     }
 
     #[test]
-    fn losing_a_host_needs_a_lab_and_one_of_its_hosts_and_powers_it_off_once() {
+    fn losing_a_host_needs_a_serving_lab_and_one_of_its_hosts_and_powers_it_off_once() {
         let dir = tempfile::tempdir().unwrap();
         assert!(lose_cli(dir.path(), "master-0").unwrap_err().contains("is not a lab directory"));
         let root = dir.path().join("hosts/master-0");
@@ -500,11 +530,27 @@ mod tests {
         fs::create_dir_all(&root).unwrap();
         assert!(lose_cli(dir.path(), "master-9").unwrap_err().contains("no lab host master-9 (the hosts: master-0)"));
         assert!(inventory.reachable("master-0"));
-        let said = lose_cli(dir.path(), "master-0").unwrap();
+        // No lab serving: nobody takes the request, and nothing is left changed.
+        let refused = lose(dir.path(), "master-0", Duration::from_millis(200)).unwrap_err();
+        assert!(refused.contains("no lab answered"), "{refused}");
+        assert!(inventory.reachable("master-0") && !root.join(POWERED_OFF).exists());
+        assert!(!kubelet::power_off_request(&root).exists());
+        // A kubelet that takes the request (as the lab's does, every 200 ms).
+        let request = kubelet::power_off_request(&root);
+        let kubelet = std::thread::spawn(move || {
+            for _ in 0..100 {
+                if fs::remove_file(&request).is_ok() {
+                    return true;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            false
+        });
+        let said = lose(dir.path(), "master-0", Duration::from_secs(5)).unwrap();
+        assert!(kubelet.join().unwrap(), "the kubelet was asked to kill the member");
         assert!(said.contains("--lost-host master-0"), "{said}");
         assert!(!inventory.reachable("master-0"), "a lost host answers no ssh");
-        assert!(kubelet::power_off_request(&root).exists(), "the kubelet is asked to kill the member");
-        assert!(!powered_off(&inventory, "master-0"), "powered off only once the kubelet has let the member go");
+        assert!(powered_off(&inventory, "master-0"), "powered off once the kubelet has let the member go");
         assert_eq!(lose_cli(dir.path(), "master-0").unwrap(), "master-0 is already lost");
         inventory.hosted = true;
         inventory.save().unwrap();
