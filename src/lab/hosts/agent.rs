@@ -478,7 +478,8 @@ fn ls_date(at: SystemTime) -> String {
     format!("{} {day:>2} {}", month.unwrap_or(&"Jan"), text.get(11..16).unwrap_or("00:00"))
 }
 
-fn ls_long(path: &Path, name: &str) -> String {
+/// One line of `ls -l` as RHCOS prints it (the SELinux dot after the mode).
+pub(crate) fn ls_long(path: &Path, name: &str) -> String {
     let Ok(meta) = fs::symlink_metadata(path) else { return name.to_string() };
     let mode = meta.permissions().mode();
     let kind = if meta.is_dir() {
@@ -647,6 +648,13 @@ fn rm(host: &Host, paths: &[String]) -> HostOutput {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ls_dates_read_as_ls_writes_them() {
+        let at = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_796_182_011);
+        assert_eq!(ls_date(at), "Dec  2 03:26");
+        assert_eq!(ls_date(SystemTime::UNIX_EPOCH), "Jan  1 00:00");
+    }
 
     fn words(line: &str) -> Vec<Vec<String>> {
         split(line).unwrap().into_iter().map(|s| s.into_iter().map(|w| w.text).collect()).collect()

@@ -4,9 +4,8 @@
 
 use std::fs;
 use std::io::{Read, Write};
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::{Output, PodContext, Resolved, Stdin};
 
@@ -41,7 +40,7 @@ fn options(args: &[String], known: &str) -> Result<(Vec<char>, Vec<String>), cha
 }
 
 /// Resolves a path or says why not on stderr (exit 1).
-async fn resolve(context: &PodContext, program: &str, path: &str, out: &Output) -> Option<Resolved> {
+pub(super) async fn resolve(context: &PodContext, program: &str, path: &str, out: &Output) -> Option<Resolved> {
     match context.resolve(path) {
         Ok(resolved) => Some(resolved),
         Err(e) => {
@@ -165,49 +164,6 @@ pub async fn mkdir(context: &PodContext, args: &[String], out: &Output) -> i32 {
     code
 }
 
-/// `Mon DD HH:MM` (UTC), as `ls -l` shows a recent time.
-fn ls_time(at: SystemTime) -> String {
-    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-    let seconds = at.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-    let (days, of_day) = (seconds / 86_400, seconds % 86_400);
-    // Civil from days (Howard Hinnant's algorithm).
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let name = MONTHS.get((month - 1).clamp(0, 11) as usize).copied().unwrap_or("Jan");
-    format!("{name} {day:>2} {:02}:{:02}", of_day / 3600, of_day % 3600 / 60)
-}
-
-fn long_line(path: &Path, name: &str) -> String {
-    let Ok(metadata) = fs::symlink_metadata(path) else { return name.to_string() };
-    let mode = metadata.permissions().mode();
-    let kind = if metadata.is_dir() {
-        'd'
-    } else if metadata.file_type().is_symlink() {
-        'l'
-    } else {
-        '-'
-    };
-    let bits: String = (0..9)
-        .map(|i| {
-            let on = mode & (0o400 >> i) != 0;
-            match (on, i % 3) {
-                (false, _) => '-',
-                (true, 0) => 'r',
-                (true, 1) => 'w',
-                (true, _) => 'x',
-            }
-        })
-        .collect();
-    let modified = metadata.modified().unwrap_or(UNIX_EPOCH);
-    format!("{kind}{bits} {} root root {:>8} {} {name}", metadata.nlink(), metadata.len(), ls_time(modified))
-}
-
 pub async fn ls(context: &PodContext, args: &[String], out: &Output) -> i32 {
     let (flags, mut paths) = match options(args, "la1AhF") {
         Ok(parsed) => parsed,
@@ -234,7 +190,7 @@ pub async fn ls(context: &PodContext, args: &[String], out: &Output) -> i32 {
             continue;
         };
         if !metadata.is_dir() {
-            listing.push_str(&if long { long_line(&target.host, path) } else { path.clone() });
+            listing.push_str(&if long { crate::lab::hosts::agent::ls_long(&target.host, path) } else { path.clone() });
             listing.push('\n');
             continue;
         }
@@ -266,7 +222,11 @@ pub async fn ls(context: &PodContext, args: &[String], out: &Output) -> i32 {
             listing.push_str(&format!("total {blocks}\n"));
         }
         for name in names {
-            listing.push_str(&if long { long_line(&target.host.join(&name), &name) } else { name });
+            listing.push_str(&if long {
+                crate::lab::hosts::agent::ls_long(&target.host.join(&name), &name)
+            } else {
+                name
+            });
             listing.push('\n');
         }
     }
@@ -490,13 +450,6 @@ pub async fn stdin_into(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn ls_dates_read_as_ls_writes_them() {
-        let at = UNIX_EPOCH + std::time::Duration::from_secs(1_796_182_011);
-        assert_eq!(ls_time(at), "Dec  2 03:26");
-        assert_eq!(ls_time(UNIX_EPOCH), "Jan  1 00:00");
-    }
 
     #[test]
     fn head_counts_read_in_every_form() {

@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::process::Command;
 
-use super::{Output, PodContext, Resolved, Stdin};
+use super::{Output, PodContext, Stdin};
 
 /// The longest a tool may run.
 const TOOL_LIMIT: Duration = Duration::from_secs(300);
@@ -98,17 +98,6 @@ fn endpoint(context: &PodContext, url: &str) -> String {
     }
 }
 
-/// A path argument resolved, or the refusal on stderr.
-async fn path_arg(context: &PodContext, tool: &str, path: &str, out: &Output) -> Option<Resolved> {
-    match context.resolve(path) {
-        Ok(resolved) => Some(resolved),
-        Err(e) => {
-            out.err(format!("Error: {tool}: {e}")).await;
-            None
-        }
-    }
-}
-
 /// The command line with its paths and endpoints mapped onto the lab.
 async fn mapped(context: &PodContext, tool: &str, parsed: &[Arg], out: &Output) -> Option<Vec<String>> {
     let positional = words(parsed);
@@ -123,7 +112,7 @@ async fn mapped(context: &PodContext, tool: &str, parsed: &[Arg], out: &Output) 
         match arg {
             Arg::Word(word) => {
                 if Some(word_index) == file_at {
-                    let resolved = path_arg(context, tool, word, out).await?;
+                    let resolved = super::files::resolve(context, &format!("Error: {tool}"), word, out).await?;
                     args.push(resolved.host.display().to_string());
                 } else {
                     args.push(word.clone());
@@ -131,7 +120,7 @@ async fn mapped(context: &PodContext, tool: &str, parsed: &[Arg], out: &Output) 
                 word_index += 1;
             }
             Arg::Flag { name, value: Some(value) } if PATH_FLAGS.contains(&name.as_str()) => {
-                let resolved = path_arg(context, tool, value, out).await?;
+                let resolved = super::files::resolve(context, &format!("Error: {tool}"), value, out).await?;
                 args.push(format!("{name}={}", resolved.host.display()));
             }
             Arg::Flag { name, value: Some(value) } if name == "--endpoints" => {
@@ -183,10 +172,12 @@ pub async fn etcdctl(context: &PodContext, env: &[(String, String)], args: &[Str
     let mut has_endpoints = flag(&parsed, "--endpoints").is_some();
     for (name, value) in env {
         let value = match name.as_str() {
-            "ETCDCTL_CACERT" | "ETCDCTL_CERT" | "ETCDCTL_KEY" => match path_arg(context, "etcdctl", value, out).await {
-                Some(resolved) => resolved.host.display().to_string(),
-                None => return 1,
-            },
+            "ETCDCTL_CACERT" | "ETCDCTL_CERT" | "ETCDCTL_KEY" => {
+                match super::files::resolve(context, "Error: etcdctl", value, out).await {
+                    Some(resolved) => resolved.host.display().to_string(),
+                    None => return 1,
+                }
+            }
             "ETCDCTL_ENDPOINTS" => {
                 has_endpoints = true;
                 value.split(',').map(|u| endpoint(context, u.trim())).collect::<Vec<_>>().join(",")
@@ -227,7 +218,7 @@ pub async fn etcdutl(context: &PodContext, args: &[String], out: &Output) -> i32
         let data_dir = flag(&parsed, "--data-dir")
             .map(str::to_string)
             .unwrap_or_else(|| format!("/{}.etcd", flag(&parsed, "--name").unwrap_or("default")));
-        let Some(target) = path_arg(context, "etcdutl", &data_dir, out).await else { return 1 };
+        let Some(target) = super::files::resolve(context, "Error: etcdutl", &data_dir, out).await else { return 1 };
         if target.mount.read_only {
             out.err(format!("Error: mkdir {}: read-only file system", target.pod_path)).await;
             return 1;
