@@ -371,7 +371,9 @@ async fn a_defrag_from_the_console_survives_a_crash_and_resumes_leader_last() {
     tmux.keys(&["y"]);
     let done = tmux.wait_for("the run to complete", Duration::from_secs(90), |s| s.contains(": completed"));
     assert_eq!(done.matches("done in").count(), 3, "{done}");
+    // Esc and q sent together can read as Alt-q: q only once the wizard has closed.
     tmux.keys(&["Escape"]);
+    tmux.wait_for("the wizard closed", WAIT, |s| !s.contains("Defrag of cluster"));
     tmux.keys(&["q"]);
     tmux.wait_for("a clean exit", WAIT, |s| s.contains("CONSOLE-EXITED 0"));
 
@@ -454,6 +456,7 @@ async fn an_encryption_migration_from_the_console_asks_backs_up_first_and_is_fol
     assert_eq!(snapshots, 1, "the backup first was taken");
     tmux.wait_for("the banner gone", WAIT, |s| !s.contains("encryption migration to aescbc in progress"));
     tmux.keys(&["Escape"]);
+    tmux.wait_for("the wizard closed", WAIT, |s| !s.contains("Encryption: done"));
     tmux.keys(&["q"]);
     tmux.wait_for("a clean exit", WAIT, |s| s.contains("CONSOLE-EXITED 0"));
 }
