@@ -7,10 +7,10 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use etcd_console::etcd::poller::{clients_for, discover};
-use etcd_console::etcd::probe::sample_member;
-use etcd_console::etcd::Connector;
-use etcd_console::lab::{Lab, LabOptions};
+use etcd_console_core::etcd::poller::{clients_for, discover};
+use etcd_console_core::etcd::probe::sample_member;
+use etcd_console_core::etcd::Connector;
+use etcd_console_lab::{Lab, LabOptions};
 
 fn refresh(c: &mut Criterion) {
     let Ok(runtime) = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() else {

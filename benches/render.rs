@@ -5,9 +5,9 @@ use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use etcd_console::app::App;
-use etcd_console::cluster::fixtures::{healthy_cluster, identity, ok_sample};
-use etcd_console::etcd::poller::PollEvent;
 use etcd_console::ui::{draw, Theme};
+use etcd_console_core::cluster::fixtures::{healthy_cluster, identity, ok_sample};
+use etcd_console_core::etcd::poller::PollEvent;
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 
@@ -43,8 +43,8 @@ fn render(c: &mut Criterion) {
 /// 5,000 pending CSRs (a flood): the CSR view, a frame with a filter, and typing the filter.
 fn csr_flood(c: &mut Criterion) {
     use etcd_console::app::View;
-    use etcd_console::openshift::csr::{CsrClass, DecodedRequest, PendingCsr, BOOTSTRAPPER, CLIENT_SIGNER};
-    use etcd_console::openshift::watch::OpenShiftEvent;
+    use etcd_console_core::openshift::csr::{CsrClass, DecodedRequest, PendingCsr, BOOTSTRAPPER, CLIENT_SIGNER};
+    use etcd_console_core::openshift::watch::OpenShiftEvent;
     let (mut app, now) = seven_members_with_an_hour_of_history();
     let pending: Vec<PendingCsr> = (0..5000)
         .map(|i| PendingCsr {

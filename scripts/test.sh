@@ -8,4 +8,4 @@ bash scripts/setup.sh
 export INSTA_UPDATE=no
 # Benchmarks run once each in criterion's test mode: they must build and work.
 cargo test --benches
-cargo test --lib --bins --tests -- --test-threads 4
+cargo test --workspace --lib --bins --tests -- --test-threads 4

@@ -6,10 +6,11 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::units::{parse_bytes, parse_duration};
+use etcd_console_core::settings::{self, ConnectionSettings, KubeSettings};
+use etcd_console_core::units::{parse_bytes, parse_duration};
+use etcd_console_core::wizard::encryption::EncryptionType;
 
-/// The OpenShift default etcd quota (--quota-backend-bytes on OpenShift 4.x).
-pub const DEFAULT_QUOTA_BYTES: u64 = 8 * 1024 * 1024 * 1024;
+pub use etcd_console_core::settings::DEFAULT_QUOTA_BYTES;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -80,6 +81,39 @@ pub enum EtcdVia {
     Auto,
     PodIp,
     PortForward,
+}
+
+impl KubeArgs {
+    /// Core's settings from these flags.
+    pub fn settings(&self) -> KubeSettings {
+        KubeSettings {
+            kubeconfig: self.kubeconfig.clone(),
+            context: self.context.clone(),
+            namespace: self.namespace.clone(),
+            connect_timeout: self.connect_timeout,
+            request_timeout: self.request_timeout,
+            hosted_cluster: self.hosted_cluster.clone(),
+            etcd_via: match self.etcd_via {
+                EtcdVia::Auto => settings::EtcdVia::Auto,
+                EtcdVia::PodIp => settings::EtcdVia::PodIp,
+                EtcdVia::PortForward => settings::EtcdVia::PortForward,
+            },
+        }
+    }
+}
+
+impl ConnectionArgs {
+    /// Core's settings from these flags.
+    pub fn settings(&self) -> ConnectionSettings {
+        ConnectionSettings {
+            endpoints: self.endpoints.clone(),
+            cacert: self.cacert.clone(),
+            cert: self.cert.clone(),
+            key: self.key.clone(),
+            command_timeout: self.command_timeout,
+            dial_timeout: self.dial_timeout,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Args)]
@@ -174,9 +208,10 @@ pub struct ConsoleArgs {
     #[arg(long = "restore-lost-host", global = true, value_name = "NODE")]
     pub restore_lost_hosts: Vec<String>,
 
-    /// The lab's directory when the console runs on `etcd-console lab` (its hosts take the restore's host steps).
+    /// How the console's restore wizard reaches the hosts when not over ssh as core (set by
+    /// main: the lab's hosts under `etcd-console lab` or with ETCD_CONSOLE_LAB_DIR).
     #[arg(skip)]
-    pub lab_dir: Option<PathBuf>,
+    pub host_shell: Option<std::sync::Arc<dyn etcd_console_core::hosts::HostShell>>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -216,6 +251,16 @@ pub enum Command {
 pub struct RestoreArgs {
     #[command(subcommand)]
     pub command: RestoreCommand,
+}
+
+impl RestoreArgs {
+    /// The backup, hosts and output both `plan` and `run` name.
+    pub fn target(&self) -> &RestoreTarget {
+        match &self.command {
+            RestoreCommand::Plan(plan) => &plan.target,
+            RestoreCommand::Run(run) => &run.target,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -318,8 +363,8 @@ pub enum EncryptionCommand {
 #[derive(Debug, Args)]
 pub struct EncryptionSetArgs {
     /// The new spec.encryption.type.
-    #[arg(value_enum, value_name = "TYPE")]
-    pub kind: crate::wizard::encryption::EncryptionType,
+    #[arg(value_name = "TYPE", value_parser = encryption_type())]
+    pub kind: EncryptionType,
 
     /// Follow the migration until every operator reports EncryptionCompleted
     /// (DecryptionCompleted for identity); a Degraded operator or a stall ends it (exit 1).
@@ -542,6 +587,13 @@ pub struct LabArgs {
 
     #[command(subcommand)]
     pub command: Option<LabCommand>,
+}
+
+/// identity, aescbc or aesgcm, listed in the help and checked by clap.
+fn encryption_type() -> impl clap::builder::TypedValueParser<Value = EncryptionType> {
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(["identity", "aescbc", "aesgcm"])
+        .try_map(|text| EncryptionType::parse(&text).ok_or_else(|| format!("not an encryption type: {text}")))
 }
 
 fn parse_speed(text: &str) -> Result<f64, String> {

@@ -1,22 +1,11 @@
-//! etcd-console: a live console for etcd on OpenShift control planes.
+//! etcd-console, the console: what a person or a script touches. The flags
+//! (`cli`), the headless subcommands (`commands`), and the terminal UI (`tui`
+//! runs `app`'s state, drawn by `ui`). The work itself is done by
+//! `etcd_console_core`.
 
 pub mod app;
-pub mod backup;
-pub mod backup_command;
 pub mod cli;
-pub mod cluster;
-pub mod csr_command;
-pub mod defrag_command;
-pub mod encryption_command;
-pub mod etcd;
-pub mod journal;
-pub mod lab;
+pub mod commands;
 pub mod logging;
-pub mod openshift;
-pub mod restore_command;
-pub mod snapshot_command;
-pub mod status;
 pub mod tui;
 pub mod ui;
-pub mod units;
-pub mod wizard;

@@ -6,16 +6,12 @@ use std::path::PathBuf;
 
 use tracing_appender::non_blocking::WorkerGuard;
 
-/// `$XDG_STATE_HOME/etcd-console` (usually ~/.local/state/etcd-console).
-pub fn default_log_dir() -> Option<PathBuf> {
-    let dirs = directories::ProjectDirs::from("", "", "etcd-console")?;
-    Some(dirs.state_dir().unwrap_or_else(|| dirs.data_local_dir()).to_path_buf())
-}
-
 /// Starts logging; the guard flushes on drop. On failure the console runs
 /// without a log and says why once, before the screen opens.
 pub fn init(log_dir: Option<PathBuf>) -> Result<(WorkerGuard, PathBuf), String> {
-    let dir = log_dir.or_else(default_log_dir).ok_or("no home directory to keep logs in: give --log-dir")?;
+    let dir = log_dir
+        .or_else(etcd_console_core::paths::state_dir)
+        .ok_or("no home directory to keep logs in: give --log-dir")?;
     std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create the log directory {}: {e}", dir.display()))?;
     let appender = tracing_appender::rolling::Builder::new()
         .rotation(tracing_appender::rolling::Rotation::DAILY)

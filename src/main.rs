@@ -1,12 +1,18 @@
+//! Thin: parse the flags, start logging, build core's settings, run the
+//! subcommand. The one place that wires the lab (`etcd-console lab`, and the
+//! lab's hosts for `--lab-dir` / ETCD_CONSOLE_LAB_DIR).
+
 use std::io::Write;
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::{parser::ValueSource, CommandFactory, FromArgMatches};
-use etcd_console::cli::{Cli, Command, LabCommand};
-use etcd_console::{
-    backup_command, csr_command, defrag_command, encryption_command, lab, logging, restore_command, snapshot_command,
-    status, tui,
-};
+use etcd_console::cli::{Cli, Command, ConsoleArgs, KubeArgs, LabArgs, LabCommand};
+use etcd_console::{commands, logging, tui};
+use etcd_console_core::hosts::HostShell;
+use etcd_console_lab::serve::{LabSettings, Session};
+use etcd_console_lab::shell::LabShell;
 
 fn main() -> ExitCode {
     let matches = Cli::command().get_matches();
@@ -17,6 +23,8 @@ fn main() -> ExitCode {
     // A Defragment call gets 30s unless --command-timeout (or its variable) says otherwise.
     cli.console.defrag_timeout = given(&matches, "command_timeout").then_some(cli.connection.command_timeout);
     cli.console.quota_given = given(&matches, "quota_bytes");
+    // The console's restore wizard reaches the lab's hosts when a lab's lab.env says where they are.
+    cli.console.host_shell = std::env::var_os("ETCD_CONSOLE_LAB_DIR").map(|dir| lab_shell(PathBuf::from(dir)));
     let log = logging::init(cli.console.log_dir.clone());
     let log_problem = log.as_ref().err().cloned();
     let _guard = log.ok().map(|(guard, _)| guard);
@@ -27,45 +35,72 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let (connection, kube) = (cli.connection.settings(), cli.kube.settings());
     let code = runtime.block_on(async {
         match cli.command {
-            Some(Command::Status(args)) => status::run(&cli.connection, &cli.console, &cli.kube, args.output).await,
-            Some(Command::Defrag(ref args)) => {
-                defrag_command::run(&cli.connection, &cli.console, &cli.kube, args).await
-            }
-            Some(Command::Backup(ref args)) => {
-                backup_command::run(&cli.connection, &cli.console, &cli.kube, args).await
-            }
+            Some(Command::Status(args)) => commands::status::run(&connection, &cli.console, &kube, args.output).await,
+            Some(Command::Defrag(ref args)) => commands::defrag::run(&connection, &cli.console, &kube, args).await,
+            Some(Command::Backup(ref args)) => commands::backup::run(&connection, &cli.console, &kube, args).await,
             Some(Command::Encryption(ref args)) => {
-                encryption_command::run(&cli.connection, &cli.console, &cli.kube, &args.command).await
+                commands::encryption::run(&connection, &cli.console, &kube, &args.command).await
             }
-            Some(Command::Snapshot(ref args)) => snapshot_command::run(&args.command),
+            Some(Command::Snapshot(ref args)) => commands::snapshot::run(&args.command),
             Some(Command::Restore(ref args)) => {
-                restore_command::run(&cli.connection, &cli.console, &cli.kube, args).await
+                let shell = args.target().lab_dir.clone().map(lab_shell);
+                commands::restore::run(&connection, &cli.console, &kube, args, shell).await
             }
-            Some(Command::Csr(args)) => csr_command::run(&cli.kube, cli.console.read_only, &args.command).await,
-            Some(Command::Lab(args)) => match args.command {
-                Some(LabCommand::Serve { ref dir }) => lab::serve::run(&args, &cli.console, dir.clone()).await,
-                Some(LabCommand::Host { ref dir, ref node, ref command }) => lab::hosts::run_cli(dir, node, command),
-                Some(LabCommand::Lose { ref dir, ref node }) => match lab::hosts::lose_cli(dir, node) {
-                    Ok(said) => {
-                        let _ = writeln!(std::io::stdout(), "{said}");
-                        0
-                    }
-                    Err(e) => {
-                        eprintln!("etcd-console lab lose: {e}");
-                        2
-                    }
-                },
-                None => lab::serve::run_with_console(&args, &cli.console, &cli.kube, log_problem).await,
-            },
-            None => {
-                tui::run(cli.connection.clone(), cli.console.clone(), Some(cli.kube.clone()), None, log_problem).await
-            }
+            Some(Command::Csr(args)) => commands::csr::run(&kube, cli.console.read_only, &args.command).await,
+            Some(Command::Lab(args)) => lab(args, cli.console, cli.kube, log_problem).await,
+            None => tui::run(connection, cli.console, Some(kube), None, log_problem).await,
         }
     });
     runtime.shutdown_timeout(std::time::Duration::from_millis(200));
     ExitCode::from(u8::try_from(code).unwrap_or(2))
+}
+
+fn lab_shell(dir: PathBuf) -> Arc<dyn HostShell> {
+    Arc::new(LabShell::new(dir))
+}
+
+/// `etcd-console lab [serve|host|lose]`.
+async fn lab(args: LabArgs, console: ConsoleArgs, kube: KubeArgs, log_problem: Option<String>) -> i32 {
+    let settings = LabSettings {
+        members: args.members,
+        etcd_bin: args.etcd_bin.clone(),
+        scenario: args.scenario.clone(),
+        hosted: args.hosted,
+        speed: args.speed,
+        no_api: args.no_api,
+        isolated_pods: args.isolated_pods,
+        quota_bytes: console.quota_bytes,
+    };
+    match args.command {
+        Some(LabCommand::Serve { ref dir }) => etcd_console_lab::serve::run(&settings, dir.clone()).await,
+        Some(LabCommand::Host { ref dir, ref node, ref command }) => {
+            etcd_console_lab::hosts::run_cli(dir, node, command)
+        }
+        Some(LabCommand::Lose { ref dir, ref node }) => match etcd_console_lab::hosts::lose_cli(dir, node) {
+            Ok(said) => {
+                let _ = writeln!(std::io::stdout(), "{said}");
+                0
+            }
+            Err(e) => {
+                eprintln!("etcd-console lab lose: {e}");
+                2
+            }
+        },
+        None => {
+            etcd_console_lab::serve::run_with_console(&settings, |session: Session| async move {
+                // The console watches the lab's own API, never one the environment names.
+                let kube = session
+                    .kubeconfig
+                    .map(|path| KubeArgs { kubeconfig: Some(path), context: None, ..kube }.settings());
+                let console = ConsoleArgs { host_shell: Some(lab_shell(session.dir)), ..console };
+                tui::run(session.connection, console, kube, Some(session.context), log_problem).await
+            })
+            .await
+        }
+    }
 }
 
 /// Whether a flag came from the command line or its environment variable (not its default).

@@ -19,19 +19,20 @@ use tokio::sync::mpsc;
 use crate::app::backup::LastBackup;
 use crate::app::Change;
 use crate::app::{keys, App, Effect};
-use crate::cli::{ConnectionArgs, ConsoleArgs, KubeArgs};
-use crate::etcd::poller::{PollCommand, PollEvent, Poller};
-use crate::etcd::source::EtcdSource;
-use crate::openshift::watch::OpenShiftEvent;
-use crate::openshift::{csr, Connection};
+use crate::cli::ConsoleArgs;
 use crate::ui::{self, Theme};
-use crate::wizard::backup::executor::{drive as drive_backup, Progress as BackupProgress};
-use crate::wizard::backup::{BackupOptions, BackupRun};
-use crate::wizard::defrag::executor::{run_in_background, Progress};
-use crate::wizard::encryption::executor::{
+use etcd_console_core::etcd::poller::{PollCommand, PollEvent, Poller};
+use etcd_console_core::etcd::source::EtcdSource;
+use etcd_console_core::openshift::watch::OpenShiftEvent;
+use etcd_console_core::openshift::{csr, Connection};
+use etcd_console_core::settings::{ConnectionSettings, KubeSettings};
+use etcd_console_core::wizard::backup::executor::{drive as drive_backup, Progress as BackupProgress};
+use etcd_console_core::wizard::backup::{BackupOptions, BackupRun};
+use etcd_console_core::wizard::defrag::executor::{run_in_background, Progress};
+use etcd_console_core::wizard::encryption::executor::{
     drive as drive_encryption, BackupFirst, EncryptionExecutor, Progress as EncryptionProgress,
 };
-use crate::wizard::encryption::{EncryptionRun, EncryptionType, Options as EncryptionOptions};
+use etcd_console_core::wizard::encryption::{EncryptionRun, EncryptionType, Options as EncryptionOptions};
 
 fn open_screen(mouse: bool) -> std::io::Result<()> {
     terminal::enable_raw_mode()?;
@@ -116,7 +117,7 @@ async fn carry_out(connection: Connection, change: Change, tx: mpsc::UnboundedSe
 fn look_for_last_backup(dir: Option<std::path::PathBuf>, id: u64, tx: mpsc::UnboundedSender<Option<LastBackup>>) {
     let Some(dir) = dir else { return };
     tokio::task::spawn_blocking(move || {
-        let last = crate::wizard::backup::files::last_verified(&dir, id)
+        let last = etcd_console_core::wizard::backup::files::last_verified(&dir, id)
             .and_then(|found| LastBackup::from_metadata(&found.metadata));
         let _ = tx.send(last);
     });
@@ -126,13 +127,13 @@ fn look_for_last_backup(dir: Option<std::path::PathBuf>, id: u64, tx: mpsc::Unbo
 async fn backup_in_background(
     source: EtcdSource,
     console: ConsoleArgs,
-    kube: Option<KubeArgs>,
+    kube: Option<KubeSettings>,
     mut run: BackupRun,
     abort: tokio::sync::watch::Receiver<bool>,
     progress: mpsc::UnboundedSender<BackupProgress>,
 ) {
     tracing::info!(target: "audit", action = "backup", force = run.options.force, dir = %run.options.dir.display(), "asked from the console");
-    match crate::backup_command::executor_for(&source, &console, kube.as_ref(), false).await {
+    match crate::commands::backup::executor_for(&source, &console, kube.as_ref(), false).await {
         Ok(executor) => drive_backup(&mut run, &executor, abort, progress).await,
         Err(e) => {
             run.refuse(e);
@@ -147,10 +148,10 @@ async fn backup_in_background(
 async fn encryption_in_background(
     source: EtcdSource,
     console: ConsoleArgs,
-    kube: Option<KubeArgs>,
+    kube: Option<KubeSettings>,
     target: EncryptionType,
     backup_first: bool,
-    mut answers: mpsc::UnboundedReceiver<crate::wizard::encryption::Answer>,
+    mut answers: mpsc::UnboundedReceiver<etcd_console_core::wizard::encryption::Answer>,
     abort: tokio::sync::watch::Receiver<bool>,
     progress: mpsc::UnboundedSender<EncryptionProgress>,
 ) {
@@ -167,7 +168,7 @@ async fn encryption_in_background(
         hosted_cluster: kube.as_ref().and_then(|k| k.hosted_cluster.clone()),
     };
     let mut run = EncryptionRun::new(target, options);
-    let Some(kube) = kube.filter(crate::openshift::configured) else {
+    let Some(kube) = kube.filter(etcd_console_core::openshift::configured) else {
         run.cannot_start("no kubeconfig: give --kubeconfig FILE or set KUBECONFIG".into());
         let _ = progress.send(EncryptionProgress::Run(Box::new(run)));
         return;
@@ -180,9 +181,10 @@ async fn encryption_in_background(
             return;
         }
     };
-    let backup = crate::backup_command::backup_dir(None, &console).filter(|_| backup_first).map(|dir| BackupFirst {
+    let backup = crate::commands::backup::backup_dir(None, &console).filter(|_| backup_first).map(|dir| BackupFirst {
         source,
-        console: console.clone(),
+        quota_bytes: console.quota_bytes,
+        stall_limit: console.defrag_timeout.unwrap_or(etcd_console_core::wizard::backup::DEFAULT_STALL_LIMIT),
         kube: kube.clone(),
         dir,
         keys_dir: None,
@@ -197,35 +199,37 @@ struct ConsolePerson {
     answers: mpsc::UnboundedReceiver<String>,
 }
 
-impl crate::wizard::restore::executor::Person for ConsolePerson {
-    async fn confirm(&mut self, confirmation: &crate::wizard::restore::Confirmation) -> Option<String> {
+impl etcd_console_core::wizard::restore::executor::Person for ConsolePerson {
+    async fn confirm(&mut self, confirmation: &etcd_console_core::wizard::restore::Confirmation) -> Option<String> {
         let _ = self.asks.send(crate::app::restore::Asked::Confirm(confirmation.clone()));
         self.answers.recv().await
     }
 
-    async fn done(&mut self, step: &crate::wizard::restore::Step) -> bool {
+    async fn done(&mut self, step: &etcd_console_core::wizard::restore::Step) -> bool {
         let _ = self.asks.send(crate::app::restore::Asked::Done(Box::new(step.clone())));
         self.answers.recv().await.is_some_and(|a| a == "done")
     }
 }
 
-/// How the console reaches hosts: the lab's (`etcd-console lab`, or ETCD_CONSOLE_LAB_DIR), else ssh as core.
-fn restore_hosts(console: &ConsoleArgs) -> crate::wizard::restore::hosts::Hosts {
-    let lab =
-        console.lab_dir.clone().or_else(|| std::env::var_os("ETCD_CONSOLE_LAB_DIR").map(std::path::PathBuf::from));
-    match lab {
-        Some(dir) => crate::wizard::restore::hosts::Hosts::Lab { dir },
-        None => crate::wizard::restore::hosts::Hosts::Ssh { user: "core".into(), key: None, options: Vec::new() },
+/// How the console reaches hosts: the shell main gave (the lab's), else ssh as core.
+fn restore_hosts(console: &ConsoleArgs) -> std::sync::Arc<dyn etcd_console_core::hosts::HostShell> {
+    match &console.host_shell {
+        Some(shell) => shell.clone(),
+        None => std::sync::Arc::new(etcd_console_core::hosts::SshShell {
+            user: "core".into(),
+            key: None,
+            options: Vec::new(),
+        }),
     }
 }
 
 fn restore_options(
     console: &ConsoleArgs,
-    kube: &KubeArgs,
+    kube: &KubeSettings,
     recovery_host: Option<String>,
     plan_only: bool,
-) -> crate::wizard::restore::Options {
-    crate::wizard::restore::Options {
+) -> etcd_console_core::wizard::restore::Options {
+    etcd_console_core::wizard::restore::Options {
         // The hosted procedure has no recovery host.
         recovery_host: recovery_host.filter(|h| !h.is_empty()),
         read_only: console.read_only,
@@ -239,24 +243,26 @@ fn restore_options(
 
 /// The restore's hands for the console: the backup of --restore-backup, the hosts of the lab or ssh.
 async fn console_restore_executor(
-    connection: &ConnectionArgs,
+    connection: &ConnectionSettings,
     console: &ConsoleArgs,
-    kube: &KubeArgs,
+    kube: &KubeSettings,
     backup: &std::path::Path,
-) -> Result<crate::wizard::restore::executor::RestoreExecutor, String> {
+) -> Result<etcd_console_core::wizard::restore::executor::RestoreExecutor, String> {
     let poll = std::time::Duration::from_secs(5);
-    crate::restore_command::make_executor(connection, kube, backup, restore_hosts(console), poll).await
+    crate::commands::restore::make_executor(connection, kube, backup, restore_hosts(console), poll).await
 }
 
 /// The restore's plan with this recovery host: the survey and the gates, nothing done.
 async fn plan_restore_in_background(
-    connection: ConnectionArgs,
+    connection: ConnectionSettings,
     console: ConsoleArgs,
-    kube: Option<KubeArgs>,
+    kube: Option<KubeSettings>,
     recovery_host: Option<String>,
-    progress: mpsc::UnboundedSender<crate::wizard::restore::executor::Progress>,
+    progress: mpsc::UnboundedSender<etcd_console_core::wizard::restore::executor::Progress>,
 ) {
-    use crate::wizard::restore::{executor::Progress as RestoreProgress, Observed, Procedure, RestoreRun, Survey};
+    use etcd_console_core::wizard::restore::{
+        executor::Progress as RestoreProgress, Observed, Procedure, RestoreRun, Survey,
+    };
     let (Some(backup), Some(kube)) = (console.restore_backup.clone(), kube) else { return };
     let procedure = if kube.hosted_cluster.is_some() { Procedure::Hosted } else { Procedure::Standalone };
     let mut run =
@@ -272,16 +278,18 @@ async fn plan_restore_in_background(
 /// The restore's run (or the journalled one resumed) driven to its end from the console.
 #[allow(clippy::too_many_arguments)]
 async fn restore_in_background(
-    connection: ConnectionArgs,
+    connection: ConnectionSettings,
     console: ConsoleArgs,
-    kube: Option<KubeArgs>,
+    kube: Option<KubeSettings>,
     recovery_host: String,
     asks: mpsc::UnboundedSender<crate::app::restore::Asked>,
     answers: mpsc::UnboundedReceiver<String>,
     abort: tokio::sync::watch::Receiver<bool>,
-    progress: mpsc::UnboundedSender<crate::wizard::restore::executor::Progress>,
+    progress: mpsc::UnboundedSender<etcd_console_core::wizard::restore::executor::Progress>,
 ) {
-    use crate::wizard::restore::{executor::Progress as RestoreProgress, Outcome, Procedure, RestoreRun, StepState};
+    use etcd_console_core::wizard::restore::{
+        executor::Progress as RestoreProgress, Outcome, Procedure, RestoreRun, StepState,
+    };
     let (Some(backup), Some(kube)) = (console.restore_backup.clone(), kube) else { return };
     let procedure = if kube.hosted_cluster.is_some() { Procedure::Hosted } else { Procedure::Standalone };
     let options = restore_options(&console, &kube, Some(recovery_host.clone()), false);
@@ -298,12 +306,12 @@ async fn restore_in_background(
         Ok(c) => c.server.clone(),
         Err(e) => return refuse(e.clone()),
     };
-    let Some(journal_dir) = console.journal_dir.clone().or_else(crate::journal::default_dir) else {
+    let Some(journal_dir) = console.journal_dir.clone().or_else(etcd_console_core::journal::default_dir) else {
         return refuse("no home directory to keep the journal in: give --journal-dir".into());
     };
     tracing::info!(target: "audit", backup = %backup.display(), recovery_host = %recovery_host, server = %server, "restore: run asked from the console");
     let mut said = |_: serde_json::Value, text: String| tracing::info!("{text}");
-    let (mut run, mut journal) = match crate::restore_command::open_run(
+    let (mut run, mut journal) = match crate::commands::restore::open_run(
         &journal_dir,
         &server,
         procedure,
@@ -328,7 +336,7 @@ async fn restore_in_background(
                 .unwrap_or_default();
             confirmation.point_of_no_return = format!("already passed: this resumes the journalled run at {at}");
             let name = confirmation.cluster_name.clone();
-            let typed = crate::wizard::restore::executor::Person::confirm(&mut person, &confirmation).await;
+            let typed = etcd_console_core::wizard::restore::executor::Person::confirm(&mut person, &confirmation).await;
             if typed.as_deref() != Some(name.as_str()) {
                 // Stopped where it was: the journal keeps it.
                 run.halt("not resumed: the cluster's name was not typed".into());
@@ -338,7 +346,15 @@ async fn restore_in_background(
         }
     }
     let mut writer = |run: &RestoreRun| journal.record(run);
-    crate::wizard::restore::executor::drive(&mut run, &executor, &mut person, abort, &progress, &mut writer).await;
+    etcd_console_core::wizard::restore::executor::drive(
+        &mut run,
+        &executor,
+        &mut person,
+        abort,
+        &progress,
+        &mut writer,
+    )
+    .await;
     if run.finished_for_good() {
         let _ = journal.finish();
     }
@@ -346,9 +362,9 @@ async fn restore_in_background(
 
 /// Opens the console on the cluster the connection flags name. Exit code 2 on bad flags.
 pub async fn run(
-    connection: ConnectionArgs,
+    connection: ConnectionSettings,
     console: ConsoleArgs,
-    kube: Option<KubeArgs>,
+    kube: Option<KubeSettings>,
     context: Option<String>,
     log_problem: Option<String>,
 ) -> i32 {
@@ -360,7 +376,7 @@ pub async fn run(
             return 2;
         }
     };
-    let defrag_options = match crate::defrag_command::options_from(&console, console.defrag_wait, "--defrag-wait") {
+    let defrag_options = match crate::commands::defrag::options_from(&console, console.defrag_wait, "--defrag-wait") {
         Ok(options) => options,
         Err(e) => {
             eprintln!("etcd-console: {e}");
@@ -371,11 +387,11 @@ pub async fn run(
     let mut app = App::new(context, console.quota_bytes, console.refresh, Instant::now());
     app.defrag_options = defrag_options;
     let defrag_source = source.clone();
-    let journal_dir = console.journal_dir.clone().or_else(crate::journal::default_dir);
+    let journal_dir = console.journal_dir.clone().or_else(etcd_console_core::journal::default_dir);
     let (defrag_tx, mut defrag_rx) = mpsc::unbounded_channel::<Progress>();
     let mut defrag_abort: Option<tokio::sync::watch::Sender<bool>> = None;
     let mut journal_checked = false;
-    let backup_dir = crate::backup_command::backup_dir(None, &console);
+    let backup_dir = crate::commands::backup::backup_dir(None, &console);
     app.backup_dir = backup_dir.clone();
     let backup_source = defrag_source.clone();
     let backup_kube = kube.clone();
@@ -384,11 +400,12 @@ pub async fn run(
     let encryption_kube = kube.clone();
     let (encryption_tx, mut encryption_rx) = mpsc::unbounded_channel::<EncryptionProgress>();
     let mut encryption_abort: Option<tokio::sync::watch::Sender<bool>> = None;
-    let mut encryption_answer: Option<mpsc::UnboundedSender<crate::wizard::encryption::Answer>> = None;
+    let mut encryption_answer: Option<mpsc::UnboundedSender<etcd_console_core::wizard::encryption::Answer>> = None;
     app.restore_backup = console.restore_backup.clone();
     let restore_kube = kube.clone();
     let restore_connection = connection.clone();
-    let (restore_tx, mut restore_rx) = mpsc::unbounded_channel::<crate::wizard::restore::executor::Progress>();
+    let (restore_tx, mut restore_rx) =
+        mpsc::unbounded_channel::<etcd_console_core::wizard::restore::executor::Progress>();
     let (restore_ask_tx, mut restore_ask_rx) = mpsc::unbounded_channel::<crate::app::restore::Asked>();
     let mut restore_abort: Option<tokio::sync::watch::Sender<bool>> = None;
     let mut restore_answer: Option<mpsc::UnboundedSender<String>> = None;
@@ -414,8 +431,8 @@ pub async fn run(
     };
     let actions_tx = openshift_tx.clone();
     let openshift_task = match kube {
-        Some(kube) if crate::openshift::configured(&kube) => {
-            Some(tokio::spawn(crate::openshift::watch::run(kube, openshift_tx, connection_tx)))
+        Some(kube) if etcd_console_core::openshift::configured(&kube) => {
+            Some(tokio::spawn(etcd_console_core::openshift::watch::run(kube, openshift_tx, connection_tx)))
         }
         Some(_) => {
             app.openshift.on_event(OpenShiftEvent::Unavailable {
@@ -467,7 +484,7 @@ pub async fn run(
             if let (Some(id), Some(dir)) = (app.cluster.cluster_id(), &journal_dir) {
                 journal_checked = true;
                 look_for_last_backup(backup_dir.clone(), id, last_backup_tx.clone());
-                match crate::journal::unfinished(dir, id) {
+                match etcd_console_core::journal::unfinished(dir, id) {
                     Ok(Some(unfinished)) => app.offer_resume(unfinished),
                     Ok(None) => {}
                     Err(e) => app.notice = Some(e),
@@ -587,7 +604,7 @@ pub async fn run(
                                     let (abort_tx, abort_rx) = tokio::sync::watch::channel(false);
                                     backup_abort = Some(abort_tx);
                                     let run = backup_dir.clone().ok_or_else(|| "no backup directory".to_string()).and_then(|dir| {
-                                        BackupRun::new(BackupOptions { force, ..crate::backup_command::options_from(&console, dir) })
+                                        BackupRun::new(BackupOptions { force, ..crate::commands::backup::options_from(&console, dir) })
                                     });
                                     match run {
                                         Ok(run) => {
@@ -625,7 +642,7 @@ pub async fn run(
                                 }
                                 Some(Effect::AnswerEncryption(yes)) => {
                                     if let Some(answer) = &encryption_answer {
-                                        let _ = answer.send(crate::wizard::encryption::Answer { yes, backup_first: None });
+                                        let _ = answer.send(etcd_console_core::wizard::encryption::Answer { yes, backup_first: None });
                                     }
                                 }
                                 Some(Effect::PlanRestore { recovery_host }) => {
@@ -728,11 +745,11 @@ mod tests {
             "master-1",
         ])
         .unwrap();
-        let options = restore_options(&cli.console, &cli.kube, Some("master-0".into()), true);
+        let options = restore_options(&cli.console, &cli.kube.settings(), Some("master-0".into()), true);
         assert_eq!(options.lost, ["master-2", "master-1"]);
         assert_eq!(options.recovery_host.as_deref(), Some("master-0"));
         // The lab's console takes it too (the flag is global).
         let cli = Cli::try_parse_from(["etcd-console", "lab", "--restore-lost-host", "master-2"]).unwrap();
-        assert_eq!(restore_options(&cli.console, &cli.kube, None, true).lost, ["master-2"]);
+        assert_eq!(restore_options(&cli.console, &cli.kube.settings(), None, true).lost, ["master-2"]);
     }
 }

@@ -11,7 +11,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
-use etcd_console::lab::Lab;
+use etcd_console_lab::Lab;
 use serde_json::Value;
 
 /// `etcd-console backup ARGS -o json` with the lab's ETCDCTL_* and its kubeconfig (when it has one).

@@ -9,7 +9,7 @@ use std::process::{Command, Output};
 use std::time::Duration;
 
 use common::*;
-use etcd_console::lab::Lab;
+use etcd_console_lab::Lab;
 
 /// etcd-console with only the lab's kubeconfig (no etcd flags: the CSR commands need none).
 fn console_kube(lab: &Lab, args: &[&str]) -> Output {
@@ -32,9 +32,14 @@ fn condition_of(lab: &Lab, name: &str) -> String {
 
 /// A CSR filed through the API by the lab's admin for a node: not a kubelet, so unexpected.
 fn file_foreign_csr(lab: &Lab) -> String {
-    let pem = etcd_console::lab::api::seed::node_csr_pem("worker-0").unwrap();
-    use base64::Engine;
-    let request = base64::engine::general_purpose::STANDARD.encode(pem);
+    // A real kubelet's serving request (OKD 4.18, see ../shared/referee/openshift/SOURCES.md).
+    let real = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/referee/openshift/sno-2023-03-09T14-31-10Z/certificatesigningrequest.certificates.k8s.io.csr-c7mw4.json"
+    ))
+    .unwrap();
+    let real: serde_json::Value = serde_json::from_str(&real).unwrap();
+    let request = real["spec"]["request"].as_str().unwrap().to_string();
     let manifest = lab.dir.join("foreign-csr.json");
     let body = serde_json::json!({
         "apiVersion": "certificates.k8s.io/v1", "kind": "CertificateSigningRequest",
@@ -64,7 +69,7 @@ async fn approve_all_valid_takes_the_restores_csrs_and_never_an_unexpected_one()
     let foreign_entry = csrs.iter().find(|c| c["name"] == foreign.as_str()).unwrap();
     assert!(foreign_entry["reason"].as_str().unwrap().contains("a node may only ask for itself"), "{foreign_entry}");
     assert_eq!(foreign_entry["requestor"], "lab-admin", "the API records who filed it");
-    assert_eq!(foreign_entry["request"]["common_name"], "system:node:worker-0");
+    assert_eq!(foreign_entry["request"]["common_name"], "system:node:okd4-control-plane-1.lab.okd.local");
 
     let table = console_kube(&lab, &["csr", "list"]);
     let header: Vec<String> =

@@ -11,7 +11,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use common::*;
-use etcd_console::lab::Lab;
+use etcd_console_lab::Lab;
 use serde_json::Value;
 
 fn json_lines(output: &str) -> Vec<Value> {
@@ -315,7 +315,7 @@ async fn a_crashed_run_resumes_with_what_is_left() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn bad_input_and_refusals_change_nothing() {
-    let lab = lab(3, etcd_console::cli::DEFAULT_QUOTA_BYTES).await;
+    let lab = lab(3, etcd_console_core::settings::DEFAULT_QUOTA_BYTES).await;
     let journal = path_str(&lab.dir.join("journal"));
     let cases: [(&[&str], &str); 6] = [
         (&["defrag", "--journal-dir", &journal, "--all", "--yes", "--disarm"], "--disarm needs the cluster's quota"),

@@ -9,8 +9,8 @@ use std::process::{Command, Output};
 use std::time::Duration;
 
 use common::*;
-use etcd_console::lab::scenario::Scenario;
-use etcd_console::lab::{Lab, LabOptions};
+use etcd_console_lab::scenario::Scenario;
+use etcd_console_lab::{Lab, LabOptions};
 use serde_json::Value;
 
 /// The runbook's check (RUNBOOKS §2.2): reason, then message, one per line.

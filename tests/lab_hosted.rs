@@ -14,7 +14,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
-use etcd_console::lab::Lab;
+use etcd_console_lab::Lab;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, AttachParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};

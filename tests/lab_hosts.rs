@@ -12,8 +12,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::*;
-use etcd_console::lab::hosts::{self, HostOutput};
-use etcd_console::lab::Lab;
+use etcd_console_lab::hosts::{self, HostOutput};
+use etcd_console_lab::Lab;
 
 const ETCD_CONTAINERS: &str = r#"sudo crictl ps | grep etcd | egrep -v "operator|etcd-guard""#;
 const APISERVER_CONTAINERS: &str = r#"sudo crictl ps | grep kube-apiserver | egrep -v "operator|guard""#;

@@ -19,7 +19,7 @@ use kube::{Client, Config};
 use serde_json::json;
 
 use common::*;
-use etcd_console::lab::Lab;
+use etcd_console_lab::Lab;
 
 async fn client(lab: &Lab, context: &str) -> Client {
     let kubeconfig = Kubeconfig::read_from(lab.kubeconfig.clone().unwrap()).unwrap();
@@ -173,7 +173,7 @@ async fn a_csr_created_and_approved_through_kube_rs_is_issued() {
     let lab = lab_scenario("healthy", 1.0).await;
     let admin = client(&lab, "lab").await;
     let csrs: Api<CertificateSigningRequest> = Api::all(admin.clone());
-    let pem = etcd_console::lab::api::seed::node_csr_pem("worker-0").unwrap();
+    let pem = etcd_console_lab::api::seed::node_csr_pem("worker-0").unwrap();
     let request = CertificateSigningRequest {
         metadata: kube::api::ObjectMeta { name: Some("csr-kube-rs".into()), ..Default::default() },
         spec: CertificateSigningRequestSpec {
@@ -218,7 +218,7 @@ async fn a_watch_from_a_forgotten_revision_gets_410_in_the_stream() {
     use kube::api::{WatchEvent, WatchParams};
     let lab = lab_scenario("healthy", 1.0).await;
     let store = lab.api.as_ref().unwrap().store.clone();
-    let configmaps = etcd_console::lab::api::catalog::find("", "v1", "configmaps").unwrap();
+    let configmaps = etcd_console_lab::api::catalog::find("", "v1", "configmaps").unwrap();
     let old = store.revision();
     // More changes than the server keeps for watches to resume from.
     for i in 0..20_001 {

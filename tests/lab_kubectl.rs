@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use base64::Engine;
 use common::*;
-use etcd_console::lab::Lab;
+use etcd_console_lab::Lab;
 
 const ENCRYPTED: &str = r#"{range .items[0].status.conditions[?(@.type=="Encrypted")]}{.reason}{"\n"}{.message}{"\n"}"#;
 const INSTALLER: &str =

@@ -11,7 +11,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use etcd_console::lab::Lab;
+use etcd_console_lab::Lab;
 use k8s_openapi::api::core::v1::Node;
 use kube::api::{Api, ListParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};

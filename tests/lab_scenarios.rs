@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use common::*;
-use etcd_console::lab::Lab;
+use etcd_console_lab::Lab;
 
 /// (local address, socket inode) of each socket listening on `port`, from /proc/net/tcp and tcp6.
 fn listeners(port: u16) -> Vec<(String, String)> {

@@ -14,8 +14,8 @@ use clap::Parser;
 use common::*;
 use etcd_console::app::{App, View};
 use etcd_console::cli::Cli;
-use etcd_console::openshift::watch::{OpenShiftEvent, Watched};
 use etcd_console::ui::{self, Theme};
+use etcd_console_core::openshift::watch::{OpenShiftEvent, Watched};
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 use tokio::sync::mpsc;
@@ -28,7 +28,7 @@ async fn watched(scenario: &str) -> App {
     let cli = Cli::try_parse_from(["etcd-console", "--kubeconfig", &path_str(&kubeconfig)]).unwrap();
     let (tx, mut rx) = mpsc::unbounded_channel();
     let (connection_tx, _connection_rx) = tokio::sync::oneshot::channel();
-    let task = tokio::spawn(etcd_console::openshift::watch::run(cli.kube, tx, connection_tx));
+    let task = tokio::spawn(etcd_console_core::openshift::watch::run(cli.kube.settings(), tx, connection_tx));
     let mut app = App::new("lab".into(), 8 << 30, Duration::from_secs(2), Instant::now());
     let mut seen: Vec<Watched> = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(30);

@@ -11,7 +11,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
-use etcd_console::lab::Lab;
+use etcd_console_lab::Lab;
 use serde_json::Value;
 
 /// `etcd-console ARGS` as an SRE would run it after `source lab.env`, with the certificate-based admin.

@@ -12,7 +12,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
-use etcd_console::wizard::restore::hosts::Hosts;
+use etcd_console_core::hosts::{HostShell, SshShell};
 
 const ADDRESSES: &[&str] = &["127.0.0.11", "127.0.0.12", "127.0.0.13"];
 
@@ -42,8 +42,8 @@ impl Sshd {
         ]
     }
 
-    fn hosts(&self, key: Option<PathBuf>) -> Hosts {
-        Hosts::Ssh { user: whoami(), key, options: self.options() }
+    fn hosts(&self, key: Option<PathBuf>) -> SshShell {
+        SshShell { user: whoami(), key, options: self.options() }
     }
 }
 
@@ -145,7 +145,7 @@ async fn a_refused_key_or_a_closed_port_is_a_clear_answer_at_once_never_a_prompt
     assert!(out.stderr.contains("Permission denied"), "{out:?}");
 
     let closed = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let hosts = Hosts::Ssh { user: whoami(), key: Some(sshd.key()), options: vec![format!("Port={closed}")] };
+    let hosts = SshShell { user: whoami(), key: Some(sshd.key()), options: vec![format!("Port={closed}")] };
     let out = hosts.run("master-2", "127.0.0.1", "true", limit).await.unwrap();
     assert_eq!(out.exit_code, 255, "{out:?}");
     assert!(out.stderr.contains("refused"), "{out:?}");

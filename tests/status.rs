@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use etcd_console::lab::certs;
+use etcd_console_lab::certs;
 
 const GIB8: u64 = 8 << 30;
 
@@ -14,7 +14,7 @@ const GIB8: u64 = 8 << 30;
 async fn status_figures_equal_etcdctl_endpoint_status() {
     let lab = lab(3, GIB8).await;
     // Give the DB some weight and some free pages, so in-use differs from size.
-    let mut client = match etcd_console::etcd::Connector::from_args(&lab.connection()) {
+    let mut client = match etcd_console_core::etcd::Connector::from_args(&lab.connection()) {
         Ok(c) => c.client(&lab.members[0].client_url).await.unwrap_or_else(|e| panic!("{e}")),
         Err(e) => panic!("{e}"),
     };
@@ -149,7 +149,7 @@ async fn lost_quorum_and_a_dead_member_are_degraded_not_fatal() {
 #[tokio::test(flavor = "multi_thread")]
 async fn nospace_alarm_matches_etcdctl_alarm_list() {
     let lab = lab(3, 2 << 20).await;
-    let mut client = match etcd_console::etcd::Connector::from_args(&lab.connection()) {
+    let mut client = match etcd_console_core::etcd::Connector::from_args(&lab.connection()) {
         Ok(c) => c.client(&lab.members[0].client_url).await.unwrap_or_else(|e| panic!("{e}")),
         Err(e) => panic!("{e}"),
     };

@@ -8,7 +8,7 @@ use std::process::{Command, Output};
 use std::time::Duration;
 
 use common::*;
-use etcd_console::lab::Lab;
+use etcd_console_lab::Lab;
 
 fn status(lab: &Lab, kubeconfig: Option<&std::path::Path>) -> Output {
     let mut command = Command::new(console_bin());

@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use etcd_console::lab::Lab;
+use etcd_console_lab::Lab;
 
 const WAIT: Duration = Duration::from_secs(30);
 

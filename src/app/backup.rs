@@ -5,8 +5,8 @@
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
-use crate::wizard::backup::executor::Progress;
-use crate::wizard::backup::{Action, BackupRun, Outcome};
+use etcd_console_core::wizard::backup::executor::Progress;
+use etcd_console_core::wizard::backup::{Action, BackupRun, Outcome};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stage {
@@ -46,7 +46,7 @@ pub struct LastBackup {
 }
 
 impl LastBackup {
-    pub fn from_metadata(metadata: &crate::wizard::backup::Metadata) -> Option<LastBackup> {
+    pub fn from_metadata(metadata: &etcd_console_core::wizard::backup::Metadata) -> Option<LastBackup> {
         Some(LastBackup {
             taken_at: humantime::parse_rfc3339(&metadata.taken_at).ok()?,
             member: metadata.member.clone(),

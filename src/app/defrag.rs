@@ -4,9 +4,9 @@
 
 use std::time::{Duration, SystemTime};
 
-use crate::cluster::ClusterState;
-use crate::wizard::defrag::executor::Progress;
-use crate::wizard::defrag::{plan, Action, DefragRun, Figures, MemberFacts, Options, Plan, Rule};
+use etcd_console_core::cluster::ClusterState;
+use etcd_console_core::wizard::defrag::executor::Progress;
+use etcd_console_core::wizard::defrag::{plan, Action, DefragRun, Figures, MemberFacts, Options, Plan, Rule};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stage {
@@ -34,7 +34,7 @@ pub struct DefragWizard {
     /// Shown on the lower half (Esc hides it; `d` shows it again).
     pub shown: bool,
     /// The unfinished run being resumed, given back if the run cannot start.
-    pub resuming: Option<crate::journal::Unfinished>,
+    pub resuming: Option<etcd_console_core::journal::Unfinished>,
 }
 
 /// What the plan needs of each member, from the console's own state.

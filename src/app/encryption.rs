@@ -2,8 +2,8 @@
 //! backup comes first, then the run as the executor reports it. The checks,
 //! the question's words and the following are the engine's.
 
-use crate::wizard::encryption::executor::Progress;
-use crate::wizard::encryption::{Action, EncryptionRun, EncryptionType, Stage as RunStage};
+use etcd_console_core::wizard::encryption::executor::Progress;
+use etcd_console_core::wizard::encryption::{Action, EncryptionRun, EncryptionType, Stage as RunStage};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stage {
@@ -72,7 +72,7 @@ impl EncryptionWizard {
     pub fn on_progress(&mut self, progress: Progress) {
         match progress {
             Progress::Began(action) => self.doing = Some(action),
-            Progress::Backup(crate::wizard::backup::executor::Progress::Bytes { done, total, .. }) => {
+            Progress::Backup(etcd_console_core::wizard::backup::executor::Progress::Bytes { done, total, .. }) => {
                 self.backup_bytes = Some((done, total))
             }
             Progress::Backup(_) => {}

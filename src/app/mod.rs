@@ -10,9 +10,9 @@ pub mod restore;
 
 use std::time::{Duration, Instant};
 
-use crate::cluster::{ClusterState, Discovery};
-use crate::etcd::poller::PollEvent;
-use crate::openshift::csr::{self, PendingCsr, Selection};
+use etcd_console_core::cluster::{ClusterState, Discovery};
+use etcd_console_core::etcd::poller::PollEvent;
+use etcd_console_core::openshift::csr::{self, PendingCsr, Selection};
 use keys::Action;
 
 /// What the event loop must do after an action.
@@ -24,7 +24,7 @@ pub enum Effect {
     /// A confirmed change to the cluster, for the executor.
     Change(Change),
     /// A confirmed defrag run (new or resumed), for the defrag executor.
-    StartDefrag(Box<(crate::wizard::defrag::DefragRun, Option<crate::journal::Unfinished>)>),
+    StartDefrag(Box<(etcd_console_core::wizard::defrag::DefragRun, Option<etcd_console_core::journal::Unfinished>)>),
     /// Stop the defrag run before its next member.
     AbortDefrag,
     /// Take a backup (forced: despite a refusal the user confirmed).
@@ -35,7 +35,7 @@ pub enum Effect {
     AbortBackup,
     /// Read the cluster and plan a migration to this type (the engine asks before it patches).
     StartEncryption {
-        target: crate::wizard::encryption::EncryptionType,
+        target: etcd_console_core::wizard::encryption::EncryptionType,
         backup_first: bool,
     },
     /// The user's answer to the engine's question.
@@ -98,7 +98,7 @@ pub struct App {
     /// What the console is looking at: "lab" or the seed endpoints.
     pub context: String,
     /// How each member is reached when etcd was found through the cluster.
-    pub reach: Vec<crate::openshift::etcd::Reach>,
+    pub reach: Vec<etcd_console_core::openshift::etcd::Reach>,
     pub refresh: Duration,
     pub started: Instant,
     /// A problem worth one line at the bottom (e.g. logging unavailable).
@@ -112,9 +112,9 @@ pub struct App {
     /// The defrag wizard, once opened.
     pub defrag: Option<defrag::DefragWizard>,
     /// The defrag run's options from the flags (wait, limits, quota).
-    pub defrag_options: crate::wizard::defrag::Options,
+    pub defrag_options: etcd_console_core::wizard::defrag::Options,
     /// An unfinished defrag run of this cluster found in the journal.
-    pub unfinished_defrag: Option<crate::journal::Unfinished>,
+    pub unfinished_defrag: Option<etcd_console_core::journal::Unfinished>,
     /// q was pressed once during a defrag run: the next q quits.
     pub quit_armed: bool,
     /// The backup wizard, once opened.
@@ -150,7 +150,7 @@ impl App {
             read_only: false,
             confirm: None,
             defrag: None,
-            defrag_options: crate::wizard::defrag::Options { quota_bytes, ..Default::default() },
+            defrag_options: etcd_console_core::wizard::defrag::Options { quota_bytes, ..Default::default() },
             unfinished_defrag: None,
             quit_armed: false,
             backup: None,
@@ -199,12 +199,12 @@ impl App {
         }
     }
 
-    pub fn on_defrag(&mut self, progress: crate::wizard::defrag::executor::Progress) {
+    pub fn on_defrag(&mut self, progress: etcd_console_core::wizard::defrag::executor::Progress) {
         if let Some(wizard) = &mut self.defrag {
             wizard.on_progress(progress);
             let not_started = matches!(
                 wizard.run.as_ref().and_then(|r| r.outcome()),
-                Some(crate::wizard::defrag::Outcome::Stopped { reason }) if reason.starts_with("not started")
+                Some(etcd_console_core::wizard::defrag::Outcome::Stopped { reason }) if reason.starts_with("not started")
             );
             if not_started {
                 // The journal was not touched: the offer to resume stands.
@@ -215,8 +215,10 @@ impl App {
             if wizard.stage == defrag::Stage::Finished {
                 if let Some(outcome) = wizard.run.as_ref().and_then(|r| r.outcome()) {
                     self.notice = Some(match outcome {
-                        crate::wizard::defrag::Outcome::Completed => "defrag run completed".into(),
-                        crate::wizard::defrag::Outcome::Stopped { reason } => format!("defrag run stopped: {reason}"),
+                        etcd_console_core::wizard::defrag::Outcome::Completed => "defrag run completed".into(),
+                        etcd_console_core::wizard::defrag::Outcome::Stopped { reason } => {
+                            format!("defrag run stopped: {reason}")
+                        }
                     });
                 }
             }
@@ -310,14 +312,14 @@ impl App {
         self.on_common_action(action)
     }
 
-    pub fn on_backup(&mut self, progress: crate::wizard::backup::executor::Progress) {
+    pub fn on_backup(&mut self, progress: etcd_console_core::wizard::backup::executor::Progress) {
         let Some(wizard) = &mut self.backup else { return };
         wizard.on_progress(progress);
         if wizard.stage != backup::Stage::Finished {
             return;
         }
         if let Some(outcome) = wizard.run.as_ref().and_then(|r| r.outcome()) {
-            use crate::wizard::backup::Outcome;
+            use etcd_console_core::wizard::backup::Outcome;
             self.notice = Some(match outcome {
                 Outcome::Completed => "backup taken and verified".into(),
                 Outcome::Refused { .. } if wizard.refused().is_some() => {
@@ -329,7 +331,7 @@ impl App {
         }
     }
 
-    pub fn on_encryption(&mut self, progress: crate::wizard::encryption::executor::Progress) {
+    pub fn on_encryption(&mut self, progress: etcd_console_core::wizard::encryption::executor::Progress) {
         let Some(wizard) = &mut self.encryption else { return };
         wizard.on_progress(progress);
         self.raise_encryption_question();
@@ -389,7 +391,7 @@ impl App {
             }
             let target = wizard.run.as_ref().map(|r| r.target).unwrap_or(wizard.target).as_str();
             self.notice = Some(match outcome {
-                crate::wizard::encryption::Outcome::Completed { .. } => {
+                etcd_console_core::wizard::encryption::Outcome::Completed { .. } => {
                     format!(
                         "encryption {target} completed: take a fresh backup, its keys stored apart (etcd-console backup --encryption-keys DIR2)"
                     )
@@ -399,7 +401,7 @@ impl App {
         }
     }
 
-    pub fn on_restore(&mut self, progress: crate::wizard::restore::executor::Progress) {
+    pub fn on_restore(&mut self, progress: etcd_console_core::wizard::restore::executor::Progress) {
         let Some(wizard) = &mut self.restore else { return };
         wizard.on_progress(progress);
         if wizard.stage == restore::Stage::Finished && wizard.prompt.is_none() {
@@ -520,8 +522,10 @@ impl App {
     /// The encryption wizard's keys; Some(effect) when the key was the wizard's.
     fn on_encryption_action(&mut self, action: Action) -> Option<Option<Effect>> {
         if action == Action::OpenEncryption {
-            let current =
-                self.openshift.encryption().and_then(|e| crate::wizard::encryption::EncryptionType::parse(&e.kind));
+            let current = self
+                .openshift
+                .encryption()
+                .and_then(|e| etcd_console_core::wizard::encryption::EncryptionType::parse(&e.kind));
             self.encryption.get_or_insert_with(|| encryption::EncryptionWizard::new(current)).shown = true;
             if let Some(backup) = &mut self.backup {
                 backup.shown = false;
@@ -671,7 +675,7 @@ impl App {
             self.confirm = Some(Confirm {
                 title: format!(
                     "Resume the defrag run of cluster {}?",
-                    crate::cluster::report::hex(unfinished.run.cluster_id)
+                    etcd_console_core::cluster::report::hex(unfinished.run.cluster_id)
                 ),
                 lines: vec![
                     format!("left: {}", left.join(", ")),
@@ -715,7 +719,7 @@ impl App {
             title: format!(
                 "Defragment {} member(s) of cluster {}?",
                 plan.steps.len(),
-                crate::cluster::report::hex(cluster_id)
+                etcd_console_core::cluster::report::hex(cluster_id)
             ),
             lines,
             change: Change::Defrag(plan.steps.iter().map(|s| s.id).collect()),
@@ -731,7 +735,12 @@ impl App {
             return None;
         }
         // The engine refuses under --read-only, whatever the screen allowed.
-        match crate::wizard::defrag::DefragRun::new(plan, cluster_id, wizard.options.clone(), self.read_only) {
+        match etcd_console_core::wizard::defrag::DefragRun::new(
+            plan,
+            cluster_id,
+            wizard.options.clone(),
+            self.read_only,
+        ) {
             Ok(run) => {
                 wizard.stage = defrag::Stage::Running;
                 wizard.run = Some(run.clone());
@@ -767,7 +776,7 @@ impl App {
     }
 
     /// An unfinished run found in the journal: offered, never resumed unasked.
-    pub fn offer_resume(&mut self, unfinished: crate::journal::Unfinished) {
+    pub fn offer_resume(&mut self, unfinished: etcd_console_core::journal::Unfinished) {
         let left: Vec<String> = unfinished.run.remaining().iter().map(|p| p.name.clone()).collect();
         self.notice = Some(format!(
             "an unfinished defrag run was found (left: {}): press d, then Enter to resume",
@@ -958,9 +967,9 @@ impl App {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cluster::fixtures::*;
-    use crate::openshift::csr::{CsrClass, PendingCsr};
-    use crate::openshift::watch::OpenShiftEvent;
+    use etcd_console_core::cluster::fixtures::*;
+    use etcd_console_core::openshift::csr::{CsrClass, PendingCsr};
+    use etcd_console_core::openshift::watch::OpenShiftEvent;
 
     fn csr(name: &str, class: CsrClass) -> PendingCsr {
         PendingCsr {

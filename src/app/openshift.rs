@@ -6,10 +6,10 @@ use std::time::Instant;
 
 use serde_json::Value;
 
-use crate::openshift::csr::PendingCsr;
-use crate::openshift::model::{self, Encryption, OperatorStatus, Rollout};
-use crate::openshift::report::{ENCRYPTING, RELATED_OPERATORS, STATIC_POD_OPERATORS};
-use crate::openshift::watch::{OpenShiftEvent, Watched};
+use etcd_console_core::openshift::csr::PendingCsr;
+use etcd_console_core::openshift::model::{self, Encryption, OperatorStatus, Rollout};
+use etcd_console_core::openshift::report::{ENCRYPTING, RELATED_OPERATORS, STATIC_POD_OPERATORS};
+use etcd_console_core::openshift::watch::{OpenShiftEvent, Watched};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum ApiState {

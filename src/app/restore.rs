@@ -6,8 +6,8 @@
 
 use std::path::PathBuf;
 
-use crate::wizard::restore::executor::Progress;
-use crate::wizard::restore::{Confirmation, Procedure, RestoreRun, Step};
+use etcd_console_core::wizard::restore::executor::Progress;
+use etcd_console_core::wizard::restore::{Confirmation, Procedure, RestoreRun, Step};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stage {

@@ -7,7 +7,7 @@ use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 use ratatui::Frame;
 
 use super::Theme;
-use crate::cluster::alerts::{Alert, Severity};
+use etcd_console_core::cluster::alerts::{Alert, Severity};
 
 pub fn draw(frame: &mut Frame, area: Rect, alerts: &[Alert], theme: Theme) {
     let mut lines: Vec<Line> = Vec::new();

@@ -10,9 +10,9 @@ use ratatui::Frame;
 
 use crate::app::backup::{BackupWizard, Stage, Streaming};
 use crate::app::App;
-use crate::cluster::report::hex;
-use crate::units::{format_age, format_bytes, format_bytes_short};
-use crate::wizard::backup::{Action, BackupRun, Outcome, DIRTY_MARK};
+use etcd_console_core::cluster::report::hex;
+use etcd_console_core::units::{format_age, format_bytes, format_bytes_short};
+use etcd_console_core::wizard::backup::{Action, BackupRun, Outcome, DIRTY_MARK};
 
 use super::{keys_line, Theme};
 

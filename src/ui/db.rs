@@ -11,7 +11,7 @@ use ratatui::Frame;
 
 use super::Theme;
 use crate::app::App;
-use crate::units::{format_age, format_bytes, format_bytes_short};
+use etcd_console_core::units::{format_age, format_bytes, format_bytes_short};
 
 /// A bar of `width` cells: `filled` of it solid, then `partial` shaded, the rest empty.
 fn bar(width: usize, filled: f64, partial: f64) -> (String, String, String) {

@@ -11,10 +11,10 @@ use ratatui::Frame;
 
 use crate::app::defrag::{DefragWizard, Stage};
 use crate::app::App;
-use crate::cluster::report::hex;
-use crate::units::{format_age, format_bytes_short};
-use crate::wizard::defrag::engine::NoteKind;
-use crate::wizard::defrag::{Action, DefragRun, Outcome};
+use etcd_console_core::cluster::report::hex;
+use etcd_console_core::units::{format_age, format_bytes_short};
+use etcd_console_core::wizard::defrag::engine::NoteKind;
+use etcd_console_core::wizard::defrag::{Action, DefragRun, Outcome};
 
 use super::{keys_line, Theme};
 
@@ -56,7 +56,7 @@ fn resume_lines(app: &App, theme: Theme) -> (String, Vec<Line<'static>>) {
         if let Some(action) = &unfinished.in_flight {
             lines.push(Line::raw(format!(
                 "In flight when it stopped: {} — checked before anything is sent.",
-                crate::wizard::defrag::executor::action_name(action)
+                etcd_console_core::wizard::defrag::executor::action_name(action)
             )));
         }
     }
@@ -101,7 +101,7 @@ fn plan_lines(app: &App, wizard: &DefragWizard, theme: Theme) -> (String, Vec<Li
             )));
         }
     }
-    if wizard.options.wait < crate::wizard::defrag::engine::RUNBOOK_WAIT {
+    if wizard.options.wait < etcd_console_core::wizard::defrag::engine::RUNBOOK_WAIT {
         lines.push(Line::styled(
             format!(
                 "the wait is {}, shorter than the runbook's 60s (--i-know-wait-is-short)",

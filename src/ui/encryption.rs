@@ -12,8 +12,10 @@ use ratatui::Frame;
 
 use crate::app::encryption::{EncryptionWizard, Stage};
 use crate::app::App;
-use crate::units::format_age;
-use crate::wizard::encryption::{after_completion, Action, EncryptionRun, EncryptionType, Outcome, Stage as RunStage};
+use etcd_console_core::units::format_age;
+use etcd_console_core::wizard::encryption::{
+    after_completion, Action, EncryptionRun, EncryptionType, Outcome, Stage as RunStage,
+};
 
 use super::{keys_line, Theme};
 
@@ -39,7 +41,7 @@ fn choosing_lines(app: &App, wizard: &EncryptionWizard, theme: Theme) -> (String
             lines.push(Line::raw(format!("type now: {} (APIServer cluster spec.encryption.type)", encryption.kind)));
             for c in &encryption.conditions {
                 let style = if c.reason.ends_with("InProgress") { theme.warn() } else { theme.dim() };
-                let condition = crate::wizard::encryption::Condition {
+                let condition = etcd_console_core::wizard::encryption::Condition {
                     status: c.status.clone(),
                     reason: c.reason.clone(),
                     message: c.message.clone(),
@@ -107,7 +109,7 @@ fn short(resource: &str) -> &str {
 }
 
 /// The resources a condition names, else its message.
-fn what_of(condition: &crate::wizard::encryption::Condition) -> String {
+fn what_of(condition: &etcd_console_core::wizard::encryption::Condition) -> String {
     let resources = condition.resources();
     if resources.is_empty() {
         condition.message.clone()

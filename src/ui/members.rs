@@ -10,8 +10,8 @@ use ratatui::Frame;
 
 use super::Theme;
 use crate::app::App;
-use crate::cluster::{report::hex, MemberState, Severity};
-use crate::units::{format_age, format_bytes, format_bytes_short};
+use etcd_console_core::cluster::{report::hex, MemberState, Severity};
+use etcd_console_core::units::{format_age, format_bytes, format_bytes_short};
 
 /// Terminals at least this wide get the ID, free and raft columns too.
 const WIDE: u16 = 124;
@@ -70,7 +70,7 @@ pub fn draw_table(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: I
         .map(|m| {
             let last = m.last_status();
             let figure_style = if m.is_up() { Style::default() } else { theme.dim() };
-            let figure = |f: &dyn Fn(&crate::cluster::StatusSample) -> String| {
+            let figure = |f: &dyn Fn(&etcd_console_core::cluster::StatusSample) -> String| {
                 Cell::from(last.map(|(_, s)| f(s)).unwrap_or_else(|| "-".into())).style(figure_style)
             };
             let role = if leader == Some(m.identity.id) {

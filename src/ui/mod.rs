@@ -20,8 +20,8 @@ use ratatui::Frame;
 
 use crate::app::keys::KEY_TABLE;
 use crate::app::{App, View};
-use crate::cluster::{alerts, report::hex, Discovery};
-use crate::units::format_age;
+use etcd_console_core::cluster::{alerts, report::hex, Discovery};
+use etcd_console_core::units::format_age;
 pub use theme::Theme;
 
 pub fn draw(frame: &mut Frame, app: &App, theme: Theme, now: Instant) {

@@ -11,9 +11,9 @@ use ratatui::Frame;
 use super::Theme;
 use crate::app::openshift::{ApiState, OpenShiftView};
 use crate::app::App;
-use crate::openshift::csr::CsrClass;
-use crate::openshift::model::Rollout;
-use crate::units::format_age;
+use etcd_console_core::openshift::csr::CsrClass;
+use etcd_console_core::openshift::model::Rollout;
+use etcd_console_core::units::format_age;
 
 fn wall_now(app: &App) -> SystemTime {
     app.wall_clock.unwrap_or_else(SystemTime::now)
@@ -90,7 +90,7 @@ pub fn draw_openshift(frame: &mut Frame, area: Rect, app: &App, theme: Theme, no
             }
         }
         None if matches!(view.api, ApiState::Connected { .. })
-            && view.objects.contains_key(&crate::openshift::watch::Watched::ApiServer) =>
+            && view.objects.contains_key(&etcd_console_core::openshift::watch::Watched::ApiServer) =>
         {
             lines.push(Line::styled(
                 "no encryption objects: not an OpenShift cluster, or no rights to read them",

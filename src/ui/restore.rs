@@ -11,7 +11,7 @@ use ratatui::Frame;
 
 use crate::app::restore::{Asked, Prompt, RestoreWizard, Stage};
 use crate::app::App;
-use crate::wizard::restore::{Outcome, RestoreRun, StepState};
+use etcd_console_core::wizard::restore::{Outcome, RestoreRun, StepState};
 
 use super::Theme;
 
@@ -213,7 +213,7 @@ fn draw_prompt(frame: &mut Frame, area: Rect, prompt: &Prompt, theme: Theme) {
         ),
         Asked::Done(step) => {
             let mut lines = vec![Line::raw(format!("step {}: {}", step.id, step.title))];
-            if let crate::wizard::restore::Act::Person { instruction } = &step.act {
+            if let etcd_console_core::wizard::restore::Act::Person { instruction } = &step.act {
                 lines.push(Line::raw(instruction.clone()));
             }
             for command in &step.shown {

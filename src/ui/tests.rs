@@ -11,9 +11,9 @@ use ratatui::Terminal;
 
 use super::{draw, Theme};
 use crate::app::App;
-use crate::cluster::fixtures::*;
-use crate::cluster::{Alarm, AlarmKind, Discovery};
-use crate::etcd::poller::PollEvent;
+use etcd_console_core::cluster::fixtures::*;
+use etcd_console_core::cluster::{Alarm, AlarmKind, Discovery};
+use etcd_console_core::etcd::poller::PollEvent;
 
 fn app_with(n: usize, t0: Instant) -> App {
     let mut app = App::new("10.0.0.10:2379 +2".into(), 8 << 30, Duration::from_secs(2), t0);
@@ -165,13 +165,103 @@ fn without_colour_the_selection_is_still_marked() {
     assert!(buffer.content().iter().all(|c| c.fg == ratatui::style::Color::Reset));
 }
 
+/// The operators' objects these screens show, worded as OpenShift's operators word them
+/// (cluster-etcd-operator's static-pod status, library-go's Encrypted condition).
+mod operator_fixtures {
+    use serde_json::{json, Value};
+
+    pub fn condition(kind: &str, status: &str, reason: &str, message: &str, at: &str) -> Value {
+        json!({"type": kind, "status": status, "reason": reason, "message": message, "lastTransitionTime": at})
+    }
+
+    /// "N nodes are at revision R" groups, lowest revision first.
+    fn revisions(nodes: &[(String, i64)]) -> String {
+        let mut counts: Vec<(i64, usize)> = Vec::new();
+        for (_, r) in nodes {
+            match counts.iter_mut().find(|(rev, _)| rev == r) {
+                Some((_, n)) => *n += 1,
+                None => counts.push((*r, 1)),
+            }
+        }
+        counts.sort_unstable();
+        counts.iter().map(|(r, n)| format!("{n} nodes are at revision {r}")).collect::<Vec<_>>().join("; ")
+    }
+
+    /// A static-pod operator's status; every node already has the latest revision or is rolling to it.
+    pub fn static_pod_status(nodes: &[(String, i64)], latest: i64, at: &str) -> Value {
+        let settled = nodes.iter().all(|(_, r)| *r == latest);
+        let progressing = if settled {
+            condition("NodeInstallerProgressing", "False", "AllNodesAtLatestRevision", &revisions(nodes), at)
+        } else {
+            condition("NodeInstallerProgressing", "True", "NodeInstaller", &revisions(nodes), at)
+        };
+        let statuses: Vec<Value> = nodes
+            .iter()
+            .map(|(name, r)| match *r == latest {
+                true => json!({"nodeName": name, "currentRevision": r}),
+                false => json!({"nodeName": name, "currentRevision": r, "targetRevision": latest}),
+            })
+            .collect();
+        json!({
+            "latestAvailableRevision": latest,
+            "readyReplicas": 0,
+            "conditions": [
+                progressing,
+                condition("NodeInstallerDegraded", "False", "", "", at),
+                condition("StaticPodsAvailable", "True", "AsExpected", &format!("{} nodes are active; {}", nodes.len(), revisions(nodes)), at),
+            ],
+            "nodeStatuses": statuses,
+        })
+    }
+
+    /// Encrypted with `mode`, in progress or completed.
+    pub fn encrypted_condition(resources: &str, mode: &str, in_progress: bool, at: &str) -> Value {
+        match in_progress {
+            true => condition(
+                "Encrypted",
+                "False",
+                "EncryptionInProgress",
+                &format!("Encryption ({mode}) in progress for: {resources}"),
+                at,
+            ),
+            false => condition(
+                "Encrypted",
+                "True",
+                "EncryptionCompleted",
+                &format!("All resources encrypted: {resources}"),
+                at,
+            ),
+        }
+    }
+
+    /// A ClusterOperator at ease, on 4.14.8.
+    pub fn cluster_operator(name: &str, at: &str) -> Value {
+        json!({
+            "metadata": {"name": name},
+            "spec": {},
+            "status": {
+                "conditions": [
+                    condition("Available", "True", "AsExpected", "", at),
+                    condition("Progressing", "False", "AsExpected", "", at),
+                    condition("Degraded", "False", "AsExpected", "", at),
+                    condition("Upgradeable", "True", "AsExpected", "", at),
+                ],
+                "versions": [{"name": "operator", "version": "4.14.8"}],
+                "relatedObjects": [],
+            }
+        })
+    }
+}
+
 mod openshift_views {
+    use super::operator_fixtures as seed;
     use super::*;
     use crate::app::openshift::ApiState;
     use crate::app::View;
-    use crate::lab::api::seed;
-    use crate::openshift::csr::{CsrClass, DecodedRequest, PendingCsr, BOOTSTRAPPER, CLIENT_SIGNER, SERVING_SIGNER};
-    use crate::openshift::watch::{OpenShiftEvent, Watched};
+    use etcd_console_core::openshift::csr::{
+        CsrClass, DecodedRequest, PendingCsr, BOOTSTRAPPER, CLIENT_SIGNER, SERVING_SIGNER,
+    };
+    use etcd_console_core::openshift::watch::{OpenShiftEvent, Watched};
     use serde_json::json;
     use std::time::SystemTime;
 
@@ -351,8 +441,8 @@ mod openshift_views {
 mod defrag_wizard {
     use super::*;
     use crate::app::keys::Action;
-    use crate::wizard::defrag::executor::Progress;
-    use crate::wizard::defrag::{ClusterView, MemberReading, MemberView, Observed, Outcome};
+    use etcd_console_core::wizard::defrag::executor::Progress;
+    use etcd_console_core::wizard::defrag::{ClusterView, MemberReading, MemberView, Observed, Outcome};
 
     const MIB: u64 = 1 << 20;
 
@@ -372,7 +462,7 @@ mod defrag_wizard {
         let members = (0..3)
             .map(|i| {
                 let size = if shrunk.contains(&i) { (30 + i as u64) * MIB } else { (300 + i as u64) * MIB };
-                let figures = crate::wizard::defrag::Figures {
+                let figures = etcd_console_core::wizard::defrag::Figures {
                     db_size: size,
                     db_size_in_use: (30 + i as u64) * MIB,
                     quota: app.cluster.quota_bytes,
@@ -481,8 +571,8 @@ mod backup_wizard {
     use crate::app::backup::LastBackup;
     use crate::app::keys::Action;
     use crate::app::Effect;
-    use crate::wizard::backup::executor::Progress;
-    use crate::wizard::backup::{
+    use etcd_console_core::wizard::backup::executor::Progress;
+    use etcd_console_core::wizard::backup::{
         Action as Step, BackupOptions, BackupRun, Checked, Observed, OpenShiftFacts, Outcome, Streamed, Verified,
     };
     use std::time::SystemTime;
@@ -601,14 +691,14 @@ mod backup_wizard {
 
 mod encryption_wizard {
     use super::defrag_wizard::fragmented;
+    use super::operator_fixtures as seed;
     use super::*;
     use crate::app::keys::Action;
     use crate::app::{Change, Effect};
-    use crate::lab::api::seed;
-    use crate::openshift::watch::{OpenShiftEvent, Watched};
-    use crate::wizard::encryption::executor::Progress;
-    use crate::wizard::encryption::tests::{at, condition, reading};
-    use crate::wizard::encryption::{EncryptionRun, EncryptionType, KeySecret, Observed, Options};
+    use etcd_console_core::openshift::watch::{OpenShiftEvent, Watched};
+    use etcd_console_core::wizard::encryption::executor::Progress;
+    use etcd_console_core::wizard::encryption::fixtures::{at, condition, reading};
+    use etcd_console_core::wizard::encryption::{EncryptionRun, EncryptionType, KeySecret, Observed, Options};
     use serde_json::json;
 
     /// A cluster on aescbc, every operator done, as the watches report it.
@@ -790,10 +880,12 @@ mod restore_wizard {
     use crate::app::keys::Action;
     use crate::app::restore::Asked;
     use crate::app::Effect;
-    use crate::wizard::restore::executor::Progress;
-    use crate::wizard::restore::tests::survey;
-    use crate::wizard::restore::{Action as RunAction, Observed, Options, Procedure, RestoreRun, StepResult};
     use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    use etcd_console_core::wizard::restore::executor::Progress;
+    use etcd_console_core::wizard::restore::fixtures::survey;
+    use etcd_console_core::wizard::restore::{
+        Action as RunAction, Observed, Options, Procedure, RestoreRun, StepResult,
+    };
 
     fn at(seconds: u64) -> std::time::SystemTime {
         std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(1_796_000_000 + seconds)
@@ -890,7 +982,7 @@ mod restore_wizard {
         assert_eq!(app.on_action(Action::OpenRestore), Some(Effect::PlanRestore { recovery_host: None }));
         let mut s = survey();
         s.cluster_name = "hosted".into();
-        s.hosted = Some(crate::wizard::restore::HostedFacts {
+        s.hosted = Some(etcd_console_core::wizard::restore::HostedFacts {
             namespace: "clusters".into(),
             name: "hosted".into(),
             control_plane_namespace: "clusters-hosted".into(),

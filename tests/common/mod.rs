@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use etcd_console::lab::{Lab, LabOptions};
+use etcd_console_lab::{Lab, LabOptions};
 
 pub fn console_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_etcd-console"))
@@ -183,11 +183,11 @@ pub fn path_str(path: &Path) -> String {
 
 /// A lab started in `scenario` (a built-in name), its operators `speed` times real time.
 pub async fn lab_scenario(scenario: &str, speed: f64) -> Lab {
-    let scenario = match etcd_console::lab::scenario::Scenario::load(scenario) {
+    let scenario = match etcd_console_lab::scenario::Scenario::load(scenario) {
         Ok(scenario) => scenario,
         Err(e) => panic!("{e}"),
     };
-    let quota_bytes = scenario.quota_bytes().ok().flatten().unwrap_or(etcd_console::cli::DEFAULT_QUOTA_BYTES);
+    let quota_bytes = scenario.quota_bytes().ok().flatten().unwrap_or(etcd_console_core::settings::DEFAULT_QUOTA_BYTES);
     let options = LabOptions { scenario, speed, quota_bytes, ..LabOptions::default() };
     match Lab::start(options).await {
         Ok(lab) => lab,

@@ -1,0 +1,186 @@
+//! Shells on the control-plane hosts, behind one trait: the product's is the
+//! system `ssh` client (as the runbook does it, one command per connection,
+//! never a password prompt); the lab gives its own hosts. The restore never
+//! knows which.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+
+/// What a command on a host gave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostOutput {
+    pub exit_code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl HostOutput {
+    /// stdout and stderr, trimmed, for the journal and the screen.
+    pub fn text(&self) -> String {
+        let mut text = self.stdout.trim_end().to_string();
+        let err = self.stderr.trim_end();
+        if !err.is_empty() {
+            if !text.is_empty() {
+                text.push('\n');
+            }
+            text.push_str(err);
+        }
+        text
+    }
+}
+
+/// A way to run the runbook's commands on a control-plane host and to copy a
+/// backup there. Every call has a time limit and reports what the host said.
+pub trait HostShell: Send + Sync {
+    /// How hosts are reached, for the plan and the journal ("ssh as core").
+    fn describe(&self) -> String;
+
+    /// Runs `command` on the host (reached at its InternalIP `ip`, or by its name) within `limit`.
+    fn run<'a>(
+        &'a self,
+        node: &'a str,
+        ip: &'a str,
+        command: &'a str,
+        limit: Duration,
+    ) -> BoxFuture<'a, Result<HostOutput, String>>;
+
+    /// Copies the files of the local directory `local` into `remote` on the host.
+    fn copy<'a>(
+        &'a self,
+        node: &'a str,
+        ip: &'a str,
+        local: &'a Path,
+        remote: &'a str,
+        limit: Duration,
+    ) -> BoxFuture<'a, Result<String, String>>;
+}
+
+impl std::fmt::Debug for dyn HostShell {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.describe())
+    }
+}
+
+/// The system ssh and scp. `options` are given to both as `-o` (a port, a jump host).
+#[derive(Debug, Clone)]
+pub struct SshShell {
+    pub user: String,
+    pub key: Option<PathBuf>,
+    pub options: Vec<String>,
+}
+
+impl SshShell {
+    fn ssh_args(key: &Option<PathBuf>, options: &[String]) -> Vec<String> {
+        // ssh keeps the first value given for an option: the person's come first.
+        let mut args: Vec<String> = options.iter().flat_map(|o| ["-o".to_string(), o.clone()]).collect();
+        args.extend([
+            "-o".to_string(),
+            "BatchMode=yes".to_string(),
+            "-o".to_string(),
+            "ServerAliveInterval=15".to_string(),
+            "-o".to_string(),
+            "ServerAliveCountMax=4".to_string(),
+            "-o".to_string(),
+            "ConnectTimeout=10".to_string(),
+            "-o".to_string(),
+            "StrictHostKeyChecking=accept-new".to_string(),
+            // Errors still come through; "Permanently added ... to the list of known hosts" does not.
+            "-o".to_string(),
+            "LogLevel=ERROR".to_string(),
+        ]);
+        if let Some(key) = key {
+            args.push("-i".into());
+            args.push(key.display().to_string());
+        }
+        args
+    }
+
+    async fn run_here(&self, node: &str, ip: &str, command: &str, limit: Duration) -> Result<HostOutput, String> {
+        let mut args = Self::ssh_args(&self.key, &self.options);
+        args.push(format!("{}@{ip}", self.user));
+        args.push("--".into());
+        args.push(command.to_string());
+        run_process("ssh", &args, limit).await.map_err(|e| format!("ssh to {node} ({ip}): {e}"))
+    }
+
+    async fn copy_here(
+        &self,
+        node: &str,
+        ip: &str,
+        local: &Path,
+        remote: &str,
+        limit: Duration,
+    ) -> Result<String, String> {
+        let made = self.run_here(node, ip, &format!("mkdir -p '{remote}'"), limit).await?;
+        if made.exit_code != 0 {
+            return Err(format!("mkdir -p {remote} on {node} failed: {}", made.text()));
+        }
+        let mut args = Self::ssh_args(&self.key, &self.options);
+        args.push("-r".into());
+        let files = std::fs::read_dir(local)
+            .map_err(|e| format!("cannot read {}: {e}", local.display()))?
+            .flatten()
+            .map(|e| e.path().display().to_string());
+        args.extend(files);
+        args.push(format!("{}@{ip}:{remote}/", self.user));
+        let output = run_process("scp", &args, limit).await.map_err(|e| format!("scp to {node}: {e}"))?;
+        if output.exit_code == 0 {
+            Ok(format!("copied to {node}:{remote}"))
+        } else {
+            Err(format!("scp to {node} failed (exit {}): {}", output.exit_code, output.text()))
+        }
+    }
+}
+
+impl HostShell for SshShell {
+    fn describe(&self) -> String {
+        match &self.key {
+            Some(key) => format!("ssh as {} with {}", self.user, key.display()),
+            None => format!("ssh as {}", self.user),
+        }
+    }
+
+    fn run<'a>(
+        &'a self,
+        node: &'a str,
+        ip: &'a str,
+        command: &'a str,
+        limit: Duration,
+    ) -> BoxFuture<'a, Result<HostOutput, String>> {
+        Box::pin(self.run_here(node, ip, command, limit))
+    }
+
+    fn copy<'a>(
+        &'a self,
+        node: &'a str,
+        ip: &'a str,
+        local: &'a Path,
+        remote: &'a str,
+        limit: Duration,
+    ) -> BoxFuture<'a, Result<String, String>> {
+        Box::pin(self.copy_here(node, ip, local, remote, limit))
+    }
+}
+
+async fn run_process(program: &str, args: &[String], limit: Duration) -> Result<HostOutput, String> {
+    let child = tokio::process::Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| format!("cannot run {program}: {e}"))?;
+    match tokio::time::timeout(limit, child.wait_with_output()).await {
+        Ok(Ok(output)) => Ok(HostOutput {
+            exit_code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }),
+        Ok(Err(e)) => Err(format!("{program} failed: {e}")),
+        Err(_) => Err(format!("no answer within {}", humantime::format_duration(limit))),
+    }
+}

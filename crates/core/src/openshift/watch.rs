@@ -1,0 +1,324 @@
+//! Keeps the console's view of the OpenShift side current with watches, not
+//! polling: one task per watched kind (the CSRs and the nodes they are judged
+//! against share one), each sending what it holds when it changes. A failing
+//! watch is reported and retried with backoff; the others go on.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Instant;
+
+use futures::{FutureExt, StreamExt};
+use k8s_openapi::api::certificates::v1::CertificateSigningRequest;
+use k8s_openapi::api::core::v1::Node;
+use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind};
+use kube::runtime::watcher::{self, Event};
+use kube::runtime::WatchStreamExt;
+use serde_json::Value;
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+
+use super::csr::{self, DecodedRequest, PendingCsr};
+use super::Connection;
+
+/// The kinds the console watches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Watched {
+    ApiServer,
+    OpenShiftApiServer,
+    KubeApiServer,
+    Authentication,
+    Etcd,
+    KubeControllerManager,
+    KubeScheduler,
+    ClusterOperators,
+    HostedClusters,
+    Csrs,
+}
+
+impl Watched {
+    pub const SINGLETONS: [Watched; 7] = [
+        Watched::ApiServer,
+        Watched::OpenShiftApiServer,
+        Watched::KubeApiServer,
+        Watched::Authentication,
+        Watched::Etcd,
+        Watched::KubeControllerManager,
+        Watched::KubeScheduler,
+    ];
+
+    fn version(self) -> &'static str {
+        if self == Watched::HostedClusters {
+            "v1beta1"
+        } else {
+            "v1"
+        }
+    }
+
+    /// Group, kind and plural.
+    fn resource(self) -> (&'static str, &'static str, &'static str) {
+        let op = "operator.openshift.io";
+        match self {
+            Watched::ApiServer => ("config.openshift.io", "APIServer", "apiservers"),
+            Watched::OpenShiftApiServer => (op, "OpenShiftAPIServer", "openshiftapiservers"),
+            Watched::KubeApiServer => (op, "KubeAPIServer", "kubeapiservers"),
+            Watched::Authentication => (op, "Authentication", "authentications"),
+            Watched::Etcd => (op, "Etcd", "etcds"),
+            Watched::KubeControllerManager => (op, "KubeControllerManager", "kubecontrollermanagers"),
+            Watched::KubeScheduler => (op, "KubeScheduler", "kubeschedulers"),
+            Watched::ClusterOperators => ("config.openshift.io", "ClusterOperator", "clusteroperators"),
+            Watched::HostedClusters => ("hypershift.openshift.io", "HostedCluster", "hostedclusters"),
+            Watched::Csrs => ("certificates.k8s.io", "CertificateSigningRequest", "certificatesigningrequests"),
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        self.resource().2
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum OpenShiftEvent {
+    /// No API to watch (no kubeconfig, or one that cannot be used).
+    Unavailable {
+        error: String,
+    },
+    Connected {
+        server: String,
+    },
+    /// Everything of a kind the watch holds now (singletons: zero or one object).
+    Objects {
+        what: Watched,
+        objects: Vec<Value>,
+        at: Instant,
+    },
+    /// The API does not serve this kind (404: not an OpenShift cluster); its watch stops.
+    NotServed {
+        what: Watched,
+    },
+    /// What SelfSubjectAccessReview says of approving CSRs.
+    MayApprove(bool),
+    /// An action the console carried out, in one line.
+    Done {
+        message: String,
+    },
+    /// The pending CSRs, classified against the nodes.
+    Csrs {
+        pending: Vec<PendingCsr>,
+        at: Instant,
+    },
+    /// A watch failed; it is retried with backoff.
+    Trouble {
+        what: Watched,
+        error: String,
+        at: Instant,
+    },
+}
+
+fn describe(error: &watcher::Error) -> String {
+    match error {
+        watcher::Error::InitialListFailed(e) | watcher::Error::WatchStartFailed(e) | watcher::Error::WatchFailed(e) => {
+            super::explain(e, "watching")
+        }
+        watcher::Error::WatchError(status) => format!("watching: {} ({})", status.message, status.code),
+        other => other.to_string(),
+    }
+}
+
+/// Takes what is ready now, so a burst of events becomes one message.
+async fn next_batch<S, T>(stream: &mut S) -> Option<Vec<T>>
+where
+    S: futures::Stream<Item = T> + Unpin,
+{
+    let first = stream.next().await?;
+    let mut batch = vec![first];
+    while batch.len() < 10_000 {
+        match stream.next().now_or_never() {
+            Some(Some(item)) => batch.push(item),
+            _ => break,
+        }
+    }
+    Some(batch)
+}
+
+/// What a watch holds: the objects by key, rebuilt from each initial list.
+struct Held<T> {
+    objects: BTreeMap<String, T>,
+    listing: Option<BTreeMap<String, T>>,
+    /// The first list has arrived.
+    ready: bool,
+}
+
+impl<T> Held<T> {
+    fn new() -> Self {
+        Self { objects: BTreeMap::new(), listing: None, ready: false }
+    }
+
+    /// Applies one event; true when what is held changed.
+    fn apply(&mut self, event: Event<T>, key: impl Fn(&T) -> String) -> bool {
+        match event {
+            Event::Init => {
+                self.listing = Some(BTreeMap::new());
+                false
+            }
+            Event::InitApply(o) => {
+                self.listing.get_or_insert_with(BTreeMap::new).insert(key(&o), o);
+                false
+            }
+            Event::InitDone => {
+                self.objects = self.listing.take().unwrap_or_default();
+                self.ready = true;
+                true
+            }
+            Event::Apply(o) => {
+                self.objects.insert(key(&o), o);
+                true
+            }
+            Event::Delete(o) => {
+                self.objects.remove(&key(&o));
+                true
+            }
+        }
+    }
+}
+
+fn name_of(meta: &kube::api::ObjectMeta) -> String {
+    meta.name.clone().unwrap_or_default()
+}
+
+async fn follow_objects(connection: Connection, what: Watched, tx: mpsc::UnboundedSender<OpenShiftEvent>) {
+    let (group, kind, plural) = what.resource();
+    let resource = ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, what.version(), kind), plural);
+    let api: Api<DynamicObject> = Api::all_with(connection.client.clone(), &resource);
+    let config = if matches!(what, Watched::ClusterOperators | Watched::HostedClusters) {
+        watcher::Config::default()
+    } else {
+        watcher::Config::default().fields("metadata.name=cluster")
+    };
+    let mut stream = watcher::watcher(api, config).default_backoff().boxed();
+    let mut held: Held<DynamicObject> = Held::new();
+    let key = |o: &DynamicObject| format!("{}/{}", o.metadata.namespace.as_deref().unwrap_or(""), name_of(&o.metadata));
+    while let Some(batch) = next_batch(&mut stream).await {
+        let mut changed = false;
+        for item in batch {
+            match item {
+                Ok(event) => changed |= held.apply(event, key),
+                Err(watcher::Error::InitialListFailed(kube::Error::Api(status))) if status.code == 404 => {
+                    let _ = tx.send(OpenShiftEvent::NotServed { what });
+                    return;
+                }
+                Err(e) => {
+                    let _ = tx.send(OpenShiftEvent::Trouble { what, error: describe(&e), at: Instant::now() });
+                }
+            }
+        }
+        if changed {
+            let objects = held.objects.values().filter_map(|o| serde_json::to_value(o).ok()).collect();
+            if tx.send(OpenShiftEvent::Objects { what, objects, at: Instant::now() }).is_err() {
+                return;
+            }
+        }
+    }
+}
+
+enum CsrSide {
+    Csr(Box<Result<Event<CertificateSigningRequest>, watcher::Error>>),
+    Node(Box<Result<Event<Node>, watcher::Error>>),
+}
+
+// Unboxed for matching; one lives on the stack for one loop turn.
+#[allow(clippy::large_enum_variant)]
+enum CsrEvent {
+    Csr(Result<Event<CertificateSigningRequest>, watcher::Error>),
+    Node(Result<Event<Node>, watcher::Error>),
+}
+
+/// CSRs and nodes together: a CSR's class depends on the nodes the cluster knows.
+async fn follow_csrs(connection: Connection, tx: mpsc::UnboundedSender<OpenShiftEvent>) {
+    let csrs =
+        watcher::watcher(Api::<CertificateSigningRequest>::all(connection.client.clone()), watcher::Config::default())
+            .default_backoff()
+            .map(|e| CsrSide::Csr(Box::new(e)));
+    let nodes = watcher::watcher(Api::<Node>::all(connection.client.clone()), watcher::Config::default())
+        .default_backoff()
+        .map(|e| CsrSide::Node(Box::new(e)));
+    let mut stream = futures::stream::select(csrs, nodes).boxed();
+    let mut csrs: Held<CertificateSigningRequest> = Held::new();
+    let mut nodes: Held<Node> = Held::new();
+    // Decoding a request costs; keep each by name and resourceVersion.
+    let mut decoded: HashMap<String, (String, Option<DecodedRequest>)> = HashMap::new();
+    while let Some(batch) = next_batch(&mut stream).await {
+        let mut changed = false;
+        for item in batch {
+            let item = match item {
+                CsrSide::Csr(event) => CsrEvent::Csr(*event),
+                CsrSide::Node(event) => CsrEvent::Node(*event),
+            };
+            match item {
+                CsrEvent::Csr(Ok(event)) => changed |= csrs.apply(event, |c| name_of(&c.metadata)),
+                CsrEvent::Node(Ok(event)) => changed |= nodes.apply(event, |n| name_of(&n.metadata)),
+                CsrEvent::Csr(Err(e)) | CsrEvent::Node(Err(e)) => {
+                    let _ = tx.send(OpenShiftEvent::Trouble {
+                        what: Watched::Csrs,
+                        error: describe(&e),
+                        at: Instant::now(),
+                    });
+                }
+            }
+        }
+        if !(changed && csrs.ready && nodes.ready) {
+            continue;
+        }
+        decoded.retain(|n, _| csrs.objects.contains_key(n));
+        let node_list: Vec<Node> = nodes.objects.values().cloned().collect();
+        let known = csr::known_nodes(&node_list);
+        let pending: Vec<PendingCsr> = csrs
+            .objects
+            .iter()
+            .filter_map(|(csr_name, c)| {
+                let version = c.metadata.resource_version.clone().unwrap_or_default();
+                csr::to_pending(c, &known, |pem| match decoded.get(csr_name) {
+                    Some((v, request)) if *v == version => request.clone(),
+                    _ => {
+                        let request = csr::decode_request(pem).ok();
+                        decoded.insert(csr_name.clone(), (version.clone(), request.clone()));
+                        request
+                    }
+                })
+            })
+            .collect();
+        if tx.send(OpenShiftEvent::Csrs { pending, at: Instant::now() }).is_err() {
+            return;
+        }
+    }
+}
+
+/// Connects, hands the connection to the console (for its actions), asks
+/// what the user may do, and starts every watch; runs until the receiver goes away.
+pub async fn run(
+    kube: crate::settings::KubeSettings,
+    tx: mpsc::UnboundedSender<OpenShiftEvent>,
+    connection_tx: tokio::sync::oneshot::Sender<Connection>,
+) {
+    let connection = match super::connect(&kube).await {
+        Ok(connection) => connection,
+        Err(error) => {
+            let _ = tx.send(OpenShiftEvent::Unavailable { error });
+            return;
+        }
+    };
+    let _ = tx.send(OpenShiftEvent::Connected { server: connection.server.clone() });
+    let _ = connection_tx.send(connection.clone());
+    let rights = (connection.clone(), tx.clone());
+    tokio::spawn(async move {
+        // Unknown (the API not answering yet) stays "may": the API has the last word anyway.
+        if let Ok(allowed) = csr::may_approve(&rights.0).await {
+            let _ = rights.1.send(OpenShiftEvent::MayApprove(allowed));
+        }
+    });
+    let mut tasks = JoinSet::new();
+    for what in Watched::SINGLETONS.into_iter().chain([Watched::ClusterOperators, Watched::HostedClusters]) {
+        tasks.spawn(follow_objects(connection.clone(), what, tx.clone()));
+    }
+    tasks.spawn(follow_csrs(connection, tx.clone()));
+    // Every watch ends only when the console closes.
+    while tasks.join_next().await.is_some() {}
+}

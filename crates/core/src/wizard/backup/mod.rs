@@ -1,0 +1,1094 @@
+//! The backup wizard's engine: a plain state machine the TUI and `etcd-console
+//! backup` both drive. It decides everything a backup's safety rests on —
+//! whether now is a moment to take one (no encryption migration, no static-pod
+//! rollout, as `cluster-backup.sh` checks), which member serves it (a healthy
+//! follower unless told), the file names (never an existing one), whether the
+//! stream and the file are sound, and which older backups `--keep` may remove
+//! (only this cluster's, only once the new one is verified). The executor
+//! (`executor.rs`) does the I/O it asks for.
+
+pub mod executor;
+pub mod files;
+
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
+
+use serde::{Deserialize, Serialize};
+
+use crate::openshift::model::{Encryption, OperatorStatus, Rollout};
+use crate::wizard::defrag::engine::ClusterView;
+
+/// The mark `cluster-backup.sh --force` puts in the names of a backup taken
+/// when it should not have been.
+pub const DIRTY_MARK: &str = "__POSSIBLY_DIRTY__";
+
+/// The operators whose rollouts make a backup unreliable (cluster-backup.sh's list),
+/// as ClusterOperator names and as the static-pod operators' short names.
+pub const ROLLOUT_OPERATORS: &[(&str, &str)] = &[
+    ("etcd", "etcd"),
+    ("kube-apiserver", "kubeapiserver"),
+    ("kube-controller-manager", "kubecontrollermanager"),
+    ("kube-scheduler", "kubescheduler"),
+];
+
+/// The objects the refusals are read from: one of them unreadable, and the backup cannot tell.
+const CHECKED_OBJECTS: &[&str] = &[
+    "apiservers.config",
+    "openshiftapiservers",
+    "kubeapiservers",
+    "authentications",
+    "etcds",
+    "kubecontrollermanagers",
+    "kubeschedulers",
+    "clusteroperators",
+];
+
+/// What the user asked for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BackupOptions {
+    pub dir: PathBuf,
+    /// Where the encryption key secrets go (must not be `dir`).
+    pub keys_dir: Option<PathBuf>,
+    /// The member to take it from, by name (default: a healthy follower).
+    pub member: Option<String>,
+    /// Take it even while a migration or rollout runs; the names say so.
+    pub force: bool,
+    /// Keep this many backups of this cluster in `dir` (the new one included).
+    pub keep: Option<usize>,
+    /// The longest the stream may stay silent before it is given up.
+    pub stall_limit: Duration,
+}
+
+/// The longest a snapshot stream may stay silent when no limit is given.
+pub const DEFAULT_STALL_LIMIT: Duration = Duration::from_secs(30);
+
+impl BackupOptions {
+    /// A backup into `dir` from a healthy follower, keeping every earlier one.
+    pub fn into_dir(dir: PathBuf, stall_limit: Duration) -> BackupOptions {
+        BackupOptions { dir, keys_dir: None, member: None, force: false, keep: None, stall_limit }
+    }
+}
+
+/// What the OpenShift API said before the backup.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum OpenShiftFacts {
+    /// No kubeconfig: nothing to check (plain etcd, or the user gave only endpoints).
+    NotConfigured,
+    /// The API answered but serves no OpenShift operator objects.
+    NotOpenShift { why: String },
+    /// The API could not be asked at all.
+    Unreachable { why: String },
+    Read {
+        encryption: Option<Encryption>,
+        rollouts: Vec<Rollout>,
+        cluster_operators: Vec<OperatorStatus>,
+        /// The version the cluster runs (its last completed update) and the one it is going to.
+        cluster_version: Option<String>,
+        desired_version: Option<String>,
+        /// The encryption key secrets found (names only; the secrets stay in the executor).
+        key_secrets: Vec<String>,
+        /// Parts that could not be read.
+        problems: Vec<String>,
+    },
+}
+
+/// The first reading: the members and the OpenShift side.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Checked {
+    pub view: ClusterView,
+    pub openshift: OpenShiftFacts,
+    /// Reading the encryption keys failed (only asked with `keys_dir`).
+    pub keys_problem: Option<String>,
+    pub now: SystemTime,
+}
+
+/// The member chosen and the files the backup will make.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Decision {
+    pub cluster_id: u64,
+    pub member_id: u64,
+    pub member: String,
+    pub was_leader: bool,
+    pub etcd_version: String,
+    /// The member's DB size when chosen: the stream's expected length.
+    pub db_size: u64,
+    pub timestamp: String,
+    pub taken_at: String,
+    /// Why the backup may be dirty (empty: clean).
+    pub dirty_because: Vec<String>,
+    pub part: PathBuf,
+    pub snapshot: PathBuf,
+    pub metadata: PathBuf,
+    pub keys: Option<PathBuf>,
+    pub cluster_version: Option<String>,
+    pub encryption_type: Option<String>,
+}
+
+/// What the stream delivered.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Streamed {
+    pub bytes: u64,
+    pub took: Duration,
+    /// SHA-256 of the whole file, hex.
+    pub sha256: String,
+    /// The SHA-256 etcd appended matched the bytes before it.
+    pub trailer_matches: bool,
+}
+
+/// What the check of the written file found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verified {
+    pub revision: i64,
+    pub hash: u32,
+    pub total_keys: u64,
+    pub total_size: u64,
+}
+
+/// A backup found in the directory, by its metadata.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Existing {
+    pub metadata_path: PathBuf,
+    pub metadata: Metadata,
+}
+
+/// `backup_<timestamp>.json`, beside the snapshot. Field names are a contract.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Metadata {
+    pub cluster_id: String,
+    pub member: String,
+    pub member_id: String,
+    pub etcd_version: String,
+    /// The snapshot's revision (the main revision of its last key).
+    pub revision: i64,
+    /// The snapshot's size in bytes (as the member's DB size, plus etcd's 32-byte SHA-256).
+    pub db_size: u64,
+    /// SHA-256 of the whole snapshot file, hex.
+    pub sha256: String,
+    /// etcd's hash of the contents (CRC-32C), as `etcdctl snapshot status` shows it.
+    pub hash: String,
+    pub total_keys: u64,
+    /// The snapshot's file name, in the same directory.
+    pub snapshot: String,
+    pub taken_at: String,
+    /// Its trailer and bbolt structure were checked after it was written.
+    pub verified: bool,
+    pub possibly_dirty: bool,
+    #[serde(default)]
+    pub dirty_because: Vec<String>,
+    /// Present when the cluster is OpenShift.
+    pub openshift: Option<OpenShiftMetadata>,
+    /// Where the encryption keys were saved, when asked.
+    pub encryption_keys: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OpenShiftMetadata {
+    pub cluster_version: Option<String>,
+    pub encryption_type: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Outcome {
+    /// The backup is at its final name, verified.
+    Completed,
+    /// Refused before anything was written (a check said no, or bad input).
+    Refused { reason: String },
+    /// Started and failed: nothing at the final name.
+    Failed { reason: String },
+}
+
+impl Outcome {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Outcome::Completed => 0,
+            Outcome::Refused { .. } | Outcome::Failed { .. } => 1,
+        }
+    }
+}
+
+/// What the engine wants done next.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// Read the members (Status, health) and the OpenShift side.
+    Check,
+    /// Stream a snapshot from this member into `part` (created new, 0600).
+    Stream {
+        member_id: u64,
+        member: String,
+        part: PathBuf,
+        expected: u64,
+        stall_limit: Duration,
+    },
+    /// fsync done by the stream; read the file back: its length, bbolt structure, revision, keys.
+    Verify {
+        part: PathBuf,
+        bytes: u64,
+    },
+    /// Write the encryption key secrets read during the check (0600, new file).
+    SaveKeys {
+        path: PathBuf,
+    },
+    /// Move `part` to `snapshot` without overwriting, then write the metadata (0600, new file).
+    Publish {
+        part: PathBuf,
+        snapshot: PathBuf,
+        metadata_path: PathBuf,
+        metadata: Box<Metadata>,
+    },
+    /// List the backups in the directory (for `--keep`).
+    List {
+        dir: PathBuf,
+    },
+    /// Remove these older backups (snapshot and metadata each).
+    Remove {
+        backups: Vec<Existing>,
+    },
+    /// Remove what a failed run left (the part file, a key file written for it).
+    CleanUp {
+        paths: Vec<PathBuf>,
+    },
+    Finished(Outcome),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Observed {
+    Checked(Box<Checked>),
+    Streamed(Result<Streamed, String>),
+    Verified(Result<Verified, String>),
+    KeysSaved(Result<usize, String>),
+    /// Ok with what is worth saying (a directory that could not be synced).
+    Published(Result<Vec<String>, String>),
+    Listed(Result<Vec<Existing>, String>),
+    Removed(Vec<(PathBuf, Result<(), String>)>),
+    CleanedUp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    Checking,
+    Streaming,
+    Verifying,
+    SavingKeys,
+    Publishing,
+    Pruning,
+    CleaningUp,
+    Finished,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct BackupRun {
+    pub options: BackupOptions,
+    pub stage: Stage,
+    pub decision: Option<Decision>,
+    pub streamed: Option<Streamed>,
+    pub verified: Option<Verified>,
+    /// What was said along the way, in order.
+    pub notes: Vec<String>,
+    /// Older backups removed by `--keep`.
+    pub removed: Vec<PathBuf>,
+    /// The key file written, if any.
+    pub keys_saved: Option<(PathBuf, usize)>,
+    /// Older backups `--keep` decided to remove.
+    pending_removal: Option<Vec<Existing>>,
+    failure: Option<String>,
+    outcome: Option<Outcome>,
+}
+
+/// `YYYY-MM-DD_HHMMSS` in UTC, as cluster-backup.sh names its files.
+pub fn timestamp(at: SystemTime) -> String {
+    let text = humantime::format_rfc3339_seconds(at).to_string();
+    // 2026-12-01T18:38:54Z
+    let date = text.get(0..10).unwrap_or("0000-00-00");
+    let time: String = text.get(11..19).unwrap_or("000000").chars().filter(|c| *c != ':').collect();
+    format!("{date}_{time}")
+}
+
+/// The refusals the OpenShift side gives, each a reason (cluster-backup.sh's checks).
+pub fn refusals(openshift: &OpenShiftFacts) -> Vec<String> {
+    let OpenShiftFacts::Read { encryption, rollouts, cluster_operators, problems, .. } = openshift else {
+        return match openshift {
+            OpenShiftFacts::Unreachable { why } => vec![format!(
+                "cannot tell whether an encryption migration or a control-plane rollout is running: {why}"
+            )],
+            _ => Vec::new(),
+        };
+    };
+    let mut reasons: Vec<String> = problems
+        .iter()
+        .filter(|p| CHECKED_OBJECTS.iter().any(|name| p.contains(name)))
+        .map(|p| format!("cannot tell whether a migration or rollout runs: {p}"))
+        .collect();
+    if encryption.is_none() {
+        reasons.push("the encryption state (APIServer cluster, the operators' Encrypted) could not be read".into());
+    }
+    if cluster_operators.is_empty() && rollouts.is_empty() {
+        reasons.push("the control-plane operators' rollouts could not be read".into());
+    }
+    if let Some(encryption) = encryption.as_ref().filter(|e| e.in_progress()) {
+        let who: Vec<String> = encryption
+            .conditions
+            .iter()
+            .filter(|c| c.reason.ends_with("InProgress"))
+            .map(|c| format!("{} {}", c.resource, c.reason))
+            .collect();
+        reasons.push(format!(
+            "an encryption migration to {} is in progress ({}): a backup now may be only partly encrypted",
+            encryption.kind,
+            who.join(", ")
+        ));
+    }
+    for (cluster_operator, short) in ROLLOUT_OPERATORS {
+        let by_condition = cluster_operators.iter().find(|o| o.name == *cluster_operator && o.progressing == "True");
+        let by_rollout = rollouts.iter().find(|r| r.operator == *short && r.progressing);
+        match (by_condition, by_rollout) {
+            (_, Some(r)) => reasons.push(format!(
+                "the {cluster_operator} operator is rolling out revision {} (NodeInstallerProgressing: {})",
+                r.latest_revision, r.message
+            )),
+            (Some(o), None) => reasons.push(format!("the {cluster_operator} operator is Progressing: {}", o.message)),
+            (None, None) => {}
+        }
+    }
+    reasons
+}
+
+impl BackupRun {
+    pub fn new(options: BackupOptions) -> Result<BackupRun, String> {
+        if let Some(keys) = &options.keys_dir {
+            if together(keys, &options.dir) {
+                return Err(format!(
+                    "--encryption-keys {} is the backup directory, or inside it or around it: the keys must be \
+                     stored apart from the snapshot",
+                    keys.display()
+                ));
+            }
+        }
+        if options.keep == Some(0) {
+            return Err("--keep 0 would remove the backup just taken: give 1 or more".into());
+        }
+        Ok(BackupRun {
+            options,
+            stage: Stage::Checking,
+            decision: None,
+            streamed: None,
+            verified: None,
+            notes: Vec::new(),
+            removed: Vec::new(),
+            keys_saved: None,
+            pending_removal: None,
+            failure: None,
+            outcome: None,
+        })
+    }
+
+    /// Ends the run before its first step (the members could not even be looked for).
+    pub fn refuse(&mut self, reason: String) {
+        if self.outcome.is_none() && self.decision.is_none() {
+            self.finish(Outcome::Refused { reason });
+        }
+    }
+
+    /// The user's abort: before the backup is put in place, the run fails and cleans up; after,
+    /// it is too late to take back (the backup stands).
+    pub fn abort(&mut self) {
+        if self.outcome.is_some() {
+            return;
+        }
+        match self.stage {
+            Stage::Checking => self.finish(Outcome::Failed { reason: "aborted by the user before it began".into() }),
+            Stage::Streaming | Stage::Verifying | Stage::SavingKeys => self.fail("aborted by the user".into()),
+            Stage::Publishing | Stage::Pruning | Stage::CleaningUp | Stage::Finished => {}
+        }
+    }
+
+    pub fn outcome(&self) -> Option<&Outcome> {
+        self.outcome.as_ref()
+    }
+
+    /// The next thing to do; the same until `observe` is given its result.
+    pub fn next_action(&self) -> Action {
+        if let Some(outcome) = &self.outcome {
+            return Action::Finished(outcome.clone());
+        }
+        let Some(decision) = &self.decision else { return Action::Check };
+        match self.stage {
+            Stage::Checking => Action::Check,
+            Stage::Streaming => Action::Stream {
+                member_id: decision.member_id,
+                member: decision.member.clone(),
+                part: decision.part.clone(),
+                expected: decision.db_size,
+                stall_limit: self.options.stall_limit,
+            },
+            Stage::Verifying => Action::Verify {
+                part: decision.part.clone(),
+                bytes: self.streamed.as_ref().map(|s| s.bytes).unwrap_or(0),
+            },
+            Stage::SavingKeys => match &decision.keys {
+                Some(path) => Action::SaveKeys { path: path.clone() },
+                None => Action::Publish {
+                    part: decision.part.clone(),
+                    snapshot: decision.snapshot.clone(),
+                    metadata_path: decision.metadata.clone(),
+                    metadata: Box::new(self.metadata()),
+                },
+            },
+            Stage::Publishing => Action::Publish {
+                part: decision.part.clone(),
+                snapshot: decision.snapshot.clone(),
+                metadata_path: decision.metadata.clone(),
+                metadata: Box::new(self.metadata()),
+            },
+            Stage::Pruning => match &self.pending_removal {
+                Some(backups) => Action::Remove { backups: backups.clone() },
+                None => Action::List { dir: self.options.dir.clone() },
+            },
+            Stage::CleaningUp => {
+                // A failed stream removes its own part (and leaves one it did not create).
+                let mut paths: Vec<PathBuf> = self.streamed.iter().map(|_| decision.part.clone()).collect();
+                paths.extend(self.keys_saved.as_ref().map(|(p, _)| p.clone()));
+                Action::CleanUp { paths }
+            }
+            Stage::Finished => Action::Finished(self.outcome.clone().unwrap_or(Outcome::Completed)),
+        }
+    }
+
+    /// The metadata of the backup as far as it is known.
+    pub fn metadata(&self) -> Metadata {
+        let d = self.decision.clone();
+        let name = |p: &Option<PathBuf>| {
+            p.as_ref().and_then(|p| p.file_name()).map(|n| n.to_string_lossy().to_string()).unwrap_or_default()
+        };
+        let verified = self.verified.clone();
+        Metadata {
+            cluster_id: d.as_ref().map(|d| format!("{:x}", d.cluster_id)).unwrap_or_default(),
+            member: d.as_ref().map(|d| d.member.clone()).unwrap_or_default(),
+            member_id: d.as_ref().map(|d| format!("{:x}", d.member_id)).unwrap_or_default(),
+            etcd_version: d.as_ref().map(|d| d.etcd_version.clone()).unwrap_or_default(),
+            revision: verified.as_ref().map(|v| v.revision).unwrap_or_default(),
+            db_size: self.streamed.as_ref().map(|s| s.bytes).unwrap_or_default(),
+            sha256: self.streamed.as_ref().map(|s| s.sha256.clone()).unwrap_or_default(),
+            hash: verified.as_ref().map(|v| format!("{:x}", v.hash)).unwrap_or_default(),
+            total_keys: verified.as_ref().map(|v| v.total_keys).unwrap_or_default(),
+            snapshot: name(&d.as_ref().map(|d| d.snapshot.clone())),
+            taken_at: d.as_ref().map(|d| d.taken_at.clone()).unwrap_or_default(),
+            verified: verified.is_some(),
+            possibly_dirty: d.as_ref().is_some_and(|d| !d.dirty_because.is_empty()),
+            dirty_because: d.as_ref().map(|d| d.dirty_because.clone()).unwrap_or_default(),
+            openshift: d.as_ref().and_then(|d| {
+                (d.cluster_version.is_some() || d.encryption_type.is_some()).then(|| OpenShiftMetadata {
+                    cluster_version: d.cluster_version.clone(),
+                    encryption_type: d.encryption_type.clone(),
+                })
+            }),
+            encryption_keys: self.keys_saved.as_ref().map(|(p, _)| p.display().to_string()),
+        }
+    }
+
+    fn finish(&mut self, outcome: Outcome) {
+        self.stage = Stage::Finished;
+        self.outcome = Some(outcome);
+    }
+
+    fn fail(&mut self, reason: String) {
+        self.failure = Some(reason);
+        self.stage = Stage::CleaningUp;
+    }
+
+    pub fn observe(&mut self, observed: Observed) {
+        match observed {
+            Observed::Checked(checked) => self.decide(&checked),
+            Observed::Streamed(Ok(streamed)) => {
+                let expected = self.decision.as_ref().map(|d| d.db_size).unwrap_or(0);
+                if !streamed.trailer_matches {
+                    self.fail(
+                        "the SHA-256 etcd sent at the end of the stream does not match the bytes received".into(),
+                    );
+                } else {
+                    if expected > 0 && streamed.bytes != expected + 32 {
+                        self.notes.push(format!(
+                            "the snapshot is {} bytes; the member reported a DB of {expected} bytes when asked \
+                             (it may have grown or shrunk since)",
+                            streamed.bytes
+                        ));
+                    }
+                    self.streamed = Some(streamed);
+                    self.stage = Stage::Verifying;
+                }
+            }
+            Observed::Streamed(Err(e)) => self.fail(format!("the snapshot stream failed: {e}")),
+            Observed::Verified(Ok(verified)) => {
+                self.verified = Some(verified);
+                let wants_keys = self.decision.as_ref().is_some_and(|d| d.keys.is_some());
+                self.stage = if wants_keys { Stage::SavingKeys } else { Stage::Publishing };
+            }
+            Observed::Verified(Err(e)) => self.fail(format!("the written snapshot is not sound: {e}")),
+            Observed::KeysSaved(Ok(count)) => {
+                if let Some(path) = self.decision.as_ref().and_then(|d| d.keys.clone()) {
+                    self.notes.push(format!(
+                        "{count} encryption key secret(s) saved to {}: a restore of this encrypted cluster needs \
+                         them; store them apart from the snapshot (whoever has both can read every secret)",
+                        path.display()
+                    ));
+                    self.keys_saved = Some((path, count));
+                }
+                self.stage = Stage::Publishing;
+            }
+            Observed::KeysSaved(Err(e)) => self.fail(format!("the encryption keys could not be saved: {e}")),
+            Observed::Published(Ok(notes)) => {
+                self.notes.extend(notes);
+                if self.options.keep.is_some() {
+                    self.stage = Stage::Pruning;
+                } else {
+                    self.finish(Outcome::Completed);
+                }
+            }
+            Observed::Published(Err(e)) => self.fail(format!("the backup could not be put in place: {e}")),
+            Observed::Listed(Ok(existing)) => {
+                let backups = self.to_remove(existing);
+                if backups.is_empty() {
+                    self.finish(Outcome::Completed);
+                } else {
+                    self.stage = Stage::Pruning;
+                    self.pending_removal = Some(backups);
+                }
+            }
+            Observed::Listed(Err(e)) => {
+                self.notes.push(format!("--keep: the directory could not be listed, nothing removed: {e}"));
+                self.finish(Outcome::Completed);
+            }
+            Observed::Removed(results) => {
+                self.pending_removal = None;
+                for (path, result) in results {
+                    match result {
+                        Ok(()) => self.removed.push(path),
+                        Err(e) => self.notes.push(format!("--keep: could not remove {}: {e}", path.display())),
+                    }
+                }
+                self.finish(Outcome::Completed);
+            }
+            Observed::CleanedUp => {
+                let reason = self.failure.take().unwrap_or_else(|| "failed".into());
+                self.finish(Outcome::Failed { reason });
+            }
+        }
+    }
+
+    /// Older backups of this cluster beyond `--keep`, newest kept (the new one counts).
+    fn to_remove(&self, existing: Vec<Existing>) -> Vec<Existing> {
+        let Some(keep) = self.options.keep else { return Vec::new() };
+        let Some(decision) = &self.decision else { return Vec::new() };
+        let cluster = format!("{:x}", decision.cluster_id);
+        // Only clean, verified backups of this cluster whose snapshot is there count and may go: a
+        // possibly dirty one never replaces a clean one, and one without its snapshot is left alone.
+        let mut ours: Vec<Existing> = existing
+            .into_iter()
+            .filter(|e| {
+                e.metadata.cluster_id == cluster
+                    && e.metadata.verified
+                    && !e.metadata.possibly_dirty
+                    && e.metadata_path != decision.metadata
+                    && files::snapshot_of(e).is_some_and(|s| s.is_file())
+            })
+            .collect();
+        // Newest first by the time it was taken (RFC 3339 in UTC sorts as text).
+        ours.sort_by(|a, b| b.metadata.taken_at.cmp(&a.metadata.taken_at));
+        let new_one_counts = usize::from(decision.dirty_because.is_empty());
+        ours.into_iter().skip(keep.saturating_sub(new_one_counts)).collect()
+    }
+
+    /// Decides from the first reading: the member, the refusals, the names.
+    fn decide(&mut self, checked: &Checked) {
+        if let Some(problem) = &checked.view.problem {
+            return self.finish(Outcome::Refused { reason: problem.clone() });
+        }
+        let Some(cluster_id) = checked.view.cluster_id() else {
+            return self.finish(Outcome::Refused {
+                reason: "the members that answered do not agree on one cluster ID (or none answered Status)".into(),
+            });
+        };
+        let leader = checked.view.leader();
+        let healthy = |m: &&crate::wizard::defrag::engine::MemberView| {
+            !m.is_learner && m.reading.as_ref().is_ok_and(|r| r.health.is_ok())
+        };
+        let chosen = match &self.options.member {
+            Some(name) => match checked.view.members.iter().find(|m| &m.name == name) {
+                None => {
+                    let names: Vec<&str> = checked.view.members.iter().map(|m| m.name.as_str()).collect();
+                    return self.finish(Outcome::Refused {
+                        reason: format!("--member {name}: no such member (members: {})", names.join(", ")),
+                    });
+                }
+                Some(m) if !healthy(&m) => {
+                    let why = match &m.reading {
+                        Err(e) => e.clone(),
+                        Ok(r) => r.health.clone().err().unwrap_or_else(|| "it is a learner".into()),
+                    };
+                    return self.finish(Outcome::Refused {
+                        reason: format!("--member {name} is not a healthy voting member: {why}"),
+                    });
+                }
+                Some(m) => m,
+            },
+            None => {
+                let mut candidates: Vec<_> = checked.view.members.iter().filter(healthy).collect();
+                candidates.sort_by_key(|m| (Some(m.id) == leader, m.name.clone()));
+                match candidates.first() {
+                    Some(m) => *m,
+                    None => {
+                        return self.finish(Outcome::Refused { reason: "no member is healthy to take it from".into() })
+                    }
+                }
+            }
+        };
+        let was_leader = Some(chosen.id) == leader;
+        if was_leader {
+            self.notes.push(format!(
+                "{} is the leader: serving the snapshot adds to its load (a follower is the default)",
+                chosen.name
+            ));
+        }
+        let mut dirty_because = refusals(&checked.openshift);
+        if let Some(problem) = &checked.keys_problem {
+            return self.finish(Outcome::Refused {
+                reason: format!("--encryption-keys: the encryption key secrets could not be read: {problem}"),
+            });
+        }
+        match &checked.openshift {
+            OpenShiftFacts::NotConfigured => self
+                .notes
+                .push("no kubeconfig: whether an encryption migration or a rollout runs was not checked".into()),
+            OpenShiftFacts::NotOpenShift { why } => {
+                self.notes.push(format!("not an OpenShift cluster ({why}): no migration or rollout to check"))
+            }
+            OpenShiftFacts::Unreachable { .. } => {}
+            OpenShiftFacts::Read { problems, cluster_version, desired_version, .. } => {
+                for problem in problems {
+                    self.notes.push(format!("could not read: {problem}"));
+                }
+                if let (Some(have), Some(want)) = (cluster_version, desired_version) {
+                    if have != want {
+                        dirty_because.push(format!("the cluster is updating from {have} to {want}"));
+                    }
+                }
+            }
+        }
+        if !dirty_because.is_empty() && !self.options.force {
+            return self.finish(Outcome::Refused {
+                reason: format!("{} (--force takes it anyway, marked {DIRTY_MARK})", dirty_because.join("; ")),
+            });
+        }
+        if !dirty_because.is_empty() {
+            self.notes.push(format!("taken anyway (--force), marked {DIRTY_MARK}: {}", dirty_because.join("; ")));
+        }
+        let no_keys = match &checked.openshift {
+            OpenShiftFacts::Read { key_secrets, encryption, .. } => key_secrets
+                .is_empty()
+                .then(|| encryption.as_ref().map(|e| e.kind.clone()).unwrap_or_else(|| "unknown".into())),
+            _ => None,
+        };
+        let keys_dir = match (&self.options.keys_dir, no_keys) {
+            (Some(_), Some(kind)) => {
+                self.notes.push(format!(
+                    "--encryption-keys: the cluster has no encryption key secrets (encryption type {kind}): none saved"
+                ));
+                None
+            }
+            (keys_dir, _) => keys_dir.clone(),
+        };
+        let reading = chosen.reading.as_ref().ok();
+        let stamp = timestamp(checked.now);
+        let mark = if dirty_because.is_empty() { "" } else { DIRTY_MARK };
+        let dir = &self.options.dir;
+        let (cluster_version, encryption_type) = match &checked.openshift {
+            OpenShiftFacts::Read { cluster_version, encryption, .. } => {
+                (cluster_version.clone(), encryption.as_ref().map(|e| e.kind.clone()))
+            }
+            _ => (None, None),
+        };
+        self.decision = Some(Decision {
+            cluster_id,
+            member_id: chosen.id,
+            member: chosen.name.clone(),
+            was_leader,
+            etcd_version: reading.map(|r| r.version.clone()).unwrap_or_default(),
+            db_size: reading.map(|r| r.figures.db_size).unwrap_or(0),
+            timestamp: stamp.clone(),
+            taken_at: humantime::format_rfc3339_seconds(checked.now).to_string(),
+            dirty_because,
+            part: dir.join(format!("snapshot_{stamp}{mark}.db.part")),
+            snapshot: dir.join(format!("snapshot_{stamp}{mark}.db")),
+            metadata: dir.join(format!("backup_{stamp}{mark}.json")),
+            keys: keys_dir.as_ref().map(|k| k.join(format!("encryption_keys_{stamp}{mark}.json"))),
+            cluster_version,
+            encryption_type,
+        });
+        self.stage = Stage::Streaming;
+    }
+}
+
+/// One directory is the other or holds it (compared as they resolve when they exist; the
+/// front end makes them first).
+fn together(a: &std::path::Path, b: &std::path::Path) -> bool {
+    let resolve = |p: &std::path::Path| {
+        p.canonicalize()
+            .unwrap_or_else(|_| std::env::current_dir().map(|cwd| cwd.join(p)).unwrap_or_else(|_| p.to_path_buf()))
+    };
+    let (a, b) = (resolve(a), resolve(b));
+    a.starts_with(&b) || b.starts_with(&a)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::openshift::model::EncryptedCondition;
+    use crate::wizard::defrag::engine::{MemberReading, MemberView};
+    use crate::wizard::defrag::Figures;
+
+    const CLUSTER: u64 = 0xc1;
+
+    fn member(id: u64, name: &str, leader: u64, healthy: bool) -> MemberView {
+        MemberView {
+            id,
+            name: name.into(),
+            is_learner: false,
+            reading: Ok(MemberReading {
+                figures: Figures { db_size: 100 << 20, db_size_in_use: 60 << 20, quota: 8 << 30 },
+                leader_id: leader,
+                raft_term: 3,
+                raft_index: 100,
+                raft_applied_index: 100,
+                health: if healthy { Ok(()) } else { Err("context deadline exceeded".into()) },
+                alarms: Vec::new(),
+                cluster_id: CLUSTER,
+                version: "3.4.23".into(),
+            }),
+        }
+    }
+
+    fn view(leader: u64, unhealthy: &[u64]) -> ClusterView {
+        let members = [(1, "master-0"), (2, "master-1"), (3, "master-2")]
+            .iter()
+            .map(|(id, name)| member(*id, name, leader, !unhealthy.contains(id)))
+            .collect();
+        ClusterView { members, problem: None }
+    }
+
+    fn openshift(migrating: bool, etcd_progressing: bool) -> OpenShiftFacts {
+        let reason = if migrating { "EncryptionInProgress" } else { "EncryptionCompleted" };
+        OpenShiftFacts::Read {
+            encryption: Some(Encryption {
+                kind: "aescbc".into(),
+                conditions: vec![EncryptedCondition {
+                    resource: "kubeapiserver".into(),
+                    status: "False".into(),
+                    reason: reason.into(),
+                    message: String::new(),
+                    since: None,
+                }],
+            }),
+            rollouts: Vec::new(),
+            cluster_operators: ["etcd", "kube-apiserver"]
+                .iter()
+                .map(|name| OperatorStatus {
+                    name: name.to_string(),
+                    available: "True".into(),
+                    progressing: if etcd_progressing && *name == "etcd" { "True" } else { "False" }.into(),
+                    degraded: "False".into(),
+                    message: "NodeInstallerProgressing: 1 node is at revision 7".into(),
+                })
+                .collect(),
+            cluster_version: Some("4.14.8".into()),
+            desired_version: Some("4.14.8".into()),
+            key_secrets: vec!["encryption-key-openshift-apiserver-1".into()],
+            problems: Vec::new(),
+        }
+    }
+
+    fn options(dir: &str) -> BackupOptions {
+        BackupOptions {
+            dir: PathBuf::from(dir),
+            keys_dir: None,
+            member: None,
+            force: false,
+            keep: None,
+            stall_limit: Duration::from_secs(30),
+        }
+    }
+
+    fn checked(view: ClusterView, openshift: OpenShiftFacts) -> Observed {
+        // 2026-12-01T03:04:05Z
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_796_094_245);
+        Observed::Checked(Box::new(Checked { view, openshift, keys_problem: None, now }))
+    }
+
+    fn streamed(bytes: u64) -> Observed {
+        Observed::Streamed(Ok(Streamed {
+            bytes,
+            took: Duration::from_millis(300),
+            sha256: "ab".repeat(32),
+            trailer_matches: true,
+        }))
+    }
+
+    fn verified() -> Observed {
+        Observed::Verified(Ok(Verified { revision: 42, hash: 0xbeef, total_keys: 7, total_size: 100 << 20 }))
+    }
+
+    #[test]
+    fn a_follower_by_name_serves_it_and_the_files_carry_the_runbook_timestamp() {
+        let mut run = BackupRun::new(options("/b")).unwrap();
+        assert_eq!(run.next_action(), Action::Check);
+        run.observe(checked(view(1, &[]), openshift(false, false)));
+        let Action::Stream { member, part, expected, .. } = run.next_action() else { panic!("{run:?}") };
+        assert_eq!(member, "master-1", "the first healthy follower by name; master-0 leads");
+        assert_eq!(part, PathBuf::from("/b/snapshot_2026-12-01_030405.db.part"));
+        assert_eq!(expected, 100 << 20);
+        run.observe(streamed((100 << 20) + 32));
+        assert_eq!(run.next_action(), Action::Verify { part: part.clone(), bytes: (100 << 20) + 32 });
+        run.observe(verified());
+        let Action::Publish { snapshot, metadata_path, metadata, .. } = run.next_action() else { panic!() };
+        assert_eq!(snapshot, PathBuf::from("/b/snapshot_2026-12-01_030405.db"));
+        assert_eq!(metadata_path, PathBuf::from("/b/backup_2026-12-01_030405.json"));
+        assert_eq!(metadata.cluster_id, "c1");
+        assert_eq!((metadata.member.as_str(), metadata.member_id.as_str()), ("master-1", "2"));
+        assert_eq!((metadata.revision, metadata.total_keys, metadata.db_size), (42, 7, (100 << 20) + 32));
+        assert_eq!(metadata.hash, "beef");
+        assert!(metadata.verified && !metadata.possibly_dirty);
+        assert_eq!(
+            metadata.openshift,
+            Some(OpenShiftMetadata { cluster_version: Some("4.14.8".into()), encryption_type: Some("aescbc".into()) })
+        );
+        run.observe(Observed::Published(Ok(Vec::new())));
+        assert_eq!(run.outcome(), Some(&Outcome::Completed));
+    }
+
+    #[test]
+    fn the_member_named_must_be_healthy_and_the_leader_is_taken_only_when_named_or_alone() {
+        let mut named = BackupRun::new(BackupOptions { member: Some("master-2".into()), ..options("/b") }).unwrap();
+        named.observe(checked(view(1, &[3]), openshift(false, false)));
+        let Some(Outcome::Refused { reason }) = named.outcome() else { panic!("{named:?}") };
+        assert!(reason.contains("master-2 is not a healthy voting member: context deadline"), "{reason}");
+
+        let mut unknown = BackupRun::new(BackupOptions { member: Some("etcd-9".into()), ..options("/b") }).unwrap();
+        unknown.observe(checked(view(1, &[]), openshift(false, false)));
+        let Some(Outcome::Refused { reason }) = unknown.outcome() else { panic!() };
+        assert!(reason.contains("no such member (members: master-0, master-1, master-2)"), "{reason}");
+
+        let mut only_leader = BackupRun::new(options("/b")).unwrap();
+        only_leader.observe(checked(view(1, &[2, 3]), openshift(false, false)));
+        let Action::Stream { member, .. } = only_leader.next_action() else { panic!() };
+        assert_eq!(member, "master-0");
+        assert!(only_leader.notes[0].contains("master-0 is the leader"), "{:?}", only_leader.notes);
+
+        let mut none = BackupRun::new(options("/b")).unwrap();
+        none.observe(checked(view(1, &[1, 2, 3]), openshift(false, false)));
+        assert!(matches!(none.outcome(), Some(Outcome::Refused { .. })));
+    }
+
+    #[test]
+    fn a_migration_or_a_rollout_refuses_it_and_force_marks_every_name() {
+        for facts in
+            [openshift(true, false), openshift(false, true), OpenShiftFacts::Unreachable { why: "no answer".into() }]
+        {
+            let mut run = BackupRun::new(options("/b")).unwrap();
+            run.observe(checked(view(1, &[]), facts.clone()));
+            let Some(Outcome::Refused { reason }) = run.outcome() else { panic!("{facts:?}: {run:?}") };
+            assert!(reason.contains("--force takes it anyway, marked __POSSIBLY_DIRTY__"), "{reason}");
+        }
+        let mut refused = BackupRun::new(options("/b")).unwrap();
+        refused.observe(checked(view(1, &[]), openshift(true, true)));
+        let Some(Outcome::Refused { reason }) = refused.outcome() else { panic!() };
+        assert!(reason.contains("encryption migration to aescbc is in progress (kubeapiserver EncryptionInProgress)"));
+        assert!(reason.contains("the etcd operator is Progressing"), "{reason}");
+
+        let keys = BackupOptions { force: true, keys_dir: Some("/k".into()), ..options("/b") };
+        let mut forced = BackupRun::new(keys).unwrap();
+        forced.observe(checked(view(1, &[]), openshift(true, false)));
+        let d = forced.decision.clone().unwrap();
+        assert_eq!(d.snapshot, PathBuf::from("/b/snapshot_2026-12-01_030405__POSSIBLY_DIRTY__.db"));
+        assert_eq!(d.metadata, PathBuf::from("/b/backup_2026-12-01_030405__POSSIBLY_DIRTY__.json"));
+        assert_eq!(d.keys, Some(PathBuf::from("/k/encryption_keys_2026-12-01_030405__POSSIBLY_DIRTY__.json")));
+        assert!(forced.metadata().possibly_dirty);
+    }
+
+    #[test]
+    fn without_openshift_it_goes_on_and_says_what_was_not_checked() {
+        let mut run = BackupRun::new(options("/b")).unwrap();
+        run.observe(checked(view(1, &[]), OpenShiftFacts::NotConfigured));
+        assert!(matches!(run.next_action(), Action::Stream { .. }));
+        assert!(run.notes[0].contains("was not checked"));
+        assert_eq!(run.metadata().openshift, None);
+    }
+
+    #[test]
+    fn a_bad_stream_or_file_cleans_up_and_fails() {
+        let mut bad_trailer = BackupRun::new(options("/b")).unwrap();
+        bad_trailer.observe(checked(view(1, &[]), openshift(false, false)));
+        bad_trailer.observe(Observed::Streamed(Ok(Streamed {
+            bytes: 544,
+            took: Duration::from_millis(1),
+            sha256: String::new(),
+            trailer_matches: false,
+        })));
+        assert_eq!(bad_trailer.next_action(), Action::CleanUp { paths: vec![] }, "the executor removed its part");
+        bad_trailer.observe(Observed::CleanedUp);
+        let Some(Outcome::Failed { reason }) = bad_trailer.outcome() else { panic!() };
+        assert!(reason.contains("SHA-256"), "{reason}");
+
+        let mut unsound = BackupRun::new(BackupOptions { keys_dir: Some("/k".into()), ..options("/b") }).unwrap();
+        unsound.observe(checked(view(1, &[]), openshift(false, false)));
+        unsound.observe(streamed(544));
+        unsound.observe(verified());
+        assert!(matches!(unsound.next_action(), Action::SaveKeys { .. }));
+        unsound.observe(Observed::KeysSaved(Ok(3)));
+        unsound.observe(Observed::Published(Err("/b/snapshot_x.db already exists".into())));
+        let Action::CleanUp { paths } = unsound.next_action() else { panic!() };
+        assert_eq!(paths.len(), 2, "the part and the key file written for it: {paths:?}");
+    }
+
+    fn existing(dir: &std::path::Path, cluster: &str, taken_at: &str, verified: bool, dirty: bool) -> Existing {
+        let stamp = taken_at.replace(':', "");
+        let snapshot = format!("snapshot_{stamp}.db");
+        std::fs::write(dir.join(&snapshot), b"db").unwrap();
+        Existing {
+            metadata_path: dir.join(format!("backup_{stamp}.json")),
+            metadata: Metadata {
+                cluster_id: cluster.into(),
+                member: "master-1".into(),
+                member_id: "2".into(),
+                etcd_version: "3.4.23".into(),
+                revision: 1,
+                db_size: 1,
+                sha256: String::new(),
+                hash: String::new(),
+                total_keys: 1,
+                snapshot,
+                taken_at: taken_at.into(),
+                verified,
+                possibly_dirty: dirty,
+                dirty_because: Vec::new(),
+                openshift: None,
+                encryption_keys: None,
+            },
+        }
+    }
+
+    fn pruned(force: bool, keep: usize, existing: Vec<Existing>) -> Vec<String> {
+        let facts = if force { openshift(true, false) } else { openshift(false, false) };
+        let mut run = BackupRun::new(BackupOptions { keep: Some(keep), force, ..options("/b") }).unwrap();
+        run.observe(checked(view(1, &[]), facts));
+        run.observe(streamed(544));
+        run.observe(verified());
+        run.observe(Observed::Published(Ok(Vec::new())));
+        assert_eq!(run.next_action(), Action::List { dir: PathBuf::from("/b") });
+        run.observe(Observed::Listed(Ok(existing)));
+        match run.next_action() {
+            Action::Remove { backups } => backups.iter().map(|b| b.metadata.taken_at.clone()).collect(),
+            Action::Finished(Outcome::Completed) => Vec::new(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn keep_removes_only_this_clusters_older_clean_backups_after_the_new_one_is_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let orphan = existing(d, "c1", "2026-11-27T01:00:00Z", true, false);
+        std::fs::remove_file(files::snapshot_of(&orphan).unwrap()).unwrap();
+        let all = || {
+            vec![
+                existing(d, "c1", "2026-11-29T01:00:00Z", true, false),
+                existing(d, "c1", "2026-11-30T01:00:00Z", true, false),
+                existing(d, "c1", "2026-11-28T01:00:00Z", true, false),
+                existing(d, "c1", "2026-11-30T02:00:00Z", true, true),
+                existing(d, "c1", "2026-11-01T01:00:00Z", false, false),
+                existing(d, "99", "2026-10-01T01:00:00Z", true, false),
+                orphan.clone(),
+            ]
+        };
+        assert_eq!(
+            pruned(false, 2, all()),
+            ["2026-11-29T01:00:00Z", "2026-11-28T01:00:00Z"],
+            "the new one and the newest clean old one stay; dirty, unverified, foreign and orphaned are left"
+        );
+        assert_eq!(
+            pruned(true, 2, all()),
+            ["2026-11-28T01:00:00Z"],
+            "a dirty new backup does not count: the two newest clean ones stay"
+        );
+        assert_eq!(pruned(false, 5, all()), Vec::<String>::new());
+    }
+
+    /// The settled cluster's facts with no key secrets and these problems.
+    fn clean_facts_with(problems: Vec<String>) -> OpenShiftFacts {
+        match openshift(false, false) {
+            OpenShiftFacts::Read {
+                encryption, rollouts, cluster_operators, cluster_version, desired_version, ..
+            } => OpenShiftFacts::Read {
+                encryption,
+                rollouts,
+                cluster_operators,
+                cluster_version,
+                desired_version,
+                key_secrets: Vec::new(),
+                problems,
+            },
+            other => other,
+        }
+    }
+
+    #[test]
+    fn an_operator_object_that_cannot_be_read_refuses_it() {
+        let facts = clean_facts_with(vec![
+            "reading kubeapiservers.operator.openshift.io/cluster: not allowed (403 Forbidden): no".into(),
+            "listing CSRs: not allowed (403 Forbidden): no".into(),
+        ]);
+        let reasons = refusals(&facts);
+        assert_eq!(reasons.len(), 1, "the CSRs do not matter, the kube-apiserver operator does: {reasons:?}");
+        assert!(reasons[0].contains("cannot tell") && reasons[0].contains("kubeapiservers"), "{reasons:?}");
+    }
+
+    #[test]
+    fn an_abort_before_the_backup_is_in_place_cleans_up_after_it_is_too_late() {
+        let mut streaming = BackupRun::new(options("/b")).unwrap();
+        streaming.observe(checked(view(1, &[]), openshift(false, false)));
+        streaming.observe(streamed(544));
+        streaming.abort();
+        let Action::CleanUp { paths } = streaming.next_action() else { panic!("{streaming:?}") };
+        assert_eq!(paths, [PathBuf::from("/b/snapshot_2026-12-01_030405.db.part")], "the verified part goes");
+        streaming.observe(Observed::CleanedUp);
+        assert_eq!(streaming.outcome(), Some(&Outcome::Failed { reason: "aborted by the user".into() }));
+
+        let mut placed = BackupRun::new(BackupOptions { keep: Some(3), ..options("/b") }).unwrap();
+        placed.observe(checked(view(1, &[]), openshift(false, false)));
+        placed.observe(streamed(544));
+        placed.observe(verified());
+        placed.observe(Observed::Published(Ok(Vec::new())));
+        placed.abort();
+        assert!(matches!(placed.next_action(), Action::List { .. }), "in place: it stands");
+    }
+
+    #[test]
+    fn bad_options_are_refused_before_anything() {
+        assert!(BackupRun::new(BackupOptions { keep: Some(0), ..options("/b") }).is_err());
+        let same = BackupRun::new(BackupOptions { keys_dir: Some("/b".into()), ..options("/b") });
+        assert!(same.unwrap_err().contains("stored apart"));
+        let inside = BackupRun::new(BackupOptions { keys_dir: Some("/b/keys".into()), ..options("/b") });
+        assert!(inside.is_err());
+        let apart = BackupRun::new(BackupOptions { keys_dir: Some("/k".into()), ..options("/b") });
+        assert!(apart.is_ok());
+    }
+
+    #[test]
+    fn no_key_secrets_means_no_key_file_and_a_note() {
+        let facts = clean_facts_with(Vec::new());
+        let mut run = BackupRun::new(BackupOptions { keys_dir: Some("/k".into()), ..options("/b") }).unwrap();
+        run.observe(checked(view(1, &[]), facts));
+        assert_eq!(run.decision.as_ref().unwrap().keys, None);
+        assert!(run.notes.iter().any(|n| n.contains("no encryption key secrets")), "{:?}", run.notes);
+    }
+}

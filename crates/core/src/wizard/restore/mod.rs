@@ -1,0 +1,974 @@
+//! The restore wizards' engine: a plain state machine that the console and
+//! `etcd-console restore plan|run` both drive. It takes what the executor
+//! surveyed (the backup, the cluster, its hosts), decides the steps and the
+//! gates, asks for the cluster's name, then hands out one step at a time and
+//! records what each gave. Every safety rule lives here: the gates before the
+//! point of no return, never the recovery host's Machine, unique redeployment
+//! reasons, the quorum guard's state, and a resumed run re-checking the step it
+//! was in before acting again.
+
+pub mod executor;
+pub mod pods;
+pub mod steps;
+
+use std::time::SystemTime;
+
+use serde::{Deserialize, Serialize};
+
+pub use steps::{Act, Check, HostedLayout, Layout, Operator, Place, Step};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Procedure {
+    /// Standalone OpenShift 4.x (§3.9).
+    Standalone,
+    /// A hosted control plane's etcd on premises (§5.3).
+    Hosted,
+}
+
+/// What the person asked for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Options {
+    pub recovery_host: Option<String>,
+    /// Control-plane hosts the person declares lost (unreachable; their Machine is made again).
+    pub lost: Vec<String>,
+    /// Show host commands to copy and wait for the person, instead of running them over ssh.
+    pub manual_hosts: bool,
+    pub read_only: bool,
+    /// Only the plan and the gates; nothing is done.
+    pub plan_only: bool,
+    pub remote_backup_dir: String,
+    /// `NAMESPACE/NAME` of the HostedCluster (the hosted procedure).
+    pub hosted_cluster: Option<String>,
+    /// Steps the person declares done (`--mark-done ID`) after finishing them by hand.
+    #[serde(default)]
+    pub mark_done: Vec<String>,
+}
+
+pub use crate::backup::directory::BackupFacts;
+
+/// A control-plane host.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct HostFacts {
+    pub name: String,
+    pub ip: String,
+    pub ready: bool,
+    pub machine: Option<String>,
+    /// `Ok` when a shell answered on it (`true` over ssh), else why not.
+    pub reachable: Option<Result<(), String>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct HostedFacts {
+    pub namespace: String,
+    pub name: String,
+    pub control_plane_namespace: String,
+    pub etcd_replicas: i32,
+    /// The etcd StatefulSet's `spec.persistentVolumeClaimRetentionPolicy.whenScaled`.
+    pub when_scaled: Option<String>,
+    /// The etcd StatefulSet's image (the data pod runs it).
+    #[serde(default)]
+    pub etcd_image: String,
+    /// The members' `--initial-cluster-token` as the StatefulSet gives it, if it does.
+    #[serde(default)]
+    pub token: Option<String>,
+    /// Each replica's member (name, peer URL) as etcd listed them, replica 0 first; empty
+    /// when etcd did not answer or a pod could not be matched to its member.
+    #[serde(default)]
+    pub members: Vec<(String, String)>,
+    /// The HostedCluster's `spec.pausedUntil` is already set (someone else's work, or a restore not finished).
+    #[serde(default)]
+    pub paused: bool,
+    /// The etcd-writers' replicas before the restore (each is brought back to its own count).
+    #[serde(default)]
+    pub writers: Vec<(String, i32)>,
+}
+
+impl HostedFacts {
+    /// The plan's layout: the members as etcd listed them, or else the runbook's
+    /// (`etcd-N` at `https://etcd-N.etcd-discovery.<namespace>.svc:2380`).
+    pub fn layout(&self) -> HostedLayout {
+        let ns = &self.control_plane_namespace;
+        let members: Vec<(String, String)> = if self.members.is_empty() {
+            (0..self.etcd_replicas.max(1))
+                .map(|i| (format!("etcd-{i}"), format!("https://etcd-{i}.etcd-discovery.{ns}.svc:2380")))
+                .collect()
+        } else {
+            self.members.clone()
+        };
+        HostedLayout {
+            namespace: self.namespace.clone(),
+            name: self.name.clone(),
+            control_plane_namespace: ns.clone(),
+            etcd_image: self.etcd_image.clone(),
+            token: self.token.clone().unwrap_or_else(|| "etcd-cluster".into()),
+            members,
+            writers: self.writers.clone(),
+        }
+    }
+}
+
+/// Everything the executor read before the plan is made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Survey {
+    pub api_url: String,
+    /// What the person types to confirm (the infrastructure name, else the cluster ID).
+    pub cluster_name: String,
+    pub cluster_id: Option<String>,
+    pub version: Option<String>,
+    pub backup: BackupFacts,
+    pub control_plane: Vec<HostFacts>,
+    pub workers: Vec<String>,
+    pub ovn: bool,
+    pub fail_webhooks: Vec<String>,
+    /// `Ok` when the kubeconfig's user authenticates with a client certificate.
+    pub certificate_kubeconfig: Option<Result<(), String>>,
+    pub quorum_guard_off: bool,
+    /// The API VIPs keepalived holds (on-premises platforms: Infrastructure's `apiServerInternalIPs`).
+    #[serde(default)]
+    pub api_vips: Vec<String>,
+    /// A cluster-wide proxy is in force (Proxy `cluster`'s status): the restore script needs its variables.
+    #[serde(default)]
+    pub proxy: bool,
+    pub hosted: Option<HostedFacts>,
+    /// What could not be read at all (the API down, no OpenShift): the plan cannot be made.
+    pub unreadable: Option<String>,
+}
+
+/// One of §7.3's hard gates, as judged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Gate {
+    pub id: String,
+    pub title: String,
+    pub passed: bool,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepState {
+    Pending,
+    /// Begun and not known to have ended (a resumed run re-checks it first).
+    Running,
+    Done,
+    Skipped,
+    Failed,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepRecord {
+    pub state: StepState,
+    /// What the step gave (output, what the check saw), or why it was skipped or failed.
+    pub detail: String,
+    /// The forceRedeploymentReason this step set, once chosen.
+    pub reason: Option<String>,
+    /// The operator's latestAvailableRevision before that patch: its rollout must go past it.
+    #[serde(default)]
+    pub revision_before: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "outcome")]
+pub enum Outcome {
+    /// `restore plan`: the steps and the gates, nothing done.
+    Planned {
+        gates_passed: bool,
+    },
+    Refused {
+        reasons: Vec<String>,
+    },
+    NotAllowed {
+        reason: String,
+    },
+    Cancelled,
+    Stopped {
+        step: String,
+        reason: String,
+        quorum_guard_off: bool,
+    },
+    Completed,
+}
+
+impl Outcome {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Outcome::Planned { gates_passed: true } | Outcome::Completed => 0,
+            _ => 1,
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            Outcome::Planned { gates_passed: true } => "every gate passes: `restore run` may go ahead".into(),
+            Outcome::Planned { gates_passed: false } => "a gate does not pass: `restore run` would refuse".into(),
+            Outcome::Refused { reasons } => format!("refused, nothing changed: {}", reasons.join("; ")),
+            Outcome::NotAllowed { reason } => format!("not applied: {reason}"),
+            Outcome::Cancelled => "cancelled: nothing changed".into(),
+            Outcome::Stopped { step, reason, quorum_guard_off } => {
+                let mut text =
+                    format!("stopped at step {step}: {reason}; run the same `restore run` again to resume there");
+                if *quorum_guard_off {
+                    text.push_str(&format!("; the QUORUM GUARD IS OFF until step 19 runs (or: {QUORUM_GUARD_ON})"));
+                }
+                text
+            }
+            Outcome::Completed => "restored: every step done and checked".into(),
+        }
+    }
+}
+
+/// The runbook's command that turns the quorum guard back on (step 19).
+pub const QUORUM_GUARD_ON: &str =
+    "oc patch etcd/cluster --type=merge -p '{\"spec\": {\"unsupportedConfigOverrides\": null}}'";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    Survey,
+    Confirm,
+    Steps,
+    Finished,
+}
+
+/// What the executor is asked to do next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Read the backup, the cluster and its hosts.
+    Survey,
+    /// The person types the cluster's name.
+    Confirm(Confirmation),
+    /// Do the step's act, then poll its check; `reason` for a forced redeployment.
+    Perform {
+        index: usize,
+        step: Step,
+        reason: Option<String>,
+        nodes: Vec<String>,
+    },
+    /// A resumed run: is this step, begun before, already done? Nothing is changed.
+    Recheck {
+        index: usize,
+        step: Step,
+    },
+    /// Show the step's commands (or instruction) and wait for the person; then check what can be seen.
+    AskPerson {
+        index: usize,
+        step: Step,
+    },
+    Finished(Outcome),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Confirmation {
+    pub cluster_name: String,
+    pub api_url: String,
+    pub recovery_host: String,
+    pub backup: String,
+    pub point_of_no_return: String,
+}
+
+/// What a step gave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StepResult {
+    /// A forced redeployment patched, with the revision the operator was at before.
+    Forced {
+        detail: String,
+        revision_before: Option<i64>,
+    },
+    /// The person stopped the run while the step's check was being polled (its act was done).
+    Interrupted {
+        detail: String,
+    },
+    Done {
+        detail: String,
+    },
+    /// The check found nodes NotReady at its limit (step 9): the run goes on, step 9a fixes them.
+    DoneWithNotReady {
+        detail: String,
+        not_ready: Vec<String>,
+    },
+    Failed {
+        reason: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Observed {
+    Surveyed(Box<Survey>),
+    /// The text the person typed to confirm.
+    Typed(String),
+    Performed {
+        index: usize,
+        result: StepResult,
+    },
+    Rechecked {
+        index: usize,
+        done: bool,
+        detail: String,
+    },
+    /// The person confirmed a manual step (`done`) or stopped.
+    PersonAnswered {
+        index: usize,
+        done: bool,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RestoreRun {
+    pub procedure: Procedure,
+    pub options: Options,
+    pub backup_dir: String,
+    pub stage: Stage,
+    pub survey: Option<Survey>,
+    pub gates: Vec<Gate>,
+    pub steps: Vec<Step>,
+    pub records: Vec<StepRecord>,
+    /// Nodes step 9 found NotReady.
+    pub not_ready: Vec<String>,
+    pub quorum_guard_off: bool,
+    pub outcome: Option<Outcome>,
+}
+
+/// `recovery-<date --rfc-3339=ns>`, as the runbook makes it.
+pub fn redeployment_reason(at: SystemTime) -> String {
+    let nanos = at.duration_since(SystemTime::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    let seconds = humantime::format_rfc3339_seconds(at).to_string();
+    // 2026-12-02T01:02:03Z -> 2026-12-02 01:02:03.123456789+00:00
+    let plain = seconds.trim_end_matches('Z').replacen('T', " ", 1);
+    format!("recovery-{plain}.{nanos:09}+00:00")
+}
+
+/// §7.3's gates, judged on what was surveyed.
+pub fn gates(procedure: Procedure, options: &Options, survey: &Survey) -> Vec<Gate> {
+    let gate = |id: &str, title: &str, result: Result<String, String>| {
+        let passed = result.is_ok();
+        Gate { id: id.into(), title: title.into(), passed, detail: result.unwrap_or_else(|e| e) }
+    };
+    let backup = &survey.backup;
+    let mut list = Vec::new();
+    list.push(gate(
+        "backup_files",
+        if procedure == Procedure::Hosted {
+            "one snapshot in the backup directory (a hosted cluster needs no static resources)"
+        } else {
+            "snapshot and static resources from the same backup"
+        },
+        match (&backup.files_problem, &backup.snapshot, &backup.timestamp) {
+            (Some(problem), _, _) => Err(problem.clone()),
+            (None, _, _) if procedure == Procedure::Standalone && backup.static_problem.is_some() => {
+                Err(backup.static_problem.clone().unwrap_or_default())
+            }
+            (None, Some(snapshot), Some(ts)) => Ok(match (&backup.static_resources, procedure) {
+                (Some(resources), _) => format!("{snapshot} and {resources} (both {ts})"),
+                (None, _) => format!("{snapshot} ({ts})"),
+            }),
+            _ => Err(format!("no snapshot_<ts>.db in {}", backup.dir)),
+        },
+    ));
+    list.push(gate(
+        "snapshot_verified",
+        "the snapshot reads end to end",
+        match backup.verified {
+            Some(true) => Ok(backup.verification.clone()),
+            Some(false) => Err(format!("the snapshot is not sound: {}", backup.verification)),
+            None => Err("the snapshot was not read".into()),
+        },
+    ));
+    let source = backup.identity_source.clone().unwrap_or_else(|| "the backup".into());
+    list.push(gate(
+        "same_cluster",
+        "the backup is of this cluster",
+        match (&backup.cluster_id, &survey.cluster_id) {
+            (Some(theirs), Some(ours)) if theirs == ours => Ok(format!("cluster ID {ours} (read from {source})")),
+            (Some(theirs), Some(ours)) => {
+                Err(format!("the backup is of cluster {theirs} (read from {source}), this cluster is {ours}"))
+            }
+            (None, _) => Err(format!("{source} does not say which cluster it is of: cannot check")),
+            (_, None) => Err("this cluster's ID (ClusterVersion spec.clusterID) could not be read".into()),
+        },
+    ));
+    list.push(gate(
+        "same_z_stream",
+        "the backup was taken on this cluster's z-stream",
+        match (&backup.version, &survey.version) {
+            (Some(theirs), Some(ours)) if theirs == ours => Ok(format!("both {ours}")),
+            (Some(theirs), Some(ours)) => Err(format!(
+                "the backup was taken on {theirs}, the cluster runs {ours}: a restore needs a backup of the same z-stream"
+            )),
+            (None, _) => Err(format!("{source} does not say which version it was taken on: cannot check")),
+            (_, None) => Err("this cluster's version (ClusterVersion) could not be read".into()),
+        },
+    ));
+    match procedure {
+        Procedure::Standalone => {
+            list.push(gate(
+                "recovery_host",
+                "a healthy control-plane host chosen to restore on",
+                recovery_gate(options, survey),
+            ));
+            list.push(gate("hosts_reachable", "a shell on every control-plane host", reach_gate(options, survey)));
+            list.push(gate(
+                "webhooks",
+                "webhooks with failurePolicy Fail listed and handled",
+                Ok(if survey.fail_webhooks.is_empty() {
+                    "none with failurePolicy Fail".to_string()
+                } else {
+                    format!(
+                        "{}: set to Ignore before the point of no return, back to Fail at the end",
+                        survey.fail_webhooks.join(", ")
+                    )
+                }),
+            ));
+            list.push(gate(
+                "certificate_kubeconfig",
+                "a certificate-based cluster-admin kubeconfig (OAuth logins stop working)",
+                match &survey.certificate_kubeconfig {
+                    Some(Ok(())) => Ok("the kubeconfig's user has a client certificate".into()),
+                    Some(Err(e)) => Err(e.clone()),
+                    None => Err("the kubeconfig was not read".into()),
+                },
+            ));
+            list.push(gate(
+                "quorum_guard",
+                "the quorum guard is on (no restore already half done)",
+                if survey.quorum_guard_off {
+                    Err("etcd/cluster has unsupportedConfigOverrides: an earlier restore did not finish; resume it or turn the guard back on".into())
+                } else {
+                    Ok("etcd/cluster has no unsupportedConfigOverrides".into())
+                },
+            ));
+        }
+        Procedure::Hosted => {
+            list.push(gate(
+                "hosted_cluster",
+                "the HostedCluster and its etcd StatefulSet",
+                match &survey.hosted {
+                    Some(h) => Ok(format!(
+                        "{}/{}: {} etcd replicas in {}",
+                        h.namespace, h.name, h.etcd_replicas, h.control_plane_namespace
+                    )),
+                    None => {
+                        Err(format!("no HostedCluster {} found", options.hosted_cluster.clone().unwrap_or_default()))
+                    }
+                },
+            ));
+            list.push(gate(
+                "retention_policy",
+                "scaling etcd down keeps its volumes (whenScaled is not Delete)",
+                match survey.hosted.as_ref().and_then(|h| h.when_scaled.as_deref()) {
+                    Some("Delete") => Err("the etcd StatefulSet's persistentVolumeClaimRetentionPolicy.whenScaled is Delete: scaling to 0 would delete member 0's data; set it to Retain first".into()),
+                    Some(policy) => Ok(format!("whenScaled: {policy}")),
+                    None => Ok("whenScaled not set (Retain)".into()),
+                },
+            ));
+            list.push(gate(
+                "reconciliation",
+                "the HostedCluster is not paused already (no restore or other work half done)",
+                match &survey.hosted {
+                    Some(h) if h.paused => Err(format!(
+                        "{}/{} has spec.pausedUntil set: an earlier restore did not finish, or someone is at work on it; resume that, or clear pausedUntil first",
+                        h.namespace, h.name
+                    )),
+                    _ => Ok("spec.pausedUntil not set".into()),
+                },
+            ));
+            list.push(gate(
+                "etcd_members",
+                "each member's name and peer URL, and the image, for etcdutl snapshot restore",
+                match &survey.hosted {
+                    Some(h) if h.etcd_replicas < 1 => Err(format!(
+                        "statefulset/etcd in {} is at {} replicas: how many members the cluster has cannot be told (a restore half done?); scale it back first",
+                        h.control_plane_namespace, h.etcd_replicas
+                    )),
+                    Some(h) if h.etcd_image.is_empty() => {
+                        Err("the etcd StatefulSet names no container image for the data pod".into())
+                    }
+                    Some(h) => {
+                        let layout = h.layout();
+                        let from = if h.members.is_empty() {
+                            "etcd did not answer, or a pod was not matched to its member: the runbook's names and discovery URLs are used"
+                        } else {
+                            "as etcd lists them, by pod"
+                        };
+                        Ok(format!("{} ({from}); token {}", layout.initial_cluster(), layout.token))
+                    }
+                    None => Err("no HostedCluster".into()),
+                },
+            ));
+        }
+    }
+    list
+}
+
+fn recovery_gate(options: &Options, survey: &Survey) -> Result<String, String> {
+    let Some(name) = &options.recovery_host else {
+        let ready: Vec<&str> = survey.control_plane.iter().filter(|h| h.ready).map(|h| h.name.as_str()).collect();
+        return Err(format!("choose one with --recovery-host (Ready control-plane hosts: {})", ready.join(", ")));
+    };
+    let Some(host) = survey.control_plane.iter().find(|h| &h.name == name) else {
+        let all: Vec<&str> = survey.control_plane.iter().map(|h| h.name.as_str()).collect();
+        return Err(format!("{name} is not a control-plane host (they are: {})", all.join(", ")));
+    };
+    if options.lost.contains(name) {
+        return Err(format!("{name} is declared lost: the recovery host must be a healthy one"));
+    }
+    if !host.ready {
+        return Err(format!("{name} is not Ready: restore on a healthy control-plane host"));
+    }
+    match &host.reachable {
+        Some(Ok(())) => Ok(format!("{name} ({}), Ready, a shell answers", host.ip)),
+        Some(Err(e)) => Err(format!("{name} cannot be reached: {e}")),
+        None if options.manual_hosts => Ok(format!("{name} ({}), Ready; you run its commands", host.ip)),
+        None => Err(format!("{name} was not tried")),
+    }
+}
+
+fn reach_gate(options: &Options, survey: &Survey) -> Result<String, String> {
+    let mut problems = Vec::new();
+    let mut fine = Vec::new();
+    for lost in &options.lost {
+        if !survey.control_plane.iter().any(|h| &h.name == lost) {
+            problems.push(format!("{lost} (declared lost) is not a control-plane host"));
+        }
+    }
+    for host in &survey.control_plane {
+        if options.lost.contains(&host.name) {
+            fine.push(format!("{} lost (its Machine is made again)", host.name));
+            continue;
+        }
+        match &host.reachable {
+            Some(Ok(())) => fine.push(host.name.clone()),
+            Some(Err(e)) => problems.push(format!(
+                "{} cannot be reached ({e}): without a shell on it the cluster cannot be recovered; fix it, or declare it lost with --lost-host {} (the console: --restore-lost-host)",
+                host.name, host.name
+            )),
+            None if options.manual_hosts => fine.push(format!("{} (you keep a session open)", host.name)),
+            None => problems.push(format!("{} was not tried", host.name)),
+        }
+    }
+    if survey.control_plane.is_empty() {
+        problems.push("no control-plane nodes found (node-role.kubernetes.io/master)".into());
+    }
+    if problems.is_empty() {
+        Ok(fine.join(", "))
+    } else {
+        Err(problems.join("; "))
+    }
+}
+
+impl RestoreRun {
+    pub fn new(procedure: Procedure, backup_dir: String, options: Options) -> RestoreRun {
+        RestoreRun {
+            procedure,
+            options,
+            backup_dir,
+            stage: Stage::Survey,
+            survey: None,
+            gates: Vec::new(),
+            steps: Vec::new(),
+            records: Vec::new(),
+            not_ready: Vec::new(),
+            quorum_guard_off: false,
+            outcome: None,
+        }
+    }
+
+    pub fn outcome(&self) -> Option<&Outcome> {
+        self.outcome.as_ref()
+    }
+
+    /// Ended in a way a new run does not resume (everything but a stop after something began).
+    pub fn finished_for_good(&self) -> bool {
+        match &self.outcome {
+            None => false,
+            Some(Outcome::Stopped { .. }) => !self.began(),
+            Some(_) => true,
+        }
+    }
+
+    fn finish(&mut self, outcome: Outcome) {
+        self.stage = Stage::Finished;
+        self.outcome = Some(outcome);
+    }
+
+    /// The point-of-no-return step, once the plan is made.
+    pub fn point_of_no_return(&self) -> Option<&Step> {
+        self.steps.iter().find(|s| s.point_of_no_return)
+    }
+
+    /// Whether any step that changes the cluster has begun.
+    pub fn began(&self) -> bool {
+        self.records.iter().any(|r| r.state != StepState::Pending)
+    }
+
+    fn layout(&self, survey: &Survey) -> Layout {
+        let lost = self
+            .options
+            .lost
+            .iter()
+            .map(|name| {
+                let machine = survey.control_plane.iter().find(|h| &h.name == name).and_then(|h| h.machine.clone());
+                (name.clone(), machine)
+            })
+            .collect();
+        Layout {
+            recovery_host: self.options.recovery_host.clone().unwrap_or_default(),
+            control_plane: survey.control_plane.iter().map(|h| h.name.clone()).collect(),
+            lost,
+            workers: survey.workers.clone(),
+            ovn: survey.ovn,
+            fail_webhooks: survey.fail_webhooks.clone(),
+            remote_backup_dir: self.options.remote_backup_dir.clone(),
+            backup_dir: self.backup_dir.clone(),
+            api_vips: survey.api_vips.clone(),
+            proxy: survey.proxy,
+        }
+    }
+
+    pub fn next_action(&mut self, now: SystemTime) -> Action {
+        if let Some(outcome) = &self.outcome {
+            return Action::Finished(outcome.clone());
+        }
+        // Whatever the journal says: --read-only never acts.
+        if self.options.read_only && matches!(self.stage, Stage::Confirm | Stage::Steps) {
+            if self.began() {
+                // Stopped, not ended: the journal keeps the run for a console that may act.
+                self.stop(self.current_id(), "--read-only: nothing more is done; run again without it to go on".into());
+            } else {
+                self.finish(Outcome::NotAllowed { reason: "--read-only: the plan is shown, nothing is done".into() });
+            }
+            return self.next_action(now);
+        }
+        match self.stage {
+            Stage::Survey => Action::Survey,
+            Stage::Confirm => match self.confirmation() {
+                Some(confirmation) => Action::Confirm(confirmation),
+                None => {
+                    self.finish(Outcome::Refused { reasons: vec!["no plan was made".into()] });
+                    self.next_action(now)
+                }
+            },
+            Stage::Steps => self.next_step(now),
+            Stage::Finished => {
+                self.finish(Outcome::Completed);
+                Action::Finished(Outcome::Completed)
+            }
+        }
+    }
+
+    pub fn confirmation(&self) -> Option<Confirmation> {
+        let survey = self.survey.as_ref()?;
+        let pnr = self.point_of_no_return()?;
+        Some(Confirmation {
+            cluster_name: survey.cluster_name.clone(),
+            api_url: survey.api_url.clone(),
+            recovery_host: self
+                .options
+                .recovery_host
+                .clone()
+                .or_else(|| self.options.hosted_cluster.clone())
+                .unwrap_or_default(),
+            backup: survey
+                .backup
+                .snapshot
+                .clone()
+                .map(|s| format!("{}/{s}", survey.backup.dir))
+                .unwrap_or_else(|| survey.backup.dir.clone()),
+            point_of_no_return: format!("step {}: {}", pnr.id, pnr.title),
+        })
+    }
+
+    /// The nodes a check must not wait for: the hosts declared lost.
+    pub fn lost(&self) -> &[String] {
+        &self.options.lost
+    }
+
+    fn next_step(&mut self, now: SystemTime) -> Action {
+        let Some(index) = self.records.iter().position(|r| matches!(r.state, StepState::Pending | StepState::Running))
+        else {
+            self.finish(Outcome::Completed);
+            return Action::Finished(Outcome::Completed);
+        };
+        let step = self.steps[index].clone();
+        // Never the recovery host's Machine, whatever the plan says.
+        if let Act::DeleteMachine { node, name } = &step.act {
+            let recovery = self.options.recovery_host.as_ref();
+            let recovery_machine = self.survey.as_ref().and_then(|s| {
+                s.control_plane.iter().find(|h| Some(&h.name) == recovery).and_then(|h| h.machine.clone())
+            });
+            if Some(node) == recovery || recovery_machine.as_ref() == Some(name) {
+                let reason = format!("step {} would delete {name}, the recovery host's Machine: never", step.id);
+                self.records[index] = StepRecord {
+                    state: StepState::Failed,
+                    detail: reason.clone(),
+                    reason: None,
+                    revision_before: None,
+                };
+                self.finish(Outcome::Stopped {
+                    step: step.id.clone(),
+                    reason,
+                    quorum_guard_off: self.quorum_guard_off,
+                });
+                return self.next_action(now);
+            }
+        }
+        if self.records[index].state == StepState::Running {
+            return Action::Recheck { index, step };
+        }
+        if let Act::HostOnNotReady { .. } = step.act {
+            if self.not_ready.is_empty() {
+                self.records[index] = StepRecord {
+                    state: StepState::Skipped,
+                    detail: "every node was Ready".into(),
+                    reason: None,
+                    revision_before: None,
+                };
+                return self.next_step(now);
+            }
+        }
+        self.records[index].state = StepState::Running;
+        // Off from the moment its patch may be sent: a crash or a failed check must not lose that.
+        if step.act == (Act::QuorumGuard { off: true }) {
+            self.quorum_guard_off = true;
+        }
+        if step.place == Place::Person || (self.options.manual_hosts && step.place == Place::Host) {
+            return Action::AskPerson { index, step };
+        }
+        let reason = match step.act {
+            Act::ForceRedeployment { .. } => {
+                let mut at = now;
+                let mut reason = redeployment_reason(at);
+                // Unique, even for two steps within the clock's resolution: a nanosecond later.
+                while self.records.iter().any(|r| r.reason.as_ref() == Some(&reason)) {
+                    at += std::time::Duration::from_nanos(1);
+                    reason = redeployment_reason(at);
+                }
+                self.records[index].reason = Some(reason.clone());
+                Some(reason)
+            }
+            _ => None,
+        };
+        let nodes = match step.act {
+            Act::HostOnNotReady { .. } => self.not_ready.clone(),
+            _ => Vec::new(),
+        };
+        Action::Perform { index, step, reason, nodes }
+    }
+
+    pub fn observe(&mut self, observed: Observed) {
+        if self.outcome.is_some() {
+            return;
+        }
+        match observed {
+            Observed::Surveyed(survey) => self.surveyed(*survey),
+            Observed::Typed(text) => {
+                let Some(survey) = &self.survey else { return };
+                if self.stage == Stage::Confirm && text.trim() == survey.cluster_name {
+                    self.stage = Stage::Steps;
+                } else {
+                    self.finish(Outcome::Cancelled);
+                }
+            }
+            Observed::Performed { index, result } => self.performed(index, result),
+            Observed::Rechecked { index, done, detail } => {
+                let Some(step) = self.steps.get(index).cloned() else { return };
+                let Some(record) = self.records.get_mut(index) else { return };
+                if done {
+                    record.state = StepState::Done;
+                    record.detail = format!("found done on resuming: {detail}");
+                    self.after_done(index);
+                } else if !step.redo_safe {
+                    // Never run twice by itself (cluster-restore.sh would move the restored data aside).
+                    record.detail = format!("interrupted, not known to be done: {detail}");
+                    let reason = format!(
+                        "step {} was interrupted and is not safe to run again by itself ({detail}); look at {} and finish it by hand, then run again with --mark-done {}",
+                        step.id,
+                        step.node.as_deref().unwrap_or("the host"),
+                        step.id
+                    );
+                    self.stop(step.id, reason);
+                } else {
+                    record.state = StepState::Pending;
+                    record.detail = format!("not done yet on resuming: {detail}");
+                }
+            }
+            Observed::PersonAnswered { index, done } => {
+                if done {
+                    self.performed(index, StepResult::Done { detail: "confirmed by the person".into() });
+                } else {
+                    let id = self.steps.get(index).map(|s| s.id.clone()).unwrap_or_default();
+                    let redo_safe = self.steps.get(index).is_none_or(|s| s.redo_safe);
+                    if let Some(record) = self.records.get_mut(index) {
+                        // The person may have done part of it: one not safe to redo is re-checked on resuming.
+                        record.state = if redo_safe { StepState::Pending } else { StepState::Running };
+                    }
+                    self.stop(id, "the person stopped here".into());
+                }
+            }
+        }
+    }
+
+    fn surveyed(&mut self, survey: Survey) {
+        if survey.unreadable.is_none() && survey.cluster_name.trim().is_empty() {
+            let reasons = vec!["the cluster's name could not be read: nothing to confirm with".to_string()];
+            self.finish(Outcome::Refused { reasons });
+            self.survey = Some(survey);
+            return;
+        }
+        if let Some(problem) = &survey.unreadable {
+            self.finish(Outcome::Refused { reasons: vec![problem.clone()] });
+            self.survey = Some(survey);
+            return;
+        }
+        self.gates = gates(self.procedure, &self.options, &survey);
+        self.steps = match (self.procedure, &survey.hosted) {
+            (Procedure::Hosted, Some(hosted)) => steps::hosted(&hosted.layout()),
+            (Procedure::Hosted, None) => Vec::new(),
+            (Procedure::Standalone, _) => {
+                let mut list = steps::standalone(&self.layout(&survey));
+                if !list.iter().any(|s| s.point_of_no_return) {
+                    if let Some(restore) = list.iter_mut().find(|s| s.id == "8") {
+                        restore.point_of_no_return = true;
+                    }
+                }
+                list
+            }
+        };
+        self.records = self
+            .steps
+            .iter()
+            .map(|_| StepRecord {
+                state: StepState::Pending,
+                detail: String::new(),
+                reason: None,
+                revision_before: None,
+            })
+            .collect();
+        self.survey = Some(survey);
+        let failing: Vec<String> =
+            self.gates.iter().filter(|g| !g.passed).map(|g| format!("{}: {}", g.id, g.detail)).collect();
+        if self.options.plan_only {
+            self.finish(Outcome::Planned { gates_passed: failing.is_empty() });
+        } else if !failing.is_empty() {
+            self.finish(Outcome::Refused { reasons: failing });
+        } else if self.options.read_only {
+            self.finish(Outcome::NotAllowed { reason: "--read-only: the plan is shown, nothing is done".into() });
+        } else {
+            self.stage = Stage::Confirm;
+        }
+    }
+
+    fn performed(&mut self, index: usize, result: StepResult) {
+        let Some(step) = self.steps.get(index).cloned() else { return };
+        match result {
+            StepResult::Done { detail } => {
+                self.records[index].state = StepState::Done;
+                self.records[index].detail = detail;
+                self.after_done(index);
+            }
+            StepResult::DoneWithNotReady { detail, not_ready } => {
+                self.records[index].state = StepState::Done;
+                self.records[index].detail = detail;
+                self.not_ready = not_ready;
+                self.after_done(index);
+            }
+            StepResult::Forced { detail, revision_before } => {
+                self.records[index].state = StepState::Done;
+                self.records[index].detail = detail;
+                self.records[index].revision_before = revision_before;
+            }
+            StepResult::Interrupted { detail } => {
+                // Left Running: a resumed run re-checks it.
+                self.records[index].detail = detail;
+                self.stop(step.id, "stopped by the person".into());
+            }
+            StepResult::Failed { reason } => {
+                self.records[index].state = StepState::Failed;
+                self.records[index].detail = reason.clone();
+                self.stop(step.id, reason);
+            }
+        }
+    }
+
+    fn after_done(&mut self, index: usize) {
+        if let Some(Act::QuorumGuard { off }) = self.steps.get(index).map(|s| &s.act) {
+            self.quorum_guard_off = *off;
+        }
+    }
+
+    fn stop(&mut self, step: String, mut reason: String) {
+        // A hosted run stopped after its pause leaves the hosted cluster without its API until resumed.
+        if self.procedure == Procedure::Hosted && self.began() {
+            let hosted = self.options.hosted_cluster.clone().unwrap_or_default();
+            reason.push_str(&format!(
+                "; HostedCluster {hosted} stays PAUSED and its API servers may be at 0 replicas until the run ends"
+            ));
+        }
+        self.finish(Outcome::Stopped { step, reason, quorum_guard_off: self.quorum_guard_off });
+    }
+
+    /// The step the run is at (the first not done), by its id.
+    fn current_id(&self) -> String {
+        self.records
+            .iter()
+            .position(|r| matches!(r.state, StepState::Pending | StepState::Running))
+            .and_then(|i| self.steps.get(i))
+            .map(|s| s.id.clone())
+            .unwrap_or_default()
+    }
+
+    /// Stops the run where it is (the journal cannot be written): resumable.
+    pub fn halt(&mut self, reason: String) {
+        if self.outcome.is_none() {
+            self.stop(self.current_id(), reason);
+        }
+    }
+
+    /// The person stops the run (Ctrl-C, `x`): the step in flight stays to be re-checked on resuming.
+    pub fn abort(&mut self) {
+        if self.outcome.is_some() {
+            return;
+        }
+        if !self.began() {
+            self.finish(Outcome::Cancelled);
+            return;
+        }
+        self.stop(self.current_id(), "stopped by the person".into());
+    }
+
+    /// Makes a journalled run go on: the failed step and the one in flight are re-checked before anything is
+    /// done again; steps the person marks done count as done.
+    pub fn resume(&mut self, mark_done: &[String]) {
+        let past_no_return = self.records.len() == self.steps.len()
+            && self
+                .steps
+                .iter()
+                .zip(&self.records)
+                .skip_while(|(s, _)| !s.point_of_no_return)
+                .any(|(_, r)| r.state != StepState::Pending);
+        // Before the point of no return nothing is kept: surveyed, gated and confirmed anew.
+        if !past_no_return {
+            *self = RestoreRun::new(self.procedure, self.backup_dir.clone(), self.options.clone());
+            return;
+        }
+        for (step, record) in self.steps.iter().zip(self.records.iter_mut()) {
+            if mark_done.contains(&step.id) && record.state != StepState::Done {
+                record.state = StepState::Done;
+                record.detail = "marked done by the person (--mark-done)".into();
+            } else if record.state == StepState::Failed {
+                record.state = StepState::Running;
+            }
+        }
+        for index in 0..self.steps.len() {
+            if self.records[index].state == StepState::Done {
+                self.after_done(index);
+            }
+        }
+        self.outcome = None;
+        self.stage = Stage::Steps;
+    }
+}
+
+#[cfg(any(test, feature = "test-fixtures"))]
+pub mod fixtures;
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,549 @@
+use std::time::{Duration, SystemTime};
+
+use super::fixtures::*;
+use super::*;
+
+fn options() -> Options {
+    Options {
+        recovery_host: Some("master-0".into()),
+        remote_backup_dir: "/home/core/assets/backup".into(),
+        ..Options::default()
+    }
+}
+
+fn at(seconds: u64) -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_secs(1_796_000_000 + seconds) + Duration::from_nanos(123_456_789)
+}
+
+fn surveyed(options: Options, survey: Survey) -> RestoreRun {
+    let mut run = RestoreRun::new(Procedure::Standalone, "/b".into(), options);
+    assert_eq!(run.next_action(at(0)), Action::Survey);
+    run.observe(Observed::Surveyed(Box::new(survey)));
+    run
+}
+
+fn confirmed() -> RestoreRun {
+    let mut run = surveyed(options(), survey());
+    let Action::Confirm(confirmation) = run.next_action(at(0)) else { panic!("no confirmation: {:?}", run.outcome) };
+    assert_eq!(confirmation.cluster_name, "lab-x8k2p");
+    assert_eq!(confirmation.point_of_no_return, "step 4.1@master-1: stop etcd on master-1");
+    run.observe(Observed::Typed("lab-x8k2p".into()));
+    run
+}
+
+/// Answers every step as done; returns the ids in the order they were asked.
+fn drive(run: &mut RestoreRun) -> Vec<String> {
+    let mut ids = Vec::new();
+    for n in 0..500 {
+        match run.next_action(at(n)) {
+            Action::Perform { index, step, .. } => {
+                ids.push(step.id.clone());
+                run.observe(Observed::Performed { index, result: StepResult::Done { detail: "ok".into() } });
+            }
+            Action::AskPerson { index, step } => {
+                ids.push(step.id.clone());
+                run.observe(Observed::PersonAnswered { index, done: true });
+            }
+            Action::Finished(_) => return ids,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    panic!("no end")
+}
+
+fn position(ids: &[String], id: &str) -> usize {
+    ids.iter().position(|i| i == id).unwrap_or_else(|| panic!("{id} not in {ids:?}"))
+}
+
+#[test]
+fn the_standalone_plan_follows_the_runbooks_order_and_never_touches_the_recovery_hosts_static_pods_by_hand() {
+    let mut run = confirmed();
+    let ids = drive(&mut run);
+    assert_eq!(run.outcome, Some(Outcome::Completed));
+    // The backup is on the recovery host before anything stops.
+    assert!(position(&ids, "3") < position(&ids, "4.1@master-1"));
+    // Every non-recovery host: four pods stopped and checked, then etcd's data moved aside.
+    for node in ["master-1", "master-2"] {
+        for (act, check) in [("4.1", "4.2"), ("4.3", "4.4"), ("4.5", "4.6"), ("4.7", "4.8")] {
+            assert!(position(&ids, &format!("{act}@{node}")) < position(&ids, &format!("{check}@{node}")));
+        }
+        assert!(position(&ids, &format!("4.8@{node}")) < position(&ids, &format!("4.9@{node}")));
+        assert!(position(&ids, &format!("4.9@{node}")) < position(&ids, "8"));
+    }
+    assert!(!ids.iter().any(|id| id.starts_with("4.") && id.ends_with("@master-0")), "{ids:?}");
+    // Kubelet restarted on the recovery host first.
+    assert!(position(&ids, "10@master-0") < position(&ids, "10@master-1"));
+    // OVN: the recovery host, then the other control-plane hosts, then the workers, one at a time.
+    let ovn: Vec<&String> = ids.iter().filter(|id| id.starts_with("14.3@")).collect();
+    assert_eq!(ovn, ["14.3@master-0", "14.3@master-1", "14.3@master-2", "14.3@worker-0", "14.3@worker-1"]);
+    assert!(!ids.iter().any(|id| id == "14.1@worker-0"), "OVN databases are deleted on control-plane hosts only");
+    // Quorum guard off, etcd forced, guard back on, then the rollouts in order.
+    let order = ["16", "18", "19", "18v", "21.1", "21.1v", "21.3", "21.3v", "21.5", "21.5v", "22", "24"];
+    for pair in order.windows(2) {
+        assert!(position(&ids, pair[0]) < position(&ids, pair[1]), "{pair:?} in {ids:?}");
+    }
+    // CSRs approved (there are workers); no Machine deleted (none lost).
+    assert!(ids.contains(&"11".to_string()));
+    assert!(!ids.iter().any(|id| id.starts_with("15@")));
+    assert!(!run.quorum_guard_off);
+    // The 9a step had no NotReady node to fix.
+    let at_9a = run.steps.iter().position(|s| s.id == "9a").unwrap();
+    assert_eq!(run.records[at_9a].state, StepState::Skipped);
+}
+
+#[test]
+fn every_gate_passes_on_a_good_survey_and_each_refuses_on_its_own() {
+    let good = surveyed(options(), survey());
+    assert!(good.gates.iter().all(|g| g.passed), "{:?}", good.gates);
+    assert_eq!(good.stage, Stage::Confirm);
+
+    type Spoil = fn(&mut Survey, &mut Options);
+    let cases: Vec<(&str, Spoil, &str)> = vec![
+        (
+            "backup_files",
+            |s, _| s.backup.static_problem = Some("static_kuberesources_2026-12-02_010203.tar.gz is missing".into()),
+            "missing",
+        ),
+        ("backup_files", |s, _| s.backup.files_problem = Some("/b holds 2 snapshots".into()), "2 snapshots"),
+        (
+            "snapshot_verified",
+            |s, _| {
+                s.backup.verified = Some(false);
+                s.backup.verification = "page 7 is out of range".into();
+            },
+            "not sound",
+        ),
+        ("same_cluster", |s, _| s.backup.cluster_id = Some("9f00".into()), "cluster 9f00"),
+        ("same_z_stream", |s, _| s.backup.version = Some("4.14.7".into()), "taken on 4.14.7"),
+        ("recovery_host", |_, o| o.recovery_host = None, "--recovery-host"),
+        ("recovery_host", |s, _| s.control_plane[0].ready = false, "not Ready"),
+        ("recovery_host", |_, o| o.recovery_host = Some("worker-0".into()), "not a control-plane host"),
+        (
+            "hosts_reachable",
+            |s, _| s.control_plane[2].reachable = Some(Err("Connection refused".into())),
+            "--lost-host master-2",
+        ),
+        ("certificate_kubeconfig", |s, _| s.certificate_kubeconfig = Some(Err("the user has a token".into())), "token"),
+        ("quorum_guard", |s, _| s.quorum_guard_off = true, "unsupportedConfigOverrides"),
+    ];
+    for (gate, spoil, says) in cases {
+        let mut s = survey();
+        let mut o = options();
+        spoil(&mut s, &mut o);
+        let run = surveyed(o, s);
+        let failing: Vec<&Gate> = run.gates.iter().filter(|g| !g.passed).collect();
+        assert_eq!(failing.len(), 1, "{gate}: {failing:?}");
+        assert_eq!(failing[0].id, gate);
+        assert!(failing[0].detail.contains(says), "{gate}: {}", failing[0].detail);
+        let Some(Outcome::Refused { reasons }) = &run.outcome else { panic!("{gate}: {:?}", run.outcome) };
+        assert!(reasons[0].starts_with(gate));
+        assert!(!run.began());
+    }
+}
+
+#[test]
+fn a_wrong_name_cancels_read_only_and_plan_only_do_nothing() {
+    let mut run = surveyed(options(), survey());
+    assert!(matches!(run.next_action(at(0)), Action::Confirm(_)));
+    run.observe(Observed::Typed("lab".into()));
+    assert_eq!(run.next_action(at(0)), Action::Finished(Outcome::Cancelled));
+
+    let run = surveyed(Options { read_only: true, ..options() }, survey());
+    assert!(matches!(run.outcome, Some(Outcome::NotAllowed { .. })));
+    assert!(!run.steps.is_empty(), "the plan is shown");
+
+    let mut s = survey();
+    s.backup.version = Some("4.13.0".into());
+    let run = surveyed(Options { plan_only: true, ..options() }, s);
+    assert_eq!(run.outcome, Some(Outcome::Planned { gates_passed: false }));
+    assert_eq!(run.outcome.as_ref().map(Outcome::exit_code), Some(1));
+}
+
+#[test]
+fn redeployment_reasons_are_the_runbooks_format_and_unique() {
+    assert_eq!(redeployment_reason(at(0)), "recovery-2026-11-30 00:53:20.123456789+00:00");
+    let mut run = confirmed();
+    let mut reasons = Vec::new();
+    for _ in 0..500 {
+        // The same instant for every step: the engine still makes each reason unique.
+        match run.next_action(at(0)) {
+            Action::Perform { index, reason, step, .. } => {
+                if let Act::ForceRedeployment { .. } = step.act {
+                    reasons.push(reason.clone().unwrap());
+                }
+                run.observe(Observed::Performed { index, result: StepResult::Done { detail: String::new() } });
+            }
+            Action::AskPerson { index, .. } => run.observe(Observed::PersonAnswered { index, done: true }),
+            _ => break,
+        }
+    }
+    assert_eq!(reasons.len(), 4);
+    let mut unique = reasons.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), 4, "{reasons:?}");
+    // A nanosecond apart, each in `date --rfc-3339=ns` form.
+    assert_eq!(reasons[0], "recovery-2026-11-30 00:53:20.123456789+00:00");
+    assert_eq!(reasons[1], "recovery-2026-11-30 00:53:20.123456790+00:00");
+    assert!(reasons.iter().all(|r| r.starts_with("recovery-2026-11-30 00:53:20.1234567") && r.ends_with("+00:00")));
+}
+
+#[test]
+fn a_lost_host_gets_no_shell_steps_its_machine_is_made_again_and_the_recovery_host_may_not_be_lost() {
+    let mut s = survey();
+    s.control_plane[2].reachable = Some(Err("No route to host".into()));
+    let mut run = surveyed(Options { lost: vec!["master-2".into()], ..options() }, s.clone());
+    assert!(run.gates.iter().all(|g| g.passed), "{:?}", run.gates);
+    run.observe(Observed::Typed("lab-x8k2p".into()));
+    let ids = drive(&mut run);
+    assert!(
+        !ids.iter().any(|id| id.ends_with("@master-2") && !id.starts_with("15@") && !id.starts_with("14.3@")),
+        "{ids:?}"
+    );
+    let machine = run.steps.iter().find(|s| s.id == "15@master-2").unwrap();
+    assert_eq!(machine.act, Act::DeleteMachine { name: "lab-x8k2p-master-2".into(), node: "master-2".into() });
+    assert!(position(&ids, "15@master-2") < position(&ids, "16"));
+
+    let run = surveyed(Options { lost: vec!["master-0".into()], ..options() }, survey());
+    assert!(run.gates.iter().any(|g| g.id == "recovery_host" && !g.passed && g.detail.contains("declared lost")));
+}
+
+#[test]
+fn the_engine_refuses_to_delete_the_recovery_hosts_machine_even_if_the_plan_says_so() {
+    let mut run = confirmed();
+    let index = run.steps.iter().position(|s| s.id == "16").unwrap();
+    run.steps[index].act = Act::DeleteMachine { name: "lab-x8k2p-master-0".into(), node: "master-0".into() };
+    drive(&mut run);
+    let Some(Outcome::Stopped { step, reason, .. }) = &run.outcome else { panic!("{:?}", run.outcome) };
+    assert_eq!(step, "16");
+    assert!(reason.contains("recovery host's Machine"), "{reason}");
+}
+
+#[test]
+fn a_failure_after_the_guard_went_off_says_so_and_a_resumed_run_rechecks_before_acting() {
+    let mut run = confirmed();
+    loop {
+        match run.next_action(at(1)) {
+            Action::Perform { index, step, .. } if step.id == "18" => {
+                run.observe(Observed::Performed {
+                    index,
+                    result: StepResult::Failed { reason: "the API did not answer".into() },
+                });
+                break;
+            }
+            Action::Perform { index, .. } => {
+                run.observe(Observed::Performed { index, result: StepResult::Done { detail: String::new() } })
+            }
+            Action::AskPerson { index, .. } => run.observe(Observed::PersonAnswered { index, done: true }),
+            other => panic!("{other:?}"),
+        }
+    }
+    let outcome = run.outcome.clone().unwrap();
+    assert_eq!(outcome.exit_code(), 1);
+    assert!(outcome.describe().contains("QUORUM GUARD IS OFF"), "{}", outcome.describe());
+    assert!(outcome.describe().contains(QUORUM_GUARD_ON));
+
+    // Through the journal's JSON, as after a crash.
+    let mut resumed: RestoreRun = serde_json::from_str(&serde_json::to_string(&run).unwrap()).unwrap();
+    resumed.resume(&[]);
+    let Action::Recheck { index, step } = resumed.next_action(at(2)) else { panic!() };
+    assert_eq!(step.id, "18");
+    resumed.observe(Observed::Rechecked {
+        index,
+        done: false,
+        detail: "forceRedeploymentReason is the old one".into(),
+    });
+    let Action::Perform { step, reason, .. } = resumed.next_action(at(3)) else { panic!() };
+    assert_eq!(step.id, "18");
+    assert!(reason.unwrap().starts_with("recovery-"));
+}
+
+#[test]
+fn a_crash_in_the_middle_of_a_step_is_rechecked_and_a_done_step_is_not_done_twice() {
+    let mut run = confirmed();
+    let Action::Perform { index, step, .. } = run.next_action(at(0)) else { panic!() };
+    assert_eq!(step.id, "3");
+    run.observe(Observed::Performed { index, result: StepResult::Done { detail: String::new() } });
+    let Action::Perform { step, .. } = run.next_action(at(0)) else { panic!() };
+    assert_eq!(step.id, "4.1@master-1");
+    // The journal's "before" record; the process dies here.
+    let journal = serde_json::to_string(&run).unwrap();
+    let mut resumed: RestoreRun = serde_json::from_str(&journal).unwrap();
+    let Action::Recheck { index, step } = resumed.next_action(at(5)) else { panic!() };
+    assert_eq!(step.id, "4.1@master-1");
+    resumed.observe(Observed::Rechecked { index, done: true, detail: "the manifest is in /tmp".into() });
+    let Action::Perform { step, .. } = resumed.next_action(at(6)) else { panic!() };
+    assert_eq!(step.id, "4.2@master-1");
+}
+
+#[test]
+fn nodes_still_not_ready_get_their_kubelet_certificates_cleared_and_manual_hosts_ask_the_person() {
+    let mut run = confirmed();
+    loop {
+        match run.next_action(at(0)) {
+            Action::Perform { index, step, .. } if step.id == "9" => run.observe(Observed::Performed {
+                index,
+                result: StepResult::DoneWithNotReady {
+                    detail: "worker-1 NotReady".into(),
+                    not_ready: vec!["worker-1".into()],
+                },
+            }),
+            Action::Perform { step, nodes, .. } if step.id == "9a" => {
+                assert_eq!(nodes, ["worker-1"]);
+                break;
+            }
+            Action::Perform { index, .. } => {
+                run.observe(Observed::Performed { index, result: StepResult::Done { detail: String::new() } })
+            }
+            Action::AskPerson { index, .. } => run.observe(Observed::PersonAnswered { index, done: true }),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    let mut manual = surveyed(Options { manual_hosts: true, ..options() }, survey());
+    manual.observe(Observed::Typed("lab-x8k2p".into()));
+    let Action::AskPerson { index, step } = manual.next_action(at(0)) else { panic!() };
+    assert_eq!(step.id, "3");
+    assert_eq!(step.shown, ["scp -r /b/* core@master-0:/home/core/assets/backup/"]);
+    manual.observe(Observed::PersonAnswered { index, done: true });
+    let Action::AskPerson { step: next, .. } = manual.next_action(at(0)) else { panic!() };
+    assert_eq!(next.shown, ["sudo mv -v /etc/kubernetes/manifests/etcd-pod.yaml /tmp"]);
+    assert_eq!(next.node.as_deref(), Some("master-1"));
+}
+
+#[test]
+fn the_hosted_procedure_pauses_first_resumes_last_and_refuses_a_delete_retention_policy() {
+    let mut s = survey();
+    s.hosted = Some(HostedFacts {
+        namespace: "clusters".into(),
+        name: "hosted".into(),
+        control_plane_namespace: "clusters-hosted".into(),
+        etcd_replicas: 3,
+        when_scaled: Some("Retain".into()),
+        etcd_image: "quay.io/etcd@sha256:1".into(),
+        ..HostedFacts::default()
+    });
+    let options = Options { hosted_cluster: Some("clusters/hosted".into()), ..Options::default() };
+    let mut run = RestoreRun::new(Procedure::Hosted, "/b".into(), options.clone());
+    run.observe(Observed::Surveyed(Box::new(s.clone())));
+    assert!(run.gates.iter().all(|g| g.passed), "{:?}", run.gates);
+    assert!(run.steps[0].point_of_no_return);
+    assert_eq!(run.steps[0].act, Act::PauseReconciliation { paused: true });
+    assert_eq!(run.steps.last().unwrap().act, Act::PauseReconciliation { paused: false });
+    let ids: Vec<&str> = run.steps.iter().map(|s| s.id.as_str()).collect();
+    // Every member's claim restored from the snapshot, through its own data pod, before etcd is scaled up.
+    for claim in ["data-etcd-0", "data-etcd-1", "data-etcd-2"] {
+        let restore = ids.iter().position(|i| *i == format!("3.4@{claim}")).unwrap();
+        assert!(restore < ids.iter().position(|i| *i == "3.7").unwrap(), "{ids:?}");
+    }
+    assert!(ids.iter().position(|i| *i == "3.8").unwrap() < ids.iter().position(|i| i.starts_with("3.9@")).unwrap());
+    assert!(run.steps.iter().all(|s| !matches!(s.act, Act::Person { .. })));
+    assert!(run.steps.iter().all(|s| s.place != Place::Host), "the hosted procedure is all through the API");
+
+    s.hosted.as_mut().unwrap().when_scaled = Some("Delete".into());
+    let mut run = RestoreRun::new(Procedure::Hosted, "/b".into(), options);
+    run.observe(Observed::Surveyed(Box::new(s)));
+    assert!(run.gates.iter().any(|g| g.id == "retention_policy" && !g.passed && g.detail.contains("Retain")));
+    assert!(matches!(run.outcome, Some(Outcome::Refused { .. })));
+}
+
+/// Drives a confirmed run until `id` is about to be performed.
+fn run_until(run: &mut RestoreRun, id: &str) -> (usize, Step) {
+    for _ in 0..500 {
+        match run.next_action(at(0)) {
+            Action::Perform { index, step, .. } if step.id == id => return (index, step),
+            Action::Perform { index, .. } => {
+                run.observe(Observed::Performed { index, result: StepResult::Done { detail: String::new() } })
+            }
+            Action::AskPerson { index, .. } => run.observe(Observed::PersonAnswered { index, done: true }),
+            other => panic!("{other:?}"),
+        }
+    }
+    panic!("{id} never came")
+}
+
+fn through_json(run: &RestoreRun) -> RestoreRun {
+    serde_json::from_str(&serde_json::to_string(run).unwrap()).unwrap()
+}
+
+#[test]
+fn the_restore_script_is_never_run_twice_by_itself_and_the_person_can_mark_it_done() {
+    let mut run = confirmed();
+    run_until(&mut run, "8");
+    // Killed while the script ran; on resuming etcd does not answer with one member.
+    let mut resumed = through_json(&run);
+    resumed.resume(&[]);
+    let Action::Recheck { index, step } = resumed.next_action(at(1)) else { panic!() };
+    assert_eq!(step.id, "8");
+    resumed.observe(Observed::Rechecked { index, done: false, detail: "3 members".into() });
+    let Some(Outcome::Stopped { step, reason, .. }) = &resumed.outcome else { panic!("{:?}", resumed.outcome) };
+    assert_eq!(step, "8");
+    assert!(reason.contains("--mark-done 8"), "{reason}");
+    // Finished by hand, then marked done: the run goes on at 8v, the script not run again.
+    resumed.resume(&["8".to_string()]);
+    let Action::Perform { step, .. } = resumed.next_action(at(2)) else { panic!() };
+    assert_eq!(step.id, "8v");
+}
+
+#[test]
+fn a_run_stopped_before_the_point_of_no_return_is_surveyed_and_confirmed_anew_and_read_only_holds_on_resume() {
+    let mut run = confirmed();
+    let (index, _) = run_until(&mut run, "4.1@master-1");
+    // Stopped just before: the copy was made, nothing past the point of no return.
+    run.records[index].state = StepState::Pending;
+    run.abort();
+    let mut resumed = through_json(&run);
+    resumed.resume(&[]);
+    assert_eq!(resumed.next_action(at(1)), Action::Survey, "old gates are not trusted");
+
+    // Past it, a read-only console does nothing more.
+    let mut run = confirmed();
+    run_until(&mut run, "4.3@master-1");
+    let mut resumed = through_json(&run);
+    resumed.options.read_only = true;
+    resumed.resume(&[]);
+    assert!(matches!(resumed.next_action(at(1)), Action::Finished(Outcome::Stopped { .. })));
+}
+
+#[test]
+fn the_quorum_guard_counts_as_off_from_the_moment_its_patch_may_go() {
+    let mut run = confirmed();
+    let (index, _) = run_until(&mut run, "16");
+    assert!(run.quorum_guard_off, "off once step 16 began");
+    run.observe(Observed::Performed { index, result: StepResult::Failed { reason: "no answer".into() } });
+    let outcome = run.outcome.clone().unwrap();
+    assert!(outcome.describe().contains("QUORUM GUARD IS OFF"), "{}", outcome.describe());
+}
+
+#[test]
+fn a_hosted_run_restores_each_member_as_etcd_listed_it_and_says_the_cluster_stays_paused_if_stopped() {
+    let mut s = survey();
+    s.cluster_name = "hosted".into();
+    s.hosted = Some(HostedFacts {
+        namespace: "clusters".into(),
+        name: "hosted".into(),
+        control_plane_namespace: "clusters-hosted".into(),
+        etcd_replicas: 3,
+        etcd_image: "quay.io/etcd@sha256:1".into(),
+        token: Some("tok".into()),
+        members: vec![
+            ("master-0".into(), "https://127.0.0.11:2380".into()),
+            ("master-1".into(), "https://127.0.0.12:2380".into()),
+            ("master-2".into(), "https://127.0.0.13:2380".into()),
+        ],
+        ..HostedFacts::default()
+    });
+    let mut run = RestoreRun::new(
+        Procedure::Hosted,
+        "/b".into(),
+        Options { hosted_cluster: Some("clusters/hosted".into()), ..Options::default() },
+    );
+    run.observe(Observed::Surveyed(Box::new(s.clone())));
+    let Action::Confirm(confirmation) = run.next_action(at(0)) else { panic!("{:?}", run.outcome) };
+    assert_eq!(confirmation.cluster_name, "hosted");
+    assert!(!run.began(), "nothing before the typed name");
+    run.observe(Observed::Typed("hosted".into()));
+    let (_, restore) = run_until(&mut run, "3.4@data-etcd-1");
+    let Act::PodExec { deployment, commands } = &restore.act else { panic!("{restore:?}") };
+    assert_eq!(deployment, "etcd-data-1");
+    let etcdutl = commands.last().unwrap().join(" ");
+    assert_eq!(
+        etcdutl,
+        "etcdutl snapshot restore /var/lib/restored.snap.db --data-dir=/var/lib/data --skip-hash-check --name master-1 \
+         --initial-cluster-token=tok --initial-cluster master-0=https://127.0.0.11:2380,master-1=https://127.0.0.12:2380,master-2=https://127.0.0.13:2380 \
+         --initial-advertise-peer-urls https://127.0.0.12:2380"
+    );
+    assert_eq!(commands[0], ["rm", "-rf", "/var/lib/data"]);
+    let index = run.steps.iter().position(|s| s.id == "3.4@data-etcd-1").unwrap();
+    run.observe(Observed::Performed { index, result: StepResult::Failed { reason: "exit 1".into() } });
+    let outcome = run.outcome.clone().unwrap();
+    assert!(outcome.describe().contains("clusters/hosted stays PAUSED"), "{}", outcome.describe());
+
+    // etcd silent: the runbook's names, and the gate says so.
+    s.hosted.as_mut().unwrap().members.clear();
+    let layout = s.hosted.as_ref().unwrap().layout();
+    assert_eq!(
+        layout.members[2],
+        ("etcd-2".to_string(), "https://etcd-2.etcd-discovery.clusters-hosted.svc:2380".to_string())
+    );
+    // Already paused: refused before anything.
+    s.hosted.as_mut().unwrap().paused = true;
+    let mut run = RestoreRun::new(
+        Procedure::Hosted,
+        "/b".into(),
+        Options { hosted_cluster: Some("clusters/hosted".into()), ..Options::default() },
+    );
+    run.observe(Observed::Surveyed(Box::new(s)));
+    assert!(run.gates.iter().any(|g| g.id == "reconciliation" && !g.passed));
+    assert!(run.gates.iter().any(|g| g.id == "etcd_members" && g.passed && g.detail.contains("runbook's names")));
+    assert!(matches!(run.next_action(at(0)), Action::Finished(Outcome::Refused { .. })));
+}
+
+#[test]
+fn read_only_on_a_begun_run_stops_it_resumably_and_a_person_step_not_safe_to_redo_is_rechecked() {
+    let mut run = confirmed();
+    run_until(&mut run, "4.3@master-1");
+    let mut resumed = through_json(&run);
+    resumed.options.read_only = true;
+    resumed.resume(&[]);
+    let Action::Finished(Outcome::Stopped { reason, .. }) = resumed.next_action(at(1)) else { panic!() };
+    assert!(reason.contains("--read-only"), "{reason}");
+    assert!(!resumed.finished_for_good(), "the journal keeps it");
+
+    // With --manual-hosts the person is asked for step 8 and stops: resuming re-checks it, never redoes it.
+    let mut manual = surveyed(Options { manual_hosts: true, ..options() }, survey());
+    manual.observe(Observed::Typed("lab-x8k2p".into()));
+    loop {
+        match manual.next_action(at(0)) {
+            Action::AskPerson { index, step } if step.id == "8" => {
+                manual.observe(Observed::PersonAnswered { index, done: false });
+                break;
+            }
+            Action::AskPerson { index, .. } => manual.observe(Observed::PersonAnswered { index, done: true }),
+            Action::Perform { index, .. } => {
+                manual.observe(Observed::Performed { index, result: StepResult::Done { detail: String::new() } })
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    let mut resumed = through_json(&manual);
+    resumed.options.manual_hosts = false;
+    resumed.resume(&[]);
+    let Action::Recheck { step, .. } = resumed.next_action(at(1)) else { panic!() };
+    assert_eq!(step.id, "8");
+}
+
+#[test]
+fn on_premises_the_recovery_host_must_hold_the_api_vip_and_a_proxy_is_read_on_the_host_for_the_restore_script() {
+    let mut s = survey();
+    s.api_vips = vec!["192.168.111.5".into()];
+    s.proxy = true;
+    let run = surveyed(options(), s);
+    let ids: Vec<&str> = run.steps.iter().map(|s| s.id.as_str()).collect();
+    let vip = run.steps.iter().find(|s| s.id == "6").unwrap();
+    assert_eq!(vip.node.as_deref(), Some("master-0"));
+    // Anchored: .5 is not .50.
+    assert_eq!(
+        vip.check,
+        Check::HostPrintsSomething {
+            node: "master-0".into(),
+            command: "ip -o address | egrep 'inet6? (192\\.168\\.111\\.5)/'".into()
+        }
+    );
+    let at = |id: &str| ids.iter().position(|i| *i == id).unwrap();
+    assert!(at("6") < at("8"), "{ids:?}");
+    // The proxy file is checked before the point of no return; no proxy value is in any command.
+    assert!(at("7") < at("4.1@master-1"), "{ids:?}");
+    let restore = run.steps.iter().find(|s| s.id == "8").unwrap();
+    assert_eq!(
+        restore.act,
+        Act::Host {
+            node: "master-0".into(),
+            command: "sudo -E sh -c 'set -a; . /etc/mco/proxy.env; set +a; exec /usr/local/bin/cluster-restore.sh /home/core/assets/backup'".into()
+        }
+    );
+    // Neither on a cloud platform without a proxy.
+    let plain = surveyed(options(), survey());
+    assert!(plain.steps.iter().all(|s| s.id != "6" && s.id != "7"));
+    assert!(plain.steps.iter().any(|s| matches!(&s.act, Act::Host { command, .. } if command == "sudo -E /usr/local/bin/cluster-restore.sh /home/core/assets/backup")));
+}

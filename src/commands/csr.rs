@@ -1,0 +1,162 @@
+//! `etcd-console csr list | approve NAME... | approve --all-valid | deny NAME... [--yes]`:
+//! the headless front end of the CSR engine (`openshift::csr`). Exit 0 done,
+//! 1 something refused, cancelled or failed, 2 bad input or the API unreachable.
+
+use std::time::SystemTime;
+
+use serde_json::json;
+
+use super::output::outln;
+use crate::cli::{CsrCommand, OutputFormat};
+use etcd_console_core::openshift::csr::{self, PendingCsr, Selection};
+use etcd_console_core::openshift::{connect, Connection};
+use etcd_console_core::settings::KubeSettings;
+use etcd_console_core::units::format_age;
+
+fn age(csr: &PendingCsr, now: SystemTime) -> String {
+    csr.age(now).map(format_age).unwrap_or_else(|| "-".into())
+}
+
+fn print_table(pending: &[PendingCsr]) {
+    let now = SystemTime::now();
+    let rows: Vec<[String; 6]> = pending
+        .iter()
+        .map(|c| {
+            [c.name.clone(), age(c, now), c.class.as_str().into(), c.signer.clone(), c.requestor.clone(), c.subject()]
+        })
+        .collect();
+    let header = ["NAME", "AGE", "CLASS", "SIGNER", "REQUESTOR", "SUBJECT"].map(String::from);
+    let mut widths = header.clone().map(|h| h.len());
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    for row in std::iter::once(&header).chain(&rows) {
+        let line: Vec<String> = row.iter().zip(widths).map(|(cell, w)| format!("{cell:<w$}")).collect();
+        outln!("{}", line.join("  ").trim_end());
+    }
+}
+
+fn list_json(connection: &Connection, pending: &[PendingCsr]) -> serde_json::Value {
+    let now = SystemTime::now();
+    let csrs: Vec<serde_json::Value> = pending
+        .iter()
+        .map(|c| {
+            let mut value = serde_json::to_value(c).unwrap_or_default();
+            value["age_seconds"] = json!(c.age(now).map(|a| a.as_secs()));
+            value
+        })
+        .collect();
+    json!({"server": connection.server, "csrs_pending": csrs})
+}
+
+/// Asks on the terminal; Ok(true) only for the word `verb` (approve, deny).
+fn confirmed(verb: &str, count: usize) -> Result<bool, String> {
+    let question = format!("Type '{verb}' to {verb} {count} CSR{}: ", if count == 1 { "" } else { "s" });
+    super::prompt::typed_word(&question, verb, verb)
+}
+
+pub async fn run(kube: &KubeSettings, read_only: bool, command: &CsrCommand) -> i32 {
+    let connection = match connect(kube).await {
+        Ok(connection) => connection,
+        Err(e) => {
+            eprintln!("etcd-console: {e}");
+            return 2;
+        }
+    };
+    let pending = match csr::pending(&connection).await {
+        Ok(pending) => pending,
+        Err(e) => {
+            eprintln!("etcd-console: {e}");
+            return 2;
+        }
+    };
+    match command {
+        CsrCommand::List { output: OutputFormat::Json } => {
+            outln!("{}", serde_json::to_string_pretty(&list_json(&connection, &pending)).unwrap_or_default());
+            0
+        }
+        CsrCommand::List { output: OutputFormat::Table } => {
+            if pending.is_empty() {
+                eprintln!("no pending CSRs on {}", connection.server);
+            } else {
+                print_table(&pending);
+            }
+            0
+        }
+        CsrCommand::Approve { names, all_valid, yes } => {
+            let selection = if *all_valid { Selection::AllValid } else { Selection::Named(names.clone()) };
+            decide(&connection, csr::plan(&pending, &selection, read_only), Verdict::Approve, *yes).await
+        }
+        CsrCommand::Deny { names, yes } => {
+            decide(&connection, csr::plan_denial(&pending, names, read_only), Verdict::Deny, *yes).await
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Verdict {
+    Approve,
+    Deny,
+}
+
+async fn decide(connection: &Connection, plan: Result<csr::ApprovalPlan, String>, verdict: Verdict, yes: bool) -> i32 {
+    let (verb, doing, done) = match verdict {
+        Verdict::Approve => ("approve", "approving", "approved"),
+        Verdict::Deny => ("deny", "denying", "denied"),
+    };
+    let plan = match plan {
+        Ok(plan) => plan,
+        Err(e) => {
+            eprintln!("etcd-console: {e}");
+            return 2;
+        }
+    };
+    for (name, why) in &plan.refused {
+        eprintln!("not {doing} {name}: {why}");
+    }
+    if plan.approve.is_empty() {
+        eprintln!("nothing to {verb}");
+        return if plan.refused.is_empty() { 0 } else { 1 };
+    }
+    outln!("About to {verb} {} CSR(s) on {}:", plan.approve.len(), connection.server);
+    for c in &plan.approve {
+        outln!("  {}  {}  {}  {}", c.name, c.class.as_str(), c.requestor, c.subject());
+        if !c.class.is_valid() {
+            outln!("    ! unexpected: {}", c.reason);
+        }
+    }
+    if !yes {
+        match confirmed(verb, plan.approve.len()) {
+            Ok(true) => {}
+            Ok(false) => {
+                eprintln!("nothing {done}");
+                return 1;
+            }
+            Err(e) => {
+                eprintln!("etcd-console: {e}");
+                return 2;
+            }
+        }
+    }
+    let mut failed = false;
+    for c in &plan.approve {
+        let outcome = match verdict {
+            Verdict::Approve => csr::approve(connection, &c.name).await,
+            Verdict::Deny => csr::deny(connection, &c.name).await,
+        };
+        match outcome {
+            Ok(()) => outln!("certificatesigningrequest/{} {done}", c.name),
+            Err(e) => {
+                failed = true;
+                eprintln!("etcd-console: {e}");
+            }
+        }
+    }
+    if failed || !plan.refused.is_empty() {
+        1
+    } else {
+        0
+    }
+}

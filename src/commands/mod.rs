@@ -1,0 +1,12 @@
+//! The headless subcommands, one file each, and what they share: the typed-word
+//! prompt and the printer.
+
+pub mod backup;
+pub mod csr;
+pub mod defrag;
+pub mod encryption;
+pub mod output;
+pub mod prompt;
+pub mod restore;
+pub mod snapshot;
+pub mod status;

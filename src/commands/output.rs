@@ -1,0 +1,75 @@
+//! The one printer of the headless commands. Stdout carries what a script
+//! reads: readable lines after a clock, or one JSON object a line with `-o
+//! json`. Questions and progress bars go to stderr. A reader gone (`| head`)
+//! ends nothing: a line that cannot be written is dropped.
+
+use std::io::Write;
+use std::time::SystemTime;
+
+/// The wall clock as HH:MM:SS (UTC), for the commands' lines.
+pub fn clock() -> String {
+    let now = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
+    now.get(11..19).unwrap_or(&now).to_string()
+}
+
+/// Writes `text` and a newline to stdout, flushed; a closed stdout is not an error worth a panic.
+pub fn out(text: impl std::fmt::Display) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(stdout, "{text}");
+    let _ = stdout.flush();
+}
+
+/// `println!` for the commands' stdout, through [`out`].
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        $crate::commands::output::out(format_args!($($arg)*))
+    };
+}
+pub(crate) use outln;
+
+/// Writes `text` to stdout as it is (no newline added), flushed; a closed stdout is dropped.
+pub fn out_raw(text: &str) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(text.as_bytes());
+    let _ = stdout.flush();
+}
+
+#[derive(Debug, Default)]
+pub struct Printer {
+    /// `-o json`: every line is the JSON value, never the text.
+    pub json: bool,
+    /// A progress bar is being redrawn on stderr: cleared before the next line.
+    pub bar: bool,
+}
+
+impl Printer {
+    pub fn new(json: bool) -> Printer {
+        Printer { json, bar: false }
+    }
+
+    /// One event: its JSON object, or its text after the clock.
+    pub fn line(&self, value: serde_json::Value, text: impl std::fmt::Display) {
+        if self.json {
+            out(value);
+        } else {
+            if self.bar {
+                eprint!("\r\x1b[2K");
+            }
+            out(format_args!("[{}] {text}", clock()));
+        }
+    }
+
+    /// A JSON object, with `-o json` only.
+    pub fn json(&self, value: serde_json::Value) {
+        if self.json {
+            out(value);
+        }
+    }
+
+    /// Readable text as it is (no clock), without `-o json` only.
+    pub fn text(&self, text: impl std::fmt::Display) {
+        if !self.json {
+            out(text);
+        }
+    }
+}

@@ -1,0 +1,455 @@
+//! `etcd-console restore plan | run`: the headless front end of the restore
+//! wizards (`wizard::restore`).
+//!
+//! plan: exit 0 every gate passes, 1 a gate does not (or the cluster cannot
+//! be read), 2 bad input. run: exit 0 restored, 1 refused, not allowed,
+//! cancelled or stopped (run it again to resume), 2 bad input.
+
+use std::io::IsTerminal;
+use std::time::Duration;
+
+use serde_json::json;
+use tokio::sync::{mpsc, watch};
+
+use super::output::{outln, Printer};
+use crate::cli::{ConsoleArgs, OutputFormat, RestoreArgs, RestoreCommand, RestoreTarget};
+use etcd_console_core::etcd::source::EtcdSource;
+use etcd_console_core::journal::restore::{unfinished, RestoreJournal};
+use etcd_console_core::settings::{ConnectionSettings, KubeSettings};
+use etcd_console_core::wizard::restore::executor::{drive, Person, Progress, RestoreExecutor};
+use std::sync::Arc;
+
+use etcd_console_core::hosts::{HostShell, SshShell};
+use etcd_console_core::wizard::restore::{
+    Check, Confirmation, Options, Outcome, Procedure, RestoreRun, Step, StepState, QUORUM_GUARD_ON,
+};
+
+const BAD_INPUT: i32 = 2;
+
+fn options(target: &RestoreTarget, kube: &KubeSettings, read_only: bool, plan_only: bool) -> Options {
+    Options {
+        recovery_host: target.recovery_host.clone(),
+        lost: target.lost_hosts.clone(),
+        manual_hosts: target.manual_hosts,
+        read_only,
+        plan_only,
+        remote_backup_dir: target.remote_backup_dir.trim_end_matches('/').to_string(),
+        hosted_cluster: kube.hosted_cluster.clone(),
+        mark_done: Vec::new(),
+    }
+}
+
+async fn executor(
+    connection: &ConnectionSettings,
+    kube: &KubeSettings,
+    target: &RestoreTarget,
+    shell: Option<Arc<dyn HostShell>>,
+    poll: Duration,
+) -> Result<RestoreExecutor, String> {
+    let hosts = shell.unwrap_or_else(|| {
+        Arc::new(SshShell {
+            user: target.ssh_user.clone(),
+            key: target.ssh_key.clone(),
+            options: target.ssh_options.clone(),
+        })
+    });
+    make_executor(connection, kube, &target.backup, hosts, poll).await
+}
+
+/// The restore's hands for this backup; Err is bad input (no directory, no kubeconfig, bad flags).
+pub(crate) async fn make_executor(
+    connection: &ConnectionSettings,
+    kube: &KubeSettings,
+    backup: &std::path::Path,
+    hosts: Arc<dyn HostShell>,
+    poll: Duration,
+) -> Result<RestoreExecutor, String> {
+    if !backup.is_dir() {
+        return Err(format!("the backup directory {} does not exist", backup.display()));
+    }
+    if !etcd_console_core::openshift::configured(kube) {
+        return Err("restore needs the OpenShift API: give --kubeconfig FILE or set KUBECONFIG".into());
+    }
+    let etcd = EtcdSource::choose(connection, Some(kube))?;
+    Ok(RestoreExecutor {
+        connection: etcd_console_core::openshift::connect(kube).await,
+        kube: kube.clone(),
+        etcd,
+        hosts,
+        backup_dir: backup.to_path_buf(),
+        poll,
+    })
+}
+
+/// A run to drive: the journalled one of this API server, resumed (same recovery host and
+/// backup, or refused), or a new one; with its journal, locked. Says what it resumes in `said`.
+pub(crate) fn open_run(
+    journal_dir: &std::path::Path,
+    server: &str,
+    procedure: Procedure,
+    backup: &std::path::Path,
+    wanted: Options,
+    mark_done: &[String],
+    said: &mut dyn FnMut(serde_json::Value, String),
+) -> Result<(RestoreRun, RestoreJournal), (i32, String)> {
+    // The lock first: a second run of this cluster is refused before it reads anything.
+    let journal = RestoreJournal::open(journal_dir, server).map_err(|e| (1, e))?;
+    let run = match unfinished(journal_dir, server).map_err(|e| (BAD_INPUT, e))? {
+        Some((mut found, path)) => {
+            if found.options.recovery_host != wanted.recovery_host || found.backup_dir != backup.display().to_string() {
+                return Err((
+                    BAD_INPUT,
+                    format!(
+                        "an unfinished restore of {server} is in {} (recovery host {}, backup {}): run it again with the same recovery host and backup to resume it, or move the journal away to start anew",
+                        path.display(),
+                        found.options.recovery_host.as_deref().unwrap_or("-"),
+                        found.backup_dir
+                    ),
+                ));
+            }
+            found.options.read_only = wanted.read_only;
+            found.options.manual_hosts = wanted.manual_hosts;
+            found.resume(mark_done);
+            if found.stage == etcd_console_core::wizard::restore::Stage::Survey {
+                said(
+                    json!({"event": "resurveying"}),
+                    "nothing past the point of no return had begun: the cluster is surveyed, gated and confirmed anew"
+                        .into(),
+                );
+            }
+            let at = found
+                .records
+                .iter()
+                .zip(&found.steps)
+                .find(|(r, _)| matches!(r.state, StepState::Pending | StepState::Running))
+                .map(|(_, s)| format!("step {}: {}", s.id, s.title))
+                .unwrap_or_else(|| "the start".into());
+            said(
+                json!({"event": "resuming", "journal": path, "at": at}),
+                format!(
+                    "resuming the restore journalled in {} at {at} (re-checked before anything is done)",
+                    path.display()
+                ),
+            );
+            found
+        }
+        None => RestoreRun::new(procedure, backup.display().to_string(), wanted),
+    };
+    Ok((run, journal))
+}
+
+/// `restore plan|run`. `shell` reaches the hosts instead of ssh (main gives the lab's for `--lab-dir`).
+pub async fn run(
+    connection: &ConnectionSettings,
+    console: &ConsoleArgs,
+    kube: &KubeSettings,
+    args: &RestoreArgs,
+    shell: Option<Arc<dyn HostShell>>,
+) -> i32 {
+    let procedure = if kube.hosted_cluster.is_some() { Procedure::Hosted } else { Procedure::Standalone };
+    match &args.command {
+        RestoreCommand::Plan(plan) => {
+            let executor = match executor(connection, kube, &plan.target, shell, Duration::from_secs(5)).await {
+                Ok(executor) => executor,
+                Err(e) => {
+                    eprintln!("etcd-console: {e}");
+                    return BAD_INPUT;
+                }
+            };
+            let mut run = RestoreRun::new(
+                procedure,
+                plan.target.backup.display().to_string(),
+                options(&plan.target, kube, console.read_only, true),
+            );
+            let survey = executor.survey(&run).await;
+            run.observe(etcd_console_core::wizard::restore::Observed::Surveyed(Box::new(survey)));
+            let json = plan.target.output == OutputFormat::Json;
+            print_plan(&run, executor.hosts.as_ref(), json);
+            let outcome = run.outcome().cloned().unwrap_or(Outcome::Cancelled);
+            if json {
+                outln!(
+                    "{}",
+                    json!({"event": "outcome", "outcome": outcome, "message": outcome.describe(), "exit_code": outcome.exit_code()})
+                );
+            } else {
+                outln!("{}", outcome.describe());
+            }
+            outcome.exit_code()
+        }
+        RestoreCommand::Run(args) => run_restore(connection, console, kube, args, procedure, shell).await,
+    }
+}
+
+fn check_text(check: &Check) -> String {
+    match check {
+        Check::Answer => "its answer".into(),
+        Check::HostPrintsNothing { command, .. } => format!("`{command}` prints nothing"),
+        Check::HostPrintsSomething { command, .. } => format!("`{command}` prints the container"),
+        Check::EtcdMembers { count } => format!("etcd: {count} started member(s), all healthy"),
+        Check::NodesReady => "every node Ready (else step 9a)".into(),
+        Check::NoValidPendingCsrs => "no valid CSR pending, every node Ready".into(),
+        Check::PodsRunning { namespace, selector, count, .. } => match count {
+            Some(n) => format!("{n} pod(s) {selector} in {namespace} Running"),
+            None => format!("pods {selector} in {namespace} Running"),
+        },
+        Check::MachineReplaced { name } => format!("a new Machine for {name} Running"),
+        Check::QuorumGuardOff { off: true } => "unsupportedConfigOverrides set".into(),
+        Check::QuorumGuardOff { off: false } => "unsupportedConfigOverrides removed".into(),
+        Check::AllNodesAtLatestRevision { operator } => {
+            format!("{} NodeInstallerProgressing AllNodesAtLatestRevision", operator.short())
+        }
+        Check::NoFailWebhooks => "no webhook with failurePolicy Fail".into(),
+        Check::ApiAnswers => "the API answers (oc whoami)".into(),
+        Check::Paused { paused } => format!("spec.pausedUntil {}", if *paused { "\"true\"" } else { "cleared" }),
+        Check::Replicas { kind, name, replicas } => format!("{kind} {name} at {replicas} replicas"),
+        Check::NoPods { namespace, selector } => format!("no pod {selector} left in {namespace}"),
+        Check::MembersAgree { count } => {
+            format!("etcd: {count} members healthy, one revision and one key-value hash on every member")
+        }
+        Check::PersonConfirms => "you confirm".into(),
+    }
+}
+
+fn print_plan(run: &RestoreRun, hosts: &dyn HostShell, json: bool) {
+    let survey = run.survey.as_ref();
+    if json {
+        let steps: Vec<serde_json::Value> = run
+            .steps
+            .iter()
+            .map(|s| {
+                json!({"id": s.id, "title": s.title, "place": s.place.as_str(), "node": s.node, "act": s.act,
+                    "check": s.check, "check_text": check_text(&s.check), "limit_seconds": s.limit_seconds,
+                    "point_of_no_return": s.point_of_no_return, "commands": s.shown})
+            })
+            .collect();
+        let value = json!({"event": "plan", "procedure": run.procedure,
+            "cluster": survey.map(|s| json!({"name": s.cluster_name, "api_url": s.api_url, "cluster_id": s.cluster_id, "version": s.version})),
+            "backup": survey.map(|s| &s.backup), "hosts": hosts.describe(),
+            "recovery_host": run.options.recovery_host, "gates": run.gates, "steps": steps,
+            "problem": survey.and_then(|s| s.unreadable.clone())});
+        outln!("{value}");
+        return;
+    }
+    if let Some(survey) = survey {
+        if let Some(problem) = &survey.unreadable {
+            outln!("cannot make the plan: {problem}");
+            return;
+        }
+        outln!(
+            "restore of {} ({}, cluster ID {}, {}) from {}",
+            survey.cluster_name,
+            survey.api_url,
+            survey.cluster_id.as_deref().unwrap_or("?"),
+            survey.version.as_deref().unwrap_or("version ?"),
+            survey.backup.dir
+        );
+        if run.procedure == Procedure::Standalone {
+            let through = if run.options.manual_hosts { "you (--manual-hosts)".into() } else { hosts.describe() };
+            outln!("host steps through {through}");
+        }
+    }
+    outln!("gates (all must pass before the point of no return):");
+    for gate in &run.gates {
+        outln!("  [{}] {:<24} {}", if gate.passed { "ok" } else { "NO" }, gate.id, gate.detail);
+    }
+    outln!("steps:");
+    let width = run.steps.iter().map(|s| s.id.len()).max().unwrap_or(0).max(8);
+    for step in &run.steps {
+        let place = match &step.node {
+            Some(node) => format!("{}:{node}", step.place.as_str()),
+            None => step.place.as_str().to_string(),
+        };
+        let mark = if step.point_of_no_return { "  <- point of no return" } else { "" };
+        outln!("  {:<width$} {:<16} {}{mark}", step.id, place, step.title);
+        for command in &step.shown {
+            outln!("  {:<width$} {:<16}   $ {command}", "", "");
+        }
+        if step.check != Check::Answer {
+            outln!("  {:<width$} {:<16}   check: {}", "", "", check_text(&step.check));
+        }
+    }
+}
+
+/// The person at the terminal (stderr prompts), or --yes.
+struct Terminal {
+    yes: bool,
+    interactive: bool,
+}
+
+impl Person for Terminal {
+    async fn confirm(&mut self, confirmation: &Confirmation) -> Option<String> {
+        if self.yes {
+            return Some(confirmation.cluster_name.clone());
+        }
+        if !self.interactive {
+            eprintln!("etcd-console: no terminal to confirm on: give --yes (the gates still hold)");
+            return None;
+        }
+        let question = format!(
+            "\nRestore {} ({}) on {} from {}.\nThe point of no return is {}.\nType the cluster name ({}) to go on: ",
+            confirmation.cluster_name,
+            confirmation.api_url,
+            confirmation.recovery_host,
+            confirmation.backup,
+            confirmation.point_of_no_return,
+            confirmation.cluster_name
+        );
+        tokio::task::spawn_blocking(move || super::prompt::ask(&question)).await.ok().flatten()
+    }
+
+    async fn done(&mut self, step: &Step) -> bool {
+        if !self.interactive {
+            eprintln!("etcd-console: step {} needs you (no terminal here): run again on a terminal to go on", step.id);
+            return false;
+        }
+        let mut question = format!("\nstep {}: {}\n", step.id, step.title);
+        if let etcd_console_core::wizard::restore::Act::Person { instruction } = &step.act {
+            question.push_str(&format!("  {instruction}\n"));
+        }
+        for command in &step.shown {
+            question.push_str(&format!("  on {}: {command}\n", step.node.as_deref().unwrap_or("the host")));
+        }
+        question.push_str("Type done when it is done (anything else stops here; run again to resume): ");
+        tokio::task::spawn_blocking(move || super::prompt::ask(&question))
+            .await
+            .ok()
+            .flatten()
+            .is_some_and(|a| a == "done")
+    }
+}
+
+async fn run_restore(
+    connection: &ConnectionSettings,
+    console: &ConsoleArgs,
+    kube: &KubeSettings,
+    args: &crate::cli::RestoreRunArgs,
+    procedure: Procedure,
+    shell: Option<Arc<dyn HostShell>>,
+) -> i32 {
+    let json = args.target.output == OutputFormat::Json;
+    let executor = match executor(connection, kube, &args.target, shell, args.poll).await {
+        Ok(executor) => executor,
+        Err(e) => {
+            eprintln!("etcd-console: {e}");
+            return BAD_INPUT;
+        }
+    };
+    let Some(journal_dir) = console.journal_dir.clone().or_else(etcd_console_core::journal::default_dir) else {
+        eprintln!("etcd-console: no home directory to keep the journal in: give --journal-dir");
+        return BAD_INPUT;
+    };
+    // The journal is found by the kubeconfig's server, which needs no answer from it.
+    let server = match &executor.connection {
+        Ok(c) => c.server.clone(),
+        Err(e) => {
+            eprintln!("etcd-console: {e}");
+            return BAD_INPUT;
+        }
+    };
+    let wanted = options(&args.target, kube, console.read_only, false);
+    let mut said = |value: serde_json::Value, text: String| Printer::new(json).line(value, text);
+    let (mut run, mut journal) =
+        match open_run(&journal_dir, &server, procedure, &args.target.backup, wanted, &args.mark_done, &mut said) {
+            Ok(opened) => opened,
+            Err((code, e)) => {
+                eprintln!("etcd-console: {e}");
+                return code;
+            }
+        };
+    let journal_path = journal.path().to_path_buf();
+    tracing::info!(target: "audit", backup = %args.target.backup.display(), recovery_host = ?args.target.recovery_host, server = %server, "restore: run requested");
+    let (abort_tx, abort_rx) = watch::channel(false);
+    let (progress_tx, mut progress_rx) = mpsc::unbounded_channel();
+    let hosts = executor.hosts.clone();
+    let mut person = Terminal { yes: args.yes, interactive: std::io::stdin().is_terminal() };
+    let mut planned = run.stage != etcd_console_core::wizard::restore::Stage::Survey;
+    let printer = tokio::spawn(async move {
+        let mut shown_steps = std::collections::BTreeMap::new();
+        while let Some(progress) = progress_rx.recv().await {
+            match progress {
+                Progress::Began { index, step } => {
+                    let place = step.node.clone().map(|n| format!(" on {n}")).unwrap_or_default();
+                    Printer::new(json).line(
+                        json!({"event": "step", "index": index, "id": step.id, "title": step.title, "place": step.place.as_str(), "node": step.node, "commands": step.shown}),
+                        format!(
+                            "step {} [{}{place}] {}{}",
+                            step.id,
+                            step.place.as_str(),
+                            step.title,
+                            step.shown.first().map(|c| format!("\n    $ {c}")).unwrap_or_default()
+                        ),
+                    );
+                }
+                Progress::Run(run) => {
+                    if !planned && !run.steps.is_empty() {
+                        planned = true;
+                        print_plan(&run, hosts.as_ref(), json);
+                    }
+                    for (index, (record, step)) in run.records.iter().zip(&run.steps).enumerate() {
+                        if matches!(record.state, StepState::Done | StepState::Skipped | StepState::Failed)
+                            && shown_steps.insert(index, ()).is_none()
+                        {
+                            let word = match record.state {
+                                StepState::Done => "done",
+                                StepState::Skipped => "skipped",
+                                _ => "FAILED",
+                            };
+                            let detail = record.detail.trim();
+                            Printer::new(json).line(
+                                json!({"event": "step_ended", "id": step.id, "state": record.state, "detail": detail, "redeployment_reason": record.reason}),
+                                format!(
+                                    "    {word}{}",
+                                    if detail.is_empty() {
+                                        String::new()
+                                    } else {
+                                        format!(": {}", detail.replace('\n', "\n      "))
+                                    }
+                                ),
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    });
+    {
+        let mut writer = |run: &RestoreRun| {
+            journal.record(run).inspect_err(|e| {
+                tracing::warn!("{e}");
+                eprintln!("etcd-console: {e}");
+            })
+        };
+        let drive_future = drive(&mut run, &executor, &mut person, abort_rx, &progress_tx, &mut writer);
+        tokio::pin!(drive_future);
+        let mut interrupts = 0;
+        loop {
+            tokio::select! {
+                () = &mut drive_future => break,
+                _ = tokio::signal::ctrl_c() => {
+                    interrupts += 1;
+                    if interrupts > 1 {
+                        eprintln!("etcd-console: interrupted twice: leaving now; the journal {} has where it stopped", journal_path.display());
+                        return 1;
+                    }
+                    eprintln!("etcd-console: stopping after the step in flight is checked ... (Ctrl-C again leaves now)");
+                    let _ = abort_tx.send(true);
+                }
+            }
+        }
+    }
+    drop(progress_tx);
+    let _ = printer.await;
+    let outcome = run.outcome().cloned().unwrap_or(Outcome::Cancelled);
+    let kept = if run.finished_for_good() { journal.finish().ok() } else { None };
+    let mut message = outcome.describe();
+    if run.quorum_guard_off && !message.contains("QUORUM GUARD") {
+        message.push_str(&format!("; the quorum guard is OFF: {QUORUM_GUARD_ON}"));
+    }
+    Printer::new(json).line(
+        json!({"event": "outcome", "outcome": outcome, "message": message, "exit_code": outcome.exit_code(),
+            "journal": kept.clone().unwrap_or(journal_path.clone()), "quorum_guard_off": run.quorum_guard_off}),
+        format!("{message}\njournal: {}", kept.unwrap_or(journal_path).display()),
+    );
+    tracing::info!(target: "audit", outcome = %outcome.describe(), "restore: run ended");
+    outcome.exit_code()
+}
