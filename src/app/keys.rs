@@ -1,5 +1,14 @@
-//! The key table: the one list that maps keys to actions and feeds both the
-//! help screen and the footer, so they never drift from what the keys do.
+//! The key table: the one list that maps keys to actions and feeds the help
+//! screen, the footer and every pane's and prompt's key hints, so they never
+//! drift from what the keys do.
+//!
+//! `KEY_TABLE` binds keys to actions (help lists it whole, the footer the
+//! entries it marks). `HINT_TABLE` gives, for each `Context` (a pane in one of
+//! its states, a prompt, a dialog), the keys it offers there, each with the
+//! action it does and its words in that place; the ui builds every hint from
+//! it, and the tests press each one to check the handler for that state acts
+//! on it. `EDIT_KEYS` is what keys do to a line being typed (the CSR filter,
+//! the restore prompt); both handlers go by it.
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
@@ -234,11 +243,289 @@ pub const KEY_TABLE: &[Binding] = &[
     },
 ];
 
+/// What a key does to a line being typed (the CSR filter, the restore
+/// prompt); the other characters are typed into it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Edit {
+    /// Enter: the filter is kept; the prompt is answered with what was typed.
+    Keep,
+    /// Esc: the filter is cleared; the prompt is answered with nothing (no).
+    Drop,
+    /// Backspace: the last character goes.
+    Erase,
+}
+
+/// The keys of a line being typed (whatever the modifiers).
+pub const EDIT_KEYS: &[(KeyCode, Edit)] =
+    &[(KeyCode::Enter, Edit::Keep), (KeyCode::Esc, Edit::Drop), (KeyCode::Backspace, Edit::Erase)];
+
+/// What a key does to a line being typed, if it is not a character typed into it.
+pub fn edit_for(code: KeyCode) -> Option<Edit> {
+    EDIT_KEYS.iter().find(|(c, _)| *c == code).map(|(_, edit)| *edit)
+}
+
+/// What a hinted key does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Does {
+    /// These actions, by their keys in KEY_TABLE (↑↓ is two).
+    Actions(&'static [Action]),
+    /// This edit of the line being typed (EDIT_KEYS).
+    Edit(Edit),
+}
+
+/// A key as one place shows it: how it is written there, what it does, and
+/// its words there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hint {
+    /// Words said before the key when it is written in a sentence ("press ").
+    pub lead: &'static str,
+    /// How the key is written there ("↑↓" for ↑/k and ↓/j).
+    pub label: &'static str,
+    pub does: Does,
+    /// The words after the key there.
+    pub word: &'static str,
+}
+
+impl Hint {
+    /// The actions it does (none for an edit).
+    pub fn actions(&self) -> &'static [Action] {
+        match self.does {
+            Does::Actions(actions) => actions,
+            Does::Edit(_) => &[],
+        }
+    }
+}
+
+const fn hint(label: &'static str, action: &'static [Action], word: &'static str) -> Hint {
+    Hint { lead: "", label, does: Does::Actions(action), word }
+}
+
+const fn edit(label: &'static str, edit: Edit, word: &'static str) -> Hint {
+    Hint { lead: "", label, does: Does::Edit(edit), word }
+}
+
+const ENTER: &[Action] = &[Action::Confirm];
+const ESC: &[Action] = &[Action::CloseOverlay];
+const STOP: &[Action] = &[Action::AbortDefrag];
+const UP_DOWN: &[Action] = &[Action::SelectPrevious, Action::SelectNext];
+
+/// A place that shows keys: a pane in one of its states, a prompt, a dialog.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Context {
+    /// A change's confirmation (Enter is yes too).
+    Confirm,
+    /// The encryption engine's question: only y is yes.
+    ConfirmEncryption,
+    /// The alerts overlay's title.
+    Alerts,
+    /// The members pane while no member answers.
+    Retry,
+    /// The CSR view's detail, when this user may approve.
+    CsrActions,
+    /// Defrag: an unfinished run found in the journal.
+    DefragResume,
+    DefragPlan,
+    /// Defrag: the rule leaves no member (the pane and the footer say it).
+    DefragNoneNeeded,
+    DefragRunning,
+    DefragFinished,
+    BackupReady,
+    BackupRunning,
+    /// Backup: running, x already pressed.
+    BackupStopping,
+    BackupFinished,
+    /// Backup: refused by a check --force may override.
+    BackupRefused,
+    EncryptionChoosing,
+    /// Encryption: running, nothing patched yet.
+    EncryptionUnpatched,
+    /// Encryption: patched, the operators followed.
+    EncryptionFollowing,
+    /// Encryption: patched, x already pressed.
+    EncryptionStopping,
+    EncryptionFinished,
+    /// Restore plan: no recovery host chosen yet.
+    RestoreChoose,
+    /// Restore plan: a recovery host chosen.
+    RestoreAnother,
+    /// Restore plan: every gate passes.
+    RestoreReady,
+    RestoreRunning,
+    /// The restore prompt: the cluster's name typed.
+    RestoreName,
+    /// The restore prompt: a step only a person can do.
+    RestoreStep,
+}
+
+impl Context {
+    /// Every context (RestoreStep is the last: the length follows it).
+    pub const ALL: [Context; Context::RestoreStep as usize + 1] = [
+        Context::Confirm,
+        Context::ConfirmEncryption,
+        Context::Alerts,
+        Context::Retry,
+        Context::CsrActions,
+        Context::DefragResume,
+        Context::DefragPlan,
+        Context::DefragNoneNeeded,
+        Context::DefragRunning,
+        Context::DefragFinished,
+        Context::BackupReady,
+        Context::BackupRunning,
+        Context::BackupStopping,
+        Context::BackupFinished,
+        Context::BackupRefused,
+        Context::EncryptionChoosing,
+        Context::EncryptionUnpatched,
+        Context::EncryptionFollowing,
+        Context::EncryptionStopping,
+        Context::EncryptionFinished,
+        Context::RestoreChoose,
+        Context::RestoreAnother,
+        Context::RestoreReady,
+        Context::RestoreRunning,
+        Context::RestoreName,
+        Context::RestoreStep,
+    ];
+
+    /// The keys this place offers, in the order shown (its entry in HINT_TABLE).
+    pub fn hints(self) -> &'static [Hint] {
+        HINT_TABLE.iter().find(|(context, _)| *context == self).map_or(&[], |(_, hints)| *hints)
+    }
+}
+
+/// Each place's keys: what it writes for each, and what the key does there.
+pub const HINT_TABLE: &[(Context, &[Hint])] = &[
+    (
+        Context::Confirm,
+        &[
+            hint("y", &[Action::Yes], "do it"),
+            hint("Enter", ENTER, "do it"),
+            hint("n", ESC, "cancel"),
+            hint("Esc", ESC, "cancel"),
+        ],
+    ),
+    (
+        Context::ConfirmEncryption,
+        &[hint("y", &[Action::Yes], "do it"), hint("n", ESC, "cancel"), hint("Esc", ESC, "cancel")],
+    ),
+    (Context::Alerts, &[hint("a", &[Action::ToggleAlerts], "to close"), hint("Esc", ESC, "to close")]),
+    (Context::Retry, &[Hint { lead: "press ", ..hint("r", &[Action::RefreshNow], "to try now") }]),
+    (
+        Context::CsrActions,
+        &[
+            hint("A", &[Action::ApproveCsr], "approve"),
+            hint("V", &[Action::ApproveAllValid], "all valid"),
+            hint("D", &[Action::DenyCsr], "deny"),
+            hint("/", &[Action::FilterCsrs], "filter"),
+        ],
+    ),
+    (Context::DefragResume, &[hint("Enter", ENTER, "resume (asks)"), hint("Esc", ESC, "close")]),
+    (
+        Context::DefragPlan,
+        &[
+            hint("Enter", ENTER, "start (asks)"),
+            hint("e", &[Action::ToggleEveryMember], "every member / OpenShift's rule"),
+            hint("m", &[Action::ToggleMoveLeader], "move leader"),
+            hint("Esc", ESC, "close"),
+        ],
+    ),
+    (Context::DefragNoneNeeded, &[hint("e", &[Action::ToggleEveryMember], "every member")]),
+    (Context::DefragRunning, &[hint("x", STOP, "stop before the next member"), hint("Esc", ESC, "hide")]),
+    (Context::DefragFinished, &[hint("Esc", ESC, "close")]),
+    (Context::BackupReady, &[hint("Enter", ENTER, "take it (checks again first)"), hint("Esc", ESC, "close")]),
+    (Context::BackupRunning, &[hint("x", STOP, "stop (nothing is kept)"), hint("Esc", ESC, "hide (it goes on)")]),
+    (Context::BackupStopping, &[hint("x", STOP, "stopping ..."), hint("Esc", ESC, "hide (it goes on)")]),
+    (Context::BackupFinished, &[hint("Enter", ENTER, "take another"), hint("Esc", ESC, "close")]),
+    (
+        Context::BackupRefused,
+        &[
+            hint("f", &[Action::ForceBackup], "take it anyway, marked __POSSIBLY_DIRTY__ (asks)"),
+            hint("Enter", ENTER, "take another"),
+            hint("Esc", ESC, "close"),
+        ],
+    ),
+    (
+        Context::EncryptionChoosing,
+        &[
+            hint("↑↓", UP_DOWN, "type"),
+            hint("b", &[Action::OpenBackup], "backup first"),
+            hint("Enter", ENTER, "read, plan, ask"),
+            hint("Esc", ESC, "close"),
+        ],
+    ),
+    (Context::EncryptionUnpatched, &[hint("x", STOP, "stop (nothing patched)"), hint("Esc", ESC, "hide")]),
+    (Context::EncryptionFollowing, &[hint("x", STOP, "stop following (it goes on)"), hint("Esc", ESC, "hide")]),
+    (Context::EncryptionStopping, &[hint("x", STOP, "stopping ..."), hint("Esc", ESC, "hide")]),
+    (Context::EncryptionFinished, &[hint("Enter", ENTER, "choose again"), hint("Esc", ESC, "close")]),
+    (
+        Context::RestoreChoose,
+        &[Hint {
+            lead: "choose the recovery host with ",
+            ..hint("↑↓", UP_DOWN, "(a healthy control-plane host; its Machine is never deleted)")
+        }],
+    ),
+    (Context::RestoreAnother, &[hint("↑↓", UP_DOWN, "another")]),
+    (
+        Context::RestoreReady,
+        &[hint("Enter", ENTER, "runs it: you will type the cluster's name before anything changes")],
+    ),
+    (Context::RestoreRunning, &[hint("x", STOP, "stops after the step in flight"), hint("Esc", ESC, "hides")]),
+    (
+        Context::RestoreName,
+        &[edit("Enter", Edit::Keep, "to go on"), edit("Esc", Edit::Drop, "cancels (nothing changed)")],
+    ),
+    (
+        Context::RestoreStep,
+        &[edit("Enter", Edit::Keep, "when it is done"), edit("Esc", Edit::Drop, "stops here (resume later)")],
+    ),
+];
+
+/// The hints written in a sentence: "x stops after the step in flight   Esc hides".
+pub fn said(hints: &[Hint], separator: &str) -> String {
+    hints.iter().map(|h| format!("{}{} {}", h.lead, h.label, h.word)).collect::<Vec<_>>().join(separator)
+}
+
+/// The hints as an aside: "e: every member".
+pub fn aside(hints: &[Hint]) -> String {
+    hints.iter().map(|h| format!("{}{}: {}", h.lead, h.label, h.word)).collect::<Vec<_>>().join("; ")
+}
+
+/// The hints with one word together, in order: (["y", "Enter"], "do it"), (["n", "Esc"], "cancel").
+pub fn grouped(hints: &[Hint]) -> Vec<(Vec<&'static str>, &'static str)> {
+    let mut groups: Vec<(Vec<&'static str>, &'static str)> = Vec::new();
+    for h in hints {
+        match groups.last_mut() {
+            Some((labels, word)) if *word == h.word => labels.push(h.label),
+            _ => groups.push((vec![h.label], h.word)),
+        }
+    }
+    groups
+}
+
 /// The action a key press means, if any.
 pub fn action_for(event: KeyEvent) -> Option<Action> {
     // Terminals report '?' and 'G' with SHIFT; the character already says it.
     let modifiers = event.modifiers - KeyModifiers::SHIFT;
     KEY_TABLE.iter().find(|b| b.keys.iter().any(|k| k.code == event.code && k.modifiers == modifiers)).map(|b| b.action)
+}
+
+/// The keys a hint's label names, as a terminal reports them (None: a label no key matches).
+#[cfg(test)]
+pub(crate) fn pressed(label: &str) -> Option<Vec<KeyEvent>> {
+    let key = |code| KeyEvent::new(code, KeyModifiers::NONE);
+    match label {
+        "↑↓" => Some(vec![key(KeyCode::Up), key(KeyCode::Down)]),
+        "Enter" => Some(vec![key(KeyCode::Enter)]),
+        "Esc" => Some(vec![key(KeyCode::Esc)]),
+        _ => {
+            let mut chars = label.chars();
+            match (chars.next(), chars.next()) {
+                (Some(c), None) => Some(vec![key(KeyCode::Char(c))]),
+                _ => None,
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -254,6 +541,65 @@ mod tests {
                 seen.push((key.code, key.modifiers));
             }
         }
+    }
+
+    #[test]
+    fn every_context_has_one_entry_and_all_lists_each_once() {
+        for (n, context) in Context::ALL.iter().enumerate() {
+            assert_eq!(*context as usize, n, "ALL out of order at {context:?}");
+            let entries = HINT_TABLE.iter().filter(|(c, _)| c == context).count();
+            assert_eq!(entries, 1, "{context:?} has {entries} entries in HINT_TABLE");
+            assert!(!context.hints().is_empty(), "{context:?} offers no key");
+        }
+        assert_eq!(HINT_TABLE.len(), Context::ALL.len());
+    }
+
+    /// A hint's label is the key that does what the hint says, and that is KEY_TABLE's (so in
+    /// help) or EDIT_KEYS'.
+    #[test]
+    fn every_hint_names_the_key_that_does_it() {
+        for (context, hints) in HINT_TABLE {
+            for hint in *hints {
+                let Some(keys) = pressed(hint.label) else { panic!("{context:?}: no key is written {:?}", hint.label) };
+                match hint.does {
+                    Does::Actions(actions) => {
+                        let reached: Vec<Option<Action>> = keys.iter().map(|k| action_for(*k)).collect();
+                        assert!(!actions.is_empty(), "{context:?} {}: no action", hint.label);
+                        for action in actions {
+                            assert!(reached.contains(&Some(*action)), "{context:?}: {} is not {action:?}", hint.label);
+                            assert!(KEY_TABLE.iter().any(|b| b.action == *action), "{action:?} is not in help");
+                        }
+                        assert!(
+                            reached.iter().all(|a| a.is_some_and(|a| actions.contains(&a))),
+                            "{context:?}: {} also does {reached:?}",
+                            hint.label
+                        );
+                    }
+                    Does::Edit(edit) => {
+                        for key in keys {
+                            assert_eq!(edit_for(key.code), Some(edit), "{context:?}: {} is not {edit:?}", hint.label);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_typed_line_takes_every_character() {
+        assert!(EDIT_KEYS.iter().all(|(code, _)| !matches!(code, KeyCode::Char(_))));
+        assert_eq!(edit_for(KeyCode::Char('q')), None);
+    }
+
+    #[test]
+    fn hints_are_written_as_sentences_asides_and_groups() {
+        assert_eq!(said(Context::RestoreRunning.hints(), "   "), "x stops after the step in flight   Esc hides");
+        assert_eq!(said(Context::Retry.hints(), ""), "press r to try now");
+        assert_eq!(aside(Context::DefragNoneNeeded.hints()), "e: every member");
+        assert_eq!(
+            grouped(Context::Confirm.hints()),
+            vec![(vec!["y", "Enter"], "do it"), (vec!["n", "Esc"], "cancel")]
+        );
     }
 
     #[test]

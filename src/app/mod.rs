@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use etcd_console_core::cluster::{ClusterState, Discovery};
 use etcd_console_core::etcd::poller::PollEvent;
 use etcd_console_core::openshift::csr::{self, PendingCsr, Selection};
-use keys::Action;
+use keys::{Action, Edit};
 
 /// What the event loop must do after an action.
 #[derive(Debug, Clone, PartialEq)]
@@ -76,6 +76,18 @@ pub struct Confirm {
     pub title: String,
     pub lines: Vec<String>,
     pub change: Change,
+}
+
+impl Confirm {
+    /// The keys the question offers: the encryption patch takes only y (an Enter meant for
+    /// the wizard cannot answer it); elsewhere Enter is yes too.
+    pub fn keys(&self) -> keys::Context {
+        if self.change == Change::EncryptionYes {
+            keys::Context::ConfirmEncryption
+        } else {
+            keys::Context::Confirm
+        }
+    }
 }
 
 /// What the lower half of the screen shows.
@@ -238,8 +250,9 @@ impl App {
 
     fn on_action_inner(&mut self, action: Action) -> Option<Effect> {
         if let Some(confirm) = self.confirm.take() {
-            // The encryption patch takes only y; elsewhere Enter is yes too.
-            let yes = action == Action::Yes || (action == Action::Confirm && confirm.change != Change::EncryptionYes);
+            // Yes is a yes key the question offers (the encryption patch's offers no Enter).
+            let offered = confirm.keys().hints().iter().any(|h| h.actions().contains(&action));
+            let yes = offered && matches!(action, Action::Yes | Action::Confirm);
             if !yes && action == Action::Confirm {
                 self.confirm = Some(confirm);
                 return None;
@@ -423,29 +436,31 @@ impl App {
         self.restore.as_ref().is_some_and(|w| w.prompt.is_some())
     }
 
-    /// A key while the restore prompt is up: characters add, Backspace removes, Enter answers,
-    /// Esc answers nothing (no: cancelled, or the step not done).
+    /// A key while the restore prompt is up, by EDIT_KEYS: Enter answers, Esc answers nothing
+    /// (no: cancelled, or the step not done), Backspace removes; characters add.
     pub fn on_restore_key(&mut self, key: crossterm::event::KeyEvent) -> Option<Effect> {
         use crossterm::event::KeyCode;
         let wizard = self.restore.as_mut()?;
         let prompt = wizard.prompt.as_mut()?;
-        match key.code {
-            KeyCode::Char(c) if !key.modifiers.contains(crossterm::event::KeyModifiers::CONTROL) => {
-                prompt.typed.push(c)
-            }
-            KeyCode::Backspace => {
+        match keys::edit_for(key.code) {
+            Some(Edit::Erase) => {
                 prompt.typed.pop();
             }
-            KeyCode::Enter => {
+            Some(Edit::Keep) => {
                 let typed = prompt.typed.trim().to_string();
                 wizard.prompt = None;
                 return Some(Effect::AnswerRestore(typed));
             }
-            KeyCode::Esc => {
+            Some(Edit::Drop) => {
                 wizard.prompt = None;
                 return Some(Effect::AnswerRestore(String::new()));
             }
-            _ => {}
+            None => match key.code {
+                KeyCode::Char(c) if !key.modifiers.contains(crossterm::event::KeyModifiers::CONTROL) => {
+                    prompt.typed.push(c)
+                }
+                _ => {}
+            },
         }
         None
     }
@@ -692,7 +707,10 @@ impl App {
         let plan = match &wizard.plan {
             Ok(plan) if !plan.steps.is_empty() => plan,
             Ok(_) => {
-                self.notice = Some("no member needs a defrag by this rule (e: every member)".into());
+                self.notice = Some(format!(
+                    "no member needs a defrag by this rule ({})",
+                    keys::aside(keys::Context::DefragNoneNeeded.hints())
+                ));
                 return;
             }
             Err(e) => {
@@ -856,22 +874,24 @@ impl App {
         });
     }
 
-    /// A key while the filter is typed: characters add, Backspace removes,
-    /// Enter keeps it, Esc clears it.
+    /// A key while the filter is typed, by EDIT_KEYS: Enter keeps it, Esc clears it,
+    /// Backspace removes; characters add.
     pub fn on_filter_key(&mut self, key: crossterm::event::KeyEvent) {
-        use crossterm::event::KeyCode;
         let mut filter = self.openshift.filter.clone();
-        match key.code {
-            KeyCode::Char(c) => filter.push(c),
-            KeyCode::Backspace => {
+        match keys::edit_for(key.code) {
+            Some(Edit::Erase) => {
                 filter.pop();
             }
-            KeyCode::Enter => self.openshift.editing_filter = false,
-            KeyCode::Esc => {
+            Some(Edit::Keep) => self.openshift.editing_filter = false,
+            Some(Edit::Drop) => {
                 filter.clear();
                 self.openshift.editing_filter = false;
             }
-            _ => {}
+            None => {
+                if let crossterm::event::KeyCode::Char(c) = key.code {
+                    filter.push(c)
+                }
+            }
         }
         self.openshift.set_filter(filter);
     }

@@ -7,6 +7,7 @@ use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 use ratatui::Frame;
 
 use super::Theme;
+use crate::app::keys::{grouped, Context};
 use etcd_console_core::cluster::alerts::{Alert, Severity};
 
 pub fn draw(frame: &mut Frame, area: Rect, alerts: &[Alert], theme: Theme) {
@@ -27,7 +28,11 @@ pub fn draw(frame: &mut Frame, area: Rect, alerts: &[Alert], theme: Theme) {
         lines.push(Line::raw(format!("      {}", alert.message)));
     }
     let width = area.width.saturating_sub(4).min(100);
-    let title = format!(" Alerts ({}) — a or Esc to close ", alerts.len());
+    let close: Vec<String> = grouped(Context::Alerts.hints())
+        .into_iter()
+        .map(|(labels, word)| format!("{} {word}", labels.join(" or ")))
+        .collect();
+    let title = format!(" Alerts ({}) — {} ", alerts.len(), close.join("; "));
     let paragraph =
         Paragraph::new(lines).block(Block::default().borders(Borders::ALL).title(title)).wrap(Wrap { trim: false });
     super::popup(frame, area, width, paragraph);

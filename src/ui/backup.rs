@@ -15,6 +15,7 @@ use etcd_console_core::units::{format_age, format_bytes, format_bytes_short};
 use etcd_console_core::wizard::backup::{Action, BackupRun, Outcome, DIRTY_MARK};
 
 use super::{keys_line, Theme};
+use crate::app::keys::Context;
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, wizard: &BackupWizard, theme: Theme) {
     let wall = app.wall_clock.unwrap_or_else(SystemTime::now);
@@ -86,7 +87,7 @@ fn ready_lines(app: &App, wizard: &BackupWizard, theme: Theme, wall: SystemTime)
         lines.push(Line::styled(text, theme.dim()));
     }
     lines.push(Line::raw(""));
-    lines.push(keys_line(&[("Enter", "take it (checks again first)"), ("Esc", "close")], theme));
+    lines.push(keys_line(Context::BackupReady, theme));
     (" Backup ".to_string(), lines)
 }
 
@@ -142,8 +143,7 @@ fn running_lines(
         lines.push(Line::styled(note, theme.dim()));
     }
     lines.push(Line::raw(""));
-    let stop = if wizard.abort_sent { "stopping ..." } else { "stop (nothing is kept)" };
-    lines.push(keys_line(&[("x", stop), ("Esc", "hide (it goes on)")], theme));
+    lines.push(keys_line(if wizard.abort_sent { Context::BackupStopping } else { Context::BackupRunning }, theme));
     (" Backup: running ".to_string(), lines)
 }
 
@@ -184,10 +184,9 @@ fn finished_lines(wizard: &BackupWizard, run: &BackupRun, theme: Theme) -> (Stri
         lines.push(Line::styled(note.clone(), theme.dim()));
     }
     lines.push(Line::raw(""));
-    let mut keys = vec![("Enter", "take another"), ("Esc", "close")];
-    if wizard.refused().is_some() {
-        keys.insert(0, ("f", "take it anyway, marked __POSSIBLY_DIRTY__ (asks)"));
-    }
-    lines.push(keys_line(&keys, theme));
+    lines.push(keys_line(
+        if wizard.refused().is_some() { Context::BackupRefused } else { Context::BackupFinished },
+        theme,
+    ));
     (title, lines)
 }

@@ -17,6 +17,7 @@ use etcd_console_core::wizard::defrag::engine::NoteKind;
 use etcd_console_core::wizard::defrag::{Action, DefragRun, Outcome};
 
 use super::{keys_line, Theme};
+use crate::app::keys::{aside, Context};
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, wizard: &DefragWizard, theme: Theme) {
     let wall = app.wall_clock.unwrap_or_else(SystemTime::now);
@@ -61,7 +62,7 @@ fn resume_lines(app: &App, theme: Theme) -> (String, Vec<Line<'static>>) {
         }
     }
     lines.push(Line::raw(""));
-    lines.push(keys_line(&[("Enter", "resume (asks)"), ("Esc", "close")], theme));
+    lines.push(keys_line(Context::DefragResume, theme));
     (" Defrag: resume ".to_string(), lines)
 }
 
@@ -76,7 +77,10 @@ fn plan_lines(app: &App, wizard: &DefragWizard, theme: Theme) -> (String, Vec<Li
                 theme.dim(),
             ));
             if plan.steps.is_empty() {
-                lines.push(Line::raw("   no member needs it by this rule (e: every member)"));
+                lines.push(Line::raw(format!(
+                    "   no member needs it by this rule ({})",
+                    aside(Context::DefragNoneNeeded.hints())
+                )));
             }
             for (n, step) in plan.steps.iter().enumerate() {
                 let in_use = step.size_before.saturating_sub(step.expected_reclaim);
@@ -118,10 +122,7 @@ fn plan_lines(app: &App, wizard: &DefragWizard, theme: Theme) -> (String, Vec<Li
     if app.read_only {
         lines.push(Line::styled("read-only: the plan is shown, a run is refused (--read-only)", theme.warn()));
     }
-    lines.push(keys_line(
-        &[("Enter", "start (asks)"), ("e", "every member / OpenShift's rule"), ("m", "move leader"), ("Esc", "close")],
-        theme,
-    ));
+    lines.push(keys_line(Context::DefragPlan, theme));
     (format!(" Defrag plan: {rule} "), lines)
 }
 
@@ -193,21 +194,21 @@ fn run_lines(wizard: &DefragWizard, run: &DefragRun, theme: Theme, wall: SystemT
             if let Some(note) = run.notes.iter().rev().find(|n| n.kind == NoteKind::Completed) {
                 lines.push(Line::styled(note.text.clone(), theme.ok()));
             }
-            lines.push(keys_line(&[("Esc", "close")], theme));
+            lines.push(keys_line(Context::DefragFinished, theme));
             format!(" Defrag of cluster {}: completed ", hex(run.cluster_id))
         }
         Some(Outcome::Stopped { .. }) => {
             if let Some(note) = run.notes.iter().rev().find(|n| n.kind == NoteKind::Stopped) {
                 lines.push(Line::styled(note.text.clone(), theme.crit()));
             }
-            lines.push(keys_line(&[("Esc", "close")], theme));
+            lines.push(keys_line(Context::DefragFinished, theme));
             format!(" Defrag of cluster {}: stopped ", hex(run.cluster_id))
         }
         None => {
             if wizard.abort_sent {
                 lines.push(Line::styled("abort asked: stopping before the next member", theme.warn()));
             }
-            lines.push(keys_line(&[("x", "stop before the next member"), ("Esc", "hide")], theme));
+            lines.push(keys_line(Context::DefragRunning, theme));
             format!(" Defrag of cluster {}: running ", hex(run.cluster_id))
         }
     };

@@ -18,6 +18,7 @@ use etcd_console_core::wizard::encryption::{
 };
 
 use super::{keys_line, Theme};
+use crate::app::keys::Context;
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, wizard: &EncryptionWizard, theme: Theme) {
     let wall = app.wall_clock.unwrap_or_else(SystemTime::now);
@@ -96,10 +97,7 @@ fn choosing_lines(app: &App, wizard: &EncryptionWizard, theme: Theme) -> (String
         lines.push(Line::styled("read-only: the plan is shown, nothing is patched", theme.warn()));
     }
     lines.push(Line::raw(""));
-    lines.push(keys_line(
-        &[("↑↓", "type"), ("b", "backup first"), ("Enter", "read, plan, ask"), ("Esc", "close")],
-        theme,
-    ));
+    lines.push(keys_line(Context::EncryptionChoosing, theme));
     (" Encryption migration ".to_string(), lines)
 }
 
@@ -214,12 +212,16 @@ fn run_lines(
     }
     lines.push(Line::raw(""));
     let keys = if outcome.is_some() {
-        vec![("Enter", "choose again"), ("Esc", "close")]
+        Context::EncryptionFinished
     } else if run.patched_at.is_some() {
-        vec![("x", if wizard.abort_sent { "stopping ..." } else { "stop following (it goes on)" }), ("Esc", "hide")]
+        if wizard.abort_sent {
+            Context::EncryptionStopping
+        } else {
+            Context::EncryptionFollowing
+        }
     } else {
-        vec![("x", "stop (nothing patched)"), ("Esc", "hide")]
+        Context::EncryptionUnpatched
     };
-    lines.push(keys_line(&keys, theme));
+    lines.push(keys_line(keys, theme));
     (title, lines)
 }

@@ -18,7 +18,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 use ratatui::Frame;
 
-use crate::app::keys::KEY_TABLE;
+use crate::app::keys::{said, Context, KEY_TABLE};
 use crate::app::{App, View};
 use etcd_console_core::cluster::{alerts, report::hex, Discovery};
 use etcd_console_core::units::format_age;
@@ -68,12 +68,12 @@ pub fn draw(frame: &mut Frame, app: &App, theme: Theme, now: Instant) {
     }
 }
 
-/// A wizard's line of keys: each key boxed, then its word.
-pub(crate) fn keys_line(items: &[(&str, &str)], theme: Theme) -> Line<'static> {
+/// A wizard's line of keys, from the key table: each key boxed, then its word.
+pub(crate) fn keys_line(context: Context, theme: Theme) -> Line<'static> {
     let mut spans = Vec::new();
-    for (key, word) in items {
-        spans.push(Span::styled(format!(" {key} "), theme.key()));
-        spans.push(Span::raw(format!(" {word}  ")));
+    for hint in context.hints() {
+        spans.push(Span::styled(format!(" {} ", hint.label), theme.key()));
+        spans.push(Span::raw(format!(" {}  ", hint.word)));
     }
     Line::from(spans)
 }
@@ -185,7 +185,7 @@ fn draw_connecting(frame: &mut Frame, area: Rect, app: &App, discovery: &Discove
             lines.push(Line::raw(if wait.is_zero() {
                 "retrying now".to_string()
             } else {
-                format!("next try in {}; press r to try now", format_age(wait))
+                format!("next try in {}; {}", format_age(wait), said(Context::Retry.hints(), ""))
             }));
             lines.push(Line::raw(""));
             lines.extend(error.lines().map(|l| Line::styled(l.to_string(), theme.warn())));

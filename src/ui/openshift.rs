@@ -9,6 +9,7 @@ use ratatui::widgets::{Block, Borders, Paragraph, Row, Table, Wrap};
 use ratatui::Frame;
 
 use super::Theme;
+use crate::app::keys::{grouped, said, Context};
 use crate::app::openshift::{ApiState, OpenShiftView};
 use crate::app::App;
 use etcd_console_core::openshift::csr::CsrClass;
@@ -239,7 +240,7 @@ pub fn draw_csrs(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: In
     } else if view.may_approve == Some(false) {
         lines.push(Line::styled("this user may not approve CSRs", theme.warn()));
     } else {
-        lines.push(Line::styled("A approve · V all valid · D deny · / filter", theme.dim()));
+        lines.push(Line::styled(said(Context::CsrActions.hints(), " · "), theme.dim()));
     }
     let block = Block::default().borders(Borders::ALL).title(" CSR ");
     frame.render_widget(Paragraph::new(lines).block(block).wrap(Wrap { trim: false }), detail_area);
@@ -253,14 +254,22 @@ pub fn draw_confirm(frame: &mut Frame, area: Rect, confirm: &crate::app::Confirm
         .map(|l| if l.starts_with('!') { Line::styled(l.clone(), theme.crit()) } else { Line::raw(l.clone()) })
         .collect();
     lines.push(Line::raw(""));
-    // The encryption patch takes only y: an Enter meant for the wizard cannot answer it.
-    let yes = if confirm.change == crate::app::Change::EncryptionYes { ": do it    " } else { " / Enter: do it    " };
-    lines.push(Line::from(vec![
-        Span::styled(" y ", theme.key()),
-        Span::raw(yes),
-        Span::styled(" n ", theme.key()),
-        Span::raw(" / Esc: cancel"),
-    ]));
+    // Keys with one word together: the first boxed, the others after it ("y / Enter: do it").
+    let mut spans = Vec::new();
+    for (n, (labels, word)) in grouped(confirm.keys().hints()).into_iter().enumerate() {
+        if n > 0 {
+            spans.push(Span::raw("    "));
+        }
+        for (i, label) in labels.into_iter().enumerate() {
+            spans.push(if i == 0 {
+                Span::styled(format!(" {label} "), theme.key())
+            } else {
+                Span::raw(format!(" / {label}"))
+            });
+        }
+        spans.push(Span::raw(format!(": {word}")));
+    }
+    lines.push(Line::from(spans));
     let width = area.width.saturating_sub(4).min(96);
     let paragraph = Paragraph::new(lines)
         .block(Block::default().borders(Borders::ALL).title(format!(" {} ", confirm.title)).title_style(theme.warn()))

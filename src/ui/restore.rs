@@ -14,6 +14,7 @@ use crate::app::App;
 use etcd_console_core::wizard::restore::{Outcome, RestoreRun, StepState};
 
 use super::Theme;
+use crate::app::keys::{said, Context};
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, wizard: &RestoreWizard, theme: Theme) {
     let backup = wizard.backup_dir.as_ref().map(|d| d.display().to_string());
@@ -74,15 +75,16 @@ fn plan_lines(wizard: &RestoreWizard, run: &RestoreRun, theme: Theme) -> Vec<Lin
         lines.push(Line::raw(format!("HostedCluster {hosted}: every step through the management cluster's API")));
     } else if wizard.chosen.is_none() {
         lines.push(Line::styled(
-            format!(
-                "choose the recovery host with ↑↓ (a healthy control-plane host; its Machine is never deleted): {}",
-                wizard.hosts.join(", ")
-            ),
+            format!("{}: {}", said(Context::RestoreChoose.hints(), ""), wizard.hosts.join(", ")),
             theme.warn(),
         ));
         return lines;
     } else {
-        lines.push(Line::raw(format!("recovery host: {}   ↑↓ another", hosts.join("  "))));
+        lines.push(Line::raw(format!(
+            "recovery host: {}   {}",
+            hosts.join("  "),
+            said(Context::RestoreAnother.hints(), "")
+        )));
     }
     for gate in &run.gates {
         let (mark, style) = if gate.passed { ("ok", theme.dim()) } else { ("NO", theme.crit()) };
@@ -93,7 +95,7 @@ fn plan_lines(wizard: &RestoreWizard, run: &RestoreRun, theme: Theme) -> Vec<Lin
     if wizard.planning {
         lines.push(Line::styled("judging the gates again ...", theme.dim()));
     } else if run.gates.iter().all(|g| g.passed) && (wizard.chosen.is_some() || wizard.hosted) {
-        lines.push(Line::styled("Enter runs it: you will type the cluster's name before anything changes", theme.ok()));
+        lines.push(Line::styled(said(Context::RestoreReady.hints(), ""), theme.ok()));
     } else {
         lines.push(Line::styled("a gate does not pass: the run would be refused", theme.warn()));
     }
@@ -195,7 +197,7 @@ fn draw_run(frame: &mut Frame, area: Rect, app: &App, wizard: &RestoreWizard, ru
     match run.outcome() {
         Some(Outcome::Completed) => lines.push(Line::styled("restored: every step done and checked", theme.ok())),
         Some(outcome) => lines.push(Line::styled(outcome.describe(), theme.crit())),
-        None => lines.push(Line::styled("x stops after the step in flight   Esc hides", theme.dim())),
+        None => lines.push(Line::styled(said(Context::RestoreRunning.hints(), "   "), theme.dim())),
     }
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), right);
 }
@@ -208,7 +210,7 @@ fn draw_prompt(frame: &mut Frame, area: Rect, prompt: &Prompt, theme: Theme) {
                 Line::raw(format!("restore {} ({})", c.cluster_name, c.api_url)),
                 Line::raw(format!("on {} from {}", c.recovery_host, c.backup)),
                 Line::styled(format!("the point of no return is {}", c.point_of_no_return), theme.warn()),
-                Line::raw(format!("type {} and Enter to go on; Esc cancels (nothing changed)", c.cluster_name)),
+                Line::raw(format!("type {} and {}", c.cluster_name, said(Context::RestoreName.hints(), "; "))),
             ],
         ),
         Asked::Done(step) => {
@@ -219,7 +221,7 @@ fn draw_prompt(frame: &mut Frame, area: Rect, prompt: &Prompt, theme: Theme) {
             for command in &step.shown {
                 lines.push(Line::raw(format!("on {}: $ {command}", step.node.as_deref().unwrap_or("the host"))));
             }
-            lines.push(Line::raw("type done and Enter when it is done; Esc stops here (resume later)"));
+            lines.push(Line::raw(format!("type done and {}", said(Context::RestoreStep.hints(), "; "))));
             (" Restore: your step ".to_string(), lines)
         }
     };

@@ -335,7 +335,7 @@ mod openshift_views {
         app
     }
 
-    fn csr(name: &str, class: CsrClass, node: &str, minutes: u64) -> PendingCsr {
+    pub(super) fn csr(name: &str, class: CsrClass, node: &str, minutes: u64) -> PendingCsr {
         let (signer, requestor, usages) = match class {
             CsrClass::NodeBootstrapper => {
                 (CLIENT_SIGNER, BOOTSTRAPPER.to_string(), vec!["digital signature", "client auth"])
@@ -489,7 +489,7 @@ mod defrag_wizard {
     }
 
     /// The plan confirmed and the run fed as the executor would, up to the wait after the first member.
-    fn running(t0: Instant) -> App {
+    pub(super) fn running(t0: Instant) -> App {
         let mut app = fragmented(t0);
         app.on_action(Action::OpenDefrag);
         app.on_action(Action::Confirm);
@@ -584,7 +584,7 @@ mod backup_wizard {
         SystemTime::UNIX_EPOCH + Duration::from_secs(1_796_094_245)
     }
 
-    fn ready(t0: Instant) -> App {
+    pub(super) fn ready(t0: Instant) -> App {
         let mut app = fragmented(t0);
         app.wall_clock = Some(wall());
         app.backup_dir = Some("/backups".into());
@@ -598,7 +598,7 @@ mod backup_wizard {
     }
 
     /// The engine after its check, as the executor would feed it.
-    fn checked(app: &App, force: bool, openshift: OpenShiftFacts) -> BackupRun {
+    pub(super) fn checked(app: &App, force: bool, openshift: OpenShiftFacts) -> BackupRun {
         let options = BackupOptions {
             dir: "/backups".into(),
             keys_dir: None,
@@ -617,7 +617,7 @@ mod backup_wizard {
         run
     }
 
-    fn migrating() -> OpenShiftFacts {
+    pub(super) fn migrating() -> OpenShiftFacts {
         OpenShiftFacts::Unreachable { why: "reading clusterversion/version: no answer within 10s".into() }
     }
 
@@ -702,7 +702,7 @@ mod encryption_wizard {
     use serde_json::json;
 
     /// A cluster on aescbc, every operator done, as the watches report it.
-    fn on_aescbc(t0: Instant) -> App {
+    pub(super) fn on_aescbc(t0: Instant) -> App {
         let mut app = fragmented(t0);
         app.wall_clock = Some(at(0));
         app.backup_dir = Some("/backups".into());
@@ -723,12 +723,12 @@ mod encryption_wizard {
         app
     }
 
-    fn options() -> Options {
+    pub(super) fn options() -> Options {
         Options { wait: true, backup_first: false, stall_after: None, ..Options::default() }
     }
 
     /// The engine after reading an aescbc cluster, waiting for the yes to aesgcm.
-    fn asking() -> EncryptionRun {
+    pub(super) fn asking() -> EncryptionRun {
         let mut run = EncryptionRun::new(EncryptionType::Aesgcm, options());
         run.next_action();
         run.observe(Observed::Read(Box::new(reading("aescbc", "EncryptionCompleted", "2026-11-30T02:00:00Z"))), at(0));
@@ -736,7 +736,7 @@ mod encryption_wizard {
     }
 
     /// The same run, answered yes and patched.
-    fn patched() -> EncryptionRun {
+    pub(super) fn patched() -> EncryptionRun {
         let mut run = asking();
         run.answer(true);
         run.next_action();
@@ -887,15 +887,15 @@ mod restore_wizard {
         Action as RunAction, Observed, Options, Procedure, RestoreRun, StepResult,
     };
 
-    fn at(seconds: u64) -> std::time::SystemTime {
+    pub(super) fn at(seconds: u64) -> std::time::SystemTime {
         std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(1_796_000_000 + seconds)
     }
 
-    fn surveyed(plan_only: bool) -> RestoreRun {
+    pub(super) fn surveyed(plan_only: bool) -> RestoreRun {
         surveyed_for(Some("master-0"), plan_only)
     }
 
-    fn surveyed_for(host: Option<&str>, plan_only: bool) -> RestoreRun {
+    pub(super) fn surveyed_for(host: Option<&str>, plan_only: bool) -> RestoreRun {
         let options = Options {
             recovery_host: host.map(str::to_string),
             remote_backup_dir: "/home/core/assets/backup".into(),
@@ -908,7 +908,7 @@ mod restore_wizard {
         run
     }
 
-    fn opened(t0: Instant) -> App {
+    pub(super) fn opened(t0: Instant) -> App {
         let mut app = fragmented(t0);
         app.restore_backup = Some("/backups/restore".into());
         assert_eq!(app.on_action(Action::OpenRestore), Some(Effect::PlanRestore { recovery_host: None }));
@@ -1010,5 +1010,326 @@ mod restore_wizard {
         assert_eq!(app.on_action(Action::OpenRestore), None, "nothing to plan with");
         let text = format!("{:?}", screen(&app, 110, 30, COLOR, t0).backend());
         assert!(text.contains("--restore-backup DIR"), "{text}");
+    }
+}
+
+/// Every key a pane, prompt or dialog offers comes from the key table, and the
+/// handler for the state it is shown in acts on it.
+mod key_hints {
+    use super::defrag_wizard::{fragmented, running as defrag_running, view};
+    use super::*;
+    use crate::app::keys::{action_for, pressed, Context, Does, KEY_TABLE};
+    use crate::app::Effect;
+    use crossterm::event::KeyEvent;
+    use etcd_console_core::openshift::csr::CsrClass;
+    use etcd_console_core::openshift::watch::OpenShiftEvent;
+
+    /// As the event loop routes a key (tui.rs): the CSR filter, then the restore prompt, then the key table.
+    fn press(app: &mut App, key: KeyEvent) -> Option<Effect> {
+        if app.openshift.editing_filter {
+            app.on_filter_key(key);
+            return None;
+        }
+        if app.restore_prompt_up() {
+            return app.on_restore_key(key);
+        }
+        action_for(key).and_then(|action| app.on_action(action))
+    }
+
+    fn act(app: &mut App, action: crate::app::keys::Action) {
+        app.on_action(action);
+    }
+
+    /// The console in a state where `context`'s keys are on screen.
+    fn shown(context: Context, t0: Instant) -> App {
+        use crate::app::keys::Action::*;
+        match context {
+            Context::Confirm => {
+                let mut app = fragmented(t0);
+                act(&mut app, OpenDefrag);
+                act(&mut app, Confirm);
+                app
+            }
+            Context::ConfirmEncryption => {
+                let mut app = encryption::choosing(t0);
+                act(&mut app, SelectNext);
+                act(&mut app, Confirm);
+                app.on_encryption(etcd_console_core::wizard::encryption::executor::Progress::Run(Box::new(
+                    super::encryption_wizard::asking(),
+                )));
+                app
+            }
+            Context::Alerts => {
+                let mut app = app_with(3, t0);
+                act(&mut app, ToggleAlerts);
+                app
+            }
+            Context::Retry => {
+                let mut app = App::new("https://10.0.0.10:2379".into(), 8 << 30, Duration::from_secs(2), t0);
+                app.cluster.discovery = Discovery::Failed {
+                    error: "connection refused".into(),
+                    since: t0,
+                    retry_at: t0 + Duration::from_secs(16),
+                    attempt: 4,
+                };
+                app
+            }
+            Context::CsrActions => {
+                use super::openshift_views::csr;
+                let mut app = app_with(3, t0);
+                app.view = crate::app::View::Csrs;
+                let pending = vec![
+                    csr("csr-4hl85", CsrClass::NodeBootstrapper, "master-1", 13),
+                    csr("csr-x9x9x", CsrClass::Unexpected, "worker-0", 1),
+                ];
+                app.openshift.on_event(OpenShiftEvent::Csrs { pending, at: t0 });
+                app
+            }
+            Context::DefragResume => {
+                let run = defrag_running(t0).defrag.and_then(|w| w.run).unwrap_or_else(|| panic!("no run"));
+                let mut app = fragmented(t0);
+                app.offer_resume(etcd_console_core::journal::Unfinished {
+                    run,
+                    in_flight: None,
+                    last_written: "2026-12-01T03:04:05Z".into(),
+                    path: "/journal".into(),
+                });
+                act(&mut app, OpenDefrag);
+                app
+            }
+            Context::DefragPlan => {
+                let mut app = fragmented(t0);
+                act(&mut app, OpenDefrag);
+                app
+            }
+            Context::DefragNoneNeeded => {
+                // Little to give back: OpenShift's rule picks no member.
+                let mut app = app_with(3, t0);
+                act(&mut app, OpenDefrag);
+                app
+            }
+            Context::DefragRunning => defrag_running(t0),
+            Context::DefragFinished => {
+                use etcd_console_core::wizard::defrag::{executor::Progress, Observed};
+                let mut app = defrag_running(t0);
+                let mut run = app.defrag.as_ref().and_then(|w| w.run.clone()).unwrap_or_else(|| panic!("no run"));
+                run.next_action();
+                run.observe(Observed::Waited { aborted: false });
+                run.next_action();
+                let mut down = view(&app, &[1]);
+                down.members[2].reading = Err("no answer within 5s".into());
+                run.observe(Observed::Cluster(down));
+                app.on_defrag(Progress::Run(Box::new(run)));
+                app
+            }
+            Context::BackupReady => super::backup_wizard::ready(t0),
+            Context::BackupRunning => backup::running(t0),
+            Context::BackupStopping => {
+                let mut app = backup::running(t0);
+                act(&mut app, AbortDefrag);
+                app
+            }
+            Context::BackupFinished => backup::finished(t0, true),
+            Context::BackupRefused => backup::finished(t0, false),
+            Context::EncryptionChoosing => {
+                let mut app = encryption::choosing(t0);
+                // The middle type: ↑ and ↓ both choose another.
+                act(&mut app, SelectNext);
+                app
+            }
+            Context::EncryptionUnpatched => {
+                use etcd_console_core::wizard::encryption::{EncryptionRun, EncryptionType};
+                let mut app = encryption::choosing(t0);
+                act(&mut app, Confirm);
+                let mut run = EncryptionRun::new(EncryptionType::Aesgcm, super::encryption_wizard::options());
+                run.next_action();
+                app.on_encryption(etcd_console_core::wizard::encryption::executor::Progress::Run(Box::new(run)));
+                app
+            }
+            Context::EncryptionFollowing => encryption::following(t0),
+            Context::EncryptionStopping => {
+                let mut app = encryption::following(t0);
+                act(&mut app, AbortDefrag);
+                app
+            }
+            Context::EncryptionFinished => {
+                use etcd_console_core::wizard::encryption::fixtures::{at, reading};
+                use etcd_console_core::wizard::encryption::Observed;
+                let mut app = encryption::choosing(t0);
+                act(&mut app, Confirm);
+                let mut run = super::encryption_wizard::patched();
+                let mut broken = reading("aesgcm", "EncryptionInProgress", "2026-12-01T00:01:00Z");
+                broken.operators[0].degraded.push("EncryptionMigrationControllerDegraded: failed".into());
+                run.observe(Observed::Read(Box::new(broken)), at(302));
+                app.on_encryption(etcd_console_core::wizard::encryption::executor::Progress::Run(Box::new(run)));
+                app
+            }
+            Context::RestoreChoose => super::restore_wizard::opened(t0),
+            // With master-1 chosen ↑ and ↓ both choose another; every gate passes.
+            Context::RestoreAnother | Context::RestoreReady => restore::planned(t0),
+            Context::RestoreRunning => restore::running(t0),
+            Context::RestoreName => {
+                use etcd_console_core::wizard::restore::Action as RunAction;
+                let mut app = restore::running(t0);
+                let mut run = super::restore_wizard::surveyed(false);
+                let RunAction::Confirm(confirmation) = run.next_action(super::restore_wizard::at(1)) else {
+                    panic!("no confirmation")
+                };
+                app.ask_restore(crate::app::restore::Asked::Confirm(confirmation));
+                app
+            }
+            Context::RestoreStep => {
+                let mut app = restore::running(t0);
+                let step = super::restore_wizard::surveyed(false).steps.first().cloned();
+                let step = step.unwrap_or_else(|| panic!("no step"));
+                app.ask_restore(crate::app::restore::Asked::Done(Box::new(step)));
+                app
+            }
+        }
+    }
+
+    mod backup {
+        use super::super::backup_wizard::{checked, migrating, ready};
+        use super::*;
+        use etcd_console_core::wizard::backup::executor::Progress;
+        use etcd_console_core::wizard::backup::{Observed, OpenShiftFacts, Streamed, Verified};
+
+        pub(super) fn running(t0: Instant) -> App {
+            let mut app = ready(t0);
+            app.on_action(crate::app::keys::Action::Confirm);
+            let run = checked(&app, false, OpenShiftFacts::NotConfigured);
+            let step = run.next_action();
+            app.on_backup(Progress::Run(Box::new(run)));
+            app.on_backup(Progress::Began(step));
+            app
+        }
+
+        /// Taken (with `completed`), else refused by a check --force overrides.
+        pub(super) fn finished(t0: Instant, completed: bool) -> App {
+            let mut app = ready(t0);
+            app.on_action(crate::app::keys::Action::Confirm);
+            let mut run = checked(&app, completed, migrating());
+            if completed {
+                run.observe(Observed::Streamed(Ok(Streamed {
+                    bytes: 1 << 20,
+                    took: Duration::from_millis(3700),
+                    sha256: "5e".repeat(32),
+                    trailer_matches: true,
+                })));
+                run.observe(Observed::Verified(Ok(Verified {
+                    revision: 81_234,
+                    hash: 0x4d6b_22d5,
+                    total_keys: 9_120,
+                    total_size: 1 << 20,
+                })));
+                run.observe(Observed::Published(Ok(Vec::new())));
+            }
+            app.on_backup(Progress::Run(Box::new(run)));
+            app
+        }
+    }
+
+    mod encryption {
+        use super::super::encryption_wizard::{on_aescbc, patched};
+        use super::*;
+        use etcd_console_core::wizard::encryption::executor::Progress;
+
+        pub(super) fn choosing(t0: Instant) -> App {
+            let mut app = on_aescbc(t0);
+            app.on_action(crate::app::keys::Action::OpenEncryption);
+            app
+        }
+
+        pub(super) fn following(t0: Instant) -> App {
+            let mut app = choosing(t0);
+            app.on_action(crate::app::keys::Action::Confirm);
+            app.on_encryption(Progress::Run(Box::new(patched())));
+            app
+        }
+    }
+
+    mod restore {
+        use super::super::restore_wizard::{opened, surveyed, surveyed_for};
+        use super::*;
+        use crate::app::keys::Action;
+        use etcd_console_core::wizard::restore::executor::Progress;
+
+        pub(super) fn planned(t0: Instant) -> App {
+            let mut app = opened(t0);
+            app.on_action(Action::SelectNext);
+            app.on_action(Action::SelectNext);
+            app.on_restore(Progress::Run(Box::new(surveyed_for(Some("master-1"), true))));
+            app
+        }
+
+        pub(super) fn running(t0: Instant) -> App {
+            let mut app = planned(t0);
+            app.on_action(Action::Confirm);
+            app.on_restore(Progress::Run(Box::new(surveyed(false))));
+            app
+        }
+    }
+
+    fn rows(app: &App, now: Instant) -> Vec<String> {
+        let terminal = screen(app, 200, 50, COLOR, now);
+        let buffer = terminal.backend().buffer();
+        (0..buffer.area.height)
+            .map(|y| (0..buffer.area.width).map(|x| buffer[(x, y)].symbol().to_string()).collect())
+            .collect()
+    }
+
+    /// What the person sees, and what each key offered there does: every hint listed for a
+    /// context is on screen in its state, and pressing its key (each of them: ↑ and ↓) changes
+    /// the console or hands the event loop something to do; none moves the members' selection.
+    #[test]
+    fn every_key_offered_is_one_its_state_handles() {
+        let t0 = Instant::now();
+        for context in Context::ALL {
+            let app = shown(context, t0);
+            let rows = rows(&app, t0);
+            for hint in context.hints() {
+                let written = format!("{}{}", hint.lead, hint.label);
+                assert!(
+                    rows.iter().any(|row| row.contains(&written) && row.contains(hint.word)),
+                    "{context:?}: {written:?} {:?} is not on screen:\n{}",
+                    hint.word,
+                    rows.join("\n")
+                );
+                let keys = pressed(hint.label).unwrap_or_else(|| panic!("{context:?}: no key {:?}", hint.label));
+                for key in keys {
+                    let mut app = app.clone();
+                    let before = format!("{app:?}");
+                    let effect = press(&mut app, key);
+                    let after = format!("{app:?}");
+                    assert!(
+                        effect.is_some() || before != after,
+                        "{context:?}: {:?} ({}) is offered but does nothing",
+                        key.code,
+                        hint.word
+                    );
+                    assert_eq!(app.selected, 0, "{context:?}: {:?} moved the members' selection", key.code);
+                    if let Does::Edit(_) = hint.does {
+                        assert!(matches!(effect, Some(Effect::AnswerRestore(_))), "{context:?}: {effect:?}");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Help is the key table: one line per entry, its label and (as far as the window is wide) its words.
+    #[test]
+    fn the_help_lists_every_entry_of_the_key_table() {
+        let t0 = Instant::now();
+        let mut app = app_with(3, t0);
+        app.on_action(crate::app::keys::Action::ToggleHelp);
+        let rows = rows(&app, t0);
+        for binding in KEY_TABLE {
+            let line: String = format!(" {:<8}{}", binding.label, binding.description).chars().take(58).collect();
+            assert!(rows.iter().any(|row| row.contains(&line)), "{:?} not in help:\n{}", line, rows.join("\n"));
+        }
+        let footer = rows.last().cloned().unwrap_or_default();
+        for (keys, word) in KEY_TABLE.iter().filter_map(|b| b.footer) {
+            assert!(footer.contains(&format!(" {keys}  {word}")), "{keys} {word} not in the footer: {footer}");
+        }
     }
 }
