@@ -110,7 +110,7 @@ pub struct App {
     /// What the console is looking at: "lab" or the seed endpoints.
     pub context: String,
     /// How each member is reached when etcd was found through the cluster.
-    pub reach: Vec<etcd_console_core::openshift::etcd::Reach>,
+    pub reach: Vec<etcd_console_core::etcd::discovery::Reach>,
     pub refresh: Duration,
     pub started: Instant,
     /// A problem worth one line at the bottom (e.g. logging unavailable).

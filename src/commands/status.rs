@@ -25,8 +25,8 @@ pub struct Observed {
 pub struct EtcdReach {
     pub found_through: String,
     pub namespace: String,
-    pub pods: Vec<etcd_console_core::openshift::etcd::EtcdPod>,
-    pub members: Vec<etcd_console_core::openshift::etcd::Reach>,
+    pub pods: Vec<etcd_console_core::etcd::discovery::EtcdPod>,
+    pub members: Vec<etcd_console_core::etcd::discovery::Reach>,
 }
 
 /// Takes one round of samples; Err is a message for the user (exit 2).

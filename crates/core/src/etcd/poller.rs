@@ -32,7 +32,7 @@ pub enum PollEvent {
     /// Where etcd was found through the cluster and how its members are reached.
     Reached {
         summary: String,
-        reach: Vec<crate::openshift::etcd::Reach>,
+        reach: Vec<crate::etcd::discovery::Reach>,
     },
     Sample(MemberSample),
 }

@@ -3,7 +3,6 @@
 //! thing the runbooks read or change there.
 
 pub mod csr;
-pub mod etcd;
 pub mod forward;
 pub mod model;
 pub mod report;

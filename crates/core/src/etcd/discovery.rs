@@ -20,11 +20,11 @@ use kube::Api;
 use serde::Serialize;
 use tokio::sync::OnceCell;
 
-use super::forward::Forwarder;
-use super::{within, Connection};
+use crate::openshift::forward::Forwarder;
+use crate::openshift::{within, Connection};
 use crate::cluster::MemberIdentity;
-use crate::etcd::tls::TlsFiles;
-use crate::etcd::{connect::Route, connect::TlsPem, Connector};
+use super::tls::TlsFiles;
+use super::{connect::Route, connect::TlsPem, Connector};
 use crate::settings::{ConnectionSettings, EtcdVia, KubeSettings};
 
 /// Which etcd to look for.
