@@ -20,11 +20,11 @@ use kube::Api;
 use serde::Serialize;
 use tokio::sync::OnceCell;
 
-use crate::openshift::forward::Forwarder;
-use crate::openshift::{within, Connection};
-use crate::cluster::MemberIdentity;
 use super::tls::TlsFiles;
 use super::{connect::Route, connect::TlsPem, Connector};
+use crate::cluster::MemberIdentity;
+use crate::openshift::forward::Forwarder;
+use crate::openshift::{within, Connection};
 use crate::settings::{ConnectionSettings, EtcdVia, KubeSettings};
 
 /// Which etcd to look for.
@@ -130,7 +130,7 @@ impl Finder {
 
     /// Lists the pods, reads the TLS material, and decides how each pod is reached.
     pub async fn find(&self) -> Result<Found, String> {
-        let api = super::connect(&self.kube).await?;
+        let api = crate::openshift::connect(&self.kube).await?;
         let namespace = self.scope.namespace();
         let pods = list_pods(&api, &self.scope).await?;
         let usable: Vec<EtcdPod> = pods.iter().filter(|p| p.running && !p.ip.is_empty()).cloned().collect();

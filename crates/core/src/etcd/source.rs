@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use super::Connector;
 use crate::cluster::MemberIdentity;
-use crate::etcd::tls::TlsFiles;
 use crate::etcd::discovery::{Finder, Found, Scope};
+use crate::etcd::tls::TlsFiles;
 use crate::settings::{ConnectionSettings, KubeSettings};
 
 /// etcd's default client address, used when nothing else says where etcd is.

@@ -7,9 +7,12 @@
 //! reasons, the quorum guard's state, and a resumed run re-checking the step it
 //! was in before acting again.
 
+mod act;
+mod check;
 pub mod executor;
 pub mod pods;
 pub mod steps;
+mod survey;
 
 use std::time::SystemTime;
 
@@ -972,3 +975,5 @@ impl RestoreRun {
 pub mod fixtures;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_executor;
