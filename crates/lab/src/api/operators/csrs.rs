@@ -1,0 +1,131 @@
+//! CSRs: approved ones are signed with the lab's issuer (a node's client
+//! certificate makes it Ready, and its kubelet files a serving CSR next), and a
+//! restarted kubelet files a node-bootstrapper CSR.
+
+use base64::Engine;
+use serde_json::{json, Value};
+
+use super::{get_condition, idx, set_condition, Operators};
+use crate::api::seed;
+use crate::api::store::{now_rfc3339, str_at};
+
+impl Operators {
+    pub(super) fn maybe_issue(&mut self, csr: &Value) {
+        let holds = |kind: &str| get_condition(csr, kind).is_some_and(|c| c["status"] == "True");
+        let (approved, denied) = (holds("Approved"), holds("Denied"));
+        if !approved || denied || !str_at(csr, "/status/certificate").is_empty() {
+            return;
+        }
+        let name = str_at(csr, "/metadata/name").to_string();
+        let signer = str_at(csr, "/spec/signerName").to_string();
+        let request = base64::engine::general_purpose::STANDARD
+            .decode(str_at(csr, "/spec/request"))
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+            .unwrap_or_default();
+        let index = idx("certificates.k8s.io", "CertificateSigningRequest");
+        let signed =
+            rcgen::CertificateSigningRequestParams::from_pem(&request).map_err(|e| e.to_string()).and_then(|params| {
+                let node = match params.params.distinguished_name.get(&rcgen::DnType::CommonName) {
+                    Some(rcgen::DnValue::Utf8String(cn)) => cn.clone(),
+                    Some(rcgen::DnValue::PrintableString(cn)) => cn.as_str().to_string(),
+                    _ => String::new(),
+                };
+                params.signed_by(&self.issuer).map(|c| (c.pem(), node)).map_err(|e| e.to_string())
+            });
+        match signed {
+            Ok((pem, common_name)) => {
+                let at = now_rfc3339();
+                let _ = self.store.modify(index, "", &name, |o| {
+                    o["status"]["certificate"] = json!(seed::b64(pem.as_bytes()));
+                });
+                tracing::info!(csr = %name, signer = %signer, "lab: certificate issued");
+                if let Some(node) = common_name.strip_prefix("system:node:") {
+                    self.node_ready(node, &at);
+                    if signer == "kubernetes.io/kube-apiserver-client-kubelet" {
+                        self.kubelet_asks_for_serving_cert(node);
+                    }
+                }
+            }
+            Err(reason) => {
+                let at = now_rfc3339();
+                let _ = self.store.modify(index, "", &name, |o| {
+                    set_condition(
+                        o,
+                        seed::condition(
+                            "Failed",
+                            "True",
+                            "SignerValidationFailure",
+                            &format!("cannot sign: {reason}"),
+                            &at,
+                        ),
+                    );
+                });
+            }
+        }
+    }
+
+    pub(super) fn node_ready(&self, node: &str, at: &str) {
+        let nodes = idx("", "Node");
+        let _ = self.store.modify(nodes, "", node, |o| {
+            set_condition(o, seed::condition("Ready", "True", "KubeletReady", "kubelet is posting ready status", at));
+        });
+    }
+
+    /// With its client certificate, a kubelet files a kubelet-serving CSR (unless one is pending).
+    fn kubelet_asks_for_serving_cert(&self, node: &str) {
+        let csrs = idx("certificates.k8s.io", "CertificateSigningRequest");
+        let username = format!("system:node:{node}");
+        let pending = self.store.list(
+            csrs,
+            None,
+            &|c| str_at(c, "/spec/username") == username && get_condition(c, "Approved").is_none(),
+            None,
+            Some(1),
+        );
+        if !pending.items.is_empty() {
+            return;
+        }
+        let Ok(pem) = seed::node_csr_pem(node) else { return };
+        let mut csr = seed::csr("", node, true, &pem, &now_rfc3339());
+        csr["metadata"]["generateName"] = json!("csr-");
+        if let Some(m) = csr["metadata"].as_object_mut() {
+            m.remove("name");
+        }
+        let _ = self.store.create(csrs, "", csr, false);
+    }
+
+    /// A restarted kubelet asks for a client certificate again (a node-bootstrapper CSR).
+    pub(super) fn hear_kubelet_restarts(&self) {
+        let Some(link) = &self.hosts else { return };
+        for node in link.kubelet_restarts.take() {
+            if self.hosted {
+                continue;
+            }
+            let csrs = idx("certificates.k8s.io", "CertificateSigningRequest");
+            let pending = self.store.list(
+                csrs,
+                None,
+                &|c| {
+                    str_at(c, "/metadata/annotations/lab.etcd-console~1node") == node
+                        && str_at(c, "/spec/signerName") == "kubernetes.io/kube-apiserver-client-kubelet"
+                        && get_condition(c, "Approved").is_none()
+                        && get_condition(c, "Denied").is_none()
+                },
+                None,
+                Some(1),
+            );
+            if !pending.items.is_empty() {
+                continue;
+            }
+            let Ok(pem) = seed::node_csr_pem(&node) else { continue };
+            let mut csr = seed::csr("", &node, false, &pem, &now_rfc3339());
+            csr["metadata"]["generateName"] = json!("csr-");
+            if let Some(m) = csr["metadata"].as_object_mut() {
+                m.remove("name");
+            }
+            tracing::info!(%node, "lab: a restarted kubelet filed a node-bootstrapper CSR");
+            let _ = self.store.create(csrs, "", csr, false);
+        }
+    }
+}

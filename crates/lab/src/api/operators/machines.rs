@@ -1,0 +1,180 @@
+//! The machine API: a deleted Machine is replaced by a new one that is
+//! provisioned (a lab host powered off is installed afresh for it), and the
+//! Node of a powered-off host turns Ready Unknown.
+
+use std::time::{Duration, SystemTime};
+
+use serde_json::{json, Value};
+
+use super::{get_condition, idx, ready_at, set_condition, with_ready_at, without_ready_at, Operators};
+use crate::api::seed;
+use crate::api::store::{now_rfc3339, str_at};
+
+/// Cluster time a new Machine takes from Provisioning to Running (Provisioned for its last minute).
+pub const MACHINE_PROVISIONING: Duration = Duration::from_secs(180);
+const MACHINE_PROVISIONED_FOR: Duration = Duration::from_secs(60);
+const MACHINE_NAMESPACE: &str = "openshift-machine-api";
+
+/// The name the machine API gives the Machine that replaces `deleted`: the
+/// next number after every `<prefix>-<N>` there is (`<infra>-master-3` after
+/// master-0..2), or a fresh random suffix for a MachineSet's worker.
+pub fn replacement_machine_name(deleted: &str, existing: &[String]) -> String {
+    let Some((prefix, last)) = deleted.rsplit_once('-') else { return format!("{deleted}-{}", seed::pod_suffix()) };
+    if last.is_empty() || !last.chars().all(|c| c.is_ascii_digit()) {
+        return format!("{prefix}-{}", seed::pod_suffix());
+    }
+    let number = |name: &str| name.strip_prefix(prefix)?.strip_prefix('-')?.parse::<u64>().ok();
+    let highest = existing.iter().filter_map(|n| number(n)).chain(number(deleted)).max().unwrap_or(0);
+    format!("{prefix}-{}", highest + 1)
+}
+
+impl Operators {
+    /// A host powered off (its Machine deleted, or `lab lose`) posts no node status: its Node's
+    /// Ready turns Unknown, as the node lifecycle controller has it.
+    pub(super) fn nodes_of_powered_off_hosts(&self) {
+        let Some(link) = &self.hosts else { return };
+        let nodes = idx("", "Node");
+        for host in &link.inventory.hosts {
+            if !crate::hosts::powered_off(&link.inventory, &host.name) {
+                continue;
+            }
+            let Ok(node) = self.store.get(nodes, "", &host.name) else { continue };
+            if get_condition(&node, "Ready").is_some_and(|c| c["status"] == "Unknown") {
+                continue;
+            }
+            let at = now_rfc3339();
+            let _ = self.store.modify(nodes, "", &host.name, |o| {
+                set_condition(
+                    o,
+                    seed::condition(
+                        "Ready",
+                        "Unknown",
+                        "NodeStatusUnknown",
+                        "Kubelet stopped posting node status.",
+                        &at,
+                    ),
+                );
+            });
+        }
+    }
+
+    /// The machine API replaces a deleted Machine (as a control plane machine
+    /// set or MachineSet does): a new one, Provisioning, on the same node name.
+    pub(super) fn machine_deleted(&self, deleted: &Value) {
+        if self.hosted || str_at(deleted, "/metadata/namespace") != MACHINE_NAMESPACE {
+            return;
+        }
+        let machines = idx("machine.openshift.io", "Machine");
+        let existing: Vec<String> = self
+            .store
+            .list(machines, Some(MACHINE_NAMESPACE), &|_| true, None, None)
+            .items
+            .iter()
+            .map(|m| str_at(m, "/metadata/name").to_string())
+            .collect();
+        let old = str_at(deleted, "/metadata/name");
+        let name = replacement_machine_name(old, &existing);
+        let mut machine = seed::replacement_machine(deleted, &name, &now_rfc3339());
+        with_ready_at(&mut machine, SystemTime::now() + self.scaled(MACHINE_PROVISIONING));
+        tracing::info!(deleted = %old, machine = %name, "lab: the machine API provisions a replacement");
+        let _ = self.store.create(machines, MACHINE_NAMESPACE, machine, false);
+        // A lost host's Machine deleted: its instance is gone with it, the lab host is powered off
+        // (and comes back new with the replacement). A healthy master's is left as it is: OpenShift's
+        // etcd operator holds such a deletion (a deletion hook) until another member is in, which
+        // the lab does not model.
+        let node = str_at(deleted, "/status/nodeRef/name");
+        let Some(link) =
+            self.hosts.as_ref().filter(|l| l.inventory.host(node).is_some() && !l.inventory.reachable(node))
+        else {
+            return;
+        };
+        match crate::hosts::power_off(&link.inventory, node) {
+            Ok(()) => tracing::info!(%node, "lab: the deleted Machine's host is powered off"),
+            Err(e) => tracing::warn!(%node, error = %e, "lab: cannot power the deleted Machine's host off"),
+        }
+    }
+
+    /// A replacement Machine's instance is up: where it stands for a lab host that
+    /// was powered off, that host is installed afresh, and its node is Ready. Not
+    /// before its kubelet has let the old member go (false: not yet, look again).
+    fn install_replacement_host(&self, machine: &Value) -> bool {
+        let node = str_at(machine, "/status/nodeRef/name");
+        let Some(link) = self.hosts.as_ref().filter(|l| l.inventory.host(node).is_some()) else { return true };
+        let inventory = &link.inventory;
+        if inventory.reachable(node) {
+            return true;
+        }
+        // Powered off first: once the kubelet has taken that, nothing starts the member again.
+        if !crate::hosts::powered_off(inventory, node) {
+            return false;
+        }
+        if inventory.index(node).and_then(|i| link.pids.get(i)).is_some() {
+            return false;
+        }
+        match crate::hosts::reinstall(inventory, node) {
+            Ok(()) => {
+                tracing::info!(%node, "lab: a new host installed for the replacement Machine");
+                self.node_ready(node, &now_rfc3339());
+                true
+            }
+            Err(e) => {
+                tracing::warn!(%node, error = %e, "lab: cannot install the replacement Machine's host");
+                false
+            }
+        }
+    }
+
+    /// Provisioning Machines become Provisioned for their last minute, then Running.
+    pub(super) fn advance_machines(&self) {
+        let machines = idx("machine.openshift.io", "Machine");
+        let provisioning =
+            self.store.list(machines, Some(MACHINE_NAMESPACE), &|m| ready_at(m).is_some(), None, None).items;
+        let now = SystemTime::now();
+        for machine in provisioning {
+            let Some(at) = ready_at(&machine) else { continue };
+            let phase = if now >= at {
+                "Running"
+            } else if now + self.scaled(MACHINE_PROVISIONED_FOR) >= at {
+                "Provisioned"
+            } else {
+                continue;
+            };
+            if str_at(&machine, "/status/phase") == phase {
+                continue;
+            }
+            if phase == "Running" && !self.install_replacement_host(&machine) {
+                continue;
+            }
+            let name = str_at(&machine, "/metadata/name").to_string();
+            tracing::info!(machine = %name, phase, "lab: machine phase");
+            let _ = self.store.modify(machines, MACHINE_NAMESPACE, &name, |m| {
+                m["status"]["phase"] = json!(phase);
+                if phase == "Running" {
+                    without_ready_at(m);
+                }
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod machine_api_tests {
+    use super::*;
+
+    #[test]
+    fn replacements_take_the_next_number_or_a_new_suffix() {
+        let existing: Vec<String> = ["lab-7xk2p-master-1", "lab-7xk2p-master-2", "lab-7xk2p-worker-us-east-1a-bcdfg"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(replacement_machine_name("lab-7xk2p-master-0", &existing), "lab-7xk2p-master-3");
+        let more = [existing.clone(), vec!["lab-7xk2p-master-3".to_string()]].concat();
+        assert_eq!(replacement_machine_name("lab-7xk2p-master-1", &more), "lab-7xk2p-master-4");
+        let worker = replacement_machine_name("lab-7xk2p-worker-us-east-1a-bcdfg", &existing);
+        assert!(
+            worker.starts_with("lab-7xk2p-worker-us-east-1a-")
+                && worker.len() == "lab-7xk2p-worker-us-east-1a-bcdfg".len()
+        );
+        assert_ne!(worker, "lab-7xk2p-worker-us-east-1a-bcdfg");
+    }
+}
