@@ -9,7 +9,6 @@ pub mod discovery;
 pub mod errors;
 pub mod exec;
 pub mod hosted_cp;
-pub mod inflate;
 pub mod operators;
 pub mod pod_shell;
 pub mod portforward;

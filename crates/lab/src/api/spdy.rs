@@ -6,21 +6,21 @@
 //! stream's FIN; the server ends stdout and stderr with FIN and writes the
 //! exit `Status` on the error stream.
 //!
-//! Only what that needs of SPDY/3.1 is here: SYN_STREAM (whose compressed
-//! headers [`super::inflate`] reads), SYN_REPLY (headers written as stored
-//! zlib blocks), DATA, PING, RST_STREAM, GOAWAY; flow control is not enforced
-//! (the Go client does not either).
+//! Only what that needs of SPDY/3.1 is here: SYN_STREAM and SYN_REPLY (their
+//! header blocks a zlib stream each way, with SPDY's dictionary, read and
+//! written with flate2), DATA, PING, RST_STREAM, GOAWAY; flow control is not
+//! enforced (the Go client does not either).
 
 use std::collections::HashMap;
 use std::time::Duration;
 
+use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
 
 use super::errors::ApiError;
-use super::inflate::{Inflater, StoredDeflater};
 use super::server::Body;
 
 pub const UPGRADE: &str = "SPDY/3.1";
@@ -117,6 +117,85 @@ pub fn dictionary() -> Vec<u8> {
     }
     out.extend_from_slice(TEXT.as_bytes());
     out
+}
+
+/// One direction's header compression: a single zlib stream for the whole
+/// session, with SPDY's dictionary, each frame's header block ending in a
+/// sync flush (SPDY/3 §2.6.10.1).
+struct HeaderInflater {
+    zlib: Decompress,
+    dictionary: Vec<u8>,
+}
+
+impl HeaderInflater {
+    fn new(dictionary: Vec<u8>) -> Self {
+        Self { zlib: Decompress::new(true), dictionary }
+    }
+
+    /// One frame's header block: the stream's next part, up to its flush. The
+    /// first part's zlib header asks for the dictionary, given then.
+    fn inflate(&mut self, part: &[u8]) -> Result<Vec<u8>, String> {
+        let mut out = Vec::with_capacity(4 * part.len() + 256);
+        let mut rest = part;
+        loop {
+            if out.len() == out.capacity() {
+                out.reserve(out.capacity());
+            }
+            let (read, written) = (self.zlib.total_in(), out.len());
+            let result = self.zlib.decompress_vec(rest, &mut out, FlushDecompress::Sync);
+            let consumed = usize::try_from(self.zlib.total_in() - read).unwrap_or(usize::MAX).min(rest.len());
+            rest = &rest[consumed..];
+            let progressed = consumed > 0 || out.len() > written;
+            match result {
+                Ok(Status::StreamEnd) => return Ok(out),
+                // All read, and all of it out (the output had room to spare, or nothing more came).
+                Ok(_) if rest.is_empty() && (out.len() < out.capacity() || !progressed) => return Ok(out),
+                Ok(_) if !progressed => return Err("spdy: a header block the zlib stream cannot go on with".into()),
+                Ok(_) => {}
+                Err(e) if e.needs_dictionary().is_some() => {
+                    self.zlib.set_dictionary(&self.dictionary).map_err(|e| format!("spdy: header dictionary: {e}"))?;
+                }
+                Err(e) => return Err(format!("spdy: header block: {e}")),
+            }
+        }
+    }
+}
+
+/// The other direction: what the lab writes, compressed with the same dictionary.
+struct HeaderDeflater {
+    zlib: Compress,
+}
+
+impl HeaderDeflater {
+    fn new(dictionary: &[u8]) -> Result<Self, String> {
+        let mut zlib = Compress::new(Compression::default(), true);
+        zlib.set_dictionary(dictionary).map_err(|e| format!("spdy: header dictionary: {e}"))?;
+        Ok(Self { zlib })
+    }
+
+    /// One frame's header block, compressed and sync-flushed (a reader, Go's, hands it over only there).
+    fn deflate(&mut self, block: &[u8]) -> Result<Vec<u8>, String> {
+        let mut out = Vec::with_capacity(block.len() + 64);
+        let mut rest = block;
+        loop {
+            if out.len() == out.capacity() {
+                out.reserve(out.capacity());
+            }
+            let (read, written) = (self.zlib.total_in(), out.len());
+            self.zlib
+                .compress_vec(rest, &mut out, FlushCompress::Sync)
+                .map_err(|e| format!("spdy: header block: {e}"))?;
+            let consumed = usize::try_from(self.zlib.total_in() - read).unwrap_or(usize::MAX).min(rest.len());
+            rest = &rest[consumed..];
+            // The flush is complete once the output has room left.
+            if rest.is_empty() && out.len() < out.capacity() {
+                return Ok(out);
+            }
+            if consumed == 0 && out.len() == written && out.len() < out.capacity() {
+                return Err("spdy: the header compression went no further".into());
+            }
+        }
+    }
 }
 
 /// Whether the request asks for a SPDY upgrade.
@@ -242,8 +321,14 @@ pub async fn session<S>(
     let (ready_tx, ready) = oneshot::channel::<HashMap<&'static str, u32>>();
     let replies = frames.clone();
     let reader = tokio::spawn(async move {
-        let mut inflater = Inflater::new(&dictionary());
-        let mut deflater = StoredDeflater::default();
+        let mut inflater = HeaderInflater::new(dictionary());
+        let mut deflater = match HeaderDeflater::new(&dictionary()) {
+            Ok(deflater) => deflater,
+            Err(e) => {
+                tracing::warn!(error = %e, "lab exec (SPDY): cannot compress headers");
+                return;
+            }
+        };
         let mut streams: HashMap<&'static str, u32> = HashMap::new();
         let mut ready_tx = Some(ready_tx);
         let mut stdin = stdin;
@@ -284,7 +369,13 @@ pub async fn session<S>(
                         }
                     };
                     let mut reply = stream.to_be_bytes().to_vec();
-                    reply.extend(deflater.part(&0u32.to_be_bytes()));
+                    match deflater.deflate(&0u32.to_be_bytes()) {
+                        Ok(headers) => reply.extend(headers),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "lab exec (SPDY): cannot write a stream's headers");
+                            break;
+                        }
+                    }
                     if replies.send(control(SYN_REPLY, 0, &reply)).await.is_err() {
                         break;
                     }
@@ -379,6 +470,128 @@ mod tests {
             b = (b + a) % 65521;
         }
         assert_eq!(b << 16 | a, 0xe3c6_a7c2);
+    }
+
+    /// A header block of one pair, `streamtype: value`, as client-go writes it.
+    fn streamtype(value: &str) -> Vec<u8> {
+        let mut block = vec![0, 0, 0, 1, 0, 0, 0, 10];
+        block.extend_from_slice(b"streamtype");
+        block.extend_from_slice(&(value.len() as u32).to_be_bytes());
+        block.extend_from_slice(value.as_bytes());
+        block
+    }
+
+    #[test]
+    fn kubectls_header_blocks_read() {
+        // The SYN_STREAMs' header blocks of `kubectl exec -i` (kubectl 1.32, Go's compress/flate,
+        // KUBECTL_REMOTE_COMMAND_WEBSOCKETS=false), captured in that order on one connection.
+        let blocks: [(&[u8], &str); 4] = [
+            (
+                &[
+                    0x78, 0xf9, 0xe3, 0xc6, 0xa7, 0xc2, 0x62, 0x60, 0x60, 0x60, 0x04, 0xa7, 0xb3, 0x92, 0xa2, 0xd4,
+                    0xc4, 0x5c, 0x68, 0x51, 0xc2, 0x9a, 0x0a, 0x0a, 0x68, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff,
+                ],
+                "error",
+            ),
+            (&[0xc2, 0x2e, 0x55, 0x5c, 0x92, 0x92, 0x99, 0x07, 0x00, 0x00, 0x00, 0xff, 0xff], "stdin"),
+            (&[0xc2, 0x2a, 0xc5, 0x56, 0x5c, 0x92, 0x92, 0x5f, 0x5a, 0x02, 0x00, 0x00, 0x00, 0xff, 0xff], "stdout"),
+            (&[0xc2, 0x29, 0x97, 0x5a, 0x54, 0x04, 0x00, 0x00, 0x00, 0xff, 0xff], "stderr"),
+        ];
+        let mut inflater = HeaderInflater::new(dictionary());
+        for (block, kind) in blocks {
+            assert_eq!(inflater.inflate(block), Ok(streamtype(kind)));
+        }
+    }
+
+    #[test]
+    fn other_zlib_streams_read() {
+        // python3: c = zlib.compressobj(9, zlib.DEFLATED, 15, 9, zlib.Z_DEFAULT_STRATEGY, b"streamtypestdinstdouterror");
+        // a header block (one pair) per part, each ending in c.flush(zlib.Z_SYNC_FLUSH).
+        let first = [
+            0x78, 0xf9, 0x97, 0x7e, 0x0b, 0x3e, 0x62, 0x60, 0x60, 0x60, 0x04, 0x62, 0xae, 0x62, 0xb8, 0x0a, 0x20, 0x8f,
+            0x15, 0x2c, 0x05, 0x00, 0x00, 0x00, 0xff, 0xff,
+        ];
+        let second = [0xc2, 0x2e, 0x05, 0x36, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff];
+        let mut reader = HeaderInflater::new(b"streamtypestdinstdouterror".to_vec());
+        assert_eq!(reader.inflate(&first), Ok(streamtype("error")));
+        assert_eq!(reader.inflate(&second), Ok(streamtype("stdin")));
+        // Without a dictionary: stored blocks, sync-flushed part by part (what the lab wrote before).
+        let mut stored = HeaderInflater::new(dictionary());
+        let hello =
+            [0x78, 0x01, 0x00, 0x05, 0x00, 0xfa, 0xff, b'h', b'e', b'l', b'l', b'o', 0x00, 0x00, 0x00, 0xff, 0xff];
+        assert_eq!(stored.inflate(&hello), Ok(b"hello".to_vec()));
+        let world = [0x00, 0x06, 0x00, 0xf9, 0xff, b' ', b'w', b'o', b'r', b'l', b'd', 0x00, 0x00, 0x00, 0xff, 0xff];
+        assert_eq!(stored.inflate(&world), Ok(b" world".to_vec()));
+        // A whole stream, fixed codes: zlib.compress(b"hello").
+        let fixed = [0x78, 0x9c, 0xcb, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00, 0x06, 0x2c, 0x02, 0x15];
+        assert_eq!(HeaderInflater::new(dictionary()).inflate(&fixed), Ok(b"hello".to_vec()));
+    }
+
+    #[test]
+    fn a_dynamic_block_reads_back() {
+        // python3: zlib.compress(b" ".join(random.choice(words) for _ in range(120)), 9) with random.seed(7).
+        let data = [
+            0x78, 0xda, 0x6d, 0x52, 0x5b, 0x0e, 0xc3, 0x30, 0x08, 0xbb, 0x4a, 0xae, 0x96, 0xae, 0x4c, 0xad, 0xd4, 0xc7,
+            0x44, 0xa2, 0x9d, 0x7f, 0x23, 0x0f, 0x82, 0x49, 0x7f, 0xfa, 0x00, 0xc7, 0xd8, 0x0e, 0x1c, 0xdf, 0x39, 0xa4,
+            0x2b, 0x7e, 0xd2, 0x76, 0xe7, 0xc0, 0xf4, 0xdd, 0xd3, 0x7e, 0x5f, 0x81, 0xf2, 0x6b, 0x0d, 0x27, 0x9d, 0x0b,
+            0x71, 0x7f, 0xb1, 0x20, 0x4b, 0x9d, 0x29, 0xe5, 0x9b, 0x09, 0x40, 0x7a, 0x52, 0x3f, 0xb4, 0x51, 0xc1, 0x1e,
+            0x87, 0x87, 0x0d, 0x21, 0x22, 0xa0, 0xa5, 0x3a, 0x0f, 0x8a, 0xab, 0x25, 0xd3, 0x46, 0x23, 0x6c, 0x7d, 0x5f,
+            0xee, 0x64, 0xc5, 0x0a, 0xba, 0x83, 0x61, 0x47, 0x5c, 0x8c, 0x21, 0x01, 0x4b, 0xa5, 0x54, 0xcb, 0x4f, 0x9f,
+            0x5e, 0xd1, 0x26, 0x3d, 0xb0, 0xda, 0x60, 0xe3, 0x98, 0x70, 0xd4, 0x9a, 0x4b, 0x76, 0xb2, 0xc1, 0x70, 0x2b,
+            0x20, 0x07, 0x72, 0x13, 0xd8, 0x78, 0x74, 0x91, 0xc8, 0x6e, 0x64, 0x58, 0xaf, 0xa6, 0xec, 0xd3, 0x1c, 0x37,
+            0xad, 0xda, 0xa7, 0x80, 0xff, 0x0d, 0x8c, 0xcc, 0x25, 0xae, 0x51, 0x4f, 0x7b, 0x61, 0x84, 0x3c, 0x3b, 0x9c,
+            0xa9, 0xb0, 0x81, 0x3a, 0xcd, 0x00, 0x77, 0x1d, 0x7e, 0xc8, 0x83, 0x36, 0xb3, 0x5b, 0x22, 0xc1, 0xef, 0x57,
+            0x7b, 0xc1, 0xee, 0xfd, 0x00, 0x5f, 0x4e, 0x33, 0x47,
+        ];
+        let text = HeaderInflater::new(dictionary())
+            .inflate(&data)
+            .map(|t| String::from_utf8_lossy(&t).into_owned())
+            .unwrap_or_default();
+        assert_eq!(text.len(), 817);
+        assert!(text.starts_with("raft snapshot revision etcd member member raft"), "{text}");
+        assert!(text.ends_with("snapshot leader leader etcd snapshot"), "{text}");
+        let words = ["etcd", "member", "snapshot", "restore", "leader", "raft", "revision", "lab"];
+        assert!(text.split(' ').all(|w| words.contains(&w)), "{text}");
+    }
+
+    #[test]
+    fn written_headers_read_back_with_spdys_dictionary() {
+        let Ok(mut deflater) = HeaderDeflater::new(&dictionary()) else { panic!("no deflater") };
+        let mut inflater = HeaderInflater::new(dictionary());
+        let reply = deflater.deflate(&0u32.to_be_bytes()).unwrap_or_default();
+        // zlib, FDICT set, and the dictionary's id that Go's reader checks.
+        assert_eq!(reply[0], 0x78);
+        assert!(reply[1] & 0x20 != 0 && (u16::from(reply[0]) << 8 | u16::from(reply[1])) % 31 == 0);
+        assert_eq!(reply[2..6], [0xe3, 0xc6, 0xa7, 0xc2]);
+        assert!(reply.ends_with(&[0x00, 0x00, 0xff, 0xff]), "{reply:02x?}");
+        assert_eq!(inflater.inflate(&reply), Ok(0u32.to_be_bytes().to_vec()));
+        // Later frames go on in the same stream: one past the buffers' first guess when written
+        // (incompressible), one past it when read (repetitive). A header block is never empty (zlib
+        // writes nothing for an empty sync-flushed part).
+        let mut seed = 7u32;
+        let noise: Vec<u8> = (0..1 << 20)
+            .map(|_| {
+                seed ^= seed << 13;
+                seed ^= seed >> 17;
+                seed ^= seed << 5;
+                seed as u8
+            })
+            .collect();
+        let repetitive = b"streamtype".repeat(10_000);
+        for block in [streamtype("stdout"), noise, repetitive, 0u32.to_be_bytes().to_vec(), streamtype("error")] {
+            let part = deflater.deflate(&block).unwrap_or_default();
+            assert!(part.ends_with(&[0x00, 0x00, 0xff, 0xff]));
+            assert_eq!(inflater.inflate(&part), Ok(block));
+        }
+    }
+
+    #[test]
+    fn bad_header_blocks_are_errors() {
+        assert!(HeaderInflater::new(dictionary()).inflate(&[0x12, 0x34, 0x56]).is_err());
+        // Another dictionary than the one the stream names.
+        let Ok(mut deflater) = HeaderDeflater::new(b"another dictionary") else { panic!("no deflater") };
+        let block = deflater.deflate(&streamtype("error")).unwrap_or_default();
+        assert!(HeaderInflater::new(dictionary()).inflate(&block).is_err());
     }
 
     #[test]

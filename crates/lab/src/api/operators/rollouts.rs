@@ -147,8 +147,7 @@ impl Operators {
             return;
         }
         let root = link.inventory.root(node);
-        let Ok(path) = crate::hosts::map_path(&root, &format!("{}/{}", crate::hosts::MANIFESTS, pod.file))
-        else {
+        let Ok(path) = crate::hosts::map_path(&root, &format!("{}/{}", crate::hosts::MANIFESTS, pod.file)) else {
             return;
         };
         if path.exists() {
