@@ -242,7 +242,9 @@ async fn hosted() {
     let deleted = kubectl_ok(&lab, &["delete", "-n", cp, "pod/etcd-2", "pvc/data-etcd-2", "--wait=false"]);
     assert_eq!(deleted.lines().count(), 2, "{deleted}");
     let back = eventually("etcd-2 recreated", Duration::from_secs(10), || {
-        let out = kubectl_ok(&lab, &["get", "pod", "etcd-2", "-n", cp, "--no-headers"]);
+        // NotFound until the StatefulSet has made it again: asked again, not a failure.
+        let got = kubectl(&lab, &["get", "pod", "etcd-2", "-n", cp, "--no-headers"]);
+        let out = String::from_utf8_lossy(&got.stdout).into_owned();
         let age = out.split_whitespace().nth(4).map(str::to_string).unwrap_or_default();
         age.ends_with('s').then_some(age)
     });
