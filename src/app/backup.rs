@@ -8,6 +8,9 @@ use std::time::{Duration, SystemTime};
 use etcd_console_core::wizard::backup::executor::Progress;
 use etcd_console_core::wizard::backup::{Action, BackupRun, Outcome};
 
+use super::keys::Action as Key;
+use super::{App, Change, Confirm, Effect, Start, WizardKind};
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stage {
     /// What will happen, until the user starts it.
@@ -33,8 +36,6 @@ pub struct BackupWizard {
     pub doing: Option<Action>,
     pub streaming: Option<Streaming>,
     pub abort_sent: bool,
-    /// Shown on the lower half (Esc hides a running one; `b` shows it again).
-    pub shown: bool,
 }
 
 /// The newest verified backup of the cluster in the backup directory.
@@ -57,15 +58,7 @@ impl LastBackup {
 
 impl BackupWizard {
     pub fn new(dir: PathBuf) -> BackupWizard {
-        BackupWizard {
-            stage: Stage::Ready,
-            dir,
-            run: None,
-            doing: None,
-            streaming: None,
-            abort_sent: false,
-            shown: true,
-        }
+        BackupWizard { stage: Stage::Ready, dir, run: None, doing: None, streaming: None, abort_sent: false }
     }
 
     /// The run was refused by a check `--force` may override.
@@ -82,7 +75,6 @@ impl BackupWizard {
         self.doing = None;
         self.streaming = None;
         self.abort_sent = false;
-        self.shown = true;
     }
 
     pub fn on_progress(&mut self, progress: Progress) {
@@ -97,5 +89,80 @@ impl BackupWizard {
                 self.run = Some(*run);
             }
         }
+    }
+}
+
+impl App {
+    pub fn on_backup(&mut self, progress: etcd_console_core::wizard::backup::executor::Progress) {
+        let Some(wizard) = &mut self.backup else { return };
+        wizard.on_progress(progress);
+        if wizard.stage != Stage::Finished {
+            return;
+        }
+        if let Some(outcome) = wizard.run.as_ref().and_then(|r| r.outcome()) {
+            use etcd_console_core::wizard::backup::Outcome;
+            self.notice = Some(match outcome {
+                Outcome::Completed => "backup taken and verified".into(),
+                Outcome::Refused { .. } if wizard.refused().is_some() => {
+                    "backup refused by a check: f takes it anyway, marked __POSSIBLY_DIRTY__".into()
+                }
+                Outcome::Refused { reason } => format!("backup refused: {reason}"),
+                Outcome::Failed { reason } => format!("backup failed: {reason}"),
+            });
+        }
+    }
+
+    pub(super) fn start_backup(&mut self, force: bool) -> Option<Effect> {
+        let wizard = self.backup.as_mut()?;
+        wizard.start();
+        self.show_wizard(WizardKind::Backup);
+        self.quit_armed = false;
+        Some(Effect::Start(Start::Backup { force }))
+    }
+
+    /// `b`: the backup wizard, as it was left or new (none without a directory to keep backups in).
+    pub(super) fn open_backup(&mut self) -> Option<Effect> {
+        let Some(dir) = self.backup_dir.clone() else {
+            self.notice = Some("no home directory to keep backups in: give --backup-dir".into());
+            return None;
+        };
+        self.backup.get_or_insert_with(|| BackupWizard::new(dir));
+        self.show_wizard(WizardKind::Backup);
+        None
+    }
+
+    /// The backup wizard's keys while it is open; Some(effect) when the key was the wizard's.
+    pub(super) fn on_backup_action(&mut self, action: Key) -> Option<Option<Effect>> {
+        let wizard = self.backup.as_mut()?;
+        match (action, wizard.stage) {
+            // Nothing in the cluster changes: a backup only reads, so it needs no confirmation (and is
+            // allowed under --read-only).
+            (Key::Confirm, Stage::Ready | Stage::Finished) => {
+                return Some(self.start_backup(false));
+            }
+            (Key::ForceBackup, Stage::Finished) => {
+                let reason = wizard.refused()?.to_string();
+                self.confirm = Some(Confirm {
+                    title: "Take the backup anyway?".into(),
+                    lines: vec![
+                        format!("refused because: {reason}"),
+                        format!(
+                            "into {}, every file name marked __POSSIBLY_DIRTY__: a restore from it may be                              inconsistent (partly encrypted, or mid-rollout)",
+                            wizard.dir.display()
+                        ),
+                    ],
+                    change: Change::ForceBackup,
+                });
+            }
+            (Key::Stop, Stage::Running) => {
+                wizard.abort_sent = true;
+                self.notice = Some("stopping the backup: its part file is removed".into());
+                return Some(Some(Effect::Stop(WizardKind::Backup)));
+            }
+            (Key::CloseOverlay, Stage::Running) => self.hide_wizard(WizardKind::Backup),
+            (Key::CloseOverlay, _) => self.close_wizard(WizardKind::Backup),
+            _ => return None,
+        }
+        Some(None)
     }
 }

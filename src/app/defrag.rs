@@ -8,6 +8,9 @@ use etcd_console_core::cluster::ClusterState;
 use etcd_console_core::wizard::defrag::executor::Progress;
 use etcd_console_core::wizard::defrag::{plan, Action, DefragRun, Figures, MemberFacts, Options, Plan, Rule};
 
+use super::keys::{self, Action as Key};
+use super::{App, Change, Confirm, Effect, Start, WizardKind};
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stage {
     /// The plan, live from the panes, until the user starts it.
@@ -31,8 +34,6 @@ pub struct DefragWizard {
     /// Time left of the wait, and the whole wait.
     pub countdown: Option<(Duration, Duration)>,
     pub abort_sent: bool,
-    /// Shown on the lower half (Esc hides it; `d` shows it again).
-    pub shown: bool,
     /// The unfinished run being resumed, given back if the run cannot start.
     pub resuming: Option<etcd_console_core::journal::Unfinished>,
 }
@@ -67,7 +68,6 @@ impl DefragWizard {
             doing: None,
             countdown: None,
             abort_sent: false,
-            shown: true,
             resuming: None,
         }
     }
@@ -107,5 +107,191 @@ impl DefragWizard {
                 self.run = Some(*run);
             }
         }
+    }
+}
+
+impl App {
+    pub fn on_defrag(&mut self, progress: etcd_console_core::wizard::defrag::executor::Progress) {
+        if let Some(wizard) = &mut self.defrag {
+            wizard.on_progress(progress);
+            let not_started = matches!(
+                wizard.run.as_ref().and_then(|r| r.outcome()),
+                Some(etcd_console_core::wizard::defrag::Outcome::Stopped { reason }) if reason.starts_with("not started")
+            );
+            if not_started {
+                // The journal was not touched: the offer to resume stands.
+                if let Some(unfinished) = wizard.resuming.take() {
+                    self.unfinished_defrag = Some(unfinished);
+                }
+            }
+            if wizard.stage == Stage::Finished {
+                if let Some(outcome) = wizard.run.as_ref().and_then(|r| r.outcome()) {
+                    self.notice = Some(match outcome {
+                        etcd_console_core::wizard::defrag::Outcome::Completed => "defrag run completed".into(),
+                        etcd_console_core::wizard::defrag::Outcome::Stopped { reason } => {
+                            format!("defrag run stopped: {reason}")
+                        }
+                    });
+                }
+            }
+        }
+    }
+
+    /// `d`: the defrag wizard, as it was left or new with the plan of the panes.
+    pub(super) fn open_defrag(&mut self) -> Option<Effect> {
+        if self.defrag.is_none() {
+            let mut wizard = DefragWizard::new(self.defrag_options.clone());
+            wizard.replan(&self.cluster);
+            self.defrag = Some(wizard);
+        }
+        self.show_wizard(WizardKind::Defrag);
+        None
+    }
+
+    /// The defrag wizard's keys while it is open; Some(effect) when the key was the wizard's.
+    pub(super) fn on_defrag_action(&mut self, action: Key) -> Option<Option<Effect>> {
+        let wizard = self.defrag.as_mut()?;
+        match (action, wizard.stage) {
+            (Key::ToggleEveryMember, Stage::Planning) => {
+                wizard.every_member = !wizard.every_member;
+                wizard.replan(&self.cluster);
+            }
+            (Key::ToggleMoveLeader, Stage::Planning) => wizard.options.move_leader = !wizard.options.move_leader,
+            (Key::Confirm, Stage::Planning) => self.ask_to_defrag(),
+            (Key::Stop, Stage::Running) => {
+                wizard.abort_sent = true;
+                self.notice = Some("abort asked: the run stops before the next member".into());
+                return Some(Some(Effect::Stop(WizardKind::Defrag)));
+            }
+            (Key::CloseOverlay, Stage::Running) => self.hide_wizard(WizardKind::Defrag),
+            (Key::CloseOverlay, _) => self.close_wizard(WizardKind::Defrag),
+            _ => return None,
+        }
+        Some(None)
+    }
+
+    pub(super) fn ask_to_defrag(&mut self) {
+        if self.unfinished_defrag.is_some() {
+            let Some(unfinished) = &self.unfinished_defrag else { return };
+            let left: Vec<String> = unfinished.run.remaining().iter().map(|p| p.name.clone()).collect();
+            self.confirm = Some(Confirm {
+                title: format!(
+                    "Resume the defrag run of cluster {}?",
+                    etcd_console_core::cluster::report::hex(unfinished.run.cluster_id)
+                ),
+                lines: vec![
+                    format!("left: {}", left.join(", ")),
+                    format!(
+                        "last written {}; the member in flight is checked before anything is sent",
+                        unfinished.last_written
+                    ),
+                ],
+                change: Change::ResumeDefrag,
+            });
+            return;
+        }
+        let Some(wizard) = &self.defrag else { return };
+        let plan = match &wizard.plan {
+            Ok(plan) if !plan.steps.is_empty() => plan,
+            Ok(_) => {
+                self.notice = Some(format!(
+                    "no member needs a defrag by this rule ({})",
+                    keys::aside(keys::Context::DefragNoneNeeded.hints())
+                ));
+                return;
+            }
+            Err(e) => {
+                self.notice = Some(e.clone());
+                return;
+            }
+        };
+        let Some(cluster_id) = wizard.cluster_id else {
+            self.notice = Some("the cluster ID is not known yet".into());
+            return;
+        };
+        let mut lines: Vec<String> = plan
+            .steps
+            .iter()
+            .enumerate()
+            .map(|(n, s)| format!("{}. {}{}", n + 1, s.name, if s.is_leader { " (the leader, last)" } else { "" }))
+            .collect();
+        lines.push(format!(
+            "one at a time, {} apart, every member checked healthy before the next{}",
+            humantime::format_duration(wizard.options.wait),
+            if wizard.options.move_leader { "; leadership moved before the leader's turn" } else { "" }
+        ));
+        self.confirm = Some(Confirm {
+            title: format!(
+                "Defragment {} member(s) of cluster {}?",
+                plan.steps.len(),
+                etcd_console_core::cluster::report::hex(cluster_id)
+            ),
+            lines,
+            change: Change::Defrag(plan.steps.iter().map(|s| s.id).collect()),
+        });
+    }
+
+    /// The confirmed plan becomes a run, if it is still the plan shown.
+    pub(super) fn start_defrag(&mut self, ids: &[u64]) -> Option<Effect> {
+        let wizard = self.defrag.as_mut()?;
+        let (Ok(plan), Some(cluster_id)) = (&wizard.plan, wizard.cluster_id) else { return None };
+        if plan.steps.iter().map(|s| s.id).collect::<Vec<_>>() != ids {
+            self.notice = Some("the plan changed while you were asked: look at it again".into());
+            return None;
+        }
+        // The engine refuses under --read-only, whatever the screen allowed.
+        match etcd_console_core::wizard::defrag::DefragRun::new(
+            plan,
+            cluster_id,
+            wizard.options.clone(),
+            self.read_only,
+        ) {
+            Ok(run) => {
+                wizard.stage = Stage::Running;
+                wizard.run = Some(run.clone());
+                self.quit_armed = false;
+                Some(Effect::Start(Start::Defrag { run: Box::new(run), unfinished: None }))
+            }
+            Err(e) => {
+                self.notice = Some(e);
+                None
+            }
+        }
+    }
+
+    pub(super) fn resume_defrag(&mut self) -> Option<Effect> {
+        let unfinished = self.unfinished_defrag.take()?;
+        match unfinished.run.clone().resumed(unfinished.in_flight.as_ref(), self.read_only) {
+            Ok(run) => {
+                let wizard = self.defrag.get_or_insert_with(|| DefragWizard::new(run.options.clone()));
+                wizard.stage = Stage::Running;
+                wizard.abort_sent = false;
+                wizard.run = Some(run.clone());
+                wizard.resuming = Some(unfinished.clone());
+                self.show_wizard(WizardKind::Defrag);
+                self.quit_armed = false;
+                Some(Effect::Start(Start::Defrag { run: Box::new(run), unfinished: Some(Box::new(unfinished)) }))
+            }
+            Err(e) => {
+                self.notice = Some(e);
+                self.unfinished_defrag = Some(unfinished);
+                None
+            }
+        }
+    }
+
+    /// An unfinished run found in the journal: offered, never resumed unasked.
+    pub fn offer_resume(&mut self, unfinished: etcd_console_core::journal::Unfinished) {
+        let left: Vec<String> = unfinished.run.remaining().iter().map(|p| p.name.clone()).collect();
+        self.notice = Some(format!(
+            "an unfinished defrag run was found (left: {}): press d, then Enter to resume",
+            left.join(", ")
+        ));
+        let mut wizard = DefragWizard::new(unfinished.run.options.clone());
+        wizard.run = Some(unfinished.run.clone());
+        // Offered, not opened: `d` shows it.
+        self.hide_wizard(WizardKind::Defrag);
+        self.defrag = Some(wizard);
+        self.unfinished_defrag = Some(unfinished);
     }
 }

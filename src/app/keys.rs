@@ -34,7 +34,7 @@ pub enum Action {
     OpenDefrag,
     ToggleMoveLeader,
     ToggleEveryMember,
-    AbortDefrag,
+    Stop,
     OpenBackup,
     ForceBackup,
     OpenEncryption,
@@ -195,7 +195,7 @@ pub const KEY_TABLE: &[Binding] = &[
     Binding {
         keys: &[plain(KeyCode::Char('x'))],
         label: "x",
-        action: Action::AbortDefrag,
+        action: Action::Stop,
         description: "stop the run shown (defrag: before the next member; backup: now)",
         footer: None,
     },
@@ -306,7 +306,7 @@ const fn edit(label: &'static str, edit: Edit, word: &'static str) -> Hint {
 
 const ENTER: &[Action] = &[Action::Confirm];
 const ESC: &[Action] = &[Action::CloseOverlay];
-const STOP: &[Action] = &[Action::AbortDefrag];
+const STOP: &[Action] = &[Action::Stop];
 const UP_DOWN: &[Action] = &[Action::SelectPrevious, Action::SelectNext];
 
 /// A place that shows keys: a pane in one of its states, a prompt, a dialog.

@@ -23,37 +23,96 @@ pub enum Effect {
     Suspend,
     /// A confirmed change to the cluster, for the executor.
     Change(Change),
-    /// A confirmed defrag run (new or resumed), for the defrag executor.
-    StartDefrag(Box<(etcd_console_core::wizard::defrag::DefragRun, Option<etcd_console_core::journal::Unfinished>)>),
-    /// Stop the defrag run before its next member.
-    AbortDefrag,
-    /// Take a backup (forced: despite a refusal the user confirmed).
-    StartBackup {
-        force: bool,
-    },
-    /// Stop the backup now (its part file is removed).
-    AbortBackup,
-    /// Read the cluster and plan a migration to this type (the engine asks before it patches).
-    StartEncryption {
-        target: etcd_console_core::wizard::encryption::EncryptionType,
-        backup_first: bool,
-    },
-    /// The user's answer to the engine's question.
-    AnswerEncryption(bool),
-    /// Stop the encryption run (before the patch nothing changes; after it, following stops).
-    AbortEncryption,
-    /// Survey the cluster and judge the restore's gates, with this recovery host.
+    /// A wizard's run, for its executor (one at a time of each kind).
+    Start(Start),
+    /// The person's answer to the question a run waits on.
+    Answer(Answer),
+    /// Stop the run of this kind (defrag: before the next member; backup: now; encryption: before
+    /// the patch nothing changes, after it the following stops; restore: once the step in flight
+    /// has done its act).
+    Stop(WizardKind),
+    /// Survey the cluster and judge the restore's gates, with this recovery host. Not a run:
+    /// nothing to stop or answer, and a plan asked for another host may overlap it.
     PlanRestore {
         recovery_host: Option<String>,
     },
-    /// Run the restore (or resume the journalled one) on this recovery host.
-    StartRestore {
-        recovery_host: String,
+}
+
+/// The console's wizards; at most one is open on the lower half, and each kind has at most one run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum WizardKind {
+    Defrag,
+    Backup,
+    Encryption,
+    Restore,
+}
+
+impl WizardKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            WizardKind::Defrag => "defrag",
+            WizardKind::Backup => "backup",
+            WizardKind::Encryption => "encryption",
+            WizardKind::Restore => "restore",
+        }
+    }
+
+    /// The wizard a key opens.
+    fn opened_by(action: Action) -> Option<WizardKind> {
+        match action {
+            Action::OpenDefrag => Some(WizardKind::Defrag),
+            Action::OpenBackup => Some(WizardKind::Backup),
+            Action::OpenEncryption => Some(WizardKind::Encryption),
+            Action::OpenRestore => Some(WizardKind::Restore),
+            _ => None,
+        }
+    }
+}
+
+/// What each kind of run starts with.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Start {
+    /// A confirmed defrag run (new, or the journalled one resumed).
+    Defrag {
+        run: Box<etcd_console_core::wizard::defrag::DefragRun>,
+        unfinished: Option<Box<etcd_console_core::journal::Unfinished>>,
     },
-    /// What the person typed at the engine's prompt (empty: no).
-    AnswerRestore(String),
-    /// Stop the restore run once the step in flight has done its act.
-    AbortRestore,
+    /// Take a backup (forced: despite a refusal the user confirmed).
+    Backup { force: bool },
+    /// Read the cluster and plan a migration to this type (the engine asks before it patches).
+    Encryption { target: etcd_console_core::wizard::encryption::EncryptionType, backup_first: bool },
+    /// Run the restore (or resume the journalled one) on this recovery host.
+    Restore { recovery_host: String },
+}
+
+impl Start {
+    pub fn kind(&self) -> WizardKind {
+        match self {
+            Start::Defrag { .. } => WizardKind::Defrag,
+            Start::Backup { .. } => WizardKind::Backup,
+            Start::Encryption { .. } => WizardKind::Encryption,
+            Start::Restore { .. } => WizardKind::Restore,
+        }
+    }
+}
+
+/// An answer to a run's question; each kind that asks takes its own (the kind is in the answer,
+/// so the two cannot disagree).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Answer {
+    /// Yes or no to the encryption engine's question (the patch of APIServer cluster).
+    Encryption(bool),
+    /// What the person typed at the restore's prompt (empty: no).
+    Restore(String),
+}
+
+impl Answer {
+    pub fn kind(&self) -> WizardKind {
+        match self {
+            Answer::Encryption(_) => WizardKind::Encryption,
+            Answer::Restore(_) => WizardKind::Restore,
+        }
+    }
 }
 
 /// A change to the cluster the user confirmed.
@@ -121,6 +180,9 @@ pub struct App {
     pub read_only: bool,
     /// A change waiting for the user's yes.
     pub confirm: Option<Confirm>,
+    /// The wizard on the lower half (Esc hides a running one, its key shows it again); the
+    /// others keep their state and runs, hidden. Read through `open_wizard`.
+    open: Option<WizardKind>,
     /// The defrag wizard, once opened.
     pub defrag: Option<defrag::DefragWizard>,
     /// The defrag run's options from the flags (wait, limits, quota).
@@ -161,6 +223,7 @@ impl App {
             wall_clock: None,
             read_only: false,
             confirm: None,
+            open: None,
             defrag: None,
             defrag_options: etcd_console_core::wizard::defrag::Options { quota_bytes, ..Default::default() },
             unfinished_defrag: None,
@@ -211,30 +274,66 @@ impl App {
         }
     }
 
-    pub fn on_defrag(&mut self, progress: etcd_console_core::wizard::defrag::executor::Progress) {
-        if let Some(wizard) = &mut self.defrag {
-            wizard.on_progress(progress);
-            let not_started = matches!(
-                wizard.run.as_ref().and_then(|r| r.outcome()),
-                Some(etcd_console_core::wizard::defrag::Outcome::Stopped { reason }) if reason.starts_with("not started")
-            );
-            if not_started {
-                // The journal was not touched: the offer to resume stands.
-                if let Some(unfinished) = wizard.resuming.take() {
-                    self.unfinished_defrag = Some(unfinished);
-                }
-            }
-            if wizard.stage == defrag::Stage::Finished {
-                if let Some(outcome) = wizard.run.as_ref().and_then(|r| r.outcome()) {
-                    self.notice = Some(match outcome {
-                        etcd_console_core::wizard::defrag::Outcome::Completed => "defrag run completed".into(),
-                        etcd_console_core::wizard::defrag::Outcome::Stopped { reason } => {
-                            format!("defrag run stopped: {reason}")
-                        }
-                    });
-                }
-            }
+    /// The one wizard on the lower half, whose keys come first. A question typed into the
+    /// restore's prompt keeps the restore there: keys go where the screen shows.
+    pub fn open_wizard(&self) -> Option<WizardKind> {
+        if self.restore_prompt_up() {
+            return Some(WizardKind::Restore);
         }
+        self.open.filter(|kind| self.has_wizard(*kind))
+    }
+
+    fn has_wizard(&self, kind: WizardKind) -> bool {
+        match kind {
+            WizardKind::Defrag => self.defrag.is_some(),
+            WizardKind::Backup => self.backup.is_some(),
+            WizardKind::Encryption => self.encryption.is_some(),
+            WizardKind::Restore => self.restore.is_some(),
+        }
+    }
+
+    /// Puts this wizard on the lower half in place of the one there.
+    fn show_wizard(&mut self, kind: WizardKind) {
+        self.open = Some(kind);
+    }
+
+    /// Takes the wizard off the lower half (a running one goes on, hidden).
+    fn hide_wizard(&mut self, kind: WizardKind) {
+        if self.open == Some(kind) {
+            self.open = None;
+        }
+    }
+
+    /// Drops the wizard (it runs nothing).
+    fn close_wizard(&mut self, kind: WizardKind) {
+        self.hide_wizard(kind);
+        match kind {
+            WizardKind::Defrag => self.defrag = None,
+            WizardKind::Backup => self.backup = None,
+            WizardKind::Encryption => self.encryption = None,
+            WizardKind::Restore => self.restore = None,
+        }
+    }
+
+    /// A key: typed into the CSR filter or the restore's prompt while they are up, else its action.
+    pub fn on_key(&mut self, key: crossterm::event::KeyEvent) -> Option<Effect> {
+        if self.openshift.editing_filter {
+            self.on_filter_key(key);
+            return None;
+        }
+        if self.restore_prompt_up() {
+            return self.on_restore_key(key);
+        }
+        keys::action_for(key).and_then(|action| self.on_action(action))
+    }
+
+    /// A run the event loop could not start: said in the footer, and a backup wizard is never
+    /// left showing a run that does not exist.
+    pub fn not_started(&mut self, kind: WizardKind, reason: &str) {
+        if kind == WizardKind::Backup {
+            self.close_wizard(kind);
+        }
+        self.notice = Some(format!("{} not started: {reason}", kind.name()));
     }
 
     pub fn selected_member_id(&self) -> Option<u64> {
@@ -262,12 +361,12 @@ impl App {
                     Change::Defrag(ids) => self.start_defrag(&ids),
                     Change::ResumeDefrag => self.resume_defrag(),
                     Change::ForceBackup => self.start_backup(true),
-                    Change::EncryptionYes => Some(Effect::AnswerEncryption(true)),
+                    Change::EncryptionYes => Some(Effect::Answer(Answer::Encryption(true))),
                     change => Some(Effect::Change(change)),
                 },
                 Action::CloseOverlay => {
                     self.notice = Some("cancelled: nothing changed".into());
-                    (confirm.change == Change::EncryptionYes).then_some(Effect::AnswerEncryption(false))
+                    (confirm.change == Change::EncryptionYes).then_some(Effect::Answer(Answer::Encryption(false)))
                 }
                 Action::Quit => Some(Effect::Quit),
                 _ => {
@@ -276,17 +375,26 @@ impl App {
                 }
             };
         }
-        if let Some(effect) = self.on_restore_action(action) {
-            return effect;
+        // The wizard on screen takes its keys first (not while help or the alerts cover it).
+        if !(self.show_help || self.show_alerts) {
+            let taken = match self.open_wizard() {
+                Some(WizardKind::Defrag) => self.on_defrag_action(action),
+                Some(WizardKind::Backup) => self.on_backup_action(action),
+                Some(WizardKind::Encryption) => self.on_encryption_action(action),
+                Some(WizardKind::Restore) => self.on_restore_action(action),
+                None => None,
+            };
+            if let Some(effect) = taken {
+                return effect;
+            }
         }
-        if let Some(effect) = self.on_encryption_action(action) {
-            return effect;
-        }
-        if let Some(effect) = self.on_backup_action(action) {
-            return effect;
-        }
-        if let Some(effect) = self.on_defrag_action(action) {
-            return effect;
+        // A wizard's key opens it in place of the one open.
+        match WizardKind::opened_by(action) {
+            Some(WizardKind::Defrag) => return self.open_defrag(),
+            Some(WizardKind::Backup) => return self.open_backup(),
+            Some(WizardKind::Encryption) => return self.open_encryption(),
+            Some(WizardKind::Restore) => return self.open_restore(),
+            None => {}
         }
         if self.view == View::Csrs {
             match action {
@@ -323,488 +431,6 @@ impl App {
             return None;
         }
         self.on_common_action(action)
-    }
-
-    pub fn on_backup(&mut self, progress: etcd_console_core::wizard::backup::executor::Progress) {
-        let Some(wizard) = &mut self.backup else { return };
-        wizard.on_progress(progress);
-        if wizard.stage != backup::Stage::Finished {
-            return;
-        }
-        if let Some(outcome) = wizard.run.as_ref().and_then(|r| r.outcome()) {
-            use etcd_console_core::wizard::backup::Outcome;
-            self.notice = Some(match outcome {
-                Outcome::Completed => "backup taken and verified".into(),
-                Outcome::Refused { .. } if wizard.refused().is_some() => {
-                    "backup refused by a check: f takes it anyway, marked __POSSIBLY_DIRTY__".into()
-                }
-                Outcome::Refused { reason } => format!("backup refused: {reason}"),
-                Outcome::Failed { reason } => format!("backup failed: {reason}"),
-            });
-        }
-    }
-
-    pub fn on_encryption(&mut self, progress: etcd_console_core::wizard::encryption::executor::Progress) {
-        let Some(wizard) = &mut self.encryption else { return };
-        wizard.on_progress(progress);
-        self.raise_encryption_question();
-        self.encryption_finished();
-    }
-
-    /// The engine waits for the user's yes: its question is put up once no other is on screen.
-    fn raise_encryption_question(&mut self) {
-        if self.confirm.is_some() {
-            return;
-        }
-        let Some(wizard) = &mut self.encryption else { return };
-        if wizard.wants_answer() {
-            if let Some(plan) = wizard.run.as_ref().and_then(|r| r.plan()) {
-                wizard.asked = true;
-                wizard.shown = true;
-                let mut lines = vec![
-                    // The title may be cut on a narrow screen: the cluster is said in full here too.
-                    format!("cluster: {}", plan.cluster),
-                    format!(
-                        "merge patch of APIServer cluster: spec.encryption.type {} -> {}",
-                        plan.from.as_str(),
-                        plan.to.as_str()
-                    ),
-                    format!("followed on: {}", plan.operators.join(", ")),
-                ];
-                lines.push(if plan.backup_first {
-                    "a verified backup is taken first; nothing is patched if it fails".into()
-                } else {
-                    "no backup first (b in the wizard takes one)".into()
-                });
-                lines.extend(plan.notes.iter().map(|n| format!("- {n}")));
-                self.confirm = Some(Confirm {
-                    title: format!(
-                        "Set encryption {} -> {} on {}?",
-                        plan.from.as_str(),
-                        plan.to.as_str(),
-                        plan.cluster
-                    ),
-                    lines,
-                    change: Change::EncryptionYes,
-                });
-            }
-        }
-    }
-
-    /// The run's end: a question still up is taken down, the outcome said in the footer.
-    fn encryption_finished(&mut self) {
-        let Some(wizard) = &mut self.encryption else { return };
-        if wizard.stage != encryption::Stage::Finished {
-            return;
-        }
-        if let Some(outcome) = wizard.run.as_ref().and_then(|r| r.outcome()) {
-            // A question still on screen has no run behind it any more.
-            if self.confirm.as_ref().is_some_and(|c| c.change == Change::EncryptionYes) {
-                self.confirm = None;
-            }
-            let target = wizard.run.as_ref().map(|r| r.target).unwrap_or(wizard.target).as_str();
-            self.notice = Some(match outcome {
-                etcd_console_core::wizard::encryption::Outcome::Completed { .. } => {
-                    format!(
-                        "encryption {target} completed: take a fresh backup, its keys stored apart (etcd-console backup --encryption-keys DIR2)"
-                    )
-                }
-                other => format!("encryption {target}: {}", other.describe()),
-            });
-        }
-    }
-
-    pub fn on_restore(&mut self, progress: etcd_console_core::wizard::restore::executor::Progress) {
-        let Some(wizard) = &mut self.restore else { return };
-        wizard.on_progress(progress);
-        if wizard.stage == restore::Stage::Finished && wizard.prompt.is_none() {
-            if let Some(outcome) = wizard.run.as_ref().and_then(|r| r.outcome()) {
-                self.notice = Some(format!("restore: {}", outcome.describe()));
-            }
-        }
-    }
-
-    /// The engine waits for the person to type something.
-    pub fn ask_restore(&mut self, asked: restore::Asked) {
-        if let Some(wizard) = &mut self.restore {
-            wizard.ask(asked);
-        }
-    }
-
-    /// Whether keys go to the restore prompt.
-    pub fn restore_prompt_up(&self) -> bool {
-        self.restore.as_ref().is_some_and(|w| w.prompt.is_some())
-    }
-
-    /// A key while the restore prompt is up, by EDIT_KEYS: Enter answers, Esc answers nothing
-    /// (no: cancelled, or the step not done), Backspace removes; characters add.
-    pub fn on_restore_key(&mut self, key: crossterm::event::KeyEvent) -> Option<Effect> {
-        use crossterm::event::KeyCode;
-        let wizard = self.restore.as_mut()?;
-        let prompt = wizard.prompt.as_mut()?;
-        match keys::edit_for(key.code) {
-            Some(Edit::Erase) => {
-                prompt.typed.pop();
-            }
-            Some(Edit::Keep) => {
-                let typed = prompt.typed.trim().to_string();
-                wizard.prompt = None;
-                return Some(Effect::AnswerRestore(typed));
-            }
-            Some(Edit::Drop) => {
-                wizard.prompt = None;
-                return Some(Effect::AnswerRestore(String::new()));
-            }
-            None => match key.code {
-                KeyCode::Char(c) if !key.modifiers.contains(crossterm::event::KeyModifiers::CONTROL) => {
-                    prompt.typed.push(c)
-                }
-                _ => {}
-            },
-        }
-        None
-    }
-
-    /// The restore wizard's keys; Some(effect) when the key was the wizard's.
-    fn on_restore_action(&mut self, action: Action) -> Option<Option<Effect>> {
-        if action == Action::OpenRestore {
-            let dir = self.restore_backup.clone();
-            let wizard = self.restore.get_or_insert_with(|| restore::RestoreWizard::new(dir));
-            wizard.shown = true;
-            for hide in [self.encryption.as_mut().map(|w| &mut w.shown), self.backup.as_mut().map(|w| &mut w.shown)]
-                .into_iter()
-                .flatten()
-            {
-                *hide = false;
-            }
-            if let Some(defrag) = &mut self.defrag {
-                defrag.shown = false;
-            }
-            if wizard.stage == restore::Stage::Planning && wizard.run.is_none() && !wizard.planning {
-                if wizard.backup_dir.is_none() {
-                    return Some(None);
-                }
-                wizard.planning = true;
-                return Some(Some(Effect::PlanRestore { recovery_host: wizard.chosen.clone() }));
-            }
-            return Some(None);
-        }
-        let overlay = self.show_help || self.show_alerts;
-        let wizard = self.restore.as_mut().filter(|w| w.shown && !overlay)?;
-        match (action, wizard.stage) {
-            (Action::SelectPrevious | Action::SelectNext, restore::Stage::Planning) => {
-                if wizard.choose(action == Action::SelectPrevious) {
-                    wizard.planning = true;
-                    return Some(Some(Effect::PlanRestore { recovery_host: wizard.chosen.clone() }));
-                }
-            }
-            (Action::Confirm, restore::Stage::Planning) => {
-                let Some(host) = wizard.chosen.clone().or_else(|| wizard.hosted.then(String::new)) else {
-                    self.notice = Some("choose the recovery host with ↑↓ first".into());
-                    return Some(None);
-                };
-                if wizard.planning || wizard.backup_dir.is_none() {
-                    return Some(None);
-                }
-                wizard.start();
-                self.quit_armed = false;
-                return Some(Some(Effect::StartRestore { recovery_host: host }));
-            }
-            (Action::Confirm, restore::Stage::Finished) => {
-                wizard.stage = restore::Stage::Planning;
-                wizard.planning = true;
-                return Some(Some(Effect::PlanRestore { recovery_host: wizard.chosen.clone() }));
-            }
-            (Action::AbortDefrag, restore::Stage::Running) => {
-                wizard.abort_sent = true;
-                self.notice = Some(
-                    "stopping once the step in flight has done its act; the journal keeps where (R, Enter resumes)"
-                        .into(),
-                );
-                return Some(Some(Effect::AbortRestore));
-            }
-            (Action::CloseOverlay, restore::Stage::Running) => wizard.shown = false,
-            (Action::CloseOverlay, _) => self.restore = None,
-            (Action::OpenBackup | Action::OpenDefrag | Action::OpenEncryption, _) => {
-                wizard.shown = false;
-                return None;
-            }
-            _ => return None,
-        }
-        Some(None)
-    }
-
-    /// The encryption wizard's keys; Some(effect) when the key was the wizard's.
-    fn on_encryption_action(&mut self, action: Action) -> Option<Option<Effect>> {
-        if action == Action::OpenEncryption {
-            let current = self
-                .openshift
-                .encryption()
-                .and_then(|e| etcd_console_core::wizard::encryption::EncryptionType::parse(&e.kind));
-            self.encryption.get_or_insert_with(|| encryption::EncryptionWizard::new(current)).shown = true;
-            if let Some(backup) = &mut self.backup {
-                backup.shown = false;
-            }
-            if let Some(defrag) = &mut self.defrag {
-                defrag.shown = false;
-            }
-            return Some(None);
-        }
-        let overlay = self.show_help || self.show_alerts;
-        let wizard = self.encryption.as_mut().filter(|w| w.shown && !overlay)?;
-        match (action, wizard.stage) {
-            (Action::SelectPrevious, encryption::Stage::Choosing) => wizard.choose(true),
-            (Action::SelectNext, encryption::Stage::Choosing) => wizard.choose(false),
-            (Action::OpenBackup, encryption::Stage::Choosing) => wizard.backup_first = !wizard.backup_first,
-            (Action::Confirm, encryption::Stage::Choosing | encryption::Stage::Finished) => {
-                if wizard.stage == encryption::Stage::Finished {
-                    wizard.stage = encryption::Stage::Choosing;
-                    return Some(None);
-                }
-                let (target, backup_first) = (wizard.target, wizard.backup_first);
-                wizard.start();
-                self.quit_armed = false;
-                return Some(Some(Effect::StartEncryption { target, backup_first }));
-            }
-            (Action::AbortDefrag, encryption::Stage::Running) => {
-                wizard.abort_sent = true;
-                self.notice = Some(if wizard.run.as_ref().is_some_and(|r| r.patched_at.is_some()) {
-                    "stopping: the migration goes on in the cluster; only the following stops".into()
-                } else {
-                    "stopping: nothing has been patched".into()
-                });
-                return Some(Some(Effect::AbortEncryption));
-            }
-            (Action::CloseOverlay, encryption::Stage::Running) => wizard.shown = false,
-            (Action::CloseOverlay, _) => self.encryption = None,
-            // The other wizards' keys hide this one.
-            (Action::OpenBackup | Action::OpenDefrag, _) => {
-                wizard.shown = false;
-                return None;
-            }
-            _ => return None,
-        }
-        Some(None)
-    }
-
-    fn start_backup(&mut self, force: bool) -> Option<Effect> {
-        let wizard = self.backup.as_mut()?;
-        wizard.start();
-        self.quit_armed = false;
-        if let Some(defrag) = &mut self.defrag {
-            defrag.shown = false;
-        }
-        Some(Effect::StartBackup { force })
-    }
-
-    /// The backup wizard's keys; Some(effect) when the key was the wizard's.
-    fn on_backup_action(&mut self, action: Action) -> Option<Option<Effect>> {
-        if action == Action::OpenBackup {
-            let Some(dir) = self.backup_dir.clone() else {
-                self.notice = Some("no home directory to keep backups in: give --backup-dir".into());
-                return Some(None);
-            };
-            self.backup.get_or_insert_with(|| backup::BackupWizard::new(dir)).shown = true;
-            if let Some(defrag) = &mut self.defrag {
-                defrag.shown = false;
-            }
-            return Some(None);
-        }
-        let overlay = self.show_help || self.show_alerts;
-        let wizard = self.backup.as_mut().filter(|w| w.shown && !overlay)?;
-        match (action, wizard.stage) {
-            // Nothing in the cluster changes: a backup only reads, so it needs no confirmation (and is
-            // allowed under --read-only).
-            (Action::Confirm, backup::Stage::Ready | backup::Stage::Finished) => {
-                return Some(self.start_backup(false));
-            }
-            (Action::ForceBackup, backup::Stage::Finished) => {
-                let reason = wizard.refused()?.to_string();
-                self.confirm = Some(Confirm {
-                    title: "Take the backup anyway?".into(),
-                    lines: vec![
-                        format!("refused because: {reason}"),
-                        format!(
-                            "into {}, every file name marked __POSSIBLY_DIRTY__: a restore from it may be                              inconsistent (partly encrypted, or mid-rollout)",
-                            wizard.dir.display()
-                        ),
-                    ],
-                    change: Change::ForceBackup,
-                });
-            }
-            (Action::AbortDefrag, backup::Stage::Running) => {
-                wizard.abort_sent = true;
-                self.notice = Some("stopping the backup: its part file is removed".into());
-                return Some(Some(Effect::AbortBackup));
-            }
-            (Action::CloseOverlay, backup::Stage::Running) => wizard.shown = false,
-            (Action::CloseOverlay, _) => self.backup = None,
-            _ => return None,
-        }
-        Some(None)
-    }
-
-    /// The defrag wizard's keys; Some(effect) when the key was the wizard's.
-    fn on_defrag_action(&mut self, action: Action) -> Option<Option<Effect>> {
-        if action == Action::OpenDefrag {
-            if let Some(backup) = &mut self.backup {
-                backup.shown = false;
-            }
-            match &mut self.defrag {
-                Some(wizard) => wizard.shown = true,
-                None => {
-                    let mut wizard = defrag::DefragWizard::new(self.defrag_options.clone());
-                    wizard.replan(&self.cluster);
-                    self.defrag = Some(wizard);
-                }
-            }
-            return Some(None);
-        }
-        let overlay = self.show_help || self.show_alerts;
-        let wizard = self.defrag.as_mut().filter(|w| w.shown && !overlay)?;
-        match (action, wizard.stage) {
-            (Action::ToggleEveryMember, defrag::Stage::Planning) => {
-                wizard.every_member = !wizard.every_member;
-                wizard.replan(&self.cluster);
-            }
-            (Action::ToggleMoveLeader, defrag::Stage::Planning) => {
-                wizard.options.move_leader = !wizard.options.move_leader
-            }
-            (Action::Confirm, defrag::Stage::Planning) => self.ask_to_defrag(),
-            (Action::AbortDefrag, defrag::Stage::Running) => {
-                wizard.abort_sent = true;
-                self.notice = Some("abort asked: the run stops before the next member".into());
-                return Some(Some(Effect::AbortDefrag));
-            }
-            (Action::CloseOverlay, defrag::Stage::Running) => wizard.shown = false,
-            (Action::CloseOverlay, _) => self.defrag = None,
-            _ => return None,
-        }
-        Some(None)
-    }
-
-    fn ask_to_defrag(&mut self) {
-        if self.unfinished_defrag.is_some() {
-            let Some(unfinished) = &self.unfinished_defrag else { return };
-            let left: Vec<String> = unfinished.run.remaining().iter().map(|p| p.name.clone()).collect();
-            self.confirm = Some(Confirm {
-                title: format!(
-                    "Resume the defrag run of cluster {}?",
-                    etcd_console_core::cluster::report::hex(unfinished.run.cluster_id)
-                ),
-                lines: vec![
-                    format!("left: {}", left.join(", ")),
-                    format!(
-                        "last written {}; the member in flight is checked before anything is sent",
-                        unfinished.last_written
-                    ),
-                ],
-                change: Change::ResumeDefrag,
-            });
-            return;
-        }
-        let Some(wizard) = &self.defrag else { return };
-        let plan = match &wizard.plan {
-            Ok(plan) if !plan.steps.is_empty() => plan,
-            Ok(_) => {
-                self.notice = Some(format!(
-                    "no member needs a defrag by this rule ({})",
-                    keys::aside(keys::Context::DefragNoneNeeded.hints())
-                ));
-                return;
-            }
-            Err(e) => {
-                self.notice = Some(e.clone());
-                return;
-            }
-        };
-        let Some(cluster_id) = wizard.cluster_id else {
-            self.notice = Some("the cluster ID is not known yet".into());
-            return;
-        };
-        let mut lines: Vec<String> = plan
-            .steps
-            .iter()
-            .enumerate()
-            .map(|(n, s)| format!("{}. {}{}", n + 1, s.name, if s.is_leader { " (the leader, last)" } else { "" }))
-            .collect();
-        lines.push(format!(
-            "one at a time, {} apart, every member checked healthy before the next{}",
-            humantime::format_duration(wizard.options.wait),
-            if wizard.options.move_leader { "; leadership moved before the leader's turn" } else { "" }
-        ));
-        self.confirm = Some(Confirm {
-            title: format!(
-                "Defragment {} member(s) of cluster {}?",
-                plan.steps.len(),
-                etcd_console_core::cluster::report::hex(cluster_id)
-            ),
-            lines,
-            change: Change::Defrag(plan.steps.iter().map(|s| s.id).collect()),
-        });
-    }
-
-    /// The confirmed plan becomes a run, if it is still the plan shown.
-    fn start_defrag(&mut self, ids: &[u64]) -> Option<Effect> {
-        let wizard = self.defrag.as_mut()?;
-        let (Ok(plan), Some(cluster_id)) = (&wizard.plan, wizard.cluster_id) else { return None };
-        if plan.steps.iter().map(|s| s.id).collect::<Vec<_>>() != ids {
-            self.notice = Some("the plan changed while you were asked: look at it again".into());
-            return None;
-        }
-        // The engine refuses under --read-only, whatever the screen allowed.
-        match etcd_console_core::wizard::defrag::DefragRun::new(
-            plan,
-            cluster_id,
-            wizard.options.clone(),
-            self.read_only,
-        ) {
-            Ok(run) => {
-                wizard.stage = defrag::Stage::Running;
-                wizard.run = Some(run.clone());
-                self.quit_armed = false;
-                Some(Effect::StartDefrag(Box::new((run, None))))
-            }
-            Err(e) => {
-                self.notice = Some(e);
-                None
-            }
-        }
-    }
-
-    fn resume_defrag(&mut self) -> Option<Effect> {
-        let unfinished = self.unfinished_defrag.take()?;
-        match unfinished.run.clone().resumed(unfinished.in_flight.as_ref(), self.read_only) {
-            Ok(run) => {
-                let wizard = self.defrag.get_or_insert_with(|| defrag::DefragWizard::new(run.options.clone()));
-                wizard.stage = defrag::Stage::Running;
-                wizard.shown = true;
-                wizard.abort_sent = false;
-                wizard.run = Some(run.clone());
-                wizard.resuming = Some(unfinished.clone());
-                self.quit_armed = false;
-                Some(Effect::StartDefrag(Box::new((run, Some(unfinished)))))
-            }
-            Err(e) => {
-                self.notice = Some(e);
-                self.unfinished_defrag = Some(unfinished);
-                None
-            }
-        }
-    }
-
-    /// An unfinished run found in the journal: offered, never resumed unasked.
-    pub fn offer_resume(&mut self, unfinished: etcd_console_core::journal::Unfinished) {
-        let left: Vec<String> = unfinished.run.remaining().iter().map(|p| p.name.clone()).collect();
-        self.notice = Some(format!(
-            "an unfinished defrag run was found (left: {}): press d, then Enter to resume",
-            left.join(", ")
-        ));
-        let mut wizard = defrag::DefragWizard::new(unfinished.run.options.clone());
-        wizard.run = Some(unfinished.run.clone());
-        wizard.shown = false;
-        self.defrag = Some(wizard);
-        self.unfinished_defrag = Some(unfinished);
     }
 
     /// Why no change may be made now, if so (checked before any confirmation).
@@ -974,7 +600,7 @@ impl App {
             | Action::OpenDefrag
             | Action::ToggleMoveLeader
             | Action::ToggleEveryMember
-            | Action::AbortDefrag
+            | Action::Stop
             | Action::OpenBackup
             | Action::ForceBackup
             | Action::OpenEncryption
@@ -1071,6 +697,37 @@ mod tests {
         app.on_action(Action::FilterCsrs);
         app.on_filter_key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE));
         assert_eq!(app.openshift.visible_csrs().len(), 3);
+    }
+
+    #[test]
+    fn one_wizard_is_open_and_the_stop_key_stops_only_its_run() {
+        let mut app = App::new("lab".into(), 8 << 30, Duration::from_secs(2), Instant::now());
+        app.backup_dir = Some("/backups".into());
+        assert_eq!(app.open_wizard(), None);
+        app.on_action(Action::OpenBackup);
+        assert_eq!(app.open_wizard(), Some(WizardKind::Backup));
+        assert_eq!(app.on_action(Action::Confirm), Some(Effect::Start(Start::Backup { force: false })));
+        // Another wizard's key opens that one in place of the backup, which goes on hidden.
+        app.on_action(Action::OpenDefrag);
+        assert_eq!(app.open_wizard(), Some(WizardKind::Defrag));
+        assert_eq!(app.on_action(Action::Stop), None, "the defrag wizard open runs nothing: the backup goes on");
+        app.on_action(Action::OpenBackup);
+        assert_eq!(app.on_action(Action::Stop), Some(Effect::Stop(WizardKind::Backup)));
+        // Esc hides a running wizard; its key shows it again.
+        app.on_action(Action::CloseOverlay);
+        assert_eq!(app.open_wizard(), None);
+        assert!(app.backup.is_some());
+        app.on_action(Action::OpenBackup);
+        assert_eq!(app.open_wizard(), Some(WizardKind::Backup));
+        // Esc drops a wizard that runs nothing; nothing else comes up in its place.
+        app.on_action(Action::OpenDefrag);
+        app.on_action(Action::CloseOverlay);
+        assert!(app.defrag.is_none());
+        assert_eq!(app.open_wizard(), None);
+        // A backup the loop could not start is not left on screen.
+        app.not_started(WizardKind::Backup, "no backup directory");
+        assert!(app.backup.is_none());
+        assert_eq!(app.notice.as_deref(), Some("backup not started: no backup directory"));
     }
 
     #[test]

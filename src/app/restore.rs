@@ -9,6 +9,9 @@ use std::path::PathBuf;
 use etcd_console_core::wizard::restore::executor::Progress;
 use etcd_console_core::wizard::restore::{Confirmation, Procedure, RestoreRun, Step};
 
+use super::keys::{self, Action as Key, Edit};
+use super::{Answer, App, Effect, Start, WizardKind};
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stage {
     /// The plan is being made or shown; the recovery host chosen with ↑↓.
@@ -47,8 +50,6 @@ pub struct RestoreWizard {
     pub prompt: Option<Prompt>,
     pub planning: bool,
     pub abort_sent: bool,
-    /// Shown on the lower half (Esc hides a running one; `R` shows it again).
-    pub shown: bool,
 }
 
 impl RestoreWizard {
@@ -64,7 +65,6 @@ impl RestoreWizard {
             prompt: None,
             planning: false,
             abort_sent: false,
-            shown: true,
         }
     }
 
@@ -89,7 +89,6 @@ impl RestoreWizard {
         self.current = None;
         self.prompt = None;
         self.abort_sent = false;
-        self.shown = true;
     }
 
     pub fn on_progress(&mut self, progress: Progress) {
@@ -122,6 +121,115 @@ impl RestoreWizard {
 
     pub fn ask(&mut self, asked: Asked) {
         self.prompt = Some(Prompt { asked, typed: String::new() });
-        self.shown = true;
+    }
+}
+
+impl App {
+    pub fn on_restore(&mut self, progress: etcd_console_core::wizard::restore::executor::Progress) {
+        let Some(wizard) = &mut self.restore else { return };
+        wizard.on_progress(progress);
+        if wizard.stage == Stage::Finished && wizard.prompt.is_none() {
+            if let Some(outcome) = wizard.run.as_ref().and_then(|r| r.outcome()) {
+                self.notice = Some(format!("restore: {}", outcome.describe()));
+            }
+        }
+    }
+
+    /// The engine waits for the person to type something: the restore comes on the lower half.
+    pub fn ask_restore(&mut self, asked: Asked) {
+        if let Some(wizard) = &mut self.restore {
+            wizard.ask(asked);
+            self.show_wizard(WizardKind::Restore);
+        }
+    }
+
+    /// Whether keys go to the restore prompt.
+    pub fn restore_prompt_up(&self) -> bool {
+        self.restore.as_ref().is_some_and(|w| w.prompt.is_some())
+    }
+
+    /// A key while the restore prompt is up, by EDIT_KEYS: Enter answers, Esc answers nothing
+    /// (no: cancelled, or the step not done), Backspace removes; characters add.
+    pub fn on_restore_key(&mut self, key: crossterm::event::KeyEvent) -> Option<Effect> {
+        use crossterm::event::KeyCode;
+        let wizard = self.restore.as_mut()?;
+        let prompt = wizard.prompt.as_mut()?;
+        match keys::edit_for(key.code) {
+            Some(Edit::Erase) => {
+                prompt.typed.pop();
+            }
+            Some(Edit::Keep) => {
+                let typed = prompt.typed.trim().to_string();
+                wizard.prompt = None;
+                return Some(Effect::Answer(Answer::Restore(typed)));
+            }
+            Some(Edit::Drop) => {
+                wizard.prompt = None;
+                return Some(Effect::Answer(Answer::Restore(String::new())));
+            }
+            None => match key.code {
+                KeyCode::Char(c) if !key.modifiers.contains(crossterm::event::KeyModifiers::CONTROL) => {
+                    prompt.typed.push(c)
+                }
+                _ => {}
+            },
+        }
+        None
+    }
+
+    /// `R`: the restore wizard, as it was left or new; a new one (with a backup to restore)
+    /// asks for its plan at once.
+    pub(super) fn open_restore(&mut self) -> Option<Effect> {
+        let dir = self.restore_backup.clone();
+        self.show_wizard(WizardKind::Restore);
+        let wizard = self.restore.get_or_insert_with(|| RestoreWizard::new(dir));
+        if wizard.stage == Stage::Planning && wizard.run.is_none() && !wizard.planning && wizard.backup_dir.is_some() {
+            wizard.planning = true;
+            return Some(Effect::PlanRestore { recovery_host: wizard.chosen.clone() });
+        }
+        None
+    }
+
+    /// The restore wizard's keys while it is open; Some(effect) when the key was the wizard's.
+    pub(super) fn on_restore_action(&mut self, action: Key) -> Option<Option<Effect>> {
+        let wizard = self.restore.as_mut()?;
+        match (action, wizard.stage) {
+            (Key::SelectPrevious | Key::SelectNext, Stage::Planning) => {
+                if wizard.choose(action == Key::SelectPrevious) {
+                    wizard.planning = true;
+                    return Some(Some(Effect::PlanRestore { recovery_host: wizard.chosen.clone() }));
+                }
+            }
+            (Key::Confirm, Stage::Planning) => {
+                let Some(host) = wizard.chosen.clone().or_else(|| wizard.hosted.then(String::new)) else {
+                    self.notice = Some("choose the recovery host with ↑↓ first".into());
+                    return Some(None);
+                };
+                if wizard.planning || wizard.backup_dir.is_none() {
+                    return Some(None);
+                }
+                wizard.start();
+                self.quit_armed = false;
+                return Some(Some(Effect::Start(Start::Restore { recovery_host: host })));
+            }
+            (Key::Confirm, Stage::Finished) => {
+                wizard.stage = Stage::Planning;
+                wizard.planning = true;
+                return Some(Some(Effect::PlanRestore { recovery_host: wizard.chosen.clone() }));
+            }
+            (Key::Stop, Stage::Running) => {
+                wizard.abort_sent = true;
+                self.notice = Some(
+                    "stopping once the step in flight has done its act; the journal keeps where (R, Enter resumes)"
+                        .into(),
+                );
+                return Some(Some(Effect::Stop(WizardKind::Restore)));
+            }
+            (Key::CloseOverlay, Stage::Running) => self.hide_wizard(WizardKind::Restore),
+            (Key::CloseOverlay, _) => self.close_wizard(WizardKind::Restore),
+            // Another wizard's key opens that one in place of this.
+            _ => return None,
+        }
+        Some(None)
     }
 }

@@ -7,7 +7,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::json;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 use super::output::{outln, Printer};
 use crate::cli::{BackupArgs, ConsoleArgs, OutputFormat};
@@ -238,12 +239,13 @@ pub async fn run(
             return 1;
         }
     };
-    let (abort_tx, abort_rx) = watch::channel(false);
+    let abort = CancellationToken::new();
+    let stop = abort.clone();
     // Ctrl-C stops the backup and removes what it wrote; a second one leaves at once.
     tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
             eprintln!("etcd-console: stopping the backup (Ctrl-C again leaves at once, maybe leaving a .part file)");
-            let _ = abort_tx.send(true);
+            stop.cancel();
             if tokio::signal::ctrl_c().await.is_ok() {
                 std::process::exit(130);
             }
@@ -257,7 +259,7 @@ pub async fn run(
         }
         printer
     });
-    drive(&mut run, &executor, abort_rx, progress_tx).await;
+    drive(&mut run, &executor, abort, progress_tx).await;
     let printer = printing.await.unwrap_or_else(|_| BackupReport::new(json_out));
     printer.finished(&run)
 }

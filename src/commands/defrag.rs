@@ -7,7 +7,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::json;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 use super::output::{outln, Printer};
 use crate::cli::{ConsoleArgs, DefragArgs, OutputFormat};
@@ -393,13 +394,14 @@ pub async fn run(
     tracing::info!(target: "audit", action = "defrag run", cluster = %format!("{cluster_id:x}"),
         members = ?run.remaining().iter().map(|p| p.name.clone()).collect::<Vec<_>>(), "confirmed");
 
-    let (abort_tx, abort_rx) = watch::channel(false);
+    let abort = CancellationToken::new();
+    let stop = abort.clone();
     // Ctrl-C stops before the next member; a second one is not needed (and not
     // honoured): a defrag already sent cannot be called back.
     tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
             eprintln!("etcd-console: abort requested: stopping before the next member");
-            let _ = abort_tx.send(true);
+            stop.cancel();
             std::future::pending::<()>().await;
         }
     });
@@ -410,7 +412,7 @@ pub async fn run(
         }
         printer
     });
-    let finished = drive(&mut run, &executor, journal, abort_rx, progress_tx).await;
+    let finished = drive(&mut run, &executor, journal, abort, progress_tx).await;
     let printer = match printing.await {
         Ok(printer) => printer,
         Err(_) => DefragReport { out: Printer::new(json_out), notes_shown: run.notes.len(), counting: false },

@@ -11,7 +11,8 @@ use std::io::{IsTerminal, Write};
 use std::time::{Duration, SystemTime};
 
 use serde_json::json;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 use super::output::{out_raw, outln, Printer};
 use crate::cli::{ConsoleArgs, EncryptionCommand, EncryptionSetArgs, OutputFormat};
@@ -257,10 +258,11 @@ async fn set(
     tracing::info!(target: "audit", action = "encryption set", to = args.kind.as_str(), wait = args.wait, read_only = console.read_only, "asked from the command line");
     let (progress_tx, mut progress_rx) = mpsc::unbounded_channel();
     let (answer_tx, mut answer_rx) = mpsc::unbounded_channel();
-    let (abort_tx, abort_rx) = watch::channel(false);
+    let abort = CancellationToken::new();
+    let driver_abort = abort.clone();
     let json_output = args.output == OutputFormat::Json;
     let driver = tokio::spawn(async move {
-        drive(&mut run, &executor, &mut answer_rx, abort_rx, progress_tx).await;
+        drive(&mut run, &executor, &mut answer_rx, driver_abort, progress_tx).await;
         run
     });
     let mut printer = EncryptionReport { out: Printer::new(json_output), events_shown: 0 };
@@ -362,7 +364,7 @@ async fn set(
                     return 1;
                 }
                 eprintln!("etcd-console: stopping (before the patch nothing is changed; after it, only the following stops; Ctrl-C again leaves now)");
-                let _ = abort_tx.send(true);
+                abort.cancel();
                 // A question on screen is answered no by the stop.
                 if prompt.take().is_some() {
                     eprintln!();

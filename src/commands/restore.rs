@@ -9,7 +9,8 @@ use std::io::IsTerminal;
 use std::time::Duration;
 
 use serde_json::json;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 use super::output::{outln, Printer};
 use crate::cli::{ConsoleArgs, OutputFormat, RestoreArgs, RestoreCommand, RestoreTarget};
@@ -358,7 +359,7 @@ async fn run_restore(
         };
     let journal_path = journal.path().to_path_buf();
     tracing::info!(target: "audit", backup = %args.target.backup.display(), recovery_host = ?args.target.recovery_host, server = %server, "restore: run requested");
-    let (abort_tx, abort_rx) = watch::channel(false);
+    let abort = CancellationToken::new();
     let (progress_tx, mut progress_rx) = mpsc::unbounded_channel();
     let hosts = executor.hosts.clone();
     let mut person = Terminal { yes: args.yes, interactive: std::io::stdin().is_terminal() };
@@ -419,7 +420,7 @@ async fn run_restore(
                 eprintln!("etcd-console: {e}");
             })
         };
-        let drive_future = drive(&mut run, &executor, &mut person, abort_rx, &progress_tx, &mut writer);
+        let drive_future = drive(&mut run, &executor, &mut person, abort.clone(), &progress_tx, &mut writer);
         tokio::pin!(drive_future);
         let mut interrupts = 0;
         loop {
@@ -432,7 +433,7 @@ async fn run_restore(
                         return 1;
                     }
                     eprintln!("etcd-console: stopping after the step in flight is checked ... (Ctrl-C again leaves now)");
-                    let _ = abort_tx.send(true);
+                    abort.cancel();
                 }
             }
         }

@@ -19,7 +19,7 @@ use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 use ratatui::Frame;
 
 use crate::app::keys::{said, Context, KEY_TABLE};
-use crate::app::{App, View};
+use crate::app::{App, View, WizardKind};
 use etcd_console_core::cluster::{alerts, report::hex, Discovery};
 use etcd_console_core::units::format_age;
 pub use theme::Theme;
@@ -92,17 +92,16 @@ pub(crate) fn popup(frame: &mut Frame, area: Rect, width: u16, paragraph: Paragr
 }
 
 fn draw_bottom(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: Instant) {
-    if let Some(wizard) = app.restore.as_ref().filter(|w| w.shown) {
-        return restore::draw(frame, area, app, wizard, theme);
-    }
-    if let Some(wizard) = app.encryption.as_ref().filter(|w| w.shown) {
-        return encryption::draw(frame, area, app, wizard, theme);
-    }
-    if let Some(wizard) = app.backup.as_ref().filter(|w| w.shown) {
-        return backup::draw(frame, area, app, wizard, theme);
-    }
-    if let Some(wizard) = app.defrag.as_ref().filter(|w| w.shown) {
-        return defrag::draw(frame, area, app, wizard, theme);
+    // The wizard open takes the lower half.
+    let drawn = match app.open_wizard() {
+        Some(WizardKind::Defrag) => app.defrag.as_ref().map(|w| defrag::draw(frame, area, app, w, theme)),
+        Some(WizardKind::Backup) => app.backup.as_ref().map(|w| backup::draw(frame, area, app, w, theme)),
+        Some(WizardKind::Encryption) => app.encryption.as_ref().map(|w| encryption::draw(frame, area, app, w, theme)),
+        Some(WizardKind::Restore) => app.restore.as_ref().map(|w| restore::draw(frame, area, app, w, theme)),
+        None => None,
+    };
+    if drawn.is_some() {
+        return;
     }
     match app.view {
         View::Member => {

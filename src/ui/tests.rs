@@ -493,10 +493,10 @@ mod defrag_wizard {
         let mut app = fragmented(t0);
         app.on_action(Action::OpenDefrag);
         app.on_action(Action::Confirm);
-        let Some(Effect::StartDefrag(start)) = app.on_action(Action::Confirm) else {
+        let Some(Effect::Start(Start::Defrag { run, unfinished: None })) = app.on_action(Action::Confirm) else {
             panic!("no run started: {:?}", app.notice);
         };
-        let (mut run, _) = *start;
+        let mut run = *run;
         run.next_action();
         run.observe(Observed::Cluster(view(&app, &[])));
         run.next_action();
@@ -508,7 +508,7 @@ mod defrag_wizard {
         app
     }
 
-    use crate::app::Effect;
+    use crate::app::{Effect, Start};
 
     #[test]
     fn the_plan_lists_followers_first_the_leader_last_with_what_each_gives_back() {
@@ -570,7 +570,7 @@ mod backup_wizard {
     use super::*;
     use crate::app::backup::LastBackup;
     use crate::app::keys::Action;
-    use crate::app::Effect;
+    use crate::app::{Effect, Start, WizardKind};
     use etcd_console_core::wizard::backup::executor::Progress;
     use etcd_console_core::wizard::backup::{
         Action as Step, BackupOptions, BackupRun, Checked, Observed, OpenShiftFacts, Outcome, Streamed, Verified,
@@ -632,7 +632,7 @@ mod backup_wizard {
     fn the_stream_shows_bytes_rate_and_time_left() {
         let t0 = Instant::now();
         let mut app = ready(t0);
-        assert_eq!(app.on_action(Action::Confirm), Some(Effect::StartBackup { force: false }));
+        assert_eq!(app.on_action(Action::Confirm), Some(Effect::Start(Start::Backup { force: false })));
         let run = checked(&app, false, OpenShiftFacts::NotConfigured);
         let step = run.next_action();
         assert!(matches!(step, Step::Stream { .. }), "{step:?}");
@@ -645,7 +645,7 @@ mod backup_wizard {
             eta: Some(Duration::from_millis(2260)),
         });
         insta::assert_snapshot!(screen(&app, 100, 30, COLOR, t0).backend());
-        assert_eq!(app.on_action(Action::AbortDefrag), Some(Effect::AbortBackup));
+        assert_eq!(app.on_action(Action::Stop), Some(Effect::Stop(WizardKind::Backup)));
     }
 
     #[test]
@@ -659,7 +659,7 @@ mod backup_wizard {
         insta::assert_snapshot!("refused", screen(&app, 100, 30, COLOR, t0).backend());
         assert_eq!(app.on_action(Action::ForceBackup), None);
         insta::assert_snapshot!("force_confirmation", screen(&app, 100, 30, COLOR, t0).backend());
-        assert_eq!(app.on_action(Action::Confirm), Some(Effect::StartBackup { force: true }));
+        assert_eq!(app.on_action(Action::Confirm), Some(Effect::Start(Start::Backup { force: true })));
     }
 
     #[test]
@@ -694,7 +694,7 @@ mod encryption_wizard {
     use super::operator_fixtures as seed;
     use super::*;
     use crate::app::keys::Action;
-    use crate::app::{Change, Effect};
+    use crate::app::{Answer, Change, Effect, Start, WizardKind};
     use etcd_console_core::openshift::watch::{OpenShiftEvent, Watched};
     use etcd_console_core::wizard::encryption::executor::Progress;
     use etcd_console_core::wizard::encryption::fixtures::{at, condition, reading};
@@ -761,7 +761,7 @@ mod encryption_wizard {
         assert!(app.backup.is_none(), "b belongs to the wizard here");
         assert_eq!(
             app.on_action(Action::Confirm),
-            Some(Effect::StartEncryption { target: EncryptionType::Aesgcm, backup_first: false })
+            Some(Effect::Start(Start::Encryption { target: EncryptionType::Aesgcm, backup_first: false }))
         );
     }
 
@@ -778,7 +778,11 @@ mod encryption_wizard {
         assert_eq!(confirm.title, "Set encryption aescbc -> aesgcm on https://api.lab:6443 (cluster ID 5eed)?");
         assert_eq!(confirm.change, Change::EncryptionYes);
         insta::assert_snapshot!(screen(&app, 110, 30, COLOR, t0).backend());
-        assert_eq!(app.on_action(Action::CloseOverlay), Some(Effect::AnswerEncryption(false)), "no is an answer too");
+        assert_eq!(
+            app.on_action(Action::CloseOverlay),
+            Some(Effect::Answer(Answer::Encryption(false))),
+            "no is an answer too"
+        );
         app.on_encryption(Progress::Run(Box::new(asking())));
         assert!(app.confirm.is_none(), "asked once per run");
     }
@@ -808,7 +812,7 @@ mod encryption_wizard {
         app.wall_clock = Some(at(400));
         app.on_encryption(Progress::Run(Box::new(run.clone())));
         insta::assert_snapshot!(screen(&app, 110, 30, COLOR, t0).backend());
-        assert_eq!(app.on_action(Action::AbortDefrag), Some(Effect::AbortEncryption));
+        assert_eq!(app.on_action(Action::Stop), Some(Effect::Stop(WizardKind::Encryption)));
         assert!(app.notice.as_deref().unwrap_or("").contains("goes on in the cluster"), "{:?}", app.notice);
     }
 
@@ -857,7 +861,7 @@ mod encryption_wizard {
         assert_eq!(app.confirm.as_ref().map(|c| c.change.clone()), Some(Change::EncryptionYes));
         assert_eq!(app.on_action(Action::Confirm), None);
         assert!(app.confirm.is_some(), "Enter left it up");
-        assert_eq!(app.on_action(Action::Yes), Some(Effect::AnswerEncryption(true)));
+        assert_eq!(app.on_action(Action::Yes), Some(Effect::Answer(Answer::Encryption(true))));
         assert!(app.confirm.is_none());
     }
 
@@ -869,7 +873,7 @@ mod encryption_wizard {
         app.on_action(Action::Confirm);
         app.on_encryption(Progress::Run(Box::new(asking())));
         app.on_action(Action::CloseOverlay);
-        assert_eq!(app.on_action(Action::AbortDefrag), Some(Effect::AbortEncryption));
+        assert_eq!(app.on_action(Action::Stop), Some(Effect::Stop(WizardKind::Encryption)));
         assert_eq!(app.notice.as_deref(), Some("stopping: nothing has been patched"));
     }
 }
@@ -879,7 +883,7 @@ mod restore_wizard {
     use super::*;
     use crate::app::keys::Action;
     use crate::app::restore::Asked;
-    use crate::app::Effect;
+    use crate::app::{Answer, Effect, Start, WizardKind};
     use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
     use etcd_console_core::wizard::restore::executor::Progress;
     use etcd_console_core::wizard::restore::fixtures::survey;
@@ -927,7 +931,10 @@ mod restore_wizard {
         );
         app.on_restore(Progress::Run(Box::new(surveyed(true))));
         insta::assert_snapshot!(screen(&app, 110, 34, COLOR, t0).backend());
-        assert_eq!(app.on_action(Action::Confirm), Some(Effect::StartRestore { recovery_host: "master-0".into() }));
+        assert_eq!(
+            app.on_action(Action::Confirm),
+            Some(Effect::Start(Start::Restore { recovery_host: "master-0".into() }))
+        );
     }
 
     #[test]
@@ -948,7 +955,7 @@ mod restore_wizard {
         app.on_restore_key(KeyEvent::new(KeyCode::Char('p'), KeyModifiers::NONE));
         assert_eq!(
             app.on_restore_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)),
-            Some(Effect::AnswerRestore("lab-x8k2p".into()))
+            Some(Effect::Answer(Answer::Restore("lab-x8k2p".into())))
         );
         run.observe(Observed::Typed("lab-x8k2p".into()));
         // The copy and master-1's stops done; the etcd check on master-2 being polled.
@@ -971,7 +978,30 @@ mod restore_wizard {
         app.on_restore(Progress::Run(Box::new(surveyed(true))));
         assert_eq!(app.restore.as_ref().unwrap().stage, crate::app::restore::Stage::Running);
         insta::assert_snapshot!("running", screen(&app, 110, 34, COLOR, t0).backend());
-        assert_eq!(app.on_action(Action::AbortDefrag), Some(Effect::AbortRestore));
+        assert_eq!(app.on_action(Action::Stop), Some(Effect::Stop(WizardKind::Restore)));
+    }
+
+    /// Keys go to the restore's prompt while it is up, so the restore stays on the lower half
+    /// until it is answered, whatever else asks to come up.
+    #[test]
+    fn the_restore_prompt_keeps_the_restore_on_screen_until_it_is_answered() {
+        let t0 = Instant::now();
+        let mut app = opened(t0);
+        app.on_action(Action::SelectNext);
+        app.on_restore(Progress::Run(Box::new(surveyed(true))));
+        app.on_action(Action::Confirm);
+        app.on_action(Action::CloseOverlay);
+        assert_eq!(app.open_wizard(), None, "Esc hides the running restore");
+        let RunAction::Confirm(confirmation) = surveyed(false).next_action(at(1)) else { panic!() };
+        app.ask_restore(Asked::Confirm(confirmation));
+        assert_eq!(app.open_wizard(), Some(WizardKind::Restore), "the question brings it up");
+        app.on_action(Action::OpenEncryption);
+        assert_eq!(app.open_wizard(), Some(WizardKind::Restore));
+        assert_eq!(
+            app.on_key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE)),
+            Some(Effect::Answer(Answer::Restore(String::new())))
+        );
+        assert_eq!(app.open_wizard(), Some(WizardKind::Encryption));
     }
 
     #[test]
@@ -1000,7 +1030,10 @@ mod restore_wizard {
         app.on_restore(Progress::Run(Box::new(run)));
         assert_eq!(app.on_action(Action::SelectNext), None, "no recovery host to choose");
         insta::assert_snapshot!(screen(&app, 110, 34, COLOR, t0).backend());
-        assert_eq!(app.on_action(Action::Confirm), Some(Effect::StartRestore { recovery_host: String::new() }));
+        assert_eq!(
+            app.on_action(Action::Confirm),
+            Some(Effect::Start(Start::Restore { recovery_host: String::new() }))
+        );
     }
 
     #[test]
@@ -1018,22 +1051,16 @@ mod restore_wizard {
 mod key_hints {
     use super::defrag_wizard::{fragmented, running as defrag_running, view};
     use super::*;
-    use crate::app::keys::{action_for, pressed, Context, Does, KEY_TABLE};
-    use crate::app::Effect;
+    use crate::app::keys::{pressed, Context, Does, KEY_TABLE};
+    use crate::app::{Answer, Effect};
     use crossterm::event::KeyEvent;
     use etcd_console_core::openshift::csr::CsrClass;
     use etcd_console_core::openshift::watch::OpenShiftEvent;
 
     /// As the event loop routes a key (tui.rs): the CSR filter, then the restore prompt, then the key table.
+    /// A key as the event loop hands it over.
     fn press(app: &mut App, key: KeyEvent) -> Option<Effect> {
-        if app.openshift.editing_filter {
-            app.on_filter_key(key);
-            return None;
-        }
-        if app.restore_prompt_up() {
-            return app.on_restore_key(key);
-        }
-        action_for(key).and_then(|action| app.on_action(action))
+        app.on_key(key)
     }
 
     fn act(app: &mut App, action: crate::app::keys::Action) {
@@ -1126,7 +1153,7 @@ mod key_hints {
             Context::BackupRunning => backup::running(t0),
             Context::BackupStopping => {
                 let mut app = backup::running(t0);
-                act(&mut app, AbortDefrag);
+                act(&mut app, Stop);
                 app
             }
             Context::BackupFinished => backup::finished(t0, true),
@@ -1149,7 +1176,7 @@ mod key_hints {
             Context::EncryptionFollowing => encryption::following(t0),
             Context::EncryptionStopping => {
                 let mut app = encryption::following(t0);
-                act(&mut app, AbortDefrag);
+                act(&mut app, Stop);
                 app
             }
             Context::EncryptionFinished => {
@@ -1309,7 +1336,7 @@ mod key_hints {
                     );
                     assert_eq!(app.selected, 0, "{context:?}: {:?} moved the members' selection", key.code);
                     if let Does::Edit(_) = hint.does {
-                        assert!(matches!(effect, Some(Effect::AnswerRestore(_))), "{context:?}: {effect:?}");
+                        assert!(matches!(effect, Some(Effect::Answer(Answer::Restore(_)))), "{context:?}: {effect:?}");
                     }
                 }
             }

@@ -9,7 +9,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use kube::api::{Api, ListParams};
 use serde_json::{json, Value};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 use super::{files, Action, BackupRun, Checked, Observed, OpenShiftFacts, Streamed, Verified};
 use crate::etcd::connect::{describe, timed};
@@ -65,7 +66,7 @@ impl BackupExecutor {
     pub async fn perform(
         &self,
         action: &Action,
-        abort: &mut watch::Receiver<bool>,
+        abort: &CancellationToken,
         progress: &mpsc::UnboundedSender<Progress>,
     ) -> Observed {
         match action {
@@ -77,7 +78,7 @@ impl BackupExecutor {
                 let streaming = self.stream(*member_id, part, *expected, *stall_limit, progress);
                 let result = tokio::select! {
                     result = streaming => result,
-                    () = aborted(abort) => Err("aborted by the user".into()),
+                    () = abort.cancelled() => Err("aborted by the user".into()),
                 };
                 Observed::Streamed(result)
             }
@@ -330,17 +331,6 @@ fn verify(part: &Path, expected_len: u64) -> Result<Verified, String> {
     })
 }
 
-async fn aborted(abort: &mut watch::Receiver<bool>) {
-    loop {
-        if *abort.borrow() {
-            return;
-        }
-        if abort.changed().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    }
-}
-
 enum Unread {
     /// The API does not serve OpenShift's config group.
     NotServed(String),
@@ -415,11 +405,11 @@ async fn key_secrets(connection: &Connection) -> Result<Vec<Value>, String> {
 pub async fn drive(
     run: &mut BackupRun,
     executor: &BackupExecutor,
-    mut abort: watch::Receiver<bool>,
+    abort: CancellationToken,
     progress: mpsc::UnboundedSender<Progress>,
 ) {
     loop {
-        if *abort.borrow() {
+        if abort.is_cancelled() {
             run.abort();
         }
         let action = run.next_action();
@@ -431,7 +421,7 @@ pub async fn drive(
         }
         audit(&action);
         let _ = progress.send(Progress::Began(action.clone()));
-        let observed = executor.perform(&action, &mut abort, &progress).await;
+        let observed = executor.perform(&action, &abort, &progress).await;
         run.observe(observed);
         let _ = progress.send(Progress::Run(Box::new(run.clone())));
     }

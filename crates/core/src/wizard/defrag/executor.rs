@@ -6,8 +6,9 @@
 use std::time::{Duration, Instant};
 
 use etcd_client::{AlarmAction, AlarmOptions, AlarmType, CompactionOptions};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
 
 use super::engine::{Action, ClusterView, DefragError, DefragRun, MemberReading, MemberView, Observed};
 use super::plan::Figures;
@@ -83,7 +84,7 @@ impl Executor {
     pub async fn perform(
         &self,
         action: &Action,
-        abort: &mut watch::Receiver<bool>,
+        abort: &CancellationToken,
         progress: &mpsc::UnboundedSender<Progress>,
     ) -> Observed {
         let connector = &self.reached.connector;
@@ -134,11 +135,7 @@ impl Executor {
                     let tick = left.min(Duration::from_secs(1));
                     tokio::select! {
                         _ = tokio::time::sleep(tick) => {}
-                        changed = abort.changed() => {
-                            if changed.is_err() || *abort.borrow() {
-                                break Observed::Waited { aborted: true };
-                            }
-                        }
+                        () = abort.cancelled() => break Observed::Waited { aborted: true },
                     }
                 }
             }
@@ -260,11 +257,11 @@ pub async fn drive(
     run: &mut DefragRun,
     executor: &Executor,
     mut journal: Journal,
-    mut abort: watch::Receiver<bool>,
+    abort: CancellationToken,
     progress: mpsc::UnboundedSender<Progress>,
 ) -> Result<std::path::PathBuf, String> {
     loop {
-        if *abort.borrow() {
+        if abort.is_cancelled() {
             run.abort();
         }
         let action = run.next_action();
@@ -279,7 +276,7 @@ pub async fn drive(
         }
         audit(&action, "begin");
         let _ = progress.send(Progress::Began { action: action.clone(), at: std::time::SystemTime::now() });
-        let observed = executor.perform(&action, &mut abort, &progress).await;
+        let observed = executor.perform(&action, &abort, &progress).await;
         run.observe(observed);
         if let Some(note) = run.notes.last() {
             tracing::info!(target: "audit", action = action_name(&action), note = %note.text, "end");
@@ -329,7 +326,7 @@ pub async fn run_in_background(
     mut run: DefragRun,
     unfinished: Option<crate::journal::Unfinished>,
     journal_dir: Option<std::path::PathBuf>,
-    abort: watch::Receiver<bool>,
+    abort: CancellationToken,
     progress: mpsc::UnboundedSender<Progress>,
 ) {
     let journal = match (&unfinished, &journal_dir) {

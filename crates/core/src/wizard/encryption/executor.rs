@@ -7,7 +7,8 @@ use std::time::{Duration, SystemTime};
 
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams};
 use serde_json::{json, Value};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 use super::{
     Action, Answer, EncryptionRun, EncryptionType, HostedEncryption, KeySecret, Observed, OperatorReading, Reading,
@@ -254,7 +255,7 @@ impl EncryptionExecutor {
 
     async fn backup_first(
         &self,
-        abort: &watch::Receiver<bool>,
+        abort: &CancellationToken,
         progress: &mpsc::UnboundedSender<Progress>,
     ) -> Result<String, String> {
         use crate::wizard::backup::{BackupOptions, BackupRun, Outcome};
@@ -295,7 +296,7 @@ impl EncryptionExecutor {
     pub async fn perform(
         &self,
         action: &Action,
-        abort: &mut watch::Receiver<bool>,
+        abort: &CancellationToken,
         progress: &mpsc::UnboundedSender<Progress>,
     ) -> Observed {
         match action {
@@ -307,7 +308,7 @@ impl EncryptionExecutor {
             Action::Wait(pause) => {
                 tokio::select! {
                     _ = tokio::time::sleep(*pause) => {}
-                    _ = abort.changed() => {}
+                    () = abort.cancelled() => {}
                 }
                 Observed::Waited
             }
@@ -424,11 +425,11 @@ pub async fn drive(
     run: &mut EncryptionRun,
     executor: &EncryptionExecutor,
     answers: &mut mpsc::UnboundedReceiver<Answer>,
-    mut abort: watch::Receiver<bool>,
+    abort: CancellationToken,
     progress: mpsc::UnboundedSender<Progress>,
 ) {
     loop {
-        if *abort.borrow() {
+        if abort.is_cancelled() {
             run.abort();
         }
         let action = run.next_action();
@@ -444,7 +445,7 @@ pub async fn drive(
                 let no = Answer { yes: false, backup_first: None };
                 let answer = tokio::select! {
                     answer = answers.recv() => answer.unwrap_or(no),
-                    _ = abort.changed() => no,
+                    () = abort.cancelled() => no,
                 };
                 run.answer_with(answer);
                 continue;
@@ -459,13 +460,13 @@ pub async fn drive(
             _ => {}
         }
         let _ = progress.send(Progress::Began(action.clone()));
-        let observed = executor.perform(&action, &mut abort, &progress).await;
+        let observed = executor.perform(&action, &abort, &progress).await;
         if let Observed::Patched(result) = &observed {
             tracing::info!(target: "audit", action = "patch apiservers/cluster", result = ?result, "answered");
         }
         run.observe(observed, SystemTime::now());
         // An abort that came meanwhile is taken before the front end sees the new stage (no question after it).
-        if *abort.borrow() {
+        if abort.is_cancelled() {
             run.abort();
         }
         let _ = progress.send(Progress::Run(Box::new(run.clone())));

@@ -165,7 +165,7 @@ impl RestoreExecutor {
         step: &Step,
         reason: Option<&str>,
         nodes: &[String],
-        abort: &tokio::sync::watch::Receiver<bool>,
+        abort: &tokio_util::sync::CancellationToken,
     ) -> StepResult {
         let started = Instant::now();
         let limit = Duration::from_secs(step.limit_seconds.max(1));
@@ -221,7 +221,7 @@ impl RestoreExecutor {
                 }
                 Ok(Checked::NotYet(detail)) | Err(detail) => last = detail,
             }
-            if *abort.borrow() {
+            if abort.is_cancelled() {
                 return StepResult::Interrupted { detail: format!("done; its check was stopped: {last}") };
             }
             if started.elapsed() >= limit {
@@ -299,12 +299,12 @@ pub async fn drive<P: Person + Send>(
     run: &mut RestoreRun,
     executor: &RestoreExecutor,
     person: &mut P,
-    mut abort: tokio::sync::watch::Receiver<bool>,
+    abort: tokio_util::sync::CancellationToken,
     progress: &tokio::sync::mpsc::UnboundedSender<Progress>,
     journal: &mut (dyn FnMut(&RestoreRun) -> Result<(), String> + Send),
 ) {
     loop {
-        if *abort.borrow() {
+        if abort.is_cancelled() {
             run.abort();
         }
         let action = run.next_action(SystemTime::now());
@@ -325,7 +325,7 @@ pub async fn drive<P: Person + Send>(
             Action::Confirm(confirmation) => {
                 let typed = tokio::select! {
                     typed = person.confirm(&confirmation) => typed,
-                    _ = abort.changed() => None,
+                    _ = abort.cancelled() => None,
                 };
                 Observed::Typed(typed.unwrap_or_default())
             }
@@ -346,7 +346,7 @@ pub async fn drive<P: Person + Send>(
                 let _ = progress.send(Progress::Began { index, step: Box::new(step.clone()) });
                 let done = tokio::select! {
                     done = person.done(&step) => done,
-                    _ = abort.changed() => false,
+                    _ = abort.cancelled() => false,
                 };
                 if done && step.check != Check::Answer && step.check != Check::PersonConfirms {
                     // What the console can see of a step the person did.
