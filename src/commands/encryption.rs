@@ -209,7 +209,7 @@ fn ask_backup(dir: &std::path::Path, encrypted: bool) -> bool {
     let keys =
         if encrypted { " (without its encryption keys: --backup --encryption-keys DIR2 saves them apart)" } else { "" };
     super::prompt::ask(&format!("Take a verified backup into {} first{keys}? [Y/n] ", dir.display()))
-        .map_or(true, |answer| !matches!(answer.as_str(), "n" | "N" | "no"))
+        .is_none_or(|answer| !matches!(answer.as_str(), "n" | "N" | "no"))
 }
 
 async fn set(
