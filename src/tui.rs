@@ -347,7 +347,7 @@ impl EventLoop {
         match etcd_console_core::journal::unfinished(dir, id) {
             Ok(Some(unfinished)) => self.app.offer_resume(unfinished),
             Ok(None) => {}
-            Err(e) => self.app.notice = Some(e),
+            Err(e) => self.app.notice = Some(e.to_string()),
         }
     }
 

@@ -300,7 +300,7 @@ pub async fn run(
 
     let unfinished = match journal::unfinished(&journal_dir, cluster_id) {
         Ok(found) => found.filter(|_| !args.fresh),
-        Err(e) => return failed(e),
+        Err(e) => return failed(e.to_string()),
     };
     let (mut run, journal) = if let Some(unfinished) = unfinished {
         let done: Vec<String> = unfinished.run.done.iter().map(|d| d.name.clone()).collect();
@@ -330,7 +330,7 @@ pub async fn run(
         }
         let journal = match Journal::reopen(&unfinished) {
             Ok(journal) => journal,
-            Err(e) => return failed(e),
+            Err(e) => return failed(e.to_string()),
         };
         match unfinished.run.resumed(unfinished.in_flight.as_ref(), console.read_only) {
             Ok(run) => (run, journal),
@@ -388,7 +388,7 @@ pub async fn run(
         }
         match Journal::create(&journal_dir, cluster_id) {
             Ok(journal) => (run, journal),
-            Err(e) => return failed(e),
+            Err(e) => return failed(e.to_string()),
         }
     };
     tracing::info!(target: "audit", action = "defrag run", cluster = %format!("{cluster_id:x}"),

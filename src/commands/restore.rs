@@ -73,7 +73,7 @@ pub(crate) async fn make_executor(
     }
     let etcd = EtcdSource::choose(connection, Some(kube))?;
     Ok(RestoreExecutor {
-        connection: etcd_console_core::openshift::connect(kube).await,
+        connection: etcd_console_core::openshift::connect(kube).await.map_err(String::from),
         kube: kube.clone(),
         etcd,
         hosts,
@@ -94,8 +94,8 @@ pub(crate) fn open_run(
     said: &mut dyn FnMut(serde_json::Value, String),
 ) -> Result<(RestoreRun, RestoreJournal), (i32, String)> {
     // The lock first: a second run of this cluster is refused before it reads anything.
-    let journal = RestoreJournal::open(journal_dir, server).map_err(|e| (1, e))?;
-    let run = match unfinished(journal_dir, server).map_err(|e| (BAD_INPUT, e))? {
+    let journal = RestoreJournal::open(journal_dir, server).map_err(|e| (1, e.to_string()))?;
+    let run = match unfinished(journal_dir, server).map_err(|e| (BAD_INPUT, e.to_string()))? {
         Some((mut found, path)) => {
             if found.options.recovery_host != wanted.recovery_host || found.backup_dir != backup.display().to_string() {
                 return Err((
@@ -415,7 +415,7 @@ async fn run_restore(
     });
     {
         let mut writer = |run: &RestoreRun| {
-            journal.record(run).inspect_err(|e| {
+            journal.record(run).map_err(String::from).inspect_err(|e| {
                 tracing::warn!("{e}");
                 eprintln!("etcd-console: {e}");
             })

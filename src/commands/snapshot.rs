@@ -30,7 +30,7 @@ pub fn run(command: &SnapshotCommand) -> i32 {
         Ok(found) => found,
         Err(e) => {
             if output == OutputFormat::Json {
-                outln!("{}", json!({"file": path, "ok": false, "error": e}));
+                outln!("{}", json!({"file": path, "ok": false, "error": e.to_string()}));
             }
             eprintln!("etcd-console: {}: {e}", path.display());
             return 1;

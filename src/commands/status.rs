@@ -71,7 +71,7 @@ async fn observe_openshift(kube: &KubeSettings) -> Option<OpenShiftReport> {
     }
     match etcd_console_core::openshift::connect(kube).await {
         Ok(connection) => Some(etcd_console_core::openshift::report::observe(&connection).await),
-        Err(e) => Some(OpenShiftReport::unreachable(e)),
+        Err(e) => Some(OpenShiftReport::unreachable(e.to_string())),
     }
 }
 

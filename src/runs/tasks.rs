@@ -310,7 +310,7 @@ async fn restore_in_background(
             }
         }
     }
-    let mut writer = |run: &RestoreRun| journal.record(run);
+    let mut writer = |run: &RestoreRun| journal.record(run).map_err(String::from);
     etcd_console_core::wizard::restore::executor::drive(
         &mut run,
         &executor,

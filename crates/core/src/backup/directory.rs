@@ -109,8 +109,8 @@ pub fn inspect(dir: &Path) -> BackupFacts {
     let snapshot_path = dir.join(format!("snapshot_{ts}.db"));
     let file = snapshot::open(&snapshot_path);
     let mut revision = None;
-    let verified = file.as_ref().map_err(Clone::clone).and_then(|file| {
-        snapshot::verify(file).map(|(trailer, status)| {
+    let verified = file.as_ref().map_err(ToString::to_string).and_then(|file| {
+        snapshot::verify(file).map_err(String::from).map(|(trailer, status)| {
             revision = Some(status.revision);
             format!(
                 "revision {}, {} keys, hash {:08x}, {}",

@@ -4,4 +4,7 @@
 
 pub mod bbolt;
 pub mod directory;
+pub mod error;
 pub mod snapshot;
+
+pub use error::SnapshotError;

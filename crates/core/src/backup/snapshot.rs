@@ -10,6 +10,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use super::bbolt::{Db, Entry, FileSource};
+pub use super::SnapshotError;
 
 /// What `etcdctl snapshot status -w json` reports, with the same numbers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -41,11 +42,12 @@ pub struct SnapshotFile {
 }
 
 /// Opens a file; a clear error when it cannot be read.
-pub fn open(path: &Path) -> Result<SnapshotFile, String> {
-    let file = File::open(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let metadata = file.metadata().map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+pub fn open(path: &Path) -> Result<SnapshotFile, SnapshotError> {
+    let unreadable = |source| SnapshotError::Open { path: path.to_path_buf(), source };
+    let file = File::open(path).map_err(unreadable)?;
+    let metadata = file.metadata().map_err(unreadable)?;
     if !metadata.is_file() {
-        return Err(format!("cannot read {}: not a file", path.display()));
+        return Err(SnapshotError::NotAFile { path: path.to_path_buf() });
     }
     Ok(SnapshotFile { file, len: metadata.len() })
 }
@@ -70,9 +72,9 @@ impl SnapshotFile {
     }
 }
 
-pub fn status(snapshot: &SnapshotFile) -> Result<SnapshotStatus, String> {
+pub fn status(snapshot: &SnapshotFile) -> Result<SnapshotStatus, SnapshotError> {
     if snapshot.is_empty() {
-        return Err("the file is empty".into());
+        return Err(SnapshotError::Empty);
     }
     let database = snapshot.database();
     let db = Db::open(&database)?;
@@ -88,7 +90,8 @@ pub fn status(snapshot: &SnapshotFile) -> Result<SnapshotStatus, String> {
                 if bucket == b"key" {
                     // A revision key: 8 bytes of main revision, big-endian, then '_' and the sub revision.
                     let main = key.get(..8).and_then(|b| b.try_into().ok()).map(i64::from_be_bytes);
-                    revision = main.ok_or("a key in the key bucket is not a revision")?;
+                    revision =
+                        main.ok_or_else(|| SnapshotError::Content("a key in the key bucket is not a revision".into()))?;
                 }
                 total_key += 1;
             }
@@ -101,7 +104,7 @@ pub fn status(snapshot: &SnapshotFile) -> Result<SnapshotStatus, String> {
 /// The SHA-256 trailer (when there is one) and the structure: every page
 /// reached once, inside the file, of the kind expected. The file is hashed
 /// in pieces, never held whole.
-pub fn verify(snapshot: &SnapshotFile) -> Result<(Trailer, SnapshotStatus), String> {
+pub fn verify(snapshot: &SnapshotFile) -> Result<(Trailer, SnapshotStatus), SnapshotError> {
     let trailer = if snapshot.has_trailer() {
         let body = snapshot.len - 32;
         let mut context = ring::digest::Context::new(&ring::digest::SHA256);
@@ -110,20 +113,15 @@ pub fn verify(snapshot: &SnapshotFile) -> Result<(Trailer, SnapshotStatus), Stri
         while at < body {
             let take = usize::try_from((body - at).min(buffer.len() as u64)).unwrap_or(buffer.len());
             let piece = &mut buffer[..take];
-            snapshot.file.read_exact_at(piece, at).map_err(|e| format!("cannot read at byte {at}: {e}"))?;
+            snapshot.file.read_exact_at(piece, at).map_err(|source| SnapshotError::Read { at, source })?;
             context.update(piece);
             at += take as u64;
         }
         let mut stored = [0u8; 32];
-        snapshot.file.read_exact_at(&mut stored, body).map_err(|e| format!("cannot read the trailer: {e}"))?;
+        snapshot.file.read_exact_at(&mut stored, body).map_err(|source| SnapshotError::ReadTrailer { source })?;
         let computed = context.finish();
         if computed.as_ref() != stored {
-            return Err(format!(
-                "the SHA-256 at its end does not match its contents (stored {}, computed {}): the file was changed \
-                 or damaged after etcd wrote it",
-                hex(&stored),
-                hex(computed.as_ref())
-            ));
+            return Err(SnapshotError::Sha256Mismatch { stored: hex(&stored), computed: hex(computed.as_ref()) });
         }
         Trailer::Matches
     } else {
@@ -135,10 +133,11 @@ pub fn verify(snapshot: &SnapshotFile) -> Result<(Trailer, SnapshotStatus), Stri
 /// The structure alone (every page reached once, inside the file, of the kind
 /// expected) and the status, for a file whose SHA-256 was already checked as it
 /// was written (the backup checks it while the stream arrives).
-pub fn structure(snapshot: &SnapshotFile) -> Result<SnapshotStatus, String> {
-    let status = status(snapshot).map_err(|e| format!("not a sound bbolt database: {e}"))?;
+pub fn structure(snapshot: &SnapshotFile) -> Result<SnapshotStatus, SnapshotError> {
+    let unsound = |e| SnapshotError::Unsound(Box::new(e));
+    let status = status(snapshot).map_err(unsound)?;
     let database = snapshot.database();
-    Db::open(&database).and_then(|db| db.check()).map_err(|e| format!("not a sound bbolt database: {e}"))?;
+    Db::open(&database).and_then(|db| db.check()).map_err(unsound)?;
     Ok(status)
 }
 
@@ -149,7 +148,7 @@ fn hex(bytes: &[u8]) -> String {
 /// The newest value of `key` in the snapshot's keyspace (None when it was
 /// never written or its newest revision deletes it), read from etcd's `key`
 /// bucket without etcd: revisions in order, each a protobuf `mvccpb.KeyValue`.
-pub fn latest_value(snapshot: &SnapshotFile, key: &[u8]) -> Result<Option<Vec<u8>>, String> {
+pub fn latest_value(snapshot: &SnapshotFile, key: &[u8]) -> Result<Option<Vec<u8>>, SnapshotError> {
     let database = snapshot.database();
     let db = Db::open(&database)?;
     let mut latest = None;
@@ -167,18 +166,20 @@ pub fn latest_value(snapshot: &SnapshotFile, key: &[u8]) -> Result<Option<Vec<u8
 }
 
 /// The key (field 1) and value (field 5) of a protobuf `mvccpb.KeyValue`.
-fn key_value(mut bytes: &[u8]) -> Result<(&[u8], &[u8]), String> {
-    fn varint(bytes: &mut &[u8]) -> Result<u64, String> {
+fn key_value(mut bytes: &[u8]) -> Result<(&[u8], &[u8]), SnapshotError> {
+    let content = |what: &str| SnapshotError::Content(what.to_string());
+    fn varint(bytes: &mut &[u8]) -> Result<u64, SnapshotError> {
         let mut value = 0u64;
         for shift in (0..64).step_by(7) {
-            let (&byte, rest) = bytes.split_first().ok_or("a KeyValue ends inside a number")?;
+            let (&byte, rest) =
+                bytes.split_first().ok_or_else(|| SnapshotError::Content("a KeyValue ends inside a number".into()))?;
             *bytes = rest;
             value |= u64::from(byte & 0x7f) << shift;
             if byte & 0x80 == 0 {
                 return Ok(value);
             }
         }
-        Err("a KeyValue holds a number longer than 64 bits".into())
+        Err(SnapshotError::Content("a KeyValue holds a number longer than 64 bits".into()))
     }
     let (mut key, mut value): (&[u8], &[u8]) = (&[], &[]);
     while !bytes.is_empty() {
@@ -188,9 +189,9 @@ fn key_value(mut bytes: &[u8]) -> Result<(&[u8], &[u8]), String> {
                 varint(&mut bytes)?;
             }
             2 => {
-                let len = usize::try_from(varint(&mut bytes)?).map_err(|_| "a KeyValue field is too long")?;
+                let len = usize::try_from(varint(&mut bytes)?).map_err(|_| content("a KeyValue field is too long"))?;
                 if len > bytes.len() {
-                    return Err("a KeyValue field runs past its end".into());
+                    return Err(content("a KeyValue field runs past its end"));
                 }
                 let (field, rest) = bytes.split_at(len);
                 match tag >> 3 {
@@ -200,7 +201,7 @@ fn key_value(mut bytes: &[u8]) -> Result<(&[u8], &[u8]), String> {
                 }
                 bytes = rest;
             }
-            other => return Err(format!("a KeyValue holds a field of wire type {other}")),
+            other => return Err(SnapshotError::Content(format!("a KeyValue holds a field of wire type {other}"))),
         }
     }
     Ok((key, value))

@@ -14,6 +14,8 @@ pub use etcd_client::Client;
 use super::tls::TlsFiles;
 use crate::settings::ConnectionSettings;
 
+/// What went wrong with etcd: the TLS material, or a call to a member, by
+/// kind (from the gRPC code), each saying in its text what etcd said.
 #[derive(Debug, thiserror::Error)]
 pub enum EtcdError {
     #[error("cannot read {flag} {path}: {source}")]
@@ -24,6 +26,87 @@ pub enum EtcdError {
     Flags(String),
     #[error("no etcd member answered:\n{0}")]
     NoMemberAnswered(String),
+    /// No answer within our time limit (the call is dropped; what it asked may still happen).
+    #[error("no answer within {}", humantime::format_duration(*limit))]
+    Timeout { limit: Duration },
+    /// The member cannot be reached, or the connection broke (gRPC Unavailable, transport, I/O).
+    #[error("{0}")]
+    Unavailable(String),
+    /// The TLS handshake failed: a CA that does not sign the other side, a certificate refused.
+    #[error("{0}")]
+    Tls(String),
+    /// etcd's authentication refused the request (gRPC PermissionDenied).
+    #[error("{0}")]
+    PermissionDenied(String),
+    /// NOSPACE: the database reached its quota (`mvcc: database space exceeded`).
+    #[error("{0}")]
+    NoSpace(String),
+    /// The revision asked for has been compacted away (`mvcc: required revision has been compacted`).
+    #[error("{0}")]
+    Compacted(String),
+    /// Any other status etcd answered with.
+    #[error("{message}")]
+    Status { code: tonic::Code, message: String },
+    /// The client failed before asking (a bad URL or argument).
+    #[error("{0}")]
+    Client(String),
+}
+
+impl EtcdError {
+    /// Whether the call was cut rather than answered: what it asked (a defrag) may still run.
+    pub fn broke_off(&self) -> bool {
+        match self {
+            EtcdError::Unavailable(_) | EtcdError::Tls(_) => true,
+            EtcdError::Status { code, .. } => {
+                matches!(code, tonic::Code::Cancelled | tonic::Code::Unknown | tonic::Code::DeadlineExceeded)
+            }
+            _ => false,
+        }
+    }
+}
+
+/// An etcd error by kind, its text in one readable line: the gRPC message and
+/// the innermost cause (where tonic keeps "Connection refused" or the TLS reason).
+impl From<etcd_client::Error> for EtcdError {
+    fn from(error: etcd_client::Error) -> EtcdError {
+        match error {
+            etcd_client::Error::GRpcStatus(status) => {
+                let text = status_text(&status);
+                match status.code() {
+                    tonic::Code::Unavailable | tonic::Code::Unknown if looks_like_tls(&text) => EtcdError::Tls(text),
+                    tonic::Code::Unavailable => EtcdError::Unavailable(text),
+                    tonic::Code::PermissionDenied => EtcdError::PermissionDenied(text),
+                    tonic::Code::ResourceExhausted if text.contains("database space exceeded") => {
+                        EtcdError::NoSpace(text)
+                    }
+                    tonic::Code::OutOfRange if text.contains("compacted") => EtcdError::Compacted(text),
+                    code => EtcdError::Status { code, message: text },
+                }
+            }
+            cut @ (etcd_client::Error::TransportError(_) | etcd_client::Error::IoError(_)) => {
+                let text = describe_chain(&cut);
+                if looks_like_tls(&text) {
+                    EtcdError::Tls(text)
+                } else {
+                    EtcdError::Unavailable(text)
+                }
+            }
+            other => EtcdError::Client(describe_chain(&other)),
+        }
+    }
+}
+
+/// For the callers that still carry errors as text.
+impl From<EtcdError> for String {
+    fn from(error: EtcdError) -> String {
+        error.to_string()
+    }
+}
+
+/// Whether a failure's words are a TLS handshake's (rustls' and tonic's).
+pub fn looks_like_tls(error: &str) -> bool {
+    let lower = error.to_ascii_lowercase();
+    ["unknownissuer", "unknown issuer", "certificate", "badsignature", "unknown ca"].iter().any(|n| lower.contains(n))
 }
 
 /// Where a member URL is really dialled: a local end of a port-forward, with the
@@ -75,11 +158,7 @@ impl TlsOrigin {
         match self {
             TlsOrigin::Files(files) => files.explain(error),
             TlsOrigin::Cluster(origin) => {
-                let lower = error.to_ascii_lowercase();
-                let tls_problem = ["unknownissuer", "unknown issuer", "certificate", "badsignature", "unknown ca"]
-                    .iter()
-                    .any(|needle| lower.contains(needle));
-                if tls_problem {
+                if looks_like_tls(error) {
                     format!(
                         "{error} (the TLS material came from {origin}: give --cacert/--cert/--key to use other files)"
                     )
@@ -213,32 +292,43 @@ impl Connector {
 pub async fn timed<T>(limit: Duration, future: impl Future<Output = Result<T, String>>) -> Result<T, String> {
     match tokio::time::timeout(limit, future).await {
         Ok(result) => result,
-        Err(_) => Err(format!("no answer within {}", humantime::format_duration(limit))),
+        Err(_) => Err(EtcdError::Timeout { limit }.to_string()),
+    }
+}
+
+/// One call to etcd for at most `limit`: its answer, or what went wrong by kind.
+pub async fn call<T>(
+    limit: Duration,
+    future: impl Future<Output = Result<T, etcd_client::Error>>,
+) -> Result<T, EtcdError> {
+    match tokio::time::timeout(limit, future).await {
+        Ok(result) => result.map_err(EtcdError::from),
+        Err(_) => Err(EtcdError::Timeout { limit }),
     }
 }
 
 /// An etcd error in one readable line: the gRPC message and the innermost
 /// cause (where tonic keeps "Connection refused" or the TLS reason).
 pub fn describe(error: etcd_client::Error) -> String {
-    match error {
-        etcd_client::Error::GRpcStatus(status) => {
-            let mut text = status.message().to_string();
-            let mut innermost = None;
-            let mut source = std::error::Error::source(&status);
-            while let Some(cause) = source {
-                innermost = Some(cause.to_string());
-                source = cause.source();
-            }
-            if let Some(cause) = innermost.filter(|c| !text.contains(c.as_str())) {
-                text = if text.is_empty() { cause } else { format!("{text}: {cause}") };
-            }
-            if text.is_empty() {
-                format!("{:?}", status.code())
-            } else {
-                text
-            }
-        }
-        other => describe_chain(&other),
+    EtcdError::from(error).to_string()
+}
+
+/// A gRPC status's message with its innermost cause, or its code when it says nothing.
+fn status_text(status: &tonic::Status) -> String {
+    let mut text = status.message().to_string();
+    let mut innermost = None;
+    let mut source = std::error::Error::source(status);
+    while let Some(cause) = source {
+        innermost = Some(cause.to_string());
+        source = cause.source();
+    }
+    if let Some(cause) = innermost.filter(|c| !text.contains(c.as_str())) {
+        text = if text.is_empty() { cause } else { format!("{text}: {cause}") };
+    }
+    if text.is_empty() {
+        format!("{:?}", status.code())
+    } else {
+        text
     }
 }
 
@@ -255,4 +345,50 @@ pub fn describe_chain(error: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(code: tonic::Code, message: &str) -> EtcdError {
+        EtcdError::from(etcd_client::Error::GRpcStatus(tonic::Status::new(code, message)))
+    }
+
+    #[test]
+    fn grpc_codes_map_to_kinds_and_the_words_stay_etcds() {
+        let compacted = status(tonic::Code::OutOfRange, "etcdserver: mvcc: required revision has been compacted");
+        assert!(matches!(compacted, EtcdError::Compacted(_)));
+        assert_eq!(compacted.to_string(), "etcdserver: mvcc: required revision has been compacted");
+        let future = status(tonic::Code::OutOfRange, "etcdserver: mvcc: required revision is a future revision");
+        assert!(matches!(future, EtcdError::Status { code: tonic::Code::OutOfRange, .. }));
+        let full = status(tonic::Code::ResourceExhausted, "etcdserver: mvcc: database space exceeded");
+        assert!(matches!(full, EtcdError::NoSpace(_)));
+        assert_eq!(full.to_string(), "etcdserver: mvcc: database space exceeded");
+        let busy = status(tonic::Code::ResourceExhausted, "etcdserver: too many requests");
+        assert!(matches!(busy, EtcdError::Status { .. }));
+        let denied = status(tonic::Code::PermissionDenied, "etcdserver: permission denied");
+        assert!(matches!(denied, EtcdError::PermissionDenied(_)) && !denied.broke_off());
+        let refused = status(tonic::Code::Unavailable, "tcp connect error: Connection refused (os error 111)");
+        assert!(matches!(refused, EtcdError::Unavailable(_)) && refused.broke_off());
+        let tls = status(tonic::Code::Unavailable, "invalid peer certificate: UnknownIssuer");
+        assert!(matches!(tls, EtcdError::Tls(_)) && tls.broke_off());
+        assert_eq!(tls.to_string(), "invalid peer certificate: UnknownIssuer");
+        let cancelled = status(tonic::Code::Cancelled, "");
+        assert!(matches!(cancelled, EtcdError::Status { .. }) && cancelled.broke_off());
+        assert_eq!(cancelled.to_string(), "Cancelled", "a status without words says its code");
+        assert_eq!(describe(etcd_client::Error::InvalidArgs("no endpoint".into())), "invalid arguments: no endpoint");
+        assert_eq!(String::from(full), "etcdserver: mvcc: database space exceeded");
+    }
+
+    #[tokio::test]
+    async fn a_call_past_its_limit_is_a_timeout_saying_no_answer() {
+        let never = std::future::pending::<Result<(), etcd_client::Error>>();
+        let late = call(Duration::from_millis(20), never).await.unwrap_err();
+        assert!(matches!(late, EtcdError::Timeout { limit } if limit == Duration::from_millis(20)));
+        assert!(!late.broke_off());
+        assert_eq!(late.to_string(), "no answer within 20ms");
+        let never = std::future::pending::<Result<(), String>>();
+        assert_eq!(timed(Duration::from_millis(20), never).await.unwrap_err(), "no answer within 20ms");
+    }
 }

@@ -5,9 +5,9 @@
 
 use std::time::{Duration, Instant};
 
-use etcd_client::{Client, Error as EtcdClientError};
+use etcd_client::Client;
 
-use super::connect::{describe, timed};
+use super::connect::{call, describe, timed, EtcdError};
 use crate::cluster::{split_status_errors, MemberIdentity, MemberSample, StatusSample};
 
 /// Said when a member's URL answers with another member ID (a restore made a new cluster there).
@@ -51,15 +51,10 @@ async fn status(mut client: Client, limit: Duration) -> Result<StatusSample, Str
 /// permission error still proves the member serves reads.
 async fn health(mut client: Client, limit: Duration) -> Result<Duration, String> {
     let started = Instant::now();
-    let answer = timed(limit, async {
-        match client.get("health", None).await {
-            Ok(_) => Ok(()),
-            Err(EtcdClientError::GRpcStatus(status)) if status.code() == tonic::Code::PermissionDenied => Ok(()),
-            Err(e) => Err(describe(e)),
-        }
-    })
-    .await;
-    answer.map(|()| started.elapsed())
+    match call(limit, client.get("health", None)).await {
+        Ok(_) | Err(EtcdError::PermissionDenied(_)) => Ok(started.elapsed()),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 pub async fn member_list(mut client: Client, limit: Duration) -> Result<Vec<MemberIdentity>, String> {

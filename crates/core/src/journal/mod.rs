@@ -17,6 +17,38 @@ use crate::wizard::defrag::{Action, DefragRun};
 
 pub mod restore;
 
+/// Why a journal could not be read, written or locked; each says which file, and what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    /// A file of the journal could not be read, written, renamed or made (`doing` says which).
+    #[error("{doing} {}: {source}", path.display())]
+    Io { doing: &'static str, path: PathBuf, source: std::io::Error },
+    /// A line before the last is not a record: not a crash while writing, so not skipped.
+    #[error("the journal {} cannot be read at line {line} ({detail}): move it away to start anew", path.display())]
+    CorruptLine { path: PathBuf, line: usize, detail: String },
+    /// Another run of the same cluster holds the lock.
+    #[error("another {what} run of this cluster is going on (it holds {}): one run at a time", lock.display())]
+    Locked { what: String, lock: PathBuf },
+    #[error("cannot encode a journal record: {0}")]
+    Encode(#[from] serde_json::Error),
+}
+
+impl JournalError {
+    fn io(doing: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> JournalError {
+        let path = path.to_path_buf();
+        move |source| JournalError::Io { doing, path, source }
+    }
+}
+
+/// For the callers that still carry errors as text.
+impl From<JournalError> for String {
+    fn from(error: JournalError) -> String {
+        error.to_string()
+    }
+}
+
+const CANNOT_READ: &str = "cannot read the journal";
+
 /// `<state dir>/journal` (usually ~/.local/state/etcd-console/journal).
 pub fn default_dir() -> Option<PathBuf> {
     crate::paths::state_dir().map(|dir| dir.join("journal"))
@@ -65,30 +97,22 @@ fn path_for(dir: &Path, cluster_id: u64) -> PathBuf {
 
 /// The unfinished defrag run of this cluster in `dir`, if there is one.
 /// A torn last line (a crash while writing it) is skipped.
-pub fn unfinished(dir: &Path, cluster_id: u64) -> Result<Option<Unfinished>, String> {
+pub fn unfinished(dir: &Path, cluster_id: u64) -> Result<Option<Unfinished>, JournalError> {
     let path = path_for(dir, cluster_id);
     let file = match File::open(&path) {
         Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(format!("cannot read the journal {}: {e}", path.display())),
+        Err(e) => return Err(JournalError::io(CANNOT_READ, &path)(e)),
     };
-    let lines: Vec<String> = BufReader::new(file)
-        .lines()
-        .collect::<Result<_, _>>()
-        .map_err(|e| format!("cannot read the journal {}: {e}", path.display()))?;
+    let lines: Vec<String> =
+        BufReader::new(file).lines().collect::<Result<_, _>>().map_err(JournalError::io(CANNOT_READ, &path))?;
     let mut last: Option<Record> = None;
     for (n, line) in lines.iter().enumerate() {
         match serde_json::from_str::<Record>(line) {
             Ok(record) => last = Some(record),
             // Only the last line may be torn (a crash while writing it).
             Err(_) if n + 1 == lines.len() => {}
-            Err(e) => {
-                return Err(format!(
-                    "the journal {} cannot be read at line {} ({e}): move it away to start anew",
-                    path.display(),
-                    n + 1
-                ))
-            }
+            Err(e) => return Err(JournalError::CorruptLine { path, line: n + 1, detail: e.to_string() }),
         }
     }
     let Some(last) = last else {
@@ -103,26 +127,26 @@ pub fn unfinished(dir: &Path, cluster_id: u64) -> Result<Option<Unfinished>, Str
 
 impl Journal {
     /// Starts the journal of a new run (an unfinished one is set aside, named so).
-    pub fn create(dir: &Path, cluster_id: u64) -> Result<Journal, String> {
-        fs::create_dir_all(dir).map_err(|e| format!("cannot create the journal directory {}: {e}", dir.display()))?;
+    pub fn create(dir: &Path, cluster_id: u64) -> Result<Journal, JournalError> {
+        fs::create_dir_all(dir).map_err(JournalError::io("cannot create the journal directory", dir))?;
         let lock = lock(dir, cluster_id)?;
         let path = path_for(dir, cluster_id);
         if path.exists() {
             let aside = dir.join(format!("defrag-{cluster_id:016x}-abandoned-{}.jsonl", stamp()));
-            fs::rename(&path, &aside).map_err(|e| format!("cannot set aside {}: {e}", path.display()))?;
+            fs::rename(&path, &aside).map_err(JournalError::io("cannot set aside", &path))?;
         }
         Self::open(path, lock)
     }
 
     /// Goes on writing the journal of an unfinished run; a torn last line is cut off first.
-    pub fn reopen(unfinished: &Unfinished) -> Result<Journal, String> {
+    pub fn reopen(unfinished: &Unfinished) -> Result<Journal, JournalError> {
         let dir = unfinished.path.parent().unwrap_or(Path::new("."));
         let lock = lock(dir, unfinished.run.cluster_id)?;
         cut_torn_line(&unfinished.path)?;
         Self::open(unfinished.path.clone(), lock)
     }
 
-    fn open(path: PathBuf, lock: File) -> Result<Journal, String> {
+    fn open(path: PathBuf, lock: File) -> Result<Journal, JournalError> {
         Ok(Journal { file: open_append(&path)?, path, _lock: lock })
     }
 
@@ -131,65 +155,62 @@ impl Journal {
     }
 
     /// Appends one record and waits until it is on disk.
-    pub fn record(&mut self, event: Event, action: Option<&Action>, run: &DefragRun) -> Result<(), String> {
+    pub fn record(&mut self, event: Event, action: Option<&Action>, run: &DefragRun) -> Result<(), JournalError> {
         let record = Record { at: now(), event, action: action.cloned(), run: run.clone() };
         append_record(&mut self.file, &self.path, &record)
     }
 
     /// Records the end and keeps the journal under a name with the end time.
-    pub fn finish(mut self, run: &DefragRun) -> Result<PathBuf, String> {
+    pub fn finish(mut self, run: &DefragRun) -> Result<PathBuf, JournalError> {
         self.record(Event::Finished, None, run)?;
         keep_dated(&self.path)
     }
 }
 
 /// Takes the cluster's run lock, or says that another run holds it.
-fn lock(dir: &Path, cluster_id: u64) -> Result<File, String> {
+fn lock(dir: &Path, cluster_id: u64) -> Result<File, JournalError> {
     lock_named(dir, &format!("defrag-{cluster_id:016x}"), "defrag")
 }
 
 /// Takes `<dir>/<stem>.lock`, or says that another `what` run holds it.
-pub(crate) fn lock_named(dir: &Path, stem: &str, what: &str) -> Result<File, String> {
+pub(crate) fn lock_named(dir: &Path, stem: &str, what: &str) -> Result<File, JournalError> {
     let path = dir.join(format!("{stem}.lock"));
     let file = OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
         .open(&path)
-        .map_err(|e| format!("cannot open the lock {}: {e}", path.display()))?;
+        .map_err(JournalError::io("cannot open the lock", &path))?;
     match file.try_lock() {
         Ok(()) => Ok(file),
-        Err(std::fs::TryLockError::WouldBlock) => Err(format!(
-            "another {what} run of this cluster is going on (it holds {}): one run at a time",
-            path.display()
-        )),
-        Err(std::fs::TryLockError::Error(e)) => Err(format!("cannot lock {}: {e}", path.display())),
+        Err(std::fs::TryLockError::WouldBlock) => Err(JournalError::Locked { what: what.to_string(), lock: path }),
+        Err(std::fs::TryLockError::Error(e)) => Err(JournalError::io("cannot lock", &path)(e)),
     }
 }
 
 /// Appends one record as a JSON line and waits until it is on disk.
-pub(crate) fn append_record(file: &mut File, path: &Path, record: &impl Serialize) -> Result<(), String> {
-    let mut line = serde_json::to_string(record).map_err(|e| format!("cannot encode a journal record: {e}"))?;
+pub(crate) fn append_record(file: &mut File, path: &Path, record: &impl Serialize) -> Result<(), JournalError> {
+    let mut line = serde_json::to_string(record)?;
     line.push('\n');
     file.write_all(line.as_bytes())
         .and_then(|()| file.sync_data())
-        .map_err(|e| format!("cannot write the journal {}: {e}", path.display()))
+        .map_err(JournalError::io("cannot write the journal", path))
 }
 
 /// Keeps a finished journal under a name with the end time.
-pub(crate) fn keep_dated(path: &Path) -> Result<PathBuf, String> {
+pub(crate) fn keep_dated(path: &Path) -> Result<PathBuf, JournalError> {
     let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("journal");
     let kept = path.with_file_name(format!("{stem}-{}.jsonl", stamp()));
-    fs::rename(path, &kept).map_err(|e| format!("cannot rename {}: {e}", path.display()))?;
+    fs::rename(path, &kept).map_err(JournalError::io("cannot rename", path))?;
     Ok(kept)
 }
 
 /// Cuts a last line torn by a crash while it was written, so the next record starts a line.
-pub(crate) fn cut_torn_line(path: &Path) -> Result<(), String> {
+pub(crate) fn cut_torn_line(path: &Path) -> Result<(), JournalError> {
     let text = match fs::read(path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(format!("cannot read the journal {}: {e}", path.display())),
+        Err(e) => return Err(JournalError::io(CANNOT_READ, path)(e)),
     };
     let whole = text.iter().rposition(|b| *b == b'\n').map_or(0, |at| at + 1);
     if whole < text.len() {
@@ -197,18 +218,18 @@ pub(crate) fn cut_torn_line(path: &Path) -> Result<(), String> {
             .write(true)
             .open(path)
             .and_then(|f| f.set_len(whole as u64).and_then(|()| f.sync_data()))
-            .map_err(|e| format!("cannot cut the torn line of {}: {e}", path.display()))?;
+            .map_err(JournalError::io("cannot cut the torn line of", path))?;
     }
     Ok(())
 }
 
 /// Opens a journal file to append to (made private to its owner).
-pub(crate) fn open_append(path: &Path) -> Result<File, String> {
+pub(crate) fn open_append(path: &Path) -> Result<File, JournalError> {
     let mut options = OpenOptions::new();
     options.create(true).append(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options.open(path).map_err(|e| format!("cannot open the journal {}: {e}", path.display()))
+    options.open(path).map_err(JournalError::io("cannot open the journal", path))
 }
 
 /// A file-name-safe UTC time stamp.
@@ -234,7 +255,14 @@ mod tests {
         journal.record(Event::Begin, Some(&Action::Observe), &run()).unwrap();
         // A second run of the same cluster is refused while this one holds the lock.
         let second = Journal::create(dir.path(), 7).err().unwrap();
-        assert!(second.contains("another defrag run"), "{second}");
+        assert!(matches!(&second, JournalError::Locked { what, .. } if what == "defrag"), "{second:?}");
+        assert_eq!(
+            second.to_string(),
+            format!(
+                "another defrag run of this cluster is going on (it holds {}): one run at a time",
+                dir.path().join("defrag-0000000000000007.lock").display()
+            )
+        );
         let path = journal.path().to_path_buf();
         drop(journal);
         // A crash in the middle of a line.
@@ -251,6 +279,30 @@ mod tests {
         // A bad line that is not the last: refused, not taken for "no run".
         let text = fs::read_to_string(&path).unwrap().replacen("{", "x", 1);
         fs::write(&path, text).unwrap();
-        assert!(unfinished(dir.path(), 7).unwrap_err().contains("line 1"));
+        let corrupt = unfinished(dir.path(), 7).unwrap_err();
+        assert!(matches!(&corrupt, JournalError::CorruptLine { line: 1, .. }), "{corrupt:?}");
+        let said = corrupt.to_string();
+        assert!(
+            said.starts_with(&format!("the journal {} cannot be read at line 1 (", path.display()))
+                && said.ends_with("): move it away to start anew"),
+            "{said}"
+        );
+    }
+
+    #[test]
+    fn a_journal_that_cannot_be_read_is_an_io_error_naming_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = path_for(dir.path(), 7);
+        fs::create_dir(&path).unwrap();
+        let error = unfinished(dir.path(), 7).unwrap_err();
+        assert!(matches!(&error, JournalError::Io { doing: CANNOT_READ, path: p, .. } if *p == path), "{error:?}");
+        assert!(error.to_string().starts_with(&format!("cannot read the journal {}: ", path.display())), "{error}");
+        // A file where the directory should be.
+        let file = dir.path().join("file");
+        fs::write(&file, "").unwrap();
+        let no_dir = Journal::create(&file.join("journal"), 7).err().unwrap();
+        assert!(matches!(no_dir, JournalError::Io { doing: "cannot create the journal directory", .. }));
+        assert!(String::from(no_dir)
+            .starts_with(&format!("cannot create the journal directory {}: ", file.join("journal").display())));
     }
 }

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::{append_record, cut_torn_line, keep_dated, lock_named, now, open_append};
+use super::{append_record, cut_torn_line, keep_dated, lock_named, now, open_append, JournalError, CANNOT_READ};
 use crate::wizard::restore::RestoreRun;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -39,12 +39,12 @@ fn path_for(dir: &Path, server: &str) -> PathBuf {
 }
 
 /// The unfinished restore of this API server in `dir`: its last whole record.
-pub fn unfinished(dir: &Path, server: &str) -> Result<Option<(RestoreRun, PathBuf)>, String> {
+pub fn unfinished(dir: &Path, server: &str) -> Result<Option<(RestoreRun, PathBuf)>, JournalError> {
     let path = path_for(dir, server);
     let text = match fs::read_to_string(&path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(format!("cannot read the journal {}: {e}", path.display())),
+        Err(e) => return Err(JournalError::io(CANNOT_READ, &path)(e)),
     };
     let lines: Vec<&str> = text.lines().collect();
     let mut last = None;
@@ -53,13 +53,7 @@ pub fn unfinished(dir: &Path, server: &str) -> Result<Option<(RestoreRun, PathBu
             Ok(record) => last = Some(record.run),
             // Only the last line may be torn (a crash while writing it).
             Err(_) if n + 1 == lines.len() => {}
-            Err(e) => {
-                return Err(format!(
-                    "the journal {} cannot be read at line {} ({e}): move it away to start anew",
-                    path.display(),
-                    n + 1
-                ))
-            }
+            Err(e) => return Err(JournalError::CorruptLine { path, line: n + 1, detail: e.to_string() }),
         }
     }
     Ok(last.filter(|run| !run.finished_for_good()).map(|run| (run, path)))
@@ -67,8 +61,8 @@ pub fn unfinished(dir: &Path, server: &str) -> Result<Option<(RestoreRun, PathBu
 
 impl RestoreJournal {
     /// Opens (or goes on with) the journal of this API server's restore; one run at a time.
-    pub fn open(dir: &Path, server: &str) -> Result<RestoreJournal, String> {
-        fs::create_dir_all(dir).map_err(|e| format!("cannot create the journal directory {}: {e}", dir.display()))?;
+    pub fn open(dir: &Path, server: &str) -> Result<RestoreJournal, JournalError> {
+        fs::create_dir_all(dir).map_err(JournalError::io("cannot create the journal directory", dir))?;
         let lock = lock_named(dir, &stem(server), "restore")?;
         let path = path_for(dir, server);
         // A torn last line is cut before appending after it.
@@ -81,12 +75,12 @@ impl RestoreJournal {
     }
 
     /// Appends the run and waits until it is on disk.
-    pub fn record(&mut self, run: &RestoreRun) -> Result<(), String> {
+    pub fn record(&mut self, run: &RestoreRun) -> Result<(), JournalError> {
         append_record(&mut self.file, &self.path, &Record { at: now(), run: run.clone() })
     }
 
     /// A run that will not be resumed (completed, or refused before anything changed) is kept under a dated name.
-    pub fn finish(self) -> Result<PathBuf, String> {
+    pub fn finish(self) -> Result<PathBuf, JournalError> {
         keep_dated(&self.path)
     }
 }
@@ -107,7 +101,9 @@ mod tests {
         journal.record(&run).unwrap();
         run.not_ready = vec!["second".into()];
         journal.record(&run).unwrap();
-        assert!(RestoreJournal::open(dir.path(), server).err().unwrap().contains("another restore run"));
+        let locked = RestoreJournal::open(dir.path(), server).err().unwrap();
+        assert!(matches!(&locked, JournalError::Locked { what, .. } if what == "restore"), "{locked:?}");
+        assert!(locked.to_string().starts_with("another restore run of this cluster is going on (it holds "));
         let path = journal.path().to_path_buf();
         drop(journal);
         let mut file = fs::OpenOptions::new().append(true).open(&path).unwrap();

@@ -361,7 +361,7 @@ async fn decide(connection: &Connection, name: &str, verdict: &str, reason: &str
 
 /// Whether this kubeconfig's user may approve CSRs (SelfSubjectAccessReview
 /// for `update certificatesigningrequests/approval`); Err when it cannot be asked.
-pub async fn may_approve(connection: &Connection) -> Result<bool, String> {
+pub async fn may_approve(connection: &Connection) -> Result<bool, super::ApiError> {
     let what = super::Access {
         verb: "update",
         group: "certificates.k8s.io",

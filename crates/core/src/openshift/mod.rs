@@ -3,15 +3,23 @@
 //! thing the runbooks read or change there.
 
 pub mod csr;
+pub mod error;
 pub mod forward;
 pub mod model;
 pub mod report;
 pub mod watch;
 
+use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
+use serde_json::Value;
+
+pub use error::ApiError;
 
 use crate::settings::KubeSettings;
+
+/// The field manager of every write etcd-console makes through the API.
+pub const FIELD_MANAGER: &str = "etcd-console";
 
 /// Longer than a watch's server-side timeout (290 s).
 const WATCH_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
@@ -33,19 +41,17 @@ pub fn configured(args: &KubeSettings) -> bool {
         || directories::BaseDirs::new().is_some_and(|d| d.home_dir().join(".kube/config").is_file())
 }
 
-/// Reads the kubeconfig and makes a client; Err is a message that says what to do.
-pub async fn connect(args: &KubeSettings) -> Result<Connection, String> {
+/// Reads the kubeconfig and makes a client; the error says what to do.
+pub async fn connect(args: &KubeSettings) -> Result<Connection, ApiError> {
     let kubeconfig = match &args.kubeconfig {
-        Some(path) => {
-            Kubeconfig::read_from(path).map_err(|e| format!("cannot read the kubeconfig {}: {e}", path.display()))?
-        }
-        None => Kubeconfig::read()
-            .map_err(|e| format!("no kubeconfig to reach the API ({e}): give --kubeconfig FILE or set KUBECONFIG"))?,
+        Some(path) => Kubeconfig::read_from(path)
+            .map_err(|e| ApiError::KubeconfigUnreadable { path: path.clone(), detail: e.to_string() })?,
+        None => Kubeconfig::read().map_err(|e| ApiError::NoKubeconfig { detail: e.to_string() })?,
     };
     let options = KubeConfigOptions { context: args.context.clone(), ..KubeConfigOptions::default() };
     let mut config = Config::from_custom_kubeconfig(kubeconfig, &options)
         .await
-        .map_err(|e| format!("the kubeconfig cannot be used: {e}"))?;
+        .map_err(|e| ApiError::KubeconfigUnusable { detail: e.to_string() })?;
     config.connect_timeout = Some(args.connect_timeout);
     // Watches sit quiet for minutes (kube-rs asks the server to end them after
     // 290 s), so the socket's read timeout must outlast that; single requests
@@ -54,20 +60,20 @@ pub async fn connect(args: &KubeSettings) -> Result<Connection, String> {
     config.write_timeout = Some(args.request_timeout);
     let server = config.cluster_url.to_string().trim_end_matches('/').to_string();
     let namespace = args.namespace.clone().unwrap_or_else(|| config.default_namespace.clone());
-    let client = Client::try_from(config).map_err(|e| format!("cannot make a client for {server}: {e}"))?;
+    let client =
+        Client::try_from(config).map_err(|e| ApiError::NoClient { server: server.clone(), detail: e.to_string() })?;
     Ok(Connection { client, server, namespace, request_timeout: args.request_timeout })
 }
 
 /// One line for an API failure while doing `what`, saying what to do where we can.
 pub fn explain(error: &kube::Error, what: &str) -> String {
-    match error {
-        kube::Error::Api(status) => match status.code {
-            401 => format!("{what}: the API refused the credentials (401 Unauthorized): log in again or check the kubeconfig's user"),
-            403 => format!("{what}: not allowed (403 Forbidden): {}", status.message),
-            404 => format!("{what}: not found (404): {}", status.message),
-            code => format!("{what}: {} ({code} {})", status.message, status.reason),
-        },
-        other => format!("{what}: the API did not answer: {other}"),
+    ApiError::from_kube(what, error).to_string()
+}
+
+impl Connection {
+    /// How long one request may take: the request timeout and half again.
+    pub fn limit(&self) -> std::time::Duration {
+        self.request_timeout + self.request_timeout / 2
     }
 }
 
@@ -77,14 +83,21 @@ pub async fn within<T>(
     connection: &Connection,
     what: &str,
     future: impl std::future::Future<Output = Result<T, kube::Error>>,
-) -> Result<T, String> {
-    let limit = connection.request_timeout + connection.request_timeout / 2;
+) -> Result<T, ApiError> {
+    within_limit(connection, connection.limit(), what, future).await
+}
+
+/// `future` under `limit`: the API's answer by kind, or Timeout.
+pub async fn within_limit<T>(
+    connection: &Connection,
+    limit: std::time::Duration,
+    what: &str,
+    future: impl std::future::Future<Output = Result<T, kube::Error>>,
+) -> Result<T, ApiError> {
     match tokio::time::timeout(limit, future).await {
         Ok(Ok(value)) => Ok(value),
-        Ok(Err(e)) => Err(explain(&e, what)),
-        Err(_) => {
-            Err(format!("{what}: no answer from {} within {}", connection.server, humantime::format_duration(limit)))
-        }
+        Ok(Err(e)) => Err(ApiError::from_kube(what, &e)),
+        Err(_) => Err(ApiError::timeout(what, &connection.server, limit)),
     }
 }
 
@@ -98,7 +111,7 @@ pub struct Access<'a> {
 }
 
 /// Whether this kubeconfig's user may do `what` (SelfSubjectAccessReview); Err when it cannot be asked.
-pub async fn may(connection: &Connection, what: &Access<'_>) -> Result<bool, String> {
+pub async fn may(connection: &Connection, what: &Access<'_>) -> Result<bool, ApiError> {
     use k8s_openapi::api::authorization::v1::{
         ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec,
     };
@@ -126,19 +139,70 @@ pub async fn may(connection: &Connection, what: &Access<'_>) -> Result<bool, Str
 /// An object by name: Ok(None) when the API does not have it (404).
 pub async fn get_object(
     connection: &Connection,
-    api: kube::api::Api<kube::api::DynamicObject>,
+    api: Api<DynamicObject>,
     what: &str,
     name: &str,
-) -> Result<Option<serde_json::Value>, String> {
-    let limit = connection.request_timeout + connection.request_timeout / 2;
-    match tokio::time::timeout(limit, api.get(name)).await {
-        Ok(Ok(object)) => serde_json::to_value(object).map(Some).map_err(|e| e.to_string()),
-        Ok(Err(kube::Error::Api(status))) if status.code == 404 => Ok(None),
-        Ok(Err(e)) => Err(explain(&e, &format!("reading {what}"))),
-        Err(_) => Err(format!(
-            "reading {what}: no answer from {} within {}",
-            connection.server,
-            humantime::format_duration(limit)
-        )),
+) -> Result<Option<Value>, ApiError> {
+    match within(connection, &format!("reading {what}"), api.get(name)).await {
+        Ok(object) => serde_json::to_value(object).map(Some).map_err(|e| ApiError::Decode { detail: e.to_string() }),
+        Err(ApiError::NotFound { .. }) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// The objects of a type: Ok(None) when the API does not serve the type (404).
+pub async fn list_objects(
+    connection: &Connection,
+    api: Api<DynamicObject>,
+    what: &str,
+    params: &ListParams,
+) -> Result<Option<Vec<Value>>, ApiError> {
+    let listed = list_of(connection, api, what, params).await?;
+    Ok(listed.map(|items| items.into_iter().filter_map(|o| serde_json::to_value(o).ok()).collect()))
+}
+
+/// Objects of a type k8s-openapi has (`Api<Node>`, `Api<Pod>` ...); Ok(None) when the API does
+/// not serve the type (404).
+pub async fn list_of<K>(
+    connection: &Connection,
+    api: Api<K>,
+    what: &str,
+    params: &ListParams,
+) -> Result<Option<Vec<K>>, ApiError>
+where
+    K: Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    match within(connection, &format!("listing {what}"), api.list(params)).await {
+        Ok(list) => Ok(Some(list.items)),
+        Err(ApiError::NotFound { .. }) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// A JSON merge patch, as etcd-console's field manager.
+pub async fn merge_patch(
+    connection: &Connection,
+    api: Api<DynamicObject>,
+    what: &str,
+    name: &str,
+    body: &Value,
+) -> Result<(), ApiError> {
+    let params = PatchParams { field_manager: Some(FIELD_MANAGER.into()), ..PatchParams::default() };
+    within(connection, &format!("patching {what}"), api.patch(name, &params, &Patch::Merge(body))).await.map(|_| ())
+}
+
+/// Deletes an object; one already gone (404) counts as deleted.
+pub async fn delete_object(
+    connection: &Connection,
+    api: Api<DynamicObject>,
+    what: &str,
+    name: &str,
+) -> Result<(), ApiError> {
+    let what = format!("deleting {what}");
+    match within(connection, &what, api.delete(name, &DeleteParams::default())).await {
+        Ok(_) | Err(ApiError::NotFound { .. }) => Ok(()),
+        // Said without the server, as it always was.
+        Err(ApiError::Timeout { limit, .. }) => Err(ApiError::Timeout { what, server: None, limit }),
+        Err(e) => Err(e),
     }
 }

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::csr::{self, CsrClass};
 use super::model::{self, Encryption, OperatorStatus, Rollout};
-use super::{within, Connection};
+use super::{within, ApiError, Connection};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct CsrSummary {
@@ -133,7 +133,7 @@ pub async fn observe(connection: &Connection) -> OpenShiftReport {
     let cluster_operators = match cos {
         Ok(list) => cluster_operators_named(&list, RELATED_OPERATORS),
         Err(e) => {
-            problems.push(e);
+            problems.push(e.to_string());
             Vec::new()
         }
     };
@@ -154,6 +154,7 @@ pub async fn observe(connection: &Connection) -> OpenShiftReport {
         }
     };
     let now = std::time::SystemTime::now();
+    let hosted = hosted.map_err(|e| ApiError::from_kube("listing hostedclusters.hypershift.io", &e));
     let hosted_clusters: Vec<model::HostedClusterState> = match hosted {
         Ok(list) => list
             .items
@@ -162,9 +163,9 @@ pub async fn observe(connection: &Connection) -> OpenShiftReport {
             .map(|o| model::hosted_cluster(&o, now))
             .collect(),
         // Not a management cluster: nothing to say.
-        Err(kube::Error::Api(status)) if status.code == 404 => Vec::new(),
+        Err(ApiError::NotFound { .. }) => Vec::new(),
         Err(e) => {
-            problems.push(super::explain(&e, "listing hostedclusters.hypershift.io"));
+            problems.push(e.to_string());
             Vec::new()
         }
     };

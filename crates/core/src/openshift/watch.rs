@@ -17,7 +17,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 use super::csr::{self, DecodedRequest, PendingCsr};
-use super::Connection;
+use super::{ApiError, Connection};
 
 /// The kinds the console watches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -201,7 +201,7 @@ async fn follow_objects(connection: Connection, what: Watched, tx: mpsc::Unbound
         for item in batch {
             match item {
                 Ok(event) => changed |= held.apply(event, key),
-                Err(watcher::Error::InitialListFailed(kube::Error::Api(status))) if status.code == 404 => {
+                Err(watcher::Error::InitialListFailed(e)) if ApiError::from_kube("watching", &e).is_not_found() => {
                     let _ = tx.send(OpenShiftEvent::NotServed { what });
                     return;
                 }
@@ -301,7 +301,7 @@ pub async fn run(
     let connection = match super::connect(&kube).await {
         Ok(connection) => connection,
         Err(error) => {
-            let _ = tx.send(OpenShiftEvent::Unavailable { error });
+            let _ = tx.send(OpenShiftEvent::Unavailable { error: error.to_string() });
             return;
         }
     };

@@ -138,7 +138,10 @@ impl BackupExecutor {
         }
         let connection = match crate::openshift::connect(kube).await {
             Ok(connection) => connection,
-            Err(why) => return (OpenShiftFacts::Unreachable { why: why.clone() }, self.want_keys.then_some(why)),
+            Err(e) => {
+                let why = e.to_string();
+                return (OpenShiftFacts::Unreachable { why: why.clone() }, self.want_keys.then_some(why));
+            }
         };
         let version = match cluster_version(&connection).await {
             Ok(version) => version,
@@ -346,22 +349,16 @@ async fn cluster_version(connection: &Connection) -> Result<(Option<String>, Opt
     );
     let api: Api<DynamicObject> = Api::all_with(connection.client.clone(), &resource);
     let limit = connection.request_timeout;
-    let object = match tokio::time::timeout(limit, api.get("version")).await {
-        Ok(Ok(object)) => serde_json::to_value(object).unwrap_or_default(),
-        Ok(Err(kube::Error::Api(status))) if status.code == 404 => {
+    let what = "reading clusterversion/version";
+    let object = match crate::openshift::within_limit(connection, limit, what, api.get("version")).await {
+        Ok(object) => serde_json::to_value(object).unwrap_or_default(),
+        Err(crate::openshift::ApiError::NotFound { .. }) => {
             return Err(Unread::NotServed(format!(
                 "{} serves no clusterversions.config.openshift.io/version",
                 connection.server
             )))
         }
-        Ok(Err(e)) => return Err(Unread::Failed(crate::openshift::explain(&e, "reading clusterversion/version"))),
-        Err(_) => {
-            return Err(Unread::Failed(format!(
-                "reading clusterversion/version: no answer from {} within {}",
-                connection.server,
-                humantime::format_duration(limit)
-            )))
-        }
+        Err(e) => return Err(Unread::Failed(e.to_string())),
     };
     let completed = object.pointer("/status/history").and_then(Value::as_array).and_then(|h| {
         h.iter()

@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use super::engine::{Action, ClusterView, DefragError, DefragRun, MemberReading, MemberView, Observed};
 use super::plan::Figures;
 use crate::cluster::{AlarmKind, MemberSample};
-use crate::etcd::connect::{describe, timed};
+use crate::etcd::connect::{call, describe, timed, EtcdError};
 use crate::etcd::poller::{ask, clients_for, discover};
 use crate::etcd::probe::sample_member;
 use crate::etcd::source::Reached;
@@ -116,8 +116,10 @@ impl Executor {
                 // On timeout the call is dropped, not the defrag: etcd finishes it anyway.
                 Observed::Defragmented(match tokio::time::timeout(*timeout, client.defragment()).await {
                     Ok(Ok(_)) => Ok(started.elapsed()),
-                    Ok(Err(e)) if broke_off(&e) => Err(DefragError::Interrupted(describe(e))),
-                    Ok(Err(e)) => Err(DefragError::Failed(describe(e))),
+                    Ok(Err(e)) => match EtcdError::from(e) {
+                        e if e.broke_off() => Err(DefragError::Interrupted(e.to_string())),
+                        e => Err(DefragError::Failed(e.to_string())),
+                    },
                     Err(_) => Err(DefragError::TimedOut),
                 })
             }
@@ -171,15 +173,11 @@ impl Executor {
         let mut client = connector.client(&seed).await?;
         let status = timed(limit, async { client.status().await.map_err(describe) }).await?;
         let revision = status.header().map(|h| h.revision()).unwrap_or_default();
-        match timed(compact_limit, async {
-            client.compact(revision, Some(CompactionOptions::new().with_physical())).await.map_err(describe)
-        })
-        .await
-        {
+        match call(compact_limit, client.compact(revision, Some(CompactionOptions::new().with_physical()))).await {
             Ok(_) => Ok(revision),
             // Already compacted there (a resumed run, or someone else): nothing left to do.
-            Err(e) if e.contains("compacted") => Ok(revision),
-            Err(e) => Err(e),
+            Err(EtcdError::Compacted(_)) => Ok(revision),
+            Err(e) => Err(e.to_string()),
         }
     }
 
@@ -205,18 +203,6 @@ impl Executor {
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
         Err(last_error)
-    }
-}
-
-/// Errors that say the call was cut, not answered: the defrag may still run.
-fn broke_off(error: &etcd_client::Error) -> bool {
-    match error {
-        etcd_client::Error::GRpcStatus(status) => matches!(
-            status.code(),
-            tonic::Code::Unavailable | tonic::Code::Cancelled | tonic::Code::Unknown | tonic::Code::DeadlineExceeded
-        ),
-        etcd_client::Error::TransportError(_) | etcd_client::Error::IoError(_) => true,
-        _ => false,
     }
 }
 
@@ -268,10 +254,10 @@ pub async fn drive(
         if let Action::Finished(outcome) = &action {
             tracing::info!(target: "audit", action = "defrag finished", outcome = ?outcome, "done");
             let _ = progress.send(Progress::Run(Box::new(run.clone())));
-            return journal.finish(run);
+            return journal.finish(run).map_err(String::from);
         }
         if let Err(e) = journal.record(Event::Begin, Some(&action), run) {
-            run.stop(e);
+            run.stop(e.to_string());
             continue;
         }
         audit(&action, "begin");
@@ -282,7 +268,7 @@ pub async fn drive(
             tracing::info!(target: "audit", action = action_name(&action), note = %note.text, "end");
         }
         if let Err(e) = journal.record(Event::End, Some(&action), run) {
-            run.stop(e);
+            run.stop(e.to_string());
         }
         let _ = progress.send(Progress::Run(Box::new(run.clone())));
     }
@@ -330,8 +316,8 @@ pub async fn run_in_background(
     progress: mpsc::UnboundedSender<Progress>,
 ) {
     let journal = match (&unfinished, &journal_dir) {
-        (Some(unfinished), _) => Journal::reopen(unfinished),
-        (None, Some(dir)) => Journal::create(dir, run.cluster_id),
+        (Some(unfinished), _) => Journal::reopen(unfinished).map_err(String::from),
+        (None, Some(dir)) => Journal::create(dir, run.cluster_id).map_err(String::from),
         (None, None) => Err("no home directory to keep the journal in: give --journal-dir".into()),
     };
     let started = match journal {

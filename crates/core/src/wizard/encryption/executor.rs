@@ -15,7 +15,7 @@ use super::{
 };
 use crate::etcd::source::EtcdSource;
 use crate::openshift::report::{api as report_api, ENCRYPTING};
-use crate::openshift::{explain, get_object as get, model, within, Connection};
+use crate::openshift::{get_object as get, model, within, within_limit, ApiError, Connection};
 use crate::settings::KubeSettings;
 
 /// What the three API servers' ClusterOperators are called.
@@ -23,7 +23,7 @@ const API_SERVER_OPERATORS: &[&str] = &["kube-apiserver", "openshift-apiserver",
 use crate::wizard::backup::executor::{KEYS_LABEL, KEYS_NAMESPACE};
 const MODE_ANNOTATION: &str = "encryption.apiserver.operator.openshift.io/mode";
 /// The field manager our patch is recorded under.
-pub const FIELD_MANAGER: &str = "etcd-console";
+pub use crate::openshift::FIELD_MANAGER;
 
 /// Where the backup first goes, and what reaches etcd for it.
 #[derive(Clone)]
@@ -81,7 +81,7 @@ pub fn operator_reading(resource: &str, object: &Value) -> OperatorReading {
 
 impl EncryptionExecutor {
     pub async fn connect(kube: &KubeSettings) -> Result<Connection, String> {
-        crate::openshift::connect(kube).await
+        Ok(crate::openshift::connect(kube).await?)
     }
 
     /// Everything the engine decides on, asked concurrently; a part that fails is named in `problems`.
@@ -152,7 +152,7 @@ impl EncryptionExecutor {
                 (None, None)
             }
             Err(e) => {
-                problems.push(e);
+                problems.push(e.to_string());
                 (None, None)
             }
         };
@@ -162,14 +162,14 @@ impl EncryptionExecutor {
                 Ok(Some(object)) => operators.push(operator_reading(resource, &object)),
                 Ok(None) if not_openshift => {}
                 Ok(None) => problems.push(format!("{plural}.operator.openshift.io/cluster: not found (404)")),
-                Err(e) => problems.push(e),
+                Err(e) => problems.push(e.to_string()),
             }
         }
         let cluster_operators = match cos {
             Ok(list) => crate::openshift::report::cluster_operators_named(&list, API_SERVER_OPERATORS),
             Err(_) if not_openshift => Vec::new(),
             Err(e) => {
-                problems.push(e);
+                problems.push(e.to_string());
                 Vec::new()
             }
         };
@@ -195,7 +195,7 @@ impl EncryptionExecutor {
         let hosted_clusters = match hosted {
             Ok(hosted) => hosted,
             Err(e) => {
-                problems.push(e);
+                problems.push(e.to_string());
                 Vec::new()
             }
         };
@@ -224,12 +224,16 @@ impl EncryptionExecutor {
         }
         let params = PatchParams { field_manager: Some(FIELD_MANAGER.into()), ..PatchParams::default() };
         let apiservers = report_api(c, "config.openshift.io", "APIServer", "apiservers");
-        let limit = c.request_timeout + c.request_timeout / 2;
+        let limit = c.limit();
         let answer = match tokio::time::timeout(limit, apiservers.patch("cluster", &params, &Patch::Merge(&body))).await
         {
             Ok(Ok(_)) => return Ok(()),
-            Ok(Err(e)) => e,
-            Err(_) => kube::Error::Service(format!("no answer within {}", humantime::format_duration(limit)).into()),
+            Ok(Err(e)) => ApiError::from_kube(PATCHING_APISERVER, &e),
+            // Said as it always was: the API did not answer.
+            Err(_) => ApiError::Transport {
+                what: PATCHING_APISERVER.into(),
+                detail: format!("ServiceError: no answer within {}", humantime::format_duration(limit)),
+            },
         };
         match patch_failure(&answer) {
             PatchFailure::Answered(why) => Err(why),
@@ -325,21 +329,16 @@ pub enum PatchFailure {
     Unknown(String),
 }
 
-pub fn patch_failure(error: &kube::Error) -> PatchFailure {
+const PATCHING_APISERVER: &str = "patching apiservers.config.openshift.io/cluster";
+
+pub fn patch_failure(error: &ApiError) -> PatchFailure {
     match error {
-        kube::Error::Api(status) if status.code == 409 => PatchFailure::Answered(format!(
-            "APIServer cluster changed since it was read (409 Conflict: {}): nothing was changed; read it again",
-            status.message
+        ApiError::Conflict { message, .. } => PatchFailure::Answered(format!(
+            "APIServer cluster changed since it was read (409 Conflict: {message}): nothing was changed; read it again"
         )),
-        // A server error may come after the write: not known.
-        kube::Error::Api(status) if status.code >= 500 => {
-            PatchFailure::Unknown(explain(error, "patching apiservers.config.openshift.io/cluster"))
-        }
-        kube::Error::Api(_) => PatchFailure::Answered(format!(
-            "{}: nothing was changed",
-            explain(error, "patching apiservers.config.openshift.io/cluster")
-        )),
-        other => PatchFailure::Unknown(explain(other, "patching apiservers.config.openshift.io/cluster")),
+        // A server error may come after the write, and no answer says nothing: not known.
+        error if !error.answered_no() => PatchFailure::Unknown(error.to_string()),
+        error => PatchFailure::Answered(format!("{error}: nothing was changed")),
     }
 }
 
@@ -370,18 +369,27 @@ async fn key_secrets(connection: &Connection) -> Result<Vec<KeySecret>, String> 
 }
 
 /// HostedClusters (none when the API does not serve them) with their encryption key's presence.
-async fn hosted_clusters(connection: &Connection) -> Result<Vec<HostedEncryption>, String> {
+async fn hosted_clusters(connection: &Connection) -> Result<Vec<HostedEncryption>, ApiError> {
     let resource = ApiResource::from_gvk_with_plural(
         &GroupVersionKind::gvk("hypershift.openshift.io", "v1beta1", "HostedCluster"),
         "hostedclusters",
     );
     let hosted: Api<DynamicObject> = Api::all_with(connection.client.clone(), &resource);
-    let list = match tokio::time::timeout(connection.request_timeout, hosted.list(&ListParams::default())).await {
-        Ok(Ok(list)) => list,
-        Ok(Err(kube::Error::Api(status))) if status.code == 404 => return Ok(Vec::new()),
-        Ok(Err(e)) => return Err(explain(&e, "listing hostedclusters.hypershift.openshift.io")),
-        Err(_) => return Err(format!("listing hostedclusters: no answer from {}", connection.server)),
-    };
+    let what = "listing hostedclusters.hypershift.openshift.io";
+    let list =
+        match within_limit(connection, connection.request_timeout, what, hosted.list(&ListParams::default())).await {
+            Ok(list) => list,
+            Err(ApiError::NotFound { .. }) => return Ok(Vec::new()),
+            // Said as it always was.
+            Err(ApiError::Timeout { .. }) => {
+                return Err(ApiError::Timeout {
+                    what: "listing hostedclusters".into(),
+                    server: Some(connection.server.clone()),
+                    limit: None,
+                })
+            }
+            Err(e) => return Err(e),
+        };
     let mut out = Vec::new();
     for object in list.items.iter().filter_map(|o| serde_json::to_value(o).ok()) {
         let state = model::hosted_cluster(&object, SystemTime::now());
@@ -408,7 +416,7 @@ async fn hosted_clusters(connection: &Connection) -> Result<Vec<HostedEncryption
 }
 
 /// SelfSubjectAccessReview for `patch apiservers.config.openshift.io/cluster`.
-async fn may_patch_apiserver(connection: &Connection) -> Result<bool, String> {
+async fn may_patch_apiserver(connection: &Connection) -> Result<bool, ApiError> {
     let what = crate::openshift::Access {
         verb: "patch",
         group: "config.openshift.io",

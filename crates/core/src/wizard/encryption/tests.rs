@@ -477,13 +477,15 @@ fn only_the_encryption_controllers_degraded_conditions_count() {
 
 #[test]
 fn a_patch_answered_no_changed_nothing_and_a_lost_answer_is_not_known() {
+    use crate::openshift::ApiError;
     use executor::{patch_failure, PatchFailure};
+    let what = "patching apiservers.config.openshift.io/cluster";
     let status = |code: u16, reason: &str| {
         let status: kube::core::Status = serde_json::from_value(
             serde_json::json!({"code": code, "reason": reason, "message": "the object has been modified"}),
         )
         .unwrap();
-        kube::Error::Api(Box::new(status))
+        ApiError::from_kube(what, &kube::Error::Api(Box::new(status)))
     };
     assert!(
         matches!(patch_failure(&status(409, "Conflict")), PatchFailure::Answered(m) if m.contains("changed since it was read") && m.contains("nothing was changed"))
@@ -493,5 +495,19 @@ fn a_patch_answered_no_changed_nothing_and_a_lost_answer_is_not_known() {
     );
     assert!(matches!(patch_failure(&status(422, "Invalid")), PatchFailure::Answered(_)));
     assert!(matches!(patch_failure(&status(503, "ServiceUnavailable")), PatchFailure::Unknown(_)));
-    assert!(matches!(patch_failure(&kube::Error::Service("connection reset".into())), PatchFailure::Unknown(_)));
+    assert!(matches!(
+        patch_failure(&ApiError::from_kube(what, &kube::Error::Service("connection reset".into()))),
+        PatchFailure::Unknown(m) if m == "patching apiservers.config.openshift.io/cluster: the API did not answer: ServiceError: connection reset"
+    ));
+    assert!(matches!(
+        patch_failure(&ApiError::timeout(what, "https://api.lab:6443", std::time::Duration::from_secs(15))),
+        PatchFailure::Unknown(_)
+    ));
+    assert_eq!(
+        patch_failure(&status(403, "Forbidden")),
+        PatchFailure::Answered(
+            "patching apiservers.config.openshift.io/cluster: not allowed (403 Forbidden): the object has been modified: nothing was changed"
+                .into()
+        )
+    );
 }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{Node, Pod};
-use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
+use kube::api::{Api, DynamicObject, ListParams};
 use serde_json::{json, Value};
 
 use super::executor::{
@@ -19,8 +19,7 @@ use super::pods;
 use super::survey::internal_ip;
 use super::{Act, Operator, RestoreRun, Step};
 use crate::hosts::HostOutput;
-use crate::openshift::{explain, get_object as get, within, Connection};
-use crate::wizard::encryption::executor::FIELD_MANAGER;
+use crate::openshift::{get_object as get, within, Connection, FIELD_MANAGER};
 
 async fn merge_patch(
     connection: &Connection,
@@ -29,18 +28,11 @@ async fn merge_patch(
     name: &str,
     body: &Value,
 ) -> Result<(), String> {
-    let params = PatchParams { field_manager: Some(FIELD_MANAGER.into()), ..PatchParams::default() };
-    within(connection, &format!("patching {what}"), api.patch(name, &params, &Patch::Merge(body))).await.map(|_| ())
+    Ok(crate::openshift::merge_patch(connection, api, what, name, body).await?)
 }
 
 async fn delete(connection: &Connection, api: Api<DynamicObject>, what: &str, name: &str) -> Result<(), String> {
-    let limit = connection.request_timeout + connection.request_timeout / 2;
-    match tokio::time::timeout(limit, api.delete(name, &DeleteParams::default())).await {
-        Ok(Ok(_)) => Ok(()),
-        Ok(Err(kube::Error::Api(status))) if status.code == 404 => Ok(()),
-        Ok(Err(e)) => Err(explain(&e, &format!("deleting {what}"))),
-        Err(_) => Err(format!("deleting {what}: no answer within {}", humantime::format_duration(limit))),
-    }
+    Ok(crate::openshift::delete_object(connection, api, what, name).await?)
 }
 
 impl RestoreExecutor {

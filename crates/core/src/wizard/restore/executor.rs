@@ -14,7 +14,7 @@ use serde_json::Value;
 use super::{Act, Action, Check, Observed, Operator, RestoreRun, Step, StepResult};
 use crate::etcd::source::EtcdSource;
 use crate::hosts::HostShell;
-use crate::openshift::{explain, Connection};
+use crate::openshift::Connection;
 use crate::settings::KubeSettings;
 
 pub struct RestoreExecutor {
@@ -83,17 +83,7 @@ pub(super) async fn list<K>(
 where
     K: Clone + serde::de::DeserializeOwned + std::fmt::Debug,
 {
-    let limit = connection.request_timeout + connection.request_timeout / 2;
-    match tokio::time::timeout(limit, api.list(params)).await {
-        Ok(Ok(list)) => Ok(Some(list.items)),
-        Ok(Err(kube::Error::Api(status))) if status.code == 404 => Ok(None),
-        Ok(Err(e)) => Err(explain(&e, &format!("listing {what}"))),
-        Err(_) => Err(format!(
-            "listing {what}: no answer from {} within {}",
-            connection.server,
-            humantime::format_duration(limit)
-        )),
-    }
+    Ok(crate::openshift::list_of(connection, api, what, params).await?)
 }
 
 /// Listed OpenShift objects (no k8s-openapi type) as JSON.

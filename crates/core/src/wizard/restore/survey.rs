@@ -93,14 +93,14 @@ impl RestoreExecutor {
         );
         survey.backup = backup.await.unwrap_or_default();
         let reads = ClusterReads {
-            version,
-            infrastructure,
-            proxy,
+            version: version.map_err(String::from),
+            infrastructure: infrastructure.map_err(String::from),
+            proxy: proxy.map_err(String::from),
             nodes,
             machines: machines.map(json),
-            network,
+            network: network.map_err(String::from),
             ovn_pods,
-            etcd,
+            etcd: etcd.map_err(String::from),
             fail_webhooks,
         };
         if !observe_cluster(&mut survey, run.procedure, &c.server, reads) {
@@ -152,7 +152,9 @@ impl RestoreExecutor {
         for writer in super::steps::WRITERS {
             let what = format!("deployment/{writer}");
             let api = dynamic(c, workload_type("Deployment"), Some(&control_plane_namespace));
-            if let Ok(Some(deployment)) = get(c, api, &what, writer).await.and_then(|d| typed::<Deployment>(&what, d)) {
+            if let Ok(Some(deployment)) =
+                get(c, api, &what, writer).await.map_err(String::from).and_then(|d| typed::<Deployment>(&what, d))
+            {
                 writers.push((writer.to_string(), writer_replicas(&deployment)));
             }
         }
