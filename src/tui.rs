@@ -344,7 +344,7 @@ impl EventLoop {
         let (Some(id), Some(dir)) = (self.app.cluster.cluster_id(), &self.journal_dir) else { return };
         self.journal_checked = true;
         look_for_last_backup(self.backup_dir.clone(), id, self.last_backup.clone());
-        match etcd_console_core::journal::unfinished(dir, id) {
+        match etcd_console_core::wizard::defrag::journal::unfinished(dir, id) {
             Ok(Some(unfinished)) => self.app.offer_resume(unfinished),
             Ok(None) => {}
             Err(e) => self.app.notice = Some(e.to_string()),

@@ -35,7 +35,7 @@ pub struct DefragWizard {
     pub countdown: Option<(Duration, Duration)>,
     pub abort_sent: bool,
     /// The unfinished run being resumed, given back if the run cannot start.
-    pub resuming: Option<etcd_console_core::journal::Unfinished>,
+    pub resuming: Option<etcd_console_core::wizard::defrag::journal::Unfinished>,
 }
 
 /// What the plan needs of each member, from the console's own state.
@@ -281,7 +281,7 @@ impl App {
     }
 
     /// An unfinished run found in the journal: offered, never resumed unasked.
-    pub fn offer_resume(&mut self, unfinished: etcd_console_core::journal::Unfinished) {
+    pub fn offer_resume(&mut self, unfinished: etcd_console_core::wizard::defrag::journal::Unfinished) {
         let left: Vec<String> = unfinished.run.remaining().iter().map(|p| p.name.clone()).collect();
         self.notice = Some(format!(
             "an unfinished defrag run was found (left: {}): press d, then Enter to resume",

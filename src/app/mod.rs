@@ -75,7 +75,7 @@ pub enum Start {
     /// A confirmed defrag run (new, or the journalled one resumed).
     Defrag {
         run: Box<etcd_console_core::wizard::defrag::DefragRun>,
-        unfinished: Option<Box<etcd_console_core::journal::Unfinished>>,
+        unfinished: Option<Box<etcd_console_core::wizard::defrag::journal::Unfinished>>,
     },
     /// Take a backup (forced: despite a refusal the user confirmed).
     Backup { force: bool },
@@ -188,7 +188,7 @@ pub struct App {
     /// The defrag run's options from the flags (wait, limits, quota).
     pub defrag_options: etcd_console_core::wizard::defrag::Options,
     /// An unfinished defrag run of this cluster found in the journal.
-    pub unfinished_defrag: Option<etcd_console_core::journal::Unfinished>,
+    pub unfinished_defrag: Option<etcd_console_core::wizard::defrag::journal::Unfinished>,
     /// q was pressed once during a defrag run: the next q quits.
     pub quit_armed: bool,
     /// The backup wizard, once opened.

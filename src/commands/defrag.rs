@@ -13,11 +13,12 @@ use tokio_util::sync::CancellationToken;
 use super::output::{outln, Printer};
 use crate::cli::{ConsoleArgs, DefragArgs, OutputFormat};
 use etcd_console_core::etcd::source::EtcdSource;
-use etcd_console_core::journal::{self, Journal};
+use etcd_console_core::journal;
 use etcd_console_core::settings::{ConnectionSettings, KubeSettings};
 use etcd_console_core::units::format_bytes;
 use etcd_console_core::wizard::defrag::engine::{NoteKind, RUNBOOK_WAIT};
 use etcd_console_core::wizard::defrag::executor::{drive, Executor, Progress};
+use etcd_console_core::wizard::defrag::journal::{unfinished, Journal};
 use etcd_console_core::wizard::defrag::{plan, Action, DefragRun, Options, Outcome, Plan, Rule};
 
 /// The limit of a Defragment call when `--command-timeout` is not given.
@@ -298,7 +299,7 @@ pub async fn run(
     };
     let mut printer = DefragReport { out: Printer::new(json_out), notes_shown: 0, counting: false };
 
-    let unfinished = match journal::unfinished(&journal_dir, cluster_id) {
+    let unfinished = match unfinished(&journal_dir, cluster_id) {
         Ok(found) => found.filter(|_| !args.fresh),
         Err(e) => return failed(e.to_string()),
     };

@@ -15,9 +15,9 @@ use tokio_util::sync::CancellationToken;
 use super::output::{outln, Printer};
 use crate::cli::{ConsoleArgs, OutputFormat, RestoreArgs, RestoreCommand, RestoreTarget};
 use etcd_console_core::etcd::source::EtcdSource;
-use etcd_console_core::journal::restore::{unfinished, RestoreJournal};
 use etcd_console_core::settings::{ConnectionSettings, KubeSettings};
 use etcd_console_core::wizard::restore::executor::{drive, Person, Progress, RestoreExecutor};
+use etcd_console_core::wizard::restore::journal::{unfinished, RestoreJournal};
 use std::sync::Arc;
 
 use etcd_console_core::hosts::{HostShell, SshShell};

@@ -1115,7 +1115,7 @@ mod key_hints {
             Context::DefragResume => {
                 let run = defrag_running(t0).defrag.and_then(|w| w.run).unwrap_or_else(|| panic!("no run"));
                 let mut app = fragmented(t0);
-                app.offer_resume(etcd_console_core::journal::Unfinished {
+                app.offer_resume(etcd_console_core::wizard::defrag::journal::Unfinished {
                     run,
                     in_flight: None,
                     last_written: "2026-12-01T03:04:05Z".into(),

@@ -11,13 +11,13 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::engine::{Action, ClusterView, DefragError, DefragRun, MemberReading, MemberView, Observed};
+use super::journal::{Event, Journal};
 use super::plan::Figures;
 use crate::cluster::{AlarmKind, MemberSample};
 use crate::etcd::connect::{call, describe, timed, EtcdError};
 use crate::etcd::poller::{ask, clients_for, discover};
 use crate::etcd::probe::sample_member;
 use crate::etcd::source::Reached;
-use crate::journal::{Event, Journal};
 
 /// What the front ends hear while a run goes on.
 #[derive(Debug, Clone)]
@@ -310,7 +310,7 @@ pub async fn run_in_background(
     source: crate::etcd::source::EtcdSource,
     quota_bytes: u64,
     mut run: DefragRun,
-    unfinished: Option<crate::journal::Unfinished>,
+    unfinished: Option<crate::wizard::defrag::journal::Unfinished>,
     journal_dir: Option<std::path::PathBuf>,
     abort: CancellationToken,
     progress: mpsc::UnboundedSender<Progress>,

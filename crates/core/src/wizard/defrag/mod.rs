@@ -4,6 +4,7 @@
 
 pub mod engine;
 pub mod executor;
+pub mod journal;
 pub mod plan;
 
 pub use engine::{Action, ClusterView, DefragRun, MemberReading, MemberView, Observed, Options, Outcome};

@@ -10,6 +10,7 @@
 mod act;
 mod check;
 pub mod executor;
+pub mod journal;
 pub mod pods;
 pub mod steps;
 mod survey;

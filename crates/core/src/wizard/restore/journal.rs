@@ -9,7 +9,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::{append_record, cut_torn_line, keep_dated, lock_named, now, open_append, JournalError, CANNOT_READ};
+use crate::journal::{
+    append_record, cut_torn_line, keep_dated, lock_named, now, open_append, JournalError, CANNOT_READ,
+};
 use crate::wizard::restore::RestoreRun;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
