@@ -240,7 +240,9 @@ pub enum Command {
     /// 1 refused, not allowed, cancelled, Degraded or stalled, 2 bad input).
     Encryption(EncryptionArgs),
 
-    /// Restore etcd from a backup (RUNBOOKS §3.9; --hosted-cluster: §5.3): `plan` (the steps
+    /// Restore etcd from a backup (OpenShift 4.14 docs, "Restoring to a previous cluster state";
+    /// --hosted-cluster: "Backing up and restoring etcd on a hosted cluster in an on-premise
+    /// environment"): `plan` (the steps
     /// with where they run and the gates, judged on the live cluster; exit 0 every gate
     /// passes, 1 one does not, 2 bad input), `run` (every step done and checked, journalled and
     /// resumable; exit 0 restored, 1 refused, cancelled or stopped, 2 bad input).
