@@ -102,6 +102,13 @@ impl KubeArgs {
     }
 }
 
+impl ConsoleArgs {
+    /// How long a snapshot stream may stay silent: --command-timeout when given, else 30s.
+    pub fn stall_limit(&self) -> Duration {
+        self.defrag_timeout.unwrap_or(etcd_console_core::wizard::backup::DEFAULT_STALL_LIMIT)
+    }
+}
+
 impl ConnectionArgs {
     /// Core's settings from these flags.
     pub fn settings(&self) -> ConnectionSettings {

@@ -16,7 +16,7 @@ use etcd_console_core::etcd::source::EtcdSource;
 use etcd_console_core::settings::{ConnectionSettings, KubeSettings};
 use etcd_console_core::units::format_bytes;
 use etcd_console_core::wizard::backup::executor::{drive, BackupExecutor, Progress};
-use etcd_console_core::wizard::backup::{Action, BackupOptions, BackupRun, Outcome, DEFAULT_STALL_LIMIT};
+use etcd_console_core::wizard::backup::{Action, BackupOptions, BackupRun, Outcome};
 
 /// The limit of the reads before the stream (Status, health, member list).
 const READ_TIMEOUT: Duration = Duration::from_secs(5);
@@ -28,17 +28,7 @@ pub fn backup_dir(dir: Option<&PathBuf>, console: &ConsoleArgs) -> Option<PathBu
 
 /// The run's options from the flags every front end shares.
 pub fn options_from(console: &ConsoleArgs, dir: PathBuf) -> BackupOptions {
-    BackupOptions::into_dir(dir, console.defrag_timeout.unwrap_or(DEFAULT_STALL_LIMIT))
-}
-
-/// The executor for a source: the members reached afresh, the API when there is a kubeconfig.
-pub async fn executor_for(
-    source: &EtcdSource,
-    console: &ConsoleArgs,
-    kube: Option<&KubeSettings>,
-    want_keys: bool,
-) -> Result<BackupExecutor, String> {
-    BackupExecutor::for_source(source, console.quota_bytes, kube, want_keys).await
+    BackupOptions::into_dir(dir, console.stall_limit())
 }
 
 struct BackupReport {
@@ -229,7 +219,14 @@ pub async fn run(
         Ok(run) => run,
         Err(e) => return fail(e),
     };
-    let executor = match executor_for(&source, console, Some(kube), args.encryption_keys.is_some()).await {
+    let executor = match BackupExecutor::for_source(
+        &source,
+        console.quota_bytes,
+        Some(kube),
+        args.encryption_keys.is_some(),
+    )
+    .await
+    {
         Ok(executor) => executor,
         Err(e) => {
             if json_out {

@@ -227,7 +227,7 @@ async fn set(
         (true, Some(dir), Ok(source)) => Some(BackupFirst {
             source,
             quota_bytes: console.quota_bytes,
-            stall_limit: console.defrag_timeout.unwrap_or(etcd_console_core::wizard::backup::DEFAULT_STALL_LIMIT),
+            stall_limit: console.stall_limit(),
             kube: kube.clone(),
             dir,
             keys_dir: args.encryption_keys.clone(),

@@ -105,7 +105,14 @@ async fn backup_in_background(
 ) {
     tracing::info!(target: "audit", action = "backup", force = run.options.force, dir = %run.options.dir.display(), "asked from the console");
     let RunSettings { source, console, kube, .. } = settings;
-    match crate::commands::backup::executor_for(&source, &console, kube.as_ref(), false).await {
+    match etcd_console_core::wizard::backup::executor::BackupExecutor::for_source(
+        &source,
+        console.quota_bytes,
+        kube.as_ref(),
+        false,
+    )
+    .await
+    {
         Ok(executor) => drive_backup(&mut run, &executor, abort, progress).await,
         Err(e) => {
             run.refuse(e);
@@ -153,7 +160,7 @@ async fn encryption_in_background(
     let backup = crate::commands::backup::backup_dir(None, &console).filter(|_| backup_first).map(|dir| BackupFirst {
         source,
         quota_bytes: console.quota_bytes,
-        stall_limit: console.defrag_timeout.unwrap_or(etcd_console_core::wizard::backup::DEFAULT_STALL_LIMIT),
+        stall_limit: console.stall_limit(),
         kube: kube.clone(),
         dir,
         keys_dir: None,
