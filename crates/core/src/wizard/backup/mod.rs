@@ -180,6 +180,19 @@ pub struct Metadata {
     pub openshift: Option<OpenShiftMetadata>,
     /// Where the encryption keys were saved, when asked.
     pub encryption_keys: Option<String>,
+    /// The backup holds what `cluster-restore.sh` takes: the snapshot and
+    /// `static_kuberesources_<ts>.tar.gz` of one `cluster-backup.sh` run.
+    /// False for a direct snapshot (`--snapshot-only`) and for older metadata.
+    #[serde(default)]
+    pub restore_grade: bool,
+    /// The static-pod resources archive's file name, in the same directory.
+    #[serde(default)]
+    pub static_resources: Option<String>,
+    #[serde(default)]
+    pub static_resources_bytes: Option<u64>,
+    /// SHA-256 of the whole archive, hex.
+    #[serde(default)]
+    pub static_resources_sha256: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -485,6 +498,10 @@ impl BackupRun {
                 })
             }),
             encryption_keys: self.keys_saved.as_ref().map(|(p, _)| p.display().to_string()),
+            restore_grade: false,
+            static_resources: None,
+            static_resources_bytes: None,
+            static_resources_sha256: None,
         }
     }
 
@@ -973,6 +990,10 @@ mod tests {
                 dirty_because: Vec::new(),
                 openshift: None,
                 encryption_keys: None,
+                restore_grade: false,
+                static_resources: None,
+                static_resources_bytes: None,
+                static_resources_sha256: None,
             },
         }
     }
