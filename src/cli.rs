@@ -456,9 +456,65 @@ pub struct BackupArgs {
     #[arg(long, value_name = "N")]
     pub keep: Option<usize>,
 
+    /// Only a direct snapshot of a member, without the static-pod resources: not enough for
+    /// cluster-restore.sh (the default where there is no OpenShift API).
+    #[arg(long)]
+    pub snapshot_only: bool,
+
+    /// How cluster-backup.sh is run on the node: a debug pod through the API, as
+    /// `oc debug node/NAME` (no ssh needed), or over ssh.
+    #[arg(long, value_enum, default_value = "api")]
+    pub via: ViaArg,
+
+    /// The control-plane node to run cluster-backup.sh on (default: a Ready one whose etcd
+    /// member is a healthy follower).
+    #[arg(long, value_name = "NAME")]
+    pub node: Option<String>,
+
+    /// The debug pod's image (default: the release's tools image, openshift/tools:latest, as
+    /// `oc debug` chooses it).
+    #[arg(long, value_name = "IMAGE")]
+    pub debug_image: Option<String>,
+
+    /// How long the debug pod may take to start (its image pulled included).
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = humantime::parse_duration)]
+    pub debug_timeout: Duration,
+
+    /// `--via ssh`: the user on the control-plane nodes (at their InternalIP).
+    #[arg(long, default_value = "core")]
+    pub ssh_user: String,
+
+    /// `--via ssh`: the private key (default: ssh's own choice, e.g. the agent).
+    #[arg(long, value_name = "FILE")]
+    pub ssh_key: Option<PathBuf>,
+
+    /// `--via ssh`: an option for ssh, as its `-o` (repeatable): e.g. `Port=2222`, `ProxyJump=bastion`.
+    #[arg(long = "ssh-option", value_name = "KEY=VALUE")]
+    pub ssh_options: Vec<String>,
+
+    /// The lab's directory: `--via ssh` reaches the lab's hosts instead (set by lab.env).
+    #[arg(long, env = "ETCD_CONSOLE_LAB_DIR", value_name = "DIR", hide_env_values = true)]
+    pub lab_dir: Option<PathBuf>,
+
     /// Output format: readable lines, or one JSON object per line.
     #[arg(long, short = 'o', value_enum, default_value = "table")]
     pub output: OutputFormat,
+}
+
+/// `backup --via`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ViaArg {
+    Api,
+    Ssh,
+}
+
+impl ViaArg {
+    pub fn via(self) -> etcd_console_core::wizard::backup::Via {
+        match self {
+            ViaArg::Api => etcd_console_core::wizard::backup::Via::Api,
+            ViaArg::Ssh => etcd_console_core::wizard::backup::Via::Ssh,
+        }
+    }
 }
 
 #[derive(Debug, Args)]

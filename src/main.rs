@@ -40,7 +40,10 @@ fn main() -> ExitCode {
         match cli.command {
             Some(Command::Status(args)) => commands::status::run(&connection, &cli.console, &kube, args.output).await,
             Some(Command::Defrag(ref args)) => commands::defrag::run(&connection, &cli.console, &kube, args).await,
-            Some(Command::Backup(ref args)) => commands::backup::run(&connection, &cli.console, &kube, args).await,
+            Some(Command::Backup(ref args)) => {
+                let shell = args.lab_dir.clone().map(lab_shell);
+                commands::backup::run(&connection, &cli.console, &kube, args, shell).await
+            }
             Some(Command::Encryption(ref args)) => {
                 commands::encryption::run(&connection, &cli.console, &kube, &args.command).await
             }

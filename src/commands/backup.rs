@@ -16,7 +16,7 @@ use etcd_console_core::etcd::source::EtcdSource;
 use etcd_console_core::settings::{ConnectionSettings, KubeSettings};
 use etcd_console_core::units::format_bytes;
 use etcd_console_core::wizard::backup::executor::{drive, BackupExecutor, Progress};
-use etcd_console_core::wizard::backup::{Action, BackupOptions, BackupRun, Outcome};
+use etcd_console_core::wizard::backup::{Action, BackupOptions, BackupRun, Outcome, Via};
 
 /// The limit of the reads before the stream (Status, health, member list).
 const READ_TIMEOUT: Duration = Duration::from_secs(5);
@@ -57,6 +57,38 @@ impl BackupReport {
             Progress::Began(Action::Verify { part, .. }) => self.line(
                 json!({"event": "began", "action": "verify", "part": part}),
                 "SHA-256 trailer matched as it arrived; reading the file back: length, every bbolt page".into(),
+            ),
+            Progress::Began(Action::Prepare { remote }) => self.line(
+                json!({"event": "began", "action": "reach_node", "node": remote.node, "via": remote.via.as_str()}),
+                match remote.via {
+                    Via::Api => format!("starting a debug pod on {} (as oc debug node/{})", remote.node, remote.node),
+                    Via::Ssh => format!("reaching {} over ssh", remote.node),
+                },
+            ),
+            Progress::Began(Action::RunScript { remote, .. }) => self.line(
+                json!({"event": "began", "action": "cluster_backup", "node": remote.node, "remote_dir": remote.dir}),
+                format!(
+                    "running /usr/local/bin/cluster-backup.sh {}{} on {}{}",
+                    if remote.force { "--force " } else { "" },
+                    remote.dir,
+                    remote.node,
+                    if remote.proxy.is_empty() { "" } else { " (the cluster-wide proxy exported)" }
+                ),
+            ),
+            Progress::Began(Action::Fetch { remote, path, part, .. }) => self.line(
+                json!({"event": "began", "action": "fetch", "node": remote.node, "path": path, "part": part}),
+                format!("copying {}:{path} into {}", remote.node, part.display()),
+            ),
+            Progress::Began(Action::TearDown { remote }) => self.line(
+                json!({"event": "began", "action": "clean_node", "node": remote.node, "remote_dir": remote.dir}),
+                match remote.via {
+                    Via::Api => format!("removing {} and the debug pod from {}", remote.dir, remote.node),
+                    Via::Ssh => format!("removing {} from {}", remote.dir, remote.node),
+                },
+            ),
+            Progress::Began(Action::VerifyArchive { part, .. }) => self.line(
+                json!({"event": "began", "action": "verify_archive", "part": part}),
+                "reading the static resources archive back: gzip, tar, the four components' resources".into(),
             ),
             Progress::Began(_) => {}
             Progress::Bytes { done, total, rate, eta } => {
@@ -133,6 +165,8 @@ impl BackupReport {
             value["event"] = json!("finished");
             value["exit"] = json!(code);
             if completed {
+                value["static_resources"] = json!(decision.and_then(|d| d.archive.clone()));
+                value["restore_grade"] = json!(metadata.restore_grade);
                 value["snapshot"] = json!(decision.map(|d| d.snapshot.clone()));
                 value["metadata"] = json!(decision.map(|d| d.metadata.clone()));
                 value["backup"] = serde_json::to_value(&metadata).unwrap_or_default();
@@ -159,6 +193,14 @@ impl BackupReport {
                     );
                     outln!("  metadata: {}", d.metadata.display());
                     outln!("  sha256:   {}", metadata.sha256);
+                    match (&d.archive, &metadata.static_resources_sha256) {
+                        (Some(archive), Some(sha)) => {
+                            outln!("  static resources: {}", archive.display());
+                            outln!("  sha256:   {sha}");
+                            outln!("  restore-grade: `etcd-console restore plan --backup {}` takes it", d.snapshot.parent().map(|p| p.display().to_string()).unwrap_or_default());
+                        }
+                        _ => outln!("  a direct snapshot only: not restore-grade (cluster-restore.sh also needs the static resources)"),
+                    }
                     if let Some((path, _)) = &run.keys_saved {
                         outln!("  encryption keys: {} (store them apart from the snapshot)", path.display());
                     }
@@ -176,11 +218,13 @@ impl BackupReport {
     }
 }
 
+/// `shell`: how `--via ssh` reaches the nodes when not over ssh (the lab's hosts).
 pub async fn run(
     connection: &ConnectionSettings,
     console: &ConsoleArgs,
     kube: &KubeSettings,
     args: &BackupArgs,
+    shell: Option<std::sync::Arc<dyn etcd_console_core::hosts::HostShell>>,
 ) -> i32 {
     let json_out = args.output == OutputFormat::Json;
     let fail = |message: String| {
@@ -198,6 +242,9 @@ pub async fn run(
         member: args.member.clone(),
         force: args.force,
         keep: args.keep,
+        snapshot_only: args.snapshot_only,
+        via: args.via.via(),
+        node: args.node.clone(),
         ..options_from(console, dir.clone())
     };
     let reads = ConnectionSettings { command_timeout: READ_TIMEOUT, ..connection.clone() };
@@ -227,7 +274,18 @@ pub async fn run(
     )
     .await
     {
-        Ok(executor) => executor,
+        Ok(mut executor) => {
+            executor.shell = Some(shell.unwrap_or_else(|| {
+                std::sync::Arc::new(etcd_console_core::hosts::SshShell {
+                    user: args.ssh_user.clone(),
+                    key: args.ssh_key.clone(),
+                    options: args.ssh_options.clone(),
+                })
+            }));
+            executor.debug_image = args.debug_image.clone();
+            executor.pod_start_limit = args.debug_timeout;
+            executor
+        }
         Err(e) => {
             if json_out {
                 outln!("{}", json!({"event": "finished", "outcome": "refused", "reason": e, "exit": 1}));

@@ -113,7 +113,10 @@ async fn backup_in_background(
     )
     .await
     {
-        Ok(executor) => drive_backup(&mut run, &executor, abort, progress).await,
+        Ok(mut executor) => {
+            executor.shell = Some(restore_hosts(&console));
+            drive_backup(&mut run, &executor, abort, progress).await
+        }
         Err(e) => {
             run.refuse(e);
             let _ = progress.send(BackupProgress::Run(Box::new(run)));

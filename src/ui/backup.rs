@@ -12,7 +12,7 @@ use crate::app::backup::{BackupWizard, Stage, Streaming};
 use crate::app::App;
 use etcd_console_core::cluster::report::hex;
 use etcd_console_core::units::{format_age, format_bytes, format_bytes_short};
-use etcd_console_core::wizard::backup::{Action, BackupRun, Outcome, DIRTY_MARK};
+use etcd_console_core::wizard::backup::{Action, BackupRun, Outcome, Via, DIRTY_MARK};
 
 use super::{keys_line, Theme};
 use crate::app::keys::Context;
@@ -116,7 +116,21 @@ fn running_lines(
         )));
     }
     let doing = match &wizard.doing {
-        None | Some(Action::Check) => "checking the members and the operators ...".to_string(),
+        None | Some(Action::Check { .. }) => "checking the members and the operators ...".to_string(),
+        Some(Action::Prepare { remote }) => match remote.via {
+            Via::Api => format!("starting a debug pod on {} (as oc debug node/{})", remote.node, remote.node),
+            Via::Ssh => format!("reaching {} over ssh", remote.node),
+        },
+        Some(Action::RunScript { remote, .. }) => {
+            format!("cluster-backup.sh {} on {}", remote.dir, remote.node)
+        }
+        Some(Action::Fetch { remote, part, .. }) => {
+            format!("copying from {} into {}", remote.node, part.display())
+        }
+        Some(Action::TearDown { remote }) => {
+            format!("removing {} and the debug pod from {}", remote.dir, remote.node)
+        }
+        Some(Action::VerifyArchive { .. }) => "reading the static resources archive back: gzip, tar, components".into(),
         Some(Action::Stream { part, .. }) => format!("streaming into {}", part.display()),
         Some(Action::Verify { .. }) => "SHA-256 matched as it arrived; reading the file back: every bbolt page".into(),
         Some(Action::SaveKeys { path }) => format!("saving the encryption keys to {}", path.display()),
@@ -165,6 +179,16 @@ fn finished_lines(wizard: &BackupWizard, run: &BackupRun, theme: Theme) -> (Stri
                     run.streamed.as_ref().map(|s| format!(" · {:.1}s", s.took.as_secs_f64())).unwrap_or_default()
                 )));
                 lines.push(Line::raw(format!("sha256 {}", metadata.sha256)));
+                if let (Some(archive), Some(sha)) = (&d.archive, &metadata.static_resources_sha256) {
+                    lines.push(Line::styled(format!("static resources: {}", archive.display()), theme.ok()));
+                    lines.push(Line::raw(format!("sha256 {sha}")));
+                    lines.push(Line::styled("restore-grade: restore --backup takes it", theme.ok()));
+                } else {
+                    lines.push(Line::styled(
+                        "a direct snapshot only: not restore-grade (no static resources)",
+                        theme.warn(),
+                    ));
+                }
                 lines.push(Line::raw(format!("metadata {}", d.metadata.display())));
             }
             " Backup: done ".to_string()

@@ -606,6 +606,9 @@ mod backup_wizard {
             force,
             keep: None,
             stall_limit: Duration::from_secs(30),
+            snapshot_only: true,
+            via: Default::default(),
+            node: None,
         };
         let mut run = BackupRun::new(options).unwrap_or_else(|e| panic!("{e}"));
         run.observe(Observed::Checked(Box::new(Checked {
@@ -613,6 +616,8 @@ mod backup_wizard {
             openshift,
             keys_problem: None,
             now: wall(),
+            dir_names: Vec::new(),
+            keys_dir_names: Vec::new(),
         })));
         run
     }

@@ -4,10 +4,12 @@
 //! knows which.
 
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use std::process::Stdio;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
+use tokio::io::{AsyncRead, AsyncReadExt};
 
 /// What a command on a host gave.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,6 +32,22 @@ impl HostOutput {
         }
         text
     }
+}
+
+/// A file being read off a host: its bytes as they come, then how the reading ended.
+pub struct Fetch {
+    pub reader: Pin<Box<dyn AsyncRead + Send>>,
+    /// Resolves once the reader is drained: Err when the far side failed (a missing file,
+    /// a refused sudo), whatever bytes came before.
+    pub ended: BoxFuture<'static, Result<(), String>>,
+}
+
+/// Quotes a word for a POSIX shell on the far side.
+pub fn shell_quote(word: &str) -> String {
+    if !word.is_empty() && word.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:@%+,".contains(c)) {
+        return word.to_string();
+    }
+    format!("'{}'", word.replace('\'', "'\\''"))
 }
 
 /// A way to run the runbook's commands on a control-plane host and to copy a
@@ -56,6 +74,9 @@ pub trait HostShell: Send + Sync {
         remote: &'a str,
         limit: Duration,
     ) -> BoxFuture<'a, Result<String, String>>;
+
+    /// Reads the file `remote` off the host as root (`sudo cat`), as a stream.
+    fn fetch<'a>(&'a self, node: &'a str, ip: &'a str, remote: &'a str) -> BoxFuture<'a, Result<Fetch, String>>;
 }
 
 impl std::fmt::Debug for dyn HostShell {
@@ -135,6 +156,42 @@ impl SshShell {
     }
 }
 
+impl SshShell {
+    async fn fetch_here(&self, node: &str, ip: &str, remote: &str) -> Result<Fetch, String> {
+        let mut args = Self::ssh_args(&self.key, &self.options);
+        args.push(format!("{}@{ip}", self.user));
+        args.push("--".into());
+        args.push(format!("sudo -n cat -- {}", shell_quote(remote)));
+        let mut child = tokio::process::Command::new("ssh")
+            .args(&args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| format!("cannot run ssh: {e}"))?;
+        let stdout = child.stdout.take().ok_or("ssh gave no stdout")?;
+        let mut stderr = child.stderr.take();
+        let (node, remote) = (node.to_string(), remote.to_string());
+        let ended: BoxFuture<'static, Result<(), String>> = Box::pin(async move {
+            let mut said = String::new();
+            if let Some(stderr) = stderr.as_mut() {
+                let _ = stderr.read_to_string(&mut said).await;
+            }
+            match child.wait().await {
+                Ok(status) if status.success() => Ok(()),
+                Ok(status) => Err(format!(
+                    "sudo cat {remote} on {node} failed (exit {}): {}",
+                    status.code().unwrap_or(-1),
+                    said.trim()
+                )),
+                Err(e) => Err(format!("ssh to {node}: {e}")),
+            }
+        });
+        Ok(Fetch { reader: Box::pin(stdout), ended })
+    }
+}
+
 impl HostShell for SshShell {
     fn describe(&self) -> String {
         match &self.key {
@@ -162,6 +219,10 @@ impl HostShell for SshShell {
         limit: Duration,
     ) -> BoxFuture<'a, Result<String, String>> {
         Box::pin(self.copy_here(node, ip, local, remote, limit))
+    }
+
+    fn fetch<'a>(&'a self, node: &'a str, ip: &'a str, remote: &'a str) -> BoxFuture<'a, Result<Fetch, String>> {
+        Box::pin(self.fetch_here(node, ip, remote))
     }
 }
 

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use etcd_console_core::hosts::{HostOutput, HostShell};
+use etcd_console_core::hosts::{Fetch, HostOutput, HostShell};
 use futures::future::BoxFuture;
 
 /// The hosts of the lab running in `dir` (as given to `lab serve --dir`).
@@ -43,6 +43,17 @@ impl LabShell {
     }
 }
 
+impl LabShell {
+    async fn fetch_here(&self, node: &str, remote: &str) -> Result<Fetch, String> {
+        let (dir, node_name, remote_path) = (self.dir.clone(), node.to_string(), remote.to_string());
+        let local = tokio::task::spawn_blocking(move || crate::hosts::readable_path(&dir, &node_name, &remote_path))
+            .await
+            .map_err(|e| format!("the lab host {node} failed: {e}"))??;
+        let file = tokio::fs::File::open(&local).await.map_err(|e| format!("sudo cat {remote} on {node}: {e}"))?;
+        Ok(Fetch { reader: Box::pin(file), ended: Box::pin(async { Ok(()) }) })
+    }
+}
+
 impl HostShell for LabShell {
     fn describe(&self) -> String {
         format!("the lab's hosts in {}", self.dir.display())
@@ -67,5 +78,9 @@ impl HostShell for LabShell {
         limit: Duration,
     ) -> BoxFuture<'a, Result<String, String>> {
         Box::pin(self.copy_here(node, local, remote, limit))
+    }
+
+    fn fetch<'a>(&'a self, node: &'a str, _ip: &'a str, remote: &'a str) -> BoxFuture<'a, Result<Fetch, String>> {
+        Box::pin(self.fetch_here(node, remote))
     }
 }

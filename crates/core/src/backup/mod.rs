@@ -1,7 +1,8 @@
 //! Backups: reading etcd snapshot files without etcd (the bbolt reader, the
-//! status etcdctl reports, the SHA-256 trailer). The backup wizard itself
-//! (streamed snapshots, metadata, retention) is issue 6's next part.
+//! status etcdctl reports, the SHA-256 trailer), the static-pod resources
+//! archive, and the backup directory as the restore reads it.
 
+pub mod archive;
 pub mod bbolt;
 pub mod directory;
 pub mod error;

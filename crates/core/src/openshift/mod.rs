@@ -3,6 +3,7 @@
 //! thing the runbooks read or change there.
 
 pub mod csr;
+pub mod debug_pod;
 pub mod error;
 pub mod forward;
 pub mod model;

@@ -231,6 +231,34 @@ pub fn run(lab_dir: &Path, node: &str, command: &str) -> HostOutput {
     }
 }
 
+/// Where the file `remote` of `node` is in the lab, as `sudo cat` over ssh reaches it: the
+/// host must answer ssh and the file must be there.
+pub fn readable_path(lab_dir: &Path, node: &str, remote: &str) -> Result<PathBuf, String> {
+    let host = connect(lab_dir, node).map_err(|refused| refused.stderr.trim_end().to_string())?;
+    let path = host.path(remote)?;
+    if !path.is_file() {
+        return Err(format!("cat: {remote}: No such file or directory"));
+    }
+    Ok(path)
+}
+
+/// Runs `command` on `node` as its kubelet runs a debug pod's `chroot /host ...`: as root on
+/// the host, whether or not it answers ssh (a powered-off host runs nothing).
+pub fn run_as_kubelet(lab_dir: &Path, node: &str, command: &str) -> HostOutput {
+    let inventory = match Inventory::load(lab_dir) {
+        Ok(inventory) => inventory,
+        Err(e) => return HostOutput::failed(1, e),
+    };
+    let Some(spec) = inventory.host(node).cloned() else {
+        return HostOutput::failed(1, format!("no host {node} in the lab"));
+    };
+    if powered_off(&inventory, node) {
+        return HostOutput::failed(1, format!("{node} is powered off"));
+    }
+    let root = inventory.root(node);
+    agent::execute(&Host { inventory, spec, root }, command)
+}
+
 /// Copies to `node` as `mkdir -p REMOTE; scp -r LOCAL/* core@<node>:REMOTE/` does: a directory's
 /// files land in REMOTE (made if missing, existing files replaced); a file lands in REMOTE when
 /// that is a directory, else becomes REMOTE.

@@ -44,11 +44,37 @@ pub struct BackupExecutor {
     pub want_keys: bool,
     /// The key secrets read during the check; kept in memory only, never logged.
     secrets: Mutex<Vec<Value>>,
+    /// How the nodes are reached (`--via ssh`, and the lab's hosts).
+    pub shell: Option<std::sync::Arc<dyn crate::hosts::HostShell>>,
+    /// `--debug-image`: the debug pod's image instead of the one `oc debug` would choose.
+    pub debug_image: Option<String>,
+    /// How long a debug pod may take to run (an image pull included).
+    pub pod_start_limit: Duration,
+    /// How long cluster-backup.sh may take.
+    pub script_limit: Duration,
+    /// The API connection of the check, kept for the debug pod.
+    pub(super) connection: tokio::sync::Mutex<Option<Connection>>,
+    /// The debug pod of this run, once made.
+    pub(super) session: tokio::sync::Mutex<Option<crate::openshift::debug_pod::DebugPod>>,
+    /// The debug namespace this run makes (named before it is made: an abort mid-way still finds it).
+    pub(super) namespace: String,
 }
 
 impl BackupExecutor {
     pub fn new(etcd: EtcdReader, kube: Option<KubeSettings>, want_keys: bool) -> Self {
-        Self { etcd, kube, want_keys, secrets: Mutex::new(Vec::new()) }
+        Self {
+            etcd,
+            kube,
+            want_keys,
+            secrets: Mutex::new(Vec::new()),
+            shell: None,
+            debug_image: None,
+            pod_start_limit: Duration::from_secs(300),
+            script_limit: Duration::from_secs(600),
+            connection: tokio::sync::Mutex::new(None),
+            session: tokio::sync::Mutex::new(None),
+            namespace: crate::openshift::debug_pod::namespace_name("backup"),
+        }
     }
 
     /// The executor for a source: the members reached afresh, the API when there is a kubeconfig.
@@ -70,9 +96,50 @@ impl BackupExecutor {
         progress: &mpsc::UnboundedSender<Progress>,
     ) -> Observed {
         match action {
-            Action::Check => {
+            Action::Check { dir, keys_dir } => {
                 let (view, (openshift, keys_problem)) = tokio::join!(self.etcd.observe(), self.openshift());
-                Observed::Checked(Box::new(Checked { view, openshift, keys_problem, now: SystemTime::now() }))
+                let (dir_names, keys_dir_names) = (names_in(Some(dir)), names_in(keys_dir.as_deref()));
+                Observed::Checked(Box::new(Checked {
+                    view,
+                    openshift,
+                    keys_problem,
+                    now: SystemTime::now(),
+                    dir_names,
+                    keys_dir_names,
+                }))
+            }
+            Action::Prepare { remote } => {
+                let prepared = self.prepare(remote);
+                let result = tokio::select! {
+                    result = prepared => result,
+                    () = abort.cancelled() => Err("aborted by the user".into()),
+                };
+                Observed::Prepared(result)
+            }
+            // Not cut short by an abort: the script is left to finish, so what it writes is removed.
+            Action::RunScript { remote, dir, keys_dir } => {
+                Observed::ScriptRan(self.run_script(remote, dir, keys_dir.as_deref()).await)
+            }
+            Action::Fetch { remote, path, part, snapshot, expected, stall_limit } => {
+                let fetching = self.fetch(remote, path, part, *snapshot, *expected, *stall_limit, progress);
+                let result = tokio::select! {
+                    result = fetching => result,
+                    () = abort.cancelled() => Err("aborted by the user".into()),
+                };
+                Observed::Fetched(result)
+            }
+            Action::TearDown { remote } => Observed::TornDown(self.tear_down(remote).await),
+            Action::VerifyArchive { part, bytes } => {
+                let (part, bytes) = (part.clone(), *bytes);
+                let checked = tokio::task::spawn_blocking(move || {
+                    let len = std::fs::metadata(&part).map(|m| m.len()).map_err(|e| e.to_string())?;
+                    if len != bytes {
+                        return Err(format!("{} holds {len} bytes, the node sent {bytes}", part.display()));
+                    }
+                    crate::backup::archive::check(&part)
+                })
+                .await;
+                Observed::ArchiveVerified(checked.unwrap_or_else(|e| Err(format!("the check stopped: {e}"))))
             }
             Action::Stream { member_id, part, expected, stall_limit, .. } => {
                 let streaming = self.stream(*member_id, part, *expected, *stall_limit, progress);
@@ -97,14 +164,15 @@ impl BackupExecutor {
                         if let Some(dir) = path.parent() {
                             files::prepare_dir(dir)?;
                         }
-                        files::write_new(path, &bytes)
+                        files::write_new(path, &bytes)?;
+                        files::read_back_keys(path, count)
                     })
                     .map(|()| count);
                 Observed::KeysSaved(result)
             }),
             // Disk work off the async workers (a sync of a large directory can take a while).
-            Action::Publish { part, snapshot, metadata_path, metadata } => tokio::task::block_in_place(|| {
-                Observed::Published(files::publish(part, snapshot, metadata_path, metadata))
+            Action::Publish { part, snapshot, archive, metadata_path, metadata } => tokio::task::block_in_place(|| {
+                Observed::Published(files::publish(part, snapshot, archive.as_ref(), metadata_path, metadata))
             }),
             Action::List { dir } => tokio::task::block_in_place(|| Observed::Listed(files::list(dir))),
             Action::Remove { backups } => tokio::task::block_in_place(|| {
@@ -175,14 +243,29 @@ impl BackupExecutor {
         };
         // Without APIServer cluster the type would read as identity: say nothing rather than that.
         let apiserver_read = !report.problems.iter().any(|p| p.contains("apiservers.config.openshift.io/cluster"));
+        let (control_plane, proxy) = tokio::join!(control_plane(&connection), proxy(&connection));
+        let mut problems = report.problems;
+        let control_plane = control_plane.unwrap_or_else(|e| {
+            problems.push(format!("nodes: {e}"));
+            Vec::new()
+        });
+        let proxy = proxy.unwrap_or_else(|e| {
+            problems.push(format!("proxies.config.openshift.io/cluster: {e}"));
+            Vec::new()
+        });
+        if let Ok(mut kept) = self.connection.try_lock() {
+            *kept = Some(connection.clone());
+        }
         let facts = OpenShiftFacts::Read {
+            control_plane,
+            proxy,
             encryption: report.encryption.filter(|_| apiserver_read),
             rollouts: report.rollouts,
             cluster_operators: report.cluster_operators,
             cluster_version: version.0,
             desired_version: version.1,
             key_secrets,
-            problems: report.problems,
+            problems,
         };
         (facts, keys_problem)
     }
@@ -255,10 +338,64 @@ impl BackupExecutor {
     }
 }
 
+/// The names in a directory (none when it is absent or unreadable).
+fn names_in(dir: Option<&Path>) -> Vec<String> {
+    let Some(entries) = dir.and_then(|d| std::fs::read_dir(d).ok()) else { return Vec::new() };
+    entries.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect()
+}
+
+/// The control-plane nodes: name, Ready, InternalIP.
+async fn control_plane(connection: &Connection) -> Result<Vec<super::NodeFacts>, String> {
+    use crate::wizard::restore::survey::{internal_ip, is_control_plane, node_ready};
+    let api: Api<k8s_openapi::api::core::v1::Node> = Api::all(connection.client.clone());
+    let nodes = crate::openshift::list_of(connection, api, "nodes", &ListParams::default())
+        .await
+        .map_err(|e| e.to_string())?
+        .unwrap_or_default();
+    Ok(nodes
+        .iter()
+        .filter(|n| is_control_plane(n))
+        .map(|n| super::NodeFacts {
+            name: n.metadata.name.clone().unwrap_or_default(),
+            ready: node_ready(n),
+            ip: internal_ip(n),
+        })
+        .collect())
+}
+
+/// The cluster-wide proxy's variables as the runbook exports them (none when it has none).
+async fn proxy(connection: &Connection) -> Result<Vec<(String, String)>, String> {
+    use kube::api::{ApiResource, DynamicObject, GroupVersionKind};
+    let resource =
+        ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk("config.openshift.io", "v1", "Proxy"), "proxies");
+    let api: Api<DynamicObject> = Api::all_with(connection.client.clone(), &resource);
+    let Some(proxy) = crate::openshift::get_object(connection, api, "proxy/cluster", "cluster")
+        .await
+        .or_else(|e| match e {
+            crate::openshift::ApiError::NotFound { .. } => Ok(None),
+            e => Err(e.to_string()),
+        })?
+    else {
+        return Ok(Vec::new());
+    };
+    let field = |name: &str| {
+        proxy
+            .pointer(&format!("/status/{name}"))
+            .or_else(|| proxy.pointer(&format!("/spec/{name}")))
+            .and_then(Value::as_str)
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+    };
+    Ok([("HTTP_PROXY", "httpProxy"), ("HTTPS_PROXY", "httpsProxy"), ("NO_PROXY", "noProxy")]
+        .iter()
+        .filter_map(|(variable, name)| field(name).map(|v| (variable.to_string(), v)))
+        .collect())
+}
+
 /// The part file being written, removed when dropped unless kept.
-struct PartFile<'a> {
-    path: &'a Path,
-    keep: bool,
+pub(super) struct PartFile<'a> {
+    pub(super) path: &'a Path,
+    pub(super) keep: bool,
 }
 
 impl Drop for PartFile<'_> {
@@ -269,7 +406,7 @@ impl Drop for PartFile<'_> {
     }
 }
 
-fn bytes_progress(done: u64, total: u64, took: Duration) -> Progress {
+pub(super) fn bytes_progress(done: u64, total: u64, took: Duration) -> Progress {
     let rate = if took.as_secs_f64() > 0.0 { done as f64 / took.as_secs_f64() } else { 0.0 };
     let eta = (rate > 0.0 && total > done).then(|| Duration::from_secs_f64((total - done) as f64 / rate));
     Progress::Bytes { done, total, rate, eta }
@@ -278,7 +415,7 @@ fn bytes_progress(done: u64, total: u64, took: Duration) -> Progress {
 /// The SHA-256 of all but the last 32 bytes of the stream (etcd's trailer
 /// covers those), computed as the bytes arrive; the whole file's follows from
 /// it at the end (one pass over the bytes, not two).
-struct Hashes {
+pub(super) struct Hashes {
     body: ring::digest::Context,
     /// The last 32 bytes seen (the trailer, once the stream ends).
     tail: Vec<u8>,
@@ -286,11 +423,11 @@ struct Hashes {
 }
 
 impl Hashes {
-    fn new() -> Self {
+    pub(super) fn new() -> Self {
         Self { body: ring::digest::Context::new(&ring::digest::SHA256), tail: Vec::with_capacity(64), bytes: 0 }
     }
 
-    fn update(&mut self, blob: &[u8]) {
+    pub(super) fn update(&mut self, blob: &[u8]) {
         self.bytes += blob.len() as u64;
         if blob.len() >= 32 {
             self.body.update(&self.tail);
@@ -308,7 +445,7 @@ impl Hashes {
         }
     }
 
-    fn finish(self, took: Duration) -> Streamed {
+    pub(super) fn finish(self, took: Duration) -> Streamed {
         let hex = |d: ring::digest::Digest| d.as_ref().iter().map(|b| format!("{b:02x}")).collect::<String>();
         let mut whole = self.body.clone();
         whole.update(&self.tail);

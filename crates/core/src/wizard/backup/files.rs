@@ -49,28 +49,59 @@ pub fn write_new(path: &Path, bytes: &[u8]) -> Result<(), String> {
     Ok(())
 }
 
-/// Puts the snapshot at its final name without overwriting (a hard link, then
-/// the part removed), after its metadata; nothing stays at either name on
-/// failure. Ok carries notes (a directory that could not be synced: the files
+/// Puts the snapshot (and a restore-grade backup's archive) at its final name without
+/// overwriting (a hard link, then the part removed), after its metadata; nothing stays at any
+/// final name on failure. Ok carries notes (a directory that could not be synced: the files
 /// are in place and complete, only their names may not have reached the disk).
-pub fn publish(part: &Path, snapshot: &Path, metadata_path: &Path, metadata: &Metadata) -> Result<Vec<String>, String> {
+pub fn publish(
+    part: &Path,
+    snapshot: &Path,
+    archive: Option<&(PathBuf, PathBuf)>,
+    metadata_path: &Path,
+    metadata: &Metadata,
+) -> Result<Vec<String>, String> {
     let text = serde_json::to_string_pretty(metadata).map_err(|e| format!("cannot encode the metadata: {e}"))?;
     write_new(metadata_path, format!("{text}\n").as_bytes())?;
-    if let Err(e) = fs::hard_link(part, snapshot) {
+    let link = |from: &Path, to: &Path, what: &str| {
+        fs::hard_link(from, to).map_err(|e| match e.kind() {
+            std::io::ErrorKind::AlreadyExists => format!("{} already exists: it is never overwritten", to.display()),
+            _ => format!("cannot put the {what} at {}: {e}", to.display()),
+        })
+    };
+    if let Some((archive_part, archive)) = archive {
+        if let Err(e) = link(archive_part, archive, "static resources archive") {
+            let _ = fs::remove_file(metadata_path);
+            return Err(e);
+        }
+    }
+    if let Err(e) = link(part, snapshot, "snapshot") {
+        if let Some((_, archive)) = archive {
+            let _ = fs::remove_file(archive);
+        }
         let _ = fs::remove_file(metadata_path);
-        return Err(match e.kind() {
-            std::io::ErrorKind::AlreadyExists => {
-                format!("{} already exists: it is never overwritten", snapshot.display())
-            }
-            _ => format!("cannot put the snapshot at {}: {e}", snapshot.display()),
-        });
+        return Err(e);
     }
     let _ = fs::remove_file(part);
+    if let Some((archive_part, _)) = archive {
+        let _ = fs::remove_file(archive_part);
+    }
     let mut notes = Vec::new();
     if let Some(Err(e)) = snapshot.parent().map(sync_dir) {
         notes.push(format!("{e}: a crash in the next seconds could lose the new names"));
     }
     Ok(notes)
+}
+
+/// Reads a key file back: it is there and holds the `count` secrets written.
+pub fn read_back_keys(path: &Path, count: usize) -> Result<(), String> {
+    let text = fs::read_to_string(path).map_err(|e| format!("{} cannot be read back: {e}", path.display()))?;
+    let list: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| format!("{} does not read back as JSON: {e}", path.display()))?;
+    let found = list.get("items").and_then(serde_json::Value::as_array).map(Vec::len);
+    if found != Some(count) {
+        return Err(format!("{} holds {found:?} secrets, {count} were written", path.display()));
+    }
+    Ok(())
 }
 
 /// The backups in `dir`, by their `backup_*.json` (files that do not parse are left out).
@@ -158,13 +189,13 @@ mod tests {
         let meta = dir.path().join("backup_x.json");
         fs::write(&part, b"new!").unwrap_or_else(|e| panic!("{e}"));
         fs::write(&snapshot, b"old").unwrap_or_else(|e| panic!("{e}"));
-        let refused = publish(&part, &snapshot, &meta, &metadata("snapshot_x.db"));
+        let refused = publish(&part, &snapshot, None, &meta, &metadata("snapshot_x.db"));
         assert!(refused.unwrap_err().contains("already exists"));
         assert_eq!(fs::read(&snapshot).ok(), Some(b"old".to_vec()), "the existing file is untouched");
         assert!(!meta.exists(), "its metadata went with it");
 
         fs::remove_file(&snapshot).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(publish(&part, &snapshot, &meta, &metadata("snapshot_x.db")), Ok(Vec::new()));
+        assert_eq!(publish(&part, &snapshot, None, &meta, &metadata("snapshot_x.db")), Ok(Vec::new()));
         assert_eq!(fs::read(&snapshot).ok(), Some(b"new!".to_vec()));
         assert!(!part.exists());
         use std::os::unix::fs::PermissionsExt;

@@ -9,6 +9,7 @@
 
 pub mod executor;
 pub mod files;
+mod remote;
 
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
@@ -57,7 +58,74 @@ pub struct BackupOptions {
     pub keep: Option<usize>,
     /// The longest the stream may stay silent before it is given up.
     pub stall_limit: Duration,
+    /// Only the direct snapshot, no static resources (`--snapshot-only`; always so without an
+    /// OpenShift API).
+    pub snapshot_only: bool,
+    /// How the runbook's backup reaches the node (`--via`).
+    pub via: Via,
+    /// The control-plane node to run `cluster-backup.sh` on (default: a Ready one whose member
+    /// is a healthy follower).
+    pub node: Option<String>,
 }
+
+/// How the runbook's backup reaches its node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Via {
+    /// A debug pod through the API, as `oc debug node/NAME` (no ssh needed).
+    #[default]
+    Api,
+    /// ssh to the node, as the restore reaches its hosts.
+    Ssh,
+}
+
+impl Via {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Via::Api => "api",
+            Via::Ssh => "ssh",
+        }
+    }
+}
+
+/// A control-plane node as the API lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NodeFacts {
+    pub name: String,
+    pub ready: bool,
+    /// Its InternalIP (how ssh reaches it).
+    pub ip: String,
+}
+
+/// Where and how `cluster-backup.sh` runs.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RemotePlan {
+    pub via: Via,
+    pub node: String,
+    pub ip: String,
+    /// A fresh directory on the node, removed at the end.
+    pub dir: String,
+    /// The cluster-wide proxy's variables, exported for the script.
+    pub proxy: Vec<(String, String)>,
+    /// `cluster-backup.sh --force` (the run was forced past its refusals).
+    pub force: bool,
+}
+
+/// What one run of `cluster-backup.sh` made, and which of the final names are taken here.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScriptRan {
+    /// The file names in the remote directory.
+    pub snapshot: String,
+    pub archive: String,
+    /// What the script said (its last line names the directory).
+    pub output: String,
+    /// The names in the backup directory and in the keys directory now.
+    pub dir_names: Vec<String>,
+    pub keys_dir_names: Vec<String>,
+}
+
+/// Where a backup made on the node is put by `--via`: the prefix of its remote directory.
+pub const REMOTE_DIR_PREFIX: &str = "/home/core/assets/backup-etcd-console-";
 
 /// The longest a snapshot stream may stay silent when no limit is given.
 pub const DEFAULT_STALL_LIMIT: Duration = Duration::from_secs(30);
@@ -65,7 +133,17 @@ pub const DEFAULT_STALL_LIMIT: Duration = Duration::from_secs(30);
 impl BackupOptions {
     /// A backup into `dir` from a healthy follower, keeping every earlier one.
     pub fn into_dir(dir: PathBuf, stall_limit: Duration) -> BackupOptions {
-        BackupOptions { dir, keys_dir: None, member: None, force: false, keep: None, stall_limit }
+        BackupOptions {
+            dir,
+            keys_dir: None,
+            member: None,
+            force: false,
+            keep: None,
+            stall_limit,
+            snapshot_only: false,
+            via: Via::Api,
+            node: None,
+        }
     }
 }
 
@@ -90,6 +168,10 @@ pub enum OpenShiftFacts {
         key_secrets: Vec<String>,
         /// Parts that could not be read.
         problems: Vec<String>,
+        /// The control-plane nodes (where `cluster-backup.sh` can run).
+        control_plane: Vec<NodeFacts>,
+        /// The cluster-wide proxy's variables (`HTTP_PROXY` ...), when it has one.
+        proxy: Vec<(String, String)>,
     },
 }
 
@@ -101,6 +183,9 @@ pub struct Checked {
     /// Reading the encryption keys failed (only asked with `keys_dir`).
     pub keys_problem: Option<String>,
     pub now: SystemTime,
+    /// The names in the backup directory and in the keys directory (none when absent).
+    pub dir_names: Vec<String>,
+    pub keys_dir_names: Vec<String>,
 }
 
 /// The member chosen and the files the backup will make.
@@ -123,6 +208,13 @@ pub struct Decision {
     pub keys: Option<PathBuf>,
     pub cluster_version: Option<String>,
     pub encryption_type: Option<String>,
+    /// The runbook's backup on a node (None: a direct snapshot).
+    pub remote: Option<RemotePlan>,
+    /// `static_kuberesources_<ts>.tar.gz` and its part file (restore-grade backups).
+    pub archive: Option<PathBuf>,
+    pub archive_part: Option<PathBuf>,
+    /// The snapshot and archive's names on the node, once the script made them.
+    pub remote_files: Option<(String, String)>,
 }
 
 /// What the stream delivered.
@@ -224,8 +316,41 @@ impl Outcome {
 /// What the engine wants done next.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
-    /// Read the members (Status, health) and the OpenShift side.
-    Check,
+    /// Read the members (Status, health), the OpenShift side, and the names in the directories.
+    Check {
+        dir: PathBuf,
+        keys_dir: Option<PathBuf>,
+    },
+    /// Reach the node (a debug pod running on it, or its shell) and remove what earlier runs left.
+    Prepare {
+        remote: RemotePlan,
+    },
+    /// `cluster-backup.sh` into the plan's fresh directory on the node.
+    RunScript {
+        remote: RemotePlan,
+        dir: PathBuf,
+        keys_dir: Option<PathBuf>,
+    },
+    /// Read a file off the node into `part` (created new, 0600), hashing it as it comes.
+    Fetch {
+        remote: RemotePlan,
+        /// Its path on the node.
+        path: String,
+        part: PathBuf,
+        /// The snapshot (its SHA-256 trailer checked) or the archive.
+        snapshot: bool,
+        expected: u64,
+        stall_limit: Duration,
+    },
+    /// Remove the remote directory, then the debug pod and its namespace.
+    TearDown {
+        remote: RemotePlan,
+    },
+    /// Read the archive back: gzip, tar, the static-pod resources cluster-restore.sh unpacks.
+    VerifyArchive {
+        part: PathBuf,
+        bytes: u64,
+    },
     /// Stream a snapshot from this member into `part` (created new, 0600).
     Stream {
         member_id: u64,
@@ -243,10 +368,13 @@ pub enum Action {
     SaveKeys {
         path: PathBuf,
     },
-    /// Move `part` to `snapshot` without overwriting, then write the metadata (0600, new file).
+    /// Move `part` to `snapshot` (and the archive's part to its name) without overwriting,
+    /// then write the metadata (0600, new file).
     Publish {
         part: PathBuf,
         snapshot: PathBuf,
+        /// The archive's part and final name (restore-grade backups).
+        archive: Option<(PathBuf, PathBuf)>,
         metadata_path: PathBuf,
         metadata: Box<Metadata>,
     },
@@ -268,6 +396,13 @@ pub enum Action {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Observed {
     Checked(Box<Checked>),
+    /// Ok with what is worth saying (leftovers of earlier runs removed).
+    Prepared(Result<Vec<String>, String>),
+    ScriptRan(Result<ScriptRan, String>),
+    Fetched(Result<Streamed, String>),
+    /// What could not be removed (empty: all gone).
+    TornDown(Vec<String>),
+    ArchiveVerified(Result<crate::backup::archive::ArchiveFacts, String>),
     Streamed(Result<Streamed, String>),
     Verified(Result<Verified, String>),
     KeysSaved(Result<usize, String>),
@@ -282,7 +417,12 @@ pub enum Observed {
 #[serde(rename_all = "snake_case")]
 pub enum Stage {
     Checking,
+    Preparing,
+    RunningScript,
     Streaming,
+    FetchingArchive,
+    TearingDown,
+    VerifyingArchive,
     Verifying,
     SavingKeys,
     Publishing,
@@ -304,6 +444,13 @@ pub struct BackupRun {
     pub removed: Vec<PathBuf>,
     /// The key file written, if any.
     pub keys_saved: Option<(PathBuf, usize)>,
+    /// What the archive was fetched as and found to hold.
+    pub archive_streamed: Option<Streamed>,
+    pub archive_facts: Option<crate::backup::archive::ArchiveFacts>,
+    /// The node was reached (something there may need removing).
+    remote_touched: bool,
+    torn_down: bool,
+    cleaned_up: bool,
     /// Older backups `--keep` decided to remove.
     pending_removal: Option<Vec<Existing>>,
     failure: Option<String>,
@@ -391,6 +538,11 @@ impl BackupRun {
             notes: Vec::new(),
             removed: Vec::new(),
             keys_saved: None,
+            archive_streamed: None,
+            archive_facts: None,
+            remote_touched: false,
+            torn_down: false,
+            cleaned_up: false,
             pending_removal: None,
             failure: None,
             outcome: None,
@@ -412,7 +564,19 @@ impl BackupRun {
         }
         match self.stage {
             Stage::Checking => self.finish(Outcome::Failed { reason: "aborted by the user before it began".into() }),
-            Stage::Streaming | Stage::Verifying | Stage::SavingKeys => self.fail("aborted by the user".into()),
+            Stage::Preparing
+            | Stage::RunningScript
+            | Stage::Streaming
+            | Stage::FetchingArchive
+            | Stage::VerifyingArchive
+            | Stage::Verifying
+            | Stage::SavingKeys => self.fail("aborted by the user".into()),
+            // Removing what is on the node goes on; the failure is said once it is done.
+            Stage::TearingDown => {
+                if self.failure.is_none() {
+                    self.failure = Some("aborted by the user".into());
+                }
+            }
             Stage::Publishing | Stage::Pruning | Stage::CleaningUp | Stage::Finished => {}
         }
     }
@@ -426,46 +590,82 @@ impl BackupRun {
         if let Some(outcome) = &self.outcome {
             return Action::Finished(outcome.clone());
         }
-        let Some(decision) = &self.decision else { return Action::Check };
-        match self.stage {
-            Stage::Checking => Action::Check,
-            Stage::Streaming => Action::Stream {
+        let check = || Action::Check { dir: self.options.dir.clone(), keys_dir: self.options.keys_dir.clone() };
+        let Some(decision) = &self.decision else { return check() };
+        let publish = || Action::Publish {
+            part: decision.part.clone(),
+            snapshot: decision.snapshot.clone(),
+            archive: decision.archive_part.clone().zip(decision.archive.clone()),
+            metadata_path: decision.metadata.clone(),
+            metadata: Box::new(self.metadata()),
+        };
+        let remote = decision.remote.clone();
+        match (self.stage, remote) {
+            (Stage::Checking, _) => check(),
+            (Stage::Preparing, Some(remote)) => Action::Prepare { remote },
+            (Stage::RunningScript, Some(remote)) => Action::RunScript {
+                remote,
+                dir: self.options.dir.clone(),
+                keys_dir: decision.keys.as_ref().and_then(|k| k.parent()).map(PathBuf::from),
+            },
+            (Stage::Streaming, Some(remote)) => Action::Fetch {
+                path: format!("{}/{}", remote.dir, decision.remote_files.as_ref().map(|f| f.0.as_str()).unwrap_or("")),
+                remote,
+                part: decision.part.clone(),
+                snapshot: true,
+                expected: decision.db_size + 32,
+                stall_limit: self.options.stall_limit,
+            },
+            (Stage::Streaming, None) => Action::Stream {
                 member_id: decision.member_id,
                 member: decision.member.clone(),
                 part: decision.part.clone(),
                 expected: decision.db_size,
                 stall_limit: self.options.stall_limit,
             },
-            Stage::Verifying => Action::Verify {
+            (Stage::FetchingArchive, Some(remote)) => Action::Fetch {
+                path: format!("{}/{}", remote.dir, decision.remote_files.as_ref().map(|f| f.1.as_str()).unwrap_or("")),
+                remote,
+                part: decision.archive_part.clone().unwrap_or_default(),
+                snapshot: false,
+                expected: 0,
+                stall_limit: self.options.stall_limit,
+            },
+            (Stage::TearingDown, Some(remote)) => Action::TearDown { remote },
+            (Stage::Verifying, _) => Action::Verify {
                 part: decision.part.clone(),
                 bytes: self.streamed.as_ref().map(|s| s.bytes).unwrap_or(0),
             },
-            Stage::SavingKeys => match &decision.keys {
+            (Stage::VerifyingArchive, _) => Action::VerifyArchive {
+                part: decision.archive_part.clone().unwrap_or_default(),
+                bytes: self.archive_streamed.as_ref().map(|s| s.bytes).unwrap_or(0),
+            },
+            (Stage::SavingKeys, _) => match &decision.keys {
                 Some(path) => Action::SaveKeys { path: path.clone() },
-                None => Action::Publish {
-                    part: decision.part.clone(),
-                    snapshot: decision.snapshot.clone(),
-                    metadata_path: decision.metadata.clone(),
-                    metadata: Box::new(self.metadata()),
-                },
+                None => publish(),
             },
-            Stage::Publishing => Action::Publish {
-                part: decision.part.clone(),
-                snapshot: decision.snapshot.clone(),
-                metadata_path: decision.metadata.clone(),
-                metadata: Box::new(self.metadata()),
-            },
-            Stage::Pruning => match &self.pending_removal {
+            (Stage::Publishing, _) => publish(),
+            (Stage::Pruning, _) => match &self.pending_removal {
                 Some(backups) => Action::Remove { backups: backups.clone() },
                 None => Action::List { dir: self.options.dir.clone() },
             },
-            Stage::CleaningUp => {
+            (Stage::CleaningUp, _) => {
                 // A failed stream removes its own part (and leaves one it did not create).
-                let mut paths: Vec<PathBuf> = self.streamed.iter().map(|_| decision.part.clone()).collect();
+                let mut paths: Vec<PathBuf> = Vec::new();
+                if self.streamed.is_some() {
+                    paths.push(decision.part.clone());
+                }
+                if let (Some(_), Some(part)) = (&self.archive_streamed, &decision.archive_part) {
+                    paths.push(part.clone());
+                }
                 paths.extend(self.keys_saved.as_ref().map(|(p, _)| p.clone()));
                 Action::CleanUp { paths }
             }
-            Stage::Finished => Action::Finished(self.outcome.clone().unwrap_or(Outcome::Completed)),
+            (Stage::Finished, _) => Action::Finished(self.outcome.clone().unwrap_or(Outcome::Completed)),
+            // A remote stage without a remote plan cannot happen; end rather than loop.
+            (Stage::Preparing | Stage::RunningScript | Stage::FetchingArchive | Stage::TearingDown, None) => {
+                Action::Finished(Outcome::Failed { reason: "internal: a remote step without a node".into() })
+            }
         }
     }
 
@@ -498,10 +698,10 @@ impl BackupRun {
                 })
             }),
             encryption_keys: self.keys_saved.as_ref().map(|(p, _)| p.display().to_string()),
-            restore_grade: false,
-            static_resources: None,
-            static_resources_bytes: None,
-            static_resources_sha256: None,
+            restore_grade: self.archive_facts.is_some() && verified.is_some(),
+            static_resources: d.as_ref().and_then(|d| d.archive.as_ref()).and_then(|a| a.file_name()).map(|n| n.to_string_lossy().to_string()),
+            static_resources_bytes: self.archive_streamed.as_ref().map(|s| s.bytes),
+            static_resources_sha256: self.archive_streamed.as_ref().map(|s| s.sha256.clone()),
         }
     }
 
@@ -518,6 +718,54 @@ impl BackupRun {
     pub fn observe(&mut self, observed: Observed) {
         match observed {
             Observed::Checked(checked) => self.decide(&checked),
+            Observed::Prepared(Ok(notes)) => {
+                self.remote_touched = true;
+                self.notes.extend(notes);
+                self.stage = Stage::RunningScript;
+            }
+            Observed::Prepared(Err(e)) => {
+                self.remote_touched = true;
+                let node = self.decision.as_ref().and_then(|d| d.remote.as_ref()).map(|r| r.node.clone());
+                self.fail(format!("{} could not be reached: {e}", node.unwrap_or_default()));
+            }
+            Observed::ScriptRan(Ok(ran)) => self.adopt(ran),
+            Observed::ScriptRan(Err(e)) => self.fail(format!("cluster-backup.sh failed: {e}")),
+            Observed::Fetched(Ok(fetched)) if self.stage == Stage::FetchingArchive => {
+                self.archive_streamed = Some(fetched);
+                self.stage = Stage::TearingDown;
+            }
+            Observed::Fetched(Ok(fetched)) => {
+                if !fetched.trailer_matches {
+                    self.fail("the snapshot's SHA-256 trailer does not match the bytes received from the node".into());
+                } else {
+                    self.streamed = Some(fetched);
+                    self.stage = Stage::FetchingArchive;
+                }
+            }
+            Observed::Fetched(Err(e)) => {
+                let what = if self.stage == Stage::FetchingArchive { "static resources archive" } else { "snapshot" };
+                self.fail(format!("reading the {what} off the node failed: {e}"));
+            }
+            Observed::TornDown(problems) => {
+                self.torn_down = true;
+                for problem in &problems {
+                    self.notes.push(format!("left behind, remove it by hand: {problem}"));
+                }
+                match self.failure.take() {
+                    Some(reason) if self.cleaned_up => self.finish(Outcome::Failed { reason }),
+                    // Aborted while the node was being cleaned: the parts here go too.
+                    Some(reason) => self.fail(reason),
+                    None => self.stage = Stage::Verifying,
+                }
+            }
+            Observed::ArchiveVerified(Ok(facts)) => {
+                self.archive_facts = Some(facts);
+                let wants_keys = self.decision.as_ref().is_some_and(|d| d.keys.is_some());
+                self.stage = if wants_keys { Stage::SavingKeys } else { Stage::Publishing };
+            }
+            Observed::ArchiveVerified(Err(e)) => {
+                self.fail(format!("the static resources archive is not sound: {e}"))
+            }
             Observed::Streamed(Ok(streamed)) => {
                 let expected = self.decision.as_ref().map(|d| d.db_size).unwrap_or(0);
                 if !streamed.trailer_matches {
@@ -539,17 +787,17 @@ impl BackupRun {
             Observed::Streamed(Err(e)) => self.fail(format!("the snapshot stream failed: {e}")),
             Observed::Verified(Ok(verified)) => {
                 self.verified = Some(verified);
+                if self.decision.as_ref().is_some_and(|d| d.remote.is_some()) {
+                    self.stage = Stage::VerifyingArchive;
+                    return;
+                }
                 let wants_keys = self.decision.as_ref().is_some_and(|d| d.keys.is_some());
                 self.stage = if wants_keys { Stage::SavingKeys } else { Stage::Publishing };
             }
             Observed::Verified(Err(e)) => self.fail(format!("the written snapshot is not sound: {e}")),
+            // Said once the backup is in place (a later failure removes the file again).
             Observed::KeysSaved(Ok(count)) => {
                 if let Some(path) = self.decision.as_ref().and_then(|d| d.keys.clone()) {
-                    self.notes.push(format!(
-                        "{count} encryption key secret(s) saved to {}: a restore of this encrypted cluster needs \
-                         them; store them apart from the snapshot (whoever has both can read every secret)",
-                        path.display()
-                    ));
                     self.keys_saved = Some((path, count));
                 }
                 self.stage = Stage::Publishing;
@@ -557,6 +805,13 @@ impl BackupRun {
             Observed::KeysSaved(Err(e)) => self.fail(format!("the encryption keys could not be saved: {e}")),
             Observed::Published(Ok(notes)) => {
                 self.notes.extend(notes);
+                if let Some((path, count)) = &self.keys_saved {
+                    self.notes.push(format!(
+                        "{count} encryption key secret(s) saved to {}: a restore of this encrypted cluster needs \
+                         them; store them apart from the snapshot (whoever has both can read every secret)",
+                        path.display()
+                    ));
+                }
                 if self.options.keep.is_some() {
                     self.stage = Stage::Pruning;
                 } else {
@@ -588,6 +843,14 @@ impl BackupRun {
                 self.finish(Outcome::Completed);
             }
             Observed::CleanedUp => {
+                self.cleaned_up = true;
+                if self.remote_touched && !self.torn_down {
+                    if self.failure.is_none() {
+                        self.failure = Some("failed".into());
+                    }
+                    self.stage = Stage::TearingDown;
+                    return;
+                }
                 let reason = self.failure.take().unwrap_or_else(|| "failed".into());
                 self.finish(Outcome::Failed { reason });
             }
@@ -617,6 +880,32 @@ impl BackupRun {
         ours.into_iter().skip(keep.saturating_sub(new_one_counts)).collect()
     }
 
+    /// Takes the names `cluster-backup.sh` gave (its own timestamp) for the files here, unless
+    /// one of them is taken: then nothing is overwritten and the run fails.
+    fn adopt(&mut self, ran: ScriptRan) {
+        let stem = ran.snapshot.strip_prefix("snapshot_").and_then(|r| r.strip_suffix(".db")).map(str::to_string);
+        let Some(stem) = stem.filter(|stem| ran.archive == format!("static_kuberesources_{stem}.tar.gz")) else {
+            return self.fail(format!(
+                "cluster-backup.sh made {} and {}, not one backup's snapshot_<ts>.db and \
+                 static_kuberesources_<ts>.tar.gz",
+                ran.snapshot, ran.archive
+            ));
+        };
+        let Some(decision) = self.decision.as_mut() else { return };
+        let mark = if decision.dirty_because.is_empty() || stem.contains(DIRTY_MARK) { "" } else { DIRTY_MARK };
+        let names = Names::of(&self.options.dir, decision.keys.as_ref().and_then(|k| k.parent()), &format!("{stem}{mark}"));
+        decision.timestamp = stem.trim_end_matches(DIRTY_MARK).to_string();
+        decision.remote_files = Some((ran.snapshot, ran.archive));
+        names.apply(decision);
+        if let Some(taken) = names.taken(&ran.dir_names, &ran.keys_dir_names) {
+            return self.fail(format!(
+                "{} already exists (two backups in the same second?): it is never overwritten",
+                taken.display()
+            ));
+        }
+        self.stage = Stage::Streaming;
+    }
+
     /// Decides from the first reading: the member, the refusals, the names.
     fn decide(&mut self, checked: &Checked) {
         if let Some(problem) = &checked.view.problem {
@@ -631,12 +920,65 @@ impl BackupRun {
         let healthy = |m: &&crate::wizard::defrag::engine::MemberView| {
             !m.is_learner && m.reading.as_ref().is_ok_and(|r| r.health.is_ok())
         };
-        let chosen = match &self.options.member {
+        // The runbook's backup (cluster-backup.sh on a control-plane node) wherever an OpenShift
+        // API lists the nodes; a direct snapshot otherwise, or when asked.
+        let control_plane = match &checked.openshift {
+            OpenShiftFacts::Read { control_plane, .. } if !self.options.snapshot_only => Some(control_plane.clone()),
+            _ => None,
+        };
+        if control_plane.is_none() && !self.options.snapshot_only {
+            if let Some(node) = &self.options.node {
+                return self.finish(Outcome::Refused {
+                    reason: format!(
+                        "--node {node}: no OpenShift API lists the nodes, so cluster-backup.sh cannot be run there \
+                         (--snapshot-only takes a direct snapshot)"
+                    ),
+                });
+            }
+            self.notes.push(
+                "a direct snapshot only (no OpenShift API): cluster-restore.sh also needs the static-pod resources \
+                 that cluster-backup.sh saves on a control-plane node, so this backup is not restore-grade"
+                    .into(),
+            );
+        }
+        let node_ready = |name: &str| {
+            control_plane.as_ref().is_none_or(|nodes| nodes.iter().any(|n| n.name == name && n.ready))
+        };
+        let wanted = match (&self.options.node, &self.options.member) {
+            (Some(node), Some(member)) if control_plane.is_some() && node != member => {
+                return self.finish(Outcome::Refused {
+                    reason: format!(
+                        "--node {node} and --member {member} disagree: cluster-backup.sh snapshots the member of \
+                         the node it runs on"
+                    ),
+                })
+            }
+            (Some(node), _) if control_plane.is_some() => Some(node.clone()),
+            (_, member) => member.clone(),
+        };
+        if let (Some(name), Some(nodes)) = (&wanted, &control_plane) {
+            match nodes.iter().find(|n| &n.name == name) {
+                None => {
+                    let names: Vec<&str> = nodes.iter().map(|n| n.name.as_str()).collect();
+                    return self.finish(Outcome::Refused {
+                        reason: format!("{name} is not a control-plane node (they are: {})", names.join(", ")),
+                    });
+                }
+                Some(n) if !n.ready => {
+                    return self.finish(Outcome::Refused {
+                        reason: format!("the node {name} is not Ready: cluster-backup.sh needs a working node"),
+                    })
+                }
+                Some(_) => {}
+            }
+        }
+        let flag = if self.options.node.is_some() && control_plane.is_some() { "--node" } else { "--member" };
+        let chosen = match &wanted {
             Some(name) => match checked.view.members.iter().find(|m| &m.name == name) {
                 None => {
                     let names: Vec<&str> = checked.view.members.iter().map(|m| m.name.as_str()).collect();
                     return self.finish(Outcome::Refused {
-                        reason: format!("--member {name}: no such member (members: {})", names.join(", ")),
+                        reason: format!("{flag} {name}: no etcd member of that name (members: {})", names.join(", ")),
                     });
                 }
                 Some(m) if !healthy(&m) => {
@@ -645,18 +987,24 @@ impl BackupRun {
                         Ok(r) => r.health.clone().err().unwrap_or_else(|| "it is a learner".into()),
                     };
                     return self.finish(Outcome::Refused {
-                        reason: format!("--member {name} is not a healthy voting member: {why}"),
+                        reason: format!("{flag} {name}: its member is not a healthy voting member: {why}"),
                     });
                 }
                 Some(m) => m,
             },
             None => {
-                let mut candidates: Vec<_> = checked.view.members.iter().filter(healthy).collect();
+                let mut candidates: Vec<_> =
+                    checked.view.members.iter().filter(healthy).filter(|m| node_ready(&m.name)).collect();
                 candidates.sort_by_key(|m| (Some(m.id) == leader, m.name.clone()));
                 match candidates.first() {
                     Some(m) => *m,
                     None => {
-                        return self.finish(Outcome::Refused { reason: "no member is healthy to take it from".into() })
+                        let reason = if control_plane.is_some() {
+                            "no Ready control-plane node has a healthy etcd member to run cluster-backup.sh on"
+                        } else {
+                            "no member is healthy to take it from"
+                        };
+                        return self.finish(Outcome::Refused { reason: reason.into() });
                     }
                 }
             }
@@ -726,6 +1074,33 @@ impl BackupRun {
             }
             _ => (None, None),
         };
+        if keys_dir.is_none() && encryption_type.as_deref().is_some_and(|t| t != "identity" && !t.is_empty()) {
+            self.notes.push(format!(
+                "the cluster is encrypted ({}) and its encryption keys are NOT saved with this backup: a restore \
+                 needs them (--encryption-keys DIR saves them, apart from the snapshot)",
+                encryption_type.clone().unwrap_or_default()
+            ));
+        }
+        let remote = control_plane.as_ref().map(|nodes| RemotePlan {
+            via: self.options.via,
+            node: chosen.name.clone(),
+            ip: nodes.iter().find(|n| n.name == chosen.name).map(|n| n.ip.clone()).unwrap_or_default(),
+            dir: format!("{REMOTE_DIR_PREFIX}{stamp}"),
+            proxy: match &checked.openshift {
+                OpenShiftFacts::Read { proxy, .. } => proxy.clone(),
+                _ => Vec::new(),
+            },
+            force: !dirty_because.is_empty(),
+        });
+        let names = Names::of(dir, keys_dir.as_deref(), &format!("{stamp}{mark}"));
+        if let Some(taken) = names.taken(&checked.dir_names, &checked.keys_dir_names) {
+            return self.finish(Outcome::Refused {
+                reason: format!(
+                    "{} already exists (a backup taken in this same second?): it is never overwritten; try again",
+                    taken.display()
+                ),
+            });
+        }
         self.decision = Some(Decision {
             cluster_id,
             member_id: chosen.id,
@@ -742,8 +1117,58 @@ impl BackupRun {
             keys: keys_dir.as_ref().map(|k| k.join(format!("encryption_keys_{stamp}{mark}.json"))),
             cluster_version,
             encryption_type,
+            archive: remote.as_ref().map(|_| names.archive.clone()),
+            archive_part: remote.as_ref().map(|_| names.archive_part.clone()),
+            remote_files: None,
+            remote: remote.clone(),
         });
-        self.stage = Stage::Streaming;
+        self.stage = if remote.is_some() { Stage::Preparing } else { Stage::Streaming };
+    }
+}
+
+/// A backup's file names in the backup and keys directories, from its stem (`<ts>[mark]`).
+struct Names {
+    snapshot: PathBuf,
+    part: PathBuf,
+    archive: PathBuf,
+    archive_part: PathBuf,
+    metadata: PathBuf,
+    keys: Option<PathBuf>,
+}
+
+impl Names {
+    fn of(dir: &std::path::Path, keys_dir: Option<&std::path::Path>, stem: &str) -> Names {
+        Names {
+            snapshot: dir.join(format!("snapshot_{stem}.db")),
+            part: dir.join(format!("snapshot_{stem}.db.part")),
+            archive: dir.join(format!("static_kuberesources_{stem}.tar.gz")),
+            archive_part: dir.join(format!("static_kuberesources_{stem}.tar.gz.part")),
+            metadata: dir.join(format!("backup_{stem}.json")),
+            keys: keys_dir.map(|k| k.join(format!("encryption_keys_{stem}.json"))),
+        }
+    }
+
+    /// The first of these names already in use (the directories' names as listed).
+    fn taken(&self, dir_names: &[String], keys_dir_names: &[String]) -> Option<PathBuf> {
+        let listed = |path: &PathBuf, names: &[String]| {
+            path.file_name().is_some_and(|n| names.iter().any(|listed| n.to_string_lossy() == listed.as_str()))
+        };
+        [&self.snapshot, &self.part, &self.archive, &self.archive_part, &self.metadata]
+            .into_iter()
+            .find(|p| listed(p, dir_names))
+            .cloned()
+            .or_else(|| self.keys.as_ref().filter(|k| listed(k, keys_dir_names)).cloned())
+    }
+
+    fn apply(&self, decision: &mut Decision) {
+        decision.snapshot = self.snapshot.clone();
+        decision.part = self.part.clone();
+        decision.metadata = self.metadata.clone();
+        decision.keys = self.keys.clone();
+        if decision.remote.is_some() {
+            decision.archive = Some(self.archive.clone());
+            decision.archive_part = Some(self.archive_part.clone());
+        }
     }
 }
 
@@ -822,6 +1247,12 @@ mod tests {
             desired_version: Some("4.14.8".into()),
             key_secrets: vec!["encryption-key-openshift-apiserver-1".into()],
             problems: Vec::new(),
+            control_plane: ["master-0", "master-1", "master-2"]
+                .iter()
+                .enumerate()
+                .map(|(i, name)| NodeFacts { name: name.to_string(), ready: true, ip: format!("10.0.0.{}", i + 10) })
+                .collect(),
+            proxy: Vec::new(),
         }
     }
 
@@ -833,13 +1264,23 @@ mod tests {
             force: false,
             keep: None,
             stall_limit: Duration::from_secs(30),
+            snapshot_only: true,
+            via: Via::Api,
+            node: None,
         }
     }
 
     fn checked(view: ClusterView, openshift: OpenShiftFacts) -> Observed {
         // 2026-12-01T03:04:05Z
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_796_094_245);
-        Observed::Checked(Box::new(Checked { view, openshift, keys_problem: None, now }))
+        Observed::Checked(Box::new(Checked {
+            view,
+            openshift,
+            keys_problem: None,
+            now,
+            dir_names: Vec::new(),
+            keys_dir_names: Vec::new(),
+        }))
     }
 
     fn streamed(bytes: u64) -> Observed {
@@ -858,7 +1299,7 @@ mod tests {
     #[test]
     fn a_follower_by_name_serves_it_and_the_files_carry_the_runbook_timestamp() {
         let mut run = BackupRun::new(options("/b")).unwrap();
-        assert_eq!(run.next_action(), Action::Check);
+        assert!(matches!(run.next_action(), Action::Check { .. }));
         run.observe(checked(view(1, &[]), openshift(false, false)));
         let Action::Stream { member, part, expected, .. } = run.next_action() else { panic!("{run:?}") };
         assert_eq!(member, "master-1", "the first healthy follower by name; master-0 leads");
@@ -1048,7 +1489,14 @@ mod tests {
     fn clean_facts_with(problems: Vec<String>) -> OpenShiftFacts {
         match openshift(false, false) {
             OpenShiftFacts::Read {
-                encryption, rollouts, cluster_operators, cluster_version, desired_version, ..
+                encryption,
+                rollouts,
+                cluster_operators,
+                cluster_version,
+                desired_version,
+                control_plane,
+                proxy,
+                ..
             } => OpenShiftFacts::Read {
                 encryption,
                 rollouts,
@@ -1057,6 +1505,8 @@ mod tests {
                 desired_version,
                 key_secrets: Vec::new(),
                 problems,
+                control_plane,
+                proxy,
             },
             other => other,
         }

@@ -264,8 +264,10 @@ impl EncryptionExecutor {
     ) -> Result<String, String> {
         use crate::wizard::backup::{BackupOptions, BackupRun, Outcome};
         let Some(first) = &self.backup else { return Err("no backup directory (give --backup-dir)".into()) };
+        // A direct snapshot: what the migration could change is etcd's data, and it is quick.
         let options = BackupOptions {
             keys_dir: first.keys_dir.clone(),
+            snapshot_only: true,
             ..BackupOptions::into_dir(first.dir.clone(), first.stall_limit)
         };
         let mut run = BackupRun::new(options)?;

@@ -13,7 +13,7 @@ pub mod executor;
 pub mod journal;
 pub mod pods;
 pub mod steps;
-mod survey;
+pub(crate) mod survey;
 
 use std::time::SystemTime;
 

@@ -282,7 +282,7 @@ pub(super) fn hosts_of(nodes: &[Node], machines: &[Value]) -> (Vec<HostFacts>, V
 }
 
 /// A master or control-plane node (either role label, whatever its value).
-pub(super) fn is_control_plane(node: &Node) -> bool {
+pub(crate) fn is_control_plane(node: &Node) -> bool {
     let labels = node.metadata.labels.as_ref();
     ["node-role.kubernetes.io/master", "node-role.kubernetes.io/control-plane"]
         .iter()
@@ -290,7 +290,7 @@ pub(super) fn is_control_plane(node: &Node) -> bool {
 }
 
 /// The node's first InternalIP ("" when it has none).
-pub(super) fn internal_ip(node: &Node) -> String {
+pub(crate) fn internal_ip(node: &Node) -> String {
     node.status
         .as_ref()
         .and_then(|s| s.addresses.as_ref())
@@ -300,7 +300,7 @@ pub(super) fn internal_ip(node: &Node) -> String {
 }
 
 /// The node's Ready condition is True.
-pub(super) fn node_ready(node: &Node) -> bool {
+pub(crate) fn node_ready(node: &Node) -> bool {
     node.status
         .as_ref()
         .and_then(|s| s.conditions.as_ref())
