@@ -700,6 +700,21 @@ pub enum LabCommand {
         /// The host: master-0, master-1, ...
         node: String,
     },
+    /// Give the running lab a fault to rehearse (`--off` takes it away): debug-image-pull (debug
+    /// pods on NODE never start), backup-fails-half-way (NODE's cluster-backup.sh dies after the
+    /// snapshot), debug-pods-forbidden (the API refuses privileged pods with a 403).
+    Fault {
+        /// The running lab's directory (as given to `lab serve --dir`).
+        #[arg(long, env = "ETCD_CONSOLE_LAB_DIR")]
+        dir: PathBuf,
+        /// debug-image-pull, backup-fails-half-way or debug-pods-forbidden.
+        fault: String,
+        /// The host, for a host's fault: master-0, master-1, ...
+        node: Option<String>,
+        /// Take the fault away.
+        #[arg(long)]
+        off: bool,
+    },
 }
 
 fn parse_quota(text: &str) -> Result<u64, String> {

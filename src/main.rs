@@ -92,6 +92,30 @@ async fn lab(args: LabArgs, console: ConsoleArgs, kube: KubeArgs, log_problem: O
                 2
             }
         },
+        Some(LabCommand::Fault { ref dir, ref fault, ref node, off }) => {
+            use etcd_console_lab::hosts::faults::{self, Fault};
+            let Some(fault) = Fault::parse(fault) else {
+                let names: Vec<&str> = Fault::ALL.iter().map(|f| f.name()).collect();
+                eprintln!("etcd-console lab fault: no fault {fault} (the faults: {})", names.join(", "));
+                return 2;
+            };
+            match faults::set(dir, fault, node.as_deref(), !off) {
+                Ok(()) => {
+                    let _ = writeln!(
+                        std::io::stdout(),
+                        "{} {}{}",
+                        fault.name(),
+                        if off { "off" } else { "on" },
+                        node.as_ref().filter(|_| fault.per_host()).map(|n| format!(" on {n}")).unwrap_or_default()
+                    );
+                    0
+                }
+                Err(e) => {
+                    eprintln!("etcd-console lab fault: {e}");
+                    2
+                }
+            }
+        }
         None => {
             etcd_console_lab::serve::run_with_console(&settings, |session: Session| async move {
                 // The console watches the lab's own API, never one the environment names.

@@ -124,6 +124,21 @@ pub struct Shared {
     pub pvc_protection: bool,
 }
 
+/// A pod with a privileged container or a host path volume.
+fn privileged(pod: &Value) -> bool {
+    let containers = pod.pointer("/spec/containers").and_then(Value::as_array);
+    let volumes = pod.pointer("/spec/volumes").and_then(Value::as_array);
+    containers.is_some_and(|c| c.iter().any(|c| c.pointer("/securityContext/privileged") == Some(&json!(true))))
+        || volumes.is_some_and(|v| v.iter().any(|v| v.get("hostPath").is_some()))
+}
+
+/// The lab was told to refuse privileged pods (`lab fault debug-pods-forbidden`).
+fn forbids_privileged(shared: &Shared) -> bool {
+    shared.hosts.as_ref().is_some_and(|link| {
+        crate::hosts::faults::has(&link.inventory.lab_dir, crate::hosts::faults::Fault::DebugPodsForbidden, None)
+    })
+}
+
 pub fn empty() -> Body {
     body(Bytes::new())
 }
@@ -724,6 +739,21 @@ async fn route(
                         body["spec"]["groups"] = json!(account.groups);
                     }
                     Ok(json_response(201, &store.create(target.type_index, &ns, body, dry_run)?))
+                }
+                "Pod" if privileged(&body) && forbids_privileged(shared) => {
+                    // The security context constraints admission's answer when none allows the pod.
+                    let name = str_at(&body, "/metadata/name").to_string();
+                    Err(ApiError::new(
+                        403,
+                        "Forbidden",
+                        format!(
+                            "pods \"{name}\" is forbidden: unable to validate against any security context \
+                             constraint: [provider \"anyuid\": Forbidden: not usable by user or serviceaccount, \
+                             spec.volumes[0]: Invalid value: \"hostPath\": hostPath volumes are not allowed to be \
+                             used, spec.containers[0].securityContext.privileged: Invalid value: true: Privileged \
+                             containers are not allowed]"
+                        ),
+                    ))
                 }
                 "PersistentVolumeClaim" if shared.pvc_protection => {
                     // The StorageObjectInUseProtection admission plugin's finalizer.

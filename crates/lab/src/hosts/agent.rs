@@ -303,11 +303,13 @@ fn run_command(host: &Host, words: &[Word]) -> Option<HostOutput> {
         ["cat", ..] if words.len() > 1 => cat(host, &expand_all(host, &words[1..])),
         ["ls", ..] => ls(host, &words[1..])?,
         ["ip", "-o", "address" | "addr" | "a"] | ["ip", "-o", "address" | "addr" | "a", "show"] => ip_address(host),
-        [script, dir] if script_named(script, "cluster-backup.sh") => scripts::backup(host, dir),
+        [script, dir] if script_named(script, "cluster-backup.sh") => scripts::backup(host, dir, false),
+        [script, "--force", dir] if script_named(script, "cluster-backup.sh") => scripts::backup(host, dir, true),
         [script, dir] if script_named(script, "cluster-restore.sh") => scripts::restore(host, dir),
         ["systemctl", "restart", units @ ..] if !units.is_empty() => systemctl_restart(host, units),
         ["systemctl", "reboot"] => systemctl_reboot(host),
         ["rm", "-f", ..] if words.len() > 2 => rm(host, &expand_all(host, &words[2..])),
+        ["rm", "-rf" | "-fr", ..] if words.len() > 2 => rm_tree(host, &expand_all(host, &words[2..])),
         ["mkdir", "-p", paths @ ..] if !paths.is_empty() => mkdir(host, paths),
         _ => return None,
     };
@@ -619,6 +621,32 @@ fn mkdir(host: &Host, paths: &[&str]) -> HostOutput {
         }
     }
     HostOutput::ok("")
+}
+
+/// `rm -rf PATH...`: directories with what they hold; nothing there is no error.
+fn rm_tree(host: &Host, paths: &[String]) -> HostOutput {
+    let mut output = HostOutput::ok("");
+    for path in paths {
+        let mapped = match mapped(host, "rm", path) {
+            Ok(mapped) => mapped,
+            Err(failed) => return failed,
+        };
+        if mapped == host.root {
+            output.exit_code = 1;
+            output.stderr.push_str("rm: it is dangerous to operate recursively on '/'\n");
+            continue;
+        }
+        let removed = match fs::symlink_metadata(&mapped) {
+            Err(_) => Ok(()),
+            Ok(meta) if meta.is_dir() => fs::remove_dir_all(&mapped),
+            Ok(_) => fs::remove_file(&mapped),
+        };
+        if let Err(e) = removed {
+            output.exit_code = 1;
+            output.stderr.push_str(&format!("rm: cannot remove '{path}': {e}\n"));
+        }
+    }
+    output
 }
 
 fn rm(host: &Host, paths: &[String]) -> HostOutput {

@@ -13,6 +13,7 @@
 
 pub mod agent;
 pub mod crictl;
+pub mod faults;
 pub mod kubelet;
 pub mod manifest;
 pub mod scale_up;

@@ -144,7 +144,8 @@ fn latest_resources(resources: &Path, component: &str) -> Option<(u32, PathBuf)>
 
 /// `cluster-backup.sh DIR`: an etcd snapshot of this host's member and the latest static-pod
 /// resources, saved in DIR as `snapshot_<ts>.db` and `static_kuberesources_<ts>.tar.gz`.
-pub fn backup(host: &Host, dir_arg: &str) -> HostOutput {
+/// `--force` takes it during a rollout too, its names marked `__POSSIBLY_DIRTY__`.
+pub fn backup(host: &Host, dir_arg: &str, force: bool) -> HostOutput {
     let mut script = Script::new(host, "cluster-backup.sh");
     let (dir, resources) = match (script.path(dir_arg), script.path(STATIC_POD_RESOURCES)) {
         (Ok(dir), Ok(resources)) => (dir, resources),
@@ -172,7 +173,7 @@ pub fn backup(host: &Host, dir_arg: &str) -> HostOutput {
     version.arg("version");
     let ran = run_limited(version, Duration::from_secs(10));
     script.tool(&ran);
-    let ts = timestamp(SystemTime::now());
+    let ts = format!("{}{}", timestamp(SystemTime::now()), if force { "__POSSIBLY_DIRTY__" } else { "" });
     let shown = dir_arg.trim_end_matches('/');
     let snapshot = dir.join(format!("snapshot_{ts}.db"));
     let archive = dir.join(format!("static_kuberesources_{ts}.tar.gz"));
@@ -191,6 +192,10 @@ pub fn backup(host: &Host, dir_arg: &str) -> HostOutput {
     if !ran.success {
         let _ = fs::remove_file(&snapshot);
         return script.fail(&format!("{shown}/snapshot_{ts}.db does not read back as a snapshot; nothing was saved"));
+    }
+    if super::faults::has(&host.inventory.lab_dir, super::faults::Fault::BackupFailsHalfWay, Some(&host.spec.name)) {
+        // The snapshot stays, as the real script leaves it when it dies here.
+        return script.fail("tar: static-pod-resources: Cannot open: Input/output error (a lab fault)");
     }
     let mut tar = Command::new("tar");
     tar.arg("-czf").arg(&archive).arg("-C").arg(&host.root).args(&latest);

@@ -29,6 +29,7 @@ use crate::scenario::Scenario;
 
 mod cluster_operators;
 mod csrs;
+mod debug_pods;
 mod encryption;
 mod etcd_pods;
 mod etcd_scale_up;
@@ -36,6 +37,7 @@ mod machines;
 mod ovn;
 mod rollouts;
 
+pub use debug_pods::host_root_pod_node;
 pub use encryption::{DEGRADES_AT, MIGRATION};
 pub use etcd_pods::etcd_container_follows;
 pub use etcd_scale_up::SCALE_UP_RETRY;
@@ -259,6 +261,7 @@ impl Operators {
         match (rt.group, rt.kind) {
             ("certificates.k8s.io", "CertificateSigningRequest") => self.maybe_issue(&change.object),
             ("config.openshift.io", "APIServer") => self.encryption_changed(&change.object, now),
+            ("", "Pod") if change.kind == EventKind::Added => self.debug_pod_created(&change.object),
             ("operator.openshift.io", kind) => {
                 if let Some((short, _)) = seed::STATIC_POD_OPERATORS.iter().find(|(_, k)| *k == kind) {
                     let reason = str_at(&change.object, "/spec/forceRedeploymentReason").to_string();

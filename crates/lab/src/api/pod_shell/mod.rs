@@ -60,6 +60,8 @@ pub struct PodContext {
     /// The member an etcd pod runs (`localhost:2379` there).
     pub member: Option<HostSpec>,
     pub inventory: Option<Arc<Inventory>>,
+    /// The lab host a node debug pod runs on (its `/` at `/host`): `chroot /host CMD` runs there.
+    pub node: Option<String>,
 }
 
 /// The TLS files HyperShift mounts in an etcd pod (RUNBOOKS §2.6), and which of the lab's they are.
@@ -90,6 +92,10 @@ impl PodContext {
         let namespace = str_at(pod, "/metadata/namespace");
         let Some(link) = hosts else { return Self { pod: name, ..Self::default() } };
         let inventory = link.inventory.clone();
+        if let Some(node) = super::operators::host_root_pod_node(pod).filter(|n| inventory.host(n).is_some()) {
+            let root = Mount { pod_path: "/host".into(), host: inventory.root(&node), directory: true, read_only: false };
+            return Self { pod: name, mounts: vec![root], member: None, inventory: Some(inventory), node: Some(node) };
+        }
         let volumes = pod.pointer("/spec/volumes").and_then(Value::as_array).cloned().unwrap_or_default();
         let mounts_of = pod
             .pointer("/spec/containers")
@@ -120,7 +126,7 @@ impl PodContext {
         if let Some(member) = &member {
             mounts.extend(etcd_tls(&inventory, member));
         }
-        Self { pod: name, mounts, member, inventory: Some(inventory) }
+        Self { pod: name, mounts, member, inventory: Some(inventory), node: None }
     }
 
     /// Maps a pod path (relative ones are from `/`, the pods' working directory) onto the lab.
@@ -265,6 +271,7 @@ fn execute<'a>(
         let program = first.rsplit('/').next().unwrap_or(&first);
         match program {
             "sh" | "bash" => shell(context, env, &first, args, stdin, out).await,
+            "chroot" => chroot(context, args, stdin, out).await,
             "etcdctl" => tools::etcdctl(context, &env, args, out).await,
             "etcdutl" => tools::etcdutl(context, args, out).await,
             "tar" => tools::tar(context, args, stdin, out).await,
@@ -290,6 +297,60 @@ fn execute<'a>(
             }
         }
     })
+}
+
+/// `chroot /host CMD...` in a node debug pod: the file commands on the host's files, anything
+/// else (cluster-backup.sh, hostname, crictl ...) by the host's agent, as root on the node.
+async fn chroot(context: &PodContext, args: &[String], stdin: &mut Stdin, out: &Output) -> i32 {
+    let (Some(root), Some(node), Some(inventory)) = (args.first(), &context.node, &context.inventory) else {
+        out.err("chroot: cannot change root directory: Operation not permitted").await;
+        return 125;
+    };
+    let resolved = match context.resolve(root) {
+        Ok(resolved) if resolved.host.is_dir() => resolved,
+        _ => {
+            out.err(format!("chroot: cannot change root directory to '{root}': No such file or directory")).await;
+            return 125;
+        }
+    };
+    let argv: Vec<String> = args[1..].to_vec();
+    let Some(program) = argv.first().map(|p| p.rsplit('/').next().unwrap_or(p).to_string()) else {
+        out.err("chroot: the lab runs no interactive shell; give a command").await;
+        return 125;
+    };
+    if matches!(program.as_str(), "cat" | "ls" | "rm" | "mkdir" | "test" | "sha256sum" | "head" | "echo" | "true" | "false") {
+        let inner = PodContext {
+            pod: context.pod.clone(),
+            mounts: vec![Mount { pod_path: String::new(), host: resolved.host, directory: true, read_only: false }],
+            member: None,
+            inventory: context.inventory.clone(),
+            node: None,
+        };
+        return execute(&inner, Vec::new(), argv, stdin, out).await;
+    }
+    let command: Vec<String> = argv.iter().map(|w| quote(w)).collect();
+    let (lab_dir, node, text) = (inventory.lab_dir.clone(), node.clone(), command.join(" "));
+    let ran = tokio::task::spawn_blocking(move || crate::hosts::run_as_kubelet(&lab_dir, &node, &text)).await;
+    match ran {
+        Ok(output) => {
+            out.out(output.stdout.into_bytes()).await;
+            out.err(output.stderr).await;
+            output.exit_code
+        }
+        Err(e) => {
+            out.err(format!("the lab host failed: {e}")).await;
+            1
+        }
+    }
+}
+
+/// A word quoted for the host agent's shell.
+fn quote(word: &str) -> String {
+    if !word.is_empty() && word.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:@%+,".contains(c)) {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    }
 }
 
 /// `NAME=VALUE` (a shell variable assignment).
@@ -434,6 +495,7 @@ mod tests {
             ],
             member: None,
             inventory: None,
+            node: None,
         }
     }
 
