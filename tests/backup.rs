@@ -87,13 +87,14 @@ fn cluster_facts(lab: &Lab) -> (u64, u64, String, Vec<(String, u64)>) {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+/// The direct snapshot (`--snapshot-only`): the stream from a member, checked and restorable with etcdctl.
 async fn a_backup_restores_with_etcdctl_into_a_new_member_serving_the_keys() {
     let lab = lab_scenario("healthy", 1.0).await;
     for i in 0..50 {
         assert!(etcdctl(&lab, &["put", &format!("/known/{i:02}"), &format!("value-{i}")]).status.success());
     }
     let dir = lab.dir.join("backups");
-    let out = backup(&lab, &["--dir", dir.to_str().unwrap()]);
+    let out = backup(&lab, &["--dir", dir.to_str().unwrap(), "--snapshot-only"]);
     assert_eq!(out.status.code(), Some(0), "{}\n{}", stdout(&out), stderr(&out));
     let done = finished(&out);
     assert_eq!(done["outcome"], "completed");
@@ -185,7 +186,7 @@ async fn a_backup_restores_with_etcdctl_into_a_new_member_serving_the_keys() {
     let mut kept = Vec::new();
     for _ in 0..2 {
         std::thread::sleep(Duration::from_millis(1100));
-        let out = backup(&lab, &["--dir", dir.to_str().unwrap(), "--keep", "2"]);
+        let out = backup(&lab, &["--dir", dir.to_str().unwrap(), "--keep", "2", "--snapshot-only"]);
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
         kept.push(finished(&out));
     }
@@ -202,7 +203,7 @@ async fn a_member_killed_or_ctrl_c_during_the_stream_leaves_nothing_at_the_final
     let mut lab = lab_scenario("fragmented", 1.0).await;
     let dir = lab.dir.join("backups");
     let name = lab.members[1].name.clone();
-    let mut child = backup_command(&lab, &["--dir", dir.to_str().unwrap(), "--member", &name])
+    let mut child = backup_command(&lab, &["--dir", dir.to_str().unwrap(), "--member", &name, "--snapshot-only"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -258,11 +259,12 @@ async fn a_member_killed_or_ctrl_c_during_the_stream_leaves_nothing_at_the_final
         }
         read.output().ok().filter(|o| o.status.success()).map(|_| ())
     });
-    let mut child = backup_command(&lab, &["--dir", dir.to_str().unwrap(), "--member", &lab.members[2].name])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child =
+        backup_command(&lab, &["--dir", dir.to_str().unwrap(), "--member", &lab.members[2].name, "--snapshot-only"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
     while part_len(&dir) == 0 {
         if Instant::now() > deadline || child.try_wait().unwrap().is_some() {

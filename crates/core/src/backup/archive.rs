@@ -90,8 +90,7 @@ mod tests {
             std::fs::write(&path, format!("contents of {file}")).unwrap_or_else(|e| panic!("{e}"));
         }
         let out = dir.path().join("out.tar.gz");
-        let dirs: Vec<String> =
-            files.iter().filter_map(|f| f.rsplit_once('/').map(|(d, _)| d.to_string())).collect();
+        let dirs: Vec<String> = files.iter().filter_map(|f| f.rsplit_once('/').map(|(d, _)| d.to_string())).collect();
         let status = std::process::Command::new("tar")
             .arg("-czf")
             .arg(&out)

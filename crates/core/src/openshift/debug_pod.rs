@@ -78,8 +78,10 @@ pub async fn tools_image(connection: &Connection) -> Result<String, String> {
 
 /// `<node>-debug`, as oc names it, cut to a valid pod name.
 fn pod_name(node: &str) -> String {
-    let base: String =
-        node.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c.to_ascii_lowercase() } else { '-' }).collect();
+    let base: String = node
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c.to_ascii_lowercase() } else { '-' })
+        .collect();
     let base = base.trim_matches('-');
     let base: String = base.chars().take(57).collect();
     format!("{}-debug", if base.is_empty() { "node" } else { &base })
@@ -144,7 +146,10 @@ fn stuck(pod: &Value) -> Option<String> {
     let phase = pod.pointer("/status/phase").and_then(Value::as_str).unwrap_or("");
     if phase == "Failed" || phase == "Succeeded" {
         let reason = pod.pointer("/status/reason").and_then(Value::as_str).unwrap_or("");
-        return Some(format!("it ended ({phase}{})", if reason.is_empty() { String::new() } else { format!(": {reason}") }));
+        return Some(format!(
+            "it ended ({phase}{})",
+            if reason.is_empty() { String::new() } else { format!(": {reason}") }
+        ));
     }
     let statuses = pod.pointer("/status/containerStatuses").and_then(Value::as_array)?;
     statuses.iter().find_map(|s| {
@@ -185,9 +190,13 @@ impl DebugPod {
         let namespaces: Api<Namespace> = Api::all(connection.client.clone());
         let object: Namespace = serde_json::from_value(namespace_object(&namespace, purpose, node, remote_dir))
             .map_err(|e| e.to_string())?;
-        within(connection, &format!("creating namespace {namespace}"), namespaces.create(&PostParams::default(), &object))
-            .await
-            .map_err(|e| e.to_string())?;
+        within(
+            connection,
+            &format!("creating namespace {namespace}"),
+            namespaces.create(&PostParams::default(), &object),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
         tracing::info!(target: "audit", action = "debug namespace created", namespace = %namespace, node = %node, "done");
         let pod = DebugPod {
             connection: connection.clone(),
@@ -199,7 +208,8 @@ impl DebugPod {
         match pod.create_and_wait(limit).await {
             Ok(()) => Ok(pod),
             Err(e) => {
-                let removed = pod.remove().await.err().map(|r| format!("; and removing it failed: {r}")).unwrap_or_default();
+                let removed =
+                    pod.remove().await.err().map(|r| format!("; and removing it failed: {r}")).unwrap_or_default();
                 Err(format!("{e}{removed}"))
             }
         }
@@ -210,7 +220,9 @@ impl DebugPod {
         let object: Pod =
             serde_json::from_value(pod_object(&self.pod, &self.node, &self.image)).map_err(|e| e.to_string())?;
         let what = format!("creating the debug pod {}/{} on {}", self.namespace, self.pod, self.node);
-        within(&self.connection, &what, pods.create(&PostParams::default(), &object)).await.map_err(|e| e.to_string())?;
+        within(&self.connection, &what, pods.create(&PostParams::default(), &object))
+            .await
+            .map_err(|e| e.to_string())?;
         tracing::info!(target: "audit", action = "debug pod created", namespace = %self.namespace, pod = %self.pod,
             node = %self.node, image = %self.image, "done");
         let started = Instant::now();
@@ -264,9 +276,10 @@ impl DebugPod {
         let api: Api<Pod> = Api::namespaced(self.connection.client.clone(), &self.namespace);
         let params = AttachParams::default().stdin(false).stdout(true).stderr(true);
         let argv = ["chroot", "/host", "cat", path];
-        let mut process = within(&self.connection, &format!("exec `cat {path}` in {}", self.pod), api.exec(&self.pod, argv, &params))
-            .await
-            .map_err(|e| e.to_string())?;
+        let mut process =
+            within(&self.connection, &format!("exec `cat {path}` in {}", self.pod), api.exec(&self.pod, argv, &params))
+                .await
+                .map_err(|e| e.to_string())?;
         let stdout = process.stdout().ok_or("the exec gave no stdout stream")?;
         let stderr = process.stderr();
         let status = process.take_status().ok_or("the exec gave no status stream")?;
@@ -311,17 +324,17 @@ pub async fn remove_namespace(connection: &Connection, namespace: &str) -> Resul
 pub async fn leftovers(connection: &Connection, purpose: &str) -> Result<Vec<Leftover>, String> {
     let namespaces: Api<Namespace> = Api::all(connection.client.clone());
     let params = ListParams::default().labels(&format!("{DEBUG_LABEL}={purpose}"));
-    let listed = within(connection, &format!("listing namespaces -l {DEBUG_LABEL}={purpose}"), namespaces.list(&params))
-        .await
-        .map_err(|e| e.to_string())?;
+    let listed =
+        within(connection, &format!("listing namespaces -l {DEBUG_LABEL}={purpose}"), namespaces.list(&params))
+            .await
+            .map_err(|e| e.to_string())?;
     Ok(listed
         .items
         .into_iter()
         .filter(|n| n.metadata.deletion_timestamp.is_none())
         .map(|n| {
-            let annotation = |key: &str| {
-                n.metadata.annotations.as_ref().and_then(|a| a.get(key)).cloned().unwrap_or_default()
-            };
+            let annotation =
+                |key: &str| n.metadata.annotations.as_ref().and_then(|a| a.get(key)).cloned().unwrap_or_default();
             Leftover {
                 namespace: n.metadata.name.clone().unwrap_or_default(),
                 node: annotation(NODE_ANNOTATION),
@@ -351,9 +364,7 @@ mod tests {
 
     #[test]
     fn an_image_that_cannot_be_pulled_is_hopeless_a_pull_in_progress_is_not() {
-        let waiting = |reason: &str| {
-            json!({"status": {"phase": "Pending", "containerStatuses": [{"state": {"waiting": {"reason": reason, "message": "m"}}}]}})
-        };
+        let waiting = |reason: &str| json!({"status": {"phase": "Pending", "containerStatuses": [{"state": {"waiting": {"reason": reason, "message": "m"}}}]}});
         assert!(stuck(&waiting("ImagePullBackOff")).is_some_and(|w| w.contains("ImagePullBackOff")));
         assert_eq!(stuck(&waiting("ContainerCreating")), None);
         assert!(stuck(&json!({"status": {"phase": "Failed", "reason": "DeadlineExceeded"}})).is_some());

@@ -369,9 +369,8 @@ async fn proxy(connection: &Connection) -> Result<Vec<(String, String)>, String>
     let resource =
         ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk("config.openshift.io", "v1", "Proxy"), "proxies");
     let api: Api<DynamicObject> = Api::all_with(connection.client.clone(), &resource);
-    let Some(proxy) = crate::openshift::get_object(connection, api, "proxy/cluster", "cluster")
-        .await
-        .or_else(|e| match e {
+    let Some(proxy) =
+        crate::openshift::get_object(connection, api, "proxy/cluster", "cluster").await.or_else(|e| match e {
             crate::openshift::ApiError::NotFound { .. } => Ok(None),
             e => Err(e.to_string()),
         })?

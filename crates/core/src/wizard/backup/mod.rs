@@ -699,7 +699,11 @@ impl BackupRun {
             }),
             encryption_keys: self.keys_saved.as_ref().map(|(p, _)| p.display().to_string()),
             restore_grade: self.archive_facts.is_some() && verified.is_some(),
-            static_resources: d.as_ref().and_then(|d| d.archive.as_ref()).and_then(|a| a.file_name()).map(|n| n.to_string_lossy().to_string()),
+            static_resources: d
+                .as_ref()
+                .and_then(|d| d.archive.as_ref())
+                .and_then(|a| a.file_name())
+                .map(|n| n.to_string_lossy().to_string()),
             static_resources_bytes: self.archive_streamed.as_ref().map(|s| s.bytes),
             static_resources_sha256: self.archive_streamed.as_ref().map(|s| s.sha256.clone()),
         }
@@ -763,9 +767,7 @@ impl BackupRun {
                 let wants_keys = self.decision.as_ref().is_some_and(|d| d.keys.is_some());
                 self.stage = if wants_keys { Stage::SavingKeys } else { Stage::Publishing };
             }
-            Observed::ArchiveVerified(Err(e)) => {
-                self.fail(format!("the static resources archive is not sound: {e}"))
-            }
+            Observed::ArchiveVerified(Err(e)) => self.fail(format!("the static resources archive is not sound: {e}")),
             Observed::Streamed(Ok(streamed)) => {
                 let expected = self.decision.as_ref().map(|d| d.db_size).unwrap_or(0);
                 if !streamed.trailer_matches {
@@ -893,7 +895,8 @@ impl BackupRun {
         };
         let Some(decision) = self.decision.as_mut() else { return };
         let mark = if decision.dirty_because.is_empty() || stem.contains(DIRTY_MARK) { "" } else { DIRTY_MARK };
-        let names = Names::of(&self.options.dir, decision.keys.as_ref().and_then(|k| k.parent()), &format!("{stem}{mark}"));
+        let names =
+            Names::of(&self.options.dir, decision.keys.as_ref().and_then(|k| k.parent()), &format!("{stem}{mark}"));
         decision.timestamp = stem.trim_end_matches(DIRTY_MARK).to_string();
         decision.remote_files = Some((ran.snapshot, ran.archive));
         names.apply(decision);
@@ -941,9 +944,8 @@ impl BackupRun {
                     .into(),
             );
         }
-        let node_ready = |name: &str| {
-            control_plane.as_ref().is_none_or(|nodes| nodes.iter().any(|n| n.name == name && n.ready))
-        };
+        let node_ready =
+            |name: &str| control_plane.as_ref().is_none_or(|nodes| nodes.iter().any(|n| n.name == name && n.ready));
         let wanted = match (&self.options.node, &self.options.member) {
             (Some(node), Some(member)) if control_plane.is_some() && node != member => {
                 return self.finish(Outcome::Refused {

@@ -93,15 +93,17 @@ impl BackupExecutor {
                 self.pod_start_limit,
             )
             .await?;
-            notes.push(format!(
-                "debug pod {}/{} running on {} (image {image})",
-                pod.namespace, pod.pod, remote.node
-            ));
+            notes.push(format!("debug pod {}/{} running on {} (image {image})", pod.namespace, pod.pod, remote.node));
             *self.session.lock().await = Some(pod);
         } else {
             let answered = self.shell()?.run(&remote.node, &remote.ip, "true", QUICK).await?;
             if answered.exit_code != 0 {
-                return Err(format!("ssh to {} answered exit {}: {}", remote.node, answered.exit_code, answered.text()));
+                return Err(format!(
+                    "ssh to {} answered exit {}: {}",
+                    remote.node,
+                    answered.exit_code,
+                    answered.text()
+                ));
             }
         }
         // Directories of earlier runs on this node (a crash between the script and the clean-up).
@@ -138,10 +140,13 @@ impl BackupExecutor {
             dir = %remote.dir, "begin");
         let ran = self.on_node(remote, &remote.proxy, &argv, self.script_limit).await?;
         let output = ran.text();
-        let last = output.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").to_string();
+        let last_of = |text: &str| text.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").to_string();
         if ran.exit_code != 0 {
-            return Err(format!("exit {} on {}: {last}", ran.exit_code, remote.node));
+            let said = if ran.stderr.trim().is_empty() { last_of(&ran.stdout) } else { last_of(&ran.stderr) };
+            return Err(format!("exit {} on {}: {said}", ran.exit_code, remote.node));
         }
+        // Its own words are on stdout (etcdctl's log lines go to stderr, in between).
+        let last = last_of(&ran.stdout);
         if !last.contains("successfully saved") {
             return Err(format!("it ended without saying it saved the backup: {last}"));
         }
@@ -221,7 +226,10 @@ impl BackupExecutor {
             match self.connection().await {
                 Ok(connection) => {
                     if let Err(e) = debug_pod::remove_namespace(&connection, &self.namespace).await {
-                        problems.push(format!("namespace {} (oc delete namespace {}): {e}", self.namespace, self.namespace));
+                        problems.push(format!(
+                            "namespace {} (oc delete namespace {}): {e}",
+                            self.namespace, self.namespace
+                        ));
                     }
                 }
                 Err(e) => problems.push(format!("namespace {}: {e}", self.namespace)),
@@ -264,7 +272,8 @@ async fn receive(
             break;
         }
         let chunk = &buffer[..read];
-        tokio::task::block_in_place(|| file.write_all(chunk)).map_err(|e| format!("cannot write {}: {e}", part.display()))?;
+        tokio::task::block_in_place(|| file.write_all(chunk))
+            .map_err(|e| format!("cannot write {}: {e}", part.display()))?;
         hashes.update(chunk);
         done += read as u64;
         if snapshot && last_report.elapsed() >= Duration::from_millis(200) {

@@ -29,8 +29,10 @@ impl Operators {
         }
         let Some(link) = &self.hosts else { return };
         let Some(host) = link.inventory.host(&node) else { return };
-        let (namespace, name) = (str_at(pod, "/metadata/namespace").to_string(), str_at(pod, "/metadata/name").to_string());
-        let container = pod.pointer("/spec/containers/0/name").and_then(Value::as_str).unwrap_or("container-00").to_string();
+        let (namespace, name) =
+            (str_at(pod, "/metadata/namespace").to_string(), str_at(pod, "/metadata/name").to_string());
+        let container =
+            pod.pointer("/spec/containers/0/name").and_then(Value::as_str).unwrap_or("container-00").to_string();
         let image = pod.pointer("/spec/containers/0/image").and_then(Value::as_str).unwrap_or("").to_string();
         let at = now_rfc3339();
         let pull_fails = faults::has(&link.inventory.lab_dir, Fault::DebugImagePull, Some(&node));

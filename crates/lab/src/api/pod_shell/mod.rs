@@ -93,7 +93,8 @@ impl PodContext {
         let Some(link) = hosts else { return Self { pod: name, ..Self::default() } };
         let inventory = link.inventory.clone();
         if let Some(node) = super::operators::host_root_pod_node(pod).filter(|n| inventory.host(n).is_some()) {
-            let root = Mount { pod_path: "/host".into(), host: inventory.root(&node), directory: true, read_only: false };
+            let root =
+                Mount { pod_path: "/host".into(), host: inventory.root(&node), directory: true, read_only: false };
             return Self { pod: name, mounts: vec![root], member: None, inventory: Some(inventory), node: Some(node) };
         }
         let volumes = pod.pointer("/spec/volumes").and_then(Value::as_array).cloned().unwrap_or_default();
@@ -318,7 +319,10 @@ async fn chroot(context: &PodContext, args: &[String], stdin: &mut Stdin, out: &
         out.err("chroot: the lab runs no interactive shell; give a command").await;
         return 125;
     };
-    if matches!(program.as_str(), "cat" | "ls" | "rm" | "mkdir" | "test" | "sha256sum" | "head" | "echo" | "true" | "false") {
+    if matches!(
+        program.as_str(),
+        "cat" | "ls" | "rm" | "mkdir" | "test" | "sha256sum" | "head" | "echo" | "true" | "false"
+    ) {
         let inner = PodContext {
             pod: context.pod.clone(),
             mounts: vec![Mount { pod_path: String::new(), host: resolved.host, directory: true, read_only: false }],
