@@ -3,7 +3,8 @@
 # fresh Debian machine: protoc (etcd-client's build), the real etcd server and
 # etcdctl, tmux (end-to-end tests), kubectl (the referee of the lab's simulated
 # OpenShift API; Debian's kubernetes-client ships one), ssh and sshd (the restore's
-# host steps, tested against a real sshd). Installs only what is missing.
+# host steps, tested against a real sshd), sudo (what `backup --via ssh` runs
+# there). Installs only what is missing.
 set -euo pipefail
 
 need=()
@@ -19,6 +20,8 @@ command -v kubectl >/dev/null 2>&1 || need+=(kubernetes-client)
 # The restore's host steps use the system ssh and scp; the tests start a real sshd on loopback.
 command -v ssh >/dev/null 2>&1 || need+=(openssh-client)
 [ -x /usr/sbin/sshd ] || need+=(openssh-server)
+# `backup --via ssh` reads the node's files with `sudo -n cat` (the real sudo, in the ssh test).
+command -v sudo >/dev/null 2>&1 || need+=(sudo)
 
 if [ "${#need[@]}" -gt 0 ]; then
   sudo=""

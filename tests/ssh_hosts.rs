@@ -219,3 +219,29 @@ async fn restore_plan_reaches_every_control_plane_host_over_ssh_when_not_in_a_la
     assert_eq!(reachable["passed"], false, "{reachable}");
     assert!(reachable["detail"].as_str().unwrap().contains("refused"), "{reachable}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn backup_via_ssh_reads_a_nodes_file_back_byte_for_byte_with_sudo_and_says_when_it_cannot() {
+    use tokio::io::AsyncReadExt;
+    let sshd = start_sshd();
+    let hosts = sshd.hosts(Some(sshd.key()));
+    // A binary file of 3 MiB (every byte value, no text): what cluster-backup.sh leaves, root's own.
+    let file = sshd.dir.path().join("snapshot_2026-12-02_010203.db");
+    let bytes: Vec<u8> = (0..3 * 1024 * 1024u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+    std::fs::write(&file, &bytes).unwrap();
+    let remote = file.display().to_string();
+    let mut fetch = hosts.fetch("master-1", ADDRESSES[1], &remote).await.unwrap();
+    let mut read = Vec::new();
+    fetch.reader.read_to_end(&mut read).await.unwrap();
+    fetch.ended.await.unwrap();
+    assert!(read == bytes, "{} bytes came, {} were there", read.len(), bytes.len());
+
+    // A file that is not there: the bytes stop and the end says why.
+    let missing = sshd.dir.path().join("no-such-file").display().to_string();
+    let mut fetch = hosts.fetch("master-1", ADDRESSES[1], &missing).await.unwrap();
+    let mut read = Vec::new();
+    fetch.reader.read_to_end(&mut read).await.unwrap();
+    let ended = fetch.ended.await.unwrap_err();
+    assert!(read.is_empty());
+    assert!(ended.contains("No such file") && ended.contains("master-1"), "{ended}");
+}

@@ -150,6 +150,7 @@ impl BackupOptions {
 /// What the OpenShift API said before the backup.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
+#[allow(clippy::large_enum_variant)] // read once per run: boxing would only add noise
 pub enum OpenShiftFacts {
     /// No kubeconfig: nothing to check (plain etcd, or the user gave only endpoints).
     NotConfigured,
@@ -980,7 +981,7 @@ impl BackupRun {
                 None => {
                     let names: Vec<&str> = checked.view.members.iter().map(|m| m.name.as_str()).collect();
                     return self.finish(Outcome::Refused {
-                        reason: format!("{flag} {name}: no etcd member of that name (members: {})", names.join(", ")),
+                        reason: format!("{flag} {name}: no such member (members: {})", names.join(", ")),
                     });
                 }
                 Some(m) if !healthy(&m) => {
@@ -989,7 +990,7 @@ impl BackupRun {
                         Ok(r) => r.health.clone().err().unwrap_or_else(|| "it is a learner".into()),
                     };
                     return self.finish(Outcome::Refused {
-                        reason: format!("{flag} {name}: its member is not a healthy voting member: {why}"),
+                        reason: format!("{flag} {name} is not a healthy voting member: {why}"),
                     });
                 }
                 Some(m) => m,
@@ -1563,5 +1564,171 @@ mod tests {
         run.observe(checked(view(1, &[]), facts));
         assert_eq!(run.decision.as_ref().unwrap().keys, None);
         assert!(run.notes.iter().any(|n| n.contains("no encryption key secrets")), "{:?}", run.notes);
+    }
+
+    fn restore_grade(dir: &str) -> BackupOptions {
+        BackupOptions { snapshot_only: false, ..options(dir) }
+    }
+
+    fn script_ran(stem: &str) -> Observed {
+        Observed::ScriptRan(Ok(ScriptRan {
+            snapshot: format!("snapshot_{stem}.db"),
+            archive: format!("static_kuberesources_{stem}.tar.gz"),
+            output: "snapshot db and kube resources are successfully saved to /home/core/assets/x".into(),
+            dir_names: Vec::new(),
+            keys_dir_names: Vec::new(),
+        }))
+    }
+
+    fn fetched(bytes: u64) -> Observed {
+        let Observed::Streamed(result) = streamed(bytes) else { unreachable!() };
+        Observed::Fetched(result)
+    }
+
+    fn archive_verified() -> Observed {
+        Observed::ArchiveVerified(Ok(crate::backup::archive::ArchiveFacts { entries: 12, revisions: Vec::new() }))
+    }
+
+    #[test]
+    fn restore_grade_runs_the_script_on_a_follower_node_and_cleans_the_node_before_the_files_are_checked() {
+        let mut run = BackupRun::new(restore_grade("/b")).unwrap();
+        run.observe(checked(view(1, &[]), openshift(false, false)));
+        let Action::Prepare { remote } = run.next_action() else { panic!("{:?}", run.next_action()) };
+        assert_eq!((remote.node.as_str(), remote.ip.as_str()), ("master-1", "10.0.0.11"), "a follower's node");
+        assert_eq!(remote.dir, format!("{REMOTE_DIR_PREFIX}2026-12-01_030405"));
+        run.observe(Observed::Prepared(Ok(vec!["removed namespace etcd-console-backup-old".into()])));
+        assert!(matches!(run.next_action(), Action::RunScript { .. }));
+        // The script's own timestamp names the files here.
+        run.observe(script_ran("2026-12-01_030406"));
+        let Action::Fetch { path, part, snapshot: true, .. } = run.next_action() else { panic!() };
+        assert_eq!(path, format!("{REMOTE_DIR_PREFIX}2026-12-01_030405/snapshot_2026-12-01_030406.db"));
+        assert_eq!(part, PathBuf::from("/b/snapshot_2026-12-01_030406.db.part"));
+        run.observe(fetched(544));
+        let Action::Fetch { snapshot: false, part, .. } = run.next_action() else { panic!() };
+        assert_eq!(part, PathBuf::from("/b/static_kuberesources_2026-12-01_030406.tar.gz.part"));
+        run.observe(Observed::Fetched(Ok(Streamed {
+            bytes: 2399,
+            took: Duration::from_millis(5),
+            sha256: "cd".repeat(32),
+            trailer_matches: false,
+        })));
+        assert!(matches!(run.next_action(), Action::TearDown { .. }), "the node is left as found first");
+        run.observe(Observed::TornDown(Vec::new()));
+        assert!(matches!(run.next_action(), Action::Verify { bytes: 544, .. }));
+        run.observe(verified());
+        assert!(matches!(run.next_action(), Action::VerifyArchive { bytes: 2399, .. }));
+        run.observe(archive_verified());
+        let Action::Publish { archive, metadata, metadata_path, .. } = run.next_action() else { panic!() };
+        assert_eq!(
+            archive,
+            Some((
+                PathBuf::from("/b/static_kuberesources_2026-12-01_030406.tar.gz.part"),
+                PathBuf::from("/b/static_kuberesources_2026-12-01_030406.tar.gz")
+            ))
+        );
+        assert_eq!(metadata_path, PathBuf::from("/b/backup_2026-12-01_030406.json"));
+        assert!(metadata.restore_grade);
+        assert_eq!(metadata.static_resources.as_deref(), Some("static_kuberesources_2026-12-01_030406.tar.gz"));
+        assert_eq!(metadata.static_resources_bytes, Some(2399));
+        run.observe(Observed::Published(Ok(Vec::new())));
+        assert_eq!(run.outcome(), Some(&Outcome::Completed));
+    }
+
+    #[test]
+    fn a_failure_or_an_abort_on_the_node_removes_the_parts_here_and_what_is_there() {
+        let mut failed = BackupRun::new(restore_grade("/b")).unwrap();
+        failed.observe(checked(view(1, &[]), openshift(false, false)));
+        failed.observe(Observed::Prepared(Ok(Vec::new())));
+        failed.observe(Observed::ScriptRan(Err("exit 1 on master-1: tar: Cannot open".into())));
+        assert_eq!(failed.next_action(), Action::CleanUp { paths: vec![] });
+        failed.observe(Observed::CleanedUp);
+        assert!(matches!(failed.next_action(), Action::TearDown { .. }), "the node's directory and pod go");
+        failed.observe(Observed::TornDown(Vec::new()));
+        let Some(Outcome::Failed { reason }) = failed.outcome() else { panic!("{failed:?}") };
+        assert!(reason.contains("cluster-backup.sh failed: exit 1"), "{reason}");
+
+        // A debug pod that never ran: its namespace is still removed (it may exist).
+        let mut unreached = BackupRun::new(restore_grade("/b")).unwrap();
+        unreached.observe(checked(view(1, &[]), openshift(false, false)));
+        unreached.observe(Observed::Prepared(Err("ImagePullBackOff".into())));
+        unreached.observe(Observed::CleanedUp);
+        assert!(matches!(unreached.next_action(), Action::TearDown { .. }));
+
+        // Aborted while the archive comes: the snapshot's part here and the node both cleaned.
+        let mut aborted = BackupRun::new(restore_grade("/b")).unwrap();
+        aborted.observe(checked(view(1, &[]), openshift(false, false)));
+        aborted.observe(Observed::Prepared(Ok(Vec::new())));
+        aborted.observe(script_ran("2026-12-01_030406"));
+        aborted.observe(fetched(544));
+        aborted.abort();
+        aborted.observe(Observed::Fetched(Err("aborted by the user".into())));
+        let Action::CleanUp { paths } = aborted.next_action() else { panic!() };
+        assert_eq!(paths, vec![PathBuf::from("/b/snapshot_2026-12-01_030406.db.part")]);
+        aborted.observe(Observed::CleanedUp);
+        aborted.observe(Observed::TornDown(vec!["namespace x: 500".into()]));
+        let Some(Outcome::Failed { reason }) = aborted.outcome() else { panic!() };
+        assert!(reason.contains("aborted"), "{reason}");
+        assert!(
+            aborted.notes.iter().any(|n| n.contains("left behind") && n.contains("namespace x")),
+            "{:?}",
+            aborted.notes
+        );
+    }
+
+    #[test]
+    fn names_already_taken_are_refused_before_any_work_and_keys_are_claimed_only_once_in_place() {
+        let mut run = BackupRun::new(BackupOptions { keys_dir: Some("/k".into()), ..options("/b") }).unwrap();
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_796_094_245);
+        run.observe(Observed::Checked(Box::new(Checked {
+            view: view(1, &[]),
+            openshift: openshift(false, false),
+            keys_problem: None,
+            now,
+            dir_names: vec!["backup_2026-12-01_030405.json".into()],
+            keys_dir_names: Vec::new(),
+        })));
+        let Some(Outcome::Refused { reason }) = run.outcome() else { panic!("{run:?}") };
+        assert!(reason.contains("backup_2026-12-01_030405.json already exists"), "{reason}");
+
+        // The key file is claimed once the backup is in place, never before.
+        let mut keys = BackupRun::new(BackupOptions { keys_dir: Some("/k".into()), ..options("/b") }).unwrap();
+        keys.observe(checked(view(1, &[]), openshift(false, false)));
+        keys.observe(streamed(544));
+        keys.observe(verified());
+        keys.observe(Observed::KeysSaved(Ok(3)));
+        assert!(!keys.notes.iter().any(|n| n.contains("saved to")), "{:?}", keys.notes);
+        let mut failing = keys.clone();
+        keys.observe(Observed::Published(Ok(Vec::new())));
+        assert!(keys.notes.iter().any(|n| n.contains("3 encryption key secret(s) saved to /k/")), "{:?}", keys.notes);
+        failing.observe(Observed::Published(Err("/b/snapshot_x.db already exists".into())));
+        failing.observe(Observed::CleanedUp);
+        assert!(!failing.notes.iter().any(|n| n.contains("saved to")), "a removed file is never claimed");
+    }
+
+    #[test]
+    fn the_node_must_be_ready_and_without_an_api_it_is_a_direct_snapshot_said_so() {
+        let mut facts = openshift(false, false);
+        if let OpenShiftFacts::Read { control_plane, .. } = &mut facts {
+            control_plane[1].ready = false;
+        }
+        let mut default = BackupRun::new(restore_grade("/b")).unwrap();
+        default.observe(checked(view(1, &[]), facts.clone()));
+        let Action::Prepare { remote } = default.next_action() else { panic!() };
+        assert_eq!(remote.node, "master-2", "master-1's node is not Ready: the other follower's");
+
+        let mut named = BackupRun::new(BackupOptions { node: Some("master-1".into()), ..restore_grade("/b") }).unwrap();
+        named.observe(checked(view(1, &[]), facts));
+        let Some(Outcome::Refused { reason }) = named.outcome() else { panic!() };
+        assert!(reason.contains("master-1 is not Ready"), "{reason}");
+
+        let mut plain = BackupRun::new(restore_grade("/b")).unwrap();
+        plain.observe(checked(view(1, &[]), OpenShiftFacts::NotConfigured));
+        assert!(matches!(plain.next_action(), Action::Stream { .. }));
+        assert!(plain.notes.iter().any(|n| n.contains("not restore-grade")), "{:?}", plain.notes);
+
+        // An encrypted cluster without --encryption-keys is told so.
+        let mut unsaved = BackupRun::new(options("/b")).unwrap();
+        unsaved.observe(checked(view(1, &[]), openshift(false, false)));
+        assert!(unsaved.notes.iter().any(|n| n.contains("aescbc") && n.contains("NOT saved")), "{:?}", unsaved.notes);
     }
 }
