@@ -504,6 +504,7 @@ fn prepare(
     let mut app = App::new(context, console.quota_bytes, console.refresh, Instant::now());
     app.defrag_options = defrag_options;
     app.backup_dir = crate::commands::backup::backup_dir(None, console);
+    app.keys_dir = etcd_console_core::paths::keys_dir();
     app.restore_backup = console.restore_backup.clone();
     app.read_only = console.read_only;
     app.view = match console.view {
@@ -553,8 +554,15 @@ async fn carry_out_change(connection: Connection, change: Change, tx: mpsc::Unbo
 fn look_for_last_backup(dir: Option<std::path::PathBuf>, id: u64, tx: mpsc::UnboundedSender<Option<LastBackup>>) {
     let Some(dir) = dir else { return };
     tokio::task::spawn_blocking(move || {
-        let last = etcd_console_core::wizard::backup::files::last_verified(&dir, id)
-            .and_then(|found| LastBackup::from_metadata(&found.metadata));
+        use etcd_console_core::wizard::backup::files;
+        let last = files::last_verified(&dir, id).and_then(|found| LastBackup::from_metadata(&found.metadata));
+        let last = last.map(|mut last| {
+            if !last.restore_grade {
+                last.restorable_at = files::last_restorable(&dir, id)
+                    .and_then(|found| humantime::parse_rfc3339(&found.metadata.taken_at).ok());
+            }
+            last
+        });
         let _ = tx.send(last);
     });
 }

@@ -403,15 +403,20 @@ async fn a_backup_from_the_console_is_refused_during_a_migration_and_forced_with
     tmux.keys(&["y"]);
     let done = tmux.wait_for("the forced backup", WAIT, |s| s.contains("Backup: done"));
     assert!(done.contains("__POSSIBLY_DIRTY__.db"), "{done}");
+    assert!(done.contains("restore-grade"), "the runbook's backup, through a debug pod: {done}");
     tmux.wait_for("the members pane to show its age", WAIT, |s| {
-        s.contains("last verified backup") && s.contains("possibly dirty")
+        s.contains("last restorable backup") && s.contains("possibly dirty")
     });
     let mut names: Vec<String> =
         std::fs::read_dir(&backups).unwrap().flatten().map(|e| e.file_name().to_string_lossy().to_string()).collect();
     names.sort();
-    assert_eq!(names.len(), 2, "{names:?}");
+    assert_eq!(names.len(), 3, "{names:?}");
     assert!(names[0].starts_with("backup_") && names[0].ends_with("__POSSIBLY_DIRTY__.json"), "{names:?}");
     assert!(names[1].starts_with("snapshot_") && names[1].ends_with("__POSSIBLY_DIRTY__.db"), "{names:?}");
+    assert!(
+        names[2].starts_with("static_kuberesources_") && names[2].ends_with("__POSSIBLY_DIRTY__.tar.gz"),
+        "{names:?}"
+    );
     let verify = std::process::Command::new(console_bin())
         .args(["snapshot", "verify"])
         .arg(backups.join(&names[1]))

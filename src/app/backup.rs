@@ -36,6 +36,8 @@ pub struct BackupWizard {
     pub doing: Option<Action>,
     pub streaming: Option<Streaming>,
     pub abort_sent: bool,
+    /// Where the encryption keys go too (`s`), apart from the backups; None: not saved.
+    pub keys_dir: Option<PathBuf>,
 }
 
 /// The newest verified backup of the cluster in the backup directory.
@@ -44,6 +46,10 @@ pub struct LastBackup {
     pub taken_at: SystemTime,
     pub member: String,
     pub possibly_dirty: bool,
+    /// It holds what cluster-restore.sh takes (the static resources too).
+    pub restore_grade: bool,
+    /// When it is a snapshot only: when the newest restore-grade one was taken, if there is one.
+    pub restorable_at: Option<SystemTime>,
 }
 
 impl LastBackup {
@@ -52,13 +58,23 @@ impl LastBackup {
             taken_at: humantime::parse_rfc3339(&metadata.taken_at).ok()?,
             member: metadata.member.clone(),
             possibly_dirty: metadata.possibly_dirty,
+            restore_grade: metadata.restore_grade,
+            restorable_at: None,
         })
     }
 }
 
 impl BackupWizard {
     pub fn new(dir: PathBuf) -> BackupWizard {
-        BackupWizard { stage: Stage::Ready, dir, run: None, doing: None, streaming: None, abort_sent: false }
+        BackupWizard {
+            stage: Stage::Ready,
+            dir,
+            run: None,
+            doing: None,
+            streaming: None,
+            abort_sent: false,
+            keys_dir: None,
+        }
     }
 
     /// The run was refused by a check `--force` may override.
@@ -115,9 +131,10 @@ impl App {
     pub(super) fn start_backup(&mut self, force: bool) -> Option<Effect> {
         let wizard = self.backup.as_mut()?;
         wizard.start();
+        let keys_dir = wizard.keys_dir.clone();
         self.show_wizard(WizardKind::Backup);
         self.quit_armed = false;
-        Some(Effect::Start(Start::Backup { force }))
+        Some(Effect::Start(Start::Backup { force, keys_dir }))
     }
 
     /// `b`: the backup wizard, as it was left or new (none without a directory to keep backups in).
@@ -133,6 +150,7 @@ impl App {
 
     /// The backup wizard's keys while it is open; Some(effect) when the key was the wizard's.
     pub(super) fn on_backup_action(&mut self, action: Key) -> Option<Option<Effect>> {
+        let keys_dir = self.keys_dir.clone();
         let wizard = self.backup.as_mut()?;
         match (action, wizard.stage) {
             // Nothing in the cluster changes: a backup only reads, so it needs no confirmation (and is
@@ -152,6 +170,22 @@ impl App {
                         ),
                     ],
                     change: Change::ForceBackup,
+                });
+            }
+            (Key::SaveKeys, Stage::Ready | Stage::Finished) => {
+                wizard.keys_dir = match wizard.keys_dir.take() {
+                    Some(_) => None,
+                    None => {
+                        let Some(keys) = keys_dir else {
+                            self.notice = Some("no home directory to keep the encryption keys in".into());
+                            return Some(None);
+                        };
+                        Some(keys)
+                    }
+                };
+                self.notice = Some(match &wizard.keys_dir {
+                    Some(keys) => format!("the encryption keys go to {} too (apart from the backups)", keys.display()),
+                    None => "the encryption keys will not be saved".into(),
                 });
             }
             (Key::Stop, Stage::Running) => {

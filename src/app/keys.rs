@@ -37,6 +37,7 @@ pub enum Action {
     Stop,
     OpenBackup,
     ForceBackup,
+    SaveKeys,
     OpenEncryption,
     OpenRestore,
 }
@@ -205,6 +206,13 @@ pub const KEY_TABLE: &[Binding] = &[
         action: Action::OpenBackup,
         description: "backup wizard: a verified snapshot of a follower; Enter takes it",
         footer: Some(("b", "backup")),
+    },
+    Binding {
+        keys: &[plain(KeyCode::Char('s'))],
+        label: "s",
+        action: Action::SaveKeys,
+        description: "backup wizard: also save the encryption keys, apart from the backups (or not)",
+        footer: None,
     },
     Binding {
         keys: &[plain(KeyCode::Char('f'))],
@@ -433,10 +441,24 @@ pub const HINT_TABLE: &[(Context, &[Hint])] = &[
     (Context::DefragNoneNeeded, &[hint("e", &[Action::ToggleEveryMember], "every member")]),
     (Context::DefragRunning, &[hint("x", STOP, "stop before the next member"), hint("Esc", ESC, "hide")]),
     (Context::DefragFinished, &[hint("Esc", ESC, "close")]),
-    (Context::BackupReady, &[hint("Enter", ENTER, "take it (checks again first)"), hint("Esc", ESC, "close")]),
+    (
+        Context::BackupReady,
+        &[
+            hint("Enter", ENTER, "take it (checks again first)"),
+            hint("s", &[Action::SaveKeys], "keys too / not"),
+            hint("Esc", ESC, "close"),
+        ],
+    ),
     (Context::BackupRunning, &[hint("x", STOP, "stop (nothing is kept)"), hint("Esc", ESC, "hide (it goes on)")]),
     (Context::BackupStopping, &[hint("x", STOP, "stopping ..."), hint("Esc", ESC, "hide (it goes on)")]),
-    (Context::BackupFinished, &[hint("Enter", ENTER, "take another"), hint("Esc", ESC, "close")]),
+    (
+        Context::BackupFinished,
+        &[
+            hint("Enter", ENTER, "take another"),
+            hint("s", &[Action::SaveKeys], "keys too / not"),
+            hint("Esc", ESC, "close"),
+        ],
+    ),
     (
         Context::BackupRefused,
         &[

@@ -78,7 +78,7 @@ pub enum Start {
         unfinished: Option<Box<etcd_console_core::wizard::defrag::journal::Unfinished>>,
     },
     /// Take a backup (forced: despite a refusal the user confirmed).
-    Backup { force: bool },
+    Backup { force: bool, keys_dir: Option<std::path::PathBuf> },
     /// Read the cluster and plan a migration to this type (the engine asks before it patches).
     Encryption { target: etcd_console_core::wizard::encryption::EncryptionType, backup_first: bool },
     /// Run the restore (or resume the journalled one) on this recovery host.
@@ -195,6 +195,8 @@ pub struct App {
     pub backup: Option<backup::BackupWizard>,
     /// Where backups go (--backup-dir or its default); None: no home directory.
     pub backup_dir: Option<std::path::PathBuf>,
+    /// Where the backup wizard saves the encryption keys when asked (`s`), apart from the backups.
+    pub keys_dir: Option<std::path::PathBuf>,
     /// The newest verified backup of this cluster there: None before it was looked for,
     /// Some(None) when there is none.
     pub last_backup: Option<Option<backup::LastBackup>>,
@@ -230,6 +232,7 @@ impl App {
             quit_armed: false,
             backup: None,
             backup_dir: None,
+            keys_dir: None,
             last_backup: None,
             encryption: None,
             restore: None,
@@ -603,6 +606,7 @@ impl App {
             | Action::Stop
             | Action::OpenBackup
             | Action::ForceBackup
+            | Action::SaveKeys
             | Action::OpenEncryption
             | Action::OpenRestore => {}
         }
@@ -706,7 +710,7 @@ mod tests {
         assert_eq!(app.open_wizard(), None);
         app.on_action(Action::OpenBackup);
         assert_eq!(app.open_wizard(), Some(WizardKind::Backup));
-        assert_eq!(app.on_action(Action::Confirm), Some(Effect::Start(Start::Backup { force: false })));
+        assert_eq!(app.on_action(Action::Confirm), Some(Effect::Start(Start::Backup { force: false, keys_dir: None })));
         // Another wizard's key opens that one in place of the backup, which goes on hidden.
         app.on_action(Action::OpenDefrag);
         assert_eq!(app.open_wizard(), Some(WizardKind::Defrag));

@@ -193,7 +193,7 @@ mod tests {
     async fn a_second_run_of_a_kind_is_refused_and_the_first_keeps_its_token() {
         let (mut runs, _rx) = runs();
         let first = hold(&mut runs, WizardKind::Backup, None);
-        assert_eq!(runs.start(Start::Backup { force: false }), Err(NotStarted::Running));
+        assert_eq!(runs.start(Start::Backup { force: false, keys_dir: None }), Err(NotStarted::Running));
         assert!(runs.is_running(WizardKind::Backup));
         // The stop key still reaches the first run, and only it.
         let other = hold(&mut runs, WizardKind::Defrag, None);
@@ -243,7 +243,7 @@ mod tests {
             tokio::task::yield_now().await;
         }
         // No backup directory: this start is refused for that, not for the run that ended.
-        assert!(matches!(runs.start(Start::Backup { force: false }), Err(NotStarted::Cannot(_))));
+        assert!(matches!(runs.start(Start::Backup { force: false, keys_dir: None }), Err(NotStarted::Cannot(_))));
         assert!(rx.try_recv().is_err());
     }
 }

@@ -40,10 +40,11 @@ pub(super) fn spawn(
             );
             (tokio::spawn(task), None)
         }
-        Start::Backup { force } => {
+        Start::Backup { force, keys_dir } => {
             let dir = settings.backup_dir.clone().ok_or_else(|| "no backup directory".to_string())?;
             let run = BackupRun::new(BackupOptions {
                 force,
+                keys_dir,
                 ..crate::commands::backup::options_from(&settings.console, dir)
             })?;
             let task = backup_in_background(settings, run, cancel, forward(progress, RunProgress::Backup));
@@ -109,7 +110,7 @@ async fn backup_in_background(
         &source,
         console.quota_bytes,
         kube.as_ref(),
-        false,
+        run.options.keys_dir.is_some(),
     )
     .await
     {

@@ -44,16 +44,28 @@ fn likely_member(app: &App) -> Option<(String, bool)> {
     healthy.first().map(|(is_leader, name)| (name.clone(), *is_leader))
 }
 
-/// "2h ago (master-1)", or that there is none.
+/// "last restorable backup 2h ago (master-1)", a newer snapshot-only one said apart, or that
+/// there is none.
 pub fn last_backup_text(app: &App, wall: SystemTime) -> Option<String> {
     let found = app.last_backup.as_ref()?;
+    let age = |at: SystemTime| format_age(wall.duration_since(at).unwrap_or_default());
     Some(match found {
-        Some(last) => format!(
-            "last verified backup {} ago ({}{})",
-            format_age(wall.duration_since(last.taken_at).unwrap_or_default()),
-            last.member,
-            if last.possibly_dirty { ", possibly dirty" } else { "" }
-        ),
+        Some(last) => {
+            let who = format!("{}{}", last.member, if last.possibly_dirty { ", possibly dirty" } else { "" });
+            match (last.restore_grade, last.restorable_at) {
+                (true, _) => format!("last restorable backup {} ago ({who})", age(last.taken_at)),
+                (false, Some(at)) => {
+                    format!(
+                        "last restorable backup {} ago · a snapshot only {} ago ({who})",
+                        age(at),
+                        age(last.taken_at)
+                    )
+                }
+                (false, None) => {
+                    format!("no restorable backup: the last, {} ago ({who}), is a snapshot only", age(last.taken_at))
+                }
+            }
+        }
         None => "no verified backup yet".to_string(),
     })
 }
@@ -61,18 +73,47 @@ pub fn last_backup_text(app: &App, wall: SystemTime) -> Option<String> {
 fn ready_lines(app: &App, wizard: &BackupWizard, theme: Theme, wall: SystemTime) -> (String, Vec<Line<'static>>) {
     let mut lines = Vec::new();
     let cluster = app.cluster.cluster_id().map(hex).unwrap_or_else(|| "(not known yet)".into());
-    lines.push(Line::raw(format!("A snapshot of cluster {cluster} into {}", wizard.dir.display())));
+    let encryption = app.openshift.encryption();
+    // Where the API shows OpenShift, the runbook's backup (restore-grade); a direct snapshot elsewhere.
+    let runbook = encryption.is_some();
+    if runbook {
+        lines.push(Line::raw(format!("The runbook's backup of cluster {cluster} into {}", wizard.dir.display())));
+    } else {
+        lines.push(Line::raw(format!("A snapshot of cluster {cluster} into {}", wizard.dir.display())));
+    }
     match likely_member(app) {
+        Some((name, false)) if runbook => lines.push(Line::raw(format!(
+            "cluster-backup.sh on {name} (a healthy follower's node) through a debug pod, as oc debug node/{name}"
+        ))),
         Some((name, false)) => lines.push(Line::raw(format!("from {name}, a healthy follower"))),
         Some((name, true)) => {
             lines.push(Line::styled(format!("from {name}, the leader: no follower is healthy"), theme.warn()))
         }
         None => lines.push(Line::styled("no member is healthy to take it from", theme.crit())),
     }
-    lines.push(Line::raw(
-        "streamed to snapshot_<time>.db.part, fsynced, its SHA-256 and bbolt structure verified, then renamed; \
-         backup_<time>.json beside it",
-    ));
+    if runbook {
+        lines.push(Line::raw(
+            "snapshot_<time>.db and static_kuberesources_<time>.tar.gz brought back, checked (SHA-256, bbolt, gzip, \
+             tar), the node cleaned; backup_<time>.json beside them: what restore --backup takes",
+        ));
+        let encrypted = encryption.as_ref().map(|e| e.kind.clone()).filter(|k| !k.is_empty() && k != "identity");
+        match (&encrypted, &wizard.keys_dir) {
+            (Some(kind), None) => lines.push(Line::styled(
+                format!("encrypted ({kind}): its keys are NOT saved with the backup — s saves them too"),
+                theme.warn(),
+            )),
+            (_, Some(keys)) => lines.push(Line::styled(
+                format!("the encryption keys go to {} (apart from the backups)", keys.display()),
+                theme.ok(),
+            )),
+            (None, None) => {}
+        }
+    } else {
+        lines.push(Line::raw(
+            "streamed to snapshot_<time>.db.part, fsynced, its SHA-256 and bbolt structure verified, then renamed; \
+             backup_<time>.json beside it",
+        ));
+    }
     let banners = app.openshift.banners(wall);
     let refusing: Vec<&String> =
         banners.iter().filter(|b| b.contains("encryption migration") || b.contains("rolling to revision")).collect();

@@ -592,6 +592,8 @@ mod backup_wizard {
             taken_at: wall() - Duration::from_secs(26 * 3600),
             member: "etcd-2".into(),
             possibly_dirty: false,
+            restore_grade: true,
+            restorable_at: None,
         }));
         app.on_action(Action::OpenBackup);
         app
@@ -637,7 +639,7 @@ mod backup_wizard {
     fn the_stream_shows_bytes_rate_and_time_left() {
         let t0 = Instant::now();
         let mut app = ready(t0);
-        assert_eq!(app.on_action(Action::Confirm), Some(Effect::Start(Start::Backup { force: false })));
+        assert_eq!(app.on_action(Action::Confirm), Some(Effect::Start(Start::Backup { force: false, keys_dir: None })));
         let run = checked(&app, false, OpenShiftFacts::NotConfigured);
         let step = run.next_action();
         assert!(matches!(step, Step::Stream { .. }), "{step:?}");
@@ -664,7 +666,7 @@ mod backup_wizard {
         insta::assert_snapshot!("refused", screen(&app, 100, 30, COLOR, t0).backend());
         assert_eq!(app.on_action(Action::ForceBackup), None);
         insta::assert_snapshot!("force_confirmation", screen(&app, 100, 30, COLOR, t0).backend());
-        assert_eq!(app.on_action(Action::Confirm), Some(Effect::Start(Start::Backup { force: true })));
+        assert_eq!(app.on_action(Action::Confirm), Some(Effect::Start(Start::Backup { force: true, keys_dir: None })));
     }
 
     #[test]
@@ -688,7 +690,13 @@ mod backup_wizard {
         run.observe(Observed::Published(Ok(Vec::new())));
         assert_eq!(run.outcome(), Some(&Outcome::Completed));
         app.on_backup(Progress::Run(Box::new(run)));
-        app.last_backup = Some(Some(LastBackup { taken_at: wall(), member: "etcd-1".into(), possibly_dirty: true }));
+        app.last_backup = Some(Some(LastBackup {
+            taken_at: wall(),
+            member: "etcd-1".into(),
+            possibly_dirty: true,
+            restore_grade: false,
+            restorable_at: Some(wall() - Duration::from_secs(3 * 3600)),
+        }));
         insta::assert_snapshot!(screen(&app, 100, 30, COLOR, t0).backend());
         assert_eq!(app.notice.as_deref(), Some("backup taken and verified"));
     }
@@ -730,6 +738,24 @@ mod encryption_wizard {
 
     pub(super) fn options() -> Options {
         Options { wait: true, backup_first: false, stall_after: None, ..Options::default() }
+    }
+
+    #[test]
+    fn on_an_encrypted_cluster_the_backup_wizard_says_the_keys_are_not_saved_and_s_saves_them_apart() {
+        let t0 = Instant::now();
+        let mut app = on_aescbc(t0);
+        app.keys_dir = Some("/keys/etcd-console/encryption-keys".into());
+        app.on_action(Action::OpenBackup);
+        let before = format!("{:?}", screen(&app, 100, 30, COLOR, t0).backend());
+        assert!(before.contains("The runbook's backup of cluster"), "{before}");
+        assert!(before.contains("encrypted (aescbc): its keys are NOT saved with the backup"), "{before}");
+        app.on_action(Action::SaveKeys);
+        insta::assert_snapshot!(screen(&app, 100, 30, COLOR, t0).backend());
+        let Some(Effect::Start(Start::Backup { keys_dir: Some(keys), .. })) = app.on_action(Action::Confirm) else {
+            panic!("the run takes the keys directory")
+        };
+        assert!(keys.ends_with("encryption-keys"), "{}", keys.display());
+        assert!(!keys.starts_with("/backups"), "apart from the backups");
     }
 
     /// The engine after reading an aescbc cluster, waiting for the yes to aesgcm.

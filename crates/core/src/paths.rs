@@ -16,3 +16,8 @@ pub fn state_dir() -> Option<PathBuf> {
 pub fn backups_dir() -> Option<PathBuf> {
     project().map(|d| d.data_dir().join("backups"))
 }
+
+/// `<data dir>/encryption-keys`: the console's encryption key exports, apart from the backups.
+pub fn keys_dir() -> Option<PathBuf> {
+    project().map(|d| d.data_dir().join("encryption-keys"))
+}

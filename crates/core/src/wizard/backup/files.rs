@@ -167,6 +167,21 @@ pub fn last_verified(dir: &Path, cluster_id: u64) -> Option<Existing> {
         .max_by(|a, b| a.metadata.taken_at.cmp(&b.metadata.taken_at))
 }
 
+/// The newest restore-grade backup of a cluster in `dir` (its archive there too).
+pub fn last_restorable(dir: &Path, cluster_id: u64) -> Option<Existing> {
+    let cluster = format!("{cluster_id:x}");
+    list(dir)
+        .ok()?
+        .into_iter()
+        .filter(|e| e.metadata.cluster_id == cluster && e.metadata.verified && e.metadata.restore_grade)
+        .filter(|e| snapshot_of(e).is_some_and(|s| s.is_file()))
+        .filter(|e| {
+            let archive = e.metadata.static_resources.as_deref().unwrap_or("");
+            !archive.is_empty() && !archive.contains('/') && e.metadata_path.with_file_name(archive).is_file()
+        })
+        .max_by(|a, b| a.metadata.taken_at.cmp(&b.metadata.taken_at))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
