@@ -37,14 +37,28 @@ struct BackupReport {
     /// The checks' result was printed.
     decided: bool,
     last_line: Option<std::time::Instant>,
+    started: std::time::Instant,
 }
 
 impl BackupReport {
     fn new(json: bool) -> BackupReport {
-        BackupReport { out: Printer::new(json), notes_shown: 0, decided: false, last_line: None }
+        BackupReport {
+            out: Printer::new(json),
+            notes_shown: 0,
+            decided: false,
+            last_line: None,
+            started: std::time::Instant::now(),
+        }
     }
 
-    fn line(&self, value: serde_json::Value, text: String) {
+    /// A line; in JSON with `elapsed_seconds` since the run began (where the time goes).
+    fn line(&self, mut value: serde_json::Value, text: String) {
+        if let Some(object) = value.as_object_mut().filter(|o| !o.is_empty()) {
+            object.insert(
+                "elapsed_seconds".into(),
+                json!((self.started.elapsed().as_secs_f64() * 1000.0).round() / 1000.0),
+            );
+        }
         self.out.line(value, text);
     }
 

@@ -1048,6 +1048,9 @@ pub async fn serve(listener: TcpListener, config: rustls::ServerConfig, shared: 
                 continue;
             }
         };
+        // As a Go server's sockets (the kube-apiserver's): no Nagle delay on small writes, such as
+        // an exec stream's frames.
+        let _ = stream.set_nodelay(true);
         let acceptor = acceptor.clone();
         let shared = shared.clone();
         tokio::spawn(async move {
