@@ -209,6 +209,11 @@ pub struct ConsoleArgs {
     #[arg(long, global = true, value_name = "DIR")]
     pub restore_backup: Option<PathBuf>,
 
+    /// The console's restore wizard (R): the backup of --restore-backup to take, by the timestamp
+    /// of its file names, when the directory holds several (default: the newest complete, clean one).
+    #[arg(long, global = true, value_name = "TS")]
+    pub restore_timestamp: Option<String>,
+
     /// The console's restore wizard (R): a control-plane host lost for good (no shell on it); its
     /// Machine is deleted and made again, never the recovery host's. Repeat for each
     /// (`restore run` takes `--lost-host`).
@@ -283,9 +288,15 @@ pub enum RestoreCommand {
 #[derive(Debug, Args)]
 pub struct RestoreTarget {
     /// The backup directory: snapshot_<ts>.db and static_kuberesources_<ts>.tar.gz of one backup
-    /// (cluster-backup.sh's), with our backup_<ts>.json when there is one.
+    /// (cluster-backup.sh's), with our backup_<ts>.json when there is one; or several side by
+    /// side (as `backup --keep` leaves them), of which the newest complete, clean backup of this
+    /// cluster is taken. Only the chosen backup's files are copied to the recovery host.
     #[arg(long, value_name = "DIR")]
     pub backup: PathBuf,
+
+    /// Take the backup of this timestamp (the <ts> of its file names) from the backup directory.
+    #[arg(long, value_name = "TS")]
+    pub timestamp: Option<String>,
 
     /// The healthy control-plane node to restore on (its Machine is never deleted).
     #[arg(long, value_name = "NODE")]

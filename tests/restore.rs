@@ -585,3 +585,98 @@ async fn a_hosted_restore_killed_in_the_middle_resumes_where_it_was_and_ends_the
     assert_eq!(run.status.code(), Some(0), "{}\n{}", stdout(&run), stderr(&run));
     assert_hosted_restored(&lab, &volumes_before);
 }
+
+/// The files in a directory, sorted.
+fn names_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> =
+        std::fs::read_dir(dir).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+    names.sort();
+    names
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn of_several_backups_in_the_directory_the_newest_good_one_is_restored_and_only_its_files_are_copied() {
+    use std::os::unix::fs::PermissionsExt;
+    let lab = restore_lab().await;
+    write_keys(&lab, "/demo/old/", 5);
+    let dir = backup_on(&lab, "master-0");
+    let first = names_in(&dir);
+    // The second backup, of a later second (cluster-backup.sh names them to the second).
+    std::thread::sleep(Duration::from_millis(1100));
+    write_keys(&lab, "/demo/mid/", 3);
+    backup_on(&lab, "master-0");
+    let both = names_in(&dir);
+    assert_eq!(both.len(), 4, "two backups side by side, as `backup --keep` leaves them: {both:?}");
+    let newest: Vec<String> = both.iter().filter(|n| !first.contains(n)).cloned().collect();
+    let stamp = newest[0].trim_start_matches("snapshot_").trim_end_matches(".db").to_string();
+    let stamp = stamp.trim_start_matches("static_kuberesources_").trim_end_matches(".tar.gz").to_string();
+    for name in &newest {
+        let mode = std::fs::metadata(dir.join(name)).unwrap().permissions().mode() & 0o777;
+        if name.starts_with("static_kuberesources_") {
+            assert_eq!(mode, 0o600, "cluster-backup.sh writes the archive (the encryption configuration) 0600");
+        }
+    }
+    // A newer one, incomplete: a snapshot without its static resources.
+    std::fs::copy(dir.join(format!("snapshot_{stamp}.db")), dir.join("snapshot_2099-01-01_000000.db")).unwrap();
+    write_keys(&lab, "/demo/new/", 5);
+    let path = dir.display().to_string();
+
+    let plan = console_restore(
+        &lab,
+        &["restore", "plan", "--backup", &path, "--recovery-host", "master-0", "-o", "json"],
+        Duration::from_secs(60),
+    );
+    assert_eq!(plan.status.code(), Some(0), "{}{}", stdout(&plan), stderr(&plan));
+    let plan_line = lines(&plan).into_iter().find(|l| l["event"] == "plan").unwrap();
+    assert_eq!(plan_line["backup"]["timestamp"], stamp.as_str(), "{}", plan_line["backup"]);
+    let passed = &plan_line["backup"]["passed_over"];
+    assert_eq!(passed[0]["timestamp"], "2099-01-01_000000", "{passed}");
+    assert!(
+        passed[0]["why"].as_str().unwrap().contains("no static_kuberesources_2099-01-01_000000.tar.gz"),
+        "{passed}"
+    );
+    let gate = plan_line["gates"].as_array().unwrap().iter().find(|g| g["id"] == "backup_files").unwrap().clone();
+    assert!(gate["detail"].as_str().unwrap().contains("as secret as the encryption keys"), "{gate}");
+    // The readable plan says which backup and why.
+    let text = console_restore(
+        &lab,
+        &["restore", "plan", "--backup", &path, "--recovery-host", "master-0"],
+        Duration::from_secs(60),
+    );
+    let said = stdout(&text);
+    assert!(said.contains(&format!("backup {stamp}: the newest complete, clean backup of this cluster")), "{said}");
+    assert!(said.contains("passed over 2099-01-01_000000: incomplete"), "{said}");
+
+    // A timestamp that is not there is refused, naming the ones that are.
+    let wrong = console_restore(
+        &lab,
+        &["restore", "plan", "--backup", &path, "--recovery-host", "master-0", "--timestamp", "2000-01-01_000000"],
+        Duration::from_secs(60),
+    );
+    assert_eq!(wrong.status.code(), Some(1));
+    assert!(
+        stdout(&wrong).contains(&format!("--timestamp 2000-01-01_000000: no such backup in {path}")),
+        "{}",
+        stdout(&wrong)
+    );
+    assert!(stdout(&wrong).contains(&stamp), "{}", stdout(&wrong));
+
+    let run = console_restore(
+        &lab,
+        &["restore", "run", "--backup", &path, "--recovery-host", "master-0", "--yes", "--poll", "500ms", "-o", "json"],
+        Duration::from_secs(600),
+    );
+    let end = outcome(&run);
+    assert_eq!(run.status.code(), Some(0), "{end}\n{}\n{}", stdout(&run), stderr(&run));
+    // Only the chosen backup's files went to the recovery host, the archive 0600 there too.
+    let remote = lab.dir.join("hosts/master-0/home/core/assets/backup");
+    assert_eq!(names_in(&remote), newest, "only the newest backup's files");
+    let mode =
+        std::fs::metadata(remote.join(format!("static_kuberesources_{stamp}.tar.gz"))).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    // The data is the newest backup's: the keys written between the two are back, the later ones gone.
+    for i in 0..3 {
+        assert_eq!(get(&lab, &format!("/demo/mid/{i}")), format!("value-{i}"), "a key of the newest backup");
+    }
+    assert_restored(&lab);
+}

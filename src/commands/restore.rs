@@ -37,6 +37,7 @@ fn options(target: &RestoreTarget, kube: &KubeSettings, read_only: bool, plan_on
         remote_backup_dir: target.remote_backup_dir.trim_end_matches('/').to_string(),
         hosted_cluster: kube.hosted_cluster.clone(),
         mark_done: Vec::new(),
+        backup_timestamp: target.timestamp.clone(),
     }
 }
 
@@ -248,6 +249,7 @@ fn print_plan(run: &RestoreRun, hosts: &dyn HostShell, json: bool) {
             let through = if run.options.manual_hosts { "you (--manual-hosts)".into() } else { hosts.describe() };
             outln!("host steps through {through}");
         }
+        print_backup(&survey.backup, run.procedure);
     }
     outln!("gates (all must pass before the point of no return):");
     for gate in &run.gates {
@@ -269,6 +271,28 @@ fn print_plan(run: &RestoreRun, hosts: &dyn HostShell, json: bool) {
             outln!("  {:<width$} {:<16}   check: {}", "", "", check_text(&step.check));
         }
     }
+}
+
+/// Which backup of the directory is taken and why, the newer ones passed over, and the archive's secrecy.
+fn print_backup(backup: &etcd_console_core::wizard::restore::BackupFacts, procedure: Procedure) {
+    let Some(ts) = &backup.timestamp else { return };
+    let plain = etcd_console_core::backup::directory::plain_timestamp(ts);
+    let because = backup.chosen_because.as_deref().unwrap_or("the backup there");
+    outln!("backup {plain}: {because}; copied: {}", safe(&backup.files.join(", ")));
+    for passed in &backup.passed_over {
+        outln!("  passed over {}: {}", safe(&passed.timestamp), safe(&passed.why));
+    }
+    if procedure == Procedure::Standalone && backup.static_resources.is_some() {
+        outln!("  note: {}", etcd_console_core::wizard::restore::STATIC_RESOURCES_SECRET);
+    }
+    for note in &backup.notes {
+        outln!("  note: {}", safe(note));
+    }
+}
+
+/// File names and what was read of them, fit for the terminal (no control characters).
+fn safe(text: &str) -> String {
+    text.chars().map(|c| if c.is_control() { '?' } else { c }).collect()
 }
 
 /// The person at the terminal (stderr prompts), or --yes.

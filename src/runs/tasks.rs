@@ -217,6 +217,7 @@ fn restore_options(
         remote_backup_dir: "/home/core/assets/backup".into(),
         hosted_cluster: kube.hosted_cluster.clone(),
         lost: console.restore_lost_hosts.clone(),
+        backup_timestamp: console.restore_timestamp.clone(),
         ..Default::default()
     }
 }

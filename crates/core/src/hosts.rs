@@ -141,6 +141,8 @@ impl SshShell {
         }
         let mut args = Self::ssh_args(&self.key, &self.options);
         args.push("-r".into());
+        // The modes too: the static resources archive (the encryption configuration) stays 0600.
+        args.push("-p".into());
         let files = std::fs::read_dir(local)
             .map_err(|e| format!("cannot read {}: {e}", local.display()))?
             .flatten()

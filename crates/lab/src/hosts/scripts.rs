@@ -197,6 +197,15 @@ pub fn backup(host: &Host, dir_arg: &str, force: bool) -> HostOutput {
         // The snapshot stays, as the real script leaves it when it dies here.
         return script.fail("tar: static-pod-resources: Cannot open: Input/output error (a lab fault)");
     }
+    // The archive holds the encryption configuration: made 0600 before tar writes into it.
+    let made = {
+        use std::os::unix::fs::OpenOptionsExt;
+        fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&archive)
+    };
+    if let Err(e) = made {
+        let _ = fs::remove_file(&snapshot);
+        return script.fail(&format!("cannot create {shown}/static_kuberesources_{ts}.tar.gz: {e}; nothing was saved"));
+    }
     let mut tar = Command::new("tar");
     tar.arg("-czf").arg(&archive).arg("-C").arg(&host.root).args(&latest);
     let ran = run_limited(tar, Duration::from_secs(60));

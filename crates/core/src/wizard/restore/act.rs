@@ -64,11 +64,11 @@ impl RestoreExecutor {
                 let ip = self.host_ip(run, node);
                 // cluster-restore.sh takes the newest snapshot it finds there: only ours may be there.
                 let listed = self.hosts.run(node, &ip, &format!("ls {to}"), Duration::from_secs(30)).await?;
-                let ours: Vec<String> = std::fs::read_dir(&self.backup_dir)
-                    .map_err(|e| format!("cannot read {}: {e}", self.backup_dir.display()))?
-                    .flatten()
-                    .map(|e| e.file_name().to_string_lossy().into_owned())
-                    .collect();
+                // Only the chosen backup's files: the directory may hold several.
+                let ours = run.survey.as_ref().map(|s| s.backup.files.clone()).unwrap_or_default();
+                if ours.is_empty() {
+                    return Err(format!("no backup of {} was chosen: nothing to copy", self.backup_dir.display()));
+                }
                 let foreign = foreign_backups(&listed.stdout, &ours);
                 if listed.exit_code == 0 && !foreign.is_empty() {
                     return Err(format!(
@@ -76,7 +76,13 @@ impl RestoreExecutor {
                         foreign.join(", ")
                     ));
                 }
-                self.hosts.copy(node, &ip, &self.backup_dir, to, limit).await
+                let (dir, files) = (self.backup_dir.clone(), ours.clone());
+                let staged = tokio::task::spawn_blocking(move || crate::backup::directory::stage(&dir, &files))
+                    .await
+                    .map_err(|e| format!("staging the backup's files: {e}"))??;
+                let copied = self.hosts.copy(node, &ip, &staged.path, to, limit).await?;
+                tracing::info!(target: "audit", node = %node, to = %to, files = ?ours, "restore: backup copied");
+                Ok(format!("{copied}: {}", ours.join(", ")))
             }
             Act::HostOnNotReady { command } => {
                 let mut said = Vec::new();

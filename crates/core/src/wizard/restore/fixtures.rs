@@ -32,6 +32,7 @@ pub fn survey() -> Survey {
             cluster_id: Some("5c1a".into()),
             version: Some("4.14.8".into()),
             identity_source: Some("the snapshot's ClusterVersion".into()),
+            ..BackupFacts::default()
         },
         control_plane: vec![
             host("master-0", "10.0.0.10"),

@@ -47,6 +47,9 @@ pub struct Options {
     /// Steps the person declares done (`--mark-done ID`) after finishing them by hand.
     #[serde(default)]
     pub mark_done: Vec<String>,
+    /// `--timestamp TS`: the backup of the directory to take (else the newest complete, clean one).
+    #[serde(default)]
+    pub backup_timestamp: Option<String>,
 }
 
 pub use crate::backup::directory::BackupFacts;
@@ -361,10 +364,12 @@ pub fn gates(procedure: Procedure, options: &Options, survey: &Survey) -> Vec<Ga
             (None, _, _) if procedure == Procedure::Standalone && backup.static_problem.is_some() => {
                 Err(backup.static_problem.clone().unwrap_or_default())
             }
-            (None, Some(snapshot), Some(ts)) => Ok(match (&backup.static_resources, procedure) {
-                (Some(resources), _) => format!("{snapshot} and {resources} (both {ts})"),
-                (None, _) => format!("{snapshot} ({ts})"),
-            }),
+            (None, _, _) if backup.integrity_problem.is_some() => Err(format!(
+                "the backup's files are not what was written: {}",
+                backup.integrity_problem.clone().unwrap_or_default()
+            )),
+            (None, _, _) if backup.dirty_problem.is_some() => Err(backup.dirty_problem.clone().unwrap_or_default()),
+            (None, Some(snapshot), Some(ts)) => Ok(backup_chosen(backup, snapshot, ts)),
             _ => Err(format!("no snapshot_<ts>.db in {}", backup.dir)),
         },
     ));
@@ -503,6 +508,31 @@ pub fn gates(procedure: Procedure, options: &Options, survey: &Survey) -> Vec<Ga
     list
 }
 
+/// The backup_files gate's word on the backup taken: its files, why it, which newer ones were passed over,
+/// and that its static resources are a secret.
+fn backup_chosen(backup: &BackupFacts, snapshot: &str, ts: &str) -> String {
+    let mut text = match &backup.static_resources {
+        Some(resources) => format!("{snapshot} and {resources} (both {ts})"),
+        None => format!("{snapshot} ({ts})"),
+    };
+    if let Some(because) = &backup.chosen_because {
+        text.push_str(&format!(": {because}"));
+    }
+    for passed in &backup.passed_over {
+        text.push_str(&format!("; passed over {}: {}", passed.timestamp, passed.why));
+    }
+    if backup.static_resources.is_some() {
+        text.push_str(&format!("; {STATIC_RESOURCES_SECRET}"));
+    }
+    for note in &backup.notes {
+        text.push_str(&format!("; {note}"));
+    }
+    text
+}
+
+/// What the person must know of the static resources archive.
+pub const STATIC_RESOURCES_SECRET: &str = "the static resources archive holds the encryption configuration: it is as secret as the encryption keys (only the chosen backup's files are copied, 0600)";
+
 fn recovery_gate(options: &Options, survey: &Survey) -> Result<String, String> {
     let Some(name) = &options.recovery_host else {
         let ready: Vec<&str> = survey.control_plane.iter().filter(|h| h.ready).map(|h| h.name.as_str()).collect();
@@ -623,6 +653,7 @@ impl RestoreRun {
             fail_webhooks: survey.fail_webhooks.clone(),
             remote_backup_dir: self.options.remote_backup_dir.clone(),
             backup_dir: self.backup_dir.clone(),
+            backup_files: survey.backup.files.clone(),
             api_vips: survey.api_vips.clone(),
             proxy: survey.proxy,
         }

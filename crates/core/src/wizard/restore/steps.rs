@@ -262,6 +262,9 @@ pub struct Layout {
     pub remote_backup_dir: String,
     /// The backup directory here, on the bastion.
     pub backup_dir: String,
+    /// The chosen backup's files in it (the directory may hold several backups): only they are copied.
+    #[serde(default)]
+    pub backup_files: Vec<String>,
     /// keepalived's API VIPs (on-premises platforms): step 6 checks the recovery host holds one.
     #[serde(default)]
     pub api_vips: Vec<String>,
@@ -369,7 +372,14 @@ pub fn standalone(layout: &Layout) -> Vec<Step> {
             ),
             recovery,
         ),
-        vec![format!("scp -r {}/* core@{recovery}:{remote}/", layout.backup_dir.trim_end_matches('/'))],
+        vec![if layout.backup_files.is_empty() {
+            format!("scp -r {}/* core@{recovery}:{remote}/", layout.backup_dir.trim_end_matches('/'))
+        } else {
+            let dir = layout.backup_dir.trim_end_matches('/');
+            let files: Vec<String> = layout.backup_files.iter().map(|f| format!("{dir}/{f}")).collect();
+            // -p keeps the 0600 of the static resources (they hold the encryption configuration).
+            format!("scp -p {} core@{recovery}:{remote}/", files.join(" "))
+        }],
     ));
 
     if let Some(copy) = steps.last_mut() {

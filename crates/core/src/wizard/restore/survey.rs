@@ -63,16 +63,28 @@ pub(super) struct ClusterReads {
 }
 
 impl RestoreExecutor {
-    /// Everything the plan and the gates need, read concurrently.
+    /// Everything the plan and the gates need: the cluster, then the backup of it (of several in the
+    /// directory, the one of this cluster).
     pub async fn survey(&self, run: &RestoreRun) -> Survey {
+        let mut survey = self.survey_cluster(run).await;
+        let wanted = crate::backup::directory::Wanted {
+            timestamp: run.options.backup_timestamp.clone(),
+            cluster_id: survey.cluster_id.clone(),
+            needs_static: run.procedure == Procedure::Standalone,
+        };
         let dir = self.backup_dir.clone();
-        let backup = tokio::task::spawn_blocking(move || crate::backup::directory::inspect(&dir));
+        let backup = tokio::task::spawn_blocking(move || crate::backup::directory::inspect(&dir, &wanted));
+        survey.backup = backup.await.unwrap_or_default();
+        survey
+    }
+
+    /// The cluster and its hosts, read concurrently.
+    async fn survey_cluster(&self, run: &RestoreRun) -> Survey {
         let mut survey = Survey::default();
         let connection = match self.api() {
             Ok(connection) => connection.clone(),
             Err(e) => {
                 survey.unreadable = Some(e);
-                survey.backup = backup.await.unwrap_or_default();
                 return survey;
             }
         };
@@ -91,7 +103,6 @@ impl RestoreExecutor {
             fail_webhooks(c),
             get(c, dynamic(c, PROXY, None), "proxy/cluster", "cluster"),
         );
-        survey.backup = backup.await.unwrap_or_default();
         let reads = ClusterReads {
             version: version.map_err(String::from),
             infrastructure: infrastructure.map_err(String::from),

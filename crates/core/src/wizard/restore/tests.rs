@@ -547,3 +547,47 @@ fn on_premises_the_recovery_host_must_hold_the_api_vip_and_a_proxy_is_read_on_th
     assert!(plain.steps.iter().all(|s| s.id != "6" && s.id != "7"));
     assert!(plain.steps.iter().any(|s| matches!(&s.act, Act::Host { command, .. } if command == "sudo -E /usr/local/bin/cluster-restore.sh /home/core/assets/backup")));
 }
+
+#[test]
+fn the_backup_gate_says_which_backup_why_the_newer_were_passed_over_and_that_the_archive_is_secret() {
+    let mut s = survey();
+    s.backup.chosen_because = Some("the newest complete, clean backup of this cluster of the 2 in /b".into());
+    s.backup.passed_over = vec![crate::backup::directory::PassedOver {
+        timestamp: "2026-12-03_010203".into(),
+        why: "marked possibly dirty".into(),
+    }];
+    s.backup.files =
+        vec!["snapshot_2026-12-02_010203.db".into(), "static_kuberesources_2026-12-02_010203.tar.gz".into()];
+    let run = surveyed(options(), s.clone());
+    let gate = run.gates.iter().find(|g| g.id == "backup_files").unwrap();
+    assert!(gate.passed, "{gate:?}");
+    assert!(gate.detail.contains("newest complete, clean backup"), "{}", gate.detail);
+    assert!(gate.detail.contains("passed over 2026-12-03_010203: marked possibly dirty"), "{}", gate.detail);
+    assert!(gate.detail.contains("as secret as the encryption keys"), "{}", gate.detail);
+    // The copy step names only the chosen backup's files.
+    let copy = run.steps.iter().find(|s| s.id == "3").unwrap();
+    assert_eq!(
+        copy.shown,
+        ["scp -p /b/snapshot_2026-12-02_010203.db /b/static_kuberesources_2026-12-02_010203.tar.gz core@master-0:/home/core/assets/backup/"]
+    );
+
+    for (spoil, says) in [
+        (
+            (|s: &mut Survey| s.backup.integrity_problem = Some("snapshot_x.db is 5 bytes".into())) as fn(&mut Survey),
+            "not what was written",
+        ),
+        (
+            |s: &mut Survey| s.backup.dirty_problem = Some("name it with --timestamp 2026-12-02_010203".into()),
+            "--timestamp",
+        ),
+    ] {
+        let mut spoilt = s.clone();
+        spoil(&mut spoilt);
+        let run = surveyed(options(), spoilt);
+        let failing: Vec<&Gate> = run.gates.iter().filter(|g| !g.passed).collect();
+        assert_eq!(failing.len(), 1, "{failing:?}");
+        assert_eq!(failing[0].id, "backup_files");
+        assert!(failing[0].detail.contains(says), "{}", failing[0].detail);
+        assert!(matches!(run.outcome, Some(Outcome::Refused { .. })));
+    }
+}
