@@ -98,14 +98,18 @@ pub(crate) fn open_run(
     let journal = RestoreJournal::open(journal_dir, server).map_err(|e| (1, e.to_string()))?;
     let run = match unfinished(journal_dir, server).map_err(|e| (BAD_INPUT, e.to_string()))? {
         Some((mut found, path)) => {
-            if found.options.recovery_host != wanted.recovery_host || found.backup_dir != backup.display().to_string() {
+            if found.options.recovery_host != wanted.recovery_host
+                || found.backup_dir != backup.display().to_string()
+                || (wanted.backup_timestamp.is_some() && found.options.backup_timestamp != wanted.backup_timestamp)
+            {
                 return Err((
                     BAD_INPUT,
                     format!(
-                        "an unfinished restore of {server} is in {} (recovery host {}, backup {}): run it again with the same recovery host and backup to resume it, or move the journal away to start anew",
+                        "an unfinished restore of {server} is in {} (recovery host {}, backup {}{}): run it again with the same recovery host and backup to resume it, or move the journal away to start anew",
                         path.display(),
                         found.options.recovery_host.as_deref().unwrap_or("-"),
-                        found.backup_dir
+                        found.backup_dir,
+                        found.options.backup_timestamp.as_deref().map(|ts| format!(", --timestamp {ts}")).unwrap_or_default()
                     ),
                 ));
             }

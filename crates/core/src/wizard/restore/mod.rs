@@ -369,7 +369,7 @@ pub fn gates(procedure: Procedure, options: &Options, survey: &Survey) -> Vec<Ga
                 backup.integrity_problem.clone().unwrap_or_default()
             )),
             (None, _, _) if backup.dirty_problem.is_some() => Err(backup.dirty_problem.clone().unwrap_or_default()),
-            (None, Some(snapshot), Some(ts)) => Ok(backup_chosen(backup, snapshot, ts)),
+            (None, Some(snapshot), Some(ts)) => Ok(backup_chosen(backup, snapshot, ts, procedure)),
             _ => Err(format!("no snapshot_<ts>.db in {}", backup.dir)),
         },
     ));
@@ -510,7 +510,7 @@ pub fn gates(procedure: Procedure, options: &Options, survey: &Survey) -> Vec<Ga
 
 /// The backup_files gate's word on the backup taken: its files, why it, which newer ones were passed over,
 /// and that its static resources are a secret.
-fn backup_chosen(backup: &BackupFacts, snapshot: &str, ts: &str) -> String {
+fn backup_chosen(backup: &BackupFacts, snapshot: &str, ts: &str, procedure: Procedure) -> String {
     let mut text = match &backup.static_resources {
         Some(resources) => format!("{snapshot} and {resources} (both {ts})"),
         None => format!("{snapshot} ({ts})"),
@@ -521,7 +521,8 @@ fn backup_chosen(backup: &BackupFacts, snapshot: &str, ts: &str) -> String {
     for passed in &backup.passed_over {
         text.push_str(&format!("; passed over {}: {}", passed.timestamp, passed.why));
     }
-    if backup.static_resources.is_some() {
+    // Only the standalone procedure copies the archive (a hosted restore takes the snapshot alone).
+    if backup.static_resources.is_some() && procedure == Procedure::Standalone {
         text.push_str(&format!("; {STATIC_RESOURCES_SECRET}"));
     }
     for note in &backup.notes {
