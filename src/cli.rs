@@ -272,7 +272,7 @@ impl RestoreArgs {
     pub fn target(&self) -> &RestoreTarget {
         match &self.command {
             RestoreCommand::Plan(plan) => &plan.target,
-            RestoreCommand::Run(run) => &run.target,
+            RestoreCommand::Run(run) | RestoreCommand::Abort(run) => &run.target,
         }
     }
 }
@@ -283,6 +283,10 @@ pub enum RestoreCommand {
     Plan(RestorePlanArgs),
     /// Run the restore: gates, the typed cluster name, then every step, checked.
     Run(RestoreRunArgs),
+    /// Give up a stopped hosted restore (the same flags as its `run`): the data pods deleted, etcd and
+    /// the API servers scaled back, reconciliation resumed; refused once a member's data was touched
+    /// (then resume it with `run`). Exit 0 brought back, 1 refused or stopped, 2 bad input.
+    Abort(RestoreRunArgs),
 }
 
 #[derive(Debug, Args)]

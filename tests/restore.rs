@@ -680,3 +680,106 @@ async fn of_several_backups_in_the_directory_the_newest_good_one_is_restored_and
     }
     assert_restored(&lab);
 }
+
+/// Starts `command` (a `restore run -o json`), stops it as Ctrl-C does once step `at` has begun, and
+/// gives its outcome line.
+fn interrupt_when(mut command: Command, at: &str) -> Value {
+    command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::null());
+    let mut child: Child = command.spawn().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let mut interrupted = false;
+    while Instant::now() < deadline {
+        let Ok(line) = rx.recv_timeout(Duration::from_secs(1)) else { continue };
+        let value: Value = serde_json::from_str(&line).unwrap_or_default();
+        if value["event"] == "step" && value["id"] == at && !interrupted {
+            let sent = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+            assert!(sent.success());
+            interrupted = true;
+        }
+        if value["event"] == "outcome" {
+            let _ = child.wait();
+            assert!(interrupted, "the run ended before step {at}: {line}");
+            return value;
+        } else if value.is_null() {
+            continue;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("no outcome after step {at}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stopped_hosted_restore_says_how_to_resume_and_abort_brings_the_cluster_back_until_data_is_touched() {
+    let (lab, dir) = hosted_lab_with_backup().await;
+    let volumes_before = volumes(&lab);
+    // Stopped (Ctrl-C) while the snapshot is copied into member 0's data pod: paused, the API at 0, etcd at 0.
+    let end =
+        interrupt_when(hosted_command(&lab, &dir, &["restore", "run", "--yes", "--poll", "1s"]), "3.3@data-etcd-0");
+    assert_eq!(end["outcome"]["outcome"], "stopped", "{end}");
+    let resume = end["resume_command"].as_str().unwrap_or_else(|| panic!("{end}"));
+    assert!(resume.contains("restore run") && resume.contains("--hosted-cluster clusters/hosted"), "{resume}");
+    assert!(resume.contains(&format!("--backup {}", dir.display())), "{resume}");
+    let abort = end["abort_command"].as_str().unwrap_or_else(|| panic!("{end}"));
+    assert!(abort.contains("restore abort") && abort.contains("--hosted-cluster clusters/hosted"), "{abort}");
+    assert!(end["message"].as_str().unwrap().contains(&format!("to resume: {resume}")), "{end}");
+    let paused = || {
+        kubectl_ok(&lab, &["get", "hostedcluster", "-n", "clusters", "hosted", "-o", "jsonpath={.spec.pausedUntil}"])
+    };
+    assert_eq!(paused().trim(), "true");
+
+    // `restore abort`: the writers and reconciliation back, the data as it was (the later keys still there).
+    let aborted = run_with_limit(
+        hosted_command(&lab, &dir, &["restore", "abort", "--yes", "--poll", "1s"]),
+        Duration::from_secs(600),
+    );
+    assert_eq!(aborted.status.code(), Some(0), "{}{}", stdout(&aborted), stderr(&aborted));
+    let done = outcome(&aborted);
+    assert_eq!(done["aborted"], true, "{done}");
+    assert!(done["message"].as_str().unwrap().starts_with("aborted:"), "{done}");
+    assert_eq!(paused().trim(), "");
+    for writer in ["kube-apiserver", "openshift-apiserver", "openshift-oauth-apiserver"] {
+        let ready = kubectl_ok(
+            &lab,
+            &["get", "deployment", "-n", "clusters-hosted", writer, "-o", "jsonpath={.status.readyReplicas}"],
+        );
+        assert_eq!(ready.trim(), "3", "{writer}");
+    }
+    let deployments = kubectl_ok(&lab, &["get", "deployments", "-n", "clusters-hosted", "-o", "name"]);
+    assert!(!deployments.contains("etcd-data"), "{deployments}");
+    let keys = stdout(&etcdctl(&lab, &["get", "--prefix", "", "--keys-only"]));
+    assert!(keys.contains("after-4") && !keys.contains("before-0"), "nothing restored: {keys}");
+
+    // Once a member's data is touched, abort refuses and says to resume; the resumed run restores,
+    // and every claim keeps its data from before, set aside.
+    kill_when(hosted_command(&lab, &dir, &["restore", "run", "--yes", "--poll", "1s"]), "3.4@data-etcd-0");
+    let refused = run_with_limit(
+        hosted_command(&lab, &dir, &["restore", "abort", "--yes", "--poll", "1s"]),
+        Duration::from_secs(120),
+    );
+    assert_eq!(refused.status.code(), Some(1), "{}{}", stdout(&refused), stderr(&refused));
+    let said = format!("{}{}", stdout(&refused), stderr(&refused));
+    assert!(said.contains("resume the restore instead") && said.contains("restore run"), "{said}");
+    assert_eq!(paused().trim(), "true", "a refused abort changes nothing");
+    let run = run_with_limit(
+        hosted_command(&lab, &dir, &["restore", "run", "--yes", "--poll", "1s"]),
+        Duration::from_secs(600),
+    );
+    assert_eq!(run.status.code(), Some(0), "{}{}", stdout(&run), stderr(&run));
+    assert_hosted_restored(&lab, &volumes_before);
+    for member in 0..3 {
+        let claim = lab.dir.join(format!("hosts/master-{member}/var/lib"));
+        let aside: Vec<String> =
+            names_in(&claim).into_iter().filter(|n| n.starts_with("data.before-restore-")).collect();
+        assert_eq!(aside.len(), 1, "member {member}: {:?}", names_in(&claim));
+        assert!(claim.join(&aside[0]).join("member").is_dir(), "member {member}'s data from before, kept");
+    }
+}

@@ -97,6 +97,15 @@ pub(crate) fn open_run(
     // The lock first: a second run of this cluster is refused before it reads anything.
     let journal = RestoreJournal::open(journal_dir, server).map_err(|e| (1, e.to_string()))?;
     let run = match unfinished(journal_dir, server).map_err(|e| (BAD_INPUT, e.to_string()))? {
+        Some((found, path)) if found.aborting => {
+            return Err((
+                1,
+                format!(
+                    "the restore of {server} journalled in {} is being aborted: run `restore abort` again (the same flags) to finish that",
+                    path.display()
+                ),
+            ))
+        }
         Some((mut found, path)) => {
             if found.options.recovery_host != wanted.recovery_host
                 || found.backup_dir != backup.display().to_string()
@@ -144,6 +153,48 @@ pub(crate) fn open_run(
     Ok((run, journal))
 }
 
+/// The journalled hosted run of this API server turned into its abort (or an abort stopped before, resumed);
+/// with its journal, locked. Err: none to abort, or it may not be (and what to do instead).
+fn open_abort(
+    journal_dir: &std::path::Path,
+    server: &str,
+    said: &mut dyn FnMut(serde_json::Value, String),
+) -> Result<(RestoreRun, RestoreJournal), (i32, String)> {
+    let journal = RestoreJournal::open(journal_dir, server).map_err(|e| (1, e.to_string()))?;
+    let Some((mut found, path)) = unfinished(journal_dir, server).map_err(|e| (BAD_INPUT, e.to_string()))? else {
+        return Err((1, format!("no unfinished restore of {server} to abort")));
+    };
+    found.begin_abort().map_err(|e| {
+        let resume =
+            if found.procedure == Procedure::Hosted { format!(": {}", command_line("run")) } else { String::new() };
+        (1, format!("{e}{resume}"))
+    })?;
+    said(
+        json!({"event": "aborting", "journal": path, "steps": found.steps.iter().map(|s| &s.id).collect::<Vec<_>>()}),
+        format!("aborting the restore journalled in {}: {} step(s) bring it back", path.display(), found.steps.len()),
+    );
+    Ok((found, journal))
+}
+
+/// This command line again with `restore run|abort` as `verb`, quoted for a POSIX shell.
+fn command_line(verb: &str) -> String {
+    let mut args: Vec<String> = std::env::args().collect();
+    if let Some(at) = args.iter().position(|a| a == "restore") {
+        if let Some(word) = args.get_mut(at + 1).filter(|w| *w == "run" || *w == "abort") {
+            *word = verb.to_string();
+        }
+    }
+    args.iter().map(|a| shell_quoted(&safe(a))).collect::<Vec<_>>().join(" ")
+}
+
+fn shell_quoted(word: &str) -> String {
+    if !word.is_empty() && word.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,@%+".contains(c)) {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    }
+}
+
 /// `restore plan|run`. `shell` reaches the hosts instead of ssh (main gives the lab's for `--lab-dir`).
 pub async fn run(
     connection: &ConnectionSettings,
@@ -182,7 +233,8 @@ pub async fn run(
             }
             outcome.exit_code()
         }
-        RestoreCommand::Run(args) => run_restore(connection, console, kube, args, procedure, shell).await,
+        RestoreCommand::Run(args) => run_restore(connection, console, kube, args, procedure, shell, false).await,
+        RestoreCommand::Abort(args) => run_restore(connection, console, kube, args, procedure, shell, true).await,
     }
 }
 
@@ -354,6 +406,7 @@ async fn run_restore(
     args: &crate::cli::RestoreRunArgs,
     procedure: Procedure,
     shell: Option<Arc<dyn HostShell>>,
+    abort_it: bool,
 ) -> i32 {
     let json = args.target.output == OutputFormat::Json;
     let executor = match executor(connection, kube, &args.target, shell, args.poll).await {
@@ -377,14 +430,24 @@ async fn run_restore(
     };
     let wanted = options(&args.target, kube, console.read_only, false);
     let mut said = |value: serde_json::Value, text: String| Printer::new(json).line(value, text);
-    let (mut run, mut journal) =
-        match open_run(&journal_dir, &server, procedure, &args.target.backup, wanted, &args.mark_done, &mut said) {
-            Ok(opened) => opened,
-            Err((code, e)) => {
-                eprintln!("etcd-console: {e}");
-                return code;
+    let opened = if abort_it {
+        open_abort(&journal_dir, &server, &mut said)
+    } else {
+        open_run(&journal_dir, &server, procedure, &args.target.backup, wanted, &args.mark_done, &mut said)
+    };
+    let (mut run, mut journal) = match opened {
+        Ok(opened) => opened,
+        Err((code, e)) => {
+            eprintln!("etcd-console: {e}");
+            if json {
+                outln!(
+                    "{}",
+                    json!({"event": "outcome", "outcome": {"outcome": "refused", "reasons": [e]}, "message": e, "exit_code": code})
+                );
             }
-        };
+            return code;
+        }
+    };
     let journal_path = journal.path().to_path_buf();
     tracing::info!(target: "audit", backup = %args.target.backup.display(), recovery_host = ?args.target.recovery_host, server = %server, "restore: run requested");
     let abort = CancellationToken::new();
@@ -471,12 +534,27 @@ async fn run_restore(
     let outcome = run.outcome().cloned().unwrap_or(Outcome::Cancelled);
     let kept = if run.finished_for_good() { journal.finish().ok() } else { None };
     let mut message = outcome.describe();
+    if run.aborting && outcome == Outcome::Completed {
+        message = "aborted: the data pods are gone, etcd and the API servers are back at their replicas and reconciliation is resumed; the members' data was not touched".into();
+    }
     if run.quorum_guard_off && !message.contains("QUORUM GUARD") {
         message.push_str(&format!("; the quorum guard is OFF: {QUORUM_GUARD_ON}"));
     }
+    // A stopped run says exactly how to go on, and a hosted one how to give up while it still may.
+    let stopped = matches!(outcome, Outcome::Stopped { .. }) && !run.finished_for_good();
+    let resume_command = stopped.then(|| command_line(if run.aborting { "abort" } else { "run" }));
+    let abort_command = (stopped && !run.aborting && run.abortable().is_ok()).then(|| command_line("abort"));
+    if let Some(command) = &resume_command {
+        message.push_str(&format!("\nto resume: {command}"));
+    }
+    if let Some(command) = &abort_command {
+        message
+            .push_str(&format!("\nto give up instead (writers and reconciliation back, nothing restored): {command}"));
+    }
     Printer::new(json).line(
         json!({"event": "outcome", "outcome": outcome, "message": message, "exit_code": outcome.exit_code(),
-            "journal": kept.clone().unwrap_or(journal_path.clone()), "quorum_guard_off": run.quorum_guard_off}),
+            "journal": kept.clone().unwrap_or(journal_path.clone()), "quorum_guard_off": run.quorum_guard_off,
+            "resume_command": resume_command, "abort_command": abort_command, "aborted": run.aborting}),
         format!("{message}\njournal: {}", kept.unwrap_or(journal_path).display()),
     );
     tracing::info!(target: "audit", outcome = %outcome.describe(), "restore: run ended");

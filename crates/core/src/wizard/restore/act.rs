@@ -248,6 +248,37 @@ impl RestoreExecutor {
                 }
                 Ok(said.join("\n").trim().to_string())
             }
+            Act::SetAside { deployment, from, to } => {
+                let c = self.api()?;
+                let namespace = control_plane_namespace(run)?;
+                // Only while no member runs (the data must not change under the move).
+                self.etcd_stopped(c, &namespace).await?;
+                let pod = pods::running_pod(c, &namespace, deployment).await?;
+                let test = |flag: &str, path: &str| vec!["test".to_string(), flag.into(), path.into()];
+                let there = |argv: Vec<String>| {
+                    let pod = pod.clone();
+                    let namespace = namespace.clone();
+                    async move { pods::exec(c, &namespace, &pod, &argv, None, limit).await.map(|o| o.exit_code == 0) }
+                };
+                if there(test("-e", to)).await? {
+                    return Ok(format!("{to} is there already in {pod}: the data was set aside before"));
+                }
+                if !there(test("-e", from)).await? {
+                    return Ok(format!("{from} is not in {pod}: the claim holds no data to set aside"));
+                }
+                let argv = vec!["mv".to_string(), from.clone(), to.clone()];
+                let moved = pods::exec(c, &namespace, &pod, &argv, None, limit).await?;
+                tracing::info!(target: "audit", pod = %pod, from = %from, to = %to, exit = moved.exit_code, "restore: member data set aside");
+                if moved.exit_code != 0 {
+                    return Err(format!("`mv {from} {to}` in {pod} exited {}: {}", moved.exit_code, moved.text()));
+                }
+                if !there(test("-d", to)).await? || there(test("-e", from)).await? {
+                    return Err(format!(
+                        "after `mv {from} {to}` in {pod}, {to} is not a directory or {from} is still there"
+                    ));
+                }
+                Ok(format!("{from} set aside as {to} in {pod} (kept on the claim)"))
+            }
             Act::DeleteDeployment { name } => {
                 let c = self.api()?;
                 let namespace = control_plane_namespace(run)?;

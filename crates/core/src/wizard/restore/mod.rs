@@ -89,6 +89,9 @@ pub struct HostedFacts {
     /// The etcd-writers' replicas before the restore (each is brought back to its own count).
     #[serde(default)]
     pub writers: Vec<(String, i32)>,
+    /// When it was surveyed (`YYYY-MM-DD_HHMMSS`): names where each member's data is set aside.
+    #[serde(default)]
+    pub surveyed_at: String,
 }
 
 impl HostedFacts {
@@ -111,6 +114,7 @@ impl HostedFacts {
             token: self.token.clone().unwrap_or_else(|| "etcd-cluster".into()),
             members,
             writers: self.writers.clone(),
+            planned_at: self.surveyed_at.clone(),
         }
     }
 }
@@ -333,6 +337,9 @@ pub struct RestoreRun {
     pub not_ready: Vec<String>,
     pub quorum_guard_off: bool,
     pub outcome: Option<Outcome>,
+    /// `restore abort`: the steps are those that bring a stopped hosted run's cluster back as it was.
+    #[serde(default)]
+    pub aborting: bool,
 }
 
 /// `recovery-<date --rfc-3339=ns>`, as the runbook makes it.
@@ -604,7 +611,153 @@ impl RestoreRun {
             not_ready: Vec::new(),
             quorum_guard_off: false,
             outcome: None,
+            aborting: false,
         }
+    }
+
+    /// The steps that replace a member's data (set aside, then restored): once one has begun, an abort could
+    /// not give the cluster back its data.
+    fn data_touched(&self) -> Vec<String> {
+        self.steps
+            .iter()
+            .zip(&self.records)
+            .filter(|(s, _)| matches!(s.act, Act::SetAside { .. }) || s.id.starts_with("3.4@"))
+            .filter(|(_, r)| r.state != StepState::Pending)
+            .map(|(s, _)| s.id.clone())
+            .collect()
+    }
+
+    /// Whether `restore abort` may bring this stopped run's cluster back: a hosted run begun, and no member's
+    /// data touched yet. Err says why not, and what to do instead.
+    pub fn abortable(&self) -> Result<(), String> {
+        if self.aborting {
+            return Ok(());
+        }
+        if self.procedure != Procedure::Hosted {
+            return Err("restore abort is for the hosted procedure; a standalone run is resumed (`restore run` again, with the same flags)".into());
+        }
+        if !self.began() {
+            return Err("the restore changed nothing yet: there is nothing to bring back".into());
+        }
+        let touched = self.data_touched();
+        if !touched.is_empty() {
+            let aside = self.survey.as_ref().and_then(|s| s.hosted.as_ref()).map(|h| h.layout().set_aside_dir());
+            return Err(format!(
+                "not aborted, nothing changed: a member's data was already set aside or replaced (step {}): bringing the writers back now would start the cluster on data half restored; resume the restore instead (`restore run` with the same flags){}",
+                touched.join(", "),
+                aside.map(|a| format!("; each claim's data from before is kept at {a}")).unwrap_or_default()
+            ));
+        }
+        Ok(())
+    }
+
+    /// Turns a stopped hosted run into its abort: delete the data pods made (their snapshot copy first),
+    /// scale etcd and the writers back to what they were, resume reconciliation. Only what the run did is
+    /// undone; every step is checked as the run's are. Err: see [`RestoreRun::abortable`].
+    pub fn begin_abort(&mut self) -> Result<(), String> {
+        self.abortable()?;
+        if self.aborting {
+            // An abort stopped half way: its steps go on (each is safe to do again).
+            for record in &mut self.records {
+                if matches!(record.state, StepState::Running | StepState::Failed) {
+                    record.state = StepState::Pending;
+                }
+            }
+            self.outcome = None;
+            self.stage = Stage::Steps;
+            return Ok(());
+        }
+        let layout = self
+            .survey
+            .as_ref()
+            .and_then(|s| s.hosted.as_ref())
+            .map(HostedFacts::layout)
+            .ok_or("no HostedCluster was surveyed: nothing to bring back")?;
+        let begun =
+            |id: &str| self.steps.iter().zip(&self.records).any(|(s, r)| s.id == id && r.state != StepState::Pending);
+        let done =
+            |id: &str| self.steps.iter().zip(&self.records).any(|(s, r)| s.id == id && r.state == StepState::Done);
+        let mut undo = Vec::new();
+        for (index, _) in layout.members.iter().enumerate() {
+            let claim = format!("data-etcd-{index}");
+            if !begun(&format!("3.2@{claim}")) {
+                continue;
+            }
+            let deployment = steps::data_deployment(index);
+            if begun(&format!("3.3@{claim}")) && done(&format!("3.2@{claim}")) {
+                undo.push(steps::abort_step(
+                    &format!("a3.5@{claim}"),
+                    &format!("remove the snapshot's copy from {claim}"),
+                    Act::PodExec {
+                        deployment: deployment.clone(),
+                        commands: vec![vec!["rm".into(), "-f".into(), steps::POD_SNAPSHOT.into()]],
+                    },
+                    Check::Answer,
+                ));
+            }
+            undo.push(steps::abort_step(
+                &format!("a3.6@{claim}"),
+                &format!("delete the {deployment} Deployment"),
+                Act::DeleteDeployment { name: deployment.clone() },
+                Check::NoPods {
+                    namespace: layout.control_plane_namespace.clone(),
+                    selector: format!("app={deployment}"),
+                },
+            ));
+        }
+        let replicas = layout.members.len().max(1);
+        if begun("3.1") {
+            undo.push(steps::abort_step(
+                "a3.7",
+                &format!("scale the etcd StatefulSet back to {replicas}"),
+                Act::Scale { kind: "StatefulSet".into(), name: "etcd".into(), replicas: replicas as i32 },
+                Check::PodsRunning {
+                    namespace: layout.control_plane_namespace.clone(),
+                    selector: "app=etcd".into(),
+                    node: None,
+                    count: Some(replicas),
+                },
+            ));
+            undo.push(steps::abort_step(
+                "a3.8",
+                &format!("{replicas} etcd members healthy, with the data they had"),
+                Act::Nothing,
+                Check::EtcdMembers { count: replicas },
+            ));
+        }
+        for writer in steps::WRITERS {
+            if !begun(&format!("1@{writer}")) {
+                continue;
+            }
+            let count =
+                layout.writers.iter().find(|(w, _)| w == writer).map(|(_, n)| *n).filter(|n| *n > 0).unwrap_or(3);
+            undo.push(steps::abort_step(
+                &format!("a3.9@{writer}"),
+                &format!("scale {writer} back to {count}"),
+                Act::Scale { kind: "Deployment".into(), name: (*writer).into(), replicas: count },
+                Check::Replicas { kind: "Deployment".into(), name: (*writer).into(), replicas: count },
+            ));
+        }
+        undo.push(steps::abort_step(
+            "a4",
+            &format!("resume reconciliation of HostedCluster {}/{}", layout.namespace, layout.name),
+            Act::PauseReconciliation { paused: false },
+            Check::Paused { paused: false },
+        ));
+        self.records = undo
+            .iter()
+            .map(|_| StepRecord {
+                state: StepState::Pending,
+                detail: String::new(),
+                reason: None,
+                revision_before: None,
+            })
+            .collect();
+        self.steps = undo;
+        self.aborting = true;
+        self.outcome = None;
+        self.stage = Stage::Steps;
+        Ok(())
     }
 
     pub fn outcome(&self) -> Option<&Outcome> {
@@ -632,7 +785,8 @@ impl RestoreRun {
 
     /// Whether any step that changes the cluster has begun.
     pub fn began(&self) -> bool {
-        self.records.iter().any(|r| r.state != StepState::Pending)
+        // An abort is of a run that began: stopping it keeps its journal.
+        self.aborting || self.records.iter().any(|r| r.state != StepState::Pending)
     }
 
     fn layout(&self, survey: &Survey) -> Layout {

@@ -145,6 +145,13 @@ pub enum Act {
         deployment: String,
         commands: Vec<Vec<String>>,
     },
+    /// Hosted: in a data pod, the member's current data moved aside (`mv FROM TO`), kept on its claim and
+    /// checked there; nothing to do when the claim holds no data, or when TO is there already (done before).
+    SetAside {
+        deployment: String,
+        from: String,
+        to: String,
+    },
     /// Hosted: delete a Deployment (and so its pods).
     DeleteDeployment {
         name: String,
@@ -708,6 +715,10 @@ pub struct HostedLayout {
     /// The etcd-writers' replicas before the restore.
     #[serde(default)]
     pub writers: Vec<(String, i32)>,
+    /// When the plan was made (`YYYY-MM-DD_HHMMSS`): each member's data is set aside as
+    /// `/var/lib/data.before-restore-<it>` on its claim.
+    #[serde(default)]
+    pub planned_at: String,
 }
 
 /// The etcd-writers the hosted procedure stops first and starts last.
@@ -726,6 +737,12 @@ pub fn data_deployment(index: usize) -> String {
 }
 
 impl HostedLayout {
+    /// Where each member's data goes before the restore replaces it, on its own claim.
+    pub fn set_aside_dir(&self) -> String {
+        let at = if self.planned_at.is_empty() { "restore" } else { self.planned_at.as_str() };
+        format!("{POD_DATA_DIR}.before-restore-{at}")
+    }
+
     /// `name=peer-url,...` of every member, as the restored data will know them.
     pub fn initial_cluster(&self) -> String {
         self.members.iter().map(|(n, u)| format!("{n}={u}")).collect::<Vec<_>>().join(",")
@@ -753,6 +770,11 @@ impl HostedLayout {
         .map(|s| s.to_string())
         .collect()
     }
+}
+
+/// A step of `restore abort` (through the API, 10 minutes to hold).
+pub fn abort_step(id: &str, title: &str, act: Act, check: Check) -> Step {
+    api(id, title, act, check, 10)
 }
 
 fn oc_exec(ns: &str, deployment: &str, argv: &[String]) -> String {
@@ -849,6 +871,21 @@ pub fn hosted(layout: &HostedLayout) -> Vec<Step> {
             ),
             vec![format!("oc cp <snapshot> {ns}/<{deployment} pod>:{POD_SNAPSHOT}")],
         ));
+        let aside = layout.set_aside_dir();
+        steps.push(showing(
+            api(
+                &at("3.3a"),
+                &format!("set {member}'s current data in {claim} aside as {aside} (kept, not deleted)"),
+                Act::SetAside { deployment: deployment.clone(), from: POD_DATA_DIR.into(), to: aside.clone() },
+                Check::Answer,
+                5,
+            ),
+            vec![
+                oc_exec(ns, &deployment, &["mv".into(), POD_DATA_DIR.into(), aside.clone()]),
+                oc_exec(ns, &deployment, &["test".into(), "-d".into(), aside.clone()]),
+            ],
+        ));
+        // What is left in the data directory now is only a restore of ours begun before (its data is aside).
         let restore = vec![
             vec!["rm".to_string(), "-rf".into(), POD_DATA_DIR.into()],
             vec!["mkdir".to_string(), "-p".into(), POD_DATA_DIR.into()],

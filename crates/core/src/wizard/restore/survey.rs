@@ -180,6 +180,7 @@ impl RestoreExecutor {
             members,
             paused: hosted_paused(&hc),
             writers,
+            surveyed_at: crate::wizard::backup::timestamp(std::time::SystemTime::now()),
         })
     }
 

@@ -110,6 +110,43 @@ pub async fn rm(context: &PodContext, args: &[String], out: &Output) -> i32 {
     code
 }
 
+/// `mv FROM TO` within the pod's volumes: into TO when it is a directory, as coreutils does.
+pub async fn mv(context: &PodContext, args: &[String], out: &Output) -> i32 {
+    let [from, to] = args else {
+        out.err("mv: the lab's mv takes FROM TO").await;
+        return 1;
+    };
+    let (Some(source), Some(target)) = (resolve(context, "mv", from, out).await, resolve(context, "mv", to, out).await)
+    else {
+        return 1;
+    };
+    if fs::symlink_metadata(&source.host).is_err() {
+        out.err(format!("mv: cannot stat '{from}': No such file or directory")).await;
+        return 1;
+    }
+    if source.mount.read_only || target.mount.read_only {
+        out.err(format!("mv: cannot move '{from}' to '{to}': Read-only file system")).await;
+        return 1;
+    }
+    if source.pod_path == source.mount.pod_path {
+        out.err(format!("mv: cannot move '{from}' to '{to}': Device or resource busy")).await;
+        return 1;
+    }
+    let destination = match (target.host.is_dir(), source.host.file_name()) {
+        (true, Some(name)) => target.host.join(name),
+        _ => target.host.clone(),
+    };
+    if source.mount.host != target.mount.host {
+        out.err(format!("mv: cannot move '{from}' to '{to}': Invalid cross-device link")).await;
+        return 1;
+    }
+    if let Err(e) = fs::rename(&source.host, &destination) {
+        out.err(format!("mv: cannot move '{from}' to '{to}': {}", io_message(&e))).await;
+        return 1;
+    }
+    0
+}
+
 /// An I/O error as coreutils words it.
 fn io_message(error: &std::io::Error) -> String {
     match error.kind() {

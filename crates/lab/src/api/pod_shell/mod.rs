@@ -278,6 +278,7 @@ fn execute<'a>(
             "tar" => tools::tar(context, args, stdin, out).await,
             "rm" => files::rm(context, args, out).await,
             "mkdir" => files::mkdir(context, args, out).await,
+            "mv" => files::mv(context, args, out).await,
             "ls" => files::ls(context, args, out).await,
             "test" => files::test(context, args, out).await,
             "[" if args.last().map(String::as_str) == Some("]") => {
