@@ -591,3 +591,99 @@ fn the_backup_gate_says_which_backup_why_the_newer_were_passed_over_and_that_the
         assert!(matches!(run.outcome, Some(Outcome::Refused { .. })));
     }
 }
+
+fn hosted_run() -> RestoreRun {
+    let mut s = survey();
+    s.hosted = Some(HostedFacts {
+        namespace: "clusters".into(),
+        name: "hosted".into(),
+        control_plane_namespace: "clusters-hosted".into(),
+        etcd_replicas: 3,
+        etcd_image: "quay.io/etcd@sha256:1".into(),
+        surveyed_at: "2026-12-02_010203".into(),
+        ..HostedFacts::default()
+    });
+    let options = Options { hosted_cluster: Some("clusters/hosted".into()), ..Options::default() };
+    let mut run = RestoreRun::new(Procedure::Hosted, "/b".into(), options);
+    run.observe(Observed::Surveyed(Box::new(s)));
+    run.observe(Observed::Typed(run.survey.as_ref().unwrap().cluster_name.clone()));
+    run
+}
+
+/// Performs the run's steps until step `id` is the next one.
+fn done_until(run: &mut RestoreRun, id: &str) {
+    loop {
+        let Action::Perform { index, step, .. } = run.next_action(at(0)) else { panic!("{:?}", run.outcome) };
+        if step.id == id {
+            run.records[index].state = StepState::Pending;
+            return;
+        }
+        run.observe(Observed::Performed { index, result: StepResult::Done { detail: String::new() } });
+    }
+}
+
+#[test]
+fn each_members_data_is_set_aside_on_its_claim_before_it_is_replaced() {
+    let run = hosted_run();
+    let ids: Vec<&str> = run.steps.iter().map(|s| s.id.as_str()).collect();
+    for claim in ["data-etcd-0", "data-etcd-1", "data-etcd-2"] {
+        let aside = ids.iter().position(|i| *i == format!("3.3a@{claim}")).unwrap();
+        assert_eq!(ids[aside + 1], format!("3.4@{claim}"), "{ids:?}");
+        assert_eq!(
+            run.steps[aside].act,
+            Act::SetAside {
+                deployment: steps::data_deployment(claim.trim_start_matches("data-etcd-").parse().unwrap()),
+                from: "/var/lib/data".into(),
+                to: "/var/lib/data.before-restore-2026-12-02_010203".into(),
+            }
+        );
+    }
+}
+
+#[test]
+fn abort_brings_back_only_what_the_run_did_and_is_refused_once_a_members_data_is_touched() {
+    // Stopped while the snapshot went into member 0's data pod.
+    let mut run = hosted_run();
+    done_until(&mut run, "3.3a@data-etcd-0");
+    run.abort();
+    assert!(matches!(run.outcome, Some(Outcome::Stopped { .. })));
+    assert_eq!(run.abortable(), Ok(()));
+    run.begin_abort().unwrap();
+    let ids: Vec<&str> = run.steps.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            "a3.5@data-etcd-0",
+            "a3.6@data-etcd-0",
+            "a3.7",
+            "a3.8",
+            "a3.9@kube-apiserver",
+            "a3.9@openshift-apiserver",
+            "a3.9@openshift-oauth-apiserver",
+            "a4"
+        ]
+    );
+    assert_eq!(run.steps.last().unwrap().act, Act::PauseReconciliation { paused: false });
+    assert!(run.began(), "a stopped abort keeps its journal");
+    // The abort journalled and read back goes on with the same steps.
+    let mut again = through_json(&run);
+    again.abort();
+    assert!(!again.finished_for_good());
+    again.begin_abort().unwrap();
+    assert_eq!(again.steps, run.steps);
+
+    // Stopped once member 0's data was set aside: refused, and told to resume.
+    let mut touched = hosted_run();
+    done_until(&mut touched, "3.4@data-etcd-0");
+    touched.abort();
+    let refused = touched.begin_abort().unwrap_err();
+    assert!(refused.contains("3.3a@data-etcd-0") && refused.contains("resume the restore instead"), "{refused}");
+    assert!(refused.contains("/var/lib/data.before-restore-2026-12-02_010203"), "{refused}");
+    assert!(!touched.aborting);
+    assert!(matches!(touched.outcome, Some(Outcome::Stopped { .. })), "nothing changed");
+
+    // A standalone run is not aborted.
+    let mut standalone = confirmed();
+    standalone.abort();
+    assert!(standalone.abortable().unwrap_err().contains("hosted procedure"));
+}
