@@ -220,6 +220,12 @@ pub struct ConsoleArgs {
     #[arg(long = "restore-lost-host", global = true, value_name = "NODE")]
     pub restore_lost_hosts: Vec<String>,
 
+    /// The console's restore wizard (R): take the hosts of --restore-lost-host as lost even though
+    /// their node is Ready or a shell answers on them; the reason goes to the journal and the audit
+    /// log (`restore run` takes `--force-lost`).
+    #[arg(long = "restore-force-lost", global = true, value_name = "REASON")]
+    pub restore_force_lost: Option<String>,
+
     /// How the console's restore wizard reaches the hosts when not over ssh as core (set by
     /// main: the lab's hosts under `etcd-console lab` or with ETCD_CONSOLE_LAB_DIR).
     #[arg(skip)]
@@ -309,6 +315,12 @@ pub struct RestoreTarget {
     /// A control-plane node that is lost (no shell on it): its Machine is deleted and made again.
     #[arg(long = "lost-host", value_name = "NODE")]
     pub lost_hosts: Vec<String>,
+
+    /// Take the hosts given with --lost-host as lost even though their node is Ready or a shell
+    /// answers on them (their steps are skipped and their Machine deleted). The reason is required;
+    /// it goes to the journal and the audit log.
+    #[arg(long = "force-lost", value_name = "REASON", requires = "lost_hosts")]
+    pub force_lost: Option<String>,
 
     /// Where the backup directory is copied on the recovery host.
     #[arg(long, default_value = "/home/core/assets/backup", value_name = "PATH")]

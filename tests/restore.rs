@@ -402,7 +402,11 @@ async fn each_gate_refuses_on_its_own_and_nothing_changes() {
     assert_eq!(failing.len(), 1, "{failing:?}");
     assert!(failing[0].starts_with("hosts_reachable: master-2 cannot be reached"), "{failing:?}");
     assert!(failing[0].contains("--lost-host master-2"));
-    assert_eq!(plan(&["--lost-host", "master-2"]).1, Vec::<String>::new());
+    // Its node is still Ready: declared lost, it is refused unless forced with a reason.
+    let (_, failing) = plan(&["--lost-host", "master-2"]);
+    assert_eq!(failing.len(), 1, "{failing:?}");
+    assert!(failing[0].contains("master-2 is declared lost but its node is Ready"), "{failing:?}");
+    assert_eq!(plan(&["--lost-host", "master-2", "--force-lost", "cut off for good"]).1, Vec::<String>::new());
 
     // run refuses with the same gate, and nothing has changed: the three members, the manifests.
     let run = console_restore(
@@ -782,4 +786,197 @@ async fn a_stopped_hosted_restore_says_how_to_resume_and_abort_brings_the_cluste
         assert_eq!(aside.len(), 1, "member {member}: {:?}", names_in(&claim));
         assert!(claim.join(&aside[0]).join("member").is_dir(), "member {member}'s data from before, kept");
     }
+}
+
+/// `kubectl get validatingwebhookconfiguration NAME -o jsonpath=...` of its first webhook's failurePolicy.
+fn failure_policy(lab: &Lab, name: &str) -> String {
+    kubectl_ok(lab, &["get", "validatingwebhookconfiguration", name, "-o", "jsonpath={.webhooks[0].failurePolicy}"])
+        .trim()
+        .to_string()
+}
+
+fn restore_run_args<'a>(dir: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "restore",
+        "run",
+        "--backup",
+        dir,
+        "--recovery-host",
+        "master-0",
+        "--yes",
+        "--poll",
+        "500ms",
+        "-o",
+        "json",
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
+fn plan_json(lab: &Lab, dir: &str, extra: &[&str]) -> (Option<i32>, Value) {
+    let mut args = vec!["restore", "plan", "--backup", dir, "--recovery-host", "master-0", "-o", "json"];
+    args.extend_from_slice(extra);
+    let output = console_restore(lab, &args, Duration::from_secs(90));
+    let plan = lines(&output)
+        .into_iter()
+        .find(|l| l["event"] == "plan")
+        .unwrap_or_else(|| panic!("{}{}", stdout(&output), stderr(&output)));
+    (output.status.code(), plan)
+}
+
+fn gate(plan: &Value, id: &str) -> (bool, String) {
+    let gate = plan["gates"].as_array().unwrap().iter().find(|g| g["id"] == id).unwrap_or_else(|| panic!("{plan}"));
+    (gate["passed"] == true, gate["detail"].as_str().unwrap().to_string())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn webhooks_set_to_ignore_are_set_back_to_fail_when_the_run_stops_before_the_point_of_no_return() {
+    let lab = restore_lab().await;
+    let backup = backup_on(&lab, "master-0");
+    let dir = backup.display().to_string();
+    assert_eq!(failure_policy(&lab, "lab-policy"), "Fail");
+    // Another backup is already on the recovery host: step 3 refuses to copy beside it, after step 0.
+    let remote = lab.dir.join("hosts/master-0/home/core/assets/backup");
+    std::fs::create_dir_all(&remote).unwrap();
+    write(&remote.join("snapshot_2020-01-01_000000.db"), "someone else's\n");
+    let run = console_restore(&lab, &restore_run_args(&dir, &[]), Duration::from_secs(120));
+    let end = outcome(&run);
+    assert_eq!(run.status.code(), Some(1), "{end}\n{}", stdout(&run));
+    assert_eq!(end["outcome"]["outcome"], "stopped", "{end}");
+    assert_eq!(end["outcome"]["step"], "3", "{end}");
+    let steps: Vec<String> =
+        lines(&run).iter().filter(|l| l["event"] == "step").map(|l| l["id"].as_str().unwrap().to_string()).collect();
+    assert_eq!(steps.first().map(String::as_str), Some("0"), "step 0 set it to Ignore first: {steps:?}");
+    // Set back, and said so.
+    assert_eq!(failure_policy(&lab, "lab-policy"), "Fail");
+    let message = end["message"].as_str().unwrap();
+    assert!(
+        message.contains("set back to failurePolicy Fail: validatingwebhookconfiguration/lab-policy[0]"),
+        "{message}"
+    );
+    let annotations = kubectl_ok(
+        &lab,
+        &["get", "validatingwebhookconfiguration", "lab-policy", "-o", "jsonpath={.metadata.annotations}"],
+    );
+    assert!(!annotations.contains("etcd-console"), "nothing of the run is left on it: {annotations}");
+    // Nothing past the point of no return: every member runs as before.
+    assert!(etcdctl(&lab, &["endpoint", "health"]).status.success());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_fail_webhook_back_with_the_backup_that_the_run_never_surveyed_does_not_stop_step_12_3() {
+    let (lab, dir) = restore_lab_with_backup().await;
+    kill_at(&lab, &dir, "9");
+    // As the restored data may hold one: a configuration deleted after the backup was taken.
+    let file = lab.dir.join("restored-webhook.json");
+    let restored = serde_json::json!({
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "ValidatingWebhookConfiguration",
+        "metadata": {"name": "lab-restored"},
+        "webhooks": [{
+            "name": "restored.lab.io",
+            "admissionReviewVersions": ["v1"],
+            "clientConfig": {"service": {"namespace": "lab-restored", "name": "webhook", "path": "/validate"}},
+            "failurePolicy": "Fail",
+            "rules": [{"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE"], "resources": ["pods"]}],
+            "sideEffects": "None",
+        }],
+    });
+    write(&file, &restored.to_string());
+    kubectl_ok(&lab, &["create", "-f", &path_str(&file)]);
+    let run = console_restore(&lab, &restore_run_args(&dir, &[]), Duration::from_secs(600));
+    let end = outcome(&run);
+    assert_eq!(run.status.code(), Some(0), "{end}\n{}\n{}", stdout(&run), stderr(&run));
+    let checked = lines(&run)
+        .into_iter()
+        .find(|l| l["event"] == "step_ended" && l["id"] == "12.3")
+        .unwrap_or_else(|| panic!("{}", stdout(&run)));
+    let detail = checked["detail"].as_str().unwrap();
+    assert!(detail.contains("validatingwebhookconfiguration/lab-policy[0] Ignore"), "{detail}");
+    assert!(detail.contains("validatingwebhookconfiguration/lab-restored[0]"), "named, not waited for: {detail}");
+    assert_eq!(failure_policy(&lab, "lab-policy"), "Fail", "back to Fail at the end");
+    assert_eq!(failure_policy(&lab, "lab-restored"), "Fail", "not the run's: left as it is");
+    assert_restored(&lab);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_healthy_host_declared_lost_is_refused_unless_forced_with_a_reason() {
+    let lab = restore_lab().await;
+    let backup = backup_on(&lab, "master-0");
+    let dir = backup.display().to_string();
+    let (code, plan) = plan_json(&lab, &dir, &["--lost-host", "master-2"]);
+    assert_eq!(code, Some(1), "{plan}");
+    let (passed, detail) = gate(&plan, "hosts_reachable");
+    assert!(!passed);
+    assert!(detail.contains("master-2 is declared lost but its node is Ready and a shell answers on it"), "{detail}");
+    assert!(detail.contains("--force-lost"), "{detail}");
+    // run refuses the same, and the Machine is still there.
+    let run = console_restore(&lab, &restore_run_args(&dir, &["--lost-host", "master-2"]), Duration::from_secs(90));
+    assert_eq!(run.status.code(), Some(1), "{}", stdout(&run));
+    assert_eq!(outcome(&run)["outcome"]["outcome"], "refused");
+    let machines = kubectl_ok(&lab, &["get", "machines", "-n", "openshift-machine-api", "-o", "name"]);
+    assert!(machines.contains("master-2"), "{machines}");
+    // A reason is needed to force it, and is said in the plan.
+    let output = console_restore(
+        &lab,
+        &[
+            "restore",
+            "plan",
+            "--backup",
+            &dir,
+            "--recovery-host",
+            "master-0",
+            "--lost-host",
+            "master-2",
+            "--force-lost",
+            " ",
+        ],
+        Duration::from_secs(60),
+    );
+    assert_eq!(output.status.code(), Some(2), "{}{}", stdout(&output), stderr(&output));
+    assert!(stderr(&output).contains("--force-lost needs a reason"), "{}", stderr(&output));
+    let (code, plan) =
+        plan_json(&lab, &dir, &["--lost-host", "master-2", "--force-lost", "its disk is failing, replace it"]);
+    assert_eq!(code, Some(0), "{plan}");
+    let (passed, detail) = gate(&plan, "hosts_reachable");
+    assert!(passed, "{detail}");
+    assert!(detail.contains("master-2 declared lost although its node is Ready and a shell answers on it: forced (its disk is failing, replace it)"), "{detail}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_recovery_host_needs_sudo_without_a_password_an_executable_restore_script_and_its_own_name() {
+    let lab = restore_lab().await;
+    let backup = backup_on(&lab, "master-0");
+    let dir = backup.display().to_string();
+    let (code, plan) = plan_json(&lab, &dir, &[]);
+    assert_eq!(code, Some(0), "{plan}");
+    let (_, detail) = gate(&plan, "recovery_host");
+    assert!(detail.contains("sudo -n true answers"), "{detail}");
+    assert!(detail.contains("/usr/local/bin/cluster-restore.sh is executable"), "{detail}");
+    assert!(detail.contains("hostname says master-0"), "{detail}");
+
+    let script = lab.dir.join("hosts/master-0/usr/local/bin/cluster-restore.sh");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let (code, plan) = plan_json(&lab, &dir, &[]);
+    assert_eq!(code, Some(1));
+    let (passed, detail) = gate(&plan, "recovery_host");
+    assert!(!passed && detail.contains("/usr/local/bin/cluster-restore.sh is not there or not executable"), "{detail}");
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+
+    let hostname = lab.dir.join("hosts/master-0/etc/hostname");
+    write(&hostname, "master-1\n");
+    let (code, plan) = plan_json(&lab, &dir, &[]);
+    assert_eq!(code, Some(1));
+    let (passed, detail) = gate(&plan, "recovery_host");
+    assert!(!passed && detail.contains("hostname says master-1, not master-0"), "{detail}");
+    write(&hostname, "master-0\n");
+
+    write(&lab.dir.join("hosts/master-0").join(etcd_console_lab::hosts::SUDO_NEEDS_PASSWORD), "");
+    let (code, plan) = plan_json(&lab, &dir, &[]);
+    assert_eq!(code, Some(1));
+    let (passed, detail) = gate(&plan, "recovery_host");
+    assert!(!passed && detail.contains("sudo -n true: sudo: a password is required"), "{detail}");
+    // Nothing was done: the backup was not even copied.
+    assert!(!lab.dir.join("hosts/master-0/home/core/assets/backup").exists());
 }

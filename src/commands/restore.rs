@@ -38,6 +38,7 @@ fn options(target: &RestoreTarget, kube: &KubeSettings, read_only: bool, plan_on
         hosted_cluster: kube.hosted_cluster.clone(),
         mark_done: Vec::new(),
         backup_timestamp: target.timestamp.clone(),
+        force_lost: target.force_lost.as_ref().map(|r| r.trim().to_string()),
     }
 }
 
@@ -48,6 +49,9 @@ async fn executor(
     shell: Option<Arc<dyn HostShell>>,
     poll: Duration,
 ) -> Result<RestoreExecutor, String> {
+    if target.force_lost.as_ref().is_some_and(|r| r.trim().is_empty()) {
+        return Err("--force-lost needs a reason (it goes to the journal and the audit log)".into());
+    }
     let hosts = shell.unwrap_or_else(|| {
         Arc::new(SshShell {
             user: target.ssh_user.clone(),
@@ -257,6 +261,7 @@ fn check_text(check: &Check) -> String {
             format!("{} NodeInstallerProgressing AllNodesAtLatestRevision", operator.short())
         }
         Check::NoFailWebhooks => "no webhook with failurePolicy Fail".into(),
+        Check::FailurePolicy { webhooks, policy } => format!("failurePolicy {policy} on {}", webhooks.join(", ")),
         Check::ApiAnswers => "the API answers (oc whoami)".into(),
         Check::Paused { paused } => format!("spec.pausedUntil {}", if *paused { "\"true\"" } else { "cleared" }),
         Check::Replicas { kind, name, replicas } => format!("{kind} {name} at {replicas} replicas"),

@@ -218,6 +218,7 @@ fn restore_options(
         hosted_cluster: kube.hosted_cluster.clone(),
         lost: console.restore_lost_hosts.clone(),
         backup_timestamp: console.restore_timestamp.clone(),
+        force_lost: console.restore_force_lost.clone().filter(|r| !r.trim().is_empty()),
         ..Default::default()
     }
 }

@@ -45,6 +45,8 @@ pub const HOME: &str = "/home/core";
 pub const KUBELET_STATE: &str = "/run/lab-kubelet";
 /// In a host root: present, the host answers no ssh.
 pub const UNREACHABLE: &str = ".unreachable";
+/// In a host root: present, `sudo -n` asks for a password (a host where core has no passwordless sudo).
+pub const SUDO_NEEDS_PASSWORD: &str = ".sudo-needs-password";
 /// In a host root: present, the host was powered off for good (its instance is gone).
 pub const POWERED_OFF: &str = ".powered-off";
 /// How long `lab lose` waits for the running lab's kubelet to take its request.

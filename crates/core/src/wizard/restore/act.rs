@@ -16,7 +16,7 @@ use super::executor::{
     Checked, RestoreExecutor, HOSTED_CLUSTER, MACHINE, MACHINE_NAMESPACE, NODE, POD, WEBHOOKS,
 };
 use super::pods;
-use super::survey::internal_ip;
+use super::survey::{internal_ip, IGNORED_BY_US};
 use super::{Act, Operator, RestoreRun, Step};
 use crate::hosts::HostOutput;
 use crate::openshift::{get_object as get, within, Connection, FIELD_MANAGER};
@@ -155,7 +155,7 @@ impl RestoreExecutor {
                     // k8s-openapi may not know.
                     let api = dynamic(c, t, None);
                     let Some(config) = get(c, api.clone(), entry, name).await? else { continue };
-                    merge_patch(c, api, entry, name, &failure_policy_patch(&config, index, policy)).await?;
+                    merge_patch(c, api, entry, name, &marked_failure_policy_patch(&config, index, policy)).await?;
                 }
                 tracing::info!(target: "audit", webhooks = ?listed, policy, "restore: webhook failurePolicy set");
                 Ok(format!("failurePolicy {policy}: {}", listed.join(", ")))
@@ -434,6 +434,28 @@ pub(super) fn failure_policy_patch(config: &Value, index: usize, policy: &str) -
         hook.insert("failurePolicy".into(), json!(policy));
     }
     json!({"metadata": {"resourceVersion": config.pointer("/metadata/resourceVersion")}, "webhooks": hooks})
+}
+
+/// [`failure_policy_patch`], and the run's mark kept with it: a webhook set to Ignore is named in the
+/// configuration's [`IGNORED_BY_US`] annotation, and taken off it when set back to Fail (the
+/// annotation goes with its last name), so that a run that dies in between is found out.
+pub(super) fn marked_failure_policy_patch(config: &Value, index: usize, policy: &str) -> Value {
+    let mut patch = failure_policy_patch(config, index, policy);
+    let Some(hook) = config.pointer(&format!("/webhooks/{index}/name")).and_then(Value::as_str) else {
+        return patch;
+    };
+    let mut names: Vec<String> = config
+        .pointer(&format!("/metadata/annotations/{}", IGNORED_BY_US.replace('/', "~1")))
+        .and_then(Value::as_str)
+        .and_then(|v| serde_json::from_str(v).ok())
+        .unwrap_or_default();
+    names.retain(|n| n != hook);
+    if policy == "Ignore" {
+        names.push(hook.to_string());
+    }
+    let value = if names.is_empty() { Value::Null } else { json!(serde_json::to_string(&names).unwrap_or_default()) };
+    patch["metadata"]["annotations"] = json!({ IGNORED_BY_US: value });
+    patch
 }
 
 /// The CSR step's verdict: holds once nothing was approved this time and every node is Ready.

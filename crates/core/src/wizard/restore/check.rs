@@ -91,6 +91,22 @@ impl RestoreExecutor {
                     Checked::NotYet(format!("still Fail: {}", left.join(", ")))
                 })
             }
+            Check::FailurePolicy { webhooks, policy } => {
+                let c = self.api()?;
+                let mut now = Vec::new();
+                for entry in webhooks {
+                    let Some((t, name, index)) = super::act::webhook_entry(entry) else { continue };
+                    let config = get(c, dynamic(c, t, None), entry, name).await?;
+                    now.push((entry.clone(), config.map(|c| webhook_policy(&c, index))));
+                }
+                // Named, not waited for: a webhook the run did not survey is not the step's.
+                let others = if policy == "Ignore" {
+                    fail_webhooks(c).await?.into_iter().filter(|w| !webhooks.contains(w)).collect()
+                } else {
+                    Vec::new()
+                };
+                Ok(failure_policies(policy, &now, &others))
+            }
             Check::ApiAnswers => {
                 let c = self.api()?;
                 get(c, dynamic(c, CLUSTER_VERSION, None), "clusterversion/version", "version").await?;
@@ -536,5 +552,41 @@ pub(super) fn moved(source: &str, answer: Result<HostOutput, String>) -> (bool, 
         Ok(output) if output.exit_code == 0 => (false, format!("{source} is still there")),
         Ok(output) => (false, format!("cannot tell: {}", output.text())),
         Err(e) => (false, format!("cannot tell: {e}")),
+    }
+}
+
+/// The failurePolicy of a configuration's webhook `index` ("Fail" when unset, as admissionregistration/v1
+/// has it); None when there is no such webhook.
+pub(super) fn webhook_policy(config: &Value, index: usize) -> Option<String> {
+    let hook = config.pointer(&format!("/webhooks/{index}"))?;
+    Some(hook.get("failurePolicy").and_then(Value::as_str).unwrap_or("Fail").to_string())
+}
+
+/// Holds when every webhook the step patched has `wanted` (or is gone). `now` is each one's policy
+/// (None: its configuration is gone, Some(None): the configuration no longer has that webhook);
+/// `others` are webhooks that fail closed which the run never surveyed: named, left as they are.
+pub(super) fn failure_policies(wanted: &str, now: &[(String, Option<Option<String>>)], others: &[String]) -> Checked {
+    let mut said = Vec::new();
+    let mut holds = true;
+    for (entry, policy) in now {
+        match policy {
+            Some(Some(policy)) => {
+                holds &= policy == wanted;
+                said.push(format!("{entry} {policy}"));
+            }
+            _ => said.push(format!("{entry} gone")),
+        }
+    }
+    let mut text = said.join(", ");
+    if !others.is_empty() {
+        text.push_str(&format!(
+            "; not surveyed by this run, left as they are (failurePolicy Fail): {}",
+            others.join(", ")
+        ));
+    }
+    if holds {
+        Checked::Holds(text)
+    } else {
+        Checked::NotYet(text)
     }
 }

@@ -293,6 +293,11 @@ pub async fn drive<P: Person + Send>(
     progress: &tokio::sync::mpsc::UnboundedSender<Progress>,
     journal: &mut (dyn FnMut(&RestoreRun) -> Result<(), String> + Send),
 ) {
+    if run.stage == super::Stage::Survey {
+        if let Some(reason) = &run.options.force_lost {
+            tracing::info!(target: "audit", lost = ?run.options.lost, reason = %reason, "restore: hosts declared lost by force (--force-lost)");
+        }
+    }
     loop {
         if abort.is_cancelled() {
             run.abort();
@@ -308,6 +313,21 @@ pub async fn drive<P: Person + Send>(
         }
         let observed = match action {
             Action::Finished(_) => {
+                // Stopped before the point of no return: no webhook is left at Ignore.
+                if run.webhooks_to_set_back() {
+                    let back =
+                        run.steps.iter().find(|s| s.act == Act::WebhooksFailurePolicy { to_ignore: false }).cloned();
+                    let result = match back {
+                        Some(step) => executor
+                            .act(run, &step, None, &[])
+                            .await
+                            .map(|_| run.survey.as_ref().map(|s| s.fail_webhooks.join(", ")).unwrap_or_default()),
+                        None => Err("the plan has no step that sets them back".into()),
+                    };
+                    tracing::info!(target: "audit", result = ?result, "restore: stopped before the point of no return; webhooks set back to Fail");
+                    run.webhooks_were_set_back(result);
+                    let _ = journal(run);
+                }
                 let _ = progress.send(Progress::Run(Box::new(run.clone())));
                 return;
             }

@@ -42,6 +42,7 @@ pub fn survey() -> Survey {
         workers: vec!["worker-0".into(), "worker-1".into()],
         ovn: true,
         fail_webhooks: Vec::new(),
+        ignored_webhooks: Vec::new(),
         certificate_kubeconfig: Some(Ok(())),
         quorum_guard_off: false,
         hosted: None,

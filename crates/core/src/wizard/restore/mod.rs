@@ -50,6 +50,10 @@ pub struct Options {
     /// `--timestamp TS`: the backup of the directory to take (else the newest complete, clean one).
     #[serde(default)]
     pub backup_timestamp: Option<String>,
+    /// `--force-lost REASON`: hosts declared lost are taken as lost even though their node is Ready or a
+    /// shell answers on them (their steps are skipped, their Machine deleted); the reason is journalled.
+    #[serde(default)]
+    pub force_lost: Option<String>,
 }
 
 pub use crate::backup::directory::BackupFacts;
@@ -132,6 +136,9 @@ pub struct Survey {
     pub workers: Vec<String>,
     pub ovn: bool,
     pub fail_webhooks: Vec<String>,
+    /// Of `fail_webhooks`, those an earlier run set to Ignore and did not set back (found by its annotation).
+    #[serde(default)]
+    pub ignored_webhooks: Vec<String>,
     /// `Ok` when the kubeconfig's user authenticates with a client certificate.
     pub certificate_kubeconfig: Option<Result<(), String>>,
     pub quorum_guard_off: bool,
@@ -340,6 +347,10 @@ pub struct RestoreRun {
     /// `restore abort`: the steps are those that bring a stopped hosted run's cluster back as it was.
     #[serde(default)]
     pub aborting: bool,
+    /// A run stopped before the point of no return sets the webhooks step 0 set to Ignore back to
+    /// Fail: what came of it (Ok: the webhooks; Err: why not).
+    #[serde(default)]
+    pub webhooks_set_back: Option<Result<String, String>>,
 }
 
 /// `recovery-<date --rfc-3339=ns>`, as the runbook makes it.
@@ -428,10 +439,17 @@ pub fn gates(procedure: Procedure, options: &Options, survey: &Survey) -> Vec<Ga
                 Ok(if survey.fail_webhooks.is_empty() {
                     "none with failurePolicy Fail".to_string()
                 } else {
-                    format!(
+                    let mut said = format!(
                         "{}: set to Ignore before the point of no return, back to Fail at the end",
                         survey.fail_webhooks.join(", ")
-                    )
+                    );
+                    if !survey.ignored_webhooks.is_empty() {
+                        said.push_str(&format!(
+                            " ({} left at Ignore by an earlier run that stopped: set back to Fail too)",
+                            survey.ignored_webhooks.join(", ")
+                        ));
+                    }
+                    said
                 }),
             ));
             list.push(gate(
@@ -574,7 +592,26 @@ fn reach_gate(options: &Options, survey: &Survey) -> Result<String, String> {
     }
     for host in &survey.control_plane {
         if options.lost.contains(&host.name) {
-            fine.push(format!("{} lost (its Machine is made again)", host.name));
+            // A host that is not lost must not lose its steps and its Machine by a slip of the hand.
+            let mut alive = Vec::new();
+            if host.ready {
+                alive.push("its node is Ready");
+            }
+            if matches!(host.reachable, Some(Ok(()))) {
+                alive.push("a shell answers on it");
+            }
+            let alive = alive.join(" and ");
+            match &options.force_lost {
+                _ if alive.is_empty() => fine.push(format!("{} lost (its Machine is made again)", host.name)),
+                Some(reason) => fine.push(format!(
+                    "{} declared lost although {alive}: forced ({reason}); its Machine is made again",
+                    host.name
+                )),
+                None => problems.push(format!(
+                    "{} is declared lost but {alive}: a lost host's steps are skipped and its Machine is deleted; if it must really be replaced, give --force-lost REASON (the console: --restore-force-lost)",
+                    host.name
+                )),
+            }
             continue;
         }
         match &host.reachable {
@@ -612,6 +649,7 @@ impl RestoreRun {
             quorum_guard_off: false,
             outcome: None,
             aborting: false,
+            webhooks_set_back: None,
         }
     }
 
@@ -758,6 +796,48 @@ impl RestoreRun {
         self.outcome = None;
         self.stage = Stage::Steps;
         Ok(())
+    }
+
+    /// Whether a step past the point of no return has begun (nothing of the run can be undone).
+    pub fn past_no_return(&self) -> bool {
+        self.records.len() == self.steps.len()
+            && self
+                .steps
+                .iter()
+                .zip(&self.records)
+                .skip_while(|(s, _)| !s.point_of_no_return)
+                .any(|(_, r)| r.state != StepState::Pending)
+    }
+
+    /// A run that stopped before the point of no return after step 0 began leaves no webhook at
+    /// Ignore: the executor sets them back to Fail ([`Self::webhooks_were_set_back`] takes what came
+    /// of it). Not with --read-only (nothing is written), and only once.
+    pub fn webhooks_to_set_back(&self) -> bool {
+        self.procedure == Procedure::Standalone
+            && !self.options.read_only
+            && self.webhooks_set_back.is_none()
+            && matches!(self.outcome, Some(Outcome::Stopped { .. }))
+            && !self.past_no_return()
+            && self.steps.iter().zip(&self.records).any(|(s, r)| {
+                s.act == (Act::WebhooksFailurePolicy { to_ignore: true }) && r.state != StepState::Pending
+            })
+    }
+
+    /// What setting the webhooks back gave; the stop's reason says it.
+    pub fn webhooks_were_set_back(&mut self, result: Result<String, String>) {
+        let said = match &result {
+            Ok(webhooks) => format!(
+                "; nothing past the point of no return was done, and the webhooks step 0 set to Ignore were set back to failurePolicy Fail: {webhooks}"
+            ),
+            Err(e) => format!(
+                "; the webhooks step 0 set to Ignore could NOT be set back to failurePolicy Fail ({e}): they stay Ignore until the next `restore plan` or `restore run` finds them (by their {} annotation) and sets them back, or you set them back by hand",
+                survey::IGNORED_BY_US
+            ),
+        };
+        if let Some(Outcome::Stopped { reason, .. }) = &mut self.outcome {
+            reason.push_str(&said);
+        }
+        self.webhooks_set_back = Some(result);
     }
 
     pub fn outcome(&self) -> Option<&Outcome> {
@@ -1128,13 +1208,7 @@ impl RestoreRun {
     /// Makes a journalled run go on: the failed step and the one in flight are re-checked before anything is
     /// done again; steps the person marks done count as done.
     pub fn resume(&mut self, mark_done: &[String]) {
-        let past_no_return = self.records.len() == self.steps.len()
-            && self
-                .steps
-                .iter()
-                .zip(&self.records)
-                .skip_while(|(s, _)| !s.point_of_no_return)
-                .any(|(_, r)| r.state != StepState::Pending);
+        let past_no_return = self.past_no_return();
         // Before the point of no return nothing is kept: surveyed, gated and confirmed anew.
         if !past_no_return {
             *self = RestoreRun::new(self.procedure, self.backup_dir.clone(), self.options.clone());

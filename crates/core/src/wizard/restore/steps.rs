@@ -202,6 +202,12 @@ pub enum Check {
         operator: Operator,
     },
     NoFailWebhooks,
+    /// These webhooks (`<kind>/<name>[<index>]`, as surveyed) have this failurePolicy, or are gone:
+    /// what the step patched, not every webhook there is (others are only named).
+    FailurePolicy {
+        webhooks: Vec<String>,
+        policy: String,
+    },
     /// The API answers with the certificate-based kubeconfig (`oc whoami`).
     ApiAnswers,
     /// Hosted: the HostedCluster's `spec.pausedUntil`.
@@ -519,7 +525,7 @@ pub fn standalone(layout: &Layout) -> Vec<Step> {
             "12.3",
             "webhooks back from the backup: failurePolicy Ignore again",
             Act::WebhooksFailurePolicy { to_ignore: true },
-            Check::NoFailWebhooks,
+            Check::FailurePolicy { webhooks: layout.fail_webhooks.clone(), policy: "Ignore".into() },
             1,
         ));
     }
@@ -672,7 +678,7 @@ pub fn standalone(layout: &Layout) -> Vec<Step> {
             "0b",
             format!("set failurePolicy back to Fail on {}", layout.fail_webhooks.join(", ")).as_str(),
             Act::WebhooksFailurePolicy { to_ignore: false },
-            Check::Answer,
+            Check::FailurePolicy { webhooks: layout.fail_webhooks.clone(), policy: "Fail".into() },
             1,
         ));
     }

@@ -60,6 +60,8 @@ pub(super) struct ClusterReads {
     pub ovn_pods: Result<Option<Vec<Pod>>, String>,
     pub etcd: Result<Option<Value>, String>,
     pub fail_webhooks: Result<Vec<String>, String>,
+    /// Webhooks an earlier run set to Ignore and did not set back (its annotation says so).
+    pub ignored_webhooks: Result<Vec<String>, String>,
 }
 
 impl RestoreExecutor {
@@ -100,9 +102,13 @@ impl RestoreExecutor {
             get(c, dynamic(c, NETWORK, None), "network/cluster", "cluster"),
             list(c, Api::<Pod>::namespaced(c.client.clone(), "openshift-ovn-kubernetes"), "OVN pods", &one),
             get(c, dynamic(c, operator_type(Operator::Etcd), None), "etcd/cluster", "cluster"),
-            fail_webhooks(c),
+            webhooks(c),
             get(c, dynamic(c, PROXY, None), "proxy/cluster", "cluster"),
         );
+        let (fail_webhooks, ignored_webhooks) = match fail_webhooks {
+            Ok((fail, ignored)) => (Ok(fail), Ok(ignored)),
+            Err(e) => (Err(e.clone()), Err(e)),
+        };
         let reads = ClusterReads {
             version: version.map_err(String::from),
             infrastructure: infrastructure.map_err(String::from),
@@ -113,6 +119,7 @@ impl RestoreExecutor {
             ovn_pods,
             etcd: etcd.map_err(String::from),
             fail_webhooks,
+            ignored_webhooks,
         };
         if !observe_cluster(&mut survey, run.procedure, &c.server, reads) {
             return survey;
@@ -120,12 +127,9 @@ impl RestoreExecutor {
         if run.procedure == Procedure::Hosted {
             survey.hosted = self.hosted(c, run, &mut survey).await;
         } else if !run.options.manual_hosts {
-            let lost = &run.options.lost;
+            // Hosts declared lost are tried too: one that answers is not lost.
             let mut tries = tokio::task::JoinSet::new();
             for (index, host) in survey.control_plane.iter().enumerate() {
-                if lost.contains(&host.name) {
-                    continue;
-                }
                 let (hosts, name, ip) = (self.hosts.clone(), host.name.clone(), host.ip.clone());
                 tries.spawn(async move {
                     let answer = hosts.run(&name, &ip, "true", Duration::from_secs(20)).await;
@@ -208,18 +212,78 @@ impl RestoreExecutor {
 
 /// Every admission webhook that fails closed, as `<kind>/<name>[<index>]`.
 pub(super) async fn fail_webhooks(c: &Connection) -> Result<Vec<String>, String> {
+    webhooks(c).await.map(|(fail, _)| fail)
+}
+
+/// The admission webhooks that fail closed, and those an earlier run set to Ignore and did not set
+/// back (named in their configuration's [`IGNORED_BY_US`] annotation), as `<kind>/<name>[<index>]`.
+pub(super) async fn webhooks(c: &Connection) -> Result<(Vec<String>, Vec<String>), String> {
     let (validating, mutating) = (WEBHOOKS[0], WEBHOOKS[1]);
     let params = ListParams::default();
-    let mut found = Vec::new();
+    let (mut fail, mut ignored) = (Vec::new(), Vec::new());
     let api = Api::<ValidatingWebhookConfiguration>::all(c.client.clone());
     if let Some(items) = list(c, api, validating.3, &params).await? {
-        found.extend(items.iter().flat_map(validating_fail_closed));
+        fail.extend(items.iter().flat_map(validating_fail_closed));
+        ignored.extend(items.iter().flat_map(validating_left_ignore));
     }
     let api = Api::<MutatingWebhookConfiguration>::all(c.client.clone());
     if let Some(items) = list(c, api, mutating.3, &params).await? {
-        found.extend(items.iter().flat_map(mutating_fail_closed));
+        fail.extend(items.iter().flat_map(mutating_fail_closed));
+        ignored.extend(items.iter().flat_map(mutating_left_ignore));
     }
-    Ok(found)
+    Ok((fail, ignored))
+}
+
+/// The annotation a run puts on a webhook configuration when it sets webhooks of it to Ignore: the
+/// names of those webhooks (a JSON list), taken off when they are set back to Fail. A run that dies
+/// before setting them back leaves it, and the next survey finds them by it.
+pub const IGNORED_BY_US: &str = "etcd-console.io/restore-set-ignore";
+
+/// The webhook names an [`IGNORED_BY_US`] annotation lists (none when absent or unreadable).
+pub(super) fn ignored_names(annotations: Option<&std::collections::BTreeMap<String, String>>) -> Vec<String> {
+    annotations
+        .and_then(|a| a.get(IGNORED_BY_US))
+        .and_then(|v| serde_json::from_str::<Vec<String>>(v).ok())
+        .unwrap_or_default()
+}
+
+fn left_ignore<'a>(
+    kind: &str,
+    config: &str,
+    ours: &[String],
+    hooks: impl Iterator<Item = (&'a str, Option<&'a str>)>,
+) -> Vec<String> {
+    hooks
+        .enumerate()
+        .filter(|(_, (name, policy))| *policy == Some("Ignore") && ours.iter().any(|o| o == name))
+        .map(|(i, _)| format!("{kind}/{config}[{i}]"))
+        .collect()
+}
+
+/// The configuration's webhooks an earlier run left at Ignore.
+pub(super) fn validating_left_ignore(config: &ValidatingWebhookConfiguration) -> Vec<String> {
+    let hooks = config.webhooks.as_deref().unwrap_or_default();
+    let ours = ignored_names(config.metadata.annotations.as_ref());
+    let kind = WEBHOOKS[0].2.to_lowercase();
+    left_ignore(
+        &kind,
+        &meta_name(&config.metadata),
+        &ours,
+        hooks.iter().map(|h| (h.name.as_str(), h.failure_policy.as_deref())),
+    )
+}
+
+/// The configuration's webhooks an earlier run left at Ignore.
+pub(super) fn mutating_left_ignore(config: &MutatingWebhookConfiguration) -> Vec<String> {
+    let hooks = config.webhooks.as_deref().unwrap_or_default();
+    let ours = ignored_names(config.metadata.annotations.as_ref());
+    let kind = WEBHOOKS[1].2.to_lowercase();
+    left_ignore(
+        &kind,
+        &meta_name(&config.metadata),
+        &ours,
+        hooks.iter().map(|h| (h.name.as_str(), h.failure_policy.as_deref())),
+    )
 }
 
 /// Fills `survey` from what was read of the cluster; false when the plan cannot be
@@ -253,6 +317,13 @@ pub(super) fn observe_cluster(survey: &mut Survey, procedure: Procedure, server:
         .unwrap_or_else(|| server.to_string());
     survey.quorum_guard_off = reads.etcd.ok().flatten().is_some_and(|e| model::quorum_guard_off(&e));
     survey.fail_webhooks = reads.fail_webhooks.unwrap_or_default();
+    // Left at Ignore by a run that stopped: this run sets them to Ignore and back to Fail as its own.
+    survey.ignored_webhooks = reads.ignored_webhooks.unwrap_or_default();
+    for entry in &survey.ignored_webhooks {
+        if !survey.fail_webhooks.contains(entry) {
+            survey.fail_webhooks.push(entry.clone());
+        }
+    }
     survey.ovn = match reads.network {
         Ok(Some(network)) => is_ovn(&network),
         _ => reads.ovn_pods.ok().flatten().is_some_and(|pods| !pods.is_empty()),

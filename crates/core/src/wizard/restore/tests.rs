@@ -192,6 +192,7 @@ fn redeployment_reasons_are_the_runbooks_format_and_unique() {
 fn a_lost_host_gets_no_shell_steps_its_machine_is_made_again_and_the_recovery_host_may_not_be_lost() {
     let mut s = survey();
     s.control_plane[2].reachable = Some(Err("No route to host".into()));
+    s.control_plane[2].ready = false;
     let mut run = surveyed(Options { lost: vec!["master-2".into()], ..options() }, s.clone());
     assert!(run.gates.iter().all(|g| g.passed), "{:?}", run.gates);
     run.observe(Observed::Typed("lab-x8k2p".into()));
@@ -686,4 +687,94 @@ fn abort_brings_back_only_what_the_run_did_and_is_refused_once_a_members_data_is
     let mut standalone = confirmed();
     standalone.abort();
     assert!(standalone.abortable().unwrap_err().contains("hosted procedure"));
+}
+
+#[test]
+fn a_host_declared_lost_whose_node_is_ready_or_whose_shell_answers_is_refused_unless_forced_with_a_reason() {
+    let lost = || Options { lost: vec!["master-2".into()], ..options() };
+    // Healthy in every way: refused, nothing begins.
+    let run = surveyed(lost(), survey());
+    let gate = run.gates.iter().find(|g| g.id == "hosts_reachable").unwrap();
+    assert!(!gate.passed);
+    assert!(
+        gate.detail.starts_with("master-2 is declared lost but its node is Ready and a shell answers on it"),
+        "{}",
+        gate.detail
+    );
+    assert!(gate.detail.contains("--force-lost REASON"), "{}", gate.detail);
+    assert!(matches!(run.outcome, Some(Outcome::Refused { .. })) && !run.began());
+    // Either sign of life is enough to refuse.
+    let mut s = survey();
+    s.control_plane[2].ready = false;
+    let run = surveyed(lost(), s.clone());
+    let gate = run.gates.iter().find(|g| g.id == "hosts_reachable").unwrap();
+    assert!(!gate.passed && gate.detail.contains("is declared lost but a shell answers on it"), "{}", gate.detail);
+    // Forced with a reason: planned, the reason said, and kept with the run (the journal).
+    let forced = Options { force_lost: Some("its disk fails; replaced on purpose".into()), ..lost() };
+    let run = surveyed(forced, survey());
+    assert!(run.gates.iter().all(|g| g.passed), "{:?}", run.gates);
+    let gate = run.gates.iter().find(|g| g.id == "hosts_reachable").unwrap();
+    assert!(gate.detail.contains("forced (its disk fails; replaced on purpose)"), "{}", gate.detail);
+    assert!(run.steps.iter().any(|s| s.id == "15@master-2"));
+    assert_eq!(through_json(&run).options.force_lost.as_deref(), Some("its disk fails; replaced on purpose"));
+}
+
+#[test]
+fn webhooks_set_to_ignore_are_set_back_when_the_run_stops_before_the_point_of_no_return_and_kept_after_it() {
+    let with_webhook = || {
+        let mut s = survey();
+        s.fail_webhooks = vec!["validatingwebhookconfiguration/lab-policy[0]".into()];
+        s
+    };
+    let mut run = surveyed(options(), with_webhook());
+    run.observe(Observed::Typed("lab-x8k2p".into()));
+    let (index, _) = run_until(&mut run, "3");
+    assert!(!run.webhooks_to_set_back(), "not while it runs");
+    run.observe(Observed::Performed { index, result: StepResult::Failed { reason: "another backup is there".into() } });
+    assert!(run.webhooks_to_set_back(), "stopped after step 0, before the point of no return");
+    run.webhooks_were_set_back(Ok("validatingwebhookconfiguration/lab-policy[0]".into()));
+    assert!(!run.webhooks_to_set_back(), "once");
+    let said = run.outcome.as_ref().unwrap().describe();
+    assert!(
+        said.contains("were set back to failurePolicy Fail: validatingwebhookconfiguration/lab-policy[0]"),
+        "{said}"
+    );
+    // The resumed run surveys anew (the webhook is Fail again: step 0 comes again).
+    let mut resumed = through_json(&run);
+    resumed.resume(&[]);
+    assert_eq!(resumed.next_action(at(1)), Action::Survey);
+
+    // Past the point of no return they stay Ignore: the run is resumed there, 12.3 and 0b to come.
+    let mut run = surveyed(options(), with_webhook());
+    run.observe(Observed::Typed("lab-x8k2p".into()));
+    let (index, _) = run_until(&mut run, "4.3@master-1");
+    run.observe(Observed::Performed { index, result: StepResult::Failed { reason: "no answer".into() } });
+    assert!(!run.webhooks_to_set_back());
+    // Nor when read-only, nor before step 0 began.
+    let mut run = surveyed(options(), with_webhook());
+    run.observe(Observed::Typed("lab-x8k2p".into()));
+    run.abort();
+    assert!(!run.webhooks_to_set_back());
+}
+
+#[test]
+fn webhooks_left_at_ignore_by_an_earlier_run_are_planned_as_its_own_and_the_gate_says_so() {
+    let mut s = survey();
+    s.fail_webhooks = vec!["validatingwebhookconfiguration/lab-policy[0]".into()];
+    s.ignored_webhooks = s.fail_webhooks.clone();
+    let run = surveyed(options(), s);
+    let gate = run.gates.iter().find(|g| g.id == "webhooks").unwrap();
+    assert!(
+        gate.detail.contains("left at Ignore by an earlier run that stopped: set back to Fail too"),
+        "{}",
+        gate.detail
+    );
+    let back = run.steps.iter().find(|s| s.id == "0b").unwrap();
+    assert_eq!(
+        back.check,
+        Check::FailurePolicy {
+            webhooks: vec!["validatingwebhookconfiguration/lab-policy[0]".into()],
+            policy: "Fail".into()
+        }
+    );
 }

@@ -13,16 +13,18 @@ use k8s_openapi::api::core::v1::{Node, Pod};
 use serde_json::{json, Value};
 
 use super::act::{
-    csrs_approved, etcd_stopped, failure_policy_patch, foreign_backups, quorum_guard_patch, reboot_sent, webhook_entry,
+    csrs_approved, etcd_stopped, failure_policy_patch, foreign_backups, marked_failure_policy_patch,
+    quorum_guard_patch, reboot_sent, webhook_entry,
 };
 use super::check::{
-    host_prints, last_forced, machine_replaced, members_healthy, moved, moved_source, nodes_ready, not_ready, one_hash,
-    one_revision, paused_verdict, pods_running, quorum_guard, replicas_verdict, rollout_settled, Workload,
+    failure_policies, host_prints, last_forced, machine_replaced, members_healthy, moved, moved_source, nodes_ready,
+    not_ready, one_hash, one_revision, paused_verdict, pods_running, quorum_guard, replicas_verdict, rollout_settled,
+    webhook_policy, Workload,
 };
 use super::executor::Checked;
 use super::survey::{
     api_vips, etcd_set, hosted_paused, hosts_of, internal_ip, is_control_plane, members_of_pods, mutating_fail_closed,
-    node_ready, observe_cluster, proxy_in_force, validating_fail_closed, ClusterReads,
+    node_ready, observe_cluster, proxy_in_force, validating_fail_closed, validating_left_ignore, ClusterReads,
 };
 use super::{Act, Action, Observed, Operator, Options, Procedure, RestoreRun, Survey};
 use crate::cluster::MemberIdentity;
@@ -132,6 +134,7 @@ fn reads(version: Value) -> ClusterReads {
         ovn_pods: Ok(None),
         etcd: Ok(None),
         fail_webhooks: Ok(Vec::new()),
+        ignored_webhooks: Ok(Vec::new()),
     }
 }
 
@@ -842,4 +845,55 @@ fn a_resumed_move_is_done_once_its_source_is_gone_and_undecided_when_the_host_ca
         moved(source, Err("master-1: no answer within 30s".into())),
         (false, "cannot tell: master-1: no answer within 30s".into())
     );
+}
+
+#[test]
+fn the_webhook_step_checks_the_webhooks_it_patched_and_only_names_the_others() {
+    let config = json!({"metadata": {"name": "lab-policy"}, "webhooks": [{"name": "a", "failurePolicy": "Ignore"}, {"name": "b"}]});
+    assert_eq!(webhook_policy(&config, 0).as_deref(), Some("Ignore"));
+    assert_eq!(webhook_policy(&config, 1).as_deref(), Some("Fail"), "unset is Fail in admissionregistration/v1");
+    assert_eq!(webhook_policy(&config, 2), None);
+    let ours = "validatingwebhookconfiguration/lab-policy[0]".to_string();
+    let restored = ["validatingwebhookconfiguration/lab-restored[0]".to_string()];
+    assert_eq!(
+        holds(failure_policies("Ignore", &[(ours.clone(), Some(Some("Ignore".into())))], &restored)),
+        "validatingwebhookconfiguration/lab-policy[0] Ignore; not surveyed by this run, left as they are (failurePolicy Fail): validatingwebhookconfiguration/lab-restored[0]"
+    );
+    assert_eq!(
+        not_yet(failure_policies("Ignore", &[(ours.clone(), Some(Some("Fail".into())))], &[])),
+        "validatingwebhookconfiguration/lab-policy[0] Fail"
+    );
+    assert_eq!(
+        holds(failure_policies("Fail", &[(ours, None)], &[])),
+        "validatingwebhookconfiguration/lab-policy[0] gone"
+    );
+}
+
+#[test]
+fn a_webhook_set_to_ignore_carries_the_runs_annotation_until_set_back_and_a_survey_finds_it_by_it() {
+    let config = json!({
+        "metadata": {"name": "lab-policy", "resourceVersion": "7"},
+        "webhooks": [{"name": "a.policy.io", "failurePolicy": "Fail", "sideEffects": "None"}, {"name": "b.policy.io", "failurePolicy": "Fail", "sideEffects": "None"}],
+    });
+    let ignored = marked_failure_policy_patch(&config, 1, "Ignore");
+    assert_eq!(ignored["metadata"]["annotations"]["etcd-console.io/restore-set-ignore"], "[\"b.policy.io\"]");
+    assert_eq!(ignored["webhooks"][1]["failurePolicy"], "Ignore");
+    // What a run that died then leaves: the next survey lists it as the run's own, to set back.
+    let mut left = config.clone();
+    json_patch::merge(&mut left, &ignored);
+    let typed: ValidatingWebhookConfiguration = serde_json::from_value(left.clone()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(validating_fail_closed(&typed), ["validatingwebhookconfiguration/lab-policy[0]"]);
+    assert_eq!(validating_left_ignore(&typed), ["validatingwebhookconfiguration/lab-policy[1]"]);
+    // Set back: the name comes off, and the annotation with its last name.
+    let back = marked_failure_policy_patch(&left, 1, "Fail");
+    assert_eq!(back["metadata"]["annotations"]["etcd-console.io/restore-set-ignore"], Value::Null);
+    json_patch::merge(&mut left, &back);
+    let typed: ValidatingWebhookConfiguration = serde_json::from_value(left).unwrap_or_else(|e| panic!("{e}"));
+    assert!(validating_left_ignore(&typed).is_empty());
+    // Ignore set by someone else (no annotation) is not the run's.
+    let theirs: ValidatingWebhookConfiguration = serde_json::from_value(json!({
+        "metadata": {"name": "theirs"}, "webhooks": [{"name": "x", "failurePolicy": "Ignore", "sideEffects": "None"}],
+    }))
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert!(validating_left_ignore(&theirs).is_empty());
 }
