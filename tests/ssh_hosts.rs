@@ -172,29 +172,82 @@ async fn restore_plan_reaches_every_control_plane_host_over_ssh_when_not_in_a_la
     for entry in std::fs::read_dir(lab.dir.join("hosts/master-0/home/core/backup")).unwrap().flatten() {
         std::fs::copy(entry.path(), backup.join(entry.file_name())).unwrap();
     }
-    let mut command = Command::new(console_bin());
-    command.env_clear().env("PATH", std::env::var_os("PATH").unwrap_or_default()).env("HOME", &lab.dir);
-    for (name, value) in lab.env() {
-        command.env(name, value);
-    }
-    command.env_remove("ETCD_CONSOLE_LAB_DIR");
-    command.env("KUBECONFIG", lab.kubeconfig.as_ref().unwrap());
-    command.args(["--context", "lab-admin-cert", "restore", "plan", "--backup"]).arg(&backup);
-    command.args(["--recovery-host", "master-0", "--ssh-user", &whoami(), "--ssh-key"]).arg(sshd.key());
-    for option in sshd.options() {
-        command.args(["--ssh-option", &option]);
-    }
-    command.args(["-o", "json"]);
-    let output = run_with_limit(command, Duration::from_secs(90));
-    let plan: serde_json::Value = stdout(&output)
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .find(|l: &serde_json::Value| l["event"] == "plan")
-        .unwrap_or_else(|| panic!("{}{}", stdout(&output), stderr(&output)));
-    let gate = |id: &str| plan["gates"].as_array().unwrap().iter().find(|g| g["id"] == id).cloned().unwrap();
-    assert_eq!(gate("hosts_reachable")["passed"], true, "{}", gate("hosts_reachable"));
-    assert_eq!(gate("recovery_host")["passed"], true, "{}", gate("recovery_host"));
-    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+    let plan_with = |options: &[String]| {
+        let mut command = Command::new(console_bin());
+        command.env_clear().env("PATH", std::env::var_os("PATH").unwrap_or_default()).env("HOME", &lab.dir);
+        for (name, value) in lab.env() {
+            command.env(name, value);
+        }
+        command.env_remove("ETCD_CONSOLE_LAB_DIR");
+        command.env("KUBECONFIG", lab.kubeconfig.as_ref().unwrap());
+        command.args(["--context", "lab-admin-cert", "restore", "plan", "--backup"]).arg(&backup);
+        command.args(["--recovery-host", "master-0", "--ssh-user", &whoami(), "--ssh-key"]).arg(sshd.key());
+        for option in options {
+            command.args(["--ssh-option", option]);
+        }
+        command.args(["-o", "json"]);
+        let output = run_with_limit(command, Duration::from_secs(90));
+        let plan: serde_json::Value = stdout(&output)
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .find(|l: &serde_json::Value| l["event"] == "plan")
+            .unwrap_or_else(|| panic!("{}{}", stdout(&output), stderr(&output)));
+        (output.status.code(), plan)
+    };
+    let gate = |plan: &serde_json::Value, id: &str| {
+        let gate = plan["gates"].as_array().unwrap().iter().find(|g| g["id"] == id).cloned().unwrap();
+        (gate["passed"] == true, gate["detail"].as_str().unwrap().to_string())
+    };
+    let known_hosts = sshd.dir.path().join("known_hosts");
+    let known = |ip: &str| {
+        let out = Command::new("ssh-keygen")
+            .args(["-F", &format!("[{ip}]:{}", sshd.port), "-f"])
+            .arg(&known_hosts)
+            .output()
+            .unwrap();
+        out.status.success()
+    };
+
+    // Never seen before: the other hosts' keys are added, the recovery host's is refused, with how to add it.
+    let (code, plan) = plan_with(&sshd.options());
+    assert_eq!(code, Some(1));
+    let (passed, detail) = gate(&plan, "recovery_host");
+    assert!(!passed, "{detail}");
+    assert!(detail.contains("Host key verification failed"), "{detail}");
+    assert!(
+        detail.contains("the recovery host's key is never accepted unseen (StrictHostKeyChecking=yes)"),
+        "{detail}"
+    );
+    assert!(detail.contains(&format!("ssh-keyscan -H {} >> ~/.ssh/known_hosts", ADDRESSES[0])), "{detail}");
+    assert!(!known(ADDRESSES[0]), "the recovery host's key was not added");
+    assert!(known(ADDRESSES[1]) && known(ADDRESSES[2]), "the other hosts' keys are added (accept-new)");
+
+    // Added by the person: it answers, and what the restore script needs is checked on it over ssh.
+    // This machine is no control-plane host: no cluster-restore.sh, another name.
+    let scanned = Command::new("ssh-keyscan").args(["-p", &sshd.port.to_string(), ADDRESSES[0]]).output().unwrap();
+    assert!(scanned.status.success());
+    let mut file = std::fs::OpenOptions::new().append(true).open(&known_hosts).unwrap();
+    std::io::Write::write_all(&mut file, &scanned.stdout).unwrap();
+    let (code, plan) = plan_with(&sshd.options());
+    assert_eq!(code, Some(1));
+    assert_eq!(gate(&plan, "hosts_reachable"), (true, "master-0, master-1, master-2".to_string()));
+    let (passed, detail) = gate(&plan, "recovery_host");
+    assert!(!passed, "{detail}");
+    assert!(detail.starts_with("master-0: "), "{detail}");
+    assert!(detail.contains("/usr/local/bin/cluster-restore.sh is not there or not executable"), "{detail}");
+    assert!(detail.contains("not master-0"), "{detail}");
+    assert!(!detail.contains("host key"), "{detail}");
+
+    // The person's own StrictHostKeyChecking wins, for the recovery host too.
+    let fresh = sshd.dir.path().join("fresh_known_hosts");
+    let options = vec![
+        format!("Port={}", sshd.port),
+        format!("UserKnownHostsFile={}", fresh.display()),
+        "StrictHostKeyChecking=accept-new".to_string(),
+    ];
+    let (_, plan) = plan_with(&options);
+    assert!(gate(&plan, "hosts_reachable").0, "{plan}");
+    assert!(!gate(&plan, "recovery_host").1.contains("host key"), "{plan}");
 
     // The same plan with sshd gone: every host unreachable, and the gate says why.
     drop(sshd);

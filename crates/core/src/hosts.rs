@@ -65,6 +65,18 @@ pub trait HostShell: Send + Sync {
         limit: Duration,
     ) -> BoxFuture<'a, Result<HostOutput, String>>;
 
+    /// [`HostShell::run`] on a host whose key must be known already (the recovery host): where the
+    /// shell would accept a key not seen before, it does not here.
+    fn run_known<'a>(
+        &'a self,
+        node: &'a str,
+        ip: &'a str,
+        command: &'a str,
+        limit: Duration,
+    ) -> BoxFuture<'a, Result<HostOutput, String>> {
+        self.run(node, ip, command, limit)
+    }
+
     /// Copies the files of the local directory `local` into `remote` on the host.
     fn copy<'a>(
         &'a self,
@@ -93,10 +105,44 @@ pub struct SshShell {
     pub options: Vec<String>,
 }
 
+/// How a host's key is checked when the person did not say (`--ssh-option StrictHostKeyChecking=...`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum HostKeys {
+    /// A key not seen before is added (and a changed one refused): `accept-new`.
+    AcceptNew,
+    /// Only a key already known: `yes` (the recovery host).
+    KnownOnly,
+}
+
+/// Whether the person's options set StrictHostKeyChecking (`Key=value` or `Key value`, any case).
+fn sets_host_key_checking(options: &[String]) -> bool {
+    options.iter().any(|o| {
+        o.trim().split(['=', ' ', '\t']).next().is_some_and(|k| k.eq_ignore_ascii_case("StrictHostKeyChecking"))
+    })
+}
+
+/// What to do when ssh refused a host's key: say how to add it, after checking it.
+fn host_key_hint(node: &str, ip: &str, output: &mut HostOutput) {
+    if output.exit_code == 255 && output.stderr.contains("Host key verification failed") {
+        output.stderr.push_str(&format!(
+            "{node}'s host key is not known here, and the recovery host's key is never accepted unseen (StrictHostKeyChecking=yes): \
+             compare `ssh-keyscan {ip}` with `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` run on {node}'s console, then add it \
+             (`ssh-keyscan -H {ip} >> ~/.ssh/known_hosts`, or the file your UserKnownHostsFile names), or say how with --ssh-option StrictHostKeyChecking=...\n"
+        ));
+    }
+}
+
 impl SshShell {
-    fn ssh_args(key: &Option<PathBuf>, options: &[String]) -> Vec<String> {
+    fn ssh_args(key: &Option<PathBuf>, options: &[String], host_keys: HostKeys) -> Vec<String> {
         // ssh keeps the first value given for an option: the person's come first.
         let mut args: Vec<String> = options.iter().flat_map(|o| ["-o".to_string(), o.clone()]).collect();
+        if !sets_host_key_checking(options) {
+            let value = match host_keys {
+                HostKeys::AcceptNew => "accept-new",
+                HostKeys::KnownOnly => "yes",
+            };
+            args.extend(["-o".to_string(), format!("StrictHostKeyChecking={value}")]);
+        }
         args.extend([
             "-o".to_string(),
             "BatchMode=yes".to_string(),
@@ -106,8 +152,6 @@ impl SshShell {
             "ServerAliveCountMax=4".to_string(),
             "-o".to_string(),
             "ConnectTimeout=10".to_string(),
-            "-o".to_string(),
-            "StrictHostKeyChecking=accept-new".to_string(),
             // Errors still come through; "Permanently added ... to the list of known hosts" does not.
             "-o".to_string(),
             "LogLevel=ERROR".to_string(),
@@ -119,12 +163,23 @@ impl SshShell {
         args
     }
 
-    async fn run_here(&self, node: &str, ip: &str, command: &str, limit: Duration) -> Result<HostOutput, String> {
-        let mut args = Self::ssh_args(&self.key, &self.options);
+    async fn run_here(
+        &self,
+        node: &str,
+        ip: &str,
+        command: &str,
+        limit: Duration,
+        host_keys: HostKeys,
+    ) -> Result<HostOutput, String> {
+        let mut args = Self::ssh_args(&self.key, &self.options, host_keys);
         args.push(format!("{}@{ip}", self.user));
         args.push("--".into());
         args.push(command.to_string());
-        run_process("ssh", &args, limit).await.map_err(|e| format!("ssh to {node} ({ip}): {e}"))
+        let mut output = run_process("ssh", &args, limit).await.map_err(|e| format!("ssh to {node} ({ip}): {e}"))?;
+        if host_keys == HostKeys::KnownOnly {
+            host_key_hint(node, ip, &mut output);
+        }
+        Ok(output)
     }
 
     async fn copy_here(
@@ -135,11 +190,11 @@ impl SshShell {
         remote: &str,
         limit: Duration,
     ) -> Result<String, String> {
-        let made = self.run_here(node, ip, &format!("mkdir -p '{remote}'"), limit).await?;
+        let made = self.run_here(node, ip, &format!("mkdir -p '{remote}'"), limit, HostKeys::AcceptNew).await?;
         if made.exit_code != 0 {
             return Err(format!("mkdir -p {remote} on {node} failed: {}", made.text()));
         }
-        let mut args = Self::ssh_args(&self.key, &self.options);
+        let mut args = Self::ssh_args(&self.key, &self.options, HostKeys::AcceptNew);
         args.push("-r".into());
         // The modes too: the static resources archive (the encryption configuration) stays 0600.
         args.push("-p".into());
@@ -209,7 +264,17 @@ impl HostShell for SshShell {
         command: &'a str,
         limit: Duration,
     ) -> BoxFuture<'a, Result<HostOutput, String>> {
-        Box::pin(self.run_here(node, ip, command, limit))
+        Box::pin(self.run_here(node, ip, command, limit, HostKeys::AcceptNew))
+    }
+
+    fn run_known<'a>(
+        &'a self,
+        node: &'a str,
+        ip: &'a str,
+        command: &'a str,
+        limit: Duration,
+    ) -> BoxFuture<'a, Result<HostOutput, String>> {
+        Box::pin(self.run_here(node, ip, command, limit, HostKeys::KnownOnly))
     }
 
     fn copy<'a>(

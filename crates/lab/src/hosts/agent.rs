@@ -254,6 +254,14 @@ fn unknown(command: &str) -> HostOutput {
 /// Runs a command line on the host.
 pub fn execute(host: &Host, command: &str) -> HostOutput {
     let Some(stages) = split(command.trim()) else { return unknown(command) };
+    // `sudo -n` on a host where core's sudo asks for a password: refused, as sudo refuses it.
+    let non_interactive = |stage: &Vec<Word>| {
+        stage.first().is_some_and(|w| w.text == "sudo")
+            && stage.iter().skip(1).take_while(|w| w.text.starts_with('-')).any(|w| w.text.contains('n'))
+    };
+    if stages.iter().any(non_interactive) && host.root.join(super::SUDO_NEEDS_PASSWORD).exists() {
+        return HostOutput::failed(1, "sudo: a password is required");
+    }
     let stages: Vec<Vec<Word>> = stages.into_iter().map(without_sudo).collect();
     let Some((first, rest)) = stages.split_first() else { return unknown(command) };
     // `sh -c 'LINE'` (as root under sudo, so globs expand with root's rights): LINE as the host runs it.
@@ -280,11 +288,15 @@ pub fn execute(host: &Host, command: &str) -> HostOutput {
     output
 }
 
-/// `sudo` and `sudo -E` change nothing on a lab host.
+/// `sudo`, `sudo -E`, `sudo -n` (and `-nE`...) change nothing on a lab host (but for [`super::SUDO_NEEDS_PASSWORD`]).
 fn without_sudo(mut words: Vec<Word>) -> Vec<Word> {
     if words.first().is_some_and(|w| w.text == "sudo") && words.len() > 1 {
         words.remove(0);
-        if words.first().is_some_and(|w| w.text == "-E") && words.len() > 1 {
+        while words.len() > 1
+            && words.first().is_some_and(|w| {
+                w.text.len() > 1 && w.text.starts_with('-') && w.text[1..].chars().all(|c| c == 'E' || c == 'n')
+            })
+        {
             words.remove(0);
         }
     }
@@ -295,17 +307,33 @@ fn run_command(host: &Host, words: &[Word]) -> Option<HostOutput> {
     let text: Vec<&str> = words.iter().map(|w| w.text.as_str()).collect();
     let output = match text.as_slice() {
         ["true"] => HostOutput::ok(""),
-        ["hostname"] => HostOutput::ok(format!("{}\n", host.spec.name)),
+        // The name the host was given (its /etc/hostname), as the kernel reports it.
+        ["hostname"] => match host.path("/etc/hostname").and_then(|p| fs::read_to_string(p).map_err(|e| e.to_string()))
+        {
+            Ok(name) if !name.trim().is_empty() => HostOutput::ok(format!("{}\n", name.trim())),
+            _ => HostOutput::ok(format!("{}\n", host.spec.name)),
+        },
         ["mv", "-v", from, to] => mv(host, from, to, true),
         ["mv", from, to] if !from.starts_with('-') => mv(host, from, to, false),
         ["crictl", "ps", rest @ ..] => crictl_ps(host, rest)?,
-        ["test", flag @ ("-e" | "-f" | "-d"), path] => test(host, flag, path),
+        ["test", flag @ ("-e" | "-f" | "-d" | "-x"), path] => test(host, flag, path),
         ["cat", ..] if words.len() > 1 => cat(host, &expand_all(host, &words[1..])),
         ["ls", ..] => ls(host, &words[1..])?,
         ["ip", "-o", "address" | "addr" | "a"] | ["ip", "-o", "address" | "addr" | "a", "show"] => ip_address(host),
-        [script, dir] if script_named(script, "cluster-backup.sh") => scripts::backup(host, dir, false),
-        [script, "--force", dir] if script_named(script, "cluster-backup.sh") => scripts::backup(host, dir, true),
-        [script, dir] if script_named(script, "cluster-restore.sh") => scripts::restore(host, dir),
+        [script, ..] if script_named(script, "cluster-backup.sh") || script_named(script, "cluster-restore.sh") => {
+            if !executable(host, &format!("/usr/local/bin/{}", script.rsplit('/').next().unwrap_or_default())) {
+                // As sudo says of a program that is not there, or not executable.
+                return Some(HostOutput::failed(1, format!("sudo: {script}: command not found")));
+            }
+            match text.as_slice() {
+                [script, dir] if script_named(script, "cluster-backup.sh") => scripts::backup(host, dir, false),
+                [script, "--force", dir] if script_named(script, "cluster-backup.sh") => {
+                    scripts::backup(host, dir, true)
+                }
+                [script, dir] if script_named(script, "cluster-restore.sh") => scripts::restore(host, dir),
+                _ => return None,
+            }
+        }
         ["systemctl", "restart", units @ ..] if !units.is_empty() => systemctl_restart(host, units),
         ["systemctl", "reboot"] => systemctl_reboot(host),
         ["rm", "-f", ..] if words.len() > 2 => rm(host, &expand_all(host, &words[2..])),
@@ -387,9 +415,15 @@ fn test(host: &Host, flag: &str, path: &str) -> HostOutput {
     let holds = host.path(path).is_ok_and(|p| match flag {
         "-f" => p.is_file(),
         "-d" => p.is_dir(),
+        "-x" => executable(host, path),
         _ => fs::symlink_metadata(&p).is_ok(),
     });
     HostOutput { exit_code: if holds { 0 } else { 1 }, ..HostOutput::default() }
+}
+
+/// The host path is there and has an execute bit (as `test -x` answers for root).
+fn executable(host: &Host, path: &str) -> bool {
+    host.path(path).is_ok_and(|p| fs::metadata(&p).is_ok_and(|m| m.permissions().mode() & 0o111 != 0))
 }
 
 /// Shell globbing in a path's last part (`/var/lib/kubelet/pki/*.pem`); no match leaves the word as is.

@@ -487,6 +487,17 @@ pub fn prepare(
             }
         }
     }
+    // The scripts every control-plane host has (the host agent runs their lab versions; `test -x` sees these).
+    for script in ["cluster-backup.sh", "cluster-restore.sh"] {
+        let path = at(&format!("/usr/local/bin/{script}"))?;
+        write(
+            &path,
+            &format!("#!/bin/sh\n# etcd-console lab: the host agent runs the lab's {script} for this file\n"),
+        )?;
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o755))
+            .map_err(|e| format!("cannot make {} executable: {e}", path.display()))?;
+    }
     if inventory.hosted {
         // The host's /var/lib is the etcd replica's volume: nothing but etcd's data goes there.
         write(&at("/etc/hostname")?, &format!("{node}\n"))?;

@@ -10,6 +10,7 @@ pub fn host(name: &str, ip: &str) -> HostFacts {
         ready: true,
         machine: Some(format!("lab-x8k2p-{name}")),
         reachable: Some(Ok(())),
+        recovery: Some(RecoveryFacts { sudo: Ok(()), restore_script: Ok(()), hostname: Ok(name.to_string()) }),
     }
 }
 

@@ -19,7 +19,7 @@ use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
-pub use steps::{Act, Check, HostedLayout, Layout, Operator, Place, Step};
+pub use steps::{Act, Check, HostedLayout, Layout, Operator, Place, Step, RESTORE_SCRIPT};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -67,6 +67,28 @@ pub struct HostFacts {
     pub machine: Option<String>,
     /// `Ok` when a shell answered on it (`true` over ssh), else why not.
     pub reachable: Option<Result<(), String>>,
+    /// What the recovery host answered to the checks made before the point of no return (it alone).
+    #[serde(default)]
+    pub recovery: Option<RecoveryFacts>,
+}
+
+/// The recovery host's answers: what the restore script needs of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecoveryFacts {
+    /// `sudo -n true` exited 0, else what it said.
+    pub sudo: Result<(), String>,
+    /// `test -x /usr/local/bin/cluster-restore.sh` exited 0, else what it said.
+    pub restore_script: Result<(), String>,
+    /// What `hostname` printed, or why it could not be read.
+    pub hostname: Result<String, String>,
+}
+
+/// Whether a host's `hostname` names this node: the same name, or one is the other's short form
+/// (`master-0` and `master-0.lab.example.com`), whatever the case.
+pub fn same_host_name(hostname: &str, node: &str) -> bool {
+    let (a, b) = (hostname.trim().to_lowercase(), node.trim().to_lowercase());
+    let short = |n: &str| n.split('.').next().unwrap_or_default().to_string();
+    !a.is_empty() && (a == b || (a == short(&b) && !a.contains('.')) || (b == short(&a) && !b.contains('.')))
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -575,10 +597,40 @@ fn recovery_gate(options: &Options, survey: &Survey) -> Result<String, String> {
         return Err(format!("{name} is not Ready: restore on a healthy control-plane host"));
     }
     match &host.reachable {
-        Some(Ok(())) => Ok(format!("{name} ({}), Ready, a shell answers", host.ip)),
-        Some(Err(e)) => Err(format!("{name} cannot be reached: {e}")),
-        None if options.manual_hosts => Ok(format!("{name} ({}), Ready; you run its commands", host.ip)),
-        None => Err(format!("{name} was not tried")),
+        Some(Ok(())) => {}
+        Some(Err(e)) => return Err(format!("{name} cannot be reached: {e}")),
+        None if options.manual_hosts => return Ok(format!("{name} ({}), Ready; you run its commands", host.ip)),
+        None => return Err(format!("{name} was not tried")),
+    }
+    // What the restore script needs of it, known before the point of no return rather than at step 8.
+    let Some(facts) = &host.recovery else {
+        return Err(format!("{name} answers, but sudo, {RESTORE_SCRIPT} and its hostname were not checked"));
+    };
+    let (mut fine, mut problems) = (vec![format!("{name} ({}), Ready, a shell answers", host.ip)], Vec::new());
+    match &facts.sudo {
+        Ok(()) => fine.push("sudo -n true answers".into()),
+        Err(e) => problems.push(format!("sudo -n true: {e} (the restore runs as root without a prompt)")),
+    }
+    match &facts.restore_script {
+        Ok(()) => fine.push(format!("{RESTORE_SCRIPT} is executable")),
+        Err(e) => problems.push(format!(
+            "{RESTORE_SCRIPT} is not there or not executable{}: is this an OpenShift control-plane host?",
+            if e.is_empty() { String::new() } else { format!(" ({e})") }
+        )),
+    }
+    match &facts.hostname {
+        Ok(said) if same_host_name(said, name) => fine.push(format!("hostname says {}", said.trim())),
+        Ok(said) => problems.push(format!(
+            "hostname says {}, not {name}: {} is another host than the node's (check its InternalIP and the ssh options)",
+            said.trim(),
+            host.ip
+        )),
+        Err(e) => problems.push(format!("hostname: {e}")),
+    }
+    if problems.is_empty() {
+        Ok(fine.join("; "))
+    } else {
+        Err(format!("{name}: {}", problems.join("; ")))
     }
 }
 

@@ -295,6 +295,8 @@ const MANIFESTS: &[(&str, &str)] = &[
 ];
 
 const MINUTE: u64 = 60;
+/// The restore script every OpenShift control-plane host has.
+pub const RESTORE_SCRIPT: &str = "/usr/local/bin/cluster-restore.sh";
 /// Where the Machine Config Operator keeps the cluster-wide proxy's variables on each node.
 pub const PROXY_ENV: &str = "/etc/mco/proxy.env";
 
@@ -451,9 +453,9 @@ pub fn standalone(layout: &Layout) -> Vec<Step> {
     // Step 7: with a cluster-wide proxy the script needs its variables; read on the host from the
     // file the MCO keeps, so that no proxy credential is in a command, the journal or the log.
     let script = if layout.proxy {
-        format!("sudo -E sh -c 'set -a; . {PROXY_ENV}; set +a; exec /usr/local/bin/cluster-restore.sh {remote}'")
+        format!("sudo -E sh -c 'set -a; . {PROXY_ENV}; set +a; exec {RESTORE_SCRIPT} {remote}'")
     } else {
-        format!("sudo -E /usr/local/bin/cluster-restore.sh {remote}")
+        format!("sudo -E {RESTORE_SCRIPT} {remote}")
     };
     let mut restore = within(host(recovery, "8", &format!("restore the snapshot on {recovery}"), &script), 15 * MINUTE);
     // Run twice, the script would move the restored data aside as "the previous backup".

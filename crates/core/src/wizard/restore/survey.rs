@@ -131,13 +131,26 @@ impl RestoreExecutor {
             let mut tries = tokio::task::JoinSet::new();
             for (index, host) in survey.control_plane.iter().enumerate() {
                 let (hosts, name, ip) = (self.hosts.clone(), host.name.clone(), host.ip.clone());
+                let recovery = run.options.recovery_host.as_ref() == Some(&host.name);
                 tries.spawn(async move {
-                    let answer = hosts.run(&name, &ip, "true", Duration::from_secs(20)).await;
-                    (index, answer.and_then(|o| if o.exit_code == 0 { Ok(()) } else { Err(o.text()) }))
+                    let limit = Duration::from_secs(20);
+                    // The recovery host's key must be known already: never accepted unseen.
+                    let answer = if recovery {
+                        hosts.run_known(&name, &ip, "true", limit).await
+                    } else {
+                        hosts.run(&name, &ip, "true", limit).await
+                    };
+                    let answer = answer.and_then(|o| if o.exit_code == 0 { Ok(()) } else { Err(o.text()) });
+                    let facts = match (&answer, recovery) {
+                        (Ok(()), true) => Some(recovery_facts(hosts.as_ref(), &name, &ip).await),
+                        _ => None,
+                    };
+                    (index, answer, facts)
                 });
             }
-            while let Some(Ok((index, answer))) = tries.join_next().await {
+            while let Some(Ok((index, answer, facts))) = tries.join_next().await {
                 survey.control_plane[index].reachable = Some(answer);
+                survey.control_plane[index].recovery = facts;
             }
         }
         survey
@@ -208,6 +221,29 @@ impl RestoreExecutor {
             .unwrap_or_default();
         members_of_pods(&members, &pods, replicas)
     }
+}
+
+/// The recovery host's answers to `sudo -n true`, `test -x` of the restore script and `hostname`.
+async fn recovery_facts(hosts: &dyn crate::hosts::HostShell, node: &str, ip: &str) -> super::RecoveryFacts {
+    let limit = Duration::from_secs(20);
+    let ran = |command: String| async move {
+        match hosts.run(node, ip, &command, limit).await {
+            Ok(o) if o.exit_code == 0 => Ok(o.stdout),
+            Ok(o) => Err(if o.text().is_empty() { format!("exit {}", o.exit_code) } else { o.text() }),
+            Err(e) => Err(e),
+        }
+    };
+    let sudo = ran("sudo -n true".into()).await.map(|_| ());
+    let restore_script = match ran(format!("test -x {}", super::RESTORE_SCRIPT)).await {
+        Ok(_) => Ok(()),
+        // test says nothing: exit 1 is the answer "no".
+        Err(e) if e == "exit 1" => Err(String::new()),
+        Err(e) => Err(e),
+    };
+    // What a host prints goes to the terminal: no control character of it does.
+    let hostname =
+        ran("hostname".into()).await.map(|h| h.trim().chars().map(|c| if c.is_control() { '?' } else { c }).collect());
+    super::RecoveryFacts { sudo, restore_script, hostname }
 }
 
 /// Every admission webhook that fails closed, as `<kind>/<name>[<index>]`.
@@ -356,6 +392,7 @@ pub(super) fn hosts_of(nodes: &[Node], machines: &[Value]) -> (Vec<HostFacts>, V
                 ready: node_ready(node),
                 machine,
                 reachable: None,
+                recovery: None,
             });
         } else {
             workers.push(name);

@@ -119,6 +119,22 @@ fn every_gate_passes_on_a_good_survey_and_each_refuses_on_its_own() {
         ("recovery_host", |s, _| s.control_plane[0].ready = false, "not Ready"),
         ("recovery_host", |_, o| o.recovery_host = Some("worker-0".into()), "not a control-plane host"),
         (
+            "recovery_host",
+            |s, _| s.control_plane[0].recovery.as_mut().unwrap().sudo = Err("sudo: a password is required".into()),
+            "sudo -n true: sudo: a password is required",
+        ),
+        (
+            "recovery_host",
+            |s, _| s.control_plane[0].recovery.as_mut().unwrap().restore_script = Err(String::new()),
+            "/usr/local/bin/cluster-restore.sh is not there or not executable: is this an OpenShift control-plane host?",
+        ),
+        (
+            "recovery_host",
+            |s, _| s.control_plane[0].recovery.as_mut().unwrap().hostname = Ok("master-1".into()),
+            "hostname says master-1, not master-0",
+        ),
+        ("recovery_host", |s, _| s.control_plane[0].recovery = None, "were not checked"),
+        (
             "hosts_reachable",
             |s, _| s.control_plane[2].reachable = Some(Err("Connection refused".into())),
             "--lost-host master-2",
@@ -777,4 +793,14 @@ fn webhooks_left_at_ignore_by_an_earlier_run_are_planned_as_its_own_and_the_gate
             policy: "Fail".into()
         }
     );
+}
+
+#[test]
+fn a_hostname_names_its_node_in_full_or_short_whatever_the_case() {
+    assert!(same_host_name("master-0\n", "master-0"));
+    assert!(same_host_name("master-0", "master-0.lab.example.com"));
+    assert!(same_host_name("Master-0.lab.example.com", "master-0"));
+    assert!(!same_host_name("master-1", "master-0"));
+    assert!(!same_host_name("master-0.other.example.com", "master-0.lab.example.com"));
+    assert!(!same_host_name("", "master-0"));
 }
