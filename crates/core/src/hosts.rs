@@ -215,7 +215,7 @@ impl SshShell {
 
 impl SshShell {
     async fn fetch_here(&self, node: &str, ip: &str, remote: &str) -> Result<Fetch, String> {
-        let mut args = Self::ssh_args(&self.key, &self.options);
+        let mut args = Self::ssh_args(&self.key, &self.options, HostKeys::AcceptNew);
         args.push(format!("{}@{ip}", self.user));
         args.push("--".into());
         args.push(format!("sudo -n cat -- {}", shell_quote(remote)));
