@@ -23,6 +23,8 @@ pub const NODE_ANNOTATION: &str = "etcd-console.io/node";
 pub const REMOTE_DIR_ANNOTATION: &str = "etcd-console.io/remote-dir";
 /// `oc debug`'s image when the cluster has no `openshift/tools:latest` image stream tag.
 pub const FALLBACK_IMAGE: &str = "registry.redhat.io/rhel8/support-tools";
+/// The buffer between the exec stream and the file being fetched.
+const FETCH_BUFFER: usize = 4 << 20;
 /// How long the debug pod lives if nobody removes it (a crash of this program).
 const POD_LIFETIME: Duration = Duration::from_secs(2 * 3600);
 /// The container's waiting reasons that will not resolve by waiting.
@@ -274,7 +276,9 @@ impl DebugPod {
     /// `chroot /host cat PATH`, its stdout as a stream.
     pub async fn fetch(&self, path: &str) -> Result<Fetch, String> {
         let api: Api<Pod> = Api::namespaced(self.connection.client.clone(), &self.namespace);
-        let params = AttachParams::default().stdin(false).stdout(true).stderr(true);
+        // kube's pipe between the socket and the reader holds 1 KiB unless told: a wake-up per KiB.
+        let params =
+            AttachParams::default().stdin(false).stdout(true).stderr(true).max_stdout_buf_size(FETCH_BUFFER);
         let argv = ["chroot", "/host", "cat", path];
         let mut process =
             within(&self.connection, &format!("exec `cat {path}` in {}", self.pod), api.exec(&self.pod, argv, &params))
