@@ -277,8 +277,7 @@ impl DebugPod {
     pub async fn fetch(&self, path: &str) -> Result<Fetch, String> {
         let api: Api<Pod> = Api::namespaced(self.connection.client.clone(), &self.namespace);
         // kube's pipe between the socket and the reader holds 1 KiB unless told: a wake-up per KiB.
-        let params =
-            AttachParams::default().stdin(false).stdout(true).stderr(true).max_stdout_buf_size(FETCH_BUFFER);
+        let params = AttachParams::default().stdin(false).stdout(true).stderr(true).max_stdout_buf_size(FETCH_BUFFER);
         let argv = ["chroot", "/host", "cat", path];
         let mut process =
             within(&self.connection, &format!("exec `cat {path}` in {}", self.pod), api.exec(&self.pod, argv, &params))
