@@ -51,10 +51,15 @@ echo "where the time of a --via api run goes (seconds from its start):"
 python3 - "$work/phases.jsonl" <<'PY'
 import json, sys
 lines = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
-marks = [(l.get("action") or l["event"], l["elapsed_seconds"]) for l in lines
+def name(l):
+    action = l.get("action") or l["event"]
+    if action == "fetch":
+        return "fetch snapshot" if str(l.get("path", "")).endswith(".db") else "fetch archive"
+    return action
+marks = [(name(l), l["elapsed_seconds"]) for l in lines
          if "elapsed_seconds" in l and l["event"] in ("began", "checked")]
-end = next((l.get("seconds") for l in lines if l["event"] == "finished"), None)
 last = max(t for _, t in marks)
-for (name, at), (_, nxt) in zip(marks, marks[1:] + [("end", last)]):
-    print(f"  {name:<16} {nxt - at:7.2f} s")
+print("  (each step from its start to the next one's; the last, publishing, is not timed)")
+for (step, at), (_, nxt) in zip(marks, marks[1:] + [("end", last)]):
+    print(f"  {step:<16} {nxt - at:7.2f} s")
 PY

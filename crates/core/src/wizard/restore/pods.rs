@@ -107,7 +107,14 @@ pub async fn exec(
     limit: Duration,
 ) -> Result<PodOutput, String> {
     let api: Api<Pod> = Api::namespaced(c.client.clone(), namespace);
-    let params = AttachParams::default().stdin(input.is_some()).stdout(true).stderr(true);
+    // kube's pipes between the socket and the process's streams hold 1 KiB unless told: a wake-up
+    // per KiB of a snapshot sent in.
+    let params = AttachParams::default()
+        .stdin(input.is_some())
+        .stdout(true)
+        .stderr(true)
+        .max_stdin_buf_size(4 << 20)
+        .max_stdout_buf_size(1 << 20);
     let shown = argv.join(" ");
     let input: Option<PathBuf> = input.map(Path::to_path_buf);
     let work = async {
