@@ -120,22 +120,6 @@ fn metadata_of(dir: &Path, pair: &Pair) -> Option<Value> {
     serde_json::from_str(&std::fs::read_to_string(dir.join(name)).ok()?).ok()
 }
 
-/// SHA-256 of a whole file, hex, read in pieces.
-fn sha256_file(path: &Path) -> Result<String, String> {
-    use std::io::Read;
-    let mut file = std::fs::File::open(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let mut context = ring::digest::Context::new(&ring::digest::SHA256);
-    let mut buffer = vec![0u8; 1 << 20];
-    loop {
-        let read = file.read(&mut buffer).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        if read == 0 {
-            break;
-        }
-        context.update(&buffer[..read]);
-    }
-    Ok(context.finish().as_ref().iter().map(|b| format!("{b:02x}")).collect())
-}
-
 /// Err when a file is not what our metadata says was written: its size first (cheap), then its SHA-256.
 fn matches_written(dir: &Path, name: &str, bytes: Option<u64>, sha256: Option<&str>) -> Result<(), String> {
     let path = dir.join(name);
@@ -144,7 +128,7 @@ fn matches_written(dir: &Path, name: &str, bytes: Option<u64>, sha256: Option<&s
         return Err(format!("{name} is {size} bytes, its metadata says {expected} were written"));
     }
     if let Some(expected) = sha256.filter(|s| !s.is_empty()) {
-        let found = sha256_file(&path)?;
+        let found = super::sha256_file(&path)?;
         if !found.eq_ignore_ascii_case(expected) {
             return Err(format!("{name} has SHA-256 {found}, its metadata says {expected} was written"));
         }

@@ -188,20 +188,7 @@ pub async fn exec(
 /// The SHA-256 of a local file, as hex (read off the async threads).
 pub async fn sha256_of(path: &Path) -> Result<String, String> {
     let path = path.to_path_buf();
-    tokio::task::spawn_blocking(move || {
-        use std::io::Read;
-        let mut file = std::fs::File::open(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        let mut context = ring::digest::Context::new(&ring::digest::SHA256);
-        let mut buffer = vec![0u8; 1 << 20];
-        loop {
-            let read = file.read(&mut buffer).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-            if read == 0 {
-                break;
-            }
-            context.update(&buffer[..read]);
-        }
-        Ok(context.finish().as_ref().iter().map(|b| format!("{b:02x}")).collect())
-    })
-    .await
-    .map_err(|e| format!("hashing the snapshot: {e}"))?
+    tokio::task::spawn_blocking(move || crate::backup::sha256_file(&path))
+        .await
+        .map_err(|e| format!("hashing the snapshot: {e}"))?
 }
