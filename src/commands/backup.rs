@@ -10,7 +10,7 @@ use serde_json::json;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::output::{outln, Printer};
+use super::output::{outln, safe, Printer};
 use crate::cli::{BackupArgs, ConsoleArgs, OutputFormat};
 use etcd_console_core::etcd::source::EtcdSource;
 use etcd_console_core::settings::{ConnectionSettings, KubeSettings};
@@ -51,8 +51,10 @@ impl BackupReport {
         }
     }
 
-    /// A line; in JSON with `elapsed_seconds` since the run began (where the time goes).
+    /// A line; in JSON with `elapsed_seconds` since the run began (where the time goes). The text
+    /// holds what the node and the API said: shown without its control characters.
     fn line(&self, mut value: serde_json::Value, text: String) {
+        let text = safe(&text);
         if let Some(object) = value.as_object_mut().filter(|o| !o.is_empty()) {
             object.insert(
                 "elapsed_seconds".into(),
@@ -223,9 +225,9 @@ impl BackupReport {
                     outln!("  removed (--keep): {}", path.display());
                 }
             }
-            Outcome::Refused { reason } => eprintln!("etcd-console: refused: {reason}"),
+            Outcome::Refused { reason } => eprintln!("etcd-console: refused: {}", safe(reason)),
             Outcome::Failed { reason } => {
-                eprintln!("etcd-console: backup failed: {reason}; nothing was left at the final name")
+                eprintln!("etcd-console: backup failed: {}; nothing was left at the final name", safe(reason))
             }
         }
         code

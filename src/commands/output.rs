@@ -7,6 +7,12 @@ use std::io::Write;
 use std::time::SystemTime;
 
 /// The wall clock as HH:MM:SS (UTC), for the commands' lines.
+/// Text from outside (file names, what a host or the API said) fit for the terminal: no control
+/// character of it reaches it.
+pub fn safe(text: &str) -> String {
+    text.chars().map(|c| if c.is_control() { '?' } else { c }).collect()
+}
+
 pub fn clock() -> String {
     let now = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
     now.get(11..19).unwrap_or(&now).to_string()

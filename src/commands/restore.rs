@@ -12,7 +12,7 @@ use serde_json::json;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::output::{outln, Printer};
+use super::output::{outln, safe, Printer};
 use crate::cli::{ConsoleArgs, OutputFormat, RestoreArgs, RestoreCommand, RestoreTarget};
 use etcd_console_core::etcd::source::EtcdSource;
 use etcd_console_core::settings::{ConnectionSettings, KubeSettings};
@@ -349,11 +349,6 @@ fn print_backup(backup: &etcd_console_core::wizard::restore::BackupFacts, proced
     for note in &backup.notes {
         outln!("  note: {}", safe(note));
     }
-}
-
-/// File names and what was read of them, fit for the terminal (no control characters).
-fn safe(text: &str) -> String {
-    text.chars().map(|c| if c.is_control() { '?' } else { c }).collect()
 }
 
 /// The person at the terminal (stderr prompts), or --yes.
