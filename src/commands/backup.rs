@@ -28,7 +28,7 @@ pub fn backup_dir(dir: Option<&PathBuf>, console: &ConsoleArgs) -> Option<PathBu
 
 /// The run's options from the flags every front end shares.
 pub fn options_from(console: &ConsoleArgs, dir: PathBuf) -> BackupOptions {
-    BackupOptions::into_dir(dir, console.stall_limit())
+    BackupOptions { read_only: console.read_only, ..BackupOptions::into_dir(dir, console.stall_limit()) }
 }
 
 struct BackupReport {

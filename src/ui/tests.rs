@@ -611,6 +611,7 @@ mod backup_wizard {
             snapshot_only: true,
             via: Default::default(),
             node: None,
+            read_only: false,
         };
         let mut run = BackupRun::new(options).unwrap_or_else(|e| panic!("{e}"));
         run.observe(Observed::Checked(Box::new(Checked {

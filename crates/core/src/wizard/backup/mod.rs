@@ -66,6 +66,8 @@ pub struct BackupOptions {
     /// The control-plane node to run `cluster-backup.sh` on (default: a Ready one whose member
     /// is a healthy follower).
     pub node: Option<String>,
+    /// `--read-only`: nothing is made in the cluster (no debug pod), so a direct snapshot only.
+    pub read_only: bool,
 }
 
 /// How the runbook's backup reaches its node.
@@ -143,6 +145,7 @@ impl BackupOptions {
             snapshot_only: false,
             via: Via::Api,
             node: None,
+            read_only: false,
         }
     }
 }
@@ -927,10 +930,19 @@ impl BackupRun {
         // The runbook's backup (cluster-backup.sh on a control-plane node) wherever an OpenShift
         // API lists the nodes; a direct snapshot otherwise, or when asked.
         let control_plane = match &checked.openshift {
-            OpenShiftFacts::Read { control_plane, .. } if !self.options.snapshot_only => Some(control_plane.clone()),
+            OpenShiftFacts::Read { control_plane, .. } if !self.options.snapshot_only && !self.options.read_only => {
+                Some(control_plane.clone())
+            }
             _ => None,
         };
-        if control_plane.is_none() && !self.options.snapshot_only {
+        let openshift = matches!(checked.openshift, OpenShiftFacts::Read { .. });
+        if openshift && self.options.read_only && !self.options.snapshot_only {
+            self.notes.push(
+                "--read-only: no debug pod is made on a node, so a direct snapshot only: not restore-grade \
+                 (cluster-restore.sh also needs the static-pod resources)"
+                    .into(),
+            );
+        } else if control_plane.is_none() && !self.options.snapshot_only {
             if let Some(node) = &self.options.node {
                 return self.finish(Outcome::Refused {
                     reason: format!(
@@ -1270,6 +1282,7 @@ mod tests {
             snapshot_only: true,
             via: Via::Api,
             node: None,
+            read_only: false,
         }
     }
 
@@ -1720,6 +1733,11 @@ mod tests {
         named.observe(checked(view(1, &[]), facts));
         let Some(Outcome::Refused { reason }) = named.outcome() else { panic!() };
         assert!(reason.contains("master-1 is not Ready"), "{reason}");
+
+        let mut read_only = BackupRun::new(BackupOptions { read_only: true, ..restore_grade("/b") }).unwrap();
+        read_only.observe(checked(view(1, &[]), openshift(false, false)));
+        assert!(matches!(read_only.next_action(), Action::Stream { .. }), "no debug pod under --read-only");
+        assert!(read_only.notes.iter().any(|n| n.contains("--read-only")), "{:?}", read_only.notes);
 
         let mut plain = BackupRun::new(restore_grade("/b")).unwrap();
         plain.observe(checked(view(1, &[]), OpenShiftFacts::NotConfigured));
