@@ -1703,6 +1703,23 @@ mod tests {
         let Some(Outcome::Refused { reason }) = run.outcome() else { panic!("{run:?}") };
         assert!(reason.contains("backup_2026-12-01_030405.json already exists"), "{reason}");
 
+        // The script's own timestamp taken here already: nothing fetched, the node cleaned, refused.
+        let mut taken = BackupRun::new(restore_grade("/b")).unwrap();
+        taken.observe(checked(view(1, &[]), openshift(false, false)));
+        taken.observe(Observed::Prepared(Ok(Vec::new())));
+        taken.observe(Observed::ScriptRan(Ok(ScriptRan {
+            dir_names: vec!["static_kuberesources_2026-12-01_030406.tar.gz".into()],
+            ..match script_ran("2026-12-01_030406") {
+                Observed::ScriptRan(Ok(ran)) => ran,
+                _ => unreachable!(),
+            }
+        })));
+        assert_eq!(taken.next_action(), Action::CleanUp { paths: vec![] });
+        taken.observe(Observed::CleanedUp);
+        taken.observe(Observed::TornDown(Vec::new()));
+        let Some(Outcome::Failed { reason }) = taken.outcome() else { panic!("{taken:?}") };
+        assert!(reason.contains("static_kuberesources_2026-12-01_030406.tar.gz already exists"), "{reason}");
+
         // The key file is claimed once the backup is in place, never before.
         let mut keys = BackupRun::new(BackupOptions { keys_dir: Some("/k".into()), ..options("/b") }).unwrap();
         keys.observe(checked(view(1, &[]), openshift(false, false)));
