@@ -342,6 +342,11 @@ pub struct RestoreTarget {
     #[arg(long)]
     pub manual_hosts: bool,
 
+    /// How long step 9 waits for every node to be Ready before step 9a deletes the kubelet's PEM
+    /// files on the nodes still NotReady (and step 10w restarts the kubelets of the workers among them).
+    #[arg(long, default_value = "10m", value_parser = parse_duration, value_name = "DURATION")]
+    pub nodes_ready_wait: Duration,
+
     /// The lab's directory: host steps go to the lab's hosts instead of ssh (set by lab.env).
     #[arg(long, env = "ETCD_CONSOLE_LAB_DIR", value_name = "DIR", hide_env_values = true)]
     pub lab_dir: Option<PathBuf>,
@@ -704,14 +709,15 @@ pub enum LabCommand {
         #[arg(long)]
         dir: PathBuf,
     },
-    /// Run a command on a lab control-plane host, as over ssh: the runbook's commands (mv of
-    /// manifests, crictl ps, cluster-backup.sh, cluster-restore.sh, systemctl restart kubelet ...)
-    /// on the host's files. Prints what the host said; exits with its code (255: unreachable).
+    /// Run a command on a lab host (a control-plane host or a worker), as over ssh: the runbook's
+    /// commands (mv of manifests, crictl ps, cluster-backup.sh, cluster-restore.sh, systemctl
+    /// restart kubelet ...) on the host's files. Prints what the host said; exits with its code
+    /// (255: unreachable).
     Host {
         /// The running lab's directory (as given to `lab serve --dir`).
         #[arg(long, env = "ETCD_CONSOLE_LAB_DIR")]
         dir: PathBuf,
-        /// The host: master-0, master-1, ...
+        /// The host: master-0, master-1, ..., worker-0, ...
         node: String,
         /// The command, one string or several words (after `--`).
         #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]

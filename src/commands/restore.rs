@@ -39,6 +39,7 @@ fn options(target: &RestoreTarget, kube: &KubeSettings, read_only: bool, plan_on
         mark_done: Vec::new(),
         backup_timestamp: target.timestamp.clone(),
         force_lost: target.force_lost.as_ref().map(|r| r.trim().to_string()),
+        nodes_ready_wait_seconds: Some(target.nodes_ready_wait.as_secs().max(1)),
     }
 }
 
@@ -250,6 +251,7 @@ fn check_text(check: &Check) -> String {
         Check::EtcdMembers { count } => format!("etcd: {count} started member(s), all healthy"),
         Check::NodesReady => "every node Ready (else step 9a)".into(),
         Check::NoValidPendingCsrs => "no valid CSR pending, every node Ready".into(),
+        Check::WorkersBootstrapping => "each worker restarted is Ready or has a node-bootstrapper CSR pending".into(),
         Check::PodsRunning { namespace, selector, count, .. } => match count {
             Some(n) => format!("{n} pod(s) {selector} in {namespace} Running"),
             None => format!("pods {selector} in {namespace} Running"),

@@ -84,7 +84,7 @@ impl RestoreExecutor {
                 tracing::info!(target: "audit", node = %node, to = %to, files = ?ours, "restore: backup copied");
                 Ok(format!("{copied}: {}", ours.join(", ")))
             }
-            Act::HostOnNotReady { command } => {
+            Act::HostOnNotReady { command } | Act::HostOnTouchedWorkers { command } => {
                 let mut said = Vec::new();
                 for node in nodes {
                     let ip = self.node_ip(run, node).await;
@@ -92,6 +92,7 @@ impl RestoreExecutor {
                     if output.exit_code != 0 {
                         return Err(exited(command, node, &output));
                     }
+                    tracing::info!(target: "audit", node = %node, command = %command, step = %step.id, "restore: host command run");
                     said.push(format!("{node}: done"));
                 }
                 Ok(said.join(", "))

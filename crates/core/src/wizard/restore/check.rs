@@ -22,6 +22,38 @@ use super::{Act, Check, Operator, RestoreRun, StepRecord};
 use crate::hosts::HostOutput;
 use crate::openshift::{get_object as get, model};
 
+/// Step 10w's verdict: every worker given is Ready, or a node-bootstrapper CSR of it is pending (its
+/// kubelet, restarted without its PEM files, asks for a client certificate; step 11 approves it).
+pub(super) fn workers_bootstrapping(
+    workers: &[String],
+    not_ready: &[String],
+    pending: &[crate::openshift::csr::PendingCsr],
+) -> Checked {
+    use crate::openshift::csr::CsrClass;
+    let (mut back, mut waiting) = (Vec::new(), Vec::new());
+    for worker in workers {
+        let cn = format!("system:node:{worker}");
+        let asking = pending.iter().find(|p| {
+            p.class == CsrClass::NodeBootstrapper
+                && p.request.as_ref().and_then(|r| r.common_name.as_deref()) == Some(cn.as_str())
+        });
+        match asking {
+            _ if !not_ready.contains(worker) => back.push(format!("{worker} Ready")),
+            Some(csr) => back.push(format!("{worker} asks for a client certificate ({} pending)", csr.name)),
+            None => waiting.push(worker.clone()),
+        }
+    }
+    if waiting.is_empty() {
+        Checked::Holds(back.join("; "))
+    } else {
+        Checked::NotYet(format!(
+            "no node-bootstrapper CSR yet from {}, and NotReady{}",
+            waiting.join(", "),
+            if back.is_empty() { String::new() } else { format!(" ({})", back.join("; ")) }
+        ))
+    }
+}
+
 /// How far past the snapshot's revision restored members may be (lease expiries and the like).
 const MEMBERS_AGREE_SLACK: i64 = 1000;
 
@@ -49,6 +81,12 @@ impl RestoreExecutor {
             Check::EtcdMembers { count } => self.etcd_members(*count).await,
             Check::NodesReady => Ok(nodes_ready(&self.not_ready_nodes(run.lost()).await?)),
             Check::NoValidPendingCsrs => self.approve_csrs(run).await.map(|(checked, _)| checked),
+            Check::WorkersBootstrapping => {
+                let c = self.api()?;
+                let pending = crate::openshift::csr::pending(c).await?;
+                let not_ready = self.not_ready_nodes(run.lost()).await?;
+                Ok(workers_bootstrapping(&run.touched_workers(), &not_ready, &pending))
+            }
             Check::PodsRunning { namespace, selector, node, count } => {
                 let c = self.api()?;
                 let mut params = ListParams::default().labels(selector);

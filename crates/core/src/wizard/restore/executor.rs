@@ -139,11 +139,11 @@ impl RestoreExecutor {
         self.connection.as_ref().map_err(Clone::clone)
     }
 
-    /// The surveyed IP of a control-plane host ("" when not surveyed).
+    /// The surveyed IP of a control-plane host or a worker ("" when not surveyed).
     pub(super) fn host_ip(&self, run: &RestoreRun, node: &str) -> String {
         run.survey
             .as_ref()
-            .and_then(|s| s.control_plane.iter().find(|h| h.name == node))
+            .and_then(|s| s.control_plane.iter().chain(&s.worker_hosts).find(|h| h.name == node))
             .map(|h| h.ip.clone())
             .unwrap_or_default()
     }
@@ -248,7 +248,10 @@ impl RestoreExecutor {
                 };
             }
             // Their checks would hold before they ran: done again (harmless).
-            Act::Reboot { .. } | Act::DeletePods { .. } => return (false, "will be done again".into()),
+            // A kubelet restart is harmless, and a CSR pending from before would make its check hold.
+            Act::Reboot { .. } | Act::DeletePods { .. } | Act::HostOnTouchedWorkers { .. } => {
+                return (false, "will be done again".into())
+            }
             // Forced again with a new reason rather than "found done": the revision before the first
             // patch is not known, and without it the rollout's end could not be told.
             Act::ForceRedeployment { .. } => {

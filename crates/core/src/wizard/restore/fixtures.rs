@@ -14,6 +14,11 @@ pub fn host(name: &str, ip: &str) -> HostFacts {
     }
 }
 
+/// A worker whose shell answered.
+pub fn worker(name: &str, ip: &str) -> HostFacts {
+    HostFacts { name: name.into(), ip: ip.into(), ready: true, machine: None, reachable: Some(Ok(())), recovery: None }
+}
+
 pub fn survey() -> Survey {
     Survey {
         api_url: "https://api.lab:6443".into(),
@@ -41,6 +46,7 @@ pub fn survey() -> Survey {
             host("master-2", "10.0.0.12"),
         ],
         workers: vec!["worker-0".into(), "worker-1".into()],
+        worker_hosts: vec![worker("worker-0", "10.0.1.20"), worker("worker-1", "10.0.1.21")],
         ovn: true,
         fail_webhooks: Vec::new(),
         ignored_webhooks: Vec::new(),

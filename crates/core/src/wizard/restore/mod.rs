@@ -54,6 +54,10 @@ pub struct Options {
     /// shell answers on them (their steps are skipped, their Machine deleted); the reason is journalled.
     #[serde(default)]
     pub force_lost: Option<String>,
+    /// `--nodes-ready-wait`: how long step 9 waits for every node to be Ready before step 9a clears the
+    /// kubelet's PEM files on those still NotReady (default: 10 minutes).
+    #[serde(default)]
+    pub nodes_ready_wait_seconds: Option<u64>,
 }
 
 pub use crate::backup::directory::BackupFacts;
@@ -156,6 +160,10 @@ pub struct Survey {
     pub backup: BackupFacts,
     pub control_plane: Vec<HostFacts>,
     pub workers: Vec<String>,
+    /// The workers as hosts: their InternalIP, Ready, and whether a shell answered (steps 9a and 10w may
+    /// need one after the point of no return).
+    #[serde(default)]
+    pub worker_hosts: Vec<HostFacts>,
     pub ovn: bool,
     pub fail_webhooks: Vec<String>,
     /// Of `fail_webhooks`, those an earlier run set to Ignore and did not set back (found by its annotation).
@@ -456,6 +464,11 @@ pub fn gates(procedure: Procedure, options: &Options, survey: &Survey) -> Vec<Ga
             ));
             list.push(gate("hosts_reachable", "a shell on every control-plane host", reach_gate(options, survey)));
             list.push(gate(
+                "workers_reachable",
+                "a shell on every worker (steps 9a and 10w may need one after the point of no return)",
+                workers_gate(options, survey),
+            ));
+            list.push(gate(
                 "webhooks",
                 "webhooks with failurePolicy Fail listed and handled",
                 Ok(if survey.fail_webhooks.is_empty() {
@@ -684,6 +697,36 @@ fn reach_gate(options: &Options, survey: &Survey) -> Result<String, String> {
     } else {
         Err(problems.join("; "))
     }
+}
+
+/// Which workers must answer a shell before the point of no return: every one. Step 9a acts on the nodes
+/// still NotReady after the restore, which cannot be known before it: a worker Ready now may not be then
+/// (its kubelet's certificate newer than the restored data), and one NotReady now is the likeliest to be.
+fn workers_gate(options: &Options, survey: &Survey) -> Result<String, String> {
+    if survey.workers.is_empty() {
+        return Ok("no workers".into());
+    }
+    if options.manual_hosts {
+        return Ok(format!(
+            "{}: you run the commands of steps 9a and 10w on those still NotReady after the restore",
+            survey.workers.join(", ")
+        ));
+    }
+    let (mut fine, mut problems) = (Vec::new(), Vec::new());
+    for name in &survey.workers {
+        match survey.worker_hosts.iter().find(|h| &h.name == name).and_then(|h| h.reachable.as_ref()) {
+            Some(Ok(())) => fine.push(name.clone()),
+            Some(Err(e)) => problems.push(format!("{name} cannot be reached ({e})")),
+            None => problems.push(format!("{name} was not tried")),
+        }
+    }
+    if problems.is_empty() {
+        return Ok(fine.join(", "));
+    }
+    Err(format!(
+        "{}: after the point of no return, step 9a deletes the kubelet's PEM files on every node still NotReady and step 10w restarts the kubelet of each worker among them (\"Restoring to a previous cluster state\", OpenShift 4.14); without a shell on a worker that needs it, the restore would stop there with nodes that cannot come back. Give the bastion ssh access to it as the other hosts have (--ssh-user, --ssh-key, --ssh-option), or restore with --manual-hosts and run the host commands yourself when asked",
+        problems.join("; ")
+    ))
 }
 
 impl RestoreRun {
@@ -1004,6 +1047,12 @@ impl RestoreRun {
         &self.options.lost
     }
 
+    /// The workers step 9a was given (the nodes step 9 left NotReady that are not control-plane hosts).
+    pub fn touched_workers(&self) -> Vec<String> {
+        let workers = self.survey.as_ref().map(|s| s.workers.as_slice()).unwrap_or_default();
+        self.not_ready.iter().filter(|n| workers.contains(n)).cloned().collect()
+    }
+
     fn next_step(&mut self, now: SystemTime) -> Action {
         let Some(index) = self.records.iter().position(|r| matches!(r.state, StepState::Pending | StepState::Running))
         else {
@@ -1036,16 +1085,15 @@ impl RestoreRun {
         if self.records[index].state == StepState::Running {
             return Action::Recheck { index, step };
         }
-        if let Act::HostOnNotReady { .. } = step.act {
-            if self.not_ready.is_empty() {
-                self.records[index] = StepRecord {
-                    state: StepState::Skipped,
-                    detail: "every node was Ready".into(),
-                    reason: None,
-                    revision_before: None,
-                };
-                return self.next_step(now);
-            }
+        let skipped = match step.act {
+            Act::HostOnNotReady { .. } if self.not_ready.is_empty() => Some("every node was Ready"),
+            Act::HostOnTouchedWorkers { .. } if self.touched_workers().is_empty() => Some("step 9a touched no worker"),
+            _ => None,
+        };
+        if let Some(why) = skipped {
+            self.records[index] =
+                StepRecord { state: StepState::Skipped, detail: why.into(), reason: None, revision_before: None };
+            return self.next_step(now);
         }
         self.records[index].state = StepState::Running;
         // Off from the moment its patch may be sent: a crash or a failed check must not lose that.
@@ -1053,6 +1101,16 @@ impl RestoreRun {
             self.quorum_guard_off = true;
         }
         if step.place == Place::Person || (self.options.manual_hosts && step.place == Place::Host) {
+            // The person must know where: the nodes a per-node act would have been given.
+            let nodes = match step.act {
+                Act::HostOnNotReady { .. } => self.not_ready.clone(),
+                Act::HostOnTouchedWorkers { .. } => self.touched_workers(),
+                _ => Vec::new(),
+            };
+            let mut step = step;
+            if !nodes.is_empty() {
+                step.title = format!("{}: on {}", step.title, nodes.join(", "));
+            }
             return Action::AskPerson { index, step };
         }
         let reason = match step.act {
@@ -1071,6 +1129,7 @@ impl RestoreRun {
         };
         let nodes = match step.act {
             Act::HostOnNotReady { .. } => self.not_ready.clone(),
+            Act::HostOnTouchedWorkers { .. } => self.touched_workers(),
             _ => Vec::new(),
         };
         Action::Perform { index, step, reason, nodes }
@@ -1147,6 +1206,11 @@ impl RestoreRun {
             (Procedure::Hosted, None) => Vec::new(),
             (Procedure::Standalone, _) => {
                 let mut list = steps::standalone(&self.layout(&survey));
+                if let Some(wait) = self.options.nodes_ready_wait_seconds {
+                    if let Some(nodes) = list.iter_mut().find(|s| s.check == Check::NodesReady) {
+                        nodes.limit_seconds = wait.max(1);
+                    }
+                }
                 if !list.iter().any(|s| s.point_of_no_return) {
                     if let Some(restore) = list.iter_mut().find(|s| s.id == "8") {
                         restore.point_of_no_return = true;

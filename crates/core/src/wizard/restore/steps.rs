@@ -96,6 +96,11 @@ pub enum Act {
     HostOnNotReady {
         command: String,
     },
+    /// Run on each worker step 9a touched (the nodes it was given that are not control-plane hosts):
+    /// step 10w, their kubelets restarted as step 10 restarts the control plane's.
+    HostOnTouchedWorkers {
+        command: String,
+    },
     QuorumGuard {
         off: bool,
     },
@@ -183,6 +188,9 @@ pub enum Check {
         count: usize,
     },
     NodesReady,
+    /// Each worker step 9a touched is Ready, or its kubelet asks for a client certificate again (a
+    /// node-bootstrapper CSR of it is pending, for step 11): the kubelet came back from its restart.
+    WorkersBootstrapping,
     NoValidPendingCsrs,
     /// `count` pods matching the selector (on `node`, if given) Running and ready.
     PodsRunning {
@@ -302,7 +310,9 @@ pub const PROXY_ENV: &str = "/etc/mco/proxy.env";
 
 fn step(id: impl Into<String>, title: impl Into<String>, place: Place, act: Act, check: Check) -> Step {
     let shown = match &act {
-        Act::Host { command, .. } | Act::HostOnNotReady { command } => vec![command.clone()],
+        Act::Host { command, .. } | Act::HostOnNotReady { command } | Act::HostOnTouchedWorkers { command } => {
+            vec![command.clone()]
+        }
         _ => Vec::new(),
     };
     Step {
@@ -492,6 +502,18 @@ pub fn standalone(layout: &Layout) -> Vec<Step> {
         ));
     }
     if !layout.workers.is_empty() {
+        // 9a may have deleted the PEM files of workers too: without a restart their kubelets never
+        // ask for new certificates, and step 11 would wait for nodes that cannot come back.
+        steps.push(within(
+            step(
+                "10w",
+                "restart the kubelet on each worker step 9a touched",
+                Place::Host,
+                Act::HostOnTouchedWorkers { command: "sudo systemctl restart kubelet.service".into() },
+                Check::WorkersBootstrapping,
+            ),
+            5 * MINUTE,
+        ));
         steps.push(api(
             "11",
             "approve the pending CSRs that are valid",

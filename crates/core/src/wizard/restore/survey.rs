@@ -152,8 +152,35 @@ impl RestoreExecutor {
                 survey.control_plane[index].reachable = Some(answer);
                 survey.control_plane[index].recovery = facts;
             }
+            self.try_workers(&mut survey.worker_hosts).await;
         }
         survey
+    }
+
+    /// A shell tried on each worker (`true`), a few at a time: steps 9a and 10w may need one.
+    async fn try_workers(&self, workers: &mut [HostFacts]) {
+        const AT_ONCE: usize = 16;
+        let permits = std::sync::Arc::new(tokio::sync::Semaphore::new(AT_ONCE));
+        let mut tries = tokio::task::JoinSet::new();
+        for (index, worker) in workers.iter().enumerate() {
+            let (hosts, name, ip, permits) =
+                (self.hosts.clone(), worker.name.clone(), worker.ip.clone(), permits.clone());
+            tries.spawn(async move {
+                let _permit = permits.acquire_owned().await;
+                let answer = hosts.run(&name, &ip, "true", Duration::from_secs(20)).await;
+                let answer = answer.and_then(|o| match o.exit_code {
+                    0 => Ok(()),
+                    code if o.text().is_empty() => Err(format!("`true` exited {code}")),
+                    _ => Err(o.text()),
+                });
+                (index, answer)
+            });
+        }
+        while let Some(Ok((index, answer))) = tries.join_next().await {
+            if let Some(worker) = workers.get_mut(index) {
+                worker.reachable = Some(answer);
+            }
+        }
     }
 
     async fn hosted(&self, c: &Connection, run: &RestoreRun, survey: &mut Survey) -> Option<HostedFacts> {
@@ -376,7 +403,24 @@ pub(super) fn observe_cluster(survey: &mut Survey, procedure: Procedure, server:
     let (control_plane, workers) = hosts_of(&nodes, &machines);
     survey.control_plane.extend(control_plane);
     survey.workers.extend(workers);
+    survey.worker_hosts.extend(worker_hosts_of(&nodes));
     true
+}
+
+/// The workers (every node that is not a control-plane host) as hosts: name, InternalIP, Ready; not tried yet.
+pub(super) fn worker_hosts_of(nodes: &[Node]) -> Vec<HostFacts> {
+    nodes
+        .iter()
+        .filter(|node| !is_control_plane(node))
+        .map(|node| HostFacts {
+            name: meta_name(&node.metadata),
+            ip: internal_ip(node),
+            ready: node_ready(node),
+            machine: None,
+            reachable: None,
+            recovery: None,
+        })
+        .collect()
 }
 
 /// The control-plane hosts (with their Machine) and the workers' names, in the nodes' order.

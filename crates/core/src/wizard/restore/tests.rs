@@ -804,3 +804,152 @@ fn a_hostname_names_its_node_in_full_or_short_whatever_the_case() {
     assert!(!same_host_name("master-0.other.example.com", "master-0.lab.example.com"));
     assert!(!same_host_name("", "master-0"));
 }
+
+/// Drives a confirmed run to its end with step 9 finding `not_ready` NotReady, every other step done:
+/// each step asked, with the nodes a per-node act was given.
+fn drive_with_not_ready(run: &mut RestoreRun, not_ready: &[&str]) -> Vec<(String, Vec<String>)> {
+    let mut asked = Vec::new();
+    for n in 0..500 {
+        match run.next_action(at(n)) {
+            Action::Perform { index, step, nodes, .. } => {
+                asked.push((step.id.clone(), nodes));
+                let result = if step.id == "9" {
+                    StepResult::DoneWithNotReady {
+                        detail: "NotReady".into(),
+                        not_ready: not_ready.iter().map(|n| n.to_string()).collect(),
+                    }
+                } else {
+                    StepResult::Done { detail: "ok".into() }
+                };
+                run.observe(Observed::Performed { index, result });
+            }
+            Action::AskPerson { index, step } => {
+                asked.push((step.id.clone(), Vec::new()));
+                run.observe(Observed::PersonAnswered { index, done: true });
+            }
+            Action::Finished(_) => return asked,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    panic!("no end")
+}
+
+#[test]
+fn workers_whose_kubelet_pems_9a_deleted_get_their_kubelet_restarted_before_the_csrs_are_approved() {
+    let mut run = confirmed();
+    let asked = drive_with_not_ready(&mut run, &["worker-1", "master-2"]);
+    assert_eq!(run.outcome, Some(Outcome::Completed));
+    let ids: Vec<String> = asked.iter().map(|(id, _)| id.clone()).collect();
+    let nodes_of = |id: &str| asked.iter().find(|(i, _)| i == id).map(|(_, n)| n.clone());
+    assert_eq!(nodes_of("9a").unwrap(), ["worker-1", "master-2"]);
+    let restarted = nodes_of("10w").unwrap_or_else(|| panic!("no step restarts the workers' kubelets: {ids:?}"));
+    assert_eq!(restarted, ["worker-1"], "the workers 9a touched; control-plane hosts are step 10's");
+    // After every control-plane kubelet, before the CSRs of them all are approved and waited for.
+    assert!(position(&ids, "10@master-2") < position(&ids, "10w"), "{ids:?}");
+    assert!(position(&ids, "10w") < position(&ids, "11"), "{ids:?}");
+    let step = run.steps.iter().find(|s| s.id == "10w").unwrap();
+    assert_eq!(step.shown, ["sudo systemctl restart kubelet.service"]);
+    assert_eq!(step.place, Place::Host);
+    // Checked by more than the command's exit: the kubelet is seen back.
+    assert_ne!(step.check, Check::Answer);
+    // A journalled run keeps what 9a touched.
+    assert_eq!(through_json(&run).not_ready, ["worker-1", "master-2"]);
+
+    // 9a touched only a control-plane host: nothing for the workers.
+    let mut run = confirmed();
+    let asked = drive_with_not_ready(&mut run, &["master-2"]);
+    assert!(!asked.iter().any(|(id, _)| id == "10w"), "{asked:?}");
+    let at_10w = run.steps.iter().position(|s| s.id == "10w").unwrap();
+    assert_eq!(run.records[at_10w].state, StepState::Skipped);
+    assert!(run.records[at_10w].detail.contains("no worker"), "{}", run.records[at_10w].detail);
+    // Every node Ready: 9a and the workers' step are both skipped.
+    let mut run = confirmed();
+    let asked = drive_with_not_ready(&mut run, &[]);
+    assert!(!asked.iter().any(|(id, _)| id == "9a" || id == "10w"), "{asked:?}");
+    // A cluster without workers has no such step.
+    let mut s = survey();
+    s.workers.clear();
+    let run = surveyed(options(), s);
+    assert!(!run.steps.iter().any(|s| s.id == "10w"));
+}
+
+/// The fixture's survey with the workers' shells as given (`None`: not tried).
+fn survey_with_workers(reached: [Option<Result<(), String>>; 2]) -> Survey {
+    let mut value = serde_json::to_value(survey()).unwrap();
+    let hosts: Vec<serde_json::Value> = ["worker-0", "worker-1"]
+        .iter()
+        .zip(reached)
+        .enumerate()
+        .map(|(i, (name, reachable))| {
+            serde_json::json!({"name": name, "ip": format!("10.0.1.{}", 20 + i), "ready": i == 0,
+                "machine": null, "reachable": reachable})
+        })
+        .collect();
+    value["worker_hosts"] = serde_json::json!(hosts);
+    serde_json::from_value(value).unwrap()
+}
+
+#[test]
+fn every_workers_shell_must_answer_before_the_point_of_no_return_or_the_person_runs_the_host_commands() {
+    let run = surveyed(options(), survey_with_workers([Some(Ok(())), Some(Ok(()))]));
+    let gate = run.gates.iter().find(|g| g.id == "workers_reachable").unwrap_or_else(|| panic!("{:?}", run.gates));
+    assert!(gate.passed && gate.detail.contains("worker-0, worker-1"), "{gate:?}");
+    assert_eq!(run.stage, Stage::Confirm);
+
+    let refused = "ssh: connect to host 10.0.1.21 port 22: Connection refused";
+    for (reached, says) in
+        [([Some(Ok(())), Some(Err(refused.to_string()))], refused), ([Some(Ok(())), None], "was not tried")]
+    {
+        let run = surveyed(options(), survey_with_workers(reached));
+        let failing: Vec<&Gate> = run.gates.iter().filter(|g| !g.passed).collect();
+        assert_eq!(failing.len(), 1, "{failing:?}");
+        let gate = failing[0];
+        assert_eq!(gate.id, "workers_reachable");
+        assert!(gate.detail.contains("worker-1") && !gate.detail.contains("worker-0"), "{}", gate.detail);
+        assert!(gate.detail.contains(says), "{}", gate.detail);
+        // What to do about it: a shell (ssh) on it, or the host commands run by the person.
+        for what in ["9a", "--ssh-", "--manual-hosts", "Restoring to a previous cluster state"] {
+            assert!(gate.detail.contains(what), "{what}: {}", gate.detail);
+        }
+        assert!(
+            matches!(&run.outcome, Some(Outcome::Refused { reasons }) if reasons[0].starts_with("workers_reachable"))
+        );
+        assert!(!run.began());
+    }
+    // With --manual-hosts no shell is tried: the person runs them.
+    let run = surveyed(Options { manual_hosts: true, ..options() }, survey_with_workers([None, None]));
+    let gate = run.gates.iter().find(|g| g.id == "workers_reachable").unwrap();
+    assert!(gate.passed, "{gate:?}");
+}
+
+#[test]
+fn with_manual_hosts_the_person_is_told_on_which_nodes_9a_and_10w_run() {
+    let mut run = surveyed(Options { manual_hosts: true, ..options() }, survey());
+    run.observe(Observed::Typed("lab-x8k2p".into()));
+    let mut asked = Vec::new();
+    for n in 0..500 {
+        match run.next_action(at(n)) {
+            Action::Perform { index, step, .. } => {
+                let result = if step.id == "9" {
+                    StepResult::DoneWithNotReady {
+                        detail: "NotReady".into(),
+                        not_ready: vec!["worker-1".into(), "master-2".into()],
+                    }
+                } else {
+                    StepResult::Done { detail: "ok".into() }
+                };
+                run.observe(Observed::Performed { index, result });
+            }
+            Action::AskPerson { index, step } => {
+                asked.push((step.id.clone(), step.title.clone()));
+                run.observe(Observed::PersonAnswered { index, done: true });
+            }
+            Action::Finished(_) => break,
+            other => panic!("{other:?}"),
+        }
+    }
+    let title = |id: &str| asked.iter().find(|(i, _)| i == id).map(|(_, t)| t.clone()).unwrap();
+    assert!(title("9a").ends_with(": on worker-1, master-2"), "{}", title("9a"));
+    assert!(title("10w").ends_with(": on worker-1"), "{}", title("10w"));
+    assert_eq!(run.outcome, Some(Outcome::Completed));
+}

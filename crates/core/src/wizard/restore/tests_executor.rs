@@ -897,3 +897,52 @@ fn a_webhook_set_to_ignore_carries_the_runs_annotation_until_set_back_and_a_surv
     .unwrap_or_else(|e| panic!("{e}"));
     assert!(validating_left_ignore(&theirs).is_empty());
 }
+
+#[test]
+fn a_worker_is_a_host_at_its_internal_ip_and_not_tried_until_the_survey_tries_it() {
+    let master: Node = captured_as(MASTER_4_7);
+    let worker: Node = captured_as(WORKER_4_7);
+    let workers = super::survey::worker_hosts_of(&[master, worker]);
+    assert_eq!(workers.len(), 1, "{workers:?}");
+    assert_eq!(workers[0].name, "worker-0.imeixner20210707.lab.upshift.rdu2.redhat.com");
+    assert!(!workers[0].ip.is_empty());
+    assert_eq!((workers[0].reachable.clone(), workers[0].machine.clone()), (None, None));
+}
+
+#[test]
+fn a_restarted_worker_counts_as_back_once_ready_or_once_its_kubelet_asks_for_a_client_certificate() {
+    use crate::openshift::csr::{CsrClass, DecodedRequest, PendingCsr};
+    let csr = |name: &str, node: &str, class: CsrClass| PendingCsr {
+        name: name.into(),
+        signer: "kubernetes.io/kube-apiserver-client-kubelet".into(),
+        requestor: crate::openshift::csr::BOOTSTRAPPER.into(),
+        class,
+        reason: String::new(),
+        usages: Vec::new(),
+        request: Some(DecodedRequest {
+            common_name: Some(format!("system:node:{node}")),
+            organizations: vec!["system:nodes".into()],
+            ..DecodedRequest::default()
+        }),
+        created: None,
+    };
+    let workers = ["worker-0".to_string(), "worker-1".to_string()];
+    let not_ready = ["worker-1".to_string()];
+    let verdict = super::check::workers_bootstrapping;
+    // worker-1 NotReady and nothing asked yet (an unexpected CSR naming it does not count).
+    let Checked::NotYet(said) = verdict(&workers, &not_ready, &[csr("csr-x", "worker-1", CsrClass::Unexpected)]) else {
+        panic!()
+    };
+    assert!(said.contains("no node-bootstrapper CSR yet from worker-1") && said.contains("worker-0 Ready"), "{said}");
+    // Another node's CSR is not worker-1's.
+    assert!(matches!(
+        verdict(&workers, &not_ready, &[csr("csr-a", "worker-10", CsrClass::NodeBootstrapper)]),
+        Checked::NotYet(_)
+    ));
+    let Checked::Holds(said) = verdict(&workers, &not_ready, &[csr("csr-b", "worker-1", CsrClass::NodeBootstrapper)])
+    else {
+        panic!()
+    };
+    assert!(said.contains("worker-1 asks for a client certificate (csr-b pending)"), "{said}");
+    assert!(matches!(verdict(&workers, &[], &[]), Checked::Holds(_)));
+}
