@@ -402,3 +402,54 @@ async fn hosts_refuse_what_ssh_and_the_scripts_would_refuse() {
     assert_eq!(on_host(&lab, "master-9", "true").exit_code, 255);
     assert_eq!(hosts::run(Path::new("/nonexistent-lab"), &node, "true").exit_code, 255);
 }
+
+/// The lab's CSRs filed for `node` by its kubelet with the node-bootstrapper (client) signer, and whether each is pending.
+fn bootstrap_csrs(lab: &Lab, node: &str) -> Vec<bool> {
+    let listed: serde_json::Value = serde_json::from_str(&kubectl_ok(lab, &["get", "csr", "-o", "json"])).unwrap();
+    listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["metadata"]["annotations"]["lab.etcd-console/node"] == node)
+        .filter(|c| c["spec"]["signerName"] == "kubernetes.io/kube-apiserver-client-kubelet")
+        .map(|c| c["status"]["conditions"].as_array().is_none_or(Vec::is_empty))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_worker_host_answers_the_restores_commands_for_it_and_its_restarted_kubelet_files_a_csr() {
+    let lab = lab_scenario("restore", 300.0).await;
+    // Its node's name and InternalIP, as the API has them.
+    let ip = kubectl_ok(
+        &lab,
+        &["get", "node", "worker-1", "-o", r#"jsonpath={.status.addresses[?(@.type=="InternalIP")].address}"#],
+    );
+    assert_eq!(on_host_ok(&lab, "worker-1", "true"), "");
+    assert_eq!(on_host_ok(&lab, "worker-1", "hostname"), "worker-1\n");
+    let cli = lab_host_cli(&lab, "worker-0", &["hostname"]);
+    assert_eq!((cli.status.code(), stdout(&cli)), (Some(0), "worker-0\n".to_string()), "{}", stderr(&cli));
+    // Step 9a's command, then 10w's: the PEM files gone, and the kubelet asks for a client certificate again.
+    assert_eq!(on_host_ok(&lab, "worker-1", "ls /var/lib/kubelet/pki").lines().count(), 4);
+    let before = bootstrap_csrs(&lab, "worker-1");
+    on_host_ok(&lab, "worker-1", "sudo sh -c 'rm -f /var/lib/kubelet/pki/*.pem'");
+    assert_eq!(on_host_ok(&lab, "worker-1", "ls /var/lib/kubelet/pki"), "");
+    on_host_ok(&lab, "worker-1", "sudo systemctl restart kubelet.service");
+    let after = eventually("worker-1's node-bootstrapper CSR", Duration::from_secs(10), || {
+        let now = bootstrap_csrs(&lab, "worker-1");
+        (now.len() > before.len()).then_some(now)
+    });
+    assert!(after.iter().filter(|pending| **pending).count() == 1, "one pending: {after:?}");
+    assert_eq!(on_host_ok(&lab, "worker-0", "ls /var/lib/kubelet/pki").lines().count(), 4, "worker-0 untouched");
+    // A worker is no control-plane host: no restore script, no etcd.
+    let script = on_host(&lab, "worker-1", "sudo -E /usr/local/bin/cluster-restore.sh /home/core/assets/backup");
+    assert_eq!(script.exit_code, 1, "{}", script.stderr);
+    assert_eq!(on_host(&lab, "worker-1", "test -d /var/lib/etcd").exit_code, 1);
+    // Cut off, it refuses as ssh does; a node the lab has no host of is not resolved.
+    hosts::set_unreachable(&lab.dir, "worker-1", true).unwrap();
+    let refused = on_host(&lab, "worker-1", "true");
+    assert_eq!(refused.exit_code, 255);
+    assert_eq!(refused.stderr, format!("ssh: connect to host {} port 22: Connection refused\n", ip.trim()));
+    let unknown = on_host(&lab, "worker-9", "true");
+    assert_eq!(unknown.exit_code, 255);
+    assert!(unknown.stderr.contains("Could not resolve hostname worker-9"), "{}", unknown.stderr);
+}

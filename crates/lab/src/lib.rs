@@ -199,6 +199,7 @@ impl Lab {
             client_key: pki.client.key.clone(),
             hosts: Vec::new(),
             hosted: options.scenario.hosted,
+            workers: Vec::new(),
         };
         for (i, (name, ip)) in names.iter().enumerate() {
             // The member's certificates where the etcd operator keeps them on a host.
@@ -229,6 +230,14 @@ impl Lab {
             let yaml = hosts::manifest::etcd_pod_yaml(&host.name, hosts::manifest::REVISION, &command, false);
             hosts::write_atomically(&hosts::kubelet::etcd_manifest(&inventory.root(&host.name)), &yaml)
                 .map_err(LabError::Io)?;
+        }
+        // The workers the API seeds (a hosted lab's are the management cluster's own, with no host).
+        if options.api && !options.scenario.hosted {
+            for i in 0..options.scenario.cluster.workers {
+                let worker = hosts::WorkerSpec { name: format!("worker-{i}"), ip: api::seed::worker_ip(i) };
+                hosts::prepare_worker(&inventory, &worker).map_err(LabError::Io)?;
+                inventory.workers.push(worker);
+            }
         }
         inventory.save().map_err(LabError::Io)?;
         let inventory = Arc::new(inventory);

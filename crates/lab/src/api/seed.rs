@@ -102,6 +102,11 @@ pub fn rollout_message(revisions: &[i64], latest: i64) -> String {
     }
 }
 
+/// Worker `index`'s InternalIP (worker-0 is 127.0.0.21).
+pub fn worker_ip(index: u8) -> String {
+    format!("127.0.0.{}", 21 + u16::from(index))
+}
+
 fn node(name: &str, ip: &str, role: &str, ready: bool, created: &str) -> Value {
     let ready_condition = if ready {
         node_condition(
@@ -500,7 +505,7 @@ pub fn standalone(seed: &Seeder, members: &[MemberView], pki: &SeedPki, scenario
     let mut nodes: Vec<(String, String, &str)> =
         members.iter().map(|m| (m.name.clone(), m.ip.clone(), "master")).collect();
     for i in 0..setup.workers {
-        nodes.push((format!("worker-{i}"), format!("127.0.0.{}", 21 + i), "worker"));
+        nodes.push((format!("worker-{i}"), worker_ip(i), "worker"));
     }
     for (name, ip, role) in &nodes {
         let ready = !setup.not_ready.contains(name);

@@ -76,6 +76,18 @@ impl KubeletRestarts {
     }
 }
 
+/// The workers whose kubelet was restarted since the last call (`systemctl restart kubelet.service`
+/// left its request in their host root): the lab runs no kubelet thread for a worker, so the
+/// simulated API takes the requests itself, oldest worker first.
+pub fn worker_restarts(inventory: &Inventory) -> Vec<String> {
+    inventory
+        .workers
+        .iter()
+        .filter(|w| fs::remove_file(restart_request(&inventory.root(&w.name))).is_ok())
+        .map(|w| w.name.clone())
+        .collect()
+}
+
 /// The etcd process a host's kubelet runs, as its state file tells it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EtcdProcess {

@@ -5,7 +5,10 @@
 //! ([`kubelet`]); and a host agent, the lab's stand-in for sshd, runs the
 //! runbook's ssh commands on a host's files from any process ([`run`]). In the
 //! hosted scenario a host's `/var/lib` is its etcd replica's volume instead,
-//! with the member's data in `/var/lib/data` (see `api::hosted_cp`).
+//! with the member's data in `/var/lib/data` (see `api::hosted_cp`). Each
+//! worker of the API has a host root too, with a kubelet's files only
+//! ([`prepare_worker`]): the agent answers it as it answers a master, and the
+//! simulated API hears its kubelet restarted ([`kubelet::worker_restarts`]).
 //!
 //! `DIR/hosts.json` (the [`Inventory`]) says what each host is: addresses,
 //! ports, certificates, the etcd binary. The lab writes it once at start; the
@@ -84,6 +87,17 @@ pub struct Inventory {
     /// `/var/lib` is its replica's volume and etcd's data is in `/var/lib/data`.
     #[serde(default)]
     pub hosted: bool,
+    /// The workers (the API's nodes that are not masters): a host root each, with a kubelet's
+    /// files and no etcd member, answering the restore's commands for them.
+    #[serde(default)]
+    pub workers: Vec<WorkerSpec>,
+}
+
+/// A worker host of the lab: its node's name and InternalIP.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkerSpec {
+    pub name: String,
+    pub ip: String,
 }
 
 impl Inventory {
@@ -125,6 +139,22 @@ impl Inventory {
 
     pub fn host(&self, node: &str) -> Option<&HostSpec> {
         self.hosts.iter().find(|h| h.name == node)
+    }
+
+    /// A worker, as a host an ssh session reaches: its name and address, no etcd member.
+    pub fn worker(&self, node: &str) -> Option<HostSpec> {
+        let worker = self.workers.iter().find(|w| w.name == node)?;
+        let root = self.root(node);
+        Some(HostSpec {
+            name: worker.name.clone(),
+            ip: worker.ip.clone(),
+            client_url: String::new(),
+            advertised_url: String::new(),
+            peer_url: String::new(),
+            cert: root.join("no-etcd-member"),
+            key: root.join("no-etcd-member"),
+            ca: root.join("no-etcd-member"),
+        })
     }
 
     /// The host root of `node`: DIR/hosts/<node>.
@@ -212,7 +242,7 @@ impl HostOutput {
 /// Reaches `node` as ssh would: the host, or ssh's own failure (exit 255).
 fn connect(lab_dir: &Path, node: &str) -> Result<Host, HostOutput> {
     let inventory = Inventory::load(lab_dir).map_err(|e| HostOutput::failed(255, format!("lab host: {e}")))?;
-    let Some(spec) = inventory.host(node).cloned() else {
+    let Some(spec) = inventory.host(node).cloned().or_else(|| inventory.worker(node)) else {
         return Err(HostOutput::failed(
             255,
             format!("ssh: Could not resolve hostname {node}: Name or service not known"),
@@ -509,16 +539,37 @@ pub fn prepare(
             "OVSDB CLUSTER 0 0\n{\"lab\": \"a placeholder database\"}\n",
         )?;
     }
-    for pem in [
-        "kubelet-client-2024-01-01-00-00-00.pem",
-        "kubelet-client-current.pem",
-        "kubelet-server-2024-01-01-00-00-00.pem",
-        "kubelet-server-current.pem",
-    ] {
-        write(&at(&format!("/var/lib/kubelet/pki/{pem}"))?, PLACEHOLDER_PEM)?;
-    }
+    kubelet_pems(&root)?;
     write(&at("/etc/hostname")?, &format!("{node}\n"))?;
     Ok(())
+}
+
+/// The kubelet's client and serving certificates, as a node has them in /var/lib/kubelet/pki.
+const KUBELET_PEMS: [&str; 4] = [
+    "kubelet-client-2024-01-01-00-00-00.pem",
+    "kubelet-client-current.pem",
+    "kubelet-server-2024-01-01-00-00-00.pem",
+    "kubelet-server-current.pem",
+];
+
+fn kubelet_pems(root: &Path) -> Result<(), String> {
+    for pem in KUBELET_PEMS {
+        write(&map_path(root, &format!("/var/lib/kubelet/pki/{pem}"))?, PLACEHOLDER_PEM)?;
+    }
+    Ok(())
+}
+
+/// Lays out a worker's host root: a kubelet's files (its PEM files, its state directory), its
+/// hostname, core's home. No manifests, no etcd: the restore only deletes the kubelet's PEM files
+/// on a worker (step 9a) and restarts its kubelet (step 10w), which then files a node-bootstrapper CSR.
+pub fn prepare_worker(inventory: &Inventory, worker: &WorkerSpec) -> Result<(), String> {
+    let root = inventory.root(&worker.name);
+    for dir in ["/tmp", HOME, "/var/lib", KUBELET_STATE] {
+        let path = map_path(&root, dir)?;
+        fs::create_dir_all(&path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+    }
+    kubelet_pems(&root)?;
+    write(&map_path(&root, "/etc/hostname")?, &format!("{}\n", worker.name))
 }
 
 /// The cluster-backup timestamp, `YYYY-MM-DD_HHMMSS` (UTC).
@@ -567,6 +618,7 @@ mod tests {
             client_key: dir.path().join("client-key.pem"),
             hosts: vec![host],
             hosted: false,
+            workers: Vec::new(),
         };
         inventory.save().unwrap();
         fs::create_dir_all(&root).unwrap();

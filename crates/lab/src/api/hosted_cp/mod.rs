@@ -245,6 +245,7 @@ mod tests {
                 ca: PathBuf::new(),
             }],
             hosted: true,
+            workers: Vec::new(),
         };
         assert_eq!(
             volume_dir(&inventory, HOSTED_CP_NAMESPACE, "data-etcd-0"),

@@ -98,7 +98,9 @@ impl Operators {
     /// A restarted kubelet asks for a client certificate again (a node-bootstrapper CSR).
     pub(super) fn hear_kubelet_restarts(&self) {
         let Some(link) = &self.hosts else { return };
-        for node in link.kubelet_restarts.take() {
+        let mut restarted = link.kubelet_restarts.take();
+        restarted.extend(crate::hosts::kubelet::worker_restarts(&link.inventory));
+        for node in restarted {
             if self.hosted {
                 continue;
             }
