@@ -980,3 +980,107 @@ async fn the_recovery_host_needs_sudo_without_a_password_an_executable_restore_s
     // Nothing was done: the backup was not even copied.
     assert!(!lab.dir.join("hosts/master-0/home/core/assets/backup").exists());
 }
+
+/// The PEM files in a host's /var/lib/kubelet/pki.
+fn kubelet_pems(lab: &Lab, node: &str) -> Vec<String> {
+    names_in(&lab.dir.join("hosts").join(node).join("var/lib/kubelet/pki"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_worker_without_a_shell_is_refused_before_the_point_of_no_return_and_nothing_changes() {
+    let lab = restore_lab().await;
+    let backup = backup_on(&lab, "master-0");
+    let dir = backup.display().to_string();
+    let (code, plan) = plan_json(&lab, &dir, &[]);
+    assert_eq!(code, Some(0), "{plan}");
+    assert_eq!(gate(&plan, "workers_reachable"), (true, "worker-0, worker-1".to_string()));
+    let steps: Vec<&str> = plan["steps"].as_array().unwrap().iter().filter_map(|s| s["id"].as_str()).collect();
+    assert!(steps.contains(&"10w"), "{steps:?}");
+
+    write(&lab.dir.join("hosts/worker-1/.unreachable"), "");
+    let (code, plan) = plan_json(&lab, &dir, &[]);
+    assert_eq!(code, Some(1), "{plan}");
+    let failing: Vec<&Value> = plan["gates"].as_array().unwrap().iter().filter(|g| g["passed"] != true).collect();
+    assert_eq!(failing.len(), 1, "{failing:?}");
+    let (passed, detail) = gate(&plan, "workers_reachable");
+    assert!(!passed);
+    assert!(
+        detail.starts_with("worker-1 cannot be reached (ssh: connect to host 127.0.0.22 port 22: Connection refused)"),
+        "{detail}"
+    );
+    assert!(!detail.contains("worker-0"), "{detail}");
+    for what in ["step 9a", "step 10w", "--ssh-key", "--manual-hosts"] {
+        assert!(detail.contains(what), "{what}: {detail}");
+    }
+    // run refuses with it, and nothing changed: no step began, not even step 0's webhook patch.
+    let run = console_restore(&lab, &restore_run_args(&dir, &[]), Duration::from_secs(90));
+    assert_eq!(run.status.code(), Some(1), "{}", stdout(&run));
+    let end = outcome(&run);
+    assert_eq!(end["outcome"]["outcome"], "refused", "{end}");
+    assert!(end["message"].as_str().unwrap().contains("workers_reachable: worker-1"), "{end}");
+    assert!(!lines(&run).iter().any(|l| l["event"] == "step"), "{}", stdout(&run));
+    assert_eq!(failure_policy(&lab, "lab-policy"), "Fail");
+    assert!(etcdctl(&lab, &["endpoint", "health"]).status.success());
+    for node in ["master-1", "master-2"] {
+        assert!(lab.dir.join("hosts").join(node).join("etc/kubernetes/manifests/etcd-pod.yaml").exists());
+    }
+    assert!(!lab.dir.join("hosts/master-0/home/core/assets/backup").exists(), "not even the copy was made");
+    assert_eq!(kubelet_pems(&lab, "worker-1").len(), 4);
+    // With --manual-hosts the person runs the host commands: the gate says so and passes.
+    let (code, plan) = plan_json(&lab, &dir, &["--manual-hosts"]);
+    assert_eq!(code, Some(0), "{plan}");
+    let (passed, detail) = gate(&plan, "workers_reachable");
+    assert!(passed && detail.contains("you run the commands of steps 9a and 10w"), "{detail}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_worker_left_not_ready_gets_its_pems_deleted_and_its_kubelet_restarted_and_comes_back() {
+    // The restore scenario with worker-1's kubelet NotReady from the start.
+    let scenarios = tempfile::tempdir().unwrap();
+    let scenario = scenarios.path().join("restore-worker-not-ready.toml");
+    write(
+        &scenario,
+        "description = \"restore, worker-1 NotReady\"\n[cluster]\nworkers = 2\nfail_webhooks = 1\nnot_ready = [\"worker-1\"]\n",
+    );
+    let lab = lab_scenario(&path_str(&scenario), 300.0).await;
+    write_keys(&lab, "/demo/old/", 5);
+    let backup = backup_on(&lab, "master-0");
+    write_keys(&lab, "/demo/new/", 5);
+    assert!(etcdctl(&lab, &["del", "/demo/old/0"]).status.success());
+    assert!(etcdctl(&lab, &["del", "/demo/old/1"]).status.success());
+    let dir = backup.display().to_string();
+    let node_ready = |node: &str| {
+        kubectl_ok(&lab, &["get", "node", node, "-o", r#"jsonpath={.status.conditions[?(@.type=="Ready")].status}"#])
+            .trim()
+            .to_string()
+    };
+    assert_eq!(node_ready("worker-1"), "Unknown");
+
+    // Step 9 waits 5 s, not 10 minutes, before handing the NotReady nodes to 9a.
+    let run = console_restore(&lab, &restore_run_args(&dir, &["--nodes-ready-wait", "5s"]), Duration::from_secs(600));
+    let end = outcome(&run);
+    assert_eq!(run.status.code(), Some(0), "{end}\n{}\n{}", stdout(&run), stderr(&run));
+    let all = lines(&run);
+    let ended = |id: &str| {
+        all.iter()
+            .find(|l| l["event"] == "step_ended" && l["id"] == id)
+            .unwrap_or_else(|| panic!("step {id} did not end: {}", stdout(&run)))
+            .clone()
+    };
+    let cleared = ended("9a");
+    assert_eq!(cleared["state"], "done", "{cleared}");
+    assert!(cleared["detail"].as_str().unwrap().contains("worker-1: done"), "{cleared}");
+    let restarted = ended("10w");
+    assert_eq!(restarted["state"], "done", "{restarted}");
+    let detail = restarted["detail"].as_str().unwrap();
+    assert!(detail.starts_with("worker-1: done"), "{detail}");
+    assert!(detail.contains("worker-1 asks for a client certificate") || detail.contains("worker-1 Ready"), "{detail}");
+    let ids: Vec<&str> = all.iter().filter(|l| l["event"] == "step").filter_map(|l| l["id"].as_str()).collect();
+    let at = |id: &str| ids.iter().position(|i| *i == id).unwrap_or_else(|| panic!("{id} not in {ids:?}"));
+    assert!(at("10@master-2") < at("10w") && at("10w") < at("11"), "{ids:?}");
+    // 9a touched worker-1 alone; its kubelet came back with a new certificate, approved in step 11.
+    assert_eq!(kubelet_pems(&lab, "worker-1"), Vec::<String>::new());
+    assert_eq!(kubelet_pems(&lab, "worker-0").len(), 4);
+    assert_eq!(node_ready("worker-1"), "True");
+    assert_restored(&lab);
+}
