@@ -198,6 +198,17 @@ async fn what_a_crashed_run_left_is_removed_by_the_next_and_ssh_does_the_same_as
     std::fs::create_dir_all(&stale).unwrap();
     std::fs::write(stale.join("snapshot_2026-12-01_000000.db"), b"half").unwrap();
 
+    // Someone else's backup running right now on the same node: its namespace, pod and directory.
+    let running = r#"{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"etcd-console-backup-busy","labels":{"etcd-console.io/debug":"backup"},"annotations":{"etcd-console.io/node":"master-2","etcd-console.io/remote-dir":"/home/core/assets/backup-etcd-console-2026-12-01_000100"}}}"#;
+    let pod = r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"master-2-debug","namespace":"etcd-console-backup-busy"},"spec":{"nodeName":"master-2","restartPolicy":"Never","volumes":[{"name":"host","hostPath":{"path":"/","type":"Directory"}}],"containers":[{"name":"container-00","image":"tools","command":["sleep","600"],"securityContext":{"privileged":true},"volumeMounts":[{"name":"host","mountPath":"/host"}]}]}}"#;
+    for (name, object) in [("busy-ns.json", running), ("busy-pod.json", pod)] {
+        let path = lab.dir.join(name);
+        std::fs::write(&path, object).unwrap();
+        kubectl_ok(&lab, &["create", "-f", path.to_str().unwrap()]);
+    }
+    let busy = lab.inventory.root("master-2").join("home/core/assets/backup-etcd-console-2026-12-01_000100");
+    std::fs::create_dir_all(&busy).unwrap();
+
     let dir = lab.dir.join("backups");
     let out = backup(&lab, &dir, &["--node", "master-2"]);
     assert_eq!(out.status.code(), Some(0), "{}\n{}", stdout(&out), stderr(&out));
@@ -205,6 +216,12 @@ async fn what_a_crashed_run_left_is_removed_by_the_next_and_ssh_does_the_same_as
     assert!(said.contains("etcd-console-backup-crash"), "the removal is said: {said}");
     assert!(said.contains("backup-etcd-console-2026-12-01_000000"), "{said}");
     assert!(!stale.exists(), "the stale directory went");
+    // The run that may be going on is left alone, and said so.
+    assert!(said.contains("etcd-console-backup-busy") && said.contains("left alone"), "{said}");
+    assert!(busy.is_dir(), "a running backup's directory is not touched");
+    kubectl_ok(&lab, &["get", "namespace", "etcd-console-backup-busy"]);
+    kubectl_ok(&lab, &["delete", "namespace", "etcd-console-backup-busy"]);
+    std::fs::remove_dir_all(&busy).unwrap();
     assert_nothing_left(&lab);
 
     // --via ssh (the lab's hosts answer as sshd would): the same two files, the same checks.

@@ -53,6 +53,8 @@ pub struct Leftover {
     pub namespace: String,
     pub node: String,
     pub remote_dir: String,
+    /// Its debug pod still runs: another run (someone else's backup) may be using it.
+    pub in_use: bool,
 }
 
 /// The image `oc debug node/NAME` runs: the release's `openshift/tools:latest` image stream
@@ -331,20 +333,29 @@ pub async fn leftovers(connection: &Connection, purpose: &str) -> Result<Vec<Lef
         within(connection, &format!("listing namespaces -l {DEBUG_LABEL}={purpose}"), namespaces.list(&params))
             .await
             .map_err(|e| e.to_string())?;
-    Ok(listed
-        .items
-        .into_iter()
-        .filter(|n| n.metadata.deletion_timestamp.is_none())
-        .map(|n| {
-            let annotation =
-                |key: &str| n.metadata.annotations.as_ref().and_then(|a| a.get(key)).cloned().unwrap_or_default();
-            Leftover {
-                namespace: n.metadata.name.clone().unwrap_or_default(),
-                node: annotation(NODE_ANNOTATION),
-                remote_dir: annotation(REMOTE_DIR_ANNOTATION),
-            }
-        })
-        .collect())
+    let mut found = Vec::new();
+    for n in listed.items.into_iter().filter(|n| n.metadata.deletion_timestamp.is_none()) {
+        let annotation =
+            |key: &str| n.metadata.annotations.as_ref().and_then(|a| a.get(key)).cloned().unwrap_or_default();
+        let namespace = n.metadata.name.clone().unwrap_or_default();
+        let pods: Api<Pod> = Api::namespaced(connection.client.clone(), &namespace);
+        let what = format!("listing pods in {namespace}");
+        let in_use = match within(connection, &what, pods.list(&ListParams::default())).await {
+            Ok(list) => list.items.iter().any(|p| {
+                p.metadata.deletion_timestamp.is_none()
+                    && p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running")
+            }),
+            // Not known: taken as in use, so nobody's running backup is cut short.
+            Err(_) => true,
+        };
+        found.push(Leftover {
+            namespace,
+            node: annotation(NODE_ANNOTATION),
+            remote_dir: annotation(REMOTE_DIR_ANNOTATION),
+            in_use,
+        });
+    }
+    Ok(found)
 }
 
 #[cfg(test)]

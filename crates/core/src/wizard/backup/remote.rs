@@ -67,6 +67,8 @@ impl BackupExecutor {
     /// is removed first.
     pub(super) async fn prepare(&self, remote: &RemotePlan) -> Result<Vec<String>, String> {
         let mut notes = Vec::new();
+        // The remote directories of runs that may still be going on.
+        let mut keep: Vec<String> = Vec::new();
         if remote.via == Via::Api {
             let connection = self.connection().await?;
             let image = match &self.debug_image {
@@ -75,6 +77,16 @@ impl BackupExecutor {
             };
             for leftover in debug_pod::leftovers(&connection, PURPOSE).await? {
                 if leftover.namespace == self.namespace {
+                    continue;
+                }
+                if leftover.in_use {
+                    // Its pod runs: maybe someone else's backup right now. Left alone, with its directory.
+                    notes.push(format!(
+                        "namespace {} (a debug pod running on {}) left alone: another backup may be running; \
+                         if not, `oc delete namespace {}`",
+                        leftover.namespace, leftover.node, leftover.namespace
+                    ));
+                    keep.push(leftover.remote_dir.clone());
                     continue;
                 }
                 debug_pod::remove_namespace(&connection, &leftover.namespace).await?;
@@ -113,6 +125,9 @@ impl BackupExecutor {
             let ours = remote.dir.rsplit('/').next().unwrap_or("");
             for name in listed.stdout.split_whitespace().filter(|n| n.starts_with(prefix) && *n != ours) {
                 let path = format!("{parent}/{name}");
+                if keep.contains(&path) {
+                    continue;
+                }
                 let removed = self.on_node(remote, &[], &["rm".into(), "-rf".into(), path.clone()], QUICK).await?;
                 if removed.exit_code == 0 {
                     notes.push(format!("removed {path} on {} that an earlier backup left", remote.node));
