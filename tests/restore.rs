@@ -269,8 +269,8 @@ fn kill_at(lab: &Lab, dir: &str, at: &str) {
     kill_when(command, at);
 }
 
-/// Runs `command` (a `restore run -o json`) and kills it once it has begun step `at`.
-fn kill_when(mut command: Command, at: &str) {
+/// Starts `command`, its stdout's lines coming through the receiver as they are printed.
+fn spawn_with_lines(mut command: Command) -> (Child, std::sync::mpsc::Receiver<String>) {
     command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::null());
     let mut child: Child = command.spawn().unwrap();
     let stdout = child.stdout.take().unwrap();
@@ -281,6 +281,12 @@ fn kill_when(mut command: Command, at: &str) {
             let _ = tx.send(line);
         }
     });
+    (child, rx)
+}
+
+/// Runs `command` (a `restore run -o json`) and kills it once it has begun step `at`.
+fn kill_when(command: Command, at: &str) {
+    let (mut child, rx) = spawn_with_lines(command);
     let deadline = Instant::now() + Duration::from_secs(300);
     let mut seen = Err(format!("step {at} never began"));
     while Instant::now() < deadline {
@@ -687,17 +693,8 @@ async fn of_several_backups_in_the_directory_the_newest_good_one_is_restored_and
 
 /// Starts `command` (a `restore run -o json`), stops it as Ctrl-C does once step `at` has begun, and
 /// gives its outcome line.
-fn interrupt_when(mut command: Command, at: &str) -> Value {
-    command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::null());
-    let mut child: Child = command.spawn().unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        use std::io::BufRead;
-        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
+fn interrupt_when(command: Command, at: &str) -> Value {
+    let (mut child, rx) = spawn_with_lines(command);
     let deadline = Instant::now() + Duration::from_secs(300);
     let mut interrupted = false;
     while Instant::now() < deadline {
@@ -712,8 +709,6 @@ fn interrupt_when(mut command: Command, at: &str) -> Value {
             let _ = child.wait();
             assert!(interrupted, "the run ended before step {at}: {line}");
             return value;
-        } else if value.is_null() {
-            continue;
         }
     }
     let _ = child.kill();

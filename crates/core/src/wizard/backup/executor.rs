@@ -339,7 +339,7 @@ impl BackupExecutor {
 }
 
 /// The names in a directory (none when it is absent or unreadable).
-fn names_in(dir: Option<&Path>) -> Vec<String> {
+pub(super) fn names_in(dir: Option<&Path>) -> Vec<String> {
     let Some(entries) = dir.and_then(|d| std::fs::read_dir(d).ok()) else { return Vec::new() };
     entries.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect()
 }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use tokio::io::AsyncReadExt;
 use tokio::sync::mpsc;
 
-use super::executor::{bytes_progress, BackupExecutor, Hashes, Progress};
+use super::executor::{bytes_progress, names_in, BackupExecutor, Hashes, Progress};
 use super::{files, RemotePlan, ScriptRan, Streamed, Via, REMOTE_DIR_PREFIX};
 use crate::hosts::{shell_quote, Fetch, HostOutput};
 use crate::openshift::debug_pod::{self, DebugPod};
@@ -185,11 +185,6 @@ impl BackupExecutor {
         };
         let snapshot = one("snapshot_", ".db")?;
         let archive = one("static_kuberesources_", ".tar.gz")?;
-        let names_in = |dir: Option<&Path>| -> Vec<String> {
-            dir.and_then(|d| std::fs::read_dir(d).ok())
-                .map(|entries| entries.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
-                .unwrap_or_default()
-        };
         Ok(ScriptRan { snapshot, archive, output, dir_names: names_in(Some(dir)), keys_dir_names: names_in(keys_dir) })
     }
 

@@ -215,6 +215,13 @@ pub struct StepRecord {
     pub revision_before: Option<i64>,
 }
 
+impl StepRecord {
+    /// A step in this state, with what it gave or why.
+    pub fn new(state: StepState, detail: impl Into<String>) -> StepRecord {
+        StepRecord { state, detail: detail.into(), reason: None, revision_before: None }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "outcome")]
 pub enum Outcome {
@@ -877,15 +884,7 @@ impl RestoreRun {
             Act::PauseReconciliation { paused: false },
             Check::Paused { paused: false },
         ));
-        self.records = undo
-            .iter()
-            .map(|_| StepRecord {
-                state: StepState::Pending,
-                detail: String::new(),
-                reason: None,
-                revision_before: None,
-            })
-            .collect();
+        self.records = undo.iter().map(|_| StepRecord::new(StepState::Pending, "")).collect();
         self.steps = undo;
         self.aborting = true;
         self.outcome = None;
@@ -1068,12 +1067,7 @@ impl RestoreRun {
             });
             if Some(node) == recovery || recovery_machine.as_ref() == Some(name) {
                 let reason = format!("step {} would delete {name}, the recovery host's Machine: never", step.id);
-                self.records[index] = StepRecord {
-                    state: StepState::Failed,
-                    detail: reason.clone(),
-                    reason: None,
-                    revision_before: None,
-                };
+                self.records[index] = StepRecord::new(StepState::Failed, reason.clone());
                 self.finish(Outcome::Stopped {
                     step: step.id.clone(),
                     reason,
@@ -1091,8 +1085,7 @@ impl RestoreRun {
             _ => None,
         };
         if let Some(why) = skipped {
-            self.records[index] =
-                StepRecord { state: StepState::Skipped, detail: why.into(), reason: None, revision_before: None };
+            self.records[index] = StepRecord::new(StepState::Skipped, why);
             return self.next_step(now);
         }
         self.records[index].state = StepState::Running;
@@ -1219,16 +1212,7 @@ impl RestoreRun {
                 list
             }
         };
-        self.records = self
-            .steps
-            .iter()
-            .map(|_| StepRecord {
-                state: StepState::Pending,
-                detail: String::new(),
-                reason: None,
-                revision_before: None,
-            })
-            .collect();
+        self.records = self.steps.iter().map(|_| StepRecord::new(StepState::Pending, "")).collect();
         self.survey = Some(survey);
         let failing: Vec<String> =
             self.gates.iter().filter(|g| !g.passed).map(|g| format!("{}: {}", g.id, g.detail)).collect();

@@ -333,7 +333,7 @@ async fn chroot(context: &PodContext, args: &[String], stdin: &mut Stdin, out: &
         };
         return execute(&inner, Vec::new(), argv, stdin, out).await;
     }
-    let command: Vec<String> = argv.iter().map(|w| quote(w)).collect();
+    let command: Vec<String> = argv.iter().map(|w| etcd_console_core::hosts::shell_quote(w)).collect();
     let (lab_dir, node, text) = (inventory.lab_dir.clone(), node.clone(), command.join(" "));
     let ran = tokio::task::spawn_blocking(move || crate::hosts::run_as_kubelet(&lab_dir, &node, &text)).await;
     match ran {
@@ -346,15 +346,6 @@ async fn chroot(context: &PodContext, args: &[String], stdin: &mut Stdin, out: &
             out.err(format!("the lab host failed: {e}")).await;
             1
         }
-    }
-}
-
-/// A word quoted for the host agent's shell.
-fn quote(word: &str) -> String {
-    if !word.is_empty() && word.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:@%+,".contains(c)) {
-        word.to_string()
-    } else {
-        format!("'{}'", word.replace('\'', "'\\''"))
     }
 }
 
