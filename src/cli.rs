@@ -265,6 +265,109 @@ pub enum Command {
     /// passes, 1 one does not, 2 bad input), `run` (every step done and checked, journalled and
     /// resumable; exit 0 restored, 1 refused, cancelled or stopped, 2 bad input).
     Restore(RestoreArgs),
+
+    /// Replace one unhealthy etcd member while quorum holds (OpenShift 4.14 docs, "Replacing an
+    /// unhealthy etcd member"; --hosted-cluster: "Recovering an unhealthy etcd cluster" of hosted
+    /// control planes): `plan NAME|ID` (the procedure the member's state calls for, its steps and
+    /// the gates; exit 0 every gate passes, 1 one does not, 2 bad input), `replace NAME|ID` (every
+    /// step done and checked, journalled and resumable; exit 0 replaced, 1 refused, cancelled or
+    /// stopped, 2 bad input).
+    Member(MemberArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MemberArgs {
+    #[command(subcommand)]
+    pub command: MemberCommand,
+}
+
+impl MemberArgs {
+    pub fn target(&self) -> &MemberTarget {
+        match &self.command {
+            MemberCommand::Plan(target) => target,
+            MemberCommand::Replace(run) => &run.target,
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MemberCommand {
+    /// Show the member's diagnosis, the procedure its state calls for, the steps and the gates.
+    Plan(MemberTarget),
+    /// Replace the member: gates, the typed `CLUSTER/MEMBER`, then every step, checked.
+    Replace(MemberReplaceArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MemberTarget {
+    /// The member: its name (the node's name on OpenShift, etcd-N on a hosted cluster) or its ID
+    /// in hex, as `etcdctl member list` prints it.
+    #[arg(value_name = "NAME|ID")]
+    pub member: String,
+
+    /// Replace a member that does not look unhealthy; the reason goes to the journal and the audit log.
+    #[arg(long, value_name = "REASON")]
+    pub force: Option<String>,
+
+    /// Which procedure, when the member's state does not say: machine (delete and replace its
+    /// Machine) or crashloop (set its data aside on its node and redeploy).
+    #[arg(long, value_name = "machine|crashloop", value_parser = parse_procedure)]
+    pub procedure: Option<etcd_console_core::wizard::member::Procedure>,
+
+    /// The oldest backup that counts; without a younger restorable one, one is taken first.
+    #[arg(long, default_value = "24h", value_parser = parse_duration, value_name = "DURATION")]
+    pub max_backup_age: Duration,
+
+    /// Go on without a fresh backup (said in the plan, the journal and the audit log).
+    #[arg(long)]
+    pub no_backup: bool,
+
+    /// How the member's node is reached to set its data aside (crashloop) and the backup taken:
+    /// a debug pod through the API (as `oc debug node/NAME`) or ssh.
+    #[arg(long, value_enum, default_value = "api")]
+    pub via: ViaArg,
+
+    /// The debug pod's image (default: as `oc debug` chooses it).
+    #[arg(long, value_name = "IMAGE")]
+    pub debug_image: Option<String>,
+
+    /// User for ssh to the control-plane hosts (--via ssh).
+    #[arg(long, default_value = "core")]
+    pub ssh_user: String,
+
+    /// Private key for ssh (default: ssh's own choice, e.g. the agent).
+    #[arg(long, value_name = "FILE")]
+    pub ssh_key: Option<PathBuf>,
+
+    /// An option for ssh, as its `-o` (repeatable).
+    #[arg(long = "ssh-option", value_name = "KEY=VALUE")]
+    pub ssh_options: Vec<String>,
+
+    /// The lab's directory: host steps go to the lab's hosts instead of ssh (set by lab.env).
+    #[arg(long, env = "ETCD_CONSOLE_LAB_DIR", value_name = "DIR", hide_env_values = true)]
+    pub lab_dir: Option<PathBuf>,
+
+    /// Output format: readable lines, or JSON lines.
+    #[arg(long, short = 'o', value_enum, default_value = "table")]
+    pub output: OutputFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct MemberReplaceArgs {
+    #[command(flatten)]
+    pub target: MemberTarget,
+
+    /// Do not ask for `CLUSTER/MEMBER` (for scripts; the gates still hold).
+    #[arg(long)]
+    pub yes: bool,
+
+    /// How often a step's check is asked again.
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    pub poll: Duration,
+}
+
+fn parse_procedure(text: &str) -> Result<etcd_console_core::wizard::member::Procedure, String> {
+    etcd_console_core::wizard::member::Procedure::parse(text)
 }
 
 #[derive(Debug, Args)]

@@ -4,4 +4,5 @@
 pub mod backup;
 pub mod defrag;
 pub mod encryption;
+pub mod member;
 pub mod restore;
