@@ -52,6 +52,7 @@ pub fn facts_of(cluster: &ClusterState) -> Vec<MemberFacts> {
                 db_size_in_use: s.db_size_in_use_bytes,
                 quota: cluster.quota_bytes,
             }),
+            serves_reads: m.serves_reads(),
         })
         .collect()
 }

@@ -155,6 +155,7 @@ impl ClusterView {
                 name: m.name.clone(),
                 is_learner: m.is_learner,
                 figures: m.reading.as_ref().ok().map(|r| r.figures),
+                serves_reads: m.healthy().is_ok(),
             })
             .collect()
     }

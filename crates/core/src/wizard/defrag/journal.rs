@@ -134,7 +134,14 @@ mod tests {
     use std::io::Write;
 
     fn run() -> DefragRun {
-        let members = vec![MemberFacts { id: 1, name: "m1".into(), is_learner: false, figures: None }];
+        let figures = crate::wizard::defrag::Figures { db_size: 1 << 20, db_size_in_use: 1 << 19, quota: 8 << 30 };
+        let members = vec![MemberFacts {
+            id: 1,
+            name: "m1".into(),
+            is_learner: false,
+            figures: Some(figures),
+            serves_reads: true,
+        }];
         let made = plan(&members, Some(1), &Rule::All).unwrap();
         DefragRun::new(&made, 7, Options::default(), false).unwrap()
     }

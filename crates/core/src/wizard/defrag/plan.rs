@@ -120,6 +120,8 @@ pub struct MemberFacts {
     pub is_learner: bool,
     /// None when the member did not answer (the plan cannot include it).
     pub figures: Option<Figures>,
+    /// It answered a linearizable read (etcdctl endpoint health's check).
+    pub serves_reads: bool,
 }
 
 /// One member the plan defragments, in order.
@@ -152,11 +154,31 @@ impl Plan {
 }
 
 /// The plan: voting members the rule asks for, followers first (by name, for a
-/// stable order), the leader last. Refused without a known leader.
+/// stable order), the leader last. Refused without a known leader, and at once
+/// when a voting member is down or does not serve reads: the gates would stop
+/// the run before its first member anyway, so nobody is asked to confirm it.
 pub fn plan(members: &[MemberFacts], leader_id: Option<u64>, rule: &Rule) -> Result<Plan, String> {
     let Some(leader_id) = leader_id else {
         return Err("no leader is known: a cluster without a leader is not defragmented".into());
     };
+    let unwell: Vec<String> = members
+        .iter()
+        .filter(|m| !m.is_learner && (m.figures.is_none() || !m.serves_reads))
+        .map(|m| {
+            if m.figures.is_none() {
+                format!("{} is down", m.name)
+            } else {
+                format!("{} does not serve reads", m.name)
+            }
+        })
+        .collect();
+    if !unwell.is_empty() {
+        return Err(format!(
+            "refused: {}; a defrag blocks one member at a time and needs every voting member healthy. Bring it \
+             back or replace it first (\"Replacing an unhealthy etcd member\", OpenShift 4.14)",
+            unwell.join(", ")
+        ));
+    }
     if !members.iter().any(|m| m.id == leader_id) {
         return Err(format!("the leader {leader_id:x} is not in the member list"));
     }
@@ -168,7 +190,7 @@ pub fn plan(members: &[MemberFacts], leader_id: Option<u64>, rule: &Rule) -> Res
             continue;
         }
         let Some(figures) = member.figures else {
-            skipped.push((member.name.clone(), "its figures are unknown (it did not answer)".into()));
+            // A learner is skipped above; a voter without figures was refused.
             continue;
         };
         if !rule.applies(&figures)? {
@@ -205,6 +227,7 @@ mod tests {
             name: format!("master-{id}"),
             is_learner: false,
             figures: Some(Figures { db_size: size_mib * MIB, db_size_in_use: in_use_mib * MIB, quota: 8 << 30 }),
+            serves_reads: true,
         }
     }
 
@@ -227,16 +250,30 @@ mod tests {
     }
 
     #[test]
-    fn learners_and_silent_members_are_skipped_and_no_leader_is_refused() {
+    fn learners_are_skipped_and_no_leader_is_refused() {
         let mut members: Vec<MemberFacts> = (0..3).map(|i| member(i, 200, 50)).collect();
         members[1].is_learner = true;
-        members[2].figures = None;
         let plan_made = plan(&members, Some(0), &Rule::All).unwrap();
-        assert_eq!(order(&plan_made), ["master-0"]);
+        assert_eq!(order(&plan_made), ["master-2", "master-0"]);
         assert!(plan_made.skipped[0].1.contains("learner"));
-        assert!(plan_made.skipped[1].1.contains("did not answer"));
         assert!(plan(&members, None, &Rule::All).unwrap_err().contains("no leader"));
         assert!(plan(&members, Some(9), &Rule::All).is_err());
+        // A learner that does not answer is no reason to refuse: it is not defragmented anyway.
+        members[1].figures = None;
+        assert!(plan(&members, Some(0), &Rule::All).is_ok());
+    }
+
+    #[test]
+    fn a_voting_member_down_or_not_serving_reads_refuses_the_plan_at_once() {
+        let mut members: Vec<MemberFacts> = (0..3).map(|i| member(i, 200, 50)).collect();
+        members[2].figures = None;
+        let refused = plan(&members, Some(0), &Rule::OpenShift).unwrap_err();
+        assert!(refused.starts_with("refused: master-2 is down;"), "{refused}");
+        assert!(refused.contains("Replacing an unhealthy etcd member"), "{refused}");
+        members[2] = member(2, 200, 50);
+        members[1].serves_reads = false;
+        let refused = plan(&members, Some(0), &Rule::All).unwrap_err();
+        assert!(refused.contains("master-1 does not serve reads"), "{refused}");
     }
 
     #[test]
