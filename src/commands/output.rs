@@ -10,7 +10,7 @@ use std::time::SystemTime;
 /// Text from outside (file names, what a host or the API said) fit for the terminal: no control
 /// character of it reaches it.
 pub fn safe(text: &str) -> String {
-    text.chars().map(|c| if c.is_control() { '?' } else { c }).collect()
+    etcd_console_core::units::safe_text(text)
 }
 
 pub fn clock() -> String {

@@ -47,6 +47,12 @@ pub fn format_bytes(bytes: u64) -> String {
     format!("{scaled:.1} {}", units[unit])
 }
 
+/// Text from outside (what the API, a host or etcd said) fit for a terminal: every control
+/// character becomes `?`, so none reaches it. The one helper for it.
+pub fn safe_text(text: &str) -> String {
+    text.chars().map(|c| if c.is_control() { '?' } else { c }).collect()
+}
+
 /// `0s`, `42s`, `3m05s`, `2h10m`: compact ages for narrow columns.
 pub fn format_age(age: Duration) -> String {
     let secs = age.as_secs();

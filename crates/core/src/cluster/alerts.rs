@@ -42,7 +42,7 @@ impl Severity {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Alert {
     /// The OpenShift alert this mirrors, or one of ours: `etcdNOSPACEAlarm`,
-    /// `etcdCORRUPTAlarm`, `etcdMembersDisagree`.
+    /// `etcdCORRUPTAlarm`, `etcdMembersDisagree`, `etcdLearnerStuck`.
     pub name: &'static str,
     pub severity: Severity,
     /// The member it is about, when it is about one.
@@ -129,6 +129,16 @@ pub fn evaluate(state: &ClusterState, now: Instant) -> Vec<Alert> {
             member: None,
             message: format!("{changes} leader changes in the last 10 minutes"),
         });
+    }
+    for m in &state.members {
+        if let Some(message) = state.learner_stuck(m, now) {
+            alerts.push(Alert {
+                name: "etcdLearnerStuck",
+                severity: Severity::Warning,
+                member: Some(m.identity.display_name()),
+                message,
+            });
+        }
     }
     for m in &state.members {
         let Some((_, status)) = m.last_status() else {
@@ -338,5 +348,53 @@ mod tests {
         }
         assert!(state.members[0].history.time_to_quota(state.quota_bytes).is_some(), "the pane still projects");
         assert!(!names(&evaluate(&state, t0 + Duration::from_secs(60))).contains(&"etcdExcessiveDatabaseGrowth"));
+    }
+
+    #[test]
+    fn a_learner_catching_up_is_healthy_not_a_voter_and_not_an_alert() {
+        let t0 = Instant::now();
+        // The leader's index is 81_234 (fixtures): 74_000 is 91 %.
+        let state = cluster_with_learner(3, t0, 74_000);
+        let learner = &state.members[3];
+        assert!(learner.is_learner() && learner.is_healthy() && !learner.serves_reads());
+        assert_eq!(state.quorum(), super::super::Quorum { voters: 3, needed: 2, serving: 3, unknown: 0 });
+        assert_eq!(state.quorum().can_lose(), 1);
+        let progress = state.learner_progress(learner).unwrap();
+        assert_eq!((progress.short(), progress.ready()), ("learner 91%".to_string(), true));
+        assert!(evaluate(&state, t0).is_empty(), "{:?}", evaluate(&state, t0));
+        let report = super::super::report::StatusReport::build(&state, t0);
+        assert_eq!(report.exit_code(), 0, "{:?}", report.members[3]);
+        assert_eq!(report.members[3].error, None);
+        assert!(report.to_table().contains("learner 91% (74000/81234)"), "{}", report.to_table());
+    }
+
+    #[test]
+    fn a_learner_stuck_five_minutes_is_an_alert_one_catching_up_is_not() {
+        let t0 = Instant::now();
+        let mut state = cluster_with_learner(3, t0, 10_000);
+        // Catching up: closer every minute, so never stuck.
+        for minute in 1..=8u64 {
+            state.apply_sample(learner_sample(3, t0 + Duration::from_secs(minute * 60), 10_000 + minute * 5_000));
+        }
+        assert!(!names(&evaluate(&state, t0 + Duration::from_secs(8 * 60))).contains(&"etcdLearnerStuck"));
+        // No closer for more than five minutes: stuck.
+        for minute in 9..=15u64 {
+            state.apply_sample(learner_sample(3, t0 + Duration::from_secs(minute * 60), 50_000));
+        }
+        let alerts = evaluate(&state, t0 + Duration::from_secs(15 * 60));
+        let stuck: Vec<&Alert> = alerts.iter().filter(|a| a.name == "etcdLearnerStuck").collect();
+        assert_eq!(stuck.len(), 1, "{alerts:?}");
+        assert!(stuck[0].message.contains("not catching up: applied 50000 of the leader's 81234"), "{stuck:?}");
+
+        // Caught up and never promoted.
+        let mut state = cluster_with_learner(3, t0, 81_234);
+        state.apply_sample(learner_sample(3, t0 + Duration::from_secs(240), 81_234));
+        assert!(!names(&evaluate(&state, t0 + Duration::from_secs(240))).contains(&"etcdLearnerStuck"));
+        state.apply_sample(learner_sample(3, t0 + Duration::from_secs(301), 81_234));
+        let alerts = evaluate(&state, t0 + Duration::from_secs(301));
+        assert!(
+            alerts.iter().any(|a| a.name == "etcdLearnerStuck" && a.message.contains("not been promoted")),
+            "{alerts:?}"
+        );
     }
 }

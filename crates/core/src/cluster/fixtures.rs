@@ -82,3 +82,35 @@ pub fn healthy_cluster(n: usize, at: Instant) -> ClusterState {
     }
     state
 }
+
+/// A 4th member, a learner, that answers Status with `applied` as its applied index and
+/// refuses the linearizable read as etcd refuses it on a learner.
+pub fn learner_sample(index: usize, at: Instant, applied: u64) -> MemberSample {
+    let mut sample = ok_sample(index, at, 20 << 20, 18 << 20);
+    if let Ok(s) = sample.status.as_mut() {
+        s.is_learner = true;
+        s.raft_applied_index = applied;
+        s.raft_index = applied;
+    }
+    sample.health = Err(format!("etcdserver: {}", super::LEARNER_READ_REFUSED));
+    sample.members = Err(format!("etcdserver: {}", super::LEARNER_READ_REFUSED));
+    sample
+}
+
+/// `healthy_cluster(voters)` and a learner beside it, `applied` entries in.
+pub fn cluster_with_learner(voters: usize, at: Instant, applied: u64) -> ClusterState {
+    let mut state = healthy_cluster(voters, at);
+    let mut identities: Vec<MemberIdentity> = (0..voters).map(identity).collect();
+    let mut learner = identity(voters);
+    learner.name = format!("etcd-{voters}");
+    learner.is_learner = true;
+    identities.push(learner);
+    state.set_members(identities.clone(), at);
+    for i in 0..voters {
+        let mut sample = ok_sample(i, at, (40 + 3 * i as u64) << 20, (31 + i as u64) << 20);
+        sample.members = Ok(identities.clone());
+        state.apply_sample(sample);
+    }
+    state.apply_sample(learner_sample(voters, at, applied));
+    state
+}

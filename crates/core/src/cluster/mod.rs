@@ -135,6 +135,62 @@ impl MemberSample {
     }
 }
 
+/// What etcd answers a learner asked for a linearizable read (etcd 3.4+): not a fault.
+pub const LEARNER_READ_REFUSED: &str = "rpc not supported for learner";
+
+/// A learner stuck this long (not promoted once ready, or not catching up) is an alert.
+pub const LEARNER_STUCK_AFTER: Duration = Duration::from_secs(300);
+
+/// etcd promotes a learner only once its applied index is this share of the leader's
+/// (`readyPercent` in etcd's server: 0.9).
+pub const LEARNER_READY_SHARE: f64 = 0.9;
+
+/// How a learner is catching up with the leader, from their Status answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct LearnerProgress {
+    /// The learner's raft applied index.
+    pub applied_index: u64,
+    /// The leader's raft index.
+    pub leader_index: u64,
+}
+
+impl LearnerProgress {
+    /// Applied against the leader's index, 0..=100.
+    pub fn pct(&self) -> f64 {
+        if self.leader_index == 0 {
+            return 0.0;
+        }
+        (self.applied_index as f64 * 100.0 / self.leader_index as f64).min(100.0)
+    }
+
+    /// Entries still to apply.
+    pub fn gap(&self) -> u64 {
+        self.leader_index.saturating_sub(self.applied_index)
+    }
+
+    /// Ready to be promoted by etcd's own rule.
+    pub fn ready(&self) -> bool {
+        self.applied_index as f64 >= self.leader_index as f64 * LEARNER_READY_SHARE
+    }
+
+    /// `learner 92%`, for a narrow cell.
+    pub fn short(&self) -> String {
+        format!("learner {:.0}%", self.pct().floor())
+    }
+}
+
+/// What the console remembers of a learner, to tell one catching up from one stuck.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LearnerWatch {
+    /// First seen as a learner (this console's observation; etcd does not say when it was added).
+    pub since: Instant,
+    /// The smallest gap to the leader seen, and when it was first that small.
+    pub best_gap: u64,
+    pub best_at: Instant,
+    /// Ready for promotion since (None: not ready at the last answer).
+    pub ready_since: Option<Instant>,
+}
+
 /// The console's memory of one member.
 #[derive(Debug, Clone)]
 pub struct MemberState {
@@ -148,6 +204,8 @@ pub struct MemberState {
     /// When the member stopped answering (first failure after the last answer).
     pub failing_since: Option<Instant>,
     pub history: History,
+    /// While it is a learner: how it has been catching up.
+    pub learner: Option<LearnerWatch>,
 }
 
 impl MemberState {
@@ -160,7 +218,13 @@ impl MemberState {
             error: None,
             failing_since: None,
             history: History::default(),
+            learner: None,
         }
+    }
+
+    /// A learner, by the member list or by its own Status.
+    pub fn is_learner(&self) -> bool {
+        self.identity.is_learner || self.current_status().is_some_and(|s| s.is_learner)
     }
 
     /// Neither an answer nor a failure yet: the first round is under way.
@@ -191,9 +255,16 @@ impl MemberState {
         self.is_up() && matches!(self.health, Some(Ok(_)))
     }
 
-    /// Healthy as etcdctl >= 3.5 says it: the read succeeds and no alarm is active.
+    /// Healthy as etcdctl >= 3.5 says it: the read succeeds and no alarm is active. A learner
+    /// refuses linearizable reads by design: it is healthy when it answers Status.
     pub fn is_healthy(&self) -> bool {
-        self.serves_reads() && self.current_status().is_some_and(|s| s.alarms.is_empty())
+        let reads = self.serves_reads() || (self.is_learner() && self.is_up() && self.read_refused_as_learner());
+        reads && self.current_status().is_some_and(|s| s.alarms.is_empty())
+    }
+
+    /// The read failed only because the member is a learner.
+    pub fn read_refused_as_learner(&self) -> bool {
+        matches!(&self.health, Some(Err(e)) if e.contains(LEARNER_READ_REFUSED))
     }
 
     /// Alarms raised by this member.
@@ -289,6 +360,7 @@ impl ClusterState {
                 if let Some(term) = term {
                     self.observe_term(term, sample.finished);
                 }
+                self.watch_learner(index, sample.finished);
             }
             Err(error) => {
                 member.error = Some(error);
@@ -296,6 +368,62 @@ impl ClusterState {
                 member.health = Some(sample.health);
             }
         }
+    }
+
+    /// A learner's progress against the leader, when both answered.
+    pub fn learner_progress(&self, member: &MemberState) -> Option<LearnerProgress> {
+        if !member.is_learner() {
+            return None;
+        }
+        let (_, status) = member.last_status()?;
+        let leader = self.member(self.leader_id()?)?.last_status()?.1.raft_index;
+        Some(LearnerProgress { applied_index: status.raft_applied_index, leader_index: leader })
+    }
+
+    fn watch_learner(&mut self, index: usize, at: Instant) {
+        let progress = self.members.get(index).and_then(|m| self.learner_progress(m));
+        let Some(member) = self.members.get_mut(index) else { return };
+        let Some(progress) = progress else {
+            if !member.is_learner() {
+                member.learner = None;
+            }
+            return;
+        };
+        let gap = progress.gap();
+        let watch =
+            member.learner.get_or_insert(LearnerWatch { since: at, best_gap: gap, best_at: at, ready_since: None });
+        if gap < watch.best_gap {
+            watch.best_gap = gap;
+            watch.best_at = at;
+        }
+        watch.ready_since = if progress.ready() { Some(watch.ready_since.unwrap_or(at)) } else { None };
+    }
+
+    /// Why a learner is stuck, when it has been for [`LEARNER_STUCK_AFTER`]: ready and not
+    /// promoted, or its gap to the leader not shrinking.
+    pub fn learner_stuck(&self, member: &MemberState, now: Instant) -> Option<String> {
+        let watch = member.learner?;
+        let progress = self.learner_progress(member)?;
+        let name = member.identity.display_name();
+        if let Some(ready) = watch.ready_since {
+            let waited = now.saturating_duration_since(ready);
+            return (waited > LEARNER_STUCK_AFTER).then(|| {
+                format!(
+                    "{name} has caught up ({:.0}%) but has not been promoted for {}: promote it (etcdctl member promote) or remove it",
+                    progress.pct().floor(),
+                    crate::units::format_age(waited)
+                )
+            });
+        }
+        let still = now.saturating_duration_since(watch.best_at);
+        (still > LEARNER_STUCK_AFTER).then(|| {
+            format!(
+                "{name} is not catching up: applied {} of the leader's {}, no closer for {}",
+                progress.applied_index,
+                progress.leader_index,
+                crate::units::format_age(still)
+            )
+        })
     }
 
     fn observe_term(&mut self, term: u64, at: Instant) {
@@ -348,7 +476,7 @@ impl ClusterState {
     }
 
     pub fn quorum(&self) -> Quorum {
-        let voters: Vec<&MemberState> = self.members.iter().filter(|m| !m.identity.is_learner).collect();
+        let voters: Vec<&MemberState> = self.members.iter().filter(|m| !m.is_learner()).collect();
         Quorum {
             voters: voters.len(),
             needed: voters.len() / 2 + 1,
@@ -407,9 +535,49 @@ impl ClusterState {
         self.term_changes.iter().filter(|(t, _)| now.saturating_duration_since(*t) <= window).map(|(_, n)| n).sum()
     }
 
+    /// Voters that answered but do not serve reads, or stopped answering (not those not heard yet).
+    pub fn voters_down(&self) -> Vec<&MemberState> {
+        self.members.iter().filter(|m| !m.is_learner() && !m.not_heard_yet() && !m.serves_reads()).collect()
+    }
+
+    /// What to do about voters down: replace one while quorum holds, restore once it is lost.
+    pub fn next_step(&self) -> Option<NextStep> {
+        let down: Vec<String> = self.voters_down().iter().map(|m| m.identity.display_name()).collect();
+        let first = down.first()?.clone();
+        if self.quorum().is_lost() {
+            Some(NextStep::Restore { lost: down })
+        } else {
+            Some(NextStep::Replace { member: first })
+        }
+    }
+
     /// When the freshest figure was taken.
     pub fn last_update(&self) -> Option<Instant> {
         self.members.iter().filter_map(|m| m.status.as_ref().map(|(t, _)| *t)).max()
+    }
+}
+
+/// The way out for a cluster with voters down (the member wizard's `M`, or a restore).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NextStep {
+    /// Quorum holds: replace this member.
+    Replace { member: String },
+    /// Quorum is lost: restore from a backup, these hosts lost.
+    Restore { lost: Vec<String> },
+}
+
+impl NextStep {
+    /// One line for `status` and scripts.
+    pub fn text(&self) -> String {
+        match self {
+            NextStep::Replace { member } => format!(
+                "replace {member}: M in the console, as \"Replacing an unhealthy etcd member\" (OpenShift 4.14) describes"
+            ),
+            NextStep::Restore { lost } => format!(
+                "quorum lost: restore from a backup: etcd-console restore plan --backup DIR {} (\"Restoring to a previous cluster state\", OpenShift 4.14)",
+                lost.iter().map(|h| format!("--lost-host {h}")).collect::<Vec<_>>().join(" ")
+            ),
+        }
     }
 }
 
@@ -430,6 +598,21 @@ impl Quorum {
     /// Quorum is lost for sure, not just unconfirmed while first answers come in.
     pub fn is_lost(&self) -> bool {
         self.serving + self.unknown < self.needed
+    }
+
+    /// How many more voters may fail before quorum is lost: healthy voters - quorum (0 at or
+    /// below quorum; learners are no voters).
+    pub fn can_lose(&self) -> usize {
+        self.serving.saturating_sub(self.needed)
+    }
+
+    /// `can lose 1 more`, or `quorum lost`.
+    pub fn tolerance_text(&self) -> String {
+        if self.is_lost() {
+            "quorum lost".into()
+        } else {
+            format!("can lose {} more", self.can_lose())
+        }
     }
 }
 

@@ -6,6 +6,7 @@ use std::time::Instant;
 use serde::Serialize;
 
 use super::{alerts, Alert, ClusterState, Severity};
+use crate::openshift::diagnosis::{MemberDiagnosis, Surroundings};
 use crate::units::format_bytes;
 
 /// The JSON of `etcd-console status -o json`. Field names are a contract.
@@ -18,6 +19,12 @@ pub struct StatusReport {
     pub quorum: usize,
     pub members: Vec<MemberReport>,
     pub alerts: Vec<Alert>,
+    /// Voters that may still fail before quorum is lost (healthy voters - quorum; 0 at or below it).
+    pub can_lose: usize,
+    /// What to do about voters down (None when none is).
+    pub next_step: Option<String>,
+    /// The etcd ClusterOperator's Degraded message while Degraded is True (None otherwise or unknown).
+    pub etcd_operator_degraded: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -42,6 +49,19 @@ pub struct MemberReport {
     pub raft_lag: Option<u64>,
     pub alarms: Vec<String>,
     pub error: Option<String>,
+    /// A learner's catching up: its applied index against the leader's (None for a voter).
+    pub learner: Option<LearnerReport>,
+    /// Its pod, node and Machine, when the API says (None without one, or nothing found).
+    pub diagnosis: Option<MemberDiagnosis>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LearnerReport {
+    pub applied_index: u64,
+    pub leader_index: u64,
+    pub progress_pct: f64,
+    /// Caught up enough for etcd to promote it (90 % of the leader's index).
+    pub ready: bool,
 }
 
 /// `status` exit codes: scripts depend on them.
@@ -69,9 +89,16 @@ impl StatusReport {
             .map(|m| {
                 let status = m.current_status();
                 let health_error = match &m.health {
+                    Some(Err(_)) if m.is_learner() && m.read_refused_as_learner() => None,
                     Some(Err(e)) => Some(format!("linearizable read failed: {e}")),
                     _ => None,
                 };
+                let learner = state.learner_progress(m).map(|p| LearnerReport {
+                    applied_index: p.applied_index,
+                    leader_index: p.leader_index,
+                    progress_pct: round2(p.pct()),
+                    ready: p.ready(),
+                });
                 let alarm_error = status.filter(|s| !s.alarms.is_empty()).map(|s| {
                     let kinds: Vec<&str> = s.alarms.iter().map(|a| a.kind.as_str()).collect();
                     format!("active alarm(s): {}", kinds.join(", "))
@@ -83,7 +110,7 @@ impl StatusReport {
                     endpoint: m.identity.endpoint().to_string(),
                     version: status.map(|s| s.version.clone()),
                     is_leader: leader == Some(m.identity.id),
-                    is_learner: status.map(|s| s.is_learner).unwrap_or(m.identity.is_learner),
+                    is_learner: m.is_learner(),
                     healthy: m.is_healthy(),
                     health_latency_ms: match &m.health {
                         Some(Ok(latency)) if m.is_up() => Some(round2(latency.as_secs_f64() * 1000.0)),
@@ -101,6 +128,8 @@ impl StatusReport {
                     raft_lag: status.map(|s| s.raft_lag()),
                     alarms: m.own_alarms(&cluster_alarms).iter().map(|k| k.as_str().to_string()).collect(),
                     error: m.error.clone().or(health_error).or(status_errors).or(alarm_error),
+                    learner,
+                    diagnosis: None,
                 }
             })
             .collect();
@@ -112,7 +141,19 @@ impl StatusReport {
             quorum: quorum.needed,
             members,
             alerts: alerts::evaluate(state, now),
+            can_lose: quorum.can_lose(),
+            next_step: state.next_step().map(|s| s.text()),
+            etcd_operator_degraded: None,
         }
+    }
+
+    /// Adds what the API says around each member: its diagnosis, and the etcd operator's Degraded.
+    pub fn with_surroundings(mut self, state: &ClusterState, surroundings: &Surroundings) -> Self {
+        for (report, member) in self.members.iter_mut().zip(&state.members) {
+            report.diagnosis = surroundings.diagnose(&member.identity);
+        }
+        self.etcd_operator_degraded = surroundings.etcd_degraded.clone();
+        self
     }
 
     /// 0: every member healthy, no alarm, a leader. 1: anything less.
@@ -149,8 +190,12 @@ impl StatusReport {
                     opt(m.raft_term.map(|v| v.to_string())),
                     opt(m.raft_index.map(|v| v.to_string())),
                     opt(m.raft_applied_index.map(|v| v.to_string())),
-                    match (m.healthy, m.health_latency_ms) {
-                        (true, Some(ms)) => format!("ok {ms:.1}ms"),
+                    match (m.healthy, m.health_latency_ms, &m.learner) {
+                        (true, _, Some(l)) => {
+                            format!("learner {:.0}% ({}/{})", l.progress_pct.floor(), l.applied_index, l.leader_index)
+                        }
+                        (true, _, None) if m.is_learner => "learner".into(),
+                        (true, Some(ms), None) => format!("ok {ms:.1}ms"),
                         _ => "unhealthy".into(),
                     },
                     m.alarms.join(","),
@@ -186,6 +231,28 @@ impl StatusReport {
             self.voters,
             self.quorum
         );
+        let _ = writeln!(
+            out,
+            "{}",
+            if self.healthy_voters < self.quorum {
+                "quorum lost".to_string()
+            } else {
+                format!("can lose {} more", self.can_lose)
+            }
+        );
+        for m in &self.members {
+            if let Some(d) = &m.diagnosis {
+                if !m.healthy {
+                    let _ = writeln!(out, "{}: {}", m.name, diagnosis_line(d));
+                }
+            }
+        }
+        if let Some(degraded) = &self.etcd_operator_degraded {
+            let _ = writeln!(out, "etcd operator Degraded: {degraded}");
+        }
+        if let Some(step) = &self.next_step {
+            let _ = writeln!(out, "next: {step}");
+        }
         if self.alerts.is_empty() {
             let _ = writeln!(out, "no alerts");
         }
@@ -194,6 +261,44 @@ impl StatusReport {
         }
         out
     }
+}
+
+/// A diagnosis in one line: pod, node, Machine, since when.
+pub fn diagnosis_line(d: &MemberDiagnosis) -> String {
+    let mut parts = Vec::new();
+    if let Some(pod) = &d.pod {
+        let mut text = format!("pod {pod} {}", d.pod_phase.as_deref().unwrap_or("?"));
+        if let Some(reason) = &d.pod_reason {
+            text.push_str(&format!(" ({reason})"));
+        }
+        if let Some(restarts) = d.restarts {
+            text.push_str(&format!(", {restarts} restarts"));
+        }
+        if let Some(t) = &d.last_termination {
+            text.push_str(&format!(
+                ", last {} exit {} at {}",
+                t.reason,
+                t.exit_code,
+                t.finished_at.as_deref().unwrap_or("?")
+            ));
+        }
+        parts.push(text);
+    }
+    if let (Some(node), Some(ready)) = (&d.node, &d.node_ready) {
+        let state = if ready.status == "True" { "Ready".to_string() } else { format!("NotReady ({})", ready.reason) };
+        parts.push(format!("node {node} {state} since {}", ready.since.as_deref().unwrap_or("?")));
+    }
+    if let Some(machine) = &d.machine {
+        let mut text = format!("machine {machine} {}", d.machine_phase.as_deref().unwrap_or("?"));
+        if let Some(state) = &d.instance_state {
+            text.push_str(&format!(" (instance {state})"));
+        }
+        parts.push(text);
+    }
+    if let Some(since) = &d.down_since {
+        parts.push(format!("down since {since}"));
+    }
+    parts.join("; ")
 }
 
 #[cfg(test)]
@@ -243,5 +348,15 @@ mod tests {
         assert_eq!(report.exit_code(), 1);
         assert_eq!(report.members[2].error.as_deref(), Some("no answer within 5s"));
         assert!(report.to_table().contains("no answer within 5s"));
+        assert_eq!(report.can_lose, 0);
+        assert!(report.next_step.as_deref().unwrap_or("").starts_with("replace etcd-2: M in the console"));
+        assert!(report.to_table().contains("can lose 0 more"));
+        state.apply_sample(failed_sample(1, t0, "connection refused"));
+        let report = StatusReport::build(&state, t0);
+        let step = report.next_step.clone().unwrap_or_default();
+        assert!(step.contains("--lost-host etcd-1 --lost-host etcd-2"), "{step}");
+        assert!(report.to_table().contains("quorum lost"));
+        // Five voters, all healthy: two may go.
+        assert_eq!(StatusReport::build(&healthy_cluster(5, t0), t0).can_lose, 2);
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod csr;
 pub mod debug_pod;
+pub mod diagnosis;
 pub mod error;
 pub mod forward;
 pub mod model;
