@@ -7,6 +7,7 @@ use std::time::Instant;
 use serde_json::Value;
 
 use etcd_console_core::openshift::csr::PendingCsr;
+use etcd_console_core::openshift::diagnosis::{self, Surroundings};
 use etcd_console_core::openshift::model::{self, Encryption, OperatorStatus, Rollout};
 use etcd_console_core::openshift::report::{ENCRYPTING, RELATED_OPERATORS, STATIC_POD_OPERATORS};
 use etcd_console_core::openshift::watch::{OpenShiftEvent, Watched};
@@ -200,6 +201,28 @@ impl OpenShiftView {
     /// Since when some watch has been failing.
     pub fn troubled_since(&self) -> Option<Instant> {
         self.trouble.values().map(|(_, since)| *since).min()
+    }
+
+    /// What the watches hold around etcd: its pods, the nodes, the Machines, and the etcd
+    /// operator's Degraded message (the diagnosis of a member is made from it).
+    pub fn surroundings(&self) -> Surroundings {
+        let of = |what: Watched| self.objects.get(&what).map(|(objects, _)| objects.as_slice()).unwrap_or(&[]);
+        let etcd_operator = of(Watched::ClusterOperators)
+            .iter()
+            .find(|o| o.pointer("/metadata/name").and_then(Value::as_str) == Some("etcd"));
+        let problems = [Watched::EtcdPods, Watched::Nodes, Watched::Machines]
+            .iter()
+            .filter_map(|w| self.trouble.get(w).map(|(error, _)| format!("{}: {error}", w.label())))
+            .collect();
+        Surroundings {
+            pods: of(Watched::EtcdPods).iter().filter_map(diagnosis::pod_facts).collect(),
+            nodes: of(Watched::Nodes).iter().filter_map(diagnosis::node_ready).collect(),
+            machines: of(Watched::Machines).iter().filter_map(diagnosis::machine_facts).collect(),
+            etcd_degraded: etcd_operator.and_then(diagnosis::etcd_degraded),
+            // The Machines are watched only for a standalone cluster; hosted, none match.
+            standalone: true,
+            problems,
+        }
     }
 
     /// When the freshest OpenShift figure arrived.

@@ -9,8 +9,10 @@ use super::output::{out_raw, outln};
 use crate::cli::{ConsoleArgs, OutputFormat};
 use etcd_console_core::cluster::report::{StatusReport, EXIT_UNUSABLE};
 use etcd_console_core::cluster::ClusterState;
+use etcd_console_core::etcd::discovery::Scope;
 use etcd_console_core::etcd::poller::{ask, clients_for, discover};
 use etcd_console_core::etcd::source::EtcdSource;
+use etcd_console_core::openshift::diagnosis::Surroundings;
 use etcd_console_core::openshift::report::OpenShiftReport;
 use etcd_console_core::settings::{ConnectionSettings, KubeSettings};
 
@@ -63,15 +65,24 @@ pub async fn observe(source: &EtcdSource, quota_bytes: u64) -> Result<Observed, 
     Ok(Observed { state, reach })
 }
 
-/// The OpenShift side, when a kubeconfig is there to read (None otherwise):
-/// asked at the same time as the members, so it adds no waiting.
-async fn observe_openshift(kube: &KubeSettings) -> Option<OpenShiftReport> {
+/// The OpenShift side, when a kubeconfig is there to read (None otherwise), and what
+/// surrounds etcd (its pods, nodes, Machines, operator): asked at the same time as the
+/// members, so it adds no waiting.
+async fn observe_openshift(kube: &KubeSettings) -> Option<(OpenShiftReport, Surroundings)> {
     if !etcd_console_core::openshift::configured(kube) {
         return None;
     }
+    let scope = match kube.hosted_cluster.as_deref().map(Scope::parse_hosted) {
+        Some(Ok(scope)) => scope,
+        Some(Err(e)) => return Some((OpenShiftReport::unreachable(e), Surroundings::default())),
+        None => Scope::Standalone,
+    };
     match etcd_console_core::openshift::connect(kube).await {
-        Ok(connection) => Some(etcd_console_core::openshift::report::observe(&connection).await),
-        Err(e) => Some(OpenShiftReport::unreachable(e.to_string())),
+        Ok(connection) => Some(tokio::join!(
+            etcd_console_core::openshift::report::observe(&connection),
+            etcd_console_core::openshift::diagnosis::observe(&connection, &scope),
+        )),
+        Err(e) => Some((OpenShiftReport::unreachable(e.to_string()), Surroundings::default())),
     }
 }
 
@@ -115,7 +126,16 @@ pub async fn run(
         );
         return EXIT_UNUSABLE;
     }
-    let report = StatusReport::build(&state, Instant::now());
+    let mut report = StatusReport::build(&state, Instant::now());
+    let openshift = openshift.map(|(mut openshift, surroundings)| {
+        report = report.clone().with_surroundings(&state, &surroundings);
+        for problem in &surroundings.problems {
+            if !openshift.problems.contains(problem) {
+                openshift.problems.push(problem.clone());
+            }
+        }
+        openshift
+    });
     match output {
         OutputFormat::Json => {
             let mut value = serde_json::to_value(&report).unwrap_or_default();

@@ -11,17 +11,27 @@ use ratatui::Frame;
 use super::Theme;
 use crate::app::App;
 use etcd_console_core::cluster::{report::hex, MemberState, Severity};
-use etcd_console_core::units::{format_age, format_bytes, format_bytes_short};
+use etcd_console_core::units::{format_age, format_bytes, format_bytes_short, safe_text};
 
 /// Terminals at least this wide get the ID, free and raft columns too.
 const WIDE: u16 = 124;
 
-/// The health cell: latency, or why and for how long the member is silent
-/// (`compact` for the table's narrow column).
-pub fn health_text(member: &MemberState, theme: Theme, now: Instant, compact: bool) -> (String, Style) {
+/// The health cell: latency, a learner's progress, or why and for how long the member is
+/// silent (`compact` for the table's narrow column). How long: since the cluster's objects
+/// say it went down (its pod, its node) when the API says, else since this console saw it.
+pub fn health_text(app: &App, member: &MemberState, theme: Theme, now: Instant, compact: bool) -> (String, Style) {
     let word = if compact { "" } else { "for " };
     if member.is_up() {
         let alarmed = member.current_status().is_some_and(|s| !s.alarms.is_empty());
+        if member.is_learner() && member.read_refused_as_learner() && !alarmed {
+            let text = match app.cluster.learner_progress(member) {
+                Some(p) if compact => p.short(),
+                Some(p) => format!("{}: applied {} of {}", p.short(), p.applied_index, p.leader_index),
+                None => "learner".into(),
+            };
+            let stuck = app.cluster.learner_stuck(member, now).is_some();
+            return (text, if stuck { theme.warn() } else { theme.info() });
+        }
         return match &member.health {
             Some(Ok(latency)) if alarmed => (format!("alarm {:.1}ms", latency.as_secs_f64() * 1000.0), theme.crit()),
             Some(Ok(latency)) => (format!("ok {:.1}ms", latency.as_secs_f64() * 1000.0), theme.ok()),
@@ -33,7 +43,12 @@ pub fn health_text(member: &MemberState, theme: Theme, now: Instant, compact: bo
         return ("asking…".into(), theme.dim());
     }
     // Not up and heard from: the latest round failed, so there is an error and a time it began.
-    let silence = member.silent_for(now).map(format_age).unwrap_or_default();
+    let wall = app.wall_clock.unwrap_or_else(std::time::SystemTime::now);
+    let down_since = app.openshift.surroundings().diagnose(&member.identity).and_then(|d| d.down_since_time());
+    let silence = match down_since {
+        Some(since) => format_age(wall.duration_since(since).unwrap_or_default()),
+        None => member.silent_for(now).map(format_age).unwrap_or_default(),
+    };
     let hung = member.error.as_deref().is_some_and(|e| e.contains("no answer"));
     (format!("{} {word}{silence}", if hung { "no answer" } else { "down" }), theme.crit())
 }
@@ -75,12 +90,12 @@ pub fn draw_table(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: I
             };
             let role = if leader == Some(m.identity.id) {
                 Cell::from("leader").style(theme.ok())
-            } else if m.identity.is_learner {
+            } else if m.is_learner() {
                 Cell::from("learner")
             } else {
                 Cell::from("")
             };
-            let (health, health_style) = health_text(m, theme, now, true);
+            let (health, health_style) = health_text(app, m, theme, now, true);
             let own = m.own_alarms(&alarms);
             let mut cells = vec![Cell::from(m.identity.display_name())];
             if wide {
@@ -128,10 +143,13 @@ pub fn draw_table(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: I
         })
         .collect();
     let wall = app.wall_clock.unwrap_or_else(std::time::SystemTime::now);
-    let title = match super::backup::last_backup_text(app, wall) {
-        Some(backup) => format!(" Members ({}) · {backup} ", app.cluster.members.len()),
-        None => format!(" Members ({}) ", app.cluster.members.len()),
-    };
+    let mut title = format!(" Members ({}) ", app.cluster.members.len());
+    if !app.cluster.voters_down().is_empty() {
+        title.push_str(&format!("· {} ", app.cluster.quorum().tolerance_text()));
+    }
+    if let Some(backup) = super::backup::last_backup_text(app, wall) {
+        title.push_str(&format!("· {backup} "));
+    }
     let table = Table::new(rows, widths)
         .header(Row::new(header).style(theme.title()))
         .column_spacing(1)
@@ -164,7 +182,7 @@ pub fn draw_detail(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: 
     }
     let role = if app.cluster.leader_id() == Some(member.identity.id) {
         "leader"
-    } else if member.identity.is_learner {
+    } else if member.is_learner() {
         "learner"
     } else {
         "follower"
@@ -193,13 +211,17 @@ pub fn draw_detail(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: 
         }
         None => lines.push(Line::from(vec![label("role"), Span::raw(role)])),
     }
-    let (health, style) = health_text(member, theme, now, false);
+    let (health, style) = health_text(app, member, theme, now, false);
     lines.push(Line::from(vec![label("health"), Span::styled(health, style)]));
+    if let Some(stuck) = app.cluster.learner_stuck(member, now) {
+        lines.push(Line::styled(stuck, theme.warn()));
+    }
+    let learner_refusal = member.is_learner() && member.read_refused_as_learner();
     if let Some(error) = member.error.as_ref().or(match &member.health {
-        Some(Err(e)) => Some(e),
+        Some(Err(e)) if !learner_refusal => Some(e),
         _ => None,
     }) {
-        lines.push(Line::styled(error.clone(), theme.warn()));
+        lines.push(Line::styled(safe_text(error), theme.warn()));
     }
     let block = Block::default().borders(Borders::ALL).title(format!(" {} ", member.identity.display_name()));
     frame.render_widget(Paragraph::new(lines).block(block).wrap(ratatui::widgets::Wrap { trim: true }), area);

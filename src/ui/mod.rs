@@ -4,6 +4,7 @@ pub mod alert_list;
 pub mod backup;
 pub mod db;
 pub mod defrag;
+pub mod diagnosis;
 pub mod encryption;
 pub mod help;
 pub mod members;
@@ -105,9 +106,22 @@ fn draw_bottom(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: Inst
     }
     match app.view {
         View::Member => {
-            let [detail, db_area] = Layout::horizontal([Constraint::Length(36), Constraint::Min(30)]).areas(area);
-            members::draw_detail(frame, detail, app, theme, now);
-            db::draw(frame, db_area, app, theme, now);
+            let down = app.cluster.members.get(app.selected).filter(|m| diagnosis::wanted(m));
+            match down {
+                // Narrow: the diagnosis alone, with etcd's own error, so it fits at 80x24.
+                Some(member) if area.width < diagnosis::BESIDE_DETAIL => {
+                    diagnosis::draw(frame, area, app, member, theme, now, true)
+                }
+                _ => {
+                    let [detail, db_area] =
+                        Layout::horizontal([Constraint::Length(36), Constraint::Min(30)]).areas(area);
+                    members::draw_detail(frame, detail, app, theme, now);
+                    match down {
+                        Some(member) => diagnosis::draw(frame, db_area, app, member, theme, now, false),
+                        None => db::draw(frame, db_area, app, theme, now),
+                    }
+                }
+            }
         }
         View::OpenShift => openshift::draw_openshift(frame, area, app, theme, now),
         View::Csrs => openshift::draw_csrs(frame, area, app, theme, now),

@@ -1392,3 +1392,133 @@ mod key_hints {
         }
     }
 }
+
+/// A member down as OpenShift shows it around the member: its pod crash-looping, its node
+/// NotReady, its Machine's instance stopped, the etcd operator Degraded.
+mod member_diagnosis {
+    use super::operator_fixtures as seed;
+    use super::*;
+    use crate::app::keys::Action;
+    use etcd_console_core::openshift::watch::{OpenShiftEvent, Watched};
+    use serde_json::json;
+    use std::time::SystemTime;
+
+    fn wall() -> SystemTime {
+        humantime::parse_rfc3339("2026-11-22T03:00:00Z").unwrap_or(SystemTime::UNIX_EPOCH)
+    }
+
+    fn objects(app: &mut App, what: Watched, objects: Vec<serde_json::Value>, at: Instant) {
+        app.openshift.on_event(OpenShiftEvent::Objects { what, objects, at });
+    }
+
+    fn pod(i: usize, crashing: bool) -> serde_json::Value {
+        let etcd = if crashing {
+            json!({"name": "etcd", "ready": false, "restartCount": 7,
+                   "state": {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 5m0s restarting failed container=etcd"}},
+                   "lastState": {"terminated": {"exitCode": 1, "reason": "Error", "finishedAt": "2026-11-22T02:56:10Z"}}})
+        } else {
+            json!({"name": "etcd", "ready": true, "restartCount": 0, "state": {"running": {"startedAt": "2026-11-20T00:00:00Z"}}})
+        };
+        let ready = if crashing { ("False", "2026-11-22T02:34:00Z") } else { ("True", "2026-11-20T00:01:00Z") };
+        json!({"metadata": {"name": format!("etcd-master-{i}"), "namespace": "openshift-etcd"},
+               "spec": {"nodeName": format!("master-{i}")},
+               "status": {"phase": "Running", "podIP": format!("10.0.0.{}", 10 + i),
+                          "conditions": [{"type": "Ready", "status": ready.0, "lastTransitionTime": ready.1}],
+                          "containerStatuses": [etcd]}})
+    }
+
+    /// etcd-1 down for the cluster around it since 02:33 (its node went first).
+    pub(super) fn member_down(t0: Instant) -> App {
+        let mut app = app_with(3, t0);
+        app.wall_clock = Some(wall());
+        app.selected = 1;
+        app.openshift.on_event(OpenShiftEvent::Connected { server: "https://api.ocp.example.com:6443".into() });
+        let at = t0 + Duration::from_secs(20);
+        app.on_poll(PollEvent::Sample(failed_sample(1, at, "tcp connect error: Connection refused (os error 111)")));
+        objects(&mut app, Watched::EtcdPods, (0..3).map(|i| pod(i, i == 1)).collect(), at);
+        let nodes = (0..3)
+            .map(|i| {
+                let (status, reason, since) = match i {
+                    1 => ("Unknown", "NodeStatusUnknown", "2026-11-22T02:33:00Z"),
+                    _ => ("True", "KubeletReady", "2026-11-20T00:00:00Z"),
+                };
+                json!({"metadata": {"name": format!("master-{i}")}, "status": {"conditions": [
+                    {"type": "Ready", "status": status, "reason": reason, "lastTransitionTime": since}]}})
+            })
+            .collect();
+        objects(&mut app, Watched::Nodes, nodes, at);
+        let machines = (0..3)
+            .map(|i| {
+                let state = if i == 1 { "stopped" } else { "running" };
+                json!({"metadata": {"name": format!("ocp-x7k2p-master-{i}"), "namespace": "openshift-machine-api"},
+                       "status": {"phase": "Running", "nodeRef": {"kind": "Node", "name": format!("master-{i}")},
+                                  "providerStatus": {"instanceState": state}}})
+            })
+            .collect();
+        objects(&mut app, Watched::Machines, machines, at);
+        let mut etcd = seed::cluster_operator("etcd", "2026-11-22T02:35:00Z");
+        etcd["status"]["conditions"][2] = seed::condition(
+            "Degraded",
+            "True",
+            "EtcdMembers_UnhealthyMembers",
+            "NodeControllerDegraded: The master nodes not ready: node \"master-1\" not ready since 2026-11-22 02:33:00 +0000 UTC because NodeStatusUnknown (Kubelet stopped posting node status.)\nEtcdMembersDegraded: 2 of 3 members are available, etcd-1 is unhealthy",
+            "2026-11-22T02:35:00Z",
+        );
+        objects(&mut app, Watched::ClusterOperators, vec![etcd], at);
+        app
+    }
+
+    #[test]
+    fn a_member_down_80x24_says_why_since_when_what_is_left_and_what_next() {
+        let t0 = Instant::now();
+        let app = member_down(t0);
+        let terminal = screen(&app, 80, 24, COLOR, t0 + Duration::from_secs(24));
+        let text = format!("{:?}", terminal.backend());
+        // down since the node went NotReady (02:33), not since the console saw it (4 s).
+        assert!(text.contains("down 27m00s"), "{text}");
+        assert!(text.contains("can lose 0 more"), "{text}");
+        insta::assert_snapshot!(terminal.backend());
+    }
+
+    #[test]
+    fn a_member_down_120x40() {
+        let t0 = Instant::now();
+        let app = member_down(t0);
+        insta::assert_snapshot!(screen(&app, 120, 40, COLOR, t0 + Duration::from_secs(24)).backend());
+    }
+
+    #[test]
+    fn quorum_lost_points_to_the_restore() {
+        let t0 = Instant::now();
+        let mut app = member_down(t0);
+        app.on_poll(PollEvent::Sample(failed_sample(2, t0 + Duration::from_secs(21), "no answer within 5s")));
+        let terminal = screen(&app, 120, 40, COLOR, t0 + Duration::from_secs(24));
+        let text = format!("{:?}", terminal.backend());
+        assert!(text.contains("quorum lost"), "{text}");
+        assert!(text.contains("restore plan"), "{text}");
+    }
+
+    #[test]
+    fn d_with_a_member_down_refuses_at_once_without_asking() {
+        let t0 = Instant::now();
+        let mut app = member_down(t0);
+        app.on_action(Action::OpenDefrag);
+        app.on_action(Action::Confirm);
+        assert!(app.confirm.is_none(), "no confirmation is asked");
+        assert!(app.notice.as_deref().unwrap_or("").contains("etcd-1 is down"), "{:?}", app.notice);
+        let text = format!("{:?}", screen(&app, 80, 24, COLOR, t0 + Duration::from_secs(24)).backend());
+        assert!(text.contains("No plan: refused: etcd-1 is down"), "{text}");
+    }
+
+    #[test]
+    fn a_learner_catching_up_is_shown_with_its_progress_not_as_a_fault() {
+        let t0 = Instant::now();
+        let mut app = App::new("10.0.0.10:2379 +3".into(), 8 << 30, Duration::from_secs(2), t0);
+        app.cluster = cluster_with_learner(3, t0, 74_000);
+        app.selected = 3;
+        let terminal = screen(&app, 80, 24, COLOR, t0 + Duration::from_secs(2));
+        let text = format!("{:?}", terminal.backend());
+        assert!(text.contains("learner 91%") && text.contains("no alerts"), "{text}");
+        insta::assert_snapshot!(terminal.backend());
+    }
+}

@@ -540,15 +540,23 @@ impl ClusterState {
         self.members.iter().filter(|m| !m.is_learner() && !m.not_heard_yet() && !m.serves_reads()).collect()
     }
 
-    /// What to do about voters down: replace one while quorum holds, restore once it is lost.
+    /// What to do about voters down: replace one while quorum holds, restore once too few
+    /// answer at all. None while enough voters answer Status but quorum is not serving (no
+    /// leader yet: an election, a partition): neither a replacement nor a restore fits then.
     pub fn next_step(&self) -> Option<NextStep> {
-        let down: Vec<String> = self.voters_down().iter().map(|m| m.identity.display_name()).collect();
-        let first = down.first()?.clone();
-        if self.quorum().is_lost() {
-            Some(NextStep::Restore { lost: down })
-        } else {
-            Some(NextStep::Replace { member: first })
+        let down = self.voters_down();
+        let first = down.first()?.identity.display_name();
+        let quorum = self.quorum();
+        if !quorum.is_lost() {
+            return Some(NextStep::Replace { member: first });
         }
+        let voters = self.members.iter().filter(|m| !m.is_learner());
+        let answering = voters.clone().filter(|m| m.is_up()).count();
+        if answering >= quorum.needed {
+            return None;
+        }
+        let lost = voters.filter(|m| !m.is_up() && !m.not_heard_yet()).map(|m| m.identity.display_name()).collect();
+        Some(NextStep::Restore { lost })
     }
 
     /// When the freshest figure was taken.

@@ -18,6 +18,7 @@ use tokio::task::JoinSet;
 
 use super::csr::{self, DecodedRequest, PendingCsr};
 use super::{ApiError, Connection};
+use crate::etcd::discovery::Scope;
 
 /// The kinds the console watches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -32,6 +33,12 @@ pub enum Watched {
     ClusterOperators,
     HostedClusters,
     Csrs,
+    /// The etcd pods (standalone `openshift-etcd` `k8s-app=etcd`; hosted `<ns>-<name>` `app=etcd`).
+    EtcdPods,
+    /// Every node, cut to its name and `Ready` (sent by the CSR watch, which holds them).
+    Nodes,
+    /// Machines in `openshift-machine-api` (standalone only).
+    Machines,
 }
 
 impl Watched {
@@ -46,7 +53,7 @@ impl Watched {
     ];
 
     fn version(self) -> &'static str {
-        if self == Watched::HostedClusters {
+        if matches!(self, Watched::HostedClusters | Watched::Machines) {
             "v1beta1"
         } else {
             "v1"
@@ -67,6 +74,9 @@ impl Watched {
             Watched::ClusterOperators => ("config.openshift.io", "ClusterOperator", "clusteroperators"),
             Watched::HostedClusters => ("hypershift.openshift.io", "HostedCluster", "hostedclusters"),
             Watched::Csrs => ("certificates.k8s.io", "CertificateSigningRequest", "certificatesigningrequests"),
+            Watched::EtcdPods => ("", "Pod", "pods"),
+            Watched::Nodes => ("", "Node", "nodes"),
+            Watched::Machines => ("machine.openshift.io", "Machine", "machines"),
         }
     }
 
@@ -184,14 +194,30 @@ fn name_of(meta: &kube::api::ObjectMeta) -> String {
     meta.name.clone().unwrap_or_default()
 }
 
-async fn follow_objects(connection: Connection, what: Watched, tx: mpsc::UnboundedSender<OpenShiftEvent>) {
+async fn follow_objects(
+    connection: Connection,
+    what: Watched,
+    scope: Scope,
+    tx: mpsc::UnboundedSender<OpenShiftEvent>,
+) {
     let (group, kind, plural) = what.resource();
     let resource = ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, what.version(), kind), plural);
-    let api: Api<DynamicObject> = Api::all_with(connection.client.clone(), &resource);
-    let config = if matches!(what, Watched::ClusterOperators | Watched::HostedClusters) {
-        watcher::Config::default()
-    } else {
-        watcher::Config::default().fields("metadata.name=cluster")
+    let (api, config): (Api<DynamicObject>, _) = match what {
+        Watched::ClusterOperators | Watched::HostedClusters => {
+            (Api::all_with(connection.client.clone(), &resource), watcher::Config::default())
+        }
+        Watched::EtcdPods => (
+            Api::namespaced_with(connection.client.clone(), &scope.namespace(), &resource),
+            watcher::Config::default().labels(scope.selector()),
+        ),
+        Watched::Machines => (
+            Api::namespaced_with(connection.client.clone(), "openshift-machine-api", &resource),
+            watcher::Config::default(),
+        ),
+        _ => (
+            Api::all_with(connection.client.clone(), &resource),
+            watcher::Config::default().fields("metadata.name=cluster"),
+        ),
     };
     let mut stream = watcher::watcher(api, config).default_backoff().boxed();
     let mut held: Held<DynamicObject> = Held::new();
@@ -245,8 +271,11 @@ async fn follow_csrs(connection: Connection, tx: mpsc::UnboundedSender<OpenShift
     let mut nodes: Held<Node> = Held::new();
     // Decoding a request costs; keep each by name and resourceVersion.
     let mut decoded: HashMap<String, (String, Option<DecodedRequest>)> = HashMap::new();
+    // The nodes' names and Ready last sent (heartbeats change a node often, its Ready seldom).
+    let mut nodes_sent: Option<Vec<Value>> = None;
     while let Some(batch) = next_batch(&mut stream).await {
         let mut changed = false;
+        let mut nodes_changed = false;
         for item in batch {
             let item = match item {
                 CsrSide::Csr(event) => CsrEvent::Csr(*event),
@@ -254,14 +283,35 @@ async fn follow_csrs(connection: Connection, tx: mpsc::UnboundedSender<OpenShift
             };
             match item {
                 CsrEvent::Csr(Ok(event)) => changed |= csrs.apply(event, |c| name_of(&c.metadata)),
-                CsrEvent::Node(Ok(event)) => changed |= nodes.apply(event, |n| name_of(&n.metadata)),
-                CsrEvent::Csr(Err(e)) | CsrEvent::Node(Err(e)) => {
+                CsrEvent::Node(Ok(event)) => {
+                    let applied = nodes.apply(event, |n| name_of(&n.metadata));
+                    changed |= applied;
+                    nodes_changed |= applied;
+                }
+                CsrEvent::Csr(Err(e)) => {
                     let _ = tx.send(OpenShiftEvent::Trouble {
                         what: Watched::Csrs,
                         error: describe(&e),
                         at: Instant::now(),
                     });
                 }
+                CsrEvent::Node(Err(e)) => {
+                    for what in [Watched::Csrs, Watched::Nodes] {
+                        let _ = tx.send(OpenShiftEvent::Trouble { what, error: describe(&e), at: Instant::now() });
+                    }
+                }
+            }
+        }
+        if nodes_changed && nodes.ready {
+            let slim: Vec<Value> = nodes
+                .objects
+                .values()
+                .filter_map(|n| serde_json::to_value(n).ok())
+                .map(|n| super::diagnosis::slim_node(&n))
+                .collect();
+            if nodes_sent.as_ref() != Some(&slim) {
+                nodes_sent = Some(slim.clone());
+                let _ = tx.send(OpenShiftEvent::Objects { what: Watched::Nodes, objects: slim, at: Instant::now() });
             }
         }
         if !(changed && csrs.ready && nodes.ready) {
@@ -314,9 +364,23 @@ pub async fn run(
             let _ = rights.1.send(OpenShiftEvent::MayApprove(allowed));
         }
     });
+    let scope = match kube.hosted_cluster.as_deref().map(Scope::parse_hosted) {
+        Some(Ok(scope)) => scope,
+        // A malformed --hosted-cluster is refused where etcd is found; no pods are watched meanwhile.
+        Some(Err(_)) => Scope::Hosted { namespace: String::new(), name: String::new() },
+        None => Scope::Standalone,
+    };
+    let mut kinds: Vec<Watched> =
+        Watched::SINGLETONS.into_iter().chain([Watched::ClusterOperators, Watched::HostedClusters]).collect();
+    if !scope.namespace().starts_with('-') {
+        kinds.push(Watched::EtcdPods);
+    }
+    if scope == Scope::Standalone {
+        kinds.push(Watched::Machines);
+    }
     let mut tasks = JoinSet::new();
-    for what in Watched::SINGLETONS.into_iter().chain([Watched::ClusterOperators, Watched::HostedClusters]) {
-        tasks.spawn(follow_objects(connection.clone(), what, tx.clone()));
+    for what in kinds {
+        tasks.spawn(follow_objects(connection.clone(), what, scope.clone(), tx.clone()));
     }
     tasks.spawn(follow_csrs(connection, tx.clone()));
     // Every watch ends only when the console closes.
