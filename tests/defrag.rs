@@ -357,3 +357,18 @@ async fn from_a_kubeconfig_alone_through_port_forwards_the_same_run() {
     assert_eq!(spans.len(), 3, "{spans:?}");
     assert_eq!(spans[2].0, leader);
 }
+
+/// A voting member down refuses the plan at once: `--dry-run` says which and exits 1, as for
+/// the other refusals of the cluster's state; nothing is journalled.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_member_down_refuses_the_plan_at_once() {
+    let lab = lab_scenario("member-down", 1.0).await;
+    let journal = lab.dir.join("journal-down").display().to_string();
+    let out = console(&lab, &["defrag", "--journal-dir", &journal, "--all", "--dry-run", "-o", "json"]);
+    assert_eq!(out.status.code(), Some(1), "{}{}", stdout(&out), stderr(&out));
+    let lines = json_lines(&stdout(&out));
+    let reason = finished(&lines)["reason"].as_str().unwrap_or_default().to_string();
+    assert!(reason.starts_with("refused: ") && reason.contains(" is down"), "{reason}");
+    assert!(!lines.iter().any(|l| l["event"] == "plan"), "no plan is printed: {lines:?}");
+    assert!(!std::path::Path::new(&journal).exists() || std::fs::read_dir(&journal).unwrap().next().is_none());
+}

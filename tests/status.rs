@@ -235,3 +235,93 @@ async fn a_missing_key_or_bad_input_exits_2_with_a_clear_message() {
     assert!(stderr(&output).contains("is not a duration"), "{}", stderr(&output));
     assert!(!stderr(&output).contains("panicked"));
 }
+
+/// A member added with `etcdctl member add --learner` and started as a real 4th etcd: it is
+/// a learner catching up, not a fault (exit 0), shown with its progress.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_real_learner_is_a_member_with_its_progress_and_the_cluster_exits_0() {
+    use std::net::{IpAddr, Ipv4Addr};
+    let lab = lab(3, GIB8).await;
+    let ip = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 14));
+    let free_port = || {
+        let socket = std::net::TcpListener::bind((ip, 0)).unwrap();
+        socket.local_addr().unwrap().port()
+    };
+    let (client_port, peer_port) = (free_port(), free_port());
+    let client_url = format!("https://{ip}:{client_port}");
+    let peer_url = format!("https://{ip}:{peer_port}");
+    let usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth, rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+    let issued = certs::issue(&lab.pki.issuer, "learner-3", &[ip], usages).unwrap();
+    let (cert, key) = (lab.dir.join("learner-3.crt"), lab.dir.join("learner-3.key"));
+    certs::write_file(&cert, &issued.cert_pem, 0o644).unwrap();
+    certs::write_file(&key, &issued.key_pem, 0o600).unwrap();
+
+    // etcd refuses a member add until every member has been connected a while ("unhealthy cluster").
+    let added = eventually("etcdctl member add --learner", Duration::from_secs(30), || {
+        let added = etcdctl(&lab, &["member", "add", "learner-3", "--learner", &format!("--peer-urls={peer_url}")]);
+        added.status.success().then_some(added)
+    });
+    let initial_cluster = stdout(&added)
+        .lines()
+        .find_map(|l| l.strip_prefix("ETCD_INITIAL_CLUSTER=\""))
+        .map(|v| v.trim_end_matches('"').to_string())
+        .unwrap_or_else(|| panic!("no ETCD_INITIAL_CLUSTER in {}", stdout(&added)));
+    let log = std::fs::File::create(lab.dir.join("learner-3.log")).unwrap();
+    let ca = lab.pki.ca.display().to_string();
+    let etcd = std::process::Command::new("/usr/bin/etcd")
+        .args([
+            "--name=learner-3".to_string(),
+            format!("--data-dir={}", lab.dir.join("learner-3.etcd").display()),
+            format!("--listen-client-urls={client_url}"),
+            format!("--advertise-client-urls={client_url}"),
+            format!("--listen-peer-urls={peer_url}"),
+            format!("--initial-advertise-peer-urls={peer_url}"),
+            format!("--initial-cluster={initial_cluster}"),
+            "--initial-cluster-state=existing".to_string(),
+            format!("--cert-file={}", cert.display()),
+            format!("--key-file={}", key.display()),
+            format!("--trusted-ca-file={ca}"),
+            "--client-cert-auth".to_string(),
+            format!("--peer-cert-file={}", cert.display()),
+            format!("--peer-key-file={}", key.display()),
+            format!("--peer-trusted-ca-file={ca}"),
+            "--peer-client-cert-auth".to_string(),
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    /// Ends the 4th etcd with the test, whatever happens.
+    struct Stop(std::process::Child);
+    impl Drop for Stop {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _etcd = Stop(etcd);
+
+    // etcdctl, the referee, sees it as a started learner.
+    eventually("the learner started", Duration::from_secs(30), || {
+        let list = stdout(&etcdctl(&lab, &["member", "list", "-w", "table"]));
+        list.lines().any(|l| l.contains("learner-3") && l.contains("started") && l.contains("true")).then_some(())
+    });
+    let report = eventually("status exits 0 with the learner", Duration::from_secs(30), || {
+        let output = console(&lab, &["status", "-o", "json"]);
+        (output.status.code() == Some(0)).then(|| json(&output))
+    });
+    let members = report["members"].as_array().cloned().unwrap_or_default();
+    assert_eq!(members.len(), 4, "{report}");
+    let learner = members.iter().find(|m| m["name"] == "learner-3").unwrap_or_else(|| panic!("{report}"));
+    assert_eq!(learner["is_learner"], true, "{learner}");
+    assert_eq!(learner["healthy"], true, "{learner}");
+    assert_eq!(learner["error"], serde_json::Value::Null, "{learner}");
+    assert!(learner["learner"]["progress_pct"].as_f64().unwrap_or(0.0) > 0.0, "{learner}");
+    assert_eq!((report["voters"].as_u64(), report["quorum"].as_u64()), (Some(3), Some(2)), "{report}");
+    assert_eq!(report["can_lose"], 1, "{report}");
+    assert!(alert_names(&report).is_empty(), "{report}");
+    let table = console(&lab, &["status"]);
+    assert_eq!(table.status.code(), Some(0), "{}", stderr(&table));
+    let row = stdout(&table).lines().find(|l| l.contains("learner-3")).map(str::to_string).unwrap_or_default();
+    assert!(row.contains("learner") && row.contains('%'), "{}", stdout(&table));
+}

@@ -102,3 +102,40 @@ async fn without_openshift_objects_or_an_api_the_members_are_still_reported() {
     let problems = json(&output)["openshift"]["problems"].clone();
     assert!(problems.to_string().contains("the API did not answer"), "{problems}");
 }
+
+/// The lab's `member-down`: the member's diagnosis comes from the cluster around it (its pod,
+/// node and Machine, the etcd operator), with a down_since older than the command itself.
+#[tokio::test]
+async fn a_member_down_is_diagnosed_from_its_pod_node_machine_and_operator() {
+    let lab = lab_scenario("member-down", 1.0).await;
+    // The lab's operator says Degraded within a few seconds; wait for it as kubectl sees it.
+    eventually("etcd Degraded", Duration::from_secs(20), || {
+        let out = kubectl_ok(&lab, &["get", "co", "etcd", "--no-headers"]);
+        (out.split_whitespace().nth(4) == Some("True")).then_some(())
+    });
+    let started = std::time::SystemTime::now();
+    let output = status(&lab, lab.kubeconfig.as_deref());
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let report = json(&output);
+    assert_eq!(report["can_lose"], 0, "{report}");
+    let next = report["next_step"].as_str().unwrap_or_default();
+    let down: Vec<&serde_json::Value> =
+        report["members"].as_array().unwrap().iter().filter(|m| m["healthy"] == false).collect();
+    assert_eq!(down.len(), 1, "{report}");
+    let name = down[0]["name"].as_str().unwrap();
+    assert!(next.starts_with(&format!("replace {name}: M in the console")), "{next}");
+    let degraded = report["etcd_operator_degraded"].as_str().unwrap_or_default();
+    assert!(degraded.contains("2 of 3 members are available"), "{degraded}");
+    let diagnosis = &down[0]["diagnosis"];
+    assert_eq!(diagnosis["pod"], format!("etcd-{name}"), "{diagnosis}");
+    assert_eq!(diagnosis["node"], name, "{diagnosis}");
+    assert!(diagnosis["node_ready"]["status"].is_string(), "{diagnosis}");
+    assert_eq!(diagnosis["machine_phase"], "Running", "{diagnosis}");
+    let since = diagnosis["down_since"].as_str().unwrap_or_else(|| panic!("no down_since: {diagnosis}"));
+    let since = humantime::parse_rfc3339_weak(since).unwrap();
+    assert!(since < started, "down since {since:?}, before this command began");
+    // The healthy members have a diagnosis too, and none says they are down.
+    let up: Vec<&serde_json::Value> =
+        report["members"].as_array().unwrap().iter().filter(|m| m["healthy"] == true).collect();
+    assert!(up.iter().all(|m| m["diagnosis"]["down_since"].is_null()), "{report}");
+}
