@@ -430,7 +430,7 @@ async fn replace_member(
                                 json!({"event": "step_ended", "id": step.id, "state": record.state, "detail": detail, "redeployment_reason": record.reason}),
                                 format!(
                                     "    {word}{}",
-                                    if detail.is_empty() { String::new() } else { format!(": {}", safe(detail).replace('\n', "\n      ")) }
+                                    if detail.is_empty() { String::new() } else { format!(": {}", detail.lines().map(safe).collect::<Vec<_>>().join("\n      ")) }
                                 ),
                             );
                         }
