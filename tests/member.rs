@@ -138,7 +138,8 @@ async fn each_gate_refuses_and_changes_nothing() {
     let lab = lab_scenario(&busy, 1.0).await;
     let before = member_list(&lab);
     let down = down_member(&lab);
-    let planned = run_with_limit(member_command(&lab, &["member", "plan", &down, "-o", "json"]), Duration::from_secs(120));
+    let planned =
+        run_with_limit(member_command(&lab, &["member", "plan", &down, "-o", "json"]), Duration::from_secs(120));
     assert_eq!(planned.status.code(), Some(1), "{}{}", stdout(&planned), stderr(&planned));
     let p = plan(&planned);
     assert_eq!(gate(&p, "member_unhealthy")["passed"], true, "{p}");
@@ -175,17 +176,17 @@ async fn each_gate_refuses_and_changes_nothing() {
 async fn bad_input_exits_2_and_a_healthy_member_needs_force() {
     let lab = lab_scenario("healthy", 1.0).await;
     let before = member_list(&lab);
-    let unknown = run_with_limit(member_command(&lab, &["member", "plan", "master-9", "-o", "json"]), Duration::from_secs(60));
+    let unknown =
+        run_with_limit(member_command(&lab, &["member", "plan", "master-9", "-o", "json"]), Duration::from_secs(60));
     assert_eq!(unknown.status.code(), Some(1));
     let p = plan(&unknown);
     assert!(gate(&p, "member")["detail"].as_str().unwrap().contains("etcd lists no member master-9"), "{p}");
-    let empty_force = run_with_limit(
-        member_command(&lab, &["member", "plan", "master-1", "--force", " "]),
-        Duration::from_secs(60),
-    );
+    let empty_force =
+        run_with_limit(member_command(&lab, &["member", "plan", "master-1", "--force", " "]), Duration::from_secs(60));
     assert_eq!(empty_force.status.code(), Some(2), "{}", stderr(&empty_force));
     assert!(stderr(&empty_force).contains("--force needs a reason"));
-    let healthy = run_with_limit(member_command(&lab, &["member", "plan", "master-1", "-o", "json"]), Duration::from_secs(60));
+    let healthy =
+        run_with_limit(member_command(&lab, &["member", "plan", "master-1", "-o", "json"]), Duration::from_secs(60));
     let p = plan(&healthy);
     assert_eq!(gate(&p, "member_unhealthy")["passed"], false, "{p}");
     // By hex ID, as etcdctl prints it.

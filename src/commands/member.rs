@@ -396,9 +396,13 @@ async fn replace_member(
     let mut planned = run.stage != Stage::Survey;
     let printer = tokio::spawn(async move {
         let mut ended = std::collections::BTreeSet::new();
+        let mut began = std::collections::BTreeMap::new();
+        let started = std::time::Instant::now();
         while let Some(progress) = progress_rx.recv().await {
             match progress {
-                Progress::Began { index, step } => Printer::new(json).line(
+                Progress::Began { index, step } => {
+                    began.entry(index).or_insert_with(std::time::Instant::now);
+                    Printer::new(json).line(
                     json!({"event": "step", "index": index, "id": step.id, "title": step.title, "commands": step.shown}),
                     format!(
                         "step {} {}{}",
@@ -406,7 +410,8 @@ async fn replace_member(
                         safe(&step.title),
                         step.shown.first().map(|c| format!("\n    $ {}", safe(c))).unwrap_or_default()
                     ),
-                ),
+                    )
+                }
                 Progress::Waiting { index, detail } => Printer::new(json).line(
                     json!({"event": "waiting", "index": index, "detail": detail}),
                     format!("    waiting: {}", safe(&detail)),
@@ -426,11 +431,19 @@ async fn replace_member(
                                 _ => "FAILED",
                             };
                             let detail = record.detail.trim();
+                            let took = began.get(&index).map(|at| at.elapsed().as_secs_f64());
                             Printer::new(json).line(
-                                json!({"event": "step_ended", "id": step.id, "state": record.state, "detail": detail, "redeployment_reason": record.reason}),
+                                json!({"event": "step_ended", "id": step.id, "state": record.state, "detail": detail,
+                                    "redeployment_reason": record.reason, "elapsed_seconds": took,
+                                    "run_elapsed_seconds": started.elapsed().as_secs_f64()}),
                                 format!(
-                                    "    {word}{}",
-                                    if detail.is_empty() { String::new() } else { format!(": {}", detail.lines().map(safe).collect::<Vec<_>>().join("\n      ")) }
+                                    "    {word}{}{}",
+                                    took.map(|t| format!(" in {t:.1}s")).unwrap_or_default(),
+                                    if detail.is_empty() {
+                                        String::new()
+                                    } else {
+                                        format!(": {}", detail.lines().map(safe).collect::<Vec<_>>().join("\n      "))
+                                    }
                                 ),
                             );
                         }
