@@ -363,7 +363,7 @@ impl Lab {
     async fn make_etcd_state(&mut self) -> Result<(), LabError> {
         let setup = self.scenario.etcd.clone();
         let fragment = self.scenario.fragment_bytes().map_err(LabError::Io)?;
-        if fragment.is_none() && !setup.fill_until_nospace && setup.stop_members == 0 {
+        if fragment.is_none() && !setup.fill_until_nospace && setup.stop_members == 0 && setup.corrupt_members == 0 {
             return Ok(());
         }
         let scenario_name = self.scenario.name.clone();
@@ -419,11 +419,46 @@ impl Lab {
                 return Err(fail("fill", "etcd never raised NOSPACE".into()));
             }
         }
+        for _ in 0..setup.corrupt_members {
+            let follower = self.follower().await.ok_or_else(|| fail("damage a member", "no follower answers".into()))?;
+            self.corrupt_member(follower).map_err(|e| fail("damage a member", e))?;
+        }
         for _ in 0..setup.stop_members {
             let follower = self.follower().await.ok_or_else(|| fail("stop a member", "no follower answers".into()))?;
             tracing::info!(member = %self.members[follower].name, "lab scenario: member stopped");
             self.kill_member(follower)?;
         }
+        Ok(())
+    }
+
+    /// Damages member `index`'s data as a failing disk would: its manifest taken away (the
+    /// kubelet stops it), the first pages of `member/snap/db` overwritten with zeros, the
+    /// manifest put back. etcd then exits at every start (bbolt: invalid database) and the
+    /// kubelet restarts it with its back-off: a crash loop.
+    pub fn corrupt_member(&mut self, index: usize) -> Result<(), String> {
+        let member = self.members.get(index).ok_or_else(|| format!("no lab member {index}"))?;
+        let name = member.name.clone();
+        let manifest = hosts::kubelet::etcd_manifest(&member.host_root);
+        let text = fs::read_to_string(&manifest).map_err(|e| format!("{}: {e}", manifest.display()))?;
+        fs::remove_file(&manifest).map_err(|e| format!("{}: {e}", manifest.display()))?;
+        let deadline = Instant::now() + hosts::kubelet::STOP_GRACE + Duration::from_secs(5);
+        while self.members[index].pid().is_some() {
+            if Instant::now() > deadline {
+                return Err(format!("{name}'s etcd did not stop"));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let db = self.members[index].data_dir.join("member/snap/db");
+        {
+            use std::io::{Seek, Write};
+            let mut file =
+                fs::OpenOptions::new().write(true).open(&db).map_err(|e| format!("{}: {e}", db.display()))?;
+            file.seek(std::io::SeekFrom::Start(0)).map_err(|e| e.to_string())?;
+            file.write_all(&[0u8; 16 * 1024]).map_err(|e| format!("{}: {e}", db.display()))?;
+            file.sync_all().map_err(|e| e.to_string())?;
+        }
+        hosts::write_atomically(&manifest, &text)?;
+        tracing::info!(member = %name, "lab scenario: member data damaged, its etcd crash-loops");
         Ok(())
     }
 
@@ -572,6 +607,8 @@ impl Lab {
     pub fn kill_member(&mut self, index: usize) -> Result<(), LabError> {
         let member = self.members.get(index).ok_or_else(|| LabError::Io(format!("no lab member {index}")))?;
         self.kubelet.crash(index);
+        // The instance is down: the machine API sees it stopped and the node posts no status.
+        hosts::mark_stopped(&self.inventory, &member.name).map_err(LabError::Io)?;
         hosts::set_unreachable(&self.dir, &member.name, true).map_err(LabError::Io)
     }
 

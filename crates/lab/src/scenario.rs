@@ -15,6 +15,7 @@ pub const BUILT_IN: &[(&str, &str)] = &[
     ("fragmented", include_str!("../../../assets/scenarios/fragmented.toml")),
     ("nospace", include_str!("../../../assets/scenarios/nospace.toml")),
     ("member-down", include_str!("../../../assets/scenarios/member-down.toml")),
+    ("member-corrupt", include_str!("../../../assets/scenarios/member-corrupt.toml")),
     ("encryption-in-progress", include_str!("../../../assets/scenarios/encryption-in-progress.toml")),
     ("encryption-degraded", include_str!("../../../assets/scenarios/encryption-degraded.toml")),
     ("encryption-older", include_str!("../../../assets/scenarios/encryption-older.toml")),
@@ -22,6 +23,7 @@ pub const BUILT_IN: &[(&str, &str)] = &[
     ("restore", include_str!("../../../assets/scenarios/restore.toml")),
     ("csr-flood", include_str!("../../../assets/scenarios/csr-flood.toml")),
     ("hosted", include_str!("../../../assets/scenarios/hosted.toml")),
+    ("hosted-member-crashloop", include_str!("../../../assets/scenarios/hosted-member-crashloop.toml")),
     ("kubernetes", include_str!("../../../assets/scenarios/kubernetes.toml")),
 ];
 
@@ -58,6 +60,11 @@ pub struct EtcdSetup {
     /// Followers whose etcd process is stopped.
     #[serde(default)]
     pub stop_members: u8,
+    /// Followers whose data is damaged (the start of `member/snap/db` overwritten while the
+    /// member was stopped): their etcd exits at start and the kubelet restarts it with its
+    /// back-off, a crash loop. Their hosts stay up.
+    #[serde(default)]
+    pub corrupt_members: u8,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -103,6 +110,15 @@ pub struct ClusterSetup {
     /// `lab-policy`, 2 also the MutatingWebhookConfiguration `lab-defaults`.
     #[serde(default)]
     pub fail_webhooks: u8,
+    /// The cluster-machine-approver approves the CSRs of a replacement Machine's new node, as
+    /// on a cluster where it works (the default); false leaves them Pending for someone to
+    /// approve (so that a console's approval can be rehearsed).
+    #[serde(default = "yes")]
+    pub machine_approver: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 fn two() -> u8 {
@@ -128,6 +144,7 @@ impl Default for ClusterSetup {
             rollouts_in_progress: Vec::new(),
             quorum_guard_off: false,
             fail_webhooks: 0,
+            machine_approver: true,
         }
     }
 }
@@ -205,6 +222,12 @@ impl Scenario {
         if scenario.etcd.stop_members > 3 {
             return Err(format!("scenario {name}: stop_members is at most 3"));
         }
+        // Quorum must hold for the lab to start and be recovered: one member damaged or stopped of three.
+        if scenario.etcd.corrupt_members > 1 || (scenario.etcd.corrupt_members > 0 && scenario.etcd.stop_members > 0) {
+            return Err(format!(
+                "scenario {name}: corrupt_members is 0 or 1, and not beside stop_members (quorum must hold)"
+            ));
+        }
         const OPERATORS: &[&str] = &["etcd", "kubeapiserver", "kubecontrollermanager", "kubescheduler"];
         if let Some(bad) = scenario.cluster.rollouts_in_progress.iter().find(|o| !OPERATORS.contains(&o.as_str())) {
             return Err(format!("scenario {name}: no static-pod operator {bad:?} (give {})", OPERATORS.join(", ")));
@@ -246,6 +269,9 @@ mod tests {
         assert_eq!((older.encryption_operators, older.encryption.as_str()), (2, ""));
         assert_eq!(Scenario::load("healthy").unwrap().cluster.encryption_operators, 3);
         assert_eq!(Scenario::load("healthy").unwrap().cluster.fail_webhooks, 0);
+        assert_eq!(Scenario::load("member-corrupt").unwrap().etcd.corrupt_members, 1);
+        let hosted_crashloop = Scenario::load("hosted-member-crashloop").unwrap();
+        assert!(hosted_crashloop.hosted && hosted_crashloop.etcd.corrupt_members == 1);
         let restore = Scenario::load("restore").unwrap().cluster;
         assert_eq!((restore.fail_webhooks, restore.workers), (1, 2));
     }
@@ -259,6 +285,8 @@ mod tests {
         assert!(Scenario::parse("x", "[cluster]\nrollouts_in_progress = [\"dns\"]").is_err());
         assert!(Scenario::parse("x", "[cluster]\nworkers = 250").unwrap_err().contains("workers"));
         assert!(Scenario::parse("x", "[cluster]\nfail_webhooks = 3").unwrap_err().contains("fail_webhooks"));
+        assert!(Scenario::parse("x", "[etcd]\ncorrupt_members = 2").unwrap_err().contains("quorum"));
+        assert!(Scenario::parse("x", "[etcd]\ncorrupt_members = 1\nstop_members = 1").unwrap_err().contains("quorum"));
         assert!(Scenario::parse("x", "[cluster]\nencryption_operators = 4")
             .unwrap_err()
             .contains("encryption_operators"));

@@ -671,7 +671,7 @@ pub fn standalone(seed: &Seeder, members: &[MemberView], pki: &SeedPki, scenario
 
     // machine.openshift.io
     let zones = ["us-east-1a", "us-east-1b", "us-east-1c"];
-    for (i, (name, _, role)) in nodes.iter().enumerate() {
+    for (i, (name, ip, role)) in nodes.iter().enumerate() {
         let machine = if *role == "master" {
             format!("{INFRA_ID}-{name}")
         } else {
@@ -697,7 +697,12 @@ pub fn standalone(seed: &Seeder, members: &[MemberView], pki: &SeedPki, scenario
                     "creationTimestamp": install,
                 },
                 "spec": {"providerID": format!("aws:///{zone}/i-0{:016x}", 0x5eed_0000_u64 + i as u64)},
-                "status": {"phase": "Running", "nodeRef": {"kind": "Node", "name": name}},
+                "status": {
+                    "phase": "Running",
+                    "nodeRef": {"kind": "Node", "name": name},
+                    "addresses": machine_addresses(name, ip),
+                    "providerStatus": provider_status(&format!("i-0{:016x}", 0x5eed_0000_u64 + i as u64), "running"),
+                },
             }),
         )
         .map_err(e)?;
@@ -1009,6 +1014,23 @@ fn seed_ovn_kubernetes(seed: &Seeder, nodes: &[(String, String, &str)], at: &str
     Ok(())
 }
 
+/// A Machine's addresses, as the AWS provider reports its instance's.
+pub fn machine_addresses(node: &str, ip: &str) -> Value {
+    json!([{"type": "InternalIP", "address": ip}, {"type": "InternalDNS", "address": node}, {"type": "Hostname", "address": node}])
+}
+
+/// An AWS Machine's `status.providerStatus`: its instance and the instance's state
+/// (`pending`, `running`, `stopped`), as the AWS machine controller writes it.
+pub fn provider_status(instance: &str, state: &str) -> Value {
+    json!({
+        "apiVersion": "machine.openshift.io/v1beta1",
+        "kind": "AWSMachineProviderStatus",
+        "instanceId": instance,
+        "instanceState": state,
+        "conditions": [{"type": "MachineCreation", "status": "True", "reason": "MachineCreationSucceeded", "message": "Machine successfully created"}],
+    })
+}
+
 /// The Machine the machine API makes in place of `deleted`: named `name`, a
 /// new instance, Provisioning, its node the one the deleted Machine had.
 pub fn replacement_machine(deleted: &Value, name: &str, at: &str) -> Value {
@@ -1026,7 +1048,10 @@ pub fn replacement_machine(deleted: &Value, name: &str, at: &str) -> Value {
         "spec": deleted.get("spec").cloned().unwrap_or_else(|| json!({})),
         "status": {"phase": "Provisioning"},
     });
-    machine["spec"]["providerID"] = json!(format!("aws:///{zone}/i-0{:016x}", u64::from_be_bytes(instance) >> 4));
+    let instance = format!("i-0{:016x}", u64::from_be_bytes(instance) >> 4);
+    machine["spec"]["providerID"] = json!(format!("aws:///{zone}/{instance}"));
+    machine["status"]["providerStatus"] = provider_status(&instance, "pending");
+    machine["metadata"]["annotations"]["machine.openshift.io/instance-state"] = json!("pending");
     let node = str_at(deleted, "/status/nodeRef/name");
     if !node.is_empty() {
         machine["status"]["nodeRef"] = json!({"kind": "Node", "name": node});

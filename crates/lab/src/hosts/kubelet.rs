@@ -107,6 +107,47 @@ fn state_file(root: &Path) -> PathBuf {
     map_path(root, &format!("{KUBELET_STATE}/etcd.json")).unwrap_or_else(|_| root.join("run/lab-kubelet/etcd.json"))
 }
 
+/// How the etcd container last ended by itself in this pod, as the kubelet keeps it for the
+/// pod's `lastState.terminated` and its restart back-off.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EtcdExit {
+    /// The attempt that ended (0 for the pod's first container): the pod's `restartCount` then.
+    pub attempt: u32,
+    pub exit_code: i32,
+    pub started_unix_ms: u64,
+    pub finished_unix_ms: u64,
+    /// The back-off before the next start.
+    pub backoff_ms: u64,
+}
+
+impl EtcdExit {
+    pub fn started(&self) -> SystemTime {
+        UNIX_EPOCH + Duration::from_millis(self.started_unix_ms)
+    }
+
+    pub fn finished(&self) -> SystemTime {
+        UNIX_EPOCH + Duration::from_millis(self.finished_unix_ms)
+    }
+}
+
+fn exit_file(root: &Path) -> PathBuf {
+    map_path(root, &format!("{KUBELET_STATE}/etcd-exit.json"))
+        .unwrap_or_else(|_| root.join("run/lab-kubelet/etcd-exit.json"))
+}
+
+/// How the host's etcd container last exited by itself, since its pod was (re)made; None when
+/// it never did (or the host crashed: a dead host reports nothing).
+pub fn etcd_last_exit(root: &Path) -> Option<EtcdExit> {
+    let text = fs::read_to_string(exit_file(root)).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+/// The host's etcd process as the kubelet last recorded it, alive or not (for its start time and attempt).
+pub fn etcd_recorded(root: &Path) -> Option<EtcdProcess> {
+    let text = fs::read_to_string(state_file(root)).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
 /// How long a rebooting lab host stays down.
 const REBOOT_TAKES: Duration = Duration::from_secs(3);
 
@@ -139,6 +180,8 @@ struct Slot {
     attempt: u32,
     crashes: u32,
     retry_at: Option<Instant>,
+    /// When the running child started (wall clock, ms since the epoch).
+    started_unix_ms: u64,
 }
 
 struct Shared {
@@ -161,6 +204,11 @@ impl Shared {
     fn forget(&self, index: usize) {
         self.pids.set(index, None);
         let _ = fs::remove_file(state_file(&self.root(index)));
+    }
+
+    /// A new pod (manifest gone or changed) or a dead host: no container history is left.
+    fn forget_exits(&self, index: usize) {
+        let _ = fs::remove_file(exit_file(&self.root(index)));
     }
 }
 
@@ -240,8 +288,24 @@ fn sync(shared: &Shared, index: usize) {
             slot.first_exit.get_or_insert_with(|| format!("etcd exited ({status})"));
             if !slot.crashed {
                 slot.crashes += 1;
+                let wait = backoff(slot.crashes);
+                // A signal's death reads as a shell has it (128 + the signal), as the container runtime reports it.
+                use std::os::unix::process::ExitStatusExt;
+                let exit_code = status.code().or_else(|| status.signal().map(|s| 128 + s)).unwrap_or(1);
+                let exit = EtcdExit {
+                    attempt: slot.attempt,
+                    exit_code,
+                    started_unix_ms: slot.started_unix_ms,
+                    finished_unix_ms: unix_ms(SystemTime::now()),
+                    backoff_ms: wait.as_millis() as u64,
+                };
+                if let Ok(text) = serde_json::to_string(&exit) {
+                    if let Err(e) = write_atomically(&exit_file(&root), &text) {
+                        tracing::warn!(node = %host.name, error = %e, "lab kubelet: cannot record how etcd exited");
+                    }
+                }
                 slot.attempt += 1;
-                slot.retry_at = Some(now + backoff(slot.crashes));
+                slot.retry_at = Some(now + wait);
             }
         }
         if slot.crashed || shared.stopping.load(Ordering::SeqCst) {
@@ -249,6 +313,13 @@ fn sync(shared: &Shared, index: usize) {
         }
         match wanted {
             Some(command) if slot.child.is_none() => {
+                if !slot.command.is_empty() && command != slot.command {
+                    // Another pod in place of the crashlooping one: no back-off, no restarts behind it.
+                    shared.forget_exits(index);
+                    slot.attempt = 0;
+                    slot.crashes = 0;
+                    slot.retry_at = None;
+                }
                 if slot.retry_at.is_some_and(|at| now < at) {
                     return;
                 }
@@ -261,6 +332,7 @@ fn sync(shared: &Shared, index: usize) {
                             attempt: slot.attempt,
                             started_unix_ms: unix_ms(SystemTime::now()),
                         };
+                        slot.started_unix_ms = process.started_unix_ms;
                         if let Ok(text) = serde_json::to_string(&process) {
                             if let Err(e) = write_atomically(&state_file(&root), &text) {
                                 let node = &host.name;
@@ -289,6 +361,15 @@ fn sync(shared: &Shared, index: usize) {
                 tracing::info!(node = %host.name, "lab kubelet: the etcd manifest is gone, stopping the member");
                 slot.child.take()
             }
+            // The manifest of a crashlooping pod taken away: the pod is gone, and with it its restarts.
+            None if slot.attempt > 0 || slot.retry_at.is_some() => {
+                shared.forget_exits(index);
+                slot.command.clear();
+                slot.attempt = 0;
+                slot.crashes = 0;
+                slot.retry_at = None;
+                None
+            }
             _ => None,
         }
     };
@@ -297,6 +378,7 @@ fn sync(shared: &Shared, index: usize) {
         terminate(child, STOP_GRACE, &shared.stopping);
         if let Some(mut slot) = shared.slot(index) {
             shared.forget(index);
+            shared.forget_exits(index);
             slot.command.clear();
             slot.attempt = 0;
             slot.crashes = 0;
@@ -340,6 +422,7 @@ fn crash(shared: &Shared, index: usize) {
     }
     slot.command.clear();
     shared.forget(index);
+    shared.forget_exits(index);
 }
 
 /// A new host stands where a lost one was: its kubelet starts from nothing.

@@ -361,6 +361,13 @@ pub fn power_off(inventory: &Inventory, node: &str) -> Result<(), String> {
     set_unreachable(&inventory.lab_dir, node, true)
 }
 
+/// A host crashed (its instance stopped, not gone): marked powered off as far as the cloud
+/// and the node controller see it; its kubelet already let its member go.
+pub fn mark_stopped(inventory: &Inventory, node: &str) -> Result<(), String> {
+    let root = inventory.root(node);
+    write(&root.join(POWERED_OFF), "this host's instance is stopped (etcd-console lab)\n")
+}
+
 /// Whether `node` was powered off and its kubelet has let its member go.
 pub fn powered_off(inventory: &Inventory, node: &str) -> bool {
     let root = inventory.root(node);

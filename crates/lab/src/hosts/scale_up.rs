@@ -1,14 +1,29 @@
-//! The simulated etcd operator's scale-up after a restore: for each master
-//! whose host is reachable and has no etcd manifest, a real `member add`
-//! through a running member, the host's old data moved aside, and an etcd
-//! manifest joining the existing cluster; one member at a time, each started
-//! before the next is added (etcd's own rule for growing a restored cluster).
+//! The simulated etcd operator's scale-up: for each master whose host is
+//! reachable and has no etcd manifest, a real `member add` as a learner
+//! (`--learner`, what cluster-etcd-operator does since 4.11) through a
+//! running member, the host's old data moved aside, an etcd manifest joining
+//! the existing cluster, and once the learner has caught up (its raft applied
+//! index within [`CAUGHT_UP_WITHIN`] of a voting member's) a real `member
+//! promote`, tried again while etcd says the learner is not in sync yet. One
+//! member at a time, each promoted before the next is added (etcd's own rule
+//! for growing a cluster). Every step is logged.
+//!
+//! Two things start it (see `api::operators`): a forced etcd redeployment
+//! (every master without a member: the restore's scale-up, and the runbook's
+//! crashloop case, where the SRE has moved the manifest and data aside and
+//! removed the member), which waits while the quorum guard is on and the
+//! cluster is short of members ([`ScaleUp::Blocked`]); and a master installed
+//! afresh for a replacement Machine whose Node turned Ready (that node only),
+//! which does not wait for the guard: the real operator adds a new
+//! control-plane node's member whatever the guard says (the guard only keeps
+//! the quorum-guard pods from being disrupted), and the runbook turns the
+//! guard back on as soon as the replacement Machine exists.
 
 use std::fs;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
-use etcd_client::Client;
+use etcd_client::{Client, MemberAddOptions};
 
 use super::kubelet::{etcd_manifest, MemberPids};
 use super::manifest::{self, ClusterState};
@@ -18,6 +33,10 @@ use etcd_console_core::etcd::Connector;
 
 /// How long a new member has to start, and etcd to accept a member add.
 const MEMBER_LIMIT: Duration = Duration::from_secs(90);
+/// A learner this close (in raft entries applied) to a voting member has caught up.
+pub const CAUGHT_UP_WITHIN: u64 = 100;
+/// How long a learner has to catch up and be promoted.
+const PROMOTE_LIMIT: Duration = Duration::from_secs(180);
 
 /// Where the etcd operator's scale-up is, as the operator shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,6 +54,8 @@ pub enum ScaleUp {
         node: String,
         members: usize,
         hosts: usize,
+        /// Its member is a learner (added, catching up, not promoted yet).
+        learner: bool,
     },
     /// The scale-up failed; tried again later.
     Failed {
@@ -56,6 +77,7 @@ struct Member {
     id: u64,
     name: String,
     peer_urls: Vec<String>,
+    is_learner: bool,
 }
 
 async fn members(client: &mut Client, limit: Duration) -> Result<Vec<Member>, String> {
@@ -63,7 +85,12 @@ async fn members(client: &mut Client, limit: Duration) -> Result<Vec<Member>, St
     Ok(list
         .members()
         .iter()
-        .map(|m| Member { id: m.id(), name: m.name().to_string(), peer_urls: m.peer_urls().to_vec() })
+        .map(|m| Member {
+            id: m.id(),
+            name: m.name().to_string(),
+            peer_urls: m.peer_urls().to_vec(),
+            is_learner: m.is_learner(),
+        })
         .collect())
 }
 
@@ -90,10 +117,17 @@ fn guarded(error: &str) -> bool {
     ["unhealthy cluster", "not enough started members", "re-configuration failed"].iter().any(|e| error.contains(e))
 }
 
-/// Adds the missing members; Blocked when the cluster is short of members and the quorum guard is on.
-pub async fn run(inventory: Arc<Inventory>, pids: MemberPids, guard_off: bool, progress: Progress) {
+/// Adds the missing members (only `only`'s, when given); Blocked when the cluster is short of
+/// members and the quorum guard is on (`guard_off` false).
+pub async fn run(
+    inventory: Arc<Inventory>,
+    pids: MemberPids,
+    guard_off: bool,
+    only: Option<String>,
+    progress: Progress,
+) {
     report(&progress, ScaleUp::Checking);
-    let outcome = add_missing(&inventory, &pids, guard_off, &progress).await;
+    let outcome = add_missing(&inventory, &pids, guard_off, only.as_deref(), &progress).await;
     match outcome {
         Ok(state) => report(&progress, state),
         Err(reason) => {
@@ -107,34 +141,46 @@ async fn add_missing(
     inventory: &Inventory,
     pids: &MemberPids,
     guard_off: bool,
+    only: Option<&str>,
     progress: &Progress,
 ) -> Result<ScaleUp, String> {
     let connector = Connector::from_args(&inventory.connection()).map_err(|e| e.to_string())?;
     let mut client = any_member(&connector, inventory, pids).await?;
     let hosts = inventory.hosts.len();
     let current = members(&mut client, Duration::from_secs(5)).await?;
-    if current.len() >= hosts {
+    if current.len() >= hosts && current.iter().all(|m| !m.is_learner && !m.name.is_empty()) {
         return Ok(ScaleUp::Done);
     }
-    if !guard_off {
+    if !guard_off && current.len() < hosts {
         return Ok(ScaleUp::Blocked { members: current.len(), hosts });
     }
-    for host in &inventory.hosts {
+    for host in inventory.hosts.iter().filter(|h| only.is_none_or(|n| n == h.name)) {
         let listed = members(&mut client, Duration::from_secs(5)).await?;
         let present = listed.iter().find(|m| m.peer_urls.contains(&host.peer_url));
+        let root = inventory.root(&host.name);
+        let started = listed.iter().filter(|m| !m.name.is_empty() && !m.is_learner).count();
+        // A learner started earlier (a scale-up cut short) is promoted now.
+        if let Some(learner) = present.filter(|m| m.is_learner && !m.name.is_empty()) {
+            report(progress, ScaleUp::Adding { node: host.name.clone(), members: started, hosts, learner: true });
+            promote_when_caught_up(&connector, &mut client, learner.id, &host.name, &host.client_url).await?;
+            continue;
+        }
         if present.is_some_and(|m| !m.name.is_empty()) {
             continue;
         }
-        let root = inventory.root(&host.name);
         if !inventory.reachable(&host.name) || etcd_manifest(&root).exists() {
             continue;
         }
-        let started = listed.iter().filter(|m| !m.name.is_empty()).count();
-        report(progress, ScaleUp::Adding { node: host.name.clone(), members: started, hosts });
-        if present.is_none() {
-            add_member(&mut client, &host.peer_url).await?;
-            tracing::info!(node = %host.name, "lab: etcd operator added a member");
-        }
+        report(progress, ScaleUp::Adding { node: host.name.clone(), members: started, hosts, learner: true });
+        let id = match present {
+            Some(unstarted) => unstarted.id,
+            None => {
+                let id = add_learner(&mut client, &host.peer_url).await?;
+                let member = format!("{id:x}");
+                tracing::info!(node = %host.name, %member, "lab: etcd operator added a member as a learner");
+                id
+            }
+        };
         let listed = members(&mut client, Duration::from_secs(5)).await?;
         let initial_cluster = listed
             .iter()
@@ -160,24 +206,81 @@ async fn add_missing(
         );
         let yaml = manifest::etcd_pod_yaml(&host.name, manifest::REVISION, &command, false);
         write_atomically(&etcd_manifest(&root), &yaml)?;
+        tracing::info!(node = %host.name, "lab: etcd operator wrote the new member's etcd manifest");
         wait_started(&connector, &mut client, &host.peer_url, &host.client_url).await?;
-        tracing::info!(node = %host.name, "lab: the added etcd member started");
+        tracing::info!(node = %host.name, "lab: the added etcd member started (a learner)");
+        promote_when_caught_up(&connector, &mut client, id, &host.name, &host.client_url).await?;
     }
     Ok(ScaleUp::Done)
 }
 
-async fn add_member(client: &mut Client, peer_url: &str) -> Result<(), String> {
+/// Adds `peer_url` as a learner; its member ID.
+async fn add_learner(client: &mut Client, peer_url: &str) -> Result<u64, String> {
     let deadline = Instant::now() + MEMBER_LIMIT;
     loop {
         let added = timed(Duration::from_secs(5), async {
-            client.member_add([peer_url], None).await.map(|_| ()).map_err(describe)
+            client
+                .member_add([peer_url], Some(MemberAddOptions::new().with_is_learner()))
+                .await
+                .map(|r| r.member().map(|m| m.id()).unwrap_or(0))
+                .map_err(describe)
         })
         .await;
         match added {
-            Ok(()) => return Ok(()),
+            Ok(id) => return Ok(id),
             Err(e) if guarded(&e) && Instant::now() < deadline => tokio::time::sleep(Duration::from_secs(1)).await,
-            Err(e) => return Err(format!("member add {peer_url}: {e}")),
+            Err(e) => return Err(format!("member add --learner {peer_url}: {e}")),
         }
+    }
+}
+
+/// Waits until learner `id` (answering at `client_url`) has applied about as much of the raft
+/// log as the voting member `client` reaches, then promotes it, again while etcd says it is not
+/// in sync yet.
+async fn promote_when_caught_up(
+    connector: &Connector,
+    client: &mut Client,
+    id: u64,
+    node: &str,
+    client_url: &str,
+) -> Result<(), String> {
+    let member = format!("{id:x}");
+    let deadline = Instant::now() + PROMOTE_LIMIT;
+    let mut caught_up = false;
+    loop {
+        if !caught_up {
+            let voter = timed(Duration::from_secs(3), async { client.status().await.map_err(describe) }).await;
+            let learner = match connector.client(client_url).await {
+                Ok(mut own) => timed(Duration::from_secs(3), async { own.status().await.map_err(describe) }).await,
+                Err(e) => Err(e.to_string()),
+            };
+            if let (Ok(voter), Ok(learner)) = (voter, learner) {
+                let (theirs, its) = (voter.raft_applied_index(), learner.raft_applied_index());
+                if its + CAUGHT_UP_WITHIN >= theirs {
+                    tracing::info!(%node, %member, applied = its, voter_applied = theirs, "lab: the learner has caught up");
+                    caught_up = true;
+                }
+            }
+        }
+        if caught_up {
+            let promoted =
+                timed(Duration::from_secs(5), async { client.member_promote(id).await.map(|_| ()).map_err(describe) })
+                    .await;
+            match promoted {
+                Ok(()) => {
+                    tracing::info!(%node, %member, "lab: etcd operator promoted the learner to a voting member");
+                    return Ok(());
+                }
+                Err(e) if e.contains("in sync") || e.contains("not ready") || guarded(&e) => {
+                    tracing::info!(%node, %member, reason = %e, "lab: the learner is not ready to be promoted yet");
+                }
+                Err(e) => return Err(format!("member promote {member}: {e}")),
+            }
+        }
+        if Instant::now() > deadline {
+            return Err(format!("the learner {member} on {node} was not promoted within {}s", PROMOTE_LIMIT.as_secs()));
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }
 
@@ -194,7 +297,8 @@ fn set_data_aside(inventory: &Inventory, node: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Until the new member has published its name (started) and answers a read itself.
+/// Until the new member has published its name (started) and answers a status itself (a
+/// learner serves no linearizable read).
 async fn wait_started(
     connector: &Connector,
     client: &mut Client,
@@ -208,8 +312,7 @@ async fn wait_started(
             .is_ok_and(|list| list.iter().any(|m| m.peer_urls.iter().any(|u| u == peer_url) && !m.name.is_empty()));
         if started {
             if let Ok(mut own) = connector.client(client_url).await {
-                let read =
-                    timed(Duration::from_secs(3), async { own.get("health", None).await.map_err(describe) }).await;
+                let read = timed(Duration::from_secs(3), async { own.status().await.map_err(describe) }).await;
                 if read.is_ok() {
                     return Ok(());
                 }

@@ -45,7 +45,7 @@ use serde_json::{json, Value};
 use super::{
     claim_name, has_data, idx, pod_name, release_claims, terminating, volume_dir, wipe, INITIAL_CLUSTER_TOKEN,
 };
-use crate::api::operators::{process_alive_running, set_condition};
+use crate::api::operators::{container_shows, process_alive_running, set_condition, EtcdContainer};
 use crate::api::seed::{self, MemberView, HOSTED_CP_NAMESPACE as NS};
 use crate::api::store::{now_rfc3339, str_at, Store};
 use crate::api::HostsLink;
@@ -63,6 +63,8 @@ const ETCD_CALL: Duration = Duration::from_secs(2);
 struct Replica {
     /// Whether its member answered at the last look (None before the first).
     up: Option<bool>,
+    /// What its pod last showed of a container that exited by itself (restarts, back-off).
+    seen: Option<(bool, bool, u32, Option<u32>)>,
 }
 
 pub struct Replicas {
@@ -317,7 +319,7 @@ impl Replicas {
         let path = kubelet::etcd_manifest(&link.inventory.root(&host.name));
         write_atomically(&path, &yaml)?;
         tracing::info!(replica = %pod_name(i), ?state, "lab: etcd replica starting");
-        self.state[i] = Replica { up: Some(false) };
+        self.state[i] = Replica { up: Some(false), seen: None };
         Ok(())
     }
 
@@ -416,6 +418,24 @@ impl Replicas {
             if terminating(&pod) {
                 continue;
             }
+            // A container that exited by itself: the kubelet shows each restart and its back-off.
+            let view = match (&self.link, self.host(i)) {
+                (Some(link), Some(host)) => Some(EtcdContainer::of_host(&link.inventory.root(&host.name), self.pid(i))),
+                _ => None,
+            };
+            if let Some(view) = view.filter(|v| v.last_exit.is_some()) {
+                let signature = view.signature();
+                if self.state[i].seen == Some(signature) {
+                    continue;
+                }
+                self.state[i].seen = Some(signature);
+                self.state[i].up = Some(view.ready());
+                let at = now_rfc3339();
+                tracing::info!(pod = %pod_name(i), restarts = view.restarts(), crash_looping = view.crash_looping(), "lab: etcd pod follows its container's restarts");
+                let _ = self.store.modify(pods, NS, &pod_name(i), |p| container_shows(p, "etcd", &view, &at));
+                continue;
+            }
+            self.state[i].seen = None;
             let (alive, running) = self.pid(i).map(process_alive_running).unwrap_or((false, false));
             let url = self.host(i).map(|h| h.client_url.clone()).unwrap_or_default();
             let up = running && self.has_manifest(i) && answers(&url).await;

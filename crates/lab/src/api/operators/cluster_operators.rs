@@ -28,29 +28,15 @@ impl Operators {
                 _ => ("False", String::new()),
             };
             let reason = if status == "True" { "NodeInstaller" } else { "AsExpected" };
-            let down: Vec<&str> = if co == "etcd" {
-                self.members
-                    .iter()
-                    .zip(&self.member_up)
-                    .filter(|(_, up)| **up == Some(false))
-                    .map(|(m, _)| m.name.as_str())
-                    .collect()
-            } else {
-                Vec::new()
-            };
+            let down: Vec<&str> = if co == "etcd" { self.members_down() } else { Vec::new() };
             // A failing encryption migration holds the ClusterOperator Degraded.
             let degraded = if let Some(operator) = self.degraded.filter(|o| o.cluster_operator == co) {
                 seed::migration_degraded_cluster_condition(operator, &at)
             } else if down.is_empty() {
                 seed::condition("Degraded", "False", "AsExpected", "", &at)
             } else {
-                let message = format!(
-                    "EtcdMembersDegraded: {} of {} members are available, {} {} unhealthy",
-                    self.members.len() - down.len(),
-                    self.members.len(),
-                    down.join(", "),
-                    if down.len() == 1 { "is" } else { "are" }
-                );
+                let message =
+                    format!("EtcdMembersDegraded: {}", super::etcd_members::members_message(self.members.len(), &down));
                 seed::condition("Degraded", "True", "EtcdMembers_UnhealthyMembers", &message, &at)
             };
             let Ok(current) = self.store.get(cos, "", co) else { continue };

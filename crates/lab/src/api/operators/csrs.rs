@@ -1,6 +1,9 @@
 //! CSRs: approved ones are signed with the lab's issuer (a node's client
 //! certificate makes it Ready, and its kubelet files a serving CSR next), and a
-//! restarted kubelet files a node-bootstrapper CSR.
+//! restarted kubelet files a node-bootstrapper CSR. A replacement Machine's new
+//! node is Ready only once both its CSRs are approved; the
+//! cluster-machine-approver (the scenario's `machine_approver`) approves them
+//! for it (see `machines`).
 
 use base64::Engine;
 use serde_json::{json, Value};
@@ -13,6 +16,10 @@ impl Operators {
     pub(super) fn maybe_issue(&mut self, csr: &Value) {
         let holds = |kind: &str| get_condition(csr, kind).is_some_and(|c| c["status"] == "True");
         let (approved, denied) = (holds("Approved"), holds("Denied"));
+        if !approved && !denied {
+            self.machine_approver_looks_at(csr);
+            return;
+        }
         if !approved || denied || !str_at(csr, "/status/certificate").is_empty() {
             return;
         }
@@ -41,8 +48,17 @@ impl Operators {
                 });
                 tracing::info!(csr = %name, signer = %signer, "lab: certificate issued");
                 if let Some(node) = common_name.strip_prefix("system:node:") {
-                    self.node_ready(node, &at);
-                    if signer == "kubernetes.io/kube-apiserver-client-kubelet" {
+                    let client = signer == "kubernetes.io/kube-apiserver-client-kubelet";
+                    if !self.new_nodes.contains(node) {
+                        self.node_ready(node, &at);
+                    } else if client {
+                        self.node_registered_not_ready(node, &at);
+                    } else {
+                        tracing::info!(%node, "lab: the new node has its serving certificate: Ready");
+                        self.new_nodes.remove(node);
+                        self.node_ready(node, &at);
+                    }
+                    if client {
                         self.kubelet_asks_for_serving_cert(node);
                     }
                 }
@@ -63,6 +79,77 @@ impl Operators {
                 });
             }
         }
+    }
+
+    /// The cluster-machine-approver approves a pending CSR of a replacement Machine's new node
+    /// (node-bootstrapper, or kubelet-serving from the node itself), when the cluster has one.
+    fn machine_approver_looks_at(&self, csr: &Value) {
+        let node = str_at(csr, "/metadata/annotations/lab.etcd-console~1node");
+        if !self.machine_approver || !self.new_nodes.contains(node) {
+            return;
+        }
+        let name = str_at(csr, "/metadata/name").to_string();
+        let at = now_rfc3339();
+        let index = idx("certificates.k8s.io", "CertificateSigningRequest");
+        tracing::info!(csr = %name, %node, "lab: the cluster-machine-approver approved a new node's CSR");
+        let _ = self.store.modify(index, "", &name, |o| {
+            set_condition(
+                o,
+                seed::condition(
+                    "Approved",
+                    "True",
+                    "NodeCSRApprove",
+                    "This CSR was approved by the Node CSR Approver (cluster-machine-approver)",
+                    &at,
+                ),
+            );
+        });
+    }
+
+    /// A new node's kubelet has its client certificate: the node is registered, not Ready until
+    /// its kubelet-serving CSR is approved too.
+    fn node_registered_not_ready(&self, node: &str, at: &str) {
+        tracing::info!(%node, "lab: the new node registered; NotReady until its kubelet-serving CSR is approved");
+        let _ = self.store.modify(idx("", "Node"), "", node, |o| {
+            set_condition(
+                o,
+                seed::condition(
+                    "Ready",
+                    "False",
+                    "KubeletNotReady",
+                    "the kubelet has no serving certificate yet: its kubelet-serving CSR is Pending",
+                    at,
+                ),
+            );
+        });
+    }
+
+    /// The kubelet of `node` asks for a client certificate (unless such a request is pending).
+    pub(super) fn file_bootstrap_csr(&self, node: &str, why: &str) {
+        let csrs = idx("certificates.k8s.io", "CertificateSigningRequest");
+        let pending = self.store.list(
+            csrs,
+            None,
+            &|c| {
+                str_at(c, "/metadata/annotations/lab.etcd-console~1node") == node
+                    && str_at(c, "/spec/signerName") == "kubernetes.io/kube-apiserver-client-kubelet"
+                    && get_condition(c, "Approved").is_none()
+                    && get_condition(c, "Denied").is_none()
+            },
+            None,
+            Some(1),
+        );
+        if !pending.items.is_empty() {
+            return;
+        }
+        let Ok(pem) = seed::node_csr_pem(node) else { return };
+        let mut csr = seed::csr("", node, false, &pem, &now_rfc3339());
+        csr["metadata"]["generateName"] = json!("csr-");
+        if let Some(m) = csr["metadata"].as_object_mut() {
+            m.remove("name");
+        }
+        tracing::info!(%node, "lab: {why}");
+        let _ = self.store.create(csrs, "", csr, false);
     }
 
     pub(super) fn node_ready(&self, node: &str, at: &str) {
@@ -104,30 +191,7 @@ impl Operators {
             if self.hosted {
                 continue;
             }
-            let csrs = idx("certificates.k8s.io", "CertificateSigningRequest");
-            let pending = self.store.list(
-                csrs,
-                None,
-                &|c| {
-                    str_at(c, "/metadata/annotations/lab.etcd-console~1node") == node
-                        && str_at(c, "/spec/signerName") == "kubernetes.io/kube-apiserver-client-kubelet"
-                        && get_condition(c, "Approved").is_none()
-                        && get_condition(c, "Denied").is_none()
-                },
-                None,
-                Some(1),
-            );
-            if !pending.items.is_empty() {
-                continue;
-            }
-            let Ok(pem) = seed::node_csr_pem(&node) else { continue };
-            let mut csr = seed::csr("", &node, false, &pem, &now_rfc3339());
-            csr["metadata"]["generateName"] = json!("csr-");
-            if let Some(m) = csr["metadata"].as_object_mut() {
-                m.remove("name");
-            }
-            tracing::info!(%node, "lab: a restarted kubelet filed a node-bootstrapper CSR");
-            let _ = self.store.create(csrs, "", csr, false);
+            self.file_bootstrap_csr(&node, "a restarted kubelet filed a node-bootstrapper CSR");
         }
     }
 }

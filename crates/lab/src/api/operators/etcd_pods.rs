@@ -1,13 +1,143 @@
 //! etcd pods follow the member processes: readiness as the member is up,
 //! frozen or gone, the mirror pod as its static pod's manifest is there or not,
 //! and a deleted mirror pod comes back as the kubelet recreates it.
+//!
+//! The `etcd` container's status is what the host's kubelet knows
+//! ([`EtcdContainer`]): running (ready once it has run [`READY_AFTER_RESTART`]
+//! after a restart, as its readiness probe passes), or, after the process
+//! exited by itself, `CrashLoopBackOff` with the back-off the kubelet waits,
+//! `restartCount` the restarts made so far and `lastState.terminated` the real
+//! exit code and times; each real restart shows. A host that crashed reports
+//! nothing more: its pod keeps the last word it had (not ready, one more restart).
+
+use std::path::Path;
+use std::time::{Duration, SystemTime};
 
 use serde_json::{json, Value};
 
 use super::{idx, process_alive_running, set_condition, Operators};
 use crate::api::seed;
 use crate::api::store::{now_rfc3339, str_at};
+use crate::hosts::kubelet::{EtcdExit, EtcdProcess};
 use crate::hosts::{kubelet, manifest};
+
+/// How long a restarted etcd container runs before its readiness probe passes.
+pub const READY_AFTER_RESTART: Duration = Duration::from_secs(3);
+
+/// What a host's kubelet knows of its etcd container: the process it runs now
+/// (alive, and running or frozen) and how the last one exited by itself.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EtcdContainer {
+    pub process: Option<EtcdProcess>,
+    pub alive: bool,
+    pub running: bool,
+    pub last_exit: Option<EtcdExit>,
+}
+
+impl EtcdContainer {
+    /// Read from the kubelet's files in host root `root`, `pid` the process the lab's kubelet runs.
+    pub fn of_host(root: &Path, pid: Option<i32>) -> Self {
+        let (alive, running) = pid.map(process_alive_running).unwrap_or((false, false));
+        let process = if alive { kubelet::etcd_recorded(root).filter(|p| Some(p.pid) == pid) } else { None };
+        Self { process, alive, running, last_exit: kubelet::etcd_last_exit(root) }
+    }
+
+    /// Ready: running, and after a restart running long enough for its readiness probe.
+    pub fn ready(&self) -> bool {
+        if !self.running {
+            return false;
+        }
+        match (&self.process, &self.last_exit) {
+            (Some(process), Some(_)) => {
+                SystemTime::now().duration_since(process.started()).unwrap_or_default() >= READY_AFTER_RESTART
+            }
+            _ => true,
+        }
+    }
+
+    /// The kubelet's restarts of the container so far (its `restartCount`).
+    pub fn restarts(&self) -> u32 {
+        match (&self.process, &self.last_exit) {
+            (Some(process), _) => process.attempt,
+            (None, Some(exit)) => exit.attempt,
+            (None, None) => 0,
+        }
+    }
+
+    /// Exited by itself and waiting for its back-off: a crash loop.
+    pub fn crash_looping(&self) -> bool {
+        !self.alive && self.last_exit.is_some()
+    }
+
+    /// What changes the pod's status when it changes.
+    pub fn signature(&self) -> (bool, bool, u32, Option<u32>) {
+        (self.ready(), self.alive, self.restarts(), self.last_exit.as_ref().map(|e| e.attempt))
+    }
+}
+
+/// A duration as Go prints it in the kubelet's messages (`10s`, `1m20s`, `5m0s`).
+pub fn go_duration(duration: Duration) -> String {
+    let seconds = duration.as_secs();
+    if seconds < 60 {
+        format!("{seconds}s")
+    } else {
+        format!("{}m{}s", seconds / 60, seconds % 60)
+    }
+}
+
+/// The pod's `container` status and its Ready conditions as the kubelet shows `view`:
+/// Running (ready or not), or CrashLoopBackOff with its last termination.
+pub fn container_shows(pod: &mut Value, container: &str, view: &EtcdContainer, at: &str) {
+    let ready = view.ready();
+    let pod_name = str_at(pod, "/metadata/name").to_string();
+    let namespace = str_at(pod, "/metadata/namespace").to_string();
+    let uid = str_at(pod, "/metadata/uid").to_string();
+    let Some(statuses) = pod["status"]["containerStatuses"].as_array_mut() else { return };
+    for s in statuses.iter_mut().filter(|s| s["name"] == container) {
+        s["ready"] = json!(ready);
+        s["started"] = json!(view.alive);
+        s["restartCount"] = json!(view.restarts());
+        if let Some(exit) = &view.last_exit {
+            s["lastState"] = json!({"terminated": {
+                "exitCode": exit.exit_code,
+                "reason": "Error",
+                "startedAt": humantime::format_rfc3339_seconds(exit.started()).to_string(),
+                "finishedAt": humantime::format_rfc3339_seconds(exit.finished()).to_string(),
+            }});
+        } else if let Some(object) = s.as_object_mut() {
+            object.remove("lastState");
+        }
+        match (&view.process, &view.last_exit) {
+            (Some(process), _) => {
+                let started = humantime::format_rfc3339_seconds(process.started()).to_string();
+                s["state"] = json!({"running": {"startedAt": started}});
+            }
+            (None, Some(exit)) => {
+                let message = format!(
+                    "back-off {} restarting failed container={container} pod={pod_name}_{namespace}({uid})",
+                    go_duration(Duration::from_millis(exit.backoff_ms))
+                );
+                s["state"] = json!({"waiting": {"reason": "CrashLoopBackOff", "message": message}});
+            }
+            (None, None) => s["state"] = json!({"waiting": {"reason": "ContainerCreating"}}),
+        }
+    }
+    let unready: Vec<String> = pod
+        .pointer("/status/containerStatuses")
+        .and_then(Value::as_array)
+        .map(|all| all.iter().filter(|s| s["ready"] != true).map(|s| str_at(s, "/name").to_string()).collect())
+        .unwrap_or_default();
+    let message = format!("containers with unready status: [{}]", unready.join(" "));
+    for kind in ["Ready", "ContainersReady"] {
+        let condition = if unready.is_empty() {
+            seed::condition(kind, "True", "", "", at)
+        } else {
+            seed::condition(kind, "False", "ContainersNotReady", &message, at)
+        };
+        set_condition(pod, condition);
+    }
+    pod["status"]["phase"] = json!("Running");
+}
 
 impl Operators {
     /// The pid of member `i`'s etcd now (the kubelet's, when the lab has hosts).
@@ -77,6 +207,12 @@ impl Operators {
         let pods = idx("", "Pod");
         let name = format!("etcd-{}", self.members[i].name);
         let exists = self.store.exists(pods, "openshift-etcd", &name);
+        if manifest_text.is_none() || !exists {
+            // A pod made (or gone) afresh: what it showed before is no more.
+            if let Some(seen) = self.member_seen.get_mut(i) {
+                *seen = None;
+            }
+        }
         match manifest_text {
             None => {
                 if exists {
@@ -100,6 +236,13 @@ impl Operators {
         }
     }
 
+    /// What member `i`'s kubelet knows of its etcd container (None when the lab has no hosts).
+    fn etcd_container(&self, i: usize) -> Option<EtcdContainer> {
+        let link = self.hosts.as_ref()?;
+        let member = self.members.get(i)?;
+        Some(EtcdContainer::of_host(&link.inventory.root(&member.name), link.pids.get(i)))
+    }
+
     pub(super) fn follow_members(&mut self) {
         if self.hosted {
             // The StatefulSet's controller follows its replicas (super::hosted_cp).
@@ -108,6 +251,26 @@ impl Operators {
         for i in 0..self.members.len() {
             if self.follow_manifest(i) {
                 continue;
+            }
+            let (pods, namespace, pod) = (idx("", "Pod"), "openshift-etcd", format!("etcd-{}", self.members[i].name));
+            // A container that exited by itself: the kubelet shows each restart and its back-off.
+            if let Some(view) = self.etcd_container(i).filter(|v| v.last_exit.is_some()) {
+                let signature = view.signature();
+                let up = view.ready();
+                if self.member_seen.get(i) == Some(&Some(signature)) {
+                    continue;
+                }
+                if let Some(seen) = self.member_seen.get_mut(i) {
+                    *seen = Some(signature);
+                }
+                self.member_up[i] = Some(up);
+                let at = now_rfc3339();
+                tracing::info!(member = %self.members[i].name, up, restarts = view.restarts(), crash_looping = view.crash_looping(), "lab: etcd pod follows its container's restarts");
+                let _ = self.store.modify(pods, namespace, &pod, |p| container_shows(p, "etcd", &view, &at));
+                continue;
+            }
+            if let Some(seen) = self.member_seen.get_mut(i) {
+                *seen = None;
             }
             let (alive, up) = self.member_pid(i).map(process_alive_running).unwrap_or((false, false));
             if self.member_up[i] == Some(up) {
@@ -118,10 +281,9 @@ impl Operators {
             if first && up {
                 continue;
             }
-            let (namespace, pod) = ("openshift-etcd", format!("etcd-{}", self.members[i].name));
             let at = now_rfc3339();
             tracing::info!(member = %self.members[i].name, up, "lab: etcd pod readiness follows its member");
-            let _ = self.store.modify(idx("", "Pod"), namespace, &pod, |p| {
+            let _ = self.store.modify(pods, namespace, &pod, |p| {
                 set_condition(
                     p,
                     seed::condition(

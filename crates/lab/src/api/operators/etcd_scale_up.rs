@@ -13,19 +13,58 @@ pub const SCALE_UP_RETRY: Duration = Duration::from_secs(5);
 impl Operators {
     /// Starts the etcd operator's scale-up (unless one is under way).
     pub(super) fn begin_scale_up(&mut self, guard_off: bool) {
-        let Some(link) = self.hosts.clone().filter(|_| !self.hosted) else { return };
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+        self.begin_scale_up_of(guard_off, None);
+    }
+
+    /// Starts the scale-up of every master without a member, or of `only`; false when one is under way.
+    pub(super) fn begin_scale_up_of(&mut self, guard_off: bool, only: Option<String>) -> bool {
+        let Some(link) = self.hosts.clone().filter(|_| !self.hosted) else { return false };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return false };
         {
             let mut state = self.etcd_scale.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             if matches!(*state, ScaleUp::Checking | ScaleUp::Adding { .. }) {
-                return;
+                return false;
             }
             *state = ScaleUp::Checking;
         }
-        runtime.spawn(scale_up::run(link.inventory, link.pids, guard_off, self.etcd_scale.clone()));
+        runtime.spawn(scale_up::run(link.inventory, link.pids, guard_off, only, self.etcd_scale.clone()));
+        true
     }
 
-    fn scale_state(&self) -> ScaleUp {
+    /// A master installed afresh for a replacement Machine gets its member once its Node is
+    /// Ready (that node only, whatever the quorum guard says: see `hosts::scale_up`); tried
+    /// again every [`SCALE_UP_RETRY`] until its host has an etcd manifest.
+    pub(super) fn tend_new_masters(&mut self, now: Instant) {
+        if self.new_masters.is_empty() {
+            return;
+        }
+        let Some(link) = self.hosts.clone() else { return };
+        let nodes = idx("", "Node");
+        let waiting: Vec<(String, Option<Instant>)> = self.new_masters.iter().map(|(n, t)| (n.clone(), *t)).collect();
+        for (node, tried) in waiting {
+            let root = link.inventory.root(&node);
+            if crate::hosts::kubelet::etcd_manifest(&root).exists() {
+                tracing::info!(%node, "lab: the new master has its etcd member");
+                self.new_masters.remove(&node);
+                continue;
+            }
+            let ready = self
+                .store
+                .get(nodes, "", &node)
+                .is_ok_and(|n| super::get_condition(&n, "Ready").is_some_and(|c| c["status"] == "True"));
+            let due = tried.is_none_or(|at| now.duration_since(at) >= SCALE_UP_RETRY);
+            if !ready || !due || !link.inventory.reachable(&node) {
+                continue;
+            }
+            if self.begin_scale_up_of(true, Some(node.clone())) {
+                tracing::info!(%node, "lab: etcd operator: a new control-plane node is Ready, adding its member");
+                self.new_masters.insert(node, Some(now));
+            }
+        }
+    }
+
+
+    pub(super) fn scale_state(&self) -> ScaleUp {
         self.etcd_scale.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
     }
 
@@ -53,7 +92,7 @@ impl Operators {
                 "; waiting: etcd has {members} of {hosts} members and the quorum guard holds the rollout \
                  (spec.unsupportedConfigOverrides.useUnsupportedUnsafeNonHANonProductionUnstableEtcd is not set)"
             ),
-            ScaleUp::Adding { node, members, hosts } => {
+            ScaleUp::Adding { node, members, hosts, .. } => {
                 format!("; scaling etcd up: adding member {node} ({members} of {hosts} members started)")
             }
             ScaleUp::Failed { reason, .. } => format!("; scaling etcd up failed, trying again: {reason}"),

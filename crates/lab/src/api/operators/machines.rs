@@ -1,6 +1,17 @@
 //! The machine API: a deleted Machine is replaced by a new one that is
 //! provisioned (a lab host powered off is installed afresh for it), and the
-//! Node of a powered-off host turns Ready Unknown.
+//! Node of a powered-off (or crashed) host turns Ready Unknown while its
+//! Machine stays Running with its instance `stopped`.
+//!
+//! A replacement goes Provisioning (instance `pending`), Provisioned for the
+//! last minute of [`MACHINE_PROVISIONING`] (instance `running`), then Running.
+//! Where it stands for a lost lab host, that host is installed afresh and its
+//! new kubelet files a node-bootstrapper CSR; once approved, its node is
+//! registered but NotReady and files a kubelet-serving CSR; once that is
+//! approved too, the node is Ready (see `csrs`), and the etcd operator adds its
+//! member (see `etcd_scale_up`). With the scenario's `machine_approver` (the
+//! default) the cluster-machine-approver approves both CSRs at once, as on a
+//! cluster where it works; without, they wait for someone to approve them.
 
 use std::time::{Duration, SystemTime};
 
@@ -38,6 +49,7 @@ impl Operators {
             if !crate::hosts::powered_off(&link.inventory, &host.name) {
                 continue;
             }
+            self.instance_stopped(&host.name);
             let Ok(node) = self.store.get(nodes, "", &host.name) else { continue };
             if get_condition(&node, "Ready").is_some_and(|c| c["status"] == "Unknown") {
                 continue;
@@ -55,6 +67,30 @@ impl Operators {
                     ),
                 );
             });
+        }
+    }
+
+    /// The Running Machines of `node` show their instance stopped (the cloud's word for a dead host).
+    fn instance_stopped(&self, node: &str) {
+        let machines = idx("machine.openshift.io", "Machine");
+        let running = self
+            .store
+            .list(
+                machines,
+                Some(MACHINE_NAMESPACE),
+                &|m| {
+                    str_at(m, "/status/nodeRef/name") == node
+                        && ready_at(m).is_none()
+                        && str_at(m, "/status/providerStatus/instanceState") != "stopped"
+                },
+                None,
+                None,
+            )
+            .items;
+        for machine in running {
+            let name = str_at(&machine, "/metadata/name").to_string();
+            tracing::info!(machine = %name, %node, "lab: the machine API sees the instance stopped");
+            let _ = self.store.modify(machines, MACHINE_NAMESPACE, &name, |m| set_instance_state(m, "stopped"));
         }
     }
 
@@ -97,7 +133,7 @@ impl Operators {
     /// A replacement Machine's instance is up: where it stands for a lab host that
     /// was powered off, that host is installed afresh, and its node is Ready. Not
     /// before its kubelet has let the old member go (false: not yet, look again).
-    fn install_replacement_host(&self, machine: &Value) -> bool {
+    fn install_replacement_host(&mut self, machine: &Value) -> bool {
         let node = str_at(machine, "/status/nodeRef/name");
         let Some(link) = self.hosts.as_ref().filter(|l| l.inventory.host(node).is_some()) else { return true };
         let inventory = &link.inventory;
@@ -114,7 +150,10 @@ impl Operators {
         match crate::hosts::reinstall(inventory, node) {
             Ok(()) => {
                 tracing::info!(%node, "lab: a new host installed for the replacement Machine");
-                self.node_ready(node, &now_rfc3339());
+                // Its kubelet has no credentials yet: it asks for a client certificate first.
+                self.new_nodes.insert(node.to_string());
+                self.new_masters.insert(node.to_string(), None);
+                self.file_bootstrap_csr(node, "a new host's kubelet filed a node-bootstrapper CSR");
                 true
             }
             Err(e) => {
@@ -125,7 +164,7 @@ impl Operators {
     }
 
     /// Provisioning Machines become Provisioned for their last minute, then Running.
-    pub(super) fn advance_machines(&self) {
+    pub(super) fn advance_machines(&mut self) {
         let machines = idx("machine.openshift.io", "Machine");
         let provisioning =
             self.store.list(machines, Some(MACHINE_NAMESPACE), &|m| ready_at(m).is_some(), None, None).items;
@@ -149,12 +188,25 @@ impl Operators {
             tracing::info!(machine = %name, phase, "lab: machine phase");
             let _ = self.store.modify(machines, MACHINE_NAMESPACE, &name, |m| {
                 m["status"]["phase"] = json!(phase);
+                set_instance_state(m, "running");
                 if phase == "Running" {
                     without_ready_at(m);
                 }
             });
         }
     }
+}
+
+/// A Machine's instance state, in its provider status and the annotation `oc get machines` shows.
+fn set_instance_state(machine: &mut Value, state: &str) {
+    if !machine["status"]["providerStatus"].is_object() {
+        machine["status"]["providerStatus"] = json!({});
+    }
+    machine["status"]["providerStatus"]["instanceState"] = json!(state);
+    if !machine["metadata"]["annotations"].is_object() {
+        machine["metadata"]["annotations"] = json!({});
+    }
+    machine["metadata"]["annotations"]["machine.openshift.io/instance-state"] = json!(state);
 }
 
 #[cfg(test)]

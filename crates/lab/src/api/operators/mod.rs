@@ -31,15 +31,18 @@ mod cluster_operators;
 mod csrs;
 mod debug_pods;
 mod encryption;
+mod etcd_members;
 mod etcd_pods;
 mod etcd_scale_up;
+mod etcd_secrets;
 mod machines;
 mod ovn;
 mod rollouts;
 
 pub use debug_pods::host_root_pod_node;
 pub use encryption::{DEGRADES_AT, MIGRATION};
-pub use etcd_pods::etcd_container_follows;
+pub use etcd_pods::{container_shows, etcd_container_follows, go_duration, EtcdContainer, READY_AFTER_RESTART};
+pub use etcd_secrets::{etcd_node_secret_names, SECRET_REISSUE};
 pub use etcd_scale_up::SCALE_UP_RETRY;
 pub use machines::{replacement_machine_name, MACHINE_PROVISIONING};
 pub use ovn::OVN_POD_START;
@@ -65,12 +68,24 @@ pub struct Operators {
     degraded: Option<&'static EncryptingOperator>,
     migration: Option<Migration>,
     member_up: Vec<Option<bool>>,
+    /// What each etcd pod last showed of a container that restarted (see `etcd_pods`).
+    member_seen: Vec<Option<(bool, bool, u32, Option<u32>)>>,
     /// The lab's hosts: their kubelets' processes and manifests (None: pids from `members`).
     hosts: Option<HostsLink>,
     /// The etcd operator's scale-up after a restore, done by a task of its own.
     etcd_scale: scale_up::Progress,
     /// What the etcd rollout's message says of the scale-up now.
     etcd_hold_note: String,
+    /// The cluster-machine-approver approves a replacement Machine's node's CSRs (the scenario's `machine_approver`).
+    machine_approver: bool,
+    /// Masters installed afresh for a replacement Machine whose kubelet-serving CSR is not approved
+    /// yet: Ready only once it is (see `machines`).
+    new_nodes: std::collections::HashSet<String>,
+    /// New masters, Ready, waiting for the etcd operator to add their member (see `etcd_scale_up`),
+    /// and when it last tried.
+    new_masters: HashMap<String, Option<Instant>>,
+    /// Deleted etcd certificate secrets to make again, and when (see `etcd_secrets`).
+    secrets_due: Vec<(String, Instant)>,
 }
 
 fn idx(group: &str, kind: &str) -> usize {
@@ -171,11 +186,17 @@ impl Operators {
             faulty: seed::degrading_operator(&scenario.cluster),
             degraded: seed::degraded_at_start(&scenario.cluster),
             migration: None,
+            member_seen: vec![None; member_up.len()],
             member_up,
             hosts,
             etcd_scale: Arc::new(std::sync::Mutex::new(ScaleUp::Idle)),
             etcd_hold_note: String::new(),
+            machine_approver: scenario.cluster.machine_approver,
+            new_nodes: Default::default(),
+            new_masters: HashMap::new(),
+            secrets_due: Vec::new(),
         };
+        operators.seed_etcd_secrets();
         let now = Instant::now();
         // The seed shows what a migration already running has done so far; the rest follows from here.
         if let Some(elapsed) = seed::migration_elapsed(&scenario.cluster) {
@@ -254,6 +275,7 @@ impl Operators {
             match rt.kind {
                 "Pod" => self.pod_deleted(&change.object),
                 "Machine" => self.machine_deleted(&change.object),
+                "Secret" => self.secret_deleted(&change.object, now),
                 _ => {}
             }
             return;
@@ -284,6 +306,9 @@ impl Operators {
         self.follow_members();
         self.hear_kubelet_restarts();
         self.tend_scale_up(now);
+        self.tend_new_masters(now);
+        self.sync_etcd_members();
+        self.sign_etcd_secrets(now);
         self.advance_rollouts(now);
         self.advance_migration(now);
         self.sync_cluster_operators();
@@ -291,7 +316,7 @@ impl Operators {
     }
 
     /// The controllers of OVN-Kubernetes and the machine API, once a tick.
-    fn tend_ovn_and_machines(&self) {
+    fn tend_ovn_and_machines(&mut self) {
         if self.hosted {
             return;
         }
