@@ -420,7 +420,8 @@ impl Lab {
             }
         }
         for _ in 0..setup.corrupt_members {
-            let follower = self.follower().await.ok_or_else(|| fail("damage a member", "no follower answers".into()))?;
+            let follower =
+                self.follower().await.ok_or_else(|| fail("damage a member", "no follower answers".into()))?;
             self.corrupt_member(follower).map_err(|e| fail("damage a member", e))?;
         }
         for _ in 0..setup.stop_members {
@@ -458,6 +459,15 @@ impl Lab {
             file.sync_all().map_err(|e| e.to_string())?;
         }
         hosts::write_atomically(&manifest, &text)?;
+        // Until the kubelet has seen it fail once: the lab starts with the crash loop under way.
+        let root = self.members[index].host_root.clone();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while hosts::kubelet::etcd_last_exit(&root).is_none() {
+            if Instant::now() > deadline {
+                return Err(format!("{name}'s etcd did not fail on its damaged data within 30s"));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
         tracing::info!(member = %name, "lab scenario: member data damaged, its etcd crash-loops");
         Ok(())
     }

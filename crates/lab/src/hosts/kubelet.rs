@@ -283,7 +283,6 @@ fn sync(shared: &Shared, index: usize) {
         let exited = slot.child.as_mut().and_then(|c| c.try_wait().ok().flatten());
         if let Some(status) = exited {
             slot.child = None;
-            shared.forget(index);
             tracing::warn!(node = %host.name, %status, "lab kubelet: etcd exited");
             slot.first_exit.get_or_insert_with(|| format!("etcd exited ({status})"));
             if !slot.crashed {
@@ -307,6 +306,8 @@ fn sync(shared: &Shared, index: usize) {
                 slot.attempt += 1;
                 slot.retry_at = Some(now + wait);
             }
+            // After the exit is recorded: whoever sees no process finds how it ended.
+            shared.forget(index);
         }
         if slot.crashed || shared.stopping.load(Ordering::SeqCst) {
             return;

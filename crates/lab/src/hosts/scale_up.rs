@@ -46,10 +46,7 @@ pub enum ScaleUp {
     /// Reading the member list.
     Checking,
     /// Fewer members than masters, and the quorum guard is on: the rollout waits.
-    Blocked {
-        members: usize,
-        hosts: usize,
-    },
+    Blocked { members: usize, hosts: usize },
     Adding {
         node: String,
         members: usize,
@@ -58,10 +55,7 @@ pub enum ScaleUp {
         learner: bool,
     },
     /// The scale-up failed; tried again later.
-    Failed {
-        reason: String,
-        at: Instant,
-    },
+    Failed { reason: String, at: Instant },
     /// As many members as masters can have (or all it could add).
     Done,
 }

@@ -437,6 +437,10 @@ impl Replicas {
             }
             self.state[i].seen = None;
             let (alive, running) = self.pid(i).map(process_alive_running).unwrap_or((false, false));
+            if !alive && self.pid(i).is_some() {
+                // Exited, not reaped yet: the kubelet records how it ended before it lets the pid go.
+                continue;
+            }
             let url = self.host(i).map(|h| h.client_url.clone()).unwrap_or_default();
             let up = running && self.has_manifest(i) && answers(&url).await;
             let before = self.state[i].up;

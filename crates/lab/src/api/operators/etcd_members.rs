@@ -67,13 +67,9 @@ impl Operators {
                 &format!("{node} is a learner member catching up with the leader"),
                 &at,
             ),
-            None => seed::condition(
-                "EtcdMembersProgressing",
-                "False",
-                "AsExpected",
-                "No unstarted etcd members found",
-                &at,
-            ),
+            None => {
+                seed::condition("EtcdMembersProgressing", "False", "AsExpected", "No unstarted etcd members found", &at)
+            }
         };
         let etcds = idx("operator.openshift.io", "Etcd");
         let Ok(current) = self.store.get(etcds, "", "cluster") else { return };

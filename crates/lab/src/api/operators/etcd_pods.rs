@@ -273,6 +273,10 @@ impl Operators {
                 *seen = None;
             }
             let (alive, up) = self.member_pid(i).map(process_alive_running).unwrap_or((false, false));
+            if !alive && self.member_pid(i).is_some() && self.hosts.is_some() {
+                // Exited, not reaped yet: the kubelet records how it ended before it lets the pid go.
+                continue;
+            }
             if self.member_up[i] == Some(up) {
                 continue;
             }

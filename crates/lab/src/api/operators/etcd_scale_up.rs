@@ -63,7 +63,6 @@ impl Operators {
         }
     }
 
-
     pub(super) fn scale_state(&self) -> ScaleUp {
         self.etcd_scale.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
     }

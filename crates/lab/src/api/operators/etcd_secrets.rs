@@ -25,10 +25,7 @@ pub fn etcd_node_secret_names(node: &str) -> [String; 3] {
 impl Operators {
     /// The master a certificate secret name belongs to.
     fn secret_node(&self, name: &str) -> Option<String> {
-        self.members
-            .iter()
-            .find(|m| etcd_node_secret_names(&m.name).iter().any(|n| n == name))
-            .map(|m| m.name.clone())
+        self.members.iter().find(|m| etcd_node_secret_names(&m.name).iter().any(|n| n == name)).map(|m| m.name.clone())
     }
 
     /// Secret `name` of `node`, with the member's certificate and key from the lab's PKI.
@@ -53,8 +50,7 @@ impl Operators {
     /// Issues `name` of `node` unless it exists or the node does not.
     fn issue_etcd_secret(&self, name: &str, node: &str) -> bool {
         let secrets = idx("", "Secret");
-        if self.hosted || self.store.exists(secrets, NAMESPACE, name) || !self.store.exists(idx("", "Node"), "", node)
-        {
+        if self.hosted || self.store.exists(secrets, NAMESPACE, name) || !self.store.exists(idx("", "Node"), "", node) {
             return false;
         }
         let Some(secret) = self.etcd_secret(name, node) else { return false };
