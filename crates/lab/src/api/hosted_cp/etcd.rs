@@ -45,7 +45,7 @@ use serde_json::{json, Value};
 use super::{
     claim_name, has_data, idx, pod_name, release_claims, terminating, volume_dir, wipe, INITIAL_CLUSTER_TOKEN,
 };
-use crate::api::operators::{container_shows, process_alive_running, set_condition, EtcdContainer};
+use crate::api::operators::{container_shows, process_alive_running, set_condition, ContainerSignature, EtcdContainer};
 use crate::api::seed::{self, MemberView, HOSTED_CP_NAMESPACE as NS};
 use crate::api::store::{now_rfc3339, str_at, Store};
 use crate::api::HostsLink;
@@ -64,7 +64,7 @@ struct Replica {
     /// Whether its member answered at the last look (None before the first).
     up: Option<bool>,
     /// What its pod last showed of a container that exited by itself (restarts, back-off).
-    seen: Option<(bool, bool, u32, Option<u32>)>,
+    seen: Option<ContainerSignature>,
 }
 
 pub struct Replicas {

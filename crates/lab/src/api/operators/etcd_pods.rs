@@ -70,10 +70,14 @@ impl EtcdContainer {
     }
 
     /// What changes the pod's status when it changes.
-    pub fn signature(&self) -> (bool, bool, u32, Option<u32>) {
+    pub fn signature(&self) -> ContainerSignature {
         (self.ready(), self.alive, self.restarts(), self.last_exit.as_ref().map(|e| e.attempt))
     }
 }
+
+/// What an etcd pod shows of its container that changes its status: ready, alive, restarts,
+/// the attempt that last exited.
+pub type ContainerSignature = (bool, bool, u32, Option<u32>);
 
 /// A duration as Go prints it in the kubelet's messages (`10s`, `1m20s`, `5m0s`).
 pub fn go_duration(duration: Duration) -> String {

@@ -41,7 +41,9 @@ mod rollouts;
 
 pub use debug_pods::host_root_pod_node;
 pub use encryption::{DEGRADES_AT, MIGRATION};
-pub use etcd_pods::{container_shows, etcd_container_follows, go_duration, EtcdContainer, READY_AFTER_RESTART};
+pub use etcd_pods::{
+    container_shows, etcd_container_follows, go_duration, ContainerSignature, EtcdContainer, READY_AFTER_RESTART,
+};
 pub use etcd_scale_up::SCALE_UP_RETRY;
 pub use etcd_secrets::{etcd_node_secret_names, SECRET_REISSUE};
 pub use machines::{replacement_machine_name, MACHINE_PROVISIONING};
@@ -69,7 +71,7 @@ pub struct Operators {
     migration: Option<Migration>,
     member_up: Vec<Option<bool>>,
     /// What each etcd pod last showed of a container that restarted (see `etcd_pods`).
-    member_seen: Vec<Option<(bool, bool, u32, Option<u32>)>>,
+    member_seen: Vec<Option<etcd_pods::ContainerSignature>>,
     /// The lab's hosts: their kubelets' processes and manifests (None: pids from `members`).
     hosts: Option<HostsLink>,
     /// The etcd operator's scale-up after a restore, done by a task of its own.
