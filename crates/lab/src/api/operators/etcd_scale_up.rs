@@ -13,7 +13,10 @@ pub const SCALE_UP_RETRY: Duration = Duration::from_secs(5);
 impl Operators {
     /// Starts the etcd operator's scale-up (unless one is under way).
     pub(super) fn begin_scale_up(&mut self, guard_off: bool) {
-        self.begin_scale_up_of(guard_off, None);
+        if !self.begin_scale_up_of(guard_off, None) {
+            // One is under way (maybe a new master's alone): this one follows it.
+            self.scale_up_pending = Some(guard_off || self.scale_up_pending.unwrap_or(false));
+        }
     }
 
     /// Starts the scale-up of every master without a member, or of `only`; false when one is under way.
@@ -56,7 +59,12 @@ impl Operators {
             if !ready || !due || !link.inventory.reachable(&node) {
                 continue;
             }
+            // A blocked scale-up of every master is not forgotten: it is looked at again after this one.
+            let blocked = matches!(self.scale_state(), ScaleUp::Blocked { .. });
             if self.begin_scale_up_of(true, Some(node.clone())) {
+                if blocked {
+                    self.scale_up_pending.get_or_insert(false);
+                }
                 tracing::info!(%node, "lab: etcd operator: a new control-plane node is Ready, adding its member");
                 self.new_masters.insert(node, Some(now));
             }
@@ -69,7 +77,7 @@ impl Operators {
 
     /// Whether the etcd rollout waits for the scale-up (or for the quorum guard).
     pub(super) fn etcd_held(&self) -> bool {
-        !matches!(self.scale_state(), ScaleUp::Idle | ScaleUp::Done)
+        self.scale_up_pending.is_some() || !matches!(self.scale_state(), ScaleUp::Idle | ScaleUp::Done)
     }
 
     /// Tries a blocked or failed scale-up again when it can go on, and says in the
@@ -79,12 +87,20 @@ impl Operators {
         let etcd = self.store.get(idx("operator.openshift.io", "Etcd"), "", "cluster").ok();
         let guard_off = etcd.as_ref().is_some_and(quorum_guard_off);
         let rolling = self.rollouts.iter().any(|r| r.operator == "etcd");
-        match &state {
-            ScaleUp::Blocked { .. } if guard_off => self.begin_scale_up(true),
-            ScaleUp::Failed { at, .. } if rolling && now.duration_since(*at) >= SCALE_UP_RETRY => {
-                self.begin_scale_up(guard_off)
+        if let Some(pending) = self.scale_up_pending {
+            if !matches!(state, ScaleUp::Checking | ScaleUp::Adding { .. })
+                && self.begin_scale_up_of(pending || guard_off, None)
+            {
+                self.scale_up_pending = None;
             }
-            _ => {}
+        } else {
+            match &state {
+                ScaleUp::Blocked { .. } if guard_off => self.begin_scale_up(true),
+                ScaleUp::Failed { at, .. } if rolling && now.duration_since(*at) >= SCALE_UP_RETRY => {
+                    self.begin_scale_up(guard_off)
+                }
+                _ => {}
+            }
         }
         let note = match &state {
             ScaleUp::Blocked { members, hosts } => format!(

@@ -78,6 +78,8 @@ pub struct Operators {
     etcd_scale: scale_up::Progress,
     /// What the etcd rollout's message says of the scale-up now.
     etcd_hold_note: String,
+    /// A scale-up of every master asked for while another ran (its guard_off): started after it.
+    scale_up_pending: Option<bool>,
     /// The cluster-machine-approver approves a replacement Machine's node's CSRs (the scenario's `machine_approver`).
     machine_approver: bool,
     /// Masters installed afresh for a replacement Machine whose kubelet-serving CSR is not approved
@@ -193,6 +195,7 @@ impl Operators {
             hosts,
             etcd_scale: Arc::new(std::sync::Mutex::new(ScaleUp::Idle)),
             etcd_hold_note: String::new(),
+            scale_up_pending: None,
             machine_approver: scenario.cluster.machine_approver,
             new_nodes: Default::default(),
             new_masters: HashMap::new(),
