@@ -226,6 +226,17 @@ pub struct ConsoleArgs {
     #[arg(long = "restore-force-lost", global = true, value_name = "REASON")]
     pub restore_force_lost: Option<String>,
 
+    /// The console's member replacement (M): replace the selected member even though it does not
+    /// look unhealthy; the reason goes to the journal and the audit log (`member replace` takes
+    /// `--force`).
+    #[arg(long = "member-force", global = true, value_name = "REASON")]
+    pub member_force: Option<String>,
+
+    /// The console's member replacement (M): go on without a fresh backup (said in the plan, the
+    /// journal and the audit log; `member replace` takes `--no-backup`).
+    #[arg(long = "member-no-backup", global = true)]
+    pub member_no_backup: bool,
+
     /// How the console's restore wizard reaches the hosts when not over ssh as core (set by
     /// main: the lab's hosts under `etcd-console lab` or with ETCD_CONSOLE_LAB_DIR).
     #[arg(skip)]

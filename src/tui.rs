@@ -399,6 +399,8 @@ impl EventLoop {
                 RunProgress::Encryption(progress) => self.app.on_encryption(progress),
                 RunProgress::Restore(progress) => self.app.on_restore(progress),
                 RunProgress::RestoreAsked(asked) => self.app.ask_restore(asked),
+                RunProgress::Member(progress) => self.app.on_member(progress),
+                RunProgress::MemberAsked(asked) => self.app.ask_member(asked),
             }
         }
         if let (true, Some(id)) = (backup_ended, self.app.cluster.cluster_id()) {
@@ -434,6 +436,7 @@ impl EventLoop {
             Effect::Answer(answer) => self.runs.answer(answer),
             Effect::Stop(kind) => self.runs.stop(kind),
             Effect::PlanRestore { recovery_host } => self.runs.plan_restore(recovery_host),
+            Effect::PlanMember { member } => self.runs.plan_member(member),
             Effect::Suspend => {
                 if screen.suspend().is_err() {
                     return Flow::End(2);

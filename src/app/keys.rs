@@ -40,6 +40,7 @@ pub enum Action {
     SaveKeys,
     OpenEncryption,
     OpenRestore,
+    OpenMember,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -236,6 +237,13 @@ pub const KEY_TABLE: &[Binding] = &[
         footer: None,
     },
     Binding {
+        keys: &[plain(KeyCode::Char('M'))],
+        label: "M",
+        action: Action::OpenMember,
+        description: "replace the selected member: its plan and gates; Enter runs, typed CLUSTER/MEMBER",
+        footer: Some(("M", "replace")),
+    },
+    Binding {
         keys: &[plain(KeyCode::Char('r'))],
         label: "r",
         action: Action::RefreshNow,
@@ -255,7 +263,7 @@ pub const KEY_TABLE: &[Binding] = &[
 /// prompt); the other characters are typed into it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Edit {
-    /// Enter: the filter is kept; the prompt is answered with what was typed.
+    /// Enter: the filter is kept; a prompt is answered with what was typed.
     Keep,
     /// Esc: the filter is cleared; the prompt is answered with nothing (no).
     Drop,
@@ -363,11 +371,21 @@ pub enum Context {
     RestoreName,
     /// The restore prompt: a step only a person can do.
     RestoreStep,
+    /// Member replacement plan: every gate passes.
+    MemberReady,
+    /// Member replacement plan: a gate does not pass (or the cluster could not be read).
+    MemberRefused,
+    MemberRunning,
+    MemberFinished,
+    /// The member replacement's prompt: `CLUSTER/MEMBER` typed.
+    MemberConfirm,
+    /// The member replacement's prompt: a step only a person can do (OpenShift 4.3).
+    MemberStep,
 }
 
 impl Context {
-    /// Every context (RestoreStep is the last: the length follows it).
-    pub const ALL: [Context; Context::RestoreStep as usize + 1] = [
+    /// Every context (MemberStep is the last: the length follows it).
+    pub const ALL: [Context; Context::MemberStep as usize + 1] = [
         Context::Confirm,
         Context::ConfirmEncryption,
         Context::Alerts,
@@ -394,6 +412,12 @@ impl Context {
         Context::RestoreRunning,
         Context::RestoreName,
         Context::RestoreStep,
+        Context::MemberReady,
+        Context::MemberRefused,
+        Context::MemberRunning,
+        Context::MemberFinished,
+        Context::MemberConfirm,
+        Context::MemberStep,
     ];
 
     /// The keys this place offers, in the order shown (its entry in HINT_TABLE).
@@ -499,6 +523,21 @@ pub const HINT_TABLE: &[(Context, &[Hint])] = &[
     ),
     (
         Context::RestoreStep,
+        &[edit("Enter", Edit::Keep, "when it is done"), edit("Esc", Edit::Drop, "stops here (resume later)")],
+    ),
+    (Context::MemberReady, &[hint("Enter", ENTER, "runs it (asks CLUSTER/MEMBER first)"), hint("Esc", ESC, "closes")]),
+    (Context::MemberRefused, &[hint("M", &[Action::OpenMember], "plans again"), hint("Esc", ESC, "closes")]),
+    (
+        Context::MemberRunning,
+        &[hint("x", STOP, "stops after the step in flight"), hint("Esc", ESC, "hides (it goes on; M shows it)")],
+    ),
+    (Context::MemberFinished, &[hint("M", &[Action::OpenMember], "plans again"), hint("Esc", ESC, "closes")]),
+    (
+        Context::MemberConfirm,
+        &[edit("Enter", Edit::Keep, "to go on"), edit("Esc", Edit::Drop, "cancels (nothing changed)")],
+    ),
+    (
+        Context::MemberStep,
         &[edit("Enter", Edit::Keep, "when it is done"), edit("Esc", Edit::Drop, "stops here (resume later)")],
     ),
 ];

@@ -5,6 +5,7 @@ pub mod backup;
 pub mod defrag;
 pub mod encryption;
 pub mod keys;
+pub mod member;
 pub mod openshift;
 pub mod restore;
 
@@ -36,6 +37,11 @@ pub enum Effect {
     PlanRestore {
         recovery_host: Option<String>,
     },
+    /// Survey the cluster and judge the member replacement's gates for this member (`plan_only`).
+    /// Not a run: nothing to stop or answer.
+    PlanMember {
+        member: String,
+    },
 }
 
 /// The console's wizards; at most one is open on the lower half, and each kind has at most one run.
@@ -45,6 +51,7 @@ pub enum WizardKind {
     Backup,
     Encryption,
     Restore,
+    Member,
 }
 
 impl WizardKind {
@@ -54,6 +61,7 @@ impl WizardKind {
             WizardKind::Backup => "backup",
             WizardKind::Encryption => "encryption",
             WizardKind::Restore => "restore",
+            WizardKind::Member => "member",
         }
     }
 
@@ -64,6 +72,7 @@ impl WizardKind {
             Action::OpenBackup => Some(WizardKind::Backup),
             Action::OpenEncryption => Some(WizardKind::Encryption),
             Action::OpenRestore => Some(WizardKind::Restore),
+            Action::OpenMember => Some(WizardKind::Member),
             _ => None,
         }
     }
@@ -83,6 +92,9 @@ pub enum Start {
     Encryption { target: etcd_console_core::wizard::encryption::EncryptionType, backup_first: bool },
     /// Run the restore (or resume the journalled one) on this recovery host.
     Restore { recovery_host: String },
+    /// Replace this member (name or hex ID): the engine surveys again, asks `CLUSTER/MEMBER`,
+    /// then does every step; an unfinished run of it in the journal is resumed.
+    Member { member: String },
 }
 
 impl Start {
@@ -92,6 +104,7 @@ impl Start {
             Start::Backup { .. } => WizardKind::Backup,
             Start::Encryption { .. } => WizardKind::Encryption,
             Start::Restore { .. } => WizardKind::Restore,
+            Start::Member { .. } => WizardKind::Member,
         }
     }
 }
@@ -104,6 +117,8 @@ pub enum Answer {
     Encryption(bool),
     /// What the person typed at the restore's prompt (empty: no).
     Restore(String),
+    /// What the person typed at the member replacement's prompt (empty: no).
+    Member(String),
 }
 
 impl Answer {
@@ -111,6 +126,7 @@ impl Answer {
         match self {
             Answer::Encryption(_) => WizardKind::Encryption,
             Answer::Restore(_) => WizardKind::Restore,
+            Answer::Member(_) => WizardKind::Member,
         }
     }
 }
@@ -206,6 +222,8 @@ pub struct App {
     pub restore: Option<restore::RestoreWizard>,
     /// `--restore-backup DIR`: the backup the restore wizard plans with.
     pub restore_backup: Option<std::path::PathBuf>,
+    /// The member-replacement wizard, once opened.
+    pub member: Option<member::MemberWizard>,
 }
 
 impl App {
@@ -237,6 +255,7 @@ impl App {
             encryption: None,
             restore: None,
             restore_backup: None,
+            member: None,
         }
     }
 
@@ -283,6 +302,9 @@ impl App {
         if self.restore_prompt_up() {
             return Some(WizardKind::Restore);
         }
+        if self.member_prompt_up() {
+            return Some(WizardKind::Member);
+        }
         self.open.filter(|kind| self.has_wizard(*kind))
     }
 
@@ -292,6 +314,7 @@ impl App {
             WizardKind::Backup => self.backup.is_some(),
             WizardKind::Encryption => self.encryption.is_some(),
             WizardKind::Restore => self.restore.is_some(),
+            WizardKind::Member => self.member.is_some(),
         }
     }
 
@@ -315,6 +338,7 @@ impl App {
             WizardKind::Backup => self.backup = None,
             WizardKind::Encryption => self.encryption = None,
             WizardKind::Restore => self.restore = None,
+            WizardKind::Member => self.member = None,
         }
     }
 
@@ -326,6 +350,9 @@ impl App {
         }
         if self.restore_prompt_up() {
             return self.on_restore_key(key);
+        }
+        if self.member_prompt_up() {
+            return self.on_member_key(key);
         }
         keys::action_for(key).and_then(|action| self.on_action(action))
     }
@@ -385,6 +412,7 @@ impl App {
                 Some(WizardKind::Backup) => self.on_backup_action(action),
                 Some(WizardKind::Encryption) => self.on_encryption_action(action),
                 Some(WizardKind::Restore) => self.on_restore_action(action),
+                Some(WizardKind::Member) => self.on_member_action(action),
                 None => None,
             };
             if let Some(effect) = taken {
@@ -397,6 +425,7 @@ impl App {
             Some(WizardKind::Backup) => return self.open_backup(),
             Some(WizardKind::Encryption) => return self.open_encryption(),
             Some(WizardKind::Restore) => return self.open_restore(),
+            Some(WizardKind::Member) => return self.open_member(),
             None => {}
         }
         if self.view == View::Csrs {
@@ -536,6 +565,15 @@ impl App {
                 }
             }
             Action::Quit => {
+                let replacing = self.member.as_ref().is_some_and(|w| w.stage == member::Stage::Running);
+                if replacing && !self.quit_armed {
+                    self.quit_armed = true;
+                    self.notice = Some(
+                        "a member replacement is running: x stops it after the step in flight; q again quits now (the journal keeps where it was)"
+                            .into(),
+                    );
+                    return None;
+                }
                 let restoring = self.restore.as_ref().is_some_and(|w| w.stage == restore::Stage::Running);
                 if restoring && !self.quit_armed {
                     self.quit_armed = true;
@@ -608,7 +646,8 @@ impl App {
             | Action::ForceBackup
             | Action::SaveKeys
             | Action::OpenEncryption
-            | Action::OpenRestore => {}
+            | Action::OpenRestore
+            | Action::OpenMember => {}
         }
         None
     }

@@ -4,6 +4,7 @@
 //! `RunProgress`; the progress that tells a run's outcome takes it off the
 //! registry. What each run does is in `tasks`.
 
+mod member;
 mod tasks;
 
 use std::collections::HashMap;
@@ -18,7 +19,7 @@ use crate::app::{Answer, Start, WizardKind};
 use crate::cli::ConsoleArgs;
 use etcd_console_core::etcd::source::EtcdSource;
 use etcd_console_core::settings::{ConnectionSettings, KubeSettings};
-use etcd_console_core::wizard::{backup, defrag, encryption, restore};
+use etcd_console_core::wizard::{backup, defrag, encryption, member as member_wizard, restore};
 
 /// What a wizard's run reports, whatever its kind.
 #[derive(Debug)]
@@ -30,6 +31,10 @@ pub enum RunProgress {
     Restore(restore::executor::Progress),
     /// The restore's engine waits for the person to type.
     RestoreAsked(Asked),
+    /// The member replacement's run, and its plans (`options.plan_only`), which are not runs.
+    Member(member_wizard::executor::Progress),
+    /// The member replacement's engine waits for the person to type.
+    MemberAsked(crate::app::member::Asked),
 }
 
 impl RunProgress {
@@ -39,6 +44,7 @@ impl RunProgress {
             RunProgress::Backup(_) => WizardKind::Backup,
             RunProgress::Encryption(_) => WizardKind::Encryption,
             RunProgress::Restore(_) | RunProgress::RestoreAsked(_) => WizardKind::Restore,
+            RunProgress::Member(_) | RunProgress::MemberAsked(_) => WizardKind::Member,
         }
     }
 
@@ -49,6 +55,9 @@ impl RunProgress {
             RunProgress::Backup(backup::executor::Progress::Run(run)) => run.outcome().is_some(),
             RunProgress::Encryption(encryption::executor::Progress::Run(run)) => run.outcome().is_some(),
             RunProgress::Restore(restore::executor::Progress::Run(run)) => {
+                !run.options.plan_only && run.outcome().is_some()
+            }
+            RunProgress::Member(member_wizard::executor::Progress::Run(run)) => {
                 !run.options.plan_only && run.outcome().is_some()
             }
             _ => false,
@@ -82,6 +91,7 @@ pub enum NotStarted {
 enum Answers {
     Encryption(mpsc::UnboundedSender<encryption::Answer>),
     Restore(mpsc::UnboundedSender<String>),
+    Member(mpsc::UnboundedSender<String>),
 }
 
 struct Running {
@@ -131,6 +141,12 @@ impl Runs {
         tasks::plan_restore(&self.settings, recovery_host, &self.progress);
     }
 
+    /// The member replacement's plan for this member: a survey, not a run. It reports as the
+    /// member wizard.
+    pub fn plan_member(&self, member: String) {
+        member::plan(&self.settings, member, &self.progress);
+    }
+
     /// Stops the run of this kind, if one is going.
     pub fn stop(&self, kind: WizardKind) {
         if let Some(running) = self.running.get(&kind) {
@@ -145,7 +161,8 @@ impl Runs {
             (Some(Answers::Encryption(to)), Answer::Encryption(yes)) => {
                 let _ = to.send(encryption::Answer { yes, backup_first: None });
             }
-            (Some(Answers::Restore(to)), Answer::Restore(typed)) => {
+            (Some(Answers::Restore(to)), Answer::Restore(typed))
+            | (Some(Answers::Member(to)), Answer::Member(typed)) => {
                 let _ = to.send(typed);
             }
             _ => {}

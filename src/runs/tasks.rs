@@ -68,6 +68,11 @@ pub(super) fn spawn(
                 restore_in_background(settings, recovery_host, person, cancel, forward(progress, RunProgress::Restore));
             (tokio::spawn(task), Some(Answers::Restore(answers)))
         }
+        Start::Member { member } => {
+            let (answers, answered) = mpsc::unbounded_channel();
+            let task = super::member::run(settings, member, progress.clone(), answered, cancel);
+            (tokio::spawn(task), Some(Answers::Member(answers)))
+        }
     })
 }
 
@@ -81,7 +86,7 @@ pub(super) fn plan_restore(
 }
 
 /// A channel of one kind's progress, each message passed on (in order) as a `RunProgress`.
-fn forward<P: Send + 'static>(
+pub(super) fn forward<P: Send + 'static>(
     to: &mpsc::UnboundedSender<RunProgress>,
     wrap: fn(P) -> RunProgress,
 ) -> mpsc::UnboundedSender<P> {
@@ -192,7 +197,7 @@ impl etcd_console_core::wizard::restore::executor::Person for ConsolePerson {
 }
 
 /// How the console reaches hosts: the shell main gave (the lab's), else ssh as core.
-fn restore_hosts(console: &ConsoleArgs) -> std::sync::Arc<dyn etcd_console_core::hosts::HostShell> {
+pub(super) fn restore_hosts(console: &ConsoleArgs) -> std::sync::Arc<dyn etcd_console_core::hosts::HostShell> {
     match &console.host_shell {
         Some(shell) => shell.clone(),
         None => std::sync::Arc::new(etcd_console_core::hosts::SshShell {

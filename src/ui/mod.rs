@@ -7,6 +7,7 @@ pub mod defrag;
 pub mod diagnosis;
 pub mod encryption;
 pub mod help;
+pub mod member;
 pub mod members;
 pub mod openshift;
 pub mod restore;
@@ -99,6 +100,7 @@ fn draw_bottom(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: Inst
         Some(WizardKind::Backup) => app.backup.as_ref().map(|w| backup::draw(frame, area, app, w, theme)),
         Some(WizardKind::Encryption) => app.encryption.as_ref().map(|w| encryption::draw(frame, area, app, w, theme)),
         Some(WizardKind::Restore) => app.restore.as_ref().map(|w| restore::draw(frame, area, app, w, theme)),
+        Some(WizardKind::Member) => app.member.as_ref().map(|w| member::draw(frame, area, app, w, theme)),
         None => None,
     };
     if drawn.is_some() {

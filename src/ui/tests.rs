@@ -1244,6 +1244,20 @@ mod key_hints {
                 app.ask_restore(crate::app::restore::Asked::Done(Box::new(step)));
                 app
             }
+            Context::MemberReady => super::member_wizard::planned(t0, 0),
+            Context::MemberRefused => super::member_wizard::planned(t0, 1),
+            Context::MemberRunning => super::member_wizard::running(t0),
+            Context::MemberFinished => super::member_wizard::finished(t0),
+            Context::MemberConfirm => super::member_wizard::asked_to_confirm(t0),
+            Context::MemberStep => {
+                use crate::app::member::fixtures::{crashlooping, surveyed};
+                let mut app = super::member_wizard::running(t0);
+                let mut survey = crashlooping(0);
+                survey.version = Some("4.3.40".into());
+                let step = surveyed(survey, false).steps.first().cloned();
+                app.ask_member(crate::app::member::Asked::Done(Box::new(step.unwrap_or_else(|| panic!("no step")))));
+                app
+            }
         }
     }
 
@@ -1345,6 +1359,7 @@ mod key_hints {
         let t0 = Instant::now();
         for context in Context::ALL {
             let app = shown(context, t0);
+            let selected = app.selected;
             let rows = rows(&app, t0);
             for hint in context.hints() {
                 let written = format!("{}{}", hint.lead, hint.label);
@@ -1366,9 +1381,12 @@ mod key_hints {
                         key.code,
                         hint.word
                     );
-                    assert_eq!(app.selected, 0, "{context:?}: {:?} moved the members' selection", key.code);
+                    assert_eq!(app.selected, selected, "{context:?}: {:?} moved the members' selection", key.code);
                     if let Does::Edit(_) = hint.does {
-                        assert!(matches!(effect, Some(Effect::Answer(Answer::Restore(_)))), "{context:?}: {effect:?}");
+                        assert!(
+                            matches!(effect, Some(Effect::Answer(Answer::Restore(_) | Answer::Member(_)))),
+                            "{context:?}: {effect:?}"
+                        );
                     }
                 }
             }
@@ -1520,5 +1538,195 @@ mod member_diagnosis {
         let text = format!("{:?}", terminal.backend());
         assert!(text.contains("learner 91%") && text.contains("no alerts"), "{text}");
         insta::assert_snapshot!(terminal.backend());
+    }
+}
+
+/// The member-replacement wizard (`M`) on engine values: plans and runs made by the engine
+/// from surveys built here, as the executor would report them.
+mod member_wizard {
+    use super::*;
+    use crate::app::keys::Action;
+    use crate::app::member::fixtures::{crashlooping, surveyed};
+    use crate::app::member::{Asked, Stage};
+    use crate::app::{Answer, Effect, Start, WizardKind};
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    use etcd_console_core::wizard::member::engine::Action as RunAction;
+    use etcd_console_core::wizard::member::executor::Progress;
+    use etcd_console_core::wizard::member::{MemberRun, Observed, Outcome, StepResult};
+
+    /// etcd-1 not answering (and `down` more after it), selected.
+    fn members_down(t0: Instant, down: usize) -> App {
+        let mut app = app_with(3, t0);
+        let at = t0 + Duration::from_secs(20);
+        for i in 1..=1 + down {
+            app.on_poll(PollEvent::Sample(failed_sample(
+                i,
+                at,
+                "tcp connect error: Connection refused (os error 111)",
+            )));
+        }
+        app.selected = 1;
+        app
+    }
+
+    /// `M` on etcd-1 and the engine's plan for it, with `down` more members down.
+    pub(super) fn planned(t0: Instant, down: usize) -> App {
+        let mut app = members_down(t0, down);
+        assert_eq!(app.on_action(Action::OpenMember), Some(Effect::PlanMember { member: "etcd-1".into() }));
+        app.on_member(Progress::Run(Box::new(surveyed(crashlooping(down), true))));
+        app
+    }
+
+    /// Enter on a plan that passes: the run surveyed again, about to ask.
+    pub(super) fn running(t0: Instant) -> App {
+        let mut app = planned(t0, 0);
+        assert_eq!(app.on_action(Action::Confirm), Some(Effect::Start(Start::Member { member: "etcd-1".into() })));
+        app.on_member(Progress::Run(Box::new(surveyed(crashlooping(0), false))));
+        app
+    }
+
+    pub(super) fn asked_to_confirm(t0: Instant) -> App {
+        let mut app = running(t0);
+        let RunAction::Confirm(confirmation) = surveyed(crashlooping(0), false).next_action() else {
+            panic!("no confirmation")
+        };
+        app.ask_member(Asked::Confirm(confirmation));
+        for c in "ocp-x7k2p/etc".chars() {
+            assert_eq!(app.on_key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)), None);
+        }
+        app
+    }
+
+    /// What each step's check saw, as the executor says it.
+    fn detail(id: &str) -> String {
+        match id {
+            "set_aside" => "moved etcd-pod.yaml and /var/lib/etcd aside to /var/lib/etcd-backup on master-1\nno etcd manifest and no data directory left on the node".into(),
+            "remove_member" => "removed etcd-1 from etcd's member list".into(),
+            "quorum_guard_off" => "etcd/cluster has the override".into(),
+            "delete_secrets" => "deleted etcd-peer-master-1, etcd-serving-master-1, etcd-serving-metrics-master-1".into(),
+            "quorum_guard_on" => "etcd/cluster has no unsupportedConfigOverrides".into(),
+            other => format!("{other} checked"),
+        }
+    }
+
+    /// The run past the confirmation, every step done up to the member coming back, which waits
+    /// on its learner.
+    pub(super) fn mid_way(t0: Instant) -> (App, MemberRun) {
+        let mut app = asked_to_confirm(t0);
+        assert_eq!(
+            app.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)),
+            Some(Effect::Answer(Answer::Member("ocp-x7k2p/etc".into())))
+        );
+        let mut run = surveyed(crashlooping(0), false);
+        run.next_action();
+        run.observe(Observed::Typed("ocp-x7k2p/etcd-1".into()));
+        loop {
+            match run.next_action() {
+                RunAction::Perform { index, step, .. } if step.id == "member_back" => {
+                    app.on_member(Progress::Run(Box::new(run.clone())));
+                    app.on_member(Progress::Began { index, step: step.clone() });
+                    app.on_member(Progress::Waiting {
+                        index,
+                        detail: format!(
+                            "master-1 ({:x}) is a learner, catching up (applied 48210 of the leader's 79034); 2 of 3 voting members; no voting member master-1 yet",
+                            0x9e4c_1b2a_7d3f_5e60_u64
+                        ),
+                    });
+                    break;
+                }
+                RunAction::Perform { index, step, reason } => {
+                    app.on_member(Progress::Began { index, step: step.clone() });
+                    let result = match reason {
+                        Some(reason) => StepResult::Forced {
+                            detail: format!("forceRedeploymentReason {reason}; latestAvailableRevision 9 -> 10"),
+                            revision_before: Some(9),
+                        },
+                        None => StepResult::Done { detail: detail(&step.id) },
+                    };
+                    run.observe(Observed::Performed { index, result });
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        (app, run)
+    }
+
+    pub(super) fn finished(t0: Instant) -> App {
+        let (mut app, mut run) = mid_way(t0);
+        let index = run.steps.len() - 1;
+        let detail = "3 voting members started and healthy: etcd-0, master-1, etcd-2; etcd AllNodesAtLatestRevision (3 nodes are at revision 10); 3 etcd pods Running".to_string();
+        run.observe(Observed::Performed { index, result: StepResult::Done { detail } });
+        assert_eq!(run.next_action(), RunAction::Finished(Outcome::Completed));
+        app.on_member(Progress::Run(Box::new(run)));
+        app
+    }
+
+    /// Both sizes' snapshots; the text of both screens.
+    fn both(name: &str, app: &App, now: Instant) -> String {
+        let narrow = screen(app, 80, 24, COLOR, now);
+        insta::assert_snapshot!(format!("{name}_80x24"), narrow.backend());
+        let wide = screen(app, 120, 40, COLOR, now);
+        insta::assert_snapshot!(format!("{name}_120x40"), wide.backend());
+        format!("{:?}\n{:?}", narrow.backend(), wide.backend())
+    }
+
+    #[test]
+    fn the_plan_for_a_crashlooping_member_with_every_gate_passing() {
+        let t0 = Instant::now();
+        let mut app = planned(t0, 0);
+        let text = both("plan_passes", &app, t0 + Duration::from_secs(21));
+        for words in [
+            "[ok] member_unhealthy",
+            "[ok] quorum_holds",
+            "[ok] node_ready",
+            "CrashLoopBackOff",
+            "can lose 0 more",
+            "Replacing an unhealthy etcd member",
+            "$ mv /var/lib/etcd /var/lib/etcd-backup/etcd-data-2",
+            "steps: set_aside, remove_member (no return)",
+        ] {
+            assert!(text.contains(words), "{words:?} not on screen:\n{text}");
+        }
+        assert_eq!(app.on_action(Action::Confirm), Some(Effect::Start(Start::Member { member: "etcd-1".into() })));
+    }
+
+    #[test]
+    fn two_members_down_refuse_the_plan_at_the_quorum_gate_pointing_to_the_restore() {
+        let t0 = Instant::now();
+        let mut app = planned(t0, 1);
+        let text = both("plan_refused", &app, t0 + Duration::from_secs(21));
+        assert!(text.contains("[NO] quorum_holds") && text.contains("restore plan --backup DIR"), "{text}");
+        assert_eq!(app.on_action(Action::Confirm), None, "Enter starts nothing");
+        assert!(app.notice.as_deref().unwrap_or("").contains("gate quorum_holds does not pass"), "{:?}", app.notice);
+        assert_eq!(app.member.as_ref().map(|w| w.stage), Some(Stage::Planning));
+    }
+
+    #[test]
+    fn the_typed_confirmation_names_the_cluster_and_the_member() {
+        let t0 = Instant::now();
+        let mut app = asked_to_confirm(t0);
+        let text = both("confirmation", &app, t0 + Duration::from_secs(21));
+        assert!(text.contains("type ocp-x7k2p/etcd-1"), "{text}");
+        assert_eq!(
+            app.on_key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE)),
+            Some(Effect::Answer(Answer::Member(String::new())))
+        );
+    }
+
+    #[test]
+    fn a_run_mid_way_shows_the_step_waiting_on_the_learner() {
+        let t0 = Instant::now();
+        let (mut app, _) = mid_way(t0);
+        let text = both("running", &app, t0 + Duration::from_secs(21));
+        assert!(text.contains("is a learner, catching up"), "{text}");
+        assert_eq!(app.on_action(Action::Stop), Some(Effect::Stop(WizardKind::Member)));
+    }
+
+    #[test]
+    fn a_finished_run_says_so_on_the_wizard_and_in_the_notice() {
+        let t0 = Instant::now();
+        let app = finished(t0);
+        both("finished", &app, t0 + Duration::from_secs(21));
+        assert!(app.notice.as_deref().unwrap_or("").contains("replaced"), "{:?}", app.notice);
     }
 }
