@@ -401,6 +401,7 @@ impl EventLoop {
                 RunProgress::RestoreAsked(asked) => self.app.ask_restore(asked),
                 RunProgress::Member(progress) => self.app.on_member(progress),
                 RunProgress::MemberAsked(asked) => self.app.ask_member(asked),
+                RunProgress::MemberJournalled { member, at } => self.app.member_journalled(&member, at),
             }
         }
         if let (true, Some(id)) = (backup_ended, self.app.cluster.cluster_id()) {

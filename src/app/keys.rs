@@ -373,6 +373,8 @@ pub enum Context {
     RestoreStep,
     /// Member replacement plan: every gate passes.
     MemberReady,
+    /// Member replacement: an unfinished run of this member in the journal.
+    MemberResume,
     /// Member replacement plan: a gate does not pass (or the cluster could not be read).
     MemberRefused,
     MemberRunning,
@@ -413,6 +415,7 @@ impl Context {
         Context::RestoreName,
         Context::RestoreStep,
         Context::MemberReady,
+        Context::MemberResume,
         Context::MemberRefused,
         Context::MemberRunning,
         Context::MemberFinished,
@@ -526,6 +529,7 @@ pub const HINT_TABLE: &[(Context, &[Hint])] = &[
         &[edit("Enter", Edit::Keep, "when it is done"), edit("Esc", Edit::Drop, "stops here (resume later)")],
     ),
     (Context::MemberReady, &[hint("Enter", ENTER, "runs it (asks CLUSTER/MEMBER first)"), hint("Esc", ESC, "closes")]),
+    (Context::MemberResume, &[hint("Enter", ENTER, "resumes it there"), hint("Esc", ESC, "closes")]),
     (Context::MemberRefused, &[hint("M", &[Action::OpenMember], "plans again"), hint("Esc", ESC, "closes")]),
     (
         Context::MemberRunning,

@@ -47,6 +47,9 @@ pub struct MemberWizard {
     /// A plan was asked for and has not come yet.
     pub planning: bool,
     pub abort_sent: bool,
+    /// The journal holds an unfinished replacement of this member, begun: where it stopped.
+    /// Enter resumes it there, whatever the new plan's gates say (its steps are past them).
+    pub journalled: Option<String>,
 }
 
 impl MemberWizard {
@@ -60,6 +63,7 @@ impl MemberWizard {
             prompt: None,
             planning: true,
             abort_sent: false,
+            journalled: None,
         }
     }
 
@@ -75,7 +79,7 @@ impl MemberWizard {
     /// Why the plan shown does not let the run go ahead (None: it does, or none is shown yet).
     pub fn refused_because(&self) -> Option<String> {
         let run = self.run.as_ref()?;
-        if self.plan_passes() {
+        if self.plan_passes() || self.journalled.is_some() {
             return None;
         }
         if let Some(gate) = run.gates.iter().find(|g| !g.passed) {
@@ -141,6 +145,13 @@ impl App {
                 let outcome = run.outcome().map(Outcome::describe).unwrap_or_default();
                 self.notice = Some(format!("member {}: {outcome}", run.member_label()));
             }
+        }
+    }
+
+    /// The journal holds an unfinished run of this member, begun.
+    pub fn member_journalled(&mut self, member: &str, at: String) {
+        if let Some(wizard) = self.member.as_mut().filter(|w| w.stage == Stage::Planning && w.member == member) {
+            wizard.journalled = Some(at);
         }
     }
 
@@ -397,6 +408,18 @@ mod tests {
         assert_eq!(app.member.as_ref().map(|w| w.stage), Some(Stage::Planning));
         // M plans again.
         assert_eq!(app.on_action(Action::OpenMember), Some(Effect::PlanMember { member: "etcd-1".into() }));
+    }
+
+    #[test]
+    fn an_unfinished_run_of_the_member_in_the_journal_is_resumed_whatever_the_new_gates_say() {
+        let mut app = one_down();
+        app.on_action(Action::OpenMember);
+        app.on_member(Progress::Run(Box::new(surveyed(crashlooping(1), true))));
+        // Said for another member, or for this one: only this one's counts.
+        app.member_journalled("etcd-2", "step remove_member".into());
+        assert_eq!(app.on_action(Action::Confirm), None);
+        app.member_journalled("etcd-1", "step member_back".into());
+        assert_eq!(app.on_action(Action::Confirm), Some(Effect::Start(Start::Member { member: "etcd-1".into() })));
     }
 
     #[test]

@@ -17,7 +17,9 @@ use etcd_console_core::wizard::backup::Via;
 use etcd_console_core::wizard::member::engine::Confirmation;
 use etcd_console_core::wizard::member::executor::{drive, MemberExecutor, Person, Progress};
 use etcd_console_core::wizard::member::journal::{unfinished, MemberJournal};
-use etcd_console_core::wizard::member::{MemberRun, Observed, Options, Outcome, Step, Survey, DEFAULT_MAX_BACKUP_AGE};
+use etcd_console_core::wizard::member::{
+    MemberRun, Observed, Options, Outcome, Step, StepState, Survey, DEFAULT_MAX_BACKUP_AGE,
+};
 
 /// How often a step's check is asked again from the console.
 const POLL: Duration = Duration::from_secs(5);
@@ -75,6 +77,7 @@ fn refused(options: Options, reason: String) -> MemberRun {
 /// The plan for `member` on a task: the survey and the gates, nothing done.
 pub(super) fn plan(settings: &RunSettings, member: String, progress: &mpsc::UnboundedSender<RunProgress>) {
     let settings = settings.clone();
+    let asks = progress.clone();
     let progress = forward(progress, RunProgress::Member);
     tokio::spawn(async move {
         let options = options(&settings.console, settings.kube.as_ref(), &member, true);
@@ -84,12 +87,41 @@ pub(super) fn plan(settings: &RunSettings, member: String, progress: &mpsc::Unbo
         }
         let mut run = MemberRun::new(options);
         let survey = match executor(&settings).await {
-            Ok(executor) => executor.survey(&run.options).await,
+            Ok(executor) => {
+                if let Some(at) = journalled(&settings, &executor.connection.server, &member) {
+                    let _ = asks.send(RunProgress::MemberJournalled { member: member.clone(), at });
+                }
+                executor.survey(&run.options).await
+            }
             Err(e) => Survey { unreadable: Some(e), ..Survey::default() },
         };
         run.observe(Observed::Surveyed(Box::new(survey)));
         let _ = progress.send(Progress::Run(Box::new(run)));
     });
+}
+
+/// Whether `journalled` is the replacement of `member` (by the name or ID asked, or as surveyed).
+fn same_member(journalled: &MemberRun, member: &str) -> bool {
+    journalled.options.member == member
+        || journalled.survey.as_ref().and_then(|s| s.target.as_ref()).is_some_and(|t| t.name == member)
+}
+
+/// Where the journal's unfinished replacement of `member` stopped, when one has begun (a small
+/// local file; its lock is not taken: the run does that).
+fn journalled(settings: &RunSettings, server: &str, member: &str) -> Option<String> {
+    let dir = settings.journal_dir.as_ref()?;
+    let (found, _) = unfinished(dir, server).ok().flatten()?;
+    if !same_member(&found, member) || !found.begun() {
+        return None;
+    }
+    let at = found
+        .records
+        .iter()
+        .zip(&found.steps)
+        .find(|(r, _)| matches!(r.state, StepState::Pending | StepState::Running | StepState::Failed))
+        .map(|(_, s)| format!("step {}", s.id))
+        .unwrap_or_else(|| "its last step".into());
+    Some(at)
 }
 
 /// The person at the console: the engine's questions go to the screen as a typed prompt.
@@ -141,9 +173,7 @@ pub(super) async fn run(
     let mut run = match unfinished(&journal_dir, &server) {
         Err(e) => return refuse(e.to_string()),
         Ok(Some((mut found, path))) => {
-            let same = found.options.member == options.member
-                || found.survey.as_ref().and_then(|s| s.target.as_ref()).is_some_and(|t| t.name == options.member);
-            if same {
+            if same_member(&found, &options.member) {
                 found.options.read_only = options.read_only;
                 found.resume();
                 tracing::info!(journal = %path.display(), "member replacement: resuming the journalled run");

@@ -35,6 +35,11 @@ pub enum RunProgress {
     Member(member_wizard::executor::Progress),
     /// The member replacement's engine waits for the person to type.
     MemberAsked(crate::app::member::Asked),
+    /// The journal holds an unfinished replacement of this member, begun: where it stopped.
+    MemberJournalled {
+        member: String,
+        at: String,
+    },
 }
 
 impl RunProgress {
@@ -44,7 +49,9 @@ impl RunProgress {
             RunProgress::Backup(_) => WizardKind::Backup,
             RunProgress::Encryption(_) => WizardKind::Encryption,
             RunProgress::Restore(_) | RunProgress::RestoreAsked(_) => WizardKind::Restore,
-            RunProgress::Member(_) | RunProgress::MemberAsked(_) => WizardKind::Member,
+            RunProgress::Member(_) | RunProgress::MemberAsked(_) | RunProgress::MemberJournalled { .. } => {
+                WizardKind::Member
+            }
         }
     }
 

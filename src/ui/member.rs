@@ -47,7 +47,16 @@ pub fn draw(frame: &mut Frame, area: Rect, _app: &App, wizard: &MemberWizard, th
         }
         (Stage::Planning, Some(run)) => {
             draw_plan(frame, body, run, theme);
-            let line = if wizard.plan_passes() {
+            let line = if let Some(at) = &wizard.journalled {
+                Line::styled(
+                    format!(
+                        "unfinished in the journal at {}: {}",
+                        safe_text(at),
+                        said(Context::MemberResume.hints(), "; ")
+                    ),
+                    theme.warn(),
+                )
+            } else if wizard.plan_passes() {
                 Line::styled(format!("every gate passes: {}", said(Context::MemberReady.hints(), "; ")), theme.ok())
             } else {
                 Line::styled(

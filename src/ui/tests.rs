@@ -1246,6 +1246,11 @@ mod key_hints {
             }
             Context::MemberReady => super::member_wizard::planned(t0, 0),
             Context::MemberRefused => super::member_wizard::planned(t0, 1),
+            Context::MemberResume => {
+                let mut app = super::member_wizard::planned(t0, 1);
+                app.member_journalled("etcd-1", "step member_back".into());
+                app
+            }
             Context::MemberRunning => super::member_wizard::running(t0),
             Context::MemberFinished => super::member_wizard::finished(t0),
             Context::MemberConfirm => super::member_wizard::asked_to_confirm(t0),
