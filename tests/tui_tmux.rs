@@ -516,3 +516,45 @@ async fn a_restore_from_the_console_plans_asks_the_name_runs_every_step_and_foll
     tmux.keys(&["q"]);
     tmux.wait_for("a clean exit", WAIT, |s| s.contains("CONSOLE-EXITED 0"));
 }
+
+/// The lab's `member-down`: `M` on the member that is down shows the engine's plan for it (what
+/// the survey found, the procedure, every gate), and Esc closes it. Nothing is replaced here:
+/// the CLI's rehearsals run whole replacements.
+#[tokio::test(flavor = "multi_thread")]
+async fn m_on_the_member_down_shows_its_plan_and_gates_and_esc_closes_it() {
+    let lab = lab_scenario("member-down", 1.0).await;
+    let backups = lab.dir.join("tui-backups");
+    let journal = lab.dir.join("tui-journal");
+    let extra = format!("--backup-dir {} --journal-dir {}", backups.display(), journal.display());
+    let tmux = Tmux::start("member", 120, 40, &console_on_lab(&lab, &extra));
+    let screen = tmux.wait_for("a member down", WAIT, |s| s.contains("2/3 up") && s.contains("can lose 0 more"));
+    // The member down, by its row; selected with g then j.
+    let name = screen
+        .lines()
+        .filter(|l| l.starts_with("│") && (l.contains(" down ") || l.contains("no answer")))
+        .find_map(|l| l.split_whitespace().find(|w| w.starts_with("master-")))
+        .unwrap_or_else(|| panic!("no member down:\n{screen}"))
+        .to_string();
+    tmux.keys(&["g"]);
+    for _ in 0..3 {
+        if tmux.screen().contains(&format!("> {name}")) {
+            break;
+        }
+        tmux.keys(&["j"]);
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    tmux.wait_for("the member down selected", WAIT, |s| s.contains(&format!("> {name}")));
+    tmux.keys(&["M"]);
+    let plan = tmux.wait_for("its plan", WAIT, |s| s.contains("[ok] quorum_holds") || s.contains("[NO] quorum_holds"));
+    assert!(plan.contains(&format!("Replace etcd member {name}")), "{plan}");
+    assert!(plan.contains(&format!("[ok] member_unhealthy {name}: it does not answer")), "{plan}");
+    assert!(plan.contains("[ok] quorum_holds 2 healthy of 3 voting members"), "{plan}");
+    assert!(plan.contains("[ok] backup no backup in"), "none yet: one is taken first: {plan}");
+    assert!(plan.contains("procedure its ") && plan.contains("Replacing an unhealthy etcd member"), "{plan}");
+    assert!(plan.contains("remove_member"), "{plan}");
+    assert!(!backups.exists() && !journal.exists(), "a plan writes nothing");
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("the wizard closed", WAIT, |s| !s.contains("Replace etcd member"));
+    tmux.keys(&["q"]);
+    tmux.wait_for("a clean exit", WAIT, |s| s.contains("CONSOLE-EXITED 0"));
+}
