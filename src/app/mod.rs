@@ -363,6 +363,10 @@ impl App {
         if kind == WizardKind::Backup {
             self.close_wizard(kind);
         }
+        // The member wizard goes back to its plan: no run is going on.
+        if let Some(wizard) = self.member.as_mut().filter(|_| kind == WizardKind::Member) {
+            wizard.stage = member::Stage::Planning;
+        }
         self.notice = Some(format!("{} not started: {reason}", kind.name()));
     }
 
