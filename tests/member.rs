@@ -201,7 +201,6 @@ async fn bad_input_exits_2_and_a_healthy_member_needs_force() {
     assert_unchanged(&lab, &before);
 }
 
-#[allow(dead_code)]
 fn spawn_with_lines(mut command: Command) -> (Child, std::sync::mpsc::Receiver<String>) {
     command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::null());
     let mut child: Child = command.spawn().unwrap();
@@ -217,7 +216,6 @@ fn spawn_with_lines(mut command: Command) -> (Child, std::sync::mpsc::Receiver<S
 }
 
 /// Runs `command` (a `member replace -o json`) and kills it once step `at` has begun.
-#[allow(dead_code)]
 fn kill_when(command: Command, at: &str) {
     let (mut child, rx) = spawn_with_lines(command);
     let deadline = Instant::now() + Duration::from_secs(300);
@@ -237,4 +235,196 @@ fn kill_when(command: Command, at: &str) {
     let _ = child.kill();
     let _ = child.wait();
     seen.unwrap_or_else(|e| panic!("{e}"));
+}
+
+fn replace(lab: &Lab, member: &str, extra: &[&str]) -> Command {
+    let mut args = vec!["member", "replace", member, "--yes", "--poll", "500ms", "-o", "json"];
+    args.extend_from_slice(extra);
+    member_command(lab, &args)
+}
+
+/// Each step's time, as the run said it: for the note's performance figures.
+fn timings(output: &Output) -> String {
+    lines(output)
+        .iter()
+        .filter(|l| l["event"] == "step_ended")
+        .map(|l| format!("{} {:.1}s", l["id"].as_str().unwrap_or("?"), l["elapsed_seconds"].as_f64().unwrap_or(0.0)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn jsonpath(lab: &Lab, args: &[&str]) -> String {
+    kubectl_ok(lab, args).trim().to_string()
+}
+
+/// What a replacement must leave, as etcdctl and kubectl see it: `name` back with a new ID, every
+/// member started, voting and healthy, its secrets made again, the guard on, etcd at its latest
+/// revision on every node, three etcd pods Running.
+fn assert_replaced(lab: &Lab, name: &str, old_id: u64) {
+    let members = member_list(lab);
+    assert_eq!(members.len(), 3, "{members:?}");
+    let back = members.iter().find(|m| m.0 == name).unwrap_or_else(|| panic!("no {name}: {members:?}"));
+    assert_ne!(back.1, old_id, "{name} must be a new member (a new ID)");
+    assert!(members.iter().all(|m| !m.0.is_empty() && !m.2), "all started, none a learner: {members:?}");
+    let health = etcdctl(lab, &["endpoint", "health", "--cluster"]);
+    assert!(health.status.success(), "{}{}", stdout(&health), stderr(&health));
+    for secret in [format!("etcd-peer-{name}"), format!("etcd-serving-{name}"), format!("etcd-serving-metrics-{name}")]
+    {
+        let got = jsonpath(lab, &["get", "secret", "-n", "openshift-etcd", &secret, "-o", "jsonpath={.type}"]);
+        assert_eq!(got, "kubernetes.io/tls", "{secret} made again");
+    }
+    let overrides = jsonpath(lab, &["get", "etcd", "cluster", "-o", "jsonpath={.spec.unsupportedConfigOverrides}"]);
+    assert_eq!(overrides, "", "the quorum guard must be back on");
+    let installer = jsonpath(
+        lab,
+        &[
+            "get",
+            "etcd",
+            "cluster",
+            "-o",
+            r#"jsonpath={.status.conditions[?(@.type=="NodeInstallerProgressing")].reason}"#,
+        ],
+    );
+    assert_eq!(installer, "AllNodesAtLatestRevision");
+    let pods = kubectl_ok(lab, &["get", "pods", "-n", "openshift-etcd", "-l", "k8s-app=etcd", "--no-headers"]);
+    assert_eq!(pods.lines().filter(|l| l.contains("Running") && l.contains("3/3")).count(), 3, "{pods}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_member_whose_machine_is_down_is_replaced_with_a_new_machine() {
+    let lab = lab_scenario("member-down", 60.0).await;
+    let down = down_member(&lab);
+    let old_id = member_list(&lab).iter().find(|m| m.0 == down).unwrap().1;
+    let machine = jsonpath(
+        &lab,
+        &[
+            "get",
+            "machines",
+            "-n",
+            "openshift-machine-api",
+            "-o",
+            &format!("jsonpath={{.items[?(@.status.nodeRef.name==\"{down}\")].metadata.name}}"),
+        ],
+    );
+    let started = Instant::now();
+    let run = run_with_limit(replace(&lab, &down, &[]), Duration::from_secs(600));
+    eprintln!("machine replacement: {:.1}s ({})", started.elapsed().as_secs_f64(), timings(&run));
+    assert_eq!(run.status.code(), Some(0), "{}{}", stdout(&run), stderr(&run));
+    let all = lines(&run);
+    let p = all.iter().find(|l| l["event"] == "plan").unwrap();
+    assert_eq!(p["procedure"], "machine", "{p}");
+    let ids: Vec<&str> = all.iter().filter(|l| l["event"] == "step_ended").filter_map(|l| l["id"].as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            "backup",
+            "remove_member",
+            "quorum_guard_off",
+            "delete_secrets",
+            "replace_machine",
+            "quorum_guard_on",
+            "member_back"
+        ]
+    );
+    let replaced = all.iter().find(|l| l["event"] == "step_ended" && l["id"] == "replace_machine").unwrap();
+    let detail = replaced["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("node-bootstrapper") || detail.contains("kubelet-serving"),
+        "its own CSRs approved: {detail}"
+    );
+    assert_replaced(&lab, &down, old_id);
+    let machines = kubectl_ok(&lab, &["get", "machines", "-n", "openshift-machine-api", "--no-headers"]);
+    assert!(
+        !machines.lines().any(|l| l.split_whitespace().next() == Some(machine.as_str())),
+        "{machine} is gone: {machines}"
+    );
+    // The backup taken first is restore-grade: the snapshot and the static resources.
+    let names: Vec<String> = std::fs::read_dir(lab.dir.join("backups"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        names.iter().any(|n| n.starts_with("snapshot_"))
+            && names.iter().any(|n| n.starts_with("static_kuberesources_")),
+        "{names:?}"
+    );
+    // Done: the journal is kept under a dated name, and planning again finds nothing to replace.
+    let again = run_with_limit(member_command(&lab, &["member", "plan", &down, "-o", "json"]), Duration::from_secs(60));
+    assert_eq!(gate(&plan(&again), "member_unhealthy")["passed"], false);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_crashlooping_member_killed_at_every_step_ends_replaced_once() {
+    let lab = lab_scenario("member-corrupt", 60.0).await;
+    let sick = down_member(&lab);
+    let old_id = member_list(&lab).iter().find(|m| m.0 == sick).unwrap().1;
+    let revision = |lab: &Lab| {
+        jsonpath(lab, &["get", "etcd", "cluster", "-o", "jsonpath={.status.latestAvailableRevision}"])
+            .parse::<i64>()
+            .unwrap()
+    };
+    let before = revision(&lab);
+    let started = Instant::now();
+    for at in [
+        "backup",
+        "set_aside",
+        "remove_member",
+        "quorum_guard_off",
+        "delete_secrets",
+        "force_redeployment",
+        "quorum_guard_on",
+    ] {
+        kill_when(replace(&lab, &sick, &[]), at);
+    }
+    let run = run_with_limit(replace(&lab, &sick, &[]), Duration::from_secs(600));
+    eprintln!("crashloop replacement, killed 7 times: {:.1}s ({})", started.elapsed().as_secs_f64(), timings(&run));
+    assert_eq!(run.status.code(), Some(0), "{}{}", stdout(&run), stderr(&run));
+    let all = lines(&run);
+    assert!(all.iter().any(|l| l["event"] == "resuming"), "the journalled run is resumed: {}", stdout(&run));
+    assert_replaced(&lab, &sick, old_id);
+    // Forced once: one new revision, whatever step the kills fell on.
+    assert_eq!(revision(&lab), before + 1, "etcd was redeployed once");
+    // The damaged data is kept aside on the node, not deleted.
+    let aside = lab.dir.join("hosts").join(&sick).join("var/lib/etcd-backup");
+    let kept: Vec<String> =
+        std::fs::read_dir(&aside).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+    assert!(kept.iter().any(|n| n == "etcd-pod.yaml") && kept.iter().any(|n| n.starts_with("etcd-data-")), "{kept:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hosted_crashlooping_pod_gets_a_new_claim_and_rejoins() {
+    let lab = lab_scenario("hosted-member-crashloop", 60.0).await;
+    let sick = down_member(&lab);
+    let old_id = member_list(&lab).iter().find(|m| m.0 == sick).unwrap().1;
+    let pods = kubectl_ok(&lab, &["get", "pods", "-n", "clusters-hosted", "-l", "app=etcd", "--no-headers"]);
+    let failing = pods.lines().find(|l| l.contains("CrashLoopBackOff")).unwrap_or_else(|| panic!("{pods}"));
+    let pod = failing.split_whitespace().next().unwrap().to_string();
+    let uid = jsonpath(&lab, &["get", "pod", "-n", "clusters-hosted", &pod, "-o", "jsonpath={.metadata.uid}"]);
+    let mut command = replace(&lab, &sick, &["--hosted-cluster", "clusters/hosted"]);
+    command.env_remove("ETCDCTL_ENDPOINTS");
+    let started = Instant::now();
+    let run = run_with_limit(command, Duration::from_secs(600));
+    eprintln!("hosted replacement: {:.1}s ({})", started.elapsed().as_secs_f64(), timings(&run));
+    assert_eq!(run.status.code(), Some(0), "{}{}", stdout(&run), stderr(&run));
+    let p = plan(&run);
+    assert_eq!(p["procedure"], "hosted");
+    assert!(p["documented_as"].as_str().unwrap().contains("Hosted control planes"), "{p}");
+    let new_uid = jsonpath(&lab, &["get", "pod", "-n", "clusters-hosted", &pod, "-o", "jsonpath={.metadata.uid}"]);
+    assert_ne!(new_uid, uid, "{pod} made again");
+    let ready = jsonpath(
+        &lab,
+        &["get", "pod", "-n", "clusters-hosted", &pod, "-o", "jsonpath={.status.containerStatuses[*].ready}"],
+    );
+    assert_eq!(ready, "true true", "{pod} 2/2");
+    let members = member_list(&lab);
+    assert!(members.iter().any(|m| m.0 == sick && m.1 != old_id), "{sick} back with a new ID: {members:?}");
+    let mut hashes = etcdctl(&lab, &["endpoint", "hashkv", "--cluster", "-w", "json"]);
+    if !hashes.status.success() {
+        hashes = etcdctl(&lab, &["endpoint", "hashkv", "--cluster", "-w", "json"]);
+    }
+    let hashes: Value = serde_json::from_str(&stdout(&hashes)).unwrap();
+    let distinct: std::collections::BTreeSet<u64> =
+        hashes.as_array().unwrap().iter().filter_map(|h| h["HashKV"]["hash"].as_u64()).collect();
+    assert_eq!(distinct.len(), 1, "one hash on every member: {hashes}");
 }

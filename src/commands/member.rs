@@ -22,7 +22,7 @@ use etcd_console_core::wizard::member::engine::{Confirmation, Stage};
 use etcd_console_core::wizard::member::executor::{drive, MemberExecutor, Person, Progress};
 use etcd_console_core::wizard::member::journal::{unfinished, MemberJournal};
 use etcd_console_core::wizard::member::{
-    unhealthy_because, Act, MemberRun, Observed, Options, Outcome, Step, StepState, Survey, DOCUMENTED_AS,
+    unhealthy_because, Act, MemberRun, Observed, Options, Outcome, Step, StepState, Survey,
 };
 use etcd_console_core::wizard::restore::QUORUM_GUARD_ON;
 
@@ -197,7 +197,7 @@ fn print_plan(run: &MemberRun, json: bool) {
             })
             .collect();
         let value = json!({"event": "plan", "procedure": run.procedure,
-            "documented_as": DOCUMENTED_AS,
+            "documented_as": run.procedure.map(|p| p.documented_as()),
             "cluster": survey.map(|s| json!({"name": s.cluster_name, "api_url": s.api_url, "cluster_id": s.cluster_id, "version": s.version})),
             "member": survey.and_then(|s| s.target.clone()),
             "unhealthy_because": survey.and_then(unhealthy_because),
@@ -225,7 +225,7 @@ fn print_plan(run: &MemberRun, json: bool) {
         }
     }
     if let Some(procedure) = run.procedure {
-        outln!("procedure: {} ({})", procedure.title(), DOCUMENTED_AS);
+        outln!("procedure: {} ({})", procedure.title(), procedure.documented_as());
     }
     outln!("gates (all must pass before anything is changed):");
     for gate in &run.gates {

@@ -17,9 +17,7 @@ use crate::app::keys::{said, Context};
 use crate::app::member::{Asked, MemberWizard, Prompt, Stage};
 use crate::app::App;
 use etcd_console_core::units::safe_text;
-use etcd_console_core::wizard::member::{
-    unhealthy_because, Act, Gate, MemberRun, Outcome, StepState, Survey, DOCUMENTED_AS,
-};
+use etcd_console_core::wizard::member::{unhealthy_because, Act, Gate, MemberRun, Outcome, StepState, Survey};
 
 /// From this inner width on the steps and their commands sit beside the gates; below it, the
 /// plan is one line per fact (a gate that does not pass first, whole) so it fits 80x24.
@@ -167,7 +165,7 @@ fn draw_plan(frame: &mut Frame, area: Rect, run: &MemberRun, theme: Theme) {
         Line::from(vec![
             Span::styled("procedure ", theme.dim()),
             Span::raw(if wide { procedure.title() } else { procedure.as_str() }),
-            Span::styled(format!(" ({DOCUMENTED_AS})"), theme.dim()),
+            Span::styled(format!(" ({})", procedure.documented_as()), theme.dim()),
         ])
     });
     // A gate that does not pass comes first.

@@ -197,10 +197,14 @@ impl MemberExecutor {
             .cloned();
         let infrastructure =
             get_object(c, dynamic(c, INFRASTRUCTURE, None), "infrastructure/cluster", "cluster").await.ok().flatten();
-        survey.cluster_name = infrastructure
-            .as_ref()
-            .and_then(|i| text(i, "/status/infrastructureName"))
-            .unwrap_or_else(|| survey.cluster_id.clone());
+        survey.cluster_name = match &options.hosted_cluster {
+            // A hosted cluster is named as the HostedCluster: NAMESPACE/NAME.
+            Some(hosted) => hosted.clone(),
+            None => infrastructure
+                .as_ref()
+                .and_then(|i| text(i, "/status/infrastructureName"))
+                .unwrap_or_else(|| survey.cluster_id.clone()),
+        };
         let hosted = options.hosted_cluster.as_deref().map(|h| h.replacen('/', "-", 1));
         survey.control_plane_namespace = hosted.clone();
         let (version, openshift_id) = if hosted.is_none() {
@@ -240,8 +244,30 @@ impl MemberExecutor {
         let c = &self.connection;
         let mut facts = TargetFacts { id: member.id, name: member.name.clone(), ..TargetFacts::default() };
         if let Some(namespace) = hosted {
-            facts.pod = self.pod(namespace, &member.name).await;
-            facts.claim = Some(format!("data-{}", member.name));
+            // The member's pod: by its address or its URL's first label (etcd-N.etcd-discovery...).
+            let pods = list_objects(
+                c,
+                dynamic(c, ("", "v1", "Pod", "pods"), Some(namespace)),
+                "etcd pods",
+                &ListParams::default().labels("app=etcd"),
+            )
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+            let read: Vec<crate::openshift::diagnosis::PodFacts> =
+                pods.iter().filter_map(crate::openshift::diagnosis::pod_facts).collect();
+            let identity = crate::cluster::MemberIdentity {
+                id: member.id,
+                name: member.name.clone(),
+                client_urls: member.client_urls.clone(),
+                peer_urls: member.peer_urls.clone(),
+                is_learner: member.is_learner,
+            };
+            let pod = crate::openshift::diagnosis::pod_of(&identity, &read).map(|p| p.name.clone());
+            let pod = pod.unwrap_or_else(|| member.name.clone());
+            facts.pod = self.pod(namespace, &pod).await;
+            facts.claim = Some(format!("data-{pod}"));
             return facts;
         }
         let node_name = member.name.strip_prefix("etcd-member-").unwrap_or(&member.name).to_string();
@@ -637,8 +663,8 @@ impl MemberExecutor {
             Act::ReplaceMachine { machine, node } => self.replacement(machine, node).await,
             Act::MemberBack { name, old_id, voters } => self.member_back(name.as_deref(), *old_id, *voters).await,
             Act::DeleteClaimAndPod { pod, .. } => Ok(Checked::Holds(format!("{pod} deleted"))),
-            Act::HostedMemberBack { namespace, pod, name, old_id, voters } => {
-                self.hosted_member_back(namespace, pod, name, *old_id, *voters).await
+            Act::HostedMemberBack { namespace, pod, name, old_id, old_uid, voters } => {
+                self.hosted_member_back(namespace, pod, name, *old_id, old_uid, *voters).await
             }
             Act::Person { then, .. } => match then {
                 PersonCheck::Nothing => Ok(Checked::Holds(String::new())),
@@ -827,9 +853,10 @@ impl MemberExecutor {
         pod: &str,
         name: &str,
         old_id: u64,
+        old_uid: &str,
         voters: usize,
     ) -> Result<Checked, String> {
-        let Some(facts) = self.pod(namespace, pod).await else {
+        let Some(facts) = self.pod(namespace, pod).await.filter(|p| old_uid.is_empty() || p.uid != old_uid) else {
             return Ok(Checked::NotYet(format!("{pod} is not made again yet")));
         };
         if !(facts.phase == "Running" && facts.ready) {

@@ -71,6 +71,17 @@ impl Procedure {
         }
     }
 
+    /// Where OpenShift documents it, by section title and release.
+    pub fn documented_as(self) -> &'static str {
+        match self {
+            Procedure::Machine | Procedure::Crashloop => DOCUMENTED_AS,
+            Procedure::Hosted => {
+                "\"Recovering a failing etcd pod\" (Recovering an unhealthy etcd cluster, Hosted control planes), OpenShift 4.14"
+            }
+            Procedure::Legacy43 => "\"Replacing a failed master host\", OpenShift 4.3",
+        }
+    }
+
     /// `--procedure machine|crashloop`, for a member whose state does not say (with `--force`).
     pub fn parse(text: &str) -> Result<Procedure, String> {
         match text {

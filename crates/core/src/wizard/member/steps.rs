@@ -72,6 +72,9 @@ pub enum Act {
         pod: String,
         name: String,
         old_id: u64,
+        /// The failing pod's UID: the one made again has another.
+        #[serde(default)]
+        old_uid: String,
         voters: usize,
     },
     /// A person runs the shown commands; then what can be seen is checked.
@@ -286,6 +289,7 @@ pub fn plan(procedure: Procedure, options: &Options, survey: &Survey) -> Vec<Ste
                     pod: pod.clone(),
                     name: target.name.clone(),
                     old_id: target.id,
+                    old_uid: target.pod.as_ref().map(|p| p.uid.clone()).unwrap_or_default(),
                     voters,
                 },
                 &format!("{pod} Running with every container ready; {} back with a new ID; one revision and one key-value hash on every member", target.name),
