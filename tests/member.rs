@@ -8,7 +8,7 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -199,42 +199,6 @@ async fn bad_input_exits_2_and_a_healthy_member_needs_force() {
     assert_eq!(p["member"]["name"], "master-1", "{p}");
     assert!(gate(&p, "member_unhealthy")["detail"].as_str().unwrap().contains("disk swap"), "{p}");
     assert_unchanged(&lab, &before);
-}
-
-fn spawn_with_lines(mut command: Command) -> (Child, std::sync::mpsc::Receiver<String>) {
-    command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::null());
-    let mut child: Child = command.spawn().unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        use std::io::BufRead;
-        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    (child, rx)
-}
-
-/// Runs `command` (a `member replace -o json`) and kills it once step `at` has begun.
-fn kill_when(command: Command, at: &str) {
-    let (mut child, rx) = spawn_with_lines(command);
-    let deadline = Instant::now() + Duration::from_secs(300);
-    let mut seen = Err(format!("step {at} never began"));
-    while Instant::now() < deadline {
-        let Ok(line) = rx.recv_timeout(Duration::from_secs(1)) else { continue };
-        let value: Value = serde_json::from_str(&line).unwrap_or_default();
-        if value["event"] == "step" && value["id"] == at {
-            seen = Ok(());
-            break;
-        }
-        if value["event"] == "outcome" {
-            seen = Err(format!("the run ended before step {at}: {line}"));
-            break;
-        }
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    seen.unwrap_or_else(|e| panic!("{e}"));
 }
 
 fn replace(lab: &Lab, member: &str, extra: &[&str]) -> Command {

@@ -7,7 +7,7 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -270,42 +270,6 @@ fn kill_at(lab: &Lab, dir: &str, at: &str) {
 }
 
 /// Starts `command`, its stdout's lines coming through the receiver as they are printed.
-fn spawn_with_lines(mut command: Command) -> (Child, std::sync::mpsc::Receiver<String>) {
-    command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::null());
-    let mut child: Child = command.spawn().unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        use std::io::BufRead;
-        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    (child, rx)
-}
-
-/// Runs `command` (a `restore run -o json`) and kills it once it has begun step `at`.
-fn kill_when(command: Command, at: &str) {
-    let (mut child, rx) = spawn_with_lines(command);
-    let deadline = Instant::now() + Duration::from_secs(300);
-    let mut seen = Err(format!("step {at} never began"));
-    while Instant::now() < deadline {
-        let Ok(line) = rx.recv_timeout(Duration::from_secs(1)) else { continue };
-        let value: Value = serde_json::from_str(&line).unwrap_or_default();
-        if value["event"] == "step" && value["id"] == at {
-            seen = Ok(());
-            break;
-        }
-        if value["event"] == "outcome" {
-            seen = Err(format!("the run ended before step {at}: {line}"));
-            break;
-        }
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    seen.unwrap_or_else(|e| panic!("{e}"));
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_restore_killed_at_several_steps_resumes_where_it_was_and_ends_the_same() {
     let (lab, dir) = restore_lab_with_backup().await;

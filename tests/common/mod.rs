@@ -4,7 +4,7 @@
 #![allow(dead_code, clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use etcd_console_lab::{Lab, LabOptions};
@@ -334,4 +334,41 @@ pub fn console_with_kubeconfig_only(lab: &Lab, kubeconfig: &Path, args: &[&str])
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("HOME", lab.dir.join("home"));
     run_with_limit(command, Duration::from_secs(60))
+}
+
+/// Spawns `command` with its stdout read line by line on a thread of its own.
+pub fn spawn_with_lines(mut command: Command) -> (Child, std::sync::mpsc::Receiver<String>) {
+    command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::null());
+    let mut child: Child = command.spawn().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    (child, rx)
+}
+
+/// Runs `command` (a wizard run with `-o json`) and kills it once it has begun step `at`.
+pub fn kill_when(command: Command, at: &str) {
+    let (mut child, rx) = spawn_with_lines(command);
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let mut seen = Err(format!("step {at} never began"));
+    while Instant::now() < deadline {
+        let Ok(line) = rx.recv_timeout(Duration::from_secs(1)) else { continue };
+        let value: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
+        if value["event"] == "step" && value["id"] == at {
+            seen = Ok(());
+            break;
+        }
+        if value["event"] == "outcome" {
+            seen = Err(format!("the run ended before step {at}: {line}"));
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    seen.unwrap_or_else(|e| panic!("{e}"));
 }

@@ -15,6 +15,8 @@ use std::time::SystemTime;
 
 use serde::Serialize;
 
+pub mod run;
+
 /// Why a journal could not be read, written or locked; each says which file, and what to do.
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {
