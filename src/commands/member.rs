@@ -17,10 +17,11 @@ use super::output::{outln, safe, Printer};
 use crate::cli::{ConsoleArgs, MemberArgs, MemberCommand, MemberTarget, OutputFormat};
 use etcd_console_core::etcd::source::EtcdSource;
 use etcd_console_core::hosts::{HostShell, SshShell};
+use etcd_console_core::journal::JournalError;
 use etcd_console_core::settings::{ConnectionSettings, KubeSettings};
 use etcd_console_core::wizard::member::engine::{Confirmation, Stage};
 use etcd_console_core::wizard::member::executor::{drive, MemberExecutor, Person, Progress};
-use etcd_console_core::wizard::member::journal::{unfinished, MemberJournal};
+use etcd_console_core::wizard::member::journal::{open_run, NotOpened};
 use etcd_console_core::wizard::member::{
     unhealthy_because, Act, MemberRun, Observed, Options, Outcome, Step, StepState, Survey,
 };
@@ -342,52 +343,24 @@ async fn replace_member(
         return BAD_INPUT;
     };
     let server = executor.connection.server.clone();
-    let mut journal = match MemberJournal::open(&journal_dir, &server) {
-        Ok(journal) => journal,
+    let (mut run, mut journal, resumed) = match open_run(&journal_dir, &server, &wanted) {
+        Ok(opened) => opened,
         Err(e) => {
-            eprintln!("etcd-console: {e}");
-            return 1;
+            eprintln!("etcd-console: {}", safe(&e.to_string()));
+            let code = match e {
+                NotOpened::Journal(JournalError::Locked { .. }) => 1,
+                _ => BAD_INPUT,
+            };
+            return code;
         }
     };
-    let mut run = match unfinished(&journal_dir, &server) {
-        Err(e) => {
-            eprintln!("etcd-console: {e}");
-            return BAD_INPUT;
-        }
-        Ok(Some((mut found, path))) => {
-            let same = found.options.member == wanted.member
-                || found.survey.as_ref().and_then(|s| s.target.as_ref()).is_some_and(|t| {
-                    t.name == wanted.member || format!("{:x}", t.id) == wanted.member.trim_start_matches("0x")
-                });
-            if !same && found.begun() {
-                eprintln!(
-                    "etcd-console: an unfinished replacement of {} is in {}: run it again for that member to resume it, or move the journal away to start anew",
-                    safe(&found.member_label()),
-                    path.display()
-                );
-                return BAD_INPUT;
-            }
-            found.options.read_only = wanted.read_only;
-            if same {
-                found.resume();
-                let at = found
-                    .records
-                    .iter()
-                    .zip(&found.steps)
-                    .find(|(r, _)| matches!(r.state, StepState::Pending | StepState::Running))
-                    .map(|(_, s)| format!("step {}: {}", s.id, s.title))
-                    .unwrap_or_else(|| "the start".into());
-                Printer::new(json).line(
-                    json!({"event": "resuming", "journal": path, "at": at}),
-                    format!("resuming the replacement journalled in {} at {at}", path.display()),
-                );
-                found
-            } else {
-                MemberRun::new(wanted.clone())
-            }
-        }
-        Ok(None) => MemberRun::new(wanted.clone()),
-    };
+    if let Some(path) = resumed {
+        let at = run.resume_point();
+        Printer::new(json).line(
+            json!({"event": "resuming", "journal": path, "at": at}),
+            format!("resuming the replacement journalled in {} at {}", path.display(), safe(&at)),
+        );
+    }
     let journal_path = journal.path().to_path_buf();
     tracing::info!(target: "audit", member = %wanted.member, server = %server, force = ?wanted.force, no_backup = wanted.no_backup, "member replacement: run requested");
     let abort = CancellationToken::new();

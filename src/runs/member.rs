@@ -16,10 +16,8 @@ use etcd_console_core::settings::KubeSettings;
 use etcd_console_core::wizard::backup::Via;
 use etcd_console_core::wizard::member::engine::Confirmation;
 use etcd_console_core::wizard::member::executor::{drive, MemberExecutor, Person, Progress};
-use etcd_console_core::wizard::member::journal::{unfinished, MemberJournal};
-use etcd_console_core::wizard::member::{
-    MemberRun, Observed, Options, Outcome, Step, StepState, Survey, DEFAULT_MAX_BACKUP_AGE,
-};
+use etcd_console_core::wizard::member::journal::{open_run, unfinished};
+use etcd_console_core::wizard::member::{MemberRun, Observed, Options, Outcome, Step, Survey, DEFAULT_MAX_BACKUP_AGE};
 
 /// How often a step's check is asked again from the console.
 const POLL: Duration = Duration::from_secs(5);
@@ -100,28 +98,15 @@ pub(super) fn plan(settings: &RunSettings, member: String, progress: &mpsc::Unbo
     });
 }
 
-/// Whether `journalled` is the replacement of `member` (by the name or ID asked, or as surveyed).
-fn same_member(journalled: &MemberRun, member: &str) -> bool {
-    journalled.options.member == member
-        || journalled.survey.as_ref().and_then(|s| s.target.as_ref()).is_some_and(|t| t.name == member)
-}
-
 /// Where the journal's unfinished replacement of `member` stopped, when one has begun (a small
 /// local file; its lock is not taken: the run does that).
 fn journalled(settings: &RunSettings, server: &str, member: &str) -> Option<String> {
     let dir = settings.journal_dir.as_ref()?;
     let (found, _) = unfinished(dir, server).ok().flatten()?;
-    if !same_member(&found, member) || !found.begun() {
+    if !found.is_of(member) || !found.begun() {
         return None;
     }
-    let at = found
-        .records
-        .iter()
-        .zip(&found.steps)
-        .find(|(r, _)| matches!(r.state, StepState::Pending | StepState::Running | StepState::Failed))
-        .map(|(_, s)| format!("step {}", s.id))
-        .unwrap_or_else(|| "its last step".into());
-    Some(at)
+    Some(found.resume_point())
 }
 
 /// The person at the console: the engine's questions go to the screen as a typed prompt.
@@ -166,30 +151,13 @@ pub(super) async fn run(
         return refuse("no home directory to keep the journal in: start the console with --journal-dir DIR".into());
     };
     let server = executor.connection.server.clone();
-    let mut journal = match MemberJournal::open(&journal_dir, &server) {
-        Ok(journal) => journal,
+    let (mut run, mut journal, resumed) = match open_run(&journal_dir, &server, &options) {
+        Ok(opened) => opened,
         Err(e) => return refuse(e.to_string()),
     };
-    let mut run = match unfinished(&journal_dir, &server) {
-        Err(e) => return refuse(e.to_string()),
-        Ok(Some((mut found, path))) => {
-            if same_member(&found, &options.member) {
-                found.options.read_only = options.read_only;
-                found.resume();
-                tracing::info!(journal = %path.display(), "member replacement: resuming the journalled run");
-                found
-            } else if found.begun() {
-                return refuse(format!(
-                    "an unfinished replacement of {} is in {}: select that member and press M to resume it",
-                    found.member_label(),
-                    path.display()
-                ));
-            } else {
-                MemberRun::new(options.clone())
-            }
-        }
-        Ok(None) => MemberRun::new(options.clone()),
-    };
+    if let Some(path) = resumed {
+        tracing::info!(journal = %path.display(), "member replacement: resuming the journalled run");
+    }
     tracing::info!(target: "audit", member = %options.member, server = %server, force = ?options.force, no_backup = options.no_backup, "member replacement: run asked from the console");
     let mut person = ConsolePerson { asks, answers };
     let mut writer = |run: &MemberRun| journal.record(run).map_err(|e| e.to_string());

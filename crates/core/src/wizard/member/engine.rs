@@ -184,6 +184,25 @@ impl MemberRun {
         }
     }
 
+    /// Whether this run is of `member` (as asked: its name or hex ID; or as surveyed).
+    pub fn is_of(&self, member: &str) -> bool {
+        let member = member.trim();
+        self.options.member == member
+            || self.survey.as_ref().and_then(|s| s.target.as_ref()).is_some_and(|t| {
+                t.name == member || format!("{:x}", t.id) == member.trim_start_matches("0x").to_lowercase()
+            })
+    }
+
+    /// Where a resumed run goes on: `step ID: title`.
+    pub fn resume_point(&self) -> String {
+        self.records
+            .iter()
+            .zip(&self.steps)
+            .find(|(r, _)| matches!(r.state, StepState::Pending | StepState::Running | StepState::Failed))
+            .map(|(_, s)| format!("step {}: {}", s.id, s.title))
+            .unwrap_or_else(|| "the start".into())
+    }
+
     /// A stopped run taken up again: the step it was in is done again (its act is safe to repeat).
     /// Before any step began, it is surveyed and confirmed anew.
     pub fn resume(&mut self) {

@@ -25,6 +25,49 @@ pub fn unfinished(dir: &Path, server: &str) -> Result<Option<(MemberRun, PathBuf
     run::unfinished(dir, server)
 }
 
+/// Why a run could not be opened: the journal (locked, unreadable), or another member's run
+/// half done (to be resumed first).
+#[derive(Debug)]
+pub enum NotOpened {
+    Journal(JournalError),
+    OtherMember(String),
+}
+
+impl std::fmt::Display for NotOpened {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NotOpened::Journal(e) => e.fmt(f),
+            NotOpened::OtherMember(text) => f.write_str(text),
+        }
+    }
+}
+
+/// The run to drive for `wanted`, with its journal (locked): the unfinished run of the same member
+/// resumed (with the path it was found in), or a new one. A run of another member that has begun
+/// must be finished first; one that has not is given up for the new one.
+pub fn open_run(
+    dir: &Path,
+    server: &str,
+    wanted: &super::Options,
+) -> Result<(MemberRun, MemberJournal, Option<PathBuf>), NotOpened> {
+    // The lock first: a second run of this cluster is refused before anything is read.
+    let journal = MemberJournal::open(dir, server).map_err(NotOpened::Journal)?;
+    let found = unfinished(dir, server).map_err(NotOpened::Journal)?;
+    match found {
+        Some((mut found, path)) if found.is_of(&wanted.member) => {
+            found.options.read_only = wanted.read_only;
+            found.resume();
+            Ok((found, journal, Some(path)))
+        }
+        Some((found, path)) if found.begun() => Err(NotOpened::OtherMember(format!(
+            "an unfinished replacement of {} is in {}: resume it first (the same member), or move the journal away to start anew",
+            found.member_label(),
+            path.display()
+        ))),
+        _ => Ok((MemberRun::new(wanted.clone()), journal, None)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
