@@ -579,7 +579,7 @@ impl NextStep {
     pub fn text(&self) -> String {
         match self {
             NextStep::Replace { member } => format!(
-                "replace {member}: M in the console, as \"Replacing an unhealthy etcd member\" (OpenShift 4.14) describes"
+                "replace {member}: etcd-console member replace {member} (M in the console), as \"Replacing an unhealthy etcd member\" (OpenShift 4.14) describes"
             ),
             NextStep::Restore { lost } => format!(
                 "quorum lost: restore from a backup: etcd-console restore plan --backup DIR {} (\"Restoring to a previous cluster state\", OpenShift 4.14)",
