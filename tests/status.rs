@@ -324,4 +324,12 @@ async fn a_real_learner_is_a_member_with_its_progress_and_the_cluster_exits_0() 
     assert_eq!(table.status.code(), Some(0), "{}", stderr(&table));
     let row = stdout(&table).lines().find(|l| l.contains("learner-3")).map(str::to_string).unwrap_or_default();
     assert!(row.contains("learner") && row.contains('%'), "{}", stdout(&table));
+    // The console, the real binary in tmux: the learner's row with its progress, no alert badge.
+    let tmux = Tmux::start("learner", 120, 30, &console_on_lab(&lab, ""));
+    let screen = tmux.wait_for("the learner's row", Duration::from_secs(30), |s| {
+        s.lines().any(|l| l.contains("learner-3") && l.contains("learner") && l.contains('%'))
+    });
+    assert!(screen.contains("4 members") || screen.contains("Members (4)"), "{screen}");
+    assert!(!screen.contains("MembersDown") && !screen.contains("LearnerStuck"), "{screen}");
+    tmux.keys(&["q"]);
 }

@@ -123,7 +123,10 @@ async fn a_member_down_is_diagnosed_from_its_pod_node_machine_and_operator() {
         report["members"].as_array().unwrap().iter().filter(|m| m["healthy"] == false).collect();
     assert_eq!(down.len(), 1, "{report}");
     let name = down[0]["name"].as_str().unwrap();
-    assert!(next.starts_with(&format!("replace {name}: etcd-console member replace {name} (M in the console)")), "{next}");
+    assert!(
+        next.starts_with(&format!("replace {name}: etcd-console member replace {name} (M in the console)")),
+        "{next}"
+    );
     let degraded = report["etcd_operator_degraded"].as_str().unwrap_or_default();
     assert!(degraded.contains("2 of 3 members are available"), "{degraded}");
     let diagnosis = &down[0]["diagnosis"];

@@ -349,7 +349,11 @@ mod tests {
         assert_eq!(report.members[2].error.as_deref(), Some("no answer within 5s"));
         assert!(report.to_table().contains("no answer within 5s"));
         assert_eq!(report.can_lose, 0);
-        assert!(report.next_step.as_deref().unwrap_or("").starts_with("replace etcd-2: etcd-console member replace etcd-2 (M in the console)"));
+        assert!(report
+            .next_step
+            .as_deref()
+            .unwrap_or("")
+            .starts_with("replace etcd-2: etcd-console member replace etcd-2 (M in the console)"));
         assert!(report.to_table().contains("can lose 0 more"));
         state.apply_sample(failed_sample(1, t0, "connection refused"));
         let report = StatusReport::build(&state, t0);
