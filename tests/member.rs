@@ -287,6 +287,7 @@ async fn a_member_whose_machine_is_down_is_replaced_with_a_new_machine() {
             "delete_secrets",
             "replace_machine",
             "quorum_guard_on",
+            "redeploy_if_short",
             "member_back"
         ]
     );
@@ -296,6 +297,8 @@ async fn a_member_whose_machine_is_down_is_replaced_with_a_new_machine() {
         detail.contains("node-bootstrapper") || detail.contains("kubelet-serving"),
         "its own CSRs approved: {detail}"
     );
+    let redeploy = all.iter().find(|l| l["event"] == "step_ended" && l["id"] == "redeploy_if_short").unwrap();
+    assert!(redeploy["detail"].as_str().unwrap().starts_with("not needed"), "the operator added it: {redeploy}");
     assert_replaced(&lab, &down, old_id);
     let machines = kubectl_ok(&lab, &["get", "machines", "-n", "openshift-machine-api", "--no-headers"]);
     assert!(

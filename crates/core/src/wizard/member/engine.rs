@@ -263,7 +263,7 @@ impl MemberRun {
                         return Action::AskPerson { index, step };
                     }
                 }
-                if matches!(step.act, Act::ForceRedeployment) && record.reason.is_none() {
+                if matches!(step.act, Act::ForceRedeployment | Act::RedeployIfShort { .. }) && record.reason.is_none() {
                     // Chosen before the act and journalled with it: a resumed run does not force twice.
                     record.reason = Some(super::redeployment_reason(std::time::SystemTime::now()));
                 }

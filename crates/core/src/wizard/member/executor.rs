@@ -406,6 +406,20 @@ impl MemberExecutor {
         let acted = match &step.act {
             Act::TakeBackup => return self.take_backup(run, abort).await,
             Act::ForceRedeployment => return self.force(reason.unwrap_or_default(), limit, abort).await,
+            Act::RedeployIfShort { old_id, voters, wait_seconds } => {
+                return self
+                    .redeploy_if_short(
+                        *old_id,
+                        *voters,
+                        Duration::from_secs(*wait_seconds),
+                        reason,
+                        limit,
+                        abort,
+                        index,
+                        progress,
+                    )
+                    .await
+            }
             act => self.act(act).await,
         };
         let acted = match acted {
@@ -444,7 +458,7 @@ impl MemberExecutor {
     async fn act(&self, act: &Act) -> Result<String, String> {
         let c = &self.connection;
         match act {
-            Act::TakeBackup | Act::ForceRedeployment => Ok(String::new()),
+            Act::TakeBackup | Act::ForceRedeployment | Act::RedeployIfShort { .. } => Ok(String::new()),
             Act::SetAside { node, ip, data_aside } => self.set_aside(node, ip, data_aside).await,
             Act::RemoveMember { id, name } => {
                 let (members, _, _) = self.members().await?;
@@ -673,7 +687,7 @@ impl MemberExecutor {
                     self.members_back(Some(name), *old_id, *voters).await
                 }
             },
-            Act::TakeBackup | Act::ForceRedeployment => Ok(Checked::Holds(String::new())),
+            Act::TakeBackup | Act::ForceRedeployment | Act::RedeployIfShort { .. } => Ok(Checked::Holds(String::new())),
         }
     }
 
@@ -945,6 +959,71 @@ impl MemberExecutor {
                 };
             }
             tokio::time::sleep(self.poll).await;
+        }
+    }
+
+    /// Waits `wait` for the operator to add the member back by itself (a learner counts: it is on its
+    /// way); forces a redeployment with `reason` when it has not (once: a redeployment already made
+    /// with this reason is not made again).
+    #[allow(clippy::too_many_arguments)]
+    async fn redeploy_if_short(
+        &self,
+        old_id: u64,
+        voters: usize,
+        wait: Duration,
+        reason: Option<&str>,
+        limit: Duration,
+        abort: &CancellationToken,
+        index: usize,
+        progress: &mpsc::UnboundedSender<Progress>,
+    ) -> StepResult {
+        let reason = reason.unwrap_or_default();
+        let c = &self.connection;
+        let already = get_object(c, dynamic(c, ETCD_OPERATOR, None), "etcd/cluster", "cluster")
+            .await
+            .ok()
+            .flatten()
+            .and_then(|etcd| text(&etcd, "/spec/forceRedeploymentReason"));
+        if already.as_deref() == Some(reason) {
+            return StepResult::Done { detail: format!("etcd was redeployed with {reason} already") };
+        }
+        let started = Instant::now();
+        loop {
+            if let Ok((members, _, _)) = self.members().await {
+                let added = members.iter().filter(|m| m.id != old_id).count() >= voters;
+                if added {
+                    return StepResult::Done {
+                        detail: format!(
+                            "not needed: the etcd operator added the member by itself ({})",
+                            labels(&members)
+                        ),
+                    };
+                }
+            }
+            if abort.is_cancelled() {
+                return StepResult::Interrupted { detail: "stopped while waiting for the etcd operator".into() };
+            }
+            if started.elapsed() >= wait {
+                break;
+            }
+            let _ = progress.send(Progress::Waiting {
+                index,
+                detail: format!(
+                    "the etcd operator has not added the member yet; etcd is redeployed in {}s if it does not",
+                    wait.saturating_sub(started.elapsed()).as_secs()
+                ),
+            });
+            tokio::select! {
+                () = tokio::time::sleep(self.poll) => {}
+                () = abort.cancelled() => {}
+            }
+        }
+        match self.force(reason, limit.saturating_sub(wait), abort).await {
+            StepResult::Forced { detail, revision_before } => StepResult::Forced {
+                detail: format!("the member was not added within {}s: {detail}", wait.as_secs()),
+                revision_before,
+            },
+            other => other,
         }
     }
 

@@ -15,6 +15,8 @@ pub const ASIDE_DIR: &str = "/var/lib/etcd-backup";
 /// The etcd static pod's manifest on a control-plane node.
 pub const ETCD_MANIFEST: &str = "/etc/kubernetes/manifests/etcd-pod.yaml";
 pub const ETCD_DATA: &str = "/var/lib/etcd";
+/// How long the etcd operator is given to add a member back on a new Machine before etcd is redeployed.
+pub const REDEPLOY_AFTER: std::time::Duration = std::time::Duration::from_secs(600);
 pub const QUORUM_GUARD_OFF: &str = "oc patch etcd/cluster --type=merge -p '{\"spec\": {\"unsupportedConfigOverrides\": {\"useUnsupportedUnsafeNonHANonProductionUnstableEtcd\": true}}}'";
 
 /// What a step does.
@@ -50,6 +52,14 @@ pub enum Act {
     },
     /// etcd's forceRedeploymentReason set to a unique `single-master-recovery-<date>`.
     ForceRedeployment,
+    /// After a Machine is replaced: the etcd operator is given `wait_seconds` to add the member by
+    /// itself; if it has not, etcd is redeployed (`single-master-recovery-<date>`), as the
+    /// procedure says to do when only two etcd pods come up.
+    RedeployIfShort {
+        old_id: u64,
+        voters: usize,
+        wait_seconds: u64,
+    },
     /// The operator adds the member again (a learner first, then promoted): `voters` started
     /// voting members, all healthy, `old_id` not among them, every node at the latest revision
     /// and `voters` etcd pods Running.
@@ -224,6 +234,20 @@ pub fn plan(procedure: Procedure, options: &Options, survey: &Survey) -> Vec<Ste
                 3600,
             ));
             steps.push(guard(false));
+            steps.push(step(
+                "redeploy_if_short",
+                "if the etcd operator does not add the member by itself, force etcd's redeployment",
+                Act::RedeployIfShort { old_id: target.id, voters, wait_seconds: REDEPLOY_AFTER.as_secs() },
+                &format!(
+                    "the member added within {}, else a forced redeployment's revision",
+                    humantime::format_duration(REDEPLOY_AFTER)
+                ),
+                vec![
+                    "oc -n openshift-etcd get pods -l k8s-app=etcd".into(),
+                    "oc patch etcd cluster -p='{\"spec\": {\"forceRedeploymentReason\": \"single-master-recovery-'\"$( date --rfc-3339=ns )\"'\"}}' --type=merge".into(),
+                ],
+                REDEPLOY_AFTER.as_secs() + 300,
+            ));
             steps.push(back(None));
         }
         Procedure::Crashloop => {

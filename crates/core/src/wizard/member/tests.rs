@@ -89,7 +89,15 @@ fn a_dead_machine_is_replaced_in_the_documented_order() {
     let ids: Vec<&str> = run.steps.iter().map(|s| s.id.as_str()).collect();
     assert_eq!(
         ids,
-        ["remove_member", "quorum_guard_off", "delete_secrets", "replace_machine", "quorum_guard_on", "member_back"]
+        [
+            "remove_member",
+            "quorum_guard_off",
+            "delete_secrets",
+            "replace_machine",
+            "quorum_guard_on",
+            "redeploy_if_short",
+            "member_back"
+        ]
     );
     assert!(run.steps[0].point_of_no_return);
     assert!(run.steps[0].shown.iter().any(|c| c == "etcdctl member remove b"));
