@@ -325,8 +325,24 @@ impl MemberExecutor {
 
     /// The rollouts and migrations under way (a rollout held only by the sick member's own node does not count).
     async fn busy(&self, survey: &Survey, hosted: Option<&str>) -> Vec<String> {
-        if hosted.is_some() {
-            return Vec::new();
+        if let Some(namespace) = hosted {
+            // A hosted etcd rolls out as its StatefulSet: a pod deleted mid-rollout comes back at the new revision.
+            let c = &self.connection;
+            let set = dynamic(c, ("apps", "v1", "StatefulSet", "statefulsets"), Some(namespace));
+            return match get_object(c, set, "statefulset/etcd", "etcd").await {
+                Ok(Some(etcd)) => {
+                    let (current, update) =
+                        (text(&etcd, "/status/currentRevision"), text(&etcd, "/status/updateRevision"));
+                    match (current, update) {
+                        (Some(current), Some(update)) if current != update => {
+                            vec![format!("the etcd StatefulSet in {namespace} is rolling out ({current} to {update})")]
+                        }
+                        _ => Vec::new(),
+                    }
+                }
+                Ok(None) => vec![format!("no etcd StatefulSet in {namespace}")],
+                Err(e) => vec![format!("whether the etcd StatefulSet rolls out cannot be read: {e}")],
+            };
         }
         let report = crate::openshift::report::observe(&self.connection).await;
         let node = survey.target.as_ref().and_then(|t| t.node.clone()).unwrap_or_default();
