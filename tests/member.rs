@@ -421,3 +421,40 @@ async fn a_hosted_crashlooping_pod_gets_a_new_claim_and_rejoins() {
         hashes.as_array().unwrap().iter().filter_map(|h| h["HashKV"]["hash"].as_u64()).collect();
     assert_eq!(distinct.len(), 1, "one hash on every member: {hashes}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_a_control_plane_machine_set_the_new_machine_is_created_from_the_old_ones_spec() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = scenario_file(
+        dir.path(),
+        "no-cpms",
+        "description = \"member-down without a control plane machine set\"\n[etcd]\nstop_members = 1\n[cluster]\ncontrol_plane_machine_set = false\nmachine_approver = false\n",
+    )
+    .await;
+    let lab = lab_scenario(&scenario, 60.0).await;
+    let down = down_member(&lab);
+    let old_id = member_list(&lab).iter().find(|m| m.0 == down).unwrap().1;
+    let planned =
+        run_with_limit(member_command(&lab, &["member", "plan", &down, "-o", "json"]), Duration::from_secs(60));
+    let machine_gate = gate(&plan(&planned), "machine").clone();
+    assert!(machine_gate["detail"].as_str().unwrap().contains("no Active ControlPlaneMachineSet"), "{machine_gate}");
+    let run = run_with_limit(replace(&lab, &down, &["--no-backup"]), Duration::from_secs(600));
+    eprintln!("machine replacement without a machine set: {}", timings(&run));
+    assert_eq!(run.status.code(), Some(0), "{}{}", stdout(&run), stderr(&run));
+    let created = jsonpath(
+        &lab,
+        &[
+            "get",
+            "machines",
+            "-n",
+            "openshift-machine-api",
+            "-o",
+            r#"jsonpath={.items[?(@.metadata.annotations.etcd-console\.io/replaces)].metadata.name}"#,
+        ],
+    );
+    assert_eq!(created, "lab-7xk2p-master-3", "the new Machine, made from the old one's spec");
+    let phase =
+        jsonpath(&lab, &["get", "machine", "-n", "openshift-machine-api", &created, "-o", "jsonpath={.status.phase}"]);
+    assert_eq!(phase, "Running");
+    assert_replaced(&lab, &down, old_id);
+}

@@ -310,6 +310,7 @@ pub(crate) mod fixtures {
                     ready: false,
                 }),
                 claim: None,
+                new_machine: None,
             }),
             backup: BackupFound {
                 dir: "/srv/etcd-backups".into(),

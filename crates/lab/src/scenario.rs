@@ -115,6 +115,12 @@ pub struct ClusterSetup {
     /// approve (so that a console's approval can be rehearsed).
     #[serde(default = "yes")]
     pub machine_approver: bool,
+    /// The ControlPlaneMachineSet `cluster` is Active (4.12 and later installs): it replaces a
+    /// deleted master Machine. False: there is none, as on clusters installed before; a master
+    /// Machine deleted is not replaced, and one created in its place is provisioned on the host
+    /// whose Machine is gone.
+    #[serde(default = "yes")]
+    pub control_plane_machine_set: bool,
 }
 
 fn yes() -> bool {
@@ -145,6 +151,7 @@ impl Default for ClusterSetup {
             quorum_guard_off: false,
             fail_webhooks: 0,
             machine_approver: true,
+            control_plane_machine_set: true,
         }
     }
 }

@@ -193,6 +193,18 @@ pub const TYPES: &[ResourceType] = &[
     sub(rt("operator.openshift.io", "v1", "authentications", "authentication", "Authentication", false), STATUS),
     // machine.openshift.io/v1beta1
     sub(rt("machine.openshift.io", "v1beta1", "machines", "machine", "Machine", true), STATUS),
+    // machine.openshift.io/v1: the control plane machine set, which replaces a deleted master Machine.
+    sub(
+        rt(
+            "machine.openshift.io",
+            "v1",
+            "controlplanemachinesets",
+            "controlplanemachineset",
+            "ControlPlaneMachineSet",
+            true,
+        ),
+        STATUS,
+    ),
     // hypershift.openshift.io/v1beta1
     sub(
         short(

@@ -708,6 +708,29 @@ pub fn standalone(seed: &Seeder, members: &[MemberView], pki: &SeedPki, scenario
         .map_err(e)?;
     }
 
+    if setup.control_plane_machine_set {
+        seed.put(
+            "machine.openshift.io",
+            "ControlPlaneMachineSet",
+            "openshift-machine-api",
+            json!({
+                "metadata": {"name": "cluster", "creationTimestamp": install},
+                "spec": {
+                    "state": "Active",
+                    "replicas": 3,
+                    "strategy": {"type": "RollingUpdate"},
+                    "selector": {"matchLabels": {
+                        "machine.openshift.io/cluster-api-cluster": INFRA_ID,
+                        "machine.openshift.io/cluster-api-machine-role": "master",
+                        "machine.openshift.io/cluster-api-machine-type": "master",
+                    }},
+                },
+                "status": {"replicas": 3, "readyReplicas": 3, "updatedReplicas": 3, "observedGeneration": 1},
+            }),
+        )
+        .map_err(e)?;
+    }
+
     seed_ovn_kubernetes(seed, &nodes, &recent).map_err(e)?;
 
     // Certificate signing requests.

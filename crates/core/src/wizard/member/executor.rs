@@ -27,6 +27,8 @@ use crate::wizard::backup::Via;
 type ApiType = (&'static str, &'static str, &'static str, &'static str);
 const ETCD_OPERATOR: ApiType = ("operator.openshift.io", "v1", "Etcd", "etcds");
 const MACHINE: ApiType = ("machine.openshift.io", "v1beta1", "Machine", "machines");
+const CONTROL_PLANE_MACHINE_SET: ApiType =
+    ("machine.openshift.io", "v1", "ControlPlaneMachineSet", "controlplanemachinesets");
 const SECRET: ApiType = ("", "v1", "Secret", "secrets");
 const CLUSTER_VERSION: ApiType = ("config.openshift.io", "v1", "ClusterVersion", "clusterversions");
 const INFRASTRUCTURE: ApiType = ("config.openshift.io", "v1", "Infrastructure", "infrastructures");
@@ -297,10 +299,25 @@ impl MemberExecutor {
                 facts.machine = text(machine, "/metadata/name");
                 facts.machine_phase = text(machine, "/status/phase");
                 facts.instance_state = text(machine, "/status/providerStatus/instanceState");
+                if !self.control_plane_machine_set().await {
+                    let names: Vec<String> = machines.iter().filter_map(|m| text(m, "/metadata/name")).collect();
+                    facts.new_machine = super::new_machine_from(machine, &names);
+                }
             }
         }
         facts.pod = self.pod(ETCD_NAMESPACE, &format!("etcd-{node_name}")).await;
         facts
+    }
+
+    /// Whether an Active ControlPlaneMachineSet replaces a deleted master Machine (4.12 and later
+    /// installs); a release that does not serve the kind has none.
+    async fn control_plane_machine_set(&self) -> bool {
+        let c = &self.connection;
+        let sets = dynamic(c, CONTROL_PLANE_MACHINE_SET, Some(MACHINE_NAMESPACE));
+        match get_object(c, sets, "controlplanemachineset/cluster", "cluster").await {
+            Ok(Some(set)) => text(&set, "/spec/state").as_deref() == Some("Active"),
+            _ => false,
+        }
     }
 
     async fn pod(&self, namespace: &str, name: &str) -> Option<PodFacts> {
@@ -520,24 +537,44 @@ impl MemberExecutor {
                 }
                 Ok(said.join(", "))
             }
-            Act::ReplaceMachine { machine, .. } => {
+            Act::ReplaceMachine { machine, create, .. } => {
                 let api = dynamic(c, MACHINE, Some(MACHINE_NAMESPACE));
-                match get_object(c, api.clone(), &format!("machine {machine}"), machine)
+                let mut said = match get_object(c, api.clone(), &format!("machine {machine}"), machine)
                     .await
                     .map_err(|e| e.to_string())?
                 {
                     Some(found) if found.pointer("/metadata/deletionTimestamp").is_some() => {
-                        Ok(format!("Machine {machine} is being deleted already"))
+                        format!("Machine {machine} is being deleted already")
                     }
                     Some(_) => {
-                        openshift::delete_object(c, api, &format!("machine {machine}"), machine)
+                        openshift::delete_object(c, api.clone(), &format!("machine {machine}"), machine)
                             .await
                             .map_err(|e| e.to_string())?;
                         tracing::info!(target: "audit", action = "machine deleted", machine = %machine, "done");
-                        Ok(format!("Machine {machine} deleted"))
+                        format!("Machine {machine} deleted")
                     }
-                    None => Ok(format!("Machine {machine} is gone already")),
+                    None => format!("Machine {machine} is gone already"),
+                };
+                // Without a control plane machine set, the new Machine is created from the old one's spec.
+                if let Some(new) = create {
+                    let name = text(new, "/metadata/name").unwrap_or_default();
+                    let exists = get_object(c, api.clone(), &format!("machine {name}"), &name)
+                        .await
+                        .map_err(|e| e.to_string())?
+                        .is_some();
+                    if exists {
+                        said.push_str(&format!("; Machine {name} was created already"));
+                    } else {
+                        let object: DynamicObject = serde_json::from_value(new.clone()).map_err(|e| e.to_string())?;
+                        let params = kube::api::PostParams::default();
+                        openshift::within(c, &format!("creating machine {name}"), api.create(&params, &object))
+                            .await
+                            .map_err(|e| e.to_string())?;
+                        tracing::info!(target: "audit", action = "machine created", machine = %name, replaces = %machine, "done");
+                        said.push_str(&format!("; Machine {name} created from its spec"));
+                    }
                 }
+                Ok(said)
             }
             Act::DeleteClaimAndPod { namespace, pod, claim, old_uid } => {
                 let pods: Api<Pod> = Api::namespaced(c.client.clone(), namespace);
@@ -690,7 +727,7 @@ impl MemberExecutor {
             Act::DeleteSecrets { node } => {
                 Ok(Checked::Holds(format!("the operator makes {} again", node_secrets(node).join(", "))))
             }
-            Act::ReplaceMachine { machine, node } => self.replacement(machine, node).await,
+            Act::ReplaceMachine { machine, node, .. } => self.replacement(machine, node).await,
             Act::MemberBack { name, old_id, voters } => self.member_back(name.as_deref(), *old_id, *voters).await,
             Act::DeleteClaimAndPod { pod, .. } => Ok(Checked::Holds(format!("{pod} deleted"))),
             Act::HostedMemberBack { namespace, pod, name, old_id, old_uid, voters } => {

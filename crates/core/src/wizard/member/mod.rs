@@ -206,6 +206,10 @@ pub struct TargetFacts {
     pub pod: Option<PodFacts>,
     /// Its claim (hosted): `data-<pod>`.
     pub claim: Option<String>,
+    /// Without an Active ControlPlaneMachineSet to replace a deleted master Machine: the Machine to
+    /// create in its place, made from its spec as the procedure does (None: the set replaces it).
+    #[serde(default)]
+    pub new_machine: Option<serde_json::Value>,
 }
 
 impl TargetFacts {
@@ -387,9 +391,13 @@ pub fn gates(procedure: Procedure, options: &Options, survey: &Survey) -> Vec<Ga
             "the node's Machine, for the machine API to replace",
             match (&target.machine, &target.node) {
                 (Some(machine), _) => Ok(format!(
-                    "{machine} ({}) of node {}",
+                    "{machine} ({}) of node {}; {}",
                     target.machine_phase.as_deref().unwrap_or("phase ?"),
-                    target.node.as_deref().unwrap_or("?")
+                    target.node.as_deref().unwrap_or("?"),
+                    match target.new_machine.as_ref().and_then(|m| m.pointer("/metadata/name")).and_then(|n| n.as_str()) {
+                        Some(name) => format!("no Active ControlPlaneMachineSet: {name} is created from its spec"),
+                        None => "the ControlPlaneMachineSet replaces it".into(),
+                    }
                 )),
                 (None, node) => Err(format!(
                     "no Machine has status.nodeRef {}: without the machine API, make the host again as it was installed, then run with --procedure crashloop",
@@ -523,6 +531,37 @@ pub fn needs_backup(options: &Options, survey: &Survey) -> bool {
 /// operator sees a change.
 pub fn redeployment_reason(at: std::time::SystemTime) -> String {
     crate::wizard::restore::redeployment_reason(at).replacen("recovery-", "single-master-recovery-", 1)
+}
+
+/// The Machine to create in place of `old` when no control plane machine set replaces it, as
+/// the procedure makes it: the same labels and spec, no status, no provider ID, no annotations,
+/// and the next name (`<prefix>-master-3` after master-0..2 and the old one).
+pub fn new_machine_from(old: &serde_json::Value, existing: &[String]) -> Option<serde_json::Value> {
+    let name = old.pointer("/metadata/name")?.as_str()?;
+    let (prefix, number) = name.rsplit_once('-')?;
+    if number.is_empty() || !number.chars().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let numbered = |n: &str| n.strip_prefix(prefix)?.strip_prefix('-')?.parse::<u64>().ok();
+    let next = existing.iter().filter_map(|n| numbered(n)).chain(numbered(name)).max().unwrap_or(0) + 1;
+    let mut spec = old.get("spec").cloned().unwrap_or_else(|| serde_json::json!({}));
+    if let Some(spec) = spec.as_object_mut() {
+        spec.remove("providerID");
+    }
+    let mut metadata = serde_json::json!({
+        "name": format!("{prefix}-{next}"),
+        "namespace": old.pointer("/metadata/namespace").cloned().unwrap_or_else(|| "openshift-machine-api".into()),
+        "annotations": {"etcd-console.io/replaces": name},
+    });
+    if let Some(labels) = old.pointer("/metadata/labels") {
+        metadata["labels"] = labels.clone();
+    }
+    Some(serde_json::json!({
+        "apiVersion": "machine.openshift.io/v1beta1",
+        "kind": "Machine",
+        "metadata": metadata,
+        "spec": spec,
+    }))
 }
 
 /// `CLUSTER/MEMBER`: what the person types to confirm.

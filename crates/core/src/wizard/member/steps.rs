@@ -49,6 +49,9 @@ pub enum Act {
     ReplaceMachine {
         machine: String,
         node: String,
+        /// The Machine to create after the deletion (no ControlPlaneMachineSet does it).
+        #[serde(default)]
+        create: Option<serde_json::Value>,
     },
     /// etcd's forceRedeploymentReason set to a unique `single-master-recovery-<date>`.
     ForceRedeployment,
@@ -223,14 +226,23 @@ pub fn plan(procedure: Procedure, options: &Options, survey: &Survey) -> Vec<Ste
             steps.push(step(
                 "replace_machine",
                 &format!("delete Machine {machine}; the machine API makes its replacement"),
-                Act::ReplaceMachine { machine: machine.clone(), node: node.clone() },
+                Act::ReplaceMachine { machine: machine.clone(), node: node.clone(), create: target.new_machine.clone() },
                 "a new control-plane Machine Running and its node Ready (only its own valid CSRs approved)",
-                vec![
-                    format!("oc delete machine -n openshift-machine-api {machine}"),
-                    "oc get machines -n openshift-machine-api -o wide".into(),
-                    "oc get csr".into(),
-                    "oc adm certificate approve <each CSR of the new node>".into(),
-                ],
+                {
+                    let mut shown = Vec::new();
+                    let created = target.new_machine.as_ref().and_then(|m| m.pointer("/metadata/name")).and_then(|n| n.as_str());
+                    if let Some(name) = created {
+                        shown.push(format!("oc get machine -n openshift-machine-api {machine} -o yaml > {name}.yaml   # then: no status, no providerID, name {name}"));
+                    }
+                    shown.push(format!("oc delete machine -n openshift-machine-api {machine}"));
+                    if let Some(name) = created {
+                        shown.push(format!("oc apply -f {name}.yaml"));
+                    }
+                    shown.push("oc get machines -n openshift-machine-api -o wide".into());
+                    shown.push("oc get csr".into());
+                    shown.push("oc adm certificate approve <each CSR of the new node>".into());
+                    shown
+                },
                 3600,
             ));
             steps.push(guard(false));

@@ -38,6 +38,7 @@ fn survey() -> Survey {
             instance_state: Some("stopped".into()),
             pod: None,
             claim: None,
+            new_machine: None,
         }),
         backup: BackupFound {
             dir: "/b".into(),
@@ -323,4 +324,33 @@ fn a_hosted_member_gets_its_claim_and_pod_deleted() {
     assert!(run.gates.iter().all(|g| g.passed), "{:?}", run.gates);
     assert_eq!(run.steps[0].shown, ["oc delete -n clusters-hosted pvc/data-etcd-2 pod/etcd-2 --wait=false"]);
     assert_eq!(run.steps[1].id, "member_back");
+}
+
+#[test]
+fn without_a_control_plane_machine_set_the_new_machine_is_made_from_the_old_ones_spec() {
+    let old = serde_json::json!({
+        "metadata": {"name": "ocp-x-master-1", "namespace": "openshift-machine-api", "uid": "u",
+            "resourceVersion": "7", "labels": {"machine.openshift.io/cluster-api-machine-role": "master"},
+            "annotations": {"machine.openshift.io/instance-state": "stopped"}},
+        "spec": {"providerID": "aws:///us-east-1b/i-1", "providerSpec": {"value": {"instanceType": "m6i.xlarge"}}},
+        "status": {"phase": "Running", "nodeRef": {"name": "master-1"}},
+    });
+    let existing = ["ocp-x-master-0", "ocp-x-master-1", "ocp-x-master-2", "ocp-x-worker-a-xyz"].map(String::from);
+    let new = new_machine_from(&old, &existing).unwrap();
+    assert_eq!(new["metadata"]["name"], "ocp-x-master-3");
+    assert_eq!(new["metadata"]["labels"], old["metadata"]["labels"]);
+    assert_eq!(new["metadata"]["annotations"]["etcd-console.io/replaces"], "ocp-x-master-1");
+    assert!(new["metadata"].get("uid").is_none() && new["metadata"].get("resourceVersion").is_none());
+    assert!(new.get("status").is_none() && new["spec"].get("providerID").is_none());
+    assert_eq!(new["spec"]["providerSpec"], old["spec"]["providerSpec"]);
+    let mut s = survey();
+    s.target.as_mut().unwrap().new_machine = Some(new);
+    let run = surveyed(options(), s);
+    let replace = run.steps.iter().find(|s| s.id == "replace_machine").unwrap();
+    assert!(replace.shown.iter().any(|c| c == "oc apply -f ocp-x-master-3.yaml"), "{:?}", replace.shown);
+    let gate = run.gates.iter().find(|g| g.id == "machine").unwrap();
+    assert!(
+        gate.detail.contains("no Active ControlPlaneMachineSet: ocp-x-master-3 is created from its spec"),
+        "{gate:?}"
+    );
 }

@@ -109,11 +109,17 @@ impl Operators {
             .map(|m| str_at(m, "/metadata/name").to_string())
             .collect();
         let old = str_at(deleted, "/metadata/name");
-        let name = replacement_machine_name(old, &existing);
-        let mut machine = seed::replacement_machine(deleted, &name, &now_rfc3339());
-        with_ready_at(&mut machine, SystemTime::now() + self.scaled(MACHINE_PROVISIONING));
-        tracing::info!(deleted = %old, machine = %name, "lab: the machine API provisions a replacement");
-        let _ = self.store.create(machines, MACHINE_NAMESPACE, machine, false);
+        let master = str_at(deleted, "/metadata/labels/machine.openshift.io~1cluster-api-machine-role") == "master";
+        if master && !self.control_plane_machine_set() {
+            // No control plane machine set: nothing replaces it; someone creates the new Machine.
+            tracing::info!(deleted = %old, "lab: a master Machine deleted, and no ControlPlaneMachineSet replaces it");
+        } else {
+            let name = replacement_machine_name(old, &existing);
+            let mut machine = seed::replacement_machine(deleted, &name, &now_rfc3339());
+            with_ready_at(&mut machine, SystemTime::now() + self.scaled(MACHINE_PROVISIONING));
+            tracing::info!(deleted = %old, machine = %name, "lab: the machine API provisions a replacement");
+            let _ = self.store.create(machines, MACHINE_NAMESPACE, machine, false);
+        }
         // A lost host's Machine deleted: its instance is gone with it, the lab host is powered off
         // (and comes back new with the replacement). A healthy master's is left as it is: OpenShift's
         // etcd operator holds such a deletion (a deletion hook) until another member is in, which
@@ -128,6 +134,58 @@ impl Operators {
             Ok(()) => tracing::info!(%node, "lab: the deleted Machine's host is powered off"),
             Err(e) => tracing::warn!(%node, error = %e, "lab: cannot power the deleted Machine's host off"),
         }
+    }
+
+    /// Whether the ControlPlaneMachineSet `cluster` is there and Active.
+    fn control_plane_machine_set(&self) -> bool {
+        self.store
+            .get(idx("machine.openshift.io", "ControlPlaneMachineSet"), MACHINE_NAMESPACE, "cluster")
+            .is_ok_and(|set| str_at(&set, "/spec/state") == "Active")
+    }
+
+    /// A master Machine someone created (no status yet: made from a deleted one's spec, as the
+    /// procedure does without a control plane machine set) is provisioned on the master host that
+    /// no Machine backs any more (a lost one), as the cloud would start an instance for it.
+    pub(super) fn machine_created(&self, created: &Value) {
+        if self.hosted
+            || str_at(created, "/metadata/namespace") != MACHINE_NAMESPACE
+            || !str_at(created, "/status/phase").is_empty()
+            || ready_at(created).is_some()
+            || str_at(created, "/metadata/labels/machine.openshift.io~1cluster-api-machine-role") != "master"
+        {
+            return;
+        }
+        let Some(link) = &self.hosts else { return };
+        let machines = idx("machine.openshift.io", "Machine");
+        let backed: Vec<String> = self
+            .store
+            .list(
+                machines,
+                Some(MACHINE_NAMESPACE),
+                &|m| m.pointer("/metadata/deletionTimestamp").is_none(),
+                None,
+                None,
+            )
+            .items
+            .iter()
+            .map(|m| str_at(m, "/status/nodeRef/name").to_string())
+            .collect();
+        let Some(host) = link.inventory.hosts.iter().find(|h| !backed.contains(&h.name)) else {
+            tracing::info!("lab: a master Machine created, but every master host has a Machine");
+            return;
+        };
+        let name = str_at(created, "/metadata/name").to_string();
+        let mut pseudo = created.clone();
+        pseudo["status"] = json!({"nodeRef": {"kind": "Node", "name": host.name}});
+        let made = seed::replacement_machine(&pseudo, &name, &now_rfc3339());
+        let at = SystemTime::now() + self.scaled(MACHINE_PROVISIONING);
+        tracing::info!(machine = %name, node = %host.name, "lab: the machine API provisions a created Machine");
+        let _ = self.store.modify(machines, MACHINE_NAMESPACE, &name, |m| {
+            m["status"] = made["status"].clone();
+            m["spec"]["providerID"] = made["spec"]["providerID"].clone();
+            set_instance_state(m, "pending");
+            with_ready_at(m, at);
+        });
     }
 
     /// A replacement Machine's instance is up: where it stands for a lab host that

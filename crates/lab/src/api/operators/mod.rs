@@ -289,6 +289,9 @@ impl Operators {
             ("certificates.k8s.io", "CertificateSigningRequest") => self.maybe_issue(&change.object),
             ("config.openshift.io", "APIServer") => self.encryption_changed(&change.object, now),
             ("", "Pod") if change.kind == EventKind::Added => self.debug_pod_created(&change.object),
+            ("machine.openshift.io", "Machine") if change.kind == EventKind::Added => {
+                self.machine_created(&change.object)
+            }
             ("operator.openshift.io", kind) => {
                 if let Some((short, _)) = seed::STATIC_POD_OPERATORS.iter().find(|(_, k)| *k == kind) {
                     let reason = str_at(&change.object, "/spec/forceRedeploymentReason").to_string();
