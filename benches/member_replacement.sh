@@ -26,10 +26,12 @@ for scenario in member-down member-corrupt hosted-member-crashloop; do
     member="$(etcdctl member list | awk -F', ' -v ip="$ip" 'index($5, ip) {print $3}')"
     unset ETCDCTL_ENDPOINTS
   else
-    member="$(etcdctl endpoint health --cluster -w json 2>/dev/null | python3 -c '
+    # etcdctl exits 1 with a member unhealthy: its JSON is what is read.
+    health="$(etcdctl endpoint health --cluster -w json 2>/dev/null || true)"
+    member="$(python3 -c '
 import json, sys
-bad = [e["endpoint"] for e in json.load(sys.stdin) if not e["health"]]
-print(bad[0] if bad else "")')"
+bad = [e["endpoint"] for e in json.loads(sys.argv[1]) if not e["health"]]
+print(bad[0] if bad else "")' "$health")"
     member="$(etcdctl member list | awk -F', ' -v url="$member" '$5 == url {print $3}')"
   fi
   t0=$(now_ms)
