@@ -458,3 +458,31 @@ async fn without_a_control_plane_machine_set_the_new_machine_is_created_from_the
     assert_eq!(phase, "Running");
     assert_replaced(&lab, &down, old_id);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn no_backup_and_the_one_taken_first_failing_stops_before_anything_changes() {
+    use etcd_console_lab::hosts::faults::{self, Fault};
+    let lab = lab_scenario("member-down", 60.0).await;
+    let down = down_member(&lab);
+    let before = member_list(&lab);
+    let machines = kubectl_ok(&lab, &["get", "machines", "-n", "openshift-machine-api", "--no-headers"]);
+    // No backup in the directory and no --no-backup: one is taken first, through a debug pod the API refuses.
+    faults::set(&lab.dir, Fault::DebugPodsForbidden, None, true).unwrap();
+    let run = run_with_limit(replace(&lab, &down, &[]), Duration::from_secs(300));
+    assert_eq!(run.status.code(), Some(1), "{}{}", stdout(&run), stderr(&run));
+    let said = outcome(&run);
+    assert_eq!(said["outcome"]["outcome"], "stopped", "{said}");
+    assert_eq!(said["outcome"]["step"], "backup", "{said}");
+    assert!(said["message"].as_str().unwrap().contains("the backup taken first did not succeed"), "{said}");
+    assert_eq!(said["quorum_guard_off"], false, "{said}");
+    assert_unchanged(&lab, &before);
+    let after = kubectl_ok(&lab, &["get", "machines", "-n", "openshift-machine-api", "--no-headers"]);
+    assert_eq!(names(&after), names(&machines), "no Machine deleted");
+    // The same run again, with the API letting the debug pod run: resumed at the backup, then done.
+    faults::set(&lab.dir, Fault::DebugPodsForbidden, None, false).unwrap();
+    let again = run_with_limit(replace(&lab, &down, &[]), Duration::from_secs(300));
+    assert_eq!(again.status.code(), Some(0), "{}{}", stdout(&again), stderr(&again));
+    assert!(lines(&again)
+        .iter()
+        .any(|l| l["event"] == "resuming" && l["at"].as_str().unwrap_or("").starts_with("step backup")));
+}
