@@ -342,17 +342,8 @@ pub struct MemberTarget {
     #[arg(long, value_name = "IMAGE")]
     pub debug_image: Option<String>,
 
-    /// User for ssh to the control-plane hosts (--via ssh).
-    #[arg(long, default_value = "core")]
-    pub ssh_user: String,
-
-    /// Private key for ssh (default: ssh's own choice, e.g. the agent).
-    #[arg(long, value_name = "FILE")]
-    pub ssh_key: Option<PathBuf>,
-
-    /// An option for ssh, as its `-o` (repeatable).
-    #[arg(long = "ssh-option", value_name = "KEY=VALUE")]
-    pub ssh_options: Vec<String>,
+    #[command(flatten)]
+    pub ssh: SshArgs,
 
     /// The lab's directory: host steps go to the lab's hosts instead of ssh (set by lab.env).
     #[arg(long, env = "ETCD_CONSOLE_LAB_DIR", value_name = "DIR", hide_env_values = true)]
@@ -440,17 +431,8 @@ pub struct RestoreTarget {
     #[arg(long, default_value = "/home/core/assets/backup", value_name = "PATH")]
     pub remote_backup_dir: String,
 
-    /// User for ssh to the control-plane hosts (at their InternalIP).
-    #[arg(long, default_value = "core")]
-    pub ssh_user: String,
-
-    /// Private key for ssh (default: ssh's own choice, e.g. the agent).
-    #[arg(long, value_name = "FILE")]
-    pub ssh_key: Option<PathBuf>,
-
-    /// An option for ssh and scp, as their `-o` (repeatable): e.g. `Port=2222`, `ProxyJump=bastion`.
-    #[arg(long = "ssh-option", value_name = "KEY=VALUE")]
-    pub ssh_options: Vec<String>,
+    #[command(flatten)]
+    pub ssh: SshArgs,
 
     /// Do not run host commands: show them to copy, wait for you, then check what can be seen.
     #[arg(long)]
@@ -626,17 +608,8 @@ pub struct BackupArgs {
     #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = humantime::parse_duration)]
     pub debug_timeout: Duration,
 
-    /// `--via ssh`: the user on the control-plane nodes (at their InternalIP).
-    #[arg(long, default_value = "core")]
-    pub ssh_user: String,
-
-    /// `--via ssh`: the private key (default: ssh's own choice, e.g. the agent).
-    #[arg(long, value_name = "FILE")]
-    pub ssh_key: Option<PathBuf>,
-
-    /// `--via ssh`: an option for ssh, as its `-o` (repeatable): e.g. `Port=2222`, `ProxyJump=bastion`.
-    #[arg(long = "ssh-option", value_name = "KEY=VALUE")]
-    pub ssh_options: Vec<String>,
+    #[command(flatten)]
+    pub ssh: SshArgs,
 
     /// The lab's directory: `--via ssh` reaches the lab's hosts instead (set by lab.env).
     #[arg(long, env = "ETCD_CONSOLE_LAB_DIR", value_name = "DIR", hide_env_values = true)]
@@ -645,6 +618,32 @@ pub struct BackupArgs {
     /// Output format: readable lines, or one JSON object per line.
     #[arg(long, short = 'o', value_enum, default_value = "table")]
     pub output: OutputFormat,
+}
+
+/// How ssh reaches the control-plane hosts (`backup --via ssh`, `restore`, `member --via ssh`).
+#[derive(Debug, Clone, Args)]
+pub struct SshArgs {
+    /// User for ssh to the control-plane hosts (at their InternalIP).
+    #[arg(long, default_value = "core")]
+    pub ssh_user: String,
+
+    /// Private key for ssh (default: ssh's own choice, e.g. the agent).
+    #[arg(long, value_name = "FILE")]
+    pub ssh_key: Option<PathBuf>,
+
+    /// An option for ssh and scp, as their `-o` (repeatable): e.g. `Port=2222`, `ProxyJump=bastion`.
+    #[arg(long = "ssh-option", value_name = "KEY=VALUE")]
+    pub ssh_options: Vec<String>,
+}
+
+impl SshArgs {
+    pub fn shell(&self) -> etcd_console_core::hosts::SshShell {
+        etcd_console_core::hosts::SshShell {
+            user: self.ssh_user.clone(),
+            key: self.ssh_key.clone(),
+            options: self.ssh_options.clone(),
+        }
+    }
 }
 
 /// `backup --via`.

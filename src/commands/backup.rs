@@ -291,13 +291,7 @@ pub async fn run(
     .await
     {
         Ok(mut executor) => {
-            executor.shell = Some(shell.unwrap_or_else(|| {
-                std::sync::Arc::new(etcd_console_core::hosts::SshShell {
-                    user: args.ssh_user.clone(),
-                    key: args.ssh_key.clone(),
-                    options: args.ssh_options.clone(),
-                })
-            }));
+            executor.shell = Some(shell.unwrap_or_else(|| std::sync::Arc::new(args.ssh.shell())));
             executor.debug_image = args.debug_image.clone();
             executor.pod_start_limit = args.debug_timeout;
             executor

@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 use super::output::{outln, safe, Printer};
 use crate::cli::{ConsoleArgs, MemberArgs, MemberCommand, MemberTarget, OutputFormat};
 use etcd_console_core::etcd::source::EtcdSource;
-use etcd_console_core::hosts::{HostShell, SshShell};
+use etcd_console_core::hosts::HostShell;
 use etcd_console_core::journal::JournalError;
 use etcd_console_core::settings::{ConnectionSettings, KubeSettings};
 use etcd_console_core::wizard::member::engine::{Confirmation, Stage};
@@ -73,13 +73,7 @@ async fn executor(
         return Err("member needs the cluster's API: give --kubeconfig FILE or set KUBECONFIG".into());
     }
     let etcd = EtcdSource::choose(connection, Some(kube))?;
-    let hosts: Arc<dyn HostShell> = shell.unwrap_or_else(|| {
-        Arc::new(SshShell {
-            user: target.ssh_user.clone(),
-            key: target.ssh_key.clone(),
-            options: target.ssh_options.clone(),
-        })
-    });
+    let hosts: Arc<dyn HostShell> = shell.unwrap_or_else(|| Arc::new(target.ssh.shell()));
     let api = etcd_console_core::openshift::connect(kube).await.map_err(String::from)?;
     Ok(MemberExecutor {
         connection: api,

@@ -20,7 +20,7 @@ use etcd_console_core::wizard::restore::executor::{drive, Person, Progress, Rest
 use etcd_console_core::wizard::restore::journal::{unfinished, RestoreJournal};
 use std::sync::Arc;
 
-use etcd_console_core::hosts::{HostShell, SshShell};
+use etcd_console_core::hosts::HostShell;
 use etcd_console_core::wizard::restore::{
     Check, Confirmation, Options, Outcome, Procedure, RestoreRun, Step, StepState, QUORUM_GUARD_ON,
 };
@@ -53,13 +53,7 @@ async fn executor(
     if target.force_lost.as_ref().is_some_and(|r| r.trim().is_empty()) {
         return Err("--force-lost needs a reason (it goes to the journal and the audit log)".into());
     }
-    let hosts = shell.unwrap_or_else(|| {
-        Arc::new(SshShell {
-            user: target.ssh_user.clone(),
-            key: target.ssh_key.clone(),
-            options: target.ssh_options.clone(),
-        })
-    });
+    let hosts = shell.unwrap_or_else(|| Arc::new(target.ssh.shell()));
     make_executor(connection, kube, &target.backup, hosts, poll).await
 }
 
