@@ -17,16 +17,7 @@ use serde_json::Value;
 
 /// `etcd-console ARGS` as an SRE runs it after `source lab.env`, as `context`.
 fn member_command_as(lab: &Lab, context: &str, args: &[&str]) -> Command {
-    let mut command = Command::new(console_bin());
-    command.args(args);
-    command.env_clear().env("PATH", std::env::var_os("PATH").unwrap_or_default()).env("HOME", &lab.dir);
-    for (name, value) in lab.env() {
-        command.env(name, value);
-    }
-    command.env("ETCD_CONSOLE_LAB_DIR", &lab.dir);
-    command.env("KUBECONFIG", lab.kubeconfig.as_ref().unwrap());
-    command.args(["--context", context, "--journal-dir"]).arg(lab.dir.join("journal"));
-    command.arg("--log-dir").arg(lab.dir.join("console-logs"));
+    let mut command = sre_command(lab, context, args);
     command.arg("--backup-dir").arg(lab.dir.join("backups"));
     command
 }

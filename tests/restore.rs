@@ -20,17 +20,7 @@ fn restore_command(lab: &Lab, args: &[&str]) -> Command {
 }
 
 fn restore_command_as(lab: &Lab, context: &str, args: &[&str]) -> Command {
-    let mut command = Command::new(console_bin());
-    command.args(args);
-    command.env_clear().env("PATH", std::env::var_os("PATH").unwrap_or_default()).env("HOME", &lab.dir);
-    for (name, value) in lab.env() {
-        command.env(name, value);
-    }
-    command.env("ETCD_CONSOLE_LAB_DIR", &lab.dir);
-    command.env("KUBECONFIG", lab.kubeconfig.as_ref().unwrap());
-    command.args(["--context", context, "--journal-dir"]).arg(lab.dir.join("journal"));
-    command.arg("--log-dir").arg(lab.dir.join("console-logs"));
-    command
+    sre_command(lab, context, args)
 }
 
 fn console_restore(lab: &Lab, args: &[&str], limit: Duration) -> Output {

@@ -372,3 +372,21 @@ pub fn kill_when(command: Command, at: &str) {
     let _ = child.wait();
     seen.unwrap_or_else(|e| panic!("{e}"));
 }
+
+/// `etcd-console ARGS` as an SRE runs it after `source lab.env`, as the kubeconfig's `context`,
+/// with the journal and logs in the lab's directory.
+pub fn sre_command(lab: &Lab, context: &str, args: &[&str]) -> Command {
+    let mut command = Command::new(console_bin());
+    command.args(args);
+    command.env_clear().env("PATH", std::env::var_os("PATH").unwrap_or_default()).env("HOME", &lab.dir);
+    for (name, value) in lab.env() {
+        command.env(name, value);
+    }
+    command.env("ETCD_CONSOLE_LAB_DIR", &lab.dir);
+    if let Some(kubeconfig) = &lab.kubeconfig {
+        command.env("KUBECONFIG", kubeconfig);
+    }
+    command.args(["--context", context, "--journal-dir"]).arg(lab.dir.join("journal"));
+    command.arg("--log-dir").arg(lab.dir.join("console-logs"));
+    command
+}
