@@ -95,6 +95,20 @@ pub(crate) fn open_run(
 ) -> Result<(RestoreRun, RestoreJournal), (i32, String)> {
     // The lock first: a second run of this cluster is refused before it reads anything.
     let journal = RestoreJournal::open(journal_dir, server).map_err(|e| (1, e.to_string()))?;
+    // A member replacement half done: its member is gone from etcd and its steps must end first.
+    if let Some((member, path)) = etcd_console_core::wizard::member::journal::unfinished(journal_dir, server)
+        .map_err(|e| (BAD_INPUT, e.to_string()))?
+        .filter(|(run, _)| run.begun())
+    {
+        return Err((
+            1,
+            format!(
+                "an unfinished replacement of member {} is in {}: resume it (`member replace`) before restoring",
+                member.member_label(),
+                path.display()
+            ),
+        ));
+    }
     let run = match unfinished(journal_dir, server).map_err(|e| (BAD_INPUT, e.to_string()))? {
         Some((found, path)) if found.aborting => {
             return Err((

@@ -52,6 +52,13 @@ pub fn open_run(
 ) -> Result<(MemberRun, MemberJournal, Option<PathBuf>), NotOpened> {
     // The lock first: a second run of this cluster is refused before anything is read.
     let journal = MemberJournal::open(dir, server).map_err(NotOpened::Journal)?;
+    // A restore half done changes the members under a replacement: it is finished first.
+    if let Some((_, path)) = crate::wizard::restore::journal::unfinished(dir, server).map_err(NotOpened::Journal)? {
+        return Err(NotOpened::OtherMember(format!(
+            "an unfinished restore of this cluster is in {}: finish it (or abort it) before replacing a member",
+            path.display()
+        )));
+    }
     let found = unfinished(dir, server).map_err(NotOpened::Journal)?;
     match found {
         Some((mut found, path)) if found.is_of(&wanted.member) => {
@@ -88,5 +95,22 @@ mod tests {
         let (found, _) = unfinished(dir.path(), server).unwrap().unwrap();
         assert!(found.quorum_guard_off && found.options.member == "master-1");
         assert!(crate::wizard::restore::journal::unfinished(dir.path(), server).unwrap().is_none());
+    }
+
+    #[test]
+    fn an_unfinished_restore_of_the_cluster_comes_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let server = "https://api.lab:6443";
+        let restore = crate::wizard::restore::RestoreRun::new(
+            crate::wizard::restore::Procedure::Standalone,
+            "/b".into(),
+            crate::wizard::restore::Options::default(),
+        );
+        let mut journal = crate::wizard::restore::journal::RestoreJournal::open(dir.path(), server).unwrap();
+        journal.record(&restore).unwrap();
+        drop(journal);
+        let wanted = Options { member: "master-1".into(), ..Options::default() };
+        let refused = open_run(dir.path(), server, &wanted).err().unwrap();
+        assert!(refused.to_string().starts_with("an unfinished restore of this cluster is in "), "{refused}");
     }
 }
