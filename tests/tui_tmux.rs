@@ -76,8 +76,13 @@ async fn a_frozen_member_shows_no_answer_while_the_others_and_the_keys_keep_work
     for _ in 0..frozen {
         tmux.keys(&["j"]);
     }
-    tmux.wait_for("the frozen member in the detail pane", Duration::from_secs(5), |s| {
-        s.contains(&format!("> {name}")) && s.contains("no answer within 2s") && s.contains("health  no answer for ")
+    // A voter down: the lower half says why it is down (etcd's own word, for how long), what is left and what next.
+    tmux.wait_for("the frozen member in the diagnosis pane", Duration::from_secs(5), |s| {
+        s.contains(&format!("> {name}"))
+            && s.contains(&format!("Why {name} is down"))
+            && s.contains("no answer within 2s")
+            && s.contains("etcd     no answer for ")
+            && s.contains("can lose 0 more")
     });
 
     lab.resume_member(frozen).unwrap_or_else(|e| panic!("{e}"));
