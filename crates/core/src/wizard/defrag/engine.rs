@@ -1315,4 +1315,62 @@ mod tests {
         assert!(matches!(run.next_action(), Action::AwaitAnswer { id: 2, .. }));
         assert!(run.notes.last().unwrap().text.contains("connection broke"));
     }
+
+    fn nospace(sim: &Sim) -> crate::wizard::defrag::NospacePlan {
+        let view = sim.view();
+        crate::wizard::defrag::nospace_plan(&view.facts(), &view.alarms(), view.leader(), QUOTA).unwrap().unwrap()
+    }
+
+    #[test]
+    fn the_nospace_plan_names_the_alarm_compacts_defragments_every_member_leader_last_and_disarms() {
+        let sim = Sim::new(3);
+        let view = sim.view();
+        assert!(crate::wizard::defrag::nospace_plan(&view.facts(), &view.alarms(), view.leader(), QUOTA).is_none());
+
+        let mut sim = Sim::new(3);
+        sim.alarms = vec![(2, "NOSPACE".into()), (3, "NOSPACE".into())];
+        let made = nospace(&sim);
+        assert_eq!(made.raised_by, ["m2", "m3"]);
+        assert_eq!(made.defrag.steps.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(), ["m2", "m3", "m1"]);
+        assert!(made.members.iter().all(|m| m.db_size == 300 * MIB));
+        assert_eq!(made.disarm_limit_bytes(), (QUOTA as f64 * 0.9) as u64);
+        let lines = made.step_lines();
+        assert!(lines[0].starts_with("1. compact the keyspace to the current revision"), "{lines:?}");
+        assert!(lines[1].ends_with("m2, m3, m1 (leader, last)"), "{lines:?}");
+        assert!(lines[2].contains("below 90 % of the 8.0 GiB quota"), "{lines:?}");
+        let counted = crate::wizard::defrag::NospacePlan { revision: Some(4242), ..made.clone() };
+        assert!(counted.step_lines()[0].contains("revision 4242: the history of revisions 1 to 4241"));
+
+        // The same engine as `defrag --compact --disarm`: compact first, disarm last.
+        let mut run = DefragRun::for_nospace(&made, 7, options(), false).unwrap();
+        assert!(run.options.compact && run.options.disarm);
+        assert_eq!(sim.run(&mut run, |_, _| {}), Outcome::Completed, "{:?}", run.notes);
+        assert!(matches!(sim.actions.iter().find(|a| !matches!(a, Action::Observe)), Some(Action::Compact { .. })));
+        assert!(matches!(sim.actions.last(), Some(Action::Disarm { members }) if members == &[2, 3]));
+        assert_eq!(sim.defragged, [2, 3, 1]);
+        assert!(sim.alarms.is_empty());
+    }
+
+    #[test]
+    fn the_nospace_run_refuses_the_disarm_above_ninety_percent_and_under_read_only() {
+        let mut sim = Sim::new(3);
+        sim.alarms = vec![(1, "NOSPACE".into())];
+        // Live data: nothing to compact or give back, every member at 93 %.
+        for size in sim.sizes.values_mut() {
+            *size = (QUOTA / 100 * 93, QUOTA / 100 * 93);
+        }
+        let made = nospace(&sim);
+        assert_eq!(made.in_use_over_limit().len(), 3);
+        assert!(made.step_lines()[2].contains("delete data first"), "{:?}", made.step_lines());
+        let mut run = DefragRun::for_nospace(&made, 7, options(), false).unwrap();
+        assert_eq!(sim.run(&mut run, |_, _| {}), Outcome::Completed);
+        assert_eq!(sim.defragged.len(), 3);
+        assert!(!sim.actions.iter().any(|a| matches!(a, Action::Disarm { .. })), "{:?}", sim.actions);
+        assert_eq!(sim.alarms.len(), 1, "NOSPACE stays raised");
+        let why = run.notes.iter().find(|n| n.text.contains("NOSPACE left raised")).map(|n| n.text.clone());
+        assert!(why.as_ref().is_some_and(|t| t.contains("m1 is at 93 %") && t.contains("8.0 GiB quota")), "{why:?}");
+
+        let refused = DefragRun::for_nospace(&made, 7, options(), true).unwrap_err();
+        assert!(refused.contains("--read-only"), "{refused}");
+    }
 }

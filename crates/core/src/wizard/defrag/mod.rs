@@ -5,7 +5,9 @@
 pub mod engine;
 pub mod executor;
 pub mod journal;
+pub mod nospace;
 pub mod plan;
 
 pub use engine::{Action, ClusterView, DefragRun, MemberReading, MemberView, Observed, Options, Outcome};
+pub use nospace::{nospace_plan, MemberQuota, NospacePlan};
 pub use plan::{plan, Figures, MemberFacts, Plan, Rule, Step};
