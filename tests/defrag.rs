@@ -372,3 +372,53 @@ async fn a_member_down_refuses_the_plan_at_once() {
     assert!(!lines.iter().any(|l| l["event"] == "plan"), "no plan is printed: {lines:?}");
     assert!(!std::path::Path::new(&journal).exists() || std::fs::read_dir(&journal).unwrap().next().is_none());
 }
+
+/// On a cluster under NOSPACE, `--dry-run` names the alarm and what would clear it (compact,
+/// every member leader last, disarm behind the 90 % rule), and touches nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dry_run_under_nospace_names_the_alarm_and_what_would_clear_it() {
+    let lab = lab_scenario("nospace", 1.0).await;
+    let journal = path_str(&lab.dir.join("journal"));
+    let leader = lab.members[lab.leader().await.unwrap()].name.clone();
+    let out = console(&lab, &["defrag", "--journal-dir", &journal, "--dry-run", "--quota-bytes", "24MiB"]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}\n{}", stderr(&out));
+    assert!(text.contains("NOSPACE alarm raised by "), "{text}");
+    assert!(text.contains("% of the 24.0 MiB quota)"), "{text}");
+    assert!(text.contains("1. compact the keyspace to the current revision "), "{text}");
+    assert!(text.contains("2. defragment every member, one at a time: "), "{text}");
+    assert!(text.contains(&format!("{leader} (leader, last)")), "{text}");
+    assert!(text.contains("3. disarm NOSPACE, only if every member is below 90 % of the 24.0 MiB quota (21.6 MiB)"));
+    // The data filling it is live: compaction frees none of it, and the form says so.
+    assert!(text.contains("delete data first"), "{text}");
+    assert!(text.contains("This run does not clear it: give --compact --disarm"), "{text}");
+
+    let out = console(
+        &lab,
+        &[
+            "defrag",
+            "--journal-dir",
+            &journal,
+            "--dry-run",
+            "--quota-bytes",
+            "24MiB",
+            "--compact",
+            "--disarm",
+            "-o",
+            "json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}\n{}", stdout(&out), stderr(&out));
+    let lines = json_lines(&stdout(&out));
+    let plan = lines.iter().find(|l| l["event"] == "plan").unwrap();
+    assert!(!plan["alarms"].as_array().unwrap().is_empty(), "{plan}");
+    assert_eq!(plan["alarms"][0]["alarm"], "NOSPACE");
+    assert_eq!(plan["nospace_plan"]["this_run_clears_it"], true, "{plan}");
+    assert_eq!(plan["nospace_plan"]["disarm_limit_bytes"], (24u64 << 20) * 9 / 10);
+    assert!(plan["nospace_plan"]["compact_to_revision"].as_i64().unwrap() > 1, "{plan}");
+    // Every member, leader last, although none is fragmented by OpenShift's rule.
+    let steps = plan["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 3, "{plan}");
+    assert_eq!(steps[2]["member"], leader.as_str());
+    assert!(stdout(&etcdctl(&lab, &["alarm", "list"])).contains("NOSPACE"), "a dry run clears nothing");
+}

@@ -19,7 +19,9 @@ use etcd_console_core::units::format_bytes;
 use etcd_console_core::wizard::defrag::engine::{NoteKind, RUNBOOK_WAIT};
 use etcd_console_core::wizard::defrag::executor::{drive, Executor, Progress};
 use etcd_console_core::wizard::defrag::journal::{unfinished, Journal};
-use etcd_console_core::wizard::defrag::{plan, Action, DefragRun, Options, Outcome, Plan, Rule};
+use etcd_console_core::wizard::defrag::{
+    nospace_plan, plan, Action, DefragRun, NospacePlan, Options, Outcome, Plan, Rule,
+};
 
 /// The limit of a Defragment call when `--command-timeout` is not given.
 pub const DEFAULT_DEFRAG_TIMEOUT: Duration = Duration::from_secs(30);
@@ -79,7 +81,8 @@ impl DefragReport {
         self.out.line(value, text);
     }
 
-    fn plan(&self, plan: &Plan, cluster_id: u64, rule: &Rule, options: &Options) {
+    fn plan(&self, plan: &Plan, cluster_id: u64, rule: &Rule, options: &Options, nospace: Option<&NospacePlan>) {
+        let clears = options.compact && options.disarm;
         if self.out.json {
             let steps: Vec<serde_json::Value> = plan
                 .steps
@@ -97,7 +100,13 @@ impl DefragReport {
                        "steps": steps, "skipped": skipped, "expected_reclaim": plan.expected_reclaim(),
                        "wait_seconds": options.wait.as_secs_f64(),
                        "minimum_duration_seconds": plan.minimum_duration(options.wait).as_secs_f64(),
-                       "compact": options.compact, "move_leader": options.move_leader, "disarm": options.disarm})
+                       "compact": options.compact, "move_leader": options.move_leader, "disarm": options.disarm,
+                       "alarms": nospace.map(|n| n.raised_by.iter().map(|m| json!({"member": m, "alarm": "NOSPACE"}))
+                           .collect::<Vec<_>>()).unwrap_or_default(),
+                       "nospace_plan": nospace.map(|n| json!({
+                           "raised_by": n.raised_by, "members": n.members, "quota_bytes": n.quota_bytes,
+                           "disarm_limit_bytes": n.disarm_limit_bytes(), "compact_to_revision": n.revision,
+                           "steps": n.step_lines(), "this_run_clears_it": clears}))})
             );
             return;
         }
@@ -127,6 +136,33 @@ impl DefragReport {
             if options.move_leader { "; leadership moved off the leader before its turn" } else { "" },
             if options.disarm { "; NOSPACE cleared at the end if every member is below 90 % of the quota" } else { "" },
         );
+        if let Some(nospace) = nospace {
+            outln!(
+                "NOSPACE alarm raised by {}: the cluster takes only reads and deletes until it is disarmed",
+                nospace.raised_by.join(", ")
+            );
+            for member in &nospace.members {
+                outln!(
+                    "  {}: {} ({:.0} % of the {} quota), {} in use",
+                    member.name,
+                    format_bytes(member.db_size),
+                    member.quota_pct,
+                    format_bytes(nospace.quota_bytes),
+                    format_bytes(member.db_size_in_use)
+                );
+            }
+            outln!("What clears it:");
+            for line in nospace.step_lines() {
+                outln!("  {line}");
+            }
+            if clears {
+                outln!("This run does it (--compact --disarm).");
+            } else {
+                outln!(
+                    "This run does not clear it: give --compact --disarm (etcd-console defrag --compact --disarm),                      or press d in the console."
+                );
+            }
+        }
         let _ = std::io::stdout().flush();
     }
 
@@ -338,6 +374,20 @@ pub async fn run(
             Err(e) => return fail(e),
         }
     } else {
+        let mut nospace = match nospace_plan(&view.facts(), &view.alarms(), view.leader(), options.quota_bytes) {
+            Some(Ok(nospace)) => Some(nospace),
+            // The defrag's own plan below says why it is refused.
+            Some(Err(_)) | None => None,
+        };
+        if let Some(nospace) = &mut nospace {
+            nospace.revision = executor.current_revision().await.ok();
+        }
+        // Clearing NOSPACE asks for every member: `--compact --disarm` without a rule of its own
+        // is the console's NOSPACE form.
+        let rule = match (&nospace, args.compact && args.disarm && args.rule.is_none()) {
+            (Some(_), true) => Rule::All,
+            _ => rule,
+        };
         let made = match plan(&view.facts(), view.leader(), &rule) {
             Ok(made) => made,
             Err(e) => {
@@ -349,7 +399,7 @@ pub async fn run(
                 return 1;
             }
         };
-        printer.plan(&made, cluster_id, &rule, &options);
+        printer.plan(&made, cluster_id, &rule, &options, nospace.as_ref());
         if args.dry_run {
             return 0;
         }

@@ -164,6 +164,16 @@ impl Executor {
         }
     }
 
+    /// The keyspace's current revision, as a member's Status header says it
+    /// (what a compaction now would compact to).
+    pub async fn current_revision(&self) -> Result<i64, String> {
+        let connector = &self.reached.connector;
+        let seed = self.reached.seeds.first().cloned().unwrap_or_default();
+        let mut client = connector.client(&seed).await?;
+        let status = timed(connector.command_timeout, async { client.status().await.map_err(describe) }).await?;
+        status.header().map(|h| h.revision()).ok_or_else(|| "Status came without a header".to_string())
+    }
+
     /// Compacts to the revision the leader reports now (physical: the freed
     /// pages are there for the defrag that follows).
     async fn compact(&self, compact_limit: Duration) -> Result<i64, String> {
