@@ -385,10 +385,10 @@ async fn a_dry_run_under_nospace_names_the_alarm_and_what_would_clear_it() {
     assert_eq!(out.status.code(), Some(0), "{text}\n{}", stderr(&out));
     assert!(text.contains("NOSPACE alarm raised by "), "{text}");
     assert!(text.contains("% of the 24.0 MiB quota)"), "{text}");
-    assert!(text.contains("1. compact the keyspace to the current revision "), "{text}");
-    assert!(text.contains("2. defragment every member, one at a time: "), "{text}");
+    assert!(text.contains("1. compact to the current revision "), "{text}");
+    assert!(text.contains("2. defragment one at a time: "), "{text}");
     assert!(text.contains(&format!("{leader} (leader, last)")), "{text}");
-    assert!(text.contains("3. disarm NOSPACE, only if every member is below 90 % of the 24.0 MiB quota (21.6 MiB)"));
+    assert!(text.contains("3. disarm, only if every member is below 90 % of the 24.0 MiB quota (21.6 MiB)"));
     // The data filling it is live: compaction frees none of it, and the form says so.
     assert!(text.contains("delete data first"), "{text}");
     assert!(text.contains("This run does not clear it: give --compact --disarm"), "{text}");

@@ -6,7 +6,9 @@ use std::time::{Duration, SystemTime};
 
 use etcd_console_core::cluster::ClusterState;
 use etcd_console_core::wizard::defrag::executor::Progress;
-use etcd_console_core::wizard::defrag::{plan, Action, DefragRun, Figures, MemberFacts, Options, Plan, Rule};
+use etcd_console_core::wizard::defrag::{
+    nospace_plan, plan, Action, DefragRun, Figures, MemberFacts, NospacePlan, Options, Plan, Rule,
+};
 
 use super::keys::{self, Action as Key};
 use super::{App, Change, Confirm, Effect, Start, WizardKind};
@@ -36,6 +38,9 @@ pub struct DefragWizard {
     pub abort_sent: bool,
     /// The unfinished run being resumed, given back if the run cannot start.
     pub resuming: Option<etcd_console_core::wizard::defrag::journal::Unfinished>,
+    /// NOSPACE is raised: the wizard's NOSPACE form (compact, every member, disarm),
+    /// or why it cannot be planned.
+    pub nospace: Option<Result<NospacePlan, String>>,
 }
 
 /// What the plan needs of each member, from the console's own state.
@@ -70,6 +75,7 @@ impl DefragWizard {
             countdown: None,
             abort_sent: false,
             resuming: None,
+            nospace: None,
         }
     }
 
@@ -87,7 +93,16 @@ impl DefragWizard {
             return;
         }
         self.cluster_id = cluster.cluster_id();
-        self.plan = plan(&facts_of(cluster), cluster.leader_id(), &self.rule());
+        let facts = facts_of(cluster);
+        let alarms: Vec<(u64, String)> =
+            cluster.alarms().iter().map(|a| (a.member_id, a.kind.as_str().to_string())).collect();
+        self.nospace = nospace_plan(&facts, &alarms, cluster.leader_id(), cluster.quota_bytes);
+        self.plan = match &self.nospace {
+            // Clearing NOSPACE defragments every member, whatever the rule.
+            Some(Ok(nospace)) => Ok(nospace.defrag.clone()),
+            Some(Err(e)) => Err(e.clone()),
+            None => plan(&facts, cluster.leader_id(), &self.rule()),
+        };
     }
 
     pub fn on_progress(&mut self, progress: Progress) {
@@ -210,6 +225,23 @@ impl App {
             self.notice = Some("the cluster ID is not known yet".into());
             return;
         };
+        if let Some(Ok(nospace)) = &wizard.nospace {
+            let mut lines = nospace.step_lines();
+            lines.push(format!(
+                "one member at a time, {} apart, every member checked healthy before the next",
+                humantime::format_duration(wizard.options.wait)
+            ));
+            self.confirm = Some(Confirm {
+                title: format!(
+                    "Clear NOSPACE on cluster {}: compact, defragment {} member(s), disarm?",
+                    etcd_console_core::cluster::report::hex(cluster_id),
+                    plan.steps.len()
+                ),
+                lines,
+                change: Change::Defrag(plan.steps.iter().map(|s| s.id).collect()),
+            });
+            return;
+        }
         let mut lines: Vec<String> = plan
             .steps
             .iter()
@@ -241,12 +273,11 @@ impl App {
             return None;
         }
         // The engine refuses under --read-only, whatever the screen allowed.
-        match etcd_console_core::wizard::defrag::DefragRun::new(
-            plan,
-            cluster_id,
-            wizard.options.clone(),
-            self.read_only,
-        ) {
+        let made = match &wizard.nospace {
+            Some(Ok(nospace)) => DefragRun::for_nospace(nospace, cluster_id, wizard.options.clone(), self.read_only),
+            _ => DefragRun::new(plan, cluster_id, wizard.options.clone(), self.read_only),
+        };
+        match made {
             Ok(run) => {
                 wizard.stage = Stage::Running;
                 wizard.run = Some(run.clone());

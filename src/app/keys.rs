@@ -341,6 +341,8 @@ pub enum Context {
     /// Defrag: an unfinished run found in the journal.
     DefragResume,
     DefragPlan,
+    /// Defrag: NOSPACE is raised, the form that clears it.
+    DefragNospace,
     /// Defrag: the rule leaves no member (the pane and the footer say it).
     DefragNoneNeeded,
     DefragRunning,
@@ -395,6 +397,7 @@ impl Context {
         Context::CsrActions,
         Context::DefragResume,
         Context::DefragPlan,
+        Context::DefragNospace,
         Context::DefragNoneNeeded,
         Context::DefragRunning,
         Context::DefragFinished,
@@ -461,6 +464,14 @@ pub const HINT_TABLE: &[(Context, &[Hint])] = &[
         &[
             hint("Enter", ENTER, "start (asks)"),
             hint("e", &[Action::ToggleEveryMember], "every member / OpenShift's rule"),
+            hint("m", &[Action::ToggleMoveLeader], "move leader"),
+            hint("Esc", ESC, "close"),
+        ],
+    ),
+    (
+        Context::DefragNospace,
+        &[
+            hint("Enter", ENTER, "compact, defrag, disarm (asks)"),
             hint("m", &[Action::ToggleMoveLeader], "move leader"),
             hint("Esc", ESC, "close"),
         ],

@@ -23,6 +23,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, wizard: &DefragWizard, the
     let wall = app.wall_clock.unwrap_or_else(SystemTime::now);
     let (title, lines) = match (wizard.stage, &wizard.run) {
         (Stage::Planning, _) if app.unfinished_defrag.is_some() => resume_lines(app, theme),
+        (Stage::Planning, _) if wizard.nospace.is_some() => nospace_lines(app, wizard, theme),
         (Stage::Planning, _) => plan_lines(app, wizard, theme),
         (_, Some(run)) => run_lines(wizard, run, theme, wall),
         (_, None) => (" Defrag ".to_string(), vec![Line::raw("starting ...")]),
@@ -64,6 +65,56 @@ fn resume_lines(app: &App, theme: Theme) -> (String, Vec<Line<'static>>) {
     lines.push(Line::raw(""));
     lines.push(keys_line(Context::DefragResume, theme));
     (" Defrag: resume ".to_string(), lines)
+}
+
+/// The NOSPACE form: the alarm, each member against the quota, then the three
+/// steps that clear it (the engine's words, as `defrag --dry-run` prints them).
+fn nospace_lines(app: &App, wizard: &DefragWizard, theme: Theme) -> (String, Vec<Line<'static>>) {
+    let mut lines = Vec::new();
+    match &wizard.nospace {
+        Some(Ok(nospace)) => {
+            lines.push(Line::styled(
+                format!("NOSPACE raised by {}: only reads and deletes are taken", nospace.raised_by.join(", ")),
+                theme.crit(),
+            ));
+            lines.push(Line::styled(
+                format!("{:<18}{:<10}{:>9}{:>9}{:>10}  {}", "MEMBER", "ROLE", "SIZE", "IN USE", "OF QUOTA", "ALARM"),
+                theme.dim(),
+            ));
+            for member in &nospace.members {
+                let is_leader = nospace.defrag.steps.iter().any(|s| s.name == member.name && s.is_leader);
+                let row = format!(
+                    "{:<18}{:<10}{:>9}{:>9}{:>8.0} %  {}",
+                    member.name,
+                    if is_leader { "leader" } else { "follower" },
+                    format_bytes_short(member.db_size),
+                    format_bytes_short(member.db_size_in_use),
+                    member.quota_pct,
+                    if member.raised_nospace { "NOSPACE" } else { "" }
+                );
+                let over = member.db_size >= nospace.disarm_limit_bytes();
+                lines.push(if over { Line::styled(row, theme.warn()) } else { Line::raw(row) });
+            }
+            for step in nospace.step_lines() {
+                lines.push(Line::raw(step));
+            }
+        }
+        Some(Err(e)) => {
+            lines.push(Line::styled("NOSPACE is raised, but it cannot be cleared now:", theme.crit()));
+            lines.push(Line::styled(e.clone(), theme.crit()));
+        }
+        None => {}
+    }
+    lines.push(Line::raw(format!(
+        "{} between members; move leader before its turn: {}",
+        humantime::format_duration(wizard.options.wait),
+        if wizard.options.move_leader { "on" } else { "off" },
+    )));
+    if app.read_only {
+        lines.push(Line::styled("read-only: the plan is shown, a run is refused (--read-only)", theme.warn()));
+    }
+    lines.push(keys_line(Context::DefragNospace, theme));
+    (" Defrag: clear NOSPACE (compact, defragment, disarm) ".to_string(), lines)
 }
 
 fn plan_lines(app: &App, wizard: &DefragWizard, theme: Theme) -> (String, Vec<Line<'static>>) {
@@ -182,6 +233,9 @@ fn run_lines(wizard: &DefragWizard, run: &DefragRun, theme: Theme, wall: SystemT
             "#".repeat(filled.min(width)),
             ".".repeat(width.saturating_sub(filled))
         )));
+    }
+    for note in run.notes.iter().filter(|n| matches!(n.kind, NoteKind::Compacted | NoteKind::Disarmed)) {
+        lines.push(Line::styled(note.text.clone(), theme.ok()));
     }
     if let Some(gate) = run.notes.iter().rev().find(|n| n.kind == NoteKind::Gate) {
         lines.push(Line::styled(format!("last gate: {}", gate.text), theme.dim()));

@@ -552,6 +552,59 @@ mod defrag_wizard {
         assert!(app.notice.as_deref().unwrap_or("").starts_with("defrag run stopped: etcd-2 does not answer"));
     }
 
+    /// The lab's `nospace`: a 24 MiB quota filled with live data until every member raised
+    /// NOSPACE; etcd-0 leads.
+    pub(super) fn nospace(t0: Instant) -> App {
+        let mut app = App::new("10.0.0.10:2379 +2".into(), 24 * MIB, Duration::from_secs(2), t0);
+        app.cluster = healthy_cluster(3, t0);
+        app.cluster.quota_bytes = 24 * MIB;
+        for i in 0..3 {
+            let mut sample = ok_sample(i, t0, 24 * MIB + (i as u64) * 64 * 1024, 23 * MIB + (i as u64) * 128 * 1024);
+            sample.members = Ok((0..3).map(identity).collect());
+            if let Ok(status) = &mut sample.status {
+                status.alarms = (0..3).map(|m| Alarm { member_id: member_id(m), kind: AlarmKind::NoSpace }).collect();
+            }
+            app.on_poll(PollEvent::Sample(sample));
+        }
+        app
+    }
+
+    #[test]
+    fn under_nospace_d_opens_the_nospace_form_at_80x24_and_120x40() {
+        let t0 = Instant::now();
+        let mut app = nospace(t0);
+        app.on_action(Action::OpenDefrag);
+        let nospace = app.defrag.as_ref().and_then(|w| w.nospace.clone());
+        assert!(matches!(nospace, Some(Ok(_))), "{nospace:?}");
+        insta::assert_snapshot!("nospace_form_80x24", screen(&app, 80, 24, COLOR, t0).backend());
+        insta::assert_snapshot!("nospace_form_120x40", screen(&app, 120, 40, COLOR, t0).backend());
+    }
+
+    #[test]
+    fn the_nospace_confirmation_names_the_cluster_and_the_three_steps_and_starts_compact_and_disarm() {
+        let t0 = Instant::now();
+        let mut app = nospace(t0);
+        app.on_action(Action::OpenDefrag);
+        app.on_action(Action::Confirm);
+        let title = app.confirm.as_ref().map(|c| c.title.clone()).unwrap_or_default();
+        assert!(title.starts_with("Clear NOSPACE on cluster ") && title.ends_with("defragment 3 member(s), disarm?"));
+        insta::assert_snapshot!("nospace_confirm_120x40", screen(&app, 120, 40, COLOR, t0).backend());
+        let Some(Effect::Start(Start::Defrag { run, unfinished: None })) = app.on_action(Action::Confirm) else {
+            panic!("no run started: {:?}", app.notice);
+        };
+        assert!(run.options.compact && run.options.disarm, "{:?}", run.options);
+        assert_eq!(run.options.quota_bytes, 24 * MIB);
+        assert_eq!(run.planned.last().map(|p| p.name.as_str()), Some("etcd-0"), "the leader last");
+
+        // Read-only: the form is shown, the engine refuses the run.
+        let mut app = nospace(t0);
+        app.read_only = true;
+        app.on_action(Action::OpenDefrag);
+        app.on_action(Action::Confirm);
+        assert_eq!(app.on_action(Action::Confirm), None);
+        assert!(app.notice.as_deref().unwrap_or("").contains("--read-only"), "{:?}", app.notice);
+    }
+
     #[test]
     fn read_only_shows_the_plan_and_the_engine_refuses_the_run() {
         let t0 = Instant::now();
@@ -1158,6 +1211,11 @@ mod key_hints {
             }
             Context::DefragPlan => {
                 let mut app = fragmented(t0);
+                act(&mut app, OpenDefrag);
+                app
+            }
+            Context::DefragNospace => {
+                let mut app = super::defrag_wizard::nospace(t0);
                 act(&mut app, OpenDefrag);
                 app
             }

@@ -1335,11 +1335,14 @@ mod tests {
         assert!(made.members.iter().all(|m| m.db_size == 300 * MIB));
         assert_eq!(made.disarm_limit_bytes(), (QUOTA as f64 * 0.9) as u64);
         let lines = made.step_lines();
-        assert!(lines[0].starts_with("1. compact the keyspace to the current revision"), "{lines:?}");
+        assert!(lines[0].starts_with("1. compact to the current revision:"), "{lines:?}");
         assert!(lines[1].ends_with("m2, m3, m1 (leader, last)"), "{lines:?}");
-        assert!(lines[2].contains("below 90 % of the 8.0 GiB quota"), "{lines:?}");
+        assert!(
+            lines[2].starts_with("3. disarm, only if every member is below 90 % of the 8.0 GiB quota"),
+            "{lines:?}"
+        );
         let counted = crate::wizard::defrag::NospacePlan { revision: Some(4242), ..made.clone() };
-        assert!(counted.step_lines()[0].contains("revision 4242: the history of revisions 1 to 4241"));
+        assert!(counted.step_lines()[0].contains("revision 4242: the history before it goes"));
 
         // The same engine as `defrag --compact --disarm`: compact first, disarm last.
         let mut run = DefragRun::for_nospace(&made, 7, options(), false).unwrap();
@@ -1361,7 +1364,7 @@ mod tests {
         }
         let made = nospace(&sim);
         assert_eq!(made.in_use_over_limit().len(), 3);
-        assert!(made.step_lines()[2].contains("delete data first"), "{:?}", made.step_lines());
+        assert!(made.step_lines()[2].contains("in use on m1, m2, m3: delete data first"), "{:?}", made.step_lines());
         let mut run = DefragRun::for_nospace(&made, 7, options(), false).unwrap();
         assert_eq!(sim.run(&mut run, |_, _| {}), Outcome::Completed);
         assert_eq!(sim.defragged.len(), 3);

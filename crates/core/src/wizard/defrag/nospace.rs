@@ -43,17 +43,15 @@ impl NospacePlan {
         self.members.iter().filter(|m| m.db_size_in_use >= self.disarm_limit_bytes()).collect()
     }
 
-    /// The steps in words, the same for the console's form and `defrag --dry-run`.
+    /// The steps in words, the same for the console's form and `defrag --dry-run`
+    /// (short: they fit the form at 80x24).
     pub fn step_lines(&self) -> Vec<String> {
         let compact = match self.revision {
             Some(revision) => format!(
-                "1. compact the keyspace to the current revision {revision}: the history of revisions 1 to {} \
-                 goes for good (the current value of every key stays)",
-                revision - 1
+                "1. compact to the current revision {revision}: the history before it goes for good (current \
+                 values stay)"
             ),
-            None => "1. compact the keyspace to the current revision: every older revision goes for good (the \
-                     current value of every key stays)"
-                .to_string(),
+            None => "1. compact to the current revision: older revisions go for good".to_string(),
         };
         let order: Vec<String> = self
             .defrag
@@ -62,23 +60,19 @@ impl NospacePlan {
             .map(|s| if s.is_leader { format!("{} (leader, last)", s.name) } else { s.name.clone() })
             .collect();
         let mut disarm = format!(
-            "3. disarm NOSPACE, only if every member is below 90 % of the {} quota ({}) after the defrag; else \
-             refused and left raised, saying which member is too big",
+            "3. disarm, only if every member is below 90 % of the {} quota ({}) after the defrag; else refused, \
+             saying which member is too big",
             format_bytes(self.quota_bytes),
             format_bytes(self.disarm_limit_bytes())
         );
-        let over: Vec<String> = self
-            .in_use_over_limit()
-            .iter()
-            .map(|m| format!("{} has {} in use", m.name, format_bytes(m.db_size_in_use)))
-            .collect();
+        let over: Vec<String> = self.in_use_over_limit().iter().map(|m| m.name.clone()).collect();
         if !over.is_empty() {
             disarm.push_str(&format!(
-                " (now {}: it goes below only if compaction frees that much; delete data first)",
+                " (now more than that is in use on {}: delete data first, or compaction must free it)",
                 over.join(", ")
             ));
         }
-        vec![compact, format!("2. defragment every member, one at a time: {}", order.join(", ")), disarm]
+        vec![compact, format!("2. defragment one at a time: {}", order.join(", ")), disarm]
     }
 }
 
