@@ -387,6 +387,71 @@ async fn a_defrag_from_the_console_survives_a_crash_and_resumes_leader_last() {
     assert_eq!(spans[2].0, leader, "the leader last: {spans:?}");
 }
 
+/// The lab's `nospace` (a 24 MiB quota filled until etcd raised NOSPACE) cleared from the
+/// console: the data deleted with etcdctl (etcd takes deletes under NOSPACE), then `d` shows the
+/// NOSPACE form, one confirmation naming the cluster, and the run compacts, defragments every
+/// member leader last and disarms; etcdctl then lists no alarm, every member is below 90 % of
+/// the quota and a write is taken again.
+#[tokio::test(flavor = "multi_thread")]
+async fn nospace_is_cleared_from_the_console_compact_defrag_disarm() {
+    let lab = lab_scenario("nospace", 1.0).await;
+    let leader = lab.members[lab.leader().await.unwrap()].name.clone();
+    let alarms = || String::from_utf8_lossy(&etcdctl(&lab, &["alarm", "list"]).stdout).to_string();
+    assert!(alarms().contains("NOSPACE"));
+    assert!(!etcdctl(&lab, &["put", "k", "v"]).status.success(), "writes are refused under NOSPACE");
+    assert!(etcdctl(&lab, &["del", "--prefix", "/lab/fill/"]).status.success());
+    let journal = lab.dir.join("journal");
+    let logs = lab.dir.join("tui-logs");
+    let console = format!(
+        "{} --journal-dir {} --log-dir {} --quota-bytes 24MiB --defrag-wait 2s --i-know-wait-is-short",
+        console_bin().display(),
+        journal.display(),
+        logs.display()
+    );
+    let command = with_lab_env(&lab, &format!("{console}; echo CONSOLE-EXITED $?; sleep 60"));
+    let tmux = Tmux::start("nospace", 120, 40, &command);
+    tmux.wait_for("three members up", WAIT, |s| s.contains("3/3 up"));
+    tmux.keys(&["d"]);
+    let form = tmux.wait_for("the NOSPACE form", WAIT, |s| s.contains("Defrag: clear NOSPACE"));
+    assert!(form.contains("NOSPACE raised by "), "{form}");
+    assert!(form.contains("OF QUOTA"), "{form}");
+    assert_eq!(form.lines().filter(|l| l.contains(" %  NOSPACE")).count(), 3, "each member against the quota: {form}");
+    assert!(form.contains("1. compact to the current revision"), "{form}");
+    assert!(form.contains(&format!("{leader} (leader, last)")), "{form}");
+    assert!(form.contains("3. disarm, only if every member is below 90 % of the 24.0 MiB quota (21.6 MiB)"), "{form}");
+    assert!(form.contains("compact, defrag, disarm (asks)"), "{form}");
+    tmux.keys(&["Enter"]);
+    let ask = tmux.wait_for("the confirmation", WAIT, |s| s.contains("Clear NOSPACE on cluster"));
+    assert!(ask.contains("defragment 3 member(s), disarm?"), "{ask}");
+    tmux.keys(&["y"]);
+    let done = tmux.wait_for("the run to complete", Duration::from_secs(120), |s| {
+        s.contains(": completed") || s.contains(": stopped")
+    });
+    assert!(done.contains(": completed"), "{done}");
+    assert!(done.contains("compacted to revision"), "{done}");
+    assert!(done.contains("NOSPACE cleared"), "{done}");
+    assert_eq!(done.matches("done in").count(), 3, "{done}");
+
+    assert_eq!(alarms().trim(), "", "NOSPACE still listed");
+    // As etcdctl sees them before any write.
+    let out = etcdctl(&lab, &["endpoint", "status", "--cluster", "-w", "json"]);
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let sizes: Vec<u64> = status.as_array().unwrap().iter().map(|s| s["Status"]["dbSize"].as_u64().unwrap()).collect();
+    assert_eq!(sizes.len(), 3, "{status}");
+    for size in sizes {
+        assert!((size as f64) < 24.0 * 1024.0 * 1024.0 * 0.9, "{size} bytes: {status}");
+    }
+    assert!(etcdctl(&lab, &["put", "k", "v"]).status.success(), "writes are taken again");
+    let spans = defrag_spans(&lab);
+    assert_eq!(spans.len(), 3, "each member once: {spans:?}");
+    assert_eq!(spans[2].0, leader, "the leader last: {spans:?}");
+
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("the wizard closed", WAIT, |s| !s.contains("Defrag of cluster"));
+    tmux.keys(&["q"]);
+    tmux.wait_for("a clean exit", WAIT, |s| s.contains("CONSOLE-EXITED 0"));
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_backup_from_the_console_is_refused_during_a_migration_and_forced_with_the_mark() {
     let lab = lab_scenario("encryption-in-progress", 1.0).await;
