@@ -145,13 +145,18 @@ pub fn evaluate(state: &ClusterState, now: Instant) -> Vec<Alert> {
             continue;
         };
         let name = m.identity.display_name();
-        let pct = status.quota_pct(state.quota_bytes);
+        let quota = state.quota_of(m);
+        let pct = status.quota_pct(quota.bytes);
         if let Some(severity) = Severity::for_quota_pct(pct) {
             alerts.push(Alert {
                 name: "etcdDatabaseQuotaLowSpace",
                 severity,
                 member: Some(name.clone()),
-                message: format!("{name} DB is {pct:.0}% of its {} quota", format_bytes(state.quota_bytes)),
+                message: format!(
+                    "{name} DB is {pct:.0}% of its {} quota ({})",
+                    format_bytes(quota.bytes),
+                    quota.source.label()
+                ),
             });
         }
         let in_use = status.db_size_in_use_bytes;
@@ -172,8 +177,8 @@ pub fn evaluate(state: &ClusterState, now: Instant) -> Vec<Alert> {
         // (the DB pane shows the projection sooner).
         let trend = m.history.span() >= Duration::from_secs(300);
         if let Some(predicted) = m.history.predict_size(four_hours).filter(|_| trend) {
-            if predicted > state.quota_bytes as f64 {
-                let eta = m.history.time_to_quota(state.quota_bytes).map(format_age).unwrap_or_else(|| "?".into());
+            if predicted > quota.bytes as f64 {
+                let eta = m.history.time_to_quota(quota.bytes).map(format_age).unwrap_or_else(|| "?".into());
                 alerts.push(Alert {
                     name: "etcdExcessiveDatabaseGrowth",
                     severity: Severity::Warning,

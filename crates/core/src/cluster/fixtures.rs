@@ -43,6 +43,7 @@ pub fn status(index: usize, db_size_bytes: u64, db_size_in_use_bytes: u64) -> St
         db_size_bytes,
         db_size_in_use_bytes,
         is_learner: false,
+        quota_bytes: None,
         alarms: Vec::new(),
         errors: Vec::new(),
     }

@@ -5,6 +5,7 @@
 pub mod alerts;
 pub mod fixtures;
 pub mod history;
+pub mod quota;
 pub mod report;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -12,6 +13,7 @@ use std::time::{Duration, Instant};
 
 pub use alerts::{Alert, Severity};
 pub use history::History;
+pub use quota::{Quota, QuotaSource, SpecQuotas};
 
 /// A member as MemberList describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,6 +78,8 @@ pub struct StatusSample {
     pub db_size_bytes: u64,
     pub db_size_in_use_bytes: u64,
     pub is_learner: bool,
+    /// etcd 3.6's `dbSizeQuota`: the quota this member runs with (None before 3.6, or 0).
+    pub quota_bytes: Option<u64>,
     /// Every alarm active in the cluster, as this member knows them.
     pub alarms: Vec<Alarm>,
     /// Errors other than alarms (e.g. "etcdserver: no leader").
@@ -304,7 +308,12 @@ impl Discovery {
 pub struct ClusterState {
     pub members: Vec<MemberState>,
     pub discovery: Discovery,
+    /// `--quota-bytes`: the user's figure when `quota_given`, else the default assumed.
     pub quota_bytes: u64,
+    /// The user gave `--quota-bytes`: it wins over what is read.
+    pub quota_given: bool,
+    /// What the pods and the etcd operator say of the quota.
+    pub spec_quotas: SpecQuotas,
     /// Raft term increases observed, with when (for etcdHighNumberOfLeaderChanges).
     pub term_changes: VecDeque<(Instant, u64)>,
     highest_term: Option<u64>,
@@ -316,6 +325,8 @@ impl ClusterState {
             members: Vec::new(),
             discovery: Discovery::Connecting { since: now, attempt: 1 },
             quota_bytes,
+            quota_given: false,
+            spec_quotas: SpecQuotas::default(),
             term_changes: VecDeque::new(),
             highest_term: None,
         }
@@ -459,6 +470,48 @@ impl ClusterState {
             *votes.entry(value).or_default() += 1;
         }
         votes.into_iter().max_by_key(|(_, n)| *n).map(|(value, _)| value)
+    }
+
+    /// The quota `member` runs with, by the first source that says: `--quota-bytes`, etcd's
+    /// own `dbSizeQuota`, its pod's spec, the etcd operator, else the default, assumed.
+    pub fn quota_of(&self, member: &MemberState) -> Quota {
+        if self.quota_given {
+            return Quota { bytes: self.quota_bytes, source: QuotaSource::Flag };
+        }
+        if let Some(bytes) = member.last_status().and_then(|(_, s)| s.quota_bytes).filter(|q| *q > 0) {
+            return Quota { bytes, source: QuotaSource::Etcd };
+        }
+        if let Some(bytes) = self.spec_quotas.members.get(&member.identity.id).copied().filter(|q| *q > 0) {
+            return Quota { bytes, source: QuotaSource::Pod };
+        }
+        self.cluster_default_quota()
+    }
+
+    fn cluster_default_quota(&self) -> Quota {
+        match self.spec_quotas.operator.filter(|q| *q > 0) {
+            Some(bytes) => Quota { bytes, source: QuotaSource::EtcdOperator },
+            None => Quota { bytes: self.quota_bytes, source: QuotaSource::Assumed },
+        }
+    }
+
+    /// The cluster's quota: the smallest a member was read to run with (the first to fill),
+    /// else the operator's, else the default, assumed.
+    pub fn quota(&self) -> Quota {
+        self.members
+            .iter()
+            .map(|m| self.quota_of(m))
+            .filter(|q| q.source != QuotaSource::Assumed)
+            .min_by_key(|q| (q.bytes, q.source))
+            .unwrap_or_else(|| if self.quota_given { self.quota_of_flag() } else { self.cluster_default_quota() })
+    }
+
+    fn quota_of_flag(&self) -> Quota {
+        Quota { bytes: self.quota_bytes, source: QuotaSource::Flag }
+    }
+
+    /// NOSPACE is raised: the quota is reached, whatever the figures say.
+    pub fn nospace(&self) -> bool {
+        self.alarms().iter().any(|a| a.kind == AlarmKind::NoSpace)
     }
 
     /// The leader most answering members name; None when no one names one.

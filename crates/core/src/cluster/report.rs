@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use super::{alerts, Alert, ClusterState, Severity};
+use super::{alerts, Alert, ClusterState, QuotaSource, Severity};
 use crate::openshift::diagnosis::{MemberDiagnosis, Surroundings};
 use crate::units::format_bytes;
 
@@ -17,6 +17,13 @@ pub struct StatusReport {
     pub healthy_voters: usize,
     pub voters: usize,
     pub quorum: usize,
+    /// The cluster's backend quota: the smallest a member was read to run with, else the
+    /// etcd operator's, else the default (`quota_source` "assumed").
+    pub quota_bytes: u64,
+    /// Where `quota_bytes` was read: "flag", "etcd", "pod", "etcd-operator" or "assumed".
+    pub quota_source: QuotaSource,
+    /// NOSPACE is raised: the quota is reached, whatever the figures say (`quota_pct` is then null).
+    pub quota_reached: bool,
     pub members: Vec<MemberReport>,
     pub alerts: Vec<Alert>,
     /// Voters that may still fail before quorum is lost (healthy voters - quorum; 0 at or below it).
@@ -41,7 +48,10 @@ pub struct MemberReport {
     pub db_size_in_use_bytes: Option<u64>,
     pub db_size_free_bytes: Option<u64>,
     pub fragmentation_pct: Option<f64>,
+    /// The quota this member runs with, and where it was read.
     pub quota_bytes: u64,
+    pub quota_source: QuotaSource,
+    /// Size against `quota_bytes`; null while NOSPACE is raised (the quota is reached then).
     pub quota_pct: Option<f64>,
     pub raft_term: Option<u64>,
     pub raft_index: Option<u64>,
@@ -83,6 +93,7 @@ impl StatusReport {
         let leader = state.leader_id();
         let cluster_alarms = state.alarms();
         let quorum = state.quorum();
+        let nospace = state.nospace();
         let members = state
             .members
             .iter()
@@ -104,6 +115,7 @@ impl StatusReport {
                     format!("active alarm(s): {}", kinds.join(", "))
                 });
                 let status_errors = status.map(|s| s.errors.join("; ")).filter(|e| !e.is_empty());
+                let quota = state.quota_of(m);
                 MemberReport {
                     id: hex(m.identity.id),
                     name: m.identity.display_name(),
@@ -120,8 +132,9 @@ impl StatusReport {
                     db_size_in_use_bytes: status.map(|s| s.db_size_in_use_bytes),
                     db_size_free_bytes: status.map(|s| s.free_bytes()),
                     fragmentation_pct: status.map(|s| round2(s.fragmentation_pct())),
-                    quota_bytes: state.quota_bytes,
-                    quota_pct: status.map(|s| round2(s.quota_pct(state.quota_bytes))),
+                    quota_bytes: quota.bytes,
+                    quota_source: quota.source,
+                    quota_pct: status.filter(|_| !nospace).map(|s| round2(s.quota_pct(quota.bytes))),
                     raft_term: status.map(|s| s.raft_term),
                     raft_index: status.map(|s| s.raft_index),
                     raft_applied_index: status.map(|s| s.raft_applied_index),
@@ -139,6 +152,9 @@ impl StatusReport {
             healthy_voters: quorum.serving,
             voters: quorum.voters,
             quorum: quorum.needed,
+            quota_bytes: state.quota().bytes,
+            quota_source: state.quota().source,
+            quota_reached: nospace,
             members,
             alerts: alerts::evaluate(state, now),
             can_lose: quorum.can_lose(),
@@ -154,6 +170,27 @@ impl StatusReport {
         }
         self.etcd_operator_degraded = surroundings.etcd_degraded.clone();
         self
+    }
+
+    /// `quota 24.0 MiB (pod spec)`, the members that differ, and NOSPACE when it is raised.
+    pub fn quota_line(&self) -> String {
+        let mut line = format!("quota {} ({})", format_bytes(self.quota_bytes), self.quota_source.label());
+        if self.quota_source == QuotaSource::Assumed {
+            line.push_str(": not read from the cluster; give --quota-bytes or --kubeconfig");
+        }
+        let differ: Vec<String> = self
+            .members
+            .iter()
+            .filter(|m| (m.quota_bytes, m.quota_source) != (self.quota_bytes, self.quota_source))
+            .map(|m| format!("{} {} ({})", m.name, format_bytes(m.quota_bytes), m.quota_source.label()))
+            .collect();
+        if !differ.is_empty() {
+            line.push_str(&format!("; {}", differ.join(", ")));
+        }
+        if self.quota_reached {
+            line.push_str("; NOSPACE raised: the quota is reached");
+        }
+        line
     }
 
     /// 0: every member healthy, no alarm, a leader. 1: anything less.
@@ -184,7 +221,7 @@ impl StatusReport {
                     opt(m.db_size_bytes.map(format_bytes)),
                     opt(m.db_size_in_use_bytes.map(format_bytes)),
                     opt(m.fragmentation_pct.map(|p| format!("{p:.1}"))),
-                    opt(m.quota_pct.map(|p| format!("{p:.1}"))),
+                    if self.quota_reached { "NOSPACE".into() } else { opt(m.quota_pct.map(|p| format!("{p:.1}"))) },
                     if m.is_leader { "leader".into() } else { "".into() },
                     if m.is_learner { "learner".into() } else { "".into() },
                     opt(m.raft_term.map(|v| v.to_string())),
@@ -240,6 +277,7 @@ impl StatusReport {
                 format!("can lose {} more", self.can_lose)
             }
         );
+        let _ = writeln!(out, "{}", self.quota_line());
         for m in &self.members {
             if let Some(d) = &m.diagnosis {
                 if !m.healthy {

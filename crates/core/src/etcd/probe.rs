@@ -42,6 +42,8 @@ async fn status(mut client: Client, limit: Duration) -> Result<StatusSample, Str
         db_size_bytes: u64::try_from(response.db_size()).unwrap_or_default(),
         db_size_in_use_bytes: u64::try_from(response.raft_used_db_size()).unwrap_or_default(),
         is_learner: response.is_learner(),
+        // etcd 3.6 says its quota (0 before).
+        quota_bytes: u64::try_from(response.db_size_quota()).ok().filter(|q| *q > 0),
         alarms,
         errors,
     })

@@ -35,6 +35,8 @@ pub struct PodFacts {
     pub restarts: i64,
     /// The termination now (state.terminated) or the last one (lastState.terminated).
     pub last_termination: Option<Termination>,
+    /// The quota its etcd container is started with (`--quota-backend-bytes`, `ETCD_QUOTA_BACKEND_BYTES`).
+    pub quota_bytes: Option<u64>,
 }
 
 /// A node's `Ready` condition.
@@ -112,6 +114,7 @@ pub fn pod_facts(pod: &Value) -> Option<PodFacts> {
         reason,
         restarts,
         last_termination,
+        quota_bytes: super::quota::pod_quota(pod),
     })
 }
 
@@ -274,6 +277,8 @@ pub struct Surroundings {
     pub nodes: Vec<NodeReady>,
     pub machines: Vec<MachineFacts>,
     pub etcd_degraded: Option<String>,
+    /// `spec.backendQuotaGiB` of the etcd operator, in bytes (standalone, OpenShift 4.16+).
+    pub etcd_operator_quota: Option<u64>,
     pub standalone: bool,
     /// Parts that could not be read (403, unreachable), each in one line; a 404 is not one.
     pub problems: Vec<String>,
@@ -282,6 +287,14 @@ pub struct Surroundings {
 impl Surroundings {
     pub fn diagnose(&self, member: &MemberIdentity) -> Option<MemberDiagnosis> {
         diagnose(member, &self.pods, &self.nodes, &self.machines, self.standalone)
+    }
+
+    /// What the pods of `members` and the etcd operator say of the quota.
+    pub fn spec_quotas(&self, members: &[MemberIdentity]) -> crate::cluster::SpecQuotas {
+        crate::cluster::SpecQuotas {
+            members: members.iter().filter_map(|m| Some((m.id, pod_of(m, &self.pods)?.quota_bytes?))).collect(),
+            operator: self.etcd_operator_quota,
+        }
     }
 }
 
@@ -305,9 +318,11 @@ pub async fn observe(connection: &super::Connection, scope: &crate::etcd::discov
         connection.client.clone(),
         &resource("config.openshift.io", "v1", "ClusterOperator", "clusteroperators"),
     );
+    let etcds_api: Api<DynamicObject> =
+        Api::all_with(connection.client.clone(), &resource("operator.openshift.io", "v1", "Etcd", "etcds"));
     let by_label = ListParams::default().labels(scope.selector());
     let all = ListParams::default();
-    let (pods, nodes, machines, co) = tokio::join!(
+    let (pods, nodes, machines, co, etcd) = tokio::join!(
         super::list_objects(connection, pods_api, "etcd pods", &by_label),
         super::list_objects(connection, nodes_api, "nodes", &all),
         async {
@@ -318,6 +333,13 @@ pub async fn observe(connection: &super::Connection, scope: &crate::etcd::discov
             }
         },
         super::get_object(connection, cos_api, "clusteroperators.config.openshift.io/etcd", "etcd"),
+        async {
+            if standalone {
+                super::get_object(connection, etcds_api, "etcds.operator.openshift.io/cluster", "cluster").await
+            } else {
+                Ok(None)
+            }
+        },
     );
     let mut problems = Vec::new();
     let mut keep = |result: Result<Option<Vec<Value>>, super::ApiError>| match result {
@@ -337,7 +359,14 @@ pub async fn observe(connection: &super::Connection, scope: &crate::etcd::discov
             None
         }
     };
-    Surroundings { pods, nodes, machines, etcd_degraded, standalone, problems }
+    let etcd_operator_quota = match etcd {
+        Ok(found) => found.as_ref().and_then(super::quota::backend_quota_gib),
+        Err(e) => {
+            problems.push(e.to_string());
+            None
+        }
+    };
+    Surroundings { pods, nodes, machines, etcd_degraded, etcd_operator_quota, standalone, problems }
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ pub mod diagnosis;
 pub mod error;
 pub mod forward;
 pub mod model;
+pub mod quota;
 pub mod report;
 pub mod watch;
 
