@@ -354,7 +354,10 @@ impl EventLoop {
     fn apply(&mut self, wake: Wake, screen: &mut Screen) -> Flow {
         let app = &mut self.app;
         match wake {
-            Wake::Polled(events) => events.into_iter().for_each(|event| app.on_poll(event)),
+            Wake::Polled(events) => {
+                events.into_iter().for_each(|event| app.on_poll(event));
+                app.refresh_quotas();
+            }
             Wake::PollerStopped => {
                 // Only a bug ends the poller while the console runs: say so rather than show old figures as current.
                 tracing::error!("the poller stopped");
@@ -364,6 +367,7 @@ impl EventLoop {
             Wake::OpenShift(events) => {
                 let mut notices: Vec<String> =
                     events.into_iter().filter_map(|event| app.openshift.on_event(event)).collect();
+                app.refresh_quotas();
                 if let Some(notice) = notices.pop() {
                     app.notice = Some(notice);
                 }
@@ -506,6 +510,7 @@ fn prepare(
     let defrag_options = crate::commands::defrag::options_from(console, console.defrag_wait, "--defrag-wait")?;
     let context = context.unwrap_or_else(|| source.describe());
     let mut app = App::new(context, console.quota_bytes, console.refresh, Instant::now());
+    app.cluster.quota_given = console.quota_given;
     app.defrag_options = defrag_options;
     app.backup_dir = crate::commands::backup::backup_dir(None, console);
     app.keys_dir = etcd_console_core::paths::keys_dir();

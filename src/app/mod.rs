@@ -259,6 +259,13 @@ impl App {
         }
     }
 
+    /// What the etcd pods and the etcd operator (held by the watches) say of the quota,
+    /// matched to the members known now.
+    pub fn refresh_quotas(&mut self) {
+        let identities: Vec<_> = self.cluster.members.iter().map(|m| m.identity.clone()).collect();
+        self.cluster.spec_quotas = self.openshift.surroundings().spec_quotas(&identities);
+    }
+
     pub fn on_poll(&mut self, event: PollEvent) {
         match event {
             PollEvent::Discovering { attempt, .. } => {

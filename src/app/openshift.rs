@@ -9,6 +9,7 @@ use serde_json::Value;
 use etcd_console_core::openshift::csr::PendingCsr;
 use etcd_console_core::openshift::diagnosis::{self, Surroundings};
 use etcd_console_core::openshift::model::{self, Encryption, OperatorStatus, Rollout};
+use etcd_console_core::openshift::quota;
 use etcd_console_core::openshift::report::{ENCRYPTING, RELATED_OPERATORS, STATIC_POD_OPERATORS};
 use etcd_console_core::openshift::watch::{OpenShiftEvent, Watched};
 
@@ -219,6 +220,7 @@ impl OpenShiftView {
             nodes: of(Watched::Nodes).iter().filter_map(diagnosis::node_ready).collect(),
             machines: of(Watched::Machines).iter().filter_map(diagnosis::machine_facts).collect(),
             etcd_degraded: etcd_operator.and_then(diagnosis::etcd_degraded),
+            etcd_operator_quota: self.one(Watched::Etcd).and_then(quota::backend_quota_gib),
             // The Machines are watched only for a standalone cluster; hosted, none match.
             standalone: true,
             problems,

@@ -100,7 +100,7 @@ pub async fn run(
         }
     };
     let (observed, openshift) = tokio::join!(observe(&source, console.quota_bytes), observe_openshift(kube));
-    let Observed { state, reach } = match observed {
+    let Observed { mut state, reach } = match observed {
         Ok(observed) => observed,
         Err(message) => {
             eprintln!("etcd-console: {message}");
@@ -125,6 +125,12 @@ pub async fn run(
             errors.join("\n")
         );
         return EXIT_UNUSABLE;
+    }
+    // The quota: --quota-bytes when given, else what etcd, the pods or the operator say.
+    state.quota_given = console.quota_given;
+    if let Some((_, surroundings)) = &openshift {
+        let identities: Vec<_> = state.members.iter().map(|m| m.identity.clone()).collect();
+        state.spec_quotas = surroundings.spec_quotas(&identities);
     }
     let mut report = StatusReport::build(&state, Instant::now());
     let openshift = openshift.map(|(mut openshift, surroundings)| {

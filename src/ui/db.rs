@@ -11,6 +11,7 @@ use ratatui::Frame;
 
 use super::Theme;
 use crate::app::App;
+use etcd_console_core::cluster::{Quota, QuotaSource};
 use etcd_console_core::units::{format_age, format_bytes, format_bytes_short};
 
 /// A bar of `width` cells: `filled` of it solid, then `partial` shaded, the rest empty.
@@ -18,6 +19,20 @@ fn bar(width: usize, filled: f64, partial: f64) -> (String, String, String) {
     let solid = ((filled.clamp(0.0, 1.0) * width as f64).round() as usize).min(width);
     let shaded = (((filled + partial).clamp(0.0, 1.0) * width as f64).round() as usize).clamp(solid, width) - solid;
     ("█".repeat(solid), "▒".repeat(shaded), "·".repeat(width - solid - shaded))
+}
+
+/// ` 91.0% of 24.0M (pod spec)`, the source marked when assumed; while NOSPACE is raised
+/// the quota is reached, whatever the figure says.
+fn quota_text(pct: f64, quota: Quota, nospace: bool, theme: Theme) -> Span<'static> {
+    if nospace {
+        return Span::styled(" NOSPACE raised: the quota is reached", theme.crit());
+    }
+    let text = format!(" {pct:.1}% of {} ({})", format_bytes_short(quota.bytes), quota.source.label());
+    if quota.source == QuotaSource::Assumed {
+        Span::styled(text, theme.warn())
+    } else {
+        Span::raw(text)
+    }
 }
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: Instant) {
@@ -32,7 +47,9 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: Instant
         frame.render_widget(Paragraph::new("no figures yet"), inner);
         return;
     };
-    let quota = app.cluster.quota_bytes;
+    let read = app.cluster.quota_of(member);
+    let quota = read.bytes;
+    let nospace = app.cluster.nospace();
     let [text_area, chart_area] = Layout::vertical([Constraint::Length(4), Constraint::Min(0)]).areas(inner);
     let bar_width = (inner.width as usize).saturating_sub(24).max(4);
     let size = status.db_size_bytes as f64;
@@ -45,6 +62,16 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: Instant
         if size > 0.0 { 1.0 - in_use / size } else { 0.0 },
     );
     let growth = match (member.history.growth_bytes_per_sec(), member.history.time_to_quota(quota)) {
+        // The figures are no comfort while etcd refuses writes.
+        _ if nospace => Span::styled(
+            format!(
+                "figures: {:.1}% of {} ({})",
+                status.quota_pct(quota),
+                format_bytes_short(quota),
+                read.source.label()
+            ),
+            theme.dim(),
+        ),
         (Some(rate), Some(eta)) => {
             Span::raw(format!("grows {}/h: quota in {}", format_bytes((rate * 3600.0) as u64), format_age(eta)))
         }
@@ -64,7 +91,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: Instant
             Span::styled(a, theme.in_use()),
             Span::styled(b, theme.size()),
             Span::styled(c, theme.dim()),
-            Span::raw(format!(" {:.1}% of {}", status.quota_pct(quota), format_bytes_short(quota))),
+            quota_text(status.quota_pct(quota), read, nospace, theme),
         ]),
         Line::from(vec![
             Span::raw("in use "),

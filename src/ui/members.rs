@@ -78,6 +78,7 @@ pub fn draw_table(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: I
     header.push("AGE");
     widths.push(Constraint::Length(5));
 
+    let nospace = app.cluster.nospace();
     let rows: Vec<Row> = app
         .cluster
         .members
@@ -110,8 +111,10 @@ pub fn draw_table(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: I
             if wide {
                 cells.push(figure(&|s| format_bytes_short(s.free_bytes())));
             }
-            let quota_pct = last.map(|(_, s)| s.quota_pct(app.cluster.quota_bytes)).unwrap_or(0.0);
+            let quota_pct = last.map(|(_, s)| s.quota_pct(app.cluster.quota_of(m).bytes)).unwrap_or(0.0);
             let quota_style = match Severity::for_quota_pct(quota_pct) {
+                // NOSPACE raised: the quota is reached, whatever the figure says.
+                _ if nospace => theme.crit(),
                 Some(Severity::Critical) => theme.crit(),
                 Some(Severity::Warning) => theme.warn(),
                 Some(Severity::Info) => theme.info(),
