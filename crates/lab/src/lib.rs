@@ -293,6 +293,7 @@ impl Lab {
                     client_port: port_of(&m.client_url),
                     peer_port: port_of(&m.peer_url),
                     pid: m.pid().map(Pid::as_raw),
+                    quota_bytes: lab.inventory.quota_bytes,
                 })
                 .collect();
             let link = api::HostsLink {

@@ -33,6 +33,27 @@ pub struct MemberView {
     pub client_port: u16,
     pub peer_port: u16,
     pub pid: Option<i32>,
+    /// The backend quota its etcd runs with (`--quota-backend-bytes`; 0: none given).
+    pub quota_bytes: u64,
+}
+
+impl MemberView {
+    /// The etcd container's command as a pod shows it: the member's etcd, with the flags
+    /// that tell it apart, its quota among them, as the lab starts it.
+    pub fn etcd_command(&self, name: &str) -> Vec<String> {
+        let mut command = vec![
+            "etcd".to_string(),
+            format!("--name={name}"),
+            "--data-dir=/var/lib/etcd".to_string(),
+            format!("--listen-client-urls=https://0.0.0.0:{}", self.client_port),
+            format!("--advertise-client-urls=https://{}:{}", self.pod_ip, self.client_port),
+            format!("--listen-peer-urls=https://0.0.0.0:{}", self.peer_port),
+        ];
+        if self.quota_bytes > 0 {
+            command.push(format!("--quota-backend-bytes={}", self.quota_bytes));
+        }
+        command
+    }
 }
 
 /// PEM texts the cluster's secrets carry (the lab's real certificates).
@@ -193,6 +214,7 @@ pub fn etcd_pod(member: &MemberView, revision: i64, created: &str) -> Value {
                         {"name": "etcd-peer", "containerPort": member.peer_port, "hostPort": member.peer_port, "protocol": "TCP"}
                     ]);
                     container["env"] = json!([{"name": "ETCDCTL_ENDPOINTS", "value": format!("https://{}:{}", member.pod_ip, member.client_port)}]);
+                    container["command"] = json!(member.etcd_command(&member.name));
                 }
                 container
             }).collect::<Vec<_>>(),
@@ -1159,6 +1181,7 @@ pub fn hosted_pod(owner: &str, index: usize, members: &[MemberView], created: &s
     let mut annotations = json!({super::store::GRACEFUL_DELETION_ANNOTATION: "true"});
     if let Some(member) = members.get(index) {
         pod["spec"]["containers"][0]["ports"] = json!([{"name": "client", "containerPort": member.client_port}, {"name": "peer", "containerPort": member.peer_port}]);
+        pod["spec"]["containers"][0]["command"] = json!(member.etcd_command(&member.name));
         annotations[super::hosted_cp::MEMBER_ANNOTATION] = json!(member.name);
         if member.pod_ip != member.ip {
             annotations[super::portforward::FORWARD_TO_ANNOTATION] = json!(member.ip);
@@ -1243,6 +1266,12 @@ pub fn hosted(seed: &Seeder, members: &[MemberView], pki: &SeedPki, scenario: &S
     )
     .map_err(e)?;
     let replicas = members.len() as i64;
+    // The template names no member: the flags every replica shares, its quota among them.
+    let quota = members.first().map(|m| m.quota_bytes).unwrap_or(0);
+    let template_command: Vec<String> = ["/usr/bin/etcd".to_string(), "--data-dir=/var/lib/data".to_string()]
+        .into_iter()
+        .chain((quota > 0).then(|| format!("--quota-backend-bytes={quota}")))
+        .collect();
     seed.put(
         "apps",
         "StatefulSet",
@@ -1253,7 +1282,7 @@ pub fn hosted(seed: &Seeder, members: &[MemberView], pki: &SeedPki, scenario: &S
                 "replicas": replicas, "serviceName": "etcd-discovery", "selector": {"matchLabels": {"app": "etcd"}},
                 "persistentVolumeClaimRetentionPolicy": {"whenDeleted": "Retain", "whenScaled": "Retain"},
                 "podManagementPolicy": "Parallel",
-                "template": {"metadata": {"labels": {"app": "etcd"}}, "spec": {"containers": [{"name": "etcd", "image": "quay.io/openshift-release-dev/ocp-v4.0-art-dev@sha256:etcd", "volumeMounts": [{"name": "data", "mountPath": "/var/lib"}]}]}},
+                "template": {"metadata": {"labels": {"app": "etcd"}}, "spec": {"containers": [{"name": "etcd", "image": "quay.io/openshift-release-dev/ocp-v4.0-art-dev@sha256:etcd", "command": template_command, "volumeMounts": [{"name": "data", "mountPath": "/var/lib"}]}]}},
                 "volumeClaimTemplates": [{"metadata": {"name": "data"}, "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "8Gi"}}, "storageClassName": "lvms-vg1"}}],
             },
             "status": {"replicas": replicas, "readyReplicas": replicas, "currentReplicas": replicas, "updatedReplicas": replicas, "availableReplicas": replicas},

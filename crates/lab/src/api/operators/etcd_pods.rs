@@ -179,7 +179,16 @@ impl Operators {
     fn etcd_mirror_pod(&self, i: usize, manifest_text: &str, up: bool, at: &str) -> Option<Value> {
         let member = self.members.get(i)?;
         let mut pod = seed::etcd_pod(member, self.etcd_revision(&member.name), at);
-        let names: Vec<String> = manifest::containers(manifest_text).into_iter().map(|c| c.name).collect();
+        let containers = manifest::containers(manifest_text);
+        // The mirror shows the etcd command the manifest runs (its quota among its flags).
+        if let Some(etcd) = containers.iter().find(|c| c.name == "etcd" && !c.command.is_empty()) {
+            if let Some(items) = pod.pointer_mut("/spec/containers").and_then(Value::as_array_mut) {
+                for c in items.iter_mut().filter(|c| c["name"] == "etcd") {
+                    c["command"] = json!(etcd.command);
+                }
+            }
+        }
+        let names: Vec<String> = containers.into_iter().map(|c| c.name).collect();
         for list in ["/spec/containers", "/status/containerStatuses"] {
             if let Some(items) = pod.pointer_mut(list).and_then(Value::as_array_mut) {
                 items.retain(|c| c["name"].as_str().is_some_and(|n| names.iter().any(|m| m == n)));
