@@ -333,3 +333,105 @@ async fn a_real_learner_is_a_member_with_its_progress_and_the_cluster_exits_0() 
     assert!(!screen.contains("MembersDown") && !screen.contains("LearnerStuck"), "{screen}");
     tmux.keys(&["q"]);
 }
+
+/// `status -o json` with the lab's environment, `extra` flags, and a kubeconfig when given.
+fn status_json(lab: &etcd_console_lab::Lab, kubeconfig: Option<&std::path::Path>, extra: &[&str]) -> serde_json::Value {
+    let mut command = std::process::Command::new(console_bin());
+    command
+        .args(["status", "-o", "json"])
+        .args(extra)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", &lab.dir);
+    for (name, value) in lab.env() {
+        command.env(name, value);
+    }
+    if let Some(kubeconfig) = kubeconfig {
+        command.env("KUBECONFIG", kubeconfig);
+    }
+    command.arg("--log-dir").arg(lab.dir.join("console-logs"));
+    let output = run_with_limit(command, Duration::from_secs(60));
+    assert!(matches!(output.status.code(), Some(0 | 1)), "stderr: {}", stderr(&output));
+    json(&output)
+}
+
+/// The etcd containers' commands of the pods `selector` picks in `namespace`, as kubectl shows them.
+fn etcd_commands(lab: &etcd_console_lab::Lab, namespace: &str, selector: &str) -> String {
+    kubectl_ok(
+        lab,
+        &[
+            "get",
+            "pods",
+            "-n",
+            namespace,
+            "-l",
+            selector,
+            "-o",
+            "jsonpath={range .items[*]}{.spec.containers[?(@.name==\"etcd\")].command}{\"\\n\"}{end}",
+        ],
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_quota_is_read_from_the_etcd_pods_and_nospace_says_it_is_reached() {
+    let lab = lab_scenario("nospace", 1.0).await;
+    let quota: u64 = 24 << 20;
+    // The pods carry the flag the lab's etcd runs with.
+    let commands = etcd_commands(&lab, "openshift-etcd", "k8s-app=etcd");
+    let lines: Vec<&str> = commands.lines().filter(|l| !l.is_empty()).collect();
+    assert_eq!(lines.len(), 3, "{commands}");
+    for line in &lines {
+        assert!(line.contains(&format!("--quota-backend-bytes={quota}")), "{line}");
+    }
+    let kubeconfig = lab.kubeconfig.clone().unwrap_or_else(|| panic!("the lab runs no API"));
+    let report = status_json(&lab, Some(&kubeconfig), &[]);
+    assert_eq!(report["quota_bytes"], quota, "{report}");
+    assert_eq!(report["quota_source"], "pod");
+    assert_eq!(report["quota_reached"], true, "the scenario raised NOSPACE");
+    for m in report["members"].as_array().cloned().unwrap_or_default() {
+        assert_eq!((m["quota_bytes"].as_u64(), m["quota_source"].as_str()), (Some(quota), Some("pod")), "{m}");
+        assert!(m["quota_pct"].is_null(), "no low figure beside NOSPACE: {m}");
+    }
+    // The user's figure wins; without the API the default is only assumed.
+    let flagged = status_json(&lab, Some(&kubeconfig), &["--quota-bytes", "1GiB"]);
+    assert_eq!((flagged["quota_bytes"].as_u64(), flagged["quota_source"].as_str()), (Some(1 << 30), Some("flag")));
+    let bare = status_json(&lab, None, &[]);
+    assert_eq!((bare["quota_bytes"].as_u64(), bare["quota_source"].as_str()), (Some(GIB8), Some("assumed")));
+    assert_eq!(bare["members"][0]["quota_source"], "assumed");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hosted_etcd_quota_is_read_from_its_pods() {
+    let lab = lab_scenario("hosted", 1.0).await;
+    let commands = etcd_commands(&lab, "clusters-hosted", "app=etcd");
+    let flag = format!("--quota-backend-bytes={GIB8}");
+    assert!(commands.lines().filter(|l| !l.is_empty()).all(|l| l.contains(&flag)), "{commands}");
+    let template = kubectl_ok(
+        &lab,
+        &[
+            "get",
+            "statefulset",
+            "etcd",
+            "-n",
+            "clusters-hosted",
+            "-o",
+            "jsonpath={.spec.template.spec.containers[0].command}",
+        ],
+    );
+    assert!(template.contains(&flag), "{template}");
+    let kubeconfig = lab.kubeconfig.clone().unwrap_or_else(|| panic!("the lab runs no API"));
+    // etcd found through the API (no endpoints), as an SRE on the management cluster would.
+    let output = console_with_kubeconfig_only(
+        &lab,
+        &kubeconfig,
+        &["status", "-o", "json", "--hosted-cluster", "clusters/hosted"],
+    );
+    assert!(matches!(output.status.code(), Some(0 | 1)), "stderr: {}", stderr(&output));
+    let report = json(&output);
+    assert_eq!(
+        (report["quota_bytes"].as_u64(), report["quota_source"].as_str()),
+        (Some(GIB8), Some("pod")),
+        "{report}"
+    );
+    assert_eq!(report["quota_reached"], false);
+}
