@@ -4,6 +4,7 @@
 use std::time::Instant;
 
 use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
 use ratatui::symbols::Marker;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Axis, Block, Borders, Chart, Dataset, GraphType, Paragraph};
@@ -21,18 +22,18 @@ fn bar(width: usize, filled: f64, partial: f64) -> (String, String, String) {
     ("█".repeat(solid), "▒".repeat(shaded), "·".repeat(width - solid - shaded))
 }
 
-/// ` 91.0% of 24.0M (pod spec)`, the source marked when assumed; while NOSPACE is raised
-/// the quota is reached, whatever the figure says.
+/// ` 91.0% of 24.0M (pod spec)`, the source marked when assumed. While NOSPACE is raised
+/// the quota is reached, whatever the figure says: ` reached (24.0M pod spec)`, no percentage.
 fn quota_text(pct: f64, quota: Quota, nospace: bool, theme: Theme) -> Span<'static> {
-    if nospace {
-        return Span::styled(" NOSPACE raised: the quota is reached", theme.crit());
-    }
-    let text = format!(" {pct:.1}% of {} ({})", format_bytes_short(quota.bytes), quota.source.label());
-    if quota.source == QuotaSource::Assumed {
-        Span::styled(text, theme.warn())
+    let size = format_bytes_short(quota.bytes);
+    let (text, style) = if nospace {
+        (format!(" reached ({size} {})", quota.source.label()), theme.crit())
+    } else if quota.source == QuotaSource::Assumed {
+        (format!(" {pct:.1}% of {size} (assumed)"), theme.warn())
     } else {
-        Span::raw(text)
-    }
+        (format!(" {pct:.1}% of {size} ({})", quota.source.label()), Style::default())
+    };
+    Span::styled(text, style)
 }
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: Instant) {
@@ -55,7 +56,14 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: Instant
     let size = status.db_size_bytes as f64;
     let in_use = status.db_size_in_use_bytes as f64;
     let quota_f = quota.max(1) as f64;
-    let (a, b, c) = bar(bar_width, in_use / quota_f, (size - in_use) / quota_f);
+    let quota_span = quota_text(status.quota_pct(quota), read, nospace, theme);
+    // The quota's bar leaves room for what is said of it; a raised NOSPACE fills it.
+    let quota_bar = (inner.width as usize).saturating_sub(7 + quota_span.width()).max(2);
+    let (a, b, c) = if nospace {
+        (String::new(), "▒".repeat(quota_bar), String::new())
+    } else {
+        bar(quota_bar, in_use / quota_f, (size - in_use) / quota_f)
+    };
     let (d, e, f) = bar(
         bar_width,
         if size > 0.0 { in_use / size } else { 0.0 },
@@ -63,15 +71,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: Instant
     );
     let growth = match (member.history.growth_bytes_per_sec(), member.history.time_to_quota(quota)) {
         // The figures are no comfort while etcd refuses writes.
-        _ if nospace => Span::styled(
-            format!(
-                "figures: {:.1}% of {} ({})",
-                status.quota_pct(quota),
-                format_bytes_short(quota),
-                read.source.label()
-            ),
-            theme.dim(),
-        ),
+        _ if nospace => Span::styled("NOSPACE raised: the quota is reached", theme.crit()),
         (Some(rate), Some(eta)) => {
             Span::raw(format!("grows {}/h: quota in {}", format_bytes((rate * 3600.0) as u64), format_age(eta)))
         }
@@ -89,9 +89,9 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: Instant
         Line::from(vec![
             Span::raw("quota  "),
             Span::styled(a, theme.in_use()),
-            Span::styled(b, theme.size()),
+            Span::styled(b, if nospace { theme.crit() } else { theme.size() }),
             Span::styled(c, theme.dim()),
-            quota_text(status.quota_pct(quota), read, nospace, theme),
+            quota_span,
         ]),
         Line::from(vec![
             Span::raw("in use "),

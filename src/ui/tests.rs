@@ -97,6 +97,44 @@ fn nospace_alarm() {
     insta::assert_snapshot!(screen(&app, 80, 24, COLOR, at).backend());
 }
 
+/// The DB pane of the selected member, with the quota as it was read (or assumed).
+mod quota {
+    use super::*;
+    use etcd_console_core::openshift::watch::{OpenShiftEvent, Watched};
+    use serde_json::json;
+
+    /// An etcd pod whose etcd container runs with `--quota-backend-bytes=quota` (its IP is member `i`'s).
+    fn pod(i: usize, quota: u64) -> serde_json::Value {
+        json!({"metadata": {"name": format!("etcd-master-{i}"), "namespace": "openshift-etcd", "labels": {"k8s-app": "etcd"}},
+               "spec": {"nodeName": format!("master-{i}"), "containers": [
+                   {"name": "etcdctl", "command": ["/bin/bash", "-c", "trap TERM INT; sleep infinity & wait"]},
+                   {"name": "etcd", "command": ["etcd", format!("--name=master-{i}"), "--data-dir=/var/lib/etcd",
+                                                format!("--quota-backend-bytes={quota}")]}]},
+               "status": {"phase": "Running", "podIP": format!("10.0.0.{}", 10 + i),
+                          "conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": "2026-11-20T00:01:00Z"}],
+                          "containerStatuses": [{"name": "etcd", "ready": true, "restartCount": 0, "state": {"running": {}}}]}})
+    }
+
+    #[test]
+    fn an_assumed_quota_is_marked_so() {
+        let t0 = Instant::now();
+        let app = app_with(3, t0);
+        let screen = screen(&app, 80, 24, COLOR, t0 + Duration::from_secs(21));
+        insta::assert_snapshot!(screen.backend());
+    }
+
+    #[test]
+    fn a_quota_read_from_the_pod_spec_says_so() {
+        let t0 = Instant::now();
+        let mut app = app_with(3, t0);
+        let at = t0 + Duration::from_secs(20);
+        let pods = (0..3).map(|i| pod(i, 64 << 20)).collect();
+        app.openshift.on_event(OpenShiftEvent::Objects { what: Watched::EtcdPods, objects: pods, at });
+        app.refresh_quotas();
+        insta::assert_snapshot!(screen(&app, 80, 24, COLOR, t0 + Duration::from_secs(21)).backend());
+    }
+}
+
 #[test]
 fn the_alerts_overlay_gives_every_message() {
     let t0 = Instant::now();
