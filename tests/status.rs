@@ -380,9 +380,13 @@ async fn the_quota_is_read_from_the_etcd_pods_and_nospace_says_it_is_reached() {
     let commands = etcd_commands(&lab, "openshift-etcd", "k8s-app=etcd");
     let lines: Vec<&str> = commands.lines().filter(|l| !l.is_empty()).collect();
     assert_eq!(lines.len(), 3, "{commands}");
-    for line in &lines {
-        assert!(line.contains(&format!("--quota-backend-bytes={quota}")), "{line}");
-    }
+    let flagged: Vec<u64> = lines
+        .iter()
+        .filter_map(|l| {
+            l.split("--quota-backend-bytes=").nth(1)?.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
+        })
+        .collect();
+    assert_eq!(flagged, [quota; 3], "{commands}");
     let kubeconfig = lab.kubeconfig.clone().unwrap_or_else(|| panic!("the lab runs no API"));
     let report = status_json(&lab, Some(&kubeconfig), &[]);
     assert_eq!(report["quota_bytes"], quota, "{report}");
@@ -392,6 +396,14 @@ async fn the_quota_is_read_from_the_etcd_pods_and_nospace_says_it_is_reached() {
         assert_eq!((m["quota_bytes"].as_u64(), m["quota_source"].as_str()), (Some(quota), Some("pod")), "{m}");
         assert!(m["quota_pct"].is_null(), "no low figure beside NOSPACE: {m}");
     }
+    let mut command = std::process::Command::new(console_bin());
+    command.args(["status"]).env_clear().env("PATH", std::env::var_os("PATH").unwrap_or_default());
+    for (name, value) in lab.env() {
+        command.env(name, value);
+    }
+    command.env("HOME", &lab.dir).env("KUBECONFIG", &kubeconfig).arg("--log-dir").arg(lab.dir.join("console-logs"));
+    let table = stdout(&run_with_limit(command, Duration::from_secs(60)));
+    assert!(table.contains("quota 24.0 MiB (pod spec); NOSPACE raised: the quota is reached"), "{table}");
     // The user's figure wins; without the API the default is only assumed.
     let flagged = status_json(&lab, Some(&kubeconfig), &["--quota-bytes", "1GiB"]);
     assert_eq!((flagged["quota_bytes"].as_u64(), flagged["quota_source"].as_str()), (Some(1 << 30), Some("flag")));
