@@ -402,9 +402,11 @@ async fn nospace_is_cleared_from_the_console_compact_defrag_disarm() {
     assert!(etcdctl(&lab, &["del", "--prefix", "/lab/fill/"]).status.success());
     let journal = lab.dir.join("journal");
     let logs = lab.dir.join("tui-logs");
+    // No --quota-bytes: the 24 MiB quota is read from the etcd pods' --quota-backend-bytes.
     let console = format!(
-        "{} --journal-dir {} --log-dir {} --quota-bytes 24MiB --defrag-wait 2s --i-know-wait-is-short",
+        "{} --kubeconfig {} --journal-dir {} --log-dir {} --defrag-wait 2s --i-know-wait-is-short",
         console_bin().display(),
+        path_str(lab.kubeconfig.as_ref().unwrap()),
         journal.display(),
         logs.display()
     );

@@ -55,7 +55,7 @@ pub fn facts_of(cluster: &ClusterState) -> Vec<MemberFacts> {
             figures: m.current_status().map(|s| Figures {
                 db_size: s.db_size_bytes,
                 db_size_in_use: s.db_size_in_use_bytes,
-                quota: cluster.quota_bytes,
+                quota: cluster.quota_of(m).bytes,
             }),
             serves_reads: m.serves_reads(),
         })
@@ -96,7 +96,7 @@ impl DefragWizard {
         let facts = facts_of(cluster);
         let alarms: Vec<(u64, String)> =
             cluster.alarms().iter().map(|a| (a.member_id, a.kind.as_str().to_string())).collect();
-        self.nospace = nospace_plan(&facts, &alarms, cluster.leader_id(), cluster.quota_bytes);
+        self.nospace = nospace_plan(&facts, &alarms, cluster.leader_id(), cluster.quota().bytes);
         self.plan = match &self.nospace {
             // Clearing NOSPACE defragments every member, whatever the rule.
             Some(Ok(nospace)) => Ok(nospace.defrag.clone()),
@@ -266,6 +266,8 @@ impl App {
 
     /// The confirmed plan becomes a run, if it is still the plan shown.
     pub(super) fn start_defrag(&mut self, ids: &[u64]) -> Option<Effect> {
+        // The quota as read from the cluster (the pods' flag, the operator), not the default.
+        let quota = self.cluster.quota().bytes;
         let wizard = self.defrag.as_mut()?;
         let (Ok(plan), Some(cluster_id)) = (&wizard.plan, wizard.cluster_id) else { return None };
         if plan.steps.iter().map(|s| s.id).collect::<Vec<_>>() != ids {
@@ -273,9 +275,10 @@ impl App {
             return None;
         }
         // The engine refuses under --read-only, whatever the screen allowed.
+        let options = etcd_console_core::wizard::defrag::Options { quota_bytes: quota, ..wizard.options.clone() };
         let made = match &wizard.nospace {
-            Some(Ok(nospace)) => DefragRun::for_nospace(nospace, cluster_id, wizard.options.clone(), self.read_only),
-            _ => DefragRun::new(plan, cluster_id, wizard.options.clone(), self.read_only),
+            Some(Ok(nospace)) => DefragRun::for_nospace(nospace, cluster_id, options, self.read_only),
+            _ => DefragRun::new(plan, cluster_id, options, self.read_only),
         };
         match made {
             Ok(run) => {

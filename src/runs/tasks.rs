@@ -29,9 +29,10 @@ pub(super) fn spawn(
     let settings = settings.clone();
     Ok(match start {
         Start::Defrag { run, unfinished } => {
+            let quota_bytes = run.options.quota_bytes;
             let task = defrag_in_background(
                 settings.source,
-                settings.console.quota_bytes,
+                quota_bytes,
                 *run,
                 unfinished.map(|u| *u),
                 settings.journal_dir,
