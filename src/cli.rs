@@ -557,6 +557,12 @@ pub enum SnapshotCommand {
         #[arg(long, short = 'o', value_enum, default_value = "table")]
         output: OutputFormat,
     },
+    /// What fills etcd: live keys and bytes per resource and namespace, the largest objects, old revisions, leases.
+    Analyze {
+        file: PathBuf,
+        #[arg(long, short = 'o', value_enum, default_value = "table")]
+        output: OutputFormat,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -2,6 +2,7 @@
 //! status etcdctl reports, the SHA-256 trailer), the static-pod resources
 //! archive, and the backup directory as the restore reads it.
 
+pub mod analyze;
 pub mod archive;
 pub mod bbolt;
 pub mod directory;

@@ -67,7 +67,7 @@ impl SnapshotFile {
     }
 
     /// The database part of the file (without its trailer, if any).
-    fn database(&self) -> FileSource<'_> {
+    pub(crate) fn database(&self) -> FileSource<'_> {
         FileSource { file: &self.file, len: if self.has_trailer() { self.len - 32 } else { self.len } }
     }
 }
@@ -166,43 +166,65 @@ pub fn latest_value(snapshot: &SnapshotFile, key: &[u8]) -> Result<Option<Vec<u8
 }
 
 /// The key (field 1) and value (field 5) of a protobuf `mvccpb.KeyValue`.
-fn key_value(mut bytes: &[u8]) -> Result<(&[u8], &[u8]), SnapshotError> {
-    let content = |what: &str| SnapshotError::Content(what.to_string());
-    fn varint(bytes: &mut &[u8]) -> Result<u64, SnapshotError> {
-        let mut value = 0u64;
-        for shift in (0..64).step_by(7) {
-            let (&byte, rest) =
-                bytes.split_first().ok_or_else(|| SnapshotError::Content("a KeyValue ends inside a number".into()))?;
-            *bytes = rest;
-            value |= u64::from(byte & 0x7f) << shift;
-            if byte & 0x80 == 0 {
-                return Ok(value);
+fn key_value(bytes: &[u8]) -> Result<(&[u8], &[u8]), SnapshotError> {
+    let record = KeyValue::decode(bytes)?;
+    Ok((record.key, record.value))
+}
+
+/// The fields of a protobuf `mvccpb.KeyValue` the analysis needs, borrowed from the record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct KeyValue<'a> {
+    pub key: &'a [u8],
+    pub value: &'a [u8],
+    /// Field 6: the lease the key is attached to (0: none).
+    pub lease: i64,
+}
+
+impl<'a> KeyValue<'a> {
+    /// Decodes a record, or says what in it is not protobuf as etcd writes it.
+    pub fn decode(mut bytes: &'a [u8]) -> Result<KeyValue<'a>, SnapshotError> {
+        let content = |what: &str| SnapshotError::Content(what.to_string());
+        fn varint(bytes: &mut &[u8]) -> Result<u64, SnapshotError> {
+            let mut value = 0u64;
+            for shift in (0..64).step_by(7) {
+                let (&byte, rest) = bytes
+                    .split_first()
+                    .ok_or_else(|| SnapshotError::Content("a KeyValue ends inside a number".into()))?;
+                *bytes = rest;
+                value |= u64::from(byte & 0x7f) << shift;
+                if byte & 0x80 == 0 {
+                    return Ok(value);
+                }
+            }
+            Err(SnapshotError::Content("a KeyValue holds a number longer than 64 bits".into()))
+        }
+        let mut record = KeyValue::default();
+        while !bytes.is_empty() {
+            let tag = varint(&mut bytes)?;
+            match tag & 7 {
+                0 => {
+                    let number = varint(&mut bytes)?;
+                    if tag >> 3 == 6 {
+                        record.lease = number as i64;
+                    }
+                }
+                2 => {
+                    let len =
+                        usize::try_from(varint(&mut bytes)?).map_err(|_| content("a KeyValue field is too long"))?;
+                    if len > bytes.len() {
+                        return Err(content("a KeyValue field runs past its end"));
+                    }
+                    let (field, rest) = bytes.split_at(len);
+                    match tag >> 3 {
+                        1 => record.key = field,
+                        5 => record.value = field,
+                        _ => {}
+                    }
+                    bytes = rest;
+                }
+                other => return Err(SnapshotError::Content(format!("a KeyValue holds a field of wire type {other}"))),
             }
         }
-        Err(SnapshotError::Content("a KeyValue holds a number longer than 64 bits".into()))
+        Ok(record)
     }
-    let (mut key, mut value): (&[u8], &[u8]) = (&[], &[]);
-    while !bytes.is_empty() {
-        let tag = varint(&mut bytes)?;
-        match tag & 7 {
-            0 => {
-                varint(&mut bytes)?;
-            }
-            2 => {
-                let len = usize::try_from(varint(&mut bytes)?).map_err(|_| content("a KeyValue field is too long"))?;
-                if len > bytes.len() {
-                    return Err(content("a KeyValue field runs past its end"));
-                }
-                let (field, rest) = bytes.split_at(len);
-                match tag >> 3 {
-                    1 => key = field,
-                    5 => value = field,
-                    _ => {}
-                }
-                bytes = rest;
-            }
-            other => return Err(SnapshotError::Content(format!("a KeyValue holds a field of wire type {other}"))),
-        }
-    }
-    Ok((key, value))
 }
