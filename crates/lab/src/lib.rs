@@ -5,6 +5,7 @@
 //! one way to start a cluster.
 
 pub mod api;
+pub mod bloat;
 pub mod certs;
 pub mod hosts;
 pub mod scenario;
@@ -364,7 +365,12 @@ impl Lab {
     async fn make_etcd_state(&mut self) -> Result<(), LabError> {
         let setup = self.scenario.etcd.clone();
         let fragment = self.scenario.fragment_bytes().map_err(LabError::Io)?;
-        if fragment.is_none() && !setup.fill_until_nospace && setup.stop_members == 0 && setup.corrupt_members == 0 {
+        if fragment.is_none()
+            && !setup.fill_until_nospace
+            && !setup.bloat
+            && setup.stop_members == 0
+            && setup.corrupt_members == 0
+        {
             return Ok(());
         }
         let scenario_name = self.scenario.name.clone();
@@ -403,6 +409,9 @@ impl Lab {
                 client.put("/lab/settled", i.to_string(), None).await.map_err(|e| fail("write", e.to_string()))?;
                 tokio::time::sleep(Duration::from_millis(150)).await;
             }
+        }
+        if setup.bloat {
+            bloat::write(&mut client).await.map_err(|e| fail("bloat", e))?;
         }
         if setup.fill_until_nospace {
             let mut raised = false;

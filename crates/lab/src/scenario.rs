@@ -14,6 +14,7 @@ pub const BUILT_IN: &[(&str, &str)] = &[
     ("healthy", include_str!("../../../assets/scenarios/healthy.toml")),
     ("fragmented", include_str!("../../../assets/scenarios/fragmented.toml")),
     ("nospace", include_str!("../../../assets/scenarios/nospace.toml")),
+    ("bloat", include_str!("../../../assets/scenarios/bloat.toml")),
     ("member-down", include_str!("../../../assets/scenarios/member-down.toml")),
     ("member-corrupt", include_str!("../../../assets/scenarios/member-corrupt.toml")),
     ("encryption-in-progress", include_str!("../../../assets/scenarios/encryption-in-progress.toml")),
@@ -54,6 +55,10 @@ pub struct EtcdSetup {
     /// Write this much (e.g. "96MiB"), delete nine tenths of it, compact: a
     /// large DB with little in use.
     pub fragment: Option<String>,
+    /// One namespace's events, one operator's custom resources and one ConfigMap's
+    /// uncompacted revisions fill the database (the figures: `bloat.rs`).
+    #[serde(default)]
+    pub bloat: bool,
     /// Write until etcd raises the NOSPACE alarm.
     #[serde(default)]
     pub fill_until_nospace: bool,
@@ -269,6 +274,7 @@ mod tests {
         }
         assert_eq!(Scenario::load("csr-flood").unwrap().cluster.csr_flood, 5000);
         assert!(Scenario::load("hosted").unwrap().hosted);
+        assert!(Scenario::load("bloat").unwrap().etcd.bloat);
         let degraded = Scenario::load("encryption-degraded").unwrap().cluster;
         assert_eq!(degraded.encryption_degrades.as_deref(), Some("openshiftapiserver"));
         assert_eq!(degraded.encryption, "identity");
