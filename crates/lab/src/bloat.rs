@@ -36,8 +36,13 @@ fn filler(len: usize, seed: usize) -> Vec<u8> {
     (0..len).map(|i| b'a' + ((i + seed) % 26) as u8).collect()
 }
 
-async fn put_all(client: &mut Client, puts: Vec<(String, Vec<u8>)>, options: Option<PutOptions>) -> Result<(), String> {
-    let mut puts = puts.into_iter().peekable();
+/// Puts in transactions of `BATCH`, made as they go (a scaled-up run never holds them all).
+async fn put_all(
+    client: &mut Client,
+    puts: impl Iterator<Item = (String, Vec<u8>)>,
+    options: Option<PutOptions>,
+) -> Result<(), String> {
+    let mut puts = puts.peekable();
     while puts.peek().is_some() {
         let batch: Vec<TxnOp> = puts.by_ref().take(BATCH).map(|(k, v)| TxnOp::put(k, v, options.clone())).collect();
         client.txn(Txn::new().and_then(batch)).await.map_err(|e| e.to_string())?;
@@ -46,20 +51,19 @@ async fn put_all(client: &mut Client, puts: Vec<(String, Vec<u8>)>, options: Opt
 }
 
 /// Writes the scenario's keys (a few seconds: batched puts, except the ConfigMap's revisions).
-pub async fn write(client: &mut Client) -> Result<(), String> {
+/// `scale` multiplies the events and the small custom resources (for benchmarks: 300 is over 1 GiB).
+pub async fn write(client: &mut Client, scale: usize) -> Result<(), String> {
     let lease = client.lease_grant(EVENT_TTL_SECONDS, None).await.map_err(|e| e.to_string())?.id();
-    let events = (0..EVENTS)
-        .map(|i| (format!("/kubernetes.io/events/{EVENTS_NAMESPACE}/pod-{i:05}.event"), filler(EVENT_BYTES, i)))
+    let events = (0..EVENTS * scale)
+        .map(|i| (format!("/kubernetes.io/events/{EVENTS_NAMESPACE}/pod-{i:07}.event"), filler(EVENT_BYTES, i)))
         .chain(
             (0..QUIET_EVENTS)
-                .map(|i| (format!("/kubernetes.io/events/{QUIET_NAMESPACE}/pod-{i:05}.event"), filler(EVENT_BYTES, i))),
-        )
-        .collect();
+                .map(|i| (format!("/kubernetes.io/events/{QUIET_NAMESPACE}/pod-{i:07}.event"), filler(EVENT_BYTES, i))),
+        );
     put_all(client, events, Some(PutOptions::new().with_lease(lease))).await?;
-    let mut crs: Vec<(String, Vec<u8>)> = (0..CRS)
-        .map(|i| (format!("/kubernetes.io/{CR_GROUP}/{CR_PLURAL}/{CR_NAMESPACE}/widget-{i:04}"), filler(CR_BYTES, i)))
-        .collect();
-    crs.push((HUGE_CR.to_string(), filler(HUGE_CR_BYTES, 0)));
+    let crs = (0..CRS * scale)
+        .map(|i| (format!("/kubernetes.io/{CR_GROUP}/{CR_PLURAL}/{CR_NAMESPACE}/widget-{i:06}"), filler(CR_BYTES, i)))
+        .chain(std::iter::once((HUGE_CR.to_string(), filler(HUGE_CR_BYTES, 0))));
     put_all(client, crs, None).await?;
     for write in 0..CONFIGMAP_WRITES {
         client.put(CONFIGMAP, filler(CONFIGMAP_BYTES, write), None).await.map_err(|e| e.to_string())?;

@@ -411,7 +411,7 @@ impl Lab {
             }
         }
         if setup.bloat {
-            bloat::write(&mut client).await.map_err(|e| fail("bloat", e))?;
+            bloat::write(&mut client, usize::from(setup.bloat_scale.max(1))).await.map_err(|e| fail("bloat", e))?;
         }
         if setup.fill_until_nospace {
             let mut raised = false;

@@ -59,6 +59,10 @@ pub struct EtcdSetup {
     /// uncompacted revisions fill the database (the figures: `bloat.rs`).
     #[serde(default)]
     pub bloat: bool,
+    /// With `bloat`: this many times the events and small custom resources (1 by default;
+    /// `benches/analyze-db.toml` takes over 1 GiB with 300).
+    #[serde(default)]
+    pub bloat_scale: u16,
     /// Write until etcd raises the NOSPACE alarm.
     #[serde(default)]
     pub fill_until_nospace: bool,
