@@ -171,8 +171,12 @@ pub fn place(key: &[u8]) -> Place<'_> {
             return none;
         }
         let prefix_len = (root.len() + resource_len + 1).min(key.len());
-        let after: Vec<&[u8]> = rest.get(resource_len + 1..).unwrap_or_default().split(|b| *b == b'/').collect();
-        let namespace = if after.len() >= 2 { after.get(after.len() - 2).copied() } else { None };
+        // The segment before the name, when there is one (no allocation: this runs for every record).
+        let after = rest.get(resource_len + 1..).unwrap_or_default();
+        let namespace = after.iter().rposition(|b| *b == b'/').map(|last| {
+            let before = &after[..last];
+            before.iter().rposition(|b| *b == b'/').map_or(before, |at| &before[at + 1..])
+        });
         return Place { prefix: &key[..prefix_len], resource, namespace };
     }
     let start = usize::from(key.first() == Some(&b'/'));
