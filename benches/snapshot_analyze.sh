@@ -44,7 +44,7 @@ for _ in $(seq "$runs"); do
   measure status etcdctl snapshot status "$snapshot"
   measure analyze "$bin" snapshot analyze -o json "$snapshot" --log-dir "$work/logs"
 done
-"$bin" snapshot analyze "$snapshot" --log-dir "$work/logs" | head -12
+"$bin" snapshot analyze "$snapshot" --log-dir "$work/logs" | sed -n 1,12p
 median() { printf '%s\n' $@ | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 for name in cat status analyze; do
   s=$(median ${secs[$name]}); k=$(median ${rss[$name]})
