@@ -159,7 +159,7 @@ impl DefragReport {
                 outln!("This run does it (--compact --disarm).");
             } else {
                 outln!(
-                    "This run does not clear it: give --compact --disarm (etcd-console defrag --compact --disarm),                      or press d in the console."
+                    "This run does not clear it: give --compact --disarm (etcd-console defrag --compact --disarm), or press d in the console."
                 );
             }
         }
