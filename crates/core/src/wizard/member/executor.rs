@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use k8s_openapi::api::core::v1::{Node, PersistentVolumeClaim, Pod};
-use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams};
+use kube::api::{Api, DeleteParams, DynamicObject, ListParams};
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -23,8 +23,8 @@ use crate::hosts::{shell_quote, HostOutput, HostShell};
 use crate::openshift::{self, get_object, list_objects, Access, Connection};
 use crate::settings::KubeSettings;
 use crate::wizard::backup::Via;
+use crate::wizard::restore::executor::{dynamic, ApiType};
 
-type ApiType = (&'static str, &'static str, &'static str, &'static str);
 const ETCD_OPERATOR: ApiType = ("operator.openshift.io", "v1", "Etcd", "etcds");
 const MACHINE: ApiType = ("machine.openshift.io", "v1beta1", "Machine", "machines");
 const CONTROL_PLANE_MACHINE_SET: ApiType =
@@ -38,18 +38,6 @@ const ETCD_NAMESPACE: &str = "openshift-etcd";
 const ETCD_CALL: Duration = Duration::from_secs(5);
 /// How long one quick command on a node may take.
 const QUICK: Duration = Duration::from_secs(60);
-
-fn dynamic(
-    connection: &Connection,
-    (group, version, kind, plural): ApiType,
-    namespace: Option<&str>,
-) -> Api<DynamicObject> {
-    let resource = ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, version, kind), plural);
-    match namespace {
-        Some(ns) => Api::namespaced_with(connection.client.clone(), ns, &resource),
-        None => Api::all_with(connection.client.clone(), &resource),
-    }
-}
 
 fn text(value: &Value, pointer: &str) -> Option<String> {
     value.pointer(pointer).and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_string)

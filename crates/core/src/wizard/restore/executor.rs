@@ -28,9 +28,9 @@ pub struct RestoreExecutor {
 }
 
 /// An API type: group, version, kind, plural.
-pub(super) type ApiType = (&'static str, &'static str, &'static str, &'static str);
+pub(crate) type ApiType = (&'static str, &'static str, &'static str, &'static str);
 
-pub(super) fn dynamic(
+pub(crate) fn dynamic(
     connection: &Connection,
     (group, version, kind, plural): ApiType,
     namespace: Option<&str>,
