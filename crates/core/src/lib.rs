@@ -14,5 +14,6 @@ pub mod paths;
 #[cfg(test)]
 pub(crate) mod referee;
 pub mod settings;
+pub mod space;
 pub mod units;
 pub mod wizard;
