@@ -4,7 +4,8 @@
 # etcdctl, tmux (end-to-end tests), kubectl (the referee of the lab's simulated
 # OpenShift API; Debian's kubernetes-client ships one), ssh and sshd (the restore's
 # host steps, tested against a real sshd), sudo (what `backup --via ssh` runs
-# there). Installs only what is missing.
+# there), curl (etcd's /metrics, the referee of the space reading's cost).
+# Installs only what is missing.
 set -euo pipefail
 
 need=()
@@ -22,6 +23,8 @@ command -v ssh >/dev/null 2>&1 || need+=(openssh-client)
 [ -x /usr/sbin/sshd ] || need+=(openssh-server)
 # `backup --via ssh` reads the node's files with `sudo -n cat` (the real sudo, in the ssh test).
 command -v sudo >/dev/null 2>&1 || need+=(sudo)
+# The space test and benchmark read etcd's own request counters from its /metrics over TLS.
+command -v curl >/dev/null 2>&1 || need+=(curl ca-certificates)
 
 if [ "${#need[@]}" -gt 0 ]; then
   sudo=""

@@ -196,6 +196,15 @@ pub struct ConsoleArgs {
     #[arg(long, global = true)]
     pub backup_dir: Option<PathBuf>,
 
+    /// The space reading (`space`, the console's `s`): requests a second at most to the member read.
+    #[arg(long, global = true, value_name = "QPS", default_value_t = 50.0, value_parser = parse_qps)]
+    pub max_qps: f64,
+
+    /// Where live space readings are kept, each compared with the one before (default: the XDG
+    /// state directory, etcd-console/space).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub space_dir: Option<PathBuf>,
+
     /// The limit of a Defragment call: --command-timeout when given, else 30s (set by main).
     #[arg(skip)]
     pub defrag_timeout: Option<Duration>,
@@ -284,6 +293,41 @@ pub enum Command {
     /// step done and checked, journalled and resumable; exit 0 replaced, 1 refused, cancelled or
     /// stopped, 2 bad input).
     Member(MemberArgs),
+
+    /// What fills etcd, read live from one follower with bounded load: keys per resource
+    /// counted, bytes estimated from a sample, ranked, compared with the previous reading of
+    /// the cluster (`--from-backup`: counted exactly in the newest verified backup instead).
+    /// Exit 0 a whole reading, 1 a partial one (a member stopped answering, --max-requests),
+    /// 2 bad input or no member to read.
+    Space(SpaceArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SpaceArgs {
+    /// Most requests per reading (each a page of --page keys); the reading stops there, partial.
+    #[arg(long, value_name = "N", default_value_t = 3000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_requests: u64,
+
+    /// How many resources, the largest first, are broken down by namespace.
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    pub breakdown: usize,
+
+    /// Keys read where each resource and namespace starts: the sample its bytes are estimated from.
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..=100))]
+    pub page: u64,
+
+    /// The member to read, by name or hex ID (default: a healthy follower).
+    #[arg(long, value_name = "NAME|ID")]
+    pub member: Option<String>,
+
+    /// Analyse the newest verified backup of this cluster in --backup-dir instead (nothing is
+    /// asked of the cluster but its ID): every key counted, old revisions too.
+    #[arg(long)]
+    pub from_backup: bool,
+
+    /// Output format: a ranked table, or one JSON object.
+    #[arg(long, short = 'o', value_enum, default_value = "table")]
+    pub output: OutputFormat,
 }
 
 #[derive(Debug, Args)]
@@ -882,6 +926,13 @@ fn parse_refresh(text: &str) -> Result<Duration, String> {
         return Err("the refresh interval must be at least 200ms".into());
     }
     Ok(refresh)
+}
+
+fn parse_qps(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(qps) if qps.is_finite() && qps > 0.0 && qps <= 10_000.0 => Ok(qps),
+        _ => Err(format!("{text:?} is not a rate: give requests a second, more than 0 and at most 10000, e.g. 50")),
+    }
 }
 
 #[cfg(test)]

@@ -48,6 +48,7 @@ fn main() -> ExitCode {
                 commands::encryption::run(&connection, &cli.console, &kube, &args.command).await
             }
             Some(Command::Snapshot(ref args)) => commands::snapshot::run(&args.command),
+            Some(Command::Space(ref args)) => commands::space::run(&connection, &cli.console, &kube, args).await,
             Some(Command::Restore(ref args)) => {
                 let shell = args.target().lab_dir.clone().map(lab_shell);
                 commands::restore::run(&connection, &cli.console, &kube, args, shell).await

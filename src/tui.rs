@@ -406,6 +406,7 @@ impl EventLoop {
                 RunProgress::Member(progress) => self.app.on_member(progress),
                 RunProgress::MemberAsked(asked) => self.app.ask_member(asked),
                 RunProgress::MemberJournalled { member, at } => self.app.member_journalled(&member, at),
+                RunProgress::Space(progress) => self.app.on_space(progress),
             }
         }
         if let (true, Some(id)) = (backup_ended, self.app.cluster.cluster_id()) {

@@ -172,7 +172,8 @@ impl App {
                     change: Change::ForceBackup,
                 });
             }
-            (Key::SaveKeys, Stage::Ready | Stage::Finished) => {
+            // `s`, which opens the space view elsewhere, saves the keys too here.
+            (Key::OpenSpace, Stage::Ready | Stage::Finished) => {
                 wizard.keys_dir = match wizard.keys_dir.take() {
                     Some(_) => None,
                     None => {

@@ -37,7 +37,8 @@ pub enum Action {
     Stop,
     OpenBackup,
     ForceBackup,
-    SaveKeys,
+    /// `s`: the space view; in the backup wizard, save the encryption keys too (or not).
+    OpenSpace,
     OpenEncryption,
     OpenRestore,
     OpenMember,
@@ -211,9 +212,9 @@ pub const KEY_TABLE: &[Binding] = &[
     Binding {
         keys: &[plain(KeyCode::Char('s'))],
         label: "s",
-        action: Action::SaveKeys,
-        description: "backup wizard: also save the encryption keys, apart from the backups (or not)",
-        footer: None,
+        action: Action::OpenSpace,
+        description: "what fills etcd: keys and bytes per resource, live (r again, b from the last backup); backup wizard: save the encryption keys too (or not)",
+        footer: Some(("s", "space")),
     },
     Binding {
         keys: &[plain(KeyCode::Char('f'))],
@@ -385,11 +386,15 @@ pub enum Context {
     MemberConfirm,
     /// The member replacement's prompt: a step only a person can do (OpenShift 4.3).
     MemberStep,
+    /// The space view while a reading is under way.
+    SpaceReading,
+    /// The space view with its reading (or why there is none).
+    SpaceDone,
 }
 
 impl Context {
-    /// Every context (MemberStep is the last: the length follows it).
-    pub const ALL: [Context; Context::MemberStep as usize + 1] = [
+    /// Every context (SpaceDone is the last: the length follows it).
+    pub const ALL: [Context; Context::SpaceDone as usize + 1] = [
         Context::Confirm,
         Context::ConfirmEncryption,
         Context::Alerts,
@@ -424,6 +429,8 @@ impl Context {
         Context::MemberFinished,
         Context::MemberConfirm,
         Context::MemberStep,
+        Context::SpaceReading,
+        Context::SpaceDone,
     ];
 
     /// The keys this place offers, in the order shown (its entry in HINT_TABLE).
@@ -483,7 +490,7 @@ pub const HINT_TABLE: &[(Context, &[Hint])] = &[
         Context::BackupReady,
         &[
             hint("Enter", ENTER, "take it (checks again first)"),
-            hint("s", &[Action::SaveKeys], "keys too / not"),
+            hint("s", &[Action::OpenSpace], "keys too / not"),
             hint("Esc", ESC, "close"),
         ],
     ),
@@ -493,7 +500,7 @@ pub const HINT_TABLE: &[(Context, &[Hint])] = &[
         Context::BackupFinished,
         &[
             hint("Enter", ENTER, "take another"),
-            hint("s", &[Action::SaveKeys], "keys too / not"),
+            hint("s", &[Action::OpenSpace], "keys too / not"),
             hint("Esc", ESC, "close"),
         ],
     ),
@@ -554,6 +561,16 @@ pub const HINT_TABLE: &[(Context, &[Hint])] = &[
     (
         Context::MemberStep,
         &[edit("Enter", Edit::Keep, "when it is done"), edit("Esc", Edit::Drop, "stops here (resume later)")],
+    ),
+    (Context::SpaceReading, &[hint("x", STOP, "stop (what was read stays)"), hint("Esc", ESC, "hide")]),
+    (
+        Context::SpaceDone,
+        &[
+            hint("↑↓", UP_DOWN, "resource"),
+            hint("r", &[Action::RefreshNow], "read again"),
+            hint("b", &[Action::OpenBackup], "count the last backup"),
+            hint("Esc", ESC, "close"),
+        ],
     ),
 ];
 

@@ -8,6 +8,7 @@ pub mod keys;
 pub mod member;
 pub mod openshift;
 pub mod restore;
+pub mod space;
 
 use std::time::{Duration, Instant};
 
@@ -52,6 +53,8 @@ pub enum WizardKind {
     Encryption,
     Restore,
     Member,
+    /// The space view: a reading, not a wizard, but it takes the lower half and runs like one.
+    Space,
 }
 
 impl WizardKind {
@@ -62,6 +65,7 @@ impl WizardKind {
             WizardKind::Encryption => "encryption",
             WizardKind::Restore => "restore",
             WizardKind::Member => "member",
+            WizardKind::Space => "space",
         }
     }
 
@@ -73,6 +77,7 @@ impl WizardKind {
             Action::OpenEncryption => Some(WizardKind::Encryption),
             Action::OpenRestore => Some(WizardKind::Restore),
             Action::OpenMember => Some(WizardKind::Member),
+            Action::OpenSpace => Some(WizardKind::Space),
             _ => None,
         }
     }
@@ -95,6 +100,8 @@ pub enum Start {
     /// Replace this member (name or hex ID): the engine surveys again, asks `CLUSTER/MEMBER`,
     /// then does every step; an unfinished run of it in the journal is resumed.
     Member { member: String },
+    /// Read what fills etcd: live from a follower, or counted in the newest verified backup.
+    Space { from_backup: bool },
 }
 
 impl Start {
@@ -105,6 +112,7 @@ impl Start {
             Start::Encryption { .. } => WizardKind::Encryption,
             Start::Restore { .. } => WizardKind::Restore,
             Start::Member { .. } => WizardKind::Member,
+            Start::Space { .. } => WizardKind::Space,
         }
     }
 }
@@ -224,6 +232,8 @@ pub struct App {
     pub restore_backup: Option<std::path::PathBuf>,
     /// The member-replacement wizard, once opened.
     pub member: Option<member::MemberWizard>,
+    /// The space view, once opened.
+    pub space: Option<space::SpaceView>,
 }
 
 impl App {
@@ -256,6 +266,7 @@ impl App {
             restore: None,
             restore_backup: None,
             member: None,
+            space: None,
         }
     }
 
@@ -322,6 +333,7 @@ impl App {
             WizardKind::Encryption => self.encryption.is_some(),
             WizardKind::Restore => self.restore.is_some(),
             WizardKind::Member => self.member.is_some(),
+            WizardKind::Space => self.space.is_some(),
         }
     }
 
@@ -346,6 +358,7 @@ impl App {
             WizardKind::Encryption => self.encryption = None,
             WizardKind::Restore => self.restore = None,
             WizardKind::Member => self.member = None,
+            WizardKind::Space => self.space = None,
         }
     }
 
@@ -424,6 +437,7 @@ impl App {
                 Some(WizardKind::Encryption) => self.on_encryption_action(action),
                 Some(WizardKind::Restore) => self.on_restore_action(action),
                 Some(WizardKind::Member) => self.on_member_action(action),
+                Some(WizardKind::Space) => self.on_space_action(action),
                 None => None,
             };
             if let Some(effect) = taken {
@@ -437,6 +451,7 @@ impl App {
             Some(WizardKind::Encryption) => return self.open_encryption(),
             Some(WizardKind::Restore) => return self.open_restore(),
             Some(WizardKind::Member) => return self.open_member(),
+            Some(WizardKind::Space) => return self.open_space(),
             None => {}
         }
         if self.view == View::Csrs {
@@ -655,7 +670,7 @@ impl App {
             | Action::Stop
             | Action::OpenBackup
             | Action::ForceBackup
-            | Action::SaveKeys
+            | Action::OpenSpace
             | Action::OpenEncryption
             | Action::OpenRestore
             | Action::OpenMember => {}

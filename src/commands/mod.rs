@@ -10,4 +10,5 @@ pub mod output;
 pub mod prompt;
 pub mod restore;
 pub mod snapshot;
+pub mod space;
 pub mod status;

@@ -40,6 +40,8 @@ pub enum RunProgress {
         member: String,
         at: String,
     },
+    /// The space view's reading.
+    Space(crate::app::space::SpaceProgress),
 }
 
 impl RunProgress {
@@ -52,6 +54,7 @@ impl RunProgress {
             RunProgress::Member(_) | RunProgress::MemberAsked(_) | RunProgress::MemberJournalled { .. } => {
                 WizardKind::Member
             }
+            RunProgress::Space(_) => WizardKind::Space,
         }
     }
 
@@ -67,6 +70,7 @@ impl RunProgress {
             RunProgress::Member(member_wizard::executor::Progress::Run(run)) => {
                 !run.options.plan_only && run.outcome().is_some()
             }
+            RunProgress::Space(progress) => progress.ends_run(),
             _ => false,
         }
     }

@@ -11,6 +11,7 @@ pub mod member;
 pub mod members;
 pub mod openshift;
 pub mod restore;
+pub mod space;
 pub mod theme;
 
 use std::time::Instant;
@@ -101,6 +102,7 @@ fn draw_bottom(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: Inst
         Some(WizardKind::Encryption) => app.encryption.as_ref().map(|w| encryption::draw(frame, area, app, w, theme)),
         Some(WizardKind::Restore) => app.restore.as_ref().map(|w| restore::draw(frame, area, app, w, theme)),
         Some(WizardKind::Member) => app.member.as_ref().map(|w| member::draw(frame, area, app, w, theme)),
+        Some(WizardKind::Space) => app.space.as_ref().map(|w| space::draw(frame, area, app, w, theme)),
         None => None,
     };
     if drawn.is_some() {

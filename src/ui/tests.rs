@@ -841,7 +841,7 @@ mod encryption_wizard {
         let before = format!("{:?}", screen(&app, 100, 30, COLOR, t0).backend());
         assert!(before.contains("The runbook's backup of cluster"), "{before}");
         assert!(before.contains("encrypted (aescbc): its keys are NOT saved with the backup"), "{before}");
-        app.on_action(Action::SaveKeys);
+        app.on_action(Action::OpenSpace);
         insta::assert_snapshot!(screen(&app, 100, 30, COLOR, t0).backend());
         let Some(Effect::Start(Start::Backup { keys_dir: Some(keys), .. })) = app.on_action(Action::Confirm) else {
             panic!("the run takes the keys directory")

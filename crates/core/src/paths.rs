@@ -21,3 +21,8 @@ pub fn backups_dir() -> Option<PathBuf> {
 pub fn keys_dir() -> Option<PathBuf> {
     project().map(|d| d.data_dir().join("encryption-keys"))
 }
+
+/// `$XDG_STATE_HOME/etcd-console/space`: the live space readings, per cluster.
+pub fn space_dir() -> Option<PathBuf> {
+    state_dir().map(|d| d.join("space"))
+}

@@ -62,3 +62,15 @@ pub fn keep(dir: &Path, reading: &Reading) -> Result<(), String> {
         .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
     writeln!(out, "{line}").map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
+
+/// Compares a live reading with the cluster's last one kept in `dir`, then keeps it when it is
+/// whole (a partial one would make the next comparison wrong). Err: it could not be kept.
+pub fn compare_and_keep(dir: &Path, reading: &mut Reading) -> Result<(), String> {
+    if let Some(before) = last(dir, &reading.cluster_id) {
+        reading.compare(&before);
+    }
+    if reading.partial.is_some() {
+        return Ok(());
+    }
+    keep(dir, reading)
+}

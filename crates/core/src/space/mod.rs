@@ -248,37 +248,60 @@ impl Reading {
     }
 
     /// The groups that grew the most since the previous reading, as people say it:
-    /// `events +40 % in 10m (+1,204 keys)`; `new: example.com/widgets 2,000 keys`.
+    /// `events +40 % in 10m (+1204 keys, ~1.2 MiB)`; `new: example.com/widgets 2000 keys, ~8.0 MiB`.
+    /// The percentage is of keys (counted, where bytes are estimated); the groups are ranked by
+    /// the bytes their new keys add at their mean size now.
     pub fn growth(&self, at_most: usize) -> Vec<String> {
         let Some(previous) = &self.previous else { return Vec::new() };
         let span = crate::units::format_age(Duration::from_secs(previous.since_seconds));
+        let added = |g: &Group, c: &Change| {
+            let new_keys = g.keys.saturating_sub(c.keys_before);
+            (u128::from(new_keys) * u128::from(g.bytes) / u128::from(g.keys.max(1))) as u64
+        };
         let mut grown: Vec<(&Group, &Change)> = self
             .resources
             .iter()
             .filter_map(|g| g.change.as_ref().map(|c| (g, c)))
-            .filter(|(g, c)| g.keys != c.keys_before || g.bytes > c.bytes_before)
+            .filter(|(g, c)| g.keys > c.keys_before)
             .collect();
-        grown.sort_by_key(|(g, c)| std::cmp::Reverse(g.bytes.saturating_sub(c.bytes_before)));
+        grown.sort_by_key(|(g, c)| std::cmp::Reverse(added(g, c)));
         grown
             .into_iter()
-            .filter(|(g, c)| g.bytes > c.bytes_before || g.keys > c.keys_before)
             .take(at_most)
-            .map(|(g, c)| match c.bytes_percent {
+            .map(|(g, c)| match c.keys_percent {
                 None => format!(
-                    "new: {} {} keys, {}",
+                    "new: {} {} keys, ~{}",
                     resource_label(&g.resource),
                     g.keys,
                     crate::units::format_bytes(g.bytes)
                 ),
                 Some(pct) => format!(
-                    "{} {} in {span} ({:+} keys)",
+                    "{} {} in {span} (+{} keys, ~{})",
                     resource_label(&g.resource),
                     percent_text(pct),
-                    g.keys as i64 - c.keys_before as i64
+                    g.keys - c.keys_before,
+                    crate::units::format_bytes(added(g, c))
                 ),
             })
             .collect()
     }
+}
+
+/// The newest verified backup of the cluster in `dir`, analysed (blocking: it reads the whole
+/// file). Err says why there is none to read.
+pub fn from_latest_backup(dir: &std::path::Path, cluster_id: u64) -> Result<Reading, String> {
+    use crate::wizard::backup::files;
+    let existing = files::last_verified(dir, cluster_id).ok_or_else(|| {
+        format!(
+            "no verified backup of cluster {cluster_id:x} in {}: take one (b, or `etcd-console backup`), or read a \
+             file with `etcd-console snapshot analyze FILE`",
+            dir.display()
+        )
+    })?;
+    let path = files::snapshot_of(&existing).ok_or_else(|| "the backup's metadata names no snapshot".to_string())?;
+    let file = crate::backup::snapshot::open(&path).map_err(|e| e.to_string())?;
+    let analysis = crate::backup::analyze::analyze(&file).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(Reading::from_analysis(&analysis, cluster_id, path.display().to_string(), Some(existing.metadata.taken_at)))
 }
 
 /// `+40 %`, `-3 %`, `+0.4 %`.

@@ -222,7 +222,7 @@ fn a_second_reading_says_what_grew_and_how_fast() {
     assert_eq!((change.keys_before, events.keys), (100, 140));
     assert_eq!(change.keys_percent.map(|p| p.round()), Some(40.0));
     let growth = now.growth(3);
-    assert_eq!(growth.first().map(String::as_str), Some("events +40 % in 10m00s (+40 keys)"), "{growth:?}");
-    assert!(growth.iter().any(|g| g.starts_with("new: example.com/widgets 1 keys")), "{growth:?}");
+    assert_eq!(growth.first().map(String::as_str), Some("events +40 % in 10m00s (+40 keys, ~39.1 KiB)"), "{growth:?}");
+    assert!(growth.iter().any(|g| g.starts_with("new: example.com/widgets 1 keys, ~500 B")), "{growth:?}");
     assert!(!growth.iter().any(|g| g.starts_with("secrets")), "what did not change is not said: {growth:?}");
 }
