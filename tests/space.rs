@@ -139,7 +139,8 @@ async fn a_live_reading_counts_what_etcdctl_counts_on_a_follower_and_costs_what_
         assert_eq!(mine["bytes"], theirs["bytes"], "{resource}: bytes as the snapshot holds them");
     }
     // Estimated from a sample of same-sized objects: within a few per cent of the count.
-    let (est, exact) = (group(&reading, "secrets")["bytes"].as_f64().unwrap(), group(&analysis, "secrets")["bytes"].as_f64().unwrap());
+    let (est, exact) =
+        (group(&reading, "secrets")["bytes"].as_f64().unwrap(), group(&analysis, "secrets")["bytes"].as_f64().unwrap());
     assert!((est - exact).abs() / exact < 0.05, "secrets ~{est} against {exact}");
 
     // The load: on one follower, as many Range calls as the reading says (the status round
@@ -151,13 +152,22 @@ async fn a_live_reading_counts_what_etcdctl_counts_on_a_follower_and_costs_what_
     assert!(requests > 3 && requests < 30, "{requests} requests for {} keys", reading["total_keys"]);
     let at = lab.members.iter().position(|m| m.name == member).unwrap();
     let served = after[at] - before[at];
-    assert!(served >= requests && served <= requests + 2, "{member} served {served} Range calls; the reading says {requests}");
+    assert!(
+        served >= requests && served <= requests + 2,
+        "{member} served {served} Range calls; the reading says {requests}"
+    );
     for (i, m) in lab.members.iter().enumerate().filter(|(i, _)| *i != at) {
-        assert!(after[i] - before[i] <= 2, "{} served {} Range calls: only the status round's", m.name, after[i] - before[i]);
+        assert!(
+            after[i] - before[i] <= 2,
+            "{} served {} Range calls: only the status round's",
+            m.name,
+            after[i] - before[i]
+        );
     }
 
     // A second reading compares: events grew by 50 %.
-    let more: Vec<(String, usize)> = (0..95).map(|n| (format!("/kubernetes.io/events/beta/more-{n:03}"), 900)).collect();
+    let more: Vec<(String, usize)> =
+        (0..95).map(|n| (format!("/kubernetes.io/events/beta/more-{n:03}"), 900)).collect();
     put_all(&lab, &more).await;
     let out = space(&lab, history.path(), &[]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));

@@ -171,7 +171,7 @@ pub fn describe(reading: &Reading) -> Vec<String> {
         }
     }
     if let Some(previous) = &reading.previous {
-        let growth = reading.growth(3);
+        let growth = reading.growth(3, true);
         let said = if growth.is_empty() { "nothing grew".to_string() } else { growth.join("; ") };
         lines.push(format!(
             "since the reading {} ago ({} keys): {}",

@@ -5,6 +5,7 @@
 //! registry. What each run does is in `tasks`.
 
 mod member;
+mod space;
 mod tasks;
 
 use std::collections::HashMap;

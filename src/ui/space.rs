@@ -41,17 +41,26 @@ pub fn draw(frame: &mut Frame, area: Rect, _app: &App, view: &SpaceView, theme: 
         frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), body);
         return;
     };
-    let mut head = summary(reading, theme);
+    let mut head = summary(reading, theme, body.width < WIDE);
     if let Some(why) = &view.failed {
         head.push(Line::styled(format!("the new reading failed: {}", safe_text(why)), theme.crit()));
     }
-    let head_height = (head.len() as u16).min(body.height.saturating_sub(3));
+    // Wrapped, never cut; the table keeps at least its header and two rows.
+    let head = Paragraph::new(head).wrap(Wrap { trim: false });
+    let head_height = u16::try_from(head.line_count(body.width)).unwrap_or(u16::MAX);
+    let detail = reading
+        .resources
+        .get(view.selected)
+        .map(|group| Paragraph::new(namespaces_line(group, reading, theme)).wrap(Wrap { trim: false }));
+    let detail_height = detail.as_ref().map_or(0, |d| u16::try_from(d.line_count(body.width)).unwrap_or(1).min(2));
+    let head_height = head_height.min(body.height.saturating_sub(3 + detail_height));
     let [head_area, table_area, detail_area] =
-        Layout::vertical([Constraint::Length(head_height), Constraint::Min(2), Constraint::Length(1)]).areas(body);
-    frame.render_widget(Paragraph::new(head), head_area);
+        Layout::vertical([Constraint::Length(head_height), Constraint::Min(2), Constraint::Length(detail_height)])
+            .areas(body);
+    frame.render_widget(head, head_area);
     draw_table(frame, table_area, reading, view.selected, theme);
-    if let Some(group) = reading.resources.get(view.selected) {
-        frame.render_widget(Paragraph::new(namespaces_line(group, reading, theme)), detail_area);
+    if let Some(detail) = detail {
+        frame.render_widget(detail, detail_area);
     }
 }
 
@@ -78,9 +87,20 @@ fn title(view: &SpaceView) -> String {
 }
 
 /// Where the figures come from, what they cost, and what grew.
-fn summary(reading: &Reading, theme: Theme) -> Vec<Line<'static>> {
+fn summary(reading: &Reading, theme: Theme, narrow: bool) -> Vec<Line<'static>> {
     let mut lines = Vec::new();
     match &reading.source {
+        Source::Member { db_size, db_size_in_use, .. } if narrow => {
+            lines.push(Line::from(vec![
+                Span::raw(format!("{} keys, ", reading.total_keys)),
+                Span::styled(format!("~{} live", format_bytes(reading.bytes)), theme.size()),
+                Span::raw(format!(" · DB {}, {} in use", format_bytes(*db_size), format_bytes(*db_size_in_use))),
+                Span::styled(
+                    format!(" · {} requests in {:.1}s · bytes sampled", reading.requests, reading.duration_seconds),
+                    theme.dim(),
+                ),
+            ]));
+        }
         Source::Member { db_size, db_size_in_use, .. } => {
             lines.push(Line::from(vec![
                 Span::raw(format!("{} keys, ", reading.total_keys)),
@@ -107,16 +127,18 @@ fn summary(reading: &Reading, theme: Theme) -> Vec<Line<'static>> {
                     format_bytes(reading.history_bytes.unwrap_or(0))
                 )),
             ]));
-            lines.push(Line::styled("every record of the backup counted: nothing estimated", theme.dim()));
+            if !narrow {
+                lines.push(Line::styled("every record of the backup counted: nothing estimated", theme.dim()));
+            }
         }
     }
     if let Some(previous) = &reading.previous {
-        let growth = reading.growth(3);
+        let growth = reading.growth(3, false);
         let ago = format_age(Duration::from_secs(previous.since_seconds));
         lines.push(if growth.is_empty() {
             Line::styled(format!("since the reading {ago} ago: no resource gained keys"), theme.ok())
         } else {
-            Line::styled(format!("since {ago} ago: {}", growth.join(" · ")), theme.warn())
+            Line::styled(format!("in {ago}: {}", growth.join(" · ")), theme.warn())
         });
     }
     if let Some(why) = &reading.partial {
@@ -132,7 +154,10 @@ fn draw_table(frame: &mut Frame, area: Rect, reading: &Reading, selected: usize,
     // rank 3, keys 9, bytes 10, share 6, change 7, and the spaces between.
     let name_width = width.saturating_sub(3 + 9 + 10 + 6 + 7 + 6).max(8);
     let mut lines = vec![Line::styled(
-        format!("{:>3} {:<name_width$} {:>9} {:>10} {:>6} {:>7}", "#", "RESOURCE", "KEYS", bytes_head, "SHARE", "KEYS ±"),
+        format!(
+            "{:>3} {:<name_width$} {:>9} {:>10} {:>6} {:>7}",
+            "#", "RESOURCE", "KEYS", bytes_head, "SHARE", "KEYS ±"
+        ),
         theme.dim(),
     )];
     let rows = (area.height as usize).saturating_sub(1).max(1);

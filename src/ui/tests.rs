@@ -1359,6 +1359,13 @@ mod key_hints {
                 app.ask_member(crate::app::member::Asked::Done(Box::new(step.unwrap_or_else(|| panic!("no step")))));
                 app
             }
+            Context::SpaceReading => super::space_view::opened(t0),
+            Context::SpaceDone => {
+                let mut app = super::space_view::read(t0);
+                // In the middle: ↑ and ↓ both choose another resource.
+                act(&mut app, SelectNext);
+                app
+            }
         }
     }
 
@@ -1829,5 +1836,139 @@ mod member_wizard {
         let app = finished(t0);
         both("finished", &app, t0 + Duration::from_secs(21));
         assert!(app.notice.as_deref().unwrap_or("").contains("replaced"), "{:?}", app.notice);
+    }
+}
+
+/// The space view (`s`): a live reading, ranked, with what grew; and while it reads.
+mod space_view {
+    use super::*;
+    use crate::app::keys::Action;
+    use crate::app::space::SpaceProgress;
+    use crate::app::{Effect, Start, WizardKind};
+    use etcd_console_core::space::{Change, Group, NamespaceShare, Previous, Reading, Source};
+
+    fn group(resource: &str, prefix: &str, keys: u64, bytes: u64, before: Option<u64>) -> Group {
+        Group {
+            prefix: prefix.into(),
+            resource: resource.into(),
+            keys,
+            bytes,
+            history_bytes: None,
+            sampled: keys.min(8),
+            namespaces: Vec::new(),
+            other_namespaces_keys: None,
+            change: before.map(|b| Change {
+                keys_before: b,
+                bytes_before: bytes * b / keys.max(1),
+                keys_percent: Some((keys as f64 - b as f64) * 100.0 / b as f64),
+                bytes_percent: None,
+            }),
+        }
+    }
+
+    pub(super) fn reading() -> Reading {
+        let mut events = group("events", "/kubernetes.io/events/", 41_200, 43 << 20, Some(29_400));
+        events.namespaces = vec![
+            NamespaceShare { namespace: "noisy-app".into(), keys: 38_000, bytes: 40 << 20 },
+            NamespaceShare { namespace: "openshift-etcd".into(), keys: 3_200, bytes: 3 << 20 },
+        ];
+        let widgets = group(
+            "widgets.example.com/widgets",
+            "/kubernetes.io/widgets.example.com/widgets/",
+            400,
+            (1 << 20) + (600 << 10),
+            Some(400),
+        );
+        let secrets = group("secrets", "/kubernetes.io/secrets/", 2_310, 9 << 20, Some(2_300));
+        let cm = group("configmaps", "/kubernetes.io/configmaps/", 1_900, 6 << 20, Some(1_900));
+        let resources = vec![events, secrets, cm, widgets];
+        Reading {
+            cluster_id: "8139e09c54b1f100".into(),
+            source: Source::Member {
+                member: "etcd-1".into(),
+                member_id: "3ad5a99d29d861ee".into(),
+                leader: false,
+                db_size: 96 << 20,
+                db_size_in_use: 71 << 20,
+            },
+            taken_at: "2026-12-07T03:10:00Z".into(),
+            revision: 1_204_330,
+            estimated: true,
+            total_keys: 45_810,
+            bytes: resources.iter().map(|g| g.bytes).sum(),
+            history_bytes: None,
+            resources,
+            requests: 214,
+            sampled: 1_180,
+            sampled_bytes: 1_310 << 10,
+            duration_seconds: 4.3,
+            partial: None,
+            previous: Some(Previous {
+                taken_at: "2026-12-07T03:00:00Z".into(),
+                since_seconds: 600,
+                revision: 1_100_000,
+                total_keys: 33_000,
+                bytes: 60 << 20,
+            }),
+        }
+    }
+
+    pub(super) fn opened(t0: Instant) -> App {
+        let mut app = app_with(3, t0);
+        assert_eq!(app.on_action(Action::OpenSpace), Some(Effect::Start(Start::Space { from_backup: false })));
+        assert_eq!(app.open_wizard(), Some(WizardKind::Space));
+        app
+    }
+
+    pub(super) fn read(t0: Instant) -> App {
+        let mut app = opened(t0);
+        app.on_space(SpaceProgress::Done(Box::new(reading())));
+        app
+    }
+
+    #[test]
+    fn a_reading_ranks_what_fills_etcd_and_says_what_grew_at_80x24() {
+        let t0 = Instant::now();
+        let app = read(t0);
+        insta::assert_snapshot!(screen(&app, 80, 24, COLOR, t0 + Duration::from_secs(21)).backend());
+    }
+
+    #[test]
+    fn wide_it_shows_the_prefixes_and_the_selected_resources_namespaces() {
+        let t0 = Instant::now();
+        let mut app = read(t0);
+        let text = format!("{:?}", screen(&app, 132, 36, COLOR, t0 + Duration::from_secs(21)).backend());
+        assert!(text.contains("events  /kubernetes.io/events/"), "{text}");
+        assert!(text.contains("events: noisy-app 38000 keys ~40.0 MiB"), "{text}");
+        assert!(text.contains("in 10m00s: events +40 % (+11800 keys, ~12.3 MiB)"), "{text}");
+        // ↓ selects the next resource: its namespaces (none walked) are said.
+        app.on_action(Action::SelectNext);
+        let text = format!("{:?}", screen(&app, 132, 36, COLOR, t0 + Duration::from_secs(21)).backend());
+        assert!(text.contains("secrets: namespaces not walked"), "{text}");
+    }
+
+    #[test]
+    fn while_reading_r_waits_x_stops_and_esc_hides_it_going_on() {
+        let t0 = Instant::now();
+        let mut app = opened(t0);
+        let text = format!("{:?}", screen(&app, 100, 30, COLOR, t0).backend());
+        assert!(text.contains("finding a healthy follower"), "{text}");
+        assert_eq!(app.on_action(Action::RefreshNow), None, "one reading at a time");
+        assert!(app.notice.as_deref().unwrap_or("").contains("x stops it"));
+        assert_eq!(app.on_action(Action::Stop), Some(Effect::Stop(WizardKind::Space)));
+        app.on_action(Action::CloseOverlay);
+        assert_eq!(app.open_wizard(), None);
+        assert!(app.space.is_some(), "the reading goes on, hidden");
+        assert_eq!(app.on_action(Action::OpenSpace), None, "s shows it again without a second reading");
+        // Done: r reads again, b counts the last backup, Esc closes.
+        app.on_space(SpaceProgress::Done(Box::new(reading())));
+        assert_eq!(app.on_action(Action::RefreshNow), Some(Effect::Start(Start::Space { from_backup: false })));
+        app.on_space(SpaceProgress::Failed("no member is healthy: nothing to read from".into()));
+        let text = format!("{:?}", screen(&app, 100, 30, COLOR, t0).backend());
+        assert!(text.contains("the new reading failed: no member is healthy"), "the last reading stays: {text}");
+        assert_eq!(app.on_action(Action::OpenBackup), Some(Effect::Start(Start::Space { from_backup: true })));
+        app.on_space(SpaceProgress::Done(Box::new(reading())));
+        app.on_action(Action::CloseOverlay);
+        assert!(app.space.is_none());
     }
 }

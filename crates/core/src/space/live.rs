@@ -135,8 +135,7 @@ async fn send(client: &Client, ask: &Ask, timeout: Duration) -> Result<Answer, E
             Ok(Answer::Total { count: response.count().max(0) as u64, revision })
         }
         Ask::Page { from, end, limit, revision } => {
-            let mut options =
-                GetOptions::new().with_serializable().with_limit(*limit as i64).with_revision(*revision);
+            let mut options = GetOptions::new().with_serializable().with_limit(*limit as i64).with_revision(*revision);
             options = if end.is_empty() { options.with_from_key() } else { options.with_range(end.clone()) };
             let response = call(timeout, kv.get(from.clone(), Some(options))).await?;
             let kvs = response

@@ -181,7 +181,12 @@ impl Reading {
     }
 
     /// A snapshot's analysis as a reading: every figure counted.
-    pub fn from_analysis(analysis: &Analysis, cluster_id: u64, file: String, backup_taken_at: Option<String>) -> Reading {
+    pub fn from_analysis(
+        analysis: &Analysis,
+        cluster_id: u64,
+        file: String,
+        backup_taken_at: Option<String>,
+    ) -> Reading {
         let mut resources: Vec<Group> = analysis
             .resources
             .iter()
@@ -251,9 +256,13 @@ impl Reading {
     /// `events +40 % in 10m (+1204 keys, ~1.2 MiB)`; `new: example.com/widgets 2000 keys, ~8.0 MiB`.
     /// The percentage is of keys (counted, where bytes are estimated); the groups are ranked by
     /// the bytes their new keys add at their mean size now.
-    pub fn growth(&self, at_most: usize) -> Vec<String> {
+    pub fn growth(&self, at_most: usize, with_span: bool) -> Vec<String> {
         let Some(previous) = &self.previous else { return Vec::new() };
-        let span = crate::units::format_age(Duration::from_secs(previous.since_seconds));
+        let span = if with_span {
+            format!(" in {}", crate::units::format_age(Duration::from_secs(previous.since_seconds)))
+        } else {
+            String::new()
+        };
         let added = |g: &Group, c: &Change| {
             let new_keys = g.keys.saturating_sub(c.keys_before);
             (u128::from(new_keys) * u128::from(g.bytes) / u128::from(g.keys.max(1))) as u64
@@ -276,7 +285,7 @@ impl Reading {
                     crate::units::format_bytes(g.bytes)
                 ),
                 Some(pct) => format!(
-                    "{} {} in {span} (+{} keys, ~{})",
+                    "{} {}{span} (+{} keys, ~{})",
                     resource_label(&g.resource),
                     percent_text(pct),
                     g.keys - c.keys_before,

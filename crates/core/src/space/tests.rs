@@ -36,13 +36,8 @@ fn run(keys: &Keyspace, options: WalkOptions) -> Walk {
 }
 
 fn reading(walk: &Walk) -> Reading {
-    let source = Source::Member {
-        member: "m".into(),
-        member_id: "1".into(),
-        leader: false,
-        db_size: 0,
-        db_size_in_use: 0,
-    };
+    let source =
+        Source::Member { member: "m".into(), member_id: "1".into(), leader: false, db_size: 0, db_size_in_use: 0 };
     Reading::from_walk(walk, 1, source, SystemTime::UNIX_EPOCH, Duration::ZERO)
 }
 
@@ -221,7 +216,7 @@ fn a_second_reading_says_what_grew_and_how_fast() {
     let change = events.change.as_ref().unwrap_or_else(|| panic!("a change"));
     assert_eq!((change.keys_before, events.keys), (100, 140));
     assert_eq!(change.keys_percent.map(|p| p.round()), Some(40.0));
-    let growth = now.growth(3);
+    let growth = now.growth(3, true);
     assert_eq!(growth.first().map(String::as_str), Some("events +40 % in 10m00s (+40 keys, ~39.1 KiB)"), "{growth:?}");
     assert!(growth.iter().any(|g| g.starts_with("new: example.com/widgets 1 keys, ~500 B")), "{growth:?}");
     assert!(!growth.iter().any(|g| g.starts_with("secrets")), "what did not change is not said: {growth:?}");

@@ -142,7 +142,9 @@ enum Phase {
     Total,
     Resources,
     /// Walking the namespaces of `resources[index]`.
-    Namespaces { index: usize },
+    Namespaces {
+        index: usize,
+    },
     Done,
 }
 
