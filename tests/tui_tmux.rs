@@ -633,3 +633,45 @@ async fn m_on_the_member_down_shows_its_plan_and_gates_and_esc_closes_it() {
     tmux.keys(&["q"]);
     tmux.wait_for("a clean exit", WAIT, |s| s.contains("CONSOLE-EXITED 0"));
 }
+
+/// `s` on the bloat lab: the live reading ranks events first, read on a follower, with
+/// etcdctl's counts; `r` reads again and says what grew; `b` without a backup says so.
+#[tokio::test(flavor = "multi_thread")]
+async fn s_shows_what_fills_etcd_read_on_a_follower_and_r_says_what_grew() {
+    let lab = lab_scenario("bloat", 1.0).await;
+    let leader = lab.members[lab.leader().await.unwrap()].name.clone();
+    let count = |prefix: &str| {
+        let out = etcdctl(&lab, &["get", prefix, "--prefix", "--keys-only", "--limit", "1", "-w", "json"]);
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()["count"].as_u64().unwrap()
+    };
+    let (events, noisy) = (count("/kubernetes.io/events/"), count("/kubernetes.io/events/noisy-app/"));
+    let space = lab.dir.join("space");
+    let backups = lab.dir.join("no-backups");
+    let extra = format!("--space-dir {} --backup-dir {}", space.display(), backups.display());
+    let tmux = Tmux::start("space", 120, 40, &console_on_lab(&lab, &extra));
+    tmux.wait_for("three members up", WAIT, |s| s.contains("3/3 up"));
+    tmux.keys(&["s"]);
+    let read = tmux.wait_for("the reading", WAIT, |s| s.contains("What fills etcd: live") && s.contains("read again"));
+    let title = read.lines().find(|l| l.contains("What fills etcd: live")).unwrap();
+    assert!(!title.contains(&format!("live, {leader},")), "a follower is read, not {leader}: {title}");
+    let first = read.lines().find(|l| l.contains("  1 events")).unwrap_or_else(|| panic!("events first: {read}"));
+    assert!(first.contains(&format!(" {events} ")), "etcdctl counts {events} events: {first}");
+    assert!(read.contains(&format!("events: noisy-app {noisy} keys")), "{read}");
+    assert!(read.contains("widgets.example.com/widgets"), "{read}");
+
+    for n in 0..20 {
+        assert!(etcdctl(&lab, &["put", &format!("/kubernetes.io/events/noisy-app/late-{n}"), "x"]).status.success());
+    }
+    tmux.keys(&["r"]);
+    let again = tmux.wait_for("the second reading", WAIT, |s| s.contains("(+20 keys"));
+    assert!(again.contains(&format!(" {} ", events + 20)), "{again}");
+    assert!(again.contains("events +"), "{again}");
+
+    tmux.keys(&["b"]);
+    let none = tmux.wait_for("no backup", WAIT, |s| s.contains("the new reading failed"));
+    assert!(none.contains("no verified backup"), "{none}");
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("the view closed", WAIT, |s| !s.contains("What fills etcd"));
+    tmux.keys(&["q"]);
+    tmux.wait_for("a clean exit", WAIT, |s| s.contains("CONSOLE-EXITED 0"));
+}
