@@ -425,4 +425,14 @@ async fn a_dry_run_under_nospace_names_the_alarm_and_what_would_clear_it() {
     assert_eq!(steps.len(), 3, "{plan}");
     assert_eq!(steps[2]["member"], leader.as_str());
     assert!(stdout(&etcdctl(&lab, &["alarm", "list"])).contains("NOSPACE"), "a dry run clears nothing");
+
+    // Without --quota-bytes, --disarm takes the quota the etcd pods are started with (24 MiB here).
+    let kubeconfig = path_str(lab.kubeconfig.as_ref().unwrap());
+    let args = ["defrag", "--journal-dir", &journal, "--dry-run", "--compact", "--disarm", "--kubeconfig", &kubeconfig];
+    let out = console(&lab, &[&args[..], &["-o", "json"]].concat());
+    assert_eq!(out.status.code(), Some(0), "{}\n{}", stdout(&out), stderr(&out));
+    assert!(stderr(&out).contains("checked against: 24.0 MiB (pod spec)"), "{}", stderr(&out));
+    let lines = json_lines(&stdout(&out));
+    let plan = lines.iter().find(|l| l["event"] == "plan").unwrap();
+    assert_eq!(plan["nospace_plan"]["disarm_limit_bytes"], (24u64 << 20) * 9 / 10, "{plan}");
 }

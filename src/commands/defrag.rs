@@ -287,18 +287,11 @@ pub async fn run(
     // Bad flags, certificates, no confirmation: 2. The cluster or the journal failing us: 1.
     let fail = |message: String| fail_with(message, BAD_INPUT);
     let failed = |message: String| fail_with(message, STOPPED);
-    if args.disarm && !console.quota_given {
-        return fail(
-            "--disarm needs the cluster's quota to check the 90 % rule: give --quota-bytes (etcd 3.4 does not \
-             report it; OpenShift's is 8GiB)"
-                .into(),
-        );
-    }
     let rule = match rule_of(args) {
         Ok(rule) => rule,
         Err(e) => return fail(e),
     };
-    let options = match options_of(args, console) {
+    let mut options = match options_of(args, console) {
         Ok(options) => options,
         Err(e) => return fail(e),
     };
@@ -321,11 +314,34 @@ pub async fn run(
         Ok(source) => source,
         Err(e) => return fail(e),
     };
+    if !console.quota_given {
+        // The NOSPACE plan and the 90 % rule need the real quota: read where it is written; --disarm
+        // never goes on an assumed one.
+        match super::status::read_quota(&source, console.quota_bytes, kube).await {
+            Some(quota) => {
+                options.quota_bytes = quota.bytes;
+                eprintln!(
+                    "etcd-console: the quota the 90 % rule is checked against: {} ({})",
+                    etcd_console_core::units::format_bytes(quota.bytes),
+                    quota.source.label()
+                );
+            }
+            None if !args.disarm => {}
+            None => {
+                return fail(
+                    "--disarm needs the cluster's quota to check the 90 % rule, and it could not be read (etcd 3.4 \
+                     and 3.5 do not report it, and no etcd pod or etcd operator said it): give --quota-bytes \
+                     (OpenShift's default is 8GiB)"
+                        .into(),
+                )
+            }
+        }
+    }
     let reached = match source.reach().await {
         Ok(reached) => reached,
         Err(e) => return failed(format!("etcd not found through the cluster: {e}")),
     };
-    let executor = Executor { reached, quota_bytes: console.quota_bytes };
+    let executor = Executor { reached, quota_bytes: options.quota_bytes };
     let view = executor.observe().await;
     if let Some(problem) = &view.problem {
         return failed(format!("{problem}\n{}", source.hint()));

@@ -86,6 +86,23 @@ async fn observe_openshift(kube: &KubeSettings) -> Option<(OpenShiftReport, Surr
     }
 }
 
+/// The cluster's quota as `status` reads it (etcd 3.6's own figure, the etcd pods' spec, the etcd
+/// operator), None when only the default could be assumed.
+pub async fn read_quota(
+    source: &EtcdSource,
+    assumed: u64,
+    kube: &KubeSettings,
+) -> Option<etcd_console_core::cluster::quota::Quota> {
+    let (observed, openshift) = tokio::join!(observe(source, assumed), observe_openshift(kube));
+    let mut state = observed.ok()?.state;
+    if let Some((_, surroundings)) = &openshift {
+        let identities: Vec<_> = state.members.iter().map(|m| m.identity.clone()).collect();
+        state.spec_quotas = surroundings.spec_quotas(&identities);
+    }
+    let quota = state.quota();
+    (quota.source != etcd_console_core::cluster::quota::QuotaSource::Assumed).then_some(quota)
+}
+
 pub async fn run(
     connection: &ConnectionSettings,
     console: &ConsoleArgs,
