@@ -30,8 +30,9 @@ for m in json.load(sys.stdin)["members"]:
     if m["ID"] != leader:
         print(m["name"], m["clientURLs"][0]); break' "$leader_id")
 pid=$(pgrep -f -- "--name=$name " | head -1)
+at() { ETCDCTL_ENDPOINTS="$url" etcdctl "$@"; }
 tick=$(getconf CLK_TCK)
-echo "follower $name ($url, pid $pid); $(etcdctl --endpoints "$url" get / --prefix --keys-only --limit 1 -w json | python3 -c 'import json,sys; print(json.load(sys.stdin)["count"])') keys; $(etcdctl --endpoints "$url" endpoint status -w json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["Status"]["dbSize"] >> 20)') MiB DB"
+echo "follower $name ($url, pid $pid); $(at get / --prefix --keys-only --limit 1 -w json | python3 -c 'import json,sys; print(json.load(sys.stdin)["count"])') keys; $(at endpoint status -w json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["Status"]["dbSize"] >> 20)') MiB DB"
 
 metric() { # the sum of a metric's samples on $url matching the pattern
   curl -s --cacert "$ETCDCTL_CACERT" --cert "$ETCDCTL_CERT" --key "$ETCDCTL_KEY" "$url/metrics" |
@@ -53,7 +54,7 @@ measure() { # NAME CMD: the member's Range calls, bytes sent and CPU seconds for
   cpus[$key]="${cpus[$key]:-} $(python3 -c "print(round($c1 - $c0, 3))")"
   walls[$key]="${walls[$key]:-} $(python3 -c "print(round($t1 - $t0, 2))")"
 }
-pipeline() { etcdctl --endpoints "$url" "$@" get / --prefix --keys-only | cut -d/ -f3 | sed '/^$/d' | sort | uniq -c | sort -rn; }
+pipeline() { at "$@" get / --prefix --keys-only | cut -d/ -f3 | sed '/^$/d' | sort | uniq -c | sort -rn; }
 for _ in $(seq "$runs"); do
   measure space "$bin" space --member "$name" -o json --space-dir "$work/space" --log-dir "$work/logs"
   measure etcdctl pipeline

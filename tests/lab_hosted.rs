@@ -50,16 +50,6 @@ fn kubectl_with_input(lab: &Lab, args: &[&str], input: &[u8]) -> Output {
 }
 
 /// The real etcdctl against one member.
-fn etcdctl_at(lab: &Lab, endpoint: &str, args: &[&str]) -> Output {
-    let mut command = Command::new("etcdctl");
-    command.args(args);
-    for (name, value) in lab.env() {
-        command.env(name, value);
-    }
-    command.env("ETCDCTL_ENDPOINTS", endpoint);
-    run_with_limit(command, Duration::from_secs(30))
-}
-
 fn etcdctl_ok(lab: &Lab, args: &[&str]) -> String {
     let output = etcdctl(lab, args);
     assert!(output.status.success(), "etcdctl {args:?}: {}", stderr(&output));

@@ -396,13 +396,7 @@ async fn each_gate_refuses_on_its_own_and_nothing_changes() {
 
 /// `etcdctl ARGS` against one member alone, reading its own copy (serializable).
 fn etcdctl_on(lab: &Lab, member: usize, args: &[&str]) -> Output {
-    let mut command = Command::new("etcdctl");
-    command.args(args);
-    for (name, value) in lab.env() {
-        command.env(name, value);
-    }
-    command.env("ETCDCTL_ENDPOINTS", &lab.members[member].client_url);
-    run_with_limit(command, Duration::from_secs(30))
+    etcdctl_at(lab, &lab.members[member].client_url, args)
 }
 
 /// A hosted lab with keys written, a snapshot of them taken, then more written and two deleted.

@@ -39,12 +39,7 @@ async fn status_equals_etcdctl_and_verify_catches_damage() {
     }
     let dir = tempfile::tempdir().unwrap();
     let snapshot = dir.path().join("snapshot.db");
-    let mut save = Command::new("etcdctl");
-    save.args(["--endpoints", &lab.members[0].client_url, "snapshot", "save"]).arg(&snapshot);
-    for (name, value) in lab.env().into_iter().filter(|(name, _)| *name != "ETCDCTL_ENDPOINTS") {
-        save.env(name, value);
-    }
-    assert!(run_with_limit(save, Duration::from_secs(60)).status.success());
+    snapshot_save(&lab, &snapshot);
     // A raw database: the snapshot without etcd's 32-byte SHA-256 trailer.
     let bytes = std::fs::read(&snapshot).unwrap();
     let raw = dir.path().join("db");
@@ -100,12 +95,7 @@ async fn status_equals_etcdctl_and_verify_catches_damage() {
 }
 
 fn snapshot_save(lab: &etcd_console_lab::Lab, file: &Path) {
-    let mut save = Command::new("etcdctl");
-    save.args(["--endpoints", &lab.members[0].client_url, "snapshot", "save"]).arg(file);
-    for (name, value) in lab.env().into_iter().filter(|(name, _)| *name != "ETCDCTL_ENDPOINTS") {
-        save.env(name, value);
-    }
-    let out = run_with_limit(save, Duration::from_secs(60));
+    let out = etcdctl_at(lab, &lab.members[0].client_url, &["snapshot", "save", &path_str(file)]);
     assert!(out.status.success(), "{}", stderr(&out));
 }
 

@@ -119,12 +119,8 @@ async fn a_live_reading_counts_what_etcdctl_counts_on_a_follower_and_costs_what_
     // Bytes: what was read whole is exact, as `snapshot analyze` counts the same records.
     let dir = tempfile::tempdir().unwrap();
     let snapshot = dir.path().join("s.db");
-    let mut save = Command::new("etcdctl");
-    save.args(["--endpoints", &lab.members[0].client_url, "snapshot", "save"]).arg(&snapshot);
-    for (name, value) in lab.env().into_iter().filter(|(name, _)| *name != "ETCDCTL_ENDPOINTS") {
-        save.env(name, value);
-    }
-    assert!(run_with_limit(save, Duration::from_secs(60)).status.success());
+    let saved = etcdctl_at(&lab, &lab.members[0].client_url, &["snapshot", "save", &path_str(&snapshot)]);
+    assert!(saved.status.success(), "{}", stderr(&saved));
     let analysis = json(&console(&lab, &["snapshot", "analyze", "-o", "json", snapshot.to_str().unwrap()]));
     let whole: Vec<&Value> = reading["resources"]
         .as_array()

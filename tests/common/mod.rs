@@ -83,6 +83,17 @@ pub fn etcdctl(lab: &Lab, args: &[&str]) -> Output {
     run_with_limit(command, Duration::from_secs(30))
 }
 
+/// The real etcdctl against one member of the lab (`snapshot save` takes exactly one).
+pub fn etcdctl_at(lab: &Lab, endpoint: &str, args: &[&str]) -> Output {
+    let mut command = Command::new("etcdctl");
+    command.args(args);
+    for (name, value) in lab.env() {
+        command.env(name, value);
+    }
+    command.env("ETCDCTL_ENDPOINTS", endpoint);
+    run_with_limit(command, Duration::from_secs(60))
+}
+
 pub fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
