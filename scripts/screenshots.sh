@@ -160,3 +160,30 @@ tmux -L "$socket" send-keys -l "lab-7xk2p/$down"
 tmux -L "$socket" send-keys Enter
 sleep 5
 shoot member-replace
+
+# NOSPACE: a sixth lab filled until etcd raised the alarm, the fill deleted; d opens the NOSPACE
+# form with every member against the quota read from the etcd pods.
+tmux -L "$socket" send-keys Escape
+stop_lab
+start_lab "$work/lab6" --scenario nospace
+etcdctl del --prefix /lab/fill/ >/dev/null
+tmux -L "$socket" new-window "env ETCDCTL_ENDPOINTS=$ETCDCTL_ENDPOINTS ETCDCTL_CACERT=$ETCDCTL_CACERT ETCDCTL_CERT=$ETCDCTL_CERT ETCDCTL_KEY=$ETCDCTL_KEY KUBECONFIG=$KUBECONFIG $bin --log-dir $work/logs --journal-dir $work/journal6"
+sleep 5
+tmux -L "$socket" send-keys d
+sleep 2
+shoot nospace
+
+# What fills etcd: a seventh lab (the bloat scenario), s read once, then 300 more events in
+# noisy-app and r: the growth said.
+tmux -L "$socket" send-keys Escape
+stop_lab
+start_lab "$work/lab7" --scenario bloat
+tmux -L "$socket" new-window "env ETCDCTL_ENDPOINTS=$ETCDCTL_ENDPOINTS ETCDCTL_CACERT=$ETCDCTL_CACERT ETCDCTL_CERT=$ETCDCTL_CERT ETCDCTL_KEY=$ETCDCTL_KEY KUBECONFIG=$KUBECONFIG $bin --log-dir $work/logs --space-dir $work/space7"
+sleep 4
+tmux -L "$socket" send-keys s
+sleep 3
+value="$(head -c 1000 /dev/zero | tr '\0' 'e')"
+for i in $(seq 300); do etcdctl put "/kubernetes.io/events/noisy-app/late-$i" "$value" >/dev/null; done
+tmux -L "$socket" send-keys r
+sleep 3
+shoot space

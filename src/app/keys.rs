@@ -213,7 +213,7 @@ pub const KEY_TABLE: &[Binding] = &[
         keys: &[plain(KeyCode::Char('s'))],
         label: "s",
         action: Action::OpenSpace,
-        description: "what fills etcd: keys and bytes per resource, live (r again, b from the last backup); backup wizard: save the encryption keys too (or not)",
+        description: "what fills etcd, per resource (backup wizard: keys too / not)",
         footer: Some(("s", "space")),
     },
     Binding {
