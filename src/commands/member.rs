@@ -84,6 +84,7 @@ async fn executor(
         debug_image: target.debug_image.clone(),
         poll,
         quota_bytes: console.quota_bytes,
+        approved_csrs: Default::default(),
     })
 }
 

@@ -62,6 +62,7 @@ async fn executor(settings: &RunSettings) -> Result<MemberExecutor, String> {
         debug_image: None,
         poll: POLL,
         quota_bytes: settings.console.quota_bytes,
+        approved_csrs: Default::default(),
     })
 }
 

@@ -77,6 +77,9 @@ pub struct MemberExecutor {
     pub poll: Duration,
     /// The quota the backup's reader assumes.
     pub quota_bytes: u64,
+    /// The CSRs approved for the new machine so far, said when its node is Ready (they are approved
+    /// over several polls). Start with `Default::default()`.
+    pub approved_csrs: std::sync::Mutex<Vec<String>>,
 }
 
 /// A member's answer: Status, and (a voter) a linearizable read.
@@ -787,7 +790,14 @@ impl MemberExecutor {
             .unwrap_or_default();
         names.extend(node.clone());
         names.push(old_node.to_string());
-        let approved = self.approve_own_csrs(&names).await?;
+        let newly = self.approve_own_csrs(&names).await?;
+        let approved = match self.approved_csrs.lock() {
+            Ok(mut all) => {
+                all.extend(newly);
+                all.clone()
+            }
+            Err(_) => newly,
+        };
         let approved = if approved.is_empty() { String::new() } else { format!("; approved {}", approved.join(", ")) };
         if phase != "Running" {
             return Ok(Checked::NotYet(format!("Machine {name} is {phase}{approved}")));
