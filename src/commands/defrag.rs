@@ -353,6 +353,8 @@ pub async fn run(
 
     let unfinished = match unfinished(&journal_dir, cluster_id) {
         Ok(found) => found.filter(|_| !args.fresh),
+        // Another cluster's journal under this one's name is bad input, not the cluster failing us.
+        Err(e @ etcd_console_core::journal::JournalError::OtherCluster { .. }) => return fail(e.to_string()),
         Err(e) => return failed(e.to_string()),
     };
     let (mut run, journal) = if let Some(unfinished) = unfinished {

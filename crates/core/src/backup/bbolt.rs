@@ -427,7 +427,10 @@ mod tests {
         assert!(missing.to_string().starts_with(&format!("cannot read {}: ", dir.path().join("missing.db").display())));
         let directory = snapshot::open(dir.path()).err().unwrap();
         assert!(matches!(directory, SnapshotError::NotAFile { .. }));
-        assert_eq!(directory.to_string(), format!("cannot read {}: not a file", dir.path().display()));
+        assert_eq!(
+            directory.to_string(),
+            format!("cannot read {}: it is a directory, not a snapshot file", dir.path().display())
+        );
         assert_eq!(
             SnapshotError::PageCutShort { id: 7, overflow: Some(2) }.to_string(),
             "page 7 (+2 overflow) is cut short"

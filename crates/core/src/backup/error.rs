@@ -8,8 +8,8 @@ pub enum SnapshotError {
     /// The file cannot be opened.
     #[error("cannot read {}: {source}", path.display())]
     Open { path: PathBuf, source: std::io::Error },
-    #[error("cannot read {}: not a file", path.display())]
-    NotAFile { path: PathBuf },
+    #[error("cannot read {}: it is {what}, not a snapshot file", path.display())]
+    NotAFile { path: PathBuf, what: &'static str },
     #[error("the file is empty")]
     Empty,
     /// A read inside the file failed.

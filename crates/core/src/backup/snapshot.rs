@@ -44,10 +44,14 @@ pub struct SnapshotFile {
 /// Opens a file; a clear error when it cannot be read.
 pub fn open(path: &Path) -> Result<SnapshotFile, SnapshotError> {
     let unreadable = |source| SnapshotError::Open { path: path.to_path_buf(), source };
+    // Told before opening: a FIFO would hold the open until someone writes to it.
+    if let Some(what) = crate::paths::not_a_regular_file(path) {
+        return Err(SnapshotError::NotAFile { path: path.to_path_buf(), what });
+    }
     let file = File::open(path).map_err(unreadable)?;
     let metadata = file.metadata().map_err(unreadable)?;
     if !metadata.is_file() {
-        return Err(SnapshotError::NotAFile { path: path.to_path_buf() });
+        return Err(SnapshotError::NotAFile { path: path.to_path_buf(), what: "not a regular file" });
     }
     Ok(SnapshotFile { file, len: metadata.len() })
 }

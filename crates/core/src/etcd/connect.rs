@@ -215,6 +215,9 @@ impl Connector {
                 return Err(EtcdError::Flags(format!("{what} in {origin} holds no PEM {kind} block")));
             }
         }
+        use super::tls::{check_certificates, Want};
+        check_certificates(&pem.ca, &format!("the CA bundle in {origin}"), Want::Ca)?;
+        check_certificates(&pem.cert, &format!("the client certificate in {origin}"), Want::Current)?;
         let tls = TlsOptions::new()
             .ca_certificate(Certificate::from_pem(pem.ca.clone()))
             .identity(Identity::from_pem(pem.cert.clone(), pem.key.clone()));

@@ -33,12 +33,14 @@ impl TlsFiles {
         let mut options = TlsOptions::new();
         if let Some(path) = &self.cacert {
             let pem = read_pem(path, "--cacert", "CERTIFICATE")?;
+            check_certificates(&pem, &format!("--cacert {}", path.display()), Want::Ca)?;
             options = options.ca_certificate(Certificate::from_pem(pem));
         }
         match (&self.cert, &self.key) {
             (Some(cert), Some(key)) => {
                 let cert_pem = read_pem(cert, "--cert", "CERTIFICATE")?;
                 let key_pem = read_pem(key, "--key", "PRIVATE KEY")?;
+                check_certificates(&cert_pem, &format!("--cert {}", cert.display()), Want::Current)?;
                 options = options.identity(Identity::from_pem(cert_pem, key_pem));
             }
             (Some(cert), None) => {
@@ -89,6 +91,9 @@ impl TlsFiles {
 }
 
 fn read_pem(path: &Path, flag: &'static str, kind: &'static str) -> Result<Vec<u8>, EtcdError> {
+    if let Some(what) = crate::paths::not_a_regular_file(path) {
+        return Err(EtcdError::Flags(format!("{flag} {}: it is {what}, not a PEM file", path.display())));
+    }
     let bytes = std::fs::read(path).map_err(|source| EtcdError::ReadFile { flag, path: path.to_path_buf(), source })?;
     let text = String::from_utf8_lossy(&bytes);
     let has_block =
@@ -97,6 +102,69 @@ fn read_pem(path: &Path, flag: &'static str, kind: &'static str) -> Result<Vec<u
         return Err(EtcdError::NotPem { flag, path: path.to_path_buf(), kind });
     }
     Ok(bytes)
+}
+
+/// What a PEM file's certificates must be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Want {
+    /// A CA bundle: at least one certificate that may sign others.
+    Ca,
+    /// A client certificate: its first certificate valid now.
+    Current,
+}
+
+/// Checks the certificates of `pem` before any connection, so that a wrong file is named for what
+/// it is rather than met as a TLS handshake failure: a "CA" that is a leaf, a client certificate
+/// expired or not yet valid. `what` names the file in the message (`--cacert /path`, or the secret).
+pub(crate) fn check_certificates(pem: &[u8], what: &str, want: Want) -> Result<(), EtcdError> {
+    use x509_parser::prelude::{parse_x509_certificate, ASN1Time, X509Version};
+    let mut first: Option<String> = None;
+    let mut any_ca = false;
+    for block in x509_parser::pem::Pem::iter_from_buffer(pem) {
+        let Ok(block) = block else { continue };
+        if block.label != "CERTIFICATE" {
+            continue;
+        }
+        let Ok((_, cert)) = parse_x509_certificate(&block.contents) else {
+            return Err(EtcdError::Flags(format!("{what} holds a CERTIFICATE block that is not an X.509 certificate")));
+        };
+        let subject = crate::units::safe_text(&cert.subject().to_string());
+        match want {
+            Want::Ca => {
+                // A v1 self-signed certificate has no extensions: it is a CA by being its own issuer.
+                let ca = match cert.basic_constraints() {
+                    Ok(Some(constraints)) => constraints.value.ca,
+                    _ => cert.version() == X509Version::V1 && cert.subject() == cert.issuer(),
+                };
+                any_ca |= ca;
+            }
+            Want::Current if first.is_none() => {
+                let validity = cert.validity();
+                let now = ASN1Time::now();
+                if validity.not_after < now {
+                    return Err(EtcdError::Flags(format!(
+                        "{what}: the certificate ({subject}) expired on {}: etcd refuses it; use a current one",
+                        validity.not_after
+                    )));
+                }
+                if validity.not_before > now {
+                    return Err(EtcdError::Flags(format!(
+                        "{what}: the certificate ({subject}) is not valid before {}: check this machine's clock",
+                        validity.not_before
+                    )));
+                }
+            }
+            Want::Current => {}
+        }
+        first.get_or_insert(subject);
+    }
+    match (want, first) {
+        (Want::Ca, Some(subject)) if !any_ca => Err(EtcdError::Flags(format!(
+            "{what} holds no CA certificate: {subject} may not sign others (basic constraints CA:FALSE). Give \
+             the CA bundle that signed the members' serving certificates"
+        ))),
+        _ => Ok(()),
+    }
 }
 
 #[cfg(test)]

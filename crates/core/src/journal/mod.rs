@@ -31,6 +31,14 @@ pub enum JournalError {
     Locked { what: String, lock: PathBuf },
     #[error("cannot encode a journal record: {0}")]
     Encode(#[from] serde_json::Error),
+    /// The file at this cluster's name holds another cluster's run (copied or renamed): never
+    /// resumed against this one.
+    #[error(
+        "the journal {} holds a run of {found}, not of {expected}: it was copied or renamed from another \
+         cluster's journal. Nothing was done; move it away to go on",
+        path.display()
+    )]
+    OtherCluster { path: PathBuf, found: String, expected: String },
 }
 
 impl JournalError {

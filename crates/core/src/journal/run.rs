@@ -27,10 +27,14 @@ pub trait Journalled: Serialize + DeserializeOwned + Clone {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Record<R> {
     pub at: String,
+    /// The API server the run is of (absent in journals written before it was kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<String>,
     pub run: R,
 }
 
 pub struct RunJournal<R> {
+    server: String,
     path: PathBuf,
     file: File,
     _lock: File,
@@ -63,6 +67,9 @@ pub fn unfinished<R: Journalled>(dir: &Path, server: &str) -> Result<Option<(R, 
     let mut last = None;
     for (n, line) in lines.iter().enumerate() {
         match serde_json::from_str::<Record<R>>(line) {
+            Ok(Record { server: Some(found), .. }) if found != server => {
+                return Err(JournalError::OtherCluster { path, found, expected: server.to_string() })
+            }
             Ok(record) => last = Some(record.run),
             // Only the last line may be torn (a crash while writing it).
             Err(_) if n + 1 == lines.len() => {}
@@ -80,7 +87,7 @@ impl<R: Journalled> RunJournal<R> {
         let path = path_for(R::PREFIX, dir, server);
         // A torn last line is cut before appending after it.
         cut_torn_line(&path)?;
-        Ok(RunJournal { file: open_append(&path)?, path, _lock: lock, _run: PhantomData })
+        Ok(RunJournal { server: server.to_string(), file: open_append(&path)?, path, _lock: lock, _run: PhantomData })
     }
 
     pub fn path(&self) -> &Path {
@@ -89,12 +96,54 @@ impl<R: Journalled> RunJournal<R> {
 
     /// Appends the run and waits until it is on disk.
     pub fn record(&mut self, run: &R) -> Result<(), JournalError> {
-        append_record(&mut self.file, &self.path, &Record { at: now(), run: run.clone() })
+        let record = Record { at: now(), server: Some(self.server.clone()), run: run.clone() };
+        append_record(&mut self.file, &self.path, &record)
     }
 
     /// A run that will not be resumed (completed, or refused before anything changed) is kept
     /// under a dated name.
     pub fn finish(self) -> Result<PathBuf, JournalError> {
         keep_dated(&self.path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+    struct Run {
+        step: u32,
+    }
+
+    impl Journalled for Run {
+        const PREFIX: &'static str = "test";
+        const WHAT: &'static str = "test";
+        fn finished_for_good(&self) -> bool {
+            false
+        }
+    }
+
+    #[test]
+    fn a_journal_copied_from_another_clusters_name_is_refused_and_an_old_one_without_a_server_is_read() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let ours = "https://api.ours.example:6443";
+        {
+            let mut journal = RunJournal::<Run>::open(dir.path(), "https://api.theirs.example:6443")
+                .unwrap_or_else(|e| panic!("{e}"));
+            journal.record(&Run { step: 3 }).unwrap_or_else(|e| panic!("{e}"));
+        }
+        let theirs = path_for("test", dir.path(), "https://api.theirs.example:6443");
+        std::fs::rename(&theirs, path_for("test", dir.path(), ours)).unwrap_or_else(|e| panic!("{e}"));
+        let refused = unfinished::<Run>(dir.path(), ours).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(
+            refused.contains("holds a run of https://api.theirs.example:6443, not of https://api.ours"),
+            "{refused}"
+        );
+        // A journal written before the server was kept is read as before.
+        std::fs::write(path_for("test", dir.path(), ours), "{\"at\":\"2026-12-01T00:00:00Z\",\"run\":{\"step\":5}}\n")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let found = unfinished::<Run>(dir.path(), ours).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(found.map(|(run, _)| run), Some(Run { step: 5 }));
     }
 }

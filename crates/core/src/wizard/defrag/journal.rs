@@ -72,6 +72,13 @@ pub fn unfinished(dir: &Path, cluster_id: u64) -> Result<Option<Unfinished>, Jou
     let Some(last) = last else {
         return Ok(None);
     };
+    if last.run.cluster_id != cluster_id {
+        return Err(JournalError::OtherCluster {
+            path,
+            found: format!("cluster {:x}", last.run.cluster_id),
+            expected: format!("cluster {cluster_id:x}"),
+        });
+    }
     if last.event == Event::Finished || last.run.outcome().is_some() {
         return Ok(None);
     }
