@@ -132,7 +132,10 @@ pub fn status_text(reading: &Reading) -> String {
             h.namespace,
             h.name,
             h.kind.as_deref().unwrap_or("not set"),
-            h.active_key.as_deref().unwrap_or("none"),
+            match (&h.kms_provider, &h.kms_active_key) {
+                (Some(provider), Some(key)) => format!("{key} ({provider} KMS, kept by the provider)"),
+                _ => h.active_key.clone().unwrap_or_else(|| "none".into()),
+            },
             match h.key_present {
                 Some(true) => " (secret present)",
                 Some(false) => " (secret MISSING)",

@@ -102,6 +102,11 @@ pub fn draw_openshift(frame: &mut Frame, area: Rect, app: &App, theme: Theme, no
     }
     for hc in view.hosted_clusters(wall) {
         let encryption = match (&hc.secret_encryption, &hc.active_key) {
+            (Some(kind), _) if hc.kms_provider.is_some() => format!(
+                "secretEncryption {kind} ({}), key {}",
+                hc.kms_provider.as_deref().unwrap_or_default(),
+                hc.kms_active_key.as_deref().unwrap_or("not named")
+            ),
             (Some(kind), Some(key)) => format!("secretEncryption {kind}, key {key}"),
             (Some(kind), None) => format!("secretEncryption {kind}"),
             _ => "no secretEncryption".to_string(),
@@ -144,6 +149,13 @@ pub fn draw_openshift(frame: &mut Frame, area: Rect, app: &App, theme: Theme, no
 }
 
 fn rollout_lines(r: &Rollout, bar_width: usize, theme: Theme, wall: SystemTime) -> Vec<Line<'static>> {
+    if !r.status_reported {
+        // Nothing is known of it yet (an installation in its first minutes): nothing is drawn as if it were.
+        return vec![Line::from(vec![
+            Span::styled(format!("{:<22}", r.operator), theme.title()),
+            Span::styled("no status yet: its operator has not reported", theme.warn()),
+        ])];
+    }
     let style = if r.progressing { theme.warn() } else { theme.ok() };
     let mut lines = vec![Line::from(vec![
         Span::styled(format!("{:<22}", r.operator), theme.title()),

@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+pub mod fixture_api;
+
 use etcd_console_lab::{Lab, LabOptions};
 
 pub fn console_bin() -> PathBuf {

@@ -67,9 +67,13 @@ pub struct Rollout {
     pub reason: String,
     pub message: String,
     pub since: Option<String>,
+    /// `status.latestAvailableRevision`; 0 when the object has no status yet (see `status_reported`).
     pub latest_revision: i64,
     pub nodes: Vec<NodeRevision>,
     pub force_redeployment_reason: Option<String>,
+    /// The operator object has a `status` at all: during an installation it may have none yet, and
+    /// then nothing is known of its rollout (not "settled at revision 0").
+    pub status_reported: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -144,6 +148,7 @@ pub fn rollout(operator: &str, object: &Value) -> Rollout {
             .and_then(Value::as_str)
             .filter(|r| !r.is_empty())
             .map(str::to_string),
+        status_reported: object.get("status").is_some_and(|s| s.as_object().is_some_and(|s| !s.is_empty())),
     }
 }
 
@@ -204,6 +209,11 @@ pub struct HostedClusterState {
     /// `spec.secretEncryption.type` and the active key's secret.
     pub secret_encryption: Option<String>,
     pub active_key: Option<String>,
+    /// `type: kms`: the provider (`AWS`, `Azure`, `IBMCloud`) and its active key as the HostedCluster
+    /// names it (an AWS key ARN; Azure `vault/key/version`; IBM Cloud the newest key's CRK ID). It
+    /// lives in the provider, never in a secret: it cannot be exported with a backup.
+    pub kms_provider: Option<String>,
+    pub kms_active_key: Option<String>,
 }
 
 pub fn hosted_cluster(object: &Value, now: std::time::SystemTime) -> HostedClusterState {
@@ -212,12 +222,31 @@ pub fn hosted_cluster(object: &Value, now: std::time::SystemTime) -> HostedClust
         .filter(|until| until == "true" || humantime::parse_rfc3339(until).is_ok_and(|at| at > now));
     let kind = text("/spec/secretEncryption/type");
     let active_key = kind.as_deref().and_then(|k| text(&format!("/spec/secretEncryption/{k}/activeKey/name")));
+    let kms_provider = text("/spec/secretEncryption/kms/provider").filter(|_| kind.as_deref() == Some("kms"));
+    let kms_active_key = kms_provider.as_deref().and_then(|provider| match provider.to_ascii_lowercase().as_str() {
+        "aws" => text("/spec/secretEncryption/kms/aws/activeKey/arn"),
+        "azure" => {
+            let part = |p: &str| text(&format!("/spec/secretEncryption/kms/azure/activeKey/{p}"));
+            let parts: Vec<String> = ["keyVaultName", "keyName", "keyVersion"].iter().filter_map(|p| part(p)).collect();
+            (!parts.is_empty()).then(|| parts.join("/"))
+        }
+        "ibmcloud" => object
+            .pointer("/spec/secretEncryption/kms/ibmcloud/keyList")
+            .and_then(Value::as_array)
+            .and_then(|keys| keys.iter().max_by_key(|k| k.get("keyVersion").and_then(Value::as_i64).unwrap_or(0)))
+            .and_then(|k| k.get("crkID"))
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        _ => None,
+    });
     HostedClusterState {
         namespace: text("/metadata/namespace").unwrap_or_default(),
         name: text("/metadata/name").unwrap_or_default(),
         paused_until,
         secret_encryption: kind,
         active_key,
+        kms_provider,
+        kms_active_key,
     }
 }
 

@@ -412,6 +412,8 @@ async fn hosted_clusters(connection: &Connection) -> Result<Vec<HostedEncryption
             kind: state.secret_encryption,
             active_key: state.active_key,
             key_present,
+            kms_provider: state.kms_provider,
+            kms_active_key: state.kms_active_key,
         });
     }
     Ok(out)

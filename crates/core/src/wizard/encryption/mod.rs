@@ -114,6 +114,9 @@ pub struct HostedEncryption {
     pub active_key: Option<String>,
     /// Whether the active key's secret exists in the HostedCluster's namespace (None: not asked or unreadable).
     pub key_present: Option<bool>,
+    /// `type: kms`: the provider and its active key (not a secret: it stays in the provider).
+    pub kms_provider: Option<String>,
+    pub kms_active_key: Option<String>,
 }
 
 /// One reading of everything the wizard decides on.

@@ -275,6 +275,8 @@ fn a_hosted_cluster_is_explained_not_migrated() {
         kind: Some("aescbc".into()),
         active_key: Some("hosted-etcd-encryption-key".into()),
         key_present: Some(true),
+        kms_provider: None,
+        kms_active_key: None,
     });
     let mut run = EncryptionRun::new(
         EncryptionType::Aescbc,
