@@ -241,39 +241,47 @@ async fn what_a_crashed_run_left_is_removed_by_the_next_and_ssh_does_the_same_as
     assert_eq!(names_in(&only).len(), 2, "snapshot and metadata: {:?}", names_in(&only));
 }
 
+/// Ctrl-C (SIGINT), a `kill` (SIGTERM) and a dropped ssh session to the bastion (SIGHUP) while
+/// cluster-backup.sh runs: each lets the script finish, then removes its files, the debug pod and
+/// the parts. After SIGHUP nothing more is written to the terminal that hung up.
 #[tokio::test(flavor = "multi_thread")]
 async fn ctrl_c_while_cluster_backup_sh_runs_lets_it_finish_then_removes_its_files_the_pod_and_the_parts() {
+    use nix::sys::signal::Signal;
     use std::io::{BufRead, BufReader};
     use std::process::Stdio;
     let lab = lab_scenario("healthy", 1.0).await;
-    let dir = lab.dir.join("backups");
-    let mut command = console_as_admin(&lab, &["backup", "--dir", dir.to_str().unwrap(), "-o", "json"]);
-    let mut child = command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    let mut seen = Vec::new();
-    // Interrupted as soon as the script is said to start: the abort is honoured once it ends.
-    for line in lines.by_ref() {
-        let line = line.unwrap();
-        seen.push(line.clone());
-        if line.contains("\"cluster_backup\"") {
-            let pid = nix::unistd::Pid::from_raw(child.id() as i32);
-            nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
-            break;
+    for signal in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
+        let dir = lab.dir.join(format!("backups-{signal}"));
+        let mut command = console_as_admin(&lab, &["backup", "--dir", dir.to_str().unwrap(), "-o", "json"]);
+        let mut child = command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = BufReader::new(stdout).lines();
+        let mut seen = Vec::new();
+        // Interrupted as soon as the script is said to start: the abort is honoured once it ends.
+        for line in lines.by_ref() {
+            let line = line.unwrap();
+            seen.push(line.clone());
+            if line.contains("\"cluster_backup\"") {
+                let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+                nix::sys::signal::kill(pid, signal).unwrap();
+                break;
+            }
         }
+        seen.extend(lines.map_while(Result::ok));
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(1), "{signal}: {seen:?}");
+        let finished =
+            seen.iter().filter_map(|l| serde_json::from_str::<Value>(l).ok()).find(|l| l["event"] == "finished");
+        if signal == Signal::SIGHUP {
+            assert!(finished.is_none(), "nothing is written to a terminal that hung up: {seen:?}");
+        } else {
+            let finished = finished.unwrap_or_else(|| panic!("{signal}: no finished line: {seen:?}"));
+            assert_eq!(finished["outcome"], "failed");
+            assert!(finished["reason"].as_str().unwrap_or("").contains("aborted"), "{finished}");
+            assert!(seen.iter().any(|l| l.contains("\"clean_node\"")), "the node was cleaned: {seen:?}");
+        }
+        let left: Vec<String> = names_in(&dir).into_iter().filter(|n| !n.starts_with('.')).collect();
+        assert!(left.is_empty(), "{signal}: nothing at a final name, no part: {left:?}");
+        assert_nothing_left(&lab);
     }
-    seen.extend(lines.map_while(Result::ok));
-    let status = child.wait().unwrap();
-    let finished: Value = seen
-        .iter()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .find(|l| l["event"] == "finished")
-        .unwrap_or_else(|| panic!("no finished line: {seen:?}"));
-    assert_eq!(status.code(), Some(1), "{seen:?}");
-    assert_eq!(finished["outcome"], "failed");
-    assert!(finished["reason"].as_str().unwrap_or("").contains("aborted"), "{finished}");
-    assert!(seen.iter().any(|l| l.contains("\"clean_node\"")), "the node was cleaned: {seen:?}");
-    let left: Vec<String> = names_in(&dir).into_iter().filter(|n| !n.starts_with('.')).collect();
-    assert!(left.is_empty(), "nothing at a final name, no part: {left:?}");
-    assert_nothing_left(&lab);
 }

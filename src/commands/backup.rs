@@ -306,15 +306,13 @@ pub async fn run(
     };
     let abort = CancellationToken::new();
     let stop = abort.clone();
-    // Ctrl-C stops the backup and removes what it wrote; a second one leaves at once.
+    // Ctrl-C, SIGTERM or SIGHUP stops the backup and removes what it wrote; a second one leaves at once.
     tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("etcd-console: stopping the backup (Ctrl-C again leaves at once, maybe leaving a .part file)");
-            stop.cancel();
-            if tokio::signal::ctrl_c().await.is_ok() {
-                std::process::exit(130);
-            }
-        }
+        let signal = super::interrupt::interrupted().await;
+        eprintln!("etcd-console: {signal}: stopping the backup (again leaves at once, maybe leaving a .part file)");
+        stop.cancel();
+        super::interrupt::interrupted().await;
+        std::process::exit(130);
     });
     let (progress_tx, mut progress_rx) = mpsc::unbounded_channel();
     let mut printer = BackupReport::new(json_out);

@@ -468,11 +468,10 @@ pub async fn run(
     // Ctrl-C stops before the next member; a second one is not needed (and not
     // honoured): a defrag already sent cannot be called back.
     tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("etcd-console: abort requested: stopping before the next member");
-            stop.cancel();
-            std::future::pending::<()>().await;
-        }
+        let signal = super::interrupt::interrupted().await;
+        eprintln!("etcd-console: {signal}: stopping before the next member");
+        stop.cancel();
+        std::future::pending::<()>().await;
     });
     let (progress_tx, mut progress_rx) = mpsc::unbounded_channel();
     let printing = tokio::spawn(async move {

@@ -353,7 +353,7 @@ async fn set(
                     }
                 }
             }
-            _ = tokio::signal::ctrl_c() => {
+            _ = super::interrupt::interrupted() => {
                 interrupts += 1;
                 if interrupts > 1 {
                     eprintln!(

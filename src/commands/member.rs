@@ -433,7 +433,7 @@ async fn replace_member(
         loop {
             tokio::select! {
                 () = &mut drive_future => break,
-                _ = tokio::signal::ctrl_c() => {
+                _ = super::interrupt::interrupted() => {
                     interrupts += 1;
                     if interrupts > 1 {
                         eprintln!("etcd-console: interrupted twice: leaving now; the journal {} has where it stopped", journal_path.display());

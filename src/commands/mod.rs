@@ -5,6 +5,7 @@ pub mod backup;
 pub mod csr;
 pub mod defrag;
 pub mod encryption;
+pub mod interrupt;
 pub mod member;
 pub mod output;
 pub mod prompt;

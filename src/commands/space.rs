@@ -55,9 +55,8 @@ pub async fn run(connection: &ConnectionSettings, console: &ConsoleArgs, kube: &
     let cancel = CancellationToken::new();
     let stop = cancel.clone();
     tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            stop.cancel();
-        }
+        super::interrupt::interrupted().await;
+        stop.cancel();
     });
     let show_progress = args.output == OutputFormat::Table && std::io::stderr().is_terminal();
     tracing::info!(target: "audit", action = "space", member = ?target.source, max_qps = options.max_qps, "live space reading");
