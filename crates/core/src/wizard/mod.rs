@@ -6,3 +6,6 @@ pub mod defrag;
 pub mod encryption;
 pub mod member;
 pub mod restore;
+
+#[cfg(test)]
+pub(crate) mod model;

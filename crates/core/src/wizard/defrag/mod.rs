@@ -11,3 +11,6 @@ pub mod plan;
 pub use engine::{Action, ClusterView, DefragRun, MemberReading, MemberView, Observed, Options, Outcome};
 pub use nospace::{nospace_plan, MemberQuota, NospacePlan};
 pub use plan::{plan, Figures, MemberFacts, Plan, Rule, Step};
+
+#[cfg(test)]
+mod model;

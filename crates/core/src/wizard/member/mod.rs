@@ -21,6 +21,8 @@
 pub mod engine;
 pub mod executor;
 pub mod journal;
+#[cfg(test)]
+mod model;
 pub mod steps;
 #[cfg(test)]
 mod tests;
