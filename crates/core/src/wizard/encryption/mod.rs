@@ -922,4 +922,6 @@ fn hosted_explanation(name: &str, found: Option<&HostedEncryption>) -> String {
 #[cfg(any(test, feature = "test-fixtures"))]
 pub mod fixtures;
 #[cfg(test)]
+mod model;
+#[cfg(test)]
 mod tests;
