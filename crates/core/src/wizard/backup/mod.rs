@@ -9,6 +9,8 @@
 
 pub mod executor;
 pub mod files;
+#[cfg(test)]
+mod model;
 mod remote;
 
 use std::path::PathBuf;
