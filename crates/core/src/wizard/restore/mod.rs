@@ -1335,6 +1335,8 @@ impl RestoreRun {
 #[cfg(any(test, feature = "test-fixtures"))]
 pub mod fixtures;
 #[cfg(test)]
+mod model;
+#[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod tests_executor;
