@@ -489,6 +489,17 @@ impl MemberExecutor {
                 if !members.iter().any(|m| m.id == *id) {
                     return Ok(format!("{name} ({id:x}) is not in the member list: already removed"));
                 }
+                // Checked again now, not only at the survey: the voters left must hold quorum without it.
+                let left: Vec<&MemberFacts> = members.iter().filter(|m| m.id != *id && !m.is_learner).collect();
+                let healthy = left.iter().filter(|m| m.healthy()).count();
+                let quorum = left.len() / 2 + 1;
+                if healthy < quorum {
+                    return Err(format!(
+                        "refused: without {name} only {healthy} of the {} voters left are healthy, below their quorum \
+                         of {quorum}; nothing was removed",
+                        left.len()
+                    ));
+                }
                 let mut client = self.healthy_client(*id).await?;
                 match timed(Duration::from_secs(10), async { client.member_remove(*id).await.map_err(describe) }).await
                 {
