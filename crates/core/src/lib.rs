@@ -17,3 +17,6 @@ pub mod settings;
 pub mod space;
 pub mod units;
 pub mod wizard;
+
+#[cfg(test)]
+mod fuzz;
