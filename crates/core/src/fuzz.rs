@@ -616,6 +616,9 @@ fn rule_text() -> impl Strategy<Value = String> {
     prop_oneof![
         4 => proptest::collection::vec(token, 0..24).prop_map(|t| t.concat()),
         1 => ".{0,40}",
+        // Deep nesting: evalexpr recurses, and 10,000 parentheses once overflowed the stack.
+        1 => (0usize..20_000, prop_oneof![Just("("), Just("!"), Just("-"), Just("(-")])
+            .prop_map(|(depth, open)| format!("{}dbSize > 0{}", open.repeat(depth), ")".repeat(depth))),
     ]
 }
 

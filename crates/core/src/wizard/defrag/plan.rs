@@ -15,6 +15,11 @@ pub const OPENSHIFT_MIN_SIZE: u64 = 100 * 1024 * 1024;
 /// The variables a `--rule` expression may use (etcd-defrag's names).
 pub const RULE_VARIABLES: &[&str] = &["dbSize", "dbSizeInUse", "dbSizeFree", "dbQuota", "dbQuotaUsage"];
 
+/// The longest `--rule` read. evalexpr parses and evaluates by recursion, so a
+/// rule nested thousands deep overflowed the stack and killed the process;
+/// a real rule is a line, far shorter.
+pub const RULE_MAX_CHARS: usize = 1000;
+
 /// Which members need defragmenting.
 #[derive(Debug, Clone)]
 pub enum Rule {
@@ -29,6 +34,12 @@ pub enum Rule {
 impl Rule {
     /// Parses and checks an expression once, so a typo is refused before anything runs.
     pub fn expression(text: &str) -> Result<Rule, String> {
+        let length = text.chars().count();
+        if length > RULE_MAX_CHARS {
+            return Err(format!(
+                "--rule is {length} characters long: at most {RULE_MAX_CHARS} are read; write a shorter expression"
+            ));
+        }
         let tree = build_operator_tree::<DefaultNumericTypes>(text)
             .map_err(|e| format!("--rule {text:?} is not an expression: {e}"))?;
         let rule = Rule::Expression { text: text.to_string(), tree };
@@ -303,5 +314,11 @@ mod tests {
         let not_boolean = Rule::expression("dbSize * 2").unwrap_err();
         assert!(not_boolean.contains("not true or false"), "{not_boolean}");
         assert!(Rule::expression("dbSize >").is_err());
+        // Found by fuzzing: 10,000 nested parentheses overflowed the stack (the process aborted).
+        let deep = format!("{}dbSize > 0{}", "(".repeat(10_000), ")".repeat(10_000));
+        let refused = Rule::expression(&deep).unwrap_err();
+        assert!(refused.starts_with("--rule is 20010 characters long: at most 1000 are read"), "{refused}");
+        let nested = format!("{}dbSize > 0{}", "(".repeat(495), ")".repeat(495));
+        assert!(Rule::expression(&nested).is_ok());
     }
 }
