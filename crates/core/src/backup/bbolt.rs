@@ -254,7 +254,8 @@ impl<'s> Db<'s> {
             (count, 0)
         };
         let mut free = HashSet::new();
-        for n in first..first + count {
+        let end = usize::checked_add(first, count).ok_or_else(|| bad(format!("the freelist counts {count} pages")))?;
+        for n in first..end {
             let id = u64_at(page, PAGE_HEADER + n * 8)?;
             if id < 2 || id >= self.meta.pgid {
                 return Err(bad(format!("the freelist names page {id}, outside the database")));
@@ -436,5 +437,37 @@ mod tests {
             "page 7 (+2 overflow) is cut short"
         );
         assert_eq!(SnapshotError::PageCutShort { id: 7, overflow: None }.to_string(), "page 7 is cut short");
+    }
+
+    /// A 512-byte page: its header (id, flags, count) and `body` after it.
+    fn page_of(id: u64, flags: u16, count: u16, body: &[u8]) -> Vec<u8> {
+        let mut page = vec![0u8; 512];
+        page[0..8].copy_from_slice(&id.to_le_bytes());
+        page[8..10].copy_from_slice(&flags.to_le_bytes());
+        page[10..12].copy_from_slice(&count.to_le_bytes());
+        page[PAGE_HEADER..PAGE_HEADER + body.len()].copy_from_slice(body);
+        page
+    }
+
+    /// A database of `pages` (from page 2 on) after the meta pages.
+    fn database(pages: &[Vec<u8>]) -> Vec<u8> {
+        let mut bytes = meta_page(2 + pages.len() as u64, true);
+        bytes.resize(1024, 0);
+        for page in pages {
+            bytes.extend_from_slice(page);
+        }
+        bytes
+    }
+
+    #[test]
+    fn a_freelist_whose_count_overflows_is_unsound_not_a_panic() {
+        // Found while writing the reader's fuzz target: a count of 0xFFFF takes the
+        // real count from the first element; u64::MAX there overflowed `first + count`.
+        let dir = tempfile::tempdir().unwrap();
+        let freelist = page_of(2, FREELIST, 0xFFFF, &u64::MAX.to_le_bytes());
+        let root = page_of(3, LEAF, 0, &[]);
+        let path = file_of(dir.path(), "freelist.db", &database(&[freelist, root]));
+        let error = snapshot::structure(&snapshot::open(&path).unwrap()).unwrap_err();
+        assert!(error.to_string().contains("the freelist"), "{error}");
     }
 }
