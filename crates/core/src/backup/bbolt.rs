@@ -33,6 +33,10 @@ const FREELIST: u16 = 0x10;
 const NO_FREELIST: u64 = u64::MAX;
 const MAGIC: u32 = 0xED0C_DAED;
 const BUCKET_LEAF: u32 = 0x01;
+/// Deeper than any tree bbolt builds (a branch holds at least two children,
+/// so 64 levels would be 2^64 leaves): the walk recurses, and a file chaining
+/// branch pages one below the other must not take the stack with it.
+const MAX_DEPTH: usize = 64;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Meta {
@@ -183,7 +187,16 @@ impl<'s> Db<'s> {
 
     /// Calls `visit(key, value, is_bucket)` for every element of the bucket
     /// rooted at `root` (a page id, or an inline page), in key order.
-    fn walk(&self, root: Root, seen: &mut HashSet<u64>, visit: &mut Visit<'_>) -> Result<(), SnapshotError> {
+    fn walk(
+        &self,
+        root: Root,
+        depth: usize,
+        seen: &mut HashSet<u64>,
+        visit: &mut Visit<'_>,
+    ) -> Result<(), SnapshotError> {
+        if depth > MAX_DEPTH {
+            return Err(bad(format!("a tree more than {MAX_DEPTH} levels deep, which bbolt never makes")));
+        }
         let (page, flags, count) = match root {
             Root::Page(id) => {
                 let (page, flags, count, overflow) = self.page(id)?;
@@ -206,7 +219,7 @@ impl<'s> Db<'s> {
                 for n in 0..count {
                     let element = PAGE_HEADER + n * ELEMENT;
                     let child = u64_at(page, element + 8)?;
-                    self.walk(Root::Page(child), seen, visit)?;
+                    self.walk(Root::Page(child), depth + 1, seen, visit)?;
                 }
                 Ok(())
             }
@@ -301,7 +314,7 @@ impl<'s> Db<'s> {
         visit: &mut dyn FnMut(Entry<'_>) -> Result<(), SnapshotError>,
     ) -> Result<(), SnapshotError> {
         let mut buckets = Vec::new();
-        self.walk(Root::Page(self.meta.root), seen, &mut |name, value, is_bucket| {
+        self.walk(Root::Page(self.meta.root), 0, seen, &mut |name, value, is_bucket| {
             if !is_bucket {
                 return Err(bad(format!("a plain key {:?} at the top level, where only buckets belong", lossy(name))));
             }
@@ -311,7 +324,7 @@ impl<'s> Db<'s> {
         let mut nested = Vec::new();
         for (name, root) in buckets {
             visit(Entry::Bucket(&name))?;
-            self.walk(root, seen, &mut |key, value, is_bucket| {
+            self.walk(root, 0, seen, &mut |key, value, is_bucket| {
                 if is_bucket {
                     nested.push(Self::bucket_root(value)?);
                 }
@@ -321,7 +334,7 @@ impl<'s> Db<'s> {
         // Buckets inside buckets (etcd has none): their pages are walked so the check counts them.
         while let Some(root) = nested.pop() {
             let mut inner = Vec::new();
-            self.walk(root, seen, &mut |_, value, is_bucket| {
+            self.walk(root, 0, seen, &mut |_, value, is_bucket| {
                 if is_bucket {
                     inner.push(Self::bucket_root(value)?);
                 }
@@ -469,5 +482,27 @@ mod tests {
         let path = file_of(dir.path(), "freelist.db", &database(&[freelist, root]));
         let error = snapshot::structure(&snapshot::open(&path).unwrap()).unwrap_err();
         assert!(error.to_string().contains("the freelist"), "{error}");
+    }
+
+    #[test]
+    fn a_tree_deeper_than_bbolt_makes_is_unsound_not_a_stack_overflow() {
+        // Found while writing the reader's fuzz target: branch pages chained one
+        // below the other, each met once, were walked by recursion until the
+        // stack overflowed and the process aborted.
+        let dir = tempfile::tempdir().unwrap();
+        let depth = 20_000u64;
+        let mut pages = vec![page_of(2, FREELIST, 0, &[])];
+        for id in 3..3 + depth {
+            let mut element = [0u8; 16];
+            element[8..16].copy_from_slice(&(id + 1).to_le_bytes());
+            pages.push(page_of(id, BRANCH, 1, &element));
+        }
+        pages.push(page_of(3 + depth, LEAF, 0, &[]));
+        let path = file_of(dir.path(), "deep.db", &database(&pages));
+        let file = snapshot::open(&path).unwrap();
+        let error = snapshot::status(&file).unwrap_err();
+        assert!(error.to_string().contains("more than 64 levels deep"), "{error}");
+        let error = snapshot::structure(&file).unwrap_err();
+        assert!(error.to_string().contains("more than 64 levels deep"), "{error}");
     }
 }
