@@ -12,6 +12,9 @@ pub mod scenario;
 pub mod serve;
 pub mod shell;
 
+#[cfg(test)]
+mod fuzz;
+
 use std::fs;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

@@ -526,7 +526,7 @@ fn merged_list(field: &str, current: Option<&Value>, items: &[Value]) -> Value {
     }
 }
 
-fn apply_patch(
+pub(crate) fn apply_patch(
     content_type: &str,
     rt: &ResourceType,
     current: &Value,

@@ -122,19 +122,19 @@ pub fn dictionary() -> Vec<u8> {
 /// One direction's header compression: a single zlib stream for the whole
 /// session, with SPDY's dictionary, each frame's header block ending in a
 /// sync flush (SPDY/3 §2.6.10.1).
-struct HeaderInflater {
+pub(crate) struct HeaderInflater {
     zlib: Decompress,
     dictionary: Vec<u8>,
 }
 
 impl HeaderInflater {
-    fn new(dictionary: Vec<u8>) -> Self {
+    pub(crate) fn new(dictionary: Vec<u8>) -> Self {
         Self { zlib: Decompress::new(true), dictionary }
     }
 
     /// One frame's header block: the stream's next part, up to its flush. The
     /// first part's zlib header asks for the dictionary, given then.
-    fn inflate(&mut self, part: &[u8]) -> Result<Vec<u8>, String> {
+    pub(crate) fn inflate(&mut self, part: &[u8]) -> Result<Vec<u8>, String> {
         let mut out = Vec::with_capacity(4 * part.len() + 256);
         let mut rest = part;
         loop {
@@ -162,19 +162,19 @@ impl HeaderInflater {
 }
 
 /// The other direction: what the lab writes, compressed with the same dictionary.
-struct HeaderDeflater {
+pub(crate) struct HeaderDeflater {
     zlib: Compress,
 }
 
 impl HeaderDeflater {
-    fn new(dictionary: &[u8]) -> Result<Self, String> {
+    pub(crate) fn new(dictionary: &[u8]) -> Result<Self, String> {
         let mut zlib = Compress::new(Compression::default(), true);
         zlib.set_dictionary(dictionary).map_err(|e| format!("spdy: header dictionary: {e}"))?;
         Ok(Self { zlib })
     }
 
     /// One frame's header block, compressed and sync-flushed (a reader, Go's, hands it over only there).
-    fn deflate(&mut self, block: &[u8]) -> Result<Vec<u8>, String> {
+    pub(crate) fn deflate(&mut self, block: &[u8]) -> Result<Vec<u8>, String> {
         let mut out = Vec::with_capacity(block.len() + 64);
         let mut rest = block;
         loop {
@@ -257,7 +257,7 @@ fn data(stream: u32, flags: u8, payload: &[u8]) -> Vec<u8> {
 }
 
 /// The pairs of an uncompressed SPDY/3 header block.
-fn header_pairs(block: &[u8]) -> Result<Vec<(String, String)>, String> {
+pub(crate) fn header_pairs(block: &[u8]) -> Result<Vec<(String, String)>, String> {
     let mut at = 0;
     let number = |at: &mut usize| -> Result<usize, String> {
         let bytes = block.get(*at..*at + 4).ok_or("spdy: a header block cut short")?;
