@@ -9,3 +9,6 @@ export INSTA_UPDATE=no
 # Benchmarks run once each in criterion's test mode: they must build and work.
 cargo test --benches
 cargo test --workspace --lib --bins --tests -- --test-threads 4
+# The fuzz targets (crates/*/src/fuzz.rs) again, each for FUZZ_SECONDS (10 s
+# here, two at a time: about 70 s in all; benches/fuzz.sh runs them longer).
+FUZZ_SECONDS="${FUZZ_SECONDS:-10}" cargo test -p etcd-console-core -p etcd-console-lab --lib fuzz:: -- --nocapture --test-threads 2

@@ -25,6 +25,24 @@ fn runner() -> TestRunner {
     TestRunner::new(Config { cases: cases(), failure_persistence: None, ..Config::default() })
 }
 
+/// Runs `test` on cases from `strategy`: `FUZZ_CASES` of them, again and
+/// again for `FUZZ_SECONDS` when that is set (CI's bounded run and
+/// `benches/fuzz.sh`), then prints the runs and the rate.
+fn fuzz<S: Strategy>(name: &str, strategy: &S, test: impl Fn(S::Value) -> Result<(), TestCaseError>) {
+    let seconds: f64 = std::env::var("FUZZ_SECONDS").ok().and_then(|v| v.parse().ok()).unwrap_or(0.0);
+    let started = std::time::Instant::now();
+    let mut runs = 0u64;
+    loop {
+        runner().run(strategy, &test).unwrap();
+        runs += u64::from(cases());
+        if started.elapsed().as_secs_f64() >= seconds {
+            break;
+        }
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    eprintln!("fuzz {name}: {runs} runs in {elapsed:.1} s, {:.0} execs/s", runs as f64 / elapsed.max(1e-9));
+}
+
 /// The referee's real OpenShift objects (`shared/referee/openshift` beside the
 /// repository), when they are there; the fuzzers fall back on their own seeds.
 fn referee_dir() -> Option<PathBuf> {
@@ -177,39 +195,35 @@ fn is_node_name(name: &str) -> bool {
 #[test]
 fn fuzz_csr_decoding_never_panics_and_reads_back_what_it_names() {
     let seeds = csr_pems();
-    runner()
-        .run(&mutated(seeds, 8), |pem| {
-            if let Ok(request) = csr::decode_request(&pem) {
-                // Whatever it read, every class it may get is explained.
-                for signer in [csr::CLIENT_SIGNER, csr::SERVING_SIGNER] {
-                    let (class, reason) = csr::classify(signer, csr::BOOTSTRAPPER, &[], Some(&request), &[]);
-                    prop_assert!(!reason.is_empty());
-                    // No usages asked: never a kubelet's certificate.
-                    prop_assert_eq!(class, CsrClass::Unexpected);
-                }
+    fuzz("csr_decoding_never_panics_and_reads_back_what_it_names", &mutated(seeds, 8), |pem| {
+        if let Ok(request) = csr::decode_request(&pem) {
+            // Whatever it read, every class it may get is explained.
+            for signer in [csr::CLIENT_SIGNER, csr::SERVING_SIGNER] {
+                let (class, reason) = csr::classify(signer, csr::BOOTSTRAPPER, &[], Some(&request), &[]);
+                prop_assert!(!reason.is_empty());
+                // No usages asked: never a kubelet's certificate.
+                prop_assert_eq!(class, CsrClass::Unexpected);
             }
-            Ok(())
-        })
-        .unwrap();
+        }
+        Ok(())
+    });
 }
 
 #[test]
 fn fuzz_csr_objects_from_json_never_panic() {
     let seeds: Vec<Vec<u8>> = csr_objects().iter().map(|o| serde_json::to_vec(o).unwrap()).collect();
-    runner()
-        .run(&mutated(seeds, 6), |json| {
-            if let Ok(object) =
-                serde_json::from_slice::<k8s_openapi::api::certificates::v1::CertificateSigningRequest>(&json)
-            {
-                let pending = csr::pending_from(std::slice::from_ref(&object), &[]);
-                for p in &pending {
-                    prop_assert!(!p.reason.is_empty());
-                    let _ = p.subject();
-                }
+    fuzz("csr_objects_from_json_never_panic", &mutated(seeds, 6), |json| {
+        if let Ok(object) =
+            serde_json::from_slice::<k8s_openapi::api::certificates::v1::CertificateSigningRequest>(&json)
+        {
+            let pending = csr::pending_from(std::slice::from_ref(&object), &[]);
+            for p in &pending {
+                prop_assert!(!p.reason.is_empty());
+                let _ = p.subject();
             }
-            Ok(())
-        })
-        .unwrap();
+        }
+        Ok(())
+    });
 }
 
 fn tricky_text() -> impl Strategy<Value = String> {
@@ -269,8 +283,10 @@ fn fuzz_csr_classification_never_calls_a_foreign_request_valid() {
         proptest::option::weighted(0.95, decoded_request()),
         proptest::collection::vec((tricky_text(), proptest::collection::vec(tricky_text(), 0..2)), 0..3),
     );
-    runner()
-        .run(&inputs, |(signer, requestor, usages, request, nodes)| {
+    fuzz(
+        "csr_classification_never_calls_a_foreign_request_valid",
+        &inputs,
+        |(signer, requestor, usages, request, nodes)| {
             let nodes: Vec<KnownNode> =
                 nodes.into_iter().map(|(name, addresses)| KnownNode { name, addresses }).collect();
             let (class, reason) = csr::classify(&signer, &requestor, &usages, request.as_ref(), &nodes);
@@ -295,8 +311,8 @@ fn fuzz_csr_classification_never_calls_a_foreign_request_valid() {
                 }
             }
             Ok(())
-        })
-        .unwrap();
+        },
+    );
 }
 
 /// Found by the fuzzer: the classification takes any text after
@@ -353,7 +369,7 @@ fn fuzz_snapshot_reader_gives_figures_or_an_error() {
     // Both with etcd's trailer (which a mutation spoils) and without (a raw db copy).
     let raw = SNAPSHOT_SEED[..SNAPSHOT_SEED.len() - 32].to_vec();
     let seeds = vec![SNAPSHOT_SEED.to_vec(), raw];
-    runner().run(&mutated(seeds, 16), |bytes| read_snapshot(dir.path(), &bytes)).unwrap();
+    fuzz("snapshot_reader_gives_figures_or_an_error", &mutated(seeds, 16), |bytes| read_snapshot(dir.path(), &bytes));
 }
 
 #[test]
@@ -432,13 +448,15 @@ fn fuzz_defrag_journal_reader_resumes_or_says_it_cannot_read() {
     let dir = tempfile::tempdir().unwrap();
     let seed = defrag_journal_seed(dir.path());
     let garbage_first = [b"not a journal\n".as_slice(), &seed].concat();
-    runner()
-        .run(&mutated(vec![seed.clone(), garbage_first], 8), |bytes| {
+    fuzz(
+        "defrag_journal_reader_resumes_or_says_it_cannot_read",
+        &mutated(vec![seed.clone(), garbage_first], 8),
+        |bytes| {
             std::fs::write(dir.path().join("defrag-0000000000000007.jsonl"), &bytes).unwrap();
             let found = crate::wizard::defrag::journal::unfinished(dir.path(), 7);
             journal_verdict(&bytes, &found)
-        })
-        .unwrap();
+        },
+    );
 }
 
 #[test]
@@ -448,8 +466,10 @@ fn fuzz_run_journal_reader_resumes_or_says_it_cannot_read() {
     let seed = restore_journal_seed(dir.path(), server);
     let path = dir.path().join("restore-api.cluster.example_6443.jsonl");
     let garbage_first = [b"{\"at\":\n".as_slice(), &seed].concat();
-    runner()
-        .run(&mutated(vec![seed.clone(), garbage_first], 8), |bytes| {
+    fuzz(
+        "run_journal_reader_resumes_or_says_it_cannot_read",
+        &mutated(vec![seed.clone(), garbage_first], 8),
+        |bytes| {
             std::fs::write(&path, &bytes).unwrap();
             let found = crate::wizard::restore::journal::unfinished(dir.path(), server);
             journal_verdict(&bytes, &found)?;
@@ -457,8 +477,8 @@ fn fuzz_run_journal_reader_resumes_or_says_it_cannot_read() {
             let member = crate::journal::run::unfinished::<crate::wizard::member::MemberRun>(dir.path(), server);
             prop_assert!(member.is_ok());
             Ok(())
-        })
-        .unwrap();
+        },
+    );
 }
 
 // ---------------------------------------------------------------- OpenShift objects
@@ -556,20 +576,18 @@ fn fuzz_openshift_object_readers_never_panic() {
     seeds.push(serde_json::json!({"status": {"conditions": [{"type": "Encrypted", "status": "True"}]}}));
     let count = seeds.len();
     let inputs = (0..count, any::<usize>(), json_value(), any::<bool>());
-    runner()
-        .run(&inputs, |(i, at, with, whole)| {
-            let object = if whole {
-                with
-            } else {
-                let mut object = seeds[i].clone();
-                let mut at = at % 64;
-                graft(&mut object, &mut at, &with);
-                object
-            };
-            read_every_way(&object);
-            Ok(())
-        })
-        .unwrap();
+    fuzz("openshift_object_readers_never_panic", &inputs, |(i, at, with, whole)| {
+        let object = if whole {
+            with
+        } else {
+            let mut object = seeds[i].clone();
+            let mut at = at % 64;
+            graft(&mut object, &mut at, &with);
+            object
+        };
+        read_every_way(&object);
+        Ok(())
+    });
 }
 
 // ---------------------------------------------------------------- defrag rules
@@ -626,17 +644,15 @@ fn rule_text() -> impl Strategy<Value = String> {
 fn fuzz_defrag_rules_parse_or_refuse_and_always_answer() {
     use crate::wizard::defrag::{Figures, Rule};
     let inputs = (rule_text(), any::<u64>(), any::<u64>(), any::<u64>());
-    runner()
-        .run(&inputs, |(text, db_size, db_size_in_use, quota)| {
-            match Rule::expression(&text) {
-                Ok(rule) => {
-                    // A rule accepted once answers (or says why not) for any member's figures.
-                    let _ = rule.applies(&Figures { db_size, db_size_in_use, quota });
-                    prop_assert!(rule.describe().contains(&text));
-                }
-                Err(e) => prop_assert!(e.starts_with("--rule "), "{e}"),
+    fuzz("defrag_rules_parse_or_refuse_and_always_answer", &inputs, |(text, db_size, db_size_in_use, quota)| {
+        match Rule::expression(&text) {
+            Ok(rule) => {
+                // A rule accepted once answers (or says why not) for any member's figures.
+                let _ = rule.applies(&Figures { db_size, db_size_in_use, quota });
+                prop_assert!(rule.describe().contains(&text));
             }
-            Ok(())
-        })
-        .unwrap();
+            Err(e) => prop_assert!(e.starts_with("--rule "), "{e}"),
+        }
+        Ok(())
+    });
 }

@@ -20,6 +20,24 @@ fn runner() -> TestRunner {
     TestRunner::new(Config { cases: cases(), failure_persistence: None, ..Config::default() })
 }
 
+/// Runs `test` on cases from `strategy`: `FUZZ_CASES` of them, again and
+/// again for `FUZZ_SECONDS` when that is set (CI's bounded run and
+/// `benches/fuzz.sh`), then prints the runs and the rate.
+fn fuzz<S: Strategy>(name: &str, strategy: &S, test: impl Fn(S::Value) -> Result<(), TestCaseError>) {
+    let seconds: f64 = std::env::var("FUZZ_SECONDS").ok().and_then(|v| v.parse().ok()).unwrap_or(0.0);
+    let started = std::time::Instant::now();
+    let mut runs = 0u64;
+    loop {
+        runner().run(strategy, &test).unwrap();
+        runs += u64::from(cases());
+        if started.elapsed().as_secs_f64() >= seconds {
+            break;
+        }
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    eprintln!("fuzz {name}: {runs} runs in {elapsed:.1} s, {:.0} execs/s", runs as f64 / elapsed.max(1e-9));
+}
+
 /// A seed with up to `edits` bytes set, inserted or removed; now and then plain random bytes.
 fn mutated(seeds: Vec<Vec<u8>>, edits: usize) -> impl Strategy<Value = Vec<u8>> {
     let count = seeds.len().max(1);
@@ -75,43 +93,39 @@ fn selector_seeds() -> Vec<Vec<u8>> {
 #[test]
 fn fuzz_label_and_field_selectors_parse_or_refuse() {
     let object = pod();
-    runner()
-        .run(&mutated(selector_seeds(), 6), |bytes| {
-            let text = text(bytes);
-            match LabelSelector::parse(&text) {
-                // A selector read says yes or no to any object, and the empty one selects everything.
-                Ok(selector) => {
-                    let _ = selector.matches(&object);
-                    let _ = selector.matches(&Value::Null);
-                    if text.trim().is_empty() {
-                        prop_assert!(selector.matches(&object));
-                    }
-                }
-                Err(e) => prop_assert!(e.starts_with("unable to parse requirement"), "{e}"),
-            }
-            for kind in ["Pod", "Node", "Secret", "CertificateSigningRequest", "Other"] {
-                if let Ok(selector) = FieldSelector::parse(&text, kind) {
-                    let _ = selector.matches(&object);
-                    let _ = selector.matches(&json!([1, {"a": null}]));
+    fuzz("label_and_field_selectors_parse_or_refuse", &mutated(selector_seeds(), 6), |bytes| {
+        let text = text(bytes);
+        match LabelSelector::parse(&text) {
+            // A selector read says yes or no to any object, and the empty one selects everything.
+            Ok(selector) => {
+                let _ = selector.matches(&object);
+                let _ = selector.matches(&Value::Null);
+                if text.trim().is_empty() {
+                    prop_assert!(selector.matches(&object));
                 }
             }
-            Ok(())
-        })
-        .unwrap();
+            Err(e) => prop_assert!(e.starts_with("unable to parse requirement"), "{e}"),
+        }
+        for kind in ["Pod", "Node", "Secret", "CertificateSigningRequest", "Other"] {
+            if let Ok(selector) = FieldSelector::parse(&text, kind) {
+                let _ = selector.matches(&object);
+                let _ = selector.matches(&json!([1, {"a": null}]));
+            }
+        }
+        Ok(())
+    });
 }
 
 #[test]
 fn fuzz_port_lists_parse_or_refuse() {
     let seeds = vec![b"2379".to_vec(), b"2379,2380".to_vec(), b" 2379 , 9979".to_vec()];
-    runner()
-        .run(&mutated(seeds, 4), |bytes| {
-            let text = text(bytes);
-            if let Ok(ports) = crate::api::portforward::requested_ports(&[&text]) {
-                prop_assert!(!ports.is_empty() && ports.iter().all(|p| *p > 0));
-            }
-            Ok(())
-        })
-        .unwrap();
+    fuzz("port_lists_parse_or_refuse", &mutated(seeds, 4), |bytes| {
+        let text = text(bytes);
+        if let Ok(ports) = crate::api::portforward::requested_ports(&[&text]) {
+            prop_assert!(!ports.is_empty() && ports.iter().all(|p| *p > 0));
+        }
+        Ok(())
+    });
 }
 
 /// Patches as kubectl and the console send them.
@@ -136,19 +150,17 @@ fn fuzz_patches_apply_or_refuse() {
     let current = pod();
     let types =
         ["application/merge-patch+json", "application/strategic-merge-patch+json", "application/json-patch+json"];
-    runner()
-        .run(&(mutated(patch_seeds(), 8), 0..3usize), |(bytes, which)| {
-            let Ok(patch) = serde_json::from_slice::<Value>(&bytes) else { return Ok(()) };
-            let mut target = current.clone();
-            crate::api::server::strategic_merge(&mut target, &patch);
-            match crate::api::server::apply_patch(types[which], rt, &current, patch, "etcd-master-0") {
-                // A patch that applied gives JSON that writes out again.
-                Ok(patched) => prop_assert!(serde_json::to_vec(&patched).is_ok()),
-                Err(e) => prop_assert!(!e.status().to_string().is_empty()),
-            }
-            Ok(())
-        })
-        .unwrap();
+    fuzz("patches_apply_or_refuse", &(mutated(patch_seeds(), 8), 0..3usize), |(bytes, which)| {
+        let Ok(patch) = serde_json::from_slice::<Value>(&bytes) else { return Ok(()) };
+        let mut target = current.clone();
+        crate::api::server::strategic_merge(&mut target, &patch);
+        match crate::api::server::apply_patch(types[which], rt, &current, patch, "etcd-master-0") {
+            // A patch that applied gives JSON that writes out again.
+            Ok(patched) => prop_assert!(serde_json::to_vec(&patched).is_ok()),
+            Err(e) => prop_assert!(!e.status().to_string().is_empty()),
+        }
+        Ok(())
+    });
 }
 
 /// Header blocks compressed as kubectl's SPDY client does (the lab's own deflater, SPDY's dictionary).
@@ -168,21 +180,19 @@ fn header_block_seeds() -> Vec<Vec<u8>> {
 
 #[test]
 fn fuzz_spdy_header_blocks_read_or_refuse() {
-    runner()
-        .run(&mutated(header_block_seeds(), 8), |bytes| {
-            let mut inflater = spdy::HeaderInflater::new(spdy::dictionary());
-            if let Ok(block) = inflater.inflate(&bytes) {
-                if let Ok(pairs) = spdy::header_pairs(&block) {
-                    // Each pair takes its two lengths (8 bytes) from the block: never more pairs than fit.
-                    prop_assert!(pairs.len() <= block.len() / 8);
-                }
-                // The stream goes on: a second block after a bad one errs or reads, never panics.
-                let _ = inflater.inflate(&bytes);
+    fuzz("spdy_header_blocks_read_or_refuse", &mutated(header_block_seeds(), 8), |bytes| {
+        let mut inflater = spdy::HeaderInflater::new(spdy::dictionary());
+        if let Ok(block) = inflater.inflate(&bytes) {
+            if let Ok(pairs) = spdy::header_pairs(&block) {
+                // Each pair takes its two lengths (8 bytes) from the block: never more pairs than fit.
+                prop_assert!(pairs.len() <= block.len() / 8);
             }
-            let _ = spdy::header_pairs(&bytes);
-            Ok(())
-        })
-        .unwrap();
+            // The stream goes on: a second block after a bad one errs or reads, never panics.
+            let _ = inflater.inflate(&bytes);
+        }
+        let _ = spdy::header_pairs(&bytes);
+        Ok(())
+    });
 }
 
 fn scenario_seeds() -> Vec<Vec<u8>> {
@@ -204,18 +214,16 @@ fn scenario_seeds() -> Vec<Vec<u8>> {
 fn fuzz_scenarios_load_or_say_why_not() {
     let seeds = scenario_seeds();
     assert!(seeds.len() >= 10, "the scenarios in assets/scenarios are the seeds");
-    runner()
-        .run(&mutated(seeds, 12), |bytes| {
-            let text = text(bytes);
-            match crate::scenario::Scenario::parse("fuzzed", &text) {
-                Ok(scenario) => {
-                    // What a scenario that loaded says of its sizes reads or says why not.
-                    let _ = scenario.quota_bytes();
-                    let _ = scenario.fragment_bytes();
-                }
-                Err(e) => prop_assert!(e.contains("fuzzed"), "{e}"),
+    fuzz("scenarios_load_or_say_why_not", &mutated(seeds, 12), |bytes| {
+        let text = text(bytes);
+        match crate::scenario::Scenario::parse("fuzzed", &text) {
+            Ok(scenario) => {
+                // What a scenario that loaded says of its sizes reads or says why not.
+                let _ = scenario.quota_bytes();
+                let _ = scenario.fragment_bytes();
             }
-            Ok(())
-        })
-        .unwrap();
+            Err(e) => prop_assert!(e.contains("fuzzed"), "{e}"),
+        }
+        Ok(())
+    });
 }
