@@ -60,6 +60,8 @@ fn csr_flood(c: &mut Criterion) {
                 ..DecodedRequest::default()
             }),
             created: std::time::SystemTime::now().checked_sub(Duration::from_secs(i)),
+            node: None,
+            pending_limit: None,
         })
         .collect();
     app.openshift.on_event(OpenShiftEvent::Csrs { pending, at: now });

@@ -168,3 +168,138 @@ async fn deny_takes_only_named_pending_csrs_after_confirmation_and_never_read_on
     assert_eq!(again.status.code(), Some(1));
     assert!(stderr(&again).contains("already approved or denied"), "{}", stderr(&again));
 }
+
+/// A PKCS#10 request for `cn` (O=system:nodes) naming `dns` and `ips`, base64 as `spec.request` carries it.
+fn request_for(cn: &str, dns: &[&str], ips: &[&str]) -> String {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut sans: Vec<String> = dns.iter().map(|d| d.to_string()).collect();
+    sans.extend(ips.iter().map(|i| i.to_string()));
+    let mut params = rcgen::CertificateParams::new(sans).unwrap();
+    params.distinguished_name.push(rcgen::DnType::CommonName, cn);
+    params.distinguished_name.push(rcgen::DnType::OrganizationName, "system:nodes");
+    let pem = params.serialize_request(&key).unwrap().pem().unwrap();
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(pem)
+}
+
+/// Files a CSR through the API as `requestor` (`kubectl --as`, the API records who filed it).
+fn file_csr(lab: &Lab, name: &str, requestor: &str, serving: bool, request: String) {
+    let (signer, usages) = if serving {
+        ("kubernetes.io/kubelet-serving", ["digital signature", "server auth"])
+    } else {
+        ("kubernetes.io/kube-apiserver-client-kubelet", ["digital signature", "client auth"])
+    };
+    let body = serde_json::json!({
+        "apiVersion": "certificates.k8s.io/v1", "kind": "CertificateSigningRequest",
+        "metadata": {"name": name},
+        "spec": {"request": request, "signerName": signer, "usages": usages}
+    });
+    let manifest = lab.dir.join(format!("{name}.json"));
+    std::fs::write(&manifest, body.to_string()).unwrap();
+    kubectl_ok(lab, &["create", "--validate=false", &format!("--as={requestor}"), "-f", manifest.to_str().unwrap()]);
+}
+
+const BOOTSTRAPPER: &str = "system:serviceaccount:openshift-machine-config-operator:node-bootstrapper";
+
+#[tokio::test]
+async fn hostile_csrs_are_shown_escaped_and_only_what_the_machine_approver_would_take_is_valid() {
+    let lab = lab_scenario("post-restore", 1.0).await;
+    // A Machine being provisioned: no nodeRef yet, its InternalDNS names the node to come.
+    let machine = serde_json::json!({
+        "apiVersion": "machine.openshift.io/v1beta1", "kind": "Machine",
+        "metadata": {"name": "lab-worker-new", "namespace": "openshift-machine-api",
+                     "labels": {"machine.openshift.io/cluster-api-machine-role": "worker"}},
+        "spec": {},
+        "status": {"phase": "Provisioned", "addresses": [
+            {"type": "InternalDNS", "address": "worker-new"}, {"type": "InternalIP", "address": "10.0.0.77"}]}
+    });
+    let manifest = lab.dir.join("machine.json");
+    std::fs::write(&manifest, machine.to_string()).unwrap();
+    kubectl_ok(&lab, &["create", "--validate=false", "-f", manifest.to_str().unwrap()]);
+    let addresses = kubectl_ok(
+        &lab,
+        &[
+            "get",
+            "machine",
+            "-n",
+            "openshift-machine-api",
+            "lab-worker-new",
+            "-o",
+            "jsonpath={.status.addresses[0].address}",
+        ],
+    );
+    assert_eq!(addresses.trim(), "worker-new", "the lab keeps the Machine's status as created");
+
+    file_csr(&lab, "csr-escape", BOOTSTRAPPER, false, request_for("system:node:\u{1b}[2Jmaster-9", &[], &[]));
+    file_csr(&lab, "csr-newline", BOOTSTRAPPER, false, request_for("system:node:worker\nO=system:masters", &[], &[]));
+    let long = "a".repeat(10_000);
+    file_csr(&lab, "csr-long", BOOTSTRAPPER, false, request_for(&format!("system:node:{long}"), &[], &[]));
+    file_csr(&lab, "csr-nomachine", BOOTSTRAPPER, false, request_for("system:node:worker-ghost", &[], &[]));
+    file_csr(&lab, "csr-newmachine", BOOTSTRAPPER, false, request_for("system:node:worker-new", &[], &[]));
+    let worker1_ip = kubectl_ok(
+        &lab,
+        &["get", "node", "worker-1", "-o", "jsonpath={.status.addresses[?(@.type==\"InternalIP\")].address}"],
+    );
+    file_csr(
+        &lab,
+        "csr-extra-san",
+        "system:node:worker-1",
+        true,
+        request_for("system:node:worker-1", &["worker-1", "api.evil.example.com"], &[worker1_ip.trim()]),
+    );
+
+    let listed = console_kube(&lab, &["csr", "list", "-o", "json"]);
+    assert_eq!(listed.status.code(), Some(0), "{}", stderr(&listed));
+    let report = json(&listed);
+    let csrs = report["csrs_pending"].as_array().unwrap();
+    let entry = |name: &str| csrs.iter().find(|c| c["name"] == name).unwrap_or_else(|| panic!("{name} listed")).clone();
+    for (name, words) in [
+        ("csr-escape", "DNS-1123"),
+        ("csr-newline", "DNS-1123"),
+        ("csr-long", "DNS-1123"),
+        ("csr-nomachine", "no Machine has it"),
+        ("csr-extra-san", "api.evil.example.com"),
+    ] {
+        let csr = entry(name);
+        assert_eq!(csr["class"], "unexpected", "{name}: {csr}");
+        assert!(csr["reason"].as_str().unwrap().contains(words), "{name}: {}", csr["reason"]);
+    }
+    assert_eq!(entry("csr-newmachine")["class"], "node-bootstrapper", "{}", entry("csr-newmachine"));
+    assert_eq!(entry("csr-newmachine")["node"], "worker-new");
+    // JSON carries the subject whole (serde escapes it).
+    assert_eq!(entry("csr-long")["request"]["common_name"].as_str().unwrap().len(), "system:node:".len() + 10_000);
+    let count = |args: &[&str]| kubectl_ok(&lab, args).lines().filter(|l| !l.trim().is_empty()).count();
+    let machines = count(&["get", "machines", "-n", "openshift-machine-api", "--no-headers"]);
+    let nodes = count(&["get", "nodes", "--no-headers"]);
+    assert_eq!(report["pending_limit"], machines.max(nodes) + 100, "the approver's bound: max(machines, nodes) + 100");
+
+    let table = console_kube(&lab, &["csr", "list"]);
+    let text = stdout(&table);
+    assert!(!text.contains('\u{1b}'), "no raw ESC reaches the terminal");
+    assert!(text.contains("CN=system:node:\\e[2Jmaster-9"), "{text}");
+    assert!(text.contains("CN=system:node:worker\\nO=system:masters"), "{text}");
+    assert!(text.contains("bytes cut]"), "the 10,000-byte name is cut with a marker");
+    assert!(text.lines().all(|l| l.chars().count() < 500), "no line carries the 10,000-byte name");
+    assert_eq!(text.lines().count(), 1 + csrs.len(), "one line per CSR: no newline got through");
+
+    let approved = console_kube(&lab, &["csr", "approve", "--all-valid", "--yes"]);
+    assert_eq!(approved.status.code(), Some(1), "unexpected ones left out: {}", stderr(&approved));
+    assert_eq!(condition_of(&lab, "csr-newmachine"), "Approved", "kubectl sees the new Machine's node approved");
+    for name in ["csr-escape", "csr-newline", "csr-long", "csr-nomachine", "csr-extra-san"] {
+        assert_eq!(condition_of(&lab, name), "Pending", "{name} left alone");
+    }
+    assert!(!stderr(&approved).contains('\u{1b}'));
+}
+
+#[tokio::test]
+async fn past_the_approvers_pending_bound_bulk_approval_takes_nothing() {
+    let lab = lab_scenario("csr-flood", 1.0).await;
+    let listed = json(&console_kube(&lab, &["csr", "list", "-o", "json"]));
+    let flagged = listed["over_pending_limit"].as_str().unwrap_or_default().to_string();
+    assert!(flagged.contains("past the cluster-machine-approver's bound"), "{listed:.300}");
+    let approved = console_kube(&lab, &["csr", "approve", "--all-valid", "--yes"]);
+    assert_eq!(approved.status.code(), Some(1), "{}", stderr(&approved));
+    assert!(stderr(&approved).contains("past the cluster-machine-approver's bound"), "{}", stderr(&approved));
+    let still = kubectl_ok(&lab, &["get", "csr", "--no-headers"]);
+    assert!(!still.contains("Approved"), "kubectl sees none approved");
+}

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use etcd_console_core::cluster::{ClusterState, Discovery};
 use etcd_console_core::etcd::poller::PollEvent;
 use etcd_console_core::openshift::csr::{self, PendingCsr, Selection};
+use etcd_console_core::units::{safe_text, safe_text_within};
 use keys::{Action, Edit};
 
 /// What the event loop must do after an action.
@@ -507,6 +508,13 @@ impl App {
             self.notice = Some(why);
             return;
         }
+        if *selection == Selection::AllValid {
+            let over = csr::over_pending_limit(self.openshift.pending_csrs(), std::time::SystemTime::now());
+            if let Some((recent, limit)) = over {
+                self.notice = Some(csr::over_limit_text(recent, limit));
+                return;
+            }
+        }
         let shown: Vec<PendingCsr> = self.openshift.visible_csrs().into_iter().cloned().collect();
         let plan = match csr::plan(&shown, selection, self.read_only) {
             Ok(plan) => plan,
@@ -523,13 +531,20 @@ impl App {
             .approve
             .iter()
             .take(12)
-            .map(|c| format!("{}  {}  {}", c.name, c.class.as_str(), c.subject()))
+            .map(|c| {
+                format!(
+                    "{}  {}  {}",
+                    safe_text_within(&c.name, 64),
+                    c.class.as_str(),
+                    safe_text_within(&c.subject(), 96)
+                )
+            })
             .collect();
         if plan.approve.len() > 12 {
             lines.push(format!("... and {} more", plan.approve.len() - 12));
         }
         for c in plan.approve.iter().filter(|c| !c.class.is_valid()) {
-            lines.push(format!("! {} is unexpected: {}", c.name, c.reason));
+            lines.push(format!("! {} is unexpected: {}", safe_text_within(&c.name, 64), safe_text(&c.reason)));
         }
         if !plan.refused.is_empty() {
             lines.push(format!("left out: {} unexpected CSR(s), never approved in bulk", plan.refused.len()));
@@ -696,6 +711,8 @@ mod tests {
             usages: Vec::new(),
             request: None,
             created: None,
+            node: None,
+            pending_limit: None,
         }
     }
 

@@ -11,7 +11,10 @@ use crate::cli::{CsrCommand, OutputFormat};
 use etcd_console_core::openshift::csr::{self, PendingCsr, Selection};
 use etcd_console_core::openshift::{connect, Connection};
 use etcd_console_core::settings::KubeSettings;
-use etcd_console_core::units::format_age;
+use etcd_console_core::units::{format_age, safe_text, safe_text_within};
+
+/// The most characters a table cell shows of outside text (a Kubernetes name is at most 253).
+const CELL_MAX_CHARS: usize = 96;
 
 fn age(csr: &PendingCsr, now: SystemTime) -> String {
     csr.age(now).map(format_age).unwrap_or_else(|| "-".into())
@@ -22,7 +25,14 @@ fn print_table(pending: &[PendingCsr]) {
     let rows: Vec<[String; 6]> = pending
         .iter()
         .map(|c| {
-            [c.name.clone(), age(c, now), c.class.as_str().into(), c.signer.clone(), c.requestor.clone(), c.subject()]
+            [
+                safe_text_within(&c.name, CELL_MAX_CHARS),
+                age(c, now),
+                c.class.as_str().into(),
+                safe_text_within(&c.signer, CELL_MAX_CHARS),
+                safe_text_within(&c.requestor, CELL_MAX_CHARS),
+                safe_text_within(&c.subject(), 2 * CELL_MAX_CHARS),
+            ]
         })
         .collect();
     let header = ["NAME", "AGE", "CLASS", "SIGNER", "REQUESTOR", "SUBJECT"].map(String::from);
@@ -48,7 +58,9 @@ fn list_json(connection: &Connection, pending: &[PendingCsr]) -> serde_json::Val
             value
         })
         .collect();
-    json!({"server": connection.server, "csrs_pending": csrs})
+    let limit = pending.iter().find_map(|c| c.pending_limit);
+    let over = csr::over_pending_limit(pending, now).map(|(recent, limit)| csr::over_limit_text(recent, limit));
+    json!({"server": connection.server, "csrs_pending": csrs, "pending_limit": limit, "over_pending_limit": over})
 }
 
 /// Asks on the terminal; Ok(true) only for the word `verb` (approve, deny).
@@ -65,13 +77,16 @@ pub async fn run(kube: &KubeSettings, read_only: bool, command: &CsrCommand) -> 
             return 2;
         }
     };
-    let pending = match csr::pending(&connection).await {
+    let pending = match csr::pending(&connection, &[]).await {
         Ok(pending) => pending,
         Err(e) => {
-            eprintln!("etcd-console: {e}");
+            eprintln!("etcd-console: {}", safe_text(&e));
             return 2;
         }
     };
+    if let Some((recent, limit)) = csr::over_pending_limit(&pending, SystemTime::now()) {
+        eprintln!("etcd-console: {}", csr::over_limit_text(recent, limit));
+    }
     match command {
         CsrCommand::List { output: OutputFormat::Json } => {
             outln!("{}", serde_json::to_string_pretty(&list_json(&connection, &pending)).unwrap_or_default());
@@ -114,7 +129,7 @@ async fn decide(connection: &Connection, plan: Result<csr::ApprovalPlan, String>
         }
     };
     for (name, why) in &plan.refused {
-        eprintln!("not {doing} {name}: {why}");
+        eprintln!("not {doing} {}: {}", safe_text_within(name, CELL_MAX_CHARS), safe_text(why));
     }
     if plan.approve.is_empty() {
         eprintln!("nothing to {verb}");
@@ -122,9 +137,15 @@ async fn decide(connection: &Connection, plan: Result<csr::ApprovalPlan, String>
     }
     outln!("About to {verb} {} CSR(s) on {}:", plan.approve.len(), connection.server);
     for c in &plan.approve {
-        outln!("  {}  {}  {}  {}", c.name, c.class.as_str(), c.requestor, c.subject());
+        outln!(
+            "  {}  {}  {}  {}",
+            safe_text_within(&c.name, CELL_MAX_CHARS),
+            c.class.as_str(),
+            safe_text_within(&c.requestor, CELL_MAX_CHARS),
+            safe_text_within(&c.subject(), 2 * CELL_MAX_CHARS)
+        );
         if !c.class.is_valid() {
-            outln!("    ! unexpected: {}", c.reason);
+            outln!("    ! unexpected: {}", safe_text(&c.reason));
         }
     }
     if !yes {
@@ -147,10 +168,10 @@ async fn decide(connection: &Connection, plan: Result<csr::ApprovalPlan, String>
             Verdict::Deny => csr::deny(connection, &c.name).await,
         };
         match outcome {
-            Ok(()) => outln!("certificatesigningrequest/{} {done}", c.name),
+            Ok(()) => outln!("certificatesigningrequest/{} {done}", safe_text(&c.name)),
             Err(e) => {
                 failed = true;
-                eprintln!("etcd-console: {e}");
+                eprintln!("etcd-console: {}", safe_text(&e));
             }
         }
     }

@@ -12,7 +12,11 @@ use super::Theme;
 use crate::app::keys::{grouped, said, Context};
 use crate::app::openshift::{ApiState, OpenShiftView};
 use crate::app::App;
-use etcd_console_core::openshift::csr::CsrClass;
+use etcd_console_core::openshift::csr::{self, CsrClass};
+use etcd_console_core::units::safe_text_within;
+
+/// The most characters of an outside field the CSR detail shows (it wraps in 46 columns).
+const DETAIL_MAX_CHARS: usize = 160;
 use etcd_console_core::openshift::model::Rollout;
 use etcd_console_core::units::format_age;
 
@@ -211,10 +215,10 @@ pub fn draw_csrs(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: In
         let marker = if i == selected { ">" } else { " " };
         let age = c.age(wall).map(format_age).unwrap_or_default();
         let row = Row::new(vec![
-            Line::raw(format!("{marker}{}", c.name)),
+            Line::raw(format!("{marker}{}", safe_text_within(&c.name, 64))),
             Line::raw(age),
             Line::styled(c.class.as_str(), class_style),
-            Line::raw(c.requestor.rsplit(':').next().unwrap_or("").to_string()),
+            Line::raw(safe_text_within(c.requestor.rsplit(':').next().unwrap_or(""), 64)),
         ]);
         if i == selected {
             row.style(theme.selected())
@@ -230,15 +234,18 @@ pub fn draw_csrs(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: In
     let mut lines = Vec::new();
     match shown.get(selected) {
         Some(c) => {
-            lines.push(Line::from(vec![Span::styled("name      ", theme.dim()), Span::raw(c.name.clone())]));
-            lines.push(Line::from(vec![Span::styled("signer    ", theme.dim()), Span::raw(c.signer.clone())]));
-            lines.push(Line::from(vec![Span::styled("requestor ", theme.dim()), Span::raw(c.requestor.clone())]));
-            lines.push(Line::from(vec![Span::styled("subject   ", theme.dim()), Span::raw(c.subject())]));
-            lines.push(Line::from(vec![Span::styled("usages    ", theme.dim()), Span::raw(c.usages.join(", "))]));
+            let field = |label: &'static str, text: &str| {
+                Line::from(vec![Span::styled(label, theme.dim()), Span::raw(safe_text_within(text, DETAIL_MAX_CHARS))])
+            };
+            lines.push(field("name      ", &c.name));
+            lines.push(field("signer    ", &c.signer));
+            lines.push(field("requestor ", &c.requestor));
+            lines.push(field("subject   ", &c.subject()));
+            lines.push(field("usages    ", &c.usages.join(", ")));
             let style = if c.class.is_valid() { theme.ok() } else { theme.crit() };
             lines
                 .push(Line::from(vec![Span::styled("class     ", theme.dim()), Span::styled(c.class.as_str(), style)]));
-            lines.push(Line::styled(c.reason.clone(), style));
+            lines.push(Line::styled(safe_text_within(&c.reason, 2 * DETAIL_MAX_CHARS), style));
         }
         None if view.csrs.is_some() && !all.is_empty() => {
             lines.push(Line::styled("no CSR matches the filter", theme.dim()))
@@ -247,6 +254,9 @@ pub fn draw_csrs(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: In
         None => lines.push(Line::styled("waiting for the CSR watch", theme.dim())),
     }
     lines.push(Line::raw(""));
+    if let Some((recent, limit)) = csr::over_pending_limit(all, wall) {
+        lines.push(Line::styled(csr::over_limit_text(recent, limit), theme.crit()));
+    }
     if app.read_only {
         lines.push(Line::styled("read-only: approving and denying are off", theme.dim()));
     } else if view.may_approve == Some(false) {

@@ -400,6 +400,8 @@ mod openshift_views {
                 ..DecodedRequest::default()
             }),
             created: wall().checked_sub(Duration::from_secs(minutes * 60)),
+            node: None,
+            pending_limit: None,
         }
     }
 

@@ -47,10 +47,51 @@ pub fn format_bytes(bytes: u64) -> String {
     format!("{scaled:.1} {}", units[unit])
 }
 
-/// Text from outside (what the API, a host or etcd said) fit for a terminal: every control
-/// character becomes `?`, so none reaches it. The one helper for it.
+/// The most characters of outside text [`safe_text`] shows; what is longer is cut with a marker.
+pub const SAFE_TEXT_MAX_CHARS: usize = 1024;
+
+/// Text from outside (what the API, a host or etcd said: names, messages, CSR subjects,
+/// errors) fit for a terminal, a table or a log line. The one way such text reaches them:
+/// control characters and invisible direction or width marks are shown escaped (ESC as
+/// `\e`, a newline as `\n`, others as `\x07` or `\u{202e}`), never raw, so no escape
+/// sequence reaches the terminal; past [`SAFE_TEXT_MAX_CHARS`] it is cut, and the marker
+/// says how many bytes were cut.
 pub fn safe_text(text: &str) -> String {
-    text.chars().map(|c| if c.is_control() { '?' } else { c }).collect()
+    safe_text_within(text, SAFE_TEXT_MAX_CHARS)
+}
+
+/// [`safe_text`] cut at `max_chars` shown characters (escapes count as what they show).
+pub fn safe_text_within(text: &str, max_chars: usize) -> String {
+    let mut shown = String::with_capacity(text.len().min(max_chars + 32));
+    let mut count = 0usize;
+    for (at, c) in text.char_indices() {
+        let escaped = escape_char(c);
+        let width = escaped.as_ref().map_or(1, |e| e.chars().count());
+        if count + width > max_chars {
+            shown.push_str(&format!("…[{} bytes cut]", text.len() - at));
+            return shown;
+        }
+        count += width;
+        match escaped {
+            Some(e) => shown.push_str(&e),
+            None => shown.push(c),
+        }
+    }
+    shown
+}
+
+fn escape_char(c: char) -> Option<String> {
+    let invisible =
+        matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}');
+    match c {
+        '\n' => Some("\\n".into()),
+        '\r' => Some("\\r".into()),
+        '\t' => Some("\\t".into()),
+        '\u{1b}' => Some("\\e".into()),
+        c if c.is_control() && (c as u32) < 0x100 => Some(format!("\\x{:02x}", c as u32)),
+        c if c.is_control() || invisible => Some(format!("\\u{{{:x}}}", c as u32)),
+        _ => None,
+    }
 }
 
 /// `0s`, `42s`, `3m05s`, `2h10m`: compact ages for narrow columns.
@@ -93,6 +134,19 @@ mod tests {
         assert_eq!(format_bytes(8 * 1024 * 1024 * 1024), "8.0 GiB");
         assert_eq!(format_age(Duration::from_secs(185)), "3m05s");
         assert_eq!(format_age(Duration::from_secs(7260)), "2h01m");
+    }
+
+    #[test]
+    fn outside_text_shows_escapes_and_never_carries_them() {
+        assert_eq!(safe_text("system:node:\u{1b}[2Jx\nO=evil\t\u{7}"), "system:node:\\e[2Jx\\nO=evil\\t\\x07");
+        assert_eq!(safe_text("a\u{202e}b\u{9b}c"), "a\\u{202e}b\\x9bc");
+        assert_eq!(safe_text("master-0 ünïcode"), "master-0 ünïcode");
+        let long = "a".repeat(10_000);
+        let shown = safe_text(&long);
+        assert_eq!(shown, format!("{}…[{} bytes cut]", "a".repeat(SAFE_TEXT_MAX_CHARS), 10_000 - SAFE_TEXT_MAX_CHARS));
+        let cut = safe_text_within("\u{1b}\u{1b}\u{1b}", 5);
+        assert_eq!(cut, "\\e\\e…[1 bytes cut]", "an escape is never cut in half");
+        assert!(!cut.chars().any(char::is_control));
     }
 }
 

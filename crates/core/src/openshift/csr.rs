@@ -3,13 +3,23 @@
 //! (a node-bootstrapper client CSR, or a kubelet-serving CSR of a known
 //! node), and approving them through the `approval` subresource. The safety
 //! rules (never approve an unexpected CSR in bulk, nothing under
-//! --read-only, only pending ones) are in `plan`, whatever the front end.
+//! --read-only, only pending ones, nothing in bulk past the pending bound)
+//! are in `plan`, whatever the front end.
+//!
+//! The classes follow OpenShift's cluster-machine-approver (its `csr_check.go`):
+//! a client CSR from the node-bootstrapper for a node not registered yet needs a
+//! Machine without a nodeRef whose InternalDNS address is that node (or a node
+//! the SRE declared); a serving CSR from the node itself may name only the
+//! node's and its Machine's addresses; node names are DNS-1123 subdomains; past
+//! `max(machines, nodes) + 100` pending node CSRs of the last hour the approver
+//! approves nothing, and neither does a bulk approval here.
 
 use std::time::{Duration, SystemTime};
 
 use k8s_openapi::api::certificates::v1::{CertificateSigningRequest, CertificateSigningRequestCondition};
 use k8s_openapi::api::core::v1::Node;
 use kube::api::{Api, ListParams, PostParams};
+use kube::core::{ApiResource, DynamicObject, GroupVersionKind};
 use serde::Serialize;
 
 use super::{within, Connection};
@@ -18,6 +28,10 @@ pub const BOOTSTRAPPER: &str = "system:serviceaccount:openshift-machine-config-o
 pub const CLIENT_SIGNER: &str = "kubernetes.io/kube-apiserver-client-kubelet";
 pub const SERVING_SIGNER: &str = "kubernetes.io/kubelet-serving";
 const NODE_PREFIX: &str = "system:node:";
+/// The cluster-machine-approver's margin: it approves nothing while more node CSRs of the
+/// last hour are pending than `max(machines, nodes)` plus this.
+pub const MAX_PENDING_OVER_MACHINES: usize = 100;
+const RECENT_PENDING: Duration = Duration::from_secs(3600);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -58,6 +72,69 @@ pub struct DecodedRequest {
 pub struct KnownNode {
     pub name: String,
     pub addresses: Vec<String>,
+    /// Its `Ready` condition is `True` (its kubelet holds a working client certificate).
+    pub ready: bool,
+}
+
+/// A Machine of the Machine API (`machine.openshift.io`), as the approver reads it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KnownMachine {
+    pub name: String,
+    /// `status.nodeRef.name`: the node it became, once it did.
+    pub node_ref: Option<String>,
+    /// `status.addresses` as (type, address): `InternalDNS`, `InternalIP`, `Hostname`, ...
+    pub addresses: Vec<(String, String)>,
+}
+
+/// What a CSR is judged against: the nodes, the Machines, and the nodes the SRE declared.
+#[derive(Debug, Clone)]
+pub struct CsrContext {
+    pub nodes: Vec<KnownNode>,
+    /// Err: why the Machines could not be read (no Machine API, as on user-provisioned
+    /// infrastructure, or a refusal), said in the reasons.
+    pub machines: Result<Vec<KnownMachine>, String>,
+    /// Nodes the SRE named (the restore's `--lost-host`, the member replacement's new machine).
+    pub declared: Vec<String>,
+}
+
+impl CsrContext {
+    /// Judged against nodes only (the Machines not read, for `why`).
+    pub fn nodes_only(nodes: Vec<KnownNode>, why: &str) -> CsrContext {
+        CsrContext { nodes, machines: Err(why.to_string()), declared: Vec::new() }
+    }
+
+    /// The approver's bound on pending node CSRs: `max(machines, nodes) + 100`.
+    pub fn pending_limit(&self) -> usize {
+        let machines = self.machines.as_ref().map(Vec::len).unwrap_or(0);
+        machines.max(self.nodes.len()) + MAX_PENDING_OVER_MACHINES
+    }
+
+    fn machine_naming(&self, node: &str) -> Option<&KnownMachine> {
+        self.machines
+            .as_ref()
+            .ok()?
+            .iter()
+            .find(|m| m.addresses.iter().any(|(kind, address)| kind == "InternalDNS" && same_dns_name(address, node)))
+    }
+
+    fn machine_of(&self, node: &str) -> Option<&KnownMachine> {
+        self.machines.as_ref().ok()?.iter().find(|m| m.node_ref.as_deref() == Some(node))
+    }
+}
+
+fn same_dns_name(a: &str, b: &str) -> bool {
+    a.trim_end_matches('.').eq_ignore_ascii_case(b.trim_end_matches('.'))
+}
+
+/// Kubernetes' DNS-1123 subdomain: at most 253 characters, lowercase letters, digits, `-`
+/// and `.`, each dot-separated label starting and ending with a letter or digit.
+pub fn is_dns1123_subdomain(name: &str) -> bool {
+    let alnum = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit();
+    !name.is_empty()
+        && name.len() <= 253
+        && name.split('.').all(|label| {
+            label.starts_with(alnum) && label.ends_with(alnum) && label.chars().all(|c| alnum(c) || c == '-')
+        })
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -70,8 +147,13 @@ pub struct PendingCsr {
     pub reason: String,
     pub usages: Vec<String>,
     pub request: Option<DecodedRequest>,
+    /// The node it is for (`system:node:<node>`), when its subject names one.
+    pub node: Option<String>,
     #[serde(skip)]
     pub created: Option<SystemTime>,
+    /// The approver's bound on pending node CSRs, when known (`CsrContext::pending_limit`).
+    #[serde(skip)]
+    pub pending_limit: Option<usize>,
 }
 
 impl PendingCsr {
@@ -144,13 +226,14 @@ fn only_usages(usages: &[String], allowed: &[&str], required: &str) -> bool {
     usages.iter().any(|u| u == required) && usages.iter().all(|u| allowed.contains(&u.as_str()))
 }
 
-/// Sorts a pending CSR into its class, with the reason.
+/// Sorts a pending CSR into its class, with the reason, as the cluster-machine-approver
+/// judges (see the module's header); everything else is unexpected, and says why.
 pub fn classify(
     signer: &str,
     requestor: &str,
     usages: &[String],
     request: Option<&DecodedRequest>,
-    nodes: &[KnownNode],
+    context: &CsrContext,
 ) -> (CsrClass, String) {
     let unexpected = |why: String| (CsrClass::Unexpected, why);
     let Some(request) = request else { return unexpected("its request cannot be decoded".into()) };
@@ -158,6 +241,9 @@ pub fn classify(
     let Some(node) = cn.strip_prefix(NODE_PREFIX) else {
         return unexpected(format!("its subject {cn:?} is not a node (system:node:<name>)"));
     };
+    if !is_dns1123_subdomain(node) {
+        return unexpected(format!("{node:?} cannot be a node's name: not a DNS-1123 subdomain"));
+    }
     if request.organizations != ["system:nodes"] {
         return unexpected(format!("its organisation is {:?}, not system:nodes", request.organizations));
     }
@@ -172,34 +258,86 @@ pub fn classify(
             if !only_usages(usages, &["digital signature", "key encipherment", "client auth"], "client auth") {
                 return unexpected(format!("usages {usages:?} are not a kubelet client's"));
             }
-            let known = if nodes.iter().any(|n| n.name == node) { "a known node" } else { "a node not registered yet" };
-            (
-                CsrClass::NodeBootstrapper,
-                format!("client certificate for {known}, {node}, filed by the node-bootstrapper"),
-            )
+            client_for(node, context)
         }
         SERVING_SIGNER => {
             if requestor != cn {
                 return unexpected(format!("filed by {requestor} for {cn}: a node may only ask for itself"));
             }
-            let Some(known) = nodes.iter().find(|n| n.name == node) else {
+            let Some(known) = context.nodes.iter().find(|n| n.name == node) else {
                 return unexpected(format!("serving certificate for {node}, which is not a node of this cluster"));
             };
             if !only_usages(usages, &["digital signature", "key encipherment", "server auth"], "server auth") {
                 return unexpected(format!("usages {usages:?} are not a kubelet's serving usages"));
             }
-            let foreign: Vec<&String> = request
-                .ip_addresses
-                .iter()
-                .chain(&request.dns_names)
-                .filter(|a| !known.addresses.contains(a) && **a != known.name)
-                .collect();
+            let machine = context.machine_of(node);
+            let names_node = |name: &String| {
+                same_dns_name(name, &known.name)
+                    || known.addresses.iter().any(|a| same_dns_name(a, name))
+                    || machine.is_some_and(|m| m.addresses.iter().any(|(_, a)| same_dns_name(a, name)))
+            };
+            let foreign: Vec<&String> =
+                request.ip_addresses.iter().chain(&request.dns_names).filter(|a| !names_node(a)).collect();
             if !foreign.is_empty() {
                 return unexpected(format!("names {foreign:?}, which are not {node}'s addresses"));
             }
-            (CsrClass::KubeletServing, format!("serving certificate for the known node {node}"))
+            (
+                CsrClass::KubeletServing,
+                format!("serving certificate for the known node {node}, naming only its addresses"),
+            )
         }
         other => unexpected(format!("signer {other} is not a kubelet's")),
+    }
+}
+
+/// A node-bootstrapper client CSR for `node`: valid for a registered node whose kubelet lost its
+/// certificate (NotReady, as after a restore), for a node not registered yet that a Machine
+/// without a nodeRef names, or for a node the SRE declared.
+fn client_for(node: &str, context: &CsrContext) -> (CsrClass, String) {
+    let valid = |why: String| (CsrClass::NodeBootstrapper, why);
+    let declared = context.declared.iter().any(|d| d == node);
+    if declared {
+        return valid(format!("client certificate for {node}, a node you declared, filed by the node-bootstrapper"));
+    }
+    if let Some(known) = context.nodes.iter().find(|n| n.name == node) {
+        if known.ready {
+            return (
+                CsrClass::Unexpected,
+                format!(
+                    "the node {node} is registered and Ready, so its kubelet holds a client certificate; \
+                     the cluster-machine-approver never approves a bootstrapper CSR for a registered node"
+                ),
+            );
+        }
+        return valid(format!(
+            "client certificate for the registered node {node}, NotReady (its kubelet lost its certificate, \
+             as after a restore), filed by the node-bootstrapper"
+        ));
+    }
+    match &context.machines {
+        Err(why) => (
+            CsrClass::Unexpected,
+            format!(
+                "no Machine can vouch for {node} ({why}); the cluster-machine-approver does not approve it \
+                 either: check the host, then approve it by name"
+            ),
+        ),
+        Ok(_) => match context.machine_naming(node) {
+            None => (
+                CsrClass::Unexpected,
+                format!("{node} is not a node, and no Machine has it as its InternalDNS address"),
+            ),
+            Some(machine) => match &machine.node_ref {
+                Some(other) => (
+                    CsrClass::Unexpected,
+                    format!("Machine {} that names {node} already has its node ({other})", machine.name),
+                ),
+                None => valid(format!(
+                    "client certificate for {node}, the new node of Machine {}, filed by the node-bootstrapper",
+                    machine.name
+                )),
+            },
+        },
     }
 }
 
@@ -220,16 +358,45 @@ pub fn known_nodes(nodes: &[Node]) -> Vec<KnownNode> {
                 .and_then(|s| s.addresses.as_ref())
                 .map(|a| a.iter().map(|a| a.address.clone()).collect())
                 .unwrap_or_default();
-            Some(KnownNode { name, addresses })
+            let ready = n
+                .status
+                .as_ref()
+                .and_then(|s| s.conditions.as_ref())
+                .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"));
+            Some(KnownNode { name, addresses, ready })
         })
         .collect()
+}
+
+/// The Machines' names, nodeRefs and addresses, from `machine.openshift.io` objects.
+pub fn known_machines(machines: &[DynamicObject]) -> Vec<KnownMachine> {
+    machines
+        .iter()
+        .map(|m| {
+            let status = &m.data["status"];
+            let text = |v: &serde_json::Value| v.as_str().map(str::to_string);
+            KnownMachine {
+                name: m.metadata.name.clone().unwrap_or_default(),
+                node_ref: text(&status["nodeRef"]["name"]),
+                addresses: status["addresses"]
+                    .as_array()
+                    .map(|a| a.iter().filter_map(|a| Some((text(&a["type"])?, text(&a["address"])?))).collect())
+                    .unwrap_or_default(),
+            }
+        })
+        .collect()
+}
+
+/// The Machine API's Machines (`machine.openshift.io/v1beta1`, `openshift-machine-api`).
+pub fn machine_resource() -> ApiResource {
+    ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk("machine.openshift.io", "v1beta1", "Machine"), "machines")
 }
 
 /// One pending CSR, classified; None when it is approved or denied. The
 /// request is decoded by `decode` (so a caller can keep decodings).
 pub fn to_pending(
     csr: &CertificateSigningRequest,
-    nodes: &[KnownNode],
+    context: &CsrContext,
     decode: impl FnOnce(&[u8]) -> Option<DecodedRequest>,
 ) -> Option<PendingCsr> {
     if !is_pending(csr) {
@@ -239,7 +406,8 @@ pub fn to_pending(
     let usages = spec.usages.clone().unwrap_or_default();
     let requestor = spec.username.clone().unwrap_or_default();
     let request = decode(&spec.request.0);
-    let (class, reason) = classify(&spec.signer_name, &requestor, &usages, request.as_ref(), nodes);
+    let (class, reason) = classify(&spec.signer_name, &requestor, &usages, request.as_ref(), context);
+    let node = request.as_ref().and_then(|r| r.common_name.as_deref()?.strip_prefix(NODE_PREFIX)).map(str::to_string);
     Some(PendingCsr {
         name: csr.metadata.name.clone().unwrap_or_default(),
         signer: spec.signer_name.clone(),
@@ -248,21 +416,63 @@ pub fn to_pending(
         reason,
         usages,
         request,
+        node,
         created: csr.metadata.creation_timestamp.as_ref().map(|t| SystemTime::from(t.0)),
+        pending_limit: Some(context.pending_limit()),
     })
 }
 
-pub fn pending_from(csrs: &[CertificateSigningRequest], nodes: &[KnownNode]) -> Vec<PendingCsr> {
-    csrs.iter().filter_map(|csr| to_pending(csr, nodes, |pem| decode_request(pem).ok())).collect()
+pub fn pending_from(csrs: &[CertificateSigningRequest], context: &CsrContext) -> Vec<PendingCsr> {
+    csrs.iter().filter_map(|csr| to_pending(csr, context, |pem| decode_request(pem).ok())).collect()
 }
 
-/// Every pending CSR, classified against the cluster's nodes.
-pub async fn pending(connection: &Connection) -> Result<Vec<PendingCsr>, String> {
+/// Every pending CSR, classified against the cluster's nodes and Machines and the nodes
+/// `declared` by the SRE.
+pub async fn pending(connection: &Connection, declared: &[String]) -> Result<Vec<PendingCsr>, String> {
     let csrs: Api<CertificateSigningRequest> = Api::all(connection.client.clone());
     let nodes: Api<Node> = Api::all(connection.client.clone());
     let all = within(connection, "listing CSRs", csrs.list(&ListParams::default())).await?;
     let nodes = within(connection, "listing nodes", nodes.list(&ListParams::default())).await?;
-    Ok(pending_from(&all.items, &known_nodes(&nodes.items)))
+    let context = CsrContext {
+        nodes: known_nodes(&nodes.items),
+        machines: read_machines(connection).await,
+        declared: declared.to_vec(),
+    };
+    Ok(pending_from(&all.items, &context))
+}
+
+/// The Machines, or why they cannot be read (said in the CSRs' reasons).
+pub async fn read_machines(connection: &Connection) -> Result<Vec<KnownMachine>, String> {
+    let machines: Api<DynamicObject> =
+        Api::namespaced_with(connection.client.clone(), "openshift-machine-api", &machine_resource());
+    match within(connection, "listing Machines", machines.list(&ListParams::default())).await {
+        Ok(list) => Ok(known_machines(&list.items)),
+        Err(e) if e.is_not_found() => Err(NO_MACHINE_API.to_string()),
+        Err(e) => Err(format!("the Machines cannot be read: {e}")),
+    }
+}
+
+/// Why no Machine is read where the API serves none.
+pub const NO_MACHINE_API: &str = "this cluster serves no Machine API, as on user-provisioned infrastructure";
+
+/// How many pending node CSRs are younger than an hour (the approver's count), against the bound.
+pub fn over_pending_limit(pending: &[PendingCsr], now: SystemTime) -> Option<(usize, usize)> {
+    let limit = pending.iter().find_map(|c| c.pending_limit)?;
+    let recent = pending
+        .iter()
+        .filter(|c| c.signer == CLIENT_SIGNER || c.signer == SERVING_SIGNER)
+        .filter(|c| c.age(now).is_none_or(|age| age <= RECENT_PENDING))
+        .count();
+    (recent > limit).then_some((recent, limit))
+}
+
+/// What the pending bound says when it is passed, for the screen, the commands and the log.
+pub fn over_limit_text(recent: usize, limit: usize) -> String {
+    format!(
+        "{recent} node CSRs pending from the last hour, past the cluster-machine-approver's bound of {limit} \
+         (machines or nodes + {MAX_PENDING_OVER_MACHINES}): it approves none of them, and no bulk approval \
+         does here; find who files them, deny the flood, approve by name"
+    )
 }
 
 /// Which CSRs to approve.
@@ -287,6 +497,11 @@ pub fn plan(pending: &[PendingCsr], selection: &Selection, read_only: bool) -> R
     let mut plan = ApprovalPlan { approve: Vec::new(), refused: Vec::new() };
     match selection {
         Selection::AllValid => {
+            if let Some((recent, limit)) = over_pending_limit(pending, SystemTime::now()) {
+                let why = over_limit_text(recent, limit);
+                plan.refused.extend(pending.iter().map(|c| (c.name.clone(), why.clone())));
+                return Ok(plan);
+            }
             for csr in pending {
                 if csr.class.is_valid() {
                     plan.approve.push(csr.clone());
@@ -355,7 +570,7 @@ async fn decide(connection: &Connection, name: &str, verdict: &str, reason: &str
     )
     .await?;
     let audit = if verdict == "Approved" { "csr approve" } else { "csr deny" };
-    tracing::info!(target: "audit", action = audit, csr = name, "done");
+    tracing::info!(target: "audit", action = audit, csr = %crate::units::safe_text(name), "done");
     Ok(())
 }
 
@@ -389,7 +604,26 @@ mod tests {
     }
 
     fn nodes() -> Vec<KnownNode> {
-        vec![KnownNode { name: "master-1".into(), addresses: vec!["10.0.0.11".into()] }]
+        vec![KnownNode { name: "master-1".into(), addresses: vec!["10.0.0.11".into()], ready: true }]
+    }
+
+    fn machine(name: &str, node: &str, node_ref: Option<&str>) -> KnownMachine {
+        KnownMachine {
+            name: name.into(),
+            node_ref: node_ref.map(str::to_string),
+            addresses: vec![("InternalDNS".into(), node.into()), ("InternalIP".into(), "10.0.0.23".into())],
+        }
+    }
+
+    fn context() -> CsrContext {
+        CsrContext {
+            nodes: nodes(),
+            machines: Ok(vec![
+                machine("infra-master-1", "master-1", Some("master-1")),
+                machine("infra-new-3", "new-3", None),
+            ]),
+            declared: Vec::new(),
+        }
     }
 
     fn usages(list: &[&str]) -> Vec<String> {
@@ -404,13 +638,13 @@ mod tests {
             BOOTSTRAPPER,
             &client,
             Some(&request("system:node:new-3", &["system:nodes"])),
-            &nodes(),
+            &context(),
         );
         assert_eq!(class, CsrClass::NodeBootstrapper);
         let serving = usages(&["digital signature", "server auth"]);
         let mut asks = request("system:node:master-1", &["system:nodes"]);
         asks.ip_addresses = vec!["10.0.0.11".into()];
-        let (class, _) = classify(SERVING_SIGNER, "system:node:master-1", &serving, Some(&asks), &nodes());
+        let (class, _) = classify(SERVING_SIGNER, "system:node:master-1", &serving, Some(&asks), &context());
         assert_eq!(class, CsrClass::KubeletServing);
     }
 
@@ -419,26 +653,26 @@ mod tests {
         let serving = usages(&["digital signature", "server auth"]);
         let node_req = request("system:node:master-1", &["system:nodes"]);
         let cases = [
-            classify(SERVING_SIGNER, "system:node:worker-9", &serving, Some(&node_req), &nodes()).1,
+            classify(SERVING_SIGNER, "system:node:worker-9", &serving, Some(&node_req), &context()).1,
             classify(
                 SERVING_SIGNER,
                 "system:node:ghost",
                 &serving,
                 Some(&request("system:node:ghost", &["system:nodes"])),
-                &nodes(),
+                &context(),
             )
             .1,
-            classify(CLIENT_SIGNER, "alice", &usages(&["client auth"]), Some(&node_req), &nodes()).1,
+            classify(CLIENT_SIGNER, "alice", &usages(&["client auth"]), Some(&node_req), &context()).1,
             classify(
                 CLIENT_SIGNER,
                 BOOTSTRAPPER,
                 &usages(&["client auth"]),
                 Some(&request("admin", &["system:masters"])),
-                &nodes(),
+                &context(),
             )
             .1,
-            classify("example.com/custom", "system:node:master-1", &serving, Some(&node_req), &nodes()).1,
-            classify(SERVING_SIGNER, "system:node:master-1", &usages(&["client auth"]), Some(&node_req), &nodes()).1,
+            classify("example.com/custom", "system:node:master-1", &serving, Some(&node_req), &context()).1,
+            classify(SERVING_SIGNER, "system:node:master-1", &usages(&["client auth"]), Some(&node_req), &context()).1,
         ];
         let expected = [
             "a node may only ask for itself",
@@ -453,10 +687,10 @@ mod tests {
         }
         let mut foreign = node_req.clone();
         foreign.ip_addresses = vec!["192.168.9.9".into()];
-        let (class, reason) = classify(SERVING_SIGNER, "system:node:master-1", &serving, Some(&foreign), &nodes());
+        let (class, reason) = classify(SERVING_SIGNER, "system:node:master-1", &serving, Some(&foreign), &context());
         assert_eq!(class, CsrClass::Unexpected);
         assert!(reason.contains("192.168.9.9"));
-        assert_eq!(classify(SERVING_SIGNER, "x", &serving, None, &nodes()).0, CsrClass::Unexpected);
+        assert_eq!(classify(SERVING_SIGNER, "x", &serving, None, &context()).0, CsrClass::Unexpected);
     }
 
     fn pending_csr(name: &str, class: CsrClass) -> PendingCsr {
@@ -468,7 +702,9 @@ mod tests {
             reason: "test".into(),
             usages: Vec::new(),
             request: None,
+            node: None,
             created: None,
+            pending_limit: None,
         }
     }
 
@@ -487,6 +723,81 @@ mod tests {
         assert_eq!(named.approve.len(), 1, "named explicitly, an unexpected CSR may be approved, once");
         assert_eq!(named.refused, [("zzz".to_string(), "not pending (approved, denied, or no such CSR)".to_string())]);
         assert!(plan(&pending, &Selection::AllValid, true).is_err());
+    }
+
+    #[test]
+    fn client_csrs_need_a_machine_without_node_or_a_declared_node_as_the_approver_does() {
+        let client = usages(&["digital signature", "client auth"]);
+        let ask = |node: &str, context: &CsrContext| {
+            classify(
+                CLIENT_SIGNER,
+                BOOTSTRAPPER,
+                &client,
+                Some(&request(&format!("system:node:{node}"), &["system:nodes"])),
+                context,
+            )
+        };
+        let (class, reason) = ask("ghost", &context());
+        assert_eq!(class, CsrClass::Unexpected);
+        assert!(reason.contains("no Machine has it"), "{reason}");
+        let (class, reason) = ask("new-3", &context());
+        assert_eq!(class, CsrClass::NodeBootstrapper, "{reason}");
+        assert!(reason.contains("Machine infra-new-3"), "{reason}");
+        let (class, reason) = ask("master-1", &context());
+        assert_eq!(class, CsrClass::Unexpected, "a Ready node has its certificate: {reason}");
+        let mut not_ready = context();
+        not_ready.nodes[0].ready = false;
+        assert_eq!(ask("master-1", &not_ready).0, CsrClass::NodeBootstrapper, "NotReady after a restore");
+        let mut machine_taken = context();
+        machine_taken.machines = Ok(vec![machine("infra-x", "new-3", Some("other"))]);
+        assert!(ask("new-3", &machine_taken).1.contains("already has its node"));
+        let mut upi = context();
+        upi.machines = Err(NO_MACHINE_API.into());
+        let (class, reason) = ask("new-3", &upi);
+        assert_eq!(class, CsrClass::Unexpected);
+        assert!(reason.contains("user-provisioned") && reason.contains("approve it by name"), "{reason}");
+        upi.declared = vec!["new-3".into()];
+        assert_eq!(ask("new-3", &upi).0, CsrClass::NodeBootstrapper, "a node the SRE declared");
+        for hostile in ["\u{1b}[2Jmaster-9", "worker\nO=system:masters", "UPPER", &"a".repeat(254), "-lead", "a..b", ""]
+        {
+            let (class, reason) = ask(hostile, &upi);
+            assert_eq!(class, CsrClass::Unexpected, "{hostile:?}");
+            assert!(reason.contains("DNS-1123"), "{reason}");
+        }
+    }
+
+    #[test]
+    fn serving_csrs_name_only_the_nodes_and_its_machines_addresses() {
+        let serving = usages(&["digital signature", "server auth"]);
+        let mut asks = request("system:node:master-1", &["system:nodes"]);
+        asks.dns_names = vec!["MASTER-1.".into()];
+        asks.ip_addresses = vec!["10.0.0.11".into(), "10.0.0.23".into()];
+        let (class, reason) = classify(SERVING_SIGNER, "system:node:master-1", &serving, Some(&asks), &context());
+        assert_eq!(class, CsrClass::KubeletServing, "the Machine's address counts: {reason}");
+        asks.dns_names.push("api.example.com".into());
+        let (class, reason) = classify(SERVING_SIGNER, "system:node:master-1", &serving, Some(&asks), &context());
+        assert_eq!(class, CsrClass::Unexpected);
+        assert!(reason.contains("api.example.com"), "{reason}");
+    }
+
+    #[test]
+    fn past_the_approvers_pending_bound_nothing_is_approved_in_bulk() {
+        let context = context();
+        assert_eq!(context.pending_limit(), 2 + MAX_PENDING_OVER_MACHINES);
+        let mut flood: Vec<PendingCsr> = (0..=context.pending_limit())
+            .map(|i| PendingCsr {
+                pending_limit: Some(context.pending_limit()),
+                ..pending_csr(&format!("csr-{i}"), CsrClass::NodeBootstrapper)
+            })
+            .collect();
+        let all = plan(&flood, &Selection::AllValid, false).unwrap();
+        assert!(all.approve.is_empty());
+        assert_eq!(all.refused.len(), flood.len());
+        assert!(all.refused[0].1.contains("past the cluster-machine-approver's bound of 102"), "{}", all.refused[0].1);
+        let named = plan(&flood, &Selection::Named(vec!["csr-1".into()]), false).unwrap();
+        assert_eq!(named.approve.len(), 1, "by name, still");
+        flood.pop();
+        assert_eq!(plan(&flood, &Selection::AllValid, false).unwrap().approve.len(), flood.len());
     }
 
     #[test]
@@ -524,7 +835,7 @@ mod tests {
         pem = params.serialize_request(&key).unwrap().pem().unwrap();
         let error = decode_request(pem.as_bytes()).err().unwrap_or_default();
         assert!(error.contains("2 common names"), "{error}");
-        let (class, _) = classify(CLIENT_SIGNER, BOOTSTRAPPER, &["client auth".to_string()], None, &[]);
+        let (class, _) = classify(CLIENT_SIGNER, BOOTSTRAPPER, &["client auth".to_string()], None, &context());
         assert_eq!(class, CsrClass::Unexpected);
     }
 }

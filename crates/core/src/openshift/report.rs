@@ -99,7 +99,7 @@ pub async fn observe(connection: &Connection) -> OpenShiftReport {
         cluster_object(connection, op, "KubeControllerManager", "kubecontrollermanagers"),
         cluster_object(connection, op, "KubeScheduler", "kubeschedulers"),
         within(connection, "listing clusteroperators", operators_api.list(&all)),
-        csr::pending(connection),
+        csr::pending(connection, &[]),
         hosted_api.list(&all),
     );
     let mut problems = Vec::new();

@@ -248,6 +248,7 @@ async fn follow_objects(
 enum CsrSide {
     Csr(Box<Result<Event<CertificateSigningRequest>, watcher::Error>>),
     Node(Box<Result<Event<Node>, watcher::Error>>),
+    Machine(Box<Result<Event<DynamicObject>, watcher::Error>>),
 }
 
 // Unboxed for matching; one lives on the stack for one loop turn.
@@ -255,9 +256,11 @@ enum CsrSide {
 enum CsrEvent {
     Csr(Result<Event<CertificateSigningRequest>, watcher::Error>),
     Node(Result<Event<Node>, watcher::Error>),
+    Machine(Result<Event<DynamicObject>, watcher::Error>),
 }
 
-/// CSRs and nodes together: a CSR's class depends on the nodes the cluster knows.
+/// CSRs, nodes and Machines together: a CSR's class depends on the nodes and Machines the
+/// cluster knows (a cluster without the Machine API is judged on its nodes, and says so).
 async fn follow_csrs(connection: Connection, tx: mpsc::UnboundedSender<OpenShiftEvent>) {
     let csrs =
         watcher::watcher(Api::<CertificateSigningRequest>::all(connection.client.clone()), watcher::Config::default())
@@ -266,9 +269,22 @@ async fn follow_csrs(connection: Connection, tx: mpsc::UnboundedSender<OpenShift
     let nodes = watcher::watcher(Api::<Node>::all(connection.client.clone()), watcher::Config::default())
         .default_backoff()
         .map(|e| CsrSide::Node(Box::new(e)));
-    let mut stream = futures::stream::select(csrs, nodes).boxed();
+    let machines = watcher::watcher(
+        Api::<DynamicObject>::namespaced_with(
+            connection.client.clone(),
+            "openshift-machine-api",
+            &csr::machine_resource(),
+        ),
+        watcher::Config::default(),
+    )
+    .default_backoff()
+    .map(|e| CsrSide::Machine(Box::new(e)));
+    let mut stream = futures::stream::select(futures::stream::select(csrs, nodes), machines).boxed();
     let mut csrs: Held<CertificateSigningRequest> = Held::new();
     let mut nodes: Held<Node> = Held::new();
+    let mut machines: Held<DynamicObject> = Held::new();
+    // Why the Machines cannot be read, until they are.
+    let mut machines_unread: Option<String> = None;
     // Decoding a request costs; keep each by name and resourceVersion.
     let mut decoded: HashMap<String, (String, Option<DecodedRequest>)> = HashMap::new();
     // The nodes' names and Ready last sent (heartbeats change a node often, its Ready seldom).
@@ -280,6 +296,7 @@ async fn follow_csrs(connection: Connection, tx: mpsc::UnboundedSender<OpenShift
             let item = match item {
                 CsrSide::Csr(event) => CsrEvent::Csr(*event),
                 CsrSide::Node(event) => CsrEvent::Node(*event),
+                CsrSide::Machine(event) => CsrEvent::Machine(*event),
             };
             match item {
                 CsrEvent::Csr(Ok(event)) => changed |= csrs.apply(event, |c| name_of(&c.metadata)),
@@ -287,6 +304,22 @@ async fn follow_csrs(connection: Connection, tx: mpsc::UnboundedSender<OpenShift
                     let applied = nodes.apply(event, |n| name_of(&n.metadata));
                     changed |= applied;
                     nodes_changed |= applied;
+                }
+                CsrEvent::Machine(Ok(event)) => {
+                    changed |= machines.apply(event, |m| name_of(&m.metadata));
+                    changed |= machines_unread.take().is_some();
+                }
+                CsrEvent::Machine(Err(e)) => {
+                    let why = match &e {
+                        watcher::Error::InitialListFailed(e) if ApiError::from_kube("watching", e).is_not_found() => {
+                            csr::NO_MACHINE_API.to_string()
+                        }
+                        e => format!("the Machines cannot be read: {}", describe(e)),
+                    };
+                    if !machines.ready && machines_unread.as_deref() != Some(why.as_str()) {
+                        machines_unread = Some(why);
+                        changed = true;
+                    }
                 }
                 CsrEvent::Csr(Err(e)) => {
                     let _ = tx.send(OpenShiftEvent::Trouble {
@@ -314,12 +347,20 @@ async fn follow_csrs(connection: Connection, tx: mpsc::UnboundedSender<OpenShift
                 let _ = tx.send(OpenShiftEvent::Objects { what: Watched::Nodes, objects: slim, at: Instant::now() });
             }
         }
-        if !(changed && csrs.ready && nodes.ready) {
+        if !(changed && csrs.ready && nodes.ready && (machines.ready || machines_unread.is_some())) {
             continue;
         }
         decoded.retain(|n, _| csrs.objects.contains_key(n));
         let node_list: Vec<Node> = nodes.objects.values().cloned().collect();
-        let known = csr::known_nodes(&node_list);
+        let machine_list: Vec<DynamicObject> = machines.objects.values().cloned().collect();
+        let known = csr::CsrContext {
+            nodes: csr::known_nodes(&node_list),
+            machines: match &machines_unread {
+                Some(why) if !machines.ready => Err(why.clone()),
+                _ => Ok(csr::known_machines(&machine_list)),
+            },
+            declared: Vec::new(),
+        };
         let pending: Vec<PendingCsr> = csrs
             .objects
             .iter()

@@ -727,6 +727,10 @@ async fn route(
         }
         ("get", Some(name), _) => Ok(json_response(200, &store.get(target.type_index, &ns, &name)?)),
         ("create", None, None) => {
+            // `kubectl --as USER` (an admin may act as anyone, as on a real API): who files a CSR.
+            let impersonated = (account.role == Role::Admin)
+                .then(|| request.headers().get("Impersonate-User")?.to_str().ok().map(str::to_string))
+                .flatten();
             let body = read_body(request).await?;
             match rt.kind {
                 "SelfSubjectAccessReview" => Ok(json_response(201, &self_subject_access_review(&account, body))),
@@ -735,8 +739,16 @@ async fn route(
                     // The requestor is whoever is authenticated, whatever the body says.
                     let mut body = body;
                     if body.is_object() && body.get("spec").is_none_or(|s| s.is_object() || s.is_null()) {
-                        body["spec"]["username"] = json!(account.user);
-                        body["spec"]["groups"] = json!(account.groups);
+                        match &impersonated {
+                            Some(user) => {
+                                body["spec"]["username"] = json!(user);
+                                body["spec"]["groups"] = json!(["system:authenticated"]);
+                            }
+                            None => {
+                                body["spec"]["username"] = json!(account.user);
+                                body["spec"]["groups"] = json!(account.groups);
+                            }
+                        }
                     }
                     Ok(json_response(201, &store.create(target.type_index, &ns, body, dry_run)?))
                 }

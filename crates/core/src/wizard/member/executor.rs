@@ -836,7 +836,8 @@ impl MemberExecutor {
     async fn approve_own_csrs(&self, names: &[String]) -> Result<Vec<String>, String> {
         use crate::openshift::csr;
         let c = &self.connection;
-        let pending = csr::pending(c).await?;
+        // The new machine's nodes are declared: on a cluster without Machines they are what vouches.
+        let pending = csr::pending(c, names).await?;
         let mut approved = Vec::new();
         for one in pending.iter().filter(|p| p.class.is_valid()) {
             let node = one
@@ -849,7 +850,7 @@ impl MemberExecutor {
                 continue;
             }
             csr::approve(c, &one.name).await?;
-            tracing::info!(target: "audit", csr = %one.name, requestor = %one.requestor, node = %node, "member replacement: CSR approved");
+            tracing::info!(target: "audit", csr = %crate::units::safe_text(&one.name), requestor = %crate::units::safe_text(&one.requestor), node = %node, "member replacement: CSR approved");
             approved.push(format!("{} ({})", one.name, one.class.as_str()));
         }
         Ok(approved)

@@ -20,6 +20,7 @@ use super::survey::{internal_ip, IGNORED_BY_US};
 use super::{Act, Operator, RestoreRun, Step};
 use crate::hosts::HostOutput;
 use crate::openshift::{get_object as get, within, Connection, FIELD_MANAGER};
+use crate::units::safe_text;
 
 async fn merge_patch(
     connection: &Connection,
@@ -315,12 +316,12 @@ impl RestoreExecutor {
     pub(super) async fn approve_csrs(&self, run: &RestoreRun) -> Result<(Checked, usize), String> {
         use crate::openshift::csr;
         let c = self.api()?;
-        let pending = csr::pending(c).await?;
+        let pending = csr::pending(c, run.lost()).await?;
         let plan = csr::plan(&pending, &csr::Selection::AllValid, run.options.read_only)?;
         let mut approved = Vec::new();
         for one in &plan.approve {
             csr::approve(c, &one.name).await?;
-            tracing::info!(target: "audit", csr = %one.name, requestor = %one.requestor, "restore: CSR approved");
+            tracing::info!(target: "audit", csr = %safe_text(&one.name), requestor = %safe_text(&one.requestor), "restore: CSR approved");
             approved.push(one.name.clone());
         }
         let not_ready = self.not_ready_nodes(run.lost()).await?;

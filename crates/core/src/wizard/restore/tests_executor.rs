@@ -925,6 +925,8 @@ fn a_restarted_worker_counts_as_back_once_ready_or_once_its_kubelet_asks_for_a_c
             ..DecodedRequest::default()
         }),
         created: None,
+        node: None,
+        pending_limit: None,
     };
     let workers = ["worker-0".to_string(), "worker-1".to_string()];
     let not_ready = ["worker-1".to_string()];
