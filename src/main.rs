@@ -72,9 +72,22 @@ fn lab_shell(dir: PathBuf) -> Arc<dyn HostShell> {
 
 /// `etcd-console lab [serve|host|lose]`.
 async fn lab(args: LabArgs, console: ConsoleArgs, kube: KubeArgs, log_problem: Option<String>) -> i32 {
+    let etcd_bin = match (&args.etcd_bin, &args.etcd_version) {
+        (Some(path), _) => path.clone(),
+        (None, Some(version)) => {
+            match version.parse().map_err(etcd_console_lab::LabError::Io).and_then(etcd_console_lab::installed_etcd) {
+                Ok(path) => path,
+                Err(e) => {
+                    eprintln!("etcd-console: {e}");
+                    return 2;
+                }
+            }
+        }
+        (None, None) => PathBuf::from("/usr/bin/etcd"),
+    };
     let settings = LabSettings {
         members: args.members,
-        etcd_bin: args.etcd_bin.clone(),
+        etcd_bin,
         scenario: args.scenario.clone(),
         hosted: args.hosted,
         speed: args.speed,

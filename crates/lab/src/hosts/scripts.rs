@@ -90,6 +90,23 @@ fn etcdctl(host: &Host) -> Command {
     command
 }
 
+/// The snapshot restore of the restore-etcd pod: etcdutl with etcd 3.5 (3.5 deprecates
+/// `etcdctl snapshot restore` for it), etcdctl with 3.4 (which has no etcdutl).
+fn snapshot_restorer(host: &Host) -> Command {
+    match &host.inventory.etcdutl_bin {
+        Some(etcdutl) => {
+            let mut command = Command::new(etcdutl);
+            for (name, _) in std::env::vars_os() {
+                if name.to_string_lossy().starts_with("ETCDCTL_") {
+                    command.env_remove(name);
+                }
+            }
+            command
+        }
+        None => etcdctl(host),
+    }
+}
+
 /// Tool output with the host root's real location taken out, so paths read as host paths.
 fn as_host_paths(host: &Host, text: &str) -> String {
     text.replace(&host.root.display().to_string(), "")
@@ -385,7 +402,7 @@ pub fn restore(host: &Host, dir_arg: &str) -> HostOutput {
     );
     let initial_cluster = format!("{node}={}", host.spec.peer_url);
     script.say(&format!("restoring snapshot_{ts}.db into {DATA_DIR} as a single-member cluster"));
-    let mut restore = etcdctl(host);
+    let mut restore = snapshot_restorer(host);
     restore
         .args(["snapshot", "restore"])
         .arg(&snapshot)

@@ -230,6 +230,7 @@ mod tests {
             lab_dir: PathBuf::from("/lab"),
             etcd_bin: PathBuf::new(),
             etcdctl_bin: PathBuf::new(),
+            etcdutl_bin: None,
             quota_bytes: 0,
             ca: PathBuf::new(),
             client_cert: PathBuf::new(),

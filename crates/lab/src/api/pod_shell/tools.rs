@@ -195,8 +195,9 @@ pub async fn etcdctl(context: &PodContext, env: &[(String, String)], args: &[Str
     run_tool(context, command, out).await
 }
 
-/// etcdutl (etcd 3.5's offline tool): `snapshot restore` and `snapshot status`,
-/// done by etcd 3.4's etcdctl; as etcdutl, a restore may go into an empty directory.
+/// etcdutl (etcd 3.5's offline tool): `snapshot restore` and `snapshot status`, the real
+/// etcdutl when the lab runs etcd 3.5, else done by etcd 3.4's etcdctl; as etcdutl, a
+/// restore may go into an empty directory.
 pub async fn etcdutl(context: &PodContext, args: &[String], out: &Output) -> i32 {
     let parsed = parse(args);
     let positional = words(&parsed);
@@ -239,13 +240,22 @@ pub async fn etcdutl(context: &PodContext, args: &[String], out: &Output) -> i32
         if flag(&parsed, "--data-dir").is_none() {
             mapped_args.push(format!("--data-dir={}", target.host.display()));
         }
-        let mut command = Command::new(etcdctl_bin(context));
-        command.env_clear().env("ETCDCTL_API", "3").args(&mapped_args);
-        return run_tool(context, command, out).await;
+        return run_tool(context, offline_tool(context, &mapped_args), out).await;
     }
-    let mut command = Command::new(etcdctl_bin(context));
-    command.env_clear().env("ETCDCTL_API", "3").args(&mapped_args);
-    run_tool(context, command, out).await
+    run_tool(context, offline_tool(context, &mapped_args), out).await
+}
+
+/// etcdutl's `snapshot ...` as the lab's etcd release does it: etcdutl itself with 3.5,
+/// etcdctl with 3.4.
+fn offline_tool(context: &PodContext, args: &[String]) -> Command {
+    let etcdutl = context.inventory.as_ref().and_then(|i| i.etcdutl_bin.clone());
+    let mut command = Command::new(etcdutl.clone().unwrap_or_else(|| etcdctl_bin(context)));
+    command.env_clear();
+    if etcdutl.is_none() {
+        command.env("ETCDCTL_API", "3");
+    }
+    command.args(args);
+    command
 }
 
 /// What a `tar` command line asks.
