@@ -116,7 +116,7 @@ async fn a_backup_restores_with_etcdctl_into_a_new_member_serving_the_keys() {
     assert_eq!(metadata["db_size"], std::fs::metadata(&snapshot).unwrap().len());
     let referee = run_with_limit(
         {
-            let mut c = Command::new("etcdctl");
+            let mut c = Command::new(common::etcdctl_bin());
             c.args(["snapshot", "status", "-w", "json"]).arg(&snapshot);
             c
         },
@@ -135,7 +135,7 @@ async fn a_backup_restores_with_etcdctl_into_a_new_member_serving_the_keys() {
     let (peer, client) = (free_port(), free_port());
     let restore = run_with_limit(
         {
-            let mut c = Command::new("etcdctl");
+            let mut c = Command::new(common::etcdctl_bin());
             c.env("ETCDCTL_API", "3").args(["snapshot", "restore"]).arg(&snapshot).arg("--data-dir").arg(&restored);
             c.args(["--name", "restored", "--initial-cluster", &format!("restored=http://127.0.0.1:{peer}")]);
             c.args(["--initial-advertise-peer-urls", &format!("http://127.0.0.1:{peer}")]);
@@ -144,7 +144,7 @@ async fn a_backup_restores_with_etcdctl_into_a_new_member_serving_the_keys() {
         Duration::from_secs(60),
     );
     assert!(restore.status.success(), "{}", stderr(&restore));
-    let mut etcd = Command::new("/usr/bin/etcd")
+    let mut etcd = Command::new(common::etcd_bin())
         .args(["--name", "restored", "--data-dir"])
         .arg(&restored)
         .args(["--listen-peer-urls", &format!("http://127.0.0.1:{peer}")])
@@ -158,7 +158,7 @@ async fn a_backup_restores_with_etcdctl_into_a_new_member_serving_the_keys() {
         .unwrap();
     let endpoint = format!("http://127.0.0.1:{client}");
     let got = eventually("the restored member to serve the keys", Duration::from_secs(30), || {
-        let out = Command::new("etcdctl")
+        let out = Command::new(common::etcdctl_bin())
             .env("ETCDCTL_API", "3")
             .args(["--endpoints", &endpoint, "get", "/known/", "--prefix", "-w", "json"])
             .output()
@@ -252,7 +252,7 @@ async fn a_member_killed_or_ctrl_c_during_the_stream_leaves_nothing_at_the_final
     // two left must have a leader again (the killed member may have led).
     let survivor = lab.members[2].client_url.clone();
     eventually("a leader among the two left", Duration::from_secs(30), || {
-        let mut read = Command::new("etcdctl");
+        let mut read = Command::new(common::etcdctl_bin());
         read.args(["--endpoints", &survivor, "get", "/health-probe"]);
         for (name, value) in lab.env().into_iter().filter(|(name, _)| *name != "ETCDCTL_ENDPOINTS") {
             read.env(name, value);

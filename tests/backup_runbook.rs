@@ -106,7 +106,8 @@ async fn a_backup_from_the_bastion_alone_passes_every_gate_and_the_restore_bring
     assert_eq!(metadata["static_resources_bytes"], std::fs::metadata(&archive).unwrap().len());
     assert_eq!(metadata["static_resources"], archive.file_name().unwrap().to_string_lossy().as_ref());
     // etcdctl reads the snapshot as etcd wrote it; tar lists the four components' resources.
-    let status = Command::new("etcdctl").args(["snapshot", "status", "-w", "json"]).arg(&snapshot).output().unwrap();
+    let status =
+        Command::new(common::etcdctl_bin()).args(["snapshot", "status", "-w", "json"]).arg(&snapshot).output().unwrap();
     let status: Value = serde_json::from_slice(&status.stdout).unwrap();
     assert_eq!(metadata["revision"], status["revision"]);
     let listed = Command::new("tar").arg("-tzf").arg(&archive).output().unwrap();

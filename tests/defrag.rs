@@ -191,7 +191,7 @@ async fn leadership_moved_during_the_run_puts_the_new_leader_last() {
     // During the wait, the test hands the leadership to the second follower (not done yet).
     let ids = member_ids(&lab);
     let next = ids.iter().find(|(n, _)| *n == order[1]).unwrap().1;
-    let mut command = Command::new("etcdctl");
+    let mut command = Command::new(common::etcdctl_bin());
     command.args(["--endpoints", &lab.members[leader].client_url, "move-leader", &format!("{next:x}")]);
     for (name, value) in lab.env().into_iter().filter(|(name, _)| *name != "ETCDCTL_ENDPOINTS") {
         command.env(name, value);

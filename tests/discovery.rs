@@ -152,7 +152,7 @@ async fn explicit_endpoints_win_over_the_kubeconfig_and_no_etcd_pods_is_said_pla
 #[tokio::test(flavor = "multi_thread")]
 async fn when_the_pod_ips_cannot_be_reached_auto_goes_through_port_forwards() {
     // The members advertise, and their pods carry, addresses nothing answers on here.
-    let options = etcd_console_lab::LabOptions { isolated_pods: true, ..etcd_console_lab::LabOptions::default() };
+    let options = etcd_console_lab::LabOptions { isolated_pods: true, ..common::lab_options() };
     let lab = Lab::start(options).await.unwrap_or_else(|e| panic!("the lab did not start: {e}"));
     // As from a bastion: etcdctl --cluster (the advertised URLs) gets nowhere.
     let cluster = etcdctl(&lab, &["endpoint", "status", "--cluster", "--command-timeout", "2s"]);

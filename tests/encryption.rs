@@ -28,7 +28,7 @@ fn runbook_check(lab: &Lab, resource: &str) -> String {
 /// A one-member lab in `scenario` whose operators work `speed` times faster than real time.
 async fn lab_of(scenario: &str, speed: f64) -> Lab {
     let scenario = Scenario::load(scenario).unwrap_or_else(|e| panic!("{e}"));
-    let options = LabOptions { members: 1, scenario, speed, ..LabOptions::default() };
+    let options = LabOptions { members: 1, scenario, speed, ..common::lab_options() };
     Lab::start(options).await.unwrap_or_else(|e| panic!("the lab did not start: {e}"))
 }
 

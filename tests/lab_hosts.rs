@@ -182,7 +182,7 @@ async fn the_runbook_restore_rehearsed_on_the_lab_hosts_brings_the_backup_back()
     assert_eq!(files.len(), 2, "{listed}");
     let ts = files[0].strip_prefix("snapshot_").and_then(|f| f.strip_suffix(".db")).unwrap();
     assert_eq!(files[1], format!("static_kuberesources_{ts}.tar.gz"));
-    let status = Command::new("etcdctl")
+    let status = Command::new(common::etcdctl_bin())
         .env("ETCDCTL_API", "3")
         .args(["snapshot", "status", "-w", "json"])
         .arg(lab.members[0].host_root.join("home/core/backup").join(files[0]))

@@ -21,7 +21,7 @@ fn ours(args: &[&str]) -> std::process::Output {
 fn etcdctl_status(file: &Path) -> Value {
     let out = run_with_limit(
         {
-            let mut c = Command::new("etcdctl");
+            let mut c = Command::new(common::etcdctl_bin());
             c.args(["snapshot", "status", "-w", "json"]).arg(file);
             c
         },

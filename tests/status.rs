@@ -268,7 +268,7 @@ async fn a_real_learner_is_a_member_with_its_progress_and_the_cluster_exits_0() 
         .unwrap_or_else(|| panic!("no ETCD_INITIAL_CLUSTER in {}", stdout(&added)));
     let log = std::fs::File::create(lab.dir.join("learner-3.log")).unwrap();
     let ca = lab.pki.ca.display().to_string();
-    let etcd = std::process::Command::new("/usr/bin/etcd")
+    let etcd = std::process::Command::new(common::etcd_bin())
         .args([
             "--name=learner-3".to_string(),
             format!("--data-dir={}", lab.dir.join("learner-3.etcd").display()),

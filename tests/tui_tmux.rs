@@ -135,7 +135,8 @@ fn the_lab_command_opens_the_console_on_its_own_cluster_and_stops_it_on_exit() {
     assert_eq!(members.len(), 3, "the console's children: {members:?}");
     for pid in &members {
         let cmdline = std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-        assert!(cmdline.starts_with("/usr/bin/etcd"), "{cmdline}");
+        let etcd = common::etcd_bin().display().to_string();
+        assert!(cmdline.starts_with(&etcd), "{cmdline}");
     }
 
     tmux.keys(&["q"]);

@@ -15,9 +15,37 @@ pub fn console_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_etcd-console"))
 }
 
+/// The etcd server the tests run: 3.5 (as scripts/setup.sh installs it) when
+/// `ETCD_CONSOLE_ETCD_VERSION=3.5`, else Debian's 3.4. The same variable makes the
+/// console's `lab` subcommand, which tests start, take the same release.
+pub fn etcd_bin() -> PathBuf {
+    match std::env::var("ETCD_CONSOLE_ETCD_VERSION").ok().as_deref().map(str::trim) {
+        None | Some("") | Some("3.4") => PathBuf::from("/usr/bin/etcd"),
+        Some(text) => {
+            let version = text.parse().unwrap_or_else(|e| panic!("ETCD_CONSOLE_ETCD_VERSION: {e}"));
+            etcd_console_lab::installed_etcd(version).unwrap_or_else(|e| panic!("{e}"))
+        }
+    }
+}
+
+/// The etcdctl of the release under test: the referee speaks the members' own version.
+pub fn etcdctl_bin() -> PathBuf {
+    let beside = etcd_bin().with_file_name("etcdctl");
+    if beside.is_file() {
+        beside
+    } else {
+        PathBuf::from("etcdctl")
+    }
+}
+
+/// The lab's defaults, on the etcd release under test.
+pub fn lab_options() -> LabOptions {
+    LabOptions { etcd_bin: etcd_bin(), ..LabOptions::default() }
+}
+
 /// A real cluster of `members` etcd members with TLS.
 pub async fn lab(members: u8, quota_bytes: u64) -> Lab {
-    let options = LabOptions { members, quota_bytes, ..LabOptions::default() };
+    let options = LabOptions { members, quota_bytes, ..lab_options() };
     match Lab::start(options).await {
         Ok(lab) => lab,
         Err(e) => panic!("the test cluster did not start: {e}"),
@@ -77,7 +105,7 @@ pub fn console(lab: &Lab, args: &[&str]) -> Output {
 
 /// The real etcdctl against the lab.
 pub fn etcdctl(lab: &Lab, args: &[&str]) -> Output {
-    let mut command = Command::new("etcdctl");
+    let mut command = Command::new(etcdctl_bin());
     command.args(args);
     for (name, value) in lab.env() {
         command.env(name, value);
@@ -87,7 +115,7 @@ pub fn etcdctl(lab: &Lab, args: &[&str]) -> Output {
 
 /// The real etcdctl against one member of the lab (`snapshot save` takes exactly one).
 pub fn etcdctl_at(lab: &Lab, endpoint: &str, args: &[&str]) -> Output {
-    let mut command = Command::new("etcdctl");
+    let mut command = Command::new(etcdctl_bin());
     command.args(args);
     for (name, value) in lab.env() {
         command.env(name, value);
@@ -201,7 +229,7 @@ pub async fn lab_scenario(scenario: &str, speed: f64) -> Lab {
         Err(e) => panic!("{e}"),
     };
     let quota_bytes = scenario.quota_bytes().ok().flatten().unwrap_or(etcd_console_core::settings::DEFAULT_QUOTA_BYTES);
-    let options = LabOptions { scenario, speed, quota_bytes, ..LabOptions::default() };
+    let options = LabOptions { scenario, speed, quota_bytes, ..lab_options() };
     match Lab::start(options).await {
         Ok(lab) => lab,
         Err(e) => panic!("the lab did not start: {e}"),
