@@ -192,6 +192,11 @@ fn is_node_name(name: &str) -> bool {
         })
 }
 
+/// The cluster as an empty one: no node, no Machine API.
+fn no_context() -> csr::CsrContext {
+    csr::CsrContext::nodes_only(Vec::new(), "no Machine API in this test")
+}
+
 #[test]
 fn fuzz_csr_decoding_never_panics_and_reads_back_what_it_names() {
     let seeds = csr_pems();
@@ -199,7 +204,7 @@ fn fuzz_csr_decoding_never_panics_and_reads_back_what_it_names() {
         if let Ok(request) = csr::decode_request(&pem) {
             // Whatever it read, every class it may get is explained.
             for signer in [csr::CLIENT_SIGNER, csr::SERVING_SIGNER] {
-                let (class, reason) = csr::classify(signer, csr::BOOTSTRAPPER, &[], Some(&request), &[]);
+                let (class, reason) = csr::classify(signer, csr::BOOTSTRAPPER, &[], Some(&request), &no_context());
                 prop_assert!(!reason.is_empty());
                 // No usages asked: never a kubelet's certificate.
                 prop_assert_eq!(class, CsrClass::Unexpected);
@@ -216,7 +221,7 @@ fn fuzz_csr_objects_from_json_never_panic() {
         if let Ok(object) =
             serde_json::from_slice::<k8s_openapi::api::certificates::v1::CertificateSigningRequest>(&json)
         {
-            let pending = csr::pending_from(std::slice::from_ref(&object), &[]);
+            let pending = csr::pending_from(std::slice::from_ref(&object), &no_context());
             for p in &pending {
                 prop_assert!(!p.reason.is_empty());
                 let _ = p.subject();
@@ -288,8 +293,9 @@ fn fuzz_csr_classification_never_calls_a_foreign_request_valid() {
         &inputs,
         |(signer, requestor, usages, request, nodes)| {
             let nodes: Vec<KnownNode> =
-                nodes.into_iter().map(|(name, addresses)| KnownNode { name, addresses }).collect();
-            let (class, reason) = csr::classify(&signer, &requestor, &usages, request.as_ref(), &nodes);
+                nodes.into_iter().map(|(name, addresses)| KnownNode { name, addresses, ready: true }).collect();
+            let context = csr::CsrContext::nodes_only(nodes, "no Machine API in this test");
+            let (class, reason) = csr::classify(&signer, &requestor, &usages, request.as_ref(), &context);
             prop_assert!(!reason.is_empty());
             if class.is_valid() {
                 let request = request.as_ref().unwrap();
@@ -300,9 +306,15 @@ fn fuzz_csr_classification_never_calls_a_foreign_request_valid() {
                     prop_assert_eq!(&requestor, cn);
                     prop_assert!(usages.iter().any(|u| u == "server auth"));
                     let node = &cn["system:node:".len()..];
-                    let known = nodes.iter().find(|n| n.name == node).unwrap();
+                    let known = context.nodes.iter().find(|n| n.name == node).unwrap();
+                    // DNS names compare as DNS does: without case, without a trailing dot.
+                    let plain = |n: &str| n.trim_end_matches('.').to_ascii_lowercase();
                     for name in request.dns_names.iter().chain(&request.ip_addresses) {
-                        prop_assert!(known.addresses.contains(name) || *name == known.name, "{name:?}");
+                        let ours = plain(name);
+                        prop_assert!(
+                            known.addresses.iter().any(|a| plain(a) == ours) || plain(&known.name) == ours,
+                            "{name:?}"
+                        );
                     }
                 } else {
                     prop_assert_eq!(&requestor, csr::BOOTSTRAPPER);
@@ -329,7 +341,7 @@ fn a_client_csr_for_a_node_without_a_valid_name_is_not_valid() {
             ..DecodedRequest::default()
         };
         let usages = ["client auth".to_string()];
-        csr::classify(csr::CLIENT_SIGNER, csr::BOOTSTRAPPER, &usages, Some(&request), &[]).0
+        csr::classify(csr::CLIENT_SIGNER, csr::BOOTSTRAPPER, &usages, Some(&request), &no_context()).0
     };
     for cn in ["system:node:", "system:node:Master-0", "system:node:master-0 ", "system:node:a\nb", "system:node:../x"]
     {

@@ -449,7 +449,7 @@ mod tests {
             "NodeControllerDegraded: All master nodes are ready\nEtcdMembersDegraded: 2 of 3 members are available, master-1 is unhealthy\u{7}".into();
         assert_eq!(
             etcd_degraded(&co).as_deref(),
-            Some("NodeControllerDegraded: All master nodes are ready; EtcdMembersDegraded: 2 of 3 members are available, master-1 is unhealthy?")
+            Some("NodeControllerDegraded: All master nodes are ready; EtcdMembersDegraded: 2 of 3 members are available, master-1 is unhealthy\\x07")
         );
     }
 
