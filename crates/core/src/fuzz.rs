@@ -327,12 +327,10 @@ fn fuzz_csr_classification_never_calls_a_foreign_request_valid() {
     );
 }
 
-/// Found by the fuzzer: the classification takes any text after
-/// `system:node:` as a node's name, even none at all or one Kubernetes would
-/// refuse for a node. The rules are being made as strict as the
-/// machine-approver's elsewhere (issue 22); this test holds them to it then.
+/// Found by the fuzzer: the classification took any text after `system:node:`
+/// as a node's name, even none at all or one Kubernetes would refuse for a
+/// node. Now judged as the machine-approver does (a DNS-1123 subdomain).
 #[test]
-#[ignore = "the CSR rules do not check the node name yet: see the comment"]
 fn a_client_csr_for_a_node_without_a_valid_name_is_not_valid() {
     let client = |cn: &str| {
         let request = DecodedRequest {
