@@ -284,7 +284,8 @@ async fn hostile_csrs_are_shown_escaped_and_only_what_the_machine_approver_would
 
     let approved = console_kube(&lab, &["csr", "approve", "--all-valid", "--yes"]);
     assert_eq!(approved.status.code(), Some(1), "unexpected ones left out: {}", stderr(&approved));
-    assert_eq!(condition_of(&lab, "csr-newmachine"), "Approved", "kubectl sees the new Machine's node approved");
+    let newmachine = condition_of(&lab, "csr-newmachine");
+    assert!(newmachine.starts_with("Approved"), "kubectl sees the new Machine's node approved: {newmachine}");
     for name in ["csr-escape", "csr-newline", "csr-long", "csr-nomachine", "csr-extra-san"] {
         assert_eq!(condition_of(&lab, name), "Pending", "{name} left alone");
     }
