@@ -316,7 +316,7 @@ impl RestoreExecutor {
     pub(super) async fn approve_csrs(&self, run: &RestoreRun) -> Result<(Checked, usize), String> {
         use crate::openshift::csr;
         let c = self.api()?;
-        let pending = csr::pending(c, run.lost()).await?;
+        let pending = csr::pending(c, &run.rebootstrapped()).await?;
         let plan = csr::plan(&pending, &csr::Selection::AllValid, run.options.read_only)?;
         let mut approved = Vec::new();
         for one in &plan.approve {

@@ -83,7 +83,7 @@ impl RestoreExecutor {
             Check::NoValidPendingCsrs => self.approve_csrs(run).await.map(|(checked, _)| checked),
             Check::WorkersBootstrapping => {
                 let c = self.api()?;
-                let pending = crate::openshift::csr::pending(c, run.lost()).await?;
+                let pending = crate::openshift::csr::pending(c, &run.rebootstrapped()).await?;
                 let not_ready = self.not_ready_nodes(run.lost()).await?;
                 Ok(workers_bootstrapping(&run.touched_workers(), &not_ready, &pending))
             }

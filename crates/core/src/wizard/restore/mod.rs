@@ -1046,6 +1046,20 @@ impl RestoreRun {
         &self.options.lost
     }
 
+    /// The nodes whose kubelets this restore bootstraps again, declared to the CSR rules (as the
+    /// machine-approver is told nothing of a restore): every control-plane host, the hosts declared
+    /// lost (their new Machines) and the workers step 9a touched. Their node-bootstrapper CSRs are
+    /// the restore's own, even while the node still reads Ready.
+    pub fn rebootstrapped(&self) -> Vec<String> {
+        let mut nodes: Vec<String> =
+            self.survey.as_ref().map(|s| s.control_plane.iter().map(|h| h.name.clone()).collect()).unwrap_or_default();
+        nodes.extend(self.options.lost.iter().cloned());
+        nodes.extend(self.touched_workers());
+        nodes.sort();
+        nodes.dedup();
+        nodes
+    }
+
     /// The workers step 9a was given (the nodes step 9 left NotReady that are not control-plane hosts).
     pub fn touched_workers(&self) -> Vec<String> {
         let workers = self.survey.as_ref().map(|s| s.workers.as_slice()).unwrap_or_default();
