@@ -38,3 +38,23 @@ impl Rng {
 pub fn cases(default: u64) -> u64 {
     std::env::var("MODEL_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
+
+/// Runs `one` for seeds `0..n`, each with its own trace; a broken invariant panics with its seed and
+/// the steps before it. The outcomes are counted by their variant's name.
+pub fn run_seeds<O: std::fmt::Debug>(
+    n: u64,
+    mut one: impl FnMut(u64, &mut Vec<String>) -> Result<O, String>,
+) -> std::collections::BTreeMap<String, u64> {
+    let mut outcomes = std::collections::BTreeMap::new();
+    for seed in 0..n {
+        let mut trace = Vec::new();
+        match one(seed, &mut trace) {
+            Ok(outcome) => {
+                let kind = format!("{outcome:?}").split([' ', '{', '(']).next().unwrap_or_default().to_string();
+                *outcomes.entry(kind).or_default() += 1;
+            }
+            Err(broken) => panic!("seed {seed}: {broken}\n  after:\n    {}", trace.join("\n    ")),
+        }
+    }
+    outcomes
+}

@@ -285,17 +285,7 @@ fn one_run(seed: u64, trace: &mut Vec<String>) -> Result<Outcome, String> {
 #[test]
 fn random_backups_publish_only_what_was_verified() {
     let n = cases(5000);
-    let mut outcomes: std::collections::BTreeMap<String, u64> = Default::default();
-    for seed in 0..n {
-        let mut trace = Vec::new();
-        match one_run(seed, &mut trace) {
-            Ok(outcome) => {
-                let kind = format!("{outcome:?}").split([' ', '{', '(']).next().unwrap_or_default().to_string();
-                *outcomes.entry(kind).or_default() += 1;
-            }
-            Err(broken) => panic!("seed {seed}: {broken}\n  after:\n    {}", trace.join("\n    ")),
-        }
-    }
+    let outcomes = crate::wizard::model::run_seeds(n, one_run);
     for kind in ["Completed", "Failed", "Refused"] {
         assert!(outcomes.get(kind).copied().unwrap_or(0) > 0, "no run ended {kind}: {outcomes:?}");
     }

@@ -229,17 +229,7 @@ fn check_perform(
 #[test]
 fn random_replacements_keep_every_member_rule() {
     let n = cases(3000);
-    let mut outcomes: std::collections::BTreeMap<String, u64> = Default::default();
-    for seed in 0..n {
-        let mut trace = Vec::new();
-        match one_run(seed, &mut trace) {
-            Ok(outcome) => {
-                let kind = format!("{outcome:?}").split([' ', '{', '(']).next().unwrap_or_default().to_string();
-                *outcomes.entry(kind).or_default() += 1;
-            }
-            Err(broken) => panic!("seed {seed}: {broken}\n  after:\n    {}", trace.join("\n    ")),
-        }
-    }
+    let outcomes = crate::wizard::model::run_seeds(n, one_run);
     assert!(outcomes.get("Completed").copied().unwrap_or(0) > n / 50, "too few completed: {outcomes:?}");
     eprintln!("member model: {n} runs: {outcomes:?}");
 }
