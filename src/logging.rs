@@ -2,9 +2,13 @@
 //! screen. Only paths, names and outcomes are logged, never key or certificate
 //! contents.
 
+use std::io::Write;
 use std::path::PathBuf;
 
 use tracing_appender::non_blocking::WorkerGuard;
+use tracing_subscriber::fmt::MakeWriter;
+
+use etcd_console_core::units::safe_text_within;
 
 /// Starts logging; the guard flushes on drop. On failure the console runs
 /// without a log and says why once, before the screen opens.
@@ -21,8 +25,61 @@ pub fn init(log_dir: Option<PathBuf>) -> Result<(WorkerGuard, PathBuf), String> 
         .build(&dir)
         .map_err(|e| format!("cannot open a log file in {}: {e}", dir.display()))?;
     let (writer, guard) = tracing_appender::non_blocking(appender);
-    let subscriber =
-        tracing_subscriber::fmt().with_writer(writer).with_ansi(false).with_max_level(tracing::Level::INFO).finish();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(OneLineEach(writer))
+        .with_ansi(false)
+        .with_max_level(tracing::Level::INFO)
+        .finish();
     tracing::subscriber::set_global_default(subscriber).map_err(|e| format!("logging already set up: {e}"))?;
     Ok((guard, dir))
+}
+
+/// The log's writers: every event stays one line of the file, whatever outside text its fields
+/// carry (a name, a message, an error): a newline or control character in it is escaped as
+/// `units::safe_text` escapes it, only the line's own end kept.
+struct OneLineEach<M>(M);
+
+impl<'a, M: MakeWriter<'a>> MakeWriter<'a> for OneLineEach<M> {
+    type Writer = OneLine<M::Writer>;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        OneLine(self.0.make_writer())
+    }
+}
+
+/// One event, written whole (the subscriber writes each event's line in one call).
+pub struct OneLine<W>(W);
+
+impl<W: Write> Write for OneLine<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        let (line, end) = match text.strip_suffix('\n') {
+            Some(line) => (line, "\n"),
+            None => (text.as_ref(), ""),
+        };
+        let safe = safe_text_within(line, usize::MAX);
+        self.0.write_all(safe.as_bytes())?;
+        self.0.write_all(end.as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_event_carrying_outside_text_stays_one_line_without_escapes() {
+        let mut file = Vec::new();
+        let event = "2026-12-07T03:00:00Z INFO csr approved name=\"csr-1\n2026 INFO forged\" by=\"\u{1b}[2Jx\"\n";
+        let written = OneLine(&mut file).write(event.as_bytes()).unwrap_or(0);
+        assert_eq!(written, event.len());
+        let text = String::from_utf8_lossy(&file);
+        assert_eq!(text.lines().count(), 1, "{text}");
+        assert!(text.ends_with("by=\"\\e[2Jx\"\n") && !text.contains('\u{1b}'), "{text}");
+    }
 }

@@ -31,7 +31,7 @@ fn main() -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {
-            eprintln!("etcd-console: cannot start the async runtime: {e}");
+            commands::output::err(format_args!("etcd-console: cannot start the async runtime: {e}"));
             return ExitCode::from(2);
         }
     };
@@ -78,7 +78,7 @@ async fn lab(args: LabArgs, console: ConsoleArgs, kube: KubeArgs, log_problem: O
             match version.parse().map_err(etcd_console_lab::LabError::Io).and_then(etcd_console_lab::installed_etcd) {
                 Ok(path) => path,
                 Err(e) => {
-                    eprintln!("etcd-console: {e}");
+                    commands::output::err(format_args!("etcd-console: {e}"));
                     return 2;
                 }
             }
@@ -106,7 +106,7 @@ async fn lab(args: LabArgs, console: ConsoleArgs, kube: KubeArgs, log_problem: O
                 0
             }
             Err(e) => {
-                eprintln!("etcd-console lab lose: {e}");
+                commands::output::err(format_args!("etcd-console lab lose: {e}"));
                 2
             }
         },
@@ -114,7 +114,10 @@ async fn lab(args: LabArgs, console: ConsoleArgs, kube: KubeArgs, log_problem: O
             use etcd_console_lab::hosts::faults::{self, Fault};
             let Some(fault) = Fault::parse(fault) else {
                 let names: Vec<&str> = Fault::ALL.iter().map(|f| f.name()).collect();
-                eprintln!("etcd-console lab fault: no fault {fault} (the faults: {})", names.join(", "));
+                commands::output::err(format_args!(
+                    "etcd-console lab fault: no fault {fault} (the faults: {})",
+                    names.join(", ")
+                ));
                 return 2;
             };
             match faults::set(dir, fault, node.as_deref(), !off) {
@@ -129,7 +132,7 @@ async fn lab(args: LabArgs, console: ConsoleArgs, kube: KubeArgs, log_problem: O
                     0
                 }
                 Err(e) => {
-                    eprintln!("etcd-console lab fault: {e}");
+                    commands::output::err(format_args!("etcd-console lab fault: {e}"));
                     2
                 }
             }

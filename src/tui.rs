@@ -8,6 +8,7 @@
 //! it to the state and `EventLoop::carry_out` does what a key asked, the wizard
 //! runs through their registry (`crate::runs`).
 
+use crate::commands::output::errln;
 use std::io::{stdout, Stdout};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -465,7 +466,7 @@ pub async fn run(
     let (mut app, settings) = match prepare(connection, &console, kube.clone(), context) {
         Ok(prepared) => prepared,
         Err(e) => {
-            eprintln!("etcd-console: {e}");
+            errln!("etcd-console: {e}");
             return 2;
         }
     };
@@ -475,7 +476,7 @@ pub async fn run(
     let (mut screen, input) = match Screen::open(console.mouse) {
         Ok(opened) => opened,
         Err(e) => {
-            eprintln!("etcd-console: cannot open the terminal: {e}");
+            errln!("etcd-console: cannot open the terminal: {e}");
             sources.stop();
             return 2;
         }

@@ -2,6 +2,7 @@
 //! wizard. Exit 0 when the snapshot is at its final name and verified, 1 when
 //! a check refused it or it failed (nothing at the final name), 2 on bad input.
 
+use super::output::errln;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -136,7 +137,7 @@ impl BackupReport {
             }
             Progress::Run(run) => {
                 if self.out.bar && run.stage != etcd_console_core::wizard::backup::Stage::Streaming {
-                    eprintln!();
+                    errln!("");
                     self.out.bar = false;
                 }
                 if let Some(d) = run.decision.as_ref().filter(|_| !self.decided) {
@@ -225,9 +226,9 @@ impl BackupReport {
                     outln!("  removed (--keep): {}", path.display());
                 }
             }
-            Outcome::Refused { reason } => eprintln!("etcd-console: refused: {}", safe(reason)),
+            Outcome::Refused { reason } => errln!("etcd-console: refused: {}", safe(reason)),
             Outcome::Failed { reason } => {
-                eprintln!("etcd-console: backup failed: {}; nothing was left at the final name", safe(reason))
+                errln!("etcd-console: backup failed: {}; nothing was left at the final name", safe(reason))
             }
         }
         code
@@ -247,7 +248,7 @@ pub async fn run(
         if json_out {
             outln!("{}", json!({"event": "error", "message": message, "exit": 2}));
         }
-        eprintln!("etcd-console: {message}");
+        errln!("etcd-console: {message}");
         2
     };
     let Some(dir) = backup_dir(args.dir.as_ref(), console) else {
@@ -300,7 +301,7 @@ pub async fn run(
             if json_out {
                 outln!("{}", json!({"event": "finished", "outcome": "refused", "reason": e, "exit": 1}));
             }
-            eprintln!("etcd-console: {e}");
+            errln!("etcd-console: {e}");
             return 1;
         }
     };
@@ -309,7 +310,7 @@ pub async fn run(
     // Ctrl-C, SIGTERM or SIGHUP stops the backup and removes what it wrote; a second one leaves at once.
     tokio::spawn(async move {
         let signal = super::interrupt::interrupted().await;
-        eprintln!("etcd-console: {signal}: stopping the backup (again leaves at once, maybe leaving a .part file)");
+        errln!("etcd-console: {signal}: stopping the backup (again leaves at once, maybe leaving a .part file)");
         stop.cancel();
         super::interrupt::interrupted().await;
         std::process::exit(130);

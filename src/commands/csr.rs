@@ -2,6 +2,7 @@
 //! the headless front end of the CSR engine (`openshift::csr`). Exit 0 done,
 //! 1 something refused, cancelled or failed, 2 bad input or the API unreachable.
 
+use super::output::errln;
 use std::time::SystemTime;
 
 use serde_json::json;
@@ -73,19 +74,19 @@ pub async fn run(kube: &KubeSettings, read_only: bool, command: &CsrCommand) -> 
     let connection = match connect(kube).await {
         Ok(connection) => connection,
         Err(e) => {
-            eprintln!("etcd-console: {e}");
+            errln!("etcd-console: {e}");
             return 2;
         }
     };
     let pending = match csr::pending(&connection, &[]).await {
         Ok(pending) => pending,
         Err(e) => {
-            eprintln!("etcd-console: {}", safe_text(&e));
+            errln!("etcd-console: {}", safe_text(&e));
             return 2;
         }
     };
     if let Some((recent, limit)) = csr::over_pending_limit(&pending, SystemTime::now()) {
-        eprintln!("etcd-console: {}", csr::over_limit_text(recent, limit));
+        errln!("etcd-console: {}", csr::over_limit_text(recent, limit));
     }
     match command {
         CsrCommand::List { output: OutputFormat::Json } => {
@@ -94,7 +95,7 @@ pub async fn run(kube: &KubeSettings, read_only: bool, command: &CsrCommand) -> 
         }
         CsrCommand::List { output: OutputFormat::Table } => {
             if pending.is_empty() {
-                eprintln!("no pending CSRs on {}", connection.server);
+                errln!("no pending CSRs on {}", connection.server);
             } else {
                 print_table(&pending);
             }
@@ -124,15 +125,15 @@ async fn decide(connection: &Connection, plan: Result<csr::ApprovalPlan, String>
     let plan = match plan {
         Ok(plan) => plan,
         Err(e) => {
-            eprintln!("etcd-console: {e}");
+            errln!("etcd-console: {e}");
             return 2;
         }
     };
     for (name, why) in &plan.refused {
-        eprintln!("not {doing} {}: {}", safe_text_within(name, CELL_MAX_CHARS), safe_text(why));
+        errln!("not {doing} {}: {}", safe_text_within(name, CELL_MAX_CHARS), safe_text(why));
     }
     if plan.approve.is_empty() {
-        eprintln!("nothing to {verb}");
+        errln!("nothing to {verb}");
         return if plan.refused.is_empty() { 0 } else { 1 };
     }
     outln!("About to {verb} {} CSR(s) on {}:", plan.approve.len(), connection.server);
@@ -152,11 +153,11 @@ async fn decide(connection: &Connection, plan: Result<csr::ApprovalPlan, String>
         match confirmed(verb, plan.approve.len()) {
             Ok(true) => {}
             Ok(false) => {
-                eprintln!("nothing {done}");
+                errln!("nothing {done}");
                 return 1;
             }
             Err(e) => {
-                eprintln!("etcd-console: {e}");
+                errln!("etcd-console: {e}");
                 return 2;
             }
         }
@@ -171,7 +172,7 @@ async fn decide(connection: &Connection, plan: Result<csr::ApprovalPlan, String>
             Ok(()) => outln!("certificatesigningrequest/{} {done}", safe_text(&c.name)),
             Err(e) => {
                 failed = true;
-                eprintln!("etcd-console: {}", safe_text(&e));
+                errln!("etcd-console: {}", safe_text(&e));
             }
         }
     }

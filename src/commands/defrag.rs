@@ -2,6 +2,7 @@
 //! front end of the defrag wizard. Exit 0 when every planned member was done,
 //! 1 when a gate, a failure or the user stopped it, 2 on bad input.
 
+use super::output::errln;
 use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -281,7 +282,7 @@ pub async fn run(
         if json_out {
             outln!("{}", json!({"event": "error", "message": message, "exit": code}));
         }
-        eprintln!("etcd-console: {message}");
+        errln!("etcd-console: {message}");
         code
     };
     // Bad flags, certificates, no confirmation: 2. The cluster or the journal failing us: 1.
@@ -296,7 +297,7 @@ pub async fn run(
         Err(e) => return fail(e),
     };
     if options.wait < RUNBOOK_WAIT {
-        eprintln!(
+        errln!(
             "etcd-console: warning: waiting only {} between members (the runbook says at least 60s)",
             humantime::format_duration(options.wait)
         );
@@ -320,7 +321,7 @@ pub async fn run(
         match super::status::read_quota(&source, console.quota_bytes, kube).await {
             Some(quota) => {
                 options.quota_bytes = quota.bytes;
-                eprintln!(
+                errln!(
                     "etcd-console: the quota the 90 % rule is checked against: {} ({})",
                     etcd_console_core::units::format_bytes(quota.bytes),
                     quota.source.label()
@@ -413,7 +414,7 @@ pub async fn run(
                 if json_out {
                     outln!("{}", json!({"event": "finished", "outcome": "stopped", "reason": e, "exit": 1}));
                 }
-                eprintln!("etcd-console: {e}");
+                errln!("etcd-console: {e}");
                 return 1;
             }
         };
@@ -469,7 +470,7 @@ pub async fn run(
     // honoured): a defrag already sent cannot be called back.
     tokio::spawn(async move {
         let signal = super::interrupt::interrupted().await;
-        eprintln!("etcd-console: {signal}: stopping before the next member");
+        errln!("etcd-console: {signal}: stopping before the next member");
         stop.cancel();
         std::future::pending::<()>().await;
     });
@@ -488,7 +489,7 @@ pub async fn run(
     let kept = match finished {
         Ok(path) => Some(path),
         Err(e) => {
-            eprintln!("etcd-console: {e}");
+            errln!("etcd-console: {e}");
             None
         }
     };

@@ -7,6 +7,7 @@
 //! not allowed (read-only, forbidden, hosted), cancelled, failed, Degraded or
 //! stalled; 2 bad input or the API unreachable.
 
+use super::output::errln;
 use std::io::{IsTerminal, Write};
 use std::time::{Duration, SystemTime};
 
@@ -30,13 +31,13 @@ pub async fn run(
     command: &EncryptionCommand,
 ) -> i32 {
     if !etcd_console_core::openshift::configured(kube) {
-        eprintln!("etcd-console: encryption needs the OpenShift API: give --kubeconfig FILE or set KUBECONFIG");
+        errln!("etcd-console: encryption needs the OpenShift API: give --kubeconfig FILE or set KUBECONFIG");
         return BAD_INPUT;
     }
     let api = match EncryptionExecutor::connect(kube).await {
         Ok(api) => api,
         Err(e) => {
-            eprintln!("etcd-console: {e}");
+            errln!("etcd-console: {e}");
             return BAD_INPUT;
         }
     };
@@ -237,11 +238,11 @@ async fn set(
         }),
         // Asked for and impossible: bad input. Only offered: it is not offered.
         (true, None, _) if args.backup => {
-            eprintln!("etcd-console: no directory for the backup: give --backup-dir");
+            errln!("etcd-console: no directory for the backup: give --backup-dir");
             return BAD_INPUT;
         }
         (true, _, Err(e)) if args.backup => {
-            eprintln!("etcd-console: {e}");
+            errln!("etcd-console: {e}");
             return BAD_INPUT;
         }
         (true, _, _) => None,
@@ -343,7 +344,7 @@ async fn set(
                         let _ = answer_tx.send(answer);
                     }
                     Ok(Err(e)) => {
-                        eprintln!("etcd-console: {e}");
+                        errln!("etcd-console: {e}");
                         let _ = answer_tx.send(Answer { yes: false, backup_first: None });
                         let _ = driver.await;
                         return BAD_INPUT;
@@ -356,7 +357,7 @@ async fn set(
             _ = super::interrupt::interrupted() => {
                 interrupts += 1;
                 if interrupts > 1 {
-                    eprintln!(
+                    errln!(
                         "etcd-console: interrupted twice: leaving now; {}",
                         if patch_sent {
                             "the patch had been sent: look with `etcd-console encryption status`"
@@ -366,11 +367,11 @@ async fn set(
                     );
                     return 1;
                 }
-                eprintln!("etcd-console: stopping (before the patch nothing is changed; after it, only the following stops; Ctrl-C again leaves now)");
+                errln!("etcd-console: stopping (before the patch nothing is changed; after it, only the following stops; Ctrl-C again leaves now)");
                 abort.cancel();
                 // A question on screen is answered no by the stop.
                 if prompt.take().is_some() {
-                    eprintln!();
+                    errln!("");
                 }
             }
         }
@@ -378,7 +379,7 @@ async fn set(
     let run = match driver.await {
         Ok(run) => run,
         Err(e) => {
-            eprintln!("etcd-console: the run ended abnormally: {e}");
+            errln!("etcd-console: the run ended abnormally: {e}");
             return 1;
         }
     };

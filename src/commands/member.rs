@@ -5,6 +5,7 @@
 //! be read), 2 bad input. replace: exit 0 replaced, 1 refused, not allowed,
 //! cancelled or stopped (run it again to resume), 2 bad input.
 
+use super::output::errln;
 use std::io::IsTerminal;
 use std::sync::Arc;
 use std::time::Duration;
@@ -107,7 +108,7 @@ pub async fn run(
             let (options, executor) = match prepared {
                 Ok(ready) => ready,
                 Err(e) => {
-                    eprintln!("etcd-console: {}", safe(&e));
+                    errln!("etcd-console: {}", safe(&e));
                     return BAD_INPUT;
                 }
             };
@@ -262,7 +263,7 @@ impl Person for Terminal {
             return Some(confirmation.expected.clone());
         }
         if !self.interactive {
-            eprintln!("etcd-console: no terminal to confirm on: give --yes (the gates still hold)");
+            errln!("etcd-console: no terminal to confirm on: give --yes (the gates still hold)");
             return None;
         }
         let question = format!(
@@ -280,7 +281,7 @@ impl Person for Terminal {
 
     async fn done(&mut self, step: &Step) -> bool {
         if !self.interactive {
-            eprintln!("etcd-console: step {} needs you (no terminal here): run again on a terminal to go on", step.id);
+            errln!("etcd-console: step {} needs you (no terminal here): run again on a terminal to go on", step.id);
             return false;
         }
         let mut question = format!("\nstep {}: {}\n", step.id, safe(&step.title));
@@ -329,19 +330,19 @@ async fn replace_member(
     let (wanted, executor) = match prepared {
         Ok(ready) => ready,
         Err(e) => {
-            eprintln!("etcd-console: {}", safe(&e));
+            errln!("etcd-console: {}", safe(&e));
             return BAD_INPUT;
         }
     };
     let Some(journal_dir) = console.journal_dir.clone().or_else(etcd_console_core::journal::default_dir) else {
-        eprintln!("etcd-console: no home directory to keep the journal in: give --journal-dir");
+        errln!("etcd-console: no home directory to keep the journal in: give --journal-dir");
         return BAD_INPUT;
     };
     let server = executor.connection.server.clone();
     let (mut run, mut journal, resumed) = match open_run(&journal_dir, &server, &wanted) {
         Ok(opened) => opened,
         Err(e) => {
-            eprintln!("etcd-console: {}", safe(&e.to_string()));
+            errln!("etcd-console: {}", safe(&e.to_string()));
             let code = match e {
                 NotOpened::Journal(JournalError::Locked { .. }) => 1,
                 _ => BAD_INPUT,
@@ -424,7 +425,7 @@ async fn replace_member(
         let mut writer = |run: &MemberRun| {
             journal.record(run).map_err(String::from).inspect_err(|e| {
                 tracing::warn!("{e}");
-                eprintln!("etcd-console: {e}");
+                errln!("etcd-console: {e}");
             })
         };
         let drive_future = drive(&mut run, &executor, &mut person, abort.clone(), &progress_tx, &mut writer);
@@ -436,10 +437,10 @@ async fn replace_member(
                 _ = super::interrupt::interrupted() => {
                     interrupts += 1;
                     if interrupts > 1 {
-                        eprintln!("etcd-console: interrupted twice: leaving now; the journal {} has where it stopped", journal_path.display());
+                        errln!("etcd-console: interrupted twice: leaving now; the journal {} has where it stopped", journal_path.display());
                         return 1;
                     }
-                    eprintln!("etcd-console: stopping after the step in flight is checked ... (Ctrl-C again leaves now)");
+                    errln!("etcd-console: stopping after the step in flight is checked ... (Ctrl-C again leaves now)");
                     abort.cancel();
                 }
             }

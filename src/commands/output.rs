@@ -1,18 +1,23 @@
 //! The one printer of the headless commands. Stdout carries what a script
 //! reads: readable lines after a clock, or one JSON object a line with `-o
-//! json`. Questions and progress bars go to stderr. A reader gone (`| head`)
-//! ends nothing: a line that cannot be written is dropped.
+//! json`. Questions, errors and progress bars go to stderr. A reader gone (`|
+//! head`) ends nothing: a line that cannot be written is dropped. Every line
+//! passes through `units::safe_lines` on its way out: whatever outside text a
+//! line carries, no control character of it reaches the terminal (JSON escapes
+//! its own).
 
 use std::io::Write;
 use std::time::SystemTime;
 
-/// The wall clock as HH:MM:SS (UTC), for the commands' lines.
+use etcd_console_core::units::safe_lines;
+
 /// Text from outside (file names, what a host or the API said) fit for the terminal: no control
-/// character of it reaches it.
+/// character of it reaches it, a newline in it shown as `\n`.
 pub fn safe(text: &str) -> String {
     etcd_console_core::units::safe_text(text)
 }
 
+/// The wall clock as HH:MM:SS (UTC), for the commands' lines.
 pub fn clock() -> String {
     let now = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
     now.get(11..19).unwrap_or(&now).to_string()
@@ -20,10 +25,26 @@ pub fn clock() -> String {
 
 /// Writes `text` and a newline to stdout, flushed; a closed stdout is not an error worth a panic.
 pub fn out(text: impl std::fmt::Display) {
+    let text = text.to_string();
     let mut stdout = std::io::stdout().lock();
-    let _ = writeln!(stdout, "{text}");
+    let _ = writeln!(stdout, "{}", safe_lines(&text));
     let _ = stdout.flush();
 }
+
+/// Writes `text` and a newline to stderr (errors, what a command says beside its output).
+pub fn err(text: impl std::fmt::Display) {
+    let text = text.to_string();
+    let mut stderr = std::io::stderr().lock();
+    let _ = writeln!(stderr, "{}", safe_lines(&text));
+}
+
+/// `eprintln!` for the commands, through [`err`].
+macro_rules! errln {
+    ($($arg:tt)*) => {
+        $crate::commands::output::err(format_args!($($arg)*))
+    };
+}
+pub(crate) use errln;
 
 /// `println!` for the commands' stdout, through [`out`].
 macro_rules! outln {
@@ -36,7 +57,7 @@ pub(crate) use outln;
 /// Writes `text` to stdout as it is (no newline added), flushed; a closed stdout is dropped.
 pub fn out_raw(text: &str) {
     let mut stdout = std::io::stdout().lock();
-    let _ = stdout.write_all(text.as_bytes());
+    let _ = stdout.write_all(safe_lines(text).as_bytes());
     let _ = stdout.flush();
 }
 

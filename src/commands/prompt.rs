@@ -7,7 +7,7 @@ use std::io::{BufRead, IsTerminal, Write};
 /// Asks `question` on stderr and reads a line; None at the end of input or on a read error.
 pub fn ask(question: &str) -> Option<String> {
     let mut err = std::io::stderr();
-    let _ = write!(err, "{question}");
+    let _ = write!(err, "{}", etcd_console_core::units::safe_lines(question));
     let _ = err.flush();
     let mut line = String::new();
     match std::io::stdin().lock().read_line(&mut line) {

@@ -5,6 +5,7 @@
 //! be read), 2 bad input. run: exit 0 restored, 1 refused, not allowed,
 //! cancelled or stopped (run it again to resume), 2 bad input.
 
+use super::output::errln;
 use std::io::IsTerminal;
 use std::time::Duration;
 
@@ -222,7 +223,7 @@ pub async fn run(
             let executor = match executor(connection, kube, &plan.target, shell, Duration::from_secs(5)).await {
                 Ok(executor) => executor,
                 Err(e) => {
-                    eprintln!("etcd-console: {e}");
+                    errln!("etcd-console: {e}");
                     return BAD_INPUT;
                 }
             };
@@ -373,7 +374,7 @@ impl Person for Terminal {
             return Some(confirmation.cluster_name.clone());
         }
         if !self.interactive {
-            eprintln!("etcd-console: no terminal to confirm on: give --yes (the gates still hold)");
+            errln!("etcd-console: no terminal to confirm on: give --yes (the gates still hold)");
             return None;
         }
         let question = format!(
@@ -390,7 +391,7 @@ impl Person for Terminal {
 
     async fn done(&mut self, step: &Step) -> bool {
         if !self.interactive {
-            eprintln!("etcd-console: step {} needs you (no terminal here): run again on a terminal to go on", step.id);
+            errln!("etcd-console: step {} needs you (no terminal here): run again on a terminal to go on", step.id);
             return false;
         }
         let mut question = format!("\nstep {}: {}\n", step.id, step.title);
@@ -422,19 +423,19 @@ async fn run_restore(
     let executor = match executor(connection, kube, &args.target, shell, args.poll).await {
         Ok(executor) => executor,
         Err(e) => {
-            eprintln!("etcd-console: {e}");
+            errln!("etcd-console: {e}");
             return BAD_INPUT;
         }
     };
     let Some(journal_dir) = console.journal_dir.clone().or_else(etcd_console_core::journal::default_dir) else {
-        eprintln!("etcd-console: no home directory to keep the journal in: give --journal-dir");
+        errln!("etcd-console: no home directory to keep the journal in: give --journal-dir");
         return BAD_INPUT;
     };
     // The journal is found by the kubeconfig's server, which needs no answer from it.
     let server = match &executor.connection {
         Ok(c) => c.server.clone(),
         Err(e) => {
-            eprintln!("etcd-console: {e}");
+            errln!("etcd-console: {e}");
             return BAD_INPUT;
         }
     };
@@ -448,7 +449,7 @@ async fn run_restore(
     let (mut run, mut journal) = match opened {
         Ok(opened) => opened,
         Err((code, e)) => {
-            eprintln!("etcd-console: {e}");
+            errln!("etcd-console: {e}");
             if json {
                 outln!(
                     "{}",
@@ -518,7 +519,7 @@ async fn run_restore(
         let mut writer = |run: &RestoreRun| {
             journal.record(run).map_err(String::from).inspect_err(|e| {
                 tracing::warn!("{e}");
-                eprintln!("etcd-console: {e}");
+                errln!("etcd-console: {e}");
             })
         };
         let drive_future = drive(&mut run, &executor, &mut person, abort.clone(), &progress_tx, &mut writer);
@@ -530,10 +531,10 @@ async fn run_restore(
                 _ = super::interrupt::interrupted() => {
                     interrupts += 1;
                     if interrupts > 1 {
-                        eprintln!("etcd-console: interrupted twice: leaving now; the journal {} has where it stopped", journal_path.display());
+                        errln!("etcd-console: interrupted twice: leaving now; the journal {} has where it stopped", journal_path.display());
                         return 1;
                     }
-                    eprintln!("etcd-console: stopping after the step in flight is checked ... (Ctrl-C again leaves now)");
+                    errln!("etcd-console: stopping after the step in flight is checked ... (Ctrl-C again leaves now)");
                     abort.cancel();
                 }
             }

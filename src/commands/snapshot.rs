@@ -4,6 +4,7 @@
 //! `analyze`, also records skipped or a walk stopped by a damaged page, the
 //! figures read until then still given), 2 it cannot be read at all.
 
+use super::output::errln;
 use serde_json::json;
 
 use super::output::outln;
@@ -21,7 +22,7 @@ pub fn run(command: &SnapshotCommand) -> i32 {
     let file = match snapshot::open(path) {
         Ok(file) => file,
         Err(e) => {
-            eprintln!("etcd-console: {e}");
+            errln!("etcd-console: {e}");
             return 2;
         }
     };
@@ -36,7 +37,7 @@ pub fn run(command: &SnapshotCommand) -> i32 {
             if output == OutputFormat::Json {
                 outln!("{}", json!({"file": path, "ok": false, "error": e.to_string()}));
             }
-            eprintln!("etcd-console: {}: {e}", path.display());
+            errln!("etcd-console: {}: {e}", path.display());
             return 1;
         }
     };
@@ -78,7 +79,7 @@ fn run_analyze(path: &std::path::Path, output: OutputFormat) -> i32 {
     let file = match snapshot::open(path) {
         Ok(file) => file,
         Err(e) => {
-            eprintln!("etcd-console: {e}");
+            errln!("etcd-console: {e}");
             return 2;
         }
     };
@@ -88,7 +89,7 @@ fn run_analyze(path: &std::path::Path, output: OutputFormat) -> i32 {
             if output == OutputFormat::Json {
                 outln!("{}", json!({"file": path, "ok": false, "error": e.to_string()}));
             }
-            eprintln!("etcd-console: {}: {e}", path.display());
+            errln!("etcd-console: {}: {e}", path.display());
             return 1;
         }
     };
@@ -97,14 +98,14 @@ fn run_analyze(path: &std::path::Path, output: OutputFormat) -> i32 {
         OutputFormat::Table => print_analysis(&analysis),
     }
     if let Some(reason) = &analysis.partial {
-        eprintln!(
+        errln!(
             "etcd-console: {}: partial analysis: the walk stopped at a damaged page ({reason}); the figures cover \
              what came before it. Run `etcd-console snapshot verify` on it, and analyze another backup",
             path.display()
         );
     }
     if analysis.skipped.records > 0 {
-        eprintln!(
+        errln!(
             "etcd-console: {}: {} records ({}) of the key bucket could not be read and are not counted: {}",
             path.display(),
             analysis.skipped.records,

@@ -3,6 +3,7 @@
 //! verified backup (`--from-backup`). Exit 0 a whole reading, 1 a partial one,
 //! 2 bad input or nothing to read.
 
+use super::output::errln;
 use std::io::IsTerminal;
 use std::time::Duration;
 
@@ -37,7 +38,7 @@ pub async fn run(connection: &ConnectionSettings, console: &ConsoleArgs, kube: &
     let source = match EtcdSource::choose(connection, Some(kube)) {
         Ok(source) => source,
         Err(e) => {
-            eprintln!("etcd-console: {e}");
+            errln!("etcd-console: {e}");
             return 2;
         }
     };
@@ -45,7 +46,7 @@ pub async fn run(connection: &ConnectionSettings, console: &ConsoleArgs, kube: &
     let target = match live::reach(&source, options.member.as_deref()).await {
         Ok(target) => target,
         Err(e) => {
-            eprintln!("etcd-console: {e}\n{}", source.hint());
+            errln!("etcd-console: {e}\n{}", source.hint());
             return 2;
         }
     };
@@ -72,7 +73,7 @@ pub async fn run(connection: &ConnectionSettings, console: &ConsoleArgs, kube: &
     let kept = console.space_dir.clone().or_else(etcd_console_core::paths::space_dir);
     if let Some(dir) = &kept {
         if let Err(e) = history::compare_and_keep(dir, &mut reading) {
-            eprintln!("etcd-console: the reading is not kept for the next comparison: {e}");
+            errln!("etcd-console: the reading is not kept for the next comparison: {e}");
         }
     }
     tracing::info!(
@@ -86,7 +87,7 @@ pub async fn run(connection: &ConnectionSettings, console: &ConsoleArgs, kube: &
     );
     print(&reading, args.output);
     if let Some(why) = &reading.partial {
-        eprintln!("etcd-console: partial reading: {}", safe(why));
+        errln!("etcd-console: partial reading: {}", safe(why));
         return 1;
     }
     0
@@ -95,7 +96,7 @@ pub async fn run(connection: &ConnectionSettings, console: &ConsoleArgs, kube: &
 /// The newest verified backup of the cluster in the backup directory, analysed.
 async fn from_backup(console: &ConsoleArgs, cluster_id: u64, output: OutputFormat) -> i32 {
     let Some(dir) = console.backup_dir.clone().or_else(etcd_console_core::paths::backups_dir) else {
-        eprintln!("etcd-console: no backup directory: give --backup-dir");
+        errln!("etcd-console: no backup directory: give --backup-dir");
         return 2;
     };
     match tokio::task::spawn_blocking(move || etcd_console_core::space::from_latest_backup(&dir, cluster_id)).await {
@@ -103,18 +104,18 @@ async fn from_backup(console: &ConsoleArgs, cluster_id: u64, output: OutputForma
             print(&reading, output);
             match &reading.partial {
                 Some(why) => {
-                    eprintln!("etcd-console: partial analysis: {}", safe(why));
+                    errln!("etcd-console: partial analysis: {}", safe(why));
                     1
                 }
                 None => 0,
             }
         }
         Ok(Err(e)) => {
-            eprintln!("etcd-console: {}", safe(&e));
+            errln!("etcd-console: {}", safe(&e));
             2
         }
         Err(e) => {
-            eprintln!("etcd-console: the analysis stopped: {e}");
+            errln!("etcd-console: the analysis stopped: {e}");
             2
         }
     }

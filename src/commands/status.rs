@@ -1,6 +1,7 @@
 //! `etcd-console status`: one round of the same questions the console asks,
 //! printed once. Exit 0 healthy, 1 degraded, 2 bad input or no member answered.
 
+use super::output::errln;
 use std::time::Instant;
 
 use tokio::task::JoinSet;
@@ -112,7 +113,7 @@ pub async fn run(
     let source = match EtcdSource::choose(connection, Some(kube)) {
         Ok(source) => source,
         Err(e) => {
-            eprintln!("etcd-console: {e}");
+            errln!("etcd-console: {e}");
             return EXIT_UNUSABLE;
         }
     };
@@ -120,7 +121,7 @@ pub async fn run(
     let Observed { mut state, reach } = match observed {
         Ok(observed) => observed,
         Err(message) => {
-            eprintln!("etcd-console: {message}");
+            errln!("etcd-console: {message}");
             return EXIT_UNUSABLE;
         }
     };
@@ -137,10 +138,7 @@ pub async fn run(
             }
             EtcdSource::Cluster(_) => "",
         };
-        eprintln!(
-            "etcd-console: the member list was read, but no member answered Status:\n{}{hint}",
-            errors.join("\n")
-        );
+        errln!("etcd-console: the member list was read, but no member answered Status:\n{}{hint}", errors.join("\n"));
         return EXIT_UNUSABLE;
     }
     // The quota: --quota-bytes when given, else what etcd, the pods or the operator say.
@@ -167,7 +165,7 @@ pub async fn run(
             match serde_json::to_string_pretty(&value) {
                 Ok(json) => outln!("{json}"),
                 Err(e) => {
-                    eprintln!("etcd-console: cannot encode the report: {e}");
+                    errln!("etcd-console: cannot encode the report: {e}");
                     return EXIT_UNUSABLE;
                 }
             }

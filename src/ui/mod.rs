@@ -69,6 +69,22 @@ pub fn draw(frame: &mut Frame, app: &App, theme: Theme, now: Instant) {
     if let Some(confirm) = &app.confirm {
         openshift::draw_confirm(frame, area, confirm, theme);
     }
+    scrub(frame.buffer_mut());
+}
+
+/// The last guard before the terminal: a cell holding a character `safe_text` would have
+/// escaped (outside text some pane drew as it came) keeps only its printable part, or shows
+/// `�`. No control character, escape sequence or direction mark reaches the terminal, whatever
+/// a pane drew.
+pub(crate) fn scrub(buffer: &mut ratatui::buffer::Buffer) {
+    use etcd_console_core::units::is_unsafe_char;
+    for cell in buffer.content.iter_mut() {
+        if cell.symbol().chars().any(is_unsafe_char) {
+            let kept: String = cell.symbol().chars().filter(|c| !is_unsafe_char(*c)).collect();
+            let shown = if kept.is_empty() { "\u{fffd}".to_string() } else { kept };
+            cell.set_symbol(&shown);
+        }
+    }
 }
 
 /// A wizard's line of keys, from the key table: each key boxed, then its word.

@@ -62,12 +62,12 @@ pub fn safe_text(text: &str) -> String {
 
 /// [`safe_text`] cut at `max_chars` shown characters (escapes count as what they show).
 pub fn safe_text_within(text: &str, max_chars: usize) -> String {
-    let mut shown = String::with_capacity(text.len().min(max_chars + 32));
+    let mut shown = String::with_capacity(text.len().min(max_chars.saturating_add(32)));
     let mut count = 0usize;
     for (at, c) in text.char_indices() {
         let escaped = escape_char(c);
         let width = escaped.as_ref().map_or(1, |e| e.chars().count());
-        if count + width > max_chars {
+        if count.saturating_add(width) > max_chars {
             shown.push_str(&format!("…[{} bytes cut]", text.len() - at));
             return shown;
         }
@@ -80,17 +80,35 @@ pub fn safe_text_within(text: &str, max_chars: usize) -> String {
     shown
 }
 
+/// Lines of ours that may carry outside text, at the last step before a terminal or a log
+/// file: every character [`safe_text`] escapes is escaped as it does, but the newlines that
+/// end or separate the lines; nothing is cut. Text already safe comes back as it is.
+pub fn safe_lines(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(|c| c != '\n' && is_unsafe_char(c)) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let lines: Vec<String> = text.split('\n').map(|line| safe_text_within(line, usize::MAX)).collect();
+    std::borrow::Cow::Owned(lines.join("\n"))
+}
+
+/// A character [`safe_text`] never lets through as it is: a control character, or an
+/// invisible mark that changes the direction or width of what follows.
+pub fn is_unsafe_char(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}')
+}
+
 fn escape_char(c: char) -> Option<String> {
-    let invisible =
-        matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}');
+    if !is_unsafe_char(c) {
+        return None;
+    }
     match c {
         '\n' => Some("\\n".into()),
         '\r' => Some("\\r".into()),
         '\t' => Some("\\t".into()),
         '\u{1b}' => Some("\\e".into()),
-        c if c.is_control() && (c as u32) < 0x100 => Some(format!("\\x{:02x}", c as u32)),
-        c if c.is_control() || invisible => Some(format!("\\u{{{:x}}}", c as u32)),
-        _ => None,
+        c if (c as u32) < 0x100 => Some(format!("\\x{:02x}", c as u32)),
+        c => Some(format!("\\u{{{:x}}}", c as u32)),
     }
 }
 
@@ -147,6 +165,14 @@ mod tests {
         let cut = safe_text_within("\u{1b}\u{1b}\u{1b}", 5);
         assert_eq!(cut, "\\e\\e…[1 bytes cut]", "an escape is never cut in half");
         assert!(!cut.chars().any(char::is_control));
+    }
+
+    #[test]
+    fn whole_lines_keep_their_newlines_and_escape_the_rest_uncut() {
+        let table = format!("NAME  MESSAGE\nop-1  {}\x1b]0;pwned\x07\rdone\n", "x".repeat(2000));
+        let shown = safe_lines(&table);
+        assert_eq!(shown, format!("NAME  MESSAGE\nop-1  {}\\e]0;pwned\\x07\\rdone\n", "x".repeat(2000)));
+        assert!(matches!(safe_lines("plain\nlines\n"), std::borrow::Cow::Borrowed(_)));
     }
 }
 
