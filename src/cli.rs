@@ -766,14 +766,16 @@ pub struct CsrArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum CsrCommand {
-    /// List the pending CSRs, each classified: node-bootstrapper, kubelet-serving, or unexpected.
+    /// List the pending CSRs, each classified: node-bootstrapper, kubelet-serving, client-renewal,
+    /// or unexpected.
     List {
         /// Output format.
         #[arg(long, short = 'o', value_enum, default_value = "table")]
         output: OutputFormat,
     },
-    /// Approve the named pending CSRs, or with --all-valid every node-bootstrapper and
-    /// kubelet-serving CSR (never an unexpected one), after a confirmation naming them.
+    /// Approve the named pending CSRs, or with --all-valid every node-bootstrapper,
+    /// kubelet-serving and client-renewal CSR (never an unexpected one), after a confirmation
+    /// naming them.
     Approve {
         /// CSR names.
         #[arg(required_unless_present = "all_valid", conflicts_with = "all_valid")]
@@ -781,6 +783,11 @@ pub enum CsrCommand {
         /// Every pending CSR classified valid.
         #[arg(long)]
         all_valid: bool,
+        /// Declare a node whose kubelet bootstraps (repeatable), e.g. a lost host being replaced:
+        /// its node-bootstrapper CSRs are valid without a Machine to vouch for it, as the restore's
+        /// declared nodes are. Only what you name; the confirmation and --read-only still apply.
+        #[arg(long = "node", value_name = "NAME")]
+        nodes: Vec<String>,
         /// Do not ask: approve what the plan names (for scripts).
         #[arg(long)]
         yes: bool,

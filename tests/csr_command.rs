@@ -304,3 +304,47 @@ async fn past_the_approvers_pending_bound_bulk_approval_takes_nothing() {
     let still = kubectl_ok(&lab, &["get", "csr", "--no-headers"]);
     assert!(!still.contains("Approved"), "kubectl sees none approved");
 }
+
+#[tokio::test]
+async fn a_node_declared_with_node_has_its_bootstrapper_csr_approved_as_the_restores_are() {
+    let lab = lab_scenario("post-restore", 1.0).await;
+    // A lost host's replacement asks for its client certificate: no node yet, no Machine names it.
+    file_csr(&lab, "csr-lost-host", BOOTSTRAPPER, false, request_for("system:node:master-9", &[], &[]));
+    let listed = json(&console_kube(&lab, &["csr", "list", "-o", "json"]));
+    let entry = listed["csrs_pending"].as_array().unwrap().iter().find(|c| c["name"] == "csr-lost-host").cloned();
+    let entry = entry.expect("csr-lost-host listed");
+    assert_eq!(entry["class"], "unexpected", "{entry}");
+    assert!(entry["reason"].as_str().unwrap().contains("no Machine has it"), "{entry}");
+
+    // A name no node can have is bad input, refused before the API is asked.
+    let bad = console_kube(&lab, &["csr", "approve", "--all-valid", "--node", "Master_9", "--yes"]);
+    assert_eq!(bad.status.code(), Some(2), "{}", stderr(&bad));
+    assert!(stderr(&bad).contains("--node \"Master_9\": not a node's name"), "{}", stderr(&bad));
+    // The confirmation and --read-only rules are unchanged.
+    let unconfirmed = console_kube(&lab, &["csr", "approve", "--all-valid", "--node", "master-9"]);
+    assert_eq!(unconfirmed.status.code(), Some(2), "{}", stderr(&unconfirmed));
+    let read_only =
+        console_kube(&lab, &["csr", "approve", "--all-valid", "--node", "master-9", "--yes", "--read-only"]);
+    assert_eq!(read_only.status.code(), Some(2));
+    assert!(stderr(&read_only).contains("--read-only"), "{}", stderr(&read_only));
+    // Another node declared does not vouch for this one.
+    let other = console_kube(&lab, &["csr", "approve", "--all-valid", "--node", "master-8", "--yes"]);
+    assert_eq!(other.status.code(), Some(1), "{}", stderr(&other));
+    assert!(stderr(&other).contains("not approving csr-lost-host: unexpected"), "{}", stderr(&other));
+    assert_eq!(condition_of(&lab, "csr-lost-host"), "Pending");
+
+    let declared =
+        console_kube(&lab, &["csr", "approve", "--all-valid", "--node", "master-8", "--node", "master-9", "--yes"]);
+    assert_eq!(declared.status.code(), Some(0), "{}", stderr(&declared));
+    let plan = stdout(&declared);
+    assert!(plan.contains("csr-lost-host  node-bootstrapper"), "{plan}");
+    assert!(!plan.contains("! unexpected"), "{plan}");
+    let condition = eventually("issued", Duration::from_secs(10), || {
+        let c = condition_of(&lab, "csr-lost-host");
+        (c == "Approved,Issued").then_some(c)
+    });
+    assert_eq!(condition, "Approved,Issued", "kubectl sees the declared node's CSR approved");
+
+    let help = console_kube(&lab, &["csr", "approve", "--help"]);
+    assert!(stdout(&help).contains("--node <NAME>"), "{}", stdout(&help));
+}

@@ -1,4 +1,4 @@
-//! `etcd-console csr list | approve NAME... | approve --all-valid | deny NAME... [--yes]`:
+//! `etcd-console csr list | approve NAME... | approve --all-valid [--node NAME]... | deny NAME... [--yes]`:
 //! the headless front end of the CSR engine (`openshift::csr`). Exit 0 done,
 //! 1 something refused, cancelled or failed, 2 bad input or the API unreachable.
 
@@ -71,6 +71,19 @@ fn confirmed(verb: &str, count: usize) -> Result<bool, String> {
 }
 
 pub async fn run(kube: &KubeSettings, read_only: bool, command: &CsrCommand) -> i32 {
+    // Nodes the SRE declares (`approve --node`): their node-bootstrapper CSRs need no Machine.
+    let declared: &[String] = match command {
+        CsrCommand::Approve { nodes, .. } => nodes,
+        _ => &[],
+    };
+    if let Some(bad) = declared.iter().find(|n| !csr::is_dns1123_subdomain(n)) {
+        eprintln!(
+            "etcd-console: --node {}: not a node's name (a DNS-1123 subdomain: lowercase letters, digits, \
+             '-' and '.'); give the name the node registers with",
+            safe_text(&format!("{bad:?}"))
+        );
+        return 2;
+    }
     let connection = match connect(kube).await {
         Ok(connection) => connection,
         Err(e) => {
@@ -78,7 +91,7 @@ pub async fn run(kube: &KubeSettings, read_only: bool, command: &CsrCommand) -> 
             return 2;
         }
     };
-    let pending = match csr::pending(&connection, &[]).await {
+    let pending = match csr::pending(&connection, declared).await {
         Ok(pending) => pending,
         Err(e) => {
             errln!("etcd-console: {}", safe_text(&e));
@@ -101,7 +114,7 @@ pub async fn run(kube: &KubeSettings, read_only: bool, command: &CsrCommand) -> 
             }
             0
         }
-        CsrCommand::Approve { names, all_valid, yes } => {
+        CsrCommand::Approve { names, all_valid, yes, .. } => {
             let selection = if *all_valid { Selection::AllValid } else { Selection::Named(names.clone()) };
             decide(&connection, csr::plan(&pending, &selection, read_only), Verdict::Approve, *yes).await
         }

@@ -381,6 +381,9 @@ mod openshift_views {
             CsrClass::KubeletServing => {
                 (SERVING_SIGNER, format!("system:node:{node}"), vec!["digital signature", "server auth"])
             }
+            CsrClass::ClientRenewal => {
+                (CLIENT_SIGNER, format!("system:node:{node}"), vec!["digital signature", "client auth"])
+            }
             CsrClass::Unexpected => (SERVING_SIGNER, "alice".to_string(), vec!["digital signature", "server auth"]),
         };
         PendingCsr {

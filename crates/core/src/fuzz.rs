@@ -204,7 +204,8 @@ fn fuzz_csr_decoding_never_panics_and_reads_back_what_it_names() {
         if let Ok(request) = csr::decode_request(&pem) {
             // Whatever it read, every class it may get is explained.
             for signer in [csr::CLIENT_SIGNER, csr::SERVING_SIGNER] {
-                let (class, reason) = csr::classify(signer, csr::BOOTSTRAPPER, &[], Some(&request), &no_context());
+                let (class, reason) =
+                    csr::classify(signer, csr::BOOTSTRAPPER, &[], Some(&request), None, &no_context());
                 prop_assert!(!reason.is_empty());
                 // No usages asked: never a kubelet's certificate.
                 prop_assert_eq!(class, CsrClass::Unexpected);
@@ -292,10 +293,19 @@ fn fuzz_csr_classification_never_calls_a_foreign_request_valid() {
         "csr_classification_never_calls_a_foreign_request_valid",
         &inputs,
         |(signer, requestor, usages, request, nodes)| {
-            let nodes: Vec<KnownNode> =
-                nodes.into_iter().map(|(name, addresses)| KnownNode { name, addresses, ready: true }).collect();
+            let nodes: Vec<KnownNode> = nodes
+                .into_iter()
+                .map(|(name, addresses)| {
+                    // Each address as a DNS name and as an IP: the typing is what is tested.
+                    let typed = addresses
+                        .into_iter()
+                        .flat_map(|a| [("Hostname".to_string(), a.clone()), ("InternalIP".to_string(), a)])
+                        .collect();
+                    KnownNode { name, addresses: typed, ready: true }
+                })
+                .collect();
             let context = csr::CsrContext::nodes_only(nodes, "no Machine API in this test");
-            let (class, reason) = csr::classify(&signer, &requestor, &usages, request.as_ref(), &context);
+            let (class, reason) = csr::classify(&signer, &requestor, &usages, request.as_ref(), None, &context);
             prop_assert!(!reason.is_empty());
             if class.is_valid() {
                 let request = request.as_ref().unwrap();
@@ -312,10 +322,16 @@ fn fuzz_csr_classification_never_calls_a_foreign_request_valid() {
                     for name in request.dns_names.iter().chain(&request.ip_addresses) {
                         let ours = plain(name);
                         prop_assert!(
-                            known.addresses.iter().any(|a| plain(a) == ours) || plain(&known.name) == ours,
+                            known.addresses.iter().any(|(_, a)| plain(a) == ours) || plain(&known.name) == ours,
                             "{name:?}"
                         );
                     }
+                } else if class == CsrClass::ClientRenewal {
+                    // A registered node renewing for itself only.
+                    prop_assert_eq!(&requestor, cn);
+                    prop_assert!(context.nodes.iter().any(|n| n.name == cn["system:node:".len()..]));
+                    prop_assert!(usages.iter().any(|u| u == "client auth"));
+                    prop_assert!(request.dns_names.is_empty() && request.ip_addresses.is_empty());
                 } else {
                     prop_assert_eq!(&requestor, csr::BOOTSTRAPPER);
                     prop_assert!(usages.iter().any(|u| u == "client auth"));
@@ -339,7 +355,7 @@ fn a_client_csr_for_a_node_without_a_valid_name_is_not_valid() {
             ..DecodedRequest::default()
         };
         let usages = ["client auth".to_string()];
-        csr::classify(csr::CLIENT_SIGNER, csr::BOOTSTRAPPER, &usages, Some(&request), &no_context()).0
+        csr::classify(csr::CLIENT_SIGNER, csr::BOOTSTRAPPER, &usages, Some(&request), None, &no_context()).0
     };
     for cn in ["system:node:", "system:node:Master-0", "system:node:master-0 ", "system:node:a\nb", "system:node:../x"]
     {

@@ -8,11 +8,17 @@
 //!
 //! The classes follow OpenShift's cluster-machine-approver (its `csr_check.go`):
 //! a client CSR from the node-bootstrapper for a node not registered yet needs a
-//! Machine without a nodeRef whose InternalDNS address is that node (or a node
-//! the SRE declared); a serving CSR from the node itself may name only the
-//! node's and its Machine's addresses; node names are DNS-1123 subdomains; past
-//! `max(machines, nodes) + 100` pending node CSRs of the last hour the approver
-//! approves nothing, and neither does a bulk approval here.
+//! Machine without a nodeRef whose InternalDNS address is that node, filed from
+//! 10 s before to 2 h after that Machine was created (or a node the SRE
+//! declared); a serving CSR from the node itself may name only what the node
+//! reports in its status (the approver compares a renewal with the kubelet's
+//! current certificate, which the API does not show; the kubelet builds it from
+//! those addresses) or, failing that, only its Machine's addresses; a node
+//! renewing its own client certificate is left by the approver to
+//! kube-controller-manager, which approves it for a registered node; node names
+//! are DNS-1123 subdomains; past `max(machines, nodes) + 100` pending node CSRs
+//! of the last hour the approver approves nothing, and neither does a bulk
+//! approval here.
 
 use std::time::{Duration, SystemTime};
 
@@ -32,6 +38,12 @@ const NODE_PREFIX: &str = "system:node:";
 /// last hour are pending than `max(machines, nodes)` plus this.
 pub const MAX_PENDING_OVER_MACHINES: usize = 100;
 const RECENT_PENDING: Duration = Duration::from_secs(3600);
+/// The approver's clock-skew allowance (`maxMachineClockSkew`): a bootstrapper CSR may be filed
+/// up to this long before its Machine was created.
+pub const MACHINE_CLOCK_SKEW: Duration = Duration::from_secs(10);
+/// The approver's window (`maxMachineDelta`): a bootstrapper CSR filed this long or longer after
+/// its Machine was created is not that Machine's first boot.
+pub const MACHINE_DELTA: Duration = Duration::from_secs(2 * 3600);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -40,6 +52,8 @@ pub enum CsrClass {
     NodeBootstrapper,
     /// A known node's kubelet asking for its serving certificate.
     KubeletServing,
+    /// A registered node's kubelet renewing its own client certificate with the one it holds.
+    ClientRenewal,
     /// Anything else: shown, flagged, never approved in bulk.
     Unexpected,
 }
@@ -49,6 +63,7 @@ impl CsrClass {
         match self {
             CsrClass::NodeBootstrapper => "node-bootstrapper",
             CsrClass::KubeletServing => "kubelet-serving",
+            CsrClass::ClientRenewal => "client-renewal",
             CsrClass::Unexpected => "unexpected",
         }
     }
@@ -71,7 +86,8 @@ pub struct DecodedRequest {
 #[derive(Debug, Clone, PartialEq)]
 pub struct KnownNode {
     pub name: String,
-    pub addresses: Vec<String>,
+    /// `status.addresses` as (type, address): `InternalIP`, `Hostname`, `InternalDNS`, ...
+    pub addresses: Vec<(String, String)>,
     /// Its `Ready` condition is `True` (its kubelet holds a working client certificate).
     pub ready: bool,
 }
@@ -84,6 +100,8 @@ pub struct KnownMachine {
     pub node_ref: Option<String>,
     /// `status.addresses` as (type, address): `InternalDNS`, `InternalIP`, `Hostname`, ...
     pub addresses: Vec<(String, String)>,
+    /// `metadata.creationTimestamp`: a bootstrapper CSR must follow it closely.
+    pub created: Option<SystemTime>,
 }
 
 /// What a CSR is judged against: the nodes, the Machines, and the nodes the SRE declared.
@@ -222,17 +240,58 @@ pub fn decode_request(pem: &[u8]) -> Result<DecodedRequest, String> {
     Ok(request)
 }
 
-fn only_usages(usages: &[String], allowed: &[&str], required: &str) -> bool {
-    usages.iter().any(|u| u == required) && usages.iter().all(|u| allowed.contains(&u.as_str()))
+/// A kubelet's usages as the approver and kube-controller-manager accept them: `digital signature`
+/// and `purpose` (`client auth` or `server auth`), `key encipherment` allowed besides (older kubelets,
+/// RSA keys), nothing else.
+fn kubelet_usages(usages: &[String], purpose: &str) -> bool {
+    let allowed = ["digital signature", "key encipherment", purpose];
+    [purpose, "digital signature"].iter().all(|needed| usages.iter().any(|u| u == needed))
+        && usages.iter().all(|u| allowed.contains(&u.as_str()))
+}
+
+fn rfc3339(at: SystemTime) -> String {
+    humantime::format_rfc3339_seconds(at).to_string()
+}
+
+fn same_ip(a: &str, b: &str) -> bool {
+    match (a.parse::<std::net::IpAddr>(), b.parse::<std::net::IpAddr>()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
+}
+
+/// The names `request` asks for that `addresses` (typed, as a Node's or a Machine's status carries
+/// them) do not give, as the approver matches them: a DNS name against `Hostname`, `InternalDNS` and
+/// `ExternalDNS` addresses (and `own_name`), without case or trailing dot; an IP against
+/// `InternalIP` and `ExternalIP` addresses.
+fn names_outside<'a>(
+    request: &'a DecodedRequest,
+    addresses: &[(String, String)],
+    own_name: Option<&str>,
+) -> Vec<&'a str> {
+    let of_kinds = |kinds: &[&str]| -> Vec<&str> {
+        addresses.iter().filter(|(kind, _)| kinds.contains(&kind.as_str())).map(|(_, a)| a.as_str()).collect()
+    };
+    let dns: Vec<&str> = of_kinds(&["Hostname", "InternalDNS", "ExternalDNS"]).into_iter().chain(own_name).collect();
+    let ips = of_kinds(&["InternalIP", "ExternalIP"]);
+    let foreign_dns = request
+        .dns_names
+        .iter()
+        .filter(|name| !name.is_empty() && !dns.iter().any(|d| same_dns_name(d, name)))
+        .map(String::as_str);
+    let foreign_ips = request.ip_addresses.iter().filter(|ip| !ips.iter().any(|a| same_ip(a, ip))).map(String::as_str);
+    foreign_dns.chain(foreign_ips).collect()
 }
 
 /// Sorts a pending CSR into its class, with the reason, as the cluster-machine-approver
 /// judges (see the module's header); everything else is unexpected, and says why.
+/// `created` is the CSR's `metadata.creationTimestamp`.
 pub fn classify(
     signer: &str,
     requestor: &str,
     usages: &[String],
     request: Option<&DecodedRequest>,
+    created: Option<SystemTime>,
     context: &CsrContext,
 ) -> (CsrClass, String) {
     let unexpected = |why: String| (CsrClass::Unexpected, why);
@@ -249,51 +308,158 @@ pub fn classify(
     }
     match signer {
         CLIENT_SIGNER => {
-            if requestor != BOOTSTRAPPER {
-                return unexpected(format!("a kubelet client CSR filed by {requestor}, not the node-bootstrapper"));
+            let renewal = requestor == cn;
+            if requestor != BOOTSTRAPPER && !renewal {
+                return unexpected(format!(
+                    "a kubelet client CSR filed by {requestor}, not the node-bootstrapper nor the node {node} itself"
+                ));
             }
             if !request.dns_names.is_empty() || !request.ip_addresses.is_empty() {
                 return unexpected("a client CSR that names hosts or addresses".into());
             }
-            if !only_usages(usages, &["digital signature", "key encipherment", "client auth"], "client auth") {
+            if !kubelet_usages(usages, "client auth") {
                 return unexpected(format!("usages {usages:?} are not a kubelet client's"));
             }
-            client_for(node, context)
+            if renewal {
+                client_renewal_for(node, context)
+            } else {
+                client_for(node, created, context)
+            }
         }
         SERVING_SIGNER => {
             if requestor != cn {
                 return unexpected(format!("filed by {requestor} for {cn}: a node may only ask for itself"));
             }
-            let Some(known) = context.nodes.iter().find(|n| n.name == node) else {
-                return unexpected(format!("serving certificate for {node}, which is not a node of this cluster"));
-            };
-            if !only_usages(usages, &["digital signature", "key encipherment", "server auth"], "server auth") {
+            if !kubelet_usages(usages, "server auth") {
                 return unexpected(format!("usages {usages:?} are not a kubelet's serving usages"));
             }
-            let machine = context.machine_of(node);
-            let names_node = |name: &String| {
-                same_dns_name(name, &known.name)
-                    || known.addresses.iter().any(|a| same_dns_name(a, name))
-                    || machine.is_some_and(|m| m.addresses.iter().any(|(_, a)| same_dns_name(a, name)))
-            };
-            let foreign: Vec<&String> =
-                request.ip_addresses.iter().chain(&request.dns_names).filter(|a| !names_node(a)).collect();
-            if !foreign.is_empty() {
-                return unexpected(format!("names {foreign:?}, which are not {node}'s addresses"));
-            }
-            (
-                CsrClass::KubeletServing,
-                format!("serving certificate for the known node {node}, naming only its addresses"),
-            )
+            serving_for(node, request, context)
         }
         other => unexpected(format!("signer {other} is not a kubelet's")),
     }
 }
 
+/// A node's own serving CSR. The approver first compares a renewal with the certificate the
+/// kubelet serves now (all names equal); it cannot reach it, or they differ, it falls back to the
+/// Machine whose nodeRef is the node. The API does not show the kubelet's certificate, so the
+/// nearest is what the kubelet builds it from: the addresses its node reports in its status.
+fn serving_for(node: &str, request: &DecodedRequest, context: &CsrContext) -> (CsrClass, String) {
+    let Some(known) = context.nodes.iter().find(|n| n.name == node) else {
+        return (CsrClass::Unexpected, format!("serving certificate for {node}, which is not a node of this cluster"));
+    };
+    let outside_node = names_outside(request, &known.addresses, Some(&known.name));
+    if outside_node.is_empty() {
+        return (
+            CsrClass::KubeletServing,
+            format!(
+                "serving certificate for the known node {node}, naming only its name and the addresses it \
+                 reports (what its kubelet's current certificate is built from)"
+            ),
+        );
+    }
+    let machine = match (&context.machines, context.machine_of(node)) {
+        (_, Some(machine)) => machine,
+        (Err(why), None) => {
+            return (
+                CsrClass::Unexpected,
+                format!(
+                    "names {outside_node:?}, which are not {node}'s addresses (its status), and no Machine \
+                     can vouch for them ({why})"
+                ),
+            )
+        }
+        (Ok(_), None) => {
+            return (
+                CsrClass::Unexpected,
+                format!(
+                    "names {outside_node:?}, which are not {node}'s addresses (its status), and no Machine has \
+                     {node} as its node"
+                ),
+            )
+        }
+    };
+    let outside_machine = names_outside(request, &machine.addresses, None);
+    if outside_machine.is_empty() {
+        return (
+            CsrClass::KubeletServing,
+            format!(
+                "serving certificate for the known node {node}, naming only the addresses of its Machine {}",
+                machine.name
+            ),
+        );
+    }
+    (
+        CsrClass::Unexpected,
+        format!(
+            "names {outside_node:?}, which are not {node}'s addresses (its status), and {outside_machine:?}, \
+             which are not its Machine {}'s",
+            machine.name
+        ),
+    )
+}
+
+/// A kubelet renewing its client certificate with the one it holds (`system:node:<node>` for itself).
+/// The approver passes these by (it takes only the node-bootstrapper's); kube-controller-manager
+/// approves them (a node renewing for itself, `selfnodeclient`), which asks for a registered node.
+fn client_renewal_for(node: &str, context: &CsrContext) -> (CsrClass, String) {
+    if context.nodes.iter().any(|n| n.name == node) {
+        (
+            CsrClass::ClientRenewal,
+            format!(
+                "the registered node {node} renewing its own client certificate with the one it holds \
+                 (kube-controller-manager approves these; the cluster-machine-approver leaves them to it)"
+            ),
+        )
+    } else {
+        (
+            CsrClass::Unexpected,
+            format!(
+                "filed as system:node:{node} to renew a client certificate, but {node} is not a node of this cluster"
+            ),
+        )
+    }
+}
+
+/// Whether a bootstrapper CSR filed at `created` falls in the approver's window for `machine`:
+/// strictly after its creation less `MACHINE_CLOCK_SKEW`, strictly before its creation plus
+/// `MACHINE_DELTA`. Err says the times.
+fn within_machine_window(node: &str, created: Option<SystemTime>, machine: &KnownMachine) -> Result<(), String> {
+    let Some(machine_created) = machine.created else {
+        return Err(format!(
+            "Machine {} that names {node} carries no creation time, so the cluster-machine-approver's window \
+             (from {} s before to {} h after it) cannot hold",
+            machine.name,
+            MACHINE_CLOCK_SKEW.as_secs(),
+            MACHINE_DELTA.as_secs() / 3600
+        ));
+    };
+    let Some(csr_created) = created else {
+        return Err(format!("the CSR carries no creation time to hold against Machine {}'s", machine.name));
+    };
+    let start = machine_created.checked_sub(MACHINE_CLOCK_SKEW).unwrap_or(machine_created);
+    let end = machine_created.checked_add(MACHINE_DELTA).unwrap_or(machine_created);
+    if csr_created > start && csr_created < end {
+        return Ok(());
+    }
+    let when = if csr_created <= start { "before" } else { "after" };
+    Err(format!(
+        "filed at {}, {when} the cluster-machine-approver's window for Machine {} (created {}): from {} to {} \
+         ({} s before to {} h after it); a CSR that {} is not that Machine's first boot",
+        rfc3339(csr_created),
+        machine.name,
+        rfc3339(machine_created),
+        rfc3339(start),
+        rfc3339(end),
+        MACHINE_CLOCK_SKEW.as_secs(),
+        MACHINE_DELTA.as_secs() / 3600,
+        if when == "before" { "early" } else { "late" }
+    ))
+}
+
 /// A node-bootstrapper client CSR for `node`: valid for a registered node whose kubelet lost its
 /// certificate (NotReady, as after a restore), for a node not registered yet that a Machine
-/// without a nodeRef names, or for a node the SRE declared.
-fn client_for(node: &str, context: &CsrContext) -> (CsrClass, String) {
+/// without a nodeRef names and was created shortly before, or for a node the SRE declared.
+fn client_for(node: &str, created: Option<SystemTime>, context: &CsrContext) -> (CsrClass, String) {
     let valid = |why: String| (CsrClass::NodeBootstrapper, why);
     let declared = context.declared.iter().any(|d| d == node);
     if declared {
@@ -332,10 +498,14 @@ fn client_for(node: &str, context: &CsrContext) -> (CsrClass, String) {
                     CsrClass::Unexpected,
                     format!("Machine {} that names {node} already has its node ({other})", machine.name),
                 ),
-                None => valid(format!(
-                    "client certificate for {node}, the new node of Machine {}, filed by the node-bootstrapper",
-                    machine.name
-                )),
+                None => match within_machine_window(node, created, machine) {
+                    Ok(()) => valid(format!(
+                        "client certificate for {node}, the new node of Machine {}, filed by the node-bootstrapper \
+                         within the cluster-machine-approver's window after the Machine was created",
+                        machine.name
+                    )),
+                    Err(why) => (CsrClass::Unexpected, why),
+                },
             },
         },
     }
@@ -356,7 +526,7 @@ pub fn known_nodes(nodes: &[Node]) -> Vec<KnownNode> {
                 .status
                 .as_ref()
                 .and_then(|s| s.addresses.as_ref())
-                .map(|a| a.iter().map(|a| a.address.clone()).collect())
+                .map(|a| a.iter().map(|a| (a.type_.clone(), a.address.clone())).collect())
                 .unwrap_or_default();
             let ready = n
                 .status
@@ -382,6 +552,7 @@ pub fn known_machines(machines: &[DynamicObject]) -> Vec<KnownMachine> {
                     .as_array()
                     .map(|a| a.iter().filter_map(|a| Some((text(&a["type"])?, text(&a["address"])?))).collect())
                     .unwrap_or_default(),
+                created: m.metadata.creation_timestamp.as_ref().map(|t| SystemTime::from(t.0)),
             }
         })
         .collect()
@@ -406,7 +577,8 @@ pub fn to_pending(
     let usages = spec.usages.clone().unwrap_or_default();
     let requestor = spec.username.clone().unwrap_or_default();
     let request = decode(&spec.request.0);
-    let (class, reason) = classify(&spec.signer_name, &requestor, &usages, request.as_ref(), context);
+    let created = csr.metadata.creation_timestamp.as_ref().map(|t| SystemTime::from(t.0));
+    let (class, reason) = classify(&spec.signer_name, &requestor, &usages, request.as_ref(), created, context);
     let node = request.as_ref().and_then(|r| r.common_name.as_deref()?.strip_prefix(NODE_PREFIX)).map(str::to_string);
     Some(PendingCsr {
         name: csr.metadata.name.clone().unwrap_or_default(),
@@ -417,7 +589,7 @@ pub fn to_pending(
         usages,
         request,
         node,
-        created: csr.metadata.creation_timestamp.as_ref().map(|t| SystemTime::from(t.0)),
+        created,
         pending_limit: Some(context.pending_limit()),
     })
 }
@@ -604,7 +776,21 @@ mod tests {
     }
 
     fn nodes() -> Vec<KnownNode> {
-        vec![KnownNode { name: "master-1".into(), addresses: vec!["10.0.0.11".into()], ready: true }]
+        vec![KnownNode {
+            name: "master-1".into(),
+            addresses: vec![("InternalIP".into(), "10.0.0.11".into()), ("Hostname".into(), "master-1".into())],
+            ready: true,
+        }]
+    }
+
+    /// When the test cluster's Machines were created.
+    fn machines_created() -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(1_796_000_000)
+    }
+
+    /// A CSR filed five minutes after the Machines were created: inside the approver's window.
+    fn filed() -> Option<SystemTime> {
+        Some(machines_created() + Duration::from_secs(300))
     }
 
     fn machine(name: &str, node: &str, node_ref: Option<&str>) -> KnownMachine {
@@ -612,6 +798,7 @@ mod tests {
             name: name.into(),
             node_ref: node_ref.map(str::to_string),
             addresses: vec![("InternalDNS".into(), node.into()), ("InternalIP".into(), "10.0.0.23".into())],
+            created: Some(machines_created()),
         }
     }
 
@@ -638,13 +825,14 @@ mod tests {
             BOOTSTRAPPER,
             &client,
             Some(&request("system:node:new-3", &["system:nodes"])),
+            filed(),
             &context(),
         );
         assert_eq!(class, CsrClass::NodeBootstrapper);
         let serving = usages(&["digital signature", "server auth"]);
         let mut asks = request("system:node:master-1", &["system:nodes"]);
         asks.ip_addresses = vec!["10.0.0.11".into()];
-        let (class, _) = classify(SERVING_SIGNER, "system:node:master-1", &serving, Some(&asks), &context());
+        let (class, _) = classify(SERVING_SIGNER, "system:node:master-1", &serving, Some(&asks), filed(), &context());
         assert_eq!(class, CsrClass::KubeletServing);
     }
 
@@ -653,26 +841,36 @@ mod tests {
         let serving = usages(&["digital signature", "server auth"]);
         let node_req = request("system:node:master-1", &["system:nodes"]);
         let cases = [
-            classify(SERVING_SIGNER, "system:node:worker-9", &serving, Some(&node_req), &context()).1,
+            classify(SERVING_SIGNER, "system:node:worker-9", &serving, Some(&node_req), filed(), &context()).1,
             classify(
                 SERVING_SIGNER,
                 "system:node:ghost",
                 &serving,
                 Some(&request("system:node:ghost", &["system:nodes"])),
+                filed(),
                 &context(),
             )
             .1,
-            classify(CLIENT_SIGNER, "alice", &usages(&["client auth"]), Some(&node_req), &context()).1,
+            classify(CLIENT_SIGNER, "alice", &usages(&["client auth"]), Some(&node_req), filed(), &context()).1,
             classify(
                 CLIENT_SIGNER,
                 BOOTSTRAPPER,
                 &usages(&["client auth"]),
                 Some(&request("admin", &["system:masters"])),
+                filed(),
                 &context(),
             )
             .1,
-            classify("example.com/custom", "system:node:master-1", &serving, Some(&node_req), &context()).1,
-            classify(SERVING_SIGNER, "system:node:master-1", &usages(&["client auth"]), Some(&node_req), &context()).1,
+            classify("example.com/custom", "system:node:master-1", &serving, Some(&node_req), filed(), &context()).1,
+            classify(
+                SERVING_SIGNER,
+                "system:node:master-1",
+                &usages(&["client auth"]),
+                Some(&node_req),
+                filed(),
+                &context(),
+            )
+            .1,
         ];
         let expected = [
             "a node may only ask for itself",
@@ -687,10 +885,11 @@ mod tests {
         }
         let mut foreign = node_req.clone();
         foreign.ip_addresses = vec!["192.168.9.9".into()];
-        let (class, reason) = classify(SERVING_SIGNER, "system:node:master-1", &serving, Some(&foreign), &context());
+        let (class, reason) =
+            classify(SERVING_SIGNER, "system:node:master-1", &serving, Some(&foreign), filed(), &context());
         assert_eq!(class, CsrClass::Unexpected);
         assert!(reason.contains("192.168.9.9"));
-        assert_eq!(classify(SERVING_SIGNER, "x", &serving, None, &context()).0, CsrClass::Unexpected);
+        assert_eq!(classify(SERVING_SIGNER, "x", &serving, None, filed(), &context()).0, CsrClass::Unexpected);
     }
 
     fn pending_csr(name: &str, class: CsrClass) -> PendingCsr {
@@ -734,6 +933,7 @@ mod tests {
                 BOOTSTRAPPER,
                 &client,
                 Some(&request(&format!("system:node:{node}"), &["system:nodes"])),
+                filed(),
                 context,
             )
         };
@@ -767,17 +967,138 @@ mod tests {
     }
 
     #[test]
-    fn serving_csrs_name_only_the_nodes_and_its_machines_addresses() {
+    fn serving_csrs_name_what_the_node_reports_or_else_what_its_machine_has() {
         let serving = usages(&["digital signature", "server auth"]);
+        let ask = |asks: &DecodedRequest, context: &CsrContext| {
+            classify(SERVING_SIGNER, "system:node:master-1", &serving, Some(asks), filed(), context)
+        };
+        // The renewal path: its name and the addresses its node reports, typed as the kubelet puts them.
         let mut asks = request("system:node:master-1", &["system:nodes"]);
         asks.dns_names = vec!["MASTER-1.".into()];
-        asks.ip_addresses = vec!["10.0.0.11".into(), "10.0.0.23".into()];
-        let (class, reason) = classify(SERVING_SIGNER, "system:node:master-1", &serving, Some(&asks), &context());
-        assert_eq!(class, CsrClass::KubeletServing, "the Machine's address counts: {reason}");
-        asks.dns_names.push("api.example.com".into());
-        let (class, reason) = classify(SERVING_SIGNER, "system:node:master-1", &serving, Some(&asks), &context());
+        asks.ip_addresses = vec!["10.0.0.11".into()];
+        let (class, reason) = ask(&asks, &context());
+        assert_eq!(class, CsrClass::KubeletServing, "{reason}");
+        assert!(reason.contains("the addresses it reports"), "{reason}");
+        // An IP given as a DNS name is not the node's DNS name.
+        let mut as_dns = request("system:node:master-1", &["system:nodes"]);
+        as_dns.dns_names = vec!["10.0.0.11".into()];
+        let (class, reason) = ask(&as_dns, &context());
+        assert_eq!(class, CsrClass::Unexpected, "{reason}");
+        assert!(reason.contains("[\"10.0.0.11\"]") && reason.contains("Machine infra-master-1's"), "{reason}");
+        // The approver's fallback: only the addresses of the Machine whose nodeRef is the node.
+        let mut by_machine = request("system:node:master-1", &["system:nodes"]);
+        by_machine.dns_names = vec!["master-1".into()];
+        by_machine.ip_addresses = vec!["10.0.0.23".into()];
+        let (class, reason) = ask(&by_machine, &context());
+        assert_eq!(class, CsrClass::KubeletServing, "{reason}");
+        assert!(reason.contains("the addresses of its Machine infra-master-1"), "{reason}");
+        // Half the node's, half the Machine's: neither path takes it.
+        let mut mixed = by_machine.clone();
+        mixed.ip_addresses.push("10.0.0.11".into());
+        let (class, reason) = ask(&mixed, &context());
+        assert_eq!(class, CsrClass::Unexpected, "{reason}");
+        assert!(reason.contains("[\"10.0.0.23\"], which are not master-1's addresses"), "{reason}");
+        assert!(reason.contains("[\"10.0.0.11\"], which are not its Machine infra-master-1's"), "{reason}");
+        // Without a Machine API the node's own addresses still hold; anything else cannot be vouched for.
+        let mut upi = context();
+        upi.machines = Err(NO_MACHINE_API.into());
+        assert_eq!(ask(&asks, &upi).0, CsrClass::KubeletServing);
+        let (class, reason) = ask(&by_machine, &upi);
+        assert_eq!(class, CsrClass::Unexpected);
+        assert!(reason.contains("no Machine can vouch") && reason.contains("user-provisioned"), "{reason}");
+        let mut no_machine = context();
+        no_machine.machines = Ok(Vec::new());
+        let (class, reason) = ask(&by_machine, &no_machine);
+        assert_eq!(class, CsrClass::Unexpected);
+        assert!(reason.contains("no Machine has master-1 as its node"), "{reason}");
+        let mut foreign = asks.clone();
+        foreign.dns_names.push("api.example.com".into());
+        let (class, reason) = ask(&foreign, &context());
         assert_eq!(class, CsrClass::Unexpected);
         assert!(reason.contains("api.example.com"), "{reason}");
+        // The approver's usages: digital signature and server auth, key encipherment allowed besides.
+        for (list, valid) in [
+            (&["digital signature", "key encipherment", "server auth"][..], true),
+            (&["server auth"][..], false),
+            (&["digital signature", "server auth", "client auth"][..], false),
+        ] {
+            let (class, reason) =
+                classify(SERVING_SIGNER, "system:node:master-1", &usages(list), Some(&asks), filed(), &context());
+            assert_eq!(class.is_valid(), valid, "{list:?}: {reason}");
+        }
+    }
+
+    #[test]
+    fn a_bootstrapper_csr_must_follow_its_machines_creation_as_the_approver_times_it() {
+        let client = usages(&["digital signature", "client auth"]);
+        let new_3 = request("system:node:new-3", &["system:nodes"]);
+        let at = |offset_secs: i64| {
+            let born = machines_created();
+            let when = if offset_secs < 0 {
+                born - Duration::from_secs(offset_secs.unsigned_abs())
+            } else {
+                born + Duration::from_secs(offset_secs.unsigned_abs())
+            };
+            classify(CLIENT_SIGNER, BOOTSTRAPPER, &client, Some(&new_3), Some(when), &context())
+        };
+        // Strictly inside (created - 10 s, created + 2 h), as the approver's inTimeSpan.
+        for inside in [-9, 0, 7199] {
+            let (class, reason) = at(inside);
+            assert_eq!(class, CsrClass::NodeBootstrapper, "{inside} s: {reason}");
+            assert!(reason.contains("within the cluster-machine-approver's window"), "{reason}");
+        }
+        let (class, reason) = at(-10);
+        assert_eq!(class, CsrClass::Unexpected, "{reason}");
+        assert!(reason.contains("before the cluster-machine-approver's window for Machine infra-new-3"), "{reason}");
+        assert!(reason.contains("filed at 2026-11-30T00:53:10Z"), "{reason}");
+        assert!(reason.contains("(created 2026-11-30T00:53:20Z)"), "{reason}");
+        let (class, reason) = at(7200);
+        assert_eq!(class, CsrClass::Unexpected, "{reason}");
+        assert!(reason.contains("filed at 2026-11-30T02:53:20Z, after"), "{reason}");
+        assert!(reason.contains("from 2026-11-30T00:53:10Z to 2026-11-30T02:53:20Z (10 s before to 2 h after it)"));
+        // A time missing on either side: the window cannot hold.
+        let (class, reason) = classify(CLIENT_SIGNER, BOOTSTRAPPER, &client, Some(&new_3), None, &context());
+        assert_eq!(class, CsrClass::Unexpected);
+        assert!(reason.contains("carries no creation time"), "{reason}");
+        let mut unborn = context();
+        unborn.machines = Ok(vec![KnownMachine { created: None, ..machine("infra-new-3", "new-3", None) }]);
+        let (class, reason) = classify(CLIENT_SIGNER, BOOTSTRAPPER, &client, Some(&new_3), filed(), &unborn);
+        assert_eq!(class, CsrClass::Unexpected);
+        assert!(reason.contains("Machine infra-new-3 that names new-3 carries no creation time"), "{reason}");
+        // A node the SRE declared needs no Machine, so no window.
+        let mut declared = context();
+        declared.declared = vec!["new-3".into()];
+        let late = Some(machines_created() + Duration::from_secs(86_400));
+        let (class, reason) = classify(CLIENT_SIGNER, BOOTSTRAPPER, &client, Some(&new_3), late, &declared);
+        assert_eq!(class, CsrClass::NodeBootstrapper, "{reason}");
+        assert!(reason.contains("a node you declared"), "{reason}");
+    }
+
+    #[test]
+    fn a_registered_node_renewing_its_own_client_certificate_is_valid_and_nothing_else_by_a_node() {
+        let client = usages(&["digital signature", "key encipherment", "client auth"]);
+        let renew = |requestor: &str, cn: &str| {
+            classify(CLIENT_SIGNER, requestor, &client, Some(&request(cn, &["system:nodes"])), filed(), &context())
+        };
+        let (class, reason) = renew("system:node:master-1", "system:node:master-1");
+        assert_eq!(class, CsrClass::ClientRenewal, "{reason}");
+        assert_eq!(class.as_str(), "client-renewal");
+        assert!(reason.contains("kube-controller-manager approves these"), "{reason}");
+        let (class, reason) = renew("system:node:ghost", "system:node:ghost");
+        assert_eq!(class, CsrClass::Unexpected);
+        assert!(reason.contains("ghost is not a node of this cluster"), "{reason}");
+        let (class, reason) = renew("system:node:master-1", "system:node:new-3");
+        assert_eq!(class, CsrClass::Unexpected, "a node may not ask for another");
+        assert!(reason.contains("not the node-bootstrapper nor the node new-3 itself"), "{reason}");
+        let (class, reason) = classify(
+            CLIENT_SIGNER,
+            "system:node:master-1",
+            &usages(&["client auth"]),
+            Some(&request("system:node:master-1", &["system:nodes"])),
+            filed(),
+            &context(),
+        );
+        assert_eq!(class, CsrClass::Unexpected, "no digital signature: {reason}");
     }
 
     #[test]
@@ -835,7 +1156,7 @@ mod tests {
         pem = params.serialize_request(&key).unwrap().pem().unwrap();
         let error = decode_request(pem.as_bytes()).err().unwrap_or_default();
         assert!(error.contains("2 common names"), "{error}");
-        let (class, _) = classify(CLIENT_SIGNER, BOOTSTRAPPER, &["client auth".to_string()], None, &context());
+        let (class, _) = classify(CLIENT_SIGNER, BOOTSTRAPPER, &["client auth".to_string()], None, filed(), &context());
         assert_eq!(class, CsrClass::Unexpected);
     }
 }
