@@ -8,6 +8,7 @@
 //! stalled; 2 bad input or the API unreachable.
 
 use super::output::errln;
+use etcd_console_core::units::safe_text;
 use std::io::{IsTerminal, Write};
 use std::time::{Duration, SystemTime};
 
@@ -89,53 +90,58 @@ fn status(reading: &Reading, as_json: bool) -> i32 {
 
 /// The readable form of a reading (also what `set` prints before its plan).
 pub fn status_text(reading: &Reading) -> String {
-    let mut out = format!("encryption on {}", reading.cluster_name());
+    // Everything but our own words is the cluster's: shown escaped, one line each.
+    let s = safe_text;
+    let mut out = format!("encryption on {}", s(&reading.cluster_name()));
     if let Some(version) = &reading.version {
-        out.push_str(&format!(", OpenShift {version}"));
+        out.push_str(&format!(", OpenShift {}", s(version)));
     }
     out.push('\n');
     for problem in &reading.problems {
-        out.push_str(&format!("  ! {problem}\n"));
+        out.push_str(&format!("  ! {}\n", s(problem)));
     }
     if let Some(kind) = &reading.spec_type {
         out.push_str(&format!(
             "type: {} (APIServer cluster spec.encryption.type)\n",
-            if kind.is_empty() { "identity" } else { kind }
+            if kind.is_empty() { "identity".to_string() } else { s(kind) }
         ));
     }
-    let width = reading.operators.iter().map(|o| o.resource.len()).max().unwrap_or(0);
+    let width = reading.operators.iter().map(|o| s(&o.resource).chars().count()).max().unwrap_or(0);
     for operator in &reading.operators {
         match &operator.encrypted {
             Some(c) => out.push_str(&format!(
                 "  {:<width$}  {:<22} {}{}\n",
-                operator.resource,
-                c.reason,
-                c.message,
-                c.since.as_deref().map(|s| format!("  (since {s})")).unwrap_or_default()
+                s(&operator.resource),
+                s(&c.reason),
+                s(&c.message),
+                c.since.as_deref().map(|at| format!("  (since {})", s(at))).unwrap_or_default()
             )),
-            None => out.push_str(&format!("  {:<width$}  (no Encrypted condition: older layout)\n", operator.resource)),
+            None => {
+                out.push_str(&format!("  {:<width$}  (no Encrypted condition: older layout)\n", s(&operator.resource)))
+            }
         }
     }
     let migrating = reading.migrating();
     if !migrating.is_empty() {
-        out.push_str(&format!("migration running: {} — take no backup until it completes\n", migrating.join(", ")));
+        out.push_str(&format!("migration running: {} — take no backup until it completes\n", s(&migrating.join(", "))));
     }
     for degraded in reading.degraded() {
-        out.push_str(&format!("DEGRADED: {degraded}\n"));
+        out.push_str(&format!("DEGRADED: {}\n", s(&degraded.to_string())));
     }
     if !reading.keys.is_empty() {
-        let keys: Vec<String> = reading.keys.iter().map(|k| format!("{} ({})", k.name, k.mode)).collect();
+        let keys: Vec<String> =
+            reading.keys.iter().map(|k| format!("{} ({})", s(&k.name), s(&k.mode.to_string()))).collect();
         out.push_str(&format!("key secrets in openshift-config-managed: {}\n", keys.join(", ")));
     }
     for h in &reading.hosted_clusters {
         out.push_str(&format!(
             "HostedCluster {}/{}: secretEncryption {}, active key {}{}\n",
-            h.namespace,
-            h.name,
-            h.kind.as_deref().unwrap_or("not set"),
+            s(&h.namespace),
+            s(&h.name),
+            s(h.kind.as_deref().unwrap_or("not set")),
             match (&h.kms_provider, &h.kms_active_key) {
-                (Some(provider), Some(key)) => format!("{key} ({provider} KMS, kept by the provider)"),
-                _ => h.active_key.clone().unwrap_or_else(|| "none".into()),
+                (Some(provider), Some(key)) => format!("{} ({} KMS, kept by the provider)", s(key), s(provider)),
+                _ => h.active_key.as_deref().map(s).unwrap_or_else(|| "none".into()),
             },
             match h.key_present {
                 Some(true) => " (secret present)",

@@ -1,6 +1,7 @@
 //! The alerts overlay: every alert with its message, most severe first (the
 //! badges only have room for names).
 
+use etcd_console_core::units::safe_text;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
@@ -25,7 +26,7 @@ pub fn draw(frame: &mut Frame, area: Rect, alerts: &[Alert], theme: Theme) {
             Span::styled(format!(" {} ", alert.severity.label()), style),
             Span::styled(alert.name, theme.title()),
         ]));
-        lines.push(Line::raw(format!("      {}", alert.message)));
+        lines.push(Line::raw(format!("      {}", safe_text(&alert.message))));
     }
     let width = area.width.saturating_sub(4).min(100);
     let close: Vec<String> = grouped(Context::Alerts.hints())

@@ -86,19 +86,19 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, member: &MemberState, them
     }
     if let Some(d) = &diagnosis {
         if let Some(pod) = &d.pod {
-            let state = d.pod_reason.as_deref().map(|r| format!(", etcd {r}")).unwrap_or_default();
+            let state = d.pod_reason.as_deref().map(|r| format!(", etcd {}", safe_text(r))).unwrap_or_default();
             let mut restarts = format!(", {} restarts", d.restarts.unwrap_or(0));
             if let Some(t) = &d.last_termination {
                 restarts.push_str(&format!(
                     ", last {} exit {} {} ago",
-                    t.reason,
+                    safe_text(&t.reason),
                     t.exit_code,
                     ago(wall, t.finished_at.as_deref())
                 ));
             }
             lines.push(Line::from(vec![
                 label("pod"),
-                Span::raw(format!("{pod} {}", d.pod_phase.as_deref().unwrap_or("?"))),
+                Span::raw(format!("{} {}", safe_text(pod), safe_text(d.pod_phase.as_deref().unwrap_or("?")))),
                 Span::styled(state, theme.crit()),
                 Span::raw(restarts),
             ]));
@@ -107,20 +107,25 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, member: &MemberState, them
             let (state, style) = if ready.status == "True" {
                 ("Ready".to_string(), theme.ok())
             } else {
-                (format!("NotReady ({})", ready.reason), theme.crit())
+                (format!("NotReady ({})", safe_text(&ready.reason)), theme.crit())
             };
             lines.push(Line::from(vec![
                 label("node"),
-                Span::raw(format!("{node} ")),
+                Span::raw(format!("{} ", safe_text(node))),
                 Span::styled(state, style),
                 Span::raw(format!(" for {}", ago(wall, ready.since.as_deref()))),
             ]));
         }
         if let Some(machine) = &d.machine {
-            let instance = d.instance_state.as_deref().map(|s| format!(", instance {s}")).unwrap_or_default();
+            let instance =
+                d.instance_state.as_deref().map(|s| format!(", instance {}", safe_text(s))).unwrap_or_default();
             lines.push(Line::from(vec![
                 label("machine"),
-                Span::raw(format!("{machine} {}{instance}", d.machine_phase.as_deref().unwrap_or("?"))),
+                Span::raw(format!(
+                    "{} {}{instance}",
+                    safe_text(machine),
+                    safe_text(d.machine_phase.as_deref().unwrap_or("?"))
+                )),
             ]));
         }
         if let Some(since) = &d.down_since {

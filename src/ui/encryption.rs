@@ -3,6 +3,7 @@
 //! the time it took, the new key secrets and what happened; then the outcome
 //! with what to do next.
 
+use etcd_console_core::units::safe_text;
 use std::time::{Duration, SystemTime};
 
 use ratatui::layout::Rect;
@@ -39,7 +40,10 @@ fn choosing_lines(app: &App, wizard: &EncryptionWizard, theme: Theme) -> (String
     let mut lines = Vec::new();
     match app.openshift.encryption() {
         Some(encryption) => {
-            lines.push(Line::raw(format!("type now: {} (APIServer cluster spec.encryption.type)", encryption.kind)));
+            lines.push(Line::raw(format!(
+                "type now: {} (APIServer cluster spec.encryption.type)",
+                safe_text(&encryption.kind)
+            )));
             for c in &encryption.conditions {
                 let style = if c.reason.ends_with("InProgress") { theme.warn() } else { theme.dim() };
                 let condition = etcd_console_core::wizard::encryption::Condition {
@@ -49,7 +53,12 @@ fn choosing_lines(app: &App, wizard: &EncryptionWizard, theme: Theme) -> (String
                     since: c.since.clone(),
                 };
                 lines.push(Line::styled(
-                    format!("  {:<18} {:<21} {}", short(&c.resource), c.reason, what_of(&condition)),
+                    format!(
+                        "  {:<18} {:<21} {}",
+                        safe_text(short(&c.resource)),
+                        safe_text(&c.reason),
+                        safe_text(&what_of(&condition))
+                    ),
                     style,
                 ));
             }
@@ -158,15 +167,15 @@ fn run_lines(
         lines.push(Line::styled(
             format!(
                 "  {:<18} {:<21} {mark}{}",
-                short(&f.resource),
-                c.reason,
-                if resources.is_empty() { String::new() } else { format!(" · {}", resources.join(", ")) }
+                safe_text(short(&f.resource)),
+                safe_text(&c.reason),
+                if resources.is_empty() { String::new() } else { format!(" · {}", safe_text(&resources.join(", "))) }
             ),
             style,
         ));
     }
     if !run.new_keys.is_empty() {
-        let keys: Vec<String> = run.new_keys.iter().map(|k| format!("{} ({})", k.name, k.mode)).collect();
+        let keys: Vec<String> = run.new_keys.iter().map(|k| format!("{} ({})", safe_text(&k.name), k.mode)).collect();
         lines.push(Line::raw(format!("new key secrets: {}", keys.join(", "))));
     }
     let outcome = run.outcome();

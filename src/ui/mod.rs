@@ -14,6 +14,7 @@ pub mod restore;
 pub mod space;
 pub mod theme;
 
+use etcd_console_core::units::safe_text;
 use std::time::Instant;
 
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -221,7 +222,7 @@ fn draw_connecting(frame: &mut Frame, area: Rect, app: &App, discovery: &Discove
                 format!("next try in {}; {}", format_age(wait), said(Context::Retry.hints(), ""))
             }));
             lines.push(Line::raw(""));
-            lines.extend(error.lines().map(|l| Line::styled(l.to_string(), theme.warn())));
+            lines.extend(error.lines().map(|l| Line::styled(safe_text(l), theme.warn())));
         }
         Discovery::Known { .. } => {}
     }

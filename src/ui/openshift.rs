@@ -13,7 +13,7 @@ use crate::app::keys::{grouped, said, Context};
 use crate::app::openshift::{ApiState, OpenShiftView};
 use crate::app::App;
 use etcd_console_core::openshift::csr::{self, CsrClass};
-use etcd_console_core::units::safe_text_within;
+use etcd_console_core::units::{safe_text, safe_text_within};
 
 /// The most characters of an outside field the CSR detail shows (it wraps in 46 columns).
 const DETAIL_MAX_CHARS: usize = 160;
@@ -34,20 +34,24 @@ fn since(at: Option<&str>, now: SystemTime) -> String {
 /// One line on the state of the API connection: where, and how fresh or how long failing.
 fn api_line(view: &OpenShiftView, theme: Theme, now: Instant) -> Line<'static> {
     match &view.api {
-        ApiState::Unavailable(why) => Line::styled(why.clone(), theme.warn()),
+        ApiState::Unavailable(why) => Line::styled(safe_text(why), theme.warn()),
         ApiState::Connecting => Line::styled("connecting to the API ...", theme.dim()),
         ApiState::Connected { server } => {
             if let Some(since) = view.troubled_since() {
-                let error = view.trouble.values().next().map(|(e, _)| e.clone()).unwrap_or_default();
+                let error = view.trouble.values().next().map(|(e, _)| safe_text(e)).unwrap_or_default();
                 Line::styled(
-                    format!("API {server} failing for {}: {error}", format_age(now.saturating_duration_since(since))),
+                    format!(
+                        "API {} failing for {}: {error}",
+                        safe_text(server),
+                        format_age(now.saturating_duration_since(since))
+                    ),
                     theme.crit(),
                 )
             } else {
                 let age = view
                     .updated()
                     .map(|at| format!(" · live, changed {} ago", format_age(now.saturating_duration_since(at))));
-                Line::styled(format!("API {server}{}", age.unwrap_or_default()), theme.dim())
+                Line::styled(format!("API {}{}", safe_text(server), age.unwrap_or_default()), theme.dim())
             }
         }
     }
@@ -76,7 +80,7 @@ pub fn draw_openshift(frame: &mut Frame, area: Rect, app: &App, theme: Theme, no
     }
     match view.encryption() {
         Some(encryption) => {
-            lines.push(Line::from(vec![Span::raw("type "), Span::styled(encryption.kind.clone(), theme.title())]));
+            lines.push(Line::from(vec![Span::raw("type "), Span::styled(safe_text(&encryption.kind), theme.title())]));
             for c in &encryption.conditions {
                 let style = if c.reason.ends_with("InProgress") {
                     theme.warn()
@@ -85,13 +89,13 @@ pub fn draw_openshift(frame: &mut Frame, area: Rect, app: &App, theme: Theme, no
                 } else {
                     theme.dim()
                 };
-                let resource = c.resource.split('.').next().unwrap_or(&c.resource).to_string();
+                let resource = safe_text(c.resource.split('.').next().unwrap_or(&c.resource));
                 lines.push(Line::from(vec![
                     Span::raw(format!("{resource:<19}")),
-                    Span::styled(format!("{:<21}", c.reason), style),
+                    Span::styled(format!("{:<21}", safe_text(&c.reason)), style),
                     Span::styled(format!(" {}", since(c.since.as_deref(), wall)), theme.dim()),
                 ]));
-                lines.push(Line::styled(format!("  {}", c.message), theme.dim()));
+                lines.push(Line::styled(format!("  {}", safe_text(&c.message)), theme.dim()));
             }
         }
         None if matches!(view.api, ApiState::Connected { .. })
@@ -107,17 +111,18 @@ pub fn draw_openshift(frame: &mut Frame, area: Rect, app: &App, theme: Theme, no
     for hc in view.hosted_clusters(wall) {
         let encryption = match (&hc.secret_encryption, &hc.active_key) {
             (Some(kind), _) if hc.kms_provider.is_some() => format!(
-                "secretEncryption {kind} ({}), key {}",
-                hc.kms_provider.as_deref().unwrap_or_default(),
-                hc.kms_active_key.as_deref().unwrap_or("not named")
+                "secretEncryption {} ({}), key {}",
+                safe_text(kind),
+                safe_text(hc.kms_provider.as_deref().unwrap_or_default()),
+                safe_text(hc.kms_active_key.as_deref().unwrap_or("not named"))
             ),
-            (Some(kind), Some(key)) => format!("secretEncryption {kind}, key {key}"),
-            (Some(kind), None) => format!("secretEncryption {kind}"),
+            (Some(kind), Some(key)) => format!("secretEncryption {}, key {}", safe_text(kind), safe_text(key)),
+            (Some(kind), None) => format!("secretEncryption {}", safe_text(kind)),
             _ => "no secretEncryption".to_string(),
         };
         let paused = if hc.paused_until.is_some() { "  PAUSED" } else { "" };
         lines.push(Line::from(vec![
-            Span::styled(format!("HostedCluster {}/{}", hc.namespace, hc.name), theme.title()),
+            Span::styled(format!("HostedCluster {}/{}", safe_text(&hc.namespace), safe_text(&hc.name)), theme.title()),
             Span::styled(paused, theme.warn()),
         ]));
         lines.push(Line::styled(format!("  {encryption}"), theme.dim()));
@@ -127,10 +132,10 @@ pub fn draw_openshift(frame: &mut Frame, area: Rect, app: &App, theme: Theme, no
         lines.push(Line::styled(format!("{:<24}{:<6}{:<6}{}", "operator", "avail", "prog", "degr"), theme.dim()));
         for o in &operators {
             lines.push(Line::from(vec![
-                Span::raw(format!("{:<24}", o.name)),
-                Span::styled(format!("{:<6}", o.available), status_style(theme, &o.available, "True")),
-                Span::styled(format!("{:<6}", o.progressing), status_style(theme, &o.progressing, "False")),
-                Span::styled(o.degraded.clone(), status_style(theme, &o.degraded, "False")),
+                Span::raw(format!("{:<24}", safe_text(&o.name))),
+                Span::styled(format!("{:<6}", safe_text(&o.available)), status_style(theme, &o.available, "True")),
+                Span::styled(format!("{:<6}", safe_text(&o.progressing)), status_style(theme, &o.progressing, "False")),
+                Span::styled(safe_text(&o.degraded), status_style(theme, &o.degraded, "False")),
             ]));
         }
     }
@@ -156,15 +161,15 @@ fn rollout_lines(r: &Rollout, bar_width: usize, theme: Theme, wall: SystemTime) 
     if !r.status_reported {
         // Nothing is known of it yet (an installation in its first minutes): nothing is drawn as if it were.
         return vec![Line::from(vec![
-            Span::styled(format!("{:<22}", r.operator), theme.title()),
+            Span::styled(format!("{:<22}", safe_text(&r.operator)), theme.title()),
             Span::styled("no status yet: its operator has not reported", theme.warn()),
         ])];
     }
     let style = if r.progressing { theme.warn() } else { theme.ok() };
     let mut lines = vec![Line::from(vec![
-        Span::styled(format!("{:<22}", r.operator), theme.title()),
+        Span::styled(format!("{:<22}", safe_text(&r.operator)), theme.title()),
         Span::raw(format!("rev {:<4}", r.latest_revision)),
-        Span::styled(format!("{:<25}", r.reason), style),
+        Span::styled(format!("{:<25}", safe_text(&r.reason)), style),
         Span::styled(if r.progressing { since(r.since.as_deref(), wall) } else { String::new() }, theme.dim()),
     ])];
     for node in &r.nodes {
@@ -175,7 +180,7 @@ fn rollout_lines(r: &Rollout, bar_width: usize, theme: Theme, wall: SystemTime) 
         let target = node.target_revision.map(|t| format!("→{t}")).unwrap_or_default();
         let failed = node.last_failed_revision.map(|f| format!(" failed {f}")).unwrap_or_default();
         lines.push(Line::from(vec![
-            Span::raw(format!("  {:<12}", node.name)),
+            Span::raw(format!("  {:<12}", safe_text(&node.name))),
             Span::styled("█".repeat(filled), if at_latest { theme.ok() } else { theme.warn() }),
             Span::styled("·".repeat(bar_width - filled), theme.dim()),
             Span::raw(format!(" {}{target}", node.current_revision)),
@@ -197,7 +202,7 @@ pub fn draw_csrs(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: In
         if view.filter.is_empty() { all.len().to_string() } else { format!("{} of {}", shown.len(), all.len()) };
     let mut title = format!(" Pending CSRs ({count}, {unexpected} unexpected) ");
     if view.editing_filter || !view.filter.is_empty() {
-        title.push_str(&format!("/{}{} ", view.filter, if view.editing_filter { "_" } else { "" }));
+        title.push_str(&format!("/{}{} ", safe_text(&view.filter), if view.editing_filter { "_" } else { "" }));
     }
     let block = Block::default().borders(Borders::ALL).title(title);
     let inner = block.inner(list_area);
@@ -273,7 +278,7 @@ pub fn draw_confirm(frame: &mut Frame, area: Rect, confirm: &crate::app::Confirm
     let mut lines: Vec<Line> = confirm
         .lines
         .iter()
-        .map(|l| if l.starts_with('!') { Line::styled(l.clone(), theme.crit()) } else { Line::raw(l.clone()) })
+        .map(|l| if l.starts_with('!') { Line::styled(safe_text(l), theme.crit()) } else { Line::raw(safe_text(l)) })
         .collect();
     lines.push(Line::raw(""));
     // Keys with one word together: the first boxed, the others after it ("y / Enter: do it").
@@ -294,7 +299,12 @@ pub fn draw_confirm(frame: &mut Frame, area: Rect, confirm: &crate::app::Confirm
     lines.push(Line::from(spans));
     let width = area.width.saturating_sub(4).min(96);
     let paragraph = Paragraph::new(lines)
-        .block(Block::default().borders(Borders::ALL).title(format!(" {} ", confirm.title)).title_style(theme.warn()))
+        .block(
+            Block::default()
+                .borders(Borders::ALL)
+                .title(format!(" {} ", safe_text(&confirm.title)))
+                .title_style(theme.warn()),
+        )
         .wrap(Wrap { trim: false });
     super::popup(frame, area, width, paragraph);
 }
@@ -305,7 +315,7 @@ pub fn banner_lines(banners: &[String], theme: Theme) -> Vec<Line<'static>> {
         .iter()
         .map(|b| {
             let style = if b.starts_with("quorum guard") { theme.crit() } else { theme.warn() };
-            Line::styled(format!(" ⚠ {b}"), style)
+            Line::styled(format!(" ⚠ {}", safe_text(b)), style)
         })
         .collect()
 }

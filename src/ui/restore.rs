@@ -4,6 +4,7 @@
 //! the restore moves (members, revisions, pending CSRs); the person's prompt
 //! on top when the engine waits for a typed answer.
 
+use etcd_console_core::units::safe_text;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
@@ -163,10 +164,10 @@ fn draw_run(frame: &mut Frame, area: Rect, app: &App, wizard: &RestoreWizard, ru
         }
         if let Some(record) = run.records.get(*index) {
             for text in record.detail.lines().take(4) {
-                lines.push(Line::styled(format!("  {text}"), theme.dim()));
+                lines.push(Line::styled(format!("  {}", safe_text(text)), theme.dim()));
             }
             if let Some(reason) = &record.reason {
-                lines.push(Line::styled(format!("  reason {reason}"), theme.dim()));
+                lines.push(Line::styled(format!("  reason {}", safe_text(reason)), theme.dim()));
             }
         }
     }

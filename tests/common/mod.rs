@@ -185,6 +185,14 @@ impl Tmux {
         output.ok().and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
     }
 
+    /// The pane's title (what an OSC 0/2 sequence written to the terminal would change).
+    pub fn pane_title(&self) -> String {
+        let output = Command::new("tmux")
+            .args(["-L", &self.socket, "display-message", "-p", "-t", "main", "#{pane_title}"])
+            .output();
+        output.map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string()).unwrap_or_default()
+    }
+
     pub fn keys(&self, keys: &[&str]) {
         let _ = Command::new("tmux").args(["-L", &self.socket, "send-keys", "-t", "main"]).args(keys).status();
     }

@@ -80,15 +80,25 @@ pub fn safe_text_within(text: &str, max_chars: usize) -> String {
     shown
 }
 
-/// Lines of ours that may carry outside text, at the last step before a terminal or a log
-/// file: every character [`safe_text`] escapes is escaped as it does, but the newlines that
-/// end or separate the lines; nothing is cut. Text already safe comes back as it is.
+/// Lines of ours that may carry outside text, at the last step before a terminal: every
+/// character [`safe_text`] escapes but the newlines that end or separate the lines is written
+/// `\u001b` (the form JSON reads back as the same character, so a JSON line stays the same
+/// JSON); nothing is cut. Text already safe comes back as it is. Text that went through
+/// [`safe_text`] first shows its escapes as that writes them (`\e`); this is the guard behind it.
 pub fn safe_lines(text: &str) -> std::borrow::Cow<'_, str> {
     if !text.chars().any(|c| c != '\n' && is_unsafe_char(c)) {
         return std::borrow::Cow::Borrowed(text);
     }
-    let lines: Vec<String> = text.split('\n').map(|line| safe_text_within(line, usize::MAX)).collect();
-    std::borrow::Cow::Owned(lines.join("\n"))
+    let mut shown = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        if c != '\n' && is_unsafe_char(c) {
+            // Every such character is in the Basic Multilingual Plane: four hex digits.
+            shown.push_str(&format!("\\u{:04x}", c as u32));
+        } else {
+            shown.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(shown)
 }
 
 /// A character [`safe_text`] never lets through as it is: a control character, or an
@@ -169,9 +179,17 @@ mod tests {
 
     #[test]
     fn whole_lines_keep_their_newlines_and_escape_the_rest_uncut() {
-        let table = format!("NAME  MESSAGE\nop-1  {}\x1b]0;pwned\x07\rdone\n", "x".repeat(2000));
+        let table = format!("NAME  MESSAGE\nop-1  {}\x1b]0;pwned\x07\rdone\u{202e}\n", "x".repeat(2000));
         let shown = safe_lines(&table);
-        assert_eq!(shown, format!("NAME  MESSAGE\nop-1  {}\\e]0;pwned\\x07\\rdone\n", "x".repeat(2000)));
+        let expected = format!("NAME  MESSAGE\nop-1  {}\\u001b]0;pwned\\u0007\\u000ddone\\u202e\n", "x".repeat(2000));
+        assert_eq!(shown, expected);
+        // JSON (serde leaves C1 controls and direction marks as they are) stays the same JSON.
+        let value = serde_json::json!({"message": "\u{9b}31m\u{202e}\u{1b}[2J", "n": 1});
+        for text in [value.to_string(), serde_json::to_string_pretty(&value).unwrap_or_default()] {
+            let safe = safe_lines(&text);
+            assert!(!safe.chars().any(|c| c != '\n' && is_unsafe_char(c)), "{safe}");
+            assert_eq!(serde_json::from_str::<serde_json::Value>(&safe).ok(), Some(value.clone()));
+        }
         assert!(matches!(safe_lines("plain\nlines\n"), std::borrow::Cow::Borrowed(_)));
     }
 }

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::{alerts, Alert, ClusterState, QuotaSource, Severity};
 use crate::openshift::diagnosis::{MemberDiagnosis, Surroundings};
-use crate::units::format_bytes;
+use crate::units::{format_bytes, safe_text};
 
 /// The JSON of `etcd-console status -o json`. Field names are a contract.
 #[derive(Debug, Clone, Serialize)]
@@ -214,10 +214,10 @@ impl StatusReport {
             .iter()
             .map(|m| {
                 vec![
-                    m.endpoint.clone(),
+                    safe_text(&m.endpoint),
                     m.id.clone(),
-                    m.name.clone(),
-                    opt(m.version.clone()),
+                    safe_text(&m.name),
+                    opt(m.version.as_deref().map(safe_text)),
                     opt(m.db_size_bytes.map(format_bytes)),
                     opt(m.db_size_in_use_bytes.map(format_bytes)),
                     opt(m.fragmentation_pct.map(|p| format!("{p:.1}"))),
@@ -235,8 +235,8 @@ impl StatusReport {
                         (true, Some(ms), None) => format!("ok {ms:.1}ms"),
                         _ => "unhealthy".into(),
                     },
-                    m.alarms.join(","),
-                    m.error.clone().unwrap_or_default(),
+                    safe_text(&m.alarms.join(",")),
+                    m.error.as_deref().map(safe_text).unwrap_or_default(),
                 ]
             })
             .collect();
@@ -262,7 +262,7 @@ impl StatusReport {
             self.members
                 .iter()
                 .find(|m| m.is_leader)
-                .map(|m| format!("{} ({})", m.name, m.id))
+                .map(|m| format!("{} ({})", safe_text(&m.name), m.id))
                 .unwrap_or_else(|| "NONE".into()),
             self.healthy_voters,
             self.voters,
@@ -281,21 +281,21 @@ impl StatusReport {
         for m in &self.members {
             if let Some(d) = &m.diagnosis {
                 if !m.healthy {
-                    let _ = writeln!(out, "{}: {}", m.name, diagnosis_line(d));
+                    let _ = writeln!(out, "{}: {}", safe_text(&m.name), safe_text(&diagnosis_line(d)));
                 }
             }
         }
         if let Some(degraded) = &self.etcd_operator_degraded {
-            let _ = writeln!(out, "etcd operator Degraded: {degraded}");
+            let _ = writeln!(out, "etcd operator Degraded: {}", safe_text(degraded));
         }
         if let Some(step) = &self.next_step {
-            let _ = writeln!(out, "next: {step}");
+            let _ = writeln!(out, "next: {}", safe_text(step));
         }
         if self.alerts.is_empty() {
             let _ = writeln!(out, "no alerts");
         }
         for alert in &self.alerts {
-            let _ = writeln!(out, "{} {}: {}", alert.severity.label(), alert.name, alert.message);
+            let _ = writeln!(out, "{} {}: {}", alert.severity.label(), alert.name, safe_text(&alert.message));
         }
         out
     }

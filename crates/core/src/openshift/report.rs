@@ -201,32 +201,37 @@ impl OpenShiftReport {
 
     /// A few lines under `status`'s member table.
     pub fn to_text(&self) -> String {
-        let mut out = format!("\nopenshift {}\n", self.server);
+        // Everything but our own words is the cluster's: shown escaped, one line each.
+        let s = crate::units::safe_text;
+        let mut out = format!("\nopenshift {}\n", s(&self.server));
         for problem in &self.problems {
-            out.push_str(&format!("  ! {problem}\n"));
+            out.push_str(&format!("  ! {}\n", s(problem)));
         }
         for banner in &self.banners {
-            out.push_str(&format!("  WARNING {banner}\n"));
+            out.push_str(&format!("  WARNING {}\n", s(banner)));
         }
         if let Some(e) = &self.encryption {
-            out.push_str(&format!("  encryption {}\n", e.kind));
+            out.push_str(&format!("  encryption {}\n", s(&e.kind)));
             for c in &e.conditions {
-                out.push_str(&format!("    {:<38} {:<22} {}\n", c.resource, c.reason, c.message));
+                out.push_str(&format!("    {:<38} {:<22} {}\n", s(&c.resource), s(&c.reason), s(&c.message)));
             }
         }
         for r in &self.rollouts {
             out.push_str(&format!(
                 "  {:<22} revision {:<4} {:<26} {}\n",
-                r.operator, r.latest_revision, r.reason, r.message
+                s(&r.operator),
+                r.latest_revision,
+                s(&r.reason),
+                s(&r.message)
             ));
         }
         for h in &self.hosted_clusters {
             out.push_str(&format!(
                 "  hostedcluster {}/{}  secretEncryption {}{}\n",
-                h.namespace,
-                h.name,
-                h.secret_encryption.as_deref().unwrap_or("none"),
-                h.paused_until.as_ref().map(|u| format!("  PAUSED until {u}")).unwrap_or_default()
+                s(&h.namespace),
+                s(&h.name),
+                s(h.secret_encryption.as_deref().unwrap_or("none")),
+                h.paused_until.as_ref().map(|u| format!("  PAUSED until {}", s(u))).unwrap_or_default()
             ));
         }
         let invalid = self.csrs_pending.iter().filter(|c| !c.class.is_valid()).count();
