@@ -9,14 +9,16 @@
 //! runs through their registry (`crate::runs`).
 
 use crate::commands::output::errln;
-use std::io::{stdout, Stdout};
+use std::io::{stdout, BufWriter, Stdout};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossterm::event::{self, DisableMouseCapture, EnableMouseCapture, Event};
-use crossterm::terminal::{self, EnterAlternateScreen, LeaveAlternateScreen};
+use crossterm::terminal::{
+    self, BeginSynchronizedUpdate, EndSynchronizedUpdate, EnterAlternateScreen, LeaveAlternateScreen,
+};
 use crossterm::{cursor, execute};
 use nix::sys::signal::{raise, Signal};
 use ratatui::backend::CrosstermBackend;
@@ -88,9 +90,15 @@ fn spawn_input(tx: mpsc::UnboundedSender<Event>, stop: Arc<AtomicBool>) {
     });
 }
 
+/// Enough for a whole frame of a large terminal (300x100 cells with colours), so it leaves in one write.
+const FRAME_BUFFER_BYTES: usize = 256 * 1024;
+
 /// The terminal while the console has it: raw mode, the alternate screen, the input thread.
 struct Screen {
-    terminal: Terminal<CrosstermBackend<Stdout>>,
+    /// A frame is written whole (one buffer, flushed once) between the synchronized-update marks,
+    /// so a terminal never shows half of one: the terminals that know the marks show it at once,
+    /// the others get it in one write.
+    terminal: Terminal<CrosstermBackend<BufWriter<Stdout>>>,
     mouse: bool,
     theme: Theme,
     stop_input: Arc<AtomicBool>,
@@ -100,7 +108,9 @@ impl Screen {
     /// Takes the terminal; its keys, mouse and resizes come on the channel returned.
     fn open(mouse: bool) -> Result<(Screen, mpsc::UnboundedReceiver<Event>), String> {
         install_panic_hook(mouse);
-        let opened = open_screen(mouse).and_then(|()| Terminal::new(CrosstermBackend::new(stdout())));
+        let opened = open_screen(mouse).and_then(|()| {
+            Terminal::new(CrosstermBackend::new(BufWriter::with_capacity(FRAME_BUFFER_BYTES, stdout())))
+        });
         let terminal = match opened {
             Ok(terminal) => terminal,
             Err(e) => {
@@ -116,7 +126,9 @@ impl Screen {
 
     fn draw(&mut self, app: &App) -> std::io::Result<()> {
         let theme = self.theme;
-        self.terminal.draw(|frame| ui::draw(frame, app, theme, Instant::now())).map(|_| ())
+        crossterm::queue!(self.terminal.backend_mut(), BeginSynchronizedUpdate)?;
+        self.terminal.draw(|frame| ui::draw(frame, app, theme, Instant::now()))?;
+        execute!(self.terminal.backend_mut(), EndSynchronizedUpdate)
     }
 
     /// Ctrl-Z: gives the shell its terminal back, stops as Ctrl-Z does, and takes it again on `fg`.

@@ -203,7 +203,13 @@ impl Tmux {
         loop {
             let screen = self.screen();
             if check(&screen) {
-                return screen;
+                // The screen as it stands once the frame being written is whole: the same check on a
+                // capture a moment later (a capture can fall in the middle of a frame's bytes).
+                std::thread::sleep(Duration::from_millis(150));
+                let settled = self.screen();
+                if check(&settled) {
+                    return settled;
+                }
             }
             if Instant::now() > deadline {
                 panic!("waited {limit:?} for {what}; the screen shows:\n{screen}");
