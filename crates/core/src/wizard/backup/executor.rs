@@ -98,6 +98,7 @@ impl BackupExecutor {
         match action {
             Action::Check { dir, keys_dir } => {
                 let (view, (openshift, keys_problem)) = tokio::join!(self.etcd.observe(), self.openshift());
+                let stale_parts_removed = tokio::task::block_in_place(|| files::remove_stale_parts(dir));
                 let (dir_names, keys_dir_names) = (names_in(Some(dir)), names_in(keys_dir.as_deref()));
                 Observed::Checked(Box::new(Checked {
                     view,
@@ -106,6 +107,7 @@ impl BackupExecutor {
                     now: SystemTime::now(),
                     dir_names,
                     keys_dir_names,
+                    stale_parts_removed,
                 }))
             }
             Action::Prepare { remote } => {
@@ -284,7 +286,7 @@ impl BackupExecutor {
         if let Some(dir) = part.parent() {
             files::prepare_dir(dir)?;
         }
-        let file = files::create_new(part)?;
+        let file = files::create_part(part)?;
         // Whatever goes wrong from here — an error, a bad trailer, the user's abort dropping this
         // future — the part made here goes; one it did not make is never touched.
         let mut made = PartFile { path: part, keep: false };

@@ -5,8 +5,14 @@ use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use super::{Existing, Metadata};
+
+/// The part files this process made, each locked (flock) until the process ends, even once
+/// written: a later run tells a part a killed run left (its lock gone with it) from one a run
+/// still going is writing or about to publish.
+static HELD_PARTS: Mutex<Vec<File>> = Mutex::new(Vec::new());
 
 /// A new file, readable by its owner only; Err when one is already there.
 pub fn create_new(path: &Path) -> Result<File, String> {
@@ -14,6 +20,45 @@ pub fn create_new(path: &Path) -> Result<File, String> {
         std::io::ErrorKind::AlreadyExists => format!("{} already exists: it is never overwritten", path.display()),
         _ => format!("cannot create {}: {e}", path.display()),
     })
+}
+
+/// A new part file (0600), locked for as long as this process lives.
+pub fn create_part(path: &Path) -> Result<File, String> {
+    let file = create_new(path)?;
+    let lock = file.try_clone().and_then(|f| f.try_lock().map(|()| f).map_err(std::io::Error::from));
+    match lock {
+        Ok(lock) => {
+            if let Ok(mut held) = HELD_PARTS.lock() {
+                held.push(lock);
+            }
+            Ok(file)
+        }
+        Err(e) => {
+            let _ = fs::remove_file(path);
+            Err(format!("cannot lock {}: {e}", path.display()))
+        }
+    }
+}
+
+/// Removes the part files (`snapshot_*.db.part`, `static_kuberesources_*.tar.gz.part`) that runs
+/// killed before their clean-up left in `dir`: those no living process holds locked. Their paths.
+pub fn remove_stale_parts(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = fs::read_dir(dir) else { return Vec::new() };
+    let mut removed = Vec::new();
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let ours = name.starts_with("snapshot_") || name.starts_with("static_kuberesources_");
+        if !(ours && name.ends_with(".part")) {
+            continue;
+        }
+        let path = entry.path();
+        let Ok(file) = File::open(&path) else { continue };
+        // Held while removed: a run cannot take it up in between.
+        if file.try_lock().is_ok() && fs::remove_file(&path).is_ok() {
+            removed.push(path);
+        }
+    }
+    removed
 }
 
 /// Makes the directory (0700 when new) and checks it can be written.
@@ -194,6 +239,26 @@ mod tests {
             "openshift": null, "encryption_keys": null
         }))
         .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn a_part_a_killed_run_left_is_removed_and_one_being_written_is_not() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let left = dir.path().join("snapshot_2026-12-01_000000.db.part");
+        let archive = dir.path().join("static_kuberesources_2026-12-01_000000.tar.gz.part");
+        let someone_elses = dir.path().join("notes.part");
+        for path in [&left, &archive, &someone_elses] {
+            fs::write(path, b"half").unwrap_or_else(|e| panic!("{e}"));
+        }
+        let writing = dir.path().join("snapshot_2026-12-01_000001.db.part");
+        let file = create_part(&writing).unwrap_or_else(|e| panic!("{e}"));
+        drop(file);
+        let mut removed = remove_stale_parts(dir.path());
+        removed.sort();
+        assert_eq!(removed, [left.clone(), archive.clone()]);
+        assert!(!left.exists() && !archive.exists());
+        assert!(writing.exists(), "locked by this process until it ends, even once closed");
+        assert!(someone_elses.exists(), "not a name of ours");
     }
 
     #[test]
