@@ -22,17 +22,25 @@ fn json_lines(output: &Output) -> Vec<Value> {
 
 /// Runs `command` (`-o json`) and SIGKILLs it right after the first line `at` accepts; the lines
 /// it printed. Panics when the run ends first.
-fn kill_after(command: Command, what: &str, mut at: impl FnMut(&Value) -> bool) -> Vec<Value> {
+fn kill_after(command: Command, what: &str, at: impl FnMut(&Value) -> bool) -> Vec<Value> {
+    match try_kill_after(command, at) {
+        Ok(seen) => seen,
+        Err(seen) => panic!("the run ended or stalled before {what}: {seen:?}"),
+    }
+}
+
+/// As [`kill_after`]; Err with the lines when the run ended (or stalled for 120 s) first.
+fn try_kill_after(command: Command, mut at: impl FnMut(&Value) -> bool) -> Result<Vec<Value>, Vec<Value>> {
     let (mut child, rx) = spawn_with_lines(command);
     let deadline = Instant::now() + Duration::from_secs(120);
     let mut seen = Vec::new();
     let mut reached = false;
     while Instant::now() < deadline {
-        let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) else {
-            if child.try_wait().unwrap().is_some() {
-                break;
-            }
-            continue;
+        let line = match rx.recv_timeout(Duration::from_millis(200)) {
+            Ok(line) => line,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => continue,
+            // Its stdout closed: it ended.
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
         };
         let value: Value = serde_json::from_str(&line).unwrap_or_default();
         seen.push(value.clone());
@@ -43,8 +51,11 @@ fn kill_after(command: Command, what: &str, mut at: impl FnMut(&Value) -> bool) 
     }
     let _ = child.kill();
     let _ = child.wait();
-    assert!(reached, "the run ended or stalled before {what}: {seen:?}");
-    seen
+    if reached {
+        Ok(seen)
+    } else {
+        Err(seen)
+    }
 }
 
 /// The names in `dir` (none when it is not there), dot-files (probes) left out.
@@ -296,4 +307,203 @@ async fn an_encryption_migration_killed_after_the_backup_the_patch_and_mid_wait_
         assert_eq!(metadata["sha256"], sha256_hex(&snapshot).as_str());
     }
     eprintln!("encryption killed three times: {:.1}s", started.elapsed().as_secs_f64());
+}
+
+// ---------------------------------------------------------------------------------------------
+// The hosted restore
+
+fn etcdctl_on(lab: &Lab, member: usize, args: &[&str]) -> Output {
+    etcdctl_at(lab, &lab.members[member].client_url, args)
+}
+
+/// A hosted lab with `before-0..4` written, a snapshot of them taken, then `after-0..4` written
+/// and `before-0`, `before-1` deleted. The snapshot's directory.
+async fn hosted_lab_with_backup() -> (Lab, std::path::PathBuf) {
+    let lab = lab_scenario("hosted", 300.0).await;
+    for i in 0..5 {
+        assert!(etcdctl(&lab, &["put", &format!("before-{i}"), "v"]).status.success());
+    }
+    let dir = lab.dir.join("hosted-backup");
+    std::fs::create_dir_all(&dir).unwrap();
+    let snapshot = dir.join("snapshot_2026-12-02_010203.db");
+    let saved = etcdctl_on(&lab, 0, &["snapshot", "save", &path_str(&snapshot)]);
+    assert!(saved.status.success(), "{}", stderr(&saved));
+    for i in 0..5 {
+        assert!(etcdctl(&lab, &["put", &format!("after-{i}"), "v"]).status.success());
+    }
+    for key in ["before-0", "before-1"] {
+        assert!(etcdctl(&lab, &["del", key]).status.success());
+    }
+    (lab, dir)
+}
+
+fn hosted_command(lab: &Lab, dir: &Path, args: &[&str]) -> Command {
+    let mut all = args.to_vec();
+    all.extend_from_slice(&["--backup", dir.to_str().unwrap(), "--hosted-cluster", "clusters/hosted", "-o", "json"]);
+    let mut command = sre_command(lab, "lab-admin-cert", &all);
+    command.env_remove("ETCDCTL_ENDPOINTS");
+    command
+}
+
+fn hosted_volumes(lab: &Lab) -> String {
+    kubectl_ok(lab, &["get", "pvc", "-n", "clusters-hosted", "-o", "jsonpath={.items[*].spec.volumeName}"])
+}
+
+/// What an uninterrupted hosted restore leaves, refereed by etcdctl and kubectl: the backup's keys
+/// on every member (the ones deleted after it too, none written after it), three started members at
+/// one revision, reconciliation resumed, the API servers and etcd's StatefulSet back at 3, no
+/// helper left, the same volumes.
+fn assert_hosted_restored(lab: &Lab, volumes_before: &str) {
+    for member in 0..3 {
+        let keys = stdout(&etcdctl_on(lab, member, &["get", "--consistency=s", "--prefix", "", "--keys-only"]));
+        for i in 0..5 {
+            assert!(keys.contains(&format!("before-{i}")), "member {member}: {keys}");
+            assert!(!keys.contains(&format!("after-{i}")), "member {member}: {keys}");
+        }
+    }
+    let members = stdout(&etcdctl(lab, &["member", "list"]));
+    assert_eq!(members.lines().filter(|l| l.contains(", started,")).count(), 3, "{members}");
+    let status: Value = serde_json::from_str(&stdout(&etcdctl(lab, &["endpoint", "status", "-w", "json"]))).unwrap();
+    let revisions: Vec<i64> =
+        status.as_array().unwrap().iter().map(|s| s["Status"]["header"]["revision"].as_i64().unwrap()).collect();
+    assert!(revisions.len() == 3 && revisions.iter().all(|r| *r == revisions[0]), "{revisions:?}");
+    let paused =
+        kubectl_ok(lab, &["get", "hostedcluster", "-n", "clusters", "hosted", "-o", "jsonpath={.spec.pausedUntil}"]);
+    assert_eq!(paused.trim(), "", "reconciliation resumed");
+    for writer in ["kube-apiserver", "openshift-apiserver", "openshift-oauth-apiserver"] {
+        let ready = kubectl_ok(
+            lab,
+            &["get", "deployment", "-n", "clusters-hosted", writer, "-o", "jsonpath={.status.readyReplicas}"],
+        );
+        assert_eq!(ready.trim(), "3", "{writer}");
+    }
+    let scale =
+        kubectl_ok(lab, &["get", "statefulset", "-n", "clusters-hosted", "etcd", "-o", "jsonpath={.spec.replicas}"]);
+    assert_eq!(scale.trim(), "3", "etcd's StatefulSet scaled back");
+    let deployments = kubectl_ok(lab, &["get", "deployments", "-n", "clusters-hosted", "-o", "name"]);
+    assert!(!deployments.contains("etcd-data"), "a helper left: {deployments}");
+    let running = kubectl_ok(
+        lab,
+        &[
+            "get",
+            "pods",
+            "-n",
+            "clusters-hosted",
+            "-l",
+            "app=etcd",
+            "--field-selector=status.phase=Running",
+            "-o",
+            "name",
+        ],
+    );
+    assert_eq!(running.lines().count(), 3, "{running}");
+    assert_eq!(hosted_volumes(lab), volumes_before, "the members' volumes were restored into, not replaced");
+}
+
+/// The journal kept under a dated name when `prefix`'s last run finished: every line whole JSON.
+fn kept_journal(lab: &Lab, prefix: &str) -> Vec<Value> {
+    let dir = lab.dir.join("journal");
+    let mut kept: Vec<std::path::PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            name.starts_with(&format!("{prefix}-")) && name.ends_with(".jsonl")
+        })
+        .collect();
+    kept.sort_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).unwrap());
+    let newest = kept.last().unwrap_or_else(|| panic!("no journal of {prefix} in {}", dir.display()));
+    let text = std::fs::read_to_string(newest).unwrap();
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("a torn line in {}: {e}: {l}", newest.display())))
+        .collect()
+}
+
+/// Over the journal's records, in order: once `done`, no step ran again (a step killed while it
+/// ran is re-checked and may run again; one that ended is never redone), and each ended done or
+/// skipped. The steps' ids.
+fn assert_each_step_done_once(records: &[Value]) -> Vec<String> {
+    let last = &records.last().unwrap()["run"];
+    let ids: Vec<String> =
+        last["steps"].as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap().to_string()).collect();
+    for (at, id) in ids.iter().enumerate() {
+        let states: Vec<&str> = records.iter().filter_map(|r| r["run"]["records"][at]["state"].as_str()).collect();
+        if let Some(done) = states.iter().position(|s| *s == "done") {
+            assert!(states[done..].iter().all(|s| *s == "done"), "step {id} ran again once done: {states:?}");
+        }
+        let end = states.last().copied().unwrap_or("");
+        assert!(end == "done" || end == "skipped", "step {id} ended {end}: {states:?}");
+    }
+    ids
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hosted_restore_killed_at_every_step_ends_as_an_uninterrupted_one_each_step_done_once() {
+    let (lab, dir) = hosted_lab_with_backup().await;
+    let volumes_before = hosted_volumes(&lab);
+    let planned = run_with_limit(hosted_command(&lab, &dir, &["restore", "plan"]), Duration::from_secs(60));
+    let plan = json_lines(&planned)
+        .into_iter()
+        .find(|l| l["event"] == "plan")
+        .unwrap_or_else(|| panic!("{}", stderr(&planned)));
+    let steps: Vec<String> =
+        plan["steps"].as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap().to_string()).collect();
+    let started = Instant::now();
+    // Right as each step begins.
+    for at in &steps {
+        kill_when(hosted_command(&lab, &dir, &["restore", "run", "--yes", "--poll", "500ms"]), at);
+    }
+    finish_hosted(&lab, &dir, &steps, &volumes_before);
+    eprintln!("hosted restore killed as each of {} steps began: {:.1}s", steps.len(), started.elapsed().as_secs_f64());
+    // The same restore again, each kill 300 ms into a step (its act sent, its check polling, or
+    // the next step begun): a step ended but not yet journalled is re-checked, not redone. A run
+    // that resumes past the last kill's step and ends is the last.
+    let started = Instant::now();
+    let mut ended = None;
+    for k in 0..steps.len() {
+        let index = |id: &str| steps.iter().position(|s| s == id);
+        let command = hosted_command(&lab, &dir, &["restore", "run", "--yes", "--poll", "500ms"]);
+        let killed = try_kill_after(command, |l| {
+            let reached = l["event"] == "step" && l["id"].as_str().and_then(index).is_some_and(|i| i >= k);
+            if reached {
+                std::thread::sleep(Duration::from_millis(300));
+            }
+            reached
+        });
+        if let Err(seen) = killed {
+            ended = Some(seen);
+            break;
+        }
+    }
+    let seen = ended.unwrap_or_else(|| {
+        let run = run_with_limit(
+            hosted_command(&lab, &dir, &["restore", "run", "--yes", "--poll", "500ms"]),
+            Duration::from_secs(300),
+        );
+        assert_eq!(run.status.code(), Some(0), "{}\n{}", stdout(&run), stderr(&run));
+        json_lines(&run)
+    });
+    assert!(seen.iter().any(|l| l["event"] == "resuming"), "{seen:?}");
+    let end = seen.iter().find(|l| l["event"] == "outcome").unwrap_or_else(|| panic!("{seen:?}"));
+    assert_eq!(end["outcome"]["outcome"], "completed", "{end}");
+    assert_hosted_restored(&lab, &volumes_before);
+    let journalled = assert_each_step_done_once(&kept_journal(&lab, "restore"));
+    assert_eq!(journalled, steps, "the journal holds the plan's steps");
+    eprintln!("hosted restore killed 300 ms into each step: {:.1}s", started.elapsed().as_secs_f64());
+}
+
+/// Runs the killed hosted restore again to its end: resumed, ended as an uninterrupted run, each
+/// step done once by its journal.
+fn finish_hosted(lab: &Lab, dir: &Path, steps: &[String], volumes_before: &str) {
+    let run = run_with_limit(
+        hosted_command(lab, dir, &["restore", "run", "--yes", "--poll", "500ms"]),
+        Duration::from_secs(300),
+    );
+    assert_eq!(run.status.code(), Some(0), "{}\n{}", stdout(&run), stderr(&run));
+    let all = json_lines(&run);
+    assert!(all.iter().any(|l| l["event"] == "resuming"), "{}", stdout(&run));
+    assert_hosted_restored(lab, volumes_before);
+    let journalled = assert_each_step_done_once(&kept_journal(lab, "restore"));
+    assert_eq!(journalled, steps, "the journal holds the plan's steps");
 }
