@@ -265,6 +265,8 @@ async fn an_encryption_migration_killed_after_the_backup_the_patch_and_mid_wait_
         step_text(l).starts_with("backup taken and verified")
     });
     assert_eq!((apiserver_generation(&lab), spec_type(&lab).as_str()), (generation, ""), "not patched");
+    // (A backup's names carry the second it was taken in: the next one is another second's.)
+    std::thread::sleep(Duration::from_millis(1100));
     // Run again: a backup of its own, then the patch; killed right after it.
     kill_after(set_command(&lab, "aescbc", &backups), "the patch", |l| {
         step_text(l).starts_with("APIServer cluster patched")
