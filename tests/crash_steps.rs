@@ -9,7 +9,7 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -508,4 +508,183 @@ fn finish_hosted(lab: &Lab, dir: &Path, steps: &[String], volumes_before: &str) 
     assert_hosted_restored(lab, volumes_before);
     let journalled = assert_each_step_done_once(&kept_journal(lab, "restore"));
     assert_eq!(journalled, steps, "the journal holds the plan's steps");
+}
+
+// ---------------------------------------------------------------------------------------------
+// SIGTERM and SIGHUP, beside Ctrl-C
+
+use nix::sys::signal::Signal;
+
+/// A run stopped by a signal: its exit code, the JSON lines it printed (before and after the
+/// signal), the raw stdout lines read after the signal was sent, and its stderr.
+struct Signalled {
+    code: Option<i32>,
+    lines: Vec<Value>,
+    after: Vec<String>,
+    stderr: String,
+}
+
+/// Runs `command`, sends `signal` right after the first stdout line `at` accepts, and reads it to
+/// its end (within 120 s).
+fn signal_after(mut command: Command, signal: Signal, what: &str, mut at: impl FnMut(&Value) -> bool) -> Signalled {
+    use std::io::{BufRead, BufReader, Read};
+    command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = command.spawn().unwrap();
+    let mut stderr_pipe = child.stderr.take().unwrap();
+    let stderr_text = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stderr_pipe.read_to_string(&mut text);
+        text
+    });
+    let stdout_pipe = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout_pipe).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let (mut lines, mut after, mut sent) = (Vec::new(), Vec::new(), false);
+    loop {
+        assert!(Instant::now() < deadline, "{what}: no end within 120 s: {lines:?}");
+        let line = match rx.recv_timeout(Duration::from_millis(200)) {
+            Ok(line) => line,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => continue,
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+        };
+        let value: Value = serde_json::from_str(&line).unwrap_or_default();
+        if sent {
+            after.push(line);
+        } else if at(&value) {
+            let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+            nix::sys::signal::kill(pid, signal).unwrap();
+            sent = true;
+        }
+        lines.push(value);
+    }
+    let status = child.wait().unwrap();
+    assert!(sent, "{what}: the run ended before the signal: {lines:?}");
+    Signalled { code: status.code(), lines, after, stderr: stderr_text.join().unwrap_or_default() }
+}
+
+/// What a run stopped by `signal` must show: the exit code Ctrl-C gives (`ctrl_c`, None: this is
+/// Ctrl-C's run), and after SIGHUP nothing more on the terminal (no end line, nothing on stderr).
+/// Ctrl-C's exit code.
+fn assert_stopped_as_ctrl_c(run: &Signalled, signal: Signal, ctrl_c: Option<i32>, end_event: &str) -> Option<i32> {
+    if let Some(code) = ctrl_c {
+        assert_eq!(run.code, Some(code), "{signal}: exit as for Ctrl-C: {:?}\n{}", run.lines, run.stderr);
+    }
+    let ended = run.lines.iter().any(|l| l["event"] == end_event);
+    if signal == Signal::SIGHUP {
+        assert!(!ended, "nothing is written to a terminal that hung up: {:?}", run.after);
+        assert!(!run.stderr.contains("SIGHUP"), "nothing on stderr after SIGHUP: {}", run.stderr);
+    } else {
+        assert!(ended, "{signal}: the run says how it ended: {:?}\n{}", run.lines, run.stderr);
+        assert!(run.stderr.contains(&format!("{signal}")), "{signal}: said on stderr: {}", run.stderr);
+    }
+    run.code
+}
+
+/// Every journal in the lab's journal directory reads back whole: each line JSON (none torn, the
+/// last one ended). The file of `prefix` written last, and its lines.
+fn journal_intact(lab: &Lab, prefix: &str) -> (String, Vec<Value>) {
+    let dir = lab.dir.join("journal");
+    let mut newest: Option<(std::time::SystemTime, String, Vec<Value>)> = None;
+    for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !name.ends_with(".jsonl") {
+            continue;
+        }
+        let text = std::fs::read_to_string(entry.path()).unwrap();
+        assert!(text.is_empty() || text.ends_with('\n'), "{name}: the last line is cut");
+        let lines: Vec<Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{name}: a torn line ({e}): {l}")))
+            .collect();
+        let modified = entry.metadata().and_then(|m| m.modified()).unwrap();
+        if name.starts_with(&format!("{prefix}-")) && newest.as_ref().is_none_or(|(at, _, _)| modified > *at) {
+            newest = Some((modified, name, lines));
+        }
+    }
+    let (_, name, lines) = newest.unwrap_or_else(|| panic!("no {prefix} journal in {}", dir.display()));
+    assert!(!lines.is_empty(), "{name} is empty");
+    (name, lines)
+}
+
+/// No temporary file of ours left in the lab's directories: part files, probes, temporaries.
+fn assert_no_temporary_files(lab: &Lab) {
+    for dir in ["journal", "backups", "console-logs"] {
+        for name in names_in_all(&lab.dir.join(dir)) {
+            assert!(
+                !(name.ends_with(".part") || name.ends_with(".tmp") || name.starts_with(".etcd-console-probe")),
+                "{dir}/{name} left"
+            );
+        }
+    }
+}
+
+/// Every name in `dir`, dot-files too.
+fn names_in_all(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .map(|entries| entries.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .unwrap_or_default()
+}
+
+fn assert_no_debug_namespace(lab: &Lab) {
+    let namespaces = kubectl_ok(lab, &["get", "namespaces", "-l", "etcd-console.io/debug", "-o", "name"]);
+    assert_eq!(namespaces.trim(), "", "a debug namespace was left");
+    let pods = kubectl_ok(lab, &["get", "pods", "-A", "-o", "name"]);
+    assert!(!pods.contains("-debug"), "a debug pod was left: {pods}");
+}
+
+fn defrag_command(lab: &Lab) -> Command {
+    sre_command(lab, "lab-admin-cert", &["defrag", "--yes", "-o", "json", "--wait", "4s", "--i-know-wait-is-short"])
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_defrag_stopped_by_ctrl_c_sigterm_or_sighup_in_its_wait_stops_the_same_and_resumes() {
+    let lab = lab_scenario("fragmented", 1.0).await;
+    let started = Instant::now();
+    let mut ctrl_c = None;
+    for signal in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
+        let run = signal_after(defrag_command(&lab), signal, "the wait", |l| l["event"] == "countdown");
+        let code = assert_stopped_as_ctrl_c(&run, signal, ctrl_c, "finished");
+        ctrl_c = ctrl_c.or(code);
+        assert_eq!(code, Some(1), "{signal}: stopped, to be resumed");
+        if signal != Signal::SIGHUP {
+            let end = run.lines.iter().find(|l| l["event"] == "finished").unwrap();
+            assert_eq!(end["outcome"], "stopped", "{end}");
+        }
+        // The journal says what is done: the member before the wait, no other.
+        let (name, journal) = journal_intact(&lab, "defrag");
+        assert!(name.contains('T'), "{signal}: a stopped defrag's journal is kept dated: {name}");
+        let spans = defrag_spans(&lab);
+        assert_eq!(spans.len(), 1, "{signal}: one member defragmented before the wait: {spans:?}");
+        let text = journal.last().unwrap().to_string();
+        assert!(text.contains(&spans[0].0), "{signal}: the journal's last line names {}: {text}", spans[0].0);
+        assert_no_temporary_files(&lab);
+    }
+    let out = run_with_limit(defrag_command(&lab), Duration::from_secs(120));
+    assert_eq!(out.status.code(), Some(0), "{}\n{}", stdout(&out), stderr(&out));
+    assert!(stdout(&out).contains("by an earlier run: waiting 4s before the first member"), "{}", stdout(&out));
+    let spans = defrag_spans(&lab);
+    let mut names: Vec<String> = spans.iter().map(|s| s.0.clone()).collect();
+    assert_eq!(names.len(), 3, "{spans:?}");
+    names.sort();
+    names.dedup();
+    assert_eq!(names.len(), 3, "no member defragmented twice: {spans:?}");
+    // The wait between two members holds across the stops: none came sooner after another.
+    for pair in spans.windows(2) {
+        let gap = pair[1].1.duration_since(pair[0].2).unwrap_or_else(|_| panic!("overlap: {pair:?}"));
+        assert!(gap >= Duration::from_secs(4), "only {gap:?} between {} and {}", pair[0].0, pair[1].0);
+    }
+    let audit: String = std::fs::read_dir(lab.dir.join("console-logs"))
+        .unwrap()
+        .flatten()
+        .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default())
+        .collect();
+    for signal in ["SIGINT", "SIGTERM", "SIGHUP"] {
+        assert!(audit.contains(&format!("signal=\"{signal}\"")), "the audit log says {signal}");
+    }
+    eprintln!("defrag stopped three times: {:.1}s", started.elapsed().as_secs_f64());
 }
