@@ -182,7 +182,7 @@ impl BackupExecutor {
             }),
             Action::CleanUp { paths } => tokio::task::block_in_place(|| {
                 for path in paths {
-                    let _ = std::fs::remove_file(path);
+                    files::remove_part(path);
                 }
                 Observed::CleanedUp
             }),
@@ -402,7 +402,7 @@ pub(super) struct PartFile<'a> {
 impl Drop for PartFile<'_> {
     fn drop(&mut self) {
         if !self.keep {
-            let _ = std::fs::remove_file(self.path);
+            files::remove_part(self.path);
         }
     }
 }

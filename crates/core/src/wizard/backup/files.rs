@@ -9,10 +9,10 @@ use std::sync::Mutex;
 
 use super::{Existing, Metadata};
 
-/// The part files this process made, each locked (flock) until the process ends, even once
-/// written: a later run tells a part a killed run left (its lock gone with it) from one a run
-/// still going is writing or about to publish.
-static HELD_PARTS: Mutex<Vec<File>> = Mutex::new(Vec::new());
+/// The part files this process made, each locked (flock) until it is published or removed, or
+/// the process ends: a later run tells a part a killed run left (its lock gone with it) from one a
+/// run still going is writing or about to publish.
+static HELD_PARTS: Mutex<Vec<(PathBuf, File)>> = Mutex::new(Vec::new());
 
 /// A new file, readable by its owner only; Err when one is already there.
 pub fn create_new(path: &Path) -> Result<File, String> {
@@ -22,14 +22,14 @@ pub fn create_new(path: &Path) -> Result<File, String> {
     })
 }
 
-/// A new part file (0600), locked for as long as this process lives.
+/// A new part file (0600), locked until [`remove_part`] (or the process ends).
 pub fn create_part(path: &Path) -> Result<File, String> {
     let file = create_new(path)?;
     let lock = file.try_clone().and_then(|f| f.try_lock().map(|()| f).map_err(std::io::Error::from));
     match lock {
         Ok(lock) => {
             if let Ok(mut held) = HELD_PARTS.lock() {
-                held.push(lock);
+                held.push((path.to_path_buf(), lock));
             }
             Ok(file)
         }
@@ -37,6 +37,15 @@ pub fn create_part(path: &Path) -> Result<File, String> {
             let _ = fs::remove_file(path);
             Err(format!("cannot lock {}: {e}", path.display()))
         }
+    }
+}
+
+/// Removes a part file (its name; the data stays under a final name it was linked to) and lets go
+/// of its lock, so that the space of a backup removed later is given back in a long session.
+pub fn remove_part(path: &Path) {
+    let _ = fs::remove_file(path);
+    if let Ok(mut held) = HELD_PARTS.lock() {
+        held.retain(|(part, _)| part != path);
     }
 }
 
@@ -126,9 +135,9 @@ pub fn publish(
         let _ = fs::remove_file(metadata_path);
         return Err(e);
     }
-    let _ = fs::remove_file(part);
+    remove_part(part);
     if let Some((archive_part, _)) = archive {
-        let _ = fs::remove_file(archive_part);
+        remove_part(archive_part);
     }
     let mut notes = Vec::new();
     if let Some(Err(e)) = snapshot.parent().map(sync_dir) {
@@ -259,6 +268,11 @@ mod tests {
         assert!(!left.exists() && !archive.exists());
         assert!(writing.exists(), "locked by this process until it ends, even once closed");
         assert!(someone_elses.exists(), "not a name of ours");
+        let linked = dir.path().join("snapshot_2026-12-01_000001.db");
+        fs::hard_link(&writing, &linked).unwrap_or_else(|e| panic!("{e}"));
+        remove_part(&writing);
+        let released = File::open(&linked).and_then(|f| f.try_lock().map_err(std::io::Error::from));
+        assert!(released.is_ok(), "published: the lock is let go");
     }
 
     #[test]
