@@ -803,3 +803,62 @@ async fn a_hosted_restore_stopped_by_ctrl_c_sigterm_or_sighup_stops_the_same_and
     assert_no_temporary_files(&lab);
     eprintln!("hosted restore stopped three times: {:.1}s", started.elapsed().as_secs_f64());
 }
+
+/// cluster-backup.sh on master-0 (the runbook's backup), copied to a directory on the bastion.
+fn runbook_backup_on_master_0(lab: &Lab) -> String {
+    let mut command = Command::new(console_bin());
+    command.args(["lab", "host", "--dir"]).arg(&lab.dir).args(["master-0", "--"]);
+    command.arg("sudo -E /usr/local/bin/cluster-backup.sh /home/core/backup");
+    let made = run_with_limit(command, Duration::from_secs(60));
+    assert!(made.status.success(), "{}{}", stdout(&made), stderr(&made));
+    let from = lab.dir.join("hosts/master-0/home/core/backup");
+    let to = lab.dir.join("bastion-backup");
+    std::fs::create_dir_all(&to).unwrap();
+    for entry in std::fs::read_dir(&from).unwrap().flatten() {
+        std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+    }
+    path_str(&to)
+}
+
+fn get(lab: &Lab, key: &str) -> String {
+    stdout(&etcdctl(lab, &["get", key, "--print-value-only"])).trim().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_standalone_restore_stopped_by_sigterm_then_sighup_resumes_to_the_same_end() {
+    let lab = lab_scenario("restore", 300.0).await;
+    for i in 0..3 {
+        assert!(etcdctl(&lab, &["put", &format!("/demo/old/{i}"), "old"]).status.success());
+    }
+    let dir = runbook_backup_on_master_0(&lab);
+    assert!(etcdctl(&lab, &["put", "/demo/new/0", "new"]).status.success());
+    let started = Instant::now();
+    let restore = |lab: &Lab| {
+        let args = ["restore", "run", "--backup", &dir, "--recovery-host", "master-0", "--yes", "--poll", "500ms"];
+        let mut command = sre_command(lab, "lab-admin-cert", &args);
+        command.args(["-o", "json"]);
+        command
+    };
+    // Inside a non-recovery host's stops, then with the quorum guard off.
+    for (signal, at) in [(Signal::SIGTERM, "4.3@master-1"), (Signal::SIGHUP, "18")] {
+        let run = signal_after(restore(&lab), signal, at, |l| step_begun(l, at));
+        assert_stopped_as_ctrl_c(&run, signal, Some(1), "outcome");
+        assert_journal_kept_stopped(&lab, "restore", signal);
+        assert_no_debug_namespace(&lab);
+        assert_no_temporary_files(&lab);
+    }
+    let run = run_with_limit(restore(&lab), Duration::from_secs(600));
+    assert_eq!(run.status.code(), Some(0), "{}\n{}", stdout(&run), stderr(&run));
+    for i in 0..3 {
+        assert_eq!(get(&lab, &format!("/demo/old/{i}")), "old");
+    }
+    assert_eq!(get(&lab, "/demo/new/0"), "", "the key written after the backup is gone");
+    let members = member_list(&lab);
+    assert!(members.len() == 3 && members.iter().all(|m| !m.0.is_empty() && !m.2), "{members:?}");
+    let health = etcdctl(&lab, &["endpoint", "health", "--cluster"]);
+    assert!(health.status.success(), "{}{}", stdout(&health), stderr(&health));
+    let overrides = kubectl_ok(&lab, &["get", "etcd", "cluster", "-o", "jsonpath={.spec.unsupportedConfigOverrides}"]);
+    assert_eq!(overrides.trim(), "", "the quorum guard is back on");
+    assert_each_step_done_once(&kept_journal(&lab, "restore"));
+    eprintln!("standalone restore stopped twice: {:.1}s", started.elapsed().as_secs_f64());
+}
