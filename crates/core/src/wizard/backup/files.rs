@@ -50,7 +50,8 @@ pub fn remove_part(path: &Path) {
 }
 
 /// Removes the part files (`snapshot_*.db.part`, `static_kuberesources_*.tar.gz.part`) that runs
-/// killed before their clean-up left in `dir`: those no living process holds locked. Their paths.
+/// killed before their clean-up left in `dir`: those no living process holds locked; with a
+/// snapshot's part, the metadata and archive of a publish it did not finish. Their paths.
 pub fn remove_stale_parts(dir: &Path) -> Vec<PathBuf> {
     let Ok(entries) = fs::read_dir(dir) else { return Vec::new() };
     let mut removed = Vec::new();
@@ -63,8 +64,19 @@ pub fn remove_stale_parts(dir: &Path) -> Vec<PathBuf> {
         let path = entry.path();
         let Ok(file) = File::open(&path) else { continue };
         // Held while removed: a run cannot take it up in between.
-        if file.try_lock().is_ok() && fs::remove_file(&path).is_ok() {
-            removed.push(path);
+        if !(file.try_lock().is_ok() && fs::remove_file(&path).is_ok()) {
+            continue;
+        }
+        removed.push(path);
+        // Killed while it published (the metadata and the archive go first, the snapshot last):
+        // without the snapshot at its name, what went before is no verified backup.
+        let Some(stem) = name.strip_prefix("snapshot_").and_then(|n| n.strip_suffix(".db.part")) else { continue };
+        if !dir.join(format!("snapshot_{stem}.db")).exists() {
+            for unfinished in [format!("backup_{stem}.json"), format!("static_kuberesources_{stem}.tar.gz")] {
+                if fs::remove_file(dir.join(&unfinished)).is_ok() {
+                    removed.push(dir.join(unfinished));
+                }
+            }
         }
     }
     removed
@@ -273,6 +285,27 @@ mod tests {
         remove_part(&writing);
         let released = File::open(&linked).and_then(|f| f.try_lock().map_err(std::io::Error::from));
         assert!(released.is_ok(), "published: the lock is let go");
+    }
+
+    #[test]
+    fn a_publish_killed_before_the_snapshot_was_linked_leaves_no_metadata_claiming_it() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let at = |name: &str| dir.path().join(name);
+        // Killed between the metadata (and the archive) and the snapshot's link.
+        for name in ["snapshot_a.db.part", "backup_a.json", "static_kuberesources_a.tar.gz"] {
+            fs::write(at(name), b"x").unwrap_or_else(|e| panic!("{e}"));
+        }
+        // Killed after the snapshot's link, before its part was removed: the backup stands.
+        for name in ["snapshot_b.db.part", "snapshot_b.db", "backup_b.json"] {
+            fs::write(at(name), b"x").unwrap_or_else(|e| panic!("{e}"));
+        }
+        let mut removed = remove_stale_parts(dir.path());
+        removed.sort();
+        let mut expected =
+            ["backup_a.json", "snapshot_a.db.part", "snapshot_b.db.part", "static_kuberesources_a.tar.gz"].map(at);
+        expected.sort();
+        assert_eq!(removed, expected);
+        assert!(at("snapshot_b.db").exists() && at("backup_b.json").exists());
     }
 
     #[test]
