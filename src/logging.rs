@@ -1,18 +1,19 @@
 //! Tracing to daily-rolling files under the XDG state directory; never to the
 //! screen. Only paths, names and outcomes are logged, never key or certificate
-//! contents.
+//! contents. Each line is written as it is logged, not queued for a writer
+//! thread: the audit line of a step sent just before the process is killed
+//! (SIGKILL, a crash) is in the file.
 
 use std::io::Write;
 use std::path::PathBuf;
 
-use tracing_appender::non_blocking::WorkerGuard;
 use tracing_subscriber::fmt::MakeWriter;
 
 use etcd_console_core::units::safe_text_within;
 
-/// Starts logging; the guard flushes on drop. On failure the console runs
+/// Starts logging; the directory logged into. On failure the console runs
 /// without a log and says why once, before the screen opens.
-pub fn init(log_dir: Option<PathBuf>) -> Result<(WorkerGuard, PathBuf), String> {
+pub fn init(log_dir: Option<PathBuf>) -> Result<PathBuf, String> {
     let dir = log_dir
         .or_else(etcd_console_core::paths::state_dir)
         .ok_or("no home directory to keep logs in: give --log-dir")?;
@@ -24,14 +25,13 @@ pub fn init(log_dir: Option<PathBuf>) -> Result<(WorkerGuard, PathBuf), String> 
         .max_log_files(14)
         .build(&dir)
         .map_err(|e| format!("cannot open a log file in {}: {e}", dir.display()))?;
-    let (writer, guard) = tracing_appender::non_blocking(appender);
     let subscriber = tracing_subscriber::fmt()
-        .with_writer(OneLineEach(writer))
+        .with_writer(OneLineEach(appender))
         .with_ansi(false)
         .with_max_level(tracing::Level::INFO)
         .finish();
     tracing::subscriber::set_global_default(subscriber).map_err(|e| format!("logging already set up: {e}"))?;
-    Ok((guard, dir))
+    Ok(dir)
 }
 
 /// The log's writers: every event stays one line of the file, whatever outside text its fields
@@ -57,9 +57,10 @@ impl<W: Write> Write for OneLine<W> {
             Some(line) => (line, "\n"),
             None => (text.as_ref(), ""),
         };
-        let safe = safe_text_within(line, usize::MAX);
+        // One write of the whole line: events logged at once from two threads never interleave.
+        let mut safe = safe_text_within(line, usize::MAX);
+        safe.push_str(end);
         self.0.write_all(safe.as_bytes())?;
-        self.0.write_all(end.as_bytes())?;
         Ok(buf.len())
     }
 

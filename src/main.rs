@@ -26,8 +26,7 @@ fn main() -> ExitCode {
     // The console's restore wizard reaches the lab's hosts when a lab's lab.env says where they are.
     cli.console.host_shell = std::env::var_os("ETCD_CONSOLE_LAB_DIR").map(|dir| lab_shell(PathBuf::from(dir)));
     let log = logging::init(cli.console.log_dir.clone());
-    let log_problem = log.as_ref().err().cloned();
-    let _guard = log.ok().map(|(guard, _)| guard);
+    let log_problem = log.err();
     let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {

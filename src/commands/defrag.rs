@@ -19,7 +19,7 @@ use etcd_console_core::settings::{ConnectionSettings, KubeSettings};
 use etcd_console_core::units::format_bytes;
 use etcd_console_core::wizard::defrag::engine::{NoteKind, RUNBOOK_WAIT};
 use etcd_console_core::wizard::defrag::executor::{drive, Executor, Progress};
-use etcd_console_core::wizard::defrag::journal::{unfinished, Journal};
+use etcd_console_core::wizard::defrag::journal::{last_defragmented, unfinished, Journal};
 use etcd_console_core::wizard::defrag::{
     nospace_plan, plan, Action, DefragRun, NospacePlan, Options, Outcome, Plan, Rule,
 };
@@ -429,10 +429,14 @@ pub async fn run(
             );
             return 0;
         }
-        let run = match DefragRun::new(&made, cluster_id, options.clone(), console.read_only) {
+        let mut run = match DefragRun::new(&made, cluster_id, options.clone(), console.read_only) {
             Ok(run) => run,
             Err(e) => return fail(e),
         };
+        // A run stopped in its wait (Ctrl-C, SIGTERM, SIGHUP) and run again keeps the wait.
+        if let Some((member, at)) = last_defragmented(&journal_dir, cluster_id) {
+            run.after_earlier_run(&member, std::time::SystemTime::now().duration_since(at).unwrap_or_default());
+        }
         if !args.yes {
             let names: Vec<String> = made
                 .steps

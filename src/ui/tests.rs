@@ -717,6 +717,7 @@ mod backup_wizard {
             now: wall(),
             dir_names: Vec::new(),
             keys_dir_names: Vec::new(),
+            stale_parts_removed: Vec::new(),
         })));
         run
     }

@@ -21,6 +21,9 @@ pub const DEBUG_LABEL: &str = "etcd-console.io/debug";
 /// The node and the remote directory a debug namespace was made for.
 pub const NODE_ANNOTATION: &str = "etcd-console.io/node";
 pub const REMOTE_DIR_ANNOTATION: &str = "etcd-console.io/remote-dir";
+/// The run that made a debug namespace: `<host> <pid> <start>`, the process's start time in
+/// clock ticks since boot (a pid taken again by another process does not pass for it).
+pub const OWNER_ANNOTATION: &str = "etcd-console.io/owner";
 /// `oc debug`'s image when the cluster has no `openshift/tools:latest` image stream tag.
 pub const FALLBACK_IMAGE: &str = "registry.redhat.io/rhel8/support-tools";
 /// The buffer between the exec stream and the file being fetched.
@@ -55,6 +58,42 @@ pub struct Leftover {
     pub remote_dir: String,
     /// Its debug pod still runs: another run (someone else's backup) may be using it.
     pub in_use: bool,
+    /// The run that made it was on this host and has ended (killed before its clean-up).
+    pub owner_gone: bool,
+}
+
+/// This host's name.
+fn host_name() -> Option<String> {
+    let name = std::fs::read_to_string("/proc/sys/kernel/hostname").ok()?;
+    Some(name.trim().to_string()).filter(|n| !n.is_empty())
+}
+
+/// When process `pid` started (field 22 of /proc/PID/stat), if it lives.
+fn start_ticks(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) is in parentheses and may hold spaces: count after its end.
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    after_name.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// This process, as [`OWNER_ANNOTATION`] says it.
+pub fn this_run() -> String {
+    let pid = std::process::id();
+    format!("{} {pid} {}", host_name().unwrap_or_default(), start_ticks(pid).map(|t| t.to_string()).unwrap_or_default())
+}
+
+/// The run `owner` names was on this host and no longer lives. Unknown (another host, no
+/// annotation, an unreadable one) is not gone: a run elsewhere may still use the namespace.
+pub fn owner_gone(owner: &str) -> bool {
+    let mut parts = owner.split(' ');
+    let (Some(host), Some(pid), Some(started)) = (parts.next(), parts.next(), parts.next()) else {
+        return false;
+    };
+    let (Ok(pid), Ok(started)) = (pid.parse::<u32>(), started.parse::<u64>()) else { return false };
+    if host.is_empty() || host_name().as_deref() != Some(host) {
+        return false;
+    }
+    start_ticks(pid) != Some(started)
 }
 
 /// The image `oc debug node/NAME` runs: the release's `openshift/tools:latest` image stream
@@ -110,6 +149,7 @@ pub fn namespace_object(name: &str, purpose: &str, node: &str, remote_dir: &str)
                 "openshift.io/node-selector": "",
                 NODE_ANNOTATION: node,
                 REMOTE_DIR_ANNOTATION: remote_dir,
+                OWNER_ANNOTATION: this_run(),
             },
         },
     })
@@ -353,6 +393,7 @@ pub async fn leftovers(connection: &Connection, purpose: &str) -> Result<Vec<Lef
             node: annotation(NODE_ANNOTATION),
             remote_dir: annotation(REMOTE_DIR_ANNOTATION),
             in_use,
+            owner_gone: owner_gone(&annotation(OWNER_ANNOTATION)),
         });
     }
     Ok(found)
@@ -374,6 +415,25 @@ mod tests {
         assert_eq!(ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"], "privileged");
         assert_eq!(ns["metadata"]["labels"][DEBUG_LABEL], "backup");
         assert_eq!(pod_name("ip-10-0-1-2.ec2.internal"), "ip-10-0-1-2-ec2-internal-debug");
+    }
+
+    #[test]
+    fn a_namespace_whose_run_ended_on_this_host_is_gone_one_from_elsewhere_is_not_known() {
+        let me = this_run();
+        assert!(!owner_gone(&me), "this run lives: {me}");
+        let mut parts = me.split(' ');
+        let (host, pid, started) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+        let earlier: u64 = started.parse().unwrap_or(1);
+        // The same pid since taken by another process (another start time), or a pid that ended.
+        assert!(owner_gone(&format!("{host} {pid} {}", earlier.saturating_sub(1))));
+        let ended = std::process::Command::new("true").spawn().and_then(|mut c| c.wait().map(|_| c.id()));
+        let ended = ended.unwrap_or_else(|e| panic!("{e}"));
+        assert!(owner_gone(&format!("{host} {ended} 1")));
+        let namespace = namespace_object("etcd-console-backup-x", "backup", "master-0", "/b");
+        assert_eq!(namespace["metadata"]["annotations"][OWNER_ANNOTATION], me.as_str());
+        for unknown in ["", "bastion-2 1 1", &format!("{host} x 1"), &format!("other-host {pid} {started}")] {
+            assert!(!owner_gone(unknown), "{unknown:?}");
+        }
     }
 
     #[test]

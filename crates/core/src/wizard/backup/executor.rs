@@ -98,6 +98,7 @@ impl BackupExecutor {
         match action {
             Action::Check { dir, keys_dir } => {
                 let (view, (openshift, keys_problem)) = tokio::join!(self.etcd.observe(), self.openshift());
+                let stale_parts_removed = tokio::task::block_in_place(|| files::remove_stale_parts(dir));
                 let (dir_names, keys_dir_names) = (names_in(Some(dir)), names_in(keys_dir.as_deref()));
                 Observed::Checked(Box::new(Checked {
                     view,
@@ -106,6 +107,7 @@ impl BackupExecutor {
                     now: SystemTime::now(),
                     dir_names,
                     keys_dir_names,
+                    stale_parts_removed,
                 }))
             }
             Action::Prepare { remote } => {
@@ -180,7 +182,7 @@ impl BackupExecutor {
             }),
             Action::CleanUp { paths } => tokio::task::block_in_place(|| {
                 for path in paths {
-                    let _ = std::fs::remove_file(path);
+                    files::remove_part(path);
                 }
                 Observed::CleanedUp
             }),
@@ -284,7 +286,7 @@ impl BackupExecutor {
         if let Some(dir) = part.parent() {
             files::prepare_dir(dir)?;
         }
-        let file = files::create_new(part)?;
+        let file = files::create_part(part)?;
         // Whatever goes wrong from here — an error, a bad trailer, the user's abort dropping this
         // future — the part made here goes; one it did not make is never touched.
         let mut made = PartFile { path: part, keep: false };
@@ -400,7 +402,7 @@ pub(super) struct PartFile<'a> {
 impl Drop for PartFile<'_> {
     fn drop(&mut self) {
         if !self.keep {
-            let _ = std::fs::remove_file(self.path);
+            files::remove_part(self.path);
         }
     }
 }

@@ -5,8 +5,14 @@ use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use super::{Existing, Metadata};
+
+/// The part files this process made, each locked (flock) until it is published or removed, or
+/// the process ends: a later run tells a part a killed run left (its lock gone with it) from one a
+/// run still going is writing or about to publish.
+static HELD_PARTS: Mutex<Vec<(PathBuf, File)>> = Mutex::new(Vec::new());
 
 /// A new file, readable by its owner only; Err when one is already there.
 pub fn create_new(path: &Path) -> Result<File, String> {
@@ -14,6 +20,66 @@ pub fn create_new(path: &Path) -> Result<File, String> {
         std::io::ErrorKind::AlreadyExists => format!("{} already exists: it is never overwritten", path.display()),
         _ => format!("cannot create {}: {e}", path.display()),
     })
+}
+
+/// A new part file (0600), locked until [`remove_part`] (or the process ends).
+pub fn create_part(path: &Path) -> Result<File, String> {
+    let file = create_new(path)?;
+    let lock = file.try_clone().and_then(|f| f.try_lock().map(|()| f).map_err(std::io::Error::from));
+    match lock {
+        Ok(lock) => {
+            if let Ok(mut held) = HELD_PARTS.lock() {
+                held.push((path.to_path_buf(), lock));
+            }
+            Ok(file)
+        }
+        Err(e) => {
+            let _ = fs::remove_file(path);
+            Err(format!("cannot lock {}: {e}", path.display()))
+        }
+    }
+}
+
+/// Removes a part file (its name; the data stays under a final name it was linked to) and lets go
+/// of its lock, so that the space of a backup removed later is given back in a long session.
+pub fn remove_part(path: &Path) {
+    let _ = fs::remove_file(path);
+    if let Ok(mut held) = HELD_PARTS.lock() {
+        held.retain(|(part, _)| part != path);
+    }
+}
+
+/// Removes the part files (`snapshot_*.db.part`, `static_kuberesources_*.tar.gz.part`) that runs
+/// killed before their clean-up left in `dir`: those no living process holds locked; with a
+/// snapshot's part, the metadata and archive of a publish it did not finish. Their paths.
+pub fn remove_stale_parts(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = fs::read_dir(dir) else { return Vec::new() };
+    let mut removed = Vec::new();
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let ours = name.starts_with("snapshot_") || name.starts_with("static_kuberesources_");
+        if !(ours && name.ends_with(".part")) {
+            continue;
+        }
+        let path = entry.path();
+        let Ok(file) = File::open(&path) else { continue };
+        // Held while removed: a run cannot take it up in between.
+        if !(file.try_lock().is_ok() && fs::remove_file(&path).is_ok()) {
+            continue;
+        }
+        removed.push(path);
+        // Killed while it published (the metadata and the archive go first, the snapshot last):
+        // without the snapshot at its name, what went before is no verified backup.
+        let Some(stem) = name.strip_prefix("snapshot_").and_then(|n| n.strip_suffix(".db.part")) else { continue };
+        if !dir.join(format!("snapshot_{stem}.db")).exists() {
+            for unfinished in [format!("backup_{stem}.json"), format!("static_kuberesources_{stem}.tar.gz")] {
+                if fs::remove_file(dir.join(&unfinished)).is_ok() {
+                    removed.push(dir.join(unfinished));
+                }
+            }
+        }
+    }
+    removed
 }
 
 /// Makes the directory (0700 when new) and checks it can be written.
@@ -81,9 +147,9 @@ pub fn publish(
         let _ = fs::remove_file(metadata_path);
         return Err(e);
     }
-    let _ = fs::remove_file(part);
+    remove_part(part);
     if let Some((archive_part, _)) = archive {
-        let _ = fs::remove_file(archive_part);
+        remove_part(archive_part);
     }
     let mut notes = Vec::new();
     if let Some(Err(e)) = snapshot.parent().map(sync_dir) {
@@ -194,6 +260,52 @@ mod tests {
             "openshift": null, "encryption_keys": null
         }))
         .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn a_part_a_killed_run_left_is_removed_and_one_being_written_is_not() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let left = dir.path().join("snapshot_2026-12-01_000000.db.part");
+        let archive = dir.path().join("static_kuberesources_2026-12-01_000000.tar.gz.part");
+        let someone_elses = dir.path().join("notes.part");
+        for path in [&left, &archive, &someone_elses] {
+            fs::write(path, b"half").unwrap_or_else(|e| panic!("{e}"));
+        }
+        let writing = dir.path().join("snapshot_2026-12-01_000001.db.part");
+        let file = create_part(&writing).unwrap_or_else(|e| panic!("{e}"));
+        drop(file);
+        let mut removed = remove_stale_parts(dir.path());
+        removed.sort();
+        assert_eq!(removed, [left.clone(), archive.clone()]);
+        assert!(!left.exists() && !archive.exists());
+        assert!(writing.exists(), "locked by this process until it ends, even once closed");
+        assert!(someone_elses.exists(), "not a name of ours");
+        let linked = dir.path().join("snapshot_2026-12-01_000001.db");
+        fs::hard_link(&writing, &linked).unwrap_or_else(|e| panic!("{e}"));
+        remove_part(&writing);
+        let released = File::open(&linked).and_then(|f| f.try_lock().map_err(std::io::Error::from));
+        assert!(released.is_ok(), "published: the lock is let go");
+    }
+
+    #[test]
+    fn a_publish_killed_before_the_snapshot_was_linked_leaves_no_metadata_claiming_it() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let at = |name: &str| dir.path().join(name);
+        // Killed between the metadata (and the archive) and the snapshot's link.
+        for name in ["snapshot_a.db.part", "backup_a.json", "static_kuberesources_a.tar.gz"] {
+            fs::write(at(name), b"x").unwrap_or_else(|e| panic!("{e}"));
+        }
+        // Killed after the snapshot's link, before its part was removed: the backup stands.
+        for name in ["snapshot_b.db.part", "snapshot_b.db", "backup_b.json"] {
+            fs::write(at(name), b"x").unwrap_or_else(|e| panic!("{e}"));
+        }
+        let mut removed = remove_stale_parts(dir.path());
+        removed.sort();
+        let mut expected =
+            ["backup_a.json", "snapshot_a.db.part", "snapshot_b.db.part", "static_kuberesources_a.tar.gz"].map(at);
+        expected.sort();
+        assert_eq!(removed, expected);
+        assert!(at("snapshot_b.db").exists() && at("backup_b.json").exists());
     }
 
     #[test]

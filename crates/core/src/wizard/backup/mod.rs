@@ -192,6 +192,8 @@ pub struct Checked {
     /// The names in the backup directory and in the keys directory (none when absent).
     pub dir_names: Vec<String>,
     pub keys_dir_names: Vec<String>,
+    /// Part files that earlier runs, killed before their clean-up, left in the directory: removed.
+    pub stale_parts_removed: Vec<PathBuf>,
 }
 
 /// The member chosen and the files the backup will make.
@@ -917,6 +919,9 @@ impl BackupRun {
 
     /// Decides from the first reading: the member, the refusals, the names.
     fn decide(&mut self, checked: &Checked) {
+        for part in &checked.stale_parts_removed {
+            self.notes.push(format!("removed {}, left by an earlier backup that was killed", part.display()));
+        }
         if let Some(problem) = &checked.view.problem {
             return self.finish(Outcome::Refused { reason: problem.clone() });
         }
@@ -1298,6 +1303,7 @@ mod tests {
             now,
             dir_names: Vec::new(),
             keys_dir_names: Vec::new(),
+            stale_parts_removed: Vec::new(),
         }))
     }
 
@@ -1701,6 +1707,7 @@ mod tests {
             now,
             dir_names: vec!["backup_2026-12-01_030405.json".into()],
             keys_dir_names: Vec::new(),
+            stale_parts_removed: Vec::new(),
         })));
         let Some(Outcome::Refused { reason }) = run.outcome() else { panic!("{run:?}") };
         assert!(reason.contains("backup_2026-12-01_030405.json already exists"), "{reason}");

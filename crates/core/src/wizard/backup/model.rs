@@ -169,6 +169,7 @@ fn one_run(seed: u64, trace: &mut Vec<String>) -> Result<Outcome, String> {
                 now: SystemTime::UNIX_EPOCH + Duration::from_secs(1_796_094_245),
                 dir_names: if rng.chance(5) { vec!["snapshot_2026-12-01_030405.db".into()] } else { Vec::new() },
                 keys_dir_names: Vec::new(),
+                stale_parts_removed: Vec::new(),
             })),
             Action::Stream { part, .. } => {
                 if files.contains(part) {

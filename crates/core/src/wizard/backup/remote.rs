@@ -79,7 +79,7 @@ impl BackupExecutor {
                 if leftover.namespace == self.namespace {
                     continue;
                 }
-                if leftover.in_use {
+                if leftover.in_use && !leftover.owner_gone {
                     // Its pod runs: maybe someone else's backup right now. Left alone, with its directory.
                     notes.push(format!(
                         "namespace {} (a debug pod running on {}) left alone: another backup may be running; \
@@ -91,8 +91,10 @@ impl BackupExecutor {
                 }
                 debug_pod::remove_namespace(&connection, &leftover.namespace).await?;
                 notes.push(format!(
-                    "removed namespace {} that an earlier backup left (its debug pod on {})",
-                    leftover.namespace, leftover.node
+                    "removed namespace {} that an earlier backup left (its debug pod on {}{})",
+                    leftover.namespace,
+                    leftover.node,
+                    if leftover.in_use { ", still running: the run that made it was killed" } else { "" }
                 ));
             }
             let pod = DebugPod::start(
@@ -211,7 +213,7 @@ impl BackupExecutor {
         if let Some(dir) = part.parent() {
             files::prepare_dir(dir)?;
         }
-        let file = files::create_new(part)?;
+        let file = files::create_part(part)?;
         let mut made = super::executor::PartFile { path: part, keep: false };
         let received = receive(fetch, file, part, snapshot, expected, stall_limit, progress).await;
         made.keep = received.is_ok();

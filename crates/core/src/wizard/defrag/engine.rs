@@ -333,6 +333,10 @@ pub struct DefragRun {
     pub abort_requested: bool,
     /// The leader at the last gate (for the front ends).
     pub leader: Option<u64>,
+    /// An earlier run of this cluster defragmented a member less than the wait ago: the first
+    /// member of this one waits too.
+    #[serde(default)]
+    pub wait_first: bool,
 }
 
 impl DefragRun {
@@ -360,7 +364,27 @@ impl DefragRun {
             notes: Vec::new(),
             abort_requested: false,
             leader: None,
+            wait_first: false,
         })
+    }
+
+    /// An earlier run of this cluster (stopped, or ended) defragmented `member` `ago`: when that is
+    /// less than the wait, the wait comes before this run's first member too, as between two
+    /// members of one run.
+    pub fn after_earlier_run(&mut self, member: &str, ago: Duration) {
+        if ago >= self.options.wait || !self.done.is_empty() {
+            return;
+        }
+        self.wait_first = true;
+        self.note(
+            NoteKind::Gate,
+            Some(member),
+            format!(
+                "{member} was defragmented {} ago by an earlier run: waiting {} before the first member",
+                humantime::format_duration(Duration::from_secs(ago.as_secs())),
+                humantime::format_duration(self.options.wait)
+            ),
+        );
     }
 
     /// A run read back from the journal after a crash. `in_flight` is the
@@ -648,6 +672,10 @@ impl DefragRun {
 
     /// Before a member: the gates, then the next member with the leader last.
     fn at_gate(&mut self, view: &ClusterView) {
+        if std::mem::take(&mut self.wait_first) {
+            self.phase = Phase::Wait;
+            return;
+        }
         let facts = match gate(view) {
             Ok(facts) => facts,
             Err(reason) => return self.stop(reason),
@@ -1209,6 +1237,24 @@ mod tests {
                 assert_eq!(resumed.done.len(), 3);
             }
         }
+    }
+
+    #[test]
+    fn a_member_an_earlier_run_defragmented_less_than_the_wait_ago_makes_the_first_one_wait() {
+        let first_defrag_waited = |ago: Duration| {
+            let mut sim = Sim::new(3);
+            let mut run = new_run(&sim, options());
+            run.after_earlier_run("m2", ago);
+            assert_eq!(sim.run(&mut run, |_, _| {}), Outcome::Completed);
+            assert!(waits_between_defrags(&sim.actions));
+            let first = sim.actions.iter().position(|a| matches!(a, Action::Defragment { .. })).unwrap();
+            sim.actions[..first]
+                .iter()
+                .any(|a| matches!(a, Action::Wait { duration } if *duration >= Duration::from_secs(60)))
+        };
+        // A stop in the wait, run again at once: the wait is not lost.
+        assert!(first_defrag_waited(Duration::from_secs(5)));
+        assert!(!first_defrag_waited(Duration::from_secs(61)), "long enough ago: at once");
     }
 
     #[test]

@@ -4,6 +4,7 @@
 use std::fs::{self, File};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
@@ -84,6 +85,32 @@ pub fn unfinished(dir: &Path, cluster_id: u64) -> Result<Option<Unfinished>, Jou
     }
     let in_flight = if last.event == Event::Begin { last.action } else { None };
     Ok(Some(Unfinished { run: last.run, in_flight, last_written: last.at, path }))
+}
+
+/// The member an earlier run of this cluster defragmented last, and when its defrag was seen done:
+/// from the journals kept in `dir` (finished or set aside). None when there is none to read.
+pub fn last_defragmented(dir: &Path, cluster_id: u64) -> Option<(String, SystemTime)> {
+    let prefix = format!("defrag-{cluster_id:016x}-");
+    let mut last: Option<(String, SystemTime)> = None;
+    for entry in fs::read_dir(dir).ok()?.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !(name.starts_with(&prefix) && name.ends_with(".jsonl")) {
+            continue;
+        }
+        let Ok(text) = fs::read_to_string(entry.path()) else { continue };
+        let mut done = 0;
+        for record in text.lines().filter_map(|l| serde_json::from_str::<Record>(l).ok()) {
+            if record.run.done.len() > done {
+                done = record.run.done.len();
+                let member = record.run.done.last().map(|d| d.name.clone()).unwrap_or_default();
+                let Ok(at) = humantime::parse_rfc3339_weak(&record.at) else { continue };
+                if last.as_ref().is_none_or(|(_, seen)| at > *seen) {
+                    last = Some((member, at));
+                }
+            }
+        }
+    }
+    last
 }
 
 impl Journal {
