@@ -440,3 +440,58 @@ async fn a_dry_run_under_nospace_names_the_alarm_and_what_would_clear_it() {
     let plan = lines.iter().find(|l| l["event"] == "plan").unwrap();
     assert_eq!(plan["nospace_plan"]["disarm_limit_bytes"], (24u64 << 20) * 9 / 10, "{plan}");
 }
+
+/// SIGKILLed right after each kind of step it reports (a defragment sent, its answer, the wait),
+/// one kill per run, and run again until a run ends by itself: each member defragmented exactly
+/// once, in the planned order with the leader last, and never two closer than the wait.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_defrag_killed_after_each_step_ends_with_each_member_defragmented_once_the_leader_last() {
+    let lab = lab_scenario("fragmented", 1.0).await;
+    let leader = lab.members[lab.leader().await.unwrap()].name.clone();
+    let journal = path_str(&lab.dir.join("journal"));
+    let args = defrag_args(&journal, "2s");
+    let kills = [("\"began\"", "\"defragment\""), ("\"defragmented\"", ""), ("\"countdown\"", "")];
+    let mut order: Vec<String> = Vec::new();
+    let mut killed = 0;
+    let lines = loop {
+        assert!(killed < 12, "still not done after {killed} kills");
+        let mut run = Running::start(&lab, &args);
+        let (event, detail) = kills[killed % kills.len()];
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut hit = false;
+        while Instant::now() < deadline && !hit {
+            let Ok(line) = run.lines.recv_timeout(Duration::from_millis(200)) else {
+                if run.child.try_wait().unwrap().is_some() {
+                    break;
+                }
+                continue;
+            };
+            run.seen.push(line.clone());
+            if line.contains("\"event\":\"plan\"") && order.is_empty() {
+                let plan: Value = serde_json::from_str(&line).unwrap();
+                order =
+                    plan["steps"].as_array().unwrap().iter().map(|s| s["member"].as_str().unwrap().into()).collect();
+            }
+            hit = line.contains(event) && line.contains(detail);
+        }
+        if !hit {
+            let (code, lines) = run.finish(Duration::from_secs(60));
+            assert_eq!(code, 0, "{lines:?}");
+            break lines;
+        }
+        run.child.kill().unwrap();
+        run.child.wait().unwrap();
+        killed += 1;
+    };
+    assert!(killed >= kills.len(), "the kills fell on every kind of step: {killed}");
+    let finished = finished(&lines);
+    assert_eq!(finished["outcome"], "completed", "{finished}");
+    assert_eq!(order.last(), Some(&leader), "the leader planned last");
+    let spans = defrag_spans(&lab);
+    let names: Vec<String> = spans.iter().map(|s| s.0.clone()).collect();
+    assert_eq!(names, order, "each member once, in the planned order, the leader last (killed {killed} times)");
+    for pair in spans.windows(2) {
+        let gap = pair[1].1.duration_since(pair[0].2).unwrap_or_default();
+        assert!(gap >= Duration::from_millis(1900), "{} began {gap:?} after {} ended", pair[1].0, pair[0].0);
+    }
+}
