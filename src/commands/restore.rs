@@ -293,7 +293,7 @@ fn print_plan(run: &RestoreRun, hosts: &dyn HostShell, json: bool) {
             .map(|s| {
                 json!({"id": s.id, "title": s.title, "place": s.place.as_str(), "node": s.node, "act": s.act,
                     "check": s.check, "check_text": check_text(&s.check), "limit_seconds": s.limit_seconds,
-                    "point_of_no_return": s.point_of_no_return, "commands": s.shown})
+                    "point_of_no_return": s.point_of_no_return, "redo_safe": s.redo_safe, "commands": s.shown})
             })
             .collect();
         let value = json!({"event": "plan", "procedure": run.procedure,

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 pub mod fixture_api;
 
 use etcd_console_lab::{Lab, LabOptions};
+use serde_json::Value;
 
 pub fn console_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_etcd-console"))
@@ -444,4 +445,71 @@ pub fn sre_command(lab: &Lab, context: &str, args: &[&str]) -> Command {
     command.args(["--context", context, "--journal-dir"]).arg(lab.dir.join("journal"));
     command.arg("--log-dir").arg(lab.dir.join("console-logs"));
     command
+}
+
+/// As [`kill_after`]; Err with the lines when the run ended (or stalled for 120 s) first.
+pub fn try_kill_after(command: Command, mut at: impl FnMut(&Value) -> bool) -> Result<Vec<Value>, Vec<Value>> {
+    let (mut child, rx) = spawn_with_lines(command);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut seen = Vec::new();
+    let mut reached = false;
+    while Instant::now() < deadline {
+        let line = match rx.recv_timeout(Duration::from_millis(200)) {
+            Ok(line) => line,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => continue,
+            // Its stdout closed: it ended.
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+        };
+        let value: Value = serde_json::from_str(&line).unwrap_or_default();
+        seen.push(value.clone());
+        if at(&value) {
+            reached = true;
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    if reached {
+        Ok(seen)
+    } else {
+        Err(seen)
+    }
+}
+
+/// The journal kept under a dated name when `prefix`'s last run finished: every line whole JSON.
+pub fn kept_journal(lab: &Lab, prefix: &str) -> Vec<Value> {
+    let dir = lab.dir.join("journal");
+    let mut kept: Vec<std::path::PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            name.starts_with(&format!("{prefix}-")) && name.ends_with(".jsonl")
+        })
+        .collect();
+    kept.sort_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).unwrap());
+    let newest = kept.last().unwrap_or_else(|| panic!("no journal of {prefix} in {}", dir.display()));
+    let text = std::fs::read_to_string(newest).unwrap();
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("a torn line in {}: {e}: {l}", newest.display())))
+        .collect()
+}
+
+/// Over the journal's records, in order: once `done`, no step ran again (a step killed while it
+/// ran is re-checked and may run again; one that ended is never redone), and each ended done or
+/// skipped. The steps' ids.
+pub fn assert_each_step_done_once(records: &[Value]) -> Vec<String> {
+    let last = &records.last().unwrap()["run"];
+    let ids: Vec<String> =
+        last["steps"].as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap().to_string()).collect();
+    for (at, id) in ids.iter().enumerate() {
+        let states: Vec<&str> = records.iter().filter_map(|r| r["run"]["records"][at]["state"].as_str()).collect();
+        if let Some(done) = states.iter().position(|s| *s == "done") {
+            assert!(states[done..].iter().all(|s| *s == "done"), "step {id} ran again once done: {states:?}");
+        }
+        let end = states.last().copied().unwrap_or("");
+        assert!(end == "done" || end == "skipped", "step {id} ended {end}: {states:?}");
+    }
+    ids
 }
