@@ -566,7 +566,9 @@ pub(crate) fn apply_patch(
         "application/json-patch+json" => {
             let operations: json_patch::Patch = serde_json::from_value(patch)
                 .map_err(|e| ApiError::bad_request(format!("the JSON patch could not be decoded: {e}")))?;
-            json_patch::patch(&mut patched, &operations).map_err(|e| {
+            // Without json-patch's own undo: `patched` is a copy, dropped on an error, and that undo
+            // panicked on a failed `move` (its source taken, the undo of an earlier remove then fails).
+            json_patch::patch_unsafe(&mut patched, &operations).map_err(|e| {
                 ApiError::invalid(rt, name, &[FieldCause::invalid("", "", &format!("the JSON patch failed: {e}"))])
             })?;
         }
