@@ -291,12 +291,13 @@ pub fn fuzz_entry_frames(bytes: &[u8]) {
         let length = usize::from(head[5]) << 16 | usize::from(head[6]) << 8 | usize::from(head[7]);
         let Some(payload) = after.get(..length) else { break };
         rest = &after[length..];
-        let is_control = head[0] & 0x80 != 0;
-        if is_control && u16::from_be_bytes([head[2], head[3]]) == SYN_STREAM && payload.len() >= 10 {
-            if inflater.inflate(&payload[10..]).and_then(|block| header_pairs(&block)).is_err() {
-                // The session ends here too.
-                break;
-            }
+        let syn_stream = head[0] & 0x80 != 0 && u16::from_be_bytes([head[2], head[3]]) == SYN_STREAM;
+        // A header block that cannot be read ends the session, here too.
+        if syn_stream
+            && payload.len() >= 10
+            && inflater.inflate(&payload[10..]).and_then(|block| header_pairs(&block)).is_err()
+        {
+            break;
         }
     }
     let mut whole = HeaderInflater::new(dictionary());
