@@ -319,7 +319,9 @@ fn fuzz_csr_classification_never_calls_a_foreign_request_valid() {
                     let known = context.nodes.iter().find(|n| n.name == node).unwrap();
                     // DNS names compare as DNS does: without case, without a trailing dot.
                     let plain = |n: &str| n.trim_end_matches('.').to_ascii_lowercase();
-                    for name in request.dns_names.iter().chain(&request.ip_addresses) {
+                    // An empty DNS name is skipped, as the machine-approver skips it.
+                    let names = request.dns_names.iter().filter(|n| !n.is_empty()).chain(&request.ip_addresses);
+                    for name in names {
                         let ours = plain(name);
                         prop_assert!(
                             known.addresses.iter().any(|(_, a)| plain(a) == ours) || plain(&known.name) == ours,
@@ -362,6 +364,40 @@ fn a_client_csr_for_a_node_without_a_valid_name_is_not_valid() {
         assert!(!is_node_name(&cn["system:node:".len()..]));
         assert_eq!(client(cn), CsrClass::Unexpected, "{cn:?}");
     }
+}
+
+/// Found by AFL (`fuzz/afl`, target `csr_classification`): a serving CSR
+/// whose DNS names include an empty one is valid when the others are the
+/// node's, as the machine-approver judges it (it skips an empty name). The
+/// product was right; the targets' check (here and in `fuzz/afl`) now skips
+/// it too.
+#[test]
+fn a_serving_csr_with_an_empty_dns_name_is_judged_as_the_approver_does() {
+    let request = DecodedRequest {
+        common_name: Some("system:node:master-0".into()),
+        organizations: vec!["system:nodes".into()],
+        dns_names: vec!["master-0".into(), String::new(), "master-0.cluster.example".into()],
+        ip_addresses: vec!["10.0.0.10".into()],
+    };
+    let node = KnownNode {
+        name: "master-0".into(),
+        addresses: vec![
+            ("InternalIP".into(), "10.0.0.10".into()),
+            ("Hostname".into(), "master-0.cluster.example".into()),
+        ],
+        ready: true,
+    };
+    let context = csr::CsrContext::nodes_only(vec![node], "no Machine API in this test");
+    let usages = ["digital signature".to_string(), "server auth".to_string()];
+    let (class, reason) =
+        csr::classify(csr::SERVING_SIGNER, "system:node:master-0", &usages, Some(&request), None, &context);
+    assert_eq!(class, CsrClass::KubeletServing, "{reason}");
+    // A foreign name beside the empty one is still refused.
+    let mut foreign = request.clone();
+    foreign.dns_names.push("api.example.com".into());
+    let (class, _) =
+        csr::classify(csr::SERVING_SIGNER, "system:node:master-0", &usages, Some(&foreign), None, &context);
+    assert_eq!(class, CsrClass::Unexpected);
 }
 
 // ---------------------------------------------------------------- snapshots

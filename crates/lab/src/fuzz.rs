@@ -227,3 +227,20 @@ fn fuzz_scenarios_load_or_say_why_not() {
         Ok(())
     });
 }
+
+/// Found by AFL (`fuzz/afl`, target `patches`): a JSON patch whose `move`
+/// failed after taking its source panicked in json-patch's undo of the
+/// earlier operations (`unreachable!`), on any client's PATCH. Now refused
+/// as the API server refuses it, the object untouched.
+#[test]
+fn a_json_patch_whose_move_fails_after_a_remove_is_refused_not_a_panic() {
+    let rt = crate::api::catalog::get(crate::api::catalog::find("", "v1", "pods").unwrap());
+    let patch = json!([{"op": "remove", "path": "/spec/nodeName"}, {"op": "move", "from": "/spec", "path": "/s/"}]);
+    let refused = crate::api::server::apply_patch("application/json-patch+json", rt, &pod(), patch, "etcd-master-0");
+    let status = refused.unwrap_err().status();
+    assert_eq!(status["code"], 422, "{status}");
+    assert!(status["message"].as_str().unwrap().contains("the JSON patch failed"), "{status}");
+    // The same bytes as the fuzzer's entry point reads them.
+    let body = br#"[{"op":"remove","path":"/spec/nodeName"},{"op":"move","from":"/spec","path":"/s/"}]"#;
+    assert!(crate::api::server::fuzz_entry_patch(2, body));
+}

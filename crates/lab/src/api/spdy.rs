@@ -278,6 +278,53 @@ pub(crate) fn header_pairs(block: &[u8]) -> Result<Vec<(String, String)>, String
     Ok(pairs)
 }
 
+/// Fuzzing's entry (`fuzz/afl`): `bytes` as what a client writes after the
+/// upgrade, split into frames as the session's reader splits them (an 8-byte
+/// head, a 24-bit length, the payload); each SYN_STREAM's header block goes
+/// through one inflater for the whole stream, as in a session, and is read
+/// into pairs. The bytes are also read as one header block, compressed and
+/// plain. Nothing is returned: the fuzzer looks for panics and hangs.
+pub fn fuzz_entry_frames(bytes: &[u8]) {
+    let mut inflater = HeaderInflater::new(dictionary());
+    let mut rest = bytes;
+    while let (Some(head), Some(after)) = (rest.get(..8), rest.get(8..)) {
+        let length = usize::from(head[5]) << 16 | usize::from(head[6]) << 8 | usize::from(head[7]);
+        let Some(payload) = after.get(..length) else { break };
+        rest = &after[length..];
+        let syn_stream = head[0] & 0x80 != 0 && u16::from_be_bytes([head[2], head[3]]) == SYN_STREAM;
+        // A header block that cannot be read ends the session, here too.
+        if syn_stream
+            && payload.len() >= 10
+            && inflater.inflate(&payload[10..]).and_then(|block| header_pairs(&block)).is_err()
+        {
+            break;
+        }
+    }
+    let mut whole = HeaderInflater::new(dictionary());
+    if let Ok(block) = whole.inflate(bytes) {
+        let _ = header_pairs(&block);
+        let _ = whole.inflate(bytes);
+    }
+    let _ = header_pairs(bytes);
+}
+
+/// A SYN_STREAM frame as kubectl opens a stream with, its headers
+/// compressed with the session's deflater (fuzzing's seeds).
+pub fn fuzz_seed_syn_stream(stream: u32, pairs: &[(&str, &str)]) -> Result<Vec<u8>, String> {
+    let mut plain = Vec::new();
+    plain.extend((pairs.len() as u32).to_be_bytes());
+    for (name, value) in pairs {
+        plain.extend((name.len() as u32).to_be_bytes());
+        plain.extend(name.as_bytes());
+        plain.extend((value.len() as u32).to_be_bytes());
+        plain.extend(value.as_bytes());
+    }
+    let mut payload = stream.to_be_bytes().to_vec();
+    payload.extend([0, 0, 0, 0, 0, 0]);
+    payload.extend(HeaderDeflater::new(&dictionary())?.deflate(&plain)?);
+    Ok(control(SYN_STREAM, 0, &payload))
+}
+
 /// The stream types the client will open for these options (as client-go's v4 protocol does).
 pub fn expected_streams(stdin: bool, stdout: bool, stderr: bool, tty: bool) -> Vec<&'static str> {
     let mut expected = vec!["error"];
