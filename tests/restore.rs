@@ -510,94 +510,10 @@ async fn each_gate_refuses_on_its_own_and_nothing_changes() {
     assert!(stdout(&output).contains("certificate_kubeconfig"), "{}", stdout(&output));
 }
 
-/// `etcdctl ARGS` against one member alone, reading its own copy (serializable).
-fn etcdctl_on(lab: &Lab, member: usize, args: &[&str]) -> Output {
-    etcdctl_at(lab, &lab.members[member].client_url, args)
-}
-
-/// A hosted lab with keys written, a snapshot of them taken, then more written and two deleted.
-async fn hosted_lab_with_backup() -> (Lab, PathBuf) {
-    let lab = lab_scenario("hosted", 300.0).await;
-    write_keys(&lab, "before-", 5);
-    let dir = lab.dir.join("hosted-backup");
-    std::fs::create_dir_all(&dir).unwrap();
-    let snapshot = dir.join("snapshot_2026-12-02_010203.db");
-    let saved = etcdctl_on(&lab, 0, &["snapshot", "save", &path_str(&snapshot)]);
-    assert!(saved.status.success(), "{}", stderr(&saved));
-    write_keys(&lab, "after-", 5);
-    for key in ["before-0", "before-1"] {
-        assert!(etcdctl(&lab, &["del", key]).status.success());
-    }
-    (lab, dir)
-}
-
-/// `etcd-console ARGS --backup DIR --hosted-cluster clusters/hosted -o json`, its etcd found
-/// through the management cluster as an SRE would have it (no ETCDCTL_ENDPOINTS).
-fn hosted_command(lab: &Lab, dir: &Path, args: &[&str]) -> Command {
-    let mut all = args.to_vec();
-    all.extend_from_slice(&["--backup", dir.to_str().unwrap(), "--hosted-cluster", "clusters/hosted", "-o", "json"]);
-    let mut command = restore_command(lab, &all);
-    command.env_remove("ETCDCTL_ENDPOINTS");
-    command
-}
-
-fn volumes(lab: &Lab) -> String {
-    kubectl_ok(lab, &["get", "pvc", "-n", "clusters-hosted", "-o", "jsonpath={.items[*].spec.volumeName}"])
-}
-
-/// What a finished hosted restore leaves, refereed by etcdctl and kubectl.
-fn assert_hosted_restored(lab: &Lab, volumes_before: &str) {
-    // etcdctl, member by member: the backup's keys (the deleted ones too), none written after it.
-    for member in 0..3 {
-        let keys = stdout(&etcdctl_on(lab, member, &["get", "--consistency=s", "--prefix", "", "--keys-only"]));
-        for i in 0..5 {
-            assert!(keys.contains(&format!("before-{i}")), "member {member}: {keys}");
-            assert!(!keys.contains(&format!("after-{i}")), "member {member}: {keys}");
-        }
-    }
-    let members = stdout(&etcdctl(lab, &["member", "list"]));
-    assert_eq!(members.lines().filter(|l| l.contains(", started,")).count(), 3, "{members}");
-    let health = etcdctl(lab, &["endpoint", "health"]);
-    assert!(health.status.success(), "{}{}", stdout(&health), stderr(&health));
-    let status: Value = serde_json::from_str(&stdout(&etcdctl(lab, &["endpoint", "status", "-w", "json"]))).unwrap();
-    let revisions: Vec<i64> =
-        status.as_array().unwrap().iter().map(|s| s["Status"]["header"]["revision"].as_i64().unwrap()).collect();
-    assert!(revisions.len() == 3 && revisions.iter().all(|r| *r == revisions[0]), "{revisions:?}");
-    // kubectl: reconciliation resumed, the API servers at 3, etcd at 3, no helper left, the same volumes.
-    let paused =
-        kubectl_ok(lab, &["get", "hostedcluster", "-n", "clusters", "hosted", "-o", "jsonpath={.spec.pausedUntil}"]);
-    assert_eq!(paused.trim(), "");
-    for writer in ["kube-apiserver", "openshift-apiserver", "openshift-oauth-apiserver"] {
-        let ready = kubectl_ok(
-            lab,
-            &["get", "deployment", "-n", "clusters-hosted", writer, "-o", "jsonpath={.status.readyReplicas}"],
-        );
-        assert_eq!(ready.trim(), "3", "{writer}");
-    }
-    let deployments = kubectl_ok(lab, &["get", "deployments", "-n", "clusters-hosted", "-o", "name"]);
-    assert!(!deployments.contains("etcd-data"), "{deployments}");
-    let running = kubectl_ok(
-        lab,
-        &[
-            "get",
-            "pods",
-            "-n",
-            "clusters-hosted",
-            "-l",
-            "app=etcd",
-            "--field-selector=status.phase=Running",
-            "-o",
-            "name",
-        ],
-    );
-    assert_eq!(running.lines().count(), 3, "{running}");
-    assert_eq!(volumes(lab), volumes_before, "the members' volumes were restored into, not replaced");
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn the_hosted_procedure_restores_every_member_through_the_management_api_and_resumes_reconciliation() {
     let (lab, dir) = hosted_lab_with_backup().await;
-    let volumes_before = volumes(&lab);
+    let volumes_before = hosted_volumes(&lab);
     let output = run_with_limit(hosted_command(&lab, &dir, &["restore", "plan"]), Duration::from_secs(60));
     let plan =
         lines(&output).into_iter().find(|l| l["event"] == "plan").unwrap_or_else(|| panic!("{}", stderr(&output)));
@@ -640,7 +556,7 @@ async fn the_hosted_procedure_restores_every_member_through_the_management_api_a
 #[tokio::test(flavor = "multi_thread")]
 async fn a_hosted_restore_killed_in_the_middle_resumes_where_it_was_and_ends_the_same() {
     let (lab, dir) = hosted_lab_with_backup().await;
-    let volumes_before = volumes(&lab);
+    let volumes_before = hosted_volumes(&lab);
     // Member 1's data being replaced, then etcd being scaled back up.
     for at in ["3.4@data-etcd-1", "3.7"] {
         kill_when(hosted_command(&lab, &dir, &["restore", "run", "--yes", "--poll", "1s"]), at);
@@ -783,7 +699,7 @@ fn interrupt_when(command: Command, at: &str) -> Value {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_stopped_hosted_restore_says_how_to_resume_and_abort_brings_the_cluster_back_until_data_is_touched() {
     let (lab, dir) = hosted_lab_with_backup().await;
-    let volumes_before = volumes(&lab);
+    let volumes_before = hosted_volumes(&lab);
     // Stopped (Ctrl-C) while the snapshot is copied into member 0's data pod: paused, the API at 0, etcd at 0.
     let end =
         interrupt_when(hosted_command(&lab, &dir, &["restore", "run", "--yes", "--poll", "1s"]), "3.3@data-etcd-0");

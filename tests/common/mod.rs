@@ -513,3 +513,97 @@ pub fn assert_each_step_done_once(records: &[Value]) -> Vec<String> {
     }
     ids
 }
+
+// ---------------------------------------------------------------------------------------------
+// The hosted restore rehearsal (tests/restore.rs, tests/crash_steps.rs)
+
+/// `etcdctl ARGS` against one member alone, reading its own copy (serializable).
+pub fn etcdctl_on(lab: &Lab, member: usize, args: &[&str]) -> Output {
+    etcdctl_at(lab, &lab.members[member].client_url, args)
+}
+
+/// A hosted lab with keys written, a snapshot of them taken, then more written and two deleted.
+pub async fn hosted_lab_with_backup() -> (Lab, PathBuf) {
+    let lab = lab_scenario("hosted", 300.0).await;
+    for i in 0..5 {
+        assert!(etcdctl(&lab, &["put", &format!("before-{i}"), "v"]).status.success());
+    }
+    let dir = lab.dir.join("hosted-backup");
+    std::fs::create_dir_all(&dir).unwrap();
+    let snapshot = dir.join("snapshot_2026-12-02_010203.db");
+    let saved = etcdctl_on(&lab, 0, &["snapshot", "save", &path_str(&snapshot)]);
+    assert!(saved.status.success(), "{}", stderr(&saved));
+    for i in 0..5 {
+        assert!(etcdctl(&lab, &["put", &format!("after-{i}"), "v"]).status.success());
+    }
+    for key in ["before-0", "before-1"] {
+        assert!(etcdctl(&lab, &["del", key]).status.success());
+    }
+    (lab, dir)
+}
+
+/// `etcd-console ARGS --backup DIR --hosted-cluster clusters/hosted -o json`, its etcd found
+/// through the management cluster as an SRE would have it (no ETCDCTL_ENDPOINTS).
+pub fn hosted_command(lab: &Lab, dir: &Path, args: &[&str]) -> Command {
+    let mut all = args.to_vec();
+    all.extend_from_slice(&["--backup", dir.to_str().unwrap(), "--hosted-cluster", "clusters/hosted", "-o", "json"]);
+    let mut command = sre_command(lab, "lab-admin-cert", &all);
+    command.env_remove("ETCDCTL_ENDPOINTS");
+    command
+}
+
+pub fn hosted_volumes(lab: &Lab) -> String {
+    kubectl_ok(lab, &["get", "pvc", "-n", "clusters-hosted", "-o", "jsonpath={.items[*].spec.volumeName}"])
+}
+
+/// What a finished hosted restore leaves, refereed by etcdctl and kubectl.
+pub fn assert_hosted_restored(lab: &Lab, volumes_before: &str) {
+    // etcdctl, member by member: the backup's keys (the deleted ones too), none written after it.
+    for member in 0..3 {
+        let keys = stdout(&etcdctl_on(lab, member, &["get", "--consistency=s", "--prefix", "", "--keys-only"]));
+        for i in 0..5 {
+            assert!(keys.contains(&format!("before-{i}")), "member {member}: {keys}");
+            assert!(!keys.contains(&format!("after-{i}")), "member {member}: {keys}");
+        }
+    }
+    let members = stdout(&etcdctl(lab, &["member", "list"]));
+    assert_eq!(members.lines().filter(|l| l.contains(", started,")).count(), 3, "{members}");
+    let health = etcdctl(lab, &["endpoint", "health"]);
+    assert!(health.status.success(), "{}{}", stdout(&health), stderr(&health));
+    let status: Value = serde_json::from_str(&stdout(&etcdctl(lab, &["endpoint", "status", "-w", "json"]))).unwrap();
+    let revisions: Vec<i64> =
+        status.as_array().unwrap().iter().map(|s| s["Status"]["header"]["revision"].as_i64().unwrap()).collect();
+    assert!(revisions.len() == 3 && revisions.iter().all(|r| *r == revisions[0]), "{revisions:?}");
+    // kubectl: reconciliation resumed, the API servers at 3, etcd at 3, no helper left, the same volumes.
+    let paused =
+        kubectl_ok(lab, &["get", "hostedcluster", "-n", "clusters", "hosted", "-o", "jsonpath={.spec.pausedUntil}"]);
+    assert_eq!(paused.trim(), "");
+    for writer in ["kube-apiserver", "openshift-apiserver", "openshift-oauth-apiserver"] {
+        let ready = kubectl_ok(
+            lab,
+            &["get", "deployment", "-n", "clusters-hosted", writer, "-o", "jsonpath={.status.readyReplicas}"],
+        );
+        assert_eq!(ready.trim(), "3", "{writer}");
+    }
+    let scale =
+        kubectl_ok(lab, &["get", "statefulset", "-n", "clusters-hosted", "etcd", "-o", "jsonpath={.spec.replicas}"]);
+    assert_eq!(scale.trim(), "3", "etcd's StatefulSet scaled back");
+    let deployments = kubectl_ok(lab, &["get", "deployments", "-n", "clusters-hosted", "-o", "name"]);
+    assert!(!deployments.contains("etcd-data"), "{deployments}");
+    let running = kubectl_ok(
+        lab,
+        &[
+            "get",
+            "pods",
+            "-n",
+            "clusters-hosted",
+            "-l",
+            "app=etcd",
+            "--field-selector=status.phase=Running",
+            "-o",
+            "name",
+        ],
+    );
+    assert_eq!(running.lines().count(), 3, "{running}");
+    assert_eq!(hosted_volumes(lab), volumes_before, "the members' volumes were restored into, not replaced");
+}
