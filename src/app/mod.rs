@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 use etcd_console_core::cluster::{ClusterState, Discovery};
 use etcd_console_core::etcd::poller::PollEvent;
 use etcd_console_core::openshift::csr::{self, PendingCsr, Selection};
+use etcd_console_core::openshift::model::quorum_guard_off;
+use etcd_console_core::openshift::watch::Watched;
 use etcd_console_core::units::{safe_text, safe_text_within};
 use keys::{Action, Edit};
 
@@ -272,10 +274,12 @@ impl App {
     }
 
     /// What the etcd pods and the etcd operator (held by the watches) say of the quota,
-    /// matched to the members known now.
+    /// matched to the members known now, and whether the quorum guard is off.
     pub fn refresh_quotas(&mut self) {
         let identities: Vec<_> = self.cluster.members.iter().map(|m| m.identity.clone()).collect();
         self.cluster.spec_quotas = self.openshift.surroundings().spec_quotas(&identities);
+        // The quorum guard's badge is an alert like the others: the cluster state carries it.
+        self.cluster.quorum_guard_off = self.openshift.one(Watched::Etcd).is_some_and(quorum_guard_off);
     }
 
     pub fn on_poll(&mut self, event: PollEvent) {

@@ -147,6 +147,7 @@ pub async fn run(
         let identities: Vec<_> = state.members.iter().map(|m| m.identity.clone()).collect();
         state.spec_quotas = surroundings.spec_quotas(&identities);
     }
+    state.quorum_guard_off = openshift.as_ref().is_some_and(|(report, _)| report.quorum_guard_off);
     let mut report = StatusReport::build(&state, Instant::now());
     let openshift = openshift.map(|(mut openshift, surroundings)| {
         report = report.clone().with_surroundings(&state, &surroundings);

@@ -159,14 +159,17 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: Inst
             None => spans.push(Span::styled("│ NO LEADER ", theme.crit())),
         }
         let q = cluster.quorum();
-        let style = if q.has_quorum() {
-            theme.ok()
-        } else if q.is_lost() {
+        // Healthy as everywhere (MemberState::is_healthy); quorum counts the voters serving reads.
+        let style = if q.is_lost() {
             theme.crit()
-        } else {
+        } else if !q.has_quorum() {
             theme.dim()
+        } else if q.healthy < q.voters {
+            theme.warn()
+        } else {
+            theme.ok()
         };
-        spans.push(Span::styled(format!("│ {}/{} up, quorum {} ", q.serving, q.voters, q.needed), style));
+        spans.push(Span::styled(format!("│ {}/{} healthy, quorum {} ", q.healthy, q.voters, q.needed), style));
     }
     if let Some(at) = cluster.last_update() {
         spans.push(Span::styled(format!("│ {} ago ", format_age(now.saturating_duration_since(at))), theme.dim()));

@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use super::{AlarmKind, ClusterState, Discovery};
 use crate::units::{format_age, format_bytes};
+use crate::wizard::defrag::plan::{Figures, Rule};
 
 const MIB: u64 = 1024 * 1024;
 
@@ -42,7 +43,8 @@ impl Severity {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Alert {
     /// The OpenShift alert this mirrors, or one of ours: `etcdNOSPACEAlarm`,
-    /// `etcdCORRUPTAlarm`, `etcdMembersDisagree`, `etcdLearnerStuck`.
+    /// `etcdCORRUPTAlarm`, `etcdMembersDisagree`, `etcdLearnerStuck`, `etcdDefragRecommended`,
+    /// `etcdQuorumGuardOff`.
     pub name: &'static str,
     pub severity: Severity,
     /// The member it is about, when it is about one.
@@ -61,6 +63,17 @@ pub fn evaluate(state: &ClusterState, now: Instant) -> Vec<Alert> {
             severity: Severity::Critical,
             member: None,
             message: format!("no member answers: {first}"),
+        });
+    }
+    if state.quorum_guard_off {
+        alerts.push(Alert {
+            name: QUORUM_GUARD_OFF,
+            severity: Severity::Warning,
+            member: None,
+            message: "the quorum guard is off: etcd/cluster has \
+                      spec.unsupportedConfigOverrides.useUnsupportedUnsafeNonHANonProductionUnstableEtcd; \
+                      remove it once every member is back"
+                .into(),
         });
     }
     if state.members.is_empty() {
@@ -188,8 +201,44 @@ pub fn evaluate(state: &ClusterState, now: Instant) -> Vec<Alert> {
             }
         }
     }
+    let to_defrag = defrag_recommended(state);
+    if !to_defrag.is_empty() {
+        alerts.push(Alert {
+            name: DEFRAG_RECOMMENDED,
+            severity: Severity::Warning,
+            member: None,
+            message: format!(
+                "defrag recommended for {} ({}): d plans it",
+                to_defrag.join(", "),
+                Rule::OpenShift.describe()
+            ),
+        });
+    }
     alerts.sort_by_key(|a| std::cmp::Reverse(a.severity));
     alerts
+}
+
+/// The badge for members OpenShift's defrag rule picks (the rule the defrag wizard plans with).
+pub const DEFRAG_RECOMMENDED: &str = "etcdDefragRecommended";
+/// The badge while etcd/cluster runs with the quorum guard off.
+pub const QUORUM_GUARD_OFF: &str = "etcdQuorumGuardOff";
+
+/// The voting members answering now that OpenShift's defrag rule picks, by name.
+pub fn defrag_recommended(state: &ClusterState) -> Vec<String> {
+    state
+        .members
+        .iter()
+        .filter(|m| !m.is_learner())
+        .filter_map(|m| {
+            let status = m.current_status()?;
+            let figures = Figures {
+                db_size: status.db_size_bytes,
+                db_size_in_use: status.db_size_in_use_bytes,
+                quota: state.quota_of(m).bytes,
+            };
+            Rule::OpenShift.applies(&figures).ok()?.then(|| m.identity.display_name())
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -362,7 +411,7 @@ mod tests {
         let state = cluster_with_learner(3, t0, 74_000);
         let learner = &state.members[3];
         assert!(learner.is_learner() && learner.is_healthy() && !learner.serves_reads());
-        assert_eq!(state.quorum(), super::super::Quorum { voters: 3, needed: 2, serving: 3, unknown: 0 });
+        assert_eq!(state.quorum(), super::super::Quorum { voters: 3, needed: 2, serving: 3, healthy: 3, unknown: 0 });
         assert_eq!(state.quorum().can_lose(), 1);
         let progress = state.learner_progress(learner).unwrap();
         assert_eq!((progress.short(), progress.ready()), ("learner 91%".to_string(), true));
@@ -401,5 +450,72 @@ mod tests {
             alerts.iter().any(|a| a.name == "etcdLearnerStuck" && a.message.contains("not been promoted")),
             "{alerts:?}"
         );
+    }
+
+    #[test]
+    fn nospace_makes_every_member_unhealthy_once_and_the_counts_agree() {
+        use super::super::report::StatusReport;
+        use super::super::AlarmKind;
+        let t0 = Instant::now();
+        let mut state = healthy_cluster(3, t0);
+        // Every member raised NOSPACE, and every Status lists all three alarms.
+        let raised: Vec<Alarm> = (0..3).map(|i| Alarm { member_id: member_id(i), kind: AlarmKind::NoSpace }).collect();
+        for i in 0..3 {
+            let mut sample = ok_sample(i, t0, 40 << 20, 31 << 20);
+            if let Ok(s) = sample.status.as_mut() {
+                s.alarms = raised.clone();
+            }
+            state.apply_sample(sample);
+        }
+        let report = StatusReport::build(&state, t0);
+        assert!(report.members.iter().all(|m| !m.healthy));
+        assert_eq!((report.healthy_voters, report.serving_voters, report.voters), (0, 3, 3));
+        assert_eq!(report.members[0].error.as_deref(), Some("active alarm(s): NOSPACE"), "each kind named once");
+        assert_eq!(report.members[0].alarms, vec!["NOSPACE".to_string()], "its own alarm, once");
+        let table = report.to_table();
+        assert!(table.contains("healthy voters 0/3, 3 serve reads under the alarm (quorum 2)"), "{table}");
+        assert!(table.contains("can lose 1 more"), "quorum is kept: {table}");
+        assert_eq!(report.exit_code(), 1);
+        let nospace: Vec<Option<String>> =
+            evaluate(&state, t0).into_iter().filter(|a| a.name == "etcdNOSPACEAlarm").map(|a| a.member).collect();
+        assert_eq!(nospace.len(), 3, "one badge per member that raised it: {nospace:?}");
+    }
+
+    #[test]
+    fn openshifts_defrag_rule_raises_the_defrag_recommended_badge() {
+        let t0 = Instant::now();
+        let mut state = healthy_cluster(3, t0);
+        // 117 MiB with 10 MiB in use (91 %): the rule holds; the ratio alert (100 MiB in use) does not.
+        state.apply_sample(ok_sample(1, t0, 117 << 20, 10 << 20));
+        // 90 MiB, 89 % fragmented: too small for the rule.
+        state.apply_sample(ok_sample(2, t0, 90 << 20, 10 << 20));
+        let found = evaluate(&state, t0);
+        let badge: Vec<&Alert> = found.iter().filter(|a| a.name == DEFRAG_RECOMMENDED).collect();
+        assert_eq!(badge.len(), 1, "{found:?}");
+        assert!(badge[0].message.contains("etcd-1") && !badge[0].message.contains("etcd-2"), "{}", badge[0].message);
+        assert!(!names(&found).contains(&"etcdDatabaseHighFragmentationRatio"));
+        assert_eq!(defrag_recommended(&state), vec!["etcd-1".to_string()]);
+        state.apply_sample(ok_sample(1, t0, 117 << 20, 100 << 20));
+        assert!(!names(&evaluate(&state, t0)).contains(&DEFRAG_RECOMMENDED), "15 % fragmented: nothing to do");
+    }
+
+    #[test]
+    fn the_quorum_guard_off_is_a_warning_and_makes_status_exit_1() {
+        use super::super::report::StatusReport;
+        let t0 = Instant::now();
+        let mut state = healthy_cluster(3, t0);
+        assert_eq!(StatusReport::build(&state, t0).exit_code(), 0);
+        state.quorum_guard_off = true;
+        let found = evaluate(&state, t0);
+        assert_eq!(
+            found.iter().map(|a| (a.name, a.severity)).collect::<Vec<_>>(),
+            vec![(QUORUM_GUARD_OFF, Severity::Warning)]
+        );
+        let report = StatusReport::build(&state, t0);
+        assert!(report.quorum_guard_off);
+        assert_eq!(report.exit_code(), 1);
+        assert!(report.to_table().contains("QUORUM GUARD OFF"), "{}", report.to_table());
+        let json = serde_json::to_value(&report).unwrap_or_default();
+        assert_eq!(json["quorum_guard_off"], true);
     }
 }

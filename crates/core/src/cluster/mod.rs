@@ -259,8 +259,12 @@ impl MemberState {
         self.is_up() && matches!(self.health, Some(Ok(_)))
     }
 
-    /// Healthy as etcdctl >= 3.5 says it: the read succeeds and no alarm is active. A learner
-    /// refuses linearizable reads by design: it is healthy when it answers Status.
+    /// The console's one meaning of "healthy", used by the members table, the header, `status`'s
+    /// text, JSON (`healthy`, `healthy_voters`) and exit code: the member answers Status, a
+    /// linearizable read through it succeeds, and no alarm is active in the cluster (as etcdctl
+    /// >= 3.5's `endpoint health` says). A learner refuses linearizable reads by design: it is
+    /// healthy when it answers Status and no alarm is active. A member that serves reads under an
+    /// alarm still counts for quorum ([`Quorum::serving`]) but is not healthy.
     pub fn is_healthy(&self) -> bool {
         let reads = self.serves_reads() || (self.is_learner() && self.is_up() && self.read_refused_as_learner());
         reads && self.current_status().is_some_and(|s| s.alarms.is_empty())
@@ -314,6 +318,9 @@ pub struct ClusterState {
     pub quota_given: bool,
     /// What the pods and the etcd operator say of the quota.
     pub spec_quotas: SpecQuotas,
+    /// The API says etcd/cluster runs with the quorum guard switched off
+    /// (`unsupportedConfigOverrides.useUnsupportedUnsafeNonHANonProductionUnstableEtcd`).
+    pub quorum_guard_off: bool,
     /// Raft term increases observed, with when (for etcdHighNumberOfLeaderChanges).
     pub term_changes: VecDeque<(Instant, u64)>,
     highest_term: Option<u64>,
@@ -327,6 +334,7 @@ impl ClusterState {
             quota_bytes,
             quota_given: false,
             spec_quotas: SpecQuotas::default(),
+            quorum_guard_off: false,
             term_changes: VecDeque::new(),
             highest_term: None,
         }
@@ -534,6 +542,7 @@ impl ClusterState {
             voters: voters.len(),
             needed: voters.len() / 2 + 1,
             serving: voters.iter().filter(|m| m.serves_reads()).count(),
+            healthy: voters.iter().filter(|m| m.is_healthy()).count(),
             unknown: voters.iter().filter(|m| m.not_heard_yet()).count(),
         }
     }
@@ -646,7 +655,10 @@ impl NextStep {
 pub struct Quorum {
     pub voters: usize,
     pub needed: usize,
+    /// Voters a linearizable read goes through: what quorum counts.
     pub serving: usize,
+    /// Voters healthy as [`MemberState::is_healthy`] says (serving and no alarm active).
+    pub healthy: usize,
     /// Voters whose first answer has not come yet.
     pub unknown: usize,
 }
@@ -661,8 +673,8 @@ impl Quorum {
         self.serving + self.unknown < self.needed
     }
 
-    /// How many more voters may fail before quorum is lost: healthy voters - quorum (0 at or
-    /// below quorum; learners are no voters).
+    /// How many more voters may fail before quorum is lost: voters serving reads - quorum (0 at
+    /// or below quorum; learners are no voters).
     pub fn can_lose(&self) -> usize {
         self.serving.saturating_sub(self.needed)
     }
@@ -727,7 +739,7 @@ mod tests {
         let t0 = Instant::now();
         let mut state = healthy_cluster(3, t0);
         assert_eq!(state.leader_id(), Some(member_id(0)));
-        assert_eq!(state.quorum(), Quorum { voters: 3, needed: 2, serving: 3, unknown: 0 });
+        assert_eq!(state.quorum(), Quorum { voters: 3, needed: 2, serving: 3, healthy: 3, unknown: 0 });
         state.apply_sample(failed_sample(1, t0, "no answer within 5s"));
         state.apply_sample(failed_sample(2, t0, "no answer within 5s"));
         let q = state.quorum();

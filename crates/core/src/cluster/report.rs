@@ -14,7 +14,11 @@ use crate::units::{format_bytes, safe_text};
 pub struct StatusReport {
     pub cluster_id: Option<String>,
     pub leader_id: Option<String>,
+    /// Voters healthy as the console means it everywhere (`MemberState::is_healthy`): they
+    /// answer, a linearizable read goes through, and no alarm is active.
     pub healthy_voters: usize,
+    /// Voters a linearizable read goes through, alarm or not: what quorum counts.
+    pub serving_voters: usize,
     pub voters: usize,
     pub quorum: usize,
     /// The cluster's backend quota: the smallest a member was read to run with, else the
@@ -26,12 +30,15 @@ pub struct StatusReport {
     pub quota_reached: bool,
     pub members: Vec<MemberReport>,
     pub alerts: Vec<Alert>,
-    /// Voters that may still fail before quorum is lost (healthy voters - quorum; 0 at or below it).
+    /// Voters that may still fail before quorum is lost (serving voters - quorum; 0 at or below it).
     pub can_lose: usize,
     /// What to do about voters down (None when none is).
     pub next_step: Option<String>,
     /// The etcd ClusterOperator's Degraded message while Degraded is True (None otherwise or unknown).
     pub etcd_operator_degraded: Option<String>,
+    /// etcd/cluster runs with the quorum guard off (`unsupportedConfigOverrides`); false when the
+    /// API is not read. `status` exits 1 while it is off.
+    pub quorum_guard_off: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -111,7 +118,9 @@ impl StatusReport {
                     ready: p.ready(),
                 });
                 let alarm_error = status.filter(|s| !s.alarms.is_empty()).map(|s| {
-                    let kinds: Vec<&str> = s.alarms.iter().map(|a| a.kind.as_str()).collect();
+                    // Several members raise the same alarm: each kind is named once.
+                    let kinds: std::collections::BTreeSet<&str> = s.alarms.iter().map(|a| a.kind.as_str()).collect();
+                    let kinds: Vec<&str> = kinds.into_iter().collect();
                     format!("active alarm(s): {}", kinds.join(", "))
                 });
                 let status_errors = status.map(|s| s.errors.join("; ")).filter(|e| !e.is_empty());
@@ -149,7 +158,8 @@ impl StatusReport {
         StatusReport {
             cluster_id: state.cluster_id().map(hex),
             leader_id: leader.map(hex),
-            healthy_voters: quorum.serving,
+            healthy_voters: quorum.healthy,
+            serving_voters: quorum.serving,
             voters: quorum.voters,
             quorum: quorum.needed,
             quota_bytes: state.quota().bytes,
@@ -160,6 +170,7 @@ impl StatusReport {
             can_lose: quorum.can_lose(),
             next_step: state.next_step().map(|s| s.text()),
             etcd_operator_degraded: None,
+            quorum_guard_off: state.quorum_guard_off,
         }
     }
 
@@ -193,10 +204,12 @@ impl StatusReport {
         line
     }
 
-    /// 0: every member healthy, no alarm, a leader. 1: anything less.
+    /// 0: every member healthy (which means no alarm), a leader, no critical alert, the quorum
+    /// guard on. 1: anything less.
     pub fn exit_code(&self) -> i32 {
         let all_healthy = !self.members.is_empty() && self.members.iter().all(|m| m.healthy && m.alarms.is_empty());
-        if all_healthy && self.leader_id.is_some() && self.alerts.iter().all(|a| a.severity < Severity::Critical) {
+        let calm = self.alerts.iter().all(|a| a.severity < Severity::Critical);
+        if all_healthy && self.leader_id.is_some() && calm && !self.quorum_guard_off {
             EXIT_HEALTHY
         } else {
             EXIT_DEGRADED
@@ -257,7 +270,7 @@ impl StatusReport {
         }
         let _ = writeln!(
             out,
-            "\ncluster {}  leader {}  healthy voters {}/{} (quorum {})",
+            "\ncluster {}  leader {}  healthy voters {}/{}{} (quorum {})",
             opt(self.cluster_id.clone()),
             self.members
                 .iter()
@@ -266,12 +279,17 @@ impl StatusReport {
                 .unwrap_or_else(|| "NONE".into()),
             self.healthy_voters,
             self.voters,
+            if self.serving_voters > self.healthy_voters {
+                format!(", {} serve reads under the alarm", self.serving_voters)
+            } else {
+                String::new()
+            },
             self.quorum
         );
         let _ = writeln!(
             out,
             "{}",
-            if self.healthy_voters < self.quorum {
+            if self.serving_voters < self.quorum {
                 "quorum lost".to_string()
             } else {
                 format!("can lose {} more", self.can_lose)
@@ -287,6 +305,12 @@ impl StatusReport {
         }
         if let Some(degraded) = &self.etcd_operator_degraded {
             let _ = writeln!(out, "etcd operator Degraded: {}", safe_text(degraded));
+        }
+        if self.quorum_guard_off {
+            let _ = writeln!(
+                out,
+                "QUORUM GUARD OFF: etcd/cluster has spec.unsupportedConfigOverrides; turn it back on once every member is back (exit 1 until then)"
+            );
         }
         if let Some(step) = &self.next_step {
             let _ = writeln!(out, "next: {}", safe_text(step));

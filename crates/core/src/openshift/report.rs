@@ -30,6 +30,8 @@ pub struct OpenShiftReport {
     /// On a HyperShift management cluster: each HostedCluster's encryption and pause.
     pub hosted_clusters: Vec<model::HostedClusterState>,
     pub banners: Vec<String>,
+    /// etcd/cluster runs with the quorum guard off (`unsupportedConfigOverrides`).
+    pub quorum_guard_off: bool,
     /// Parts that could not be read, each saying why (not OpenShift, forbidden, unreachable).
     pub problems: Vec<String>,
 }
@@ -173,6 +175,7 @@ pub async fn observe(connection: &Connection) -> OpenShiftReport {
     let mut banners = model::banners(statics[0].as_ref(), &rollouts, encryption.as_ref().unwrap_or(&empty));
     banners.extend(model::hosted_banners(&hosted_clusters));
     OpenShiftReport {
+        quorum_guard_off: statics[0].as_ref().is_some_and(model::quorum_guard_off),
         server: connection.server.clone(),
         encryption,
         rollouts,
@@ -195,6 +198,7 @@ impl OpenShiftReport {
             csrs_pending: Vec::new(),
             hosted_clusters: Vec::new(),
             banners: Vec::new(),
+            quorum_guard_off: false,
             problems: vec![problem],
         }
     }
