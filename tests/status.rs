@@ -447,3 +447,86 @@ async fn a_hosted_etcd_quota_is_read_from_its_pods() {
     );
     assert_eq!(report["quota_reached"], false);
 }
+
+/// `status` (table and JSON) with the lab's kubeconfig: its exit code, its text, its JSON.
+fn status_both(lab: &etcd_console_lab::Lab) -> (Option<i32>, String, serde_json::Value) {
+    let kubeconfig = lab.kubeconfig.clone().unwrap_or_else(|| panic!("the lab runs no API"));
+    let run = |extra: &[&str]| {
+        let mut command = std::process::Command::new(console_bin());
+        command.arg("status").args(extra).env_clear().env("PATH", std::env::var_os("PATH").unwrap_or_default());
+        for (name, value) in lab.env() {
+            command.env(name, value);
+        }
+        command.env("HOME", &lab.dir).env("KUBECONFIG", &kubeconfig).arg("--log-dir").arg(lab.dir.join("console-logs"));
+        run_with_limit(command, Duration::from_secs(60))
+    };
+    let table = run(&[]);
+    let json_output = run(&["-o", "json"]);
+    assert_eq!(table.status.code(), json_output.status.code(), "one exit code for both forms");
+    (table.status.code(), stdout(&table), json(&json_output))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn under_nospace_the_rows_the_count_and_the_exit_code_say_the_same_and_each_alarm_once() {
+    let lab = lab_scenario("nospace", 1.0).await;
+    let (code, table, report) = status_both(&lab);
+    assert_eq!(code, Some(1), "{table}");
+    let members = report["members"].as_array().cloned().unwrap_or_default();
+    let healthy_rows = members.iter().filter(|m| m["healthy"] == true).count();
+    assert_eq!(report["healthy_voters"].as_u64(), Some(healthy_rows as u64), "{report}");
+    assert_eq!(healthy_rows, 0, "an active alarm: no member is healthy");
+    assert_eq!(report["serving_voters"], 3, "reads still go through: quorum holds");
+    let unhealthy_rows = table.lines().filter(|l| l.contains("unhealthy")).count();
+    assert_eq!(unhealthy_rows, 3, "{table}");
+    assert!(table.contains("healthy voters 0/3, 3 serve reads under the alarm (quorum 2)"), "{table}");
+    assert!(!table.contains("NOSPACE, NOSPACE") && !table.contains("NOSPACE,NOSPACE"), "{table}");
+    for m in &members {
+        let error = m["error"].as_str().unwrap_or_default();
+        assert_eq!(error.matches("NOSPACE").count(), 1, "{m}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_fragmented_database_raises_defrag_recommended_by_the_rule_the_wizard_plans_with() {
+    let lab = lab_scenario("fragmented", 1.0).await;
+    let (code, table, report) = status_both(&lab);
+    let names = alert_names(&report);
+    assert!(names.contains(&"etcdDefragRecommended".to_string()), "{names:?}\n{table}");
+    assert!(table.contains("WARN etcdDefragRecommended: defrag recommended for"), "{table}");
+    // Every member the rule picks is in the badge, as `defrag --dry-run` plans them.
+    let message = report["alerts"]
+        .as_array()
+        .and_then(|a| a.iter().find(|a| a["name"] == "etcdDefragRecommended"))
+        .and_then(|a| a["message"].as_str())
+        .unwrap_or_default()
+        .to_string();
+    for m in report["members"].as_array().cloned().unwrap_or_default() {
+        let frag = m["fragmentation_pct"].as_f64().unwrap_or_default();
+        let size = m["db_size_bytes"].as_u64().unwrap_or_default();
+        let picked = frag >= 45.0 && size >= 100 << 20;
+        assert_eq!(message.contains(m["name"].as_str().unwrap_or("?")), picked, "{m}\n{message}");
+    }
+    // A recommendation is no fault: the members stay healthy and the exit code 0.
+    assert_eq!(report["healthy_voters"], 3, "{report}");
+    assert_eq!(code, Some(0), "{table}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_quorum_guard_off_is_said_and_exits_1_until_it_is_back_on() {
+    let lab = lab_scenario("healthy", 1.0).await;
+    let (code, _, report) = status_both(&lab);
+    assert_eq!((code, report["quorum_guard_off"].as_bool()), (Some(0), Some(false)), "{report}");
+    let off = r#"{"spec":{"unsupportedConfigOverrides":{"useUnsupportedUnsafeNonHANonProductionUnstableEtcd":true}}}"#;
+    kubectl_ok(&lab, &["patch", "etcd.operator.openshift.io", "cluster", "--type=merge", "-p", off]);
+    let (code, table, report) = status_both(&lab);
+    assert_eq!(code, Some(1), "{table}");
+    assert_eq!(report["quorum_guard_off"], true);
+    assert_eq!(report["openshift"]["quorum_guard_off"], true);
+    assert!(alert_names(&report).contains(&"etcdQuorumGuardOff".to_string()), "{report}");
+    assert!(table.contains("QUORUM GUARD OFF"), "{table}");
+    assert_eq!(report["healthy_voters"], 3, "the members themselves are healthy");
+    let on = r#"{"spec":{"unsupportedConfigOverrides":null}}"#;
+    kubectl_ok(&lab, &["patch", "etcd.operator.openshift.io", "cluster", "--type=merge", "-p", on]);
+    let (code, table, _) = status_both(&lab);
+    assert_eq!(code, Some(0), "{table}");
+}
