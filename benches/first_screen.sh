@@ -24,7 +24,7 @@ trap cleanup EXIT
 
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 
-members_complete() { [ "$(grep -cE 'master-[0-9] .* ok [0-9.]+ms' <<<"$1")" -eq 3 ] && grep -q '3/3 up' <<<"$1"; }
+members_complete() { [ "$(grep -cE 'master-[0-9] .* ok [0-9.]+ms' <<<"$1")" -eq 3 ] && grep -q '3/3 healthy' <<<"$1"; }
 openshift_complete() {
   grep -q 'type identity' <<<"$1" && grep -q 'kubescheduler ' <<<"$1" && grep -q 'openshift-apiserver ' <<<"$1" &&
     [ "$(grep -c 'EncryptionDisabled' <<<"$1")" -eq 3 ]

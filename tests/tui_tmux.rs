@@ -263,7 +263,7 @@ async fn on_a_plain_kubernetes_api_the_openshift_view_says_so_and_the_rest_works
     tmux.keys(&["Tab"]);
     let screen = tmux.wait_for("the plain message", WAIT, |s| s.contains("Not an OpenShift cluster"));
     assert!(!screen.contains("failing for"), "a missing group is not an outage: {screen}");
-    assert!(screen.contains("3/3 up"), "{screen}");
+    assert!(screen.contains("3/3 healthy"), "{screen}");
     tmux.keys(&["Tab"]);
     tmux.wait_for("the CSR view, working", WAIT, |s| s.contains("no pending CSRs"));
     tmux.keys(&["q"]);
@@ -308,7 +308,7 @@ async fn from_a_kubeconfig_alone_the_console_finds_etcd_and_reaches_it_through_p
     let tmux =
         Tmux::start("found", 120, 36, &console_with_kubeconfig_only(&lab, &kubeconfig, "--etcd-via port-forward"));
     let screen = tmux.wait_for("every member through its tunnel", WAIT, |s| {
-        s.contains("openshift-etcd through port-forwards") && s.contains("3/3 up") && s.contains("leader")
+        s.contains("openshift-etcd through port-forwards") && s.contains("3/3 healthy") && s.contains("leader")
     });
     assert!(screen.contains("via     port-forward etcd-master-0"), "{screen}");
     // The figures keep coming through the tunnels.
@@ -349,7 +349,7 @@ async fn a_defrag_from_the_console_survives_a_crash_and_resumes_leader_last() {
         ),
     );
     let tmux = Tmux::start("defrag", 110, 34, &command);
-    tmux.wait_for("three members up", WAIT, |s| s.contains("3/3 up"));
+    tmux.wait_for("three members up", WAIT, |s| s.contains("3/3 healthy"));
     tmux.keys(&["d"]);
     let plan = tmux.wait_for("the plan", WAIT, |s| s.contains("Defrag plan") && s.contains("TO GIVE BACK"));
     let leader_row = plan.lines().find(|l| l.starts_with("│3  ")).unwrap_or("");
@@ -413,7 +413,7 @@ async fn nospace_is_cleared_from_the_console_compact_defrag_disarm() {
     );
     let command = with_lab_env(&lab, &format!("{console}; echo CONSOLE-EXITED $?; sleep 60"));
     let tmux = Tmux::start("nospace", 120, 40, &command);
-    tmux.wait_for("three members up", WAIT, |s| s.contains("3/3 up"));
+    tmux.wait_for("three members up", WAIT, |s| s.contains("0/3 healthy, quorum 2"));
     tmux.keys(&["d"]);
     let form = tmux.wait_for("the NOSPACE form", WAIT, |s| s.contains("Defrag: clear NOSPACE"));
     assert!(form.contains("NOSPACE raised by "), "{form}");
@@ -464,7 +464,7 @@ async fn a_backup_from_the_console_is_refused_during_a_migration_and_forced_with
     let backups = lab.dir.join("tui-backups");
     let tmux = Tmux::start("backup", 110, 34, &console_on_lab(&lab, &format!("--backup-dir {}", backups.display())));
     tmux.wait_for("three members up and no backup yet", WAIT, |s| {
-        s.contains("3/3 up") && s.contains("no verified backup yet")
+        s.contains("3/3 healthy") && s.contains("no verified backup yet")
     });
     tmux.keys(&["b"]);
     tmux.wait_for("the wizard seeing the migration", WAIT, |s| {
@@ -513,7 +513,7 @@ async fn an_encryption_migration_from_the_console_asks_backs_up_first_and_is_fol
     let backups = lab.dir.join("tui-backups");
     let tmux =
         Tmux::start("encryption", 120, 40, &console_on_lab(&lab, &format!("--backup-dir {}", backups.display())));
-    tmux.wait_for("three members up", WAIT, |s| s.contains("3/3 up"));
+    tmux.wait_for("three members up", WAIT, |s| s.contains("3/3 healthy"));
     tmux.keys(&["E"]);
     let choosing = tmux.wait_for("the wizard with the type now", WAIT, |s| s.contains("type now: identity"));
     assert!(choosing.contains("(•) aescbc") && choosing.contains("backup first: yes"), "{choosing}");
@@ -562,7 +562,7 @@ async fn a_restore_from_the_console_plans_asks_the_name_runs_every_step_and_foll
         lab.dir.join("tui-journal").display()
     );
     let tmux = Tmux::start("restore", 130, 44, &console_on_lab(&lab, &extra));
-    tmux.wait_for("three members up", WAIT, |s| s.contains("3/3 up"));
+    tmux.wait_for("three members up", WAIT, |s| s.contains("3/3 healthy"));
     tmux.keys(&["R"]);
     tmux.wait_for("the hosts to choose from", WAIT, |s| s.contains("choose the recovery host"));
     tmux.keys(&["Down"]);
@@ -586,7 +586,7 @@ async fn a_restore_from_the_console_plans_asks_the_name_runs_every_step_and_foll
     });
     assert!(done.contains("restored: every step done and checked"), "{done}");
     // The members pane follows the restored cluster (new member IDs) to three members up.
-    tmux.wait_for("the new cluster's three members", Duration::from_secs(60), |s| s.contains("3/3 up"));
+    tmux.wait_for("the new cluster's three members", Duration::from_secs(60), |s| s.contains("3/3 healthy"));
     assert_eq!(stdout(&etcdctl(&lab, &["get", "/demo/before", "--print-value-only"])).trim(), "1");
     assert_eq!(stdout(&etcdctl(&lab, &["get", "/demo/after", "--print-value-only"])).trim(), "");
     tmux.keys(&["q"]);
@@ -603,7 +603,7 @@ async fn m_on_the_member_down_shows_its_plan_and_gates_and_esc_closes_it() {
     let journal = lab.dir.join("tui-journal");
     let extra = format!("--backup-dir {} --journal-dir {}", backups.display(), journal.display());
     let tmux = Tmux::start("member", 120, 40, &console_on_lab(&lab, &extra));
-    let screen = tmux.wait_for("a member down", WAIT, |s| s.contains("2/3 up") && s.contains("can lose 0 more"));
+    let screen = tmux.wait_for("a member down", WAIT, |s| s.contains("2/3 healthy") && s.contains("can lose 0 more"));
     // The member down, by its row; selected with g then j.
     let name = screen
         .lines()
@@ -650,7 +650,7 @@ async fn s_shows_what_fills_etcd_read_on_a_follower_and_r_says_what_grew() {
     let backups = lab.dir.join("no-backups");
     let extra = format!("--space-dir {} --backup-dir {}", space.display(), backups.display());
     let tmux = Tmux::start("space", 120, 40, &console_on_lab(&lab, &extra));
-    tmux.wait_for("three members up", WAIT, |s| s.contains("3/3 up"));
+    tmux.wait_for("three members up", WAIT, |s| s.contains("3/3 healthy"));
     tmux.keys(&["s"]);
     let read = tmux.wait_for("the reading", WAIT, |s| s.contains("What fills etcd: live") && s.contains("read again"));
     let title = read.lines().find(|l| l.contains("What fills etcd: live")).unwrap();

@@ -9,7 +9,7 @@ use etcd_console_core::wizard::backup::executor::Progress;
 use etcd_console_core::wizard::backup::{Action, BackupRun, Outcome};
 
 use super::keys::Action as Key;
-use super::{App, Change, Confirm, Effect, Start, WizardKind};
+use super::{App, Change, Effect, Start, WizardKind};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stage {
@@ -160,17 +160,15 @@ impl App {
             }
             (Key::ForceBackup, Stage::Finished) => {
                 let reason = wizard.refused()?.to_string();
-                self.confirm = Some(Confirm {
-                    title: "Take the backup anyway?".into(),
-                    lines: vec![
-                        format!("refused because: {reason}"),
-                        format!(
-                            "into {}, every file name marked __POSSIBLY_DIRTY__: a restore from it may be                              inconsistent (partly encrypted, or mid-rollout)",
-                            wizard.dir.display()
-                        ),
-                    ],
-                    change: Change::ForceBackup,
-                });
+                let lines = vec![
+                    format!("refused because: {reason}"),
+                    format!(
+                        "into {}, every file name marked __POSSIBLY_DIRTY__: a restore from it may be inconsistent \
+                         (partly encrypted, or mid-rollout)",
+                        wizard.dir.display()
+                    ),
+                ];
+                self.confirm = Some(self.confirmation("Take the backup anyway?".into(), lines, Change::ForceBackup));
             }
             // `s`, which opens the space view elsewhere, saves the keys too here.
             (Key::OpenSpace, Stage::Ready | Stage::Finished) => {

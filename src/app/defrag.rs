@@ -11,7 +11,7 @@ use etcd_console_core::wizard::defrag::{
 };
 
 use super::keys::{self, Action as Key};
-use super::{App, Change, Confirm, Effect, Start, WizardKind};
+use super::{App, Change, Effect, Start, WizardKind};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stage {
@@ -190,20 +190,14 @@ impl App {
         if self.unfinished_defrag.is_some() {
             let Some(unfinished) = &self.unfinished_defrag else { return };
             let left: Vec<String> = unfinished.run.remaining().iter().map(|p| p.name.clone()).collect();
-            self.confirm = Some(Confirm {
-                title: format!(
-                    "Resume the defrag run of cluster {}?",
-                    etcd_console_core::cluster::report::hex(unfinished.run.cluster_id)
+            let lines = vec![
+                format!("left: {}", left.join(", ")),
+                format!(
+                    "last written {}; the member in flight is checked before anything is sent",
+                    unfinished.last_written
                 ),
-                lines: vec![
-                    format!("left: {}", left.join(", ")),
-                    format!(
-                        "last written {}; the member in flight is checked before anything is sent",
-                        unfinished.last_written
-                    ),
-                ],
-                change: Change::ResumeDefrag,
-            });
+            ];
+            self.confirm = Some(self.confirmation("Resume the defrag run?".into(), lines, Change::ResumeDefrag));
             return;
         }
         let Some(wizard) = &self.defrag else { return };
@@ -231,15 +225,12 @@ impl App {
                 "one member at a time, {} apart, every member checked healthy before the next",
                 humantime::format_duration(wizard.options.wait)
             ));
-            self.confirm = Some(Confirm {
-                title: format!(
-                    "Clear NOSPACE on cluster {}: compact, defragment {} member(s), disarm?",
-                    etcd_console_core::cluster::report::hex(cluster_id),
-                    plan.steps.len()
-                ),
+            let _ = cluster_id;
+            self.confirm = Some(self.confirmation(
+                format!("Clear NOSPACE: compact, defragment {} member(s), disarm?", plan.steps.len()),
                 lines,
-                change: Change::Defrag(plan.steps.iter().map(|s| s.id).collect()),
-            });
+                Change::Defrag(plan.steps.iter().map(|s| s.id).collect()),
+            ));
             return;
         }
         let mut lines: Vec<String> = plan
@@ -253,15 +244,11 @@ impl App {
             humantime::format_duration(wizard.options.wait),
             if wizard.options.move_leader { "; leadership moved before the leader's turn" } else { "" }
         ));
-        self.confirm = Some(Confirm {
-            title: format!(
-                "Defragment {} member(s) of cluster {}?",
-                plan.steps.len(),
-                etcd_console_core::cluster::report::hex(cluster_id)
-            ),
+        self.confirm = Some(self.confirmation(
+            format!("Defragment {} member(s)?", plan.steps.len()),
             lines,
-            change: Change::Defrag(plan.steps.iter().map(|s| s.id).collect()),
-        });
+            Change::Defrag(plan.steps.iter().map(|s| s.id).collect()),
+        ));
     }
 
     /// The confirmed plan becomes a run, if it is still the plan shown.

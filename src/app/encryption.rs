@@ -6,7 +6,7 @@ use etcd_console_core::wizard::encryption::executor::Progress;
 use etcd_console_core::wizard::encryption::{Action, EncryptionRun, EncryptionType, Stage as RunStage};
 
 use super::keys::Action as Key;
-use super::{App, Change, Confirm, Effect, Start, WizardKind};
+use super::{App, Change, Effect, Start, WizardKind};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stage {
@@ -106,8 +106,6 @@ impl App {
                 // The wizard that asks comes on the lower half, under its question.
                 self.open = Some(WizardKind::Encryption);
                 let mut lines = vec![
-                    // The title may be cut on a narrow screen: the cluster is said in full here too.
-                    format!("cluster: {}", plan.cluster),
                     format!(
                         "merge patch of APIServer cluster: spec.encryption.type {} -> {}",
                         plan.from.as_str(),
@@ -121,16 +119,8 @@ impl App {
                     "no backup first (b in the wizard takes one)".into()
                 });
                 lines.extend(plan.notes.iter().map(|n| format!("- {n}")));
-                self.confirm = Some(Confirm {
-                    title: format!(
-                        "Set encryption {} -> {} on {}?",
-                        plan.from.as_str(),
-                        plan.to.as_str(),
-                        plan.cluster
-                    ),
-                    lines,
-                    change: Change::EncryptionYes,
-                });
+                let title = format!("Set encryption {} -> {}?", plan.from.as_str(), plan.to.as_str());
+                self.confirm = Some(self.confirmation(title, lines, Change::EncryptionYes));
             }
         }
     }

@@ -108,7 +108,7 @@ pub const KEY_TABLE: &[Binding] = &[
         keys: &[plain(KeyCode::Enter)],
         label: "Enter",
         action: Action::Confirm,
-        description: "start the wizard shown; yes to a confirmation (not the encryption patch's)",
+        description: "start the wizard shown (its confirmation then takes y, never Enter)",
         footer: None,
     },
     Binding {
@@ -329,7 +329,7 @@ const UP_DOWN: &[Action] = &[Action::SelectPrevious, Action::SelectNext];
 /// A place that shows keys: a pane in one of its states, a prompt, a dialog.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Context {
-    /// A change's confirmation (Enter is yes too).
+    /// A change's confirmation: only y is yes (an Enter never confirms a write).
     Confirm,
     /// The encryption engine's question: only y is yes.
     ConfirmEncryption,
@@ -445,7 +445,6 @@ pub const HINT_TABLE: &[(Context, &[Hint])] = &[
         Context::Confirm,
         &[
             hint("y", &[Action::Yes], "do it"),
-            hint("Enter", ENTER, "do it"),
             hint("n", ESC, "cancel"),
             hint("Esc", ESC, "cancel"),
         ],
@@ -691,7 +690,7 @@ mod tests {
         assert_eq!(aside(Context::DefragNoneNeeded.hints()), "e: every member");
         assert_eq!(
             grouped(Context::Confirm.hints()),
-            vec![(vec!["y", "Enter"], "do it"), (vec!["n", "Esc"], "cancel")]
+            vec![(vec!["y"], "do it"), (vec!["n", "Esc"], "cancel")]
         );
     }
 

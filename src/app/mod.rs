@@ -165,8 +165,7 @@ pub struct Confirm {
 }
 
 impl Confirm {
-    /// The keys the question offers: the encryption patch takes only y (an Enter meant for
-    /// the wizard cannot answer it); elsewhere Enter is yes too.
+    /// The keys the question offers: y, or n/Esc (never Enter, for any write).
     pub fn keys(&self) -> keys::Context {
         if self.change == Change::EncryptionYes {
             keys::Context::ConfirmEncryption
@@ -408,10 +407,10 @@ impl App {
 
     fn on_action_inner(&mut self, action: Action) -> Option<Effect> {
         if let Some(confirm) = self.confirm.take() {
-            // Yes is a yes key the question offers (the encryption patch's offers no Enter).
+            // Only y is yes: an Enter meant for a wizard or a list never confirms a write.
             let offered = confirm.keys().hints().iter().any(|h| h.actions().contains(&action));
-            let yes = offered && matches!(action, Action::Yes | Action::Confirm);
-            if !yes && action == Action::Confirm {
+            let yes = offered && action == Action::Yes;
+            if action == Action::Confirm {
                 self.confirm = Some(confirm);
                 return None;
             }
@@ -496,6 +495,29 @@ impl App {
         self.on_common_action(action)
     }
 
+    /// The cluster as every confirmation names it: the infrastructure name and the API host (from
+    /// the watches), with the etcd cluster ID beside them; what is not known is left out.
+    pub fn cluster_named(&self) -> String {
+        let infrastructure = self
+            .openshift
+            .one(Watched::Infrastructure)
+            .and_then(|i| i.pointer("/status/infrastructureName"))
+            .and_then(serde_json::Value::as_str);
+        let api = match &self.openshift.api {
+            openshift::ApiState::Connected { server } => Some(server.as_str()),
+            _ => None,
+        };
+        etcd_console_core::cluster::cluster_naming(infrastructure, api, self.cluster.cluster_id())
+    }
+
+    /// The one way a confirmation is made: its question, then the cluster named as everywhere,
+    /// then what it changes.
+    pub fn confirmation(&self, title: String, lines: Vec<String>, change: Change) -> Confirm {
+        let mut all = vec![self.cluster_named()];
+        all.extend(lines);
+        Confirm { title, lines: all, change }
+    }
+
     /// Why no change may be made now, if so (checked before any confirmation).
     fn change_refused(&self) -> Option<String> {
         if self.read_only {
@@ -554,11 +576,8 @@ impl App {
             lines.push(format!("left out: {} unexpected CSR(s), never approved in bulk", plan.refused.len()));
         }
         let names = plan.approve.iter().map(|c| c.name.clone()).collect();
-        self.confirm = Some(Confirm {
-            title: format!("Approve {} CSR(s)?", plan.approve.len()),
-            lines,
-            change: Change::ApproveCsrs(names),
-        });
+        self.confirm =
+            Some(self.confirmation(format!("Approve {} CSR(s)?", plan.approve.len()), lines, Change::ApproveCsrs(names)));
     }
 
     fn ask_to_deny(&mut self) {
@@ -567,14 +586,12 @@ impl App {
             return;
         }
         let Some(c) = self.openshift.selected_csr().cloned() else { return };
-        self.confirm = Some(Confirm {
-            title: format!("Deny {}?", c.name),
-            lines: vec![
-                format!("{}  {}  {}", c.name, c.class.as_str(), c.subject()),
-                format!("requestor {}", c.requestor),
-            ],
-            change: Change::DenyCsr(c.name),
-        });
+        let lines = vec![
+            format!("{}  {}  {}", safe_text(&c.name), c.class.as_str(), safe_text(&c.subject())),
+            format!("node {}", c.node_name().as_deref().map(safe_text).unwrap_or_else(|| "unknown".into())),
+            format!("requestor {}", safe_text(&c.requestor)),
+        ];
+        self.confirm = Some(self.confirmation(format!("Deny {}?", safe_text(&c.name)), lines, Change::DenyCsr(c.name)));
     }
 
     /// A key while the filter is typed, by EDIT_KEYS: Enter keeps it, Esc clears it,
@@ -746,7 +763,9 @@ mod tests {
         // Other keys do not slip past the question.
         assert_eq!(app.on_action(Action::SelectNext), None);
         assert!(app.confirm.is_some());
-        let effect = app.on_action(Action::Confirm);
+        assert_eq!(app.on_action(Action::Confirm), None, "Enter is no yes to a write");
+        assert!(app.confirm.is_some(), "the question stays up after Enter");
+        let effect = app.on_action(Action::Yes);
         assert_eq!(effect, Some(Effect::Change(Change::ApproveCsrs(vec!["csr-a".into(), "csr-c".into()]))));
         assert!(app.confirm.is_none());
         app.on_action(Action::ApproveAllValid);

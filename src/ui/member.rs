@@ -23,7 +23,7 @@ use etcd_console_core::wizard::member::{unhealthy_because, Act, Gate, MemberRun,
 /// plan is one line per fact (a gate that does not pass first, whole) so it fits 80x24.
 const BESIDE: u16 = 100;
 
-pub fn draw(frame: &mut Frame, area: Rect, _app: &App, wizard: &MemberWizard, theme: Theme) {
+pub fn draw(frame: &mut Frame, area: Rect, app: &App, wizard: &MemberWizard, theme: Theme) {
     let title = match wizard.run.as_ref().and_then(|r| r.survey.as_ref()).and_then(|s| s.target.as_ref()) {
         Some(target) => format!(" Replace etcd member {} ({:x}) ", safe_text(&target.name), target.id),
         None => format!(" Replace etcd member {} ", safe_text(&wizard.member)),
@@ -75,7 +75,7 @@ pub fn draw(frame: &mut Frame, area: Rect, _app: &App, wizard: &MemberWizard, th
         (_, None) => frame.render_widget(Paragraph::new("starting: surveying the cluster again ..."), body),
     }
     if let Some(prompt) = &wizard.prompt {
-        draw_prompt(frame, area, prompt, theme);
+        draw_prompt(frame, area, prompt, app.cluster.cluster_id(), theme);
     }
 }
 
@@ -310,18 +310,14 @@ fn draw_run(frame: &mut Frame, area: Rect, wizard: &MemberWizard, run: &MemberRu
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), right);
 }
 
-fn draw_prompt(frame: &mut Frame, area: Rect, prompt: &Prompt, theme: Theme) {
+fn draw_prompt(frame: &mut Frame, area: Rect, prompt: &Prompt, etcd_id: Option<u64>, theme: Theme) {
+    use etcd_console_core::cluster::cluster_naming;
     let (title, mut lines) = match &prompt.asked {
         Asked::Confirm(c) => (
             " Replace the member: type CLUSTER/MEMBER ".to_string(),
             vec![
-                Line::raw(format!(
-                    "replace etcd member {} ({}) of {} ({})",
-                    safe_text(&c.member),
-                    c.member_id,
-                    safe_text(&c.cluster_name),
-                    safe_text(&c.api_url)
-                )),
+                Line::raw(cluster_naming(Some(&c.cluster_name), Some(&c.api_url), etcd_id)),
+                Line::raw(format!("replace etcd member {} ({})", safe_text(&c.member), c.member_id)),
                 Line::raw(c.procedure.title()),
                 Line::styled(format!("the point of no return is {}", safe_text(&c.point_of_no_return)), theme.warn()),
                 Line::raw(format!(

@@ -275,11 +275,17 @@ pub fn draw_csrs(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: In
 
 /// The confirmation every change goes through, naming what it changes.
 pub fn draw_confirm(frame: &mut Frame, area: Rect, confirm: &crate::app::Confirm, theme: Theme) {
-    let mut lines: Vec<Line> = confirm
-        .lines
-        .iter()
-        .map(|l| if l.starts_with('!') { Line::styled(safe_text(l), theme.crit()) } else { Line::raw(safe_text(l)) })
-        .collect();
+    // The question is the first line, not the border's title: it wraps instead of being cut.
+    let mut lines = vec![Line::styled(safe_text(&confirm.title), theme.warn())];
+    lines.extend(
+        confirm.lines.iter().map(|l| {
+            if l.starts_with('!') {
+                Line::styled(safe_text(l), theme.crit())
+            } else {
+                Line::raw(safe_text(l))
+            }
+        }),
+    );
     lines.push(Line::raw(""));
     // Keys with one word together: the first boxed, the others after it ("y / Enter: do it").
     let mut spans = Vec::new();
@@ -302,7 +308,7 @@ pub fn draw_confirm(frame: &mut Frame, area: Rect, confirm: &crate::app::Confirm
         .block(
             Block::default()
                 .borders(Borders::ALL)
-                .title(format!(" {} ", safe_text(&confirm.title)))
+                .title(" Confirm a change ")
                 .title_style(theme.warn()),
         )
         .wrap(Wrap { trim: false });

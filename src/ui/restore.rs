@@ -48,7 +48,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, wizard: &RestoreWizard, th
         (_, _, None) => frame.render_widget(Paragraph::new("starting ..."), inner),
     }
     if let Some(prompt) = &wizard.prompt {
-        draw_prompt(frame, area, prompt, theme);
+        draw_prompt(frame, area, prompt, app.cluster.cluster_id(), theme);
     }
 }
 
@@ -203,12 +203,13 @@ fn draw_run(frame: &mut Frame, area: Rect, app: &App, wizard: &RestoreWizard, ru
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), right);
 }
 
-fn draw_prompt(frame: &mut Frame, area: Rect, prompt: &Prompt, theme: Theme) {
+fn draw_prompt(frame: &mut Frame, area: Rect, prompt: &Prompt, etcd_id: Option<u64>, theme: Theme) {
+    use etcd_console_core::cluster::cluster_naming;
     let (title, mut lines) = match &prompt.asked {
         Asked::Confirm(c) => (
             " Restore: type the cluster's name ".to_string(),
             vec![
-                Line::raw(format!("restore {} ({})", c.cluster_name, c.api_url)),
+                Line::raw(format!("restore {}", cluster_naming(Some(&c.cluster_name), Some(&c.api_url), etcd_id))),
                 Line::raw(format!("on {} from {}", c.recovery_host, c.backup)),
                 Line::styled(format!("the point of no return is {}", c.point_of_no_return), theme.warn()),
                 Line::raw(format!("type {} and {}", c.cluster_name, said(Context::RestoreName.hints(), "; "))),

@@ -536,7 +536,10 @@ mod defrag_wizard {
         let mut app = fragmented(t0);
         app.on_action(Action::OpenDefrag);
         app.on_action(Action::Confirm);
-        let Some(Effect::Start(Start::Defrag { run, unfinished: None })) = app.on_action(Action::Confirm) else {
+        // d Enter Enter starts nothing: the confirmation takes only y.
+        assert_eq!(app.on_action(Action::Confirm), None, "Enter confirmed a defrag");
+        assert!(app.confirm.is_some());
+        let Some(Effect::Start(Start::Defrag { run, unfinished: None })) = app.on_action(Action::Yes) else {
             panic!("no run started: {:?}", app.notice);
         };
         let mut run = *run;
@@ -632,7 +635,7 @@ mod defrag_wizard {
         let title = app.confirm.as_ref().map(|c| c.title.clone()).unwrap_or_default();
         assert!(title.starts_with("Clear NOSPACE on cluster ") && title.ends_with("defragment 3 member(s), disarm?"));
         insta::assert_snapshot!("nospace_confirm_120x40", screen(&app, 120, 40, COLOR, t0).backend());
-        let Some(Effect::Start(Start::Defrag { run, unfinished: None })) = app.on_action(Action::Confirm) else {
+        let Some(Effect::Start(Start::Defrag { run, unfinished: None })) = app.on_action(Action::Yes) else {
             panic!("no run started: {:?}", app.notice);
         };
         assert!(run.options.compact && run.options.disarm, "{:?}", run.options);
@@ -644,7 +647,7 @@ mod defrag_wizard {
         app.read_only = true;
         app.on_action(Action::OpenDefrag);
         app.on_action(Action::Confirm);
-        assert_eq!(app.on_action(Action::Confirm), None);
+        assert_eq!(app.on_action(Action::Yes), None);
         assert!(app.notice.as_deref().unwrap_or("").contains("--read-only"), "{:?}", app.notice);
     }
 
@@ -655,7 +658,7 @@ mod defrag_wizard {
         app.read_only = true;
         app.on_action(Action::OpenDefrag);
         app.on_action(Action::Confirm);
-        assert_eq!(app.on_action(Action::Confirm), None);
+        assert_eq!(app.on_action(Action::Yes), None);
         assert!(app.notice.as_deref().unwrap_or("").contains("--read-only"), "{:?}", app.notice);
         assert!(app.defrag.as_ref().is_some_and(|w| w.run.is_none()), "a run was made");
     }
@@ -764,7 +767,7 @@ mod backup_wizard {
         insta::assert_snapshot!("refused", screen(&app, 100, 30, COLOR, t0).backend());
         assert_eq!(app.on_action(Action::ForceBackup), None);
         insta::assert_snapshot!("force_confirmation", screen(&app, 100, 30, COLOR, t0).backend());
-        assert_eq!(app.on_action(Action::Confirm), Some(Effect::Start(Start::Backup { force: true, keys_dir: None })));
+        assert_eq!(app.on_action(Action::Yes), Some(Effect::Start(Start::Backup { force: true, keys_dir: None })));
     }
 
     #[test]

@@ -651,6 +651,34 @@ impl NextStep {
     }
 }
 
+/// How every confirmation names the cluster it changes, the same way each time:
+/// `cluster ocp-lab-x7k2p (api.ocp.example.com:6443) · etcd 8e9e05c52164694d`. What is not known
+/// is left out (without the API: `etcd cluster 8e9e05c52164694d`). `api` is the API's URL or
+/// host; only its host and port are shown.
+pub fn cluster_naming(infrastructure: Option<&str>, api: Option<&str>, etcd_cluster_id: Option<u64>) -> String {
+    let host = api.map(api_host).filter(|h| !h.is_empty());
+    let infrastructure = infrastructure.map(crate::units::safe_text).filter(|n| !n.is_empty());
+    let openshift = match (infrastructure, host) {
+        (Some(name), Some(host)) => Some(format!("cluster {name} ({host})")),
+        (Some(name), None) => Some(format!("cluster {name}")),
+        (None, Some(host)) => Some(format!("cluster at {host}")),
+        (None, None) => None,
+    };
+    let etcd = etcd_cluster_id.map(|id| format!("{id:x}"));
+    match (openshift, etcd) {
+        (Some(openshift), Some(id)) => format!("{openshift} · etcd {id}"),
+        (Some(openshift), None) => format!("{openshift} · etcd cluster ID not read yet"),
+        (None, Some(id)) => format!("etcd cluster {id}"),
+        (None, None) => "etcd cluster ID not read yet".into(),
+    }
+}
+
+/// `api.ocp.example.com:6443` of `https://api.ocp.example.com:6443/path`.
+pub fn api_host(url: &str) -> String {
+    let rest = url.split_once("://").map(|(_, rest)| rest).unwrap_or(url);
+    crate::units::safe_text(rest.split('/').next().unwrap_or(""))
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Quorum {
     pub voters: usize,
@@ -786,5 +814,20 @@ mod tests {
         }
         // Terms 4 -> 4 -> 6 -> 8: four terms passed, each at least one election.
         assert_eq!(state.leader_changes_within(Duration::from_secs(600), t0 + Duration::from_secs(40)), 4);
+    }
+
+    #[test]
+    fn a_cluster_is_named_one_way_with_what_is_known() {
+        let id = Some(0x8e9e_05c5_2164_694d);
+        assert_eq!(
+            cluster_naming(Some("ocp-lab-x7k2p"), Some("https://api.ocp.example.com:6443"), id),
+            "cluster ocp-lab-x7k2p (api.ocp.example.com:6443) · etcd 8e9e05c52164694d"
+        );
+        assert_eq!(cluster_naming(None, None, id), "etcd cluster 8e9e05c52164694d", "no API: the etcd ID alone");
+        assert_eq!(
+            cluster_naming(None, Some("https://api.lab:6443/"), id),
+            "cluster at api.lab:6443 · etcd 8e9e05c52164694d"
+        );
+        assert_eq!(cluster_naming(Some("x"), None, None), "cluster x · etcd cluster ID not read yet");
     }
 }

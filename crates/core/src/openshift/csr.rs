@@ -179,6 +179,12 @@ impl PendingCsr {
         self.created.and_then(|c| now.duration_since(c).ok())
     }
 
+    /// The node the CSR is for: its subject's `system:node:NAME` (a bootstrapper's too), else a
+    /// node filing for itself as its requestor; None when neither names one.
+    pub fn node_name(&self) -> Option<String> {
+        self.node.clone().or_else(|| self.requestor.strip_prefix(NODE_PREFIX).map(str::to_string))
+    }
+
     /// `CN=system:node:x O=system:nodes` as a person reads it.
     pub fn subject(&self) -> String {
         let Some(request) = &self.request else { return "(request not readable)".into() };

@@ -39,6 +39,8 @@ pub enum Watched {
     Nodes,
     /// Machines in `openshift-machine-api` (standalone only).
     Machines,
+    /// Infrastructure `cluster`: the infrastructure name confirmations name the cluster by.
+    Infrastructure,
 }
 
 impl Watched {
@@ -77,6 +79,7 @@ impl Watched {
             Watched::EtcdPods => ("", "Pod", "pods"),
             Watched::Nodes => ("", "Node", "nodes"),
             Watched::Machines => ("machine.openshift.io", "Machine", "machines"),
+            Watched::Infrastructure => ("config.openshift.io", "Infrastructure", "infrastructures"),
         }
     }
 
@@ -419,6 +422,7 @@ pub async fn run(
     if scope == Scope::Standalone {
         kinds.push(Watched::Machines);
     }
+    kinds.push(Watched::Infrastructure);
     let mut tasks = JoinSet::new();
     for what in kinds {
         tasks.spawn(follow_objects(connection.clone(), what, scope.clone(), tx.clone()));
