@@ -441,14 +441,7 @@ impl Context {
 
 /// Each place's keys: what it writes for each, and what the key does there.
 pub const HINT_TABLE: &[(Context, &[Hint])] = &[
-    (
-        Context::Confirm,
-        &[
-            hint("y", &[Action::Yes], "do it"),
-            hint("n", ESC, "cancel"),
-            hint("Esc", ESC, "cancel"),
-        ],
-    ),
+    (Context::Confirm, &[hint("y", &[Action::Yes], "do it"), hint("n", ESC, "cancel"), hint("Esc", ESC, "cancel")]),
     (
         Context::ConfirmEncryption,
         &[hint("y", &[Action::Yes], "do it"), hint("n", ESC, "cancel"), hint("Esc", ESC, "cancel")],
@@ -688,10 +681,7 @@ mod tests {
         assert_eq!(said(Context::RestoreRunning.hints(), "   "), "x stops after the step in flight   Esc hides");
         assert_eq!(said(Context::Retry.hints(), ""), "press r to try now");
         assert_eq!(aside(Context::DefragNoneNeeded.hints()), "e: every member");
-        assert_eq!(
-            grouped(Context::Confirm.hints()),
-            vec![(vec!["y"], "do it"), (vec!["n", "Esc"], "cancel")]
-        );
+        assert_eq!(grouped(Context::Confirm.hints()), vec![(vec!["y"], "do it"), (vec!["n", "Esc"], "cancel")]);
     }
 
     #[test]

@@ -238,6 +238,64 @@ pub struct App {
     pub space: Option<space::SpaceView>,
 }
 
+/// A kubelet files one client and one serving CSR: a node with more pending than this is suspicious.
+const PENDING_PER_NODE: usize = 2;
+/// The most node lines a bulk approval lists (suspicious ones first).
+const NODE_LINES: usize = 16;
+
+/// `1,000`.
+fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The CSRs to approve summed by node and class, one line a node (`worker-1: 1,000
+/// node-bootstrapper`), a node with more than two marked `!` and listed first; and how many
+/// nodes are marked.
+fn by_node_and_class(csrs: &[PendingCsr]) -> (Vec<String>, usize) {
+    use std::collections::BTreeMap;
+    let mut nodes: BTreeMap<Option<String>, BTreeMap<&'static str, usize>> = BTreeMap::new();
+    for c in csrs {
+        *nodes.entry(c.node_name()).or_default().entry(c.class.as_str()).or_default() += 1;
+    }
+    let mut rows: Vec<(usize, String)> = nodes
+        .into_iter()
+        .map(|(node, classes)| {
+            let total: usize = classes.values().sum();
+            let node = node.as_deref().map(|n| safe_text_within(n, 64)).unwrap_or_else(|| "(no node named)".into());
+            let counts: Vec<String> = classes.iter().map(|(class, n)| format!("{} {class}", thousands(*n))).collect();
+            (total, format!("{node}: {}", counts.join(", ")))
+        })
+        .collect();
+    // Suspicious first, most CSRs first; the others by node name (the map's order).
+    rows.sort_by_key(|(total, _)| std::cmp::Reverse(if *total > PENDING_PER_NODE { *total } else { 0 }));
+    let suspicious = rows.iter().filter(|(total, _)| *total > PENDING_PER_NODE).count();
+    let shown = rows.len().min(NODE_LINES);
+    let mut lines: Vec<String> = rows
+        .iter()
+        .take(shown)
+        .map(|(total, line)| {
+            if *total > PENDING_PER_NODE {
+                format!("! {line}: suspicious, a kubelet files one client and one serving CSR")
+            } else {
+                format!("  {line}")
+            }
+        })
+        .collect();
+    if rows.len() > shown {
+        let rest: usize = rows[shown..].iter().map(|(total, _)| total).sum();
+        lines.push(format!("  ... and {} more node(s) with {} CSR(s)", rows.len() - shown, thousands(rest)));
+    }
+    (lines, suspicious)
+}
+
 impl App {
     pub fn new(context: String, quota_bytes: u64, refresh: Duration, now: Instant) -> Self {
         Self {
@@ -553,22 +611,7 @@ impl App {
             self.notice = Some(format!("nothing to approve ({} unexpected left out)", plan.refused.len()));
             return;
         }
-        let mut lines: Vec<String> = plan
-            .approve
-            .iter()
-            .take(12)
-            .map(|c| {
-                format!(
-                    "{}  {}  {}",
-                    safe_text_within(&c.name, 64),
-                    c.class.as_str(),
-                    safe_text_within(&c.subject(), 96)
-                )
-            })
-            .collect();
-        if plan.approve.len() > 12 {
-            lines.push(format!("... and {} more", plan.approve.len() - 12));
-        }
+        let (mut lines, suspicious) = by_node_and_class(&plan.approve);
         for c in plan.approve.iter().filter(|c| !c.class.is_valid()) {
             lines.push(format!("! {} is unexpected: {}", safe_text_within(&c.name, 64), safe_text(&c.reason)));
         }
@@ -576,8 +619,12 @@ impl App {
             lines.push(format!("left out: {} unexpected CSR(s), never approved in bulk", plan.refused.len()));
         }
         let names = plan.approve.iter().map(|c| c.name.clone()).collect();
-        self.confirm =
-            Some(self.confirmation(format!("Approve {} CSR(s)?", plan.approve.len()), lines, Change::ApproveCsrs(names)));
+        let nodes = plan.approve.iter().map(|c| c.node_name()).collect::<std::collections::BTreeSet<_>>().len();
+        let mut title = format!("Approve {} CSR(s) for {} node(s)?", thousands(plan.approve.len()), thousands(nodes));
+        if suspicious > 0 {
+            title.push_str(&format!(" {suspicious} node(s) suspicious: more than two CSRs pending"));
+        }
+        self.confirm = Some(self.confirmation(title, lines, Change::ApproveCsrs(names)));
     }
 
     fn ask_to_deny(&mut self) {
@@ -754,10 +801,13 @@ mod tests {
         let mut app = csr_view(Instant::now());
         assert_eq!(app.on_action(Action::ApproveAllValid), None, "nothing happens before the yes");
         let confirm = app.confirm.clone().unwrap();
-        assert_eq!(confirm.title, "Approve 2 CSR(s)?");
+        assert_eq!(confirm.title, "Approve 2 CSR(s) for 2 node(s)?");
+        assert_eq!(confirm.lines[0], "etcd cluster ID not read yet", "the cluster named first, as it is known");
         assert!(
-            confirm.lines.iter().any(|l| l.starts_with("csr-a"))
-                && confirm.lines.iter().any(|l| l.starts_with("csr-c"))
+            confirm.lines.contains(&"  csr-a: 1 node-bootstrapper".to_string())
+                && confirm.lines.contains(&"  csr-c: 1 kubelet-serving".to_string()),
+            "{:?}",
+            confirm.lines
         );
         assert!(confirm.lines.iter().any(|l| l.contains("left out: 1 unexpected")));
         // Other keys do not slip past the question.
@@ -851,5 +901,44 @@ mod tests {
         app.on_poll(PollEvent::Members { members: vec![identity(2), identity(0)], at: t0 });
         assert_eq!(app.selected_member_id(), Some(member_id(2)));
         assert_eq!(app.on_action(Action::Quit), Some(Effect::Quit));
+    }
+
+    #[test]
+    fn a_bulk_approval_sums_by_node_and_class_and_flags_a_node_with_more_than_two() {
+        let t0 = Instant::now();
+        let mut app = App::new("lab".into(), 8 << 30, Duration::from_secs(2), t0);
+        app.view = View::Csrs;
+        let mut pending: Vec<PendingCsr> = (0..1000)
+            .map(|i| PendingCsr {
+                node: Some("worker-1".into()),
+                ..csr(&format!("csr-w{i}"), CsrClass::NodeBootstrapper)
+            })
+            .collect();
+        for node in ["master-1", "master-2"] {
+            pending.push(PendingCsr {
+                node: Some(node.into()),
+                ..csr(&format!("csr-{node}"), CsrClass::NodeBootstrapper)
+            });
+            pending.push(csr(node, CsrClass::KubeletServing));
+        }
+        app.openshift.on_event(OpenShiftEvent::Csrs { pending, at: t0 });
+        app.on_action(Action::ApproveAllValid);
+        let confirm = app.confirm.clone().unwrap();
+        assert_eq!(
+            confirm.title,
+            "Approve 1,004 CSR(s) for 3 node(s)? 1 node(s) suspicious: more than two CSRs pending"
+        );
+        assert_eq!(
+            confirm.lines[1..4],
+            [
+                "! worker-1: 1,000 node-bootstrapper: suspicious, a kubelet files one client and one serving CSR",
+                "  master-1: 1 kubelet-serving, 1 node-bootstrapper",
+                "  master-2: 1 kubelet-serving, 1 node-bootstrapper",
+            ]
+        );
+        assert!(!confirm.lines.iter().any(|l| l.contains("csr-w1")), "no names listed one by one");
+        assert_eq!(app.on_action(Action::Confirm), None, "Enter does not approve");
+        let Some(Effect::Change(Change::ApproveCsrs(names))) = app.on_action(Action::Yes) else { panic!() };
+        assert_eq!(names.len(), 1004);
     }
 }

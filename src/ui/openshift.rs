@@ -196,7 +196,20 @@ pub fn draw_csrs(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: In
     let all = view.pending_csrs();
     let shown = view.visible_csrs();
     let wall = wall_now(app);
-    let [list_area, detail_area] = Layout::horizontal([Constraint::Min(40), Constraint::Length(46)]).areas(area);
+    // The list keeps whole names, nodes and classes: the detail pane gives way first (down to
+    // 24 columns), then the list drops REQUESTOR, then AGE.
+    let name_width = shown.iter().map(|c| safe_text_within(&c.name, 64).chars().count()).max().unwrap_or(0).max(4) + 1;
+    let node_width = shown
+        .iter()
+        .map(|c| c.node_name().map(|n| safe_text_within(&n, 40).chars().count()).unwrap_or(1))
+        .max()
+        .unwrap_or(0)
+        .max(4);
+    let class_width = "node-bootstrapper".len();
+    let essential = u16::try_from(name_width + node_width + class_width + 2 + 2).unwrap_or(u16::MAX);
+    let detail_width = area.width.saturating_sub(essential).clamp(24, 46);
+    let [list_area, detail_area] =
+        Layout::horizontal([Constraint::Min(20), Constraint::Length(detail_width)]).areas(area);
     let unexpected = all.iter().filter(|c| c.class == CsrClass::Unexpected).count();
     let count =
         if view.filter.is_empty() { all.len().to_string() } else { format!("{} of {}", shown.len(), all.len()) };
@@ -209,6 +222,9 @@ pub fn draw_csrs(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: In
     frame.render_widget(block, list_area);
     let [status_area, table_area] = Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(inner);
     frame.render_widget(Paragraph::new(api_line(view, theme, now)), status_area);
+    let room = (table_area.width as usize).saturating_sub(name_width + node_width + class_width + 2);
+    let with_age = room >= 8;
+    let with_requestor = room >= 8 + 11;
     let visible = (table_area.height as usize).saturating_sub(1).max(1);
     let selected = view.csr_selected.min(shown.len().saturating_sub(1));
     let first = selected.saturating_sub(visible.saturating_sub(1));
@@ -219,21 +235,39 @@ pub fn draw_csrs(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: In
         };
         let marker = if i == selected { ">" } else { " " };
         let age = c.age(wall).map(format_age).unwrap_or_default();
-        let row = Row::new(vec![
+        let mut cells = vec![
             Line::raw(format!("{marker}{}", safe_text_within(&c.name, 64))),
-            Line::raw(age),
+            Line::raw(c.node_name().map(|n| safe_text_within(&n, 40)).unwrap_or_else(|| "-".into())),
             Line::styled(c.class.as_str(), class_style),
-            Line::raw(safe_text_within(c.requestor.rsplit(':').next().unwrap_or(""), 64)),
-        ]);
+        ];
+        if with_age {
+            cells.push(Line::raw(age));
+        }
+        if with_requestor {
+            cells.push(Line::raw(safe_text_within(c.requestor.rsplit(':').next().unwrap_or(""), 64)));
+        }
+        let row = Row::new(cells);
         if i == selected {
             row.style(theme.selected())
         } else {
             row
         }
     });
-    let table =
-        Table::new(rows, [Constraint::Length(12), Constraint::Length(7), Constraint::Length(18), Constraint::Min(10)])
-            .header(Row::new(vec![" NAME", "AGE", "CLASS", "REQUESTOR"]).style(theme.dim()));
+    let mut widths = vec![
+        Constraint::Length(name_width as u16),
+        Constraint::Length(node_width as u16),
+        Constraint::Length(class_width as u16),
+    ];
+    let mut header = vec![" NAME", "NODE", "CLASS"];
+    if with_age {
+        widths.push(Constraint::Length(7));
+        header.push("AGE");
+    }
+    if with_requestor {
+        widths.push(Constraint::Min(10));
+        header.push("REQUESTOR");
+    }
+    let table = Table::new(rows, widths).header(Row::new(header).style(theme.dim()));
     frame.render_widget(table, table_area);
 
     let mut lines = Vec::new();
@@ -243,6 +277,7 @@ pub fn draw_csrs(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: In
                 Line::from(vec![Span::styled(label, theme.dim()), Span::raw(safe_text_within(text, DETAIL_MAX_CHARS))])
             };
             lines.push(field("name      ", &c.name));
+            lines.push(field("node      ", c.node_name().as_deref().unwrap_or("-")));
             lines.push(field("signer    ", &c.signer));
             lines.push(field("requestor ", &c.requestor));
             lines.push(field("subject   ", &c.subject()));
@@ -277,15 +312,13 @@ pub fn draw_csrs(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: In
 pub fn draw_confirm(frame: &mut Frame, area: Rect, confirm: &crate::app::Confirm, theme: Theme) {
     // The question is the first line, not the border's title: it wraps instead of being cut.
     let mut lines = vec![Line::styled(safe_text(&confirm.title), theme.warn())];
-    lines.extend(
-        confirm.lines.iter().map(|l| {
-            if l.starts_with('!') {
-                Line::styled(safe_text(l), theme.crit())
-            } else {
-                Line::raw(safe_text(l))
-            }
-        }),
-    );
+    lines.extend(confirm.lines.iter().map(|l| {
+        if l.starts_with('!') {
+            Line::styled(safe_text(l), theme.crit())
+        } else {
+            Line::raw(safe_text(l))
+        }
+    }));
     lines.push(Line::raw(""));
     // Keys with one word together: the first boxed, the others after it ("y / Enter: do it").
     let mut spans = Vec::new();
@@ -305,12 +338,7 @@ pub fn draw_confirm(frame: &mut Frame, area: Rect, confirm: &crate::app::Confirm
     lines.push(Line::from(spans));
     let width = area.width.saturating_sub(4).min(96);
     let paragraph = Paragraph::new(lines)
-        .block(
-            Block::default()
-                .borders(Borders::ALL)
-                .title(" Confirm a change ")
-                .title_style(theme.warn()),
-        )
+        .block(Block::default().borders(Borders::ALL).title(" Confirm a change ").title_style(theme.warn()))
         .wrap(Wrap { trim: false });
     super::popup(frame, area, width, paragraph);
 }
