@@ -143,7 +143,7 @@ pub const KEY_TABLE: &[Binding] = &[
         keys: &[plain(KeyCode::Tab)],
         label: "Tab",
         action: Action::NextView,
-        description: "lower half: member/DB → OpenShift → CSRs",
+        description: "lower half: member/DB → OpenShift → CSRs → nodes",
         footer: Some(("Tab", "view")),
     },
     Binding {

@@ -181,6 +181,8 @@ pub enum View {
     Member,
     OpenShift,
     Csrs,
+    /// Every node: Ready, roles, the kubelet's version, pending CSRs.
+    Nodes,
 }
 
 #[derive(Debug, Clone)]
@@ -670,7 +672,8 @@ impl App {
                 self.view = match self.view {
                     View::Member => View::OpenShift,
                     View::OpenShift => View::Csrs,
-                    View::Csrs => View::Member,
+                    View::Csrs => View::Nodes,
+                    View::Nodes => View::Member,
                 }
             }
             Action::Quit => {

@@ -134,6 +134,25 @@ impl OpenShiftView {
         self.reselect(selected);
     }
 
+    /// Every node the CSR watch holds, by name (None before the watch has listed them).
+    pub fn nodes(&self) -> Option<Vec<model::NodeRow>> {
+        let (objects, _) = self.objects.get(&Watched::Nodes)?;
+        let mut rows: Vec<model::NodeRow> = objects.iter().filter_map(model::node_row).collect();
+        rows.sort_by(|a, b| a.name.cmp(&b.name));
+        Some(rows)
+    }
+
+    /// How many CSRs are pending for each node, by the node each is for.
+    pub fn pending_by_node(&self) -> BTreeMap<String, usize> {
+        let mut counts = BTreeMap::new();
+        for c in self.pending_csrs() {
+            if let Some(node) = c.node_name() {
+                *counts.entry(node).or_insert(0) += 1;
+            }
+        }
+        counts
+    }
+
     /// The singleton object of a kind (`cluster`), when the watch holds it.
     pub fn one(&self, what: Watched) -> Option<&Value> {
         self.objects.get(&what).and_then(|(objects, _)| objects.first())

@@ -9,6 +9,7 @@ pub mod encryption;
 pub mod help;
 pub mod member;
 pub mod members;
+pub mod nodes;
 pub mod openshift;
 pub mod restore;
 pub mod space;
@@ -146,6 +147,7 @@ fn draw_bottom(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: Inst
         }
         View::OpenShift => openshift::draw_openshift(frame, area, app, theme, now),
         View::Csrs => openshift::draw_csrs(frame, area, app, theme, now),
+        View::Nodes => nodes::draw(frame, area, app, theme, now),
     }
 }
 

@@ -20,11 +20,11 @@ const DETAIL_MAX_CHARS: usize = 160;
 use etcd_console_core::openshift::model::Rollout;
 use etcd_console_core::units::format_age;
 
-fn wall_now(app: &App) -> SystemTime {
+pub(crate) fn wall_now(app: &App) -> SystemTime {
     app.wall_clock.unwrap_or_else(SystemTime::now)
 }
 
-fn since(at: Option<&str>, now: SystemTime) -> String {
+pub(crate) fn since(at: Option<&str>, now: SystemTime) -> String {
     at.and_then(|t| humantime::parse_rfc3339(t).ok())
         .and_then(|t| now.duration_since(t).ok())
         .map(format_age)
@@ -32,7 +32,7 @@ fn since(at: Option<&str>, now: SystemTime) -> String {
 }
 
 /// One line on the state of the API connection: where, and how fresh or how long failing.
-fn api_line(view: &OpenShiftView, theme: Theme, now: Instant) -> Line<'static> {
+pub(crate) fn api_line(view: &OpenShiftView, theme: Theme, now: Instant) -> Line<'static> {
     match &view.api {
         ApiState::Unavailable(why) => Line::styled(safe_text(why), theme.warn()),
         ApiState::Connecting => Line::styled("connecting to the API ...", theme.dim()),

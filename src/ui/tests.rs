@@ -370,6 +370,36 @@ mod openshift_views {
             vec![etcd_co, seed::cluster_operator("kube-apiserver", "2026-11-20T00:00:00Z")],
             at,
         );
+        let nodes = [("master-0", "master", true), ("master-1", "master", false), ("worker-1", "worker", false)]
+            .iter()
+            .enumerate()
+            .map(|(_, (name, role, ready))| {
+                let mut labels = json!({"kubernetes.io/hostname": name});
+                if *role == "master" {
+                    labels["node-role.kubernetes.io/master"] = json!("");
+                    labels["node-role.kubernetes.io/control-plane"] = json!("");
+                } else {
+                    labels["node-role.kubernetes.io/worker"] = json!("");
+                }
+                let (status, reason) = if *ready { ("True", "KubeletReady") } else { ("Unknown", "NodeStatusUnknown") };
+                json!({
+                    "metadata": {"name": name, "labels": labels},
+                    "status": {
+                        "conditions": [{"type": "Ready", "status": status, "reason": reason, "lastTransitionTime": AT}],
+                        "nodeInfo": {"kubeletVersion": "v1.27.6+f67aeb3"}
+                    }
+                })
+            })
+            .collect();
+        objects(&mut app, Watched::Nodes, nodes, at);
+        objects(
+            &mut app,
+            Watched::Infrastructure,
+            vec![json!({"status": {"infrastructureName": "ocp-lab-x7k2p"}})],
+            at,
+        );
+        // What the event loop does after the watches' events: the quorum guard's badge comes from here.
+        app.refresh_quotas();
         app
     }
 
@@ -430,6 +460,53 @@ mod openshift_views {
         app.openshift.on_event(OpenShiftEvent::Csrs { pending, at: t0 + Duration::from_secs(20) });
         app.on_action(crate::app::keys::Action::SelectLast);
         insta::assert_snapshot!(screen(&app, 120, 30, COLOR, t0 + Duration::from_secs(21)).backend());
+    }
+
+    /// After a restore: three bootstrapper CSRs, a serving one, an unexpected one.
+    fn after_restore_with_csrs(t0: Instant) -> App {
+        let mut app = after_restore(t0);
+        let pending = vec![
+            csr("csr-4hl85", CsrClass::NodeBootstrapper, "master-1", 13),
+            csr("csr-zhhhp", CsrClass::NodeBootstrapper, "master-1", 9),
+            csr("csr-kr5xq", CsrClass::NodeBootstrapper, "worker-1", 3),
+            csr("csr-2s94x", CsrClass::KubeletServing, "worker-1", 8),
+            csr("csr-x9x9x", CsrClass::Unexpected, "worker-0", 1),
+        ];
+        app.openshift.on_event(OpenShiftEvent::Csrs { pending, at: t0 + Duration::from_secs(20) });
+        app
+    }
+
+    #[test]
+    fn the_csr_list_names_each_csrs_node_and_keeps_names_whole_at_80x24_and_120x40() {
+        let t0 = Instant::now();
+        let mut app = after_restore_with_csrs(t0);
+        app.view = View::Csrs;
+        let narrow = screen(&app, 80, 24, COLOR, t0 + Duration::from_secs(21));
+        let text = format!("{:?}", narrow.backend());
+        assert!(text.contains("NODE") && text.contains("csr-kr5xq") && text.contains("worker-1"), "{text}");
+        insta::assert_snapshot!("csr_list_80x24", narrow.backend());
+        insta::assert_snapshot!(
+            "csr_list_120x40",
+            screen(&app, 120, 40, COLOR, t0 + Duration::from_secs(21)).backend()
+        );
+    }
+
+    #[test]
+    fn the_node_pane_shows_ready_roles_kubelet_and_pending_csrs_at_80x24_and_120x40() {
+        let t0 = Instant::now();
+        let mut app = after_restore_with_csrs(t0);
+        // Tab from the CSRs comes to the nodes, and from the nodes back to the members.
+        app.view = View::Csrs;
+        app.on_action(crate::app::keys::Action::NextView);
+        assert_eq!(app.view, View::Nodes);
+        let narrow = screen(&app, 80, 24, COLOR, t0 + Duration::from_secs(21));
+        let text = format!("{:?}", narrow.backend());
+        assert!(text.contains("Nodes (3, 2 not Ready)"), "{text}");
+        assert!(text.contains("v1.27.6+f67aeb3") && text.contains("control-plane,master"), "{text}");
+        insta::assert_snapshot!("nodes_80x24", narrow.backend());
+        insta::assert_snapshot!("nodes_120x40", screen(&app, 120, 40, COLOR, t0 + Duration::from_secs(21)).backend());
+        app.on_action(crate::app::keys::Action::NextView);
+        assert_eq!(app.view, View::Member);
     }
 
     #[test]
@@ -633,7 +710,9 @@ mod defrag_wizard {
         app.on_action(Action::OpenDefrag);
         app.on_action(Action::Confirm);
         let title = app.confirm.as_ref().map(|c| c.title.clone()).unwrap_or_default();
-        assert!(title.starts_with("Clear NOSPACE on cluster ") && title.ends_with("defragment 3 member(s), disarm?"));
+        assert_eq!(title, "Clear NOSPACE: compact, defragment 3 member(s), disarm?");
+        let first = app.confirm.as_ref().map(|c| c.lines[0].clone()).unwrap_or_default();
+        assert_eq!(first, "etcd cluster cdf818194e3a8c32", "without the API: the etcd cluster ID alone");
         insta::assert_snapshot!("nospace_confirm_120x40", screen(&app, 120, 40, COLOR, t0).backend());
         let Some(Effect::Start(Start::Defrag { run, unfinished: None })) = app.on_action(Action::Yes) else {
             panic!("no run started: {:?}", app.notice);
@@ -905,9 +984,17 @@ mod encryption_wizard {
         app.on_action(Action::SelectNext);
         app.on_action(Action::SelectNext);
         app.on_action(Action::Confirm);
+        app.openshift.on_event(OpenShiftEvent::Connected { server: "https://api.lab:6443".into() });
+        app.openshift.on_event(OpenShiftEvent::Objects {
+            what: Watched::Infrastructure,
+            objects: vec![json!({"status": {"infrastructureName": "lab-x8k2p"}})],
+            at: t0,
+        });
         app.on_encryption(Progress::Run(Box::new(asking())));
         let confirm = app.confirm.clone().unwrap();
-        assert_eq!(confirm.title, "Set encryption aescbc -> aesgcm on https://api.lab:6443 (cluster ID 5eed)?");
+        // The question whole; the cluster named as every confirmation names it, on the first line.
+        assert_eq!(confirm.title, "Set encryption aescbc -> aesgcm?");
+        assert_eq!(confirm.lines[0], "cluster lab-x8k2p (api.lab:6443) · etcd cdf818194e3a8c32");
         assert_eq!(confirm.change, Change::EncryptionYes);
         insta::assert_snapshot!(screen(&app, 110, 30, COLOR, t0).backend());
         assert_eq!(

@@ -182,7 +182,11 @@ impl PendingCsr {
     /// The node the CSR is for: its subject's `system:node:NAME` (a bootstrapper's too), else a
     /// node filing for itself as its requestor; None when neither names one.
     pub fn node_name(&self) -> Option<String> {
-        self.node.clone().or_else(|| self.requestor.strip_prefix(NODE_PREFIX).map(str::to_string))
+        let from_subject = || {
+            let cn = self.request.as_ref()?.common_name.as_deref()?;
+            cn.strip_prefix(NODE_PREFIX).map(str::to_string)
+        };
+        self.node.clone().or_else(from_subject).or_else(|| self.requestor.strip_prefix(NODE_PREFIX).map(str::to_string))
     }
 
     /// `CN=system:node:x O=system:nodes` as a person reads it.

@@ -168,6 +168,71 @@ pub fn cluster_operator(object: &Value) -> OperatorStatus {
     }
 }
 
+/// One node as the node pane shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NodeRow {
+    pub name: String,
+    /// `Ready`'s status: `True`, `False` or `Unknown` (`Unknown` when the node has no Ready).
+    pub ready: String,
+    /// When `Ready` last changed (RFC 3339), as the node says.
+    pub ready_since: Option<String>,
+    /// The `node-role.kubernetes.io/<role>` labels' roles, sorted.
+    pub roles: Vec<String>,
+    /// `status.nodeInfo.kubeletVersion`.
+    pub kubelet_version: Option<String>,
+}
+
+impl NodeRow {
+    pub fn is_ready(&self) -> bool {
+        self.ready == "True"
+    }
+}
+
+const ROLE_LABEL: &str = "node-role.kubernetes.io/";
+
+/// A node's row, from the Node object (or the cut of it the watch keeps).
+pub fn node_row(node: &Value) -> Option<NodeRow> {
+    let name = node.pointer("/metadata/name")?.as_str()?.to_string();
+    let ready = condition(node, "Ready");
+    let mut roles: Vec<String> = node
+        .pointer("/metadata/labels")
+        .and_then(Value::as_object)
+        .map(|labels| labels.keys().filter_map(|k| k.strip_prefix(ROLE_LABEL)).map(str::to_string).collect())
+        .unwrap_or_default();
+    roles.sort();
+    Some(NodeRow {
+        name,
+        ready: ready.map(|c| text(Some(c), "status")).filter(|s| !s.is_empty()).unwrap_or_else(|| "Unknown".into()),
+        ready_since: ready.and_then(|c| c.get("lastTransitionTime")).and_then(Value::as_str).map(str::to_string),
+        roles,
+        kubelet_version: node.pointer("/status/nodeInfo/kubeletVersion").and_then(Value::as_str).map(str::to_string),
+    })
+}
+
+/// A node cut to what the console reads of it (its name, role labels, kubelet version and
+/// `Ready` without its heartbeat), so a watch of every node hands the console little and a
+/// heartbeat alone changes nothing.
+pub fn slim_node(node: &Value) -> Value {
+    let mut ready = condition(node, "Ready").cloned();
+    if let Some(Value::Object(c)) = ready.as_mut() {
+        c.remove("lastHeartbeatTime");
+    }
+    let roles: serde_json::Map<String, Value> = node
+        .pointer("/metadata/labels")
+        .and_then(Value::as_object)
+        .map(|labels| {
+            labels.iter().filter(|(k, _)| k.starts_with(ROLE_LABEL)).map(|(k, v)| (k.clone(), v.clone())).collect()
+        })
+        .unwrap_or_default();
+    serde_json::json!({
+        "metadata": {"name": node.pointer("/metadata/name").cloned().unwrap_or(Value::Null), "labels": roles},
+        "status": {
+            "conditions": ready.into_iter().collect::<Vec<Value>>(),
+            "nodeInfo": {"kubeletVersion": node.pointer("/status/nodeInfo/kubeletVersion").cloned().unwrap_or(Value::Null)},
+        },
+    })
+}
+
 /// The quorum guard is off while etcd runs with this override (restore step 16 until step 19).
 pub fn quorum_guard_off(etcd: &Value) -> bool {
     etcd.pointer("/spec/unsupportedConfigOverrides/useUnsupportedUnsafeNonHANonProductionUnstableEtcd")
@@ -350,5 +415,36 @@ mod tests {
         let pending = encryption(Some(&apiserver), &[("kubeapiserver", Some(&disabled))]);
         assert!(pending.in_progress(), "aescbc asked, encryption still disabled");
         assert!(!encryption(None, &[("kubeapiserver", Some(&disabled))]).in_progress(), "identity and disabled agree");
+    }
+
+    #[test]
+    fn a_node_row_reads_ready_roles_and_the_kubelet_and_the_cut_keeps_them_without_the_heartbeat() {
+        let node = serde_json::json!({
+            "metadata": {"name": "master-0", "labels": {
+                "node-role.kubernetes.io/master": "", "node-role.kubernetes.io/control-plane": "",
+                "kubernetes.io/os": "linux"}},
+            "status": {
+                "conditions": [
+                    {"type": "MemoryPressure", "status": "False"},
+                    {"type": "Ready", "status": "False", "reason": "KubeletNotReady",
+                     "lastHeartbeatTime": "2026-12-01T00:09:00Z", "lastTransitionTime": "2026-12-01T00:00:00Z"}],
+                "nodeInfo": {"kubeletVersion": "v1.27.6+f67aeb3", "osImage": "RHCOS"}
+            }
+        });
+        let expected = NodeRow {
+            name: "master-0".into(),
+            ready: "False".into(),
+            ready_since: Some("2026-12-01T00:00:00Z".into()),
+            roles: vec!["control-plane".into(), "master".into()],
+            kubelet_version: Some("v1.27.6+f67aeb3".into()),
+        };
+        assert_eq!(node_row(&node), Some(expected.clone()));
+        let slim = slim_node(&node);
+        assert_eq!(node_row(&slim), Some(expected));
+        assert!(slim.pointer("/status/conditions/0/lastHeartbeatTime").is_none());
+        assert!(slim.pointer("/metadata/labels/kubernetes.io~1os").is_none());
+        // A node without Ready is not taken as ready.
+        let bare = serde_json::json!({"metadata": {"name": "new-3"}});
+        assert_eq!(node_row(&bare).map(|n| (n.ready, n.roles.len())), Some(("Unknown".into(), 0)));
     }
 }

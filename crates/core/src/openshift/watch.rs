@@ -343,7 +343,7 @@ async fn follow_csrs(connection: Connection, tx: mpsc::UnboundedSender<OpenShift
                 .objects
                 .values()
                 .filter_map(|n| serde_json::to_value(n).ok())
-                .map(|n| super::diagnosis::slim_node(&n))
+                .map(|n| super::model::slim_node(&n))
                 .collect();
             if nodes_sent.as_ref() != Some(&slim) {
                 nodes_sent = Some(slim.clone());
