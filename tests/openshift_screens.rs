@@ -34,7 +34,7 @@ async fn watched(scenario: &str) -> App {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let complete =
-            Watched::SINGLETONS.iter().chain(&[Watched::ClusterOperators, Watched::Csrs]).all(|w| seen.contains(w));
+            Watched::SINGLETONS.iter().chain(&[Watched::ClusterOperators, Watched::Csrs, Watched::Nodes]).all(|w| seen.contains(w));
         let quiet = if complete { Duration::from_secs(1) } else { Duration::from_secs(30) };
         let event = match tokio::time::timeout(quiet, rx.recv()).await {
             Ok(Some(event)) => event,
@@ -61,6 +61,8 @@ async fn watched(scenario: &str) -> App {
         app.openshift.on_event(event);
     }
     task.abort();
+    // As the event loop does after the watches' events (the quorum guard's badge comes from here).
+    app.refresh_quotas();
     app.wall_clock = Some(SystemTime::now());
     app
 }
@@ -87,9 +89,11 @@ async fn snapshot_views(scenario: &str, csr_rows: u16) {
     let mut app = watched(scenario).await;
     let openshift = render(&mut app, View::OpenShift, 130, 40);
     let csrs = render(&mut app, View::Csrs, 130, csr_rows);
+    let nodes = render(&mut app, View::Nodes, 130, 30);
     settings().bind(|| {
         insta::assert_snapshot!(format!("{scenario}-openshift"), openshift);
         insta::assert_snapshot!(format!("{scenario}-csrs"), csrs);
+        insta::assert_snapshot!(format!("{scenario}-nodes"), nodes);
     });
 }
 
@@ -111,4 +115,48 @@ async fn encryption_in_progress() {
 #[tokio::test(flavor = "multi_thread")]
 async fn csr_flood() {
     snapshot_views("csr-flood", 40).await;
+}
+
+/// The flood as the SRE meets it: the node pane counts what each node has pending, the CSR list
+/// says which node each is for; V is refused past the approver's bound (it would approve none).
+#[tokio::test(flavor = "multi_thread")]
+async fn csr_flood_by_node_at_80x24_and_120x40() {
+    use etcd_console::app::keys::Action;
+    let mut app = watched("csr-flood").await;
+    let nodes_narrow = render(&mut app, View::Nodes, 80, 24);
+    let nodes_wide = render(&mut app, View::Nodes, 120, 40);
+    let csrs_narrow = render(&mut app, View::Csrs, 80, 24);
+    let csrs_wide = render(&mut app, View::Csrs, 120, 40);
+    assert!(csrs_narrow.contains("NODE"), "{csrs_narrow}");
+    assert!(nodes_narrow.contains("worker-1") && nodes_narrow.contains("1000"), "{nodes_narrow}");
+    app.on_action(Action::ApproveAllValid);
+    assert!(app.confirm.is_none(), "no bulk approval past the bound");
+    assert!(app.notice.as_deref().unwrap_or("").contains("past the cluster-machine-approver's bound"), "{:?}", app.notice);
+    settings().bind(|| {
+        insta::assert_snapshot!("csr-flood-nodes-80x24", nodes_narrow);
+        insta::assert_snapshot!("csr-flood-nodes-120x40", nodes_wide);
+        insta::assert_snapshot!("csr-flood-csrs-80x24", csrs_narrow);
+        insta::assert_snapshot!("csr-flood-csrs-120x40", csrs_wide);
+    });
+}
+
+/// After a restore: V sums what it approves by node and class, and names the cluster first.
+#[tokio::test(flavor = "multi_thread")]
+async fn post_restore_approval_by_node_at_80x24_and_120x40() {
+    use etcd_console::app::keys::Action;
+    let mut app = watched("post-restore").await;
+    app.view = View::Csrs;
+    app.on_action(Action::ApproveAllValid);
+    let confirm = app.confirm.clone().unwrap_or_else(|| panic!("V asked nothing: {:?}", app.notice));
+    assert!(confirm.title.starts_with("Approve 4 CSR(s) for 4 node(s)?"), "{}", confirm.title);
+    assert!(confirm.lines[0].starts_with("cluster "), "the cluster named first: {:?}", confirm.lines);
+    for line in ["  master-1: 1 node-bootstrapper", "  worker-1: 1 kubelet-serving"] {
+        assert!(confirm.lines.iter().any(|l| l == line), "{line:?} in {:?}", confirm.lines);
+    }
+    let narrow = render(&mut app, View::Csrs, 80, 24);
+    let wide = render(&mut app, View::Csrs, 120, 40);
+    settings().bind(|| {
+        insta::assert_snapshot!("post-restore-approve-80x24", narrow);
+        insta::assert_snapshot!("post-restore-approve-120x40", wide);
+    });
 }
