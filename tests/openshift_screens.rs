@@ -33,8 +33,10 @@ async fn watched(scenario: &str) -> App {
     let mut seen: Vec<Watched> = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let complete =
-            Watched::SINGLETONS.iter().chain(&[Watched::ClusterOperators, Watched::Csrs, Watched::Nodes]).all(|w| seen.contains(w));
+        let complete = Watched::SINGLETONS
+            .iter()
+            .chain(&[Watched::ClusterOperators, Watched::Csrs, Watched::Nodes])
+            .all(|w| seen.contains(w));
         let quiet = if complete { Duration::from_secs(1) } else { Duration::from_secs(30) };
         let event = match tokio::time::timeout(quiet, rx.recv()).await {
             Ok(Some(event)) => event,
@@ -131,7 +133,11 @@ async fn csr_flood_by_node_at_80x24_and_120x40() {
     assert!(nodes_narrow.contains("worker-1") && nodes_narrow.contains("1000"), "{nodes_narrow}");
     app.on_action(Action::ApproveAllValid);
     assert!(app.confirm.is_none(), "no bulk approval past the bound");
-    assert!(app.notice.as_deref().unwrap_or("").contains("past the cluster-machine-approver's bound"), "{:?}", app.notice);
+    assert!(
+        app.notice.as_deref().unwrap_or("").contains("past the cluster-machine-approver's bound"),
+        "{:?}",
+        app.notice
+    );
     settings().bind(|| {
         insta::assert_snapshot!("csr-flood-nodes-80x24", nodes_narrow);
         insta::assert_snapshot!("csr-flood-nodes-120x40", nodes_wide);

@@ -271,3 +271,34 @@ async fn the_openshift_view_shows_the_real_objects() {
         tmux.wait_for("a clean exit", Duration::from_secs(30), |s| s.contains("CONSOLE-EXITED 0"));
     }
 }
+
+/// Real captured nodes read as the node pane shows them: their Ready and when it changed, the
+/// roles of their `node-role.kubernetes.io/*` labels, the kubelet's version; the watch's cut of
+/// a node reads the same.
+#[test]
+fn real_nodes_read_as_the_node_pane_shows_them() {
+    use etcd_console_core::openshift::model::{node_row, slim_node};
+    let mut read = 0;
+    for scenario in ["insights-4.7.16", "sno-2023-03-09T14-31-10Z", "sno-2023-03-09T14-24-57Z"] {
+        for node in of_kind(&objects(scenario), "Node") {
+            let row = node_row(node).unwrap_or_else(|| panic!("{scenario}: a node not read"));
+            let ready = condition(node, "Ready").unwrap();
+            assert_eq!(row.ready, ready["status"].as_str().unwrap(), "{scenario} {}", row.name);
+            assert_eq!(row.ready_since.as_deref(), ready["lastTransitionTime"].as_str());
+            assert_eq!(row.kubelet_version.as_deref(), node["status"]["nodeInfo"]["kubeletVersion"].as_str());
+            let mut roles: Vec<String> = node["metadata"]["labels"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .filter_map(|k| k.strip_prefix("node-role.kubernetes.io/"))
+                .map(str::to_string)
+                .collect();
+            roles.sort();
+            assert!(!roles.is_empty(), "{scenario} {}: a real node has a role", row.name);
+            assert_eq!(row.roles, roles);
+            assert_eq!(node_row(&slim_node(node)), Some(row));
+            read += 1;
+        }
+    }
+    assert!(read >= 3, "{read} nodes read");
+}

@@ -229,8 +229,13 @@ async fn csrs_are_approved_from_the_console_after_one_confirmation_and_never_wit
     admin.keys(&["Tab", "Tab"]);
     admin.wait_for("the CSRs", WAIT, |s| s.contains("Pending CSRs (4, 0 unexpected)"));
     admin.keys(&["V"]);
-    let screen = admin.wait_for("the confirmation", WAIT, |s| s.contains("Approve 4 CSR(s)?"));
-    assert!(screen.contains("y  / Enter: do it"), "{screen}");
+    let screen = admin.wait_for("the confirmation", WAIT, |s| s.contains("Approve 4 CSR(s) for 4 node(s)?"));
+    assert!(screen.contains("y : do it") && !screen.contains("Enter: do it"), "{screen}");
+    assert!(screen.contains("master-1: 1 node-bootstrapper") && screen.contains(" · etcd "), "{screen}");
+    // Enter is no yes: the question stays and nothing is approved.
+    admin.keys(&["Enter"]);
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(admin.screen().contains("Approve 4 CSR(s)"), "Enter took the question down");
     assert!(
         kubectl_ok(&lab, &["get", "csr", "--no-headers"]).lines().all(|l| l.ends_with("Pending")),
         "nothing before the yes"
@@ -355,7 +360,12 @@ async fn a_defrag_from_the_console_survives_a_crash_and_resumes_leader_last() {
     let leader_row = plan.lines().find(|l| l.starts_with("│3  ")).unwrap_or("");
     assert!(leader_row.contains(&leader) && leader_row.contains("leader"), "{plan}");
     tmux.keys(&["Enter"]);
-    tmux.wait_for("the confirmation", WAIT, |s| s.contains("Defragment 3 member(s) of cluster"));
+    tmux.wait_for("the confirmation", WAIT, |s| s.contains("Defragment 3 member(s)?"));
+    // d Enter Enter starts nothing: the second Enter leaves the question up.
+    tmux.keys(&["Enter"]);
+    std::thread::sleep(Duration::from_millis(500));
+    let still = tmux.screen();
+    assert!(still.contains("Defragment 3 member(s)?") && !still.contains("done in"), "{still}");
     tmux.keys(&["y"]);
     tmux.wait_for("the first member done and the countdown", WAIT, |s| {
         s.contains("done in") && s.contains("next member in")
@@ -373,7 +383,7 @@ async fn a_defrag_from_the_console_survives_a_crash_and_resumes_leader_last() {
     let resume = tmux.wait_for("the resume screen", WAIT, |s| s.contains("Defrag: resume"));
     assert_eq!(resume.matches("not yet").count(), 2, "{resume}");
     tmux.keys(&["Enter"]);
-    tmux.wait_for("the resume confirmation", WAIT, |s| s.contains("Resume the defrag run of cluster"));
+    tmux.wait_for("the resume confirmation", WAIT, |s| s.contains("Resume the defrag run?"));
     tmux.keys(&["y"]);
     let done = tmux.wait_for("the run to complete", Duration::from_secs(90), |s| s.contains(": completed"));
     assert_eq!(done.matches("done in").count(), 3, "{done}");
@@ -427,8 +437,9 @@ async fn nospace_is_cleared_from_the_console_compact_defrag_disarm() {
     assert!(form.contains("3. disarm, only if every member is below 90 % of the 24.0 MiB quota (21.6 MiB)"), "{form}");
     assert!(form.contains("compact, defrag, disarm (asks)"), "{form}");
     tmux.keys(&["Enter"]);
-    let ask = tmux.wait_for("the confirmation", WAIT, |s| s.contains("Clear NOSPACE on cluster"));
-    assert!(ask.contains("defragment 3 member(s), disarm?"), "{ask}");
+    let ask = tmux
+        .wait_for("the confirmation", WAIT, |s| s.contains("Clear NOSPACE: compact, defragment 3 member(s), disarm?"));
+    assert!(ask.contains(" · etcd "), "the cluster named: {ask}");
     tmux.keys(&["y"]);
     let done = tmux.wait_for("the run to complete", Duration::from_secs(120), |s| {
         s.contains(": completed") || s.contains(": stopped")
@@ -518,7 +529,8 @@ async fn an_encryption_migration_from_the_console_asks_backs_up_first_and_is_fol
     let choosing = tmux.wait_for("the wizard with the type now", WAIT, |s| s.contains("type now: identity"));
     assert!(choosing.contains("(•) aescbc") && choosing.contains("backup first: yes"), "{choosing}");
     tmux.keys(&["Enter"]);
-    let question = tmux.wait_for("the question", WAIT, |s| s.contains("Set encryption identity -> aescbc on https://"));
+    let question = tmux.wait_for("the question", WAIT, |s| s.contains("Set encryption identity -> aescbc?"));
+    assert!(question.contains(" · etcd "), "the cluster named: {question}");
     assert!(question.contains("a verified backup is taken first"), "{question}");
     assert_eq!(kubectl_ok(&lab, &["get", "apiserver", "cluster", "-o", "jsonpath={.spec.encryption.type}"]), "");
     tmux.keys(&["y"]);
