@@ -372,8 +372,7 @@ mod openshift_views {
         );
         let nodes = [("master-0", "master", true), ("master-1", "master", false), ("worker-1", "worker", false)]
             .iter()
-            .enumerate()
-            .map(|(_, (name, role, ready))| {
+            .map(|(name, role, ready)| {
                 let mut labels = json!({"kubernetes.io/hostname": name});
                 if *role == "master" {
                     labels["node-role.kubernetes.io/master"] = json!("");

@@ -261,8 +261,8 @@ impl MemberState {
 
     /// The console's one meaning of "healthy", used by the members table, the header, `status`'s
     /// text, JSON (`healthy`, `healthy_voters`) and exit code: the member answers Status, a
-    /// linearizable read through it succeeds, and no alarm is active in the cluster (as etcdctl
-    /// >= 3.5's `endpoint health` says). A learner refuses linearizable reads by design: it is
+    /// linearizable read through it succeeds, and no alarm is active in the cluster (as
+    /// `etcdctl endpoint health` of 3.5 and later says). A learner refuses linearizable reads by design: it is
     /// healthy when it answers Status and no alarm is active. A member that serves reads under an
     /// alarm still counts for quorum ([`Quorum::serving`]) but is not healthy.
     pub fn is_healthy(&self) -> bool {
