@@ -31,8 +31,10 @@ fn status(lab: &Lab, kubeconfig: Option<&std::path::Path>) -> Output {
 async fn status_json_gains_the_openshift_object_after_a_restore() {
     let lab = lab_scenario("post-restore", 1.0).await;
     let output = status(&lab, lab.kubeconfig.as_deref());
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    // The scenario leaves the quorum guard off: degraded (exit 1) until it is back on.
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     let report = json(&output);
+    assert_eq!((report["quorum_guard_off"].as_bool(), report["healthy_voters"].as_u64()), (Some(true), Some(3)));
     let openshift = &report["openshift"];
     assert_eq!(openshift["server"], lab.api.as_ref().unwrap().url.as_str());
     assert_eq!(openshift["problems"], serde_json::json!([]));
