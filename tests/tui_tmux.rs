@@ -582,7 +582,9 @@ async fn a_restore_from_the_console_plans_asks_the_name_runs_every_step_and_foll
     assert!(plan.contains("(•) master-0") && plan.contains("[ok] same_cluster"), "{plan}");
     assert!(plan.contains("the point of no return is step 4.1@master-1"), "{plan}");
     tmux.keys(&["Enter"]);
-    tmux.wait_for("the typed confirmation", WAIT, |s| s.contains("type lab-7xk2p and Enter"));
+    let asked = tmux.wait_for("the typed confirmation", WAIT, |s| s.contains("type lab-7xk2p and Enter"));
+    // The cluster named as every confirmation names it: infrastructure name, API host, etcd ID.
+    assert!(asked.contains("restore cluster lab-7xk2p (") && asked.contains(") · etcd "), "{asked}");
     // A wrong name cancels: nothing changed.
     tmux.keys(&["lab", "Enter"]);
     tmux.wait_for("the cancel", WAIT, |s| s.contains("cancelled: nothing changed"));
