@@ -215,17 +215,16 @@ impl App {
                 return;
             }
         };
-        let Some(cluster_id) = wizard.cluster_id else {
+        if wizard.cluster_id.is_none() {
             self.notice = Some("the cluster ID is not known yet".into());
             return;
-        };
+        }
         if let Some(Ok(nospace)) = &wizard.nospace {
             let mut lines = nospace.step_lines();
             lines.push(format!(
                 "one member at a time, {} apart, every member checked healthy before the next",
                 humantime::format_duration(wizard.options.wait)
             ));
-            let _ = cluster_id;
             self.confirm = Some(self.confirmation(
                 format!("Clear NOSPACE: compact, defragment {} member(s), disarm?", plan.steps.len()),
                 lines,
