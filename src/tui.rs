@@ -15,7 +15,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crossterm::event::{self, DisableMouseCapture, EnableMouseCapture, Event};
+use crossterm::event::{
+    self, DisableBracketedPaste, DisableMouseCapture, EnableBracketedPaste, EnableMouseCapture, Event,
+};
 use crossterm::terminal::{
     self, BeginSynchronizedUpdate, EndSynchronizedUpdate, EnterAlternateScreen, LeaveAlternateScreen,
 };
@@ -40,7 +42,8 @@ use etcd_console_core::settings::{ConnectionSettings, KubeSettings};
 
 fn open_screen(mouse: bool) -> std::io::Result<()> {
     terminal::enable_raw_mode()?;
-    execute!(stdout(), EnterAlternateScreen)?;
+    // A paste comes as one event, never as keys: a pasted line with "q" or Enter in it acts on nothing.
+    execute!(stdout(), EnterAlternateScreen, EnableBracketedPaste)?;
     if mouse {
         execute!(stdout(), EnableMouseCapture)?;
     }
@@ -52,7 +55,7 @@ fn close_screen(mouse: bool) {
     if mouse {
         let _ = execute!(stdout(), DisableMouseCapture);
     }
-    let _ = execute!(stdout(), LeaveAlternateScreen, cursor::Show);
+    let _ = execute!(stdout(), DisableBracketedPaste, LeaveAlternateScreen, cursor::Show);
     let _ = terminal::disable_raw_mode();
 }
 
@@ -390,10 +393,15 @@ impl EventLoop {
             Wake::Runs(progress) => self.on_runs(progress),
             Wake::LastBackup(last) => app.last_backup = Some(last),
             Wake::Input(Event::Key(key)) if key.kind != event::KeyEventKind::Release => {
-                if let Some(effect) = app.on_key(key) {
-                    return self.carry_out(effect, screen);
+                // Alt-q is Esc then q: each effect in turn, until one ends the loop.
+                for effect in app.on_terminal_key(key) {
+                    if let Flow::End(code) = self.carry_out(effect, screen) {
+                        return Flow::End(code);
+                    }
                 }
             }
+            Wake::Input(Event::Paste(text)) => app.on_paste(&text),
+            Wake::Input(Event::Resize(columns, rows)) => app.on_resize(columns, rows),
             Wake::Input(_) => {}
             Wake::InputEnded => {
                 tracing::error!("terminal input ended");
@@ -493,6 +501,9 @@ pub async fn run(
             return 2;
         }
     };
+    if let Ok(size) = screen.terminal.size() {
+        app.on_resize(size.width, size.height);
+    }
     let (runs_tx, runs) = mpsc::unbounded_channel();
     // The newest verified backup of the cluster, looked for off the UI loop.
     let (last_backup_tx, last_backup) = mpsc::unbounded_channel();

@@ -4,6 +4,7 @@
 pub mod backup;
 pub mod defrag;
 pub mod encryption;
+pub mod input;
 pub mod keys;
 pub mod member;
 pub mod openshift;
@@ -16,7 +17,8 @@ use etcd_console_core::cluster::{ClusterState, Discovery};
 use etcd_console_core::etcd::poller::PollEvent;
 use etcd_console_core::openshift::csr::{self, PendingCsr, Selection};
 use etcd_console_core::units::{safe_text, safe_text_within};
-use keys::{Action, Edit};
+use input::Typed;
+use keys::Action;
 
 /// What the event loop must do after an action.
 #[derive(Debug, Clone, PartialEq)]
@@ -235,6 +237,10 @@ pub struct App {
     pub member: Option<member::MemberWizard>,
     /// The space view, once opened.
     pub space: Option<space::SpaceView>,
+    /// How far the help is scrolled: its first row shown.
+    pub help_scroll: usize,
+    /// The terminal's size (columns, rows), for the help's pages.
+    pub screen: (u16, u16),
 }
 
 impl App {
@@ -268,6 +274,8 @@ impl App {
             restore_backup: None,
             member: None,
             space: None,
+            help_scroll: 0,
+            screen: (80, 24),
         }
     }
 
@@ -363,6 +371,64 @@ impl App {
         }
     }
 
+    /// A key as the terminal reported it. A character with Alt that no key binds is a quick Esc
+    /// then the character (terminals send both as one): two keys, so Esc closes what is open and
+    /// the character does what it does after that.
+    pub fn on_terminal_key(&mut self, key: crossterm::event::KeyEvent) -> Vec<Effect> {
+        match keys::esc_then(key) {
+            Some(plain) => {
+                let esc = crossterm::event::KeyEvent::new(
+                    crossterm::event::KeyCode::Esc,
+                    crossterm::event::KeyModifiers::NONE,
+                );
+                self.on_key(esc).into_iter().chain(self.on_key(plain)).collect()
+            }
+            None => self.on_key(key).into_iter().collect(),
+        }
+    }
+
+    /// Pasted text (bracketed paste): into the line being typed, never read as keys; nothing
+    /// when no line is being typed.
+    pub fn on_paste(&mut self, text: &str) {
+        if self.openshift.editing_filter {
+            self.openshift.filter_input.paste(text);
+            let filter = self.openshift.filter_input.text().to_string();
+            self.openshift.set_filter(filter);
+        } else if let Some(prompt) = self.restore.as_mut().and_then(|w| w.prompt.as_mut()) {
+            prompt.typed.paste(text);
+        } else if let Some(prompt) = self.member.as_mut().and_then(|w| w.prompt.as_mut()) {
+            prompt.typed.paste(text);
+        }
+    }
+
+    /// The terminal's new size; the help stays within its end.
+    pub fn on_resize(&mut self, columns: u16, rows: u16) {
+        self.screen = (columns, rows);
+        self.scroll_help(0);
+    }
+
+    /// Scrolls the help by `rows` (negative: up), within its first and last page.
+    fn scroll_help(&mut self, rows: isize) {
+        let (_, last_top) = crate::ui::help::pages(self.screen.0, self.screen.1);
+        self.help_scroll = self.help_scroll.saturating_add_signed(rows).min(last_top);
+    }
+
+    /// Help's keys while it is shown: ↑↓ a row, PgUp/PgDn a page, Home/End its top and end.
+    fn on_help_action(&mut self, action: Action) -> bool {
+        let (page, last_top) = crate::ui::help::pages(self.screen.0, self.screen.1);
+        let page = isize::try_from(page.max(1)).unwrap_or(1);
+        match action {
+            Action::SelectPrevious => self.scroll_help(-1),
+            Action::SelectNext => self.scroll_help(1),
+            Action::PageUp => self.scroll_help(-page),
+            Action::PageDown => self.scroll_help(page),
+            Action::SelectFirst => self.help_scroll = 0,
+            Action::SelectLast => self.help_scroll = last_top,
+            _ => return false,
+        }
+        true
+    }
+
     /// A key: typed into the CSR filter or the restore's prompt while they are up, else its action.
     pub fn on_key(&mut self, key: crossterm::event::KeyEvent) -> Option<Effect> {
         if self.openshift.editing_filter {
@@ -429,6 +495,9 @@ impl App {
                     None
                 }
             };
+        }
+        if self.show_help && self.on_help_action(action) {
+            return None;
         }
         // The wizard on screen takes its keys first (not while help or the alerts cover it).
         if !(self.show_help || self.show_alerts) {
@@ -573,25 +642,19 @@ impl App {
         });
     }
 
-    /// A key while the filter is typed, by EDIT_KEYS: Enter keeps it, Esc clears it,
-    /// Backspace removes; characters add.
+    /// A key while the filter is typed, by EDIT_KEYS: Enter keeps it, Esc clears it, the
+    /// others edit it; the list follows every change.
     pub fn on_filter_key(&mut self, key: crossterm::event::KeyEvent) {
-        let mut filter = self.openshift.filter.clone();
-        match keys::edit_for(key.code) {
-            Some(Edit::Erase) => {
-                filter.pop();
-            }
-            Some(Edit::Keep) => self.openshift.editing_filter = false,
-            Some(Edit::Drop) => {
-                filter.clear();
+        let input = &mut self.openshift.filter_input;
+        match input.key(key) {
+            Typed::Keep => self.openshift.editing_filter = false,
+            Typed::Drop => {
+                input.clear();
                 self.openshift.editing_filter = false;
             }
-            None => {
-                if let crossterm::event::KeyCode::Char(c) = key.code {
-                    filter.push(c)
-                }
-            }
+            Typed::Edited => {}
         }
+        let filter = self.openshift.filter_input.text().to_string();
         self.openshift.set_filter(filter);
     }
 
@@ -656,6 +719,7 @@ impl App {
             }
             Action::ToggleHelp => {
                 self.show_help = !self.show_help;
+                self.help_scroll = 0;
                 self.show_alerts = false;
             }
             Action::ToggleAlerts => {
@@ -688,7 +752,9 @@ impl App {
             | Action::OpenSpace
             | Action::OpenEncryption
             | Action::OpenRestore
-            | Action::OpenMember => {}
+            | Action::OpenMember
+            | Action::PageUp
+            | Action::PageDown => {}
         }
         None
     }

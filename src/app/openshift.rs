@@ -38,6 +38,8 @@ pub struct OpenShiftView {
     pub filter: String,
     /// Keys go to the filter while it is being typed.
     pub editing_filter: bool,
+    /// The filter as it is typed (its text is `filter`).
+    pub filter_input: super::input::Input,
     /// Each pending CSR's searchable text, lowercased once when the list arrives.
     haystacks: Vec<String>,
     /// Kinds the API answered 404 for (not an OpenShift cluster).
@@ -61,6 +63,7 @@ impl OpenShiftView {
             may_approve: None,
             filter: String::new(),
             editing_filter: false,
+            filter_input: super::input::Input::new(),
             haystacks: Vec::new(),
             not_served: BTreeSet::new(),
         }

@@ -22,7 +22,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 use ratatui::Frame;
 
-use crate::app::keys::{said, Context, KEY_TABLE};
+use crate::app::keys::{footer_help, footer_keys, said, Context, Place};
 use crate::app::{App, View, WizardKind};
 use etcd_console_core::cluster::{alerts, report::hex, Discovery};
 use etcd_console_core::units::format_age;
@@ -62,7 +62,7 @@ pub fn draw(frame: &mut Frame, app: &App, theme: Theme, now: Instant) {
     }
     draw_footer(frame, footer, app, theme);
     if app.show_help {
-        help::draw(frame, area, theme);
+        help::draw(frame, area, theme, app.help_scroll);
     }
     if app.show_alerts {
         alert_list::draw(frame, area, &alerts, theme);
@@ -237,13 +237,42 @@ fn draw_footer(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
         spans.push(Span::styled(format!(" {notice} "), theme.warn()));
         spans.push(Span::raw(" "));
     }
-    for binding in KEY_TABLE {
-        if let Some((keys, word)) = binding.footer {
-            spans.push(Span::styled(format!(" {keys} "), theme.key()));
-            spans.push(Span::raw(format!(" {word}  ")));
+    // The keys that matter here, most important first, as many as fit whole; `?` ends them
+    // ("more" when some were left out), then the refresh period if there is room.
+    let place = match (app.open_wizard(), app.view) {
+        (Some(_), _) => Place::Wizard,
+        (None, View::Member) => Place::Members,
+        (None, View::OpenShift) => Place::OpenShift,
+        (None, View::Csrs) => Place::Csrs,
+    };
+    let width_of = |keys: &str, word: &str| keys.chars().count() + word.chars().count() + 5;
+    let used: usize = spans.iter().map(|s| s.content.chars().count()).sum();
+    let mut room = usize::from(area.width).saturating_sub(used);
+    let (help_keys, help_word) = footer_help();
+    let entries = footer_keys(place);
+    // `?` always ends it: room is kept for it.
+    let end_width = width_of(help_keys, help_word).max(width_of(help_keys, "more"));
+    let mut shown = 0;
+    for (keys, word) in &entries {
+        let width = width_of(keys, word);
+        if width + end_width > room {
+            break;
         }
+        spans.push(Span::styled(format!(" {keys} "), theme.key()));
+        spans.push(Span::raw(format!(" {word}  ")));
+        room -= width;
+        shown += 1;
     }
-    spans.push(Span::styled(format!("every {}", humantime::format_duration(app.refresh)), theme.dim()));
+    let end_word = if shown == entries.len() { help_word } else { "more" };
+    if width_of(help_keys, end_word) <= room {
+        spans.push(Span::styled(format!(" {help_keys} "), theme.key()));
+        spans.push(Span::raw(format!(" {end_word}  ")));
+        room -= width_of(help_keys, end_word);
+    }
+    let every = format!("every {}", humantime::format_duration(app.refresh));
+    if every.chars().count() <= room {
+        spans.push(Span::styled(every, theme.dim()));
+    }
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 

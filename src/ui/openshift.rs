@@ -4,6 +4,7 @@
 use std::time::{Instant, SystemTime};
 
 use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Row, Table, Wrap};
 use ratatui::Frame;
@@ -200,11 +201,18 @@ pub fn draw_csrs(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: In
     let unexpected = all.iter().filter(|c| c.class == CsrClass::Unexpected).count();
     let count =
         if view.filter.is_empty() { all.len().to_string() } else { format!("{} of {}", shown.len(), all.len()) };
-    let mut title = format!(" Pending CSRs ({count}, {unexpected} unexpected) ");
-    if view.editing_filter || !view.filter.is_empty() {
-        title.push_str(&format!("/{}{} ", safe_text(&view.filter), if view.editing_filter { "_" } else { "" }));
+    let title = format!(" Pending CSRs ({count}, {unexpected} unexpected) ");
+    let mut title = vec![Span::raw(title)];
+    if view.editing_filter {
+        // The filter being typed, with its cursor, in what is left of the title.
+        let room = usize::from(list_area.width).saturating_sub(title[0].width() + 5);
+        title.push(Span::raw("/"));
+        title.extend(view.filter_input.spans(Style::default(), room));
+        title.push(Span::raw(" "));
+    } else if !view.filter.is_empty() {
+        title.push(Span::raw(format!("/{} ", safe_text(&view.filter))));
     }
-    let block = Block::default().borders(Borders::ALL).title(title);
+    let block = Block::default().borders(Borders::ALL).title(Line::from(title));
     let inner = block.inner(list_area);
     frame.render_widget(block, list_area);
     let [status_area, table_area] = Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(inner);
