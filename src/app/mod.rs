@@ -895,4 +895,75 @@ mod tests {
         assert_eq!(app.selected_member_id(), Some(member_id(2)));
         assert_eq!(app.on_action(Action::Quit), Some(Effect::Quit));
     }
+
+    fn key(code: crossterm::event::KeyCode, modifiers: crossterm::event::KeyModifiers) -> crossterm::event::KeyEvent {
+        crossterm::event::KeyEvent::new(code, modifiers)
+    }
+
+    #[test]
+    fn alt_q_on_a_confirmation_cancels_it_and_then_quits() {
+        use crossterm::event::{KeyCode, KeyModifiers};
+        let mut app = csr_view(Instant::now());
+        app.on_action(Action::ApproveAllValid);
+        assert!(app.confirm.is_some());
+        // A quick Esc then q comes as Alt-q: the question is cancelled (nothing approved), then q quits.
+        let effects = app.on_terminal_key(key(KeyCode::Char('q'), KeyModifiers::ALT));
+        assert_eq!(effects, vec![Effect::Quit]);
+        assert!(app.confirm.is_none());
+        assert_eq!(app.notice.as_deref(), Some("cancelled: nothing changed"));
+    }
+
+    #[test]
+    fn alt_q_with_help_shown_closes_help_then_quits() {
+        use crossterm::event::{KeyCode, KeyModifiers};
+        let mut app = App::new("lab".into(), 8 << 30, Duration::from_secs(2), Instant::now());
+        app.on_action(Action::ToggleHelp);
+        assert_eq!(app.on_terminal_key(key(KeyCode::Char('q'), KeyModifiers::ALT)), vec![Effect::Quit]);
+        assert!(!app.show_help);
+        // Alt-a: help closed by the Esc, then the alerts opened by the a.
+        app.on_action(Action::ToggleHelp);
+        assert!(app.on_terminal_key(key(KeyCode::Char('a'), KeyModifiers::ALT)).is_empty());
+        assert!(!app.show_help && app.show_alerts);
+    }
+
+    #[test]
+    fn alt_and_a_character_in_the_filter_clears_it_then_acts() {
+        use crossterm::event::{KeyCode, KeyModifiers};
+        let mut app = csr_view(Instant::now());
+        app.on_action(Action::FilterCsrs);
+        for c in "csr-a".chars() {
+            app.on_terminal_key(key(KeyCode::Char(c), KeyModifiers::NONE));
+        }
+        assert_eq!(app.openshift.visible_csrs().len(), 1);
+        // Esc clears the filter; the j that follows moves the selection, it is not typed.
+        app.on_terminal_key(key(KeyCode::Char('j'), KeyModifiers::ALT));
+        assert!(!app.openshift.editing_filter);
+        assert_eq!(app.openshift.filter, "");
+        assert_eq!(app.openshift.csr_selected, 1);
+    }
+
+    #[test]
+    fn the_filter_edits_with_ctrl_w_and_a_paste_goes_in_whole_never_as_keys() {
+        use crossterm::event::{KeyCode, KeyModifiers};
+        let mut app = csr_view(Instant::now());
+        // Pasted with nothing being typed: nothing happens (its q does not quit, nothing is filtered).
+        app.on_paste("q");
+        assert_eq!(app.openshift.visible_csrs().len(), 3);
+        app.on_action(Action::FilterCsrs);
+        for c in "csr-a bogus".chars() {
+            app.on_terminal_key(key(KeyCode::Char(c), KeyModifiers::NONE));
+        }
+        assert_eq!(app.openshift.visible_csrs().len(), 0);
+        app.on_terminal_key(key(KeyCode::Char('w'), KeyModifiers::CONTROL));
+        assert_eq!(app.openshift.filter, "csr-a ");
+        assert_eq!(app.openshift.visible_csrs().len(), 1, "filtered by what is left");
+        app.on_terminal_key(key(KeyCode::Char('u'), KeyModifiers::CONTROL));
+        assert_eq!(app.openshift.visible_csrs().len(), 3);
+        // A paste with a line break and an escape: its first line, without the escape, and it
+        // stays being typed (the line break is not an Enter).
+        app.on_paste("csr-\u{1b}c\nq");
+        assert_eq!(app.openshift.filter, "csr-c");
+        assert!(app.openshift.editing_filter);
+        assert_eq!(app.openshift.visible_csrs().len(), 1);
+    }
 }

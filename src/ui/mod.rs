@@ -250,8 +250,8 @@ fn draw_footer(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     let mut room = usize::from(area.width).saturating_sub(used);
     let (help_keys, help_word) = footer_help();
     let entries = footer_keys(place);
-    // `?` always ends it: room is kept for it.
-    let end_width = width_of(help_keys, help_word).max(width_of(help_keys, "more"));
+    // `?` always ends it (its word needs no spaces after it): room is kept for it.
+    let end_width = width_of(help_keys, help_word).max(width_of(help_keys, "more")) - 2;
     let mut shown = 0;
     for (keys, word) in &entries {
         let width = width_of(keys, word);
@@ -264,13 +264,14 @@ fn draw_footer(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
         shown += 1;
     }
     let end_word = if shown == entries.len() { help_word } else { "more" };
-    if width_of(help_keys, end_word) <= room {
+    if width_of(help_keys, end_word) - 2 <= room {
         spans.push(Span::styled(format!(" {help_keys} "), theme.key()));
-        spans.push(Span::raw(format!(" {end_word}  ")));
-        room -= width_of(help_keys, end_word);
+        spans.push(Span::raw(format!(" {end_word}")));
+        room -= width_of(help_keys, end_word) - 2;
     }
     let every = format!("every {}", humantime::format_duration(app.refresh));
-    if every.chars().count() <= room {
+    if end_word == help_word && every.chars().count() + 2 <= room {
+        spans.push(Span::raw("  "));
         spans.push(Span::styled(every, theme.dim()));
     }
     frame.render_widget(Paragraph::new(Line::from(spans)), area);

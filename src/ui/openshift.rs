@@ -202,16 +202,19 @@ pub fn draw_csrs(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: In
     let count =
         if view.filter.is_empty() { all.len().to_string() } else { format!("{} of {}", shown.len(), all.len()) };
     let title = format!(" Pending CSRs ({count}, {unexpected} unexpected) ");
-    let mut title = vec![Span::raw(title)];
-    if view.editing_filter {
-        // The filter being typed, with its cursor, in what is left of the title.
-        let room = usize::from(list_area.width).saturating_sub(title[0].width() + 5);
-        title.push(Span::raw("/"));
-        title.extend(view.filter_input.spans(Style::default(), room));
-        title.push(Span::raw(" "));
+    let title = if view.editing_filter {
+        // The filter being typed, with its cursor, takes the title (narrow screens have little of it).
+        let count = format!(" ({} of {}) ", shown.len(), all.len());
+        let room = usize::from(list_area.width).saturating_sub(count.chars().count() + 4);
+        let mut spans = vec![Span::raw(" /")];
+        spans.extend(view.filter_input.spans(Style::default(), room));
+        spans.push(Span::raw(count));
+        spans
     } else if !view.filter.is_empty() {
-        title.push(Span::raw(format!("/{} ", safe_text(&view.filter))));
-    }
+        vec![Span::raw(format!("{title}/{} ", safe_text(&view.filter)))]
+    } else {
+        vec![Span::raw(title)]
+    };
     let block = Block::default().borders(Borders::ALL).title(Line::from(title));
     let inner = block.inner(list_area);
     frame.render_widget(block, list_area);

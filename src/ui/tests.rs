@@ -373,7 +373,7 @@ mod openshift_views {
         app
     }
 
-    pub(super) fn csr(name: &str, class: CsrClass, node: &str, minutes: u64) -> PendingCsr {
+    pub(crate) fn csr(name: &str, class: CsrClass, node: &str, minutes: u64) -> PendingCsr {
         let (signer, requestor, usages) = match class {
             CsrClass::NodeBootstrapper => {
                 (CLIENT_SIGNER, BOOTSTRAPPER.to_string(), vec!["digital signature", "client auth"])
@@ -1976,5 +1976,115 @@ mod space_view {
         app.on_space(SpaceProgress::Done(Box::new(reading())));
         app.on_action(Action::CloseOverlay);
         assert!(app.space.is_none());
+    }
+}
+
+/// At 80x24: the help fits and scrolls to its end, the footer keeps the view's keys whole.
+mod fits {
+    use super::*;
+    use crate::app::keys::Action;
+    use crate::app::View;
+    use etcd_console_core::openshift::csr::CsrClass;
+    use etcd_console_core::openshift::watch::OpenShiftEvent;
+
+    fn rows(terminal: &Terminal<TestBackend>) -> Vec<String> {
+        let buffer = terminal.backend().buffer();
+        let area = buffer.area;
+        (0..area.height).map(|y| (0..area.width).map(|x| buffer[(x, y)].symbol().to_string()).collect()).collect()
+    }
+
+    fn help_at_80x24(t0: Instant) -> App {
+        let mut app = app_with(3, t0);
+        app.on_resize(80, 24);
+        app.on_action(Action::ToggleHelp);
+        app
+    }
+
+    #[test]
+    fn the_help_at_80x24_fits_with_where_it_is_at_the_bottom() {
+        let t0 = Instant::now();
+        let app = help_at_80x24(t0);
+        let terminal = screen(&app, 80, 24, COLOR, t0 + Duration::from_secs(21));
+        let rows = rows(&terminal);
+        assert!(rows[1].contains("Help: keys") && rows[22].contains("1–20 of"), "{rows:#?}");
+        // Both borders are on screen: nothing is cut at the sides.
+        assert!(rows[2].starts_with('│') && rows[2].ends_with('│'), "{rows:#?}");
+        insta::assert_snapshot!(terminal.backend());
+    }
+
+    #[test]
+    fn the_help_at_80x24_scrolled_to_its_end_shows_its_last_line() {
+        let t0 = Instant::now();
+        let mut app = help_at_80x24(t0);
+        app.on_action(Action::SelectLast);
+        let terminal = screen(&app, 80, 24, COLOR, t0 + Duration::from_secs(21));
+        let rows = rows(&terminal);
+        assert!(rows[21].contains("answered."), "the last line is the last row: {rows:#?}");
+        insta::assert_snapshot!(terminal.backend());
+        // Down at the end stays there; PgDn from the top reaches the same end in pages.
+        let end = app.help_scroll;
+        app.on_action(Action::SelectNext);
+        assert_eq!(app.help_scroll, end, "not scrolled past the end");
+        app.on_action(Action::SelectFirst);
+        assert_eq!(app.help_scroll, 0);
+        app.on_action(Action::PageDown);
+        assert_eq!(app.help_scroll, 20.min(end));
+        for _ in 0..5 {
+            app.on_action(Action::PageDown);
+        }
+        assert_eq!(app.help_scroll, end);
+        app.on_action(Action::PageUp);
+        app.on_action(Action::SelectPrevious);
+        assert_eq!(app.help_scroll, end.saturating_sub(21));
+        // Closed and opened again, it starts at its top.
+        app.on_action(Action::CloseOverlay);
+        app.on_action(Action::ToggleHelp);
+        assert_eq!(app.help_scroll, 0);
+    }
+
+    #[test]
+    fn the_footer_at_80_columns_in_the_members_view_keeps_its_keys_whole() {
+        let t0 = Instant::now();
+        let app = app_with(3, t0);
+        let terminal = screen(&app, 80, 24, COLOR, t0 + Duration::from_secs(21));
+        let footer = rows(&terminal)[23].trim_end().to_string();
+        assert!(footer.starts_with(" q  quit   Tab  view   ↑↓  select   d  defrag"), "{footer}");
+        assert!(footer.ends_with("?  more"), "{footer}");
+        insta::assert_snapshot!(terminal.backend());
+    }
+
+    #[test]
+    fn the_footer_at_80_columns_in_the_csr_view_keeps_approve_deny_and_filter() {
+        let t0 = Instant::now();
+        let mut app = app_with(3, t0);
+        app.view = View::Csrs;
+        app.openshift.on_event(OpenShiftEvent::Connected { server: "https://api.ocp.example.com:6443".into() });
+        let pending = vec![
+            openshift_views::csr("csr-4hl85", CsrClass::NodeBootstrapper, "master-1", 13),
+            openshift_views::csr("csr-2s94x", CsrClass::KubeletServing, "worker-1", 8),
+        ];
+        app.openshift.on_event(OpenShiftEvent::Csrs { pending, at: t0 + Duration::from_secs(20) });
+        // The filter being typed shows its cursor in the list's title.
+        app.on_action(Action::FilterCsrs);
+        for c in "worker-1 x".chars() {
+            app.on_key(crossterm::event::KeyEvent::new(
+                crossterm::event::KeyCode::Char(c),
+                crossterm::event::KeyModifiers::NONE,
+            ));
+        }
+        app.on_key(crossterm::event::KeyEvent::new(
+            crossterm::event::KeyCode::Char('w'),
+            crossterm::event::KeyModifiers::CONTROL,
+        ));
+        let terminal = screen(&app, 80, 24, COLOR, t0 + Duration::from_secs(21));
+        let rows = rows(&terminal);
+        let footer = rows[23].trim_end();
+        for key in ["A  approve", "V  all valid", "D  deny", "/  filter"] {
+            assert!(footer.contains(key), "{key} in {footer}");
+        }
+        assert!(footer.ends_with("?  more"), "{footer}");
+        assert!(!footer.contains("b  backup"), "backup gives way to the CSR keys: {footer}");
+        assert!(rows[8].contains("/worker-1 ") && rows[8].contains("(1 of 2)"), "{rows:#?}");
+        insta::assert_snapshot!(terminal.backend());
     }
 }
