@@ -1512,16 +1512,26 @@ mod key_hints {
     fn the_help_lists_every_entry_of_the_key_table() {
         let t0 = Instant::now();
         let mut app = app_with(3, t0);
+        app.on_resize(200, 50);
         app.on_action(crate::app::keys::Action::ToggleHelp);
         let rows = rows(&app, t0);
+        let line_of = |label: &str, description: &str| -> String {
+            format!(" {label:<8}{description}").chars().take(58).collect()
+        };
         for binding in KEY_TABLE {
-            let line: String = format!(" {:<8}{}", binding.label, binding.description).chars().take(58).collect();
+            let line = line_of(binding.label, binding.description);
             assert!(rows.iter().any(|row| row.contains(&line)), "{:?} not in help:\n{}", line, rows.join("\n"));
         }
+        for binding in crate::app::keys::EDIT_KEYS {
+            let line = line_of(binding.label, binding.description);
+            assert!(rows.iter().any(|row| row.contains(&line)), "{:?} not in help:\n{}", line, rows.join("\n"));
+        }
+        // Wide, every key of the members view is in the footer, and ? help ends it.
         let footer = rows.last().cloned().unwrap_or_default();
-        for (keys, word) in KEY_TABLE.iter().filter_map(|b| b.footer) {
+        for (keys, word) in crate::app::keys::footer_keys(crate::app::keys::Place::Members) {
             assert!(footer.contains(&format!(" {keys}  {word}")), "{keys} {word} not in the footer: {footer}");
         }
+        assert!(footer.contains(" ?  help"), "{footer}");
     }
 }
 
