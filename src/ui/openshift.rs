@@ -211,7 +211,14 @@ pub fn draw_csrs(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: In
         spans.push(Span::raw(count));
         spans
     } else if !view.filter.is_empty() {
-        vec![Span::raw(format!("{title}/{} ", safe_text(&view.filter)))]
+        let whole = format!("{title}/{} ", safe_text(&view.filter));
+        // Narrow: the filter and the count first, so the filter is never the part cut off.
+        let room = usize::from(list_area.width).saturating_sub(2);
+        if whole.chars().count() <= room {
+            vec![Span::raw(whole)]
+        } else {
+            vec![Span::raw(format!(" /{} ({count}, {unexpected} unexpected) ", safe_text(&view.filter)))]
+        }
     } else {
         vec![Span::raw(title)]
     };

@@ -198,6 +198,14 @@ impl Tmux {
         let _ = Command::new("tmux").args(["-L", &self.socket, "send-keys", "-t", "main"]).args(keys).status();
     }
 
+    /// Pastes `text` as a terminal does: inside bracketed-paste marks when the program asked for them.
+    pub fn paste(&self, text: &str) {
+        let _ = Command::new("tmux").args(["-L", &self.socket, "set-buffer", "-b", "pasted", text]).status();
+        let _ = Command::new("tmux")
+            .args(["-L", &self.socket, "paste-buffer", "-p", "-b", "pasted", "-t", "main"])
+            .status();
+    }
+
     /// Waits until the screen satisfies `check`; panics with the screen after `limit`.
     pub fn wait_for(&self, what: &str, limit: Duration, check: impl Fn(&str) -> bool) -> String {
         let deadline = Instant::now() + limit;
