@@ -338,7 +338,7 @@ pub const FOOTER_TABLE: &[(Place, &[Action])] = &[
             Action::OpenBackup,
         ],
     ),
-    (Place::Wizard, &[Action::Quit, Action::CloseOverlay, Action::ToggleAlerts, Action::RefreshNow]),
+    (Place::Wizard, &[Action::Quit, Action::CloseOverlay, Action::ToggleAlerts]),
 ];
 
 /// The footer's entries of a place, most important first: (keys, word).

@@ -442,6 +442,38 @@ mod tests {
     }
 
     #[test]
+    fn a_paste_into_the_prompt_is_its_first_line_and_enter_sends_it_exactly() {
+        let mut app = one_down();
+        app.on_action(Action::OpenMember);
+        app.on_member(Progress::Run(Box::new(surveyed(crashlooping(0), true))));
+        app.on_action(Action::Confirm);
+        let RunAction::Confirm(confirmation) = surveyed(crashlooping(0), false).next_action() else {
+            panic!("no confirmation")
+        };
+        app.ask_member(Asked::Confirm(confirmation));
+        // The pasted line break is not an Enter: nothing is answered until Enter is pressed.
+        app.on_paste("ocp-x7k2p/etcd-\u{1b}[2J1\ny");
+        assert!(app.member_prompt_up());
+        assert_eq!(
+            app.member.as_ref().and_then(|w| w.prompt.as_ref()).map(|p| p.typed.text()),
+            Some("ocp-x7k2p/etcd-[2J1")
+        );
+        // Ctrl-W takes back a word (then the punctuation before it); the rest is typed again.
+        let ctrl_w = KeyEvent::new(KeyCode::Char('w'), KeyModifiers::CONTROL);
+        for _ in 0..2 {
+            app.on_key(ctrl_w);
+        }
+        assert_eq!(app.member.as_ref().and_then(|w| w.prompt.as_ref()).map(|p| p.typed.text()), Some("ocp-x7k2p/etcd"));
+        for c in ['-', '1'] {
+            app.on_key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE));
+        }
+        assert_eq!(
+            app.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)),
+            Some(Effect::Answer(Answer::Member("ocp-x7k2p/etcd-1".into())))
+        );
+    }
+
+    #[test]
     fn x_while_running_stops_the_member_run_only() {
         let mut app = one_down();
         app.on_action(Action::OpenMember);
