@@ -735,6 +735,9 @@ async fn at_80x24_the_help_scrolls_to_its_last_line_and_esc_closes_it() {
     tmux.wait_for("the end again", WAIT, |s| s.contains("answered."));
     tmux.keys(&["Escape"]);
     tmux.wait_for("the help closed", WAIT, |s| !s.contains("Help: keys") && healthy_rows(s) == 3);
-    tmux.keys(&["q"]);
+    // Esc and q at once (as the terminal sends Alt-q): help closes, then the console quits.
+    tmux.keys(&["?"]);
+    tmux.wait_for("the help again", WAIT, |s| s.contains("Help: keys"));
+    tmux.keys(&["Escape", "q"]);
     tmux.wait_for("the console to exit", WAIT, |s| s.contains("CONSOLE-EXITED 0"));
 }
