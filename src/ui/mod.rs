@@ -13,6 +13,7 @@ pub mod openshift;
 pub mod restore;
 pub mod space;
 pub mod theme;
+pub mod timeline;
 
 use etcd_console_core::units::safe_text;
 use std::time::Instant;
@@ -59,6 +60,9 @@ pub fn draw(frame: &mut Frame, app: &App, theme: Theme, now: Instant) {
             draw_bottom(frame, bottom, app, theme, now);
         }
         discovery => draw_connecting(frame, members_area.union(bottom), app, discovery, theme, now),
+    }
+    if app.show_timeline {
+        timeline::draw(frame, members_area.union(bottom), app, theme);
     }
     draw_footer(frame, footer, app, theme);
     if app.show_help {

@@ -11,6 +11,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::cluster::{ClusterState, Severity};
+use crate::etcd::poller::PollEvent;
 use crate::openshift::csr::PendingCsr;
 use crate::openshift::model::{Encryption, Rollout};
 use crate::openshift::report::{encryption_of, rollouts_of};
@@ -21,6 +22,10 @@ use crate::units::safe_text;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
+    /// No seed endpoint answered: the member list cannot be read.
+    ClusterUnreachable,
+    /// The member list was read again after that.
+    ClusterReached,
     LeaderChanged,
     LeaderLost,
     MemberAdded,
@@ -55,6 +60,8 @@ pub enum Kind {
 impl Kind {
     pub fn as_str(self) -> &'static str {
         match self {
+            Kind::ClusterUnreachable => "cluster_unreachable",
+            Kind::ClusterReached => "cluster_reached",
             Kind::LeaderChanged => "leader_changed",
             Kind::LeaderLost => "leader_lost",
             Kind::MemberAdded => "member_added",
@@ -88,7 +95,7 @@ impl Kind {
     /// Worth a colour: something went wrong (or came right again).
     pub fn severity(self) -> Option<Severity> {
         match self {
-            Kind::LeaderLost | Kind::MemberSilent | Kind::AlarmRaised | Kind::RolloutFailed | Kind::ApiLost => {
+            Kind::ClusterUnreachable | Kind::LeaderLost | Kind::MemberSilent | Kind::AlarmRaised | Kind::RolloutFailed | Kind::ApiLost => {
                 Some(Severity::Critical)
             }
             Kind::LeaderChanged
@@ -278,12 +285,43 @@ pub struct Producer {
     alarms: BTreeSet<(u64, &'static str)>,
     disagreements: BTreeSet<String>,
     cluster_seen: bool,
+    /// No member answered the last discovery (said once until one does).
+    unreachable: bool,
     openshift: OpenShiftSeen,
 }
 
 impl Producer {
     pub fn new() -> Producer {
         Producer::default()
+    }
+
+    /// What the poller says of reaching the cluster at all (the members' figures come through
+    /// [`Producer::on_cluster`]).
+    pub fn on_poll(&mut self, event: &PollEvent, wall: SystemTime) -> Vec<Event> {
+        match event {
+            PollEvent::DiscoveryFailed { error, .. } if !self.unreachable => {
+                self.unreachable = true;
+                vec![Event::new(
+                    wall,
+                    Kind::ClusterUnreachable,
+                    Source::Etcd,
+                    None,
+                    format!("no member answered: {}", first_line(error)),
+                )
+                .with(json!({"error": safe_text(error)}))]
+            }
+            PollEvent::Members { members, .. } if self.unreachable => {
+                self.unreachable = false;
+                vec![Event::new(
+                    wall,
+                    Kind::ClusterReached,
+                    Source::Etcd,
+                    None,
+                    format!("member list read again ({} members)", members.len()),
+                )]
+            }
+            _ => Vec::new(),
+        }
     }
 
     /// Compares the cluster as known now with the last observation.
@@ -502,10 +540,13 @@ impl Producer {
         }
         for c in &now.conditions {
             let was = before.as_ref().and_then(|b| b.conditions.iter().find(|w| w.resource == c.resource));
-            let changed = was.is_none_or(|w| w.reason != c.reason || w.status != c.status);
-            // The first reading says where each operator stands, once.
+            // At first sight only a migration under way is news; after that, every change.
+            let changed = match was {
+                None => c.reason.ends_with("InProgress"),
+                Some(w) => w.reason != c.reason || w.status != c.status,
+            };
             if changed {
-                let done = now.conditions.iter().filter(|c| c.reason == "EncryptionCompleted").count();
+                let done = now.done();
                 out.push(event(
                     format!(
                         "{} Encrypted={} {} ({done} of {} operators done, type {})",
