@@ -411,6 +411,13 @@ impl EventLoop {
         let mut backup_ended = false;
         for progress in batch {
             backup_ended |= progress.kind() == WizardKind::Backup && progress.ends_run();
+            // The encryption wizard's backup first (E, b) is a backup too: the title's age follows it.
+            backup_ended |= matches!(
+                &progress,
+                RunProgress::Encryption(etcd_console_core::wizard::encryption::executor::Progress::Backup(
+                    etcd_console_core::wizard::backup::executor::Progress::Run(run)
+                )) if run.outcome().is_some()
+            );
             self.runs.on_progress(&progress);
             self.app.record_run(&progress);
             match progress {
@@ -466,7 +473,7 @@ impl EventLoop {
                 self.app.notice = Some("writing the timeline ...".into());
                 // A file write, off the loop (a slow disk never holds up a key).
                 tokio::task::spawn_blocking(move || {
-                    let path = dir.join(&name);
+                    let path = std::path::absolute(&dir).unwrap_or(dir).join(&name);
                     let message = match write_new(&path, &markdown) {
                         Ok(()) => format!("timeline written to {}", path.display()),
                         Err(e) => format!("timeline not written to {}: {e}", path.display()),

@@ -588,7 +588,7 @@ pub const HINT_TABLE: &[(Context, &[Hint])] = &[
         &[
             hint("↑↓", UP_DOWN, "scroll"),
             hint("/", &[Action::FilterCsrs], "filter"),
-            hint("T", &[Action::ExportTimeline], "write Markdown"),
+            hint("T", &[Action::ExportTimeline], "Markdown"),
             hint("Esc", ESC, "close"),
         ],
     ),

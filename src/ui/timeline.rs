@@ -31,17 +31,17 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
         ));
     }
     lines.extend(rows.iter().skip(view.scroll).take(area.height as usize).map(|e| row(e, theme)));
-    let title = format!(
-        " Timeline: {} event(s), newest first{} — {} ",
-        app.timeline.len(),
-        if view.scroll > 0 { format!(", {} newer above", view.scroll) } else { String::new() },
-        said(Context::Timeline.hints(), " · ")
-    );
+    let title = format!(" Timeline, newest first — {} ", said(Context::Timeline.hints(), " · "));
+    let mut position = format!(" {} event(s) ", rows.len());
+    if view.scroll > 0 {
+        position = format!(" {} newer above · {} event(s) ", view.scroll, rows.len());
+    }
+    if app.timeline.dropped > 0 {
+        position.push_str(&format!("· {} oldest let go ", app.timeline.dropped));
+    }
+    let block = Block::default().borders(Borders::ALL).title(title).title_bottom(Line::from(position).right_aligned());
     frame.render_widget(Clear, area);
-    frame.render_widget(
-        Paragraph::new(lines).block(Block::default().borders(Borders::ALL).title(title)).wrap(Wrap { trim: false }),
-        area,
-    );
+    frame.render_widget(Paragraph::new(lines).block(block).wrap(Wrap { trim: false }), area);
 }
 
 fn row(event: &Event, theme: Theme) -> Line<'static> {
@@ -55,7 +55,7 @@ fn row(event: &Event, theme: Theme) -> Line<'static> {
     let clock = time.get(11..19).unwrap_or(&time).to_string();
     Line::from(vec![
         Span::styled(format!(" {clock} "), theme.dim()),
-        Span::styled(format!("{:<9}", event.source.as_str()), theme.dim()),
+        Span::styled(format!("{:<10}", event.source.as_str()), theme.dim()),
         Span::styled(event.message.clone(), style),
     ])
 }
