@@ -45,6 +45,10 @@ pub enum Action {
     /// PgUp/PgDn: the help a page up or down.
     PageUp,
     PageDown,
+    /// `t`: the incident timeline (its keys: ↑↓ scroll, / filter, Esc closes).
+    ToggleTimeline,
+    /// `T`: write the timeline as Markdown for the postmortem.
+    ExportTimeline,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -188,7 +192,7 @@ pub const KEY_TABLE: &[Binding] = &[
         keys: &[plain(KeyCode::Char('/'))],
         label: "/",
         action: Action::FilterCsrs,
-        description: "CSR view: filter (Enter keeps, Esc clears)",
+        description: "CSR view and timeline: filter (Enter keeps, Esc clears)",
         footer: Some(("/", "filter")),
     },
     Binding {
@@ -262,6 +266,20 @@ pub const KEY_TABLE: &[Binding] = &[
         footer: Some(("M", "replace")),
     },
     Binding {
+        keys: &[plain(KeyCode::Char('t'))],
+        label: "t",
+        action: Action::ToggleTimeline,
+        description: "incident timeline, newest first: ↑↓ scroll, / filter, Esc closes",
+        footer: Some(("t", "timeline")),
+    },
+    Binding {
+        keys: &[plain(KeyCode::Char('T'))],
+        label: "T",
+        action: Action::ExportTimeline,
+        description: "write the timeline as Markdown (UTC times, the cluster named) for the postmortem",
+        footer: Some(("T", "Markdown")),
+    },
+    Binding {
         keys: &[plain(KeyCode::Char('r'))],
         label: "r",
         action: Action::RefreshNow,
@@ -288,6 +306,8 @@ pub enum Place {
     Csrs,
     /// A wizard (or the space view) on the lower half: its pane shows its own keys.
     Wizard,
+    /// The timeline pane.
+    Timeline,
 }
 
 /// The footer's keys in each place, most important first (the footer shows them in this order
@@ -300,6 +320,7 @@ pub const FOOTER_TABLE: &[(Place, &[Action])] = &[
             Action::Quit,
             Action::NextView,
             Action::SelectNext,
+            Action::ToggleTimeline,
             Action::OpenDefrag,
             Action::OpenBackup,
             Action::OpenMember,
@@ -315,6 +336,7 @@ pub const FOOTER_TABLE: &[(Place, &[Action])] = &[
             Action::Quit,
             Action::NextView,
             Action::OpenEncryption,
+            Action::ToggleTimeline,
             Action::ToggleAlerts,
             Action::OpenBackup,
             Action::OpenDefrag,
@@ -339,6 +361,10 @@ pub const FOOTER_TABLE: &[(Place, &[Action])] = &[
         ],
     ),
     (Place::Wizard, &[Action::Quit, Action::CloseOverlay, Action::ToggleAlerts]),
+    (
+        Place::Timeline,
+        &[Action::Quit, Action::CloseOverlay, Action::FilterCsrs, Action::ExportTimeline, Action::ToggleAlerts],
+    ),
 ];
 
 /// The footer's entries of a place, most important first: (keys, word).
@@ -564,6 +590,8 @@ pub enum Context {
     MemberConfirm,
     /// The member replacement's prompt: a step only a person can do (OpenShift 4.3).
     MemberStep,
+    /// The incident timeline (`t`).
+    Timeline,
     /// The space view while a reading is under way.
     SpaceReading,
     /// The space view with its reading (or why there is none).
@@ -607,6 +635,7 @@ impl Context {
         Context::MemberFinished,
         Context::MemberConfirm,
         Context::MemberStep,
+        Context::Timeline,
         Context::SpaceReading,
         Context::SpaceDone,
     ];
@@ -739,6 +768,15 @@ pub const HINT_TABLE: &[(Context, &[Hint])] = &[
     (
         Context::MemberStep,
         &[edit("Enter", Edit::Keep, "when it is done"), edit("Esc", Edit::Drop, "stops here (resume later)")],
+    ),
+    (
+        Context::Timeline,
+        &[
+            hint("↑↓", UP_DOWN, "scroll"),
+            hint("/", &[Action::FilterCsrs], "filter"),
+            hint("T", &[Action::ExportTimeline], "Markdown"),
+            hint("Esc", ESC, "close"),
+        ],
     ),
     (Context::SpaceReading, &[hint("x", STOP, "stop (what was read stays)"), hint("Esc", ESC, "hide")]),
     (

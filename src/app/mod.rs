@@ -10,6 +10,7 @@ pub mod member;
 pub mod openshift;
 pub mod restore;
 pub mod space;
+pub mod timeline;
 
 use std::time::{Duration, Instant};
 
@@ -45,6 +46,11 @@ pub enum Effect {
     /// Not a run: nothing to stop or answer.
     PlanMember {
         member: String,
+    },
+    /// `T`: write this Markdown (the timeline) to a new file of this name.
+    ExportTimeline {
+        markdown: String,
+        name: String,
     },
 }
 
@@ -241,6 +247,18 @@ pub struct App {
     pub help_scroll: usize,
     /// The terminal's size (columns, rows), for the help's pages.
     pub screen: (u16, u16),
+    /// Every change seen and every action taken here, newest last (bounded).
+    pub timeline: etcd_console_core::timeline::Timeline,
+    /// Turns what the sources report into the timeline's events.
+    pub producer: etcd_console_core::timeline::Producer,
+    /// Who acts here: the kubeconfig's user (or the local user), for the timeline.
+    pub who: String,
+    /// `t`: the timeline covers the members and the lower half.
+    pub show_timeline: bool,
+    pub timeline_view: timeline::TimelineView,
+    /// The notice last seen by `age_notice`, and when it appeared.
+    pub notice_seen: Option<String>,
+    pub notice_at: Option<Instant>,
 }
 
 impl App {
@@ -276,6 +294,13 @@ impl App {
             space: None,
             help_scroll: 0,
             screen: (80, 24),
+            timeline: Default::default(),
+            producer: Default::default(),
+            who: std::env::var("USER").unwrap_or_else(|_| "unknown".into()),
+            show_timeline: false,
+            timeline_view: Default::default(),
+            notice_seen: None,
+            notice_at: None,
         }
     }
 
@@ -390,7 +415,9 @@ impl App {
     /// Pasted text (bracketed paste): into the line being typed, never read as keys; nothing
     /// when no line is being typed.
     pub fn on_paste(&mut self, text: &str) {
-        if self.openshift.editing_filter {
+        if self.show_timeline && self.timeline_view.editing_filter && self.confirm.is_none() {
+            self.on_timeline_filter_paste(text);
+        } else if self.openshift.editing_filter {
             self.openshift.filter_input.paste(text);
             let filter = self.openshift.filter_input.text().to_string();
             self.openshift.set_filter(filter);
@@ -431,6 +458,10 @@ impl App {
 
     /// A key: typed into the CSR filter or the restore's prompt while they are up, else its action.
     pub fn on_key(&mut self, key: crossterm::event::KeyEvent) -> Option<Effect> {
+        if self.show_timeline && self.timeline_view.editing_filter && self.confirm.is_none() {
+            self.on_timeline_filter_key(key);
+            return None;
+        }
         if self.openshift.editing_filter {
             self.on_filter_key(key);
             return None;
@@ -498,6 +529,23 @@ impl App {
         }
         if self.show_help && self.on_help_action(action) {
             return None;
+        }
+        // The timeline, when shown, covers the rest and takes its keys first.
+        if self.show_timeline && !(self.show_help || self.show_alerts) && self.on_timeline_action(action).is_some() {
+            return None;
+        }
+        match action {
+            Action::ToggleTimeline => {
+                self.show_timeline = true;
+                self.show_help = false;
+                self.show_alerts = false;
+                return None;
+            }
+            Action::ExportTimeline => {
+                let (markdown, name) = self.timeline_markdown();
+                return Some(Effect::ExportTimeline { markdown, name });
+            }
+            _ => {}
         }
         // The wizard on screen takes its keys first (not while help or the alerts cover it).
         if !(self.show_help || self.show_alerts) {
@@ -754,7 +802,9 @@ impl App {
             | Action::OpenRestore
             | Action::OpenMember
             | Action::PageUp
-            | Action::PageDown => {}
+            | Action::PageDown
+            | Action::ToggleTimeline
+            | Action::ExportTimeline => {}
         }
         None
     }
