@@ -69,7 +69,7 @@ async fn a_leader_moved_with_etcdctl_is_in_the_timeline_in_watch_and_in_the_mark
     let leader = lab.leader().await.expect("a leader");
     let follower = lab.follower().await.expect("a follower");
     let (from, to) = (lab.members[leader].name.clone(), lab.members[follower].name.clone());
-    let moved = etcdctl_at(&lab, &lab.members[leader].client_url, &["move-leader", &member_hex_id(&lab, &to)]);
+    let moved = move_leader(&lab, &lab.members[leader].client_url, &member_hex_id(&lab, &to));
     assert!(moved.status.success(), "{}", stderr(&moved));
 
     let changed = next_event(&lines, &mut seen, "the leader change", |v| {
