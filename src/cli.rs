@@ -253,6 +253,9 @@ pub struct ConsoleArgs {
     /// Where `T` writes the incident timeline as Markdown (default: the current directory).
     #[arg(long, global = true, value_name = "DIR", env = "ETCD_CONSOLE_TIMELINE_DIR")]
     pub timeline_dir: Option<PathBuf>,
+    /// For the memory benchmark (benches/idle.sh): start with N synthetic events in the timeline.
+    #[arg(long, hide = true, default_value_t = 0)]
+    pub timeline_prefill: usize,
 }
 
 #[derive(Debug, Subcommand)]

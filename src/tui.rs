@@ -570,6 +570,13 @@ fn prepare(
     if let Some(user) = kube.as_ref().and_then(|k| k.user()) {
         app.who = user;
     }
+    for n in 0..console.timeline_prefill {
+        use etcd_console_core::timeline::{Event, Kind, Source};
+        let message = format!("benchmark filler {n}: leader changed from master-0 to master-1 (term {n})");
+        let event = Event::new(std::time::SystemTime::now(), Kind::LeaderChanged, Source::Etcd, Some("master-1"), message)
+            .with(serde_json::json!({"from": "master-0", "to": "master-1", "term": n}));
+        app.timeline.push(event);
+    }
     app.view = match console.view {
         crate::cli::StartView::Members => crate::app::View::Member,
         crate::cli::StartView::Openshift => crate::app::View::OpenShift,

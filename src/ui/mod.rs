@@ -33,9 +33,9 @@ pub use theme::Theme;
 pub fn draw(frame: &mut Frame, app: &App, theme: Theme, now: Instant) {
     let area = frame.area();
     let wall = app.wall_clock.unwrap_or_else(std::time::SystemTime::now);
-    // Banners wrap (never cut), up to four lines.
-    let banners = Paragraph::new(openshift::banner_lines(&app.openshift.banners(wall), theme)).wrap(Wrap { trim: false });
-    let banner_height = u16::try_from(banners.line_count(area.width)).unwrap_or(u16::MAX).min(4);
+    // Banners wrap (never cut): as many whole as fit in four lines (six on a tall terminal).
+    let banners = fit_banners(openshift::banner_lines(&app.openshift.banners(wall), theme), area, theme);
+    let banner_height = u16::try_from(banners.line_count(area.width)).unwrap_or(u16::MAX);
     // One glance on the members view: two lines when the terminal is tall.
     let strip = if app.view == View::Member && !app.show_timeline {
         let lines = if area.height >= 40 { 2 } else { 1 };
@@ -87,6 +87,28 @@ pub fn draw(frame: &mut Frame, app: &App, theme: Theme, now: Instant) {
         openshift::draw_confirm(frame, area, confirm, theme);
     }
     scrub(frame.buffer_mut());
+}
+
+/// The banners that fit whole in the lines they may take, and a line saying how many more
+/// the OpenShift view shows.
+fn fit_banners(banners: Vec<Line<'static>>, area: Rect, theme: Theme) -> Paragraph<'static> {
+    let max = if area.height >= 40 { 6 } else { 4 };
+    let height = |line: &Line<'static>| Paragraph::new(line.clone()).wrap(Wrap { trim: false }).line_count(area.width);
+    let mut shown = Vec::new();
+    let mut used = 0;
+    for (i, banner) in banners.iter().enumerate() {
+        let more = usize::from(i + 1 < banners.len());
+        if used + height(banner) + more > max {
+            break;
+        }
+        used += height(banner);
+        shown.push(banner.clone());
+    }
+    let left = banners.len() - shown.len();
+    if left > 0 {
+        shown.push(Line::styled(format!(" ⚠ {left} more: Tab shows them in the OpenShift view"), theme.warn()));
+    }
+    Paragraph::new(shown).wrap(Wrap { trim: false })
 }
 
 /// The last guard before the terminal: a cell holding a character `safe_text` would have
@@ -189,6 +211,10 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: Inst
     }
     if let Some(id) = cluster.cluster_id() {
         spans.push(Span::styled(format!("│ cluster {}", hex(id)), theme.dim()));
+    }
+    // Whole parts only: the last ones (the cluster ID, the age) give way on a narrow terminal.
+    while spans.len() > 2 && Line::from(spans.clone()).width() > usize::from(area.width) {
+        spans.pop();
     }
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }
