@@ -195,11 +195,11 @@ fn without_colour_the_selection_is_still_marked() {
     app.selected = 1;
     let terminal = screen(&app, 80, 24, Theme { color: false }, t0 + Duration::from_secs(21));
     let buffer = terminal.backend().buffer();
-    // Row 5 is master-1's: reversed, with the marker, and no colour anywhere.
-    let row: String = (0..80).map(|x| buffer[(x, 5)].symbol().to_string()).collect();
+    // Row 6 (under the one-glance strip) is master-1's: reversed, with the marker, and no colour anywhere.
+    let row: String = (0..80).map(|x| buffer[(x, 6)].symbol().to_string()).collect();
     assert!(buffer.content().iter().all(|c| c.bg == ratatui::style::Color::Reset));
     assert!(row.starts_with("│> etcd-1"), "{row}");
-    assert!(buffer[(3, 5)].modifier.contains(Modifier::REVERSED));
+    assert!(buffer[(3, 6)].modifier.contains(Modifier::REVERSED));
     assert!(buffer.content().iter().all(|c| c.fg == ratatui::style::Color::Reset));
 }
 
@@ -2070,7 +2070,7 @@ mod fits {
         let app = app_with(3, t0);
         let terminal = screen(&app, 80, 24, COLOR, t0 + Duration::from_secs(21));
         let footer = rows(&terminal)[23].trim_end().to_string();
-        assert!(footer.starts_with(" q  quit   Tab  view   ↑↓  select   d  defrag"), "{footer}");
+        assert!(footer.starts_with(" q  quit   Tab  view   ↑↓  select   t  timeline   d  defrag"), "{footer}");
         assert!(footer.ends_with("?  more"), "{footer}");
         insta::assert_snapshot!(terminal.backend());
     }
