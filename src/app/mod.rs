@@ -1016,4 +1016,33 @@ mod tests {
         assert!(app.openshift.editing_filter);
         assert_eq!(app.openshift.visible_csrs().len(), 1);
     }
+
+    #[test]
+    fn the_timeline_filter_edits_with_ctrl_w_and_takes_a_paste() {
+        use crossterm::event::{KeyCode, KeyModifiers};
+        use etcd_console_core::timeline::{Event, Kind, Source};
+        let mut app = App::new("lab".into(), 8 << 30, Duration::from_secs(2), Instant::now());
+        for message in ["leader moved to master-1", "master-2 went silent"] {
+            app.timeline.push(Event::new(
+                std::time::SystemTime::UNIX_EPOCH,
+                Kind::Notice,
+                Source::Console,
+                None,
+                message.into(),
+            ));
+        }
+        app.on_action(Action::ToggleTimeline);
+        app.on_action(Action::FilterCsrs);
+        for c in "silent nothing".chars() {
+            app.on_terminal_key(key(KeyCode::Char(c), KeyModifiers::NONE));
+        }
+        assert!(app.timeline_rows().is_empty());
+        app.on_terminal_key(key(KeyCode::Char('w'), KeyModifiers::CONTROL));
+        assert_eq!(app.timeline_rows().len(), 1, "filtered by what is left: {:?}", app.timeline_view.filter);
+        app.on_terminal_key(key(KeyCode::Char('u'), KeyModifiers::CONTROL));
+        app.on_paste("leader\nq");
+        assert_eq!(app.timeline_view.filter, "leader");
+        assert!(app.timeline_view.editing_filter && app.show_timeline, "the pasted q neither ends typing nor quits");
+        assert_eq!(app.timeline_rows().len(), 1);
+    }
 }

@@ -71,7 +71,7 @@ fn rows(inner_width: usize) -> Vec<Row> {
         keys(binding.label, binding.description, &mut rows);
     }
     rows.push(Row::Blank);
-    rows.push(Row::Heading("While typing (the CSR filter, a prompt):"));
+    rows.push(Row::Heading("While typing a filter or a prompt:"));
     for binding in EDIT_KEYS {
         keys(binding.label, binding.description, &mut rows);
     }
