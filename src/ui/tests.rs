@@ -579,6 +579,21 @@ mod defrag_wizard {
     }
 
     #[test]
+    fn a_run_hidden_by_esc_keeps_its_badge_in_the_header() {
+        let t0 = Instant::now();
+        let mut app = running(t0);
+        app.on_action(Action::CloseOverlay);
+        assert_eq!(app.open_wizard(), None, "Esc hid the wizard");
+        let terminal = screen(&app, 80, 24, COLOR, t0);
+        let buffer = terminal.backend().buffer();
+        let badges: String = (0..80).map(|x| buffer[(x, 1)].symbol().to_string()).collect();
+        assert!(badges.starts_with(" DEFRAG 1/3 · next 42s "), "{badges}");
+        // Shown again, the wizard is where it was.
+        app.on_action(Action::OpenDefrag);
+        assert_eq!(app.open_wizard(), Some(crate::app::WizardKind::Defrag));
+    }
+
+    #[test]
     fn a_stopped_run_says_what_was_and_was_not_done() {
         let t0 = Instant::now();
         let mut app = running(t0);
