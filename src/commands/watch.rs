@@ -15,7 +15,12 @@ use etcd_console_core::etcd::source::EtcdSource;
 use etcd_console_core::settings::{ConnectionSettings, KubeSettings};
 use etcd_console_core::timeline::Event;
 
-pub async fn run(connection: &ConnectionSettings, console: &ConsoleArgs, kube: &KubeSettings, format: WatchFormat) -> i32 {
+pub async fn run(
+    connection: &ConnectionSettings,
+    console: &ConsoleArgs,
+    kube: &KubeSettings,
+    format: WatchFormat,
+) -> i32 {
     let source = match EtcdSource::choose(connection, Some(kube)) {
         Ok(source) => source,
         Err(e) => {

@@ -1384,7 +1384,13 @@ mod key_hints {
                 use etcd_console_core::timeline::{Event, Kind, Source};
                 let mut app = app_with(3, t0);
                 for i in 0..5 {
-                    let event = Event::new(std::time::SystemTime::UNIX_EPOCH, Kind::Notice, Source::Console, None, format!("n{i}"));
+                    let event = Event::new(
+                        std::time::SystemTime::UNIX_EPOCH,
+                        Kind::Notice,
+                        Source::Console,
+                        None,
+                        format!("n{i}"),
+                    );
                     app.timeline.push(event);
                 }
                 act(&mut app, ToggleTimeline);
