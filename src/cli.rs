@@ -258,6 +258,11 @@ pub enum Command {
     Status(StatusArgs),
     /// Start a local cluster of real etcd members with TLS and open the console on it.
     Lab(LabArgs),
+    /// Print the shell completion script for bash, zsh or fish to stdout (see the README for where
+    /// to install it).
+    Completions(CompletionsArgs),
+    /// Print the manual page etcd-console(1), in roff, to stdout (`man -l -` shows it).
+    Man,
     /// Pending certificate signing requests: list them, approve the valid ones (exit 0 done,
     /// 1 some refused or failed, 2 bad input or the API unreachable).
     Csr(CsrArgs),
@@ -815,6 +820,21 @@ pub struct StatusArgs {
     /// Output format.
     #[arg(long, short = 'o', value_enum, default_value = "table")]
     pub output: OutputFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell the script is for.
+    #[arg(value_enum)]
+    pub shell: CompletionShell,
+}
+
+/// The shells `completions` writes for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CompletionShell {
+    Bash,
+    Zsh,
+    Fish,
 }
 
 #[derive(Debug, Args)]
