@@ -17,7 +17,18 @@ pub fn script(shell: CompletionShell) -> Vec<u8> {
     let mut command = Cli::command();
     let mut text = Vec::new();
     clap_complete::generate(generator, &mut command, "etcd-console", &mut text);
+    if shell == CompletionShell::Bash {
+        text = same_bash_states(&text);
+    }
     text
+}
+
+/// clap_complete's bash script names a subcommand's state one way where it walks the words
+/// (`etcd__console__subcmd__csr`) and another in the case arms (`etcd__subcmd__console__subcmd__csr`)
+/// when the program's name has a hyphen, so nothing after a subcommand completed (clap-rs/clap
+/// issue 6421). The arms are spelt as the walk spells them.
+fn same_bash_states(script: &[u8]) -> Vec<u8> {
+    String::from_utf8_lossy(script).replace("etcd__subcmd__console__", "etcd__console__").into_bytes()
 }
 
 /// The manual page etcd-console(1) in roff: one page, every subcommand in it (clap_mangen's own
