@@ -178,7 +178,8 @@ pub struct ConsoleArgs {
     #[arg(long, global = true)]
     pub read_only: bool,
 
-    /// The console's defrag wizard: pause after each member (the runbook: at least 60s).
+    /// The console's defrag wizard: pause after each member (at least 60s, as "Defragmenting etcd
+    /// data", OpenShift 4.14 documentation, asks).
     #[arg(long, global = true, default_value = "60s", value_parser = parse_duration)]
     pub defrag_wait: Duration,
 
@@ -269,10 +270,12 @@ pub enum Command {
     /// Defragment the members one at a time, the leader last, behind health gates, with a
     /// wait between members (exit 0 all planned members done, 1 stopped by a gate, a
     /// failure or the user, 2 bad input). Resumes an unfinished run of the same cluster.
+    /// OpenShift 4.14 docs: "Defragmenting etcd data".
     Defrag(DefragArgs),
     /// Take a verified snapshot from one healthy member (a follower by default) with its
     /// metadata beside it; refused during an encryption migration or a control-plane
     /// rollout unless --force (exit 0 taken and verified, 1 refused or failed, 2 bad input).
+    /// OpenShift 4.14 docs: "Backing up etcd data".
     Backup(BackupArgs),
     /// Read a snapshot file without etcd: `status` (what etcdctl snapshot status reports),
     /// `verify` (its SHA-256 trailer and bbolt structure). Exit 0 sound, 1 not, 2 unreadable.
@@ -280,7 +283,8 @@ pub enum Command {
     /// etcd encryption: `status` (the type, the three operators' Encrypted conditions, the key
     /// secrets; exit 0 settled, 1 migrating or Degraded, 2 unreachable), `set TYPE` (patch
     /// APIServer cluster after a confirmation, optionally follow it to the end; exit 0 done,
-    /// 1 refused, not allowed, cancelled, Degraded or stalled, 2 bad input).
+    /// 1 refused, not allowed, cancelled, Degraded or stalled, 2 bad input). OpenShift 4.14 docs:
+    /// "Encrypting etcd data".
     Encryption(EncryptionArgs),
 
     /// Restore etcd from a backup (OpenShift 4.14 docs, "Restoring to a previous cluster state";
@@ -573,7 +577,8 @@ pub struct EncryptionSetArgs {
     #[arg(long, value_name = "DIR2", requires = "backup")]
     pub encryption_keys: Option<PathBuf>,
 
-    /// With --wait: give up when nothing has changed for this long (the runbook: 20 minutes or longer in all).
+    /// With --wait: give up when nothing has changed for this long (a whole migration can take 20
+    /// minutes or longer: "Enabling etcd encryption", OpenShift 4.14 documentation).
     #[arg(long, default_value = "1h", value_parser = parse_duration)]
     pub stall_after: Duration,
 
@@ -741,7 +746,8 @@ pub struct DefragArgs {
     #[arg(long)]
     pub all: bool,
 
-    /// Pause after each member before the next one's checks (the runbook: at least 60s).
+    /// Pause after each member before the next one's checks (at least 60s, as "Defragmenting etcd
+    /// data", OpenShift 4.14 documentation, asks).
     #[arg(long, default_value = "60s", value_parser = parse_duration)]
     pub wait: Duration,
 
@@ -906,8 +912,8 @@ pub enum LabCommand {
         #[arg(long)]
         dir: PathBuf,
     },
-    /// Run a command on a lab host (a control-plane host or a worker), as over ssh: the runbook's
-    /// commands (mv of manifests, crictl ps, cluster-backup.sh, cluster-restore.sh, systemctl
+    /// Run a command on a lab host (a control-plane host or a worker), as over ssh: the restore
+    /// procedure's commands (mv of manifests, crictl ps, cluster-backup.sh, cluster-restore.sh, systemctl
     /// restart kubelet ...) on the host's files. Prints what the host said; exits with its code
     /// (255: unreachable).
     Host {
