@@ -181,3 +181,34 @@ fn without_overstrike(text: &str) -> String {
     }
     plain
 }
+
+#[test]
+fn printing_a_script_or_the_page_writes_no_file_and_a_closed_pipe_is_no_error() {
+    let home = tempfile::tempdir().unwrap();
+    for args in [&["completions", "bash"][..], &["man"][..]] {
+        let out = Command::new(console_bin())
+            .args(args)
+            .env("HOME", home.path())
+            .env("XDG_STATE_HOME", home.path().join("state"))
+            .env("XDG_DATA_HOME", home.path().join("data"))
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", text(&out.stderr));
+    }
+    let left: Vec<_> = std::fs::read_dir(home.path()).unwrap().map(|e| e.unwrap().path()).collect();
+    assert!(left.is_empty(), "printing wrote files (a log directory?): {left:?}");
+    // `etcd-console completions bash | head -1` (200 KB, more than a pipe holds): the reader
+    // leaves early; no complaint, exit 0.
+    let piped = Command::new("bash")
+        .args([
+            "-c",
+            &format!(
+                "{} completions bash | head -1 >/dev/null; echo \"exit ${{PIPESTATUS[0]}}\"",
+                console_bin().display()
+            ),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(text(&piped.stdout).trim(), "exit 0", "{}", text(&piped.stderr));
+    assert!(text(&piped.stderr).is_empty(), "a closed pipe made noise: {}", text(&piped.stderr));
+}
