@@ -251,6 +251,9 @@ pub struct ConsoleArgs {
     /// main: the lab's hosts under `etcd-console lab` or with ETCD_CONSOLE_LAB_DIR).
     #[arg(skip)]
     pub host_shell: Option<std::sync::Arc<dyn etcd_console_core::hosts::HostShell>>,
+    /// Where `T` writes the incident timeline as Markdown (default: the current directory).
+    #[arg(long, global = true, value_name = "DIR", env = "ETCD_CONSOLE_TIMELINE_DIR")]
+    pub timeline_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -267,6 +270,12 @@ pub enum Command {
     /// Pending certificate signing requests: list them, approve the valid ones (exit 0 done,
     /// 1 some refused or failed, 2 bad input or the API unreachable).
     Csr(CsrArgs),
+    /// Stream the incident timeline (what the console's `t` shows) for scripts and chat bots:
+    /// every change seen (leader, silent members, health, alarms, quota, rollouts, encryption
+    /// phases, CSRs, API watches) as one line each, `-o json` one JSON object a line with the
+    /// fields time, kind, source, member, message, details. Runs until SIGINT (exit 0); exit 2
+    /// for bad input. A member or API that is down is an event, never an exit.
+    Watch(WatchArgs),
     /// Defragment the members one at a time, the leader last, behind health gates, with a
     /// wait between members (exit 0 all planned members done, 1 stopped by a gate, a
     /// failure or the user, 2 bad input). Resumes an unfinished run of the same cluster.
@@ -819,6 +828,20 @@ pub enum CsrCommand {
 pub enum OutputFormat {
     Table,
     Json,
+}
+
+/// `watch -o`: readable lines or JSON lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum WatchFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// Output format: `text` (time, source, kind, member, message) or `json` (one object a line).
+    #[arg(long, short = 'o', value_enum, default_value = "text")]
+    pub output: WatchFormat,
 }
 
 #[derive(Debug, Args)]

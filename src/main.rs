@@ -62,6 +62,7 @@ fn main() -> ExitCode {
                 let shell = args.target().lab_dir.clone().map(lab_shell);
                 commands::member::run(&connection, &cli.console, &kube, args, shell).await
             }
+            Some(Command::Watch(args)) => commands::watch::run(&connection, &cli.console, &kube, args.output).await,
             Some(Command::Csr(args)) => commands::csr::run(&kube, cli.console.read_only, &args.command).await,
             Some(Command::Lab(args)) => lab(args, cli.console, cli.kube, log_problem).await,
             Some(Command::Completions(_) | Command::Man) => 0,

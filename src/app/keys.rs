@@ -42,6 +42,10 @@ pub enum Action {
     OpenEncryption,
     OpenRestore,
     OpenMember,
+    /// `t`: the incident timeline (its keys: ↑↓ scroll, / filter, Esc closes).
+    ToggleTimeline,
+    /// `T`: write the timeline as Markdown for the postmortem.
+    ExportTimeline,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -171,7 +175,7 @@ pub const KEY_TABLE: &[Binding] = &[
         keys: &[plain(KeyCode::Char('/'))],
         label: "/",
         action: Action::FilterCsrs,
-        description: "CSR view: filter (Enter keeps, Esc clears)",
+        description: "CSR view and timeline: filter (Enter keeps, Esc clears)",
         footer: None,
     },
     Binding {
@@ -243,6 +247,20 @@ pub const KEY_TABLE: &[Binding] = &[
         action: Action::OpenMember,
         description: "replace the selected member: its plan and gates; Enter runs, typed CLUSTER/MEMBER",
         footer: Some(("M", "replace")),
+    },
+    Binding {
+        keys: &[plain(KeyCode::Char('t'))],
+        label: "t",
+        action: Action::ToggleTimeline,
+        description: "incident timeline, newest first: ↑↓ scroll, / filter, Esc closes",
+        footer: Some(("t", "timeline")),
+    },
+    Binding {
+        keys: &[plain(KeyCode::Char('T'))],
+        label: "T",
+        action: Action::ExportTimeline,
+        description: "write the timeline as Markdown (UTC times, the cluster named) for the postmortem",
+        footer: None,
     },
     Binding {
         keys: &[plain(KeyCode::Char('r'))],
@@ -386,6 +404,8 @@ pub enum Context {
     MemberConfirm,
     /// The member replacement's prompt: a step only a person can do (OpenShift 4.3).
     MemberStep,
+    /// The incident timeline (`t`).
+    Timeline,
     /// The space view while a reading is under way.
     SpaceReading,
     /// The space view with its reading (or why there is none).
@@ -429,6 +449,7 @@ impl Context {
         Context::MemberFinished,
         Context::MemberConfirm,
         Context::MemberStep,
+        Context::Timeline,
         Context::SpaceReading,
         Context::SpaceDone,
     ];
@@ -561,6 +582,15 @@ pub const HINT_TABLE: &[(Context, &[Hint])] = &[
     (
         Context::MemberStep,
         &[edit("Enter", Edit::Keep, "when it is done"), edit("Esc", Edit::Drop, "stops here (resume later)")],
+    ),
+    (
+        Context::Timeline,
+        &[
+            hint("↑↓", UP_DOWN, "scroll"),
+            hint("/", &[Action::FilterCsrs], "filter"),
+            hint("T", &[Action::ExportTimeline], "Markdown"),
+            hint("Esc", ESC, "close"),
+        ],
     ),
     (Context::SpaceReading, &[hint("x", STOP, "stop (what was read stays)"), hint("Esc", ESC, "hide")]),
     (

@@ -9,6 +9,7 @@ pub mod member;
 pub mod openshift;
 pub mod restore;
 pub mod space;
+pub mod timeline;
 
 use std::time::{Duration, Instant};
 
@@ -43,6 +44,11 @@ pub enum Effect {
     /// Not a run: nothing to stop or answer.
     PlanMember {
         member: String,
+    },
+    /// `T`: write this Markdown (the timeline) to a new file of this name.
+    ExportTimeline {
+        markdown: String,
+        name: String,
     },
 }
 
@@ -235,6 +241,18 @@ pub struct App {
     pub member: Option<member::MemberWizard>,
     /// The space view, once opened.
     pub space: Option<space::SpaceView>,
+    /// Every change seen and every action taken here, newest last (bounded).
+    pub timeline: etcd_console_core::timeline::Timeline,
+    /// Turns what the sources report into the timeline's events.
+    pub producer: etcd_console_core::timeline::Producer,
+    /// Who acts here: the kubeconfig's user (or the local user), for the timeline.
+    pub who: String,
+    /// `t`: the timeline covers the members and the lower half.
+    pub show_timeline: bool,
+    pub timeline_view: timeline::TimelineView,
+    /// The notice last seen by `age_notice`, and when it appeared.
+    pub notice_seen: Option<String>,
+    pub notice_at: Option<Instant>,
 }
 
 impl App {
@@ -268,6 +286,13 @@ impl App {
             restore_backup: None,
             member: None,
             space: None,
+            timeline: Default::default(),
+            producer: Default::default(),
+            who: std::env::var("USER").unwrap_or_else(|_| "unknown".into()),
+            show_timeline: false,
+            timeline_view: Default::default(),
+            notice_seen: None,
+            notice_at: None,
         }
     }
 
@@ -365,6 +390,10 @@ impl App {
 
     /// A key: typed into the CSR filter or the restore's prompt while they are up, else its action.
     pub fn on_key(&mut self, key: crossterm::event::KeyEvent) -> Option<Effect> {
+        if self.show_timeline && self.timeline_view.editing_filter && self.confirm.is_none() {
+            self.on_timeline_filter_key(key);
+            return None;
+        }
         if self.openshift.editing_filter {
             self.on_filter_key(key);
             return None;
@@ -429,6 +458,23 @@ impl App {
                     None
                 }
             };
+        }
+        // The timeline, when shown, covers the rest and takes its keys first.
+        if self.show_timeline && !(self.show_help || self.show_alerts) && self.on_timeline_action(action).is_some() {
+            return None;
+        }
+        match action {
+            Action::ToggleTimeline => {
+                self.show_timeline = true;
+                self.show_help = false;
+                self.show_alerts = false;
+                return None;
+            }
+            Action::ExportTimeline => {
+                let (markdown, name) = self.timeline_markdown();
+                return Some(Effect::ExportTimeline { markdown, name });
+            }
+            _ => {}
         }
         // The wizard on screen takes its keys first (not while help or the alerts cover it).
         if !(self.show_help || self.show_alerts) {
@@ -688,7 +734,9 @@ impl App {
             | Action::OpenSpace
             | Action::OpenEncryption
             | Action::OpenRestore
-            | Action::OpenMember => {}
+            | Action::OpenMember
+            | Action::ToggleTimeline
+            | Action::ExportTimeline => {}
         }
         None
     }

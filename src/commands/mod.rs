@@ -14,3 +14,4 @@ pub mod restore;
 pub mod snapshot;
 pub mod space;
 pub mod status;
+pub mod watch;

@@ -237,8 +237,17 @@ fn run_lines(wizard: &DefragWizard, run: &DefragRun, theme: Theme, wall: SystemT
     for note in run.notes.iter().filter(|n| matches!(n.kind, NoteKind::Compacted | NoteKind::Disarmed)) {
         lines.push(Line::styled(note.text.clone(), theme.ok()));
     }
+    // The gate line follows the run: once its member is done it names the next one.
     if let Some(gate) = run.notes.iter().rev().find(|n| n.kind == NoteKind::Gate) {
-        lines.push(Line::styled(format!("last gate: {}", gate.text), theme.dim()));
+        let gated_done = gate.member.as_ref().filter(|m| run.done.iter().any(|d| &d.name == *m));
+        match (gated_done, run.remaining().first()) {
+            (None, _) => lines.push(Line::styled(format!("last gate: {}", gate.text), theme.dim())),
+            (Some(done), Some(next)) => lines.push(Line::styled(
+                format!("{} done; next: {} (its gate is checked first)", done, next.name),
+                theme.dim(),
+            )),
+            (Some(_), None) => {}
+        }
     }
     for note in run.notes.iter().rev().filter(|n| n.kind == NoteKind::Warning).take(2) {
         lines.push(Line::styled(format!("! {}", note.text), theme.warn()));

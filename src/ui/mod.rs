@@ -6,6 +6,7 @@ pub mod db;
 pub mod defrag;
 pub mod diagnosis;
 pub mod encryption;
+pub mod glance;
 pub mod help;
 pub mod member;
 pub mod members;
@@ -13,6 +14,7 @@ pub mod openshift;
 pub mod restore;
 pub mod space;
 pub mod theme;
+pub mod timeline;
 
 use etcd_console_core::units::safe_text;
 use std::time::Instant;
@@ -31,23 +33,34 @@ pub use theme::Theme;
 pub fn draw(frame: &mut Frame, app: &App, theme: Theme, now: Instant) {
     let area = frame.area();
     let wall = app.wall_clock.unwrap_or_else(std::time::SystemTime::now);
-    let banners = openshift::banner_lines(&app.openshift.banners(wall), theme);
-    let banner_height = (banners.len() as u16).min(3);
-    let members_height =
-        (app.cluster.members.len() as u16 + 3).clamp(5, area.height.saturating_sub(10 + banner_height).max(5));
-    let [header, badges, banner_area, members_area, bottom, footer] = Layout::vertical([
+    // Banners wrap (never cut), up to four lines.
+    let banners = Paragraph::new(openshift::banner_lines(&app.openshift.banners(wall), theme)).wrap(Wrap { trim: false });
+    let banner_height = u16::try_from(banners.line_count(area.width)).unwrap_or(u16::MAX).min(4);
+    // One glance on the members view: two lines when the terminal is tall.
+    let strip = if app.view == View::Member && !app.show_timeline {
+        let lines = if area.height >= 40 { 2 } else { 1 };
+        glance::lay_out(&glance::items(app, theme, now, wall), area.width, lines)
+    } else {
+        Vec::new()
+    };
+    let strip_height = strip.len() as u16;
+    let members_height = (app.cluster.members.len() as u16 + 3)
+        .clamp(5, area.height.saturating_sub(10 + banner_height + strip_height).max(5));
+    let [header, badges, strip_area, banner_area, members_area, bottom, footer] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Length(1),
+        Constraint::Length(strip_height),
         Constraint::Length(banner_height),
         Constraint::Length(members_height),
         Constraint::Min(6),
         Constraint::Length(1),
     ])
     .areas(area);
-    frame.render_widget(Paragraph::new(banners), banner_area);
+    frame.render_widget(banners, banner_area);
+    frame.render_widget(Paragraph::new(strip), strip_area);
     let alerts = alerts::evaluate(&app.cluster, now);
     draw_header(frame, header, app, theme, now);
-    draw_badges(frame, badges, &alerts, theme);
+    draw_badges(frame, badges, glance::run_badges(app, theme), &alerts, theme);
     match &app.cluster.discovery {
         Discovery::Known { .. } => {
             members::draw_table(frame, members_area, app, theme, now);
@@ -59,6 +72,9 @@ pub fn draw(frame: &mut Frame, app: &App, theme: Theme, now: Instant) {
             draw_bottom(frame, bottom, app, theme, now);
         }
         discovery => draw_connecting(frame, members_area.union(bottom), app, discovery, theme, now),
+    }
+    if app.show_timeline {
+        timeline::draw(frame, members_area.union(bottom), app, theme);
     }
     draw_footer(frame, footer, app, theme);
     if app.show_help {
@@ -177,12 +193,14 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: Inst
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 
-fn draw_badges(frame: &mut Frame, area: Rect, alerts: &[alerts::Alert], theme: Theme) {
+/// The runs going on (even hidden), then the alerts.
+fn draw_badges(frame: &mut Frame, area: Rect, runs: Vec<Span<'static>>, alerts: &[alerts::Alert], theme: Theme) {
+    let mut spans = runs;
     if alerts.is_empty() {
-        frame.render_widget(Paragraph::new(Span::styled(" ✓ no alerts", theme.ok())), area);
+        spans.push(Span::styled(" ✓ no alerts", theme.ok()));
+        frame.render_widget(Paragraph::new(Line::from(spans)), area);
         return;
     }
-    let mut spans = Vec::new();
     for alert in alerts {
         let style = match alert.severity {
             alerts::Severity::Critical => theme.crit(),

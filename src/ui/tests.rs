@@ -1365,6 +1365,18 @@ mod key_hints {
                 app.ask_member(crate::app::member::Asked::Done(Box::new(step.unwrap_or_else(|| panic!("no step")))));
                 app
             }
+            Context::Timeline => {
+                use etcd_console_core::timeline::{Event, Kind, Source};
+                let mut app = app_with(3, t0);
+                for i in 0..5 {
+                    let event = Event::new(std::time::SystemTime::UNIX_EPOCH, Kind::Notice, Source::Console, None, format!("n{i}"));
+                    app.timeline.push(event);
+                }
+                act(&mut app, ToggleTimeline);
+                // In the middle: ↑ and ↓ both scroll.
+                act(&mut app, SelectNext);
+                app
+            }
             Context::SpaceReading => super::space_view::opened(t0),
             Context::SpaceDone => {
                 let mut app = super::space_view::read(t0);

@@ -607,3 +607,17 @@ pub fn assert_hosted_restored(lab: &Lab, volumes_before: &str) {
     assert_eq!(running.lines().count(), 3, "{running}");
     assert_eq!(hosted_volumes(lab), volumes_before, "the members' volumes were restored into, not replaced");
 }
+
+/// `etcdctl move-leader TO_HEX` asked at `endpoint` (the leader). Flags, not ETCDCTL_ variables:
+/// etcdctl 3.5.1's move-leader reads its environment twice and then refuses it as shadowed by
+/// its own flags.
+pub fn move_leader(lab: &Lab, endpoint: &str, to_hex: &str) -> Output {
+    let mut command = Command::new(etcdctl_bin());
+    command.args(["--endpoints", endpoint]);
+    command.args(["--cacert", &path_str(&lab.pki.ca), "--cert", &path_str(&lab.pki.client.cert)]);
+    command.args(["--key", &path_str(&lab.pki.client.key), "move-leader", to_hex]);
+    for (name, _) in lab.env() {
+        command.env_remove(name);
+    }
+    run_with_limit(command, Duration::from_secs(30))
+}
