@@ -860,7 +860,7 @@ mod encryption_wizard {
         app.keys_dir = Some("/keys/etcd-console/encryption-keys".into());
         app.on_action(Action::OpenBackup);
         let before = format!("{:?}", screen(&app, 100, 30, COLOR, t0).backend());
-        assert!(before.contains("The runbook's backup of cluster"), "{before}");
+        assert!(before.contains("The OpenShift backup (cluster-backup.sh) of cluster"), "{before}");
         assert!(before.contains("encrypted (aescbc): its keys are NOT saved with the backup"), "{before}");
         app.on_action(Action::OpenSpace);
         insta::assert_snapshot!(screen(&app, 100, 30, COLOR, t0).backend());
