@@ -178,7 +178,8 @@ pub struct ConsoleArgs {
     #[arg(long, global = true)]
     pub read_only: bool,
 
-    /// The console's defrag wizard: pause after each member (the runbook: at least 60s).
+    /// The console's defrag wizard: pause after each member (at least 60s, as "Defragmenting etcd
+    /// data", OpenShift 4.14 documentation, asks).
     #[arg(long, global = true, default_value = "60s", value_parser = parse_duration)]
     pub defrag_wait: Duration,
 
@@ -264,6 +265,11 @@ pub enum Command {
     Status(StatusArgs),
     /// Start a local cluster of real etcd members with TLS and open the console on it.
     Lab(LabArgs),
+    /// Print the shell completion script for bash, zsh or fish to stdout (see the README for where
+    /// to install it).
+    Completions(CompletionsArgs),
+    /// Print the manual page etcd-console(1), in roff, to stdout (`man -l -` shows it).
+    Man,
     /// Pending certificate signing requests: list them, approve the valid ones (exit 0 done,
     /// 1 some refused or failed, 2 bad input or the API unreachable).
     Csr(CsrArgs),
@@ -276,10 +282,12 @@ pub enum Command {
     /// Defragment the members one at a time, the leader last, behind health gates, with a
     /// wait between members (exit 0 all planned members done, 1 stopped by a gate, a
     /// failure or the user, 2 bad input). Resumes an unfinished run of the same cluster.
+    /// OpenShift 4.14 docs: "Defragmenting etcd data".
     Defrag(DefragArgs),
     /// Take a verified snapshot from one healthy member (a follower by default) with its
     /// metadata beside it; refused during an encryption migration or a control-plane
     /// rollout unless --force (exit 0 taken and verified, 1 refused or failed, 2 bad input).
+    /// OpenShift 4.14 docs: "Backing up etcd data".
     Backup(BackupArgs),
     /// Read a snapshot file without etcd: `status` (what etcdctl snapshot status reports),
     /// `verify` (its SHA-256 trailer and bbolt structure). Exit 0 sound, 1 not, 2 unreadable.
@@ -287,7 +295,8 @@ pub enum Command {
     /// etcd encryption: `status` (the type, the three operators' Encrypted conditions, the key
     /// secrets; exit 0 settled, 1 migrating or Degraded, 2 unreachable), `set TYPE` (patch
     /// APIServer cluster after a confirmation, optionally follow it to the end; exit 0 done,
-    /// 1 refused, not allowed, cancelled, Degraded or stalled, 2 bad input).
+    /// 1 refused, not allowed, cancelled, Degraded or stalled, 2 bad input). OpenShift 4.14 docs:
+    /// "Encrypting etcd data".
     Encryption(EncryptionArgs),
 
     /// Restore etcd from a backup (OpenShift 4.14 docs, "Restoring to a previous cluster state";
@@ -580,7 +589,8 @@ pub struct EncryptionSetArgs {
     #[arg(long, value_name = "DIR2", requires = "backup")]
     pub encryption_keys: Option<PathBuf>,
 
-    /// With --wait: give up when nothing has changed for this long (the runbook: 20 minutes or longer in all).
+    /// With --wait: give up when nothing has changed for this long (a whole migration can take 20
+    /// minutes or longer: "Enabling etcd encryption", OpenShift 4.14 documentation).
     #[arg(long, default_value = "1h", value_parser = parse_duration)]
     pub stall_after: Duration,
 
@@ -748,7 +758,8 @@ pub struct DefragArgs {
     #[arg(long)]
     pub all: bool,
 
-    /// Pause after each member before the next one's checks (the runbook: at least 60s).
+    /// Pause after each member before the next one's checks (at least 60s, as "Defragmenting etcd
+    /// data", OpenShift 4.14 documentation, asks).
     #[arg(long, default_value = "60s", value_parser = parse_duration)]
     pub wait: Duration,
 
@@ -844,6 +855,21 @@ pub struct StatusArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell the script is for.
+    #[arg(value_enum)]
+    pub shell: CompletionShell,
+}
+
+/// The shells `completions` writes for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CompletionShell {
+    Bash,
+    Zsh,
+    Fish,
+}
+
+#[derive(Debug, Args)]
 pub struct LabArgs {
     /// Number of etcd members.
     #[arg(long, global = true, default_value_t = 3, value_parser = clap::value_parser!(u8).range(1..=7))]
@@ -912,8 +938,8 @@ pub enum LabCommand {
         #[arg(long)]
         dir: PathBuf,
     },
-    /// Run a command on a lab host (a control-plane host or a worker), as over ssh: the runbook's
-    /// commands (mv of manifests, crictl ps, cluster-backup.sh, cluster-restore.sh, systemctl
+    /// Run a command on a lab host (a control-plane host or a worker), as over ssh: the restore
+    /// procedure's commands (mv of manifests, crictl ps, cluster-backup.sh, cluster-restore.sh, systemctl
     /// restart kubelet ...) on the host's files. Prints what the host said; exits with its code
     /// (255: unreachable).
     Host {

@@ -177,7 +177,12 @@ pub(crate) struct Feeds {
 
 /// Starts the poller and, with a kubeconfig, the OpenShift watch (a missing or unreachable API
 /// never holds up etcd's panes); without one, the OpenShift side says why.
-pub(crate) fn start_sources(source: EtcdSource, refresh: Duration, kube: Option<KubeSettings>, app: &mut App) -> (Sources, Feeds) {
+pub(crate) fn start_sources(
+    source: EtcdSource,
+    refresh: Duration,
+    kube: Option<KubeSettings>,
+    app: &mut App,
+) -> (Sources, Feeds) {
     let (poll_tx, poll_rx) = mpsc::unbounded_channel::<PollEvent>();
     let (commands, command_rx) = mpsc::unbounded_channel::<PollCommand>();
     let poller = tokio::spawn(Poller { source, refresh }.run(poll_tx, command_rx));
@@ -573,8 +578,9 @@ fn prepare(
     for n in 0..console.timeline_prefill {
         use etcd_console_core::timeline::{Event, Kind, Source};
         let message = format!("benchmark filler {n}: leader changed from master-0 to master-1 (term {n})");
-        let event = Event::new(std::time::SystemTime::now(), Kind::LeaderChanged, Source::Etcd, Some("master-1"), message)
-            .with(serde_json::json!({"from": "master-0", "to": "master-1", "term": n}));
+        let event =
+            Event::new(std::time::SystemTime::now(), Kind::LeaderChanged, Source::Etcd, Some("master-1"), message)
+                .with(serde_json::json!({"from": "master-0", "to": "master-1", "term": n}));
         app.timeline.push(event);
     }
     app.view = match console.view {

@@ -167,3 +167,27 @@ fn watch_refuses_bad_input_with_2_and_says_why() {
     );
     assert_eq!(output.status.code(), Some(2));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn watch_ends_with_0_when_its_reader_goes_away_even_while_nothing_happens() {
+    let lab = lab(1, 8 << 30).await;
+    let mut command = watch(&lab, &["-o", "json", "--refresh", "1s"]);
+    let program = command.get_program().to_string_lossy().to_string();
+    let args: Vec<String> = command.get_args().map(|a| format!("'{}'", a.to_string_lossy())).collect();
+    // The same environment, through a shell that pipes watch into head -1.
+    let mut shell = Command::new("bash");
+    shell.arg("-c").arg(format!("'{program}' {} | head -1; echo \"watch-exit ${{PIPESTATUS[0]}}\"", args.join(" ")));
+    shell.env_clear();
+    for (name, value) in command.get_envs() {
+        if let Some(value) = value {
+            shell.env(name, value);
+        }
+    }
+    // Killed at the limit, the shell would never say how watch ended.
+    let output = run_with_limit(shell, Duration::from_secs(30));
+    let out = stdout(&output);
+    let mut lines = out.lines();
+    let first: Value = serde_json::from_str(lines.next().unwrap_or("")).unwrap_or_else(|e| panic!("{e}: {out}"));
+    assert!(first.get("kind").is_some(), "{out}");
+    assert_eq!(lines.next(), Some("watch-exit 0"), "{out}{}", stderr(&output));
+}

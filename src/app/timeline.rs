@@ -238,3 +238,70 @@ fn run_line(progress: &RunProgress) -> Option<(String, Option<String>)> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant, SystemTime};
+
+    use super::*;
+    use etcd_console_core::cluster::fixtures::*;
+
+    #[test]
+    fn a_notice_goes_to_the_timeline_once_and_leaves_the_footer_after_ten_seconds() {
+        let t0 = Instant::now();
+        let mut app = App::new("lab".into(), 8 << 30, Duration::from_secs(2), t0);
+        app.notice = Some("backup taken and verified".into());
+        assert_eq!(app.age_notice(t0), Some(t0 + Duration::from_secs(NOTICE_SECONDS)));
+        assert_eq!(app.age_notice(t0 + Duration::from_secs(3)), Some(t0 + Duration::from_secs(NOTICE_SECONDS)));
+        assert_eq!(app.timeline.len(), 1, "recorded once");
+        assert_eq!(app.timeline.newest_first().next().map(|e| e.message.as_str()), Some("backup taken and verified"));
+        assert_eq!(app.age_notice(t0 + Duration::from_secs(NOTICE_SECONDS)), None);
+        assert_eq!(app.notice, None, "gone from the footer");
+        assert_eq!(app.timeline.len(), 1, "kept in the timeline");
+        // A question (q pressed once during a run) stays until answered.
+        app.notice = Some("a defrag run is going on: x stops it".into());
+        app.quit_armed = true;
+        app.age_notice(t0);
+        app.age_notice(t0 + Duration::from_secs(60));
+        assert!(app.notice.is_some());
+    }
+
+    #[test]
+    fn what_the_poller_says_is_applied_and_recorded() {
+        let t0 = Instant::now();
+        let mut app = App::new("lab".into(), 8 << 30, Duration::from_secs(2), t0);
+        let mut events = vec![PollEvent::Members { members: (0..3).map(identity).collect(), at: t0 }];
+        events.extend((0..3).map(|i| PollEvent::Sample(ok_sample(i, t0, 40 << 20, 31 << 20))));
+        let new = app.take_polled(events, SystemTime::now());
+        assert_eq!(app.cluster.members.len(), 3);
+        assert_eq!(new.iter().map(|e| e.message.as_str()).collect::<Vec<_>>(), ["leader is etcd-0 (term 4)"]);
+        assert_eq!(app.timeline.len(), 1);
+    }
+
+    #[test]
+    fn the_timeline_scrolls_filters_and_closes() {
+        let t0 = Instant::now();
+        let mut app = App::new("lab".into(), 8 << 30, Duration::from_secs(2), t0);
+        for i in 0..5 {
+            app.record_action(&format!("step {i}"), None);
+        }
+        app.on_action(Action::ToggleTimeline);
+        assert!(app.show_timeline);
+        app.on_action(Action::SelectNext);
+        app.on_action(Action::SelectNext);
+        assert_eq!(app.timeline_view.scroll, 2);
+        app.on_action(Action::SelectLast);
+        assert_eq!(app.timeline_view.scroll, 4);
+        app.on_action(Action::FilterCsrs);
+        use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+        for c in "step 3".chars() {
+            app.on_key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE));
+        }
+        app.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
+        assert_eq!(app.timeline_rows().len(), 1);
+        assert!(app.timeline_rows()[0].message.ends_with(": step 3"));
+        assert!(matches!(app.on_action(Action::ExportTimeline), Some(crate::app::Effect::ExportTimeline { .. })));
+        app.on_action(Action::CloseOverlay);
+        assert!(!app.show_timeline);
+    }
+}

@@ -2,6 +2,7 @@
 //! prompt and the printer.
 
 pub mod backup;
+pub mod completions;
 pub mod csr;
 pub mod defrag;
 pub mod encryption;

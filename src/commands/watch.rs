@@ -15,7 +15,12 @@ use etcd_console_core::etcd::source::EtcdSource;
 use etcd_console_core::settings::{ConnectionSettings, KubeSettings};
 use etcd_console_core::timeline::Event;
 
-pub async fn run(connection: &ConnectionSettings, console: &ConsoleArgs, kube: &KubeSettings, format: WatchFormat) -> i32 {
+pub async fn run(
+    connection: &ConnectionSettings,
+    console: &ConsoleArgs,
+    kube: &KubeSettings,
+    format: WatchFormat,
+) -> i32 {
     let source = match EtcdSource::choose(connection, Some(kube)) {
         Ok(source) => source,
         Err(e) => {
@@ -40,6 +45,8 @@ pub async fn run(connection: &ConnectionSettings, console: &ConsoleArgs, kube: &
     let (sources, mut feeds) = crate::tui::start_sources(source, console.refresh, Some(kube.clone()), &mut app);
     tracing::info!(refresh = ?console.refresh, "watch started");
     let json = format == WatchFormat::Json;
+    // A reader gone while nothing happens (`| head -1`) is noticed within a second.
+    let mut second = tokio::time::interval(std::time::Duration::from_secs(1));
     let code = loop {
         let events = tokio::select! {
             Some(event) = feeds.poll.recv() => {
@@ -52,6 +59,12 @@ pub async fn run(connection: &ConnectionSettings, console: &ConsoleArgs, kube: &
                     batch.extend(std::iter::from_fn(|| rx.try_recv().ok()));
                 }
                 app.take_openshift(batch, SystemTime::now()).0
+            }
+            _ = second.tick() => {
+                if reader_gone() {
+                    break 0;
+                }
+                continue;
             }
             _ = interrupt.recv() => break 0,
             _ = terminate.recv() => break 0,
@@ -70,6 +83,18 @@ async fn recv<T>(rx: &mut Option<tokio::sync::mpsc::UnboundedReceiver<T>>) -> Op
     match rx {
         Some(rx) => rx.recv().await,
         None => std::future::pending().await,
+    }
+}
+
+/// Stdout is a pipe whose reader has closed it (poll says POLLERR or POLLHUP on it).
+fn reader_gone() -> bool {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    use std::os::fd::AsFd;
+    let stdout = std::io::stdout();
+    let mut fds = [PollFd::new(stdout.as_fd(), PollFlags::POLLOUT)];
+    match poll(&mut fds, PollTimeout::ZERO) {
+        Ok(n) if n > 0 => fds[0].revents().is_some_and(|r| r.intersects(PollFlags::POLLERR | PollFlags::POLLHUP)),
+        _ => false,
     }
 }
 

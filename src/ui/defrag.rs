@@ -159,7 +159,7 @@ fn plan_lines(app: &App, wizard: &DefragWizard, theme: Theme) -> (String, Vec<Li
     if wizard.options.wait < etcd_console_core::wizard::defrag::engine::RUNBOOK_WAIT {
         lines.push(Line::styled(
             format!(
-                "the wait is {}, shorter than the runbook's 60s (--i-know-wait-is-short)",
+                "the wait is {}, under the 60s of \"Defragmenting etcd data\" (--i-know-wait-is-short)",
                 humantime::format_duration(wizard.options.wait)
             ),
             theme.warn(),

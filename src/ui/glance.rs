@@ -33,17 +33,28 @@ pub fn items(app: &App, theme: Theme, now: Instant, wall: SystemTime) -> Vec<Ite
         let total = enc.conditions.len();
         let kind = safe_text(&enc.kind);
         items.push(if enc.in_progress() {
-            item(1, format!("encryption → {kind}: {} of {total} operators done", enc.done()), format!("enc → {kind} {}/{total}", enc.done()), theme.warn())
+            item(
+                1,
+                format!("encryption → {kind}: {} of {total} operators done", enc.done()),
+                format!("enc → {kind} {}/{total}", enc.done()),
+                theme.warn(),
+            )
         } else if enc.settled() {
             item(4, format!("encryption {kind} settled"), format!("enc {kind}"), theme.ok())
         } else {
-            item(2, format!("encryption {kind}: {} of {total} operators done", enc.done()), format!("enc {kind} {}/{total}", enc.done()), theme.warn())
+            item(
+                2,
+                format!("encryption {kind}: {} of {total} operators done", enc.done()),
+                format!("enc {kind} {}/{total}", enc.done()),
+                theme.warn(),
+            )
         });
     }
     for r in app.openshift.rollouts() {
         let total = r.nodes.len();
         let done = r.nodes.iter().filter(|n| n.current_revision >= r.latest_revision).count();
-        let failed: Vec<i64> = r.nodes.iter().filter_map(|n| n.last_failed_revision).filter(|f| *f >= r.latest_revision).collect();
+        let failed: Vec<i64> =
+            r.nodes.iter().filter_map(|n| n.last_failed_revision).filter(|f| *f >= r.latest_revision).collect();
         if done == total && failed.is_empty() {
             continue;
         }
@@ -71,7 +82,12 @@ pub fn items(app: &App, theme: Theme, now: Instant, wall: SystemTime) -> Vec<Ite
             items.push(match at.and_then(|at| wall.duration_since(at).ok()) {
                 Some(age) => {
                     let style = if age.as_secs() > 24 * 3600 { theme.warn() } else { theme.dim() };
-                    item(3, format!("restorable backup {} ago", format_age(age)), format!("backup {}", format_age(age)), style)
+                    item(
+                        3,
+                        format!("restorable backup {} ago", format_age(age)),
+                        format!("backup {}", format_age(age)),
+                        style,
+                    )
                 }
                 None => item(2, "no restorable backup yet".into(), "no backup", theme.warn()),
             });
@@ -82,21 +98,19 @@ pub fn items(app: &App, theme: Theme, now: Instant, wall: SystemTime) -> Vec<Ite
     match &app.openshift.api {
         ApiState::Unavailable(_) => {}
         ApiState::Connecting => items.push(item(4, "API connecting".into(), "API …", theme.dim())),
-        ApiState::Connected { .. } => {
-            items.push(match (app.openshift.troubled_since(), app.openshift.updated()) {
-                (Some(since), _) => item(
-                    1,
-                    format!("API watch failing for {}", format_age(now.saturating_duration_since(since))),
-                    "API failing",
-                    theme.crit(),
-                ),
-                (None, Some(at)) => {
-                    let age = format_age(now.saturating_duration_since(at));
-                    item(4, format!("API fresh ({age} ago)"), format!("API {age}"), theme.dim())
-                }
-                (None, None) => item(4, "API: waiting for the first answer".into(), "API …", theme.dim()),
-            })
-        }
+        ApiState::Connected { .. } => items.push(match (app.openshift.troubled_since(), app.openshift.updated()) {
+            (Some(since), _) => item(
+                1,
+                format!("API watch failing for {}", format_age(now.saturating_duration_since(since))),
+                "API failing",
+                theme.crit(),
+            ),
+            (None, Some(at)) => {
+                let age = format_age(now.saturating_duration_since(at));
+                item(4, format!("API fresh ({age} ago)"), format!("API {age}"), theme.dim())
+            }
+            (None, None) => item(4, "API: waiting for the first answer".into(), "API …", theme.dim()),
+        }),
     }
     items
 }

@@ -579,6 +579,21 @@ mod defrag_wizard {
     }
 
     #[test]
+    fn a_run_hidden_by_esc_keeps_its_badge_in_the_header() {
+        let t0 = Instant::now();
+        let mut app = running(t0);
+        app.on_action(Action::CloseOverlay);
+        assert_eq!(app.open_wizard(), None, "Esc hid the wizard");
+        let terminal = screen(&app, 80, 24, COLOR, t0);
+        let buffer = terminal.backend().buffer();
+        let badges: String = (0..80).map(|x| buffer[(x, 1)].symbol().to_string()).collect();
+        assert!(badges.starts_with(" DEFRAG 1/3 · next 42s "), "{badges}");
+        // Shown again, the wizard is where it was.
+        app.on_action(Action::OpenDefrag);
+        assert_eq!(app.open_wizard(), Some(crate::app::WizardKind::Defrag));
+    }
+
+    #[test]
     fn a_stopped_run_says_what_was_and_was_not_done() {
         let t0 = Instant::now();
         let mut app = running(t0);
@@ -845,7 +860,7 @@ mod encryption_wizard {
         app.keys_dir = Some("/keys/etcd-console/encryption-keys".into());
         app.on_action(Action::OpenBackup);
         let before = format!("{:?}", screen(&app, 100, 30, COLOR, t0).backend());
-        assert!(before.contains("The runbook's backup of cluster"), "{before}");
+        assert!(before.contains("The OpenShift backup (cluster-backup.sh) of cluster"), "{before}");
         assert!(before.contains("encrypted (aescbc): its keys are NOT saved with the backup"), "{before}");
         app.on_action(Action::OpenSpace);
         insta::assert_snapshot!(screen(&app, 100, 30, COLOR, t0).backend());
@@ -1369,7 +1384,13 @@ mod key_hints {
                 use etcd_console_core::timeline::{Event, Kind, Source};
                 let mut app = app_with(3, t0);
                 for i in 0..5 {
-                    let event = Event::new(std::time::SystemTime::UNIX_EPOCH, Kind::Notice, Source::Console, None, format!("n{i}"));
+                    let event = Event::new(
+                        std::time::SystemTime::UNIX_EPOCH,
+                        Kind::Notice,
+                        Source::Console,
+                        None,
+                        format!("n{i}"),
+                    );
                     app.timeline.push(event);
                 }
                 act(&mut app, ToggleTimeline);

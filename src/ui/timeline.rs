@@ -31,7 +31,11 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     }
     if rows.is_empty() {
         lines.push(Line::styled(
-            if app.timeline.is_empty() { " nothing yet: changes appear here as they are seen" } else { " no event matches" },
+            if app.timeline.is_empty() {
+                " nothing yet: changes appear here as they are seen"
+            } else {
+                " no event matches"
+            },
             theme.dim(),
         ));
     }

@@ -95,9 +95,12 @@ impl Kind {
     /// Worth a colour: something went wrong (or came right again).
     pub fn severity(self) -> Option<Severity> {
         match self {
-            Kind::ClusterUnreachable | Kind::LeaderLost | Kind::MemberSilent | Kind::AlarmRaised | Kind::RolloutFailed | Kind::ApiLost => {
-                Some(Severity::Critical)
-            }
+            Kind::ClusterUnreachable
+            | Kind::LeaderLost
+            | Kind::MemberSilent
+            | Kind::AlarmRaised
+            | Kind::RolloutFailed
+            | Kind::ApiLost => Some(Severity::Critical),
             Kind::LeaderChanged
             | Kind::HealthChanged
             | Kind::QuotaCrossed
@@ -421,15 +424,12 @@ impl Producer {
                     None => format!("leader is {to} (term {})", term.unwrap_or(0)),
                 };
                 out.push(
-                    etcd(Kind::LeaderChanged, Some(&to), message)
-                        .with(json!({"from": from, "to": to, "term": term})),
+                    etcd(Kind::LeaderChanged, Some(&to), message).with(json!({"from": from, "to": to, "term": term})),
                 );
                 self.leader = Some((id, to));
             }
             (None, Some((_, from))) if cluster.quorum().unknown == 0 => {
-                out.push(
-                    etcd(Kind::LeaderLost, None, format!("no leader (was {from})")).with(json!({"from": from})),
-                );
+                out.push(etcd(Kind::LeaderLost, None, format!("no leader (was {from})")).with(json!({"from": from})));
                 self.leader = None;
             }
             _ => {}
@@ -467,9 +467,8 @@ impl Producer {
     /// What an OpenShift event changes.
     pub fn on_openshift(&mut self, event: &OpenShiftEvent, wall: SystemTime) -> Vec<Event> {
         let mut out = Vec::new();
-        let api = |kind, member: Option<&str>, message: String| {
-            Event::new(wall, kind, Source::Openshift, member, message)
-        };
+        let api =
+            |kind, member: Option<&str>, message: String| Event::new(wall, kind, Source::Openshift, member, message);
         let seen = &mut self.openshift;
         match event {
             OpenShiftEvent::Connected { server } => {
@@ -512,7 +511,8 @@ impl Producer {
                 out.extend(self.csr_changes(pending, wall));
             }
             OpenShiftEvent::CsrsDecided { approved, denied } => {
-                for (names, kind, word) in [(approved, Kind::CsrApproved, "approved"), (denied, Kind::CsrDenied, "denied")]
+                for (names, kind, word) in
+                    [(approved, Kind::CsrApproved, "approved"), (denied, Kind::CsrDenied, "denied")]
                 {
                     for name in names {
                         out.push(api(kind, None, format!("CSR {name} {word}")).with(json!({"csr": safe_text(name)})));
@@ -663,8 +663,14 @@ impl Producer {
                 // A flood is one line, not thousands.
                 if filed.len() > 20 {
                     out.push(
-                        Event::new(wall, Kind::CsrFiled, Source::Openshift, None, format!("{} CSRs filed", filed.len()))
-                            .with(json!({"count": filed.len()})),
+                        Event::new(
+                            wall,
+                            Kind::CsrFiled,
+                            Source::Openshift,
+                            None,
+                            format!("{} CSRs filed", filed.len()),
+                        )
+                        .with(json!({"count": filed.len()})),
                     );
                 } else {
                     for c in filed {

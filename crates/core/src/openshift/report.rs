@@ -51,7 +51,9 @@ pub const ENCRYPTING: &[(&str, &str, &str)] = &[
 
 /// The encryption state from the singletons the watches hold (None before APIServer or
 /// KubeAPIServer is known): the console's panes and the timeline read it the same way.
-pub fn encryption_of<'a>(one: impl Fn(super::watch::Watched) -> Option<&'a serde_json::Value>) -> Option<model::Encryption> {
+pub fn encryption_of<'a>(
+    one: impl Fn(super::watch::Watched) -> Option<&'a serde_json::Value>,
+) -> Option<model::Encryption> {
     use super::watch::Watched;
     let apiserver = one(Watched::ApiServer);
     let kas = one(Watched::KubeApiServer);

@@ -413,7 +413,11 @@ fn newly_decided<'a>(
             .map(|c| c.type_.clone());
         if let Some(decision) = decision {
             if known.insert(name.clone()) && !first {
-                if decision == "Approved" { approved.push(name.clone()) } else { denied.push(name.clone()) }
+                if decision == "Approved" {
+                    approved.push(name.clone())
+                } else {
+                    denied.push(name.clone())
+                }
             }
         }
     }

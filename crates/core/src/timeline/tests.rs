@@ -145,7 +145,9 @@ fn a_rollout_begins_a_node_is_done_and_it_finishes() {
     assert_eq!(begun[0].message, "kubeapiserver rolling out revision 8: 0 of 3 nodes");
     let events = producer.on_openshift(&kas(8, &[("m0", 8, None), ("m1", 7, Some(8)), ("m2", 7, None)]), wall());
     assert!(events.iter().any(|e| e.kind == Kind::RolloutNodeDone && e.member.as_deref() == Some("m0")));
-    assert!(events.iter().any(|e| e.kind == Kind::RolloutFailed && e.message == "kubeapiserver: revision 8 failed on m1"));
+    assert!(events
+        .iter()
+        .any(|e| e.kind == Kind::RolloutFailed && e.message == "kubeapiserver: revision 8 failed on m1"));
     let events = producer.on_openshift(&kas(8, &[("m0", 8, None), ("m1", 8, Some(8)), ("m2", 8, None)]), wall());
     assert_eq!(events.iter().filter(|e| e.kind == Kind::RolloutNodeDone).count(), 2);
     assert!(events.iter().any(|e| e.kind == Kind::RolloutFinished));
