@@ -171,7 +171,7 @@ fn watch_refuses_bad_input_with_2_and_says_why() {
 #[tokio::test(flavor = "multi_thread")]
 async fn watch_ends_with_0_when_its_reader_goes_away_even_while_nothing_happens() {
     let lab = lab(1, 8 << 30).await;
-    let mut command = watch(&lab, &["-o", "json", "--refresh", "1s"]);
+    let command = watch(&lab, &["-o", "json", "--refresh", "1s"]);
     let program = command.get_program().to_string_lossy().to_string();
     let args: Vec<String> = command.get_args().map(|a| format!("'{}'", a.to_string_lossy())).collect();
     // The same environment, through a shell that pipes watch into head -1.
