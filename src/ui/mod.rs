@@ -37,7 +37,9 @@ pub fn draw(frame: &mut Frame, app: &App, theme: Theme, now: Instant) {
     let banners = fit_banners(openshift::banner_lines(&app.openshift.banners(wall), theme), area, theme);
     let banner_height = u16::try_from(banners.line_count(area.width)).unwrap_or(u16::MAX);
     // One glance on the members view: two lines when the terminal is tall.
-    let strip = if app.view == View::Member && !app.show_timeline {
+    // A wizard on a short terminal needs the row more than the strip (its runs have badges).
+    let room = area.height >= 40 || app.open_wizard().is_none();
+    let strip = if app.view == View::Member && !app.show_timeline && room {
         let lines = if area.height >= 40 { 2 } else { 1 };
         glance::lay_out(&glance::items(app, theme, now, wall), area.width, lines)
     } else {
