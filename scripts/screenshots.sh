@@ -87,6 +87,15 @@ tmux -L "$socket" send-keys y
 sleep 6
 shoot defrag
 
+# The incident timeline (t) after that: the defrag's steps with who did them, newest first.
+tmux -L "$socket" send-keys Escape
+sleep 1
+tmux -L "$socket" send-keys t
+sleep 1
+shoot timeline
+tmux -L "$socket" send-keys Escape
+sleep 1
+
 # The OpenShift side, just after a restore: a second lab whose simulated operators run 20x.
 tmux -L "$socket" send-keys Escape
 stop_lab
@@ -94,6 +103,8 @@ start_lab "$work/lab2" --scenario post-restore --speed 20
 # A new window of the same tmux server (the xterm follows it), with the second lab's environment.
 tmux -L "$socket" new-window "env ETCDCTL_ENDPOINTS=$ETCDCTL_ENDPOINTS ETCDCTL_CACERT=$ETCDCTL_CACERT ETCDCTL_CERT=$ETCDCTL_CERT ETCDCTL_KEY=$ETCDCTL_KEY KUBECONFIG=$KUBECONFIG $bin --log-dir $work/logs"
 sleep 4
+# The members view at a glance just after the restore: rollouts, CSRs, no backup yet.
+shoot glance
 tmux -L "$socket" send-keys Tab
 sleep 2
 shoot openshift
@@ -187,3 +198,14 @@ for i in $(seq 300); do etcdctl put "/kubernetes.io/events/noisy-app/late-$i" "$
 tmux -L "$socket" send-keys r
 sleep 3
 shoot space
+
+# Help at 80x24: a terminal of that size, the help scrolled to its end.
+kill "$xterm_pid" 2>/dev/null || true
+tmux -L "$socket" send-keys Escape
+DISPLAY="$display" xterm -tn xterm-256color -T ecl-shot -geometry 80x24+0+0 -fa 'DejaVu Sans Mono' -fs 11 -bg '#1e1e1e' -fg '#d4d4d4' \
+  -e tmux -L "$socket" attach &
+xterm_pid=$!
+sleep 2
+tmux -L "$socket" send-keys '?'
+sleep 1
+shoot help-80x24

@@ -4,7 +4,8 @@
 # etcdctl, tmux (end-to-end tests), kubectl (the referee of the lab's simulated
 # OpenShift API; Debian's kubernetes-client ships one), ssh and sshd (the restore's
 # host steps, tested against a real sshd), sudo (what `backup --via ssh` runs
-# there), curl (etcd's /metrics, the referee of the space reading's cost), and etcd 3.5
+# there), curl (etcd's /metrics, the referee of the space reading's cost), zsh and fish
+# (the completion scripts' parse check), and etcd 3.5
 # from PyPI beside Debian's 3.4.
 # Installs only what is missing.
 set -euo pipefail
@@ -26,6 +27,9 @@ command -v ssh >/dev/null 2>&1 || need+=(openssh-client)
 command -v sudo >/dev/null 2>&1 || need+=(sudo)
 # The space test and benchmark read etcd's own request counters from its /metrics over TLS.
 command -v curl >/dev/null 2>&1 || need+=(curl ca-certificates)
+# tests/completions.rs checks that the zsh and fish completion scripts parse (`zsh -n`, `fish -n`).
+command -v zsh >/dev/null 2>&1 || need+=(zsh)
+command -v fish >/dev/null 2>&1 || need+=(fish)
 
 if [ "${#need[@]}" -gt 0 ]; then
   sudo=""

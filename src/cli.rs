@@ -178,7 +178,8 @@ pub struct ConsoleArgs {
     #[arg(long, global = true)]
     pub read_only: bool,
 
-    /// The console's defrag wizard: pause after each member (the runbook: at least 60s).
+    /// The console's defrag wizard: pause after each member (at least 60s, as "Defragmenting etcd
+    /// data", OpenShift 4.14 documentation, asks).
     #[arg(long, global = true, default_value = "60s", value_parser = parse_duration)]
     pub defrag_wait: Duration,
 
@@ -250,6 +251,12 @@ pub struct ConsoleArgs {
     /// main: the lab's hosts under `etcd-console lab` or with ETCD_CONSOLE_LAB_DIR).
     #[arg(skip)]
     pub host_shell: Option<std::sync::Arc<dyn etcd_console_core::hosts::HostShell>>,
+    /// Where `T` writes the incident timeline as Markdown (default: the current directory).
+    #[arg(long, global = true, value_name = "DIR", env = "ETCD_CONSOLE_TIMELINE_DIR")]
+    pub timeline_dir: Option<PathBuf>,
+    /// For the memory benchmark (benches/idle.sh): start with N synthetic events in the timeline.
+    #[arg(long, hide = true, default_value_t = 0)]
+    pub timeline_prefill: usize,
 }
 
 #[derive(Debug, Subcommand)]
@@ -258,16 +265,29 @@ pub enum Command {
     Status(StatusArgs),
     /// Start a local cluster of real etcd members with TLS and open the console on it.
     Lab(LabArgs),
+    /// Print the shell completion script for bash, zsh or fish to stdout (see the README for where
+    /// to install it).
+    Completions(CompletionsArgs),
+    /// Print the manual page etcd-console(1), in roff, to stdout (`man -l -` shows it).
+    Man,
     /// Pending certificate signing requests: list them, approve the valid ones (exit 0 done,
     /// 1 some refused or failed, 2 bad input or the API unreachable).
     Csr(CsrArgs),
+    /// Stream the incident timeline (what the console's `t` shows) for scripts and chat bots:
+    /// every change seen (leader, silent members, health, alarms, quota, rollouts, encryption
+    /// phases, CSRs, API watches) as one line each, `-o json` one JSON object a line with the
+    /// fields time, kind, source, member, message, details. Runs until SIGINT (exit 0); exit 2
+    /// for bad input. A member or API that is down is an event, never an exit.
+    Watch(WatchArgs),
     /// Defragment the members one at a time, the leader last, behind health gates, with a
     /// wait between members (exit 0 all planned members done, 1 stopped by a gate, a
     /// failure or the user, 2 bad input). Resumes an unfinished run of the same cluster.
+    /// OpenShift 4.14 docs: "Defragmenting etcd data".
     Defrag(DefragArgs),
     /// Take a verified snapshot from one healthy member (a follower by default) with its
     /// metadata beside it; refused during an encryption migration or a control-plane
     /// rollout unless --force (exit 0 taken and verified, 1 refused or failed, 2 bad input).
+    /// OpenShift 4.14 docs: "Backing up etcd data".
     Backup(BackupArgs),
     /// Read a snapshot file without etcd: `status` (what etcdctl snapshot status reports),
     /// `verify` (its SHA-256 trailer and bbolt structure). Exit 0 sound, 1 not, 2 unreadable.
@@ -275,7 +295,8 @@ pub enum Command {
     /// etcd encryption: `status` (the type, the three operators' Encrypted conditions, the key
     /// secrets; exit 0 settled, 1 migrating or Degraded, 2 unreachable), `set TYPE` (patch
     /// APIServer cluster after a confirmation, optionally follow it to the end; exit 0 done,
-    /// 1 refused, not allowed, cancelled, Degraded or stalled, 2 bad input).
+    /// 1 refused, not allowed, cancelled, Degraded or stalled, 2 bad input). OpenShift 4.14 docs:
+    /// "Encrypting etcd data".
     Encryption(EncryptionArgs),
 
     /// Restore etcd from a backup (OpenShift 4.14 docs, "Restoring to a previous cluster state";
@@ -568,7 +589,8 @@ pub struct EncryptionSetArgs {
     #[arg(long, value_name = "DIR2", requires = "backup")]
     pub encryption_keys: Option<PathBuf>,
 
-    /// With --wait: give up when nothing has changed for this long (the runbook: 20 minutes or longer in all).
+    /// With --wait: give up when nothing has changed for this long (a whole migration can take 20
+    /// minutes or longer: "Enabling etcd encryption", OpenShift 4.14 documentation).
     #[arg(long, default_value = "1h", value_parser = parse_duration)]
     pub stall_after: Duration,
 
@@ -736,7 +758,8 @@ pub struct DefragArgs {
     #[arg(long)]
     pub all: bool,
 
-    /// Pause after each member before the next one's checks (the runbook: at least 60s).
+    /// Pause after each member before the next one's checks (at least 60s, as "Defragmenting etcd
+    /// data", OpenShift 4.14 documentation, asks).
     #[arg(long, default_value = "60s", value_parser = parse_duration)]
     pub wait: Duration,
 
@@ -810,11 +833,40 @@ pub enum OutputFormat {
     Json,
 }
 
+/// `watch -o`: readable lines or JSON lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum WatchFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// Output format: `text` (time, source, kind, member, message) or `json` (one object a line).
+    #[arg(long, short = 'o', value_enum, default_value = "text")]
+    pub output: WatchFormat,
+}
+
 #[derive(Debug, Args)]
 pub struct StatusArgs {
     /// Output format.
     #[arg(long, short = 'o', value_enum, default_value = "table")]
     pub output: OutputFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell the script is for.
+    #[arg(value_enum)]
+    pub shell: CompletionShell,
+}
+
+/// The shells `completions` writes for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CompletionShell {
+    Bash,
+    Zsh,
+    Fish,
 }
 
 #[derive(Debug, Args)]
@@ -886,8 +938,8 @@ pub enum LabCommand {
         #[arg(long)]
         dir: PathBuf,
     },
-    /// Run a command on a lab host (a control-plane host or a worker), as over ssh: the runbook's
-    /// commands (mv of manifests, crictl ps, cluster-backup.sh, cluster-restore.sh, systemctl
+    /// Run a command on a lab host (a control-plane host or a worker), as over ssh: the restore
+    /// procedure's commands (mv of manifests, crictl ps, cluster-backup.sh, cluster-restore.sh, systemctl
     /// restart kubelet ...) on the host's files. Prints what the host said; exits with its code
     /// (255: unreachable).
     Host {

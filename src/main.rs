@@ -20,6 +20,12 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => e.exit(),
     };
+    // Completions and the man page print before logging starts: they touch no file.
+    match cli.command {
+        Some(Command::Completions(ref args)) => return exit_code(commands::completions::completions(args.shell)),
+        Some(Command::Man) => return exit_code(commands::completions::man()),
+        _ => {}
+    }
     // A Defragment call gets 30s unless --command-timeout (or its variable) says otherwise.
     cli.console.defrag_timeout = given(&matches, "command_timeout").then_some(cli.connection.command_timeout);
     cli.console.quota_given = given(&matches, "quota_bytes");
@@ -56,8 +62,10 @@ fn main() -> ExitCode {
                 let shell = args.target().lab_dir.clone().map(lab_shell);
                 commands::member::run(&connection, &cli.console, &kube, args, shell).await
             }
+            Some(Command::Watch(args)) => commands::watch::run(&connection, &cli.console, &kube, args.output).await,
             Some(Command::Csr(args)) => commands::csr::run(&kube, cli.console.read_only, &args.command).await,
             Some(Command::Lab(args)) => lab(args, cli.console, cli.kube, log_problem).await,
+            Some(Command::Completions(_) | Command::Man) => 0,
             None => tui::run(connection, cli.console, Some(kube), None, log_problem).await,
         }
     });
@@ -155,4 +163,8 @@ fn given(matches: &clap::ArgMatches, id: &str) -> bool {
     let here =
         |m: &clap::ArgMatches| matches!(m.value_source(id), Some(ValueSource::CommandLine | ValueSource::EnvVariable));
     here(matches) || matches.subcommand().is_some_and(|(_, sub)| here(sub))
+}
+
+fn exit_code(code: i32) -> ExitCode {
+    ExitCode::from(u8::try_from(code).unwrap_or(2))
 }

@@ -15,7 +15,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crossterm::event::{self, DisableMouseCapture, EnableMouseCapture, Event};
+use crossterm::event::{
+    self, DisableBracketedPaste, DisableMouseCapture, EnableBracketedPaste, EnableMouseCapture, Event,
+};
 use crossterm::terminal::{
     self, BeginSynchronizedUpdate, EndSynchronizedUpdate, EnterAlternateScreen, LeaveAlternateScreen,
 };
@@ -40,7 +42,8 @@ use etcd_console_core::settings::{ConnectionSettings, KubeSettings};
 
 fn open_screen(mouse: bool) -> std::io::Result<()> {
     terminal::enable_raw_mode()?;
-    execute!(stdout(), EnterAlternateScreen)?;
+    // A paste comes as one event, never as keys: a pasted line with "q" or Enter in it acts on nothing.
+    execute!(stdout(), EnterAlternateScreen, EnableBracketedPaste)?;
     if mouse {
         execute!(stdout(), EnableMouseCapture)?;
     }
@@ -52,7 +55,7 @@ fn close_screen(mouse: bool) {
     if mouse {
         let _ = execute!(stdout(), DisableMouseCapture);
     }
-    let _ = execute!(stdout(), LeaveAlternateScreen, cursor::Show);
+    let _ = execute!(stdout(), DisableBracketedPaste, LeaveAlternateScreen, cursor::Show);
     let _ = terminal::disable_raw_mode();
 }
 
@@ -146,7 +149,7 @@ impl Screen {
 }
 
 /// The poller and the OpenShift watch, on tasks of their own.
-struct Sources {
+pub(crate) struct Sources {
     poller: JoinHandle<()>,
     commands: mpsc::UnboundedSender<PollCommand>,
     openshift: Option<JoinHandle<()>>,
@@ -157,7 +160,7 @@ struct Sources {
 }
 
 impl Sources {
-    fn stop(&self) {
+    pub(crate) fn stop(&self) {
         self.poller.abort();
         if let Some(task) = &self.openshift {
             task.abort();
@@ -166,15 +169,20 @@ impl Sources {
 }
 
 /// What the sources say, to the loop.
-struct Feeds {
-    poll: mpsc::UnboundedReceiver<PollEvent>,
-    openshift: Option<mpsc::UnboundedReceiver<OpenShiftEvent>>,
+pub(crate) struct Feeds {
+    pub(crate) poll: mpsc::UnboundedReceiver<PollEvent>,
+    pub(crate) openshift: Option<mpsc::UnboundedReceiver<OpenShiftEvent>>,
     connection: oneshot::Receiver<Connection>,
 }
 
 /// Starts the poller and, with a kubeconfig, the OpenShift watch (a missing or unreachable API
 /// never holds up etcd's panes); without one, the OpenShift side says why.
-fn start_sources(source: EtcdSource, refresh: Duration, kube: Option<KubeSettings>, app: &mut App) -> (Sources, Feeds) {
+pub(crate) fn start_sources(
+    source: EtcdSource,
+    refresh: Duration,
+    kube: Option<KubeSettings>,
+    app: &mut App,
+) -> (Sources, Feeds) {
     let (poll_tx, poll_rx) = mpsc::unbounded_channel::<PollEvent>();
     let (commands, command_rx) = mpsc::unbounded_channel::<PollCommand>();
     let poller = tokio::spawn(Poller { source, refresh }.run(poll_tx, command_rx));
@@ -329,6 +337,8 @@ struct EventLoop {
     backup_dir: Option<PathBuf>,
     journal_checked: bool,
     last_backup: mpsc::UnboundedSender<Option<LastBackup>>,
+    /// Where `T` writes the timeline.
+    timeline_dir: PathBuf,
 }
 
 impl EventLoop {
@@ -342,7 +352,10 @@ impl EventLoop {
                 return 2;
             }
             let wake = inbox.next().await;
-            if let Flow::End(code) = self.apply(wake, screen) {
+            let flow = self.apply(wake, screen);
+            // A new notice goes to the timeline; an old one leaves the footer (the 1 s tick sees to it).
+            self.app.age_notice(Instant::now());
+            if let Flow::End(code) = flow {
                 return code;
             }
         }
@@ -368,8 +381,7 @@ impl EventLoop {
         let app = &mut self.app;
         match wake {
             Wake::Polled(events) => {
-                events.into_iter().for_each(|event| app.on_poll(event));
-                app.refresh_quotas();
+                app.take_polled(events, std::time::SystemTime::now());
             }
             Wake::PollerStopped => {
                 // Only a bug ends the poller while the console runs: say so rather than show old figures as current.
@@ -378,10 +390,8 @@ impl EventLoop {
                     Some("polling stopped (a bug: see the log); figures no longer update, restart the console".into());
             }
             Wake::OpenShift(events) => {
-                let mut notices: Vec<String> =
-                    events.into_iter().filter_map(|event| app.openshift.on_event(event)).collect();
-                app.refresh_quotas();
-                if let Some(notice) = notices.pop() {
+                let (_, notice) = app.take_openshift(events, std::time::SystemTime::now());
+                if let Some(notice) = notice {
                     app.notice = Some(notice);
                 }
             }
@@ -390,10 +400,15 @@ impl EventLoop {
             Wake::Runs(progress) => self.on_runs(progress),
             Wake::LastBackup(last) => app.last_backup = Some(last),
             Wake::Input(Event::Key(key)) if key.kind != event::KeyEventKind::Release => {
-                if let Some(effect) = app.on_key(key) {
-                    return self.carry_out(effect, screen);
+                // Alt-q is Esc then q: each effect in turn, until one ends the loop.
+                for effect in app.on_terminal_key(key) {
+                    if let Flow::End(code) = self.carry_out(effect, screen) {
+                        return Flow::End(code);
+                    }
                 }
             }
+            Wake::Input(Event::Paste(text)) => app.on_paste(&text),
+            Wake::Input(Event::Resize(columns, rows)) => app.on_resize(columns, rows),
             Wake::Input(_) => {}
             Wake::InputEnded => {
                 tracing::error!("terminal input ended");
@@ -409,7 +424,15 @@ impl EventLoop {
         let mut backup_ended = false;
         for progress in batch {
             backup_ended |= progress.kind() == WizardKind::Backup && progress.ends_run();
+            // The encryption wizard's backup first (E, b) is a backup too: the title's age follows it.
+            backup_ended |= matches!(
+                &progress,
+                RunProgress::Encryption(etcd_console_core::wizard::encryption::executor::Progress::Backup(
+                    etcd_console_core::wizard::backup::executor::Progress::Run(run)
+                )) if run.outcome().is_some()
+            );
             self.runs.on_progress(&progress);
+            self.app.record_run(&progress);
             match progress {
                 RunProgress::Defrag(progress) => self.app.on_defrag(progress),
                 RunProgress::Backup(progress) => self.app.on_backup(progress),
@@ -437,6 +460,7 @@ impl EventLoop {
             Effect::Change(change) => match self.sources.api.clone() {
                 // The change runs on a task; its outcome comes back as an event.
                 Some(connection) => {
+                    self.app.record_action(&change_text(&change), None);
                     self.app.notice = Some("working ...".into());
                     tokio::spawn(carry_out_change(connection, change, self.sources.changes.clone()));
                 }
@@ -456,6 +480,20 @@ impl EventLoop {
             Effect::Stop(kind) => self.runs.stop(kind),
             Effect::PlanRestore { recovery_host } => self.runs.plan_restore(recovery_host),
             Effect::PlanMember { member } => self.runs.plan_member(member),
+            Effect::ExportTimeline { markdown, name } => {
+                let dir = self.timeline_dir.clone();
+                let tx = self.sources.changes.clone();
+                self.app.notice = Some("writing the timeline ...".into());
+                // A file write, off the loop (a slow disk never holds up a key).
+                tokio::task::spawn_blocking(move || {
+                    let path = std::path::absolute(&dir).unwrap_or(dir).join(&name);
+                    let message = match write_new(&path, &markdown) {
+                        Ok(()) => format!("timeline written to {}", path.display()),
+                        Err(e) => format!("timeline not written to {}: {e}", path.display()),
+                    };
+                    let _ = tx.send(OpenShiftEvent::Done { message });
+                });
+            }
             Effect::Suspend => {
                 if screen.suspend().is_err() {
                     return Flow::End(2);
@@ -493,6 +531,9 @@ pub async fn run(
             return 2;
         }
     };
+    if let Ok(size) = screen.terminal.size() {
+        app.on_resize(size.width, size.height);
+    }
     let (runs_tx, runs) = mpsc::unbounded_channel();
     // The newest verified backup of the cluster, looked for off the UI loop.
     let (last_backup_tx, last_backup) = mpsc::unbounded_channel();
@@ -505,6 +546,7 @@ pub async fn run(
         sources,
         journal_checked: false,
         last_backup: last_backup_tx,
+        timeline_dir: console.timeline_dir.clone().unwrap_or_else(|| PathBuf::from(".")),
     };
     let code = event_loop.run(&mut screen, &mut inbox).await;
     event_loop.sources.stop();
@@ -530,6 +572,17 @@ fn prepare(
     app.keys_dir = etcd_console_core::paths::keys_dir();
     app.restore_backup = console.restore_backup.clone();
     app.read_only = console.read_only;
+    if let Some(user) = kube.as_ref().and_then(|k| k.user()) {
+        app.who = user;
+    }
+    for n in 0..console.timeline_prefill {
+        use etcd_console_core::timeline::{Event, Kind, Source};
+        let message = format!("benchmark filler {n}: leader changed from master-0 to master-1 (term {n})");
+        let event =
+            Event::new(std::time::SystemTime::now(), Kind::LeaderChanged, Source::Etcd, Some("master-1"), message)
+                .with(serde_json::json!({"from": "master-0", "to": "master-1", "term": n}));
+        app.timeline.push(event);
+    }
     app.view = match console.view {
         crate::cli::StartView::Members => crate::app::View::Member,
         crate::cli::StartView::Openshift => crate::app::View::OpenShift,
@@ -571,6 +624,25 @@ async fn carry_out_change(connection: Connection, change: Change, tx: mpsc::Unbo
         Some(first) => format!("{done} CSR(s) {verb}, {} failed: {first}", failed.len()),
     };
     let _ = tx.send(OpenShiftEvent::Done { message });
+}
+
+/// What a confirmed change does, for the timeline.
+fn change_text(change: &Change) -> String {
+    match change {
+        Change::ApproveCsrs(names) if names.len() == 1 => format!("approve CSR {}", names[0]),
+        Change::ApproveCsrs(names) => format!("approve {} CSRs", names.len()),
+        Change::DenyCsr(name) => format!("deny CSR {name}"),
+        other => format!("{other:?}"),
+    }
+}
+
+/// Writes a new file (never over one), readable by its owner only.
+fn write_new(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
+    file.write_all(text.as_bytes())?;
+    file.sync_all()
 }
 
 /// Looks for the newest verified backup of cluster `id` on a blocking task (a directory read).

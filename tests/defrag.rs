@@ -191,16 +191,7 @@ async fn leadership_moved_during_the_run_puts_the_new_leader_last() {
     // During the wait, the test hands the leadership to the second follower (not done yet).
     let ids = member_ids(&lab);
     let next = ids.iter().find(|(n, _)| *n == order[1]).unwrap().1;
-    // Flags, not ETCDCTL_ variables: etcdctl 3.5.1's move-leader reads its environment twice and
-    // then refuses it as shadowed by its own flags.
-    let mut command = Command::new(common::etcdctl_bin());
-    command.args(["--endpoints", &lab.members[leader].client_url]);
-    command.args(["--cacert", &path_str(&lab.pki.ca), "--cert", &path_str(&lab.pki.client.cert)]);
-    command.args(["--key", &path_str(&lab.pki.client.key), "move-leader", &format!("{next:x}")]);
-    for (name, _) in lab.env() {
-        command.env_remove(name);
-    }
-    let moved = run_with_limit(command, Duration::from_secs(30));
+    let moved = common::move_leader(&lab, &lab.members[leader].client_url, &format!("{next:x}"));
     assert!(moved.status.success(), "{}", stderr(&moved));
     let (code, lines) = run.finish(Duration::from_secs(90));
     assert_eq!(code, 0, "{lines:?}");

@@ -166,3 +166,32 @@ async fn post_restore_approval_by_node_at_80x24_and_120x40() {
         insta::assert_snapshot!("post-restore-approve-120x40", wide);
     });
 }
+
+/// The members view with its one-glance strip, fed by the real watch (the members are the
+/// UI's fixture: three healthy, no backup yet), at 80x24, 120x40 and 200x60.
+async fn snapshot_members_view(scenario: &str) {
+    let mut app = watched(scenario).await;
+    let now = Instant::now();
+    app.cluster = etcd_console_core::cluster::fixtures::healthy_cluster(3, now);
+    app.cluster.discovery = etcd_console_core::cluster::Discovery::Known { at: now };
+    app.last_backup = Some(None);
+    // As the event loop does after a poll: what the watches say of etcd (quota, quorum guard).
+    app.refresh_quotas();
+    for (width, height) in [(80, 24), (120, 40), (200, 60)] {
+        let screen = render(&mut app, View::Member, width, height);
+        // Nothing cut mid-word on the strip: the line under the badges ends before the edge.
+        let strip = screen.lines().nth(2).unwrap_or_default().trim_matches('"').trim_end().to_string();
+        assert!(strip.chars().count() < usize::from(width), "{strip}");
+        settings().bind(|| insta::assert_snapshot!(format!("{scenario}-members-{width}x{height}"), screen));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn post_restore_members_at_a_glance() {
+    snapshot_members_view("post-restore").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn encryption_in_progress_members_at_a_glance() {
+    snapshot_members_view("encryption-in-progress").await;
+}

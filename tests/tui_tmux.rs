@@ -690,3 +690,68 @@ async fn s_shows_what_fills_etcd_read_on_a_follower_and_r_says_what_grew() {
     tmux.keys(&["q"]);
     tmux.wait_for("a clean exit", WAIT, |s| s.contains("CONSOLE-EXITED 0"));
 }
+
+/// The CSR filter edits as a line does: at 80x24 on the lab's CSRs, two words typed, Ctrl-W takes
+/// the last back and the list follows what is left; a paste goes in whole (its line break and
+/// what follows it are dropped, its q is not a key).
+#[tokio::test(flavor = "multi_thread")]
+async fn the_csr_filter_edits_with_ctrl_w_and_takes_a_paste_as_text() {
+    let lab = lab_scenario("post-restore", 1.0).await;
+    let tmux = Tmux::start("filter", 80, 24, &console_on_lab(&lab, ""));
+    tmux.wait_for("the members", WAIT, |s| s.contains("leader"));
+    tmux.keys(&["Tab", "Tab"]);
+    tmux.wait_for("the CSRs", WAIT, |s| s.contains("Pending CSRs (4, 0"));
+    let footer = tmux.screen().lines().nth(23).unwrap_or_default().to_string();
+    assert!(footer.contains("A  approve") && footer.contains("/  filter"), "{footer}");
+    tmux.keys(&["/"]);
+    for c in "master-1 nomatch".chars() {
+        tmux.keys(&["-l", &c.to_string()]);
+    }
+    tmux.wait_for("nothing matches both words", WAIT, |s| s.contains("/master-1 nomatch") && s.contains("(0 of 4)"));
+    tmux.keys(&["C-w"]);
+    let screen = tmux.wait_for("the last word gone", WAIT, |s| s.contains("(1 of 4)"));
+    assert!(screen.contains("/master-1 ") && !screen.contains("nomatch"), "{screen}");
+    // Ctrl-U clears the line; a paste of "worker-1", a line break and a q: filtered by
+    // worker-1, still typing, and the console still open.
+    tmux.keys(&["C-u"]);
+    tmux.wait_for("the line cleared", WAIT, |s| s.contains("(4 of 4)"));
+    tmux.paste("worker-1\nq");
+    let screen = tmux.wait_for("the pasted filter", WAIT, |s| s.contains("/worker-1 ") && s.contains("(1 of 4)"));
+    assert!(!screen.contains("CONSOLE-EXITED"), "{screen}");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the filter kept", WAIT, |s| s.contains("/worker-1 (1 of 4, 0 unexpected)"));
+    tmux.keys(&["q"]);
+    tmux.wait_for("the console to exit", WAIT, |s| s.contains("CONSOLE-EXITED 0"));
+}
+
+/// At 80x24 the help fits between the borders, End shows its last line, and Esc closes it.
+#[tokio::test(flavor = "multi_thread")]
+async fn at_80x24_the_help_scrolls_to_its_last_line_and_esc_closes_it() {
+    let lab = lab(3, 8 << 30).await;
+    let command = with_lab_env(
+        &lab,
+        &format!(
+            "{} --log-dir {}; echo CONSOLE-EXITED $?; sleep 60",
+            console_bin().display(),
+            lab.dir.join("tui-logs").display()
+        ),
+    );
+    let tmux = Tmux::start("help", 80, 24, &command);
+    tmux.wait_for("the members", WAIT, |s| healthy_rows(s) == 3);
+    tmux.keys(&["?"]);
+    let screen = tmux.wait_for("the help", WAIT, |s| s.contains("Help: keys"));
+    assert!(screen.contains("1–20 of") && !screen.contains("answered."), "{screen}");
+    tmux.keys(&["End"]);
+    let screen = tmux.wait_for("the help's last line", WAIT, |s| s.contains("answered."));
+    assert!(screen.contains("Ctrl-U  delete the whole line"), "{screen}");
+    // PgDn at the end stays there.
+    tmux.keys(&["PPage", "NPage", "NPage"]);
+    tmux.wait_for("the end again", WAIT, |s| s.contains("answered."));
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("the help closed", WAIT, |s| !s.contains("Help: keys") && healthy_rows(s) == 3);
+    // Esc and q at once (as the terminal sends Alt-q): help closes, then the console quits.
+    tmux.keys(&["?"]);
+    tmux.wait_for("the help again", WAIT, |s| s.contains("Help: keys"));
+    tmux.keys(&["Escape", "q"]);
+    tmux.wait_for("the console to exit", WAIT, |s| s.contains("CONSOLE-EXITED 0"));
+}

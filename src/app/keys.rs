@@ -42,6 +42,13 @@ pub enum Action {
     OpenEncryption,
     OpenRestore,
     OpenMember,
+    /// PgUp/PgDn: the help a page up or down.
+    PageUp,
+    PageDown,
+    /// `t`: the incident timeline (its keys: ↑↓ scroll, / filter, Esc closes).
+    ToggleTimeline,
+    /// `T`: write the timeline as Markdown for the postmortem.
+    ExportTimeline,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -95,7 +102,7 @@ pub const KEY_TABLE: &[Binding] = &[
         label: "Esc/n",
         action: Action::CloseOverlay,
         description: "close help or alerts; cancel a confirmation",
-        footer: None,
+        footer: Some(("Esc", "close")),
     },
     Binding {
         keys: &[plain(KeyCode::Char('y'))],
@@ -115,28 +122,42 @@ pub const KEY_TABLE: &[Binding] = &[
         keys: &[plain(KeyCode::Up), plain(KeyCode::Char('k'))],
         label: "↑/k",
         action: Action::SelectPrevious,
-        description: "select the member (CSR view: the CSR) above",
+        description: "select the member (CSR view: the CSR) above; help: scroll up",
         footer: None,
     },
     Binding {
         keys: &[plain(KeyCode::Down), plain(KeyCode::Char('j'))],
         label: "↓/j",
         action: Action::SelectNext,
-        description: "select the member (CSR view: the CSR) below",
+        description: "select the member (CSR view: the CSR) below; help: scroll down",
         footer: Some(("↑↓", "select")),
     },
     Binding {
         keys: &[plain(KeyCode::Home), plain(KeyCode::Char('g'))],
         label: "Home/g",
         action: Action::SelectFirst,
-        description: "select the first member",
+        description: "select the first member; help: its top",
         footer: None,
     },
     Binding {
         keys: &[plain(KeyCode::End), plain(KeyCode::Char('G'))],
         label: "End/G",
         action: Action::SelectLast,
-        description: "select the last member",
+        description: "select the last member; help: its end",
+        footer: None,
+    },
+    Binding {
+        keys: &[plain(KeyCode::PageUp)],
+        label: "PgUp",
+        action: Action::PageUp,
+        description: "help: a page up",
+        footer: None,
+    },
+    Binding {
+        keys: &[plain(KeyCode::PageDown)],
+        label: "PgDn",
+        action: Action::PageDown,
+        description: "help: a page down",
         footer: None,
     },
     Binding {
@@ -151,28 +172,28 @@ pub const KEY_TABLE: &[Binding] = &[
         label: "A",
         action: Action::ApproveCsr,
         description: "CSR view: approve the selected CSR (asks first)",
-        footer: None,
+        footer: Some(("A", "approve")),
     },
     Binding {
         keys: &[plain(KeyCode::Char('V'))],
         label: "V",
         action: Action::ApproveAllValid,
         description: "CSR view: approve every valid CSR shown (asks)",
-        footer: None,
+        footer: Some(("V", "all valid")),
     },
     Binding {
         keys: &[plain(KeyCode::Char('D'))],
         label: "D",
         action: Action::DenyCsr,
         description: "CSR view: deny the selected CSR (asks first)",
-        footer: None,
+        footer: Some(("D", "deny")),
     },
     Binding {
         keys: &[plain(KeyCode::Char('/'))],
         label: "/",
         action: Action::FilterCsrs,
-        description: "CSR view: filter (Enter keeps, Esc clears)",
-        footer: None,
+        description: "CSR view and timeline: filter (Enter keeps, Esc clears)",
+        footer: Some(("/", "filter")),
     },
     Binding {
         keys: &[plain(KeyCode::Char('d'))],
@@ -245,6 +266,20 @@ pub const KEY_TABLE: &[Binding] = &[
         footer: Some(("M", "replace")),
     },
     Binding {
+        keys: &[plain(KeyCode::Char('t'))],
+        label: "t",
+        action: Action::ToggleTimeline,
+        description: "incident timeline, newest first: ↑↓ scroll, / filter, Esc closes",
+        footer: Some(("t", "timeline")),
+    },
+    Binding {
+        keys: &[plain(KeyCode::Char('T'))],
+        label: "T",
+        action: Action::ExportTimeline,
+        description: "write the timeline as Markdown (UTC times, the cluster named) for the postmortem",
+        footer: Some(("T", "Markdown")),
+    },
+    Binding {
         keys: &[plain(KeyCode::Char('r'))],
         label: "r",
         action: Action::RefreshNow,
@@ -260,25 +295,194 @@ pub const KEY_TABLE: &[Binding] = &[
     },
 ];
 
-/// What a key does to a line being typed (the CSR filter, the restore
-/// prompt); the other characters are typed into it.
+/// Where the footer is: which keys matter there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Place {
+    /// The members view (the member's detail and DB below).
+    Members,
+    /// The OpenShift view.
+    OpenShift,
+    /// The CSR view.
+    Csrs,
+    /// A wizard (or the space view) on the lower half: its pane shows its own keys.
+    Wizard,
+    /// The timeline pane.
+    Timeline,
+}
+
+/// The footer's keys in each place, most important first (the footer shows them in this order
+/// and leaves out the last ones when they do not fit; `?` then ends it). Each action's binding
+/// gives its keys and word (`Binding::footer`).
+pub const FOOTER_TABLE: &[(Place, &[Action])] = &[
+    (
+        Place::Members,
+        &[
+            Action::Quit,
+            Action::NextView,
+            Action::SelectNext,
+            Action::ToggleTimeline,
+            Action::OpenDefrag,
+            Action::OpenBackup,
+            Action::OpenMember,
+            Action::OpenSpace,
+            Action::OpenEncryption,
+            Action::ToggleAlerts,
+            Action::RefreshNow,
+        ],
+    ),
+    (
+        Place::OpenShift,
+        &[
+            Action::Quit,
+            Action::NextView,
+            Action::OpenEncryption,
+            Action::ToggleTimeline,
+            Action::ToggleAlerts,
+            Action::OpenBackup,
+            Action::OpenDefrag,
+            Action::OpenSpace,
+            Action::RefreshNow,
+        ],
+    ),
+    (
+        Place::Csrs,
+        &[
+            Action::Quit,
+            Action::NextView,
+            Action::ApproveCsr,
+            Action::ApproveAllValid,
+            Action::DenyCsr,
+            Action::FilterCsrs,
+            Action::SelectNext,
+            Action::ToggleAlerts,
+            Action::RefreshNow,
+            Action::OpenDefrag,
+            Action::OpenBackup,
+        ],
+    ),
+    (Place::Wizard, &[Action::Quit, Action::CloseOverlay, Action::ToggleAlerts]),
+    (
+        Place::Timeline,
+        &[Action::Quit, Action::CloseOverlay, Action::FilterCsrs, Action::ExportTimeline, Action::ToggleAlerts],
+    ),
+];
+
+/// The footer's entries of a place, most important first: (keys, word).
+pub fn footer_keys(place: Place) -> Vec<(&'static str, &'static str)> {
+    let actions = FOOTER_TABLE.iter().find(|(p, _)| *p == place).map_or(&[][..], |(_, actions)| *actions);
+    actions.iter().filter_map(|a| KEY_TABLE.iter().find(|b| b.action == *a).and_then(|b| b.footer)).collect()
+}
+
+/// The footer's entry that ends it: help, where every key is.
+pub fn footer_help() -> (&'static str, &'static str) {
+    KEY_TABLE.iter().find(|b| b.action == Action::ToggleHelp).and_then(|b| b.footer).unwrap_or(("?", "help"))
+}
+
+/// What a key does to a line being typed (the CSR filter, the restore and member prompts); the
+/// other characters are typed into it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Edit {
     /// Enter: the filter is kept; a prompt is answered with what was typed.
     Keep,
     /// Esc: the filter is cleared; the prompt is answered with nothing (no).
     Drop,
-    /// Backspace: the last character goes.
+    /// Backspace: the character before the cursor goes.
     Erase,
+    /// Delete: the character under the cursor goes.
+    EraseNext,
+    /// Ctrl-W: the word before the cursor goes.
+    EraseWord,
+    /// Ctrl-U: the whole line goes.
+    EraseLine,
+    /// ←: the cursor a character left.
+    Left,
+    /// →: the cursor a character right.
+    Right,
+    /// Home, Ctrl-A: the cursor to the start.
+    Start,
+    /// End, Ctrl-E: the cursor to the end.
+    End,
 }
 
-/// The keys of a line being typed (whatever the modifiers).
-pub const EDIT_KEYS: &[(KeyCode, Edit)] =
-    &[(KeyCode::Enter, Edit::Keep), (KeyCode::Esc, Edit::Drop), (KeyCode::Backspace, Edit::Erase)];
+/// A key of a line being typed, as help lists it.
+pub struct EditBinding {
+    pub keys: &'static [Key],
+    pub label: &'static str,
+    pub edit: Edit,
+    pub description: &'static str,
+}
+
+/// The keys of a line being typed (Enter, Esc and the other keys that are not characters match
+/// whatever the modifiers; the Ctrl keys need Ctrl).
+pub const EDIT_KEYS: &[EditBinding] = &[
+    EditBinding {
+        keys: &[plain(KeyCode::Enter)],
+        label: "Enter",
+        edit: Edit::Keep,
+        description: "keep the filter; answer the prompt",
+    },
+    EditBinding {
+        keys: &[plain(KeyCode::Esc)],
+        label: "Esc",
+        edit: Edit::Drop,
+        description: "clear the filter; cancel the prompt",
+    },
+    EditBinding { keys: &[plain(KeyCode::Left)], label: "←", edit: Edit::Left, description: "cursor left" },
+    EditBinding { keys: &[plain(KeyCode::Right)], label: "→", edit: Edit::Right, description: "cursor right" },
+    EditBinding {
+        keys: &[plain(KeyCode::Home), ctrl('a')],
+        label: "Home/^A",
+        edit: Edit::Start,
+        description: "cursor to the start",
+    },
+    EditBinding {
+        keys: &[plain(KeyCode::End), ctrl('e')],
+        label: "End/^E",
+        edit: Edit::End,
+        description: "cursor to the end",
+    },
+    EditBinding {
+        keys: &[plain(KeyCode::Backspace)],
+        label: "Bksp",
+        edit: Edit::Erase,
+        description: "delete the character before the cursor",
+    },
+    EditBinding {
+        keys: &[plain(KeyCode::Delete)],
+        label: "Del",
+        edit: Edit::EraseNext,
+        description: "delete the character under the cursor",
+    },
+    EditBinding {
+        keys: &[ctrl('w')],
+        label: "Ctrl-W",
+        edit: Edit::EraseWord,
+        description: "delete the word before the cursor",
+    },
+    EditBinding { keys: &[ctrl('u')], label: "Ctrl-U", edit: Edit::EraseLine, description: "delete the whole line" },
+];
 
 /// What a key does to a line being typed, if it is not a character typed into it.
-pub fn edit_for(code: KeyCode) -> Option<Edit> {
-    EDIT_KEYS.iter().find(|(c, _)| *c == code).map(|(_, edit)| *edit)
+pub fn edit_for(event: KeyEvent) -> Option<Edit> {
+    let modifiers = event.modifiers - KeyModifiers::SHIFT;
+    EDIT_KEYS
+        .iter()
+        .find(|b| {
+            b.keys
+                .iter()
+                .any(|k| k.code == event.code && (!matches!(k.code, KeyCode::Char(_)) || k.modifiers == modifiers))
+        })
+        .map(|b| b.edit)
+}
+
+/// A character typed with Alt that no binding takes: a terminal's way of saying Esc and then
+/// the character, pressed quickly one after the other.
+pub fn esc_then(event: KeyEvent) -> Option<KeyEvent> {
+    let KeyCode::Char(_) = event.code else { return None };
+    if !event.modifiers.contains(KeyModifiers::ALT) || action_for(event).is_some() {
+        return None;
+    }
+    Some(KeyEvent::new(event.code, event.modifiers - KeyModifiers::ALT))
 }
 
 /// What a hinted key does.
@@ -386,6 +590,8 @@ pub enum Context {
     MemberConfirm,
     /// The member replacement's prompt: a step only a person can do (OpenShift 4.3).
     MemberStep,
+    /// The incident timeline (`t`).
+    Timeline,
     /// The space view while a reading is under way.
     SpaceReading,
     /// The space view with its reading (or why there is none).
@@ -429,6 +635,7 @@ impl Context {
         Context::MemberFinished,
         Context::MemberConfirm,
         Context::MemberStep,
+        Context::Timeline,
         Context::SpaceReading,
         Context::SpaceDone,
     ];
@@ -554,6 +761,15 @@ pub const HINT_TABLE: &[(Context, &[Hint])] = &[
         Context::MemberStep,
         &[edit("Enter", Edit::Keep, "when it is done"), edit("Esc", Edit::Drop, "stops here (resume later)")],
     ),
+    (
+        Context::Timeline,
+        &[
+            hint("↑↓", UP_DOWN, "scroll"),
+            hint("/", &[Action::FilterCsrs], "filter"),
+            hint("T", &[Action::ExportTimeline], "Markdown"),
+            hint("Esc", ESC, "close"),
+        ],
+    ),
     (Context::SpaceReading, &[hint("x", STOP, "stop (what was read stays)"), hint("Esc", ESC, "hide")]),
     (
         Context::SpaceDone,
@@ -662,7 +878,7 @@ mod tests {
                     }
                     Does::Edit(edit) => {
                         for key in keys {
-                            assert_eq!(edit_for(key.code), Some(edit), "{context:?}: {} is not {edit:?}", hint.label);
+                            assert_eq!(edit_for(key), Some(edit), "{context:?}: {} is not {edit:?}", hint.label);
                         }
                     }
                 }
@@ -672,8 +888,50 @@ mod tests {
 
     #[test]
     fn a_typed_line_takes_every_character() {
-        assert!(EDIT_KEYS.iter().all(|(code, _)| !matches!(code, KeyCode::Char(_))));
-        assert_eq!(edit_for(KeyCode::Char('q')), None);
+        let plain_chars = EDIT_KEYS.iter().flat_map(|b| b.keys).filter(|k| matches!(k.code, KeyCode::Char(_)));
+        assert!(plain_chars.clone().all(|k| k.modifiers == KeyModifiers::CONTROL), "a character would not be typed");
+        assert_eq!(edit_for(KeyEvent::new(KeyCode::Char('q'), KeyModifiers::NONE)), None);
+        assert_eq!(edit_for(KeyEvent::new(KeyCode::Char('w'), KeyModifiers::NONE)), None, "w is typed");
+        assert_eq!(edit_for(KeyEvent::new(KeyCode::Char('w'), KeyModifiers::CONTROL)), Some(Edit::EraseWord));
+        assert_eq!(edit_for(KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL)), Some(Edit::EraseLine));
+        assert_eq!(edit_for(KeyEvent::new(KeyCode::Char('a'), KeyModifiers::CONTROL)), Some(Edit::Start));
+        assert_eq!(edit_for(KeyEvent::new(KeyCode::Home, KeyModifiers::NONE)), Some(Edit::Start));
+        assert_eq!(edit_for(KeyEvent::new(KeyCode::Enter, KeyModifiers::SHIFT)), Some(Edit::Keep));
+    }
+
+    #[test]
+    fn edit_keys_do_not_clash() {
+        let mut seen: Vec<(KeyCode, KeyModifiers)> = Vec::new();
+        for key in EDIT_KEYS.iter().flat_map(|b| b.keys) {
+            assert!(!seen.contains(&(key.code, key.modifiers)), "{:?} bound twice", key.code);
+            seen.push((key.code, key.modifiers));
+        }
+    }
+
+    #[test]
+    fn alt_and_a_character_is_esc_then_the_character() {
+        let alt_q = KeyEvent::new(KeyCode::Char('q'), KeyModifiers::ALT);
+        assert_eq!(esc_then(alt_q), Some(KeyEvent::new(KeyCode::Char('q'), KeyModifiers::NONE)));
+        let alt_shift_g = KeyEvent::new(KeyCode::Char('G'), KeyModifiers::ALT | KeyModifiers::SHIFT);
+        assert_eq!(esc_then(alt_shift_g), Some(KeyEvent::new(KeyCode::Char('G'), KeyModifiers::SHIFT)));
+        assert_eq!(esc_then(KeyEvent::new(KeyCode::Char('q'), KeyModifiers::NONE)), None);
+        assert_eq!(esc_then(KeyEvent::new(KeyCode::Up, KeyModifiers::ALT)), None);
+    }
+
+    #[test]
+    fn every_footer_entry_is_a_bound_key_with_its_words() {
+        for (place, actions) in FOOTER_TABLE {
+            for action in *actions {
+                let binding = KEY_TABLE.iter().find(|b| b.action == *action);
+                assert!(binding.is_some_and(|b| b.footer.is_some()), "{place:?}: {action:?} has no footer words");
+            }
+            assert!(!actions.contains(&Action::ToggleHelp), "{place:?}: ? ends every footer by itself");
+        }
+        let csr = footer_keys(Place::Csrs);
+        assert_eq!(
+            &csr[..6],
+            &[("q", "quit"), ("Tab", "view"), ("A", "approve"), ("V", "all valid"), ("D", "deny"), ("/", "filter")]
+        );
     }
 
     #[test]

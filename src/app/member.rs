@@ -8,7 +8,8 @@ use etcd_console_core::wizard::member::engine::Confirmation;
 use etcd_console_core::wizard::member::executor::Progress;
 use etcd_console_core::wizard::member::{MemberRun, Outcome, Step};
 
-use super::keys::{self, Action as Key, Edit};
+use super::input::{Input, Typed};
+use super::keys::Action as Key;
 use super::{Answer, App, Effect, Start, WizardKind};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,7 +30,7 @@ pub enum Asked {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Prompt {
     pub asked: Asked,
-    pub typed: String,
+    pub typed: Input,
 }
 
 #[derive(Debug, Clone)]
@@ -131,7 +132,7 @@ impl MemberWizard {
     }
 
     pub fn ask(&mut self, asked: Asked) {
-        self.prompt = Some(Prompt { asked, typed: String::new() });
+        self.prompt = Some(Prompt { asked, typed: Input::new() });
     }
 }
 
@@ -169,30 +170,22 @@ impl App {
     }
 
     /// A key while the prompt is up, by EDIT_KEYS: Enter answers, Esc answers nothing (no:
-    /// cancelled, or the step not done), Backspace removes; characters add.
+    /// cancelled, or the step not done); the other keys edit what is typed, sent as it is.
     pub fn on_member_key(&mut self, key: crossterm::event::KeyEvent) -> Option<Effect> {
-        use crossterm::event::{KeyCode, KeyModifiers};
         let wizard = self.member.as_mut()?;
         let prompt = wizard.prompt.as_mut()?;
-        match keys::edit_for(key.code) {
-            Some(Edit::Erase) => {
-                prompt.typed.pop();
-            }
-            Some(Edit::Keep) => {
-                let typed = prompt.typed.trim().to_string();
+        match prompt.typed.key(key) {
+            Typed::Keep => {
+                let typed = prompt.typed.text().to_string();
                 wizard.prompt = None;
-                return Some(Effect::Answer(Answer::Member(typed)));
+                Some(Effect::Answer(Answer::Member(typed)))
             }
-            Some(Edit::Drop) => {
+            Typed::Drop => {
                 wizard.prompt = None;
-                return Some(Effect::Answer(Answer::Member(String::new())));
+                Some(Effect::Answer(Answer::Member(String::new())))
             }
-            None => match key.code {
-                KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => prompt.typed.push(c),
-                _ => {}
-            },
+            Typed::Edited => None,
         }
-        None
     }
 
     /// The selected member as the engine is asked for it: its name, or its hex ID when unstarted.
@@ -440,12 +433,44 @@ mod tests {
         for c in ['q', 'x', 'M'] {
             assert_eq!(app.on_key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)), None);
         }
-        assert_eq!(app.member.as_ref().and_then(|w| w.prompt.as_ref()).map(|p| p.typed.as_str()), Some("qxM"));
+        assert_eq!(app.member.as_ref().and_then(|w| w.prompt.as_ref()).map(|p| p.typed.text()), Some("qxM"));
         assert_eq!(
             app.on_key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE)),
             Some(Effect::Answer(Answer::Member(String::new())))
         );
         assert!(!app.member_prompt_up());
+    }
+
+    #[test]
+    fn a_paste_into_the_prompt_is_its_first_line_and_enter_sends_it_exactly() {
+        let mut app = one_down();
+        app.on_action(Action::OpenMember);
+        app.on_member(Progress::Run(Box::new(surveyed(crashlooping(0), true))));
+        app.on_action(Action::Confirm);
+        let RunAction::Confirm(confirmation) = surveyed(crashlooping(0), false).next_action() else {
+            panic!("no confirmation")
+        };
+        app.ask_member(Asked::Confirm(confirmation));
+        // The pasted line break is not an Enter: nothing is answered until Enter is pressed.
+        app.on_paste("ocp-x7k2p/etcd-\u{1b}[2J1\ny");
+        assert!(app.member_prompt_up());
+        assert_eq!(
+            app.member.as_ref().and_then(|w| w.prompt.as_ref()).map(|p| p.typed.text()),
+            Some("ocp-x7k2p/etcd-[2J1")
+        );
+        // Ctrl-W takes back a word (then the punctuation before it); the rest is typed again.
+        let ctrl_w = KeyEvent::new(KeyCode::Char('w'), KeyModifiers::CONTROL);
+        for _ in 0..2 {
+            app.on_key(ctrl_w);
+        }
+        assert_eq!(app.member.as_ref().and_then(|w| w.prompt.as_ref()).map(|p| p.typed.text()), Some("ocp-x7k2p/etcd"));
+        for c in ['-', '1'] {
+            app.on_key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE));
+        }
+        assert_eq!(
+            app.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)),
+            Some(Effect::Answer(Answer::Member("ocp-x7k2p/etcd-1".into())))
+        );
     }
 
     #[test]

@@ -4,11 +4,13 @@
 pub mod backup;
 pub mod defrag;
 pub mod encryption;
+pub mod input;
 pub mod keys;
 pub mod member;
 pub mod openshift;
 pub mod restore;
 pub mod space;
+pub mod timeline;
 
 use std::time::{Duration, Instant};
 
@@ -18,7 +20,8 @@ use etcd_console_core::openshift::csr::{self, PendingCsr, Selection};
 use etcd_console_core::openshift::model::quorum_guard_off;
 use etcd_console_core::openshift::watch::Watched;
 use etcd_console_core::units::{safe_text, safe_text_within};
-use keys::{Action, Edit};
+use input::Typed;
+use keys::Action;
 
 /// What the event loop must do after an action.
 #[derive(Debug, Clone, PartialEq)]
@@ -45,6 +48,11 @@ pub enum Effect {
     /// Not a run: nothing to stop or answer.
     PlanMember {
         member: String,
+    },
+    /// `T`: write this Markdown (the timeline) to a new file of this name.
+    ExportTimeline {
+        markdown: String,
+        name: String,
     },
 }
 
@@ -238,6 +246,22 @@ pub struct App {
     pub member: Option<member::MemberWizard>,
     /// The space view, once opened.
     pub space: Option<space::SpaceView>,
+    /// How far the help is scrolled: its first row shown.
+    pub help_scroll: usize,
+    /// The terminal's size (columns, rows), for the help's pages.
+    pub screen: (u16, u16),
+    /// Every change seen and every action taken here, newest last (bounded).
+    pub timeline: etcd_console_core::timeline::Timeline,
+    /// Turns what the sources report into the timeline's events.
+    pub producer: etcd_console_core::timeline::Producer,
+    /// Who acts here: the kubeconfig's user (or the local user), for the timeline.
+    pub who: String,
+    /// `t`: the timeline covers the members and the lower half.
+    pub show_timeline: bool,
+    pub timeline_view: timeline::TimelineView,
+    /// The notice last seen by `age_notice`, and when it appeared.
+    pub notice_seen: Option<String>,
+    pub notice_at: Option<Instant>,
 }
 
 /// A kubelet files one client and one serving CSR: a node with more pending than this is suspicious.
@@ -329,6 +353,15 @@ impl App {
             restore_backup: None,
             member: None,
             space: None,
+            help_scroll: 0,
+            screen: (80, 24),
+            timeline: Default::default(),
+            producer: Default::default(),
+            who: std::env::var("USER").unwrap_or_else(|_| "unknown".into()),
+            show_timeline: false,
+            timeline_view: Default::default(),
+            notice_seen: None,
+            notice_at: None,
         }
     }
 
@@ -426,8 +459,72 @@ impl App {
         }
     }
 
+    /// A key as the terminal reported it. A character with Alt that no key binds is a quick Esc
+    /// then the character (terminals send both as one): two keys, so Esc closes what is open and
+    /// the character does what it does after that.
+    pub fn on_terminal_key(&mut self, key: crossterm::event::KeyEvent) -> Vec<Effect> {
+        match keys::esc_then(key) {
+            Some(plain) => {
+                let esc = crossterm::event::KeyEvent::new(
+                    crossterm::event::KeyCode::Esc,
+                    crossterm::event::KeyModifiers::NONE,
+                );
+                self.on_key(esc).into_iter().chain(self.on_key(plain)).collect()
+            }
+            None => self.on_key(key).into_iter().collect(),
+        }
+    }
+
+    /// Pasted text (bracketed paste): into the line being typed, never read as keys; nothing
+    /// when no line is being typed.
+    pub fn on_paste(&mut self, text: &str) {
+        if self.show_timeline && self.timeline_view.editing_filter && self.confirm.is_none() {
+            self.on_timeline_filter_paste(text);
+        } else if self.openshift.editing_filter {
+            self.openshift.filter_input.paste(text);
+            let filter = self.openshift.filter_input.text().to_string();
+            self.openshift.set_filter(filter);
+        } else if let Some(prompt) = self.restore.as_mut().and_then(|w| w.prompt.as_mut()) {
+            prompt.typed.paste(text);
+        } else if let Some(prompt) = self.member.as_mut().and_then(|w| w.prompt.as_mut()) {
+            prompt.typed.paste(text);
+        }
+    }
+
+    /// The terminal's new size; the help stays within its end.
+    pub fn on_resize(&mut self, columns: u16, rows: u16) {
+        self.screen = (columns, rows);
+        self.scroll_help(0);
+    }
+
+    /// Scrolls the help by `rows` (negative: up), within its first and last page.
+    fn scroll_help(&mut self, rows: isize) {
+        let (_, last_top) = crate::ui::help::pages(self.screen.0, self.screen.1);
+        self.help_scroll = self.help_scroll.saturating_add_signed(rows).min(last_top);
+    }
+
+    /// Help's keys while it is shown: ↑↓ a row, PgUp/PgDn a page, Home/End its top and end.
+    fn on_help_action(&mut self, action: Action) -> bool {
+        let (page, last_top) = crate::ui::help::pages(self.screen.0, self.screen.1);
+        let page = isize::try_from(page.max(1)).unwrap_or(1);
+        match action {
+            Action::SelectPrevious => self.scroll_help(-1),
+            Action::SelectNext => self.scroll_help(1),
+            Action::PageUp => self.scroll_help(-page),
+            Action::PageDown => self.scroll_help(page),
+            Action::SelectFirst => self.help_scroll = 0,
+            Action::SelectLast => self.help_scroll = last_top,
+            _ => return false,
+        }
+        true
+    }
+
     /// A key: typed into the CSR filter or the restore's prompt while they are up, else its action.
     pub fn on_key(&mut self, key: crossterm::event::KeyEvent) -> Option<Effect> {
+        if self.show_timeline && self.timeline_view.editing_filter && self.confirm.is_none() {
+            self.on_timeline_filter_key(key);
+            return None;
+        }
         if self.openshift.editing_filter {
             self.on_filter_key(key);
             return None;
@@ -492,6 +589,26 @@ impl App {
                     None
                 }
             };
+        }
+        if self.show_help && self.on_help_action(action) {
+            return None;
+        }
+        // The timeline, when shown, covers the rest and takes its keys first.
+        if self.show_timeline && !(self.show_help || self.show_alerts) && self.on_timeline_action(action).is_some() {
+            return None;
+        }
+        match action {
+            Action::ToggleTimeline => {
+                self.show_timeline = true;
+                self.show_help = false;
+                self.show_alerts = false;
+                return None;
+            }
+            Action::ExportTimeline => {
+                let (markdown, name) = self.timeline_markdown();
+                return Some(Effect::ExportTimeline { markdown, name });
+            }
+            _ => {}
         }
         // The wizard on screen takes its keys first (not while help or the alerts cover it).
         if !(self.show_help || self.show_alerts) {
@@ -643,25 +760,19 @@ impl App {
         self.confirm = Some(self.confirmation(format!("Deny {}?", safe_text(&c.name)), lines, Change::DenyCsr(c.name)));
     }
 
-    /// A key while the filter is typed, by EDIT_KEYS: Enter keeps it, Esc clears it,
-    /// Backspace removes; characters add.
+    /// A key while the filter is typed, by EDIT_KEYS: Enter keeps it, Esc clears it, the
+    /// others edit it; the list follows every change.
     pub fn on_filter_key(&mut self, key: crossterm::event::KeyEvent) {
-        let mut filter = self.openshift.filter.clone();
-        match keys::edit_for(key.code) {
-            Some(Edit::Erase) => {
-                filter.pop();
-            }
-            Some(Edit::Keep) => self.openshift.editing_filter = false,
-            Some(Edit::Drop) => {
-                filter.clear();
+        let input = &mut self.openshift.filter_input;
+        match input.key(key) {
+            Typed::Keep => self.openshift.editing_filter = false,
+            Typed::Drop => {
+                input.clear();
                 self.openshift.editing_filter = false;
             }
-            None => {
-                if let crossterm::event::KeyCode::Char(c) = key.code {
-                    filter.push(c)
-                }
-            }
+            Typed::Edited => {}
         }
+        let filter = self.openshift.filter_input.text().to_string();
         self.openshift.set_filter(filter);
     }
 
@@ -727,6 +838,7 @@ impl App {
             }
             Action::ToggleHelp => {
                 self.show_help = !self.show_help;
+                self.help_scroll = 0;
                 self.show_alerts = false;
             }
             Action::ToggleAlerts => {
@@ -759,7 +871,11 @@ impl App {
             | Action::OpenSpace
             | Action::OpenEncryption
             | Action::OpenRestore
-            | Action::OpenMember => {}
+            | Action::OpenMember
+            | Action::PageUp
+            | Action::PageDown
+            | Action::ToggleTimeline
+            | Action::ExportTimeline => {}
         }
         None
     }
@@ -943,5 +1059,105 @@ mod tests {
         assert_eq!(app.on_action(Action::Confirm), None, "Enter does not approve");
         let Some(Effect::Change(Change::ApproveCsrs(names))) = app.on_action(Action::Yes) else { panic!() };
         assert_eq!(names.len(), 1004);
+    }
+
+    fn key(code: crossterm::event::KeyCode, modifiers: crossterm::event::KeyModifiers) -> crossterm::event::KeyEvent {
+        crossterm::event::KeyEvent::new(code, modifiers)
+    }
+
+    #[test]
+    fn alt_q_on_a_confirmation_cancels_it_and_then_quits() {
+        use crossterm::event::{KeyCode, KeyModifiers};
+        let mut app = csr_view(Instant::now());
+        app.on_action(Action::ApproveAllValid);
+        assert!(app.confirm.is_some());
+        // A quick Esc then q comes as Alt-q: the question is cancelled (nothing approved), then q quits.
+        let effects = app.on_terminal_key(key(KeyCode::Char('q'), KeyModifiers::ALT));
+        assert_eq!(effects, vec![Effect::Quit]);
+        assert!(app.confirm.is_none());
+        assert_eq!(app.notice.as_deref(), Some("cancelled: nothing changed"));
+    }
+
+    #[test]
+    fn alt_q_with_help_shown_closes_help_then_quits() {
+        use crossterm::event::{KeyCode, KeyModifiers};
+        let mut app = App::new("lab".into(), 8 << 30, Duration::from_secs(2), Instant::now());
+        app.on_action(Action::ToggleHelp);
+        assert_eq!(app.on_terminal_key(key(KeyCode::Char('q'), KeyModifiers::ALT)), vec![Effect::Quit]);
+        assert!(!app.show_help);
+        // Alt-a: help closed by the Esc, then the alerts opened by the a.
+        app.on_action(Action::ToggleHelp);
+        assert!(app.on_terminal_key(key(KeyCode::Char('a'), KeyModifiers::ALT)).is_empty());
+        assert!(!app.show_help && app.show_alerts);
+    }
+
+    #[test]
+    fn alt_and_a_character_in_the_filter_clears_it_then_acts() {
+        use crossterm::event::{KeyCode, KeyModifiers};
+        let mut app = csr_view(Instant::now());
+        app.on_action(Action::FilterCsrs);
+        for c in "csr-a".chars() {
+            app.on_terminal_key(key(KeyCode::Char(c), KeyModifiers::NONE));
+        }
+        assert_eq!(app.openshift.visible_csrs().len(), 1);
+        // Esc clears the filter; the j that follows moves the selection, it is not typed.
+        app.on_terminal_key(key(KeyCode::Char('j'), KeyModifiers::ALT));
+        assert!(!app.openshift.editing_filter);
+        assert_eq!(app.openshift.filter, "");
+        assert_eq!(app.openshift.csr_selected, 1);
+    }
+
+    #[test]
+    fn the_filter_edits_with_ctrl_w_and_a_paste_goes_in_whole_never_as_keys() {
+        use crossterm::event::{KeyCode, KeyModifiers};
+        let mut app = csr_view(Instant::now());
+        // Pasted with nothing being typed: nothing happens (its q does not quit, nothing is filtered).
+        app.on_paste("q");
+        assert_eq!(app.openshift.visible_csrs().len(), 3);
+        app.on_action(Action::FilterCsrs);
+        for c in "csr-a bogus".chars() {
+            app.on_terminal_key(key(KeyCode::Char(c), KeyModifiers::NONE));
+        }
+        assert_eq!(app.openshift.visible_csrs().len(), 0);
+        app.on_terminal_key(key(KeyCode::Char('w'), KeyModifiers::CONTROL));
+        assert_eq!(app.openshift.filter, "csr-a ");
+        assert_eq!(app.openshift.visible_csrs().len(), 1, "filtered by what is left");
+        app.on_terminal_key(key(KeyCode::Char('u'), KeyModifiers::CONTROL));
+        assert_eq!(app.openshift.visible_csrs().len(), 3);
+        // A paste with a line break and an escape: its first line, without the escape, and it
+        // stays being typed (the line break is not an Enter).
+        app.on_paste("csr-\u{1b}c\nq");
+        assert_eq!(app.openshift.filter, "csr-c");
+        assert!(app.openshift.editing_filter);
+        assert_eq!(app.openshift.visible_csrs().len(), 1);
+    }
+
+    #[test]
+    fn the_timeline_filter_edits_with_ctrl_w_and_takes_a_paste() {
+        use crossterm::event::{KeyCode, KeyModifiers};
+        use etcd_console_core::timeline::{Event, Kind, Source};
+        let mut app = App::new("lab".into(), 8 << 30, Duration::from_secs(2), Instant::now());
+        for message in ["leader moved to master-1", "master-2 went silent"] {
+            app.timeline.push(Event::new(
+                std::time::SystemTime::UNIX_EPOCH,
+                Kind::Notice,
+                Source::Console,
+                None,
+                message.into(),
+            ));
+        }
+        app.on_action(Action::ToggleTimeline);
+        app.on_action(Action::FilterCsrs);
+        for c in "silent nothing".chars() {
+            app.on_terminal_key(key(KeyCode::Char(c), KeyModifiers::NONE));
+        }
+        assert!(app.timeline_rows().is_empty());
+        app.on_terminal_key(key(KeyCode::Char('w'), KeyModifiers::CONTROL));
+        assert_eq!(app.timeline_rows().len(), 1, "filtered by what is left: {:?}", app.timeline_view.filter);
+        app.on_terminal_key(key(KeyCode::Char('u'), KeyModifiers::CONTROL));
+        app.on_paste("leader\nq");
+        assert_eq!(app.timeline_view.filter, "leader");
+        assert!(app.timeline_view.editing_filter && app.show_timeline, "the pasted q neither ends typing nor quits");
+        assert_eq!(app.timeline_rows().len(), 1);
     }
 }

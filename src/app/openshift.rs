@@ -10,7 +10,7 @@ use etcd_console_core::openshift::csr::PendingCsr;
 use etcd_console_core::openshift::diagnosis::{self, Surroundings};
 use etcd_console_core::openshift::model::{self, Encryption, OperatorStatus, Rollout};
 use etcd_console_core::openshift::quota;
-use etcd_console_core::openshift::report::{ENCRYPTING, RELATED_OPERATORS, STATIC_POD_OPERATORS};
+use etcd_console_core::openshift::report::{encryption_of, rollouts_of, RELATED_OPERATORS};
 use etcd_console_core::openshift::watch::{OpenShiftEvent, Watched};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -38,6 +38,8 @@ pub struct OpenShiftView {
     pub filter: String,
     /// Keys go to the filter while it is being typed.
     pub editing_filter: bool,
+    /// The filter as it is typed (its text is `filter`).
+    pub filter_input: super::input::Input,
     /// Each pending CSR's searchable text, lowercased once when the list arrives.
     haystacks: Vec<String>,
     /// Kinds the API answered 404 for (not an OpenShift cluster).
@@ -61,6 +63,7 @@ impl OpenShiftView {
             may_approve: None,
             filter: String::new(),
             editing_filter: false,
+            filter_input: super::input::Input::new(),
             haystacks: Vec::new(),
             not_served: BTreeSet::new(),
         }
@@ -75,6 +78,8 @@ impl OpenShiftView {
                 self.not_served.insert(what);
             }
             OpenShiftEvent::Done { message } => return Some(message),
+            // The timeline records decisions; the list follows with the Csrs event.
+            OpenShiftEvent::CsrsDecided { .. } => {}
             OpenShiftEvent::Unavailable { error } => self.api = ApiState::Unavailable(error),
             OpenShiftEvent::Connected { server } => self.api = ApiState::Connected { server },
             OpenShiftEvent::Objects { what, objects, at } => {
@@ -159,27 +164,11 @@ impl OpenShiftView {
     }
 
     pub fn encryption(&self) -> Option<Encryption> {
-        let apiserver = self.one(Watched::ApiServer);
-        let kas = self.one(Watched::KubeApiServer);
-        (apiserver.is_some() || kas.is_some()).then(|| {
-            model::encryption(
-                apiserver,
-                &[
-                    (ENCRYPTING[0].0, self.one(Watched::OpenShiftApiServer)),
-                    (ENCRYPTING[1].0, kas),
-                    (ENCRYPTING[2].0, self.one(Watched::Authentication)),
-                ],
-            )
-        })
+        encryption_of(|what| self.one(what))
     }
 
     pub fn rollouts(&self) -> Vec<Rollout> {
-        let kinds = [Watched::Etcd, Watched::KubeApiServer, Watched::KubeControllerManager, Watched::KubeScheduler];
-        STATIC_POD_OPERATORS
-            .iter()
-            .zip(kinds)
-            .filter_map(|((name, _, _), what)| self.one(what).map(|o| model::rollout(name, o)))
-            .collect()
+        rollouts_of(|what| self.one(what))
     }
 
     pub fn operators(&self) -> Vec<OperatorStatus> {

@@ -9,7 +9,8 @@ use std::path::PathBuf;
 use etcd_console_core::wizard::restore::executor::Progress;
 use etcd_console_core::wizard::restore::{Confirmation, Procedure, RestoreRun, Step};
 
-use super::keys::{self, Action as Key, Edit};
+use super::input::{Input, Typed};
+use super::keys::Action as Key;
 use super::{Answer, App, Effect, Start, WizardKind};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,7 +31,7 @@ pub enum Asked {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Prompt {
     pub asked: Asked,
-    pub typed: String,
+    pub typed: Input,
 }
 
 #[derive(Debug, Clone)]
@@ -120,7 +121,7 @@ impl RestoreWizard {
     }
 
     pub fn ask(&mut self, asked: Asked) {
-        self.prompt = Some(Prompt { asked, typed: String::new() });
+        self.prompt = Some(Prompt { asked, typed: Input::new() });
     }
 }
 
@@ -149,32 +150,22 @@ impl App {
     }
 
     /// A key while the restore prompt is up, by EDIT_KEYS: Enter answers, Esc answers nothing
-    /// (no: cancelled, or the step not done), Backspace removes; characters add.
+    /// (no: cancelled, or the step not done); the other keys edit what is typed, exactly as it is sent.
     pub fn on_restore_key(&mut self, key: crossterm::event::KeyEvent) -> Option<Effect> {
-        use crossterm::event::KeyCode;
         let wizard = self.restore.as_mut()?;
         let prompt = wizard.prompt.as_mut()?;
-        match keys::edit_for(key.code) {
-            Some(Edit::Erase) => {
-                prompt.typed.pop();
-            }
-            Some(Edit::Keep) => {
-                let typed = prompt.typed.trim().to_string();
+        match prompt.typed.key(key) {
+            Typed::Keep => {
+                let typed = prompt.typed.text().to_string();
                 wizard.prompt = None;
-                return Some(Effect::Answer(Answer::Restore(typed)));
+                Some(Effect::Answer(Answer::Restore(typed)))
             }
-            Some(Edit::Drop) => {
+            Typed::Drop => {
                 wizard.prompt = None;
-                return Some(Effect::Answer(Answer::Restore(String::new())));
+                Some(Effect::Answer(Answer::Restore(String::new())))
             }
-            None => match key.code {
-                KeyCode::Char(c) if !key.modifiers.contains(crossterm::event::KeyModifiers::CONTROL) => {
-                    prompt.typed.push(c)
-                }
-                _ => {}
-            },
+            Typed::Edited => None,
         }
-        None
     }
 
     /// `R`: the restore wizard, as it was left or new; a new one (with a backup to restore)

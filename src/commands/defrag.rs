@@ -57,7 +57,7 @@ pub fn options_of(args: &DefragArgs, console: &ConsoleArgs) -> Result<Options, S
 pub fn options_from(console: &ConsoleArgs, wait: Duration, flag: &str) -> Result<Options, String> {
     if wait < RUNBOOK_WAIT && !console.i_know_wait_is_short {
         return Err(format!(
-            "{flag} {} is shorter than the runbook's 60s between members; give --i-know-wait-is-short as well \
+            "{flag} {} is shorter than the 60s between members that \"Defragmenting etcd data\" (OpenShift 4.14 documentation) asks; give --i-know-wait-is-short as well \
              to do it anyway",
             humantime::format_duration(wait)
         ));
@@ -298,7 +298,7 @@ pub async fn run(
     };
     if options.wait < RUNBOOK_WAIT {
         errln!(
-            "etcd-console: warning: waiting only {} between members (the runbook says at least 60s)",
+            "etcd-console: warning: waiting only {} between members (\"Defragmenting etcd data\", OpenShift 4.14 documentation: at least 60s)",
             humantime::format_duration(options.wait)
         );
     }

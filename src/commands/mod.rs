@@ -2,6 +2,7 @@
 //! prompt and the printer.
 
 pub mod backup;
+pub mod completions;
 pub mod csr;
 pub mod defrag;
 pub mod encryption;
@@ -13,3 +14,4 @@ pub mod restore;
 pub mod snapshot;
 pub mod space;
 pub mod status;
+pub mod watch;

@@ -77,7 +77,10 @@ fn ready_lines(app: &App, wizard: &BackupWizard, theme: Theme, wall: SystemTime)
     // Where the API shows OpenShift, the runbook's backup (restore-grade); a direct snapshot elsewhere.
     let runbook = encryption.is_some();
     if runbook {
-        lines.push(Line::raw(format!("The runbook's backup of cluster {cluster} into {}", wizard.dir.display())));
+        lines.push(Line::raw(format!(
+            "The OpenShift backup (cluster-backup.sh) of cluster {cluster} into {}",
+            wizard.dir.display()
+        )));
     } else {
         lines.push(Line::raw(format!("A snapshot of cluster {cluster} into {}", wizard.dir.display())));
     }

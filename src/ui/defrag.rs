@@ -159,7 +159,7 @@ fn plan_lines(app: &App, wizard: &DefragWizard, theme: Theme) -> (String, Vec<Li
     if wizard.options.wait < etcd_console_core::wizard::defrag::engine::RUNBOOK_WAIT {
         lines.push(Line::styled(
             format!(
-                "the wait is {}, shorter than the runbook's 60s (--i-know-wait-is-short)",
+                "the wait is {}, under the 60s of \"Defragmenting etcd data\" (--i-know-wait-is-short)",
                 humantime::format_duration(wizard.options.wait)
             ),
             theme.warn(),
@@ -237,8 +237,17 @@ fn run_lines(wizard: &DefragWizard, run: &DefragRun, theme: Theme, wall: SystemT
     for note in run.notes.iter().filter(|n| matches!(n.kind, NoteKind::Compacted | NoteKind::Disarmed)) {
         lines.push(Line::styled(note.text.clone(), theme.ok()));
     }
+    // The gate line follows the run: once its member is done it names the next one.
     if let Some(gate) = run.notes.iter().rev().find(|n| n.kind == NoteKind::Gate) {
-        lines.push(Line::styled(format!("last gate: {}", gate.text), theme.dim()));
+        let gated_done = gate.member.as_ref().filter(|m| run.done.iter().any(|d| &d.name == *m));
+        match (gated_done, run.remaining().first()) {
+            (None, _) => lines.push(Line::styled(format!("last gate: {}", gate.text), theme.dim())),
+            (Some(done), Some(next)) => lines.push(Line::styled(
+                format!("{} done; next: {} (its gate is checked first)", done, next.name),
+                theme.dim(),
+            )),
+            (Some(_), None) => {}
+        }
     }
     for note in run.notes.iter().rev().filter(|n| n.kind == NoteKind::Warning).take(2) {
         lines.push(Line::styled(format!("! {}", note.text), theme.warn()));

@@ -44,7 +44,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, member: &MemberState, them
     let quorum = app.cluster.quorum();
     lines.push(Line::from(vec![
         label("quorum"),
-        Span::raw(format!("{}/{} voters healthy, quorum {}: ", quorum.serving, quorum.voters, quorum.needed)),
+        Span::raw(format!("{}/{} voters serve reads, quorum {}: ", quorum.serving, quorum.voters, quorum.needed)),
         Span::styled(quorum.tolerance_text(), if quorum.can_lose() == 0 { theme.crit() } else { theme.ok() }),
     ]));
     match app.cluster.next_step() {

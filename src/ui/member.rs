@@ -339,8 +339,10 @@ fn draw_prompt(frame: &mut Frame, area: Rect, prompt: &Prompt, etcd_id: Option<u
             (" Replace the member: your step ".to_string(), lines)
         }
     };
-    lines.push(Line::styled(format!("> {}_", safe_text(&prompt.typed)), theme.title()));
     let width = area.width.saturating_sub(4).min(100);
+    let mut typed = vec![Span::styled("> ", theme.title())];
+    typed.extend(prompt.typed.spans(theme.title(), usize::from(width.saturating_sub(5))));
+    lines.push(Line::from(typed));
     let block = Block::default().borders(Borders::ALL).title(Span::styled(title, theme.title()));
     super::popup(frame, area, width, Paragraph::new(lines).block(block).wrap(Wrap { trim: false }));
 }

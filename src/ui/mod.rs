@@ -6,6 +6,7 @@ pub mod db;
 pub mod defrag;
 pub mod diagnosis;
 pub mod encryption;
+pub mod glance;
 pub mod help;
 pub mod member;
 pub mod members;
@@ -14,6 +15,7 @@ pub mod openshift;
 pub mod restore;
 pub mod space;
 pub mod theme;
+pub mod timeline;
 
 use etcd_console_core::units::safe_text;
 use std::time::Instant;
@@ -23,7 +25,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 use ratatui::Frame;
 
-use crate::app::keys::{said, Context, KEY_TABLE};
+use crate::app::keys::{footer_help, footer_keys, said, Context, Place};
 use crate::app::{App, View, WizardKind};
 use etcd_console_core::cluster::{alerts, report::hex, Discovery};
 use etcd_console_core::units::format_age;
@@ -32,23 +34,36 @@ pub use theme::Theme;
 pub fn draw(frame: &mut Frame, app: &App, theme: Theme, now: Instant) {
     let area = frame.area();
     let wall = app.wall_clock.unwrap_or_else(std::time::SystemTime::now);
-    let banners = openshift::banner_lines(&app.openshift.banners(wall), theme);
-    let banner_height = (banners.len() as u16).min(3);
-    let members_height =
-        (app.cluster.members.len() as u16 + 3).clamp(5, area.height.saturating_sub(10 + banner_height).max(5));
-    let [header, badges, banner_area, members_area, bottom, footer] = Layout::vertical([
+    // Banners wrap (never cut): as many whole as fit in four lines (six on a tall terminal).
+    let banners = fit_banners(openshift::banner_lines(&app.openshift.banners(wall), theme), area, theme);
+    let banner_height = u16::try_from(banners.line_count(area.width)).unwrap_or(u16::MAX);
+    // One glance on the members view: two lines when the terminal is tall.
+    // A wizard on a short terminal needs the row more than the strip (its runs have badges).
+    let room = area.height >= 40 || app.open_wizard().is_none();
+    let strip = if app.view == View::Member && !app.show_timeline && room {
+        let lines = if area.height >= 40 { 2 } else { 1 };
+        glance::lay_out(&glance::items(app, theme, now, wall), area.width, lines)
+    } else {
+        Vec::new()
+    };
+    let strip_height = strip.len() as u16;
+    let members_height = (app.cluster.members.len() as u16 + 3)
+        .clamp(5, area.height.saturating_sub(10 + banner_height + strip_height).max(5));
+    let [header, badges, strip_area, banner_area, members_area, bottom, footer] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Length(1),
+        Constraint::Length(strip_height),
         Constraint::Length(banner_height),
         Constraint::Length(members_height),
         Constraint::Min(6),
         Constraint::Length(1),
     ])
     .areas(area);
-    frame.render_widget(Paragraph::new(banners), banner_area);
+    frame.render_widget(banners, banner_area);
+    frame.render_widget(Paragraph::new(strip), strip_area);
     let alerts = alerts::evaluate(&app.cluster, now);
     draw_header(frame, header, app, theme, now);
-    draw_badges(frame, badges, &alerts, theme);
+    draw_badges(frame, badges, glance::run_badges(app, theme), &alerts, theme);
     match &app.cluster.discovery {
         Discovery::Known { .. } => {
             members::draw_table(frame, members_area, app, theme, now);
@@ -61,9 +76,12 @@ pub fn draw(frame: &mut Frame, app: &App, theme: Theme, now: Instant) {
         }
         discovery => draw_connecting(frame, members_area.union(bottom), app, discovery, theme, now),
     }
+    if app.show_timeline {
+        timeline::draw(frame, members_area.union(bottom), app, theme);
+    }
     draw_footer(frame, footer, app, theme);
     if app.show_help {
-        help::draw(frame, area, theme);
+        help::draw(frame, area, theme, app.help_scroll);
     }
     if app.show_alerts {
         alert_list::draw(frame, area, &alerts, theme);
@@ -72,6 +90,28 @@ pub fn draw(frame: &mut Frame, app: &App, theme: Theme, now: Instant) {
         openshift::draw_confirm(frame, area, confirm, theme);
     }
     scrub(frame.buffer_mut());
+}
+
+/// The banners that fit whole in the lines they may take, and a line saying how many more
+/// the OpenShift view shows.
+fn fit_banners(banners: Vec<Line<'static>>, area: Rect, theme: Theme) -> Paragraph<'static> {
+    let max = if area.height >= 40 { 6 } else { 4 };
+    let height = |line: &Line<'static>| Paragraph::new(line.clone()).wrap(Wrap { trim: false }).line_count(area.width);
+    let mut shown = Vec::new();
+    let mut used = 0;
+    for (i, banner) in banners.iter().enumerate() {
+        let more = usize::from(i + 1 < banners.len());
+        if used + height(banner) + more > max {
+            break;
+        }
+        used += height(banner);
+        shown.push(banner.clone());
+    }
+    let left = banners.len() - shown.len();
+    if left > 0 {
+        shown.push(Line::styled(format!(" ⚠ {left} more: Tab shows them in the OpenShift view"), theme.warn()));
+    }
+    Paragraph::new(shown).wrap(Wrap { trim: false })
 }
 
 /// The last guard before the terminal: a cell holding a character `safe_text` would have
@@ -179,15 +219,21 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: Inst
     if let Some(id) = cluster.cluster_id() {
         spans.push(Span::styled(format!("│ cluster {}", hex(id)), theme.dim()));
     }
+    // Whole parts only: the last ones (the cluster ID, the age) give way on a narrow terminal.
+    while spans.len() > 2 && Line::from(spans.clone()).width() > usize::from(area.width) {
+        spans.pop();
+    }
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 
-fn draw_badges(frame: &mut Frame, area: Rect, alerts: &[alerts::Alert], theme: Theme) {
+/// The runs going on (even hidden), then the alerts.
+fn draw_badges(frame: &mut Frame, area: Rect, runs: Vec<Span<'static>>, alerts: &[alerts::Alert], theme: Theme) {
+    let mut spans = runs;
     if alerts.is_empty() {
-        frame.render_widget(Paragraph::new(Span::styled(" ✓ no alerts", theme.ok())), area);
+        spans.push(Span::styled(" ✓ no alerts", theme.ok()));
+        frame.render_widget(Paragraph::new(Line::from(spans)), area);
         return;
     }
-    let mut spans = Vec::new();
     for alert in alerts {
         let style = match alert.severity {
             alerts::Severity::Critical => theme.crit(),
@@ -242,13 +288,44 @@ fn draw_footer(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
         spans.push(Span::styled(format!(" {notice} "), theme.warn()));
         spans.push(Span::raw(" "));
     }
-    for binding in KEY_TABLE {
-        if let Some((keys, word)) = binding.footer {
-            spans.push(Span::styled(format!(" {keys} "), theme.key()));
-            spans.push(Span::raw(format!(" {word}  ")));
+    // The keys that matter here, most important first, as many as fit whole; `?` ends them
+    // ("more" when some were left out), then the refresh period if there is room.
+    let place = match (app.open_wizard(), app.view) {
+        _ if app.show_timeline => Place::Timeline,
+        (Some(_), _) => Place::Wizard,
+        (None, View::Member) => Place::Members,
+        (None, View::OpenShift | View::Nodes) => Place::OpenShift,
+        (None, View::Csrs) => Place::Csrs,
+    };
+    let width_of = |keys: &str, word: &str| keys.chars().count() + word.chars().count() + 5;
+    let used: usize = spans.iter().map(|s| s.content.chars().count()).sum();
+    let mut room = usize::from(area.width).saturating_sub(used);
+    let (help_keys, help_word) = footer_help();
+    let entries = footer_keys(place);
+    // `?` always ends it (its word needs no spaces after it): room is kept for it.
+    let end_width = width_of(help_keys, help_word).max(width_of(help_keys, "more")) - 2;
+    let mut shown = 0;
+    for (keys, word) in &entries {
+        let width = width_of(keys, word);
+        if width + end_width > room {
+            break;
         }
+        spans.push(Span::styled(format!(" {keys} "), theme.key()));
+        spans.push(Span::raw(format!(" {word}  ")));
+        room -= width;
+        shown += 1;
     }
-    spans.push(Span::styled(format!("every {}", humantime::format_duration(app.refresh)), theme.dim()));
+    let end_word = if shown == entries.len() { help_word } else { "more" };
+    if width_of(help_keys, end_word) - 2 <= room {
+        spans.push(Span::styled(format!(" {help_keys} "), theme.key()));
+        spans.push(Span::raw(format!(" {end_word}")));
+        room -= width_of(help_keys, end_word) - 2;
+    }
+    let every = format!("every {}", humantime::format_duration(app.refresh));
+    if end_word == help_word && every.chars().count() + 2 <= room {
+        spans.push(Span::raw("  "));
+        spans.push(Span::styled(every, theme.dim()));
+    }
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 

@@ -4,6 +4,7 @@
 use std::time::{Instant, SystemTime};
 
 use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Row, Table, Wrap};
 use ratatui::Frame;
@@ -213,11 +214,28 @@ pub fn draw_csrs(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: In
     let unexpected = all.iter().filter(|c| c.class == CsrClass::Unexpected).count();
     let count =
         if view.filter.is_empty() { all.len().to_string() } else { format!("{} of {}", shown.len(), all.len()) };
-    let mut title = format!(" Pending CSRs ({count}, {unexpected} unexpected) ");
-    if view.editing_filter || !view.filter.is_empty() {
-        title.push_str(&format!("/{}{} ", safe_text(&view.filter), if view.editing_filter { "_" } else { "" }));
-    }
-    let block = Block::default().borders(Borders::ALL).title(title);
+    let title = format!(" Pending CSRs ({count}, {unexpected} unexpected) ");
+    let title = if view.editing_filter {
+        // The filter being typed, with its cursor, takes the title (narrow screens have little of it).
+        let count = format!(" ({} of {}) ", shown.len(), all.len());
+        let room = usize::from(list_area.width).saturating_sub(count.chars().count() + 4);
+        let mut spans = vec![Span::raw(" /")];
+        spans.extend(view.filter_input.spans(Style::default(), room));
+        spans.push(Span::raw(count));
+        spans
+    } else if !view.filter.is_empty() {
+        let whole = format!("{title}/{} ", safe_text(&view.filter));
+        // Narrow: the filter and the count first, so the filter is never the part cut off.
+        let room = usize::from(list_area.width).saturating_sub(2);
+        if whole.chars().count() <= room {
+            vec![Span::raw(whole)]
+        } else {
+            vec![Span::raw(format!(" /{} ({count}, {unexpected} unexpected) ", safe_text(&view.filter)))]
+        }
+    } else {
+        vec![Span::raw(title)]
+    };
+    let block = Block::default().borders(Borders::ALL).title(Line::from(title));
     let inner = block.inner(list_area);
     frame.render_widget(block, list_area);
     let [status_area, table_area] = Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(inner);

@@ -227,8 +227,10 @@ fn draw_prompt(frame: &mut Frame, area: Rect, prompt: &Prompt, etcd_id: Option<u
             (" Restore: your step ".to_string(), lines)
         }
     };
-    lines.push(Line::styled(format!("> {}_", prompt.typed), theme.title()));
     let width = area.width.saturating_sub(4).min(100);
+    let mut typed = vec![Span::styled("> ", theme.title())];
+    typed.extend(prompt.typed.spans(theme.title(), usize::from(width.saturating_sub(5))));
+    lines.push(Line::from(typed));
     let height = (lines.len() as u16 + 2).min(area.height);
     let dialog = Rect {
         x: area.x + (area.width.saturating_sub(width)) / 2,

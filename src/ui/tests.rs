@@ -195,11 +195,11 @@ fn without_colour_the_selection_is_still_marked() {
     app.selected = 1;
     let terminal = screen(&app, 80, 24, Theme { color: false }, t0 + Duration::from_secs(21));
     let buffer = terminal.backend().buffer();
-    // Row 5 is master-1's: reversed, with the marker, and no colour anywhere.
-    let row: String = (0..80).map(|x| buffer[(x, 5)].symbol().to_string()).collect();
+    // Row 6 (under the one-glance strip) is master-1's: reversed, with the marker, and no colour anywhere.
+    let row: String = (0..80).map(|x| buffer[(x, 6)].symbol().to_string()).collect();
     assert!(buffer.content().iter().all(|c| c.bg == ratatui::style::Color::Reset));
     assert!(row.starts_with("│> etcd-1"), "{row}");
-    assert!(buffer[(3, 5)].modifier.contains(Modifier::REVERSED));
+    assert!(buffer[(3, 6)].modifier.contains(Modifier::REVERSED));
     assert!(buffer.content().iter().all(|c| c.fg == ratatui::style::Color::Reset));
 }
 
@@ -402,7 +402,7 @@ mod openshift_views {
         app
     }
 
-    pub(super) fn csr(name: &str, class: CsrClass, node: &str, minutes: u64) -> PendingCsr {
+    pub(crate) fn csr(name: &str, class: CsrClass, node: &str, minutes: u64) -> PendingCsr {
         let (signer, requestor, usages) = match class {
             CsrClass::NodeBootstrapper => {
                 (CLIENT_SIGNER, BOOTSTRAPPER.to_string(), vec!["digital signature", "client auth"])
@@ -655,6 +655,21 @@ mod defrag_wizard {
         let t0 = Instant::now();
         let app = running(t0);
         insta::assert_snapshot!(screen(&app, 100, 30, COLOR, t0).backend());
+    }
+
+    #[test]
+    fn a_run_hidden_by_esc_keeps_its_badge_in_the_header() {
+        let t0 = Instant::now();
+        let mut app = running(t0);
+        app.on_action(Action::CloseOverlay);
+        assert_eq!(app.open_wizard(), None, "Esc hid the wizard");
+        let terminal = screen(&app, 80, 24, COLOR, t0);
+        let buffer = terminal.backend().buffer();
+        let badges: String = (0..80).map(|x| buffer[(x, 1)].symbol().to_string()).collect();
+        assert!(badges.starts_with(" DEFRAG 1/3 · next 42s "), "{badges}");
+        // Shown again, the wizard is where it was.
+        app.on_action(Action::OpenDefrag);
+        assert_eq!(app.open_wizard(), Some(crate::app::WizardKind::Defrag));
     }
 
     #[test]
@@ -926,7 +941,7 @@ mod encryption_wizard {
         app.keys_dir = Some("/keys/etcd-console/encryption-keys".into());
         app.on_action(Action::OpenBackup);
         let before = format!("{:?}", screen(&app, 100, 30, COLOR, t0).backend());
-        assert!(before.contains("The runbook's backup of cluster"), "{before}");
+        assert!(before.contains("The OpenShift backup (cluster-backup.sh) of cluster"), "{before}");
         assert!(before.contains("encrypted (aescbc): its keys are NOT saved with the backup"), "{before}");
         app.on_action(Action::OpenSpace);
         insta::assert_snapshot!(screen(&app, 100, 30, COLOR, t0).backend());
@@ -1454,6 +1469,24 @@ mod key_hints {
                 app.ask_member(crate::app::member::Asked::Done(Box::new(step.unwrap_or_else(|| panic!("no step")))));
                 app
             }
+            Context::Timeline => {
+                use etcd_console_core::timeline::{Event, Kind, Source};
+                let mut app = app_with(3, t0);
+                for i in 0..5 {
+                    let event = Event::new(
+                        std::time::SystemTime::UNIX_EPOCH,
+                        Kind::Notice,
+                        Source::Console,
+                        None,
+                        format!("n{i}"),
+                    );
+                    app.timeline.push(event);
+                }
+                act(&mut app, ToggleTimeline);
+                // In the middle: ↑ and ↓ both scroll.
+                act(&mut app, SelectNext);
+                app
+            }
             Context::SpaceReading => super::space_view::opened(t0),
             Context::SpaceDone => {
                 let mut app = super::space_view::read(t0);
@@ -1601,16 +1634,26 @@ mod key_hints {
     fn the_help_lists_every_entry_of_the_key_table() {
         let t0 = Instant::now();
         let mut app = app_with(3, t0);
+        app.on_resize(200, 50);
         app.on_action(crate::app::keys::Action::ToggleHelp);
         let rows = rows(&app, t0);
+        let line_of = |label: &str, description: &str| -> String {
+            format!(" {label:<8}{description}").chars().take(58).collect()
+        };
         for binding in KEY_TABLE {
-            let line: String = format!(" {:<8}{}", binding.label, binding.description).chars().take(58).collect();
+            let line = line_of(binding.label, binding.description);
             assert!(rows.iter().any(|row| row.contains(&line)), "{:?} not in help:\n{}", line, rows.join("\n"));
         }
+        for binding in crate::app::keys::EDIT_KEYS {
+            let line = line_of(binding.label, binding.description);
+            assert!(rows.iter().any(|row| row.contains(&line)), "{:?} not in help:\n{}", line, rows.join("\n"));
+        }
+        // Wide, every key of the members view is in the footer, and ? help ends it.
         let footer = rows.last().cloned().unwrap_or_default();
-        for (keys, word) in KEY_TABLE.iter().filter_map(|b| b.footer) {
+        for (keys, word) in crate::app::keys::footer_keys(crate::app::keys::Place::Members) {
             assert!(footer.contains(&format!(" {keys}  {word}")), "{keys} {word} not in the footer: {footer}");
         }
+        assert!(footer.contains(" ?  help"), "{footer}");
     }
 }
 
@@ -2065,5 +2108,115 @@ mod space_view {
         app.on_space(SpaceProgress::Done(Box::new(reading())));
         app.on_action(Action::CloseOverlay);
         assert!(app.space.is_none());
+    }
+}
+
+/// At 80x24: the help fits and scrolls to its end, the footer keeps the view's keys whole.
+mod fits {
+    use super::*;
+    use crate::app::keys::Action;
+    use crate::app::View;
+    use etcd_console_core::openshift::csr::CsrClass;
+    use etcd_console_core::openshift::watch::OpenShiftEvent;
+
+    fn rows(terminal: &Terminal<TestBackend>) -> Vec<String> {
+        let buffer = terminal.backend().buffer();
+        let area = buffer.area;
+        (0..area.height).map(|y| (0..area.width).map(|x| buffer[(x, y)].symbol().to_string()).collect()).collect()
+    }
+
+    fn help_at_80x24(t0: Instant) -> App {
+        let mut app = app_with(3, t0);
+        app.on_resize(80, 24);
+        app.on_action(Action::ToggleHelp);
+        app
+    }
+
+    #[test]
+    fn the_help_at_80x24_fits_with_where_it_is_at_the_bottom() {
+        let t0 = Instant::now();
+        let app = help_at_80x24(t0);
+        let terminal = screen(&app, 80, 24, COLOR, t0 + Duration::from_secs(21));
+        let rows = rows(&terminal);
+        assert!(rows[1].contains("Help: keys") && rows[22].contains("1–20 of"), "{rows:#?}");
+        // Both borders are on screen: nothing is cut at the sides.
+        assert!(rows[2].starts_with('│') && rows[2].ends_with('│'), "{rows:#?}");
+        insta::assert_snapshot!(terminal.backend());
+    }
+
+    #[test]
+    fn the_help_at_80x24_scrolled_to_its_end_shows_its_last_line() {
+        let t0 = Instant::now();
+        let mut app = help_at_80x24(t0);
+        app.on_action(Action::SelectLast);
+        let terminal = screen(&app, 80, 24, COLOR, t0 + Duration::from_secs(21));
+        let rows = rows(&terminal);
+        assert!(rows[21].contains("answered."), "the last line is the last row: {rows:#?}");
+        insta::assert_snapshot!(terminal.backend());
+        // Down at the end stays there; PgDn from the top reaches the same end in pages.
+        let end = app.help_scroll;
+        app.on_action(Action::SelectNext);
+        assert_eq!(app.help_scroll, end, "not scrolled past the end");
+        app.on_action(Action::SelectFirst);
+        assert_eq!(app.help_scroll, 0);
+        app.on_action(Action::PageDown);
+        assert_eq!(app.help_scroll, 20.min(end));
+        for _ in 0..5 {
+            app.on_action(Action::PageDown);
+        }
+        assert_eq!(app.help_scroll, end);
+        app.on_action(Action::PageUp);
+        app.on_action(Action::SelectPrevious);
+        assert_eq!(app.help_scroll, end.saturating_sub(21));
+        // Closed and opened again, it starts at its top.
+        app.on_action(Action::CloseOverlay);
+        app.on_action(Action::ToggleHelp);
+        assert_eq!(app.help_scroll, 0);
+    }
+
+    #[test]
+    fn the_footer_at_80_columns_in_the_members_view_keeps_its_keys_whole() {
+        let t0 = Instant::now();
+        let app = app_with(3, t0);
+        let terminal = screen(&app, 80, 24, COLOR, t0 + Duration::from_secs(21));
+        let footer = rows(&terminal)[23].trim_end().to_string();
+        assert!(footer.starts_with(" q  quit   Tab  view   ↑↓  select   t  timeline   d  defrag"), "{footer}");
+        assert!(footer.ends_with("?  more"), "{footer}");
+        insta::assert_snapshot!(terminal.backend());
+    }
+
+    #[test]
+    fn the_footer_at_80_columns_in_the_csr_view_keeps_approve_deny_and_filter() {
+        let t0 = Instant::now();
+        let mut app = app_with(3, t0);
+        app.view = View::Csrs;
+        app.openshift.on_event(OpenShiftEvent::Connected { server: "https://api.ocp.example.com:6443".into() });
+        let pending = vec![
+            openshift_views::csr("csr-4hl85", CsrClass::NodeBootstrapper, "master-1", 13),
+            openshift_views::csr("csr-2s94x", CsrClass::KubeletServing, "worker-1", 8),
+        ];
+        app.openshift.on_event(OpenShiftEvent::Csrs { pending, at: t0 + Duration::from_secs(20) });
+        // The filter being typed shows its cursor in the list's title.
+        app.on_action(Action::FilterCsrs);
+        for c in "worker-1 x".chars() {
+            app.on_key(crossterm::event::KeyEvent::new(
+                crossterm::event::KeyCode::Char(c),
+                crossterm::event::KeyModifiers::NONE,
+            ));
+        }
+        app.on_key(crossterm::event::KeyEvent::new(
+            crossterm::event::KeyCode::Char('w'),
+            crossterm::event::KeyModifiers::CONTROL,
+        ));
+        let terminal = screen(&app, 80, 24, COLOR, t0 + Duration::from_secs(21));
+        let rows = rows(&terminal);
+        let footer = rows[23].trim_end();
+        for key in ["A  approve", "V  all valid", "D  deny", "/  filter"] {
+            assert!(footer.contains(key), "{key} in {footer}");
+        }
+        assert!(footer.ends_with("?  more"), "{footer}");
+        assert!(!footer.contains("b  backup"), "backup gives way to the CSR keys: {footer}");
+        assert!(rows[8].contains("/worker-1 ") && rows[8].contains("(1 of 2)"), "{rows:#?}");
+        insta::assert_snapshot!(terminal.backend());
     }
 }

@@ -198,6 +198,14 @@ impl Tmux {
         let _ = Command::new("tmux").args(["-L", &self.socket, "send-keys", "-t", "main"]).args(keys).status();
     }
 
+    /// Pastes `text` as a terminal does: inside bracketed-paste marks when the program asked for them.
+    pub fn paste(&self, text: &str) {
+        let _ = Command::new("tmux").args(["-L", &self.socket, "set-buffer", "-b", "pasted", text]).status();
+        let _ = Command::new("tmux")
+            .args(["-L", &self.socket, "paste-buffer", "-p", "-b", "pasted", "-t", "main"])
+            .status();
+    }
+
     /// Waits until the screen satisfies `check`; panics with the screen after `limit`.
     pub fn wait_for(&self, what: &str, limit: Duration, check: impl Fn(&str) -> bool) -> String {
         let deadline = Instant::now() + limit;
@@ -606,4 +614,18 @@ pub fn assert_hosted_restored(lab: &Lab, volumes_before: &str) {
     );
     assert_eq!(running.lines().count(), 3, "{running}");
     assert_eq!(hosted_volumes(lab), volumes_before, "the members' volumes were restored into, not replaced");
+}
+
+/// `etcdctl move-leader TO_HEX` asked at `endpoint` (the leader). Flags, not ETCDCTL_ variables:
+/// etcdctl 3.5.1's move-leader reads its environment twice and then refuses it as shadowed by
+/// its own flags.
+pub fn move_leader(lab: &Lab, endpoint: &str, to_hex: &str) -> Output {
+    let mut command = Command::new(etcdctl_bin());
+    command.args(["--endpoints", endpoint]);
+    command.args(["--cacert", &path_str(&lab.pki.ca), "--cert", &path_str(&lab.pki.client.cert)]);
+    command.args(["--key", &path_str(&lab.pki.client.key), "move-leader", to_hex]);
+    for (name, _) in lab.env() {
+        command.env_remove(name);
+    }
+    run_with_limit(command, Duration::from_secs(30))
 }

@@ -15,6 +15,7 @@ pub mod paths;
 pub(crate) mod referee;
 pub mod settings;
 pub mod space;
+pub mod timeline;
 pub mod units;
 pub mod wizard;
 

@@ -62,6 +62,21 @@ pub struct KubeSettings {
     pub etcd_via: EtcdVia,
 }
 
+impl KubeSettings {
+    /// The kubeconfig's user of the chosen context (the name of its `users` entry), when the
+    /// kubeconfig can be read: who acts, for the timeline and the audit log. Reads a local file.
+    pub fn user(&self) -> Option<String> {
+        use kube::config::Kubeconfig;
+        let config = match &self.kubeconfig {
+            Some(path) => Kubeconfig::read_from(path),
+            None => Kubeconfig::read(),
+        }
+        .ok()?;
+        let context = self.context.clone().or(config.current_context.clone())?;
+        config.contexts.iter().find(|c| c.name == context)?.context.as_ref()?.user.clone().filter(|u| !u.is_empty())
+    }
+}
+
 impl Default for KubeSettings {
     fn default() -> Self {
         KubeSettings {

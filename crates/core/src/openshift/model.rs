@@ -28,12 +28,17 @@ pub struct Encryption {
 impl Encryption {
     /// Every operator reports its migration done for the configured type.
     pub fn settled(&self) -> bool {
+        !self.conditions.is_empty() && self.done() == self.conditions.len()
+    }
+
+    /// How many operators report their migration done for the configured type.
+    pub fn done(&self) -> usize {
         let done = if self.kind == "identity" {
             ["DecryptionCompleted", "EncryptionDisabled"]
         } else {
             ["EncryptionCompleted"; 2]
         };
-        !self.conditions.is_empty() && self.conditions.iter().all(|c| done.contains(&c.reason.as_str()))
+        self.conditions.iter().filter(|c| done.contains(&c.reason.as_str())).count()
     }
 
     /// A migration runs: an operator says so, or its condition contradicts the configured

@@ -51,6 +51,37 @@ pub const ENCRYPTING: &[(&str, &str, &str)] = &[
     ("authentication.operator.openshift.io", "Authentication", "authentications"),
 ];
 
+/// The encryption state from the singletons the watches hold (None before APIServer or
+/// KubeAPIServer is known): the console's panes and the timeline read it the same way.
+pub fn encryption_of<'a>(
+    one: impl Fn(super::watch::Watched) -> Option<&'a serde_json::Value>,
+) -> Option<model::Encryption> {
+    use super::watch::Watched;
+    let apiserver = one(Watched::ApiServer);
+    let kas = one(Watched::KubeApiServer);
+    (apiserver.is_some() || kas.is_some()).then(|| {
+        model::encryption(
+            apiserver,
+            &[
+                (ENCRYPTING[0].0, one(Watched::OpenShiftApiServer)),
+                (ENCRYPTING[1].0, kas),
+                (ENCRYPTING[2].0, one(Watched::Authentication)),
+            ],
+        )
+    })
+}
+
+/// Each static-pod operator's rollout, from the singletons the watches hold.
+pub fn rollouts_of<'a>(one: impl Fn(super::watch::Watched) -> Option<&'a serde_json::Value>) -> Vec<model::Rollout> {
+    use super::watch::Watched;
+    let kinds = [Watched::Etcd, Watched::KubeApiServer, Watched::KubeControllerManager, Watched::KubeScheduler];
+    STATIC_POD_OPERATORS
+        .iter()
+        .zip(kinds)
+        .filter_map(|((name, _, _), what)| one(what).map(|o| model::rollout(name, o)))
+        .collect()
+}
+
 /// The ClusterOperators the runbooks look at.
 pub const RELATED_OPERATORS: &[&str] =
     &["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "openshift-apiserver", "authentication"];

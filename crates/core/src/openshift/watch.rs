@@ -3,7 +3,7 @@
 //! against share one), each sending what it holds when it changes. A failing
 //! watch is reported and retried with backoff; the others go on.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Instant;
 
 use futures::{FutureExt, StreamExt};
@@ -112,6 +112,12 @@ pub enum OpenShiftEvent {
     /// An action the console carried out, in one line.
     Done {
         message: String,
+    },
+    /// CSRs decided since the last such event (by anyone: this console, the approver, `oc`);
+    /// the CSRs already decided when the watch began are not in any.
+    CsrsDecided {
+        approved: Vec<String>,
+        denied: Vec<String>,
     },
     /// The pending CSRs, classified against the nodes.
     Csrs {
@@ -292,6 +298,8 @@ async fn follow_csrs(connection: Connection, tx: mpsc::UnboundedSender<OpenShift
     let mut decoded: HashMap<String, (String, Option<DecodedRequest>)> = HashMap::new();
     // The nodes' names and Ready last sent (heartbeats change a node often, its Ready seldom).
     let mut nodes_sent: Option<Vec<Value>> = None;
+    // The CSRs known decided (None before the first full list: those are not news).
+    let mut decided: Option<HashSet<String>> = None;
     while let Some(batch) = next_batch(&mut stream).await {
         let mut changed = false;
         let mut nodes_changed = false;
@@ -379,10 +387,46 @@ async fn follow_csrs(connection: Connection, tx: mpsc::UnboundedSender<OpenShift
                 })
             })
             .collect();
+        if let Some(event) = newly_decided(&csrs.objects, &mut decided) {
+            let _ = tx.send(event);
+        }
         if tx.send(OpenShiftEvent::Csrs { pending, at: Instant::now() }).is_err() {
             return;
         }
     }
+}
+
+/// The CSRs decided (an `Approved` or `Denied` condition) since the last call, as an event;
+/// the first call only learns what was decided before.
+fn newly_decided<'a>(
+    objects: impl IntoIterator<Item = (&'a String, &'a CertificateSigningRequest)>,
+    known: &mut Option<HashSet<String>>,
+) -> Option<OpenShiftEvent> {
+    let first = known.is_none();
+    let known = known.get_or_insert_with(HashSet::new);
+    let (mut approved, mut denied) = (Vec::new(), Vec::new());
+    let mut present = HashSet::new();
+    for (name, c) in objects {
+        present.insert(name.as_str());
+        let conditions = c.status.as_ref().and_then(|s| s.conditions.as_ref());
+        let decision = conditions
+            .into_iter()
+            .flatten()
+            .find(|c| c.status == "True" && (c.type_ == "Approved" || c.type_ == "Denied"))
+            .map(|c| c.type_.clone());
+        if let Some(decision) = decision {
+            if known.insert(name.clone()) && !first {
+                if decision == "Approved" {
+                    approved.push(name.clone())
+                } else {
+                    denied.push(name.clone())
+                }
+            }
+        }
+    }
+    // Deleted CSRs are forgotten: the set stays as large as the list.
+    known.retain(|name| present.contains(name.as_str()));
+    (!approved.is_empty() || !denied.is_empty()).then_some(OpenShiftEvent::CsrsDecided { approved, denied })
 }
 
 /// Connects, hands the connection to the console (for its actions), asks

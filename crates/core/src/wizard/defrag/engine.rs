@@ -835,7 +835,7 @@ pub fn gate(view: &ClusterView) -> Result<GateFacts, String> {
     let alarms = view.alarms();
     if let Some((id, kind)) = alarms.iter().find(|(_, kind)| kind != "NOSPACE") {
         return Err(format!(
-            "alarm {kind} on {}: a defrag is not run on a cluster with this alarm (see RUNBOOKS: restore from a backup)",
+            "alarm {kind} on {}: a defrag is not run on a cluster with this alarm (see \"Restoring to a previous cluster state\", OpenShift 4.14 documentation)",
             view.name_of(*id)
         ));
     }

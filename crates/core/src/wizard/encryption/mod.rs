@@ -731,7 +731,9 @@ impl EncryptionRun {
         if self.target == EncryptionType::Identity {
             self.notes.push("every encrypted resource is rewritten in plain text".into());
         }
-        self.notes.push("the runbook expects 20 minutes or longer; take no backup until it completes".into());
+        self.notes.push(
+            "20 minutes or more (\"Enabling etcd encryption\", OpenShift 4.14); no backup until it is done".into(),
+        );
         if self.options.read_only {
             return self.finish(Outcome::NotAllowed {
                 reason: "read-only (--read-only): this is the plan; nothing was patched".into(),

@@ -561,7 +561,7 @@ pub fn gates(procedure: Procedure, options: &Options, survey: &Survey) -> Vec<Ga
                     Some(h) => {
                         let layout = h.layout();
                         let from = if h.members.is_empty() {
-                            "etcd did not answer, or a pod was not matched to its member: the runbook's names and discovery URLs are used"
+                            "etcd did not answer, or a pod was not matched to its member: the names and discovery URLs of OpenShift's hosted restore procedure are used"
                         } else {
                             "as etcd lists them, by pod"
                         };

@@ -492,7 +492,10 @@ fn a_hosted_run_restores_each_member_as_etcd_listed_it_and_says_the_cluster_stay
     );
     run.observe(Observed::Surveyed(Box::new(s)));
     assert!(run.gates.iter().any(|g| g.id == "reconciliation" && !g.passed));
-    assert!(run.gates.iter().any(|g| g.id == "etcd_members" && g.passed && g.detail.contains("runbook's names")));
+    assert!(run
+        .gates
+        .iter()
+        .any(|g| g.id == "etcd_members" && g.passed && g.detail.contains("names and discovery URLs of OpenShift's")));
     assert!(matches!(run.next_action(at(0)), Action::Finished(Outcome::Refused { .. })));
 }
 
