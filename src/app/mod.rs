@@ -1023,6 +1023,21 @@ mod tests {
     }
 
     #[test]
+    fn d_names_the_csrs_node_and_the_cluster_and_enter_does_not_deny() {
+        let mut app = csr_view(Instant::now());
+        app.openshift.on_event(OpenShiftEvent::Connected { server: "https://api.ocp.example.com:6443".into() });
+        app.on_action(Action::SelectLast);
+        app.on_action(Action::DenyCsr);
+        let confirm = app.confirm.clone().unwrap();
+        assert_eq!(confirm.title, "Deny csr-c?");
+        assert_eq!(confirm.lines[0], "cluster at api.ocp.example.com:6443 · etcd cluster ID not read yet");
+        assert!(confirm.lines.contains(&"node csr-c".to_string()), "{:?}", confirm.lines);
+        assert_eq!(app.on_action(Action::Confirm), None, "Enter denies nothing");
+        assert!(app.confirm.is_some());
+        assert_eq!(app.on_action(Action::Yes), Some(Effect::Change(Change::DenyCsr("csr-c".into()))));
+    }
+
+    #[test]
     fn a_bulk_approval_sums_by_node_and_class_and_flags_a_node_with_more_than_two() {
         let t0 = Instant::now();
         let mut app = App::new("lab".into(), 8 << 30, Duration::from_secs(2), t0);
