@@ -112,18 +112,10 @@ impl App {
         self.timeline.newest_first().filter(|e| e.matches(filter)).collect()
     }
 
-    /// How the cluster is named in the exported timeline and the confirmations: the
-    /// infrastructure name and the API host when the API says them, with the etcd cluster ID.
+    /// How the exported timeline names the cluster: as every confirmation does, and where the
+    /// console looked (its endpoints or context).
     pub fn cluster_title(&self) -> String {
-        let mut parts = vec![self.context.clone()];
-        if let super::openshift::ApiState::Connected { server } = &self.openshift.api {
-            parts.push(format!("({})", etcd_console_core::units::safe_text(server)));
-        }
-        let mut title = parts.join(" ");
-        if let Some(id) = self.cluster.cluster_id() {
-            title.push_str(&format!(" · etcd {}", etcd_console_core::cluster::report::hex(id)));
-        }
-        title
+        format!("{} ({})", self.cluster_named(), etcd_console_core::units::safe_text(&self.context))
     }
 
     /// `t` and the keys while the timeline is shown; None: not a timeline key.
