@@ -70,9 +70,14 @@ async fn watched(scenario: &str) -> App {
 }
 
 fn render(app: &mut App, view: View, width: u16, height: u16) -> String {
+    render_at(app, view, width, height, Instant::now())
+}
+
+/// As [`render`], at `now` (the members' fixture's plot is drawn against it).
+fn render_at(app: &mut App, view: View, width: u16, height: u16, now: Instant) -> String {
     app.view = view;
     let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
-    terminal.draw(|frame| ui::draw(frame, app, Theme { color: true }, Instant::now())).unwrap();
+    terminal.draw(|frame| ui::draw(frame, app, Theme { color: true }, now)).unwrap();
     format!("{}", terminal.backend())
 }
 
@@ -173,12 +178,14 @@ async fn snapshot_members_view(scenario: &str) {
     let mut app = watched(scenario).await;
     let now = Instant::now();
     app.cluster = etcd_console_core::cluster::fixtures::healthy_cluster(3, now);
+    // The plot's axis counts from when the console started: the same for every run.
+    app.started = now;
     app.cluster.discovery = etcd_console_core::cluster::Discovery::Known { at: now };
     app.last_backup = Some(None);
     // As the event loop does after a poll: what the watches say of etcd (quota, quorum guard).
     app.refresh_quotas();
     for (width, height) in [(80, 24), (120, 40), (200, 60)] {
-        let screen = render(&mut app, View::Member, width, height);
+        let screen = render_at(&mut app, View::Member, width, height, now);
         // Nothing cut mid-word on the strip: the line under the badges ends before the edge.
         let strip = screen.lines().nth(2).unwrap_or_default().trim_matches('"').trim_end().to_string();
         assert!(strip.chars().count() < usize::from(width), "{strip}");
