@@ -21,7 +21,7 @@ fn the_first_look_names_the_leader_and_nothing_else_on_a_healthy_cluster() {
     let events = producer.on_cluster(&healthy_cluster(3, t0), wall());
     assert_eq!(kinds(&events), vec![Kind::LeaderChanged]);
     assert_eq!(events[0].message, "leader is etcd-0 (term 4)");
-    assert_eq!(events[0].details, json!({"from": null, "to": "etcd-0", "term": 4}));
+    assert_eq!(events[0].details(), json!({"from": null, "to": "etcd-0", "term": 4}));
     assert!(producer.on_cluster(&healthy_cluster(3, t0), wall()).is_empty(), "no change, no event");
 }
 
@@ -43,8 +43,8 @@ fn a_leader_change_says_from_to_and_term() {
     assert_eq!(kinds(&events), vec![Kind::LeaderChanged]);
     assert_eq!(events[0].message, "leader changed from etcd-0 to etcd-2 (term 5)");
     assert_eq!(events[0].member.as_deref(), Some("etcd-2"));
-    assert_eq!(events[0].details["from"], "etcd-0");
-    assert_eq!(events[0].details["term"], 5);
+    assert_eq!(events[0].details()["from"], "etcd-0");
+    assert_eq!(events[0].details()["term"], 5);
 }
 
 #[test]
@@ -103,7 +103,7 @@ fn the_db_crossing_a_quota_threshold_is_said_with_its_percent() {
     let events = producer.on_cluster(&cluster, wall());
     assert_eq!(kinds(&events), vec![Kind::QuotaCrossed]);
     assert_eq!(events[0].message, "etcd-2 DB at 88 % of its quota (CRIT)");
-    assert_eq!(events[0].details["percent"], 87.5);
+    assert_eq!(events[0].details()["percent"], 87.5);
     cluster.apply_sample(ok_sample(2, t0, 1 << 30, 1 << 30));
     let events = producer.on_cluster(&cluster, wall());
     assert_eq!(events[0].message, "etcd-2 DB at 12 % of its quota (below 65 %)");
