@@ -199,7 +199,7 @@ tmux -L "$socket" send-keys r
 sleep 3
 shoot space
 
-# Help at 80x24: a terminal of that size, the help scrolled to its end.
+# Help at 80x24: a terminal of that size; the bottom border says where it is and how it scrolls.
 kill "$xterm_pid" 2>/dev/null || true
 tmux -L "$socket" send-keys Escape
 DISPLAY="$display" xterm -tn xterm-256color -T ecl-shot -geometry 80x24+0+0 -fa 'DejaVu Sans Mono' -fs 11 -bg '#1e1e1e' -fg '#d4d4d4' \

@@ -262,6 +262,8 @@ pub struct App {
     /// The notice last seen by `age_notice`, and when it appeared.
     pub notice_seen: Option<String>,
     pub notice_at: Option<Instant>,
+    /// The last run line recorded (an outcome is reported again with later reports).
+    pub last_run_line: Option<String>,
 }
 
 /// A kubelet files one client and one serving CSR: a node with more pending than this is suspicious.
@@ -362,6 +364,7 @@ impl App {
             timeline_view: Default::default(),
             notice_seen: None,
             notice_at: None,
+            last_run_line: None,
         }
     }
 

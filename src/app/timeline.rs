@@ -75,7 +75,12 @@ impl App {
     /// A run's step or outcome, as one line of the timeline.
     pub fn record_run(&mut self, progress: &RunProgress) {
         if let Some((what, member)) = run_line(progress) {
+            // A run's outcome comes with each report after it: said once.
+            if self.last_run_line.as_deref() == Some(what.as_str()) {
+                return;
+            }
             self.record_action(&what, member.as_deref());
+            self.last_run_line = Some(what);
         }
     }
 
@@ -268,6 +273,22 @@ mod tests {
         assert_eq!(app.cluster.members.len(), 3);
         assert_eq!(new.iter().map(|e| e.message.as_str()).collect::<Vec<_>>(), ["leader is etcd-0 (term 4)"]);
         assert_eq!(app.timeline.len(), 1);
+    }
+
+    #[test]
+    fn a_runs_step_is_recorded_with_who_and_its_outcome_once() {
+        use etcd_console_core::wizard::defrag::engine::{Action as D, Outcome};
+        use etcd_console_core::wizard::defrag::executor::Progress;
+        let mut app = App::new("lab".into(), 8 << 30, Duration::from_secs(2), Instant::now());
+        app.who = "system:admin".into();
+        let began = |action| RunProgress::Defrag(Progress::Began { action, at: SystemTime::now() });
+        let step = D::Defragment { id: 1, name: "master-1".into(), timeout: Duration::from_secs(30) };
+        app.record_run(&began(step));
+        app.record_run(&began(D::Finished(Outcome::Completed)));
+        app.record_run(&began(D::Finished(Outcome::Completed)));
+        let lines: Vec<String> = app.timeline.newest_first().map(|e| e.message.clone()).collect();
+        assert_eq!(lines, ["system:admin: defrag finished: Completed", "system:admin: defrag: defragment master-1"]);
+        assert_eq!(app.timeline.newest_first().last().and_then(|e| e.member.clone()).as_deref(), Some("master-1"));
     }
 
     #[test]
