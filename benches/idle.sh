@@ -22,9 +22,10 @@ ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
 measure() {
   local lab="$1" logs="$2"
   shift 2
-  tmux -L "$socket" new-session -d -x 120 -y 40 "bash -c '. $lab/lab.env; exec ./target/release/etcd-console $* --log-dir $logs'"
+  local flags="${*:+$* }"
+  tmux -L "$socket" new-session -d -x 120 -y 40 "bash -c '. $lab/lab.env; exec ./target/release/etcd-console ${flags}--log-dir $logs'"
   sleep 5
-  pid="$(pgrep -f "^./target/release/etcd-console $* --log-dir $logs" | head -1)"
+  pid="$(pgrep -f "^./target/release/etcd-console ${flags}--log-dir $logs" | head -1)"
   local start end
   start="$(ticks)"
   sleep "$seconds"
