@@ -74,6 +74,8 @@ pub enum StartView {
     Members,
     Openshift,
     Csrs,
+    /// The nodes: Ready, roles, kubelet version, pending CSRs per node (after a restore).
+    Nodes,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -1004,6 +1006,13 @@ fn parse_qps(text: &str) -> Result<f64, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_console_opens_on_the_view_asked_nodes_included() {
+        let cli = Cli::try_parse_from(["etcd-console", "--view", "nodes"]).unwrap();
+        assert_eq!(cli.console.view, StartView::Nodes);
+        assert!(Cli::try_parse_from(["etcd-console", "--view", "machines"]).is_err());
+    }
 
     #[test]
     fn connection_flags_work_after_the_subcommand() {

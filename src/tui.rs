@@ -587,6 +587,7 @@ fn prepare(
         crate::cli::StartView::Members => crate::app::View::Member,
         crate::cli::StartView::Openshift => crate::app::View::OpenShift,
         crate::cli::StartView::Csrs => crate::app::View::Csrs,
+        crate::cli::StartView::Nodes => crate::app::View::Nodes,
     };
     let settings = RunSettings {
         source,

@@ -106,8 +106,9 @@ pub fn items(app: &App, theme: Theme, now: Instant, wall: SystemTime) -> Vec<Ite
                 theme.crit(),
             ),
             (None, Some(at)) => {
+                // The watch is live: what it holds is current; the age is of its last change.
                 let age = format_age(now.saturating_duration_since(at));
-                item(4, format!("API fresh ({age} ago)"), format!("API {age}"), theme.dim())
+                item(4, format!("API live (last change {age} ago)"), "API live", theme.dim())
             }
             (None, None) => item(4, "API: waiting for the first answer".into(), "API …", theme.dim()),
         }),
@@ -224,7 +225,7 @@ mod tests {
             item(1, "kubeapiserver rev 8: 2/3 nodes".into(), "kubeapiserver 2/3", s),
             item(1, "4 CSR(s) pending, 1 unexpected".into(), "CSR 4 (1!)", s),
             item(3, "restorable backup 2h ago".into(), "backup 2h", s),
-            item(4, "API fresh (1s ago)".into(), "API 1s", s),
+            item(4, "API live (last change 1s ago)".into(), "API live", s),
         ]
     }
 
@@ -237,7 +238,7 @@ mod tests {
         let lines = lay_out(&items(), 200, 1);
         assert_eq!(
             text(&lines),
-            [" encryption → aescbc: 1 of 3 operators done · kubeapiserver rev 8: 2/3 nodes · 4 CSR(s) pending, 1 unexpected · restorable backup 2h ago · API fresh (1s ago)"]
+            [" encryption → aescbc: 1 of 3 operators done · kubeapiserver rev 8: 2/3 nodes · 4 CSR(s) pending, 1 unexpected · restorable backup 2h ago · API live (last change 1s ago)"]
         );
     }
 
