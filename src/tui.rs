@@ -293,7 +293,7 @@ impl Inbox {
 }
 
 /// The next message of a channel still open; never, once it closed.
-async fn recv<T>(rx: &mut Option<mpsc::UnboundedReceiver<T>>) -> Option<T> {
+pub(crate) async fn recv<T>(rx: &mut Option<mpsc::UnboundedReceiver<T>>) -> Option<T> {
     match rx {
         Some(rx) => rx.recv().await,
         None => std::future::pending().await,
@@ -309,7 +309,7 @@ async fn connected(rx: &mut Option<oneshot::Receiver<Connection>>) -> Option<Con
 }
 
 /// `first` and whatever came after it meanwhile.
-fn with_queued<T>(first: T, rx: &mut mpsc::UnboundedReceiver<T>) -> Vec<T> {
+pub(crate) fn with_queued<T>(first: T, rx: &mut mpsc::UnboundedReceiver<T>) -> Vec<T> {
     std::iter::once(first).chain(std::iter::from_fn(|| rx.try_recv().ok())).collect()
 }
 

@@ -16,16 +16,8 @@ use serde_json::Value;
 
 /// `etcd-console backup ARGS -o json` with the lab's ETCDCTL_* and its kubeconfig (when it has one).
 fn backup_command(lab: &Lab, args: &[&str]) -> Command {
-    let mut command = Command::new(console_bin());
-    command.arg("backup").args(args).args(["-o", "json"]);
-    command.env_clear().env("PATH", std::env::var_os("PATH").unwrap_or_default()).env("HOME", &lab.dir);
-    for (name, value) in lab.env() {
-        command.env(name, value);
-    }
-    if let Some(kubeconfig) = &lab.kubeconfig {
-        command.env("KUBECONFIG", kubeconfig);
-    }
-    command.arg("--log-dir").arg(lab.dir.join("console-logs"));
+    let mut command = lab_console(lab, &["backup"], "console-logs");
+    command.args(args).args(["-o", "json"]);
     command
 }
 

@@ -14,16 +14,7 @@ use common::*;
 use etcd_console_lab::Lab;
 
 fn command(lab: &Lab, args: &[&str]) -> Command {
-    let mut command = Command::new(console_bin());
-    command.args(args).env_clear().env("PATH", std::env::var_os("PATH").unwrap_or_default()).env("HOME", &lab.dir);
-    for (name, value) in lab.env() {
-        command.env(name, value);
-    }
-    if let Some(kubeconfig) = &lab.kubeconfig {
-        command.env("KUBECONFIG", kubeconfig);
-    }
-    command.arg("--log-dir").arg(lab.dir.join("pipe-logs"));
-    command
+    lab_console(lab, args, "pipe-logs")
 }
 
 /// The exit code and stderr with stdout read to the end, then with stdout closed before the

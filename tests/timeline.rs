@@ -16,16 +16,8 @@ const WAIT: Duration = Duration::from_secs(30);
 
 /// `etcd-console watch ARGS` as an SRE runs it after `source lab.env`.
 fn watch(lab: &Lab, args: &[&str]) -> Command {
-    let mut command = Command::new(console_bin());
-    command.arg("watch").args(args);
-    command.env_clear().env("PATH", std::env::var_os("PATH").unwrap_or_default()).env("HOME", &lab.dir);
-    for (name, value) in lab.env() {
-        command.env(name, value);
-    }
-    if let Some(kubeconfig) = &lab.kubeconfig {
-        command.env("KUBECONFIG", kubeconfig);
-    }
-    command.arg("--log-dir").arg(lab.dir.join("watch-logs"));
+    let mut command = lab_console(lab, &["watch"], "watch-logs");
+    command.args(args);
     command
 }
 

@@ -30,7 +30,7 @@ pub struct TimelineView {
 
 impl App {
     /// What the poller said: applied to the state, then what changed goes to the timeline.
-    /// Returns how many events were added.
+    /// Returns the events added.
     pub fn take_polled(&mut self, events: Vec<PollEvent>, wall: SystemTime) -> Vec<Event> {
         let mut found = Vec::new();
         for event in events {

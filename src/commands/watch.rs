@@ -11,6 +11,7 @@ use tokio::signal::unix::{signal, SignalKind};
 use super::output::errln;
 use crate::app::App;
 use crate::cli::{ConsoleArgs, WatchFormat};
+use crate::tui::{recv, with_queued};
 use etcd_console_core::etcd::source::EtcdSource;
 use etcd_console_core::settings::{ConnectionSettings, KubeSettings};
 use etcd_console_core::timeline::Event;
@@ -49,15 +50,12 @@ pub async fn run(
     let mut second = tokio::time::interval(std::time::Duration::from_secs(1));
     let code = loop {
         let events = tokio::select! {
-            Some(event) = feeds.poll.recv() => {
-                let batch = std::iter::once(event).chain(std::iter::from_fn(|| feeds.poll.try_recv().ok())).collect();
-                app.take_polled(batch, SystemTime::now())
-            }
+            Some(event) = feeds.poll.recv() => app.take_polled(with_queued(event, &mut feeds.poll), SystemTime::now()),
             Some(event) = recv(&mut feeds.openshift) => {
-                let mut batch = vec![event];
-                if let Some(rx) = feeds.openshift.as_mut() {
-                    batch.extend(std::iter::from_fn(|| rx.try_recv().ok()));
-                }
+                let batch = match feeds.openshift.as_mut() {
+                    Some(rx) => with_queued(event, rx),
+                    None => vec![event],
+                };
                 app.take_openshift(batch, SystemTime::now()).0
             }
             _ = second.tick() => {
@@ -77,13 +75,6 @@ pub async fn run(
     sources.stop();
     tracing::info!(events = app.timeline.len(), "watch ended");
     code
-}
-
-async fn recv<T>(rx: &mut Option<tokio::sync::mpsc::UnboundedReceiver<T>>) -> Option<T> {
-    match rx {
-        Some(rx) => rx.recv().await,
-        None => std::future::pending().await,
-    }
 }
 
 /// Stdout is a pipe whose reader has closed it (poll says POLLERR or POLLHUP on it).

@@ -440,18 +440,26 @@ pub fn kill_when(command: Command, at: &str) {
 /// `etcd-console ARGS` as an SRE runs it after `source lab.env`, as the kubeconfig's `context`,
 /// with the journal and logs in the lab's directory.
 pub fn sre_command(lab: &Lab, context: &str, args: &[&str]) -> Command {
+    let mut command = lab_console(lab, args, "console-logs");
+    command.env("ETCD_CONSOLE_LAB_DIR", &lab.dir);
+    command.args(["--context", context, "--journal-dir"]).arg(lab.dir.join("journal"));
+    command
+}
+
+/// `etcd-console ARGS` with nothing of the machine's environment but PATH: the lab's ETCDCTL_*
+/// variables, its kubeconfig (when it runs an API), HOME in the lab, and its log in `logs`
+/// under the lab's directory.
+pub fn lab_console(lab: &Lab, args: &[&str], logs: &str) -> Command {
     let mut command = Command::new(console_bin());
     command.args(args);
     command.env_clear().env("PATH", std::env::var_os("PATH").unwrap_or_default()).env("HOME", &lab.dir);
     for (name, value) in lab.env() {
         command.env(name, value);
     }
-    command.env("ETCD_CONSOLE_LAB_DIR", &lab.dir);
     if let Some(kubeconfig) = &lab.kubeconfig {
         command.env("KUBECONFIG", kubeconfig);
     }
-    command.args(["--context", context, "--journal-dir"]).arg(lab.dir.join("journal"));
-    command.arg("--log-dir").arg(lab.dir.join("console-logs"));
+    command.arg("--log-dir").arg(lab.dir.join(logs));
     command
 }
 
