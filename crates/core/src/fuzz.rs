@@ -608,30 +608,6 @@ fn graft(object: &mut Value, at: &mut usize, with: &Value) -> bool {
     }
 }
 
-fn read_every_way(object: &Value) {
-    use crate::openshift::{diagnosis, model, quota};
-    let encryption = model::encryption(Some(object), &[("kube-apiserver", Some(object)), ("authentication", None)]);
-    let rollout = model::rollout("etcd", object);
-    let _ = model::cluster_operator(object);
-    let _ = model::quorum_guard_off(object);
-    let _ = model::banners(Some(object), std::slice::from_ref(&rollout), &encryption);
-    let hosted = model::hosted_cluster(object, std::time::SystemTime::now());
-    let _ = model::hosted_banners(&[hosted]);
-    let _ = diagnosis::pod_facts(object);
-    let _ = diagnosis::node_ready(object);
-    let _ = diagnosis::slim_node(object);
-    let _ = diagnosis::machine_facts(object);
-    let _ = diagnosis::etcd_degraded(object);
-    let _ = quota::container_quota(object);
-    let _ = quota::pod_quota(object);
-    let _ = quota::backend_quota_gib(object);
-    if let Some(text) = object.as_str() {
-        let _ = diagnosis::parse_time(text);
-        let parts: Vec<&str> = text.split(' ').collect();
-        let _ = quota::quota_in_command(&parts);
-    }
-}
-
 #[test]
 fn fuzz_openshift_object_readers_never_panic() {
     let mut seeds = referee_objects(".json");
@@ -647,7 +623,7 @@ fn fuzz_openshift_object_readers_never_panic() {
             graft(&mut object, &mut at, &with);
             object
         };
-        read_every_way(&object);
+        crate::openshift::read_every_way(&object);
         Ok(())
     });
 }

@@ -209,3 +209,31 @@ pub async fn delete_object(
         Err(e) => Err(e),
     }
 }
+
+/// Every reader of OpenShift objects, on one object: what the fuzz targets (the proptest ones
+/// here and AFL's in fuzz/afl) feed outside bytes to. Reads only; a panic is the finding.
+#[doc(hidden)]
+pub fn read_every_way(object: &serde_json::Value) {
+    use self::{diagnosis, model, quota};
+    let encryption = model::encryption(Some(object), &[("kube-apiserver", Some(object)), ("authentication", None)]);
+    let rollout = model::rollout("etcd", object);
+    let _ = model::cluster_operator(object);
+    let _ = model::quorum_guard_off(object);
+    let _ = model::banners(Some(object), std::slice::from_ref(&rollout), &encryption);
+    let hosted = model::hosted_cluster(object, std::time::SystemTime::now());
+    let _ = model::hosted_banners(&[hosted]);
+    let _ = model::node_row(object);
+    let _ = diagnosis::pod_facts(object);
+    let _ = diagnosis::node_ready(object);
+    let _ = diagnosis::slim_node(object);
+    let _ = diagnosis::machine_facts(object);
+    let _ = diagnosis::etcd_degraded(object);
+    let _ = quota::container_quota(object);
+    let _ = quota::pod_quota(object);
+    let _ = quota::backend_quota_gib(object);
+    if let Some(text) = object.as_str() {
+        let _ = diagnosis::parse_time(text);
+        let parts: Vec<&str> = text.split(' ').collect();
+        let _ = quota::quota_in_command(&parts);
+    }
+}

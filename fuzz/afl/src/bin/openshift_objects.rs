@@ -2,6 +2,6 @@
 fn main() {
     afl::fuzz!(|data: &[u8]| {
         let Ok(object) = serde_json::from_slice::<serde_json::Value>(data) else { return };
-        etcd_console_afl::read_every_way(&object);
+        etcd_console_core::openshift::read_every_way(&object);
     });
 }
